@@ -1,0 +1,101 @@
+/*
+ * ts_error.c - reason names and the error setter.
+ *
+ * The reason table is indexed by enum ts_reason and must stay in the same
+ * order; tests/unit/test_base.c checks that every reason has a unique name.
+ */
+#include "ts_error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	const char *help;
+} reasons[TS_R__COUNT] = {
+	[TS_R_NONE] = { "none", "not rejected" },
+	[TS_R_SOURCE_MISSING] = { "source.missing", "the referenced image file does not exist" },
+	[TS_R_SOURCE_UNREADABLE] = { "source.unreadable", "the image file exists but cannot be read (permissions, I/O error, not a regular file)" },
+	[TS_R_SOURCE_ESCAPES_ROOT] = { "source.escapes_root", "the image path is absolute or climbs out of the image root with '..'" },
+	[TS_R_SOURCE_TOO_LARGE] = { "source.too_large", "the image file is larger than --max-file-bytes" },
+	[TS_R_RECORD_BAD_JSON] = { "record.bad_json", "a JSONL line or JSON record is not valid JSON or not an object" },
+	[TS_R_RECORD_BAD_ROW] = { "record.bad_row", "a CSV/TSV row is malformed (unterminated quote, wrong field count)" },
+	[TS_R_RECORD_MISSING_FIELD] = { "record.missing_field", "the record has no image path field" },
+	[TS_R_IMAGE_EMPTY] = { "image.empty", "the image file has zero bytes" },
+	[TS_R_IMAGE_NOT_IMAGE] = { "image.not_an_image", "the bytes are not JPEG, PNG or WebP (e.g. HTML saved as .jpg)" },
+	[TS_R_IMAGE_UNSUPPORTED] = { "image.unsupported", "a recognised format using a feature tessera does not decode (e.g. animated WebP, lossless/arithmetic JPEG)" },
+	[TS_R_IMAGE_TRUNCATED] = { "image.truncated", "the image data ends before the image is complete" },
+	[TS_R_IMAGE_CORRUPT] = { "image.corrupt", "the image data is damaged (bad CRC, broken chunk, invalid stream)" },
+	[TS_R_IMAGE_TOO_LARGE] = { "image.too_large", "the header declares more pixels than --max-pixels; nothing is allocated" },
+	[TS_R_IMAGE_TOO_SMALL] = { "image.too_small", "a side is shorter than --min-size" },
+	[TS_R_IMAGE_ENCODE_FAILED] = { "image.encode_failed", "the output encoder failed" },
+	[TS_R_CAPTION_MISSING] = { "caption.missing", "no caption was found for the image (no sidecar, no caption field)" },
+	[TS_R_CAPTION_INVALID_UTF8] = { "caption.invalid_utf8", "the caption is not valid UTF-8" },
+	[TS_R_CAPTION_EMPTY] = { "caption.empty", "the caption is empty after trimming whitespace" },
+	[TS_R_CAPTION_TOO_LONG] = { "caption.too_long", "the caption is longer than --max-caption-bytes" },
+	[TS_R_DUPLICATE] = { "duplicate", "the content hash equals that of an earlier sample (--dedup)" },
+	[TS_R_LABEL_TOO_LONG] = { "label.too_long", "scene-text label longer than --max-label-length" },
+	[TS_R_LABEL_EMPTY] = { "label.empty_after_filter", "scene-text label empty after the charset filter" },
+};
+
+int ts_err_set(struct ts_err *err, int status, enum ts_reason reason,
+	       const char *fmt, ...)
+{
+	if (err) {
+		va_list ap;
+		err->status = status;
+		err->reason = reason;
+		va_start(ap, fmt);
+		vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+		va_end(ap);
+	}
+	return status;
+}
+
+void ts_err_clear(struct ts_err *err)
+{
+	if (err) {
+		err->status = 0;
+		err->reason = TS_R_NONE;
+		err->msg[0] = '\0';
+	}
+}
+
+const char *ts_reason_name(enum ts_reason reason)
+{
+	if ((int)reason < 0 || reason >= TS_R__COUNT || !reasons[reason].name)
+		return "unknown";
+	return reasons[reason].name;
+}
+
+const char *ts_reason_help(enum ts_reason reason)
+{
+	if ((int)reason < 0 || reason >= TS_R__COUNT || !reasons[reason].help)
+		return "";
+	return reasons[reason].help;
+}
+
+enum ts_reason ts_reason_from_name(const char *name)
+{
+	for (int i = 0; i < TS_R__COUNT; i++)
+		if (reasons[i].name && !strcmp(reasons[i].name, name))
+			return (enum ts_reason)i;
+	return TS_R__COUNT;
+}
+
+const char *ts_status_name(int status)
+{
+	switch (status) {
+	case TS_OK: return "ok";
+	case TS_ERR_NOMEM: return "out of memory";
+	case TS_ERR_IO: return "i/o error";
+	case TS_ERR_INVALID: return "invalid input";
+	case TS_ERR_LIMIT: return "limit exceeded";
+	case TS_ERR_UNSUPPORTED: return "unsupported";
+	case TS_ERR_USAGE: return "usage error";
+	case TS_ERR_INTERNAL: return "internal error";
+	case TS_ERR_EXISTS: return "already exists";
+	}
+	return "unknown error";
+}

@@ -1,0 +1,152 @@
+/*
+ * compose.h - the pixel layer: recognise, decode, orient, resize, encode.
+ *
+ * Knows nothing of captions or storage.  All functions are thread-safe when
+ * each thread uses its own struct ts_pixctx (per-worker codec handles and
+ * scratch buffers); nothing here keeps global mutable state.
+ *
+ * Pixels are always 8-bit RGB, packed, row stride = 3 * width.  Alpha is
+ * composited on white; grayscale/palette/16-bit/CMYK/YCCK become RGB8.
+ */
+#ifndef TS_COMPOSE_H
+#define TS_COMPOSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/ts_error.h"
+
+enum ts_imgfmt {
+	TS_FMT_UNKNOWN = 0,
+	TS_FMT_JPEG,
+	TS_FMT_PNG,
+	TS_FMT_WEBP,
+};
+
+/* "jpeg", "png", "webp", "unknown"; file extension without dot: "jpg", "png", "webp". */
+const char *ts_imgfmt_name(enum ts_imgfmt f);
+const char *ts_imgfmt_ext(enum ts_imgfmt f);
+
+/* Recognise a format from its leading bytes (magic numbers), never from a
+ * file name.  Needs at most the first 16 bytes. */
+enum ts_imgfmt ts_image_sniff(const uint8_t *data, size_t len);
+
+/* What the header says, before any pixel is decoded. */
+struct ts_image_info {
+	enum ts_imgfmt format;
+	int width, height;   /* as stored in the file (before orientation) */
+	int orientation;     /* EXIF orientation 1..8 (1 when absent/invalid) */
+	int bit_depth;       /* 8 or 16 */
+	int has_alpha;
+	const char *color;   /* static string: "rgb", "gray", "palette", "cmyk", "ycck", "gray+alpha", "rgba" */
+};
+
+/* Read only the header (and the EXIF orientation).  Fails with a reason:
+ * image.empty, image.not_an_image, image.truncated, image.corrupt,
+ * image.unsupported. */
+int ts_image_probe(const uint8_t *data, size_t len, struct ts_image_info *info,
+		   struct ts_err *err);
+
+struct ts_image {
+	int width, height;
+	uint8_t *pixels;     /* RGB8, stride 3*width; owned, free with ts_image_release */
+	size_t cap;          /* bytes allocated, reused across calls */
+};
+
+void ts_image_release(struct ts_image *img);
+
+enum ts_resize_mode {
+	TS_RESIZE_NO = 0,            /* keep size */
+	TS_RESIZE_BORDER,            /* long side to size, pad to size x size with white */
+	TS_RESIZE_KEEP_RATIO,        /* short side to size */
+	TS_RESIZE_KEEP_RATIO_LARGEST,/* long side to size */
+	TS_RESIZE_CENTER_CROP,       /* short side to size, then center crop size x size */
+	TS_RESIZE_STRETCH,           /* size x size, aspect not kept */
+};
+
+/* "no", "border", "keep-ratio", "keep-ratio-largest", "center-crop",
+ * "stretch"; parse returns -1 for an unknown name (underscores accepted). */
+const char *ts_resize_mode_name(enum ts_resize_mode m);
+int ts_resize_mode_parse(const char *name);
+
+/* Output geometry for an oriented source of src_w x src_h: the size the
+ * image is scaled to (scaled_w x scaled_h) and the final canvas
+ * (out_w x out_h) with the scaled image's offset in it (negative offsets
+ * mean cropping, positive offsets mean border).  Pure arithmetic. */
+struct ts_resize_plan {
+	int scaled_w, scaled_h;
+	int out_w, out_h;
+	int off_x, off_y;
+};
+void ts_resize_plan(enum ts_resize_mode mode, int size, int src_w, int src_h,
+		    struct ts_resize_plan *plan);
+
+enum ts_encode_fmt {
+	TS_ENCODE_JPEG = 0,
+	TS_ENCODE_WEBP,
+	TS_ENCODE_PNG,
+	TS_ENCODE_KEEP,      /* original bytes when pixels are unchanged, else re-encode in the source format */
+};
+const char *ts_encode_fmt_name(enum ts_encode_fmt f);
+int ts_encode_fmt_parse(const char *name);
+
+struct ts_process_opts {
+	enum ts_resize_mode resize;
+	int size;                 /* target size for resize (default 256) */
+	int min_size;             /* reject when min(w,h) of the oriented source < min_size (0: off) */
+	uint64_t max_pixels;      /* reject when header w*h > max_pixels (0: no limit) */
+	enum ts_encode_fmt encode;
+	int quality;              /* 1..100 for JPEG/WebP */
+};
+
+/* Result of processing one image.  Buffers are owned by the ts_pixctx and
+ * stay valid until the next call on the same context. */
+struct ts_processed {
+	struct ts_image_info info;   /* of the source */
+	int orig_w, orig_h;          /* oriented source size (after EXIF rotation) */
+	int width, height;           /* stored size */
+	enum ts_imgfmt out_format;
+	const uint8_t *data;         /* encoded output (may point at the input bytes for keep) */
+	size_t len;
+	int kept_original;           /* 1 when data is the unchanged input */
+};
+
+struct ts_pixctx;
+
+/* One per worker thread.  NULL on allocation failure. */
+struct ts_pixctx *ts_pixctx_new(void);
+void ts_pixctx_free(struct ts_pixctx *ctx);   /* accepts NULL */
+
+/* Decode into RGB8 with EXIF orientation applied.  When want_w/want_h are
+ * > 0, JPEGs may be decoded with DCT scaling to the smallest size that is
+ * still >= want in both (oriented) dimensions.  The max_pixels check uses
+ * the header before anything is allocated. */
+int ts_decode(struct ts_pixctx *ctx, const uint8_t *data, size_t len,
+	      uint64_t max_pixels, int want_w, int want_h,
+	      struct ts_image *out, struct ts_image_info *info,
+	      struct ts_err *err);
+
+/* Antialiased resample (separable; see compose/resize.c for the filter)
+ * of src to dst_w x dst_h.  dst is (re)allocated as needed. */
+int ts_resample(const struct ts_image *src, int dst_w, int dst_h,
+		struct ts_image *dst, struct ts_err *err);
+
+/* Apply a plan: scale, then crop or pad (white) to out_w x out_h. */
+int ts_apply_plan(const struct ts_image *src, const struct ts_resize_plan *plan,
+		  struct ts_image *dst, struct ts_err *err);
+
+/* Encode RGB8 to JPEG (4:2:0, quality), WebP (lossy, quality) or PNG
+ * (deterministic zlib settings).  *out points into ctx-owned memory, valid
+ * until the next call on ctx. */
+int ts_encode(struct ts_pixctx *ctx, const struct ts_image *img,
+	      enum ts_imgfmt fmt, int quality, const uint8_t **out,
+	      size_t *out_len, struct ts_err *err);
+
+/* The whole pixel stage for ingest: probe, size checks, decode (with DCT
+ * scaling chosen from the plan), orient, resize, encode.  Deterministic:
+ * the same bytes and options give the same output on any thread. */
+int ts_process_image(struct ts_pixctx *ctx, const uint8_t *data, size_t len,
+		     const struct ts_process_opts *opts,
+		     struct ts_processed *out, struct ts_err *err);
+
+#endif

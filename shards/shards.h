@@ -1,0 +1,184 @@
+/*
+ * shards.h - the storage layer: WebDataset tar shards, the SQLite catalog,
+ * content hashes.
+ *
+ * Knows nothing of pixels or caption meaning: it stores named byte strings
+ * and rows.  A shard writer is used by one thread at a time; the catalog is
+ * written by one thread (the pipeline's writer thread).
+ *
+ * The on-disk contract (docs/formats.md):
+ *   OUTDIR/catalog.sqlite
+ *   OUTDIR/shards/000000.tar, 000001.tar, ...
+ * A shard is written as OUTDIR/shards/.000000.tar.tmp, fsync'ed, then
+ * renamed to its final name (and the directory fsync'ed), so a final name
+ * always means a complete file.
+ */
+#ifndef TS_SHARDS_H
+#define TS_SHARDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/ts_error.h"
+
+/* ---- content hashes ---------------------------------------------------- */
+
+#define TS_HASH_HEX_LEN 32   /* XXH3-128, lower-case hex, no prefix */
+
+/* out must hold TS_HASH_HEX_LEN + 1 bytes. */
+void ts_hash_hex(const void *data, size_t len, char *out);
+
+struct ts_hasher;                      /* streaming XXH3-128 */
+struct ts_hasher *ts_hasher_new(void);
+void ts_hasher_update(struct ts_hasher *h, const void *data, size_t len);
+void ts_hasher_hex(struct ts_hasher *h, char *out);   /* does not reset */
+void ts_hasher_free(struct ts_hasher *h);             /* accepts NULL */
+
+/* ---- tar shard writer --------------------------------------------------- */
+
+/* "000042.tar" into buf (>= 32 bytes); returns buf. */
+char *ts_shard_name(unsigned index, char *buf, size_t bufsz);
+
+struct ts_shard_writer;
+
+/* Create shards_dir/.NNNNNN.tar.tmp (truncating a stale one).  Members are
+ * written as POSIX ustar (pax only if a name needs it) with fixed metadata:
+ * mtime 0, uid/gid 0, uname/gname empty... see docs/formats.md; mode 0444
+ * for regular files.  Identical calls give identical bytes. */
+int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
+			 unsigned index, struct ts_err *err);
+
+/* Append one member.  *data_offset (if not NULL) receives the byte offset
+ * of the member's data (not its header) in the tar file. */
+int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
+			const void *data, size_t len, uint64_t *data_offset,
+			struct ts_err *err);
+
+/* Bytes written so far, headers and padding included. */
+uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w);
+
+/* Write the end-of-archive blocks, fsync, rename to the final name, fsync
+ * the directory, free w.  total_bytes/hash_hex (XXH3-128 of the whole file)
+ * may be NULL.  On failure the temporary file is removed and w is freed. */
+int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
+			   char *hash_hex, struct ts_err *err);
+
+/* Remove the temporary file and free w.  Accepts NULL. */
+void ts_shard_writer_abort(struct ts_shard_writer *w);
+
+/* ---- tar shard reader (tests, verify, wds input) ------------------------ */
+
+struct ts_tar_member {
+	const char *name;
+	const uint8_t *data;
+	size_t size;
+	uint64_t data_offset;   /* offset of the data in the tar file */
+	int type;               /* 0 regular file, 1 directory, 2 symlink, 3 hardlink, 4 other */
+};
+
+/* Call fn for every member of the tar at path, in order.  fn returns 0 to
+ * go on, non-zero to stop (that value is returned).  Members larger than
+ * max_member bytes fail with TS_ERR_LIMIT. */
+int ts_tar_foreach(const char *path, uint64_t max_member,
+		   int (*fn)(const struct ts_tar_member *m, void *user),
+		   void *user, struct ts_err *err);
+
+/* ---- catalog --------------------------------------------------------------
+ *
+ * Schema (docs/formats.md is the reference; version in PRAGMA user_version):
+ *   meta(name TEXT PRIMARY KEY, value TEXT)          -- format version, options fingerprint
+ *   runs(id INTEGER PRIMARY KEY, command TEXT, version TEXT, options TEXT,
+ *        started TEXT, ended TEXT, status TEXT, summary TEXT)
+ *   shards(idx INTEGER PRIMARY KEY, name TEXT UNIQUE, samples INTEGER,
+ *          bytes INTEGER, hash TEXT, complete INTEGER,
+ *          first_record INTEGER, end_record INTEGER) -- records [first, end)
+ *   samples(key TEXT PRIMARY KEY, record INTEGER UNIQUE, shard INTEGER,
+ *           width INTEGER, height INTEGER, orig_width INTEGER,
+ *           orig_height INTEGER, format TEXT, content_hash TEXT,
+ *           image_hash TEXT, source TEXT, caption TEXT, captions TEXT)
+ *   members(key TEXT, shard INTEGER, name TEXT, offset INTEGER,
+ *           size INTEGER, PRIMARY KEY(key, name))
+ *   rejects(record INTEGER, source TEXT, stage TEXT, reason TEXT,
+ *           message TEXT)
+ */
+
+struct ts_catalog;
+
+/* Open or create OUTDIR/catalog.sqlite (WAL, synchronous=NORMAL, schema
+ * created if missing, a newer schema version is an error). */
+int ts_catalog_open(struct ts_catalog **out, const char *path,
+		    struct ts_err *err);
+void ts_catalog_close(struct ts_catalog *cat);   /* accepts NULL */
+
+/* meta table: value is a malloc'ed string or NULL when absent. */
+int ts_catalog_meta_get(struct ts_catalog *cat, const char *name,
+			char **value, struct ts_err *err);
+int ts_catalog_meta_set(struct ts_catalog *cat, const char *name,
+			const char *value, struct ts_err *err);
+
+/* Insert a run row (started = now, status "running"); *run_id receives its id. */
+int ts_catalog_run_begin(struct ts_catalog *cat, const char *command,
+			 const char *version, const char *options_json,
+			 int64_t *run_id, struct ts_err *err);
+/* Set ended = now, status ("ok", "interrupted", "failed") and summary JSON. */
+int ts_catalog_run_end(struct ts_catalog *cat, int64_t run_id,
+		       const char *status, const char *summary_json,
+		       struct ts_err *err);
+
+/* Resume: find the complete shards that form a prefix 0..n-1 and drop every
+ * row that is not covered by them (incomplete shards, samples of those
+ * shards and their members, rejects with record >= the prefix's end).
+ * *next_shard = n, *next_record = end_record of shard n-1 (0 when none). */
+int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
+		      uint64_t *next_record, struct ts_err *err);
+
+struct ts_member_row {
+	const char *name;       /* "000000042.jpg" */
+	uint64_t offset, size;
+};
+
+struct ts_sample_row {
+	const char *key;
+	uint64_t record;
+	unsigned shard;
+	int width, height, orig_width, orig_height;
+	const char *format;        /* "jpeg", "png", "webp" */
+	const char *content_hash;  /* hash of the stored image bytes */
+	const char *image_hash;    /* hash of the source file bytes */
+	const char *source;        /* source reference */
+	const char *caption;       /* primary caption */
+	const char *captions_json; /* JSON array of all captions */
+	const struct ts_member_row *members;
+	size_t nmembers;
+};
+
+struct ts_reject_row {
+	uint64_t record;
+	const char *source;
+	const char *stage;         /* "read", "decode", "caption", ... */
+	const char *reason;        /* ts_reason_name() */
+	const char *message;
+};
+
+struct ts_shard_row {
+	unsigned idx;
+	const char *name;
+	uint64_t samples, bytes;
+	const char *hash;
+	uint64_t first_record, end_record;
+};
+
+/* One transaction: the shard row (complete = 1), its samples and members,
+ * and the rejects whose records fall in [first_record, end_record). */
+int ts_catalog_commit_shard(struct ts_catalog *cat,
+			    const struct ts_shard_row *shard,
+			    const struct ts_sample_row *samples, size_t nsamples,
+			    const struct ts_reject_row *rejects, size_t nrejects,
+			    struct ts_err *err);
+
+/* Rejects that follow the last shard (end of run), one transaction. */
+int ts_catalog_add_rejects(struct ts_catalog *cat,
+			   const struct ts_reject_row *rejects, size_t n,
+			   struct ts_err *err);
+
+#endif

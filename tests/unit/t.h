@@ -1,0 +1,66 @@
+/*
+ * t.h - the unit test harness: a table of test functions, CHECK macros that
+ * count failures, SKIP with a reason, and the closing line
+ * "N passed, N failed, N skipped" that tests/run.sh adds up.
+ */
+#ifndef TS_T_H
+#define TS_T_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int t_fail_count;   /* failures inside the current test */
+static const char *t_skip_reason;
+
+#define CHECK(cond) do { if (!(cond)) { t_fail_count++; \
+	fprintf(stderr, "  %s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); } } while (0)
+#define CHECKF(cond, ...) do { if (!(cond)) { t_fail_count++; \
+	fprintf(stderr, "  %s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond); \
+	fprintf(stderr, __VA_ARGS__); fputc('\n', stderr); } } while (0)
+#define CHECK_EQ_INT(a, b) do { long long _a = (long long)(a), _b = (long long)(b); \
+	if (_a != _b) { t_fail_count++; fprintf(stderr, "  %s:%d: %s == %s failed: %lld != %lld\n", \
+	__FILE__, __LINE__, #a, #b, _a, _b); } } while (0)
+#define CHECK_EQ_STR(a, b) do { const char *_a = (a), *_b = (b); \
+	if (!_a || !_b || strcmp(_a, _b)) { t_fail_count++; fprintf(stderr, "  %s:%d: %s == %s failed: \"%s\" != \"%s\"\n", \
+	__FILE__, __LINE__, #a, #b, _a ? _a : "(null)", _b ? _b : "(null)"); } } while (0)
+#define SKIP(reason) do { t_skip_reason = (reason); return; } while (0)
+
+struct t_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* Path of ../shared relative to the project root (tests run from there). */
+static inline const char *t_shared(void)
+{
+	const char *s = getenv("TS_SHARED");
+	return s ? s : "../shared";
+}
+
+static inline int t_run(const char *suite, const struct t_case *cases)
+{
+	int passed = 0, failed = 0, skipped = 0;
+	const char *only = getenv("T_ONLY");
+	for (const struct t_case *c = cases; c->name; c++) {
+		if (only && !strstr(c->name, only))
+			continue;
+		t_fail_count = 0;
+		t_skip_reason = NULL;
+		c->fn();
+		if (t_skip_reason) {
+			printf("SKIPPED %s.%s: %s\n", suite, c->name, t_skip_reason);
+			skipped++;
+		} else if (t_fail_count) {
+			printf("FAIL %s.%s\n", suite, c->name);
+			failed++;
+		} else {
+			printf("ok %s.%s\n", suite, c->name);
+			passed++;
+		}
+	}
+	printf("%s: %d passed, %d failed, %d skipped\n", suite, passed, failed, skipped);
+	return failed ? 1 : 0;
+}
+
+#endif

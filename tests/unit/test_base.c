@@ -1,0 +1,66 @@
+/* test_base.c - the error model: every reason has a unique, stable name. */
+#include "t.h"
+#include "../../base/ts_error.h"
+#include "../../captions/caption.h"
+
+static void reasons_unique(void)
+{
+	for (int i = 0; i < TS_R__COUNT; i++) {
+		const char *n = ts_reason_name((enum ts_reason)i);
+		CHECKF(strcmp(n, "unknown") != 0, "reason %d has no name", i);
+		CHECK(ts_reason_from_name(n) == (enum ts_reason)i);
+		CHECK(ts_reason_help((enum ts_reason)i)[0] != '\0');
+	}
+	CHECK_EQ_STR(ts_reason_name(TS_R_IMAGE_TRUNCATED), "image.truncated");
+	CHECK(ts_reason_from_name("no.such.reason") == TS_R__COUNT);
+}
+
+static void err_set(void)
+{
+	struct ts_err e = TS_ERR_INIT;
+	int rc = ts_err_set(&e, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT, "bad %s %d", "crc", 7);
+	CHECK_EQ_INT(rc, TS_ERR_INVALID);
+	CHECK_EQ_STR(e.msg, "bad crc 7");
+	CHECK(e.reason == TS_R_IMAGE_CORRUPT);
+	ts_err_clear(&e);
+	CHECK(e.status == 0 && e.msg[0] == 0);
+	CHECK_EQ_INT(ts_err_set(NULL, TS_ERR_IO, TS_R_NONE, "x"), TS_ERR_IO);
+}
+
+static void caption_check(void)
+{
+	struct ts_err e = TS_ERR_INIT;
+	size_t st, n;
+	const char *ok = "  \t A dog runs on the beach.\n ";
+	CHECK_EQ_INT(ts_caption_check(ok, strlen(ok), 0, &st, &n, &e), 0);
+	CHECK(n == strlen("A dog runs on the beach.") && !strncmp(ok + st, "A dog", 5));
+	const char *nbsp = "\xc2\xa0" "caf\xc3\xa9\xe3\x80\x80";  /* NBSP café IDEOGRAPHIC SPACE */
+	CHECK_EQ_INT(ts_caption_check(nbsp, strlen(nbsp), 0, &st, &n, &e), 0);
+	CHECK_EQ_INT(st, 2);
+	CHECK_EQ_INT(n, 5);
+	const char *bad = "caf\xe9 au lait";  /* Latin-1, not UTF-8 */
+	CHECK_EQ_INT(ts_caption_check(bad, strlen(bad), 0, &st, &n, &e), TS_ERR_INVALID);
+	CHECK(e.reason == TS_R_CAPTION_INVALID_UTF8);
+	const char *overlong = "\xc0\xaf";
+	CHECK_EQ_INT(ts_caption_check(overlong, 2, 0, &st, &n, &e), TS_ERR_INVALID);
+	const char *surrogate = "\xed\xa0\x80";
+	CHECK_EQ_INT(ts_caption_check(surrogate, 3, 0, &st, &n, &e), TS_ERR_INVALID);
+	CHECK_EQ_INT(ts_caption_check("a\0b", 3, 0, &st, &n, &e), TS_ERR_INVALID);
+	CHECK_EQ_INT(ts_caption_check(" \n\t ", 4, 0, &st, &n, &e), TS_ERR_INVALID);
+	CHECK(e.reason == TS_R_CAPTION_EMPTY);
+	CHECK_EQ_INT(ts_caption_check("", 0, 0, &st, &n, &e), TS_ERR_INVALID);
+	CHECK(e.reason == TS_R_CAPTION_EMPTY);
+	CHECK_EQ_INT(ts_caption_check("abcdef", 6, 5, &st, &n, &e), TS_ERR_INVALID);
+	CHECK(e.reason == TS_R_CAPTION_TOO_LONG);
+}
+
+int main(void)
+{
+	static const struct t_case cases[] = {
+		{ "reasons_unique", reasons_unique },
+		{ "err_set", err_set },
+		{ "caption_check", caption_check },
+		{ NULL, NULL },
+	};
+	return t_run("base", cases);
+}
