@@ -1,0 +1,95 @@
+/*
+ * source.h - input readers: turn an INPUT (folder, list file, JSON) into a
+ * stream of records, in a deterministic order.
+ *
+ * A record is one input item (an image reference with its captions).  Its
+ * index is its position in the input (0-based, counted across all INPUTs in
+ * the order given); sample keys are made from it, so the order must never
+ * depend on the file system's readdir order, thread count or timing.
+ * Readers do no pixel work: the image is read and decoded by workers.
+ * A record the reader can already tell is bad (a JSONL line that is not
+ * JSON, a path escaping the image root, a missing caption) still consumes
+ * its index and comes back with reject != TS_R_NONE.
+ */
+#ifndef TS_SOURCE_H
+#define TS_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/ts_error.h"
+
+enum ts_input_format {
+	TS_INPUT_AUTO = 0,
+	TS_INPUT_FOLDER,
+	TS_INPUT_CSV,
+	TS_INPUT_TSV,
+	TS_INPUT_JSONL,
+	TS_INPUT_COCO,
+	TS_INPUT_SHAREGPT4V,
+	TS_INPUT_URBAN1K,
+};
+
+/* "folder", "csv", ...; parse returns -1 for unknown names. */
+const char *ts_input_format_name(enum ts_input_format f);
+int ts_input_format_parse(const char *name);
+
+struct ts_source_opts {
+	enum ts_input_format format;   /* TS_INPUT_AUTO: detect from the input */
+	const char *image_root;        /* NULL: the list file's directory (folder/urban1k: the input itself) */
+	const char *image_col;         /* NULL: first of image, path, filepath, file_name */
+	const char *caption_col;       /* NULL: first of caption, text */
+	uint64_t max_record_bytes;     /* cap for one CSV row / JSONL line / JSON element (0: 64 MiB) */
+};
+
+struct ts_record {
+	uint64_t index;          /* set by the reader from first_index */
+	char *source;            /* reference for humans and the catalog: "data/list.csv:13" or "photos/a/1.jpg" */
+	char *image_ref;         /* the image path as written in the input (may be NULL) */
+	char *image_path;        /* resolved path to open, NULL when rejected or image_data is set */
+	uint8_t *image_data;     /* image bytes when the input holds them (tar, LMDB); else NULL */
+	size_t image_len;
+	char **captions;         /* raw bytes, not validated; captions[0] is primary */
+	size_t *caption_lens;
+	size_t ncaptions;
+	enum ts_reason reject;   /* TS_R_NONE, or why the reader rejects it */
+	char *reject_msg;        /* malloc'ed one-line message when rejected */
+};
+
+/* Free everything a record owns and zero it.  Accepts a zeroed record. */
+void ts_record_release(struct ts_record *rec);
+
+struct ts_source;
+
+/* Detect the format of input (a path): a directory with image/ and
+ * caption/ is urban1k, other directories are folder; by extension .csv,
+ * .tsv, .jsonl; a .json whose first non-space byte is '[' is sharegpt4v,
+ * '{' is coco.  TS_INPUT_AUTO when it cannot tell. */
+enum ts_input_format ts_source_detect(const char *input);
+
+/* Open input.  Records get indexes first_index, first_index+1, ...
+ * Fails (clear message in err) when the input itself cannot be used:
+ * missing, unreadable, wrong format, no image/caption column. */
+int ts_source_open(struct ts_source **out, const char *input,
+		   const struct ts_source_opts *opts, uint64_t first_index,
+		   struct ts_err *err);
+
+/* Next record into *rec (which the caller releases).  Returns 1 when a
+ * record was produced, 0 at the end, negative on a fatal error. */
+int ts_source_next(struct ts_source *src, struct ts_record *rec,
+		   struct ts_err *err);
+
+/* Number of records when known cheaply (folder, urban1k, coco after open),
+ * else -1.  Used for progress totals. */
+int64_t ts_source_count(const struct ts_source *src);
+
+void ts_source_close(struct ts_source *src);   /* accepts NULL */
+
+/* Resolve rel against root for reading: rejects absolute paths and paths
+ * whose real location is outside root (symlinks included) with
+ * source.escapes_root, missing files with source.missing.  On success
+ * *out is a malloc'ed path. */
+int ts_resolve_under(const char *root, const char *rel, char **out,
+		     struct ts_err *err);
+
+#endif
