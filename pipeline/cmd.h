@@ -1,0 +1,28 @@
+/*
+ * cmd.h - the subcommand table: one cmd_<name>() per command, each parsing
+ * its own options into an options struct and calling a driver.  Only
+ * main.c and cmd_*.c exit.
+ */
+#ifndef TS_CMD_H
+#define TS_CMD_H
+
+#include <stdio.h>
+
+struct ts_cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+	void (*usage)(FILE *f);
+};
+
+int cmd_ingest(int argc, char **argv);
+void usage_ingest(FILE *f);
+
+const struct ts_cmd *ts_cmd_find(const char *name);
+
+/* Exit codes. */
+#define TS_EXIT_OK 0
+#define TS_EXIT_FAIL 1
+#define TS_EXIT_USAGE 2
+
+#endif

@@ -1,0 +1,242 @@
+/*
+ * cmd_ingest.c - `tessera ingest`: parse options, fill ts_ingest_opts,
+ * run the driver.  Usage errors exit 2 with a one-line hint.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cmd.h"
+#include "ingest.h"
+#include "util.h"
+
+void usage_ingest(FILE *f)
+{
+	fputs(
+"usage: tessera ingest [options] INPUT... -o OUTDIR\n"
+"\n"
+"Read image-caption datasets and write WebDataset tar shards plus a SQLite\n"
+"catalog to OUTDIR (OUTDIR/shards/NNNNNN.tar, OUTDIR/catalog.sqlite).\n"
+"Re-running on an OUTDIR that holds a partial run resumes it.\n"
+"\n"
+"Input:\n"
+"  -f, --format FMT        folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k\n"
+"                          (default: detected from each INPUT)\n"
+"      --image-root DIR    resolve image paths under DIR (default: the list\n"
+"                          file's directory); paths escaping it are rejected\n"
+"      --image-col NAME    image path column (default: first of image, path,\n"
+"                          filepath, file_name)\n"
+"      --caption-col NAME  caption column (default: first of caption, text)\n"
+"\n"
+"Images:\n"
+"      --resize MODE       no, border, keep-ratio, keep-ratio-largest,\n"
+"                          center-crop, stretch (default: center-crop)\n"
+"  -s, --size N            target size in pixels (default: 256)\n"
+"      --min-size N        reject images whose shorter side is below N (default: 0, off)\n"
+"      --max-pixels N      reject images with more pixels than N, checked from\n"
+"                          the header before decoding (default: 100M)\n"
+"      --encode FMT        jpeg, webp, png, keep (default: jpeg)\n"
+"      --quality Q         JPEG/WebP quality 1-100 (default: 95)\n"
+"      --max-file-bytes N  reject source files larger than N (default: 256MiB)\n"
+"      --max-caption-bytes N  reject captions longer than N bytes (default: 1MiB)\n"
+"\n"
+"Output:\n"
+"  -o, --output OUTDIR     where to write the dataset (required)\n"
+"      --shard-samples N   samples per shard (default: 10000)\n"
+"      --shard-bytes N     bytes per shard, K/M/G suffixes (default: 1GiB)\n"
+"      --overwrite         delete the dataset in OUTDIR and start afresh\n"
+"\n"
+"Run:\n"
+"  -j, --threads N         worker threads (default: all cores)\n"
+"      --json              print the summary as JSON on stdout\n"
+"      --progress          always show the progress line\n"
+"      --no-progress       never show it (default: only on a terminal)\n"
+"  -q, --quiet             no progress, no per-reject messages, no summary\n"
+"  -v, --verbose           more messages\n"
+"  -h, --help              this help\n"
+"\n"
+"Exit status: 0 when the run finished (rejected samples are not failures),\n"
+"1 on a fatal error, 2 on a usage error, 130 when interrupted.\n"
+"See tessera-ingest(1) and docs/formats.md.\n", f);
+}
+
+enum {
+	OPT_IMAGE_ROOT = 256, OPT_IMAGE_COL, OPT_CAPTION_COL, OPT_RESIZE,
+	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
+	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
+	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_STOP_AFTER,
+};
+
+static const struct option long_opts[] = {
+	{ "format", required_argument, NULL, 'f' },
+	{ "image-root", required_argument, NULL, OPT_IMAGE_ROOT },
+	{ "image-col", required_argument, NULL, OPT_IMAGE_COL },
+	{ "caption-col", required_argument, NULL, OPT_CAPTION_COL },
+	{ "resize", required_argument, NULL, OPT_RESIZE },
+	{ "size", required_argument, NULL, 's' },
+	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
+	{ "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
+	{ "encode", required_argument, NULL, OPT_ENCODE },
+	{ "quality", required_argument, NULL, OPT_QUALITY },
+	{ "max-file-bytes", required_argument, NULL, OPT_MAX_FILE_BYTES },
+	{ "max-caption-bytes", required_argument, NULL, OPT_MAX_CAPTION_BYTES },
+	{ "output", required_argument, NULL, 'o' },
+	{ "shard-samples", required_argument, NULL, OPT_SHARD_SAMPLES },
+	{ "shard-bytes", required_argument, NULL, OPT_SHARD_BYTES },
+	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "stop-after", required_argument, NULL, OPT_STOP_AFTER },  /* testing */
+	{ NULL, 0, NULL, 0 },
+};
+
+static int bad(const char *opt, const char *val, const char *want)
+{
+	ts_error("invalid value '%s' for %s: %s", val, opt, want);
+	fputs("see 'tessera ingest --help'\n", stderr);
+	return TS_EXIT_USAGE;
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+	struct ts_ingest_opts o;
+	uint64_t u;
+	long l;
+	int c, v;
+	char *cmdline = NULL;
+	size_t cl = 0;
+
+	memset(&o, 0, sizeof(o));
+	o.px.resize = TS_RESIZE_CENTER_CROP;
+	o.px.size = 256;
+	o.px.max_pixels = 100000000ULL;
+	o.px.encode = TS_ENCODE_JPEG;
+	o.px.quality = 95;
+	o.shard_samples = 10000;
+	o.shard_bytes = 1ULL << 30;
+	o.max_file_bytes = 256ULL << 20;
+	o.max_caption_bytes = 1ULL << 20;
+	o.progress = -1;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "f:s:o:j:qvh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'f':
+			if ((v = ts_input_format_parse(optarg)) < 0 || v == TS_INPUT_AUTO)
+				return bad("--format", optarg,
+					   "expected folder, csv, tsv, jsonl, coco, sharegpt4v or urban1k");
+			o.src.format = (enum ts_input_format)v;
+			break;
+		case OPT_IMAGE_ROOT: o.src.image_root = optarg; break;
+		case OPT_IMAGE_COL: o.src.image_col = optarg; break;
+		case OPT_CAPTION_COL: o.src.caption_col = optarg; break;
+		case OPT_RESIZE:
+			if ((v = ts_resize_mode_parse(optarg)) < 0)
+				return bad("--resize", optarg,
+					   "expected no, border, keep-ratio, keep-ratio-largest, center-crop or stretch");
+			o.px.resize = (enum ts_resize_mode)v;
+			break;
+		case 's':
+			if (ts_parse_int(optarg, 1, 65535, &l))
+				return bad("--size", optarg, "expected an integer from 1 to 65535");
+			o.px.size = (int)l;
+			break;
+		case OPT_MIN_SIZE:
+			if (ts_parse_int(optarg, 0, 65535, &l))
+				return bad("--min-size", optarg, "expected an integer from 0 to 65535");
+			o.px.min_size = (int)l;
+			break;
+		case OPT_MAX_PIXELS:
+			if (ts_parse_u64(optarg, 0, &u) || u == 0)
+				return bad("--max-pixels", optarg, "expected a positive number (K/M/G suffixes allowed)");
+			o.px.max_pixels = u;
+			break;
+		case OPT_ENCODE:
+			if ((v = ts_encode_fmt_parse(optarg)) < 0)
+				return bad("--encode", optarg, "expected jpeg, webp, png or keep");
+			o.px.encode = (enum ts_encode_fmt)v;
+			break;
+		case OPT_QUALITY:
+			if (ts_parse_int(optarg, 1, 100, &l))
+				return bad("--quality", optarg, "expected an integer from 1 to 100");
+			o.px.quality = (int)l;
+			break;
+		case OPT_MAX_FILE_BYTES:
+			if (ts_parse_u64(optarg, 1, &u) || u == 0)
+				return bad("--max-file-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+			o.max_file_bytes = u;
+			break;
+		case OPT_MAX_CAPTION_BYTES:
+			if (ts_parse_u64(optarg, 1, &u) || u == 0)
+				return bad("--max-caption-bytes", optarg, "expected a positive size");
+			o.max_caption_bytes = u;
+			break;
+		case 'o': o.outdir = optarg; break;
+		case OPT_SHARD_SAMPLES:
+			if (ts_parse_u64(optarg, 0, &u) || u == 0)
+				return bad("--shard-samples", optarg, "expected a positive number");
+			o.shard_samples = u;
+			break;
+		case OPT_SHARD_BYTES:
+			if (ts_parse_u64(optarg, 1, &u) || u < 4096)
+				return bad("--shard-bytes", optarg, "expected a size of at least 4096 (K/M/G suffixes allowed)");
+			o.shard_bytes = u;
+			break;
+		case OPT_OVERWRITE: o.overwrite = 1; break;
+		case 'j':
+			if (ts_parse_int(optarg, 0, 1024, &l))
+				return bad("--threads", optarg, "expected an integer from 0 (all cores) to 1024");
+			o.threads = (int)l;
+			break;
+		case OPT_JSON: o.json = 1; break;
+		case OPT_PROGRESS: o.progress = 1; break;
+		case OPT_NO_PROGRESS: o.progress = 0; break;
+		case 'q': ts_verbosity = 0; break;
+		case 'v': ts_verbosity = 2; break;
+		case 'h': usage_ingest(stdout); return TS_EXIT_OK;
+		case OPT_STOP_AFTER:
+			if (ts_parse_u64(optarg, 0, &u))
+				return bad("--stop-after", optarg, "expected a number");
+			o.stop_after = u;
+			break;
+		default:
+			fputs("see 'tessera ingest --help'\n", stderr);
+			return TS_EXIT_USAGE;
+		}
+	}
+	if (!o.outdir) {
+		ts_error("no output directory: give -o OUTDIR");
+		fputs("usage: tessera ingest [options] INPUT... -o OUTDIR\n", stderr);
+		return TS_EXIT_USAGE;
+	}
+	if (optind >= argc) {
+		ts_error("no INPUT given");
+		fputs("usage: tessera ingest [options] INPUT... -o OUTDIR\n", stderr);
+		return TS_EXIT_USAGE;
+	}
+	o.inputs = (const char **)argv + optind;
+	o.ninputs = argc - optind;
+	if (o.threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o.threads = n > 0 ? (int)n : 1;
+	}
+	/* the command line, for the runs table */
+	FILE *m = open_memstream(&cmdline, &cl);
+	if (m) {
+		fputs("tessera", m);
+		for (int i = 0; i < argc; i++)
+			fprintf(m, " %s", argv[i]);
+		fclose(m);
+	}
+	o.command_line = cmdline ? cmdline : "tessera ingest";
+	int rc = ts_ingest_run(&o);
+	free(cmdline);
+	return rc;
+}

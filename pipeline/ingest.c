@@ -1,0 +1,924 @@
+/*
+ * ingest.c - the ingest driver.
+ *
+ * One producer (the calling thread) reads records from the sources in input
+ * order and puts them into a ring of slots; N workers take slots in order,
+ * do all per-sample work (read the file, check captions, decode, resize,
+ * encode, hash, build KEY.json) and mark them done; one writer thread
+ * consumes slots strictly in record order, appends members to the current
+ * tar shard and writes the catalog.  The ring is the bounded queue: the
+ * producer waits when it is full, so memory does not grow with the input.
+ *
+ * What must always hold:
+ * - output bytes and keys depend only on the inputs and the options, never
+ *   on thread count or timing (the writer sees samples in record order);
+ * - a shard appears under its final name only when complete, and the
+ *   catalog marks it complete in the same transaction that stores its
+ *   samples and the rejects of its record range, so a run killed at any
+ *   point resumes from the last complete shard and produces the same bytes;
+ * - a bad sample is recorded as a reject and the run goes on.
+ */
+#include "ingest.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "../captions/caption.h"
+#include "../shards/shards.h"
+#include "progress.h"
+#include "util.h"
+
+/* ---- per-sample work item ------------------------------------------------ */
+
+struct slot {
+	struct ts_record rec;
+	int done;
+	/* result */
+	int rejected;
+	enum ts_reason reason;
+	const char *stage;
+	char msg[TS_ERR_MSG_MAX];
+	uint8_t *img;             /* stored image bytes, slot-owned, reused */
+	size_t img_cap, img_len;
+	uint64_t src_len;
+	const char *ext, *fmt;
+	int width, height, orig_w, orig_h;
+	char content_hash[TS_HASH_HEX_LEN + 1];
+	char image_hash[TS_HASH_HEX_LEN + 1];
+	char *caption;            /* primary, trimmed */
+	size_t caption_len;
+	char *captions_json;      /* JSON array of all captions, trimmed */
+	char *meta_json;          /* KEY.json */
+};
+
+struct worker {
+	pthread_t th;
+	struct ingest *in;
+	struct ts_pixctx *px;
+	uint8_t *buf;             /* source bytes, reused */
+	size_t cap;
+};
+
+/* rows waiting for their shard's commit */
+struct pending_sample {
+	char key[24];
+	uint64_t record;
+	int width, height, orig_w, orig_h;
+	const char *format;
+	char content_hash[TS_HASH_HEX_LEN + 1];
+	char image_hash[TS_HASH_HEX_LEN + 1];
+	char *source, *caption, *captions_json;
+	char names[3][40];
+	struct ts_member_row members[3];
+};
+
+struct pending_reject {
+	uint64_t record;
+	char *source, *message;
+	const char *stage, *reason;
+};
+
+struct ingest {
+	const struct ts_ingest_opts *o;
+	struct slot *slots;
+	size_t nslots;
+	pthread_mutex_t mu;
+	pthread_cond_t cv_work, cv_done, cv_space;
+	uint64_t produced, taken, written;
+	int eof;
+
+	/* writer state (writer thread only) */
+	struct ts_catalog *cat;
+	char shards_dir[4096];
+	struct ts_shard_writer *sw;
+	unsigned shard_idx;
+	uint64_t shard_first;      /* first record of the open shard's range */
+	uint64_t shard_samples;
+	struct pending_sample *ps;
+	size_t nps, cps;
+	struct pending_reject *pr;
+	size_t npr, cpr;
+	int fatal;
+	struct ts_err fatal_err;
+
+	/* counters */
+	uint64_t n_samples, n_rejects, n_shards, bytes_out, bytes_in;
+	uint64_t by_reason[TS_R__COUNT];
+	uint64_t resumed_record;
+	unsigned resumed_shards;
+	struct ts_progress *progress;
+	const char *crash_point;   /* testing hook, see docs/testing.md */
+	uint64_t crash_n;
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* ---- testing hook: die like SIGKILL at a named point -------------------- */
+
+static void maybe_crash(struct ingest *in, const char *point)
+{
+	if (in->crash_point && !strcmp(in->crash_point, point) && --in->crash_n == 0) {
+		fflush(NULL);
+		kill(getpid(), SIGKILL);
+	}
+}
+
+/* ---- worker -------------------------------------------------------------- */
+
+static int slot_reject(struct slot *s, const char *stage, const struct ts_err *e)
+{
+	s->rejected = 1;
+	s->stage = stage;
+	s->reason = e->reason != TS_R_NONE ? e->reason : TS_R_IMAGE_CORRUPT;
+	snprintf(s->msg, sizeof(s->msg), "%s", e->msg[0] ? e->msg : ts_status_name(e->status));
+	return -1;
+}
+
+static int check_captions(const struct ingest *in, struct slot *s, json_t *caps)
+{
+	const struct ts_record *r = &s->rec;
+	struct ts_err e = TS_ERR_INIT;
+
+	if (r->ncaptions == 0) {
+		ts_err_set(&e, TS_ERR_INVALID, TS_R_CAPTION_MISSING, "no caption");
+		return slot_reject(s, "caption", &e);
+	}
+	for (size_t i = 0; i < r->ncaptions; i++) {
+		size_t st, n;
+		if (ts_caption_check(r->captions[i], r->caption_lens[i],
+				     in->o->max_caption_bytes, &st, &n, &e)) {
+			if (r->ncaptions > 1) {
+				char tmp[TS_ERR_MSG_MAX + 32];
+				snprintf(tmp, sizeof(tmp), "caption %zu: %s", i, e.msg);
+				snprintf(e.msg, sizeof(e.msg), "%.*s", (int)sizeof(e.msg) - 1, tmp);
+			}
+			return slot_reject(s, "caption", &e);
+		}
+		json_t *str = json_stringn(r->captions[i] + st, n);
+		if (!str || json_array_append_new(caps, str)) {
+			ts_err_set(&e, TS_ERR_NOMEM, TS_R_CAPTION_INVALID_UTF8, "out of memory");
+			return slot_reject(s, "caption", &e);
+		}
+		if (i == 0) {
+			s->caption = strndup(r->captions[i] + st, n);
+			s->caption_len = n;
+		}
+	}
+	return 0;
+}
+
+static void process_slot(struct worker *w, struct slot *s)
+{
+	struct ingest *in = w->in;
+	struct ts_record *r = &s->rec;
+	struct ts_err e = TS_ERR_INIT;
+	struct ts_processed p;
+	const uint8_t *src;
+	size_t src_len = 0;
+	json_t *caps = NULL, *meta = NULL;
+	char key[24];
+
+	s->rejected = 0;
+	if (r->reject != TS_R_NONE) {
+		ts_err_set(&e, TS_ERR_INVALID, r->reject, "%s",
+			   r->reject_msg ? r->reject_msg : ts_reason_help(r->reject));
+		slot_reject(s, "read", &e);
+		return;
+	}
+	caps = json_array();
+	if (!caps || check_captions(in, s, caps))
+		goto out;
+
+	if (r->image_data) {
+		src = r->image_data;
+		src_len = r->image_len;
+	} else {
+		if (ts_read_file(r->image_path, in->o->max_file_bytes, &w->buf,
+				 &w->cap, &src_len, &e)) {
+			slot_reject(s, "read", &e);
+			goto out;
+		}
+		src = w->buf;
+	}
+	s->src_len = src_len;
+	if (ts_process_image(w->px, src, src_len, &in->o->px, &p, &e)) {
+		slot_reject(s, "image", &e);
+		goto out;
+	}
+	if (s->img_cap < p.len) {
+		uint8_t *nb = realloc(s->img, p.len);
+		if (!nb) {
+			ts_err_set(&e, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+			slot_reject(s, "image", &e);
+			goto out;
+		}
+		s->img = nb;
+		s->img_cap = p.len;
+	}
+	memcpy(s->img, p.data, p.len);
+	s->img_len = p.len;
+	s->ext = ts_imgfmt_ext(p.out_format);
+	s->fmt = ts_imgfmt_name(p.out_format);
+	s->width = p.width;
+	s->height = p.height;
+	s->orig_w = p.orig_w;
+	s->orig_h = p.orig_h;
+	ts_hash_hex(s->img, s->img_len, s->content_hash);
+	ts_hash_hex(src, src_len, s->image_hash);
+	s->captions_json = json_dumps(caps, JSON_COMPACT | JSON_ENSURE_ASCII);
+
+	snprintf(key, sizeof(key), "%09" PRIu64, r->index);
+	meta = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:O}",
+			 "key", key,
+			 "source", r->source ? r->source : "",
+			 "image", r->image_ref,
+			 "format", s->fmt,
+			 "source_format", ts_imgfmt_name(p.info.format),
+			 "width", s->width, "height", s->height,
+			 "original_width", s->orig_w, "original_height", s->orig_h,
+			 "content_hash", s->content_hash,
+			 "source_hash", s->image_hash,
+			 "captions", caps);
+	if (meta)
+		s->meta_json = json_dumps(meta, JSON_COMPACT);
+	if (!meta || !s->meta_json || !s->captions_json) {
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+		slot_reject(s, "image", &e);
+	}
+out:
+	json_decref(meta);
+	json_decref(caps);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct ingest *in = w->in;
+
+	for (;;) {
+		pthread_mutex_lock(&in->mu);
+		while (in->taken == in->produced && !in->eof)
+			pthread_cond_wait(&in->cv_work, &in->mu);
+		if (in->taken == in->produced) {
+			pthread_mutex_unlock(&in->mu);
+			break;
+		}
+		struct slot *s = &in->slots[in->taken % in->nslots];
+		in->taken++;
+		pthread_mutex_unlock(&in->mu);
+
+		process_slot(w, s);
+
+		pthread_mutex_lock(&in->mu);
+		s->done = 1;
+		pthread_cond_broadcast(&in->cv_done);
+		pthread_mutex_unlock(&in->mu);
+	}
+	return NULL;
+}
+
+static void slot_clear(struct slot *s)
+{
+	ts_record_release(&s->rec);
+	free(s->caption);
+	free(s->captions_json);
+	free(s->meta_json);
+	s->caption = s->captions_json = s->meta_json = NULL;
+	s->done = 0;
+	s->rejected = 0;
+	s->img_len = 0;
+}
+
+/* ---- writer -------------------------------------------------------------- */
+
+static void pending_free(struct ingest *in)
+{
+	for (size_t i = 0; i < in->nps; i++) {
+		free(in->ps[i].source);
+		free(in->ps[i].caption);
+		free(in->ps[i].captions_json);
+	}
+	in->nps = 0;
+}
+
+static void rejects_free(struct ingest *in, size_t upto)
+{
+	for (size_t i = 0; i < upto; i++) {
+		free(in->pr[i].source);
+		free(in->pr[i].message);
+	}
+	memmove(in->pr, in->pr + upto, (in->npr - upto) * sizeof(*in->pr));
+	in->npr -= upto;
+}
+
+static int writer_fail(struct ingest *in, const struct ts_err *e)
+{
+	if (!in->fatal) {
+		in->fatal = 1;
+		in->fatal_err = *e;
+	}
+	stop_requested = 1;
+	return -1;
+}
+
+/* Close the open shard with record range [shard_first, end_record) and
+ * commit it with its samples and the rejects of that range. */
+static int close_shard(struct ingest *in, uint64_t end_record)
+{
+	struct ts_err e = TS_ERR_INIT;
+	char name[32], hash[TS_HASH_HEX_LEN + 1];
+	uint64_t bytes;
+	struct ts_sample_row *rows = NULL;
+	struct ts_reject_row *rj = NULL;
+	size_t nrj = 0;
+	int rc = -1;
+
+	if (!in->sw)
+		return 0;
+	if (ts_shard_writer_finish(in->sw, &bytes, hash, &e)) {
+		in->sw = NULL;
+		return writer_fail(in, &e);
+	}
+	in->sw = NULL;
+	maybe_crash(in, "shard-renamed");
+
+	while (nrj < in->npr && in->pr[nrj].record < end_record)
+		nrj++;
+	rows = calloc(in->nps ? in->nps : 1, sizeof(*rows));
+	rj = calloc(nrj ? nrj : 1, sizeof(*rj));
+	if (!rows || !rj) {
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		writer_fail(in, &e);
+		goto out;
+	}
+	for (size_t i = 0; i < in->nps; i++) {
+		struct pending_sample *p = &in->ps[i];
+		rows[i] = (struct ts_sample_row){
+			.key = p->key, .record = p->record, .shard = in->shard_idx,
+			.width = p->width, .height = p->height,
+			.orig_width = p->orig_w, .orig_height = p->orig_h,
+			.format = p->format, .content_hash = p->content_hash,
+			.image_hash = p->image_hash, .source = p->source,
+			.caption = p->caption, .captions_json = p->captions_json,
+			.members = p->members, .nmembers = 3,
+		};
+	}
+	for (size_t i = 0; i < nrj; i++)
+		rj[i] = (struct ts_reject_row){
+			.record = in->pr[i].record, .source = in->pr[i].source,
+			.stage = in->pr[i].stage, .reason = in->pr[i].reason,
+			.message = in->pr[i].message,
+		};
+	struct ts_shard_row sr = {
+		.idx = in->shard_idx,
+		.name = ts_shard_name(in->shard_idx, name, sizeof(name)),
+		.samples = in->shard_samples, .bytes = bytes, .hash = hash,
+		.first_record = in->shard_first, .end_record = end_record,
+	};
+	if (ts_catalog_commit_shard(in->cat, &sr, rows, in->nps, rj, nrj, &e)) {
+		writer_fail(in, &e);
+		goto out;
+	}
+	maybe_crash(in, "shard-committed");
+	ts_info("wrote shard %s: %" PRIu64 " samples, %" PRIu64 " bytes", name,
+		in->shard_samples, bytes);
+	in->n_shards++;
+	in->bytes_out += bytes;
+	in->shard_idx++;
+	in->shard_first = end_record;
+	in->shard_samples = 0;
+	pending_free(in);
+	rejects_free(in, nrj);
+	rc = 0;
+out:
+	free(rows);
+	free(rj);
+	return rc;
+}
+
+static uint64_t tar_size(size_t len)
+{
+	return 512 + ((len + 511) / 512) * 512;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+	if (need <= *cap)
+		return 0;
+	size_t nc = *cap ? *cap * 2 : 64;
+	while (nc < need)
+		nc *= 2;
+	void *np = realloc(*p, nc * elem);
+	if (!np)
+		return -1;
+	*p = np;
+	*cap = nc;
+	return 0;
+}
+
+static void write_reject(struct ingest *in, struct slot *s)
+{
+	const struct ts_record *r = &s->rec;
+	const char *reason = ts_reason_name(s->reason);
+
+	in->n_rejects++;
+	in->by_reason[s->reason]++;
+	ts_progress_clear(in->progress);
+	if (ts_verbosity >= 1)
+		fprintf(stderr, "tessera: rejected '%s' (%s): %s\n",
+			r->source ? r->source : "?", reason, s->msg);
+	if (grow((void **)&in->pr, &in->cpr, in->npr + 1, sizeof(*in->pr))) {
+		struct ts_err e;
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		writer_fail(in, &e);
+		return;
+	}
+	struct pending_reject *p = &in->pr[in->npr++];
+	p->record = r->index;
+	p->source = strdup(r->source ? r->source : "");
+	p->message = strdup(s->msg);
+	p->stage = s->stage;
+	p->reason = reason;
+}
+
+static void write_sample(struct ingest *in, struct slot *s)
+{
+	const struct ts_record *r = &s->rec;
+	struct ts_err e = TS_ERR_INIT;
+	struct pending_sample *p;
+	uint64_t need = tar_size(s->img_len) + tar_size(s->caption_len) +
+			tar_size(strlen(s->meta_json));
+
+	if (in->sw && in->shard_samples > 0 &&
+	    ts_shard_writer_bytes(in->sw) + need + 1024 > in->o->shard_bytes)
+		if (close_shard(in, r->index))
+			return;
+	if (!in->sw) {
+		if (ts_shard_writer_open(&in->sw, in->shards_dir, in->shard_idx, &e)) {
+			writer_fail(in, &e);
+			return;
+		}
+	}
+	if (grow((void **)&in->ps, &in->cps, in->nps + 1, sizeof(*in->ps))) {
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		writer_fail(in, &e);
+		return;
+	}
+	p = &in->ps[in->nps];
+	memset(p, 0, sizeof(*p));
+	snprintf(p->key, sizeof(p->key), "%09" PRIu64, r->index);
+	snprintf(p->names[0], sizeof(p->names[0]), "%s.%s", p->key, s->ext);
+	snprintf(p->names[1], sizeof(p->names[1]), "%s.txt", p->key);
+	snprintf(p->names[2], sizeof(p->names[2]), "%s.json", p->key);
+	const void *data[3] = { s->img, s->caption, s->meta_json };
+	size_t lens[3] = { s->img_len, s->caption_len, strlen(s->meta_json) };
+	for (int i = 0; i < 3; i++) {
+		p->members[i].name = p->names[i];
+		p->members[i].size = lens[i];
+		if (ts_shard_writer_add(in->sw, p->names[i], data[i], lens[i],
+					&p->members[i].offset, &e)) {
+			writer_fail(in, &e);
+			return;
+		}
+	}
+	p->record = r->index;
+	p->width = s->width;
+	p->height = s->height;
+	p->orig_w = s->orig_w;
+	p->orig_h = s->orig_h;
+	p->format = s->fmt;
+	memcpy(p->content_hash, s->content_hash, sizeof(p->content_hash));
+	memcpy(p->image_hash, s->image_hash, sizeof(p->image_hash));
+	p->source = strdup(r->source ? r->source : "");
+	p->caption = s->caption;
+	p->captions_json = s->captions_json;
+	s->caption = s->captions_json = NULL;   /* moved */
+	in->nps++;
+	in->n_samples++;
+	in->shard_samples++;
+	in->bytes_in += s->src_len;
+	maybe_crash(in, "sample");
+	if (in->shard_samples >= in->o->shard_samples)
+		close_shard(in, r->index + 1);
+}
+
+static void *writer_main(void *arg)
+{
+	struct ingest *in = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&in->mu);
+		while (!(in->written < in->produced && in->slots[in->written % in->nslots].done) &&
+		       !(in->eof && in->written == in->produced))
+			pthread_cond_wait(&in->cv_done, &in->mu);
+		if (in->eof && in->written == in->produced) {
+			pthread_mutex_unlock(&in->mu);
+			break;
+		}
+		struct slot *s = &in->slots[in->written % in->nslots];
+		pthread_mutex_unlock(&in->mu);
+
+		if (!in->fatal) {
+			if (s->rejected)
+				write_reject(in, s);
+			else
+				write_sample(in, s);
+		}
+		ts_progress_update(in->progress, in->resumed_record + in->written + 1,
+				   in->bytes_in, in->n_rejects);
+
+		pthread_mutex_lock(&in->mu);
+		slot_clear(s);
+		in->written++;
+		pthread_cond_signal(&in->cv_space);
+		pthread_mutex_unlock(&in->mu);
+	}
+	return NULL;
+}
+
+/* ---- set-up: OUTDIR, lock, options fingerprint, resume ------------------- */
+
+static char *options_fingerprint(const struct ts_ingest_opts *o)
+{
+	json_t *inputs = json_array(), *j;
+	char *s;
+	for (int i = 0; i < o->ninputs; i++)
+		json_array_append_new(inputs, json_string(o->inputs[i]));
+	j = json_pack("{s:o, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:i, s:I, s:s, s:i, s:I, s:I, s:I, s:I}",
+		      "inputs", inputs,
+		      "format", ts_input_format_name(o->src.format),
+		      "image_root", o->src.image_root,
+		      "image_col", o->src.image_col,
+		      "caption_col", o->src.caption_col,
+		      "resize", ts_resize_mode_name(o->px.resize),
+		      "size", o->px.size, "min_size", o->px.min_size,
+		      "max_pixels", (json_int_t)o->px.max_pixels,
+		      "encode", ts_encode_fmt_name(o->px.encode),
+		      "quality", o->px.quality,
+		      "shard_samples", (json_int_t)o->shard_samples,
+		      "shard_bytes", (json_int_t)o->shard_bytes,
+		      "max_file_bytes", (json_int_t)o->max_file_bytes,
+		      "max_caption_bytes", (json_int_t)o->max_caption_bytes);
+	if (!j)
+		return NULL;
+	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(j);
+	return s;
+}
+
+/* Remove shard files that the catalog does not count as complete:
+ * NNNNNN.tar with index >= keep, and every .NNNNNN.tar.tmp. */
+static int remove_stray_shards(const char *dir, unsigned keep)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[4200];
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		unsigned idx;
+		char tail[8];
+		int stray = 0;
+		if (de->d_name[0] == '.' && strstr(de->d_name, ".tar.tmp"))
+			stray = 1;
+		else if (sscanf(de->d_name, "%u.%7s", &idx, tail) == 2 &&
+			 !strcmp(tail, "tar") && idx >= keep)
+			stray = 1;
+		if (stray) {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			unlink(path);
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+static void remove_dataset(const char *outdir)
+{
+	char p[4200];
+	static const char *files[] = { "catalog.sqlite", "catalog.sqlite-wal",
+				       "catalog.sqlite-shm", "catalog.sqlite-journal" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", outdir, files[i]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/shards", outdir);
+	remove_stray_shards(p, 0);
+}
+
+static void print_summary(struct ingest *in, double secs, int interrupted)
+{
+	const struct ts_ingest_opts *o = in->o;
+	if (o->json) {
+		json_t *by = json_object();
+		for (int i = 1; i < TS_R__COUNT; i++)
+			if (in->by_reason[i])
+				json_object_set_new(by, ts_reason_name((enum ts_reason)i),
+						    json_integer((json_int_t)in->by_reason[i]));
+		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:f, s:i}",
+				      "command", "ingest",
+				      "status", interrupted ? "interrupted" : "ok",
+				      "outdir", o->outdir,
+				      "records", (json_int_t)in->written,
+				      "samples", (json_int_t)in->n_samples,
+				      "shards", (json_int_t)(in->resumed_shards + in->n_shards),
+				      "rejects", (json_int_t)in->n_rejects,
+				      "rejects_by_reason", by,
+				      "shards_written", (json_int_t)in->n_shards,
+				      "bytes_written", (json_int_t)in->bytes_out,
+				      "resumed_from_record", (json_int_t)in->resumed_record,
+				      "resumed_shards", (json_int_t)in->resumed_shards,
+				      "seconds", secs,
+				      "threads", o->threads);
+		char *s = json_dumps(j, JSON_INDENT(2));
+		if (s)
+			puts(s);
+		free(s);
+		json_decref(j);
+		return;
+	}
+	if (ts_verbosity < 1)
+		return;
+	FILE *f = stderr;
+	fprintf(f, "ingest %s: %" PRIu64 " records, %" PRIu64 " samples written, %" PRIu64
+		" rejected, %.1f s (%.1f records/s)\n",
+		interrupted ? "interrupted" : "done", in->written, in->n_samples,
+		in->n_rejects, secs, secs > 0 ? (double)in->written / secs : 0.0);
+	fprintf(f, "  shards: %" PRIu64 " written (%.1f MB)", in->n_shards,
+		(double)in->bytes_out / 1e6);
+	if (in->resumed_shards || in->resumed_record)
+		fprintf(f, ", %u kept from an earlier run (resumed at record %" PRIu64 ")",
+			in->resumed_shards, in->resumed_record);
+	fprintf(f, "\n  output: %s/shards/, %s/catalog.sqlite\n", o->outdir, o->outdir);
+	for (int i = 1; i < TS_R__COUNT; i++)
+		if (in->by_reason[i])
+			fprintf(f, "  rejected %-22s %" PRIu64 "\n",
+				ts_reason_name((enum ts_reason)i), in->by_reason[i]);
+}
+
+int ts_ingest_run(const struct ts_ingest_opts *o)
+{
+	struct ingest in_s, *in = &in_s;
+	struct ts_err e = TS_ERR_INIT;
+	struct worker *workers = NULL;
+	char path[4200], *fp = NULL, *old_fp = NULL;
+	int lockfd = -1, rc = 1, nworkers = 0, writer_started = 0;
+	int64_t run_id = 0, total = 0;
+	uint64_t next_record = 0;
+	unsigned next_shard = 0;
+	double t0 = ts_now();
+	struct sigaction sa, old_int, old_term;
+	pthread_t writer_th;
+
+	memset(in, 0, sizeof(*in));
+	in->o = o;
+	pthread_mutex_init(&in->mu, NULL);
+	pthread_cond_init(&in->cv_work, NULL);
+	pthread_cond_init(&in->cv_done, NULL);
+	pthread_cond_init(&in->cv_space, NULL);
+	in->crash_point = getenv("TESSERA_CRASH_AT");
+	if (in->crash_point) {
+		const char *c = strchr(in->crash_point, ':');
+		in->crash_n = c ? strtoull(c + 1, NULL, 10) : 1;
+		static char point[32];
+		snprintf(point, sizeof(point), "%.*s",
+			 (int)(c ? c - in->crash_point : (long)strlen(in->crash_point)),
+			 in->crash_point);
+		in->crash_point = point;
+		if (!in->crash_n)
+			in->crash_n = 1;
+	}
+
+	snprintf(in->shards_dir, sizeof(in->shards_dir), "%s/shards", o->outdir);
+	if (ts_mkdirs(in->shards_dir, 0755)) {
+		ts_error("cannot create '%s': %s", in->shards_dir, strerror(errno));
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/.tessera.lock", o->outdir);
+	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
+		ts_error("'%s' is in use by another tessera process", o->outdir);
+		goto out;
+	}
+	if (o->overwrite)
+		remove_dataset(o->outdir);
+
+	snprintf(path, sizeof(path), "%s/catalog.sqlite", o->outdir);
+	if (ts_catalog_open(&in->cat, path, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
+	fp = options_fingerprint(o);
+	if (!fp || ts_catalog_meta_get(in->cat, "ingest_options", &old_fp, &e)) {
+		ts_error("%s", fp ? e.msg : "out of memory");
+		goto out;
+	}
+	if (old_fp && strcmp(old_fp, fp)) {
+		ts_error("'%s' holds a dataset made with other inputs or options; "
+			 "use another OUTDIR or --overwrite", o->outdir);
+		ts_info("catalog options: %s", old_fp);
+		ts_info("this run:        %s", fp);
+		goto out;
+	}
+	if (!old_fp && ts_catalog_meta_set(in->cat, "ingest_options", fp, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
+	if (ts_catalog_resume(in->cat, &next_shard, &next_record, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
+	remove_stray_shards(in->shards_dir, next_shard);
+	in->shard_idx = next_shard;
+	in->shard_first = next_record;
+	in->resumed_record = next_record;
+	in->resumed_shards = next_shard;
+	if (next_record)
+		ts_info("resuming '%s' at record %" PRIu64 " (%u complete shards kept)",
+			o->outdir, next_record, next_shard);
+	if (ts_catalog_run_begin(in->cat, o->command_line, TS_VERSION, fp, &run_id, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	stop_requested = 0;
+
+	in->nslots = (size_t)o->threads * 8 + 16;
+	in->slots = calloc(in->nslots, sizeof(*in->slots));
+	workers = calloc((size_t)o->threads, sizeof(*workers));
+	if (!in->slots || !workers) {
+		ts_error("out of memory");
+		goto out;
+	}
+	total = 0;
+	in->progress = ts_progress_new("ingest", o->progress);
+	for (nworkers = 0; nworkers < o->threads; nworkers++) {
+		struct worker *w = &workers[nworkers];
+		w->in = in;
+		w->px = ts_pixctx_new();
+		if (!w->px || pthread_create(&w->th, NULL, worker_main, w)) {
+			ts_pixctx_free(w->px);
+			ts_error("cannot start worker threads");
+			break;
+		}
+	}
+	if (nworkers == o->threads && pthread_create(&writer_th, NULL, writer_main, in) == 0)
+		writer_started = 1;
+
+	/* producer */
+	uint64_t index = 0;
+	int fatal_input = 0;
+	for (int i = 0; writer_started && i < o->ninputs && !stop_requested; i++) {
+		struct ts_source *src = NULL;
+		struct ts_record rec;
+		int r = 0;
+		if (ts_source_open(&src, o->inputs[i], &o->src, index, &e)) {
+			ts_error("%s", e.msg);
+			fatal_input = 1;
+			break;
+		}
+		int64_t cnt = ts_source_count(src);
+		if (total >= 0)
+			total = cnt >= 0 ? total + cnt : -1;
+		ts_progress_total(in->progress, total >= 0 ? (uint64_t)total : 0);
+		memset(&rec, 0, sizeof(rec));
+		while (!stop_requested && (r = ts_source_next(src, &rec, &e)) == 1) {
+			index = rec.index + 1;
+			if (rec.index < next_record) {
+				ts_record_release(&rec);
+				continue;
+			}
+			if (o->stop_after && rec.index >= o->stop_after) {
+				ts_record_release(&rec);
+				stop_requested = 1;
+				break;
+			}
+			pthread_mutex_lock(&in->mu);
+			while (in->produced - in->written >= in->nslots)
+				pthread_cond_wait(&in->cv_space, &in->mu);
+			struct slot *s = &in->slots[in->produced % in->nslots];
+			s->rec = rec;
+			memset(&rec, 0, sizeof(rec));
+			in->produced++;
+			pthread_cond_signal(&in->cv_work);
+			pthread_mutex_unlock(&in->mu);
+		}
+		ts_record_release(&rec);
+		if (r < 0 && !stop_requested) {
+			ts_error("%s", e.msg);
+			fatal_input = 1;
+		}
+		ts_source_close(src);
+		if (fatal_input)
+			break;
+	}
+	pthread_mutex_lock(&in->mu);
+	in->eof = 1;
+	pthread_cond_broadcast(&in->cv_work);
+	pthread_cond_broadcast(&in->cv_done);
+	pthread_mutex_unlock(&in->mu);
+	for (int i = 0; i < nworkers; i++)
+		pthread_join(workers[i].th, NULL);
+	if (writer_started)
+		pthread_join(writer_th, NULL);
+	ts_progress_done(in->progress);
+
+	int interrupted = stop_requested && !in->fatal;
+	if (in->fatal) {
+		ts_shard_writer_abort(in->sw);
+		in->sw = NULL;
+		ts_error("%s", in->fatal_err.msg);
+	} else if (!writer_started || fatal_input) {
+		ts_shard_writer_abort(in->sw);
+		in->sw = NULL;
+	} else if (interrupted) {
+		/* a partial shard would not match an uninterrupted run: drop it */
+		ts_shard_writer_abort(in->sw);
+		in->sw = NULL;
+	} else {
+		/* the last shard takes every record up to the end; rejects after
+		 * a shard that closed on its sample count are stored on their own */
+		if (close_shard(in, index) == 0 && in->npr) {
+			struct ts_reject_row *rj = calloc(in->npr, sizeof(*rj));
+			for (size_t k = 0; rj && k < in->npr; k++)
+				rj[k] = (struct ts_reject_row){
+					.record = in->pr[k].record, .source = in->pr[k].source,
+					.stage = in->pr[k].stage, .reason = in->pr[k].reason,
+					.message = in->pr[k].message,
+				};
+			if (!rj || ts_catalog_add_rejects(in->cat, rj, in->npr, &e)) {
+				ts_error("%s", rj ? e.msg : "out of memory");
+				in->fatal = 1;
+			}
+			free(rj);
+		}
+		if (in->fatal)
+			ts_error("%s", in->fatal_err.msg);
+	}
+	double secs = ts_now() - t0;
+	int failed = in->fatal || !writer_started || fatal_input;
+	if (!failed)
+		print_summary(in, secs, interrupted);
+	{
+		json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "samples", (json_int_t)in->n_samples,
+				       "rejects", (json_int_t)in->n_rejects,
+				       "shards_written", (json_int_t)in->n_shards, "seconds", secs);
+		char *ss = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+		ts_catalog_run_end(in->cat, run_id,
+				   failed ? "failed" : interrupted ? "interrupted" : "ok",
+				   ss ? ss : "{}", &e);
+		free(ss);
+		json_decref(sj);
+	}
+	rc = failed ? 1 : interrupted ? 130 : 0;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+out:
+	for (int i = 0; i < nworkers; i++) {
+		ts_pixctx_free(workers[i].px);
+		free(workers[i].buf);
+	}
+	free(workers);
+	if (in->slots) {
+		for (size_t i = 0; i < in->nslots; i++) {
+			slot_clear(&in->slots[i]);
+			free(in->slots[i].img);
+		}
+		free(in->slots);
+	}
+	pending_free(in);
+	rejects_free(in, in->npr);
+	free(in->ps);
+	free(in->pr);
+	ts_progress_free(in->progress);
+	ts_catalog_close(in->cat);
+	free(fp);
+	free(old_fp);
+	if (lockfd >= 0)
+		close(lockfd);
+	pthread_mutex_destroy(&in->mu);
+	pthread_cond_destroy(&in->cv_work);
+	pthread_cond_destroy(&in->cv_done);
+	pthread_cond_destroy(&in->cv_space);
+	return rc;
+}

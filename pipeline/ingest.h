@@ -1,0 +1,35 @@
+/*
+ * ingest.h - the ingest driver: sources -> workers -> one writer thread ->
+ * tar shards + catalog.  cmd_ingest.c only fills struct ts_ingest_opts.
+ */
+#ifndef TS_INGEST_H
+#define TS_INGEST_H
+
+#include <stdint.h>
+
+#include "../compose/compose.h"
+#include "source.h"
+
+struct ts_ingest_opts {
+	const char **inputs;
+	int ninputs;
+	const char *outdir;
+	struct ts_source_opts src;
+	struct ts_process_opts px;
+	int threads;                 /* workers; 0 = all cores */
+	uint64_t shard_samples;      /* default 10000 */
+	uint64_t shard_bytes;        /* default 1 GiB */
+	uint64_t max_file_bytes;     /* per source image; default 256 MiB */
+	uint64_t max_caption_bytes;  /* default 1 MiB */
+	int json;                    /* --json summary on stdout */
+	int progress;                /* -1 auto (terminal), 0 off, 1 on */
+	int overwrite;               /* --overwrite: start OUTDIR afresh */
+	const char *command_line;    /* for the runs table */
+	uint64_t stop_after;         /* testing: stop (as if killed) after this many records (0: off) */
+};
+
+/* Run an ingest.  Returns the process exit code: 0 done (rejects are not
+ * failures), 1 fatal error (message already printed), 130 interrupted. */
+int ts_ingest_run(const struct ts_ingest_opts *o);
+
+#endif

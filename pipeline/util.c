@@ -1,0 +1,213 @@
+/*
+ * util.c - number parsing, directories, file reads and messages for the
+ * command layer.  Messages go to stderr in git's style: "tessera: error:
+ * cannot open 'x': reason" (lower case, no full stop).
+ */
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+int ts_verbosity = 1;
+
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[2048];
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	fprintf(stderr, "tessera: %s%s\n", prefix, buf);
+}
+
+void ts_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmsg("error: ", fmt, ap);
+	va_end(ap);
+}
+
+void ts_warning(const char *fmt, ...)
+{
+	va_list ap;
+	if (ts_verbosity < 1)
+		return;
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void ts_info(const char *fmt, ...)
+{
+	va_list ap;
+	if (ts_verbosity < 2)
+		return;
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+int ts_parse_u64(const char *s, int binary, uint64_t *out)
+{
+	static const char units[] = "kmgt";
+	uint64_t v = 0, mul = 1, base = binary ? 1024 : 1000;
+	const char *p = s, *u;
+
+	if (!s || !*s)
+		return -1;
+	while (*p >= '0' && *p <= '9') {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+		p++;
+	}
+	if (p == s)
+		return -1;
+	if (*p && (u = strchr(units, *p | 0x20)) != NULL) {
+		p++;
+		if (*p == 'i') {           /* KiB, MiB: always binary */
+			base = 1024;
+			p++;
+		}
+		for (const char *q = units; q <= u; q++)
+			mul *= base;
+		if (*p == 'B')
+			p++;
+	}
+	if (*p)
+		return -1;
+	if (v && mul > UINT64_MAX / v)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int ts_parse_int(const char *s, long lo, long hi, long *out)
+{
+	char *end;
+	long v;
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < lo || v > hi)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int ts_mkdirs(const char *path, int mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+	if (n == 0 || n >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, (mode_t)mode) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, (mode_t)mode) && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+int ts_read_file(const char *path, uint64_t max_bytes, uint8_t **buf,
+		 size_t *cap, size_t *len, struct ts_err *err)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ENOTDIR)
+			return ts_err_set(err, TS_ERR_IO, TS_R_SOURCE_MISSING,
+					  "cannot open '%s': %s", path, strerror(errno));
+		return ts_err_set(err, TS_ERR_IO, TS_R_SOURCE_UNREADABLE,
+				  "cannot open '%s': %s", path, strerror(errno));
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ts_err_set(err, TS_ERR_IO, TS_R_SOURCE_UNREADABLE,
+				  "cannot read '%s': not a regular file", path);
+	}
+	if (max_bytes && (uint64_t)st.st_size > max_bytes) {
+		close(fd);
+		return ts_err_set(err, TS_ERR_LIMIT, TS_R_SOURCE_TOO_LARGE,
+				  "'%s' has %lld bytes, more than the limit of %llu",
+				  path, (long long)st.st_size, (unsigned long long)max_bytes);
+	}
+	size_t want = (size_t)st.st_size + 1;
+	if (*cap < want) {
+		uint8_t *nb = realloc(*buf, want);
+		if (!nb) {
+			close(fd);
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_SOURCE_UNREADABLE,
+					  "out of memory reading '%s'", path);
+		}
+		*buf = nb;
+		*cap = want;
+	}
+	for (;;) {
+		ssize_t r = read(fd, *buf + got, *cap - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			close(fd);
+			return ts_err_set(err, TS_ERR_IO, TS_R_SOURCE_UNREADABLE,
+					  "cannot read '%s': %s", path, strerror(e));
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+		if (got == *cap) {
+			/* the file grew while we read it: honour the cap */
+			if (max_bytes && got > max_bytes) {
+				close(fd);
+				return ts_err_set(err, TS_ERR_LIMIT, TS_R_SOURCE_TOO_LARGE,
+						  "'%s' grew past the limit of %llu bytes",
+						  path, (unsigned long long)max_bytes);
+			}
+			uint8_t *nb = realloc(*buf, *cap * 2);
+			if (!nb) {
+				close(fd);
+				return ts_err_set(err, TS_ERR_NOMEM, TS_R_SOURCE_UNREADABLE,
+						  "out of memory reading '%s'", path);
+			}
+			*buf = nb;
+			*cap *= 2;
+		}
+	}
+	close(fd);
+	*len = got;
+	return TS_OK;
+}
+
+double ts_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void ts_utc_iso(char *buf, size_t n)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}

@@ -1,0 +1,41 @@
+/*
+ * util.h - small helpers for the command layer: checked number parsing with
+ * K/M/G suffixes, directories, whole-file reads with a cap, messages.
+ */
+#ifndef TS_UTIL_H
+#define TS_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/ts_error.h"
+
+/* Verbosity: 0 quiet (-q), 1 normal, 2 verbose (-v). */
+extern int ts_verbosity;
+
+void ts_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ts_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void ts_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse a non-negative integer with an optional K/M/G/T suffix (powers of
+ * 1024 when binary is set, else 1000; "KiB"/"MB" forms accepted).  Returns
+ * 0 on success, -1 on garbage or overflow. */
+int ts_parse_u64(const char *s, int binary, uint64_t *out);
+/* Integer in [lo, hi], no suffix. */
+int ts_parse_int(const char *s, long lo, long hi, long *out);
+
+/* mkdir -p; 0 or -1 with errno. */
+int ts_mkdirs(const char *path, int mode);
+
+/* Read a whole regular file into *buf (grown as needed, *cap updated),
+ * refusing files larger than max_bytes (source.too_large), non-regular
+ * files (source.unreadable) and missing ones (source.missing). */
+int ts_read_file(const char *path, uint64_t max_bytes, uint8_t **buf,
+		 size_t *cap, size_t *len, struct ts_err *err);
+
+/* Monotonic seconds. */
+double ts_now(void);
+/* "2026-11-22T11:03:04Z" into buf (>= 24 bytes). */
+void ts_utc_iso(char *buf, size_t n);
+
+#endif
