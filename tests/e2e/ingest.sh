@@ -1,0 +1,243 @@
+#!/bin/sh
+# e2e: tessera ingest on the bundled sample (real photos + hostile files)
+# and on every input format; determinism across thread counts; resume after
+# SIGKILL at several points; readers (tar, Python tarfile) take the output.
+SUITE=ingest
+. tests/e2e/lib.sh
+SAMPLE=tests/data/sample
+PY=$(command -v python3 || true)
+
+dump() {  # the catalog rows that must not depend on threads or crashes
+	sqlite3 "$1/catalog.sqlite" \
+	  "select * from samples order by key;" \
+	  "select * from members order by key, name;" \
+	  "select record, source, stage, reason, message from rejects order by record;" \
+	  "select idx, name, samples, bytes, hash, complete, first_record, end_record from shards order by idx;"
+}
+
+same_dataset() {  # same shard bytes and same catalog rows
+	a=$1; b=$2
+	(cd "$a/shards" && ls) > "$TMP/la" && (cd "$b/shards" && ls) > "$TMP/lb" &&
+	cmp "$TMP/la" "$TMP/lb" || { echo "shard lists differ"; diff "$TMP/la" "$TMP/lb"; return 1; }
+	for f in $(cat "$TMP/la"); do
+		cmp "$a/shards/$f" "$b/shards/$f" || return 1
+	done
+	dump "$a" > "$TMP/da"; dump "$b" > "$TMP/db"
+	cmp "$TMP/da" "$TMP/db" || { diff "$TMP/da" "$TMP/db" | head -20; return 1; }
+}
+
+# ---- the bundled sample ---------------------------------------------------
+sample_ingest() {
+	"$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$TMP/s2" || return 1
+	n_ok=$(awk -F'\t' '$2 == "ok"' "$SAMPLE/EXPECTED.tsv" | wc -l)
+	got=$(sqlite3 "$TMP/s2/catalog.sqlite" "select count(*) from samples")
+	[ "$got" -eq "$n_ok" ] || { echo "samples: $got, expected $n_ok"; return 1; }
+	[ "$n_ok" -ge 20 ] || { echo "sample has only $n_ok good images"; return 1; }
+	# every expected outcome, file by file
+	while IFS='	' read -r rel outcome w h fmt; do
+		case "$rel" in ''|\#*) continue ;; esac
+		if [ "$outcome" = ok ]; then
+			row=$(sqlite3 -separator ' ' "$TMP/s2/catalog.sqlite" \
+			  "select orig_width, orig_height, width, height from samples where source = '$rel'")
+			[ "$row" = "$w $h 256 256" ] || { echo "$rel: got '$row', want '$w $h 256 256'"; return 1; }
+		else
+			r=$(sqlite3 "$TMP/s2/catalog.sqlite" "select reason from rejects where source = '$rel'")
+			[ "$r" = "$outcome" ] || { echo "$rel: reject reason '$r', want '$outcome'"; return 1; }
+		fi
+	done < "$SAMPLE/EXPECTED.tsv"
+}
+
+sample_readers() {
+	for f in "$TMP"/s2/shards/*.tar; do
+		tar tf "$f" > /dev/null || return 1
+	done
+	# members of a sample are adjacent, in the order image, txt, json
+	tar tf "$TMP/s2/shards/000000.tar" | head -3 | sed 's/.*\.//' | tr '\n' ' ' | grep -Eq '^(jpg|png|webp) txt json $' || return 1
+	[ -n "$PY" ] || return 0
+	"$PY" tests/e2e/check_dataset.py "$TMP/s2"
+}
+
+threads_identical() {
+	"$TESSERA" ingest -q --threads 1 --shard-samples 8 "$SAMPLE" -o "$TMP/s1" || return 1
+	same_dataset "$TMP/s1" "$TMP/s2"
+}
+
+# ---- resume after SIGKILL ----------------------------------------------------
+resume_at() {  # $1 = crash point (TESSERA_CRASH_AT syntax)
+	d="$TMP/crash-$(echo "$1" | tr ':' '-')"
+	TESSERA_CRASH_AT=$1 "$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$d" 2>/dev/null
+	st=$?
+	[ $st -eq 137 ] || { echo "expected SIGKILL (137), got $st"; return 1; }
+	"$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$d" || return 1
+	same_dataset "$d" "$TMP/s1" || return 1
+	[ "$(sqlite3 "$d/catalog.sqlite" "select count(*) from runs")" -eq 2 ]
+}
+
+resume_timed_kill() {  # a real kill -9 at an arbitrary moment, then a second one
+	d="$TMP/crash-timed"
+	for delay in 0.05 0.2; do
+		"$TESSERA" ingest -q --threads 2 --shard-samples 4 "$SAMPLE" -o "$d" 2>/dev/null &
+		pid=$!
+		sleep $delay
+		kill -9 $pid 2>/dev/null
+		wait $pid 2>/dev/null
+	done
+	"$TESSERA" ingest -q --threads 2 --shard-samples 4 "$SAMPLE" -o "$d" || return 1
+	"$TESSERA" ingest -q --threads 1 --shard-samples 4 "$SAMPLE" -o "$TMP/ref4" || return 1
+	same_dataset "$d" "$TMP/ref4"
+}
+
+rerun_complete_is_noop() {
+	cp -r "$TMP/s1" "$TMP/again"
+	"$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$TMP/again" || return 1
+	same_dataset "$TMP/again" "$TMP/s1"
+}
+
+other_options_refused() {
+	"$TESSERA" ingest -q --shard-samples 9 "$SAMPLE" -o "$TMP/s1" 2> "$TMP/err"
+	[ $? -eq 1 ] && grep -q "overwrite" "$TMP/err" || return 1
+	"$TESSERA" ingest -q --overwrite --shard-samples 9 "$SAMPLE" -o "$TMP/ow" || return 1
+}
+
+# ---- input formats -------------------------------------------------------------
+make_lists() {
+	L="$TMP/lists"; mkdir -p "$L/img/sub"
+	cp "$SAMPLE"/photos/*.jpg "$L/img/" 2>/dev/null
+	set -- $(cd "$L/img" && ls *.jpg | head -4)
+	[ $# -eq 4 ] || { echo "need 4 jpgs in $SAMPLE/photos"; return 1; }
+	A=$1 B=$2 C=$3 D=$4
+	printf 'file_name,caption,extra\n"img/%s","A photo, with a comma",1\nimg/%s,"He said ""hi""\nover two lines",2\nimg/missing.jpg,gone,3\n../etc/passwd,escape,4\nimg/%s,  ,5\n' "$A" "$B" "$C" > "$L/list.csv"
+	printf 'path\ttext\nimg/%s\tA tab separated caption\nimg/%s\tAnother one\n' "$A" "$D" > "$L/list.tsv"
+	printf '{"image": "img/%s", "caption": "first line"}\nnot json at all\n\n{"image": "img/%s", "captions": ["primary", "secondary"]}\n[1,2]\n{"caption": "no image"}\n' "$A" "$B" > "$L/list.jsonl"
+	cat > "$L/coco.json" <<JSON
+{"images": [{"id": 7, "file_name": "$A"}, {"id": 9, "file_name": "$B"}, {"id": 11, "file_name": "$C"}],
+ "annotations": [{"id": 1, "image_id": 9, "caption": "b one"}, {"id": 2, "image_id": 7, "caption": "a one"},
+                 {"id": 3, "image_id": 9, "caption": "b two"}]}
+JSON
+	cat > "$L/sg4v.json" <<JSON
+[{"id": "x1", "image": "$A", "conversations": [{"from": "human", "value": "<image>\\nDescribe"}, {"from": "gpt", "value": "A long caption.\\nWith two lines."}]},
+ {"id": "x2", "image": "$B", "conversations": [{"from": "human", "value": "q"}]},
+ {"id": "x3", "image": "$C", "conversations": [{"from": "human", "value": "q"}, {"from": "gpt", "value": "Third."}]}]
+JSON
+	mkdir -p "$L/urban/image" "$L/urban/caption"
+	cp "$L/img/$A" "$L/urban/image/a.jpg"; cp "$L/img/$B" "$L/urban/image/b.jpg"
+	printf 'Urban caption a.\nsecond line ignored\n' > "$L/urban/caption/a.txt"
+	printf 'Urban caption b.' > "$L/urban/caption/b.txt"
+}
+
+q() { sqlite3 -separator '|' "$1/catalog.sqlite" "$2"; }
+
+fmt_csv() {
+	"$TESSERA" ingest -q "$L/list.csv" -o "$TMP/csv" || return 1
+	[ "$(q "$TMP/csv" "select key, caption from samples order by key" | tr '\n' '~')" = \
+	  "000000000|A photo, with a comma~000000001|He said \"hi\"~over two lines~" ] || { q "$TMP/csv" "select key, caption from samples"; return 1; }
+	[ "$(q "$TMP/csv" "select record, reason from rejects order by record" | tr '\n' ' ')" = \
+	  "2|source.missing 3|source.escapes_root 4|caption.empty " ] || { q "$TMP/csv" "select * from rejects"; return 1; }
+	[ ! -e "$TMP/etc" ] && [ -z "$(ls "$TMP/csv" | grep -v -e shards -e catalog)" ]
+}
+fmt_tsv() {
+	"$TESSERA" ingest -q "$L/list.tsv" -o "$TMP/tsv" || return 1
+	[ "$(q "$TMP/tsv" "select count(*) from samples")" = 2 ]
+}
+fmt_jsonl() {
+	"$TESSERA" ingest -q "$L/list.jsonl" -o "$TMP/jsonl" || return 1
+	[ "$(q "$TMP/jsonl" "select key, captions from samples order by key" | tr '\n' ' ')" = \
+	  '000000000|["first line"] 000000002|["primary","secondary"] ' ] || { q "$TMP/jsonl" "select key, captions from samples"; return 1; }
+	[ "$(q "$TMP/jsonl" "select record, reason from rejects order by record" | tr '\n' ' ')" = \
+	  "1|record.bad_json 3|record.bad_json 4|record.missing_field " ] || { q "$TMP/jsonl" "select * from rejects"; return 1; }
+}
+fmt_coco() {
+	"$TESSERA" ingest -q --format coco --image-root "$L/img" "$L/coco.json" -o "$TMP/coco" || return 1
+	[ "$(q "$TMP/coco" "select key, captions from samples order by key" | tr '\n' ' ')" = \
+	  '000000000|["a one"] 000000001|["b one","b two"] ' ] || { q "$TMP/coco" "select key, captions from samples"; return 1; }
+	[ "$(q "$TMP/coco" "select record, reason from rejects")" = "2|caption.missing" ]
+}
+fmt_sharegpt4v() {
+	"$TESSERA" ingest -q --image-root "$L/img" "$L/sg4v.json" -o "$TMP/sg" || return 1
+	[ "$(q "$TMP/sg" "select key from samples order by key" | tr '\n' ' ')" = "000000000 000000002 " ] || return 1
+	[ "$(q "$TMP/sg" "select caption from samples where key='000000000'")" = "$(printf 'A long caption.\nWith two lines.')" ] || return 1
+	[ "$(q "$TMP/sg" "select record, reason from rejects")" = "1|record.missing_field" ]
+}
+fmt_urban1k() {
+	"$TESSERA" ingest -q "$L/urban" -o "$TMP/urban" || return 1
+	[ "$(q "$TMP/urban" "select caption from samples order by key" | tr '\n' '|')" = "Urban caption a.|Urban caption b.|" ]
+}
+multi_input_keys() {  # record numbers continue across INPUTs
+	"$TESSERA" ingest -q "$L/list.tsv" "$L/urban" -o "$TMP/multi" || return 1
+	[ "$(q "$TMP/multi" "select key from samples order by key" | tr '\n' ' ')" = "000000000 000000001 000000002 000000003 " ]
+}
+
+# ---- resize modes and encoders through the command -----------------------------------
+resize_modes() {
+	img=$(ls "$L"/img/*.jpg | head -1)
+	mkdir -p "$TMP/one"; cp "$img" "$TMP/one/x.jpg"; echo "a caption" > "$TMP/one/x.txt"
+	ow=$(sqlite3 "$TMP/s1/catalog.sqlite" "select orig_width from samples where source like '%$(basename "$img")'")
+	for m in no border keep-ratio keep-ratio-largest center-crop stretch; do
+		for e in jpeg png webp; do
+			"$TESSERA" ingest -q --resize $m --size 200 --encode $e "$TMP/one" -o "$TMP/rm-$m-$e" || return 1
+			r=$(q "$TMP/rm-$m-$e" "select format, width, height, orig_width, orig_height from samples")
+			fmt=${r%%|*}; [ "$fmt" = "$e" ] || { echo "$m $e: $r"; return 1; }
+		done
+		echo "$m $(q "$TMP/rm-$m-jpeg" "select width, height, orig_width, orig_height from samples")"
+	done > "$TMP/modes"
+	awk -F'[ |]' '
+	  { m=$1; w=$2; h=$3; ow=$4; oh=$5; long=(ow>oh)?ow:oh; short=(ow<oh)?ow:oh }
+	  m=="no" && !(w==ow && h==oh) { bad=1 }
+	  m=="border" && !(w==200 && h==200) { bad=1 }
+	  m=="center-crop" && !(w==200 && h==200) { bad=1 }
+	  m=="stretch" && !(w==200 && h==200) { bad=1 }
+	  m=="keep-ratio" && !(((ow<oh)?w:h)==200) { bad=1 }
+	  m=="keep-ratio-largest" && !(((ow>oh)?w:h)==200) { bad=1 }
+	  END { exit bad }' "$TMP/modes" || { cat "$TMP/modes"; return 1; }
+}
+
+# ---- the command line ---------------------------------------------------------------
+cli_usage() {
+	"$TESSERA" --version | grep -q '^tessera [0-9]' || return 1
+	"$TESSERA" ingest --help | grep -q 'usage: tessera ingest' || return 1
+	"$TESSERA" help ingest | grep -q -- '--shard-samples' || return 1
+	"$TESSERA" ingest "$SAMPLE" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" ingest -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" ingest --resize sideways "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" ingest --quality 101 "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" frobnicate 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" ingest -q "$TMP/does-not-exist" -o "$TMP/x" 2>/dev/null; [ $? -eq 1 ]
+}
+
+json_summary() {
+	"$TESSERA" ingest --json "$L/list.csv" -o "$TMP/json" > "$TMP/summary.json" 2>/dev/null || return 1
+	[ -n "$PY" ] || { grep -q '"samples": 2' "$TMP/summary.json"; return; }
+	"$PY" -c '
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["samples"] == 2 and s["rejects"] == 3, s
+assert s["rejects_by_reason"] == {"source.missing": 1, "source.escapes_root": 1, "caption.empty": 1}, s
+' "$TMP/summary.json"
+}
+
+if [ ! -d "$SAMPLE" ] || [ ! -f "$SAMPLE/EXPECTED.tsv" ]; then
+	skip all "tests/data/sample is missing"
+	finish; exit 0
+fi
+t sample_ingest sample_ingest
+t sample_readers sample_readers
+t threads_identical threads_identical
+for p in sample:1 sample:13 shard-renamed:1 shard-committed:1 shard-renamed:2; do
+	t "resume_after_kill_at_$p" resume_at "$p"
+done
+t resume_timed_kill resume_timed_kill
+t rerun_complete_is_noop rerun_complete_is_noop
+t other_options_refused other_options_refused
+t make_lists make_lists
+t fmt_csv fmt_csv
+t fmt_tsv fmt_tsv
+t fmt_jsonl fmt_jsonl
+t fmt_coco fmt_coco
+t fmt_sharegpt4v fmt_sharegpt4v
+t fmt_urban1k fmt_urban1k
+t multi_input_keys multi_input_keys
+t resize_modes resize_modes
+t cli_usage cli_usage
+t json_summary json_summary
+[ -n "$PY" ] || skip python_tarfile "python3 not found: tarfile check not run"
+finish
