@@ -54,12 +54,33 @@ static void caption_check(void)
 	CHECK(e.reason == TS_R_CAPTION_TOO_LONG);
 }
 
+/* docs/formats.md lists every reason code (run from the project root) */
+static void reasons_documented(void)
+{
+	FILE *f = fopen("docs/formats.md", "r");
+	static char doc[1 << 17];
+	size_t n;
+	CHECKF(f != NULL, "docs/formats.md not found");
+	if (!f)
+		return;
+	n = fread(doc, 1, sizeof(doc) - 1, f);
+	doc[n] = 0;
+	fclose(f);
+	for (int i = 1; i < TS_R__COUNT; i++) {
+		char want[64];
+		snprintf(want, sizeof(want), "| `%s` |", ts_reason_name((enum ts_reason)i));
+		CHECKF(strstr(doc, want) != NULL, "reason %s is not in docs/formats.md",
+		       ts_reason_name((enum ts_reason)i));
+	}
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "reasons_unique", reasons_unique },
 		{ "err_set", err_set },
 		{ "caption_check", caption_check },
+		{ "reasons_documented", reasons_documented },
 		{ NULL, NULL },
 	};
 	return t_run("base", cases);
