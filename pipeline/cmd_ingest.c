@@ -2,6 +2,7 @@
  * cmd_ingest.c - `tessera ingest`: parse options, fill ts_ingest_opts,
  * run the driver.  Usage errors exit 2 with a one-line hint.
  */
+#define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +49,14 @@ void usage_ingest(FILE *f)
 "      --shard-bytes N     bytes per shard, K/M/G suffixes (default: 1GiB)\n"
 "      --overwrite         delete the dataset in OUTDIR and start afresh\n"
 "\n"
+"Partitions (for clusters; see docs/scale-out.md):\n"
+"      --part I/N          process only partition I of N (records whose number\n"
+"                          modulo N is I), into OUTDIR/part-I\n"
+"      --parts N           partition count when the index comes from\n"
+"                          $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)\n"
+"                          without --part, $SLURM_ARRAY_TASK_ID (with\n"
+"                          $SLURM_ARRAY_TASK_COUNT or _MIN/_MAX) is used\n"
+"\n"
 "Run:\n"
 "  -j, --threads N         worker threads (default: all cores)\n"
 "      --json              print the summary as JSON on stdout\n"
@@ -66,7 +75,7 @@ enum {
 	OPT_IMAGE_ROOT = 256, OPT_IMAGE_COL, OPT_CAPTION_COL, OPT_RESIZE,
 	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_STOP_AFTER,
+	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_STOP_AFTER, OPT_PART, OPT_PARTS,
 };
 
 static const struct option long_opts[] = {
@@ -93,6 +102,8 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "part", required_argument, NULL, OPT_PART },
+	{ "parts", required_argument, NULL, OPT_PARTS },
 	{ "stop-after", required_argument, NULL, OPT_STOP_AFTER },  /* testing */
 	{ NULL, 0, NULL, 0 },
 };
@@ -104,14 +115,83 @@ static int bad(const char *opt, const char *val, const char *want)
 	return TS_EXIT_USAGE;
 }
 
+static int env_uint(const char *name, unsigned long *v)
+{
+	const char *s = getenv(name);
+	char *end;
+	if (!s || !*s)
+		return 0;
+	*v = strtoul(s, &end, 10);
+	return *end == '\0' ? 1 : -1;
+}
+
+/* Slurm job arrays and Kubernetes Indexed Jobs tell a task its index in
+ * the environment.  Returns 0 (o filled, or no partitioning) or an exit code. */
+static int partition_from_env(struct ts_ingest_opts *o, unsigned parts)
+{
+	unsigned long id, cnt, mn, mx;
+	int r = env_uint("SLURM_ARRAY_TASK_ID", &id);
+	if (r < 0)
+		return bad("SLURM_ARRAY_TASK_ID", getenv("SLURM_ARRAY_TASK_ID"), "not a number");
+	if (r > 0) {
+		if (env_uint("SLURM_ARRAY_TASK_MIN", &mn) <= 0)
+			mn = 0;
+		if (env_uint("SLURM_ARRAY_TASK_COUNT", &cnt) <= 0) {
+			if (env_uint("SLURM_ARRAY_TASK_MAX", &mx) <= 0) {
+				if (!parts) {
+					ts_error("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT "
+						 "nor SLURM_ARRAY_TASK_MAX is; give --parts N or --part I/N");
+					return TS_EXIT_USAGE;
+				}
+				cnt = parts;
+			} else {
+				cnt = mx - mn + 1;
+			}
+		}
+		if (parts)
+			cnt = parts;
+		if (id < mn || id - mn >= cnt) {
+			ts_error("SLURM_ARRAY_TASK_ID %lu is outside the array (%lu tasks from %lu)", id, cnt, mn);
+			return TS_EXIT_USAGE;
+		}
+		o->part_index = (unsigned)(id - mn);
+		o->part_count = (unsigned)cnt;
+		o->part_source = "slurm";
+		return 0;
+	}
+	r = env_uint("JOB_COMPLETION_INDEX", &id);
+	if (r < 0)
+		return bad("JOB_COMPLETION_INDEX", getenv("JOB_COMPLETION_INDEX"), "not a number");
+	if (r > 0) {
+		if (!parts) {
+			ts_error("JOB_COMPLETION_INDEX is set: give --parts N (the Job's completions)");
+			return TS_EXIT_USAGE;
+		}
+		if (id >= parts) {
+			ts_error("JOB_COMPLETION_INDEX %lu is not below --parts %u", id, parts);
+			return TS_EXIT_USAGE;
+		}
+		o->part_index = (unsigned)id;
+		o->part_count = parts;
+		o->part_source = "kubernetes";
+		return 0;
+	}
+	if (parts > 1) {
+		ts_error("--parts needs $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID; use --part I/N otherwise");
+		return TS_EXIT_USAGE;
+	}
+	return 0;
+}
+
 int cmd_ingest(int argc, char **argv)
 {
 	struct ts_ingest_opts o;
 	uint64_t u;
 	long l;
 	int c, v;
-	char *cmdline = NULL;
+	char *cmdline = NULL, *partdir = NULL;
 	size_t cl = 0;
+	unsigned parts = 0;
 
 	memset(&o, 0, sizeof(o));
 	o.px.resize = TS_RESIZE_CENTER_CROP;
@@ -201,6 +281,22 @@ int cmd_ingest(int argc, char **argv)
 		case 'q': ts_verbosity = 0; break;
 		case 'v': ts_verbosity = 2; break;
 		case 'h': usage_ingest(stdout); return TS_EXIT_OK;
+		case OPT_PART: {
+			unsigned long pi, pn;
+			char tail;
+			if (sscanf(optarg, "%lu/%lu%c", &pi, &pn, &tail) != 2 || pn == 0 ||
+			    pn > 1000000 || pi >= pn)
+				return bad("--part", optarg, "expected I/N with 0 <= I < N");
+			o.part_index = (unsigned)pi;
+			o.part_count = (unsigned)pn;
+			o.part_source = "--part";
+			break;
+		}
+		case OPT_PARTS:
+			if (ts_parse_int(optarg, 1, 1000000, &l))
+				return bad("--parts", optarg, "expected a positive number");
+			parts = (unsigned)l;
+			break;
 		case OPT_STOP_AFTER:
 			if (ts_parse_u64(optarg, 0, &u))
 				return bad("--stop-after", optarg, "expected a number");
@@ -221,6 +317,16 @@ int cmd_ingest(int argc, char **argv)
 		fputs("usage: tessera ingest [options] INPUT... -o OUTDIR\n", stderr);
 		return TS_EXIT_USAGE;
 	}
+	if (!o.part_source) {
+		int prc = partition_from_env(&o, parts);
+		if (prc)
+			return prc;
+	}
+	if (o.part_count > 1) {
+		if (asprintf(&partdir, "%s/part-%05u", o.outdir, o.part_index) < 0)
+			return TS_EXIT_FAIL;
+		o.outdir = partdir;
+	}
 	o.inputs = (const char **)argv + optind;
 	o.ninputs = argc - optind;
 	if (o.threads == 0) {
@@ -238,5 +344,6 @@ int cmd_ingest(int argc, char **argv)
 	o.command_line = cmdline ? cmdline : "tessera ingest";
 	int rc = ts_ingest_run(&o);
 	free(cmdline);
+	free(partdir);
 	return rc;
 }

@@ -560,7 +560,8 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 	char *s;
 	for (int i = 0; i < o->ninputs; i++)
 		json_array_append_new(inputs, json_string(o->inputs[i]));
-	j = json_pack("{s:o, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:i, s:I, s:s, s:i, s:I, s:I, s:I, s:I}",
+	j = json_pack("{s:i, s:i, s:o, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:i, s:I, s:s, s:i, s:I, s:I, s:I, s:I}",
+		      "part_index", (int)o->part_index, "part_count", (int)o->part_count,
 		      "inputs", inputs,
 		      "format", ts_input_format_name(o->src.format),
 		      "image_root", o->src.image_root,
@@ -646,6 +647,11 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 				      "resumed_shards", (json_int_t)in->resumed_shards,
 				      "seconds", secs,
 				      "threads", o->threads);
+		if (o->part_count > 1)
+			json_object_set_new(j, "partition",
+					    json_pack("{s:i, s:i, s:s}", "index", (int)o->part_index,
+						      "count", (int)o->part_count,
+						      "source", o->part_source ? o->part_source : "--part"));
 		char *s = json_dumps(j, JSON_INDENT(2));
 		if (s)
 			puts(s);
@@ -666,6 +672,10 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 		fprintf(f, ", %u kept from an earlier run (resumed at record %" PRIu64 ")",
 			in->resumed_shards, in->resumed_record);
 	fprintf(f, "\n  output: %s/shards/, %s/catalog.sqlite\n", o->outdir, o->outdir);
+	if (o->part_count > 1)
+		fprintf(f, "  partition %u of %u (from %s): records whose number %% %u == %u\n",
+			o->part_index, o->part_count, o->part_source ? o->part_source : "--part",
+			o->part_count, o->part_index);
 	for (int i = 1; i < TS_R__COUNT; i++)
 		if (in->by_reason[i])
 			fprintf(f, "  rejected %-22s %" PRIu64 "\n",
@@ -804,7 +814,8 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		memset(&rec, 0, sizeof(rec));
 		while (!stop_requested && (r = ts_source_next(src, &rec, &e)) == 1) {
 			index = rec.index + 1;
-			if (rec.index < next_record) {
+			if (rec.index < next_record ||
+			    (o->part_count > 1 && rec.index % o->part_count != o->part_index)) {
 				ts_record_release(&rec);
 				continue;
 			}

@@ -25,6 +25,9 @@ struct ts_ingest_opts {
 	int progress;                /* -1 auto (terminal), 0 off, 1 on */
 	int overwrite;               /* --overwrite: start OUTDIR afresh */
 	const char *command_line;    /* for the runs table */
+	unsigned part_index;         /* this partition, 0-based ... */
+	unsigned part_count;         /* ... of part_count (0 or 1: no partitioning) */
+	const char *part_source;     /* "--part", "slurm", "kubernetes" or NULL */
 	uint64_t stop_after;         /* testing: stop (as if killed) after this many records (0: off) */
 };
 
