@@ -201,6 +201,10 @@ cli_usage() {
 	"$TESSERA" ingest --resize sideways "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
 	"$TESSERA" ingest --quality 101 "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
 	"$TESSERA" frobnicate 2>/dev/null; [ $? -eq 2 ] || return 1
+	# --help and the man page list the same options
+	"$TESSERA" ingest --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
+	sed 's/\\-/-/g' docs/man/tessera-ingest.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
+	diff "$TMP/help.opts" "$TMP/man.opts" || return 1
 	"$TESSERA" ingest -q "$TMP/does-not-exist" -o "$TMP/x" 2>/dev/null; [ $? -eq 1 ]
 }
 
