@@ -35,6 +35,7 @@
 
 #include "../captions/caption.h"
 #include "../shards/shards.h"
+#include "dsw.h"
 #include "progress.h"
 #include "util.h"
 
@@ -69,25 +70,6 @@ struct worker {
 	size_t cap;
 };
 
-/* rows waiting for their shard's commit */
-struct pending_sample {
-	char key[24];
-	uint64_t record;
-	int width, height, orig_w, orig_h;
-	const char *format;
-	char content_hash[TS_HASH_HEX_LEN + 1];
-	char image_hash[TS_HASH_HEX_LEN + 1];
-	char *source, *caption, *captions_json;
-	char names[3][40];
-	struct ts_member_row members[3];
-};
-
-struct pending_reject {
-	uint64_t record;
-	char *source, *message;
-	const char *stage, *reason;
-};
-
 struct ingest {
 	const struct ts_ingest_opts *o;
 	struct slot *slots;
@@ -100,25 +82,16 @@ struct ingest {
 	/* writer state (writer thread only) */
 	struct ts_catalog *cat;
 	char shards_dir[4096];
-	struct ts_shard_writer *sw;
-	unsigned shard_idx;
-	uint64_t shard_first;      /* first record of the open shard's range */
-	uint64_t shard_samples;
-	struct pending_sample *ps;
-	size_t nps, cps;
-	struct pending_reject *pr;
-	size_t npr, cpr;
+	struct ts_dsw *dsw;
 	int fatal;
 	struct ts_err fatal_err;
 
 	/* counters */
-	uint64_t n_samples, n_rejects, n_shards, bytes_out, bytes_in;
+	uint64_t n_samples, n_rejects, n_shards, bytes_in, bytes_out;
 	uint64_t by_reason[TS_R__COUNT];
 	uint64_t resumed_record;
 	unsigned resumed_shards;
 	struct ts_progress *progress;
-	const char *crash_point;   /* testing hook, see docs/testing.md */
-	uint64_t crash_n;
 };
 
 static volatile sig_atomic_t stop_requested;
@@ -127,16 +100,6 @@ static void on_signal(int sig)
 {
 	(void)sig;
 	stop_requested = 1;
-}
-
-/* ---- testing hook: die like SIGKILL at a named point -------------------- */
-
-static void maybe_crash(struct ingest *in, const char *point)
-{
-	if (in->crash_point && !strcmp(in->crash_point, point) && --in->crash_n == 0) {
-		fflush(NULL);
-		kill(getpid(), SIGKILL);
-	}
 }
 
 /* ---- worker -------------------------------------------------------------- */
@@ -307,26 +270,6 @@ static void slot_clear(struct slot *s)
 
 /* ---- writer -------------------------------------------------------------- */
 
-static void pending_free(struct ingest *in)
-{
-	for (size_t i = 0; i < in->nps; i++) {
-		free(in->ps[i].source);
-		free(in->ps[i].caption);
-		free(in->ps[i].captions_json);
-	}
-	in->nps = 0;
-}
-
-static void rejects_free(struct ingest *in, size_t upto)
-{
-	for (size_t i = 0; i < upto; i++) {
-		free(in->pr[i].source);
-		free(in->pr[i].message);
-	}
-	memmove(in->pr, in->pr + upto, (in->npr - upto) * sizeof(*in->pr));
-	in->npr -= upto;
-}
-
 static int writer_fail(struct ingest *in, const struct ts_err *e)
 {
 	if (!in->fatal) {
@@ -337,105 +280,11 @@ static int writer_fail(struct ingest *in, const struct ts_err *e)
 	return -1;
 }
 
-/* Close the open shard with record range [shard_first, end_record) and
- * commit it with its samples and the rejects of that range. */
-static int close_shard(struct ingest *in, uint64_t end_record)
-{
-	struct ts_err e = TS_ERR_INIT;
-	char name[32], hash[TS_HASH_HEX_LEN + 1];
-	uint64_t bytes;
-	struct ts_sample_row *rows = NULL;
-	struct ts_reject_row *rj = NULL;
-	size_t nrj = 0;
-	int rc = -1;
-
-	if (!in->sw)
-		return 0;
-	if (ts_shard_writer_finish(in->sw, &bytes, hash, &e)) {
-		in->sw = NULL;
-		return writer_fail(in, &e);
-	}
-	in->sw = NULL;
-	maybe_crash(in, "shard-renamed");
-
-	while (nrj < in->npr && in->pr[nrj].record < end_record)
-		nrj++;
-	rows = calloc(in->nps ? in->nps : 1, sizeof(*rows));
-	rj = calloc(nrj ? nrj : 1, sizeof(*rj));
-	if (!rows || !rj) {
-		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		writer_fail(in, &e);
-		goto out;
-	}
-	for (size_t i = 0; i < in->nps; i++) {
-		struct pending_sample *p = &in->ps[i];
-		rows[i] = (struct ts_sample_row){
-			.key = p->key, .record = p->record, .shard = in->shard_idx,
-			.width = p->width, .height = p->height,
-			.orig_width = p->orig_w, .orig_height = p->orig_h,
-			.format = p->format, .content_hash = p->content_hash,
-			.image_hash = p->image_hash, .source = p->source,
-			.caption = p->caption, .captions_json = p->captions_json,
-			.members = p->members, .nmembers = 3,
-		};
-	}
-	for (size_t i = 0; i < nrj; i++)
-		rj[i] = (struct ts_reject_row){
-			.record = in->pr[i].record, .source = in->pr[i].source,
-			.stage = in->pr[i].stage, .reason = in->pr[i].reason,
-			.message = in->pr[i].message,
-		};
-	struct ts_shard_row sr = {
-		.idx = in->shard_idx,
-		.name = ts_shard_name(in->shard_idx, name, sizeof(name)),
-		.samples = in->shard_samples, .bytes = bytes, .hash = hash,
-		.first_record = in->shard_first, .end_record = end_record,
-	};
-	if (ts_catalog_commit_shard(in->cat, &sr, rows, in->nps, rj, nrj, &e)) {
-		writer_fail(in, &e);
-		goto out;
-	}
-	maybe_crash(in, "shard-committed");
-	ts_info("wrote shard %s: %" PRIu64 " samples, %" PRIu64 " bytes", name,
-		in->shard_samples, bytes);
-	in->n_shards++;
-	in->bytes_out += bytes;
-	in->shard_idx++;
-	in->shard_first = end_record;
-	in->shard_samples = 0;
-	pending_free(in);
-	rejects_free(in, nrj);
-	rc = 0;
-out:
-	free(rows);
-	free(rj);
-	return rc;
-}
-
-static uint64_t tar_size(size_t len)
-{
-	return 512 + ((len + 511) / 512) * 512;
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 64;
-	while (nc < need)
-		nc *= 2;
-	void *np = realloc(*p, nc * elem);
-	if (!np)
-		return -1;
-	*p = np;
-	*cap = nc;
-	return 0;
-}
-
 static void write_reject(struct ingest *in, struct slot *s)
 {
 	const struct ts_record *r = &s->rec;
 	const char *reason = ts_reason_name(s->reason);
+	struct ts_err e = TS_ERR_INIT;
 
 	in->n_rejects++;
 	in->by_reason[s->reason]++;
@@ -443,79 +292,29 @@ static void write_reject(struct ingest *in, struct slot *s)
 	if (ts_verbosity >= 1)
 		fprintf(stderr, "tessera: rejected '%s' (%s): %s\n",
 			r->source ? r->source : "?", reason, s->msg);
-	if (grow((void **)&in->pr, &in->cpr, in->npr + 1, sizeof(*in->pr))) {
-		struct ts_err e;
-		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	if (ts_dsw_reject(in->dsw, r->index, r->source, s->stage, reason, s->msg, &e))
 		writer_fail(in, &e);
-		return;
-	}
-	struct pending_reject *p = &in->pr[in->npr++];
-	p->record = r->index;
-	p->source = strdup(r->source ? r->source : "");
-	p->message = strdup(s->msg);
-	p->stage = s->stage;
-	p->reason = reason;
 }
 
 static void write_sample(struct ingest *in, struct slot *s)
 {
-	const struct ts_record *r = &s->rec;
 	struct ts_err e = TS_ERR_INIT;
-	struct pending_sample *p;
-	uint64_t need = tar_size(s->img_len) + tar_size(s->caption_len) +
-			tar_size(strlen(s->meta_json));
-
-	if (in->sw && in->shard_samples > 0 &&
-	    ts_shard_writer_bytes(in->sw) + need + 1024 > in->o->shard_bytes)
-		if (close_shard(in, r->index))
-			return;
-	if (!in->sw) {
-		if (ts_shard_writer_open(&in->sw, in->shards_dir, in->shard_idx, &e)) {
-			writer_fail(in, &e);
-			return;
-		}
-	}
-	if (grow((void **)&in->ps, &in->cps, in->nps + 1, sizeof(*in->ps))) {
-		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		writer_fail(in, &e);
-		return;
-	}
-	p = &in->ps[in->nps];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->key, sizeof(p->key), "%09" PRIu64, r->index);
-	snprintf(p->names[0], sizeof(p->names[0]), "%s.%s", p->key, s->ext);
-	snprintf(p->names[1], sizeof(p->names[1]), "%s.txt", p->key);
-	snprintf(p->names[2], sizeof(p->names[2]), "%s.json", p->key);
-	const void *data[3] = { s->img, s->caption, s->meta_json };
-	size_t lens[3] = { s->img_len, s->caption_len, strlen(s->meta_json) };
-	for (int i = 0; i < 3; i++) {
-		p->members[i].name = p->names[i];
-		p->members[i].size = lens[i];
-		if (ts_shard_writer_add(in->sw, p->names[i], data[i], lens[i],
-					&p->members[i].offset, &e)) {
-			writer_fail(in, &e);
-			return;
-		}
-	}
-	p->record = r->index;
-	p->width = s->width;
-	p->height = s->height;
-	p->orig_w = s->orig_w;
-	p->orig_h = s->orig_h;
-	p->format = s->fmt;
-	memcpy(p->content_hash, s->content_hash, sizeof(p->content_hash));
-	memcpy(p->image_hash, s->image_hash, sizeof(p->image_hash));
-	p->source = strdup(r->source ? r->source : "");
-	p->caption = s->caption;
-	p->captions_json = s->captions_json;
-	s->caption = s->captions_json = NULL;   /* moved */
-	in->nps++;
-	in->n_samples++;
-	in->shard_samples++;
+	struct ts_dsw_member m[3] = {
+		{ s->ext, s->img, s->img_len },
+		{ "txt", s->caption, s->caption_len },
+		{ "json", s->meta_json, strlen(s->meta_json) },
+	};
+	struct ts_dsw_sample ds = {
+		.record = s->rec.index, .members = m, .nmembers = 3,
+		.width = s->width, .height = s->height,
+		.orig_width = s->orig_w, .orig_height = s->orig_h,
+		.format = s->fmt, .content_hash = s->content_hash,
+		.image_hash = s->image_hash, .source = s->rec.source,
+		.caption = s->caption, .captions_json = s->captions_json,
+	};
 	in->bytes_in += s->src_len;
-	maybe_crash(in, "sample");
-	if (in->shard_samples >= in->o->shard_samples)
-		close_shard(in, r->index + 1);
+	if (ts_dsw_sample(in->dsw, &ds, &e))
+		writer_fail(in, &e);
 }
 
 static void *writer_main(void *arg)
@@ -702,18 +501,6 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	pthread_cond_init(&in->cv_work, NULL);
 	pthread_cond_init(&in->cv_done, NULL);
 	pthread_cond_init(&in->cv_space, NULL);
-	in->crash_point = getenv("TESSERA_CRASH_AT");
-	if (in->crash_point) {
-		const char *c = strchr(in->crash_point, ':');
-		in->crash_n = c ? strtoull(c + 1, NULL, 10) : 1;
-		static char point[32];
-		snprintf(point, sizeof(point), "%.*s",
-			 (int)(c ? c - in->crash_point : (long)strlen(in->crash_point)),
-			 in->crash_point);
-		in->crash_point = point;
-		if (!in->crash_n)
-			in->crash_n = 1;
-	}
 
 	snprintf(in->shards_dir, sizeof(in->shards_dir), "%s/shards", o->outdir);
 	if (ts_mkdirs(in->shards_dir, 0755)) {
@@ -755,8 +542,15 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		goto out;
 	}
 	remove_stray_shards(in->shards_dir, next_shard);
-	in->shard_idx = next_shard;
-	in->shard_first = next_record;
+	struct ts_dsw_opts dopts = {
+		.shards_dir = in->shards_dir, .cat = in->cat,
+		.first_shard = next_shard, .first_record = next_record,
+		.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
+	};
+	if (ts_dsw_new(&in->dsw, &dopts, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
 	in->resumed_record = next_record;
 	in->resumed_shards = next_shard;
 	if (next_record)
@@ -855,39 +649,22 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	ts_progress_done(in->progress);
 
 	int interrupted = stop_requested && !in->fatal;
-	if (in->fatal) {
-		ts_shard_writer_abort(in->sw);
-		in->sw = NULL;
-		ts_error("%s", in->fatal_err.msg);
-	} else if (!writer_started || fatal_input) {
-		ts_shard_writer_abort(in->sw);
-		in->sw = NULL;
-	} else if (interrupted) {
-		/* a partial shard would not match an uninterrupted run: drop it */
-		ts_shard_writer_abort(in->sw);
-		in->sw = NULL;
-	} else {
-		/* the last shard takes every record up to the end; rejects after
-		 * a shard that closed on its sample count are stored on their own */
-		if (close_shard(in, index) == 0 && in->npr) {
-			struct ts_reject_row *rj = calloc(in->npr, sizeof(*rj));
-			for (size_t k = 0; rj && k < in->npr; k++)
-				rj[k] = (struct ts_reject_row){
-					.record = in->pr[k].record, .source = in->pr[k].source,
-					.stage = in->pr[k].stage, .reason = in->pr[k].reason,
-					.message = in->pr[k].message,
-				};
-			if (!rj || ts_catalog_add_rejects(in->cat, rj, in->npr, &e)) {
-				ts_error("%s", rj ? e.msg : "out of memory");
-				in->fatal = 1;
-			}
-			free(rj);
-		}
-		if (in->fatal)
-			ts_error("%s", in->fatal_err.msg);
-	}
-	double secs = ts_now() - t0;
 	int failed = in->fatal || !writer_started || fatal_input;
+	/* An interrupted run drops its partial shard: it would not match an
+	 * uninterrupted run.  Otherwise the last shard takes every record up
+	 * to the end of input. */
+	if (!failed && !interrupted && ts_dsw_finish(in->dsw, index, &e))
+		writer_fail(in, &e);
+	if (in->fatal) {
+		failed = 1;
+		ts_error("%s", in->fatal_err.msg);
+	}
+	struct ts_dsw_stats ds;
+	ts_dsw_stats(in->dsw, &ds);
+	in->n_samples = ds.samples;
+	in->n_shards = ds.shards;
+	in->bytes_out = ds.bytes;
+	double secs = ts_now() - t0;
 	if (!failed)
 		print_summary(in, secs, interrupted);
 	{
@@ -917,10 +694,7 @@ out:
 		}
 		free(in->slots);
 	}
-	pending_free(in);
-	rejects_free(in, in->npr);
-	free(in->ps);
-	free(in->pr);
+	ts_dsw_free(in->dsw);
 	ts_progress_free(in->progress);
 	ts_catalog_close(in->cat);
 	free(fp);

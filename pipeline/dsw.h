@@ -1,0 +1,64 @@
+/*
+ * dsw.h - the dataset writer: takes samples and rejects in record order and
+ * turns them into tar shards plus catalog rows, with the shard-closing and
+ * commit rules of docs/formats.md.  Used by ingest (and by every command
+ * that writes a dataset: merge, re-shard), so all of them close shards at
+ * the same points and give the same bytes for the same sample sequence.
+ * One thread only.
+ */
+#ifndef TS_DSW_H
+#define TS_DSW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/ts_error.h"
+
+struct ts_catalog;
+
+struct ts_dsw_member {
+	const char *ext;        /* "jpg", "txt", "json", "short.txt", ... */
+	const void *data;
+	size_t len;
+};
+
+struct ts_dsw_sample {
+	uint64_t record;        /* key = record, zero-padded to 9 digits */
+	const struct ts_dsw_member *members;
+	size_t nmembers;        /* at most TS_DSW_MAX_MEMBERS */
+	int width, height, orig_width, orig_height;
+	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
+};
+
+#define TS_DSW_MAX_MEMBERS 8
+
+struct ts_dsw_opts {
+	const char *shards_dir;
+	struct ts_catalog *cat;
+	unsigned first_shard;       /* the next shard number (resume) */
+	uint64_t first_record;      /* where the next shard's record range starts */
+	uint64_t shard_samples, shard_bytes;
+};
+
+struct ts_dsw;
+
+int ts_dsw_new(struct ts_dsw **out, const struct ts_dsw_opts *o, struct ts_err *err);
+/* Append a sample: may close the open shard first (byte limit) or after
+ * (sample limit). */
+int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err *err);
+/* Record a reject; stored with the shard whose record range holds it. */
+int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
+		  const char *stage, const char *reason, const char *message,
+		  struct ts_err *err);
+/* End of input at end_record: close the open shard (its range ends there)
+ * and store the remaining rejects. */
+int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err);
+/* Drop the open shard and pending rows (interrupted run), free w. */
+void ts_dsw_free(struct ts_dsw *w);   /* accepts NULL; aborts an open shard */
+
+struct ts_dsw_stats {
+	uint64_t samples, shards, bytes;
+};
+void ts_dsw_stats(const struct ts_dsw *w, struct ts_dsw_stats *st);
+
+#endif
