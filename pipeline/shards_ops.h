@@ -1,0 +1,14 @@
+/*
+ * shards_ops.h - the work behind `tessera shards verify|index|merge`.
+ * Each returns a process exit code and prints its own messages.
+ */
+#ifndef TS_SHARDS_OPS_H
+#define TS_SHARDS_OPS_H
+
+struct ts_dataset;
+
+int ts_shards_verify(struct ts_dataset *ds, int json);
+int ts_shards_index(const char *outdir);
+int ts_shards_merge(const char **parts, int nparts, const char *outdir, int json);
+
+#endif

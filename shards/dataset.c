@@ -1,0 +1,358 @@
+/*
+ * dataset.c - read-only access to a tessera dataset (see dataset.h).
+ *
+ * Opens OUTDIR/catalog.sqlite with SQLITE_OPEN_READONLY, so a reader never
+ * changes a dataset (a writer holding it in WAL mode is fine: readers see
+ * the last committed state).  Every query is in record order so callers
+ * can merge several datasets with a simple k-way merge.
+ */
+#include "dataset.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct ts_dataset {
+	char dir[PATH_MAX];
+	char catalog[PATH_MAX + 32];
+	sqlite3 *db;
+};
+
+static int db_err(struct ts_dataset *ds, struct ts_err *err, const char *what)
+{
+	return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot %s '%s': %s", what,
+			  ds->catalog, sqlite3_errmsg(ds->db));
+}
+
+int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *err)
+{
+	struct ts_dataset *ds;
+	struct stat st;
+	sqlite3_stmt *q = NULL;
+	int ok = 0;
+
+	ds = calloc(1, sizeof(*ds));
+	if (!ds)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	snprintf(ds->dir, sizeof(ds->dir), "%s", outdir);
+	snprintf(ds->catalog, sizeof(ds->catalog), "%s/catalog.sqlite", outdir);
+	if (stat(ds->catalog, &st)) {
+		ts_err_set(err, TS_ERR_IO, TS_R_NONE,
+			   "'%s' is not a tessera dataset (no catalog.sqlite)", outdir);
+		free(ds);
+		return TS_ERR_IO;
+	}
+	if (sqlite3_open_v2(ds->catalog, &ds->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		int rc = db_err(ds, err, "open");
+		sqlite3_close(ds->db);
+		free(ds);
+		return rc;
+	}
+	sqlite3_busy_timeout(ds->db, 10000);
+	if (sqlite3_prepare_v2(ds->db, "select count(*) from sqlite_master where type = 'table'"
+			       " and name in ('shards', 'samples', 'members', 'rejects')",
+			       -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 4)
+		ok = 1;
+	sqlite3_finalize(q);
+	if (!ok) {
+		ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+			   "'%s' is not a tessera catalog (tables missing or file not SQLite)",
+			   ds->catalog);
+		sqlite3_close(ds->db);
+		free(ds);
+		return TS_ERR_INVALID;
+	}
+	*out = ds;
+	return TS_OK;
+}
+
+void ts_dataset_close(struct ts_dataset *ds)
+{
+	if (!ds)
+		return;
+	sqlite3_close(ds->db);
+	free(ds);
+}
+
+const char *ts_dataset_dir(const struct ts_dataset *ds)
+{
+	return ds->dir;
+}
+
+char *ts_dataset_shard_path(const struct ts_dataset *ds, const char *name, char *buf, size_t n)
+{
+	snprintf(buf, n, "%s/shards/%s", ds->dir, name);
+	return buf;
+}
+
+static const char *col_text(sqlite3_stmt *q, int i)
+{
+	const unsigned char *t = sqlite3_column_text(q, i);
+	return t ? (const char *)t : "";
+}
+
+char *ts_dataset_meta(struct ts_dataset *ds, const char *name)
+{
+	sqlite3_stmt *q = NULL;
+	char *v = NULL;
+	if (sqlite3_prepare_v2(ds->db, "select value from meta where name = ?", -1, &q, NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, name, -1, SQLITE_STATIC);
+		if (sqlite3_step(q) == SQLITE_ROW)
+			v = strdup(col_text(q, 0));
+	}
+	sqlite3_finalize(q);
+	return v;
+}
+
+int ts_dataset_foreach_shard(struct ts_dataset *ds,
+			     int (*fn)(const struct ts_ds_shard *s, void *user),
+			     void *user, struct ts_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = 0, st;
+	if (sqlite3_prepare_v2(ds->db, "select idx, name, samples, bytes, hash, complete,"
+			       " first_record, end_record from shards order by idx",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_err(ds, err, "read");
+	while ((st = sqlite3_step(q)) == SQLITE_ROW) {
+		struct ts_ds_shard s = {
+			.idx = (unsigned)sqlite3_column_int64(q, 0), .name = col_text(q, 1),
+			.samples = (uint64_t)sqlite3_column_int64(q, 2),
+			.bytes = (uint64_t)sqlite3_column_int64(q, 3), .hash = col_text(q, 4),
+			.complete = sqlite3_column_int(q, 5),
+			.first_record = (uint64_t)sqlite3_column_int64(q, 6),
+			.end_record = (uint64_t)sqlite3_column_int64(q, 7),
+		};
+		if ((rc = fn(&s, user)))
+			break;
+	}
+	if (!rc && st != SQLITE_DONE)
+		rc = db_err(ds, err, "read");
+	sqlite3_finalize(q);
+	return rc;
+}
+
+struct ts_ds_iter {
+	struct ts_dataset *ds;
+	sqlite3_stmt *q, *m;
+	struct ts_ds_member *mem;
+	char (*names)[64];
+	size_t cap;
+	struct ts_ds_sample s;
+	struct ts_ds_reject r;
+};
+
+void ts_ds_iter_free(struct ts_ds_iter *it)
+{
+	if (!it)
+		return;
+	sqlite3_finalize(it->q);
+	sqlite3_finalize(it->m);
+	free(it->mem);
+	free(it->names);
+	free(it);
+}
+
+int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **out,
+		       struct ts_err *err)
+{
+	struct ts_ds_iter *it = calloc(1, sizeof(*it));
+	if (!it)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	it->ds = ds;
+	if (sqlite3_prepare_v2(ds->db, "select key, record, shard, width, height, orig_width,"
+			       " orig_height, format, content_hash, image_hash, source, caption,"
+			       " captions from samples where ?1 < 0 or shard = ?1 order by record",
+			       -1, &it->q, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(ds->db, "select name, offset, size from members where key = ?"
+			       " order by offset", -1, &it->m, NULL) != SQLITE_OK) {
+		int rc = db_err(ds, err, "read");
+		ts_ds_iter_free(it);
+		return rc;
+	}
+	sqlite3_bind_int64(it->q, 1, shard);
+	*out = it;
+	return TS_OK;
+}
+
+int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, struct ts_err *err)
+{
+	sqlite3_stmt *q = it->q, *m = it->m;
+	size_t n = 0;
+	int st = sqlite3_step(q);
+
+	if (st == SQLITE_DONE)
+		return 0;
+	if (st != SQLITE_ROW)
+		return db_err(it->ds, err, "read");
+	sqlite3_reset(m);
+	sqlite3_bind_text(m, 1, col_text(q, 0), -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(m) == SQLITE_ROW) {
+		if (n == it->cap) {
+			size_t nc = it->cap ? it->cap * 2 : 8;
+			void *a = realloc(it->mem, nc * sizeof(*it->mem));
+			if (a)
+				it->mem = a;
+			void *b = a ? realloc(it->names, nc * sizeof(*it->names)) : NULL;
+			if (!a || !b)
+				return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+			it->names = b;
+			it->cap = nc;
+		}
+		snprintf(it->names[n], sizeof(it->names[n]), "%s", col_text(m, 0));
+		it->mem[n].offset = (uint64_t)sqlite3_column_int64(m, 1);
+		it->mem[n].size = (uint64_t)sqlite3_column_int64(m, 2);
+		n++;
+	}
+	for (size_t i = 0; i < n; i++)
+		it->mem[i].name = it->names[i];
+	it->s = (struct ts_ds_sample){
+		.key = col_text(q, 0), .record = (uint64_t)sqlite3_column_int64(q, 1),
+		.shard = (unsigned)sqlite3_column_int64(q, 2),
+		.width = sqlite3_column_int(q, 3), .height = sqlite3_column_int(q, 4),
+		.orig_width = sqlite3_column_int(q, 5), .orig_height = sqlite3_column_int(q, 6),
+		.format = col_text(q, 7), .content_hash = col_text(q, 8),
+		.image_hash = col_text(q, 9), .source = col_text(q, 10),
+		.caption = col_text(q, 11), .captions_json = col_text(q, 12),
+		.members = it->mem, .nmembers = n,
+	};
+	*out = &it->s;
+	return 1;
+}
+
+int ts_ds_iter_rejects(struct ts_dataset *ds, struct ts_ds_iter **out, struct ts_err *err)
+{
+	struct ts_ds_iter *it = calloc(1, sizeof(*it));
+	if (!it)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	it->ds = ds;
+	if (sqlite3_prepare_v2(ds->db, "select record, source, stage, reason, message"
+			       " from rejects order by record", -1, &it->q, NULL) != SQLITE_OK) {
+		int rc = db_err(ds, err, "read");
+		ts_ds_iter_free(it);
+		return rc;
+	}
+	*out = it;
+	return TS_OK;
+}
+
+int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, struct ts_err *err)
+{
+	sqlite3_stmt *q = it->q;
+	int st = sqlite3_step(q);
+	if (st == SQLITE_DONE)
+		return 0;
+	if (st != SQLITE_ROW)
+		return db_err(it->ds, err, "read");
+	it->r = (struct ts_ds_reject){
+		.record = (uint64_t)sqlite3_column_int64(q, 0), .source = col_text(q, 1),
+		.stage = col_text(q, 2), .reason = col_text(q, 3), .message = col_text(q, 4),
+	};
+	*out = &it->r;
+	return 1;
+}
+
+int ts_dataset_foreach_sample(struct ts_dataset *ds, long shard,
+			      int (*fn)(const struct ts_ds_sample *s, void *user),
+			      void *user, struct ts_err *err)
+{
+	struct ts_ds_iter *it;
+	const struct ts_ds_sample *s;
+	int rc = ts_ds_iter_samples(ds, shard, &it, err);
+	if (rc)
+		return rc;
+	while ((rc = ts_ds_next_sample(it, &s, err)) == 1)
+		if ((rc = fn(s, user)))
+			break;
+	ts_ds_iter_free(it);
+	return rc;
+}
+
+int ts_dataset_foreach_reject(struct ts_dataset *ds,
+			      int (*fn)(const struct ts_ds_reject *r, void *user),
+			      void *user, struct ts_err *err)
+{
+	struct ts_ds_iter *it;
+	const struct ts_ds_reject *r;
+	int rc = ts_ds_iter_rejects(ds, &it, err);
+	if (rc)
+		return rc;
+	while ((rc = ts_ds_next_reject(it, &r, err)) == 1)
+		if ((rc = fn(r, user)))
+			break;
+	ts_ds_iter_free(it);
+	return rc;
+}
+
+int ts_read_at(const char *path, uint64_t offset, void *buf, size_t len, struct ts_err *err)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t got = 0;
+	if (fd < 0)
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s", path, strerror(errno));
+	while (got < len) {
+		ssize_t r = pread(fd, (char *)buf + got, len - got, (off_t)(offset + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int e = r < 0 ? errno : 0;
+			close(fd);
+			return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read %zu bytes at %llu of '%s': %s",
+					  len, (unsigned long long)offset, path,
+					  e ? strerror(e) : "file too short");
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	return TS_OK;
+}
+
+int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *ext,
+			   uint8_t **data, size_t *len, struct ts_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	char path[PATH_MAX + 64], pat[128];
+	int rc;
+
+	/* the image member is the one that is neither .txt nor .json-like text */
+	if (ext)
+		snprintf(pat, sizeof(pat), "%s.%s", key, ext);
+	if (sqlite3_prepare_v2(ds->db, ext ?
+			       "select s.name, m.offset, m.size from members m join shards s on s.idx = m.shard"
+			       " where m.key = ?1 and m.name = ?2" :
+			       "select s.name, m.offset, m.size from members m join shards s on s.idx = m.shard"
+			       " join samples x on x.key = m.key where m.key = ?1"
+			       " and m.name = m.key || '.' || (case x.format when 'jpeg' then 'jpg' else x.format end)",
+			       -1, &q, NULL) != SQLITE_OK)
+		return db_err(ds, err, "read");
+	sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+	if (ext)
+		sqlite3_bind_text(q, 2, pat, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) != SQLITE_ROW) {
+		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "no member %s%s%s in '%s'",
+				key, ext ? "." : " image", ext ? ext : "", ds->dir);
+		sqlite3_finalize(q);
+		return rc;
+	}
+	ts_dataset_shard_path(ds, col_text(q, 0), path, sizeof(path));
+	uint64_t off = (uint64_t)sqlite3_column_int64(q, 1);
+	size_t sz = (size_t)sqlite3_column_int64(q, 2);
+	sqlite3_finalize(q);
+	*data = malloc(sz ? sz : 1);
+	if (!*data)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	if ((rc = ts_read_at(path, off, *data, sz, err))) {
+		free(*data);
+		*data = NULL;
+		return rc;
+	}
+	*len = sz;
+	return TS_OK;
+}

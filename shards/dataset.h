@@ -1,0 +1,90 @@
+/*
+ * dataset.h - read side of the dataset contract (docs/formats.md): open
+ * OUTDIR read-only, walk its shards, samples, members and rejects in
+ * record order, find a member's bytes by key.  Used by `tessera shards`
+ * (ls, cat, verify, index, merge) and by later stages that read datasets.
+ * The catalog is opened read-only; nothing here writes.
+ */
+#ifndef TS_DATASET_H
+#define TS_DATASET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/ts_error.h"
+
+struct ts_dataset;
+
+struct ts_ds_shard {
+	unsigned idx;
+	const char *name;          /* "000000.tar" */
+	uint64_t samples, bytes;
+	const char *hash;
+	int complete;
+	uint64_t first_record, end_record;
+};
+
+struct ts_ds_member {
+	const char *name;          /* "000000042.jpg" */
+	uint64_t offset, size;
+};
+
+struct ts_ds_sample {
+	const char *key;
+	uint64_t record;
+	unsigned shard;
+	int width, height, orig_width, orig_height;
+	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
+	const struct ts_ds_member *members;   /* in tar order */
+	size_t nmembers;
+};
+
+struct ts_ds_reject {
+	uint64_t record;
+	const char *source, *stage, *reason, *message;
+};
+
+/* Open OUTDIR (its catalog.sqlite, read-only).  Clear error when OUTDIR is
+ * not a tessera dataset. */
+int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *err);
+void ts_dataset_close(struct ts_dataset *ds);   /* accepts NULL */
+
+const char *ts_dataset_dir(const struct ts_dataset *ds);
+/* "OUTDIR/shards/NAME" into buf. */
+char *ts_dataset_shard_path(const struct ts_dataset *ds, const char *name, char *buf, size_t n);
+/* meta value (malloc'ed) or NULL. */
+char *ts_dataset_meta(struct ts_dataset *ds, const char *name);
+
+/* Callbacks return 0 to go on, non-zero to stop (returned as is).
+ * Pointers are valid only during the call. */
+int ts_dataset_foreach_shard(struct ts_dataset *ds,
+			     int (*fn)(const struct ts_ds_shard *s, void *user),
+			     void *user, struct ts_err *err);
+/* Samples in record order; shard < 0 for all shards. */
+int ts_dataset_foreach_sample(struct ts_dataset *ds, long shard,
+			      int (*fn)(const struct ts_ds_sample *s, void *user),
+			      void *user, struct ts_err *err);
+int ts_dataset_foreach_reject(struct ts_dataset *ds,
+			      int (*fn)(const struct ts_ds_reject *r, void *user),
+			      void *user, struct ts_err *err);
+
+/* Pull-style cursors, for merging several datasets in record order.
+ * next returns 1 with *out valid until the next call, 0 at the end,
+ * negative on error. */
+struct ts_ds_iter;
+int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **out,
+		       struct ts_err *err);
+int ts_ds_iter_rejects(struct ts_dataset *ds, struct ts_ds_iter **out, struct ts_err *err);
+int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, struct ts_err *err);
+int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, struct ts_err *err);
+void ts_ds_iter_free(struct ts_ds_iter *it);   /* accepts NULL */
+
+/* Read one member's bytes (by key and member extension, e.g. "txt", or NULL
+ * for the image member) into a malloc'ed buffer. */
+int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *ext,
+			   uint8_t **data, size_t *len, struct ts_err *err);
+
+/* Read len bytes at offset of a file into buf (pread, exact). */
+int ts_read_at(const char *path, uint64_t offset, void *buf, size_t len, struct ts_err *err);
+
+#endif
