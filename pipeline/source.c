@@ -1,0 +1,449 @@
+/*
+ * source.c - the reader front end: format names and detection, open/next/
+ * close dispatch to the per-format readers (source_<format>.c), record
+ * release, and ts_resolve_under(), the one gate every image path passes
+ * before a worker opens it.
+ *
+ * What must always hold: indexes are handed out here, one per record
+ * produced (accepted or rejected), starting at first_index; a path is only
+ * put in rec->image_path after realpath() showed it inside the image root.
+ */
+#define _GNU_SOURCE   /* vasprintf */
+#include "source_impl.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#define TS_SOURCE_DEFAULT_MAX (64ULL << 20)
+
+static const char *const format_names[] = {
+	[TS_INPUT_AUTO] = "auto",
+	[TS_INPUT_FOLDER] = "folder",
+	[TS_INPUT_CSV] = "csv",
+	[TS_INPUT_TSV] = "tsv",
+	[TS_INPUT_JSONL] = "jsonl",
+	[TS_INPUT_COCO] = "coco",
+	[TS_INPUT_SHAREGPT4V] = "sharegpt4v",
+	[TS_INPUT_URBAN1K] = "urban1k",
+};
+
+#define NFORMATS (sizeof(format_names) / sizeof(format_names[0]))
+
+const char *ts_input_format_name(enum ts_input_format f)
+{
+	if ((unsigned)f >= NFORMATS)
+		return "unknown";
+	return format_names[f];
+}
+
+int ts_input_format_parse(const char *name)
+{
+	for (size_t i = 0; name && i < NFORMATS; i++)
+		if (!strcmp(name, format_names[i]))
+			return (int)i;
+	return -1;
+}
+
+void ts_record_release(struct ts_record *rec)
+{
+	if (!rec)
+		return;
+	free(rec->source);
+	free(rec->image_ref);
+	free(rec->image_path);
+	free(rec->image_data);
+	for (size_t i = 0; i < rec->ncaptions; i++)
+		free(rec->captions[i]);
+	free(rec->captions);
+	free(rec->caption_lens);
+	free(rec->reject_msg);
+	memset(rec, 0, sizeof(*rec));
+}
+
+/* ---- helpers shared by the readers ---- */
+
+static char *vprintf_new(const char *fmt, va_list ap)
+{
+	char *s = NULL;
+	if (vasprintf(&s, fmt, ap) < 0)
+		return NULL;
+	return s;
+}
+
+char *ts_src_printf(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *s = vprintf_new(fmt, ap);
+	va_end(ap);
+	return s;
+}
+
+int ts_src_reject(struct ts_record *rec, enum ts_reason reason,
+		  const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *msg = vprintf_new(fmt, ap);
+	va_end(ap);
+	if (!msg)
+		return TS_ERR_NOMEM;
+	free(rec->reject_msg);
+	free(rec->image_path);
+	rec->image_path = NULL;
+	rec->reject_msg = msg;
+	rec->reject = reason;
+	return 1;
+}
+
+int ts_src_reject_err(struct ts_record *rec, const struct ts_err *e)
+{
+	if (e->status == TS_ERR_NOMEM)
+		return TS_ERR_NOMEM;
+	return ts_src_reject(rec, e->reason != TS_R_NONE ? e->reason : TS_R_SOURCE_UNREADABLE,
+			     "%s", e->msg);
+}
+
+int ts_src_add_caption(struct ts_record *rec, const char *s, size_t len)
+{
+	size_t n = rec->ncaptions;
+	char **caps = realloc(rec->captions, (n + 1) * sizeof(*caps));
+	if (!caps)
+		return TS_ERR_NOMEM;
+	rec->captions = caps;
+	size_t *lens = realloc(rec->caption_lens, (n + 1) * sizeof(*lens));
+	if (!lens)
+		return TS_ERR_NOMEM;
+	rec->caption_lens = lens;
+	char *c = malloc(len + 1);
+	if (!c)
+		return TS_ERR_NOMEM;
+	if (len)
+		memcpy(c, s, len);
+	c[len] = '\0';
+	caps[n] = c;
+	lens[n] = len;
+	rec->ncaptions = n + 1;
+	return TS_OK;
+}
+
+char *ts_src_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir);
+	if (n == 0)
+		return strdup(name);
+	return ts_src_printf("%s%s%s", dir, dir[n - 1] == '/' ? "" : "/", name);
+}
+
+char *ts_src_dirname(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+const char *ts_src_ext(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	const char *dot = strrchr(base, '.');
+	if (!dot || dot == base)
+		return NULL;
+	return dot + 1;
+}
+
+int ts_src_is_image_name(const char *name)
+{
+	static const char *const exts[] = { "jpg", "jpeg", "jpe", "jfif", "png", "webp" };
+	const char *ext = ts_src_ext(name);
+	if (!ext)
+		return 0;
+	for (size_t i = 0; i < sizeof(exts) / sizeof(exts[0]); i++)
+		if (!strcasecmp(ext, exts[i]))
+			return 1;
+	return 0;
+}
+
+/* ---- path resolution ---- */
+
+/* 1 when rel, read lexically, climbs above its starting directory. */
+static int climbs_out(const char *rel)
+{
+	long depth = 0;
+	const char *p = rel;
+	while (*p) {
+		const char *e = strchr(p, '/');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			if (--depth < 0)
+				return 1;
+		} else if (n && !(n == 1 && p[0] == '.')) {
+			depth++;
+		}
+		p += n;
+		while (*p == '/')
+			p++;
+	}
+	return 0;
+}
+
+static int under(const char *real, const char *real_root)
+{
+	size_t n = strlen(real_root);
+	if (n == 1 && real_root[0] == '/')
+		return real[0] == '/';
+	return !strncmp(real, real_root, n) && (real[n] == '/' || real[n] == '\0');
+}
+
+int ts_src_resolve(const char *real_root, const char *rel, char **out,
+		   struct ts_err *err)
+{
+	*out = NULL;
+	if (!rel[0])
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_MISSING,
+				  "empty image path");
+	if (rel[0] == '/')
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_ESCAPES_ROOT,
+				  "image path '%s' is absolute", rel);
+	if (climbs_out(rel))
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_ESCAPES_ROOT,
+				  "image path '%s' climbs out of the image root '%s'",
+				  rel, real_root);
+	char *joined = ts_src_join(real_root, rel);
+	if (!joined)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	char *real = realpath(joined, NULL);
+	if (!real) {
+		int e = errno;
+		int rc;
+		if (e == ENOMEM)
+			rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		else
+			rc = ts_err_set(err, TS_ERR_IO,
+					e == ENOENT || e == ENOTDIR ? TS_R_SOURCE_MISSING
+					: TS_R_SOURCE_UNREADABLE,
+					"cannot open '%s': %s", joined, strerror(e));
+		free(joined);
+		return rc;
+	}
+	if (!under(real, real_root)) {
+		ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_ESCAPES_ROOT,
+			   "image path '%s' leads to '%s', outside the image root '%s'",
+			   rel, real, real_root);
+		free(joined);
+		free(real);
+		return TS_ERR_INVALID;
+	}
+	struct stat st;
+	if (stat(real, &st) || !S_ISREG(st.st_mode)) {
+		ts_err_set(err, TS_ERR_IO, TS_R_SOURCE_UNREADABLE,
+			   "cannot read '%s': not a regular file", joined);
+		free(joined);
+		free(real);
+		return TS_ERR_IO;
+	}
+	free(joined);
+	*out = real;
+	return TS_OK;
+}
+
+int ts_resolve_under(const char *root, const char *rel, char **out,
+		     struct ts_err *err)
+{
+	*out = NULL;
+	char *real_root = realpath(root, NULL);
+	if (!real_root)
+		return ts_err_set(err, TS_ERR_IO, TS_R_SOURCE_MISSING,
+				  "cannot use image root '%s': %s", root, strerror(errno));
+	int rc = ts_src_resolve(real_root, rel, out, err);
+	free(real_root);
+	return rc;
+}
+
+int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *rel)
+{
+	struct ts_err e = TS_ERR_INIT;
+	if (!rec->image_ref && !(rec->image_ref = strdup(rel)))
+		return TS_ERR_NOMEM;
+	if (ts_src_resolve(src->real_root, rel, &rec->image_path, &e))
+		return ts_src_reject_err(rec, &e);
+	return 1;
+}
+
+/* ---- detection ---- */
+
+static int first_byte(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	int c;
+	if (!f)
+		return -1;
+	c = getc(f);
+	if (c == 0xEF && getc(f) == 0xBB && getc(f) == 0xBF)   /* UTF-8 BOM */
+		c = getc(f);
+	while (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+		c = getc(f);
+	fclose(f);
+	return c;
+}
+
+static int is_dir(const char *dir, const char *name)
+{
+	struct stat st;
+	char *p = ts_src_join(dir, name);
+	int r = p && !stat(p, &st) && S_ISDIR(st.st_mode);
+	free(p);
+	return r;
+}
+
+enum ts_input_format ts_source_detect(const char *input)
+{
+	struct stat st;
+	if (!input || stat(input, &st))
+		return TS_INPUT_AUTO;
+	if (S_ISDIR(st.st_mode))
+		return is_dir(input, "image") && is_dir(input, "caption")
+			? TS_INPUT_URBAN1K : TS_INPUT_FOLDER;
+	const char *ext = ts_src_ext(input);
+	if (!ext)
+		return TS_INPUT_AUTO;
+	if (!strcasecmp(ext, "csv"))
+		return TS_INPUT_CSV;
+	if (!strcasecmp(ext, "tsv"))
+		return TS_INPUT_TSV;
+	if (!strcasecmp(ext, "jsonl"))
+		return TS_INPUT_JSONL;
+	if (!strcasecmp(ext, "json")) {
+		int c = first_byte(input);
+		if (c == '[')
+			return TS_INPUT_SHAREGPT4V;
+		if (c == '{')
+			return TS_INPUT_COCO;
+	}
+	return TS_INPUT_AUTO;
+}
+
+/* ---- dispatch ---- */
+
+static const struct ts_source_ops *ops_for(enum ts_input_format f)
+{
+	switch (f) {
+	case TS_INPUT_FOLDER: return &ts_source_folder_ops;
+	case TS_INPUT_URBAN1K: return &ts_source_urban1k_ops;
+	case TS_INPUT_CSV:
+	case TS_INPUT_TSV: return &ts_source_csv_ops;
+	case TS_INPUT_JSONL: return &ts_source_jsonl_ops;
+	case TS_INPUT_COCO: return &ts_source_coco_ops;
+	case TS_INPUT_SHAREGPT4V: return &ts_source_sharegpt4v_ops;
+	default: return NULL;
+	}
+}
+
+int ts_source_open(struct ts_source **out, const char *input,
+		   const struct ts_source_opts *opts, uint64_t first_index,
+		   struct ts_err *err)
+{
+	struct ts_source *src = NULL;
+	enum ts_input_format f = opts ? opts->format : TS_INPUT_AUTO;
+	struct stat st;
+	int rc;
+
+	*out = NULL;
+	if (stat(input, &st))
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s",
+				  input, strerror(errno));
+	if (f == TS_INPUT_AUTO && (f = ts_source_detect(input)) == TS_INPUT_AUTO)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
+				  "cannot tell the format of '%s'; use --format", input);
+	const struct ts_source_ops *ops = ops_for(f);
+	if (!ops)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
+				  "unknown input format %d for '%s'", (int)f, input);
+	int want_dir = f == TS_INPUT_FOLDER || f == TS_INPUT_URBAN1K;
+	if (want_dir != !!S_ISDIR(st.st_mode))
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
+				  "cannot read '%s' as %s: %s", input, ts_input_format_name(f),
+				  want_dir ? "not a directory" : "is a directory");
+
+	if (!(src = calloc(1, sizeof(*src))))
+		goto nomem;
+	src->format = f;
+	src->ops = ops;
+	src->next_index = first_index;
+	src->count = -1;
+	src->max_bytes = opts && opts->max_record_bytes ? opts->max_record_bytes
+		: TS_SOURCE_DEFAULT_MAX;
+	if (!(src->input = strdup(input)))
+		goto nomem;
+	if (opts && opts->image_col && !(src->image_col = strdup(opts->image_col)))
+		goto nomem;
+	if (opts && opts->caption_col && !(src->caption_col = strdup(opts->caption_col)))
+		goto nomem;
+	if (want_dir)
+		src->root = strdup(input);
+	else if (opts && opts->image_root)
+		src->root = strdup(opts->image_root);
+	else
+		src->root = ts_src_dirname(input);
+	if (!src->root)
+		goto nomem;
+	if (!(src->real_root = realpath(src->root, NULL))) {
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot use image root '%s': %s",
+				src->root, strerror(errno));
+		goto fail;
+	}
+	if ((rc = ops->open(src, err)))
+		goto fail;
+	*out = src;
+	return TS_OK;
+nomem:
+	rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory opening '%s'", input);
+fail:
+	ts_source_close(src);
+	return rc;
+}
+
+int ts_source_next(struct ts_source *src, struct ts_record *rec,
+		   struct ts_err *err)
+{
+	memset(rec, 0, sizeof(*rec));
+	rec->index = src->next_index;
+	int r = src->ops->next(src, rec, err);
+	if (r == 1) {
+		src->next_index++;
+		return 1;
+	}
+	ts_record_release(rec);
+	if (r == TS_ERR_NOMEM && err && err->status != TS_ERR_NOMEM)
+		ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory reading '%s'",
+			   src->input);
+	return r;
+}
+
+int64_t ts_source_count(const struct ts_source *src)
+{
+	return src ? src->count : -1;
+}
+
+void ts_source_close(struct ts_source *src)
+{
+	if (!src)
+		return;
+	if (src->ops && src->ops->close)
+		src->ops->close(src);
+	free(src->input);
+	free(src->root);
+	free(src->real_root);
+	free(src->image_col);
+	free(src->caption_col);
+	free(src);
+}

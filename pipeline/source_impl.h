@@ -1,0 +1,73 @@
+/*
+ * source_impl.h - private to the readers (pipeline/source*.c): the source
+ * handle every reader shares, the per-format operations, and the helpers
+ * that build records.  Nothing outside pipeline/source*.c includes this.
+ *
+ * Contract for a reader's next(): rec arrives zeroed with rec->index set;
+ * return 1 with a record (accepted or rejected), 0 at the end, or a negative
+ * status with err set on a fatal error (the dispatcher then releases rec).
+ * Index bookkeeping lives in source.c, so a reader never counts indexes.
+ */
+#ifndef TS_SOURCE_IMPL_H
+#define TS_SOURCE_IMPL_H
+
+#include <stdint.h>
+
+#include "source.h"
+
+struct ts_source_ops;
+
+struct ts_source {
+	enum ts_input_format format;
+	const struct ts_source_ops *ops;
+	char *input;              /* INPUT as given */
+	char *root;               /* image root as given or derived */
+	char *real_root;          /* realpath(root), for ts_src_resolve() */
+	char *image_col;          /* NULL: the format's defaults */
+	char *caption_col;
+	uint64_t max_bytes;       /* cap for one row / line / element */
+	uint64_t next_index;
+	int64_t count;            /* -1 unknown */
+	void *priv;               /* the reader's state, freed by ops->close */
+};
+
+struct ts_source_ops {
+	/* root/real_root are already set unless the reader says it sets them */
+	int (*open)(struct ts_source *src, struct ts_err *err);
+	int (*next)(struct ts_source *src, struct ts_record *rec, struct ts_err *err);
+	void (*close)(struct ts_source *src);
+};
+
+extern const struct ts_source_ops ts_source_folder_ops;
+extern const struct ts_source_ops ts_source_urban1k_ops;
+extern const struct ts_source_ops ts_source_csv_ops;
+extern const struct ts_source_ops ts_source_jsonl_ops;
+extern const struct ts_source_ops ts_source_coco_ops;
+extern const struct ts_source_ops ts_source_sharegpt4v_ops;
+
+/* Mark rec rejected with a malloc'ed message.  Returns 1 (a record was
+ * produced) so readers can `return ts_src_reject(...)`, or TS_ERR_NOMEM. */
+int ts_src_reject(struct ts_record *rec, enum ts_reason reason,
+		  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Reject with the reason and message of err. */
+int ts_src_reject_err(struct ts_record *rec, const struct ts_err *e);
+/* Append a copy of caption bytes s[0..len) (a NUL is added after them). */
+int ts_src_add_caption(struct ts_record *rec, const char *s, size_t len);
+/* Set rec->image_ref to a copy of rel and resolve it under the source's
+ * image root into rec->image_path; a bad path rejects rec (returns 1
+ * either way, TS_ERR_NOMEM on allocation failure). */
+int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *rel);
+/* ts_resolve_under() with root already passed through realpath(). */
+int ts_src_resolve(const char *real_root, const char *rel, char **out,
+		   struct ts_err *err);
+
+/* malloc'ed helpers; NULL when out of memory */
+char *ts_src_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *ts_src_join(const char *dir, const char *name);
+char *ts_src_dirname(const char *path);
+/* 1 when name ends in an image extension (jpg jpeg jpe jfif png webp, any case). */
+int ts_src_is_image_name(const char *name);
+/* The extension of the last path component without the dot, or NULL. */
+const char *ts_src_ext(const char *path);
+
+#endif

@@ -1,0 +1,721 @@
+/*
+ * test_source.c - the input readers: folder, CSV/TSV, JSONL, COCO,
+ * ShareGPT4V, Urban1k, format detection and ts_resolve_under().
+ *
+ * Fixtures are written at test time into a mkdtemp directory (and a few are
+ * kept in tests/data/inputs/); realistic captions come from ../shared when
+ * it is present.
+ */
+#include "t.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "../../pipeline/source.h"
+
+/* ---- fixture helpers ---- */
+
+static char tmp_root[64];
+
+static const char *tmp(void)
+{
+	if (!tmp_root[0]) {
+		strcpy(tmp_root, "/tmp/ts-source-XXXXXX");
+		if (!mkdtemp(tmp_root)) {
+			perror("mkdtemp");
+			exit(1);
+		}
+	}
+	return tmp_root;
+}
+
+/* "<tmp>/<fmt...>" in a static rotating buffer */
+static const char *tpath(const char *fmt, ...)
+{
+	static char bufs[8][1024];
+	static int k;
+	char rel[900];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(rel, sizeof(rel), fmt, ap);
+	va_end(ap);
+	char *b = bufs[k++ % 8];
+	snprintf(b, sizeof(bufs[0]), "%s/%s", tmp(), rel);
+	return b;
+}
+
+static void mkdirs_for(const char *path)
+{
+	char d[1024];
+	snprintf(d, sizeof(d), "%s", path);
+	for (char *p = d + 1; *p; p++)
+		if (*p == '/') {
+			*p = '\0';
+			mkdir(d, 0755);
+			*p = '/';
+		}
+}
+
+static void put_bytes(const char *path, const char *data, size_t len)
+{
+	mkdirs_for(path);
+	FILE *f = fopen(path, "wb");
+	if (!f) {
+		perror(path);
+		exit(1);
+	}
+	fwrite(data, 1, len, f);
+	fclose(f);
+}
+
+static void put(const char *path, const char *text)
+{
+	put_bytes(path, text, strlen(text));
+}
+
+struct recs {
+	struct ts_record *r;
+	size_t n;
+	int rc;               /* last ts_source_next result */
+	int open_rc;
+	int64_t count;
+	struct ts_err err;
+};
+
+static struct recs read_all(const char *input, const struct ts_source_opts *o,
+			    uint64_t first)
+{
+	struct recs out;
+	struct ts_source *src = NULL;
+	struct ts_source_opts def = { 0 };
+	memset(&out, 0, sizeof(out));
+	out.open_rc = ts_source_open(&src, input, o ? o : &def, first, &out.err);
+	if (out.open_rc) {
+		CHECK(src == NULL);
+		return out;
+	}
+	out.count = ts_source_count(src);
+	for (;;) {
+		struct ts_record rec;
+		memset(&rec, 0, sizeof(rec));
+		out.rc = ts_source_next(src, &rec, &out.err);
+		if (out.rc != 1)
+			break;
+		out.r = realloc(out.r, (out.n + 1) * sizeof(*out.r));
+		out.r[out.n++] = rec;
+	}
+	ts_source_close(src);
+	return out;
+}
+
+static void recs_free(struct recs *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		ts_record_release(&rs->r[i]);
+	free(rs->r);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static const char *reason(const struct ts_record *r)
+{
+	return ts_reason_name(r->reject);
+}
+
+/* caption i equals s (bytes and length) */
+static int cap_is(const struct ts_record *r, size_t i, const char *s, size_t len)
+{
+	return r->ncaptions > i && r->caption_lens[i] == len && !memcmp(r->captions[i], s, len);
+}
+#define CAP_IS(r, i, s) cap_is((r), (i), (s), strlen(s))
+
+static int ends_with(const char *s, const char *tail)
+{
+	size_t a = s ? strlen(s) : 0, b = strlen(tail);
+	return s && a >= b && !strcmp(s + a - b, tail);
+}
+
+/* Read up to n captions of ../shared/data/captions/flickr8k.jsonl. */
+static size_t flickr_captions(char caps[][512], size_t n)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/data/captions/flickr8k.jsonl", t_shared());
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	char line[4096];
+	size_t k = 0;
+	while (k < n && fgets(line, sizeof(line), f)) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *c = json_string_value(json_object_get(o, "caption"));
+		if (c && strlen(c) < 512)
+			snprintf(caps[k++], 512, "%s", c);
+		json_decref(o);
+	}
+	fclose(f);
+	return k;
+}
+
+/* ---- format names and detection ---- */
+
+static void format_names(void)
+{
+	for (int f = TS_INPUT_AUTO; f <= TS_INPUT_URBAN1K; f++)
+		CHECK_EQ_INT(ts_input_format_parse(ts_input_format_name(f)), f);
+	CHECK_EQ_INT(ts_input_format_parse("sharegpt4v"), TS_INPUT_SHAREGPT4V);
+	CHECK_EQ_INT(ts_input_format_parse("parquet"), -1);
+	CHECK_EQ_INT(ts_input_format_parse("CSV"), -1);
+}
+
+static void detect(void)
+{
+	static const struct {
+		const char *rel, *content;
+		enum ts_input_format want;
+	} cases[] = {
+		{ "det/list.csv", "image,caption\n", TS_INPUT_CSV },
+		{ "det/list.TSV", "image\tcaption\n", TS_INPUT_TSV },
+		{ "det/x.jsonl", "{}\n", TS_INPUT_JSONL },
+		{ "det/sg.json", "  \n[{\"id\": 1}]", TS_INPUT_SHAREGPT4V },
+		{ "det/coco.json", "\xEF\xBB\xBF\n {\"images\": []}", TS_INPUT_COCO },
+		{ "det/odd.json", "\"just a string\"", TS_INPUT_AUTO },
+		{ "det/empty.json", "", TS_INPUT_AUTO },
+		{ "det/notes.txt", "hello", TS_INPUT_AUTO },
+		{ "det/noext", "hello", TS_INPUT_AUTO },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		put(tpath("%s", cases[i].rel), cases[i].content);
+		CHECKF(ts_source_detect(tpath("%s", cases[i].rel)) == cases[i].want,
+		       "%s", cases[i].rel);
+	}
+	mkdir(tpath("det/u"), 0755);
+	CHECK_EQ_INT(ts_source_detect(tpath("det/u")), TS_INPUT_FOLDER);
+	mkdir(tpath("det/u/image"), 0755);
+	CHECK_EQ_INT(ts_source_detect(tpath("det/u")), TS_INPUT_FOLDER);
+	mkdir(tpath("det/u/caption"), 0755);
+	CHECK_EQ_INT(ts_source_detect(tpath("det/u")), TS_INPUT_URBAN1K);
+	CHECK_EQ_INT(ts_source_detect(tpath("det/none.csv")), TS_INPUT_AUTO);
+
+	/* open: missing input, undetectable format */
+	struct recs rs = read_all(tpath("det/none.csv"), NULL, 0);
+	CHECK(rs.open_rc < 0);
+	CHECKF(strstr(rs.err.msg, "cannot open '") && strstr(rs.err.msg, "none.csv': No such file or directory"),
+	       "%s", rs.err.msg);
+	rs = read_all(tpath("det/notes.txt"), NULL, 0);
+	CHECK(rs.open_rc < 0);
+	CHECKF(strstr(rs.err.msg, "cannot tell the format"), "%s", rs.err.msg);
+	struct ts_source_opts o = { .format = TS_INPUT_CSV };
+	rs = read_all(tpath("det/u"), &o, 0);
+	CHECK(rs.open_rc < 0);
+	CHECKF(strstr(rs.err.msg, "is a directory"), "%s", rs.err.msg);
+}
+
+/* ---- ts_resolve_under ---- */
+
+static void resolve_under(void)
+{
+	put(tpath("res/root/a/ok.jpg"), "x");
+	put(tpath("res/outside.jpg"), "x");
+	mkdir(tpath("res/root/dir.jpg"), 0755);
+	symlink("../outside.jpg", tpath("res/root/out.jpg"));
+	symlink("a/ok.jpg", tpath("res/root/in.jpg"));
+	symlink("..", tpath("res/root/up"));
+	symlink("nowhere.jpg", tpath("res/root/dangling.jpg"));
+	static const struct {
+		const char *rel;
+		int ok;
+		enum ts_reason why;
+	} cases[] = {
+		{ "a/ok.jpg", 1, TS_R_NONE },
+		{ "./a/../a/ok.jpg", 1, TS_R_NONE },
+		{ "in.jpg", 1, TS_R_NONE },
+		{ "/etc/passwd", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "../outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "a/../../outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "../missing.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "out.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "up/outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "a/missing.jpg", 0, TS_R_SOURCE_MISSING },
+		{ "a/ok.jpg/x", 0, TS_R_SOURCE_MISSING },
+		{ "dangling.jpg", 0, TS_R_SOURCE_MISSING },
+		{ "", 0, TS_R_SOURCE_MISSING },
+		{ "dir.jpg", 0, TS_R_SOURCE_UNREADABLE },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ts_err e = TS_ERR_INIT;
+		char *out = (char *)1;
+		int rc = ts_resolve_under(tpath("res/root"), cases[i].rel, &out, &e);
+		if (cases[i].ok) {
+			CHECKF(rc == 0 && out && ends_with(out, "/res/root/a/ok.jpg"), "%s: %s",
+			       cases[i].rel, e.msg);
+		} else {
+			CHECKF(rc < 0 && out == NULL && e.reason == cases[i].why, "%s: rc %d reason %s (%s)",
+			       cases[i].rel, rc, ts_reason_name(e.reason), e.msg);
+		}
+		if (rc == 0)
+			free(out);
+	}
+	struct ts_err e = TS_ERR_INIT;
+	char *out;
+	CHECK(ts_resolve_under(tpath("res/nope"), "a.jpg", &out, &e) < 0);
+	CHECK(strstr(e.msg, "cannot use image root") != NULL);
+}
+
+/* ---- folder ---- */
+
+static void folder(void)
+{
+	put(tpath("fold/outside.jpg"), "x");
+	put(tpath("fold/outside.txt"), "outside caption");
+	put(tpath("fold/r/a/2.jpg"), "x");
+	put(tpath("fold/r/a/2.txt"), "two\n");
+	put(tpath("fold/r/a/10.JPG"), "x");
+	put(tpath("fold/r/a/10.json"), "{\"caption\": \"ten\", \"text\": \"not this\"}");
+	put(tpath("fold/r/b/x.png"), "x");
+	put(tpath("fold/r/b/x.json"), "{\"text\": \"x text\"}");
+	put(tpath("fold/r/b/y.webp"), "x");                 /* no sidecar */
+	put(tpath("fold/r/b/deep/er/z.jpeg"), "x");
+	put_bytes(tpath("fold/r/b/deep/er/z.txt"), "z\0nul\xff", 7);
+	put(tpath("fold/r/c/scan.tif"), "x");               /* not an image name, has a sidecar */
+	put(tpath("fold/r/c/scan.txt"), "scanned");
+	put(tpath("fold/r/c/README"), "no sidecar, not an image");
+	put(tpath("fold/r/notes.txt"), "a stray text file");
+	put(tpath("fold/r/meta.json"), "{}");
+	put(tpath("fold/r/.jpg"), "hidden file named .jpg");
+	put(tpath("fold/r/.txt"), "its sidecar");
+	put(tpath("fold/r/.hidden.jpg"), "x");
+	put(tpath("fold/r/.git/h.jpg"), "x");
+	put(tpath("fold/r/e/bad.jpg"), "x");
+	put(tpath("fold/r/e/bad.json"), "{not json");
+	put(tpath("fold/r/e/arr.jpg"), "x");
+	put(tpath("fold/r/e/arr.json"), "[\"x\"]");
+	put(tpath("fold/r/e/nocap.jpg"), "x");
+	put(tpath("fold/r/e/nocap.json"), "{\"caption\": 3}");
+	put(tpath("fold/r/e/Upper.PNG"), "x");
+	put(tpath("fold/r/e/Upper.txt"), "upper");
+	symlink("../outside.jpg", tpath("fold/r/link_out.jpg"));
+	symlink("../outside.txt", tpath("fold/r/link_out.txt"));
+	symlink("b/x.png", tpath("fold/r/link_in.png"));
+	put(tpath("fold/r/link_in.txt"), "inside link");
+	symlink("..", tpath("fold/r/b/loop"));              /* directory loop: not followed */
+	symlink("../..", tpath("fold/r/a/up.jpg"));         /* a directory behind an image name */
+
+	static const struct {
+		const char *source, *reason, *caption;
+	} want[] = {
+		{ "a/10.JPG", "none", "ten" },
+		{ "a/2.jpg", "none", "two\n" },
+		{ "b/deep/er/z.jpeg", "none", NULL },
+		{ "b/x.png", "none", "x text" },
+		{ "b/y.webp", "caption.missing", NULL },
+		{ "c/scan.tif", "none", "scanned" },
+		{ "e/Upper.PNG", "none", "upper" },
+		{ "e/arr.jpg", "record.bad_json", NULL },
+		{ "e/bad.jpg", "record.bad_json", NULL },
+		{ "e/nocap.jpg", "caption.missing", NULL },
+		{ "link_in.png", "none", "inside link" },
+		{ "link_out.jpg", "source.escapes_root", NULL },
+	};
+	size_t nwant = sizeof(want) / sizeof(want[0]);
+	struct recs rs = read_all(tpath("fold/r"), NULL, 100);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.rc, 0);
+	CHECK_EQ_INT(rs.count, (int64_t)nwant);
+	CHECK_EQ_INT(rs.n, nwant);
+	for (size_t i = 0; i < rs.n && i < nwant; i++) {
+		const struct ts_record *r = &rs.r[i];
+		CHECK_EQ_INT(r->index, 100 + i);
+		CHECK_EQ_STR(r->source, want[i].source);
+		CHECK_EQ_STR(r->image_ref, want[i].source);
+		CHECKF(!strcmp(reason(r), want[i].reason), "%s: %s (%s)", r->source, reason(r),
+		       r->reject_msg ? r->reject_msg : "");
+		if (r->reject == TS_R_NONE) {
+			CHECK(r->image_path && r->image_path[0] == '/');
+			CHECK(r->reject_msg == NULL);
+		} else {
+			CHECK(r->image_path == NULL);
+			CHECK(r->reject_msg && r->reject_msg[0]);
+		}
+		if (want[i].caption)
+			CHECKF(CAP_IS(r, 0, want[i].caption) && r->ncaptions == 1, "%s", r->source);
+	}
+	/* raw bytes: NUL and invalid UTF-8 kept with their length */
+	if (rs.n > 2)
+		CHECK(cap_is(&rs.r[2], 0, "z\0nul\xff", 7));
+	if (rs.n > 10)
+		CHECK(ends_with(rs.r[10].image_path, "/fold/r/b/x.png"));
+
+	/* the same tree twice gives the same records */
+	struct recs again = read_all(tpath("fold/r"), NULL, 100);
+	CHECK_EQ_INT(again.n, rs.n);
+	for (size_t i = 0; i < rs.n && i < again.n; i++)
+		CHECK_EQ_STR(again.r[i].source, rs.r[i].source);
+	recs_free(&again);
+	recs_free(&rs);
+
+	/* empty folder: no records, count 0 */
+	mkdir(tpath("fold/empty"), 0755);
+	rs = read_all(tpath("fold/empty"), NULL, 0);
+	CHECK(rs.open_rc == 0 && rs.n == 0 && rs.count == 0 && rs.rc == 0);
+	recs_free(&rs);
+}
+
+/* ---- CSV / TSV ---- */
+
+static void csv_basic(void)
+{
+	const char *body =
+		"image,caption,extra\n"                       /* 1 */
+		"img/a.jpg,\"a dog, running\",x\n"            /* 2 */
+		"img/b.jpg,\"she said \"\"hi\"\"\",y\n"       /* 3 */
+		"img/c.jpg,\"line one\n"                      /* 4 */
+		"line two\",z\n"                              /* 5 */
+		"\n"                                          /* 6 */
+		"img/missing.jpg,cap,w\n"                     /* 7 */
+		"../outside.jpg,cap,w\n"                      /* 8 */
+		"img/a.jpg,too,many,fields\n"                 /* 9 */
+		",empty path,w\n"                             /* 10 */
+		"img/b.jpg, a 6\" pipe ,v\n"                  /* 11 */
+		"img/a.jpg,last,\"unterminated\n"             /* 12 */
+		"more text, to the end\n";                    /* 13 */
+	static const struct {
+		int line;
+		const char *reason, *caption;
+	} want[] = {
+		{ 2, "none", "a dog, running" },
+		{ 3, "none", "she said \"hi\"" },
+		{ 4, "none", "line one\nline two" },
+		{ 7, "source.missing", NULL },
+		{ 8, "source.escapes_root", NULL },
+		{ 9, "record.bad_row", NULL },
+		{ 10, "record.missing_field", NULL },
+		{ 11, "none", " a 6\" pipe " },
+		{ 12, "record.bad_row", NULL },
+	};
+	size_t nwant = sizeof(want) / sizeof(want[0]);
+	put(tpath("csv/img/a.jpg"), "x");
+	put(tpath("csv/img/b.jpg"), "x");
+	put(tpath("csv/img/c.jpg"), "x");
+	put(tpath("outside.jpg"), "x");
+
+	for (int crlf = 0; crlf < 2; crlf++) {
+		char body2[2048], name[64];
+		size_t k = 0;
+		for (const char *p = body; *p && k + 2 < sizeof(body2); p++) {
+			if (*p == '\n' && crlf)
+				body2[k++] = '\r';
+			body2[k++] = *p;
+		}
+		body2[k] = '\0';
+		snprintf(name, sizeof(name), "csv/list%s.csv", crlf ? "_crlf" : "");
+		put(tpath("%s", name), body2);
+		struct recs rs = read_all(tpath("%s", name), NULL, 7);
+		CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+		CHECK_EQ_INT(rs.rc, 0);
+		CHECK_EQ_INT(rs.count, -1);
+		CHECK_EQ_INT(rs.n, nwant);
+		for (size_t i = 0; i < rs.n && i < nwant; i++) {
+			const struct ts_record *r = &rs.r[i];
+			char src[1100];
+			snprintf(src, sizeof(src), "%s:%d", tpath("%s", name), want[i].line);
+			CHECK_EQ_INT(r->index, 7 + i);
+			CHECK_EQ_STR(r->source, src);
+			CHECKF(!strcmp(reason(r), want[i].reason), "crlf=%d %s: %s (%s)", crlf, r->source,
+			       reason(r), r->reject_msg ? r->reject_msg : "");
+			if (want[i].caption && !crlf)
+				CHECKF(CAP_IS(r, 0, want[i].caption), "%s: '%.*s'", r->source,
+				       r->ncaptions ? (int)r->caption_lens[0] : 0,
+				       r->ncaptions ? r->captions[0] : "");
+			if (r->reject == TS_R_NONE)
+				CHECK(r->image_path && ends_with(r->image_path, r->image_ref));
+		}
+		/* in the CRLF file the embedded line break is CRLF too */
+		if (crlf && rs.n > 2)
+			CHECK(CAP_IS(&rs.r[2], 0, "line one\r\nline two"));
+		if (rs.n > 5)
+			CHECKF(strstr(rs.r[5].reject_msg, "4 fields") != NULL, "%s", rs.r[5].reject_msg);
+		recs_free(&rs);
+	}
+}
+
+static void csv_columns(void)
+{
+	put(tpath("cols/pics/p.jpg"), "x");
+	put(tpath("cols/custom.csv"), "id,desc,file\n1,described,p.jpg\n");
+	put(tpath("cols/defaults.csv"), "\xEF\xBB\xBF" "file_name,text,caption_x\np.jpg,from text,no\n");
+	put(tpath("cols/order.csv"), "path,image,text,caption\nwrong.jpg,p.jpg,no,yes\n");
+	put(tpath("cols/wrong.csv"), "foo,bar\n1,2\n");
+	put(tpath("cols/nocap.csv"), "image,Caption\np.jpg,x\n");
+	put(tpath("cols/empty.csv"), "");
+	put(tpath("cols/blank.csv"), "\n\r\n");
+
+	struct ts_source_opts o = { .image_col = "file", .caption_col = "desc",
+				    .image_root = tpath("cols/pics") };
+	struct recs rs = read_all(tpath("cols/custom.csv"), &o, 0);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.n, 1);
+	if (rs.n == 1) {
+		CHECK_EQ_STR(reason(&rs.r[0]), "none");
+		CHECK(CAP_IS(&rs.r[0], 0, "described"));
+		CHECK(ends_with(rs.r[0].image_path, "/cols/pics/p.jpg"));
+	}
+	recs_free(&rs);
+
+	struct ts_source_opts o2 = { .image_root = tpath("cols/pics") };
+	rs = read_all(tpath("cols/defaults.csv"), &o2, 0);       /* BOM before the header */
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK(rs.n == 1 && rs.r[0].reject == TS_R_NONE && CAP_IS(&rs.r[0], 0, "from text"));
+	recs_free(&rs);
+
+	rs = read_all(tpath("cols/order.csv"), &o2, 0);          /* "image" beats "path" */
+	CHECK(rs.n == 1 && rs.r[0].reject == TS_R_NONE && CAP_IS(&rs.r[0], 0, "yes"));
+	recs_free(&rs);
+
+	static const struct {
+		const char *file;
+		const char *img, *cap;
+		const char *msg1, *msg2;
+	} bad[] = {
+		{ "cols/wrong.csv", NULL, NULL, "no image column", "the header has: foo, bar" },
+		{ "cols/wrong.csv", "foo", NULL, "no caption column", "caption, text" },
+		{ "cols/custom.csv", "image", NULL, "no image column", "looked for 'image'" },
+		{ "cols/nocap.csv", NULL, NULL, "no caption column", "image, Caption" },
+		{ "cols/empty.csv", NULL, NULL, "is empty", "no header" },
+		{ "cols/blank.csv", NULL, NULL, "is empty", "no header" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ts_source_opts ob = { .image_col = bad[i].img, .caption_col = bad[i].cap };
+		rs = read_all(tpath("%s", bad[i].file), &ob, 0);
+		CHECK(rs.open_rc < 0);
+		CHECKF(strstr(rs.err.msg, bad[i].msg1) && strstr(rs.err.msg, bad[i].msg2), "%s",
+		       rs.err.msg);
+		recs_free(&rs);
+	}
+}
+
+static void tsv(void)
+{
+	put(tpath("tsv/i/1.jpg"), "x");
+	put(tpath("tsv/i/2.jpg"), "x");
+	put(tpath("tsv/list.tsv"),
+	    "caption\tpath\n"
+	    "commas, are, fine\ti/1.jpg\n"
+	    "\"quoted\ttab\"\ti/2.jpg\n"
+	    "one field only\n");
+	struct recs rs = read_all(tpath("tsv/list.tsv"), NULL, 0);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.n, 3);
+	if (rs.n == 3) {
+		CHECK(rs.r[0].reject == TS_R_NONE && CAP_IS(&rs.r[0], 0, "commas, are, fine"));
+		CHECK(rs.r[1].reject == TS_R_NONE && CAP_IS(&rs.r[1], 0, "quoted\ttab"));
+		CHECK_EQ_STR(reason(&rs.r[2]), "record.bad_row");
+		CHECK(ends_with(rs.r[2].source, "list.tsv:4"));
+	}
+	recs_free(&rs);
+}
+
+/* Real captions through a CSV written with full quoting and read back. */
+static void csv_real_captions(void)
+{
+	static char caps[40][512];
+	size_t n = flickr_captions(caps, 40);
+	if (!n)
+		SKIP("../shared/data/captions/flickr8k.jsonl not found");
+	FILE *f = fopen(tpath("real.csv"), "wb");
+	fputs("image,caption\r\n", f);
+	for (size_t i = 0; i < n; i++) {
+		fprintf(f, "real/%zu.jpg,\"", i % 3);
+		for (const char *p = caps[i]; *p; p++) {
+			if (*p == '"')
+				fputc('"', f);
+			fputc(*p, f);
+		}
+		fputs("\"\r\n", f);
+	}
+	fclose(f);
+	for (int i = 0; i < 3; i++)
+		put(tpath("real/%d.jpg", i), "x");
+	struct recs rs = read_all(tpath("real.csv"), NULL, 0);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.n, n);
+	for (size_t i = 0; i < rs.n && i < n; i++)
+		CHECKF(rs.r[i].reject == TS_R_NONE && CAP_IS(&rs.r[i], 0, caps[i]), "%zu", i);
+	recs_free(&rs);
+}
+
+/* ---- JSONL ---- */
+
+static void jsonl(void)
+{
+	put(tpath("jl/img/a.jpg"), "x");
+	put(tpath("jl/img/b.jpg"), "x");
+	put(tpath("jl/img/c.jpg"), "x");
+	put(tpath("jl/list.jsonl"),
+	    "{\"image\": \"img/a.jpg\", \"caption\": \"c1\"}\n"            /* 1 */
+	    "\n"                                                          /* 2 */
+	    "not json at all\n"                                           /* 3 */
+	    "[1, 2]\n"                                                    /* 4 */
+	    "{\"caption\": \"no image\"}\n"                               /* 5 */
+	    "{\"path\": \"img/b.jpg\", \"captions\": [\"p\", \"q\"]}\n"   /* 6 */
+	    "   \t\r\n"                                                   /* 7 */
+	    "{\"image\": \"img/c.jpg\", \"text\": \"t\\u0000x\"}\r\n"     /* 8 */
+	    "{\"image\": \"img/a.jpg\"}\n"                                /* 9 */
+	    "{\"image\": \"img/a.jpg\", \"captions\": [\"ok\", 5]}\n"     /* 10 */
+	    "{\"image\": 7, \"caption\": \"x\"}\n"                        /* 11 */
+	    "{\"image\": \"img/zz.jpg\", \"caption\": \"x\"}\n"           /* 12 */
+	    "{\"image\": \"img/a.jpg\", \"caption\": \"last, no newline\"}");  /* 13 */
+	static const struct {
+		int line;
+		const char *reason;
+	} want[] = {
+		{ 1, "none" }, { 3, "record.bad_json" }, { 4, "record.bad_json" },
+		{ 5, "record.missing_field" }, { 6, "none" }, { 8, "none" },
+		{ 9, "caption.missing" }, { 10, "caption.missing" },
+		{ 11, "record.missing_field" }, { 12, "source.missing" }, { 13, "none" },
+	};
+	size_t nwant = sizeof(want) / sizeof(want[0]);
+	struct recs rs = read_all(tpath("jl/list.jsonl"), NULL, 0);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.rc, 0);
+	CHECK_EQ_INT(rs.count, -1);
+	CHECK_EQ_INT(rs.n, nwant);
+	for (size_t i = 0; i < rs.n && i < nwant; i++) {
+		char src[1100];
+		snprintf(src, sizeof(src), "%s:%d", tpath("jl/list.jsonl"), want[i].line);
+		CHECK_EQ_INT(rs.r[i].index, i);
+		CHECK_EQ_STR(rs.r[i].source, src);
+		CHECKF(!strcmp(reason(&rs.r[i]), want[i].reason), "%s: %s (%s)", src,
+		       reason(&rs.r[i]), rs.r[i].reject_msg ? rs.r[i].reject_msg : "");
+	}
+	if (rs.n == nwant) {
+		CHECK(CAP_IS(&rs.r[0], 0, "c1") && rs.r[0].ncaptions == 1);
+		CHECK(strstr(rs.r[1].reject_msg, "not JSON") != NULL);
+		CHECK(strstr(rs.r[2].reject_msg, "not a JSON object") != NULL);
+		CHECK(rs.r[4].ncaptions == 2 && CAP_IS(&rs.r[4], 0, "p") && CAP_IS(&rs.r[4], 1, "q"));
+		CHECK_EQ_STR(rs.r[4].image_ref, "img/b.jpg");
+		CHECK(cap_is(&rs.r[5], 0, "t\0x", 3));
+		CHECK(CAP_IS(&rs.r[10], 0, "last, no newline"));
+	}
+	recs_free(&rs);
+
+	/* custom fields */
+	put(tpath("jl/custom.jsonl"), "{\"img\": \"img/a.jpg\", \"desc\": \"custom\", \"caption\": \"no\"}\n"
+				      "{\"image\": \"img/a.jpg\", \"caption\": \"x\"}\n");
+	struct ts_source_opts o = { .image_col = "img", .caption_col = "desc" };
+	rs = read_all(tpath("jl/custom.jsonl"), &o, 0);
+	CHECK_EQ_INT(rs.n, 2);
+	if (rs.n == 2) {
+		CHECK(rs.r[0].reject == TS_R_NONE && CAP_IS(&rs.r[0], 0, "custom"));
+		CHECK_EQ_STR(reason(&rs.r[1]), "record.missing_field");
+	}
+	recs_free(&rs);
+
+	/* a line over max_record_bytes is rejected; the next line still reads */
+	char big[300];
+	memset(big, 'a', sizeof(big));
+	FILE *f = fopen(tpath("jl/long.jsonl"), "wb");
+	fprintf(f, "{\"image\": \"img/a.jpg\", \"caption\": \"%.*s\"}\n", (int)sizeof(big), big);
+	fprintf(f, "{\"image\": \"img/a.jpg\", \"caption\": \"short\"}\n");
+	fclose(f);
+	struct ts_source_opts o2 = { .max_record_bytes = 100 };
+	rs = read_all(tpath("jl/long.jsonl"), &o2, 0);
+	CHECK_EQ_INT(rs.n, 2);
+	if (rs.n == 2) {
+		CHECK_EQ_STR(reason(&rs.r[0]), "record.bad_row");
+		CHECK(strstr(rs.r[0].reject_msg, "longer than 100 bytes") != NULL);
+		CHECK(rs.r[1].reject == TS_R_NONE && CAP_IS(&rs.r[1], 0, "short"));
+		CHECK(ends_with(rs.r[1].source, "long.jsonl:2"));
+	}
+	recs_free(&rs);
+}
+
+/* Lines of the real flickr8k.jsonl (several lines per image) read as is. */
+static void jsonl_real(void)
+{
+	char path[512], line[4096];
+	snprintf(path, sizeof(path), "%s/data/captions/flickr8k.jsonl", t_shared());
+	FILE *in = fopen(path, "r");
+	if (!in)
+		SKIP("../shared/data/captions/flickr8k.jsonl not found");
+	mkdirs_for(tpath("fl/captions.jsonl"));
+	FILE *out = fopen(tpath("fl/captions.jsonl"), "w");
+	json_t *want = json_array();
+	for (int i = 0; i < 25 && fgets(line, sizeof(line), in); i++) {
+		fputs(line, out);
+		json_t *o = json_loads(line, 0, NULL);
+		json_array_append(want, o);
+		put(tpath("fl/%s", json_string_value(json_object_get(o, "image"))), "x");
+		json_decref(o);
+	}
+	fclose(in);
+	fclose(out);
+	struct recs rs = read_all(tpath("fl/captions.jsonl"), NULL, 0);
+	CHECK_EQ_INT(rs.n, json_array_size(want));
+	for (size_t i = 0; i < rs.n && i < json_array_size(want); i++) {
+		json_t *o = json_array_get(want, i);
+		CHECK(rs.r[i].reject == TS_R_NONE);
+		CHECK(CAP_IS(&rs.r[i], 0, json_string_value(json_object_get(o, "caption"))));
+		CHECK_EQ_STR(rs.r[i].image_ref, json_string_value(json_object_get(o, "image")));
+	}
+	json_decref(want);
+	recs_free(&rs);
+}
+
+/* ---- Urban1k ---- */
+
+static void urban1k(void)
+{
+	put(tpath("u1k/image/1.jpg"), "x");
+	put(tpath("u1k/image/10.jpg"), "x");
+	put(tpath("u1k/image/2.jpg"), "x");
+	put(tpath("u1k/image/.DS_Store.jpg"), "x");
+	put(tpath("u1k/image/readme.md"), "x");
+	put(tpath("u1k/caption/1.txt"), "first line\r\nsecond line\n");
+	put(tpath("u1k/caption/10.txt"), "only line");
+	put(tpath("u1k/caption/2.txt.bak"), "not it");
+	struct recs rs = read_all(tpath("u1k"), NULL, 5);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.count, 3);
+	CHECK_EQ_INT(rs.n, 3);
+	if (rs.n == 3) {
+		CHECK_EQ_STR(rs.r[0].source, "image/1.jpg");
+		CHECK(rs.r[0].reject == TS_R_NONE && CAP_IS(&rs.r[0], 0, "first line"));
+		CHECK(rs.r[0].ncaptions == 1 && ends_with(rs.r[0].image_path, "/u1k/image/1.jpg"));
+		CHECK_EQ_STR(rs.r[1].source, "image/10.jpg");
+		CHECK(rs.r[1].reject == TS_R_NONE && CAP_IS(&rs.r[1], 0, "only line"));
+		CHECK_EQ_STR(rs.r[2].source, "image/2.jpg");
+		CHECK_EQ_STR(reason(&rs.r[2]), "caption.missing");
+		CHECK_EQ_INT(rs.r[2].index, 7);
+	}
+	recs_free(&rs);
+}
+
+static const struct t_case cases[] = {
+	{ "format_names", format_names },
+	{ "detect", detect },
+	{ "resolve_under", resolve_under },
+	{ "folder", folder },
+	{ "csv_basic", csv_basic },
+	{ "csv_columns", csv_columns },
+	{ "tsv", tsv },
+	{ "csv_real_captions", csv_real_captions },
+	{ "jsonl", jsonl },
+	{ "jsonl_real", jsonl_real },
+	{ "urban1k", urban1k },
+	{ NULL, NULL },
+};
+
+int main(void)
+{
+	int rc = t_run("source", cases);
+	char cmd[128];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp());
+	if (!getenv("T_KEEP") && system(cmd) != 0)
+		fprintf(stderr, "cannot remove %s\n", tmp());
+	return rc;
+}
