@@ -204,7 +204,7 @@ static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 	if (too_long)
 		return ts_src_reject(rec, TS_R_RECORD_BAD_ROW, "line is longer than %llu bytes",
 				     (unsigned long long)src->max_bytes);
-	if (!(obj = json_loadb(j->line, j->llen, JSON_ALLOW_NUL, &jerr)))
+	if (!(obj = json_loadb(j->line, j->llen, JSON_ALLOW_NUL | JSON_DECODE_ANY, &jerr)))
 		return ts_src_reject(rec, TS_R_RECORD_BAD_JSON, "not JSON: %s (column %d)",
 				     jerr.text, jerr.column);
 	if (!json_is_object(obj)) {

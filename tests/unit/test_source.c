@@ -695,6 +695,325 @@ static void urban1k(void)
 	recs_free(&rs);
 }
 
+
+/* ---- COCO ---- */
+
+static void coco_fixture(void)
+{
+	const char *in = "tests/data/inputs/coco/captions.json";
+	static const struct {
+		const char *reason;
+		size_t ncaps;
+	} want[] = {
+		{ "none", 3 }, { "none", 1 }, { "caption.missing", 0 }, { "record.bad_json", 0 },
+		{ "record.missing_field", 0 }, { "source.missing", 0 }, { "source.escapes_root", 0 },
+	};
+	size_t nwant = sizeof(want) / sizeof(want[0]);
+	struct recs rs = read_all(in, NULL, 3);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.rc, 0);
+	CHECK_EQ_INT(rs.count, (int64_t)nwant);
+	CHECK_EQ_INT(rs.n, nwant);
+	for (size_t i = 0; i < rs.n && i < nwant; i++) {
+		char src[256];
+		snprintf(src, sizeof(src), "%s:images[%zu]", in, i);
+		CHECK_EQ_STR(rs.r[i].source, src);
+		CHECK_EQ_INT(rs.r[i].index, 3 + i);
+		CHECKF(!strcmp(reason(&rs.r[i]), want[i].reason), "%s: %s (%s)", src,
+		       reason(&rs.r[i]), rs.r[i].reject_msg ? rs.r[i].reject_msg : "");
+		if (rs.r[i].reject == TS_R_NONE)
+			CHECK_EQ_INT(rs.r[i].ncaptions, want[i].ncaps);
+	}
+	if (rs.n == nwant) {
+		CHECK(CAP_IS(&rs.r[0], 0, "A cat on a mat."));
+		CHECK(CAP_IS(&rs.r[0], 1, "A grey cat sleeping on a woven mat."));
+		CHECK(CAP_IS(&rs.r[0], 2, "Third caption for the cat."));
+		CHECK(CAP_IS(&rs.r[1], 0, "Two dogs, \"playing\"."));
+		CHECK_EQ_STR(rs.r[1].image_ref, "images/b.jpg");
+		CHECK(ends_with(rs.r[1].image_path, "/tests/data/inputs/coco/images/b.jpg"));
+	}
+	recs_free(&rs);
+
+	/* not COCO: clear open errors */
+	put(tpath("coco/noimages.json"), "{\"annotations\": []}");
+	put(tpath("coco/noanns.json"), "{\"images\": []}");
+	put(tpath("coco/broken.json"), "{\"images\": [}");
+	static const struct {
+		const char *file, *msg;
+	} bad[] = {
+		{ "coco/noimages.json", "no 'images' array" },
+		{ "coco/noanns.json", "no 'annotations' array" },
+		{ "coco/broken.json", "cannot parse '" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		rs = read_all(tpath("%s", bad[i].file), NULL, 0);
+		CHECK(rs.open_rc < 0);
+		CHECKF(strstr(rs.err.msg, bad[i].msg) != NULL, "%s", rs.err.msg);
+	}
+}
+
+/* COCO-shaped file built from the shared COCO val2017 pairs, annotations
+ * listed in reverse image order to check grouping keeps annotation order. */
+static void coco_real(void)
+{
+	char dir[512], path[600], line[4096];
+	snprintf(dir, sizeof(dir), "%s/data/paired/coco_val2017_riretta", t_shared());
+	snprintf(path, sizeof(path), "%s/captions.jsonl", dir);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		SKIP("../shared/data/paired/coco_val2017_riretta not found");
+	json_t *images = json_array(), *anns = json_array(), *rows = json_array();
+	while (fgets(line, sizeof(line), f)) {
+		json_t *o = json_loads(line, 0, NULL);
+		if (o)
+			json_array_append_new(rows, o);
+	}
+	fclose(f);
+	/* images in first-seen order, ids from 1 */
+	json_t *ids = json_object();
+	size_t i;
+	json_t *o;
+	json_array_foreach(rows, i, o) {
+		const char *img = json_string_value(json_object_get(o, "image"));
+		if (!json_object_get(ids, img)) {
+			json_int_t id = (json_int_t)json_array_size(images) + 1;
+			json_object_set_new(ids, img, json_integer(id));
+			json_array_append_new(images, json_pack("{sIss}", "id", id, "file_name", img));
+		}
+	}
+	json_array_append_new(images, json_pack("{sIss}", "id", (json_int_t)9999,
+						"file_name", json_string_value(json_object_get(json_array_get(rows, 0), "image"))));
+	for (size_t k = json_array_size(rows); k-- > 0;) {
+		o = json_array_get(rows, k);
+		json_array_insert_new(anns, 0, json_pack("{sOsOsO}", "id", json_object_get(o, "coco_ann_id"),
+							 "image_id", json_object_get(ids, json_string_value(json_object_get(o, "image"))),
+							 "caption", json_object_get(o, "caption")));
+	}
+	/* reverse the annotation order by image, keeping order within an image */
+	json_t *byimg = json_array();
+	for (size_t k = json_array_size(images) - 1; k-- > 0;) {
+		json_int_t id = json_integer_value(json_object_get(json_array_get(images, k), "id"));
+		json_array_foreach(anns, i, o)
+			if (json_integer_value(json_object_get(o, "image_id")) == id)
+				json_array_append(byimg, o);
+	}
+	json_t *doc = json_pack("{soso}", "images", images, "annotations", byimg);
+	json_dump_file(doc, tpath("coco_real.json"), 0);
+	struct ts_source_opts opts = { .image_root = dir };
+	struct recs rs = read_all(tpath("coco_real.json"), &opts, 0);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.n, json_array_size(images));
+	CHECK_EQ_INT(rs.count, (int64_t)json_array_size(images));
+	size_t seen = 0;
+	for (size_t k = 0; k + 1 < rs.n; k++) {
+		const struct ts_record *r = &rs.r[k];
+		CHECKF(r->reject == TS_R_NONE, "%s: %s", r->source, r->reject_msg);
+		size_t c = 0;
+		json_array_foreach(rows, i, o) {
+			if (strcmp(json_string_value(json_object_get(o, "image")), r->image_ref))
+				continue;
+			CHECK(CAP_IS(r, c, json_string_value(json_object_get(o, "caption"))));
+			c++;
+		}
+		CHECK_EQ_INT(r->ncaptions, c);
+		seen += c;
+	}
+	CHECK_EQ_INT(seen, json_array_size(rows));
+	if (rs.n)
+		CHECK_EQ_STR(reason(&rs.r[rs.n - 1]), "caption.missing");
+	recs_free(&rs);
+	json_decref(doc);
+	json_decref(anns);
+	json_decref(rows);
+	json_decref(ids);
+}
+
+/* ---- ShareGPT4V ---- */
+
+static void sharegpt4v_tricky(void)
+{
+	const char *in = "tests/data/inputs/sharegpt4v/tricky.json";
+	static const struct {
+		const char *reason, *caption;
+	} want[] = {
+		{ "none", "A tray [with] {braces}, commas, \"quotes\"\nand a backslash \\" },
+		{ "none", "ends in a backslash \\\\" },
+		{ "record.bad_json", NULL },
+		{ "record.bad_json", NULL },
+		{ "record.missing_field", NULL },
+		{ "record.missing_field", NULL },
+		{ "record.bad_json", NULL },
+		{ "record.bad_json", NULL },
+		{ "source.missing", NULL },
+		{ "none", "last one" },
+	};
+	size_t nwant = sizeof(want) / sizeof(want[0]);
+	struct ts_source_opts o = { .format = TS_INPUT_AUTO };
+	CHECK_EQ_INT(ts_source_detect(in), TS_INPUT_SHAREGPT4V);
+	struct recs rs = read_all(in, &o, 10);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECKF(rs.rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.count, -1);
+	CHECK_EQ_INT(rs.n, nwant);
+	for (size_t i = 0; i < rs.n && i < nwant; i++) {
+		const struct ts_record *r = &rs.r[i];
+		char src[256];
+		snprintf(src, sizeof(src), "%s:[%zu]", in, i);
+		CHECK_EQ_STR(r->source, src);
+		CHECK_EQ_INT(r->index, 10 + i);
+		CHECKF(!strcmp(reason(r), want[i].reason), "%s: %s (%s)", src, reason(r),
+		       r->reject_msg ? r->reject_msg : "");
+		if (want[i].caption)
+			CHECKF(CAP_IS(r, 0, want[i].caption) && r->ncaptions == 1, "%s", src);
+	}
+	if (rs.n == nwant) {
+		CHECK_EQ_STR(rs.r[0].image_ref, "coco/train2017/000000000009.jpg");
+		CHECK(ends_with(rs.r[0].image_path, "/sharegpt4v/coco/train2017/000000000009.jpg"));
+		CHECK(strstr(rs.r[2].reject_msg, "a number") != NULL);
+	}
+	recs_free(&rs);
+}
+
+static void sharegpt4v_edges(void)
+{
+	const char *el = "{\"image\": \"i.jpg\", \"conversations\": [{}, {\"value\": \"v\"}]}";
+	char body[512];
+	put(tpath("sg/i.jpg"), "x");
+	struct ts_source_opts o = { .format = TS_INPUT_SHAREGPT4V };
+	struct recs rs;
+
+	put(tpath("sg/empty.json"), " [ ] ");
+	rs = read_all(tpath("sg/empty.json"), &o, 0);
+	CHECK(rs.open_rc == 0 && rs.rc == 0 && rs.n == 0);
+
+	/* the file ends inside the second element: it is rejected, then the end */
+	snprintf(body, sizeof(body), "\xEF\xBB\xBF[%s, {\"image\": \"i.j", el);
+	put(tpath("sg/trunc.json"), body);
+	rs = read_all(tpath("sg/trunc.json"), &o, 0);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.rc, 0);
+	CHECK_EQ_INT(rs.n, 2);
+	if (rs.n == 2) {
+		CHECK(rs.r[0].reject == TS_R_NONE && CAP_IS(&rs.r[0], 0, "v"));
+		CHECK_EQ_STR(reason(&rs.r[1]), "record.bad_json");
+		CHECK(strstr(rs.r[1].reject_msg, "truncated") != NULL);
+	}
+	recs_free(&rs);
+
+	/* the file ends between elements: fatal after the records before */
+	snprintf(body, sizeof(body), "[%s,\n  ", el);
+	put(tpath("sg/trunc2.json"), body);
+	rs = read_all(tpath("sg/trunc2.json"), &o, 0);
+	CHECK_EQ_INT(rs.n, 1);
+	CHECK(rs.rc < 0);
+	CHECKF(strstr(rs.err.msg, "ends before the closing ']'") != NULL, "%s", rs.err.msg);
+	recs_free(&rs);
+
+	/* not an array */
+	put(tpath("sg/obj.json"), "{\"images\": []}");
+	rs = read_all(tpath("sg/obj.json"), &o, 0);
+	CHECK(rs.open_rc < 0);
+	CHECKF(strstr(rs.err.msg, "not a ShareGPT4V file") != NULL, "%s", rs.err.msg);
+
+	/* an element over max_record_bytes is skipped whole and rejected */
+	char big[400];
+	memset(big, 'b', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	FILE *f = fopen(tpath("sg/big.json"), "wb");
+	fprintf(f, "[{\"image\": \"i.jpg\", \"conversations\": [{}, {\"value\": \"%s, ]}\"}]}, %s]", big, el);
+	fclose(f);
+	struct ts_source_opts ob = { .format = TS_INPUT_SHAREGPT4V, .max_record_bytes = 128 };
+	rs = read_all(tpath("sg/big.json"), &ob, 0);
+	CHECK_EQ_INT(rs.rc, 0);
+	CHECK_EQ_INT(rs.n, 2);
+	if (rs.n == 2) {
+		CHECK_EQ_STR(reason(&rs.r[0]), "record.bad_row");
+		CHECK(rs.r[1].reject == TS_R_NONE && CAP_IS(&rs.r[1], 0, "v"));
+	}
+	recs_free(&rs);
+}
+
+static long max_rss_kb(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_maxrss;
+}
+
+/* 20000 elements streamed one at a time: every record comes back, in order,
+ * and (outside sanitizer builds) memory does not grow with the file. */
+static void sharegpt4v_large(void)
+{
+	enum { N = 20000 };
+	static char caps[64][512];
+	size_t ncaps = 0;
+	char path[512], line[8192];
+	snprintf(path, sizeof(path), "%s/data/captions/long_iiw_model.jsonl", t_shared());
+	FILE *lf = fopen(path, "r");
+	while (lf && ncaps < 64 && fgets(line, sizeof(line), lf)) {
+		json_t *o = json_loads(line, 0, NULL);
+		const char *c = json_string_value(json_object_get(o, "caption"));
+		if (c && strlen(c) < 512)
+			snprintf(caps[ncaps++], 512, "%s", c);
+		json_decref(o);
+	}
+	if (lf)
+		fclose(lf);
+	if (!ncaps)        /* no shared data: synthetic long captions */
+		for (; ncaps < 8; ncaps++)
+			snprintf(caps[ncaps], 512, "Caption %zu. A \"long\" one,\nwith [brackets] and {braces} \\ %0300d",
+				 ncaps, 0);
+
+	put(tpath("sgl/coco/train2017/x.jpg"), "x");
+	FILE *f = fopen(tpath("sgl/sharegpt4v_large.json"), "wb");
+	fputs("[\n", f);
+	for (int i = 0; i < N; i++) {
+		json_t *e = json_pack("{sssss[{ssss}{ssss}]}", "id", "x", "image", "coco/train2017/x.jpg",
+				      "conversations", "from", "human", "value", "<image>\nDescribe.",
+				      "from", "gpt", "value", caps[i % ncaps]);
+		char *s = json_dumps(e, JSON_COMPACT);
+		fprintf(f, "%s%s\n", s, i + 1 < N ? "," : "");
+		free(s);
+		json_decref(e);
+	}
+	fputs("]\n", f);
+	long fsize = ftell(f);
+	fclose(f);
+
+	struct ts_source *src = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	struct ts_source_opts o = { .format = TS_INPUT_AUTO };
+	CHECK_EQ_INT(ts_source_open(&src, tpath("sgl/sharegpt4v_large.json"), &o, 0, &e), 0);
+	if (!src)
+		return;
+	struct ts_record rec;
+	memset(&rec, 0, sizeof(rec));
+	long rss0 = 0;
+	size_t n = 0, bad = 0;
+	int rc;
+	while ((rc = ts_source_next(src, &rec, &e)) == 1) {
+		if (n == 100)
+			rss0 = max_rss_kb();
+		if (rec.index != n || rec.reject != TS_R_NONE || rec.ncaptions != 1 ||
+		    !CAP_IS(&rec, 0, caps[n % ncaps]))
+			bad++;
+		n++;
+		ts_record_release(&rec);
+	}
+	ts_source_close(src);
+	CHECK_EQ_INT(rc, 0);
+	CHECK_EQ_INT(n, N);
+	CHECK_EQ_INT(bad, 0);
+	long grew = max_rss_kb() - rss0;
+#if defined(__SANITIZE_ADDRESS__)
+	(void)grew;
+	(void)fsize;
+#else
+	CHECKF(grew * 1024 < fsize / 4, "max RSS grew by %ld KiB reading a %ld KiB file", grew,
+	       fsize / 1024);
+#endif
+}
+
 static const struct t_case cases[] = {
 	{ "format_names", format_names },
 	{ "detect", detect },
@@ -707,6 +1026,11 @@ static const struct t_case cases[] = {
 	{ "jsonl", jsonl },
 	{ "jsonl_real", jsonl_real },
 	{ "urban1k", urban1k },
+	{ "coco_fixture", coco_fixture },
+	{ "coco_real", coco_real },
+	{ "sharegpt4v_tricky", sharegpt4v_tricky },
+	{ "sharegpt4v_edges", sharegpt4v_edges },
+	{ "sharegpt4v_large", sharegpt4v_large },
 	{ NULL, NULL },
 };
 
