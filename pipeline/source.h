@@ -74,8 +74,11 @@ int ts_source_open(struct ts_source **out, const char *input,
 		   const struct ts_source_opts *opts, uint64_t first_index,
 		   struct ts_err *err);
 
-/* Next record into *rec (which the caller releases).  Returns 1 when a
- * record was produced, 0 at the end, negative on a fatal error. */
+/* Next record into *rec (which the caller releases; *rec is overwritten,
+ * so release the previous record first).  Returns 1 when a record was
+ * produced, 0 at the end, negative on a fatal error.  The rules of each
+ * format (blank lines, column matching, framing) are at the top of
+ * pipeline/source_<format>.c. */
 int ts_source_next(struct ts_source *src, struct ts_record *rec,
 		   struct ts_err *err);
 
