@@ -1,0 +1,527 @@
+/*
+ * catalog.c - the SQLite catalog (schema in shards.h and docs/formats.md).
+ *
+ * Written by one thread.  WAL journal, synchronous=NORMAL, schema version 1
+ * in PRAGMA user_version; a file with a newer version, or a non-empty
+ * database without one, is refused rather than touched.  Every statement
+ * is prepared once at open and kept in the struct.  A shard, its samples,
+ * members and rejects go in one transaction, so after a crash the catalog
+ * holds a shard with all of its rows or none of them (ts_catalog_resume
+ * drops anything past the last complete prefix).  Times are ISO-8601 UTC
+ * ("2024-05-01T12:34:56Z").  Besides the documented tables the schema has
+ * indexes on samples(shard), members(shard) and rejects(record), which the
+ * resume deletes and record-ordered readers use.
+ */
+#include "shards.h"
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define CATALOG_VERSION 1
+
+static const char schema_sql[] =
+	"create table meta(name text primary key, value text);\n"
+	"create table runs(id integer primary key, command text, version text,"
+	" options text, started text, ended text, status text, summary text);\n"
+	"create table shards(idx integer primary key, name text unique,"
+	" samples integer, bytes integer, hash text, complete integer,"
+	" first_record integer, end_record integer);\n"
+	"create table samples(key text primary key, record integer unique,"
+	" shard integer, width integer, height integer, orig_width integer,"
+	" orig_height integer, format text, content_hash text, image_hash text,"
+	" source text, caption text, captions text);\n"
+	"create table members(key text, shard integer, name text,"
+	" offset integer, size integer, primary key(key, name));\n"
+	"create table rejects(record integer, source text, stage text,"
+	" reason text, message text);\n"
+	"create index samples_shard on samples(shard);\n"
+	"create index members_shard on members(shard);\n"
+	"create index rejects_record on rejects(record);\n";
+
+enum {
+	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+	Q_META_GET, Q_META_SET,
+	Q_RUN_BEGIN, Q_RUN_END,
+	Q_SHARD, Q_SAMPLE, Q_MEMBER, Q_REJECT,
+	Q_SHARD_LIST,
+	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS,
+	Q__COUNT
+};
+
+static const char *const stmt_sql[Q__COUNT] = {
+	[Q_BEGIN] = "begin immediate",
+	[Q_COMMIT] = "commit",
+	[Q_ROLLBACK] = "rollback",
+	[Q_META_GET] = "select value from meta where name = ?1",
+	[Q_META_SET] = "insert into meta(name, value) values(?1, ?2)"
+		       " on conflict(name) do update set value = excluded.value",
+	[Q_RUN_BEGIN] = "insert into runs(command, version, options, started, status)"
+			" values(?1, ?2, ?3, ?4, 'running')",
+	[Q_RUN_END] = "update runs set ended = ?2, status = ?3, summary = ?4 where id = ?1",
+	[Q_SHARD] = "insert or replace into shards(idx, name, samples, bytes, hash,"
+		    " complete, first_record, end_record) values(?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
+	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
+		     " orig_width, orig_height, format, content_hash, image_hash,"
+		     " source, caption, captions)"
+		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[Q_MEMBER] = "insert into members(key, shard, name, offset, size)"
+		     " values(?1, ?2, ?3, ?4, ?5)",
+	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message)"
+		     " values(?1, ?2, ?3, ?4, ?5)",
+	[Q_SHARD_LIST] = "select idx, complete, end_record from shards order by idx",
+	[Q_DEL_SHARDS] = "delete from shards where idx >= ?1",
+	[Q_DEL_SAMPLES] = "delete from samples where shard >= ?1",
+	[Q_DEL_MEMBERS] = "delete from members where shard >= ?1",
+	[Q_DEL_REJECTS] = "delete from rejects where record >= ?1",
+};
+
+struct ts_catalog {
+	sqlite3 *db;
+	sqlite3_stmt *q[Q__COUNT];
+	char path[PATH_MAX];
+};
+
+static int sqlite_status(int code)
+{
+	switch (code & 0xff) {
+	case SQLITE_NOMEM: return TS_ERR_NOMEM;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+	case SQLITE_FORMAT: return TS_ERR_INVALID;
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISUSE:
+	case SQLITE_ERROR:
+	case SQLITE_RANGE: return TS_ERR_INTERNAL;
+	default: return TS_ERR_IO;   /* IOERR, FULL, CANTOPEN, BUSY, READONLY, ... */
+	}
+}
+
+/* "cannot WHAT 'PATH': sqlite3_errmsg" with a status from the error code. */
+static int db_err(struct ts_catalog *cat, struct ts_err *err, const char *what)
+{
+	return ts_err_set(err, sqlite_status(sqlite3_extended_errcode(cat->db)), TS_R_NONE,
+			  "cannot %s '%s': %s", what, cat->path, sqlite3_errmsg(cat->db));
+}
+
+static void now_iso(char *buf, size_t n)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int bind_text(sqlite3_stmt *q, int i, const char *s)
+{
+	return s ? sqlite3_bind_text(q, i, s, -1, SQLITE_STATIC) : sqlite3_bind_null(q, i);
+}
+
+/* Values above INT64_MAX do not fit an SQLite integer; callers check with
+ * fits_i64() first, so the cast here never wraps. */
+static int bind_u64(sqlite3_stmt *q, int i, uint64_t v)
+{
+	return sqlite3_bind_int64(q, i, (sqlite3_int64)v);
+}
+
+static int fits_i64(uint64_t v)
+{
+	return v <= (uint64_t)INT64_MAX;
+}
+
+/* Step a write statement to completion and reset it. */
+static int run(struct ts_catalog *cat, sqlite3_stmt *q, struct ts_err *err, const char *what)
+{
+	int r = sqlite3_step(q);
+	int rc = r == SQLITE_DONE ? TS_OK : db_err(cat, err, what);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+static int tx_begin(struct ts_catalog *cat, struct ts_err *err)
+{
+	return run(cat, cat->q[Q_BEGIN], err, "begin a transaction in");
+}
+
+static int tx_end(struct ts_catalog *cat, int rc, struct ts_err *err)
+{
+	if (rc == TS_OK)
+		rc = run(cat, cat->q[Q_COMMIT], err, "commit to");
+	if (rc != TS_OK && !sqlite3_get_autocommit(cat->db)) {
+		sqlite3_step(cat->q[Q_ROLLBACK]);
+		sqlite3_reset(cat->q[Q_ROLLBACK]);
+	}
+	return rc;
+}
+
+/* Run SQL without results (pragmas, schema). */
+static int exec(struct ts_catalog *cat, const char *sql, struct ts_err *err, const char *what)
+{
+	if (sqlite3_exec(cat->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return db_err(cat, err, what);
+	return TS_OK;
+}
+
+/* One integer from a query such as "pragma user_version". */
+static int query_int(struct ts_catalog *cat, const char *sql, sqlite3_int64 *v,
+		     struct ts_err *err, const char *what)
+{
+	sqlite3_stmt *q = NULL;
+	int rc = TS_OK;
+	if (sqlite3_prepare_v2(cat->db, sql, -1, &q, NULL) != SQLITE_OK)
+		return db_err(cat, err, what);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		*v = sqlite3_column_int64(q, 0);
+	else
+		rc = db_err(cat, err, what);
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
+{
+	sqlite3_int64 version = 0, objects = 0;
+	int rc;
+
+	if ((rc = query_int(cat, "pragma user_version", &version, err, "open")))
+		return rc;
+	if (version > CATALOG_VERSION)
+		return ts_err_set(err, TS_ERR_UNSUPPORTED, TS_R_NONE,
+				  "cannot open '%s': catalog schema version %lld is newer than this tessera supports (%d)",
+				  cat->path, (long long)version, CATALOG_VERSION);
+	if (version == CATALOG_VERSION)
+		return TS_OK;
+	if ((rc = query_int(cat, "select count(*) from sqlite_master", &objects, err, "open")))
+		return rc;
+	if (version != 0 || objects != 0)
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+				  "cannot open '%s': an SQLite database that is not a tessera catalog",
+				  cat->path);
+	if ((rc = exec(cat, "begin immediate", err, "create the schema in")))
+		return rc;
+	rc = exec(cat, schema_sql, err, "create the schema in");
+	if (rc == TS_OK)
+		rc = exec(cat, "pragma user_version = 1", err, "create the schema in");
+	if (rc == TS_OK)
+		rc = exec(cat, "commit", err, "create the schema in");
+	if (rc != TS_OK)
+		sqlite3_exec(cat->db, "rollback", NULL, NULL, NULL);
+	return rc;
+}
+
+static int set_pragmas(struct ts_catalog *cat, struct ts_err *err)
+{
+	sqlite3_stmt *q = NULL;
+	const unsigned char *mode;
+	int rc = TS_OK;
+
+	if (sqlite3_prepare_v2(cat->db, "pragma journal_mode = wal", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		rc = db_err(cat, err, "open");
+	} else {
+		mode = sqlite3_column_text(q, 0);
+		if (!mode || strcmp((const char *)mode, "wal"))
+			rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE,
+					"cannot open '%s': cannot switch to WAL journal mode (got '%s')",
+					cat->path, mode ? (const char *)mode : "");
+	}
+	sqlite3_finalize(q);
+	if (rc == TS_OK)
+		rc = exec(cat, "pragma synchronous = normal", err, "open");
+	return rc;
+}
+
+int ts_catalog_open(struct ts_catalog **out, const char *path,
+		    struct ts_err *err)
+{
+	struct ts_catalog *cat;
+	int rc, n;
+
+	*out = NULL;
+	cat = calloc(1, sizeof(*cat));
+	if (!cat)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	n = snprintf(cat->path, sizeof(cat->path), "%s", path);
+	if (n < 0 || (size_t)n >= sizeof(cat->path)) {
+		free(cat);
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "cannot open '%s': path too long", path);
+	}
+	if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+		if (!cat->db) {
+			free(cat);
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		}
+		rc = db_err(cat, err, "open");
+		goto fail;
+	}
+	sqlite3_extended_result_codes(cat->db, 1);
+	sqlite3_busy_timeout(cat->db, 10000);
+	/* the version check reads the header first: a garbage file fails here,
+	 * before any pragma could write to it */
+	if ((rc = setup_schema(cat, err)) || (rc = set_pragmas(cat, err)))
+		goto fail;
+	for (int i = 0; i < Q__COUNT; i++) {
+		if (sqlite3_prepare_v3(cat->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &cat->q[i], NULL) != SQLITE_OK) {
+			rc = db_err(cat, err, "prepare a statement for");
+			goto fail;
+		}
+	}
+	*out = cat;
+	return TS_OK;
+fail:
+	ts_catalog_close(cat);
+	return rc;
+}
+
+void ts_catalog_close(struct ts_catalog *cat)
+{
+	if (!cat)
+		return;
+	for (int i = 0; i < Q__COUNT; i++)
+		sqlite3_finalize(cat->q[i]);
+	sqlite3_close_v2(cat->db);
+	free(cat);
+}
+
+int ts_catalog_meta_get(struct ts_catalog *cat, const char *name,
+			char **value, struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_META_GET];
+	int r, rc = TS_OK;
+
+	*value = NULL;
+	bind_text(q, 1, name);
+	r = sqlite3_step(q);
+	if (r == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(q, 0);
+		if (t && !(*value = strdup((const char *)t)))
+			rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	} else if (r != SQLITE_DONE) {
+		rc = db_err(cat, err, "read");
+	}
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+int ts_catalog_meta_set(struct ts_catalog *cat, const char *name,
+			const char *value, struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_META_SET];
+	bind_text(q, 1, name);
+	bind_text(q, 2, value);
+	return run(cat, q, err, "write to");
+}
+
+int ts_catalog_run_begin(struct ts_catalog *cat, const char *command,
+			 const char *version, const char *options_json,
+			 int64_t *run_id, struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_RUN_BEGIN];
+	char now[32];
+	int rc;
+
+	now_iso(now, sizeof(now));
+	bind_text(q, 1, command);
+	bind_text(q, 2, version);
+	bind_text(q, 3, options_json);
+	bind_text(q, 4, now);
+	if ((rc = run(cat, q, err, "write to")))
+		return rc;
+	if (run_id)
+		*run_id = sqlite3_last_insert_rowid(cat->db);
+	return TS_OK;
+}
+
+int ts_catalog_run_end(struct ts_catalog *cat, int64_t run_id,
+		       const char *status, const char *summary_json,
+		       struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_RUN_END];
+	char now[32];
+	int rc;
+
+	now_iso(now, sizeof(now));
+	sqlite3_bind_int64(q, 1, run_id);
+	bind_text(q, 2, now);
+	bind_text(q, 3, status);
+	bind_text(q, 4, summary_json);
+	if ((rc = run(cat, q, err, "write to")))
+		return rc;
+	if (sqlite3_changes(cat->db) != 1)
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				  "cannot write to '%s': no run with id %lld",
+				  cat->path, (long long)run_id);
+	return TS_OK;
+}
+
+int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
+		      uint64_t *next_record, struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_SHARD_LIST];
+	sqlite3_int64 n = 0, end = 0;
+	int r, rc;
+
+	if ((rc = tx_begin(cat, err)))
+		return rc;
+	while ((r = sqlite3_step(q)) == SQLITE_ROW) {
+		sqlite3_int64 idx = sqlite3_column_int64(q, 0);
+		sqlite3_int64 e = sqlite3_column_int64(q, 2);
+		if (idx != n || sqlite3_column_int(q, 1) != 1 ||
+		    sqlite3_column_type(q, 2) != SQLITE_INTEGER || e < end ||
+		    n >= (sqlite3_int64)UINT_MAX)
+			break;
+		end = e;
+		n++;
+	}
+	if (r != SQLITE_ROW && r != SQLITE_DONE)
+		rc = db_err(cat, err, "read");
+	sqlite3_reset(q);
+	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS };
+	for (size_t i = 0; rc == TS_OK && i < sizeof(del) / sizeof(del[0]); i++) {
+		sqlite3_bind_int64(cat->q[del[i]], 1, n);
+		rc = run(cat, cat->q[del[i]], err, "write to");
+	}
+	if (rc == TS_OK) {
+		/* no shard: every reject goes (negative records included) */
+		sqlite3_bind_int64(cat->q[Q_DEL_REJECTS], 1, n ? end : INT64_MIN);
+		rc = run(cat, cat->q[Q_DEL_REJECTS], err, "write to");
+	}
+	if ((rc = tx_end(cat, rc, err)))
+		return rc;
+	*next_shard = (unsigned)n;
+	*next_record = (uint64_t)end;
+	return TS_OK;
+}
+
+static int insert_reject(struct ts_catalog *cat, const struct ts_reject_row *r,
+			 struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_REJECT];
+	if (!fits_i64(r->record))
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				  "cannot write to '%s': record %llu out of range",
+				  cat->path, (unsigned long long)r->record);
+	bind_u64(q, 1, r->record);
+	bind_text(q, 2, r->source);
+	bind_text(q, 3, r->stage);
+	bind_text(q, 4, r->reason);
+	bind_text(q, 5, r->message);
+	return run(cat, q, err, "write to");
+}
+
+static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
+			 struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_SAMPLE];
+	int rc;
+
+	bind_text(q, 1, s->key);
+	bind_u64(q, 2, s->record);
+	sqlite3_bind_int64(q, 3, s->shard);
+	sqlite3_bind_int(q, 4, s->width);
+	sqlite3_bind_int(q, 5, s->height);
+	sqlite3_bind_int(q, 6, s->orig_width);
+	sqlite3_bind_int(q, 7, s->orig_height);
+	bind_text(q, 8, s->format);
+	bind_text(q, 9, s->content_hash);
+	bind_text(q, 10, s->image_hash);
+	bind_text(q, 11, s->source);
+	bind_text(q, 12, s->caption);
+	bind_text(q, 13, s->captions_json);
+	if ((rc = run(cat, q, err, "write to")))
+		return rc;
+	q = cat->q[Q_MEMBER];
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct ts_member_row *m = &s->members[i];
+		if (!fits_i64(m->offset) || !fits_i64(m->size))
+			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+					  "cannot write to '%s': member '%s' out of range",
+					  cat->path, m->name ? m->name : "");
+		bind_text(q, 1, s->key);
+		sqlite3_bind_int64(q, 2, s->shard);
+		bind_text(q, 3, m->name);
+		bind_u64(q, 4, m->offset);
+		bind_u64(q, 5, m->size);
+		if ((rc = run(cat, q, err, "write to")))
+			return rc;
+	}
+	return TS_OK;
+}
+
+/* The contract of commit_shard, checked before anything is written. */
+static int check_shard(struct ts_catalog *cat, const struct ts_shard_row *sh,
+		       const struct ts_sample_row *samples, size_t nsamples,
+		       const struct ts_reject_row *rejects, size_t nrejects,
+		       struct ts_err *err)
+{
+	if (!fits_i64(sh->end_record) || !fits_i64(sh->bytes) || !fits_i64(sh->samples) ||
+	    sh->first_record > sh->end_record)
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				  "cannot write to '%s': shard %u has a bad record range or size",
+				  cat->path, sh->idx);
+	for (size_t i = 0; i < nsamples; i++)
+		if (samples[i].shard != sh->idx || !samples[i].key ||
+		    samples[i].record < sh->first_record || samples[i].record >= sh->end_record)
+			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+					  "cannot write to '%s': sample '%s' (record %llu) is not in shard %u [%llu, %llu)",
+					  cat->path, samples[i].key ? samples[i].key : "",
+					  (unsigned long long)samples[i].record, sh->idx,
+					  (unsigned long long)sh->first_record,
+					  (unsigned long long)sh->end_record);
+	for (size_t i = 0; i < nrejects; i++)
+		if (rejects[i].record < sh->first_record || rejects[i].record >= sh->end_record)
+			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+					  "cannot write to '%s': reject of record %llu is not in shard %u [%llu, %llu)",
+					  cat->path, (unsigned long long)rejects[i].record, sh->idx,
+					  (unsigned long long)sh->first_record,
+					  (unsigned long long)sh->end_record);
+	return TS_OK;
+}
+
+int ts_catalog_commit_shard(struct ts_catalog *cat,
+			    const struct ts_shard_row *shard,
+			    const struct ts_sample_row *samples, size_t nsamples,
+			    const struct ts_reject_row *rejects, size_t nrejects,
+			    struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_SHARD];
+	int rc;
+
+	if ((rc = check_shard(cat, shard, samples, nsamples, rejects, nrejects, err)))
+		return rc;
+	if ((rc = tx_begin(cat, err)))
+		return rc;
+	sqlite3_bind_int64(q, 1, shard->idx);
+	bind_text(q, 2, shard->name);
+	bind_u64(q, 3, shard->samples);
+	bind_u64(q, 4, shard->bytes);
+	bind_text(q, 5, shard->hash);
+	bind_u64(q, 6, shard->first_record);
+	bind_u64(q, 7, shard->end_record);
+	rc = run(cat, q, err, "write to");
+	for (size_t i = 0; rc == TS_OK && i < nsamples; i++)
+		rc = insert_sample(cat, &samples[i], err);
+	for (size_t i = 0; rc == TS_OK && i < nrejects; i++)
+		rc = insert_reject(cat, &rejects[i], err);
+	return tx_end(cat, rc, err);
+}
+
+int ts_catalog_add_rejects(struct ts_catalog *cat,
+			   const struct ts_reject_row *rejects, size_t n,
+			   struct ts_err *err)
+{
+	int rc;
+	if (n == 0)
+		return TS_OK;
+	if ((rc = tx_begin(cat, err)))
+		return rc;
+	for (size_t i = 0; rc == TS_OK && i < n; i++)
+		rc = insert_reject(cat, &rejects[i], err);
+	return tx_end(cat, rc, err);
+}

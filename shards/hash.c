@@ -1,0 +1,64 @@
+/*
+ * hash.c - content hashes: XXH3-128 (seed 0) as 32 lower-case hex digits.
+ *
+ * The hex form is the canonical (big-endian) representation, high 64 bits
+ * first, which is what `xxhsum -H2` prints, so a hash in the catalog can be
+ * checked with stock tools.  One-shot and streaming give the same digits.
+ */
+#include "shards.h"
+
+#include <stdlib.h>
+#include <xxhash.h>
+
+struct ts_hasher {
+	XXH3_state_t *st;
+};
+
+static void hex128(XXH128_hash_t h, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	XXH128_canonical_t c;
+	XXH128_canonicalFromHash(&c, h);
+	for (size_t i = 0; i < sizeof(c.digest); i++) {
+		out[2 * i] = digits[c.digest[i] >> 4];
+		out[2 * i + 1] = digits[c.digest[i] & 15];
+	}
+	out[TS_HASH_HEX_LEN] = '\0';
+}
+
+void ts_hash_hex(const void *data, size_t len, char *out)
+{
+	hex128(XXH3_128bits(len ? data : "", len), out);
+}
+
+struct ts_hasher *ts_hasher_new(void)
+{
+	struct ts_hasher *h = calloc(1, sizeof(*h));
+	if (!h)
+		return NULL;
+	h->st = XXH3_createState();
+	if (!h->st || XXH3_128bits_reset(h->st) != XXH_OK) {
+		ts_hasher_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+void ts_hasher_update(struct ts_hasher *h, const void *data, size_t len)
+{
+	if (len)
+		XXH3_128bits_update(h->st, data, len);
+}
+
+void ts_hasher_hex(struct ts_hasher *h, char *out)
+{
+	hex128(XXH3_128bits_digest(h->st), out);
+}
+
+void ts_hasher_free(struct ts_hasher *h)
+{
+	if (!h)
+		return;
+	XXH3_freeState(h->st);
+	free(h);
+}

@@ -1,0 +1,288 @@
+/*
+ * tar_writer.c - write one WebDataset shard with libarchive.
+ *
+ * Header choices (docs/formats.md, "Shards"), fixed so identical calls give
+ * identical bytes:
+ *   format   POSIX ustar via archive_write_set_format_pax_restricted: a plain
+ *            ustar header per member; libarchive adds a pax extended header
+ *            ("PaxHeader/NAME") only when a field does not fit ustar (a
+ *            name longer than 100 bytes that cannot be split at a '/', a
+ *            non-ASCII name)
+ *   mtime    0 (1970-01-01T00:00:00Z); no atime/ctime
+ *   owner    uid 0, gid 0, uname and gname empty
+ *   mode     0444, regular files only
+ *   blocking none (bytes_per_block 0, bytes_in_last_block 1): the file ends
+ *            right after the two 512-byte zero blocks
+ *
+ * libarchive writes straight through our callback (no blocking buffer), so
+ * the byte counter after archive_write_header() is the member's data
+ * offset.  The callback also feeds a streaming XXH3-128 of the whole file.
+ * The file is written as shards_dir/.NNNNNN.tar.tmp; finish writes the end
+ * blocks, fsyncs, renames to NNNNNN.tar and fsyncs the directory, so a
+ * final name always means a complete file.
+ */
+#include "shards.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define TAR_MTIME 0
+#define TAR_MODE 0444
+
+struct ts_shard_writer {
+	struct archive *a;
+	int fd;
+	int failed;        /* a write failed: only abort is possible */
+	int discard;       /* aborting: drop whatever libarchive still writes */
+	int write_errno;   /* errno of the failed write(2) */
+	uint64_t bytes;
+	struct ts_hasher *hash;
+	char dir[PATH_MAX];
+	char tmp[PATH_MAX];
+	char final[PATH_MAX];
+};
+
+char *ts_shard_name(unsigned index, char *buf, size_t bufsz)
+{
+	snprintf(buf, bufsz, "%06u.tar", index);
+	return buf;
+}
+
+static la_ssize_t write_cb(struct archive *a, void *user, const void *buf, size_t len)
+{
+	struct ts_shard_writer *w = user;
+	const char *p = buf;
+	size_t left = len;
+
+	if (w->discard)
+		return (la_ssize_t)len;
+	while (left > 0) {
+		ssize_t n = write(w->fd, p, left);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			w->write_errno = errno;
+			archive_set_error(a, errno, "%s", strerror(errno));
+			return -1;
+		}
+		ts_hasher_update(w->hash, p, (size_t)n);
+		w->bytes += (uint64_t)n;
+		p += n;
+		left -= (size_t)n;
+	}
+	return (la_ssize_t)len;
+}
+
+static int close_cb(struct archive *a, void *user)
+{
+	return ARCHIVE_OK;   /* the fd is ours: fsync and close in finish */
+}
+
+static void writer_free(struct ts_shard_writer *w, int remove_tmp)
+{
+	if (!w)
+		return;
+	if (w->a) {
+		w->discard = 1;
+		archive_write_free(w->a);
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	if (remove_tmp && w->tmp[0])
+		unlink(w->tmp);
+	ts_hasher_free(w->hash);
+	free(w);
+}
+
+static int ar_err(struct ts_shard_writer *w, struct ts_err *err, const char *what)
+{
+	const char *s = archive_error_string(w->a);
+	int status = archive_errno(w->a) == ENOMEM ? TS_ERR_NOMEM :
+		     w->write_errno ? TS_ERR_IO : TS_ERR_INTERNAL;
+	w->failed = 1;
+	return ts_err_set(err, status, TS_R_NONE, "cannot %s '%s': %s", what, w->tmp,
+			  s ? s : "unknown libarchive error");
+}
+
+int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
+			 unsigned index, struct ts_err *err)
+{
+	struct ts_shard_writer *w;
+	char name[32];
+	int n1, n2;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	w->fd = -1;
+	ts_shard_name(index, name, sizeof(name));
+	n1 = snprintf(w->tmp, sizeof(w->tmp), "%s/.%s.tmp", shards_dir, name);
+	n2 = snprintf(w->final, sizeof(w->final), "%s/%s", shards_dir, name);
+	snprintf(w->dir, sizeof(w->dir), "%s", shards_dir);
+	if (n1 < 0 || (size_t)n1 >= sizeof(w->tmp) || n2 < 0 || (size_t)n2 >= sizeof(w->final)) {
+		w->tmp[0] = '\0';
+		writer_free(w, 0);
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
+				  "cannot create a shard in '%s': path too long", shards_dir);
+	}
+	w->hash = ts_hasher_new();
+	w->a = archive_write_new();
+	if (!w->hash || !w->a) {
+		w->tmp[0] = '\0';
+		writer_free(w, 0);
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	}
+	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (w->fd < 0) {
+		int e = errno;
+		w->tmp[0] = '\0';   /* not ours to remove */
+		ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot create '%s/.%s.tmp': %s",
+			   shards_dir, name, strerror(e));
+		writer_free(w, 0);
+		return TS_ERR_IO;
+	}
+	if (archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
+	    archive_write_add_filter_none(w->a) != ARCHIVE_OK ||
+	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
+	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
+	    archive_write_open(w->a, w, NULL, write_cb, close_cb) != ARCHIVE_OK) {
+		int rc = ar_err(w, err, "create");
+		writer_free(w, 1);
+		return rc;
+	}
+	*out = w;
+	return TS_OK;
+}
+
+int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
+			const void *data, size_t len, uint64_t *data_offset,
+			struct ts_err *err)
+{
+	struct archive_entry *e;
+	const char *p = data;
+	size_t left = len;
+	int rc = TS_OK;
+
+	if (w->failed)
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				  "cannot write '%s': an earlier write failed", w->tmp);
+	if (!name || !*name)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
+				  "cannot write '%s': empty member name", w->tmp);
+	e = archive_entry_new();
+	if (!e)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	archive_entry_copy_pathname(e, name);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, TAR_MODE);
+	archive_entry_set_size(e, (la_int64_t)len);
+	archive_entry_set_mtime(e, TAR_MTIME, 0);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	if (archive_write_header(w->a, e) != ARCHIVE_OK) {
+		rc = ar_err(w, err, "write a header to");
+		goto out;
+	}
+	if (data_offset)
+		*data_offset = w->bytes;
+	while (left > 0) {
+		la_ssize_t n = archive_write_data(w->a, p, left);
+		if (n <= 0) {
+			rc = ar_err(w, err, "write");
+			goto out;
+		}
+		p += n;
+		left -= (size_t)n;
+	}
+	if (archive_write_finish_entry(w->a) != ARCHIVE_OK)
+		rc = ar_err(w, err, "write");
+out:
+	archive_entry_free(e);
+	return rc;
+}
+
+uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w)
+{
+	return w->bytes;
+}
+
+static int fsync_dir(const char *dir, struct ts_err *err)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s",
+				  dir, strerror(errno));
+	if (fsync(fd) && errno != EINVAL && errno != EROFS) {
+		int e = errno;
+		close(fd);
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot sync '%s': %s",
+				  dir, strerror(e));
+	}
+	close(fd);
+	return TS_OK;
+}
+
+int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
+			   char *hash_hex, struct ts_err *err)
+{
+	int rc = TS_OK;
+
+	if (w->failed) {
+		rc = ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				"cannot finish '%s': an earlier write failed", w->tmp);
+		goto fail;
+	}
+	if (archive_write_close(w->a) != ARCHIVE_OK) {
+		rc = ar_err(w, err, "finish");
+		goto fail;
+	}
+	if (w->bytes % 512) {
+		rc = ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				"cannot finish '%s': size %llu is not a multiple of 512",
+				w->tmp, (unsigned long long)w->bytes);
+		goto fail;
+	}
+	if (fsync(w->fd)) {
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot sync '%s': %s",
+				w->tmp, strerror(errno));
+		goto fail;
+	}
+	if (close(w->fd)) {
+		w->fd = -1;
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot close '%s': %s",
+				w->tmp, strerror(errno));
+		goto fail;
+	}
+	w->fd = -1;
+	if (rename(w->tmp, w->final)) {
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot rename '%s' to '%s': %s",
+				w->tmp, w->final, strerror(errno));
+		goto fail;
+	}
+	w->tmp[0] = '\0';   /* renamed: nothing left to remove */
+	if ((rc = fsync_dir(w->dir, err)))
+		goto fail;
+	if (total_bytes)
+		*total_bytes = w->bytes;
+	if (hash_hex)
+		ts_hasher_hex(w->hash, hash_hex);
+	writer_free(w, 0);
+	return TS_OK;
+fail:
+	writer_free(w, 1);
+	return rc;
+}
+
+void ts_shard_writer_abort(struct ts_shard_writer *w)
+{
+	writer_free(w, 1);
+}

@@ -1,0 +1,1023 @@
+/*
+ * test_shards.c - the storage layer: XXH3-128 hashes, the tar shard writer
+ * (deterministic bytes, exact data offsets, readable by tar and Python's
+ * tarfile), the tar reader (types, limits, truncation) and the SQLite
+ * catalog (schema, runs, commits, crash resume).
+ *
+ * Everything is written under one mkdtemp directory, removed at the end.
+ * External tools (xxhsum, tar, python3) are optional: a missing one skips
+ * only the check that needs it, with a SKIP line saying so.
+ */
+#define _GNU_SOURCE   /* memmem */
+#include "t.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "../../shards/shards.h"
+
+/* ---- helpers ---- */
+
+static char tmp_root[64];
+
+static const char *tmp(void)
+{
+	if (!tmp_root[0]) {
+		strcpy(tmp_root, "/tmp/ts-shards-XXXXXX");
+		if (!mkdtemp(tmp_root)) {
+			perror("mkdtemp");
+			exit(1);
+		}
+	}
+	return tmp_root;
+}
+
+/* A fresh directory under the temp root. */
+static const char *subdir(const char *name)
+{
+	static char path[8][256];
+	static int next;
+	char *p = path[next++ % 8];
+	snprintf(p, 256, "%s/%s", tmp(), name);
+	mkdir(p, 0755);
+	return p;
+}
+
+static int exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	uint8_t *buf = NULL;
+	long n;
+	*len = 0;
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else if (buf) {
+			*len = (size_t)n;
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+static int spit(const char *path, const void *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	if (!f)
+		return -1;
+	size_t n = fwrite(data, 1, len, f);
+	return fclose(f) || n != len ? -1 : 0;
+}
+
+/* Does the shell find this program? */
+static int have(const char *prog)
+{
+	char cmd[256];
+	snprintf(cmd, sizeof(cmd), "command -v %s >/dev/null 2>&1", prog);
+	return system(cmd) == 0;
+}
+
+/* First line of a command's stdout into buf; -1 when it fails. */
+static int run_cmd(const char *cmd, char *out, size_t n)
+{
+	FILE *p = popen(cmd, "r");
+	size_t got;
+	if (!p)
+		return -1;
+	got = fread(out, 1, n - 1, p);
+	out[got] = '\0';
+	return pclose(p) == 0 ? 0 : -1;
+}
+
+/* The member set used by the writer tests: short names, an empty member,
+ * one over a block, and a 150-character name (needs a pax header). */
+#define NMEMBERS 5
+static char long_name[151];
+static uint8_t big[3000];
+
+struct member { const char *name; const void *data; size_t len; };
+
+static void members(struct member *m)
+{
+	memset(long_name, 'n', 146);
+	memcpy(long_name + 146, ".txt", 5);
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = (uint8_t)(i * 7 + 3);
+	m[0] = (struct member){ "000000000.jpg", big, sizeof(big) };
+	m[1] = (struct member){ "000000000.txt", "a dog on a beach", 16 };
+	m[2] = (struct member){ "000000000.json", "{}", 2 };
+	m[3] = (struct member){ "000000001.txt", "", 0 };
+	m[4] = (struct member){ long_name, "long", 4 };
+}
+
+/* Write the member set as shard index into dir; offsets into off. */
+static int write_shard(const char *dir, unsigned index, uint64_t *off,
+		       uint64_t *bytes, char *hash)
+{
+	struct member m[NMEMBERS];
+	struct ts_shard_writer *w = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	members(m);
+	if (ts_shard_writer_open(&w, dir, index, &e)) {
+		fprintf(stderr, "  open: %s\n", e.msg);
+		return -1;
+	}
+	for (int i = 0; i < NMEMBERS; i++)
+		if (ts_shard_writer_add(w, m[i].name, m[i].data, m[i].len, &off[i], &e)) {
+			fprintf(stderr, "  add: %s\n", e.msg);
+			ts_shard_writer_abort(w);
+			return -1;
+		}
+	if (ts_shard_writer_finish(w, bytes, hash, &e)) {
+		fprintf(stderr, "  finish: %s\n", e.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- hashes ---- */
+
+static void hash_known(void)
+{
+	char a[TS_HASH_HEX_LEN + 1], b[TS_HASH_HEX_LEN + 1];
+	struct ts_hasher *h;
+	static uint8_t buf[100003];
+
+	/* XXH3-128 of the empty string, from the xxHash reference test vectors */
+	ts_hash_hex("", 0, a);
+	CHECK_EQ_STR(a, "99aa06d3014798d86001c324468d497f");
+	ts_hash_hex(NULL, 0, b);
+	CHECK_EQ_STR(b, a);
+
+	/* streaming in odd-sized pieces equals one-shot */
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 131 + (i >> 8));
+	ts_hash_hex(buf, sizeof(buf), a);
+	CHECK_EQ_INT(strlen(a), TS_HASH_HEX_LEN);
+	CHECK(strspn(a, "0123456789abcdef") == TS_HASH_HEX_LEN);
+	h = ts_hasher_new();
+	CHECK(h != NULL);
+	if (!h)
+		return;
+	for (size_t off = 0, step = 1; off < sizeof(buf); off += step, step = step * 3 + 1) {
+		size_t n = step < sizeof(buf) - off ? step : sizeof(buf) - off;
+		ts_hasher_update(h, buf + off, n);
+	}
+	ts_hasher_hex(h, b);
+	CHECK_EQ_STR(b, a);
+	ts_hasher_hex(h, b);   /* does not reset */
+	CHECK_EQ_STR(b, a);
+	ts_hasher_free(h);
+	ts_hasher_free(NULL);
+
+	h = ts_hasher_new();
+	ts_hasher_update(h, "ab", 2);
+	ts_hasher_update(h, "c", 1);
+	ts_hasher_hex(h, b);
+	ts_hasher_free(h);
+	ts_hash_hex("abc", 3, a);
+	CHECK_EQ_STR(b, a);
+	CHECK(strcmp(a, "99aa06d3014798d86001c324468d497f") != 0);
+}
+
+/* An independent implementation: the xxhsum CLI (Debian package xxhash). */
+static void hash_xxhsum(void)
+{
+	char a[TS_HASH_HEX_LEN + 1], path[300], cmd[400], out[256];
+
+	if (!have("xxhsum"))
+		SKIP("xxhsum not installed (Debian package xxhash): CLI cross-check not run");
+	const char *inputs[] = { "", "abc", "a dog on a beach" };
+	for (int i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/hash-%d", tmp(), i);
+		CHECK(spit(path, inputs[i], strlen(inputs[i])) == 0);
+		snprintf(cmd, sizeof(cmd), "xxhsum -H2 '%s' 2>/dev/null", path);
+		CHECK(run_cmd(cmd, out, sizeof(out)) == 0);
+		out[strcspn(out, " \n")] = '\0';
+		ts_hash_hex(inputs[i], strlen(inputs[i]), a);
+		CHECK_EQ_STR(out, a);
+	}
+}
+
+/* ---- tar writer ---- */
+
+static void shard_name(void)
+{
+	char buf[32];
+	CHECK_EQ_STR(ts_shard_name(0, buf, sizeof(buf)), "000000.tar");
+	CHECK_EQ_STR(ts_shard_name(42, buf, sizeof(buf)), "000042.tar");
+	CHECK_EQ_STR(ts_shard_name(1234567, buf, sizeof(buf)), "1234567.tar");
+}
+
+static void writer_deterministic(void)
+{
+	const char *d1 = subdir("det1"), *d2 = subdir("det2");
+	uint64_t off1[NMEMBERS], off2[NMEMBERS], bytes1 = 0, bytes2 = 0;
+	char h1[TS_HASH_HEX_LEN + 1] = "", h2[TS_HASH_HEX_LEN + 1] = "", hf[TS_HASH_HEX_LEN + 1];
+	char p1[300], p2[300];
+	size_t n1, n2;
+
+	CHECK(write_shard(d1, 3, off1, &bytes1, h1) == 0);
+	sleep(1);   /* a different wall clock must not change a byte */
+	CHECK(write_shard(d2, 3, off2, &bytes2, h2) == 0);
+	snprintf(p1, sizeof(p1), "%s/000003.tar", d1);
+	snprintf(p2, sizeof(p2), "%s/000003.tar", d2);
+	uint8_t *b1 = slurp(p1, &n1), *b2 = slurp(p2, &n2);
+	CHECK(b1 && b2);
+	if (!b1 || !b2)
+		goto out;
+	CHECK_EQ_INT(n1, n2);
+	CHECK(n1 == n2 && memcmp(b1, b2, n1) == 0);
+	CHECK_EQ_INT(bytes1, n1);
+	CHECK_EQ_STR(h1, h2);
+	ts_hash_hex(b1, n1, hf);
+	CHECK_EQ_STR(h1, hf);   /* the streamed hash is the hash of the file */
+	for (int i = 0; i < NMEMBERS; i++)
+		CHECK_EQ_INT(off1[i], off2[i]);
+	/* unblocked: the file ends right after the two zero blocks */
+	CHECK_EQ_INT(n1 % 512, 0);
+	CHECK(n1 >= 1024);
+	int zero = 1;
+	for (size_t i = n1 - 1024; i < n1; i++)
+		zero &= b1[i] == 0;
+	CHECK(zero);
+	/* the last member's data block sits right before the end blocks */
+	CHECK_EQ_INT(off1[NMEMBERS - 1] + 512, n1 - 1024);
+out:
+	free(b1);
+	free(b2);
+}
+
+/* Octal header field as a number. */
+static unsigned long long octal(const uint8_t *f, size_t n)
+{
+	unsigned long long v = 0;
+	for (size_t i = 0; i < n && f[i] >= '0' && f[i] <= '7'; i++)
+		v = v * 8 + (f[i] - '0');
+	return v;
+}
+
+static void writer_offsets_and_headers(void)
+{
+	const char *d = subdir("offsets");
+	struct member m[NMEMBERS];
+	uint64_t off[NMEMBERS], bytes;
+	char hash[TS_HASH_HEX_LEN + 1], path[300];
+	size_t n;
+
+	members(m);
+	CHECK(write_shard(d, 0, off, &bytes, hash) == 0);
+	snprintf(path, sizeof(path), "%s/000000.tar", d);
+	uint8_t *b = slurp(path, &n);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	CHECK_EQ_INT(off[0], 512);   /* first header, then data */
+	for (int i = 0; i < NMEMBERS; i++) {
+		CHECKF(off[i] % 512 == 0 && off[i] + m[i].len <= n, "member %d at %llu", i,
+		       (unsigned long long)off[i]);
+		if (off[i] + m[i].len > n)
+			continue;
+		CHECKF(memcmp(b + off[i], m[i].data, m[i].len) == 0, "member %d bytes", i);
+		/* padding after the data is zero */
+		for (size_t j = off[i] + m[i].len; j % 512; j++)
+			if (b[j]) {
+				CHECKF(0, "member %d padding byte %zu", i, j);
+				break;
+			}
+		/* the ustar header right before the data */
+		const uint8_t *hd = b + off[i] - 512;
+		CHECKF(memcmp(hd + 257, "ustar\0" "00", 8) == 0, "member %d magic", i);
+		CHECK_EQ_INT(hd[156], '0');                     /* regular file */
+		CHECK_EQ_INT(octal(hd + 100, 8), 0444);         /* mode */
+		CHECK_EQ_INT(octal(hd + 108, 8), 0);            /* uid */
+		CHECK_EQ_INT(octal(hd + 116, 8), 0);            /* gid */
+		CHECK_EQ_INT(octal(hd + 124, 12), m[i].len);    /* size */
+		CHECK_EQ_INT(octal(hd + 136, 12), 0);           /* mtime */
+		CHECK_EQ_INT(hd[265], 0);                       /* uname empty */
+		CHECK_EQ_INT(hd[297], 0);                       /* gname empty */
+		if (strlen(m[i].name) <= 100)
+			CHECK(strncmp((const char *)hd, m[i].name, 100) == 0);
+	}
+	/* short names: nothing but ustar headers, no pax header before them */
+	CHECK_EQ_INT(off[1], off[0] + 512 + 3072);
+	CHECK_EQ_INT(off[2], off[1] + 512 + 512);
+	CHECK_EQ_INT(off[3], off[2] + 512 + 512);
+	/* the 150-character name: a pax 'x' header and its data block come
+	 * first (the empty member before it has no data block) */
+	CHECK_EQ_INT(off[4], off[3] + 3 * 512);
+	const uint8_t *x = b + off[3];
+	CHECK_EQ_INT(x[156], 'x');
+	CHECK(memmem(x + 512, 512, long_name, 150) != NULL);
+	CHECK(memmem(x, 512, "PaxHeader", 9) != NULL);
+	CHECK(memmem(b, n, "atime", 5) == NULL && memmem(b, n, "ctime", 5) == NULL);
+	free(b);
+}
+
+/* Write the member set as shard 1 of a fresh directory; its path into path. */
+static int external_shard(const char *name, char *path, size_t n, struct member *m,
+			  uint64_t *off)
+{
+	uint64_t bytes;
+	char hash[TS_HASH_HEX_LEN + 1];
+	const char *d = subdir(name);
+	members(m);
+	snprintf(path, n, "%s/000001.tar", d);
+	return write_shard(d, 1, off, &bytes, hash);
+}
+
+static void writer_tar_tf(void)
+{
+	char path[300], cmd[1200], out[4096], want[1024];
+	struct member m[NMEMBERS];
+	uint64_t off[NMEMBERS];
+
+	if (!have("tar"))
+		SKIP("tar not installed: listing by tar(1) not checked");
+	CHECK(external_shard("tar-tf", path, sizeof(path), m, off) == 0);
+	snprintf(cmd, sizeof(cmd), "tar tf '%s' | tr '\\n' '|'", path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0);
+	snprintf(want, sizeof(want), "%s|%s|%s|%s|%s|", m[0].name, m[1].name,
+		 m[2].name, m[3].name, m[4].name);
+	CHECK_EQ_STR(out, want);
+	/* the verbose listing shows the fixed metadata */
+	snprintf(cmd, sizeof(cmd), "tar tvf '%s' --numeric-owner --full-time 2>/dev/null | head -n 1", path);
+	if (run_cmd(cmd, out, sizeof(out)) == 0)   /* GNU options; busybox tar lacks them */
+		CHECKF(strstr(out, "-r--r--r--") && strstr(out, "0/0") && strstr(out, "1970-01-01"),
+		       "tar tvf: %s", out);
+	/* tar extracts the bytes unchanged */
+	snprintf(cmd, sizeof(cmd), "tar xOf '%s' 000000000.txt", path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0);
+	CHECK_EQ_STR(out, "a dog on a beach");
+}
+
+static void writer_python_tarfile(void)
+{
+	char path[300], cmd[1200], out[4096], want[1024];
+	struct member m[NMEMBERS];
+	uint64_t off[NMEMBERS];
+
+	if (!have("python3"))
+		SKIP("python3 not installed: reading with Python's tarfile not checked");
+	CHECK(external_shard("py-tarfile", path, sizeof(path), m, off) == 0);
+	/* names, sizes, modes, mtimes and data offsets as tarfile sees them */
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c \"import sys, tarfile\n"
+		 "t = tarfile.open(sys.argv[1])\n"
+		 "print('|'.join('%%s:%%d:%%o:%%d:%%d:%%s' %% (i.name, i.size, i.mode, i.mtime,"
+		 " i.offset_data, t.extractfile(i).read()[:3].hex()) for i in t.getmembers()))\n"
+		 "\" '%s'", path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0);
+	out[strcspn(out, "\n")] = '\0';
+	snprintf(want, sizeof(want),
+		 "%s:3000:444:0:%llu:%02x%02x%02x|%s:16:444:0:%llu:612064|%s:2:444:0:%llu:7b7d|"
+		 "%s:0:444:0:%llu:|%s:4:444:0:%llu:6c6f6e",
+		 m[0].name, (unsigned long long)off[0], big[0], big[1], big[2],
+		 m[1].name, (unsigned long long)off[1], m[2].name, (unsigned long long)off[2],
+		 m[3].name, (unsigned long long)off[3], m[4].name, (unsigned long long)off[4]);
+	CHECK_EQ_STR(out, want);
+}
+
+static void writer_abort_and_temp(void)
+{
+	const char *d = subdir("abort");
+	struct ts_shard_writer *w = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	char tmpname[300], final[300];
+	uint64_t off;
+
+	snprintf(tmpname, sizeof(tmpname), "%s/.000007.tar.tmp", d);
+	snprintf(final, sizeof(final), "%s/000007.tar", d);
+	/* a stale temp file is truncated, not appended to */
+	CHECK(spit(tmpname, "stale garbage", 13) == 0);
+	CHECK_EQ_INT(ts_shard_writer_open(&w, d, 7, &e), 0);
+	CHECK(exists(tmpname));
+	CHECK_EQ_INT(ts_shard_writer_bytes(w), 0);
+	CHECK_EQ_INT(ts_shard_writer_add(w, "a.txt", "x", 1, &off, &e), 0);
+	CHECK_EQ_INT(off, 512);
+	CHECK_EQ_INT(ts_shard_writer_bytes(w), 1024);
+	CHECK(!exists(final));
+	ts_shard_writer_abort(w);
+	CHECK(!exists(tmpname));
+	CHECK(!exists(final));
+	ts_shard_writer_abort(NULL);
+
+	/* finish leaves the final file and no temp file */
+	CHECK_EQ_INT(ts_shard_writer_open(&w, d, 7, &e), 0);
+	CHECK_EQ_INT(ts_shard_writer_add(w, "a.txt", "x", 1, NULL, &e), 0);
+	CHECK_EQ_INT(ts_shard_writer_finish(w, NULL, NULL, &e), 0);
+	CHECK(!exists(tmpname));
+	CHECK(exists(final));
+	struct stat st;
+	CHECK(stat(final, &st) == 0 && st.st_size == 2048);
+
+	/* an empty shard is just the two end blocks */
+	uint64_t bytes = 1;
+	char hash[TS_HASH_HEX_LEN + 1], want[TS_HASH_HEX_LEN + 1];
+	static const uint8_t zeros[1024];
+	CHECK_EQ_INT(ts_shard_writer_open(&w, d, 8, &e), 0);
+	CHECK_EQ_INT(ts_shard_writer_finish(w, &bytes, hash, &e), 0);
+	CHECK_EQ_INT(bytes, 1024);
+	ts_hash_hex(zeros, sizeof(zeros), want);
+	CHECK_EQ_STR(hash, want);
+
+	/* a missing directory is a clear error naming the path */
+	char missing[300];
+	snprintf(missing, sizeof(missing), "%s/no/such/dir", d);
+	w = (struct ts_shard_writer *)1;
+	CHECK_EQ_INT(ts_shard_writer_open(&w, missing, 0, &e), TS_ERR_IO);
+	CHECK(w == NULL);
+	CHECKF(strstr(e.msg, "cannot create '") && strstr(e.msg, "no/such/dir/.000000.tar.tmp'"),
+	       "%s", e.msg);
+
+	/* an empty member name is refused, the writer stays usable */
+	CHECK_EQ_INT(ts_shard_writer_open(&w, d, 9, &e), 0);
+	CHECK(ts_shard_writer_add(w, "", "x", 1, NULL, &e) < 0);
+	CHECK_EQ_INT(ts_shard_writer_add(w, "b.txt", "y", 1, NULL, &e), 0);
+	ts_shard_writer_abort(w);
+}
+
+/* ---- tar reader ---- */
+
+struct seen {
+	int n;
+	char names[16][200];
+	size_t sizes[16];
+	uint64_t offs[16];
+	int types[16];
+	char first_bytes[16][8];
+	int stop_at;
+};
+
+static int collect(const struct ts_tar_member *m, void *user)
+{
+	struct seen *s = user;
+	if (s->n < 16) {
+		snprintf(s->names[s->n], sizeof(s->names[0]), "%s", m->name);
+		s->sizes[s->n] = m->size;
+		s->offs[s->n] = m->data_offset;
+		s->types[s->n] = m->type;
+		memset(s->first_bytes[s->n], 0, 8);
+		memcpy(s->first_bytes[s->n], m->data, m->size < 7 ? m->size : 7);
+	}
+	s->n++;
+	return s->stop_at && s->n == s->stop_at ? 42 : 0;
+}
+
+static void reader_round_trip(void)
+{
+	const char *d = subdir("reader");
+	struct member m[NMEMBERS];
+	uint64_t off[NMEMBERS], bytes;
+	char hash[TS_HASH_HEX_LEN + 1], path[300];
+	struct ts_err e = TS_ERR_INIT;
+	struct seen s;
+
+	members(m);
+	CHECK(write_shard(d, 0, off, &bytes, hash) == 0);
+	snprintf(path, sizeof(path), "%s/000000.tar", d);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(ts_tar_foreach(path, 1 << 20, collect, &s, &e), 0);
+	CHECK_EQ_INT(s.n, NMEMBERS);
+	for (int i = 0; i < NMEMBERS && i < s.n; i++) {
+		CHECK_EQ_STR(s.names[i], m[i].name);
+		CHECK_EQ_INT(s.sizes[i], m[i].len);
+		CHECK_EQ_INT(s.offs[i], off[i]);
+		CHECK_EQ_INT(s.types[i], 0);
+		CHECK(memcmp(s.first_bytes[i], m[i].data, m[i].len < 7 ? m[i].len : 7) == 0);
+	}
+	/* a non-zero callback value stops the walk and is returned */
+	memset(&s, 0, sizeof(s));
+	s.stop_at = 2;
+	CHECK_EQ_INT(ts_tar_foreach(path, 1 << 20, collect, &s, &e), 42);
+	CHECK_EQ_INT(s.n, 2);
+	/* the cap */
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(ts_tar_foreach(path, 2999, collect, &s, &e), TS_ERR_LIMIT);
+	CHECK_EQ_INT(s.n, 0);
+	CHECKF(strstr(e.msg, "000000000.jpg") != NULL, "%s", e.msg);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(ts_tar_foreach(path, 3000, collect, &s, &e), 0);
+}
+
+/* Write a tar with libarchive directly in the given format: a directory,
+ * a file, a symlink, a hard link and a file with a long name. */
+static int write_foreign(const char *path, int format, uint64_t *file_off)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	char longn[200];
+	int rc = 0;
+
+	memset(longn, 'q', 180);
+	strcpy(longn + 180, ".bin");
+	archive_write_set_format(a, format);
+	archive_write_add_filter_none(a);
+	if (archive_write_open_filename(a, path) != ARCHIVE_OK)
+		rc = -1;
+
+	archive_entry_set_pathname(e, "dir/");
+	archive_entry_set_filetype(e, AE_IFDIR);
+	archive_entry_set_perm(e, 0755);
+	rc |= archive_write_header(a, e) != ARCHIVE_OK;
+
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, "dir/file.txt");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 5);
+	rc |= archive_write_header(a, e) != ARCHIVE_OK;
+	rc |= archive_write_data(a, "hello", 5) != 5;
+
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, "dir/link");
+	archive_entry_set_filetype(e, AE_IFLNK);
+	archive_entry_set_perm(e, 0777);
+	archive_entry_set_symlink(e, "file.txt");
+	rc |= archive_write_header(a, e) != ARCHIVE_OK;
+
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, "dir/hard");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_hardlink(e, "dir/file.txt");
+	rc |= archive_write_header(a, e) != ARCHIVE_OK;
+
+	archive_entry_clear(e);
+	archive_entry_set_pathname(e, longn);
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, 600);
+	rc |= archive_write_header(a, e) != ARCHIVE_OK;
+	char data[600];
+	memset(data, 'Z', sizeof(data));
+	memcpy(data, "START", 5);
+	rc |= archive_write_data(a, data, sizeof(data)) != 600;
+
+	rc |= archive_write_close(a) != ARCHIVE_OK;
+	archive_write_free(a);
+	archive_entry_free(e);
+	(void)file_off;
+	return rc ? -1 : 0;
+}
+
+static void reader_types_and_formats(void)
+{
+	static const struct { int format; const char *name; } formats[] = {
+		{ ARCHIVE_FORMAT_TAR_USTAR, "ustar" },
+		{ ARCHIVE_FORMAT_TAR_PAX_INTERCHANGE, "pax" },
+		{ ARCHIVE_FORMAT_TAR_GNUTAR, "gnutar" },
+	};
+	struct ts_err e = TS_ERR_INIT;
+	char path[300];
+
+	for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++) {
+		struct seen s;
+		size_t n;
+		snprintf(path, sizeof(path), "%s/foreign-%s.tar", tmp(), formats[f].name);
+		if (write_foreign(path, formats[f].format, NULL)) {
+			/* ustar cannot hold the 184-byte name without a '/' */
+			if (formats[f].format != ARCHIVE_FORMAT_TAR_USTAR)
+				CHECKF(0, "writing a %s tar failed", formats[f].name);
+			continue;
+		}
+		memset(&s, 0, sizeof(s));
+		CHECKF(ts_tar_foreach(path, 1 << 20, collect, &s, &e) == 0, "%s: %s",
+		       formats[f].name, e.msg);
+		CHECKF(s.n == 5, "%s: %d members", formats[f].name, s.n);
+		if (s.n != 5)
+			continue;
+		CHECK_EQ_STR(s.names[0], "dir/");
+		CHECK_EQ_INT(s.types[0], 1);
+		CHECK_EQ_STR(s.names[1], "dir/file.txt");
+		CHECK_EQ_INT(s.types[1], 0);
+		CHECK_EQ_INT(s.sizes[1], 5);
+		CHECK_EQ_STR(s.first_bytes[1], "hello");
+		CHECK_EQ_STR(s.names[2], "dir/link");
+		CHECK_EQ_INT(s.types[2], 2);
+		CHECK_EQ_INT(s.sizes[2], 0);
+		CHECK_EQ_STR(s.names[3], "dir/hard");
+		CHECK_EQ_INT(s.types[3], 3);
+		CHECK_EQ_INT(strlen(s.names[4]), 184);
+		CHECK_EQ_INT(s.types[4], 0);
+		CHECK_EQ_INT(s.sizes[4], 600);
+		/* data offsets point at the bytes, extension headers or not */
+		uint8_t *b = slurp(path, &n);
+		CHECK(b != NULL);
+		if (b) {
+			CHECKF(s.offs[1] + 5 <= n && memcmp(b + s.offs[1], "hello", 5) == 0,
+			       "%s: offset %llu", formats[f].name, (unsigned long long)s.offs[1]);
+			CHECKF(s.offs[4] + 600 <= n && memcmp(b + s.offs[4], "START", 5) == 0,
+			       "%s: offset %llu", formats[f].name, (unsigned long long)s.offs[4]);
+		}
+		free(b);
+	}
+}
+
+static void reader_corrupt(void)
+{
+	const char *d = subdir("corrupt");
+	uint64_t off[NMEMBERS], bytes;
+	char hash[TS_HASH_HEX_LEN + 1], path[300], cut[300];
+	struct ts_err e = TS_ERR_INIT;
+	struct seen s;
+	size_t n;
+	int rc;
+
+	CHECK(write_shard(d, 0, off, &bytes, hash) == 0);
+	snprintf(path, sizeof(path), "%s/000000.tar", d);
+	snprintf(cut, sizeof(cut), "%s/cut.tar", d);
+	uint8_t *b = slurp(path, &n);
+	CHECK(b != NULL);
+	if (!b)
+		return;
+	/* every truncation, at block boundaries and in between, is an error
+	 * as long as a member or the first end block is cut */
+	int bad = 0;
+	for (size_t len = 0; len < n - 512; len += (len % 512 == 0) ? 100 : 412) {
+		CHECK(spit(cut, b, len) == 0);
+		memset(&s, 0, sizeof(s));
+		ts_err_clear(&e);
+		rc = ts_tar_foreach(cut, 1 << 20, collect, &s, &e);
+		if (rc >= 0 || !strstr(e.msg, "cut.tar")) {
+			CHECKF(0, "truncated at %zu: rc %d, '%s'", len, rc, e.msg);
+			if (++bad > 3)
+				break;
+		}
+	}
+	/* one end block still counts as an end */
+	CHECK(spit(cut, b, n - 512) == 0);
+	memset(&s, 0, sizeof(s));
+	CHECK_EQ_INT(ts_tar_foreach(cut, 1 << 20, collect, &s, &e), 0);
+	CHECK_EQ_INT(s.n, NMEMBERS);
+
+	/* a damaged header checksum */
+	b[off[1] - 512 + 148] ^= 0x11;
+	CHECK(spit(cut, b, n) == 0);
+	memset(&s, 0, sizeof(s));
+	CHECK(ts_tar_foreach(cut, 1 << 20, collect, &s, &e) < 0);
+	CHECK(s.n <= 1);
+	/* a header that claims a huge member */
+	b[off[1] - 512 + 148] ^= 0x11;
+	memcpy(b + off[1] - 512 + 124, "77777777777", 11);
+	CHECK(spit(cut, b, n) == 0);
+	memset(&s, 0, sizeof(s));
+	CHECK(ts_tar_foreach(cut, UINT64_MAX, collect, &s, &e) < 0);
+	free(b);
+
+	/* not a tar at all, a missing file, a directory */
+	static const char junk[] = "this is not a tar file, just some text that goes on and on";
+	CHECK(spit(cut, junk, sizeof(junk)) == 0);
+	CHECK(ts_tar_foreach(cut, 1 << 20, collect, &s, &e) < 0);
+	CHECKF(strstr(e.msg, "cannot read '") != NULL, "%s", e.msg);
+	snprintf(cut, sizeof(cut), "%s/missing.tar", d);
+	CHECK_EQ_INT(ts_tar_foreach(cut, 1 << 20, collect, &s, &e), TS_ERR_IO);
+	CHECK(ts_tar_foreach(d, 1 << 20, collect, &s, &e) < 0);
+}
+
+/* ---- catalog ---- */
+
+static long long count(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	long long v = -1;
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		v = sqlite3_column_int64(q, 0);
+	else
+		fprintf(stderr, "  sql '%s': %s\n", sql, sqlite3_errmsg(h));
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return v;
+}
+
+static void text(const char *db, const char *sql, char *out, size_t n)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	out[0] = '\0';
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+		snprintf(out, n, "%s", (const char *)sqlite3_column_text(q, 0));
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+}
+
+static int exec_sql(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	int rc = sqlite3_open(db, &h) == SQLITE_OK &&
+		 sqlite3_exec(h, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	if (rc)
+		fprintf(stderr, "  sql '%s': %s\n", sql, sqlite3_errmsg(h));
+	sqlite3_close(h);
+	return rc;
+}
+
+/* Commit shard idx with samples at the given records (3 members each) and
+ * rejects at the given records, covering [first, end). */
+static int commit(struct ts_catalog *cat, unsigned idx, uint64_t first, uint64_t end,
+		  const uint64_t *recs, size_t nrecs, const uint64_t *rej, size_t nrej,
+		  struct ts_err *e)
+{
+	struct ts_sample_row rows[8];
+	struct ts_reject_row rj[8];
+	struct ts_member_row mem[8][3];
+	char keys[8][16], names[8][3][24], shard_name[32];
+	static const char *ext[3] = { "jpg", "txt", "json" };
+
+	for (size_t i = 0; i < nrecs; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "%09llu", (unsigned long long)recs[i]);
+		for (int j = 0; j < 3; j++) {
+			snprintf(names[i][j], sizeof(names[i][j]), "%s.%s", keys[i], ext[j]);
+			mem[i][j] = (struct ts_member_row){ names[i][j], 512 + 1024 * (i * 3 + j), 10 + j };
+		}
+		rows[i] = (struct ts_sample_row){
+			.key = keys[i], .record = recs[i], .shard = idx,
+			.width = 256, .height = 192, .orig_width = 1024, .orig_height = 768,
+			.format = "jpeg", .content_hash = "00112233445566778899aabbccddeeff",
+			.image_hash = "ffeeddccbbaa99887766554433221100", .source = "photos/x.jpg",
+			.caption = "a caption", .captions_json = "[\"a caption\"]",
+			.members = mem[i], .nmembers = 3,
+		};
+	}
+	for (size_t i = 0; i < nrej; i++)
+		rj[i] = (struct ts_reject_row){ rej[i], "bad.jpg", "image", "image.corrupt",
+						 "cannot decode 'bad.jpg': corrupt" };
+	struct ts_shard_row sh = {
+		.idx = idx, .name = ts_shard_name(idx, shard_name, sizeof(shard_name)),
+		.samples = nrecs, .bytes = 4096 * (idx + 1), .hash = "0123456789abcdef0123456789abcdef",
+		.first_record = first, .end_record = end,
+	};
+	return ts_catalog_commit_shard(cat, &sh, rows, nrecs, rj, nrej, e);
+}
+
+static void catalog_basics(void)
+{
+	const char *d = subdir("cat-basic");
+	char db[300], v[256];
+	struct ts_catalog *cat = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	char *val = (char *)1;
+	int64_t run = 0, run2 = 0;
+
+	snprintf(db, sizeof(db), "%s/catalog.sqlite", d);
+	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
+	if (!cat)
+		return;
+	CHECK_EQ_INT(count(db, "pragma user_version"), 1);
+	text(db, "pragma journal_mode", v, sizeof(v));
+	CHECK_EQ_STR(v, "wal");
+	CHECK_EQ_INT(count(db, "select count(*) from sqlite_master where type = 'table' and name in"
+			 " ('meta', 'runs', 'shards', 'samples', 'members', 'rejects')"), 6);
+
+	CHECK_EQ_INT(ts_catalog_meta_get(cat, "ingest_options", &val, &e), 0);
+	CHECK(val == NULL);
+	CHECK_EQ_INT(ts_catalog_meta_set(cat, "ingest_options", "{\"a\":1}", &e), 0);
+	CHECK_EQ_INT(ts_catalog_meta_get(cat, "ingest_options", &val, &e), 0);
+	CHECK_EQ_STR(val, "{\"a\":1}");
+	free(val);
+	CHECK_EQ_INT(ts_catalog_meta_set(cat, "ingest_options", "{\"a\":2}", &e), 0);
+	CHECK_EQ_INT(ts_catalog_meta_get(cat, "ingest_options", &val, &e), 0);
+	CHECK_EQ_STR(val, "{\"a\":2}");
+	free(val);
+	CHECK_EQ_INT(count(db, "select count(*) from meta"), 1);
+
+	CHECK_EQ_INT(ts_catalog_run_begin(cat, "tessera ingest x -o y", "0.1.0", "{}", &run, &e), 0);
+	CHECK(run > 0);
+	CHECK_EQ_INT(ts_catalog_run_begin(cat, "tessera ingest x -o y", "0.1.0", "{}", &run2, &e), 0);
+	CHECK(run2 > run);
+	text(db, "select status from runs order by id limit 1", v, sizeof(v));
+	CHECK_EQ_STR(v, "running");
+	text(db, "select started from runs order by id limit 1", v, sizeof(v));
+	/* ISO-8601 UTC: 2024-05-01T12:34:56Z */
+	CHECKF(strlen(v) == 20 && v[4] == '-' && v[7] == '-' && v[10] == 'T' &&
+	       v[13] == ':' && v[16] == ':' && v[19] == 'Z', "started '%s'", v);
+	CHECK_EQ_INT(ts_catalog_run_end(cat, run, "ok", "{\"samples\":2}", &e), 0);
+	text(db, "select status || ' ' || summary || ' ' || length(ended) from runs order by id limit 1",
+	     v, sizeof(v));
+	CHECK_EQ_STR(v, "ok {\"samples\":2} 20");
+	CHECK(ts_catalog_run_end(cat, 999, "ok", "{}", &e) < 0);
+	CHECKF(strstr(e.msg, db) != NULL, "%s", e.msg);
+
+	/* commit: shard rows, samples, members, rejects */
+	uint64_t r0[] = { 0, 2 }, j0[] = { 1, 3 }, r1[] = { 4, 5 }, j1[] = { 6 };
+	CHECKF(commit(cat, 0, 0, 4, r0, 2, j0, 2, &e) == 0, "%s", e.msg);
+	CHECKF(commit(cat, 1, 4, 7, r1, 2, j1, 1, &e) == 0, "%s", e.msg);
+	CHECK_EQ_INT(count(db, "select count(*) from shards where complete = 1"), 2);
+	CHECK_EQ_INT(count(db, "select count(*) from samples"), 4);
+	CHECK_EQ_INT(count(db, "select count(*) from members"), 12);
+	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 3);
+	text(db, "select name || ' ' || first_record || ' ' || end_record || ' ' || samples"
+	     " from shards where idx = 1", v, sizeof(v));
+	CHECK_EQ_STR(v, "000001.tar 4 7 2");
+	text(db, "select key || ' ' || shard || ' ' || width || 'x' || height || ' ' || format"
+	     " || ' ' || captions from samples where record = 5", v, sizeof(v));
+	CHECK_EQ_STR(v, "000000005 1 256x192 jpeg [\"a caption\"]");
+	text(db, "select shard || ' ' || offset || ' ' || size from members"
+	     " where key = '000000005' and name = '000000005.txt'", v, sizeof(v));
+	CHECK_EQ_STR(v, "1 4608 11");
+	text(db, "select reason from rejects where record = 6", v, sizeof(v));
+	CHECK_EQ_STR(v, "image.corrupt");
+
+	/* a failed commit leaves nothing behind: a duplicate key, and a
+	 * reject outside the shard's record range */
+	uint64_t dup[] = { 7, 5 }, j2[] = { 8 }, out_of_range[] = { 3 };
+	CHECK(commit(cat, 2, 7, 9, dup, 2, j2, 1, &e) < 0);
+	CHECK(commit(cat, 2, 7, 9, dup, 1, out_of_range, 1, &e) < 0);
+	CHECK_EQ_INT(count(db, "select count(*) from shards"), 2);
+	CHECK_EQ_INT(count(db, "select count(*) from samples"), 4);
+	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 3);
+
+	struct ts_reject_row tail[] = {
+		{ 9, "a", "read", "source.missing", "m" },
+		{ 10, "b", "caption", "caption.empty", "m" },
+	};
+	CHECK_EQ_INT(ts_catalog_add_rejects(cat, tail, 2, &e), 0);
+	CHECK_EQ_INT(ts_catalog_add_rejects(cat, tail, 0, &e), 0);
+	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 5);
+	ts_catalog_close(cat);
+	ts_catalog_close(NULL);
+
+	/* reopen keeps everything */
+	cat = NULL;
+	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
+	if (!cat)
+		return;
+	CHECK_EQ_INT(ts_catalog_meta_get(cat, "ingest_options", &val, &e), 0);
+	CHECK_EQ_STR(val, "{\"a\":2}");
+	free(val);
+	CHECK_EQ_INT(count(db, "select count(*) from runs"), 2);
+	CHECK_EQ_INT(count(db, "select count(*) from samples"), 4);
+	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 5);
+	ts_catalog_close(cat);
+}
+
+static void catalog_resume(void)
+{
+	const char *d = subdir("cat-resume");
+	char db[300];
+	struct ts_catalog *cat = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	unsigned next_shard = 99;
+	uint64_t next_record = 99;
+
+	snprintf(db, sizeof(db), "%s/catalog.sqlite", d);
+	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
+	if (!cat)
+		return;
+	/* empty catalog: start from scratch */
+	CHECK_EQ_INT(ts_catalog_resume(cat, &next_shard, &next_record, &e), 0);
+	CHECK_EQ_INT(next_shard, 0);
+	CHECK_EQ_INT(next_record, 0);
+
+	uint64_t r0[] = { 0, 2 }, j0[] = { 1, 3 }, r1[] = { 4, 5 }, j1[] = { 6 };
+	CHECK_EQ_INT(commit(cat, 0, 0, 4, r0, 2, j0, 2, &e), 0);
+	CHECK_EQ_INT(commit(cat, 1, 4, 7, r1, 2, j1, 1, &e), 0);
+	ts_catalog_close(cat);
+
+	/* the state a crash leaves: shard 2 started but not complete (its row,
+	 * samples and members present), rejects beyond shard 1 */
+	CHECK(exec_sql(db,
+		"insert into shards values(2, '000002.tar', 1, 0, NULL, 0, 7, 9);"
+		"insert into samples(key, record, shard) values('000000007', 7, 2);"
+		"insert into members values('000000007', 2, '000000007.jpg', 512, 10);"
+		"insert into rejects(record, reason) values(8, 'image.corrupt');"
+		"insert into rejects(record, reason) values(9, 'duplicate');") == 0);
+	cat = NULL;
+	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
+	if (!cat)
+		return;
+	CHECK_EQ_INT(ts_catalog_resume(cat, &next_shard, &next_record, &e), 0);
+	CHECK_EQ_INT(next_shard, 2);
+	CHECK_EQ_INT(next_record, 7);
+	CHECK_EQ_INT(count(db, "select count(*) from shards"), 2);
+	CHECK_EQ_INT(count(db, "select max(idx) from shards"), 1);
+	CHECK_EQ_INT(count(db, "select count(*) from samples"), 4);
+	CHECK_EQ_INT(count(db, "select count(*) from samples where shard >= 2"), 0);
+	CHECK_EQ_INT(count(db, "select count(*) from members"), 12);
+	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 3);
+	CHECK_EQ_INT(count(db, "select max(record) from rejects"), 6);
+
+	/* resuming twice changes nothing */
+	CHECK_EQ_INT(ts_catalog_resume(cat, &next_shard, &next_record, &e), 0);
+	CHECK_EQ_INT(next_shard, 2);
+	CHECK_EQ_INT(next_record, 7);
+	CHECK_EQ_INT(count(db, "select count(*) from samples"), 4);
+
+	/* a gap: shard 3 complete but shard 2 missing, so shard 3 goes too */
+	uint64_t r3[] = { 10 }, j3[] = { 11 };
+	CHECK_EQ_INT(commit(cat, 3, 10, 12, r3, 1, j3, 1, &e), 0);
+	CHECK_EQ_INT(ts_catalog_resume(cat, &next_shard, &next_record, &e), 0);
+	CHECK_EQ_INT(next_shard, 2);
+	CHECK_EQ_INT(next_record, 7);
+	CHECK_EQ_INT(count(db, "select count(*) from shards"), 2);
+	CHECK_EQ_INT(count(db, "select count(*) from samples"), 4);
+	CHECK_EQ_INT(count(db, "select count(*) from members"), 12);
+	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 3);
+
+	/* shard 0 incomplete: nothing is kept, rejects included */
+	CHECK(exec_sql(db, "update shards set complete = 0 where idx = 0") == 0);
+	CHECK_EQ_INT(ts_catalog_resume(cat, &next_shard, &next_record, &e), 0);
+	CHECK_EQ_INT(next_shard, 0);
+	CHECK_EQ_INT(next_record, 0);
+	CHECK_EQ_INT(count(db, "select count(*) from shards"), 0);
+	CHECK_EQ_INT(count(db, "select count(*) from samples"), 0);
+	CHECK_EQ_INT(count(db, "select count(*) from members"), 0);
+	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 0);
+
+	/* after resume the same shard can be committed again */
+	CHECK_EQ_INT(commit(cat, 0, 0, 4, r0, 2, j0, 2, &e), 0);
+	CHECK_EQ_INT(count(db, "select count(*) from samples"), 2);
+	ts_catalog_close(cat);
+}
+
+static void catalog_bad_files(void)
+{
+	const char *d = subdir("cat-bad");
+	char db[300];
+	struct ts_catalog *cat = (struct ts_catalog *)1;
+	struct ts_err e = TS_ERR_INIT;
+	size_t n;
+
+	/* garbage: a clear error naming the file, and the file untouched */
+	snprintf(db, sizeof(db), "%s/garbage.sqlite", d);
+	char junk[4096];
+	for (size_t i = 0; i < sizeof(junk); i++)
+		junk[i] = (char)('a' + i % 26);
+	CHECK(spit(db, junk, sizeof(junk)) == 0);
+	CHECK(ts_catalog_open(&cat, db, &e) < 0);
+	CHECK(cat == NULL);
+	CHECKF(strstr(e.msg, "cannot open '") && strstr(e.msg, "garbage.sqlite'") &&
+	       strstr(e.msg, "not a database"), "%s", e.msg);
+	uint8_t *b = slurp(db, &n);
+	CHECK(b && n == sizeof(junk) && memcmp(b, junk, n) == 0);
+	free(b);
+
+	/* a newer schema version is refused */
+	snprintf(db, sizeof(db), "%s/newer.sqlite", d);
+	CHECK(exec_sql(db, "pragma user_version = 2; create table meta(name, value)") == 0);
+	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), TS_ERR_UNSUPPORTED);
+	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 2"), "%s", e.msg);
+
+	/* somebody else's SQLite database */
+	snprintf(db, sizeof(db), "%s/other.sqlite", d);
+	CHECK(exec_sql(db, "create table t(x)") == 0);
+	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), TS_ERR_INVALID);
+	CHECKF(strstr(e.msg, "other.sqlite") && strstr(e.msg, "not a tessera catalog"), "%s", e.msg);
+
+	/* a directory that does not exist */
+	snprintf(db, sizeof(db), "%s/no/such/catalog.sqlite", d);
+	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), TS_ERR_IO);
+	CHECKF(strstr(e.msg, "cannot open '") && strstr(e.msg, "no/such/catalog.sqlite'"),
+	       "%s", e.msg);
+}
+
+static const struct t_case cases[] = {
+	{ "hash_known", hash_known },
+	{ "hash_xxhsum", hash_xxhsum },
+	{ "shard_name", shard_name },
+	{ "writer_deterministic", writer_deterministic },
+	{ "writer_offsets_and_headers", writer_offsets_and_headers },
+	{ "writer_tar_tf", writer_tar_tf },
+	{ "writer_python_tarfile", writer_python_tarfile },
+	{ "writer_abort_and_temp", writer_abort_and_temp },
+	{ "reader_round_trip", reader_round_trip },
+	{ "reader_types_and_formats", reader_types_and_formats },
+	{ "reader_corrupt", reader_corrupt },
+	{ "catalog_basics", catalog_basics },
+	{ "catalog_resume", catalog_resume },
+	{ "catalog_bad_files", catalog_bad_files },
+	{ NULL, NULL },
+};
+
+int main(void)
+{
+	int rc = t_run("shards", cases);
+	if (tmp_root[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmp_root);
+		if (system(cmd) != 0)
+			fprintf(stderr, "cannot remove '%s'\n", tmp_root);
+	}
+	return rc;
+}
