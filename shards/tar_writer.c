@@ -13,6 +13,11 @@
  *   mode     0444, regular files only
  *   blocking none (bytes_per_block 0, bytes_in_last_block 1): the file ends
  *            right after the two 512-byte zero blocks
+ *   names    printable ASCII only (WebDataset keys and extensions).  Other
+ *            bytes would go through libarchive's locale conversion, which
+ *            makes the output depend on LC_CTYPE (and in 3.6.2 crashes on
+ *            UTF-8 names under the C locale); "hdrcharset=BINARY" would
+ *            avoid that but adds a pax header to every member.
  *
  * libarchive writes straight through our callback (no blocking buffer), so
  * the byte counter after archive_write_header() is the member's data
@@ -178,6 +183,11 @@ int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
 	if (!name || !*name)
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
 				  "cannot write '%s': empty member name", w->tmp);
+	for (const char *c = name; *c; c++)
+		if (*c < 0x20 || *c > 0x7e)
+			return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
+					  "cannot write '%s': member name '%s' is not printable ASCII",
+					  w->tmp, name);
 	e = archive_entry_new();
 	if (!e)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");

@@ -14,7 +14,9 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -449,8 +451,48 @@ static void writer_abort_and_temp(void)
 	/* an empty member name is refused, the writer stays usable */
 	CHECK_EQ_INT(ts_shard_writer_open(&w, d, 9, &e), 0);
 	CHECK(ts_shard_writer_add(w, "", "x", 1, NULL, &e) < 0);
-	CHECK_EQ_INT(ts_shard_writer_add(w, "b.txt", "y", 1, NULL, &e), 0);
+	/* so is a name that is not printable ASCII (the bytes would depend
+	 * on the locale) */
+	CHECK_EQ_INT(ts_shard_writer_add(w, "caf\xc3\xa9.txt", "x", 1, NULL, &e), TS_ERR_USAGE);
+	CHECKF(strstr(e.msg, "not printable ASCII") != NULL, "%s", e.msg);
+	CHECK_EQ_INT(ts_shard_writer_add(w, "tab\t.txt", "x", 1, NULL, &e), TS_ERR_USAGE);
+	CHECK_EQ_INT(ts_shard_writer_add(w, "b.txt", "y", 1, &off, &e), 0);
+	CHECK_EQ_INT(off, 512);
 	ts_shard_writer_abort(w);
+}
+
+/* A write that fails half way (a file size limit stands in for a full
+ * disk): clear error, later calls fail, finish removes the temp file. */
+static void writer_io_error(void)
+{
+	const char *d = subdir("ioerr");
+	struct ts_shard_writer *w = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	struct rlimit old, lim;
+	char tmpname[300], final[300];
+	static uint8_t data[20000];
+
+	snprintf(tmpname, sizeof(tmpname), "%s/.000000.tar.tmp", d);
+	snprintf(final, sizeof(final), "%s/000000.tar", d);
+	if (getrlimit(RLIMIT_FSIZE, &old))
+		SKIP("getrlimit failed");
+	void (*old_sig)(int) = signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 8192;
+	if (setrlimit(RLIMIT_FSIZE, &lim)) {
+		signal(SIGXFSZ, old_sig);
+		SKIP("setrlimit failed");
+	}
+	CHECK_EQ_INT(ts_shard_writer_open(&w, d, 0, &e), 0);
+	CHECK_EQ_INT(ts_shard_writer_add(w, "a.bin", data, 1000, NULL, &e), 0);
+	CHECK_EQ_INT(ts_shard_writer_add(w, "b.bin", data, sizeof(data), NULL, &e), TS_ERR_IO);
+	CHECKF(strstr(e.msg, ".000000.tar.tmp'") && strstr(e.msg, "too large"), "%s", e.msg);
+	CHECK(ts_shard_writer_add(w, "c.bin", data, 10, NULL, &e) < 0);
+	CHECK(ts_shard_writer_finish(w, NULL, NULL, &e) < 0);
+	setrlimit(RLIMIT_FSIZE, &old);
+	signal(SIGXFSZ, old_sig);
+	CHECK(!exists(tmpname));
+	CHECK(!exists(final));
 }
 
 /* ---- tar reader ---- */
@@ -1001,6 +1043,7 @@ static const struct t_case cases[] = {
 	{ "writer_tar_tf", writer_tar_tf },
 	{ "writer_python_tarfile", writer_python_tarfile },
 	{ "writer_abort_and_temp", writer_abort_and_temp },
+	{ "writer_io_error", writer_io_error },
 	{ "reader_round_trip", reader_round_trip },
 	{ "reader_types_and_formats", reader_types_and_formats },
 	{ "reader_corrupt", reader_corrupt },
