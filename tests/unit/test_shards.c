@@ -394,6 +394,26 @@ static void writer_python_tarfile(void)
 		 m[1].name, (unsigned long long)off[1], m[2].name, (unsigned long long)off[2],
 		 m[3].name, (unsigned long long)off[3], m[4].name, (unsigned long long)off[4]);
 	CHECK_EQ_STR(out, want);
+
+	/* the way webdataset reads a shard (webdataset is not installed here):
+	 * tarfile in stream mode, regular files only, samples grouped by the
+	 * name up to the first dot of the last path component */
+	snprintf(cmd, sizeof(cmd),
+		 "python3 -c \"import re, sys, tarfile\n"
+		 "samples = []\n"
+		 "with open(sys.argv[1], 'rb') as f:\n"
+		 "  t = tarfile.open(fileobj=f, mode='r|*')\n"
+		 "  for ti in t:\n"
+		 "    if not ti.isreg(): continue\n"
+		 "    n = len(t.extractfile(ti).read())\n"
+		 "    key, ext = re.match(r'^((?:.*/|)[^.]+)[.]([^/]*)$', ti.name).groups()\n"
+		 "    if not samples or samples[-1][0] != key: samples.append((key, []))\n"
+		 "    samples[-1][1].append('%%s:%%d' %% (ext, n))\n"
+		 "print(';'.join(k[:12] + '=' + ','.join(e) for k, e in samples))\n"
+		 "\" '%s'", path);
+	CHECK(run_cmd(cmd, out, sizeof(out)) == 0);
+	out[strcspn(out, "\n")] = '\0';
+	CHECK_EQ_STR(out, "000000000=jpg:3000,txt:16,json:2;000000001=txt:0;nnnnnnnnnnnn=txt:4");
 }
 
 static void writer_abort_and_temp(void)
@@ -733,6 +753,67 @@ static void reader_corrupt(void)
 	CHECK(ts_tar_foreach(d, 1 << 20, collect, &s, &e) < 0);
 }
 
+/* Damaged bytes anywhere in the headers: an error or a clean walk, never a
+ * crash (run under SANITIZE=address,undefined), and every member handed
+ * out lies inside the file. */
+struct bounds { uint64_t file_size; int bad; };
+
+static int in_bounds(const struct ts_tar_member *m, void *user)
+{
+	struct bounds *b = user;
+	if (m->data_offset > b->file_size || m->size > b->file_size - m->data_offset)
+		b->bad++;
+	return 0;
+}
+
+static void reader_mutations(void)
+{
+	const char *d = subdir("mutate");
+	uint64_t off[NMEMBERS], bytes;
+	char hash[TS_HASH_HEX_LEN + 1], path[300], mut[300];
+	struct ts_err e = TS_ERR_INIT;
+	uint32_t rng = 12345;
+	size_t n;
+	int errors = 0;
+
+	CHECK(write_shard(d, 0, off, &bytes, hash) == 0);
+	snprintf(path, sizeof(path), "%s/000000.tar", d);
+	snprintf(mut, sizeof(mut), "%s/mutated.tar", d);
+	uint8_t *orig = slurp(path, &n), *b = malloc(n ? n : 1);
+	CHECK(orig && b);
+	if (!orig || !b)
+		goto out;
+	/* header blocks: the one before every member's data, and the pax one */
+	uint64_t headers[NMEMBERS + 1];
+	for (int i = 0; i < NMEMBERS; i++)
+		headers[i] = off[i] - 512;
+	headers[NMEMBERS] = off[NMEMBERS - 1] - 1536;
+	for (int iter = 0; iter < 400; iter++) {
+		memcpy(b, orig, n);
+		for (int k = 0; k < 1 + iter % 4; k++) {
+			rng = rng * 1103515245u + 12345u;
+			uint64_t h = headers[(rng >> 8) % (NMEMBERS + 1)];
+			rng = rng * 1103515245u + 12345u;
+			size_t at = h + (rng >> 8) % (iter % 2 ? 512 : 160);
+			rng = rng * 1103515245u + 12345u;
+			b[at] = (iter % 3 == 0) ? (uint8_t)('0' + (rng >> 16) % 10) : (uint8_t)(rng >> 16);
+		}
+		CHECK(spit(mut, b, n) == 0);
+		struct bounds bd = { n, 0 };
+		int rc = ts_tar_foreach(mut, 1 << 20, in_bounds, &bd, &e);
+		CHECKF(rc <= 0, "iteration %d: rc %d", iter, rc);
+		CHECKF(bd.bad == 0, "iteration %d: member outside the file", iter);
+		if (rc < 0) {
+			errors++;
+			CHECKF(strstr(e.msg, "mutated.tar") != NULL, "iteration %d: '%s'", iter, e.msg);
+		}
+	}
+	CHECK(errors > 0);
+out:
+	free(orig);
+	free(b);
+}
+
 /* ---- catalog ---- */
 
 static long long count(const char *db, const char *sql)
@@ -1047,6 +1128,7 @@ static const struct t_case cases[] = {
 	{ "reader_round_trip", reader_round_trip },
 	{ "reader_types_and_formats", reader_types_and_formats },
 	{ "reader_corrupt", reader_corrupt },
+	{ "reader_mutations", reader_mutations },
 	{ "catalog_basics", catalog_basics },
 	{ "catalog_resume", catalog_resume },
 	{ "catalog_bad_files", catalog_bad_files },
