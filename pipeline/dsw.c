@@ -36,6 +36,7 @@ struct pending_sample {
 	char *source, *caption, *captions_json;
 	size_t nmembers;
 	char names[TS_DSW_MAX_MEMBERS][48];
+	char hashes[TS_DSW_MAX_MEMBERS][TS_HASH_HEX_LEN + 1];
 	struct ts_member_row members[TS_DSW_MAX_MEMBERS];
 };
 
@@ -237,6 +238,8 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		snprintf(p->names[i], sizeof(p->names[i]), "%s.%s", p->key, s->members[i].ext);
 		p->members[i].name = p->names[i];
 		p->members[i].size = s->members[i].len;
+		ts_hash_hex(s->members[i].data, s->members[i].len, p->hashes[i]);
+		p->members[i].hash = p->hashes[i];
 		if ((rc = ts_shard_writer_add(w->sw, p->names[i], s->members[i].data,
 					      s->members[i].len, &p->members[i].offset, err)))
 			return rc;

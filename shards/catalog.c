@@ -35,7 +35,7 @@ static const char schema_sql[] =
 	" orig_height integer, format text, content_hash text, image_hash text,"
 	" source text, caption text, captions text);\n"
 	"create table members(key text, shard integer, name text,"
-	" offset integer, size integer, primary key(key, name));\n"
+	" offset integer, size integer, hash text, primary key(key, name));\n"
 	"create table rejects(record integer, source text, stage text,"
 	" reason text, message text);\n"
 	"create index samples_shard on samples(shard);\n"
@@ -68,8 +68,8 @@ static const char *const stmt_sql[Q__COUNT] = {
 		     " orig_width, orig_height, format, content_hash, image_hash,"
 		     " source, caption, captions)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-	[Q_MEMBER] = "insert into members(key, shard, name, offset, size)"
-		     " values(?1, ?2, ?3, ?4, ?5)",
+	[Q_MEMBER] = "insert into members(key, shard, name, offset, size, hash)"
+		     " values(?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message)"
 		     " values(?1, ?2, ?3, ?4, ?5)",
 	[Q_SHARD_LIST] = "select idx, complete, end_record from shards order by idx",
@@ -448,6 +448,7 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		bind_text(q, 3, m->name);
 		bind_u64(q, 4, m->offset);
 		bind_u64(q, 5, m->size);
+		bind_text(q, 6, m->hash);
 		if ((rc = run(cat, q, err, "write to")))
 			return rc;
 	}

@@ -18,6 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "shards.h"
+
+
 struct ts_dataset {
 	char dir[PATH_MAX];
 	char catalog[PATH_MAX + 32];
@@ -144,6 +147,7 @@ struct ts_ds_iter {
 	sqlite3_stmt *q, *m;
 	struct ts_ds_member *mem;
 	char (*names)[64];
+	char (*hashes)[TS_HASH_HEX_LEN + 1];
 	size_t cap;
 	struct ts_ds_sample s;
 	struct ts_ds_reject r;
@@ -157,6 +161,7 @@ void ts_ds_iter_free(struct ts_ds_iter *it)
 	sqlite3_finalize(it->m);
 	free(it->mem);
 	free(it->names);
+	free(it->hashes);
 	free(it);
 }
 
@@ -171,7 +176,7 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 			       " orig_height, format, content_hash, image_hash, source, caption,"
 			       " captions from samples where ?1 < 0 or shard = ?1 order by record",
 			       -1, &it->q, NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v2(ds->db, "select name, offset, size from members where key = ?"
+	    sqlite3_prepare_v2(ds->db, "select name, offset, size, hash from members where key = ?"
 			       " order by offset", -1, &it->m, NULL) != SQLITE_OK) {
 		int rc = db_err(ds, err, "read");
 		ts_ds_iter_free(it);
@@ -201,18 +206,24 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 			if (a)
 				it->mem = a;
 			void *b = a ? realloc(it->names, nc * sizeof(*it->names)) : NULL;
-			if (!a || !b)
+			if (b)
+				it->names = b;
+			void *c = b ? realloc(it->hashes, nc * sizeof(*it->hashes)) : NULL;
+			if (!a || !b || !c)
 				return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-			it->names = b;
+			it->hashes = c;
 			it->cap = nc;
 		}
 		snprintf(it->names[n], sizeof(it->names[n]), "%s", col_text(m, 0));
+		snprintf(it->hashes[n], sizeof(it->hashes[n]), "%s", col_text(m, 3));
 		it->mem[n].offset = (uint64_t)sqlite3_column_int64(m, 1);
 		it->mem[n].size = (uint64_t)sqlite3_column_int64(m, 2);
 		n++;
 	}
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		it->mem[i].name = it->names[i];
+		it->mem[i].hash = it->hashes[i];
+	}
 	it->s = (struct ts_ds_sample){
 		.key = col_text(q, 0), .record = (uint64_t)sqlite3_column_int64(q, 1),
 		.shard = (unsigned)sqlite3_column_int64(q, 2),

@@ -27,6 +27,7 @@ struct ts_ds_shard {
 struct ts_ds_member {
 	const char *name;          /* "000000042.jpg" */
 	uint64_t offset, size;
+	const char *hash;          /* XXH3-128 of the data */
 };
 
 struct ts_ds_sample {

@@ -97,7 +97,7 @@ int ts_tar_foreach(const char *path, uint64_t max_member,
  *           orig_height INTEGER, format TEXT, content_hash TEXT,
  *           image_hash TEXT, source TEXT, caption TEXT, captions TEXT)
  *   members(key TEXT, shard INTEGER, name TEXT, offset INTEGER,
- *           size INTEGER, PRIMARY KEY(key, name))
+ *           size INTEGER, hash TEXT, PRIMARY KEY(key, name))
  *   rejects(record INTEGER, source TEXT, stage TEXT, reason TEXT,
  *           message TEXT)
  */
@@ -135,6 +135,7 @@ int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 struct ts_member_row {
 	const char *name;       /* "000000042.jpg" */
 	uint64_t offset, size;
+	const char *hash;       /* XXH3-128 of the member's data (may be NULL) */
 };
 
 struct ts_sample_row {

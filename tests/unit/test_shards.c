@@ -872,7 +872,7 @@ static int commit(struct ts_catalog *cat, unsigned idx, uint64_t first, uint64_t
 		snprintf(keys[i], sizeof(keys[i]), "%09llu", (unsigned long long)recs[i]);
 		for (int j = 0; j < 3; j++) {
 			snprintf(names[i][j], sizeof(names[i][j]), "%s.%s", keys[i], ext[j]);
-			mem[i][j] = (struct ts_member_row){ names[i][j], 512 + 1024 * (i * 3 + j), 10 + j };
+			mem[i][j] = (struct ts_member_row){ names[i][j], 512 + 1024 * (i * 3 + j), 10 + j, NULL };
 		}
 		rows[i] = (struct ts_sample_row){
 			.key = keys[i], .record = recs[i], .shard = idx,
