@@ -1023,7 +1023,7 @@ static void catalog_resume(void)
 	CHECK(exec_sql(db,
 		"insert into shards values(2, '000002.tar', 1, 0, NULL, 0, 7, 9);"
 		"insert into samples(key, record, shard) values('000000007', 7, 2);"
-		"insert into members values('000000007', 2, '000000007.jpg', 512, 10);"
+		"insert into members values('000000007', 2, '000000007.jpg', 512, 10, NULL);"
 		"insert into rejects(record, reason) values(8, 'image.corrupt');"
 		"insert into rejects(record, reason) values(9, 'duplicate');") == 0);
 	cat = NULL;
