@@ -14,13 +14,13 @@ BUILD ?= build
 
 CC ?= cc
 PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
-	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif
+	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd
 
 # Debian packages needed to build and test (pkg-config names above come from these).
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
-	libexif-dev libcsv-dev python3 sqlite3 tar
+	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

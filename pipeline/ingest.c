@@ -37,6 +37,7 @@
 #include "../shards/shards.h"
 #include "dsw.h"
 #include "progress.h"
+#include "shards_ops.h"
 #include "util.h"
 
 /* ---- per-sample work item ------------------------------------------------ */
@@ -659,6 +660,9 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		failed = 1;
 		ts_error("%s", in->fatal_err.msg);
 	}
+	/* the loaders' sidecars: sizes.json, shardindex.json, *.idx, *_stats.json */
+	if (!failed && !interrupted && ts_shards_index(o->outdir))
+		failed = 1;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(in->dsw, &ds);
 	in->n_samples = ds.samples;

@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -301,18 +302,342 @@ out:
 	return rc;
 }
 
-/* ---- index and verify: filled in below --------------------------------------- */
+/* ---- index: the sidecars loaders read ------------------------------------------ */
+
+struct idx_state {
+	struct ts_dataset *ds;
+	json_t *sizes, *shardlist;
+	struct ts_ds_iter *ri;              /* rejects, in record order */
+	const struct ts_ds_reject *r;
+	struct ts_err *e;
+};
+
+static int write_text(const char *path, const char *text, struct ts_err *e)
+{
+	char tmp[PATH_MAX + 16];
+	FILE *f;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f)
+		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", tmp, strerror(errno));
+	int bad = fputs(text, f) < 0;
+	bad |= fclose(f) != 0;
+	if (bad || rename(tmp, path)) {
+		unlink(tmp);
+		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s'", path);
+	}
+	return TS_OK;
+}
+
+static int write_json(const char *path, json_t *j, struct ts_err *e)
+{
+	char *s = json_dumps(j, JSON_INDENT(1));
+	int rc;
+	if (!s)
+		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	size_t n = strlen(s);
+	char *t = realloc(s, n + 2);
+	if (!t) {
+		free(s);
+		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	}
+	t[n] = '\n';
+	t[n + 1] = '\0';
+	rc = write_text(path, t, e);
+	free(t);
+	return rc;
+}
+
+/* DALI's index: "v1.2 N", then per sample "ext offset size name" per member. */
+static int dali_line(const struct ts_ds_sample *s, void *user)
+{
+	FILE *f = user;
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const char *dot = strchr(s->members[i].name, '.');
+		fprintf(f, "%s%s %" PRIu64 " %" PRIu64 " %s", i ? " " : "", dot ? dot + 1 : "",
+			s->members[i].offset, s->members[i].size, s->members[i].name);
+	}
+	fputc('\n', f);
+	return 0;
+}
+
+static int index_shard(const struct ts_ds_shard *sh, void *user)
+{
+	struct idx_state *st = user;
+	char path[PATH_MAX + 64], md5[33], base[32], *text = NULL;
+	size_t tlen = 0;
+	FILE *f;
+	int rc;
+
+	snprintf(base, sizeof(base), "%.*s", (int)(strlen(sh->name) - 4), sh->name);
+	ts_dataset_shard_path(st->ds, sh->name, path, sizeof(path));
+	if ((rc = ts_file_hash_hex(path, NULL, md5, st->e)))
+		return rc;
+	json_object_set_new(st->sizes, sh->name, json_integer((json_int_t)sh->samples));
+	json_array_append_new(st->shardlist, json_pack("{s:s, s:I, s:I, s:s}",
+		"url", sh->name, "nsamples", (json_int_t)sh->samples,
+		"filesize", (json_int_t)sh->bytes, "md5sum", md5));
+
+	/* NNNNNN.idx */
+	f = open_memstream(&text, &tlen);
+	if (!f)
+		return ts_err_set(st->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	fprintf(f, "v1.2 %" PRIu64 "\n", sh->samples);
+	rc = ts_dataset_foreach_sample(st->ds, (long)sh->idx, dali_line, f, st->e);
+	fclose(f);
+	if (!rc) {
+		snprintf(path, sizeof(path), "%s/shards/%s.idx", ts_dataset_dir(st->ds), base);
+		rc = write_text(path, text, st->e);
+	}
+	free(text);
+	if (rc)
+		return rc;
+
+	/* NNNNNN_stats.json, with img2dataset's keys */
+	json_t *status = json_object();
+	uint64_t failed_read = 0, failed_other = 0;
+	while (st->r && st->r->record < sh->end_record) {
+		if (st->r->record >= sh->first_record) {
+			json_t *c = json_object_get(status, st->r->reason);
+			json_object_set_new(status, st->r->reason,
+					    json_integer(c ? json_integer_value(c) + 1 : 1));
+			if (!strcmp(st->r->stage, "read"))
+				failed_read++;
+			else
+				failed_other++;
+		}
+		if (ts_ds_next_reject(st->ri, &st->r, st->e) <= 0)
+			st->r = NULL;
+	}
+	if (sh->samples)
+		json_object_set_new(status, "success", json_integer((json_int_t)sh->samples));
+	json_t *stats = json_pack("{s:I, s:I, s:I, s:I, s:f, s:i, s:i, s:o, s:I, s:I}",
+		"count", (json_int_t)(sh->end_record - sh->first_record),
+		"successes", (json_int_t)sh->samples,
+		"failed_to_download", (json_int_t)failed_read,
+		"failed_to_resize", (json_int_t)failed_other,
+		"duration", 0.0, "start_time", 0, "end_time", 0,
+		"status_dict", status,
+		"first_record", (json_int_t)sh->first_record,
+		"end_record", (json_int_t)sh->end_record);
+	snprintf(path, sizeof(path), "%s/shards/%s_stats.json", ts_dataset_dir(st->ds), base);
+	rc = stats ? write_json(path, stats, st->e) :
+		     ts_err_set(st->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	json_decref(stats);
+	return rc;
+}
 
 int ts_shards_index(const char *outdir)
 {
-	(void)outdir;
-	return TS_EXIT_OK;
+	struct ts_err e = TS_ERR_INIT;
+	struct idx_state st = { .e = &e };
+	char path[PATH_MAX + 64];
+	int rc = TS_EXIT_FAIL;
+
+	if (ts_dataset_open(&st.ds, outdir, &e)) {
+		ts_error("%s", e.msg);
+		return TS_EXIT_FAIL;
+	}
+	st.sizes = json_object();
+	st.shardlist = json_array();
+	if (ts_ds_iter_rejects(st.ds, &st.ri, &e))
+		goto out;
+	if (ts_ds_next_reject(st.ri, &st.r, &e) <= 0)
+		st.r = NULL;
+	if (ts_dataset_foreach_shard(st.ds, index_shard, &st, &e))
+		goto out;
+	snprintf(path, sizeof(path), "%s/shards/sizes.json", outdir);
+	if (write_json(path, st.sizes, &e))
+		goto out;
+	json_t *wids = json_pack("{s:s, s:i, s:O}", "__kind__", "wids-shard-index-v1",
+				 "wids_version", 1, "shardlist", st.shardlist);
+	snprintf(path, sizeof(path), "%s/shards/shardindex.json", outdir);
+	int wrc = wids ? write_json(path, wids, &e) : -1;
+	json_decref(wids);
+	if (wrc)
+		goto out;
+	rc = TS_EXIT_OK;
+out:
+	if (rc)
+		ts_error("%s", e.msg[0] ? e.msg : "cannot write the shard index");
+	json_decref(st.sizes);
+	json_decref(st.shardlist);
+	ts_ds_iter_free(st.ri);
+	ts_dataset_close(st.ds);
+	return rc;
+}
+
+/* ---- verify --------------------------------------------------------------------------- */
+
+struct tar_entry {
+	char *name;
+	uint64_t offset, size;
+	char hash[TS_HASH_HEX_LEN + 1];
+	int seen;
+};
+
+struct verify_state {
+	struct ts_dataset *ds;
+	struct ts_err *e;
+	uint64_t problems, shards, samples;
+	json_t *list;               /* --json: problems */
+	/* the shard being checked */
+	const char *shard;
+	struct tar_entry *ent;
+	size_t nent, cent;
+	int tar_failed;
+	char tar_error[TS_ERR_MSG_MAX];
+};
+
+__attribute__((format(printf, 4, 5)))
+static void problem(struct verify_state *v, const char *shard, const char *key, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	v->problems++;
+	if (v->list)
+		json_array_append_new(v->list, json_pack("{s:s, s:s?, s:s}", "shard", shard,
+							 "key", key, "problem", msg));
+	else if (key)
+		printf("%s: sample %s: %s\n", shard, key, msg);
+	else
+		printf("%s: %s\n", shard, msg);
+}
+
+static int collect_member(const struct ts_tar_member *m, void *user)
+{
+	struct verify_state *v = user;
+	if (v->nent == v->cent) {
+		size_t nc = v->cent ? v->cent * 2 : 256;
+		struct tar_entry *ne = realloc(v->ent, nc * sizeof(*ne));
+		if (!ne)
+			return ts_err_set(v->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		v->ent = ne;
+		v->cent = nc;
+	}
+	struct tar_entry *t = &v->ent[v->nent];
+	t->name = strdup(m->name);
+	if (!t->name)
+		return ts_err_set(v->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	t->offset = m->data_offset;
+	t->size = m->size;
+	t->seen = 0;
+	ts_hash_hex(m->data, m->size, t->hash);
+	v->nent++;
+	if (m->type != 0)
+		problem(v, v->shard, NULL, "member '%s' is not a regular file", m->name);
+	return 0;
+}
+
+static int cmp_entry(const void *a, const void *b)
+{
+	return strcmp(((const struct tar_entry *)a)->name, ((const struct tar_entry *)b)->name);
+}
+
+static int verify_sample(const struct ts_ds_sample *s, void *user)
+{
+	struct verify_state *v = user;
+	v->samples++;
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct ts_ds_member *m = &s->members[i];
+		struct tar_entry key = { .name = (char *)m->name }, *t;
+		t = bsearch(&key, v->ent, v->nent, sizeof(*v->ent), cmp_entry);
+		if (!t) {
+			if (v->tar_failed)
+				problem(v, v->shard, s->key, "member %s cannot be read: %s", m->name, v->tar_error);
+			else
+				problem(v, v->shard, s->key, "member %s is not in the shard", m->name);
+			continue;
+		}
+		t->seen = 1;
+		if (t->offset != m->offset || t->size != m->size)
+			problem(v, v->shard, s->key, "member %s is at %" PRIu64 "+%" PRIu64
+				", the catalog says %" PRIu64 "+%" PRIu64,
+				m->name, t->offset, t->size, m->offset, m->size);
+		else if (m->hash && m->hash[0] && strcmp(m->hash, t->hash))
+			problem(v, v->shard, s->key, "member %s: data hash %s, the catalog says %s",
+				m->name, t->hash, m->hash);
+		const char *dot = strchr(m->name, '.');
+		const char *ext = !strcmp(s->format, "jpeg") ? "jpg" : s->format;
+		if (dot && !strcmp(dot + 1, ext) && strcmp(t->hash, s->content_hash))
+			problem(v, v->shard, s->key, "image %s: content hash %s, the catalog says %s",
+				m->name, t->hash, s->content_hash);
+	}
+	return 0;
+}
+
+static int verify_shard(const struct ts_ds_shard *sh, void *user)
+{
+	struct verify_state *v = user;
+	char path[PATH_MAX + 64], hash[TS_HASH_HEX_LEN + 1];
+	struct ts_err te = TS_ERR_INIT;
+	struct stat st;
+	uint64_t before = v->samples;
+	int rc;
+
+	v->shards++;
+	v->shard = sh->name;
+	v->nent = 0;
+	v->tar_failed = 0;
+	ts_dataset_shard_path(v->ds, sh->name, path, sizeof(path));
+	if (!sh->complete)
+		problem(v, sh->name, NULL, "marked incomplete in the catalog");
+	if (stat(path, &st)) {
+		problem(v, sh->name, NULL, "file missing: %s", strerror(errno));
+		return 0;
+	}
+	if ((uint64_t)st.st_size != sh->bytes)
+		problem(v, sh->name, NULL, "%lld bytes, the catalog says %" PRIu64,
+			(long long)st.st_size, sh->bytes);
+	if (ts_file_hash_hex(path, hash, NULL, &te) == 0 && strcmp(hash, sh->hash))
+		problem(v, sh->name, NULL, "file hash %s, the catalog says %s", hash, sh->hash);
+	if (ts_tar_foreach(path, 1ULL << 34, collect_member, v, &te)) {
+		v->tar_failed = 1;
+		snprintf(v->tar_error, sizeof(v->tar_error), "%s", te.msg);
+		problem(v, sh->name, NULL, "tar read error: %s", te.msg);
+	}
+	qsort(v->ent, v->nent, sizeof(*v->ent), cmp_entry);
+	rc = ts_dataset_foreach_sample(v->ds, (long)sh->idx, verify_sample, v, v->e);
+	if (rc)
+		goto out;
+	if (v->samples - before != sh->samples)
+		problem(v, sh->name, NULL, "%" PRIu64 " samples in the catalog, the shard row says %" PRIu64,
+			v->samples - before, sh->samples);
+	for (size_t i = 0; i < v->nent; i++)
+		if (!v->ent[i].seen)
+			problem(v, sh->name, NULL, "member '%s' is not in the catalog", v->ent[i].name);
+out:
+	for (size_t i = 0; i < v->nent; i++)
+		free(v->ent[i].name);
+	v->nent = 0;
+	return rc;
 }
 
 int ts_shards_verify(struct ts_dataset *ds, int json)
 {
-	(void)ds;
-	(void)json;
-	ts_error("verify is not implemented yet");
-	return TS_EXIT_FAIL;
+	struct ts_err e = TS_ERR_INIT;
+	struct verify_state v = { .ds = ds, .e = &e, .list = json ? json_array() : NULL };
+	int rc = ts_dataset_foreach_shard(ds, verify_shard, &v, &e);
+	free(v.ent);
+	if (rc) {
+		json_decref(v.list);
+		ts_error("%s", e.msg);
+		return TS_EXIT_FAIL;
+	}
+	if (json) {
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:o}", "command", "shards verify",
+				      "shards", (json_int_t)v.shards, "samples", (json_int_t)v.samples,
+				      "problems", (json_int_t)v.problems, "details", v.list);
+		char *s = json_dumps(j, JSON_INDENT(2));
+		puts(s);
+		free(s);
+		json_decref(j);
+	} else {
+		printf("verified %" PRIu64 " shards, %" PRIu64 " samples: %" PRIu64 " problem%s\n",
+		       v.shards, v.samples, v.problems, v.problems == 1 ? "" : "s");
+	}
+	return v.problems ? TS_EXIT_FAIL : TS_EXIT_OK;
 }

@@ -4,10 +4,15 @@
  * The hex form is the canonical (big-endian) representation, high 64 bits
  * first, which is what `xxhsum -H2` prints, so a hash in the catalog can be
  * checked with stock tools.  One-shot and streaming give the same digits.
+ * MD5 (libmd) only for the wids shard index, which names its field md5sum.
  */
 #include "shards.h"
 
+#include <errno.h>
+#include <md5.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <xxhash.h>
 
 struct ts_hasher {
@@ -61,4 +66,43 @@ void ts_hasher_free(struct ts_hasher *h)
 		return;
 	XXH3_freeState(h->st);
 	free(h);
+}
+
+int ts_file_hash_hex(const char *path, char *xxh3_hex, char *md5_hex, struct ts_err *err)
+{
+	FILE *f = fopen(path, "rb");
+	struct ts_hasher *h = NULL;
+	MD5_CTX md5;
+	uint8_t buf[1 << 16], dig[MD5_DIGEST_LENGTH];
+	size_t n;
+
+	if (!f)
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s", path,
+				  strerror(errno));
+	if (xxh3_hex && !(h = ts_hasher_new())) {
+		fclose(f);
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	}
+	MD5Init(&md5);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		if (h)
+			ts_hasher_update(h, buf, n);
+		if (md5_hex)
+			MD5Update(&md5, buf, n);
+	}
+	int bad = ferror(f);
+	fclose(f);
+	if (bad) {
+		ts_hasher_free(h);
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read '%s'", path);
+	}
+	if (h)
+		ts_hasher_hex(h, xxh3_hex);
+	ts_hasher_free(h);
+	if (md5_hex) {
+		MD5Final(dig, &md5);
+		for (int i = 0; i < MD5_DIGEST_LENGTH; i++)
+			sprintf(md5_hex + 2 * i, "%02x", dig[i]);
+	}
+	return TS_OK;
 }

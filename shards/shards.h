@@ -34,6 +34,10 @@ void ts_hasher_update(struct ts_hasher *h, const void *data, size_t len);
 void ts_hasher_hex(struct ts_hasher *h, char *out);   /* does not reset */
 void ts_hasher_free(struct ts_hasher *h);             /* accepts NULL */
 
+/* Hash a whole file: XXH3-128 and/or MD5 (for the wids index) as hex; either
+ * output may be NULL.  md5_hex must hold 33 bytes. */
+int ts_file_hash_hex(const char *path, char *xxh3_hex, char *md5_hex, struct ts_err *err);
+
 /* ---- tar shard writer --------------------------------------------------- */
 
 /* "000042.tar" into buf (>= 32 bytes); returns buf. */
