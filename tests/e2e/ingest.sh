@@ -100,8 +100,9 @@ other_options_refused() {
 }
 
 # ---- input formats -------------------------------------------------------------
+L="$TMP/lists"
 make_lists() {
-	L="$TMP/lists"; mkdir -p "$L/img/sub"
+	mkdir -p "$L/img/sub"
 	cp "$SAMPLE"/photos/*.jpg "$L/img/" 2>/dev/null
 	set -- $(cd "$L/img" && ls *.jpg | head -4)
 	[ $# -eq 4 ] || { echo "need 4 jpgs in $SAMPLE/photos"; return 1; }
