@@ -7,25 +7,6 @@ SUITE=ingest
 SAMPLE=tests/data/sample
 PY=$(command -v python3 || true)
 
-dump() {  # the catalog rows that must not depend on threads or crashes
-	sqlite3 "$1/catalog.sqlite" \
-	  "select * from samples order by key;" \
-	  "select * from members order by key, name;" \
-	  "select record, source, stage, reason, message from rejects order by record;" \
-	  "select idx, name, samples, bytes, hash, complete, first_record, end_record from shards order by idx;"
-}
-
-same_dataset() {  # same shard bytes and same catalog rows
-	a=$1; b=$2
-	(cd "$a/shards" && ls) > "$TMP/la" && (cd "$b/shards" && ls) > "$TMP/lb" &&
-	cmp "$TMP/la" "$TMP/lb" || { echo "shard lists differ"; diff "$TMP/la" "$TMP/lb"; return 1; }
-	for f in $(cat "$TMP/la"); do
-		cmp "$a/shards/$f" "$b/shards/$f" || return 1
-	done
-	dump "$a" > "$TMP/da"; dump "$b" > "$TMP/db"
-	cmp "$TMP/da" "$TMP/db" || { diff "$TMP/da" "$TMP/db" | head -20; return 1; }
-}
-
 # ---- the bundled sample ---------------------------------------------------
 sample_ingest() {
 	"$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$TMP/s2" || return 1

@@ -1,0 +1,146 @@
+#!/bin/sh
+# e2e: partitions (--part, Slurm, Kubernetes) merged back equal a single run;
+# shards ls/cat/verify; the loader sidecars against their formats.
+SUITE=shards
+. tests/e2e/lib.sh
+SAMPLE=tests/data/sample
+PY=$(command -v python3 || true)
+OPTS="-q --threads 2 --shard-samples 4"
+
+single() { "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/single"; }
+
+parts_merge() {
+	for i in 0 1 2; do
+		"$TESSERA" ingest $OPTS --part $i/3 "$SAMPLE" -o "$TMP/parts" || return 1
+	done
+	[ -d "$TMP/parts/part-00000" ] && [ -d "$TMP/parts/part-00002" ] || return 1
+	# the partitions split the samples: r % 3 == i
+	for i in 0 1 2; do
+		bad=$(sqlite3 "$TMP/parts/part-0000$i/catalog.sqlite" "select count(*) from samples where record % 3 != $i")
+		[ "$bad" -eq 0 ] || return 1
+	done
+	"$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" || return 1
+	same_dataset "$TMP/merged" "$TMP/single"
+}
+
+slurm_env() {
+	SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 "$TESSERA" ingest $OPTS --json "$SAMPLE" -o "$TMP/slurm" > "$TMP/slurm.json" || return 1
+	grep -q '"source": "slurm"' "$TMP/slurm.json" || return 1
+	same_dataset "$TMP/slurm/part-00001" "$TMP/parts/part-00001" || return 1
+	# MIN/MAX form: tasks 5..7, task 7 is partition 2
+	SLURM_ARRAY_TASK_ID=7 SLURM_ARRAY_TASK_MIN=5 SLURM_ARRAY_TASK_MAX=7 "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/slurm2" || return 1
+	same_dataset "$TMP/slurm2/part-00002" "$TMP/parts/part-00002"
+}
+
+kubernetes_env() {
+	JOB_COMPLETION_INDEX=2 "$TESSERA" ingest $OPTS --parts 3 --json "$SAMPLE" -o "$TMP/k8s" > "$TMP/k8s.json" || return 1
+	grep -q '"source": "kubernetes"' "$TMP/k8s.json" || return 1
+	same_dataset "$TMP/k8s/part-00002" "$TMP/parts/part-00002" || return 1
+	JOB_COMPLETION_INDEX=2 "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/k8s-bad" 2>/dev/null
+	[ $? -eq 2 ]
+}
+
+merge_refuses() {
+	"$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/part-00001" -o "$TMP/m2" 2>/dev/null
+	[ $? -eq 1 ] || return 1
+	"$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/part-00000" "$TMP/parts/part-00001" -o "$TMP/m3" 2>/dev/null
+	[ $? -eq 1 ] || return 1
+	"$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" 2>/dev/null
+	[ $? -eq 1 ]
+}
+
+ls_cat() {
+	"$TESSERA" shards ls "$TMP/single" > "$TMP/ls" || return 1
+	n=$(ls "$TMP/single/shards/"*.tar | wc -l)
+	[ "$(grep -c 'complete' "$TMP/ls")" -eq "$n" ] || return 1
+	key=$(sqlite3 "$TMP/single/catalog.sqlite" "select key from samples order by key limit 1 offset 5")
+	[ "$("$TESSERA" shards cat "$TMP/single" "$key" --member txt)" = \
+	  "$(sqlite3 "$TMP/single/catalog.sqlite" "select caption from samples where key='$key'")" ] || return 1
+	"$TESSERA" shards cat "$TMP/single" "$key" > "$TMP/img" || return 1
+	shard=$(sqlite3 "$TMP/single/catalog.sqlite" "select s.name from samples x join shards s on s.idx = x.shard where x.key='$key'")
+	tar xOf "$TMP/single/shards/$shard" "$key.jpg" | cmp - "$TMP/img" || return 1
+	"$TESSERA" shards cat "$TMP/single" 999999999 > /dev/null 2>&1; [ $? -eq 1 ]
+}
+
+verify_ok_and_flip() {
+	"$TESSERA" shards verify "$TMP/single" > "$TMP/v0" || { cat "$TMP/v0"; return 1; }
+	for ext in jpg txt json; do
+		cp -r "$TMP/single" "$TMP/flip-$ext"
+		row=$(sqlite3 -separator ' ' "$TMP/single/catalog.sqlite" \
+		  "select m.key, s.name, m.offset + m.size / 2 from members m join shards s on s.idx = m.shard where m.name like '%.$ext' order by m.key limit 1 offset 7")
+		set -- $row
+		key=$1 shard=$2 off=$3
+		b=$(od -An -tu1 -j "$off" -N1 "$TMP/flip-$ext/shards/$shard" | tr -d ' ')
+		printf "$(printf '\\%03o' $(( (b + 1) % 256 )))" | dd of="$TMP/flip-$ext/shards/$shard" bs=1 seek="$off" conv=notrunc 2>/dev/null
+		"$TESSERA" shards verify "$TMP/flip-$ext" > "$TMP/v-$ext"
+		[ $? -eq 1 ] || { echo "verify did not fail for a flipped byte in .$ext"; return 1; }
+		grep -q "sample $key" "$TMP/v-$ext" || { echo "verify did not name $key:"; cat "$TMP/v-$ext"; return 1; }
+	done
+}
+
+sidecars() {
+	[ -n "$PY" ] || { echo "python3 missing"; return 1; }
+	"$PY" - "$TMP/single" <<'PYEOF'
+import hashlib, json, os, sqlite3, sys, tarfile
+out = sys.argv[1]
+sd = os.path.join(out, "shards")
+db = sqlite3.connect(os.path.join(out, "catalog.sqlite"))
+shards = db.execute("select idx, name, samples, bytes, first_record, end_record from shards order by idx").fetchall()
+sizes = json.load(open(os.path.join(sd, "sizes.json")))
+assert sizes == {s[1]: s[2] for s in shards}, sizes
+wids = json.load(open(os.path.join(sd, "shardindex.json")))
+assert wids["__kind__"] == "wids-shard-index-v1" and wids["wids_version"] == 1
+assert [e["url"] for e in wids["shardlist"]] == [s[1] for s in shards]
+for e, s in zip(wids["shardlist"], shards):
+    raw = open(os.path.join(sd, s[1]), "rb").read()
+    assert e["nsamples"] == s[2] and e["filesize"] == len(raw) == s[3], e
+    assert e["md5sum"] == hashlib.md5(raw).hexdigest(), e
+    base = s[1][:-4]
+    # DALI index: "v1.2 N", then per sample: ext offset size name, repeated
+    lines = open(os.path.join(sd, base + ".idx")).read().splitlines()
+    assert lines[0] == "v1.2 %d" % s[2], lines[0]
+    assert len(lines) == 1 + s[2]
+    with tarfile.open(os.path.join(sd, s[1])) as tf:
+        members = {m.name: m for m in tf.getmembers()}
+    for line in lines[1:]:
+        f = line.split(" ")
+        assert len(f) % 4 == 0, line
+        keys = set()
+        for i in range(0, len(f), 4):
+            ext, off, size, name = f[i], int(f[i + 1]), int(f[i + 2]), f[i + 3]
+            m = members[name]
+            assert name.split(".", 1)[1] == ext and m.offset_data == off and m.size == size, line
+            keys.add(name.split(".", 1)[0])
+        assert len(keys) == 1, line
+    st = json.load(open(os.path.join(sd, base + "_stats.json")))
+    for k in ("count", "successes", "failed_to_download", "failed_to_resize", "duration",
+              "start_time", "end_time", "status_dict"):
+        assert k in st, k
+    nrej = db.execute("select count(*) from rejects where record >= ? and record < ?", (s[4], s[5])).fetchone()[0]
+    assert st["successes"] == s[2] and st["count"] == s[5] - s[4] == s[2] + nrej, st
+    assert st["failed_to_download"] + st["failed_to_resize"] == nrej, st
+    assert sum(st["status_dict"].values()) == st["count"], st
+PYEOF
+}
+
+index_regenerates() {
+	cp -r "$TMP/single" "$TMP/reindex"
+	rm "$TMP/reindex/shards/"*.idx "$TMP/reindex/shards/sizes.json" "$TMP/reindex/shards/shardindex.json" "$TMP/reindex/shards/"*_stats.json
+	"$TESSERA" shards index "$TMP/reindex" || return 1
+	same_dataset "$TMP/reindex" "$TMP/single"
+}
+
+if [ ! -f "$SAMPLE/EXPECTED.tsv" ]; then
+	skip all "tests/data/sample is missing"
+else
+	t single single
+	t parts_merge parts_merge
+	t slurm_env slurm_env
+	t kubernetes_env kubernetes_env
+	t merge_refuses merge_refuses
+	t ls_cat ls_cat
+	t verify_ok_and_flip verify_ok_and_flip
+	if [ -n "$PY" ]; then t sidecars sidecars; else skip sidecars "python3 not found"; fi
+	t index_regenerates index_regenerates
+fi
+finish
