@@ -109,6 +109,7 @@ struct ts_processed {
 	const uint8_t *data;         /* encoded output (may point at the input bytes for keep) */
 	size_t len;
 	int kept_original;           /* 1 when data is the unchanged input */
+	int decode_w, decode_h;      /* size actually decoded (after DCT scaling and orientation) */
 };
 
 struct ts_pixctx;

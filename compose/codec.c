@@ -1,0 +1,592 @@
+/*
+ * codec.c - recognise, probe, decode and encode JPEG, PNG and WebP, and
+ * apply EXIF orientation.
+ *
+ * Formats are recognised from their magic bytes, never a file name.
+ * Decoders: TurboJPEG (with DCT scaling), libspng, libwebp; EXIF
+ * orientation is read with libexif from JPEG APP1, PNG eXIf and the WebP
+ * EXIF chunk.  What must always hold:
+ * - the pixel count is checked from the header before any pixel buffer is
+ *   allocated (decompression bombs);
+ * - the output is 8-bit RGB: gray and palette are expanded, 16-bit reduced
+ *   (spng), CMYK/YCCK converted (Adobe inverted CMYK: R = C*K/255), and
+ *   alpha composited on white: out = (c*a + 255*(255-a) + 127) / 255;
+ * - truncated data never becomes a sample: libjpeg's "premature end"
+ *   warning is a reject (image.truncated), other libjpeg warnings about
+ *   extraneous bytes are not;
+ * - all state is in the per-thread struct ts_pixctx.
+ */
+#include "compose_impl.h"
+
+#include <libexif/exif-data.h>
+#include <spng.h>
+#include <stdlib.h>
+#include <string.h>
+#include <webp/decode.h>
+#include <webp/demux.h>
+#include <webp/encode.h>
+
+const char *ts_imgfmt_name(enum ts_imgfmt f)
+{
+	switch (f) {
+	case TS_FMT_JPEG: return "jpeg";
+	case TS_FMT_PNG: return "png";
+	case TS_FMT_WEBP: return "webp";
+	default: return "unknown";
+	}
+}
+
+const char *ts_imgfmt_ext(enum ts_imgfmt f)
+{
+	switch (f) {
+	case TS_FMT_JPEG: return "jpg";
+	case TS_FMT_PNG: return "png";
+	case TS_FMT_WEBP: return "webp";
+	default: return "bin";
+	}
+}
+
+enum ts_imgfmt ts_image_sniff(const uint8_t *d, size_t len)
+{
+	if (len >= 3 && d[0] == 0xff && d[1] == 0xd8 && d[2] == 0xff)
+		return TS_FMT_JPEG;
+	if (len >= 8 && !memcmp(d, "\x89PNG\r\n\x1a\n", 8))
+		return TS_FMT_PNG;
+	if (len >= 12 && !memcmp(d, "RIFF", 4) && !memcmp(d + 8, "WEBP", 4))
+		return TS_FMT_WEBP;
+	return TS_FMT_UNKNOWN;
+}
+
+struct ts_pixctx *ts_pixctx_new(void)
+{
+	struct ts_pixctx *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->tjd = tjInitDecompress();
+	c->tjc = tjInitCompress();
+	if (!c->tjd || !c->tjc) {
+		ts_pixctx_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void ts_pixctx_free(struct ts_pixctx *c)
+{
+	if (!c)
+		return;
+	if (c->tjd)
+		tjDestroy(c->tjd);
+	if (c->tjc)
+		tjDestroy(c->tjc);
+	ts_image_release(&c->dec);
+	ts_image_release(&c->tmp);
+	ts_image_release(&c->out);
+	free(c->raw);
+	free(c->hbuf);
+	free(c->enc);
+	free(c->coef);
+	free(c);
+}
+
+void ts_image_release(struct ts_image *img)
+{
+	if (!img)
+		return;
+	free(img->pixels);
+	img->pixels = NULL;
+	img->cap = 0;
+	img->width = img->height = 0;
+}
+
+int ts_image_alloc(struct ts_image *img, int w, int h, struct ts_err *err)
+{
+	size_t need = (size_t)w * (size_t)h * 3;
+	if (w <= 0 || h <= 0)
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT, "invalid size %dx%d", w, h);
+	if (img->cap < need) {
+		uint8_t *p = realloc(img->pixels, need);
+		if (!p)
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE,
+					  "out of memory for %dx%d pixels", w, h);
+		img->pixels = p;
+		img->cap = need;
+	}
+	img->width = w;
+	img->height = h;
+	return TS_OK;
+}
+
+int ts_grow(void **p, size_t *cap, size_t need)
+{
+	if (*cap >= need)
+		return 0;
+	void *n = realloc(*p, need);
+	if (!n)
+		return -1;
+	*p = n;
+	*cap = need;
+	return 0;
+}
+
+/* ---- EXIF orientation -------------------------------------------------------- */
+
+static int exif_orientation(const uint8_t *data, size_t len, int has_header)
+{
+	ExifData *ed;
+	ExifEntry *e;
+	int o = 1;
+	uint8_t *tmp = NULL;
+
+	if (!data || len < 8 || len > (64u << 20))
+		return 1;
+	if (!has_header && memcmp(data, "Exif\0\0", 6)) {
+		/* raw TIFF (PNG eXIf, some WebP): give libexif its header */
+		tmp = malloc(len + 6);
+		if (!tmp)
+			return 1;
+		memcpy(tmp, "Exif\0\0", 6);
+		memcpy(tmp + 6, data, len);
+		data = tmp;
+		len += 6;
+	}
+	ed = exif_data_new_from_data(data, (unsigned int)len);
+	if (ed) {
+		e = exif_data_get_entry(ed, EXIF_TAG_ORIENTATION);
+		if (e && e->format == EXIF_FORMAT_SHORT && e->components >= 1 && e->size >= 2) {
+			int v = exif_get_short(e->data, exif_data_get_byte_order(ed));
+			if (v >= 1 && v <= 8)
+				o = v;
+		}
+		exif_data_unref(ed);
+	}
+	free(tmp);
+	return o;
+}
+
+/* JPEG: libexif finds the APP1 segment itself when given the file. */
+static int jpeg_orientation(const uint8_t *d, size_t len)
+{
+	/* only the header part: markers before the first SOS */
+	size_t i = 2;
+	while (i + 4 <= len && d[i] == 0xff) {
+		unsigned m = d[i + 1];
+		size_t seg = ((size_t)d[i + 2] << 8) | d[i + 3];
+		if (m == 0xda || m == 0xd9 || seg < 2)
+			break;
+		if (m == 0xe1 && i + 2 + seg <= len && seg >= 8 && !memcmp(d + i + 4, "Exif\0\0", 6))
+			return exif_orientation(d + i + 4, seg - 2, 1);
+		i += 2 + seg;
+	}
+	return 1;
+}
+
+/* ---- probe ------------------------------------------------------------------------ */
+
+static int tj_reason(const char *msg)
+{
+	if (strstr(msg, "Premature end") || strstr(msg, "premature end"))
+		return TS_R_IMAGE_TRUNCATED;
+	return TS_R_IMAGE_CORRUPT;
+}
+
+static int spng_reason(int rc)
+{
+	if (rc == SPNG_IO_EOF || rc == SPNG_EOF)
+		return TS_R_IMAGE_TRUNCATED;
+	return TS_R_IMAGE_CORRUPT;
+}
+
+static int probe_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
+		      struct ts_image_info *info, struct ts_err *err)
+{
+	int w, h, ss, cs;
+	tjhandle t = c ? c->tjd : tjInitDecompress();
+	int rc = TS_OK;
+
+	if (!t)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT, "cannot start the JPEG decoder");
+	if (tjDecompressHeader3(t, d, (unsigned long)len, &w, &h, &ss, &cs)) {
+		const char *m = tjGetErrorStr2(t);
+		rc = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)tj_reason(m),
+				"cannot read the JPEG header: %s", m);
+	} else {
+		info->width = w;
+		info->height = h;
+		info->bit_depth = 8;
+		info->has_alpha = 0;
+		info->color = cs == TJCS_GRAY ? "gray" : cs == TJCS_CMYK ? "cmyk" :
+			      cs == TJCS_YCCK ? "ycck" : "rgb";
+		info->orientation = jpeg_orientation(d, len);
+	}
+	if (!c)
+		tjDestroy(t);
+	return rc;
+}
+
+static int probe_png(const uint8_t *d, size_t len, struct ts_image_info *info,
+		     struct ts_err *err)
+{
+	spng_ctx *s = spng_ctx_new(0);
+	struct spng_ihdr ih;
+	struct spng_exif ex;
+	int rc;
+
+	if (!s)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT, "cannot start the PNG decoder");
+	spng_set_png_buffer(s, d, len);
+	if ((rc = spng_get_ihdr(s, &ih))) {
+		int r = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),
+				   "cannot read the PNG header: %s", spng_strerror(rc));
+		spng_ctx_free(s);
+		return r;
+	}
+	info->width = (int)(ih.width > 0x7fffffff ? 0x7fffffff : ih.width);
+	info->height = (int)(ih.height > 0x7fffffff ? 0x7fffffff : ih.height);
+	info->bit_depth = ih.bit_depth;
+	info->has_alpha = ih.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA ||
+			  ih.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA;
+	switch (ih.color_type) {
+	case SPNG_COLOR_TYPE_GRAYSCALE: info->color = "gray"; break;
+	case SPNG_COLOR_TYPE_INDEXED: info->color = "palette"; break;
+	case SPNG_COLOR_TYPE_GRAYSCALE_ALPHA: info->color = "gray+alpha"; break;
+	case SPNG_COLOR_TYPE_TRUECOLOR_ALPHA: info->color = "rgba"; break;
+	default: info->color = "rgb"; break;
+	}
+	{
+		struct spng_trns tr;
+		if (spng_get_trns(s, &tr) == 0)
+			info->has_alpha = 1;
+	}
+	info->orientation = 1;
+	/* the eXIf chunk comes before IDAT; a huge claimed image is not decoded here */
+	if ((uint64_t)ih.width * ih.height <= (1ULL << 31) && spng_get_exif(s, &ex) == 0)
+		info->orientation = exif_orientation((const uint8_t *)ex.data, ex.length, 0);
+	spng_ctx_free(s);
+	return TS_OK;
+}
+
+static int probe_webp(const uint8_t *d, size_t len, struct ts_image_info *info,
+		      struct ts_err *err)
+{
+	WebPBitstreamFeatures f;
+	VP8StatusCode st = WebPGetFeatures(d, len, &f);
+	if (st != VP8_STATUS_OK)
+		return ts_err_set(err, TS_ERR_INVALID,
+				  st == VP8_STATUS_NOT_ENOUGH_DATA ? TS_R_IMAGE_TRUNCATED : TS_R_IMAGE_CORRUPT,
+				  "cannot read the WebP header (libwebp status %d)", (int)st);
+	if (f.has_animation)
+		return ts_err_set(err, TS_ERR_UNSUPPORTED, TS_R_IMAGE_UNSUPPORTED,
+				  "animated WebP is not supported");
+	info->width = f.width;
+	info->height = f.height;
+	info->bit_depth = 8;
+	info->has_alpha = f.has_alpha;
+	info->color = f.has_alpha ? "rgba" : "rgb";
+	info->orientation = 1;
+	WebPData wd = { d, len };
+	WebPDemuxer *dm = WebPDemux(&wd);
+	if (dm) {
+		WebPChunkIterator it;
+		if (WebPDemuxGetChunk(dm, "EXIF", 1, &it)) {
+			info->orientation = exif_orientation(it.chunk.bytes, it.chunk.size, 0);
+			WebPDemuxReleaseChunkIterator(&it);
+		}
+		WebPDemuxDelete(dm);
+	}
+	return TS_OK;
+}
+
+int ts_image_probe_ctx(struct ts_pixctx *c, const uint8_t *d, size_t len,
+		       struct ts_image_info *info, struct ts_err *err)
+{
+	memset(info, 0, sizeof(*info));
+	info->orientation = 1;
+	info->color = "rgb";
+	if (len == 0)
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_EMPTY, "empty file (0 bytes)");
+	info->format = ts_image_sniff(d, len);
+	switch (info->format) {
+	case TS_FMT_JPEG: return probe_jpeg(c, d, len, info, err);
+	case TS_FMT_PNG: return probe_png(d, len, info, err);
+	case TS_FMT_WEBP: return probe_webp(d, len, info, err);
+	default: break;
+	}
+	char shown[9];
+	size_t n = len < 8 ? len : 8;
+	for (size_t i = 0; i < n; i++)
+		shown[i] = d[i] >= 0x20 && d[i] < 0x7f ? (char)d[i] : '.';
+	shown[n] = 0;
+	return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_NOT_IMAGE,
+			  "not a JPEG, PNG or WebP file (starts with '%s')", shown);
+}
+
+int ts_image_probe(const uint8_t *data, size_t len, struct ts_image_info *info,
+		   struct ts_err *err)
+{
+	return ts_image_probe_ctx(NULL, data, len, info, err);
+}
+
+/* ---- decode ------------------------------------------------------------------------ */
+
+static inline uint8_t over_white(unsigned c, unsigned a)
+{
+	return (uint8_t)((c * a + 255u * (255u - a) + 127u) / 255u);
+}
+
+static int decode_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
+		       const struct ts_image_info *info, int want_w, int want_h,
+		       struct ts_image *out, struct ts_err *err)
+{
+	int nsf, w = info->width, h = info->height, bw = w, bh = h, rc;
+	tjscalingfactor *sf = tjGetScalingFactors(&nsf);
+	int cmyk = !strcmp(info->color, "cmyk") || !strcmp(info->color, "ycck");
+	int swap = info->orientation >= 5;
+
+	/* the smallest DCT scale (n/8) whose result still covers the wanted size */
+	if (want_w > 0 && want_h > 0 && sf) {
+		int ww = swap ? want_h : want_w, wh = swap ? want_w : want_h;
+		for (int i = 0; i < nsf; i++) {
+			int sw = TJSCALED(w, sf[i]), sh = TJSCALED(h, sf[i]);
+			if (sw >= ww && sh >= wh && (int64_t)sw * sh < (int64_t)bw * bh) {
+				bw = sw;
+				bh = sh;
+			}
+		}
+	}
+	if (cmyk) {
+		size_t need = (size_t)bw * bh * 4;
+		if (ts_grow((void **)&c->raw, &c->raw_cap, need))
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
+	}
+	if ((rc = ts_image_alloc(out, bw, bh, err)))
+		return rc;
+	if (tjDecompress2(c->tjd, d, (unsigned long)len, cmyk ? c->raw : out->pixels, bw, 0, bh,
+			  cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_LIMITSCANS)) {
+		const char *m = tjGetErrorStr2(c->tjd);
+		/* a warning still produced pixels; only a premature end is fatal */
+		if (tjGetErrorCode(c->tjd) != TJERR_WARNING || tj_reason(m) == TS_R_IMAGE_TRUNCATED)
+			return ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)tj_reason(m),
+					  "cannot decode JPEG: %s", m);
+	}
+	if (cmyk) {
+		const uint8_t *s = c->raw;
+		uint8_t *p = out->pixels;
+		for (size_t i = 0, n = (size_t)bw * bh; i < n; i++, s += 4, p += 3) {
+			unsigned k = s[3];
+			p[0] = (uint8_t)((s[0] * k + 127) / 255);
+			p[1] = (uint8_t)((s[1] * k + 127) / 255);
+			p[2] = (uint8_t)((s[2] * k + 127) / 255);
+		}
+	}
+	return TS_OK;
+}
+
+static int decode_png(struct ts_pixctx *c, const uint8_t *d, size_t len,
+		      const struct ts_image_info *info, struct ts_image *out,
+		      struct ts_err *err)
+{
+	spng_ctx *s = spng_ctx_new(0);
+	size_t need;
+	int rc, r = TS_OK;
+
+	if (!s)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT, "cannot start the PNG decoder");
+	spng_set_crc_action(s, SPNG_CRC_ERROR, SPNG_CRC_ERROR);
+	spng_set_chunk_limits(s, 64u << 20, 64u << 20);
+	spng_set_png_buffer(s, d, len);
+	if ((rc = spng_decoded_image_size(s, SPNG_FMT_RGBA8, &need)) ||
+	    ts_grow((void **)&c->raw, &c->raw_cap, need) ||
+	    (rc = spng_decode_image(s, c->raw, need, SPNG_FMT_RGBA8, SPNG_DECODE_TRNS))) {
+		r = rc ? ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),
+				    "cannot decode PNG: %s", spng_strerror(rc)) :
+			 ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
+		goto out;
+	}
+	if ((r = ts_image_alloc(out, info->width, info->height, err)))
+		goto out;
+	{
+		const uint8_t *p = c->raw;
+		uint8_t *q = out->pixels;
+		for (size_t i = 0, n = (size_t)info->width * info->height; i < n; i++, p += 4, q += 3) {
+			unsigned a = p[3];
+			if (a == 255) {
+				q[0] = p[0];
+				q[1] = p[1];
+				q[2] = p[2];
+			} else {
+				q[0] = over_white(p[0], a);
+				q[1] = over_white(p[1], a);
+				q[2] = over_white(p[2], a);
+			}
+		}
+	}
+out:
+	spng_ctx_free(s);
+	return r;
+}
+
+static int decode_webp(struct ts_pixctx *c, const uint8_t *d, size_t len,
+		       const struct ts_image_info *info, struct ts_image *out,
+		       struct ts_err *err)
+{
+	int w = info->width, h = info->height, rc;
+	if ((rc = ts_image_alloc(out, w, h, err)))
+		return rc;
+	if (info->has_alpha) {
+		size_t need = (size_t)w * h * 4;
+		if (ts_grow((void **)&c->raw, &c->raw_cap, need))
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
+		if (!WebPDecodeRGBAInto(d, len, c->raw, need, w * 4))
+			goto fail;
+		const uint8_t *p = c->raw;
+		uint8_t *q = out->pixels;
+		for (size_t i = 0, n = (size_t)w * h; i < n; i++, p += 4, q += 3) {
+			q[0] = over_white(p[0], p[3]);
+			q[1] = over_white(p[1], p[3]);
+			q[2] = over_white(p[2], p[3]);
+		}
+		return TS_OK;
+	}
+	if (WebPDecodeRGBInto(d, len, out->pixels, out->cap, w * 3))
+		return TS_OK;
+fail:
+	return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT,
+			  "cannot decode WebP: the bitstream is damaged");
+}
+
+/* Orientation in place of out, using tmp as scratch. */
+static int orient(struct ts_pixctx *c, struct ts_image *img, int o, struct ts_err *err)
+{
+	int w = img->width, h = img->height, ow, oh, rc;
+	if (o <= 1 || o > 8)
+		return TS_OK;
+	ow = o >= 5 ? h : w;
+	oh = o >= 5 ? w : h;
+	if ((rc = ts_image_alloc(&c->tmp, ow, oh, err)))
+		return rc;
+	const uint8_t *s = img->pixels;
+	uint8_t *d = c->tmp.pixels;
+	for (int y = 0; y < oh; y++) {
+		for (int x = 0; x < ow; x++) {
+			int sx, sy;
+			switch (o) {
+			case 2: sx = w - 1 - x; sy = y; break;
+			case 3: sx = w - 1 - x; sy = h - 1 - y; break;
+			case 4: sx = x; sy = h - 1 - y; break;
+			case 5: sx = y; sy = x; break;
+			case 6: sx = y; sy = h - 1 - x; break;
+			case 7: sx = w - 1 - y; sy = h - 1 - x; break;
+			default: sx = w - 1 - y; sy = x; break;   /* 8 */
+			}
+			const uint8_t *p = s + ((size_t)sy * w + sx) * 3;
+			uint8_t *q = d + ((size_t)y * ow + x) * 3;
+			q[0] = p[0];
+			q[1] = p[1];
+			q[2] = p[2];
+		}
+	}
+	struct ts_image t = *img;
+	*img = c->tmp;
+	c->tmp = t;
+	return TS_OK;
+}
+
+int ts_decode_probed(struct ts_pixctx *c, const uint8_t *data, size_t len,
+		     const struct ts_image_info *info, int want_w, int want_h,
+		     struct ts_image *out, struct ts_err *err)
+{
+	int rc;
+	switch (info->format) {
+	case TS_FMT_JPEG: rc = decode_jpeg(c, data, len, info, want_w, want_h, out, err); break;
+	case TS_FMT_PNG: rc = decode_png(c, data, len, info, out, err); break;
+	case TS_FMT_WEBP: rc = decode_webp(c, data, len, info, out, err); break;
+	default: return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_NOT_IMAGE, "not an image");
+	}
+	if (rc)
+		return rc;
+	return orient(c, out, info->orientation, err);
+}
+
+int ts_decode(struct ts_pixctx *c, const uint8_t *data, size_t len,
+	      uint64_t max_pixels, int want_w, int want_h,
+	      struct ts_image *out, struct ts_image_info *info, struct ts_err *err)
+{
+	int rc = ts_image_probe_ctx(c, data, len, info, err);
+	if (rc)
+		return rc;
+	if (max_pixels && (uint64_t)info->width * (uint64_t)info->height > max_pixels)
+		return ts_err_set(err, TS_ERR_LIMIT, TS_R_IMAGE_TOO_LARGE,
+				  "%dx%d is %llu pixels, more than the limit of %llu",
+				  info->width, info->height,
+				  (unsigned long long)info->width * (unsigned long long)info->height,
+				  (unsigned long long)max_pixels);
+	return ts_decode_probed(c, data, len, info, want_w, want_h, out, err);
+}
+
+/* ---- encode ------------------------------------------------------------------------ */
+
+int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fmt,
+	      int quality, const uint8_t **out, size_t *out_len, struct ts_err *err)
+{
+	int w = img->width, h = img->height;
+	if (quality < 1 || quality > 100)
+		quality = 95;
+	switch (fmt) {
+	case TS_FMT_JPEG: {
+		unsigned long bound = tjBufSize(w, h, TJSAMP_420), n = bound;
+		if (ts_grow((void **)&c->enc, &c->enc_cap, bound))
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+		unsigned char *buf = c->enc;
+		if (tjCompress2(c->tjc, img->pixels, w, 0, h, TJPF_RGB, &buf, &n, TJSAMP_420,
+				quality, TJFLAG_NOREALLOC))
+			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED,
+					  "JPEG encoder: %s", tjGetErrorStr2(c->tjc));
+		*out = c->enc;
+		*out_len = n;
+		return TS_OK;
+	}
+	case TS_FMT_WEBP: {
+		uint8_t *o = NULL;
+		size_t n = WebPEncodeRGB(img->pixels, w, h, w * 3, (float)quality, &o);
+		if (!n || ts_grow((void **)&c->enc, &c->enc_cap, n)) {
+			WebPFree(o);
+			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED,
+					  "WebP encoder failed for %dx%d", w, h);
+		}
+		memcpy(c->enc, o, n);
+		WebPFree(o);
+		*out = c->enc;
+		*out_len = n;
+		return TS_OK;
+	}
+	case TS_FMT_PNG: {
+		spng_ctx *s = spng_ctx_new(SPNG_CTX_ENCODER);
+		struct spng_ihdr ih = { .width = (uint32_t)w, .height = (uint32_t)h, .bit_depth = 8,
+					.color_type = SPNG_COLOR_TYPE_TRUECOLOR };
+		size_t n = 0;
+		int e = 0, rc;
+		void *png;
+		if (!s)
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+		spng_set_option(s, SPNG_ENCODE_TO_BUFFER, 1);
+		spng_set_option(s, SPNG_IMG_COMPRESSION_LEVEL, 6);
+		spng_set_ihdr(s, &ih);
+		rc = spng_encode_image(s, img->pixels, (size_t)w * h * 3, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+		png = rc ? NULL : spng_get_png_buffer(s, &n, &e);
+		spng_ctx_free(s);
+		if (!png || e || ts_grow((void **)&c->enc, &c->enc_cap, n)) {
+			free(png);
+			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED,
+					  "PNG encoder: %s", spng_strerror(rc ? rc : e));
+		}
+		memcpy(c->enc, png, n);
+		free(png);
+		*out = c->enc;
+		*out_len = n;
+		return TS_OK;
+	}
+	default:
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_IMAGE_ENCODE_FAILED, "no encoder for this format");
+	}
+}

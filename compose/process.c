@@ -1,0 +1,78 @@
+/*
+ * process.c - the whole pixel stage of ingest for one image: probe, size
+ * checks, decode at the DCT scale the plan allows, orient, resize, encode.
+ *
+ * Deterministic: the output depends only on the input bytes and options.
+ * --encode keep returns the input bytes unchanged when no resize and no
+ * orientation are needed (the image is still fully decoded first, so a
+ * damaged file is rejected, not kept); otherwise it re-encodes in the
+ * source format (JPEG at the given quality, PNG, lossy WebP).
+ */
+#include "compose_impl.h"
+
+#include <string.h>
+
+int ts_process_image(struct ts_pixctx *c, const uint8_t *data, size_t len,
+		     const struct ts_process_opts *o, struct ts_processed *p,
+		     struct ts_err *err)
+{
+	struct ts_image_info *info = &p->info;
+	struct ts_resize_plan plan;
+	int rc, ow, oh;
+	enum ts_imgfmt fmt;
+
+	memset(p, 0, sizeof(*p));
+	if ((rc = ts_image_probe_ctx(c, data, len, info, err)))
+		return rc;
+	if (o->max_pixels && (uint64_t)info->width * (uint64_t)info->height > o->max_pixels)
+		return ts_err_set(err, TS_ERR_LIMIT, TS_R_IMAGE_TOO_LARGE,
+				  "%dx%d is %llu pixels, more than the limit of %llu",
+				  info->width, info->height,
+				  (unsigned long long)info->width * (unsigned long long)info->height,
+				  (unsigned long long)o->max_pixels);
+	ow = info->orientation >= 5 ? info->height : info->width;
+	oh = info->orientation >= 5 ? info->width : info->height;
+	p->orig_w = ow;
+	p->orig_h = oh;
+	if (o->min_size && (ow < o->min_size || oh < o->min_size))
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_TOO_SMALL,
+				  "%dx%d is smaller than --min-size %d", ow, oh, o->min_size);
+	ts_resize_plan(o->resize, o->size, ow, oh, &plan);
+	int unchanged = plan.out_w == ow && plan.out_h == oh && plan.scaled_w == ow &&
+			plan.scaled_h == oh;
+
+	if ((rc = ts_decode_probed(c, data, len, info, plan.scaled_w, plan.scaled_h, &c->dec, err)))
+		return rc;
+	p->decode_w = c->dec.width;
+	p->decode_h = c->dec.height;
+	if (o->encode == TS_ENCODE_KEEP && unchanged && info->orientation == 1) {
+		p->width = ow;
+		p->height = oh;
+		p->out_format = info->format;
+		p->data = data;
+		p->len = len;
+		p->kept_original = 1;
+		return TS_OK;
+	}
+	const struct ts_image *img = &c->dec;
+	if (c->dec.width != plan.out_w || c->dec.height != plan.out_h ||
+	    plan.scaled_w != c->dec.width || plan.scaled_h != c->dec.height) {
+		/* the decode may be DCT-scaled: plan against what we have */
+		struct ts_resize_plan q = plan;
+		if ((rc = ts_apply_plan_ctx(c, &c->dec, &q, &c->out, err)))
+			return rc;
+		img = &c->out;
+	}
+	switch (o->encode) {
+	case TS_ENCODE_WEBP: fmt = TS_FMT_WEBP; break;
+	case TS_ENCODE_PNG: fmt = TS_FMT_PNG; break;
+	case TS_ENCODE_KEEP: fmt = info->format; break;
+	default: fmt = TS_FMT_JPEG; break;
+	}
+	if ((rc = ts_encode(c, img, fmt, o->quality, &p->data, &p->len, err)))
+		return rc;
+	p->width = img->width;
+	p->height = img->height;
+	p->out_format = fmt;
+	return TS_OK;
+}
