@@ -183,6 +183,16 @@ static int jpeg_orientation(const uint8_t *d, size_t len)
 
 /* ---- probe ------------------------------------------------------------------------ */
 
+/* After an error a TurboJPEG handle can keep stale state (seen: the next
+ * header read returning garbage sizes), so a failed handle is replaced. */
+static void tj_reset(struct ts_pixctx *c)
+{
+	if (!c)
+		return;
+	tjDestroy(c->tjd);
+	c->tjd = tjInitDecompress();
+}
+
 static int tj_reason(const char *msg)
 {
 	if (strstr(msg, "Premature end") || strstr(msg, "premature end"))
@@ -200,16 +210,22 @@ static int spng_reason(int rc)
 static int probe_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
 		      struct ts_image_info *info, struct ts_err *err)
 {
-	int w, h, ss, cs;
+	int w = 0, h = 0, ss, cs;
 	tjhandle t = c ? c->tjd : tjInitDecompress();
 	int rc = TS_OK;
 
 	if (!t)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT, "cannot start the JPEG decoder");
-	if (tjDecompressHeader3(t, d, (unsigned long)len, &w, &h, &ss, &cs)) {
+	if (tjDecompressHeader3(t, d, (unsigned long)len, &w, &h, &ss, &cs) &&
+	    (tjGetErrorCode(t) != TJERR_WARNING || w <= 0 || h <= 0)) {
 		const char *m = tjGetErrorStr2(t);
 		rc = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)tj_reason(m),
 				"cannot read the JPEG header: %s", m);
+		tj_reset(c);
+		if (c)
+			t = c->tjd;
+		if (!t)
+			return rc;
 	} else {
 		info->width = w;
 		info->height = h;
@@ -275,9 +291,7 @@ static int probe_webp(const uint8_t *d, size_t len, struct ts_image_info *info,
 		return ts_err_set(err, TS_ERR_INVALID,
 				  st == VP8_STATUS_NOT_ENOUGH_DATA ? TS_R_IMAGE_TRUNCATED : TS_R_IMAGE_CORRUPT,
 				  "cannot read the WebP header (libwebp status %d)", (int)st);
-	if (f.has_animation)
-		return ts_err_set(err, TS_ERR_UNSUPPORTED, TS_R_IMAGE_UNSUPPORTED,
-				  "animated WebP is not supported");
+	info->animated = f.has_animation;
 	info->width = f.width;
 	info->height = f.height;
 	info->bit_depth = 8;
@@ -365,9 +379,13 @@ static int decode_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
 			  cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_LIMITSCANS)) {
 		const char *m = tjGetErrorStr2(c->tjd);
 		/* a warning still produced pixels; only a premature end is fatal */
-		if (tjGetErrorCode(c->tjd) != TJERR_WARNING || tj_reason(m) == TS_R_IMAGE_TRUNCATED)
-			return ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)tj_reason(m),
-					  "cannot decode JPEG: %s", m);
+		if (tjGetErrorCode(c->tjd) != TJERR_WARNING || tj_reason(m) == TS_R_IMAGE_TRUNCATED) {
+			rc = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)tj_reason(m),
+					"cannot decode JPEG: %s", m);
+			tj_reset(c);
+			return c->tjd ? rc : ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT,
+						       "cannot restart the JPEG decoder");
+		}
 	}
 	if (cmyk) {
 		const uint8_t *s = c->raw;
@@ -395,13 +413,34 @@ static int decode_png(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	spng_set_crc_action(s, SPNG_CRC_ERROR, SPNG_CRC_ERROR);
 	spng_set_chunk_limits(s, 64u << 20, 64u << 20);
 	spng_set_png_buffer(s, d, len);
+	/* Row by row: once every row is decoded the pixels are complete, so
+	 * damage after the image data (a truncated IEND) does not lose the
+	 * sample; damage before the last row does. */
 	if ((rc = spng_decoded_image_size(s, SPNG_FMT_RGBA8, &need)) ||
 	    ts_grow((void **)&c->raw, &c->raw_cap, need) ||
-	    (rc = spng_decode_image(s, c->raw, need, SPNG_FMT_RGBA8, SPNG_DECODE_TRNS))) {
+	    (rc = spng_decode_image(s, NULL, 0, SPNG_FMT_RGBA8,
+				    SPNG_DECODE_TRNS | SPNG_DECODE_PROGRESSIVE))) {
 		r = rc ? ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),
 				    "cannot decode PNG: %s", spng_strerror(rc)) :
 			 ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
 		goto out;
+	}
+	{
+		size_t row = (size_t)info->width * 4;
+		uint32_t rows_done = 0;
+		struct spng_row_info ri;
+		do {
+			if ((rc = spng_get_row_info(s, &ri)))
+				break;
+			rc = spng_decode_row(s, c->raw + (size_t)ri.row_num * row, row);
+			if (rc == 0 || rc == SPNG_EOI)
+				rows_done++;
+		} while (rc == 0);
+		if (rc != SPNG_EOI || rows_done < (uint32_t)info->height) {
+			r = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),
+				       "cannot decode PNG: %s", spng_strerror(rc));
+			goto out;
+		}
 	}
 	if ((r = ts_image_alloc(out, info->width, info->height, err)))
 		goto out;
@@ -433,6 +472,36 @@ static int decode_webp(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	int w = info->width, h = info->height, rc;
 	if ((rc = ts_image_alloc(out, w, h, err)))
 		return rc;
+	if (info->animated) {
+		/* the first frame, as other tools show an animation's still */
+		WebPData wd = { d, len };
+		WebPAnimDecoderOptions ao;
+		WebPAnimDecoder *ad;
+		WebPAnimInfo ai;
+		uint8_t *frame;
+		int ts;
+		if (!WebPAnimDecoderOptionsInit(&ao))
+			goto fail;
+		ao.color_mode = MODE_RGBA;
+		ao.use_threads = 0;
+		ad = WebPAnimDecoderNew(&wd, &ao);
+		if (!ad)
+			goto fail;
+		if (!WebPAnimDecoderGetInfo(ad, &ai) || (int)ai.canvas_width != w ||
+		    (int)ai.canvas_height != h || !WebPAnimDecoderGetNext(ad, &frame, &ts)) {
+			WebPAnimDecoderDelete(ad);
+			goto fail;
+		}
+		const uint8_t *p = frame;
+		uint8_t *q = out->pixels;
+		for (size_t i = 0, n = (size_t)w * h; i < n; i++, p += 4, q += 3) {
+			q[0] = over_white(p[0], p[3]);
+			q[1] = over_white(p[1], p[3]);
+			q[2] = over_white(p[2], p[3]);
+		}
+		WebPAnimDecoderDelete(ad);
+		return TS_OK;
+	}
 	if (info->has_alpha) {
 		size_t need = (size_t)w * h * 4;
 		if (ts_grow((void **)&c->raw, &c->raw_cap, need))

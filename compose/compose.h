@@ -38,6 +38,7 @@ struct ts_image_info {
 	int orientation;     /* EXIF orientation 1..8 (1 when absent/invalid) */
 	int bit_depth;       /* 8 or 16 */
 	int has_alpha;
+	int animated;        /* WebP animation: the first frame is used */
 	const char *color;   /* static string: "rgb", "gray", "palette", "cmyk", "ycck", "gray+alpha", "rgba" */
 };
 

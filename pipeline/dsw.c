@@ -168,6 +168,11 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	}
 	for (size_t i = 0; i < w->nps; i++) {
 		struct pending_sample *p = &w->ps[i];
+		/* pointers into p are set only now: w->ps moves when it grows */
+		for (size_t k = 0; k < p->nmembers; k++) {
+			p->members[k].name = p->names[k];
+			p->members[k].hash = p->hashes[k];
+		}
 		rows[i] = (struct ts_sample_row){
 			.key = p->key, .record = p->record, .shard = w->shard_idx,
 			.width = p->width, .height = p->height,
@@ -236,10 +241,8 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 	snprintf(p->key, sizeof(p->key), "%09" PRIu64, s->record);
 	for (size_t i = 0; i < s->nmembers; i++) {
 		snprintf(p->names[i], sizeof(p->names[i]), "%s.%s", p->key, s->members[i].ext);
-		p->members[i].name = p->names[i];
 		p->members[i].size = s->members[i].len;
 		ts_hash_hex(s->members[i].data, s->members[i].len, p->hashes[i]);
-		p->members[i].hash = p->hashes[i];
 		if ((rc = ts_shard_writer_add(w->sw, p->names[i], s->members[i].data,
 					      s->members[i].len, &p->members[i].offset, err)))
 			return rc;
