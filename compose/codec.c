@@ -25,6 +25,7 @@
 #include <webp/decode.h>
 #include <webp/demux.h>
 #include <webp/encode.h>
+#include <zlib.h>
 
 const char *ts_imgfmt_name(enum ts_imgfmt f)
 {
@@ -195,7 +196,10 @@ static void tj_reset(struct ts_pixctx *c)
 
 static int tj_reason(const char *msg)
 {
-	if (strstr(msg, "Premature end") || strstr(msg, "premature end"))
+	/* the data stops before the image does; "missing SOS" is a file cut
+	 * before its first scan */
+	if (strstr(msg, "Premature end") || strstr(msg, "premature end") ||
+	    strstr(msg, "missing SOS"))
 		return TS_R_IMAGE_TRUNCATED;
 	return TS_R_IMAGE_CORRUPT;
 }
@@ -216,8 +220,12 @@ static int probe_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
 
 	if (!t)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT, "cannot start the JPEG decoder");
-	if (tjDecompressHeader3(t, d, (unsigned long)len, &w, &h, &ss, &cs) &&
-	    (tjGetErrorCode(t) != TJERR_WARNING || w <= 0 || h <= 0)) {
+	int hr = tjDecompressHeader3(t, d, (unsigned long)len, &w, &h, &ss, &cs);
+	if (hr == 0 && (w <= 0 || h <= 0)) {
+		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_TRUNCATED,
+				"cannot read the JPEG header: no frame header in %zu bytes", len);
+		tj_reset(c);
+	} else if (hr && (tjGetErrorCode(t) != TJERR_WARNING || w <= 0 || h <= 0)) {
 		const char *m = tjGetErrorStr2(t);
 		rc = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)tj_reason(m),
 				"cannot read the JPEG header: %s", m);
@@ -250,6 +258,16 @@ static int probe_png(const uint8_t *d, size_t len, struct ts_image_info *info,
 
 	if (!s)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT, "cannot start the PNG decoder");
+	/* spng hands out the IHDR before checking its CRC: check it here, so a
+	 * damaged header is image.corrupt whatever sizes it claims */
+	if (len >= 33 && !memcmp(d + 12, "IHDR", 4)) {
+		uint32_t want = (uint32_t)d[29] << 24 | (uint32_t)d[30] << 16 | (uint32_t)d[31] << 8 | d[32];
+		if ((uint32_t)crc32(0, d + 12, 17) != want) {
+			spng_ctx_free(s);
+			return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT,
+					  "cannot read the PNG header: IHDR CRC mismatch");
+		}
+	}
 	spng_set_png_buffer(s, d, len);
 	if ((rc = spng_get_ihdr(s, &ih))) {
 		int r = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),

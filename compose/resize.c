@@ -84,6 +84,8 @@ void ts_resize_plan(enum ts_resize_mode mode, int size, int w, int h,
 {
 	int shortest = w < h ? w : h, longest = w < h ? h : w;
 	memset(p, 0, sizeof(*p));
+	if (w <= 0 || h <= 0 || size <= 0)
+		return;                     /* nothing to plan; callers reject such images */
 	p->scaled_w = w;
 	p->scaled_h = h;
 	switch (mode) {
@@ -137,10 +139,9 @@ static int make_coefs(int32_t **buf, size_t *cap, int in, int out, int x0, int n
 	double scale = (double)in / out, fs = scale < 1.0 ? 1.0 : scale;
 	double support = 2.0 * fs;
 	int kmax = (int)ceil(support) * 2 + 1, stride = kmax + 2;
-	double w[256];
 	size_t need = (at + (size_t)n * stride) * sizeof(int32_t);
 
-	if (kmax > 256 || ts_grow((void **)buf, cap, need))
+	if (ts_grow((void **)buf, cap, need))
 		return -1;
 	int32_t *t = *buf + at;
 	for (int i = 0; i < n; i++, t += stride) {
@@ -157,15 +158,13 @@ static int make_coefs(int32_t **buf, size_t *cap, int in, int out, int x0, int n
 			xmin = center < in ? (int)center : in - 1;
 			taps = 1;
 		}
-		for (int k = 0; k < taps; k++) {
-			w[k] = cubic((xmin + k - center + 0.5) / fs);
-			sum += w[k];
-		}
+		for (int k = 0; k < taps; k++)
+			sum += cubic((xmin + k - center + 0.5) / fs);
 		t[0] = xmin;
 		t[1] = taps;
 		int32_t isum = 0, big = 0;
 		for (int k = 0; k < taps; k++) {
-			double v = sum != 0.0 ? w[k] / sum : (k == 0);
+			double v = sum != 0.0 ? cubic((xmin + k - center + 0.5) / fs) / sum : (k == 0);
 			t[2 + k] = (int32_t)lrint(v * (1 << PREC));
 			isum += t[2 + k];
 			if (t[2 + k] > t[2 + big])
