@@ -85,7 +85,7 @@ static int ls_one(const struct ts_ds_shard *s, void *user)
 static int shards_ls(struct ts_dataset *ds, int json)
 {
 	struct ts_err e = TS_ERR_INIT;
-	struct ls_state st = { .json = json, .arr = json_array() };
+	struct ls_state st = { .json = json, .arr = json ? json_array() : NULL };
 	if (!json)
 		printf("%-14s %10s %14s  %-8s %s\n", "shard", "samples", "bytes", "state", "xxh3-128");
 	if (ts_dataset_foreach_shard(ds, ls_one, &st, &e)) {

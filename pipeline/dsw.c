@@ -119,7 +119,8 @@ static void pending_rejects_drop(struct ts_dsw *w, size_t n)
 		free(w->pr[i].stage);
 		free(w->pr[i].reason);
 	}
-	memmove(w->pr, w->pr + n, (w->npr - n) * sizeof(*w->pr));
+	if (n && w->npr > n)
+		memmove(w->pr, w->pr + n, (w->npr - n) * sizeof(*w->pr));
 	w->npr -= n;
 }
 
