@@ -130,6 +130,20 @@ index_regenerates() {
 	same_dataset "$TMP/reindex" "$TMP/single"
 }
 
+cli() {
+	"$TESSERA" shards --help | grep -q 'tessera shards verify' || return 1
+	"$TESSERA" help shards | grep -q 'merge' || return 1
+	"$TESSERA" shards 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" shards frob "$TMP" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" shards verify 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" shards merge "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" shards ls "$TMP/not-a-dataset" 2>/dev/null; [ $? -eq 1 ] || return 1
+	"$TESSERA" shards --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
+	sed 's/\\-/-/g' docs/man/tessera-shards.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
+	diff "$TMP/help.opts" "$TMP/man.opts"
+}
+
+t cli cli
 if [ ! -f "$SAMPLE/EXPECTED.tsv" ]; then
 	skip all "tests/data/sample is missing"
 else
