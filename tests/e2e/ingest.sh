@@ -190,6 +190,16 @@ cli_usage() {
 	"$TESSERA" ingest -q "$TMP/does-not-exist" -o "$TMP/x" 2>/dev/null; [ $? -eq 1 ]
 }
 
+progress_line() {  # only on a terminal, never with -q or into a pipe
+	command -v script > /dev/null || { echo "script(1) not found"; return 1; }
+	script -qec "'$TESSERA' ingest --shard-samples 8 '$SAMPLE' -o '$TMP/pr1'" /dev/null > "$TMP/tty.out" 2>&1
+	tr '\r' '\n' < "$TMP/tty.out" | grep -aq '^ingest: [0-9]*/42 ([0-9]*%) .* samples/s .* MB/s [0-9]* rejects' || return 1
+	script -qec "'$TESSERA' ingest -q --shard-samples 8 '$SAMPLE' -o '$TMP/pr2'" /dev/null > "$TMP/tty-q.out" 2>&1
+	! grep -aq 'samples/s' "$TMP/tty-q.out" || return 1
+	"$TESSERA" ingest --shard-samples 8 "$SAMPLE" -o "$TMP/pr3" 2> "$TMP/pipe.err" || return 1
+	! grep -q 'samples/s' "$TMP/pipe.err" && grep -q '^ingest done: 42 records, 34 samples written, 8 rejected' "$TMP/pipe.err"
+}
+
 json_summary() {
 	"$TESSERA" ingest --json "$L/list.csv" -o "$TMP/json" > "$TMP/summary.json" 2>/dev/null || return 1
 	[ -n "$PY" ] || { grep -q '"samples": 2' "$TMP/summary.json"; return; }
@@ -225,5 +235,6 @@ t multi_input_keys multi_input_keys
 t resize_modes resize_modes
 t cli_usage cli_usage
 t json_summary json_summary
+t progress_line progress_line
 [ -n "$PY" ] || skip python_tarfile "python3 not found: tarfile check not run"
 finish
