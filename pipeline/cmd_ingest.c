@@ -48,6 +48,8 @@ void usage_ingest(FILE *f)
 "      --shard-samples N   samples per shard (default: 10000)\n"
 "      --shard-bytes N     bytes per shard, K/M/G suffixes (default: 1GiB)\n"
 "      --overwrite         delete the dataset in OUTDIR and start afresh\n"
+"      --dedup MODE        none (default) or exact: a sample whose source\n"
+"                          bytes equal an earlier one's is rejected as duplicate\n"
 "\n"
 "Partitions (for clusters; see docs/scale-out.md):\n"
 "      --part I/N          process only partition I of N (records whose number\n"
@@ -75,7 +77,7 @@ enum {
 	OPT_IMAGE_ROOT = 256, OPT_IMAGE_COL, OPT_CAPTION_COL, OPT_RESIZE,
 	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_STOP_AFTER, OPT_PART, OPT_PARTS,
+	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_STOP_AFTER, OPT_PART, OPT_PARTS, OPT_DEDUP,
 };
 
 static const struct option long_opts[] = {
@@ -102,6 +104,7 @@ static const struct option long_opts[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	{ "dedup", required_argument, NULL, OPT_DEDUP },
 	{ "part", required_argument, NULL, OPT_PART },
 	{ "parts", required_argument, NULL, OPT_PARTS },
 	{ "stop-after", required_argument, NULL, OPT_STOP_AFTER },  /* testing */
@@ -270,6 +273,14 @@ int cmd_ingest(int argc, char **argv)
 			o.shard_bytes = u;
 			break;
 		case OPT_OVERWRITE: o.overwrite = 1; break;
+		case OPT_DEDUP:
+			if (!strcmp(optarg, "exact"))
+				o.dedup = 1;
+			else if (!strcmp(optarg, "none"))
+				o.dedup = 0;
+			else
+				return bad("--dedup", optarg, "expected none or exact");
+			break;
 		case 'j':
 			if (ts_parse_int(optarg, 0, 1024, &l))
 				return bad("--threads", optarg, "expected an integer from 0 (all cores) to 1024");

@@ -37,6 +37,8 @@
 #include "../shards/shards.h"
 #include "dsw.h"
 #include "progress.h"
+#include "seen.h"
+#include "../shards/dataset.h"
 #include "shards_ops.h"
 #include "util.h"
 
@@ -84,6 +86,7 @@ struct ingest {
 	struct ts_catalog *cat;
 	char shards_dir[4096];
 	struct ts_dsw *dsw;
+	struct ts_seen *seen;      /* --dedup exact */
 	int fatal;
 	struct ts_err fatal_err;
 
@@ -300,6 +303,24 @@ static void write_reject(struct ingest *in, struct slot *s)
 static void write_sample(struct ingest *in, struct slot *s)
 {
 	struct ts_err e = TS_ERR_INIT;
+	uint64_t first;
+
+	if (in->seen) {
+		int r = ts_seen_check(in->seen, s->image_hash, s->rec.index, &first);
+		if (r < 0) {
+			ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+			writer_fail(in, &e);
+			return;
+		}
+		if (r > 0) {
+			s->rejected = 1;
+			s->stage = "dedup";
+			s->reason = TS_R_DUPLICATE;
+			snprintf(s->msg, sizeof(s->msg), "same bytes as sample %09" PRIu64, first);
+			write_reject(in, s);
+			return;
+		}
+	}
 	struct ts_dsw_member m[3] = {
 		{ s->ext, s->img, s->img_len },
 		{ "txt", s->caption, s->caption_len },
@@ -354,13 +375,38 @@ static void *writer_main(void *arg)
 
 /* ---- set-up: OUTDIR, lock, options fingerprint, resume ------------------- */
 
+static int seen_add(const struct ts_ds_sample *s, void *user)
+{
+	struct ingest *in = user;
+	uint64_t first;
+	return ts_seen_check(in->seen, s->image_hash, s->record, &first) < 0 ? -1 : 0;
+}
+
+/* --dedup exact: the kept samples of a resumed run are already "seen" */
+static int load_seen(struct ingest *in, const char *outdir, struct ts_err *e)
+{
+	struct ts_dataset *ds;
+	int rc;
+	in->seen = ts_seen_new();
+	if (!in->seen)
+		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	if ((rc = ts_dataset_open(&ds, outdir, e)))
+		return rc;
+	rc = ts_dataset_foreach_sample(ds, -1, seen_add, in, e);
+	ts_dataset_close(ds);
+	if (rc > 0 || rc == -1)
+		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	return rc;
+}
+
 static char *options_fingerprint(const struct ts_ingest_opts *o)
 {
 	json_t *inputs = json_array(), *j;
 	char *s;
 	for (int i = 0; i < o->ninputs; i++)
 		json_array_append_new(inputs, json_string(o->inputs[i]));
-	j = json_pack("{s:i, s:i, s:o, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:i, s:I, s:s, s:i, s:I, s:I, s:I, s:I}",
+	j = json_pack("{s:s, s:i, s:i, s:o, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:i, s:I, s:s, s:i, s:I, s:I, s:I, s:I}",
+		      "dedup", o->dedup ? "exact" : "none",
 		      "part_index", (int)o->part_index, "part_count", (int)o->part_count,
 		      "inputs", inputs,
 		      "format", ts_input_format_name(o->src.format),
@@ -543,6 +589,10 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		goto out;
 	}
 	remove_stray_shards(in->shards_dir, next_shard);
+	if (o->dedup && load_seen(in, o->outdir, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
 	struct ts_dsw_opts dopts = {
 		.shards_dir = in->shards_dir, .cat = in->cat,
 		.first_shard = next_shard, .first_record = next_record,
@@ -699,6 +749,7 @@ out:
 		free(in->slots);
 	}
 	ts_dsw_free(in->dsw);
+	ts_seen_free(in->seen);
 	ts_progress_free(in->progress);
 	ts_catalog_close(in->cat);
 	free(fp);

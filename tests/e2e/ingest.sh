@@ -190,6 +190,28 @@ cli_usage() {
 	"$TESSERA" ingest -q "$TMP/does-not-exist" -o "$TMP/x" 2>/dev/null; [ $? -eq 1 ]
 }
 
+dedup_exact() {
+	D="$TMP/dup"; mkdir -p "$D"
+	i=0
+	for f in "$SAMPLE"/photos/*.jpg; do
+		i=$((i + 1)); [ $i -le 6 ] || break
+		cp "$f" "$D/a$i.jpg"; echo "first copy $i" > "$D/a$i.txt"
+		cp "$f" "$D/b$i.jpg"; echo "second copy $i" > "$D/b$i.txt"
+	done
+	"$TESSERA" ingest -q --dedup exact --shard-samples 2 "$D" -o "$TMP/dd" || return 1
+	[ "$(q "$TMP/dd" "select count(*) from samples")" = 6 ] || return 1
+	[ "$(q "$TMP/dd" "select count(*) from rejects where reason = 'duplicate'")" = 6 ] || return 1
+	# b1 (record 6) names a1 (record 0)
+	[ "$(q "$TMP/dd" "select message from rejects where source = 'b1.jpg'")" = "same bytes as sample 000000000" ] || return 1
+	# without --dedup every copy is a sample
+	"$TESSERA" ingest -q "$D" -o "$TMP/nodd" || return 1
+	[ "$(q "$TMP/nodd" "select count(*) from samples")" = 12 ] || return 1
+	# resumed after a kill, the kept samples still count as seen
+	TESSERA_CRASH_AT=shard-committed:2 "$TESSERA" ingest -q --dedup exact --shard-samples 2 "$D" -o "$TMP/dd2" 2>/dev/null
+	"$TESSERA" ingest -q --dedup exact --shard-samples 2 "$D" -o "$TMP/dd2" || return 1
+	same_dataset "$TMP/dd2" "$TMP/dd"
+}
+
 progress_line() {  # only on a terminal, never with -q or into a pipe
 	command -v script > /dev/null || { echo "script(1) not found"; return 1; }
 	script -qec "'$TESSERA' ingest --shard-samples 8 '$SAMPLE' -o '$TMP/pr1'" /dev/null > "$TMP/tty.out" 2>&1
@@ -236,5 +258,6 @@ t resize_modes resize_modes
 t cli_usage cli_usage
 t json_summary json_summary
 t progress_line progress_line
+t dedup_exact dedup_exact
 [ -n "$PY" ] || skip python_tarfile "python3 not found: tarfile check not run"
 finish
