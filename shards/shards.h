@@ -87,6 +87,14 @@ int ts_tar_foreach(const char *path, uint64_t max_member,
 		   int (*fn)(const struct ts_tar_member *m, void *user),
 		   void *user, struct ts_err *err);
 
+/* Pull-style: open, then next() returns 1 with *m valid until the next
+ * call, 0 at the end of the archive, negative on error. */
+struct ts_tar_reader;
+int ts_tar_open(struct ts_tar_reader **out, const char *path, uint64_t max_member,
+		struct ts_err *err);
+int ts_tar_next(struct ts_tar_reader *t, struct ts_tar_member *m, struct ts_err *err);
+void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
+
 /* ---- catalog --------------------------------------------------------------
  *
  * Schema (docs/formats.md is the reference; version in PRAGMA user_version):
