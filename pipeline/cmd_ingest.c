@@ -23,7 +23,8 @@ void usage_ingest(FILE *f)
 "Re-running on an OUTDIR that holds a partial run resumes it.\n"
 "\n"
 "Input:\n"
-"  -f, --format FMT        folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k\n"
+"  -f, --format FMT        folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k,\n"
+"                          wds (WebDataset .tar shards)\n"
 "                          (default: detected from each INPUT)\n"
 "      --image-root DIR    resolve image paths under DIR (default: the list\n"
 "                          file's directory); paths escaping it are rejected\n"
@@ -214,7 +215,7 @@ int cmd_ingest(int argc, char **argv)
 		case 'f':
 			if ((v = ts_input_format_parse(optarg)) < 0 || v == TS_INPUT_AUTO)
 				return bad("--format", optarg,
-					   "expected folder, csv, tsv, jsonl, coco, sharegpt4v or urban1k");
+					   "expected folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k or wds");
 			o.src.format = (enum ts_input_format)v;
 			break;
 		case OPT_IMAGE_ROOT: o.src.image_root = optarg; break;

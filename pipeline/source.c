@@ -31,6 +31,7 @@ static const char *const format_names[] = {
 	[TS_INPUT_COCO] = "coco",
 	[TS_INPUT_SHAREGPT4V] = "sharegpt4v",
 	[TS_INPUT_URBAN1K] = "urban1k",
+	[TS_INPUT_WDS] = "wds",
 };
 
 #define NFORMATS (sizeof(format_names) / sizeof(format_names[0]))
@@ -322,6 +323,8 @@ enum ts_input_format ts_source_detect(const char *input)
 		return TS_INPUT_TSV;
 	if (!strcasecmp(ext, "jsonl"))
 		return TS_INPUT_JSONL;
+	if (!strcasecmp(ext, "tar"))
+		return TS_INPUT_WDS;
 	if (!strcasecmp(ext, "json")) {
 		int c = first_byte(input);
 		if (c == '[')
@@ -344,6 +347,7 @@ static const struct ts_source_ops *ops_for(enum ts_input_format f)
 	case TS_INPUT_JSONL: return &ts_source_jsonl_ops;
 	case TS_INPUT_COCO: return &ts_source_coco_ops;
 	case TS_INPUT_SHAREGPT4V: return &ts_source_sharegpt4v_ops;
+	case TS_INPUT_WDS: return &ts_source_wds_ops;
 	default: return NULL;
 	}
 }

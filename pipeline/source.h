@@ -28,6 +28,7 @@ enum ts_input_format {
 	TS_INPUT_COCO,
 	TS_INPUT_SHAREGPT4V,
 	TS_INPUT_URBAN1K,
+	TS_INPUT_WDS,
 };
 
 /* "folder", "csv", ...; parse returns -1 for unknown names. */

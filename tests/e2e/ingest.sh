@@ -212,6 +212,44 @@ dedup_exact() {
 	same_dataset "$TMP/dd2" "$TMP/dd"
 }
 
+fmt_wds() {  # our own shards as input: re-shard and resize, captions kept
+	"$TESSERA" ingest -q --resize keep-ratio --size 100 --shard-samples 5 "$TMP"/s1/shards/*.tar -o "$TMP/wds" || return 1
+	[ "$(q "$TMP/wds" "select count(*) from samples")" = 34 ] || return 1
+	[ "$(q "$TMP/wds" "select count(*) from samples where min(width, height) != 100")" = 0 ] || return 1
+	q "$TMP/s1" "select caption from samples order by key" > "$TMP/c1"
+	q "$TMP/wds" "select caption from samples order by key" > "$TMP/c2"
+	cmp "$TMP/c1" "$TMP/c2" || return 1
+	[ "$(q "$TMP/wds" "select source from samples where key = '000000000'")" = "$TMP/s1/shards/000000.tar:000000008" ]
+}
+
+fmt_wds_hostile() {  # escaping names, links, missing image or caption: rejects; the rest arrives
+	[ -n "$PY" ] || { echo "python3 missing"; return 1; }
+	"$PY" - "$TMP/evil.tar" "$SAMPLE/photos/heather-flowers.jpg" <<'PYEOF'
+import io, sys, tarfile
+img = open(sys.argv[2], "rb").read()
+with tarfile.open(sys.argv[1], "w") as tf:
+    def add(name, data):
+        ti = tarfile.TarInfo(name); ti.size = len(data); tf.addfile(ti, io.BytesIO(data))
+    add("a/001.jpg", img); add("a/001.txt", b"good one")
+    add("../002.jpg", img); add("../002.txt", b"escapes")
+    ti = tarfile.TarInfo("003.jpg"); ti.type = tarfile.SYMTYPE; ti.linkname = "/etc/passwd"; tf.addfile(ti)
+    add("003.txt", b"symlink")
+    ti = tarfile.TarInfo("004.jpg"); ti.type = tarfile.LNKTYPE; ti.linkname = "a/001.jpg"; tf.addfile(ti)
+    add("004.txt", b"hard link")
+    add("005.txt", b"no image")
+    add("006.jpg", img); add("006.json", b'{"caption": "from json"}')
+    add("/abs/007.jpg", img); add("/abs/007.txt", b"absolute")
+    add("README", b"no dot: not a sample")
+    add("008.jpg", img)
+PYEOF
+	"$TESSERA" ingest -q "$TMP/evil.tar" -o "$TMP/evil" || return 1
+	[ "$(q "$TMP/evil" "select key, caption from samples order by key" | tr '\n' ' ')" = "000000000|good one 000000005|from json " ] || return 1
+	[ "$(q "$TMP/evil" "select record, reason from rejects order by record" | tr '\n' ' ')" = \
+	  "1|record.unsafe_member 2|record.unsafe_member 3|record.unsafe_member 4|record.missing_field 6|record.unsafe_member 7|caption.missing " ] ||
+	  { q "$TMP/evil" "select * from rejects"; return 1; }
+	[ ! -e "$TMP/002.jpg" ] && [ ! -e /abs ]
+}
+
 progress_line() {  # only on a terminal, never with -q or into a pipe
 	command -v script > /dev/null || { echo "script(1) not found"; return 1; }
 	script -qec "'$TESSERA' ingest --shard-samples 8 '$SAMPLE' -o '$TMP/pr1'" /dev/null > "$TMP/tty.out" 2>&1
@@ -258,6 +296,8 @@ t resize_modes resize_modes
 t cli_usage cli_usage
 t json_summary json_summary
 t progress_line progress_line
+t fmt_wds fmt_wds
+t fmt_wds_hostile fmt_wds_hostile
 t dedup_exact dedup_exact
 [ -n "$PY" ] || skip python_tarfile "python3 not found: tarfile check not run"
 finish
