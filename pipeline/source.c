@@ -11,6 +11,8 @@
 #define _GNU_SOURCE   /* vasprintf */
 #include "source_impl.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -295,6 +297,20 @@ static int first_byte(const char *path)
 		c = getc(f);
 	fclose(f);
 	return c;
+}
+
+const char *ts_src_json_type(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_ARRAY: return "an array";
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_NULL: return "null";
+	default: return "an object";
+	}
 }
 
 static int is_dir(const char *dir, const char *name)

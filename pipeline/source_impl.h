@@ -62,6 +62,10 @@ int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *r
 int ts_src_resolve(const char *real_root, const char *rel, char **out,
 		   struct ts_err *err);
 
+/* "an array", "a string", ... for messages about a JSON value */
+struct json_t;
+const char *ts_src_json_type(const struct json_t *v);
+
 /* malloc'ed helpers; NULL when out of memory */
 char *ts_src_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *ts_src_join(const char *dir, const char *name);

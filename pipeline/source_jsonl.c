@@ -172,20 +172,6 @@ static int add_captions(struct ts_record *rec, json_t *v, const char *name)
 	return 1;
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	default: return "an object";
-	}
-}
-
 static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_err *err)
 {
 	struct jsonl *j = src->priv;
@@ -209,7 +195,7 @@ static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 				     jerr.text, jerr.column);
 	if (!json_is_object(obj)) {
 		rc = ts_src_reject(rec, TS_R_RECORD_BAD_JSON, "line is %s, not a JSON object",
-				   type_name(obj));
+				   ts_src_json_type(obj));
 		goto out;
 	}
 	v = pick(obj, src->image_col, img_defaults, &name);

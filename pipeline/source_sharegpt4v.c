@@ -214,20 +214,6 @@ static int frame(struct ts_source *src, struct sg *s, int *truncated, struct ts_
 	}
 }
 
-static const char *type_name(const json_t *v)
-{
-	switch (json_typeof(v)) {
-	case JSON_ARRAY: return "an array";
-	case JSON_STRING: return "a string";
-	case JSON_INTEGER:
-	case JSON_REAL: return "a number";
-	case JSON_TRUE:
-	case JSON_FALSE: return "a boolean";
-	case JSON_NULL: return "null";
-	default: return "an object";
-	}
-}
-
 static int sg_next(struct ts_source *src, struct ts_record *rec, struct ts_err *err)
 {
 	struct sg *s = src->priv;
@@ -251,7 +237,7 @@ static int sg_next(struct ts_source *src, struct ts_record *rec, struct ts_err *
 		return ts_src_reject(rec, TS_R_RECORD_BAD_JSON, "not JSON: %s", jerr.text);
 	if (!json_is_object(obj)) {
 		rc = ts_src_reject(rec, TS_R_RECORD_BAD_JSON, "element is %s, not an object",
-				   type_name(obj));
+				   ts_src_json_type(obj));
 		goto out;
 	}
 	img = json_object_get(obj, imgkey);

@@ -38,6 +38,27 @@ static inline const char *t_shared(void)
 	return s ? s : "../shared";
 }
 
+/* Read a whole file into a malloc'ed buffer (NULL when missing). */
+static inline unsigned char *t_slurp(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	unsigned char *b = NULL;
+	long n;
+	*len = 0;
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	n = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	if (n >= 0 && (b = malloc((size_t)n + 1)) && fread(b, 1, (size_t)n, f) != (size_t)n) {
+		free(b);
+		b = NULL;
+	}
+	fclose(f);
+	*len = n > 0 ? (size_t)n : 0;
+	return b;
+}
+
 static inline int t_run(const char *suite, const struct t_case *cases)
 {
 	int passed = 0, failed = 0, skipped = 0;

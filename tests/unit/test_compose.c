@@ -14,31 +14,12 @@
 
 #include "../../compose/compose.h"
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b;
-	long n;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	b = malloc((size_t)n + 1);
-	if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
 
 static uint8_t *shared_img(const char *rel, size_t *len)
 {
 	char p[512];
 	snprintf(p, sizeof(p), "%s/data/images/%s", t_shared(), rel);
-	return slurp(p, len);
+	return t_slurp(p, len);
 }
 
 #define NEED_SHARED(buf) do { if (!(buf)) SKIP("../shared/data/images not found"); } while (0)
@@ -72,7 +53,7 @@ static void sniff(void)
 	CHECK(ts_image_sniff((const uint8_t *)"\xff\xd8", 2) == TS_FMT_UNKNOWN);
 	/* a PNG named .jpg is a PNG */
 	size_t n;
-	uint8_t *d = slurp("tests/data/sample/photos/mislabelled-png.jpg", &n);
+	uint8_t *d = t_slurp("tests/data/sample/photos/mislabelled-png.jpg", &n);
 	CHECK(d && ts_image_sniff(d, n) == TS_FMT_PNG);
 	free(d);
 }
@@ -158,7 +139,7 @@ static void resize_plans(void)
 static void process_modes(void)
 {
 	size_t n;
-	uint8_t *d = slurp("tests/data/sample/more/brass-pocket-mirror.jpg", &n);   /* 1000x536 */
+	uint8_t *d = t_slurp("tests/data/sample/more/brass-pocket-mirror.jpg", &n);   /* 1000x536 */
 	struct ts_pixctx *c = ts_pixctx_new();
 	static const struct { enum ts_resize_mode m; int w, h; } want[] = {
 		{ TS_RESIZE_NO, 1000, 536 }, { TS_RESIZE_BORDER, 200, 200 },
@@ -217,7 +198,7 @@ static void orientation(void)
 	CHECK(ts_image_probe(d, n, &raw_info, &e) == 0 && raw_info.orientation == 6);
 	free(d);
 	/* a non-square image: sides swap */
-	d = slurp("tests/data/sample/photos/no-parking-barrier-exif-orientation-8.jpg", &n);
+	d = t_slurp("tests/data/sample/photos/no-parking-barrier-exif-orientation-8.jpg", &n);
 	CHECK(d && decode(c, d, n, &img, &info, &e) == 0 && info.orientation == 8 &&
 	      img.width == 360 && img.height == 480);
 	free(d);
@@ -258,19 +239,19 @@ static void colours(void)
 	CHECK(gray);
 	free(d);
 	/* palette and 16-bit PNG */
-	d = slurp("tests/data/sample/more/sliced-fruit-palette.png", &n);
+	d = t_slurp("tests/data/sample/more/sliced-fruit-palette.png", &n);
 	CHECK(d && decode(c, d, n, &a, &info, &e) == 0 && !strcmp(info.color, "palette"));
 	free(d);
-	d = slurp("tests/data/sample/more/motorcycle-in-garage-16bit.png", &n);
+	d = t_slurp("tests/data/sample/more/motorcycle-in-garage-16bit.png", &n);
 	CHECK(d && decode(c, d, n, &a, &info, &e) == 0 && info.bit_depth == 16 &&
 	      a.width == 480 && a.height == 324);
 	free(d);
 	/* alpha composited on white: a transparent pixel whose colour is dark */
-	d = slurp("tests/data/sample/more/dog-portrait-alpha.webp", &n);
+	d = t_slurp("tests/data/sample/more/dog-portrait-alpha.webp", &n);
 	CHECK(d && decode(c, d, n, &a, &info, &e) == 0 && info.has_alpha);
 	CHECK(a.pixels[0] == 255 && a.pixels[1] == 255 && a.pixels[2] == 255);
 	free(d);
-	d = slurp("tests/data/sample/more/candies-transparent.png", &n);
+	d = t_slurp("tests/data/sample/more/candies-transparent.png", &n);
 	CHECK(d && decode(c, d, n, &a, &info, &e) == 0 && info.has_alpha);
 	CHECK(a.pixels[0] == 255 && a.pixels[1] == 255 && a.pixels[2] == 255);
 	free(d);
@@ -297,27 +278,27 @@ static void hostile(void)
 	uint8_t *d;
 
 	expect_reject(c, (const uint8_t *)"", 0, TS_R_IMAGE_EMPTY, "zero bytes");
-	d = slurp("tests/data/sample/hostile/page.jpg", &n);
+	d = t_slurp("tests/data/sample/hostile/page.jpg", &n);
 	expect_reject(c, d, n, TS_R_IMAGE_NOT_IMAGE, "html");
 	free(d);
-	d = slurp("tests/data/sample/hostile/huge.png", &n);
+	d = t_slurp("tests/data/sample/hostile/huge.png", &n);
 	expect_reject(c, d, n, TS_R_IMAGE_TOO_LARGE, "100000x100000 png");
 	free(d);
-	d = slurp("tests/data/sample/hostile/badcrc.png", &n);
+	d = t_slurp("tests/data/sample/hostile/badcrc.png", &n);
 	expect_reject(c, d, n, TS_R_IMAGE_CORRUPT, "png with a flipped IDAT byte");
 	free(d);
-	d = slurp("tests/data/sample/hostile/broken.webp", &n);
+	d = t_slurp("tests/data/sample/hostile/broken.webp", &n);
 	expect_reject(c, d, n, TS_R_IMAGE_CORRUPT, "broken webp");
 	free(d);
-	d = slurp("tests/data/sample/hostile/truncated.jpg", &n);
+	d = t_slurp("tests/data/sample/hostile/truncated.jpg", &n);
 	expect_reject(c, d, n, TS_R_IMAGE_TRUNCATED, "truncated jpeg");
 	free(d);
 	/* cut real files at several points: never a sample, never a crash */
-	d = slurp("tests/data/sample/photos/swallowtail-butterfly.jpg", &n);
+	d = t_slurp("tests/data/sample/photos/swallowtail-butterfly.jpg", &n);
 	for (size_t cut = 3; d && cut < n; cut = cut * 2 + 1)
 		expect_reject(c, d, cut, TS_R_IMAGE_TRUNCATED, "cut jpeg");
 	free(d);
-	d = slurp("tests/data/sample/more/moss-close-up.png", &n);
+	d = t_slurp("tests/data/sample/more/moss-close-up.png", &n);
 	for (size_t cut = 40; d && cut < n - 20; cut = cut * 2)
 		expect_reject(c, d, cut, TS_R_IMAGE_TRUNCATED, "cut png");
 	/* a correct CRC check: flip a byte inside the IHDR */
@@ -367,7 +348,7 @@ static void dct_scaling(void)
 static void deterministic(void)
 {
 	size_t n;
-	uint8_t *d = slurp("tests/data/sample/photos/lake-at-dawn.jpg", &n);
+	uint8_t *d = t_slurp("tests/data/sample/photos/lake-at-dawn.jpg", &n);
 	struct ts_pixctx *a = ts_pixctx_new(), *b = ts_pixctx_new();
 	static const enum ts_encode_fmt encs[] = { TS_ENCODE_JPEG, TS_ENCODE_WEBP, TS_ENCODE_PNG };
 	CHECK(d != NULL);
@@ -382,7 +363,7 @@ static void deterministic(void)
 		/* b has seen another image first: no state may leak between samples */
 		uint8_t *other;
 		size_t on;
-		other = slurp("tests/data/sample/more/candies-transparent.png", &on);
+		other = t_slurp("tests/data/sample/more/candies-transparent.png", &on);
 		CHECK(ts_process_image(b, other, on, &o, &q, &e) == 0);
 		free(other);
 		CHECK(ts_process_image(b, d, n, &o, &q, &e) == 0);
@@ -407,7 +388,7 @@ static void deterministic(void)
 static void min_size(void)
 {
 	size_t n;
-	uint8_t *d = slurp("tests/data/sample/more/heather-thumbnail.webp", &n);   /* 120x90 */
+	uint8_t *d = t_slurp("tests/data/sample/more/heather-thumbnail.webp", &n);   /* 120x90 */
 	struct ts_pixctx *c = ts_pixctx_new();
 	struct ts_process_opts o = { TS_RESIZE_CENTER_CROP, 256, 100, 0, TS_ENCODE_JPEG, 95 };
 	struct ts_processed p;
@@ -460,7 +441,7 @@ static void resampler(void)
 static void encoders(void)
 {
 	size_t n;
-	uint8_t *d = slurp("tests/data/sample/photos/squirrel-on-branch.jpg", &n);
+	uint8_t *d = t_slurp("tests/data/sample/photos/squirrel-on-branch.jpg", &n);
 	struct ts_pixctx *c = ts_pixctx_new();
 	struct ts_image img = { 0 }, back = { 0 };
 	struct ts_image_info info;

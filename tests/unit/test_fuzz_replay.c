@@ -12,24 +12,6 @@
 
 #include "../fuzz/fuzz_decode.c"
 
-static uint8_t *slurp(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	uint8_t *b = NULL;
-	long n;
-	if (!f)
-		return NULL;
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	if (n >= 0 && (b = malloc((size_t)n + 1)) && fread(b, 1, (size_t)n, f) != (size_t)n) {
-		free(b);
-		b = NULL;
-	}
-	fclose(f);
-	*len = (size_t)n;
-	return b;
-}
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
 static uint64_t next(void)
@@ -50,7 +32,7 @@ static void hostile_files(void)
 		char p[256];
 		size_t n;
 		snprintf(p, sizeof(p), "tests/data/sample/%s", files[i]);
-		uint8_t *d = slurp(p, &n);
+		uint8_t *d = t_slurp(p, &n);
 		CHECKF(d != NULL, "%s missing", p);
 		if (d)
 			LLVMFuzzerTestOneInput(d, n);
@@ -71,7 +53,7 @@ static void mutations(void)
 		char p[256];
 		size_t n;
 		snprintf(p, sizeof(p), "tests/data/sample/%s", files[i]);
-		uint8_t *orig = slurp(p, &n);
+		uint8_t *orig = t_slurp(p, &n);
 		CHECKF(orig != NULL, "%s missing", p);
 		if (!orig)
 			continue;
