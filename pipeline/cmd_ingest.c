@@ -78,7 +78,7 @@ enum {
 	OPT_IMAGE_ROOT = 256, OPT_IMAGE_COL, OPT_CAPTION_COL, OPT_RESIZE,
 	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_STOP_AFTER, OPT_PART, OPT_PARTS, OPT_DEDUP,
+	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP,
 };
 
 static const struct option long_opts[] = {
@@ -108,7 +108,6 @@ static const struct option long_opts[] = {
 	{ "dedup", required_argument, NULL, OPT_DEDUP },
 	{ "part", required_argument, NULL, OPT_PART },
 	{ "parts", required_argument, NULL, OPT_PARTS },
-	{ "stop-after", required_argument, NULL, OPT_STOP_AFTER },  /* testing */
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -308,11 +307,6 @@ int cmd_ingest(int argc, char **argv)
 			if (ts_parse_int(optarg, 1, 1000000, &l))
 				return bad("--parts", optarg, "expected a positive number");
 			parts = (unsigned)l;
-			break;
-		case OPT_STOP_AFTER:
-			if (ts_parse_u64(optarg, 0, &u))
-				return bad("--stop-after", optarg, "expected a number");
-			o.stop_after = u;
 			break;
 		default:
 			fputs("see 'tessera ingest --help'\n", stderr);

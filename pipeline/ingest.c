@@ -430,7 +430,8 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 }
 
 /* Remove shard files that the catalog does not count as complete:
- * NNNNNN.tar with index >= keep, and every .NNNNNN.tar.tmp. */
+ * NNNNNN.tar and its sidecars (NNNNNN.idx, NNNNNN_stats.json) with index
+ * >= keep, and every .NNNNNN.tar.tmp. */
 static int remove_stray_shards(const char *dir, unsigned keep)
 {
 	DIR *d = opendir(dir);
@@ -439,14 +440,16 @@ static int remove_stray_shards(const char *dir, unsigned keep)
 	if (!d)
 		return -1;
 	while ((de = readdir(d)) != NULL) {
-		unsigned idx;
-		char tail[8];
+		const char *n = de->d_name, *tail;
+		size_t digits = strspn(n, "0123456789");
 		int stray = 0;
-		if (de->d_name[0] == '.' && strstr(de->d_name, ".tar.tmp"))
+		if (n[0] == '.' && strstr(n, ".tar.tmp"))
 			stray = 1;
-		else if (sscanf(de->d_name, "%u.%7s", &idx, tail) == 2 &&
-			 !strcmp(tail, "tar") && idx >= keep)
-			stray = 1;
+		else if (digits == 6 && strtoul(n, NULL, 10) >= keep) {
+			tail = n + digits;
+			stray = !strcmp(tail, ".tar") || !strcmp(tail, ".idx") ||
+				!strcmp(tail, "_stats.json");
+		}
 		if (stray) {
 			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 			unlink(path);
@@ -663,11 +666,6 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			    (o->part_count > 1 && rec.index % o->part_count != o->part_index)) {
 				ts_record_release(&rec);
 				continue;
-			}
-			if (o->stop_after && rec.index >= o->stop_after) {
-				ts_record_release(&rec);
-				stop_requested = 1;
-				break;
 			}
 			pthread_mutex_lock(&in->mu);
 			while (in->produced - in->written >= in->nslots)

@@ -29,7 +29,6 @@ struct ts_ingest_opts {
 	unsigned part_index;         /* this partition, 0-based ... */
 	unsigned part_count;         /* ... of part_count (0 or 1: no partitioning) */
 	const char *part_source;     /* "--part", "slurm", "kubernetes" or NULL */
-	uint64_t stop_after;         /* testing: stop (as if killed) after this many records (0: off) */
 };
 
 /* Run an ingest.  Returns the process exit code: 0 done (rejects are not
