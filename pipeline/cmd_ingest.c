@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "../shards/shards.h"
 #include "ingest.h"
 #include "util.h"
 
@@ -49,6 +50,8 @@ void usage_ingest(FILE *f)
 "      --shard-samples N   samples per shard (default: 10000)\n"
 "      --shard-bytes N     bytes per shard, K/M/G suffixes (default: 1GiB)\n"
 "      --overwrite         delete the dataset in OUTDIR and start afresh\n"
+"      --store STORE       tar (default: WebDataset shards) or sqlite (one\n"
+"                          SQLite file per shard, a BLOB per member)\n"
 "      --dedup MODE        none (default) or exact: a sample whose source\n"
 "                          bytes equal an earlier one's is rejected as duplicate\n"
 "\n"
@@ -78,7 +81,7 @@ enum {
 	OPT_IMAGE_ROOT = 256, OPT_IMAGE_COL, OPT_CAPTION_COL, OPT_RESIZE,
 	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP,
+	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP, OPT_STORE,
 };
 
 static const struct option long_opts[] = {
@@ -106,6 +109,7 @@ static const struct option long_opts[] = {
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ "dedup", required_argument, NULL, OPT_DEDUP },
+	{ "store", required_argument, NULL, OPT_STORE },
 	{ "part", required_argument, NULL, OPT_PART },
 	{ "parts", required_argument, NULL, OPT_PARTS },
 	{ NULL, 0, NULL, 0 },
@@ -273,6 +277,14 @@ int cmd_ingest(int argc, char **argv)
 			o.shard_bytes = u;
 			break;
 		case OPT_OVERWRITE: o.overwrite = 1; break;
+		case OPT_STORE:
+			if (!strcmp(optarg, "tar"))
+				o.store = TS_STORE_TAR;
+			else if (!strcmp(optarg, "sqlite"))
+				o.store = TS_STORE_SQLITE;
+			else
+				return bad("--store", optarg, "expected tar or sqlite");
+			break;
 		case OPT_DEDUP:
 			if (!strcmp(optarg, "exact"))
 				o.dedup = 1;

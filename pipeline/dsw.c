@@ -152,6 +152,7 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 
 	if (!w->sw)
 		return TS_OK;
+	snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
 	rc = ts_shard_writer_finish(w->sw, &bytes, hash, err);
 	w->sw = NULL;
 	if (rc)
@@ -186,7 +187,7 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	}
 	struct ts_shard_row sr = {
 		.idx = w->shard_idx,
-		.name = ts_shard_name(w->shard_idx, name, sizeof(name)),
+		.name = name,
 		.samples = w->shard_samples, .bytes = bytes, .hash = hash,
 		.first_record = w->shard_first, .end_record = end_record,
 	};
@@ -233,7 +234,8 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 	    ts_shard_writer_bytes(w->sw) + need + 1024 > w->o.shard_bytes)
 		if ((rc = close_shard(w, s->record, err)))
 			return rc;
-	if (!w->sw && (rc = ts_shard_writer_open(&w->sw, w->o.shards_dir, w->shard_idx, err)))
+	if (!w->sw && (rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
+							(enum ts_store)w->o.store, err)))
 		return rc;
 	if (grow((void **)&w->ps, &w->cps, w->nps + 1, sizeof(*w->ps)))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");

@@ -38,6 +38,7 @@ struct ts_dsw_opts {
 	unsigned first_shard;       /* the next shard number (resume) */
 	uint64_t first_record;      /* where the next shard's record range starts */
 	uint64_t shard_samples, shard_bytes;
+	int store;                  /* enum ts_store: tar (0) or sqlite */
 };
 
 struct ts_dsw;

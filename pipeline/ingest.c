@@ -405,8 +405,9 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 	char *s;
 	for (int i = 0; i < o->ninputs; i++)
 		json_array_append_new(inputs, json_string(o->inputs[i]));
-	j = json_pack("{s:s, s:i, s:i, s:o, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:i, s:I, s:s, s:i, s:I, s:I, s:I, s:I}",
+	j = json_pack("{s:s, s:s, s:i, s:i, s:o, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:i, s:I, s:s, s:i, s:I, s:I, s:I, s:I}",
 		      "dedup", o->dedup ? "exact" : "none",
+		      "store", ts_store_ext((enum ts_store)o->store),
 		      "part_index", (int)o->part_index, "part_count", (int)o->part_count,
 		      "inputs", inputs,
 		      "format", ts_input_format_name(o->src.format),
@@ -443,11 +444,11 @@ static int remove_stray_shards(const char *dir, unsigned keep)
 		const char *n = de->d_name, *tail;
 		size_t digits = strspn(n, "0123456789");
 		int stray = 0;
-		if (n[0] == '.' && strstr(n, ".tar.tmp"))
+		if (n[0] == '.' && (strstr(n, ".tar.tmp") || strstr(n, ".sqlite.tmp")))
 			stray = 1;
 		else if (digits == 6 && strtoul(n, NULL, 10) >= keep) {
 			tail = n + digits;
-			stray = !strcmp(tail, ".tar") || !strcmp(tail, ".idx") ||
+			stray = !strcmp(tail, ".tar") || !strcmp(tail, ".sqlite") || !strcmp(tail, ".idx") ||
 				!strcmp(tail, "_stats.json");
 		}
 		if (stray) {
@@ -600,6 +601,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		.shards_dir = in->shards_dir, .cat = in->cat,
 		.first_shard = next_shard, .first_record = next_record,
 		.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
+		.store = o->store,
 	};
 	if (ts_dsw_new(&in->dsw, &dopts, &e)) {
 		ts_error("%s", e.msg);

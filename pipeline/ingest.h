@@ -24,6 +24,7 @@ struct ts_ingest_opts {
 	int json;                    /* --json summary on stdout */
 	int progress;                /* -1 auto (terminal), 0 off, 1 on */
 	int overwrite;               /* --overwrite: start OUTDIR afresh */
+	int store;                   /* enum ts_store: --store tar|sqlite */
 	int dedup;                   /* --dedup exact: identical source bytes become rejects */
 	const char *command_line;    /* for the runs table */
 	unsigned part_index;         /* this partition, 0-based ... */

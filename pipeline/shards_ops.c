@@ -79,52 +79,39 @@ static int advance_reject(struct part *p, struct ts_err *e)
 	return r < 0 ? r : 0;
 }
 
-static int merge_sample(struct part *p, struct ts_dsw *w, uint8_t **buf, size_t *cap,
-			struct ts_err *e)
+static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 {
 	const struct ts_ds_sample *s = p->s;
 	struct ts_dsw_member m[TS_DSW_MAX_MEMBERS];
-	size_t off[TS_DSW_MAX_MEMBERS], total = 0;
-	char path[PATH_MAX + 64], shard_name[32];
-	int rc;
+	uint8_t *data[TS_DSW_MAX_MEMBERS] = { 0 };
+	char path[PATH_MAX + 64];
+	int rc = TS_OK;
 
 	if (s->nmembers == 0 || s->nmembers > TS_DSW_MAX_MEMBERS)
 		return ts_err_set(e, TS_ERR_INVALID, TS_R_NONE, "'%s': sample %s has %zu members",
 				  p->dir, s->key, s->nmembers);
-	for (size_t i = 0; i < s->nmembers; i++)
-		total += s->members[i].size;
-	if (*cap < total + 1) {
-		uint8_t *nb = realloc(*buf, total + 1);
-		if (!nb)
-			return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		*buf = nb;
-		*cap = total + 1;
-	}
-	ts_dataset_shard_path(p->ds, ts_shard_name(s->shard, shard_name, sizeof(shard_name)),
-			      path, sizeof(path));
-	total = 0;
-	for (size_t i = 0; i < s->nmembers; i++) {
+	ts_dataset_shard_path(p->ds, s->shard_name, path, sizeof(path));
+	for (size_t i = 0; i < s->nmembers && !rc; i++) {
 		const char *dot = strchr(s->members[i].name, '.');
-		off[i] = total;
-		if ((rc = ts_read_at(path, s->members[i].offset, *buf + total,
-				     (size_t)s->members[i].size, e)))
-			return rc;
-		total += s->members[i].size;
 		m[i].ext = dot ? dot + 1 : "";
+		rc = ts_shard_read_member(path, s->members[i].name, s->members[i].offset,
+					  s->members[i].size, &data[i], &m[i].len, e);
+		m[i].data = data[i];
 	}
-	for (size_t i = 0; i < s->nmembers; i++) {
-		m[i].data = *buf + off[i];
-		m[i].len = (size_t)s->members[i].size;
+	if (!rc) {
+		struct ts_dsw_sample ds = {
+			.record = s->record, .members = m, .nmembers = s->nmembers,
+			.width = s->width, .height = s->height,
+			.orig_width = s->orig_width, .orig_height = s->orig_height,
+			.format = s->format, .content_hash = s->content_hash,
+			.image_hash = s->image_hash, .source = s->source,
+			.caption = s->caption, .captions_json = s->captions_json,
+		};
+		rc = ts_dsw_sample(w, &ds, e);
 	}
-	struct ts_dsw_sample ds = {
-		.record = s->record, .members = m, .nmembers = s->nmembers,
-		.width = s->width, .height = s->height,
-		.orig_width = s->orig_width, .orig_height = s->orig_height,
-		.format = s->format, .content_hash = s->content_hash,
-		.image_hash = s->image_hash, .source = s->source,
-		.caption = s->caption, .captions_json = s->captions_json,
-	};
-	return ts_dsw_sample(w, &ds, e);
+	for (size_t i = 0; i < s->nmembers; i++)
+		free(data[i]);
+	return rc;
 }
 
 int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
@@ -134,9 +121,8 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 	struct ts_catalog *cat = NULL;
 	struct ts_dsw *w = NULL;
 	char *opts0 = NULL, *raw0 = NULL, path[PATH_MAX + 64];
-	uint8_t *buf = NULL;
-	size_t cap = 0;
 	uint64_t end = 0, nrej = 0, shard_samples = 10000, shard_bytes = 1ULL << 30;
+	int store = TS_STORE_TAR;
 	int rc = TS_EXIT_FAIL;
 	int64_t run_id = 0;
 	double t0 = ts_now();
@@ -197,6 +183,8 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 		if (j) {
 			shard_samples = (uint64_t)json_integer_value(json_object_get(j, "shard_samples"));
 			shard_bytes = (uint64_t)json_integer_value(json_object_get(j, "shard_bytes"));
+			const char *sto = json_string_value(json_object_get(j, "store"));
+			store = sto && !strcmp(sto, "sqlite") ? TS_STORE_SQLITE : TS_STORE_TAR;
 			json_decref(j);
 		}
 	}
@@ -220,7 +208,7 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 	}
 	snprintf(path, sizeof(path), "%s/shards", outdir);
 	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat,
-		.shard_samples = shard_samples, .shard_bytes = shard_bytes };
+		.shard_samples = shard_samples, .shard_bytes = shard_bytes, .store = store };
 	if (ts_dsw_new(&w, &dopts, &e))
 		goto fail;
 	for (int i = 0; i < n; i++) {
@@ -249,7 +237,7 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 		if (!best)
 			break;
 		if (is_sample) {
-			if (merge_sample(best, w, &buf, &cap, &e) || advance_sample(best, &e))
+			if (merge_sample(best, w, &e) || advance_sample(best, &e))
 				goto fail;
 		} else {
 			const struct ts_ds_reject *r = best->r;
@@ -298,7 +286,6 @@ out:
 	ts_catalog_close(cat);
 	free(opts0);
 	free(raw0);
-	free(buf);
 	return rc;
 }
 
@@ -369,11 +356,13 @@ static int index_shard(const struct ts_ds_shard *sh, void *user)
 	FILE *f;
 	int rc;
 
-	snprintf(base, sizeof(base), "%.*s", (int)(strlen(sh->name) - 4), sh->name);
+	snprintf(base, sizeof(base), "%.*s", (int)strcspn(sh->name, "."), sh->name);
 	ts_dataset_shard_path(st->ds, sh->name, path, sizeof(path));
 	if ((rc = ts_file_hash_hex(path, NULL, md5, st->e)))
 		return rc;
 	json_object_set_new(st->sizes, sh->name, json_integer((json_int_t)sh->samples));
+	if (strcmp(sh->name + strlen(sh->name) - 4, ".tar"))
+		goto stats;     /* wids and DALI read tars only */
 	json_array_append_new(st->shardlist, json_pack("{s:s, s:I, s:I, s:s}",
 		"url", sh->name, "nsamples", (json_int_t)sh->samples,
 		"filesize", (json_int_t)sh->bytes, "md5sum", md5));
@@ -393,6 +382,7 @@ static int index_shard(const struct ts_ds_shard *sh, void *user)
 	if (rc)
 		return rc;
 
+stats:;
 	/* NNNNNN_stats.json, with img2dataset's keys */
 	json_t *status = json_object();
 	uint64_t failed_read = 0, failed_other = 0;
@@ -594,7 +584,7 @@ static int verify_shard(const struct ts_ds_shard *sh, void *user)
 			(long long)st.st_size, sh->bytes);
 	if (ts_file_hash_hex(path, hash, NULL, &te) == 0 && strcmp(hash, sh->hash))
 		problem(v, sh->name, NULL, "file hash %s, the catalog says %s", hash, sh->hash);
-	if (ts_tar_foreach(path, 1ULL << 34, collect_member, v, &te)) {
+	if (ts_shard_foreach(path, collect_member, v, &te)) {
 		v->tar_failed = 1;
 		snprintf(v->tar_error, sizeof(v->tar_error), "%s", te.msg);
 		problem(v, sh->name, NULL, "tar read error: %s", te.msg);

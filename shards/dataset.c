@@ -174,7 +174,8 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 	it->ds = ds;
 	if (sqlite3_prepare_v2(ds->db, "select key, record, shard, width, height, orig_width,"
 			       " orig_height, format, content_hash, image_hash, source, caption,"
-			       " captions from samples where ?1 < 0 or shard = ?1 order by record",
+			       " captions, (select name from shards where idx = samples.shard)"
+			       " from samples where ?1 < 0 or shard = ?1 order by record",
 			       -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ds->db, "select name, offset, size, hash from members where key = ?"
 			       " order by offset", -1, &it->m, NULL) != SQLITE_OK) {
@@ -227,6 +228,7 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 	it->s = (struct ts_ds_sample){
 		.key = col_text(q, 0), .record = (uint64_t)sqlite3_column_int64(q, 1),
 		.shard = (unsigned)sqlite3_column_int64(q, 2),
+		.shard_name = col_text(q, 13),
 		.width = sqlite3_column_int(q, 3), .height = sqlite3_column_int(q, 4),
 		.orig_width = sqlite3_column_int(q, 5), .orig_height = sqlite3_column_int(q, 6),
 		.format = col_text(q, 7), .content_hash = col_text(q, 8),
@@ -336,9 +338,9 @@ int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *e
 	if (ext)
 		snprintf(pat, sizeof(pat), "%s.%s", key, ext);
 	if (sqlite3_prepare_v2(ds->db, ext ?
-			       "select s.name, m.offset, m.size from members m join shards s on s.idx = m.shard"
+			       "select s.name, m.offset, m.size, m.name from members m join shards s on s.idx = m.shard"
 			       " where m.key = ?1 and m.name = ?2" :
-			       "select s.name, m.offset, m.size from members m join shards s on s.idx = m.shard"
+			       "select s.name, m.offset, m.size, m.name from members m join shards s on s.idx = m.shard"
 			       " join samples x on x.key = m.key where m.key = ?1"
 			       " and m.name = m.key || '.' || (case x.format when 'jpeg' then 'jpg' else x.format end)",
 			       -1, &q, NULL) != SQLITE_OK)
@@ -354,16 +356,12 @@ int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *e
 	}
 	ts_dataset_shard_path(ds, col_text(q, 0), path, sizeof(path));
 	uint64_t off = (uint64_t)sqlite3_column_int64(q, 1);
-	size_t sz = (size_t)sqlite3_column_int64(q, 2);
+	uint64_t sz = (uint64_t)sqlite3_column_int64(q, 2);
+	char *name = strdup(col_text(q, 3));
 	sqlite3_finalize(q);
-	*data = malloc(sz ? sz : 1);
-	if (!*data)
+	if (!name)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	if ((rc = ts_read_at(path, off, *data, sz, err))) {
-		free(*data);
-		*data = NULL;
-		return rc;
-	}
-	*len = sz;
-	return TS_OK;
+	rc = ts_shard_read_member(path, name, off, sz, data, len, err);
+	free(name);
+	return rc;
 }

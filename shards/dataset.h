@@ -34,6 +34,7 @@ struct ts_ds_sample {
 	const char *key;
 	uint64_t record;
 	unsigned shard;
+	const char *shard_name;    /* "000000.tar" or "000000.sqlite" */
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
 	const struct ts_ds_member *members;   /* in tar order */

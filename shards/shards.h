@@ -70,6 +70,15 @@ int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 /* Remove the temporary file and free w.  Accepts NULL. */
 void ts_shard_writer_abort(struct ts_shard_writer *w);
 
+/* Stores: tar (WebDataset, default) or SQLite files with one BLOB per
+ * member (--store sqlite; see sqlite_shard.c). */
+enum ts_store { TS_STORE_TAR = 0, TS_STORE_SQLITE = 1 };
+const char *ts_store_ext(enum ts_store store);   /* "tar", "sqlite" */
+/* Like ts_shard_writer_open, for either store; for SQLite the "data
+ * offset" add() reports is the member's rowid in the shard. */
+int ts_shard_writer_open_store(struct ts_shard_writer **out, const char *shards_dir,
+			       unsigned index, enum ts_store store, struct ts_err *err);
+
 /* ---- tar shard reader (tests, verify, wds input) ------------------------ */
 
 struct ts_tar_member {
@@ -86,6 +95,13 @@ struct ts_tar_member {
 int ts_tar_foreach(const char *path, uint64_t max_member,
 		   int (*fn)(const struct ts_tar_member *m, void *user),
 		   void *user, struct ts_err *err);
+
+/* Every member of a shard of either store (by the file's extension). */
+int ts_shard_foreach(const char *path, int (*fn)(const struct ts_tar_member *m, void *user),
+		     void *user, struct ts_err *err);
+/* One member's bytes: by offset/size in a tar, by name in an SQLite shard. */
+int ts_shard_read_member(const char *path, const char *name, uint64_t offset, uint64_t size,
+			 uint8_t **data, size_t *len, struct ts_err *err);
 
 /* Pull-style: open, then next() returns 1 with *m valid until the next
  * call, 0 at the end of the archive, negative on error. */

@@ -39,10 +39,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sqlite_shard.h"
+
 #define TAR_MTIME 0
 #define TAR_MODE 0444
 
 struct ts_shard_writer {
+	struct ts_sqlshard *sql;   /* --store sqlite: every call goes there */
 	struct archive *a;
 	int fd;
 	int failed;        /* a write failed: only abort is possible */
@@ -177,6 +180,8 @@ int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
 	size_t left = len;
 	int rc = TS_OK;
 
+	if (w->sql)
+		return ts_sqlshard_add(w->sql, name, data, len, data_offset, err);
 	if (w->failed)
 		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
 				  "cannot write '%s': an earlier write failed", w->tmp);
@@ -222,6 +227,8 @@ out:
 
 uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w)
 {
+	if (w->sql)
+		return ts_sqlshard_bytes(w->sql);
 	return w->bytes;
 }
 
@@ -246,6 +253,11 @@ int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 {
 	int rc = TS_OK;
 
+	if (w->sql) {
+		rc = ts_sqlshard_finish(w->sql, total_bytes, hash_hex, err);
+		free(w);
+		return rc;
+	}
 	if (w->failed) {
 		rc = ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
 				"cannot finish '%s': an earlier write failed", w->tmp);
@@ -294,5 +306,82 @@ fail:
 
 void ts_shard_writer_abort(struct ts_shard_writer *w)
 {
+	if (w && w->sql) {
+		ts_sqlshard_abort(w->sql);
+		free(w);
+		return;
+	}
 	writer_free(w, 1);
+}
+
+const char *ts_store_ext(enum ts_store store)
+{
+	return store == TS_STORE_SQLITE ? "sqlite" : "tar";
+}
+
+int ts_shard_writer_open_store(struct ts_shard_writer **out, const char *shards_dir,
+			       unsigned index, enum ts_store store, struct ts_err *err)
+{
+	struct ts_shard_writer *w;
+	int rc;
+	if (store != TS_STORE_SQLITE)
+		return ts_shard_writer_open(out, shards_dir, index, err);
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	w->fd = -1;
+	if ((rc = ts_sqlshard_open(&w->sql, shards_dir, index, err))) {
+		free(w);
+		return rc;
+	}
+	*out = w;
+	return TS_OK;
+}
+
+static int is_sqlite_shard(const char *path)
+{
+	size_t n = strlen(path);
+	return n > 7 && !strcmp(path + n - 7, ".sqlite");
+}
+
+int ts_shard_foreach(const char *path, int (*fn)(const struct ts_tar_member *m, void *user),
+		     void *user, struct ts_err *err)
+{
+	if (is_sqlite_shard(path))
+		return ts_sqlshard_foreach(path, fn, user, err);
+	return ts_tar_foreach(path, 1ULL << 36, fn, user, err);
+}
+
+int ts_shard_read_member(const char *path, const char *name, uint64_t offset, uint64_t size,
+			 uint8_t **data, size_t *len, struct ts_err *err)
+{
+	int fd;
+	size_t got = 0;
+	if (is_sqlite_shard(path))
+		return ts_sqlshard_read(path, name, data, len, err);
+	if (size > SIZE_MAX - 1 || !(*data = malloc(size ? (size_t)size : 1)))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		free(*data);
+		*data = NULL;
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s", path, strerror(errno));
+	}
+	while (got < size) {
+		ssize_t r = pread(fd, *data + got, (size_t)size - got, (off_t)(offset + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			close(fd);
+			free(*data);
+			*data = NULL;
+			return ts_err_set(err, TS_ERR_IO, TS_R_NONE,
+					  "cannot read member '%s' at %llu of '%s'", name,
+					  (unsigned long long)offset, path);
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	*len = got;
+	return TS_OK;
 }
