@@ -33,6 +33,13 @@ run pillow /usr/bin/python3 bench/pil_ingest.py "$SET" "$SET/list.csv" "$OUT/pil
 run opencv /usr/bin/python3 bench/cv_ingest.py "$SET" "$SET/list.csv" "$OUT/cv.tar"
 VIPS_CONCURRENCY=1 run vipsthumbnail sh -c "cd '$SET/img' && exec vipsthumbnail --size 224x224 --smartcrop centre -o '$(pwd)/$OUT/vips/%s.jpg[Q=95]' *.jpg"
 run decode_floor "$OUT/decode_floor" "$SET" "$SET/list.csv"
+# memory must not grow with the input: the same job on 20x the records
+# (the list repeated; every record is a new sample)
+N20=$((N * 20))
+awk -v k=20 'NR == 1 { print; next } { l[NR] = $0 } END { for (i = 0; i < k; i++) for (j = 2; j <= NR; j++) print l[j] }' \
+	"$SET/list.csv" > "$SET/list20.csv"
+rm -rf "$OUT/t20"
+run tessera_all_20x "$TESSERA" ingest -q --threads "$CORES" --resize center-crop --size 224 --encode jpeg --quality 95 "$SET/list20.csv" -o "$OUT/t20"
 
 awk -v n="$N" -v cores="$CORES" '
   { t[$1] = $2; rss[$1] = $3 }
@@ -48,4 +55,6 @@ awk -v n="$N" -v cores="$CORES" '
     printf "  vipsthumbnail   %.2fx\n", t["vipsthumbnail"] / t["tessera_1"]
     printf "  decode floor    %.2fx of the floor time (1.00 = as fast as decoding alone)\n", t["tessera_1"] / t["decode_floor"]
     printf "scaling: %d threads = %.2fx of 1 thread\n", cores, t["tessera_1"] / t["tessera_all"]
+    printf "memory: peak RSS %.1f MiB for %d images, %.1f MiB for %d (%+.1f%%)\n", rss["tessera_all"] / 1024, n,
+      rss["tessera_all_20x"] / 1024, n * 20, 100 * (rss["tessera_all_20x"] - rss["tessera_all"]) / rss["tessera_all"]
   }' "$OUT/results"
