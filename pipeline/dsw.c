@@ -7,9 +7,11 @@
  * - a shard's record range is [first, end): end is the record after its
  *   last sample (sample limit), the record of the sample that did not fit
  *   (byte limit), or the end of input (last shard);
- * - the shard file gets its final name before its catalog transaction,
- *   which stores the shard row, its samples and members, and the rejects
- *   of its range at once; resume relies on exactly this order.
+ * - rows go into the catalog as they come, inside one open transaction
+ *   per shard (so memory stays flat whatever the shard size); the shard
+ *   file gets its final name before that transaction commits with the
+ *   shard row, so the shard, its samples and members, and the rejects of
+ *   its range become visible at once; resume relies on exactly this order.
  *
  * TESSERA_CRASH_AT=POINT[:N] kills the process at a named point, for the
  * resume tests (docs/testing.md).
@@ -26,34 +28,12 @@
 #include "../shards/shards.h"
 #include "util.h"
 
-struct pending_sample {
-	char key[24];
-	uint64_t record;
-	int width, height, orig_w, orig_h;
-	char format[8];
-	char content_hash[TS_HASH_HEX_LEN + 1];
-	char image_hash[TS_HASH_HEX_LEN + 1];
-	char *source, *caption, *captions_json;
-	size_t nmembers;
-	char names[TS_DSW_MAX_MEMBERS][48];
-	char hashes[TS_DSW_MAX_MEMBERS][TS_HASH_HEX_LEN + 1];
-	struct ts_member_row members[TS_DSW_MAX_MEMBERS];
-};
-
-struct pending_reject {
-	uint64_t record;
-	char *source, *message, *stage, *reason;
-};
-
 struct ts_dsw {
 	struct ts_dsw_opts o;
 	struct ts_shard_writer *sw;
 	unsigned shard_idx;
 	uint64_t shard_first, shard_samples;
-	struct pending_sample *ps;
-	size_t nps, cps;
-	struct pending_reject *pr;
-	size_t npr, cpr;
+	int pending;               /* rows sent since the last commit */
 	struct ts_dsw_stats st;
 	char crash_point[32];
 	uint64_t crash_n;
@@ -65,21 +45,6 @@ static void maybe_crash(struct ts_dsw *w, const char *point)
 		fflush(NULL);
 		kill(getpid(), SIGKILL);
 	}
-}
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t nc = *cap ? *cap * 2 : 64;
-	while (nc < need)
-		nc *= 2;
-	void *np = realloc(*p, nc * elem);
-	if (!np)
-		return -1;
-	*p = np;
-	*cap = nc;
-	return 0;
 }
 
 int ts_dsw_new(struct ts_dsw **out, const struct ts_dsw_opts *o, struct ts_err *err)
@@ -101,53 +66,13 @@ int ts_dsw_new(struct ts_dsw **out, const struct ts_dsw_opts *o, struct ts_err *
 	return TS_OK;
 }
 
-static void pending_samples_free(struct ts_dsw *w)
-{
-	for (size_t i = 0; i < w->nps; i++) {
-		free(w->ps[i].source);
-		free(w->ps[i].caption);
-		free(w->ps[i].captions_json);
-	}
-	w->nps = 0;
-}
-
-static void pending_rejects_drop(struct ts_dsw *w, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(w->pr[i].source);
-		free(w->pr[i].message);
-		free(w->pr[i].stage);
-		free(w->pr[i].reason);
-	}
-	if (n && w->npr > n)
-		memmove(w->pr, w->pr + n, (w->npr - n) * sizeof(*w->pr));
-	w->npr -= n;
-}
-
-static int store_rejects(struct ts_dsw *w, size_t n, struct ts_reject_row **out,
-			 struct ts_err *err)
-{
-	struct ts_reject_row *rj = calloc(n ? n : 1, sizeof(*rj));
-	if (!rj)
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	for (size_t i = 0; i < n; i++)
-		rj[i] = (struct ts_reject_row){
-			.record = w->pr[i].record, .source = w->pr[i].source,
-			.stage = w->pr[i].stage, .reason = w->pr[i].reason,
-			.message = w->pr[i].message,
-		};
-	*out = rj;
-	return TS_OK;
-}
-
-/* Close the open shard with record range [shard_first, end_record). */
+/* Close the open shard with record range [shard_first, end_record): the
+ * file gets its final name first, then one commit makes the shard row and
+ * every row sent since the last commit visible. */
 static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err)
 {
 	char name[32], hash[TS_HASH_HEX_LEN + 1];
 	uint64_t bytes;
-	struct ts_sample_row *rows = NULL;
-	struct ts_reject_row *rj = NULL;
-	size_t nrj = 0;
 	int rc;
 
 	if (!w->sw)
@@ -158,44 +83,14 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	if (rc)
 		return rc;
 	maybe_crash(w, "shard-renamed");
-
-	while (nrj < w->npr && w->pr[nrj].record < end_record)
-		nrj++;
-	rows = calloc(w->nps ? w->nps : 1, sizeof(*rows));
-	if (!rows)
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	if ((rc = store_rejects(w, nrj, &rj, err))) {
-		free(rows);
-		return rc;
-	}
-	for (size_t i = 0; i < w->nps; i++) {
-		struct pending_sample *p = &w->ps[i];
-		/* pointers into p are set only now: w->ps moves when it grows */
-		for (size_t k = 0; k < p->nmembers; k++) {
-			p->members[k].name = p->names[k];
-			p->members[k].hash = p->hashes[k];
-		}
-		rows[i] = (struct ts_sample_row){
-			.key = p->key, .record = p->record, .shard = w->shard_idx,
-			.width = p->width, .height = p->height,
-			.orig_width = p->orig_w, .orig_height = p->orig_h,
-			.format = p->format, .content_hash = p->content_hash,
-			.image_hash = p->image_hash, .source = p->source,
-			.caption = p->caption, .captions_json = p->captions_json,
-			.members = p->members, .nmembers = p->nmembers,
-		};
-	}
 	struct ts_shard_row sr = {
-		.idx = w->shard_idx,
-		.name = name,
+		.idx = w->shard_idx, .name = name,
 		.samples = w->shard_samples, .bytes = bytes, .hash = hash,
 		.first_record = w->shard_first, .end_record = end_record,
 	};
-	rc = ts_catalog_commit_shard(w->o.cat, &sr, rows, w->nps, rj, nrj, err);
-	free(rows);
-	free(rj);
-	if (rc)
+	if ((rc = ts_catalog_stream_commit(w->o.cat, &sr, err)))
 		return rc;
+	w->pending = 0;
 	maybe_crash(w, "shard-committed");
 	ts_info("wrote shard %s: %" PRIu64 " samples, %" PRIu64 " bytes", name,
 		w->shard_samples, bytes);
@@ -204,8 +99,6 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	w->shard_idx++;
 	w->shard_first = end_record;
 	w->shard_samples = 0;
-	pending_samples_free(w);
-	pending_rejects_drop(w, nrj);
 	return TS_OK;
 }
 
@@ -214,14 +107,10 @@ static uint64_t tar_size(size_t len)
 	return 512 + ((len + 511) / 512) * 512;
 }
 
-static char *dup_or_empty(const char *s)
-{
-	return strdup(s ? s : "");
-}
-
 int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err *err)
 {
-	struct pending_sample *p;
+	char key[24], names[TS_DSW_MAX_MEMBERS][48], hashes[TS_DSW_MAX_MEMBERS][TS_HASH_HEX_LEN + 1];
+	struct ts_member_row mem[TS_DSW_MAX_MEMBERS];
 	uint64_t need = 0;
 	int rc;
 
@@ -237,34 +126,29 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 	if (!w->sw && (rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
 							(enum ts_store)w->o.store, err)))
 		return rc;
-	if (grow((void **)&w->ps, &w->cps, w->nps + 1, sizeof(*w->ps)))
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	p = &w->ps[w->nps];
-	memset(p, 0, sizeof(*p));
-	snprintf(p->key, sizeof(p->key), "%09" PRIu64, s->record);
+	snprintf(key, sizeof(key), "%09" PRIu64, s->record);
 	for (size_t i = 0; i < s->nmembers; i++) {
-		snprintf(p->names[i], sizeof(p->names[i]), "%s.%s", p->key, s->members[i].ext);
-		p->members[i].size = s->members[i].len;
-		ts_hash_hex(s->members[i].data, s->members[i].len, p->hashes[i]);
-		if ((rc = ts_shard_writer_add(w->sw, p->names[i], s->members[i].data,
-					      s->members[i].len, &p->members[i].offset, err)))
+		snprintf(names[i], sizeof(names[i]), "%s.%s", key, s->members[i].ext);
+		ts_hash_hex(s->members[i].data, s->members[i].len, hashes[i]);
+		mem[i] = (struct ts_member_row){ .name = names[i], .size = s->members[i].len,
+						 .hash = hashes[i] };
+		if ((rc = ts_shard_writer_add(w->sw, names[i], s->members[i].data,
+					      s->members[i].len, &mem[i].offset, err)))
 			return rc;
 	}
-	p->nmembers = s->nmembers;
-	p->record = s->record;
-	p->width = s->width;
-	p->height = s->height;
-	p->orig_w = s->orig_width;
-	p->orig_h = s->orig_height;
-	snprintf(p->format, sizeof(p->format), "%s", s->format ? s->format : "");
-	snprintf(p->content_hash, sizeof(p->content_hash), "%s", s->content_hash ? s->content_hash : "");
-	snprintf(p->image_hash, sizeof(p->image_hash), "%s", s->image_hash ? s->image_hash : "");
-	p->source = dup_or_empty(s->source);
-	p->caption = dup_or_empty(s->caption);
-	p->captions_json = dup_or_empty(s->captions_json);
-	w->nps++;
-	if (!p->source || !p->caption || !p->captions_json)
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	struct ts_sample_row row = {
+		.key = key, .record = s->record, .shard = w->shard_idx,
+		.width = s->width, .height = s->height,
+		.orig_width = s->orig_width, .orig_height = s->orig_height,
+		.format = s->format ? s->format : "", .content_hash = s->content_hash,
+		.image_hash = s->image_hash, .source = s->source ? s->source : "",
+		.caption = s->caption ? s->caption : "",
+		.captions_json = s->captions_json ? s->captions_json : "[]",
+		.members = mem, .nmembers = s->nmembers,
+	};
+	if ((rc = ts_catalog_stream_sample(w->o.cat, &row, err)))
+		return rc;
+	w->pending = 1;
 	w->st.samples++;
 	w->shard_samples++;
 	maybe_crash(w, "sample");
@@ -277,34 +161,37 @@ int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
 		  const char *stage, const char *reason, const char *message,
 		  struct ts_err *err)
 {
-	struct pending_reject *p;
-	if (grow((void **)&w->pr, &w->cpr, w->npr + 1, sizeof(*w->pr)))
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	p = &w->pr[w->npr++];
-	p->record = record;
-	p->source = dup_or_empty(source);
-	p->stage = dup_or_empty(stage);
-	p->reason = dup_or_empty(reason);
-	p->message = dup_or_empty(message);
-	if (!p->source || !p->stage || !p->reason || !p->message)
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	return TS_OK;
+	struct ts_reject_row r = {
+		.record = record, .source = source ? source : "", .stage = stage ? stage : "",
+		.reason = reason ? reason : "", .message = message ? message : "",
+	};
+	int rc = ts_catalog_stream_reject(w->o.cat, &r, err);
+	if (rc == 0)
+		w->pending = 1;
+	return rc;
 }
 
 int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err)
 {
-	struct ts_reject_row *rj;
-	int rc = close_shard(w, end_record, err);
-	if (rc || w->npr == 0)
-		return rc;
+	int rc;
+	if (w->sw)
+		return close_shard(w, end_record, err);
+	if (!w->pending)
+		return TS_OK;
 	/* rejects after a shard that closed on its sample count */
-	if ((rc = store_rejects(w, w->npr, &rj, err)))
-		return rc;
-	rc = ts_catalog_add_rejects(w->o.cat, rj, w->npr, err);
-	free(rj);
-	if (rc == 0)
-		pending_rejects_drop(w, w->npr);
+	if ((rc = ts_catalog_stream_commit(w->o.cat, NULL, err)) == 0)
+		w->pending = 0;
 	return rc;
+}
+
+void ts_dsw_discard(struct ts_dsw *w)
+{
+	if (!w)
+		return;
+	ts_shard_writer_abort(w->sw);
+	w->sw = NULL;
+	ts_catalog_stream_rollback(w->o.cat);
+	w->pending = 0;
 }
 
 void ts_dsw_stats(const struct ts_dsw *w, struct ts_dsw_stats *st)
@@ -314,12 +201,6 @@ void ts_dsw_stats(const struct ts_dsw *w, struct ts_dsw_stats *st)
 
 void ts_dsw_free(struct ts_dsw *w)
 {
-	if (!w)
-		return;
-	ts_shard_writer_abort(w->sw);
-	pending_samples_free(w);
-	pending_rejects_drop(w, w->npr);
-	free(w->ps);
-	free(w->pr);
+	ts_dsw_discard(w);
 	free(w);
 }

@@ -54,8 +54,11 @@ int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
 /* End of input at end_record: close the open shard (its range ends there)
  * and store the remaining rejects. */
 int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err);
-/* Drop the open shard and pending rows (interrupted run), free w. */
-void ts_dsw_free(struct ts_dsw *w);   /* accepts NULL; aborts an open shard */
+/* Drop the open shard and the rows not yet committed (interrupted or
+ * failed run); w stays usable for stats. */
+void ts_dsw_discard(struct ts_dsw *w);   /* accepts NULL */
+/* Discard, then free w. */
+void ts_dsw_free(struct ts_dsw *w);      /* accepts NULL */
 
 struct ts_dsw_stats {
 	uint64_t samples, shards, bytes;

@@ -710,6 +710,8 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		failed = 1;
 		ts_error("%s", in->fatal_err.msg);
 	}
+	if (failed || interrupted)
+		ts_dsw_discard(in->dsw);   /* before run_end, which needs no open transaction */
 	/* the loaders' sidecars: sizes.json, shardindex.json, *.idx, *_stats.json */
 	if (!failed && !interrupted && ts_shards_index(o->outdir))
 		failed = 1;

@@ -273,6 +273,7 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 	goto out;
 fail:
 	ts_error("%s", e.msg);
+	ts_dsw_discard(w);
 	if (cat)
 		ts_catalog_run_end(cat, run_id, "failed", "{}", &e);
 out:

@@ -526,3 +526,59 @@ int ts_catalog_add_rejects(struct ts_catalog *cat,
 		rc = insert_reject(cat, &rejects[i], err);
 	return tx_end(cat, rc, err);
 }
+
+/* ---- streaming: one open transaction per shard ------------------------------
+ * The dataset writer inserts each sample and reject as it comes, inside a
+ * transaction that ts_catalog_stream_commit() closes together with the
+ * shard row, so memory does not grow with the shard size and the shard
+ * still becomes visible atomically.  A crash rolls the open transaction
+ * back (WAL), exactly like a commit_shard that never happened. */
+
+int ts_catalog_stream_begin(struct ts_catalog *cat, struct ts_err *err)
+{
+	if (!sqlite3_get_autocommit(cat->db))
+		return TS_OK;       /* already open */
+	return tx_begin(cat, err);
+}
+
+int ts_catalog_stream_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
+			     struct ts_err *err)
+{
+	int rc = ts_catalog_stream_begin(cat, err);
+	return rc ? rc : insert_sample(cat, s, err);
+}
+
+int ts_catalog_stream_reject(struct ts_catalog *cat, const struct ts_reject_row *r,
+			     struct ts_err *err)
+{
+	int rc = ts_catalog_stream_begin(cat, err);
+	return rc ? rc : insert_reject(cat, r, err);
+}
+
+int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *shard,
+			     struct ts_err *err)
+{
+	int rc = ts_catalog_stream_begin(cat, err);
+	if (rc)
+		return rc;
+	if (shard) {
+		sqlite3_stmt *q = cat->q[Q_SHARD];
+		sqlite3_bind_int64(q, 1, shard->idx);
+		bind_text(q, 2, shard->name);
+		bind_u64(q, 3, shard->samples);
+		bind_u64(q, 4, shard->bytes);
+		bind_text(q, 5, shard->hash);
+		bind_u64(q, 6, shard->first_record);
+		bind_u64(q, 7, shard->end_record);
+		rc = run(cat, q, err, "write to");
+	}
+	return tx_end(cat, rc, err);
+}
+
+void ts_catalog_stream_rollback(struct ts_catalog *cat)
+{
+	if (cat && !sqlite3_get_autocommit(cat->db)) {
+		sqlite3_step(cat->q[Q_ROLLBACK]);
+		sqlite3_reset(cat->q[Q_ROLLBACK]);
+	}
+}

@@ -205,6 +205,18 @@ int ts_catalog_commit_shard(struct ts_catalog *cat,
 			    const struct ts_reject_row *rejects, size_t nrejects,
 			    struct ts_err *err);
 
+/* Streaming form (what the pipeline's dataset writer uses): rows go into
+ * an open transaction as they come; stream_commit adds the shard row
+ * (complete = 1; NULL for rejects only) and commits; stream_rollback drops
+ * everything since the last commit. */
+int ts_catalog_stream_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
+			     struct ts_err *err);
+int ts_catalog_stream_reject(struct ts_catalog *cat, const struct ts_reject_row *r,
+			     struct ts_err *err);
+int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *shard,
+			     struct ts_err *err);
+void ts_catalog_stream_rollback(struct ts_catalog *cat);   /* accepts NULL */
+
 /* Rejects that follow the last shard (end of run), one transaction. */
 int ts_catalog_add_rejects(struct ts_catalog *cat,
 			   const struct ts_reject_row *rejects, size_t n,
