@@ -231,7 +231,7 @@ static int set_pragmas(struct ts_catalog *cat, struct ts_err *err)
 	}
 	sqlite3_finalize(q);
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma synchronous = normal", err, "open");
+		rc = exec(cat, "pragma synchronous = normal; pragma cache_size = -512", err, "open");
 	return rc;
 }
 
