@@ -87,6 +87,7 @@ void ts_pixctx_free(struct ts_pixctx *c)
 	free(c->hbuf);
 	free(c->enc);
 	free(c->coef);
+	free(c->acc);
 	free(c);
 }
 

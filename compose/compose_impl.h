@@ -22,6 +22,8 @@ struct ts_pixctx {
 	size_t enc_cap;
 	int32_t *coef;             /* resampler coefficient tables */
 	size_t coef_cap;
+	int32_t *acc;              /* resampler: vertical accumulators */
+	size_t acc_cap;
 };
 
 int ts_image_alloc(struct ts_image *img, int w, int h, struct ts_err *err);

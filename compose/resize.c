@@ -176,9 +176,10 @@ static int make_coefs(int32_t **buf, size_t *cap, int in, int out, int x0, int n
 	return 0;
 }
 
-static inline uint8_t clamp8(int64_t v)
+/* v already holds the rounding half */
+static inline uint8_t clamp8(int32_t v)
 {
-	v = (v + (1 << (PREC - 1))) >> PREC;
+	v >>= PREC;
 	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
@@ -217,37 +218,45 @@ int ts_resample_window(struct ts_pixctx *c, const struct ts_image *src,
 	if (ts_grow((void **)&c->hbuf, &c->hbuf_cap, rows * hstride))
 		goto nomem;
 
-	/* horizontal pass */
+	/* horizontal pass; int32 is enough: |sum of weights| <= 1.3 * 2^22 * 255 < 2^31 */
 	for (size_t r = 0; r < rows; r++) {
 		const uint8_t *s = src->pixels + (size_t)(ylo + (int)r) * sw * 3;
 		uint8_t *o = c->hbuf + r * hstride;
 		const int32_t *t = hc;
 		for (int i = 0; i < out_w; i++, t += hs, o += 3) {
 			const uint8_t *p = s + (size_t)t[0] * 3;
-			int64_t r0 = 0, g0 = 0, b0 = 0;
-			for (int k = 0; k < t[1]; k++, p += 3) {
-				int32_t w = t[2 + k];
-				r0 += (int64_t)p[0] * w;
-				g0 += (int64_t)p[1] * w;
-				b0 += (int64_t)p[2] * w;
+			const int32_t *k = t + 2;
+			int32_t r0 = 1 << (PREC - 1), g0 = r0, b0 = r0;
+			for (int n = t[1]; n > 0; n--, p += 3, k++) {
+				r0 += p[0] * *k;
+				g0 += p[1] * *k;
+				b0 += p[2] * *k;
 			}
 			o[0] = clamp8(r0);
 			o[1] = clamp8(g0);
 			o[2] = clamp8(b0);
 		}
 	}
-	/* vertical pass */
+	/* vertical pass: a row of accumulators, taps outer, so the inner loop
+	 * runs along contiguous memory */
+	if (ts_grow((void **)&c->acc, &c->acc_cap, hstride * sizeof(int32_t)))
+		goto nomem;
 	for (int j = 0; j < out_h; j++) {
 		const int32_t *t = vc + (size_t)j * vs;
+		int32_t *acc = c->acc;
 		uint8_t *o = dst->pixels + (size_t)(dy + j) * dstride + (size_t)dx * 3;
-		const uint8_t *base = c->hbuf + (size_t)(t[0] - ylo) * hstride;
-		for (size_t x = 0; x < hstride; x++) {
-			const uint8_t *p = base + x;
-			int64_t acc = 0;
-			for (int k = 0; k < t[1]; k++, p += hstride)
-				acc += (int64_t)*p * t[2 + k];
-			o[x] = clamp8(acc);
+		const uint8_t *row = c->hbuf + (size_t)(t[0] - ylo) * hstride;
+		int32_t k0 = t[2];
+		for (size_t x = 0; x < hstride; x++)
+			acc[x] = (1 << (PREC - 1)) + row[x] * k0;
+		for (int k = 1; k < t[1]; k++) {
+			const uint8_t *p = row + (size_t)k * hstride;
+			int32_t kk = t[2 + k];
+			for (size_t x = 0; x < hstride; x++)
+				acc[x] += p[x] * kk;
 		}
+		for (size_t x = 0; x < hstride; x++)
+			o[x] = clamp8(acc[x]);
 	}
 	return TS_OK;
 nomem:
@@ -281,6 +290,7 @@ int ts_apply_plan(const struct ts_image *src, const struct ts_resize_plan *plan,
 	int rc = ts_apply_plan_ctx(&c, src, plan, dst, err);
 	free(c.hbuf);
 	free(c.coef);
+	free(c.acc);
 	return rc;
 }
 
