@@ -9,15 +9,32 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top" || exit 1
 log=$(mktemp)
 status=0
-for t in "$UNIT_DIR"/test_*; do
-	[ -x "$t" ] || continue
-	"$t" 2>&1 | tee -a "$log" || status=1
+out=$(mktemp)
+# one suite: its output goes to the log; a crash or a missing closing line
+# counts as a failure of that suite
+suite() {
+	name=$1; shift
+	"$@" > "$out" 2>&1
+	rc=$?
+	cat "$out"
+	cat "$out" >> "$log"
+	if ! tail -n 1 "$out" | grep -q '^[a-z0-9_.-]*: [0-9]* passed, [0-9]* failed, [0-9]* skipped$'; then
+		echo "$name: 0 passed, 1 failed, 0 skipped (exit status $rc, no closing line)" | tee -a "$log"
+		status=1
+	elif [ $rc -ne 0 ]; then
+		status=1
+	fi
+}
+for t in ${UNIT_BINS:-"$UNIT_DIR"/test_*}; do
+	[ -x "$t" ] || { echo "$t: missing"; status=1; continue; }
+	suite "$(basename "$t")" "$t"
 done
 for t in tests/e2e/*.sh; do
-	[ -f "$t" ] || continue
-	sh "$t" 2>&1 | tee -a "$log"
-	[ "$(tail -n 1 "$log" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')" = "0" ] || status=1
+	[ -f "$t" ] && [ "$t" != tests/e2e/lib.sh ] || continue
+	suite "$(basename "$t" .sh)" sh "$t"
+	[ "$(tail -n 1 "$out" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')" = "0" ] || status=1
 done
+rm -f "$out"
 p=0; f=0; s=0
 for n in $(sed -n 's/^[a-z0-9_.-]*: \([0-9]*\) passed, [0-9]* failed, [0-9]* skipped$/\1/p' "$log"); do p=$((p + n)); done
 for n in $(sed -n 's/^[a-z0-9_.-]*: [0-9]* passed, \([0-9]*\) failed, [0-9]* skipped$/\1/p' "$log"); do f=$((f + n)); done
