@@ -19,7 +19,8 @@ suite() {
 	cat "$out"
 	cat "$out" >> "$log"
 	if ! tail -n 1 "$out" | grep -q '^[a-z0-9_.-]*: [0-9]* passed, [0-9]* failed, [0-9]* skipped$'; then
-		echo "$name: 0 passed, 1 failed, 0 skipped (exit status $rc, no closing line)" | tee -a "$log"
+		echo "FAIL $name: exit status $rc and no closing line"
+		echo "$name: 0 passed, 1 failed, 0 skipped" | tee -a "$log"
 		status=1
 	elif [ $rc -ne 0 ]; then
 		status=1
