@@ -1,5 +1,5 @@
 /*
- * test_compose.c - the pixel layer on real images: recognition, header
+ * test_pixels.c - the pixel layer (compose/) on real images: recognition, header
  * probes against the corpus MANIFEST, every resize mode's geometry,
  * orientation 2..8 against the upright original, colour conversions,
  * alpha on white, hostile inputs, DCT scaling, determinism, encoders and
