@@ -485,19 +485,11 @@ static int check_shard(struct ts_catalog *cat, const struct ts_shard_row *sh,
 	return TS_OK;
 }
 
-int ts_catalog_commit_shard(struct ts_catalog *cat,
-			    const struct ts_shard_row *shard,
-			    const struct ts_sample_row *samples, size_t nsamples,
-			    const struct ts_reject_row *rejects, size_t nrejects,
-			    struct ts_err *err)
+/* The shard row, complete = 1. */
+static int insert_shard(struct ts_catalog *cat, const struct ts_shard_row *shard,
+			struct ts_err *err)
 {
 	sqlite3_stmt *q = cat->q[Q_SHARD];
-	int rc;
-
-	if ((rc = check_shard(cat, shard, samples, nsamples, rejects, nrejects, err)))
-		return rc;
-	if ((rc = tx_begin(cat, err)))
-		return rc;
 	sqlite3_bind_int64(q, 1, shard->idx);
 	bind_text(q, 2, shard->name);
 	bind_u64(q, 3, shard->samples);
@@ -505,7 +497,22 @@ int ts_catalog_commit_shard(struct ts_catalog *cat,
 	bind_text(q, 5, shard->hash);
 	bind_u64(q, 6, shard->first_record);
 	bind_u64(q, 7, shard->end_record);
-	rc = run(cat, q, err, "write to");
+	return run(cat, q, err, "write to");
+}
+
+int ts_catalog_commit_shard(struct ts_catalog *cat,
+			    const struct ts_shard_row *shard,
+			    const struct ts_sample_row *samples, size_t nsamples,
+			    const struct ts_reject_row *rejects, size_t nrejects,
+			    struct ts_err *err)
+{
+	int rc;
+
+	if ((rc = check_shard(cat, shard, samples, nsamples, rejects, nrejects, err)))
+		return rc;
+	if ((rc = tx_begin(cat, err)))
+		return rc;
+	rc = insert_shard(cat, shard, err);
 	for (size_t i = 0; rc == TS_OK && i < nsamples; i++)
 		rc = insert_sample(cat, &samples[i], err);
 	for (size_t i = 0; rc == TS_OK && i < nrejects; i++)
@@ -562,15 +569,7 @@ int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *
 	if (rc)
 		return rc;
 	if (shard) {
-		sqlite3_stmt *q = cat->q[Q_SHARD];
-		sqlite3_bind_int64(q, 1, shard->idx);
-		bind_text(q, 2, shard->name);
-		bind_u64(q, 3, shard->samples);
-		bind_u64(q, 4, shard->bytes);
-		bind_text(q, 5, shard->hash);
-		bind_u64(q, 6, shard->first_record);
-		bind_u64(q, 7, shard->end_record);
-		rc = run(cat, q, err, "write to");
+		rc = insert_shard(cat, shard, err);
 	}
 	return tx_end(cat, rc, err);
 }
