@@ -68,6 +68,23 @@ resume_timed_kill() {  # a real kill -9 at an arbitrary moment, then a second on
 	same_dataset "$d" "$TMP/ref4"
 }
 
+interrupt_then_resume() {  # SIGINT: exit 130, partial shard dropped, resume completes identically
+	d="$TMP/int"
+	"$TESSERA" ingest -q --threads 1 --shard-samples 4 "$SAMPLE" -o "$d" 2>/dev/null &
+	pid=$!
+	sleep 0.1
+	kill -INT $pid 2>/dev/null
+	wait $pid
+	st=$?
+	[ $st -eq 130 ] || [ $st -eq 0 ] || { echo "exit status $st after SIGINT"; return 1; }
+	ls "$d/shards" | grep -q '\.tmp$' && { echo "temporary shard left behind"; return 1; }
+	if [ $st -eq 130 ]; then
+		[ "$(sqlite3 "$d/catalog.sqlite" "select status from runs order by id desc limit 1")" = interrupted ] || return 1
+	fi
+	"$TESSERA" ingest -q --threads 2 --shard-samples 4 "$SAMPLE" -o "$d" || return 1
+	same_dataset "$d" "$TMP/ref4"
+}
+
 rerun_complete_is_noop() {
 	cp -r "$TMP/s1" "$TMP/again"
 	"$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$TMP/again" || return 1
@@ -282,6 +299,7 @@ for p in sample:1 sample:13 shard-renamed:1 shard-committed:1 shard-renamed:2; d
 	t "resume_after_kill_at_$p" resume_at "$p"
 done
 t resume_timed_kill resume_timed_kill
+t interrupt_then_resume interrupt_then_resume
 t rerun_complete_is_noop rerun_complete_is_noop
 t other_options_refused other_options_refused
 t make_lists make_lists
