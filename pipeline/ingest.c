@@ -693,8 +693,14 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	pthread_cond_broadcast(&in->cv_work);
 	pthread_cond_broadcast(&in->cv_done);
 	pthread_mutex_unlock(&in->mu);
-	for (int i = 0; i < nworkers; i++)
+	for (int i = 0; i < nworkers; i++) {
 		pthread_join(workers[i].th, NULL);
+		/* the codec buffers are not needed for the end of the run */
+		ts_pixctx_free(workers[i].px);
+		free(workers[i].buf);
+		workers[i].px = NULL;
+		workers[i].buf = NULL;
+	}
 	if (writer_started)
 		pthread_join(writer_th, NULL);
 	ts_progress_done(in->progress);

@@ -58,6 +58,8 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 		return rc;
 	}
 	sqlite3_busy_timeout(ds->db, 10000);
+	/* readers walk the catalog once, in order: a small cache is enough */
+	sqlite3_exec(ds->db, "pragma cache_size = -256", NULL, NULL, NULL);
 	if (sqlite3_prepare_v2(ds->db, "select count(*) from sqlite_master where type = 'table'"
 			       " and name in ('shards', 'samples', 'members', 'rejects')",
 			       -1, &q, NULL) == SQLITE_OK &&
