@@ -42,7 +42,7 @@ LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 # in the tree never breaks the build, and adding a file is a visible change.
 LIB_SRC := base/ts_error.c \
 	compose/codec.c compose/resize.c compose/process.c \
-	captions/caption.c \
+	captions/caption.c captions/bpe.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
 	shards/dataset.c shards/sqlite_shard.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
@@ -54,7 +54,8 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c \
-	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c
+	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
+	tests/unit/test_bpe.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))

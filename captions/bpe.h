@@ -1,0 +1,49 @@
+/*
+ * bpe.h - OpenAI CLIP's byte-level BPE tokenizer (the groundwork of issue
+ * 3): the vocabulary, the pre-tokenizer regex, BPE by merge rank, and the
+ * context rule.  Text cleaning does whitespace and lower case; ftfy's
+ * repairs and HTML unescaping are not here yet (see tests/unit/test_bpe.c
+ * for the per-category agreement with the reference vectors).
+ *
+ * Thread-safety: struct ts_bpe is read-only after ts_bpe_load and shared;
+ * each thread uses its own struct ts_bpe_ctx (regex match data, scratch).
+ */
+#ifndef TS_BPE_H
+#define TS_BPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/ts_error.h"
+
+#define TS_BPE_SOT 49406
+#define TS_BPE_EOT 49407
+#define TS_BPE_VOCAB 49408
+
+struct ts_bpe;
+struct ts_bpe_ctx;
+
+/* Load the merges file (gzip).  path NULL: $TESSERA_VOCAB, then the
+ * installed share directory, then ../shared/tokenizer/.  A missing or
+ * malformed file is a clear error. */
+int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err);
+void ts_bpe_free(struct ts_bpe *bpe);   /* accepts NULL */
+
+struct ts_bpe_ctx *ts_bpe_ctx_new(const struct ts_bpe *bpe);
+void ts_bpe_ctx_free(struct ts_bpe_ctx *ctx);   /* accepts NULL */
+
+/* Clean text (whitespace runs to one space, strip, Unicode lower case) into
+ * a ctx-owned NUL-terminated string. */
+int ts_bpe_clean(struct ts_bpe_ctx *ctx, const char *text, size_t len,
+		 const char **out, size_t *out_len, struct ts_err *err);
+
+/* Token ids of text, without SOT/EOT, into ctx-owned memory. */
+int ts_bpe_encode(struct ts_bpe_ctx *ctx, const char *text, size_t len,
+		  const int32_t **ids, size_t *n, struct ts_err *err);
+
+/* [SOT] ids [EOT] into out[0..context): when too long, the first context
+ * ids are kept and the last becomes EOT; the rest is padded with 0.
+ * Returns the number of ids before padding. */
+size_t ts_bpe_context(const int32_t *ids, size_t n, size_t context, int32_t *out);
+
+#endif

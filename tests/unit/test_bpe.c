@@ -1,0 +1,206 @@
+/*
+ * test_bpe.c - the CLIP tokenizer against the reference vectors in
+ * ../shared/tokenizer (ids and cleaned text, per category), the context
+ * rule, vocabulary errors and two threads sharing one vocabulary.
+ * Categories whose cleaning needs ftfy's repairs or HTML unescaping
+ * (unicode, html, mojibake) are reported with their agreement and marked
+ * SKIPPED until that cleaning lands (issue 3); all others must be 100%.
+ */
+#include "t.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <unistd.h>
+
+#include "../../captions/bpe.h"
+
+static struct ts_bpe *bpe;
+
+static const char *vocab_path(void)
+{
+	static char p[512];
+	snprintf(p, sizeof(p), "%s/tokenizer/bpe_simple_vocab_16e6.txt.gz", t_shared());
+	return p;
+}
+
+static int load(void)
+{
+	struct ts_err e = TS_ERR_INIT;
+	if (bpe)
+		return 1;
+	if (access(vocab_path(), R_OK))
+		return 0;
+	return ts_bpe_load(&bpe, vocab_path(), &e) == 0;
+}
+
+struct tally {
+	char cat[32];
+	int n, ids_ok, clean_ok;
+};
+
+static int later(const char *cat)
+{
+	return !strcmp(cat, "unicode") || !strcmp(cat, "html") || !strcmp(cat, "mojibake");
+}
+
+static void run_file(const char *name)
+{
+	char p[512], line[1 << 16];
+	struct tally t[16];
+	int nt = 0, shown = 0;
+	snprintf(p, sizeof(p), "%s/tokenizer/%s", t_shared(), name);
+	FILE *f = fopen(p, "r");
+	if (!f || !load()) {
+		if (f)
+			fclose(f);
+		t_skip_reason = "../shared/tokenizer not found";
+		return;
+	}
+	struct ts_bpe_ctx *c = ts_bpe_ctx_new(bpe);
+	memset(t, 0, sizeof(t));
+	while (fgets(line, sizeof(line), f)) {
+		json_error_t je;
+		json_t *j = json_loads(line, 0, &je);
+		const char *cat = json_string_value(json_object_get(j, "category"));
+		json_t *text = json_object_get(j, "text"), *want = json_object_get(j, "ids");
+		const char *clean_want = json_string_value(json_object_get(j, "clean"));
+		int k;
+		for (k = 0; k < nt && strcmp(t[k].cat, cat); k++)
+			;
+		if (k == nt && nt < 16)
+			snprintf(t[nt++].cat, sizeof(t[0].cat), "%s", cat);
+		struct ts_err e = TS_ERR_INIT;
+		const int32_t *ids;
+		const char *clean;
+		size_t n, cl;
+		int ok_ids = ts_bpe_encode(c, json_string_value(text), json_string_length(text), &ids, &n, &e) == 0 &&
+			     n == json_array_size(want);
+		for (size_t i = 0; ok_ids && i < n; i++)
+			ok_ids = ids[i] == json_integer_value(json_array_get(want, i));
+		int ok_clean = ts_bpe_clean(c, json_string_value(text), json_string_length(text), &clean, &cl, &e) == 0 &&
+			       !strcmp(clean, clean_want);
+		t[k].n++;
+		t[k].ids_ok += ok_ids;
+		t[k].clean_ok += ok_clean;
+		if ((!ok_ids || !ok_clean) && !later(cat) && shown++ < 3)
+			fprintf(stderr, "  %s mismatch: %.80s\n", cat, json_string_value(text));
+		json_decref(j);
+	}
+	fclose(f);
+	ts_bpe_ctx_free(c);
+	for (int k = 0; k < nt; k++) {
+		printf("  %s category %s: ids %d/%d, clean %d/%d\n", name, t[k].cat, t[k].ids_ok,
+		       t[k].n, t[k].clean_ok, t[k].n);
+		if (later(t[k].cat))
+			printf("SKIPPED bpe.%s.%s: ftfy repairs and HTML unescaping are not implemented yet (issue 3)\n",
+			       name, t[k].cat);
+		else
+			CHECKF(t[k].ids_ok == t[k].n && t[k].clean_ok == t[k].n, "%s: %s", name, t[k].cat);
+	}
+}
+
+static void vectors_edge(void) { run_file("vectors-edge.jsonl"); }
+static void vectors_long(void) { run_file("vectors-long.jsonl"); }
+static void vectors_flickr8k(void) { run_file("vectors-flickr8k.jsonl"); }
+
+static void context_rule(void)
+{
+	int32_t ids[300], out[248];
+	for (int i = 0; i < 300; i++)
+		ids[i] = 1000 + i;
+	CHECK(ts_bpe_context(ids, 3, 77, out) == 5);
+	CHECK(out[0] == TS_BPE_SOT && out[1] == 1000 && out[3] == 1002 && out[4] == TS_BPE_EOT && out[5] == 0 && out[76] == 0);
+	CHECK(ts_bpe_context(ids, 75, 77, out) == 77 && out[75] == 1074 && out[76] == TS_BPE_EOT);
+	CHECK(ts_bpe_context(ids, 76, 77, out) == 77 && out[75] == 1074 && out[76] == TS_BPE_EOT);
+	CHECK(ts_bpe_context(ids, 300, 248, out) == 248 && out[246] == 1245 && out[247] == TS_BPE_EOT);
+}
+
+static void specials(void)
+{
+	if (!load())
+		SKIP("../shared/tokenizer not found");
+	struct ts_bpe_ctx *c = ts_bpe_ctx_new(bpe);
+	struct ts_err e = TS_ERR_INIT;
+	const int32_t *ids;
+	size_t n;
+	const char *s = "a <|endoftext|> b";
+	CHECK(ts_bpe_encode(c, s, strlen(s), &ids, &n, &e) == 0 && n == 3 && ids[1] == TS_BPE_EOT);
+	CHECK(ts_bpe_encode(c, "", 0, &ids, &n, &e) == 0 && n == 0);
+	ts_bpe_ctx_free(c);
+}
+
+static void vocab_errors(void)
+{
+	struct ts_bpe *b = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	CHECK(ts_bpe_load(&b, "/nonexistent/vocab.txt.gz", &e) < 0 && strstr(e.msg, "cannot open"));
+	char p[] = "/tmp/ts-bpe-XXXXXX";
+	int fd = mkstemp(p);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		CHECK(write(fd, "\"bpe_simple_vocab_16e6.txt#version: 0.2\ni n\nt h\nnot a merge line here\n", 70) == 70);
+		close(fd);
+		CHECK(ts_bpe_load(&b, p, &e) < 0 && strstr(e.msg, "malformed"));
+		unlink(p);
+	}
+}
+
+struct job {
+	const char *text;
+	int32_t ids[64];
+	size_t n;
+};
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	struct ts_bpe_ctx *c = ts_bpe_ctx_new(bpe);
+	struct ts_err e = TS_ERR_INIT;
+	const int32_t *ids;
+	for (int r = 0; r < 2000; r++) {
+		if (ts_bpe_encode(c, j->text, strlen(j->text), &ids, &j->n, &e) == 0 && j->n <= 64)
+			memcpy(j->ids, ids, j->n * sizeof(*ids));
+	}
+	ts_bpe_ctx_free(c);
+	return NULL;
+}
+
+static void threads(void)
+{
+	if (!load())
+		SKIP("../shared/tokenizer not found");
+	struct job a = { "A little girl climbing into a wooden playhouse .", { 0 }, 0 };
+	struct job b = a;
+	pthread_t ta, tb;
+	pthread_create(&ta, NULL, worker, &a);
+	pthread_create(&tb, NULL, worker, &b);
+	pthread_join(ta, NULL);
+	pthread_join(tb, NULL);
+	/* both threads agree with a single-threaded encoding */
+	struct ts_bpe_ctx *c = ts_bpe_ctx_new(bpe);
+	struct ts_err e = TS_ERR_INIT;
+	const int32_t *ids;
+	size_t n = 0;
+	CHECK(ts_bpe_encode(c, a.text, strlen(a.text), &ids, &n, &e) == 0 && n > 5);
+	CHECKF(a.n == n && b.n == n && !memcmp(a.ids, ids, n * sizeof(int32_t)) &&
+	       !memcmp(b.ids, ids, n * sizeof(int32_t)), "%zu %zu %zu", a.n, b.n, n);
+	ts_bpe_ctx_free(c);
+}
+
+int main(void)
+{
+	static const struct t_case cases[] = {
+		{ "vectors_edge", vectors_edge },
+		{ "vectors_long", vectors_long },
+		{ "vectors_flickr8k", vectors_flickr8k },
+		{ "context_rule", context_rule },
+		{ "specials", specials },
+		{ "vocab_errors", vocab_errors },
+		{ "threads", threads },
+		{ NULL, NULL },
+	};
+	int rc = t_run("bpe", cases);
+	ts_bpe_free(bpe);
+	return rc;
+}
