@@ -13,7 +13,9 @@
  */
 #include "bpe.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <iconv.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,8 +63,8 @@ struct centry {
 struct ts_bpe_ctx {
 	const struct ts_bpe *bpe;
 	pcre2_match_data *md;
-	char *clean;
-	size_t clean_cap;
+	char *clean, *tmp, *tmp2;
+	size_t clean_cap, tmp_cap, tmp2_cap;
 	int32_t *ids;
 	size_t nids, cap_ids;
 	int32_t *sym;
@@ -327,6 +329,8 @@ void ts_bpe_ctx_free(struct ts_bpe_ctx *c)
 	free(c->cache);
 	pcre2_match_data_free(c->md);
 	free(c->clean);
+	free(c->tmp);
+	free(c->tmp2);
 	free(c->ids);
 	free(c->sym);
 	free(c);
@@ -341,21 +345,188 @@ static int py_space(utf8proc_int32_t cp)
 	return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
 }
 
-int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
-		 const char **out, size_t *out_len, struct ts_err *err)
+#include "html5_entities.inc"
+
+static int cmp_entity(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct html5_entity *)e)->name);
+}
+
+static const char *entity(const char *name, size_t n)
+{
+	char key[40];
+	if (n >= sizeof(key))
+		return NULL;
+	memcpy(key, name, n);
+	key[n] = 0;
+	const struct html5_entity *e = bsearch(key, html5_entities,
+					      sizeof(html5_entities) / sizeof(html5_entities[0]),
+					      sizeof(html5_entities[0]), cmp_entity);
+	return e ? e->value : NULL;
+}
+
+/* grow a buffer to hold need bytes */
+static int reserve(char **b, size_t *cap, size_t need)
+{
+	if (*cap >= need)
+		return 0;
+	char *n = realloc(*b, need);
+	if (!n)
+		return -1;
+	*b = n;
+	*cap = need;
+	return 0;
+}
+
+static size_t put_cp(char *o, uint32_t cp)
+{
+	return (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)o);
+}
+
+/* Python's html.unescape on UTF-8 text: numeric references (with the
+ * HTML5 fix-ups) and named ones, the longest known prefix of a name
+ * without ';' included.  out needs room for len * 2 + 8 bytes (a
+ * reference is never shorter than its longest replacement minus 2). */
+static size_t html_unescape(const char *in, size_t len, char *o)
+{
+	size_t i = 0, w = 0;
+	while (i < len) {
+		if (in[i] != '&' || i + 1 >= len) {
+			o[w++] = in[i++];
+			continue;
+		}
+		size_t j = i + 1;
+		if (in[j] == '#') {
+			int hex = j + 1 < len && (in[j + 1] == 'x' || in[j + 1] == 'X');
+			size_t d = j + 1 + (size_t)hex, k = d;
+			uint64_t num = 0;
+			while (k < len && (hex ? isxdigit((unsigned char)in[k]) : isdigit((unsigned char)in[k]))) {
+				int v = isdigit((unsigned char)in[k]) ? in[k] - '0' : (in[k] | 0x20) - 'a' + 10;
+				num = num > 0x10ffffff ? num : num * (hex ? 16 : 10) + (uint64_t)v;
+				k++;
+			}
+			if (k == d) {          /* "&#" without digits: not a reference */
+				o[w++] = in[i++];
+				continue;
+			}
+			if (k < len && in[k] == ';')
+				k++;
+			const char *rep = NULL;
+			for (size_t t = 0; t < sizeof(html5_invalid_charrefs) / sizeof(html5_invalid_charrefs[0]); t++)
+				if (html5_invalid_charrefs[t].num == num)
+					rep = html5_invalid_charrefs[t].value;
+			if (rep) {
+				size_t rl = strlen(rep);
+				memcpy(o + w, rep, rl);
+				w += rl;
+			} else if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) {
+				w += put_cp(o + w, 0xfffd);
+			} else {
+				int bad = 0;
+				for (size_t t = 0; t < sizeof(html5_invalid_codepoints) / sizeof(uint32_t); t++)
+					bad |= html5_invalid_codepoints[t] == num;
+				if (!bad)
+					w += put_cp(o + w, (uint32_t)num);
+			}
+			i = k;
+			continue;
+		}
+		/* a name: up to 32 characters other than \t \n \f space < & # ; */
+		size_t k = j, chars = 0;
+		while (k < len && chars < 32 && !strchr("\t\n\f <&#;", in[k])) {
+			utf8proc_int32_t cp;
+			utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)in + k,
+							      (utf8proc_ssize_t)(len - k), &cp);
+			k += n > 0 ? (size_t)n : 1;
+			chars++;
+		}
+		if (k == j) {
+			o[w++] = in[i++];
+			continue;
+		}
+		size_t end = k < len && in[k] == ';' ? k + 1 : k;
+		const char *v = entity(in + j, end - j);
+		size_t used = end;
+		if (!v) {
+			/* the longest prefix (of at least 2 characters) that is a name */
+			for (size_t x = (end - j) - 1; x >= 2 && !v; x--)
+				if ((v = entity(in + j, x)))
+					used = j + x;
+		}
+		if (!v) {
+			o[w++] = in[i++];
+			continue;
+		}
+		size_t vl = strlen(v);
+		memcpy(o + w, v, vl);
+		w += vl;
+		i = used;
+	}
+	return w;
+}
+
+/* ftfy's commonest encoding repair: text that was UTF-8, decoded as
+ * Windows-1252 (or Latin-1) and re-encoded.  When the whole text encodes
+ * back to those bytes (iconv) and the bytes are valid UTF-8 holding at
+ * least one multi-byte character, the decoded text replaces it.  A
+ * simplification of ftfy.fix_encoding (no per-segment fixes, no "sloppy"
+ * codec for the five bytes Windows-1252 leaves undefined). */
+static int fix_mojibake(struct ts_bpe_ctx *c, const char *text, size_t len,
+			const char **out, size_t *olen)
+{
+	static const char *const charsets[] = { "CP1252", "LATIN1" };
+	int suspicious = 0;
+	for (size_t i = 0; i + 1 < len; i++)
+		suspicious |= ((uint8_t)text[i] == 0xc2 || (uint8_t)text[i] == 0xc3 ||
+			       (uint8_t)text[i] == 0xe2 || (uint8_t)text[i] == 0xc5);
+	if (!suspicious)
+		return 0;
+	if (reserve(&c->tmp2, &c->tmp2_cap, len + 16))
+		return 0;
+	for (size_t k = 0; k < 2; k++) {
+		iconv_t cd = iconv_open(charsets[k], "UTF-8");
+		char *in = (char *)text, *o = c->tmp2;
+		size_t il = len, ol = c->tmp2_cap - 1;
+		if (cd == (iconv_t)-1)
+			continue;
+		size_t r = iconv(cd, &in, &il, &o, &ol);
+		iconv_close(cd);
+		if (r == (size_t)-1 || il)
+			continue;
+		size_t n = (size_t)(o - c->tmp2);
+		int multi = 0;
+		for (size_t i = 0; i < n; i++)
+			multi |= (uint8_t)c->tmp2[i] >= 0xc2;
+		/* valid UTF-8? */
+		size_t i = 0;
+		int ok = 1;
+		while (i < n && ok) {
+			utf8proc_int32_t cp;
+			utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)c->tmp2 + i,
+							      (utf8proc_ssize_t)(n - i), &cp);
+			ok = m > 0;
+			i += m > 0 ? (size_t)m : 0;
+		}
+		if (ok && multi && n < len) {
+			*out = c->tmp2;
+			*olen = n;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* A part of ftfy.fix_text: control characters go, quotes are uncurled,
+ * Latin ligatures and full/half-width forms unfolded (NFKC of that
+ * character alone), then NFC.  Returns the length in c->tmp. */
+static int ftfy_part(struct ts_bpe_ctx *c, const char *text, size_t len, size_t *olen,
+		     struct ts_err *err)
 {
 	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
 	size_t i = 0, o = 0;
-	int pending_space = 0;
 
-	/* worst case: a ligature unfolds to 3 chars of up to 3 bytes */
-	if (c->clean_cap < len * 9 + 16) {
-		char *n = realloc(c->clean, len * 9 + 16);
-		if (!n)
-			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		c->clean = n;
-		c->clean_cap = len * 9 + 16;
-	}
+	if (reserve(&c->tmp, &c->tmp_cap, len * 3 + 16))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	while (i < len) {
 		utf8proc_int32_t cp;
 		utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
@@ -363,16 +534,6 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 			return ts_err_set(err, TS_ERR_INVALID, TS_R_CAPTION_INVALID_UTF8,
 					  "caption is not valid UTF-8 (byte %zu)", i);
 		i += (size_t)n;
-		if (py_space(cp)) {
-			pending_space = o > 0;
-			continue;
-		}
-		if (pending_space) {
-			c->clean[o++] = ' ';
-			pending_space = 0;
-		}
-		/* a part of ftfy.fix_text: control characters go, quotes are
-		 * uncurled, Latin ligatures and full/half-width forms unfolded */
 		if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\f' && cp != '\r') ||
 		    (cp >= 0x7f && cp <= 0x9f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
 		    (cp >= 0x206a && cp <= 0x206f))
@@ -381,45 +542,89 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 			cp = '\'';
 		else if (cp >= 0x201c && cp <= 0x201f)
 			cp = '"';
-		if ((cp >= 0xfb00 && cp <= 0xfb06) || (cp >= 0xff01 && cp <= 0xffee)) {
-			/* NFKC of the character alone: "fi" for U+FB01, "A" for U+FF21 */
+		if ((cp >= 0xfb00 && cp <= 0xfb06) || (cp >= 0xff01 && cp <= 0xffee) || cp == 0x3000 ||
+		    cp == 0x132 || cp == 0x133 || (cp >= 0x1c4 && cp <= 0x1cc) ||
+		    (cp >= 0x1f1 && cp <= 0x1f3)) {
 			utf8proc_uint8_t one[8], *nf = NULL;
 			utf8proc_ssize_t l1 = utf8proc_encode_char(cp, one);
-			if (utf8proc_map(one, l1, &nf, UTF8PROC_STABLE | UTF8PROC_COMPOSE | UTF8PROC_COMPAT) > 0 && nf) {
-				for (utf8proc_uint8_t *q = nf; *q;) {
-					utf8proc_int32_t d;
-					utf8proc_ssize_t k = utf8proc_iterate(q, -1, &d);
-					if (k <= 0)
-						break;
-					q += k;
-					o += (size_t)utf8proc_encode_char(utf8proc_tolower(d),
-									  (utf8proc_uint8_t *)c->clean + o);
-				}
+			utf8proc_ssize_t m = utf8proc_map(one, l1, &nf, UTF8PROC_STABLE | UTF8PROC_COMPOSE |
+							  UTF8PROC_COMPAT);
+			if (m > 0 && m <= 9) {
+				memcpy(c->tmp + o, nf, (size_t)m);
+				o += (size_t)m;
 				free(nf);
 				continue;
 			}
 			free(nf);
 		}
+		o += put_cp(c->tmp + o, (uint32_t)cp);
+	}
+	utf8proc_uint8_t *nf = NULL;
+	utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)c->tmp, (utf8proc_ssize_t)o, &nf,
+					  UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	if (m >= 0 && nf && !reserve(&c->tmp, &c->tmp_cap, (size_t)m + 1)) {
+		memcpy(c->tmp, nf, (size_t)m);
+		o = (size_t)m;
+	}
+	free(nf);
+	*olen = o;
+	return TS_OK;
+}
+
+int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
+		 const char **out, size_t *out_len, struct ts_err *err)
+{
+	size_t n = 0, i = 0, o = 0;
+	int pending_space = 0, rc;
+
+	/* ftfy, then html.unescape twice, then whitespace and lower case */
+	const char *src = text;
+	size_t srclen = len;
+	char *fixed = NULL;
+	if (fix_mojibake(c, text, len, &src, &srclen)) {
+		if (!(fixed = malloc(srclen + 1)))
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		memcpy(fixed, src, srclen);
+		src = fixed;
+	}
+	rc = ftfy_part(c, src, srclen, &n, err);
+	free(fixed);
+	if (rc)
+		return rc;
+	if (reserve(&c->tmp2, &c->tmp2_cap, n * 2 + 16) ||
+	    reserve(&c->clean, &c->clean_cap, n * 4 + 16))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	n = html_unescape(c->tmp, n, c->tmp2);
+	if (reserve(&c->tmp, &c->tmp_cap, n * 2 + 16))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	n = html_unescape(c->tmp2, n, c->tmp);
+	if (reserve(&c->clean, &c->clean_cap, n * 2 + 16))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)c->tmp;
+	while (i < n) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+		if (k <= 0)
+			return ts_err_set(err, TS_ERR_INVALID, TS_R_CAPTION_INVALID_UTF8,
+					  "caption is not valid UTF-8 after unescaping");
+		i += (size_t)k;
+		if (py_space(cp)) {
+			pending_space = o > 0;
+			continue;
+		}
+		if (pending_space) {
+			c->clean[o++] = ' ';
+			pending_space = 0;
+		}
 		if (cp == 0x130) {             /* İ lowers to i + combining dot, as Python */
-			o += (size_t)utf8proc_encode_char('i', (utf8proc_uint8_t *)c->clean + o);
+			c->clean[o++] = 'i';
 			cp = 0x307;
 		} else {
 			cp = utf8proc_tolower(cp);
 		}
-		o += (size_t)utf8proc_encode_char(cp, (utf8proc_uint8_t *)c->clean + o);
+		o += put_cp(c->clean + o, (uint32_t)cp);
 	}
 	c->clean[o] = 0;
-	/* ftfy ends with NFC */
-	{
-		utf8proc_uint8_t *nf = NULL;
-		utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)c->clean, (utf8proc_ssize_t)o,
-						  &nf, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-		if (m >= 0 && nf && (size_t)m <= c->clean_cap - 1) {
-			memcpy(c->clean, nf, (size_t)m + 1);
-			o = (size_t)m;
-		}
-		free(nf);
-	}
 	*out = c->clean;
 	*out_len = o;
 	return TS_OK;

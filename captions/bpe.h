@@ -1,9 +1,12 @@
 /*
  * bpe.h - OpenAI CLIP's byte-level BPE tokenizer (the groundwork of issue
  * 3): the vocabulary, the pre-tokenizer regex, BPE by merge rank, and the
- * context rule.  Text cleaning does whitespace and lower case; ftfy's
- * repairs and HTML unescaping are not here yet (see tests/unit/test_bpe.c
- * for the per-category agreement with the reference vectors).
+ * context rule, and the reference's cleaning: a part of ftfy.fix_text
+ * (control characters, quotes, ligatures, character width, NFC, and the
+ * commonest UTF-8-as-Windows-1252 mojibake), html.unescape twice (the
+ * HTML5 entity set, generated from Python's html module), whitespace and
+ * Unicode lower case.  tests/unit/test_bpe.c gives the per-category
+ * agreement with the reference vectors.
  *
  * Thread-safety: struct ts_bpe is read-only after ts_bpe_load and shared;
  * each thread uses its own struct ts_bpe_ctx (regex match data, scratch).
@@ -32,8 +35,8 @@ void ts_bpe_free(struct ts_bpe *bpe);   /* accepts NULL */
 struct ts_bpe_ctx *ts_bpe_ctx_new(const struct ts_bpe *bpe);
 void ts_bpe_ctx_free(struct ts_bpe_ctx *ctx);   /* accepts NULL */
 
-/* Clean text (whitespace runs to one space, strip, Unicode lower case) into
- * a ctx-owned NUL-terminated string. */
+/* Clean text as the reference does (see above) into a ctx-owned
+ * NUL-terminated string. */
 int ts_bpe_clean(struct ts_bpe_ctx *ctx, const char *text, size_t len,
 		 const char **out, size_t *out_len, struct ts_err *err);
 

@@ -2,9 +2,9 @@
  * test_bpe.c - the CLIP tokenizer against the reference vectors in
  * ../shared/tokenizer (ids and cleaned text, per category), the context
  * rule, vocabulary errors and two threads sharing one vocabulary.
- * Categories whose cleaning needs ftfy's repairs or HTML unescaping
- * (unicode, html, mojibake) are reported with their agreement and marked
- * SKIPPED until that cleaning lands (issue 3); all others must be 100%.
+ * The mojibake category needs more of ftfy's encoding repair than tessera
+ * has (4 of 5 pass); it is reported with its agreement and marked SKIPPED
+ * until that lands (issue 3).  Every other category must be 100%.
  */
 #include "t.h"
 
@@ -41,7 +41,7 @@ struct tally {
 
 static int later(const char *cat)
 {
-	return !strcmp(cat, "unicode") || !strcmp(cat, "html") || !strcmp(cat, "mojibake");
+	return !strcmp(cat, "mojibake");
 }
 
 static void run_file(const char *name)
@@ -93,7 +93,7 @@ static void run_file(const char *name)
 		printf("  %s category %s: ids %d/%d, clean %d/%d\n", name, t[k].cat, t[k].ids_ok,
 		       t[k].n, t[k].clean_ok, t[k].n);
 		if (later(t[k].cat) && ++t_extra_skipped)
-			printf("SKIPPED bpe.%s.%s: ftfy repairs and HTML unescaping are not implemented yet (issue 3)\n",
+			printf("SKIPPED bpe.%s.%s: ftfy's repair of mojibake whose last byte was lost (a trailing 'â€') is not implemented yet (issue 3)\n",
 			       name, t[k].cat);
 		else
 			CHECKF(t[k].ids_ok == t[k].n && t[k].clean_ok == t[k].n, "%s: %s", name, t[k].cat);
