@@ -18,6 +18,8 @@ struct ts_cmd {
 int cmd_ingest(int argc, char **argv);
 void usage_ingest(FILE *f);
 int cmd_shards(int argc, char **argv);
+int cmd_captions(int argc, char **argv);
+void usage_captions(FILE *f);
 void usage_shards(FILE *f);
 
 const struct ts_cmd *ts_cmd_find(const char *name);
