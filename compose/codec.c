@@ -11,9 +11,16 @@
  * - the output is 8-bit RGB: gray and palette are expanded, 16-bit reduced
  *   (spng), CMYK/YCCK converted (Adobe inverted CMYK: R = C*K/255), and
  *   alpha composited on white: out = (c*a + 255*(255-a) + 127) / 255;
- * - truncated data never becomes a sample: libjpeg's "premature end"
- *   warning is a reject (image.truncated), other libjpeg warnings about
- *   extraneous bytes are not;
+ * - truncated data never becomes a sample.  libjpeg goes on after a
+ *   warning and TurboJPEG reports only the first one, so a JPEG decoded
+ *   with a warning is kept only when that warning is one that leaves the
+ *   pixels intact (extraneous bytes before a marker, a bad ICC marker, an
+ *   unknown JFIF revision, odd SOS parameters or progression, an unknown
+ *   Adobe transform) and a walk over its markers (never its entropy data's
+ *   meaning) reaches EOI; a premature end is image.truncated, bad entropy
+ *   data (bad Huffman/arithmetic code, lost RST sync) is image.corrupt;
+ * - JPEG processes libjpeg-turbo cannot decode (12-bit, lossless) are
+ *   image.unsupported;
  * - all state is in the per-thread struct ts_pixctx.
  */
 #include "compose_impl.h"
@@ -202,7 +209,58 @@ static int tj_reason(const char *msg)
 	if (strstr(msg, "Premature end") || strstr(msg, "premature end") ||
 	    strstr(msg, "missing SOS"))
 		return TS_R_IMAGE_TRUNCATED;
+	/* "Unsupported JPEG process: SOF type 0xc3", "Unsupported JPEG data
+	 * precision 12": valid files libjpeg-turbo's 8-bit API cannot decode */
+	if (strstr(msg, "Unsupported JPEG"))
+		return TS_R_IMAGE_UNSUPPORTED;
 	return TS_R_IMAGE_CORRUPT;
+}
+
+static int tj_status(int reason)
+{
+	return reason == TS_R_IMAGE_UNSUPPORTED ? TS_ERR_UNSUPPORTED : TS_ERR_INVALID;
+}
+
+/* libjpeg warnings after which the decoded pixels are still the image's
+ * (libjpeg-turbo jerror.h: JWRN_EXTRANEOUS_DATA, JWRN_BOGUS_ICC,
+ * JWRN_JFIF_MAJOR, JWRN_NOT_SEQUENTIAL, JWRN_BOGUS_PROGRESSION,
+ * JWRN_ADOBE_XFORM).  Everything else (premature end of the file or of a
+ * data segment, bad Huffman or arithmetic code, lost RST sync) is not. */
+static int tj_warning_harmless(const char *m)
+{
+	return strstr(m, "extraneous bytes before marker") || strstr(m, "bad ICC marker") ||
+	       strstr(m, "unknown JFIF revision") || strstr(m, "Invalid SOS parameters") ||
+	       strstr(m, "Inconsistent progression sequence") ||
+	       strstr(m, "Unknown Adobe color transform");
+}
+
+/* Does the marker structure reach EOI inside len bytes?  Skips segments by
+ * their length and entropy-coded data up to the next real marker (FF 00 is
+ * a stuffed byte, FF D0..D7 a restart), and skips junk between markers as
+ * libjpeg's next_marker() does.  Only used after a harmless warning, since
+ * TurboJPEG would not tell us about a premature end that followed it. */
+static int jpeg_reaches_eoi(const uint8_t *d, size_t len)
+{
+	size_t i = 2;
+	for (;;) {
+		while (i < len && d[i] != 0xff)
+			i++;
+		while (i < len && d[i] == 0xff)
+			i++;
+		if (i >= len)
+			return 0;
+		unsigned m = d[i++];
+		if (m == 0xd9)
+			return 1;
+		if (m == 0x00 || m == 0x01 || m == 0xd8 || (m >= 0xd0 && m <= 0xd7))
+			continue;       /* no length field */
+		if (i + 2 > len)
+			return 0;
+		size_t seg = (size_t)d[i] << 8 | d[i + 1];
+		if (seg < 2)
+			return 0;
+		i += seg;
+	}
 }
 
 static int spng_reason(int rc)
@@ -228,7 +286,8 @@ static int probe_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
 		tj_reset(c);
 	} else if (hr && (tjGetErrorCode(t) != TJERR_WARNING || w <= 0 || h <= 0)) {
 		const char *m = tjGetErrorStr2(t);
-		rc = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)tj_reason(m),
+		int why = tj_reason(m);
+		rc = ts_err_set(err, tj_status(why), (enum ts_reason)why,
 				"cannot read the JPEG header: %s", m);
 		tj_reset(c);
 		if (c)
@@ -301,6 +360,20 @@ static int probe_png(const uint8_t *d, size_t len, struct ts_image_info *info,
 	return TS_OK;
 }
 
+static const char *webp_status(VP8StatusCode st)
+{
+	switch (st) {
+	case VP8_STATUS_OUT_OF_MEMORY: return "out of memory";
+	case VP8_STATUS_INVALID_PARAM: return "invalid parameter";
+	case VP8_STATUS_BITSTREAM_ERROR: return "the bitstream is damaged";
+	case VP8_STATUS_UNSUPPORTED_FEATURE: return "unsupported feature";
+	case VP8_STATUS_SUSPENDED: return "suspended";
+	case VP8_STATUS_USER_ABORT: return "aborted";
+	case VP8_STATUS_NOT_ENOUGH_DATA: return "the data ends early";
+	default: return "unknown error";
+	}
+}
+
 static int probe_webp(const uint8_t *d, size_t len, struct ts_image_info *info,
 		      struct ts_err *err)
 {
@@ -309,7 +382,7 @@ static int probe_webp(const uint8_t *d, size_t len, struct ts_image_info *info,
 	if (st != VP8_STATUS_OK)
 		return ts_err_set(err, TS_ERR_INVALID,
 				  st == VP8_STATUS_NOT_ENOUGH_DATA ? TS_R_IMAGE_TRUNCATED : TS_R_IMAGE_CORRUPT,
-				  "cannot read the WebP header (libwebp status %d)", (int)st);
+				  "cannot read the WebP header: %s", webp_status(st));
 	info->animated = f.has_animation;
 	info->width = f.width;
 	info->height = f.height;
@@ -397,10 +470,17 @@ static int decode_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	if (tjDecompress2(c->tjd, d, (unsigned long)len, cmyk ? c->raw : out->pixels, bw, 0, bh,
 			  cmyk ? TJPF_CMYK : TJPF_RGB, TJFLAG_LIMITSCANS)) {
 		const char *m = tjGetErrorStr2(c->tjd);
-		/* a warning still produced pixels; only a premature end is fatal */
-		if (tjGetErrorCode(c->tjd) != TJERR_WARNING || tj_reason(m) == TS_R_IMAGE_TRUNCATED) {
-			rc = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)tj_reason(m),
-					"cannot decode JPEG: %s", m);
+		int warning = tjGetErrorCode(c->tjd) == TJERR_WARNING, why = tj_reason(m);
+		/* a warning still produced pixels: keep them only when the
+		 * (first) warning is harmless and the data is all there */
+		if (!warning || !tj_warning_harmless(m) || !jpeg_reaches_eoi(d, len)) {
+			if (warning && tj_warning_harmless(m))
+				rc = ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_TRUNCATED,
+						"cannot decode JPEG: the data ends before the "
+						"end-of-image marker (after '%s')", m);
+			else
+				rc = ts_err_set(err, tj_status(why), (enum ts_reason)why,
+						"cannot decode JPEG: %s", m);
 			tj_reset(c);
 			return c->tjd ? rc : ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT,
 						       "cannot restart the JPEG decoder");
@@ -521,12 +601,35 @@ static int decode_webp(struct ts_pixctx *c, const uint8_t *d, size_t len,
 		WebPAnimDecoderDelete(ad);
 		return TS_OK;
 	}
+	/* the advanced API, for libwebp's status: a bitstream that stops
+	 * early is image.truncated, a damaged one image.corrupt */
+	WebPDecoderConfig cfg;
+	VP8StatusCode st;
+	if (!WebPInitDecoderConfig(&cfg))
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_CORRUPT, "libwebp version mismatch");
+	cfg.output.is_external_memory = 1;
 	if (info->has_alpha) {
 		size_t need = (size_t)w * h * 4;
 		if (ts_grow((void **)&c->raw, &c->raw_cap, need))
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
-		if (!WebPDecodeRGBAInto(d, len, c->raw, need, w * 4))
-			goto fail;
+		cfg.output.colorspace = MODE_RGBA;
+		cfg.output.u.RGBA.rgba = c->raw;
+		cfg.output.u.RGBA.stride = w * 4;
+		cfg.output.u.RGBA.size = need;
+	} else {
+		cfg.output.colorspace = MODE_RGB;
+		cfg.output.u.RGBA.rgba = out->pixels;
+		cfg.output.u.RGBA.stride = w * 3;
+		cfg.output.u.RGBA.size = (size_t)w * h * 3;
+	}
+	st = WebPDecode(d, len, &cfg);
+	WebPFreeDecBuffer(&cfg.output);      /* external memory: frees nothing of ours */
+	if (st != VP8_STATUS_OK)
+		return ts_err_set(err, st == VP8_STATUS_UNSUPPORTED_FEATURE ? TS_ERR_UNSUPPORTED : TS_ERR_INVALID,
+				  st == VP8_STATUS_NOT_ENOUGH_DATA ? TS_R_IMAGE_TRUNCATED :
+				  st == VP8_STATUS_UNSUPPORTED_FEATURE ? TS_R_IMAGE_UNSUPPORTED :
+				  TS_R_IMAGE_CORRUPT, "cannot decode WebP: %s", webp_status(st));
+	if (info->has_alpha) {
 		const uint8_t *p = c->raw;
 		uint8_t *q = out->pixels;
 		for (size_t i = 0, n = (size_t)w * h; i < n; i++, p += 4, q += 3) {
@@ -534,13 +637,11 @@ static int decode_webp(struct ts_pixctx *c, const uint8_t *d, size_t len,
 			q[1] = over_white(p[1], p[3]);
 			q[2] = over_white(p[2], p[3]);
 		}
-		return TS_OK;
 	}
-	if (WebPDecodeRGBInto(d, len, out->pixels, out->cap, w * 3))
-		return TS_OK;
+	return TS_OK;
 fail:
 	return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT,
-			  "cannot decode WebP: the bitstream is damaged");
+			  "cannot decode WebP: the animation is damaged");
 }
 
 /* Orientation in place of out, using tmp as scratch. */

@@ -4,9 +4,11 @@
  *
  * Deterministic: the output depends only on the input bytes and options.
  * --encode keep returns the input bytes unchanged when no resize and no
- * orientation are needed (the image is still fully decoded first, so a
- * damaged file is rejected, not kept); otherwise it re-encodes in the
- * source format (JPEG at the given quality, PNG, lossy WebP).
+ * orientation are needed and the source is already 8-bit RGB without
+ * alpha (the image is still fully decoded first, so a damaged file is
+ * rejected, not kept); otherwise it re-encodes in the source format (JPEG
+ * at the given quality, PNG, lossy WebP).  The output size is checked
+ * against max_pixels as the source is.
  */
 #include "compose_impl.h"
 
@@ -38,14 +40,23 @@ int ts_process_image(struct ts_pixctx *c, const uint8_t *data, size_t len,
 		return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_TOO_SMALL,
 				  "%dx%d is smaller than --min-size %d", ow, oh, o->min_size);
 	ts_resize_plan(o->resize, o->size, ow, oh, &plan);
+	/* the output is a decode target too: keep-ratio on a 1x100000 strip
+	 * would ask for 256x25600000 */
+	if (o->max_pixels && (uint64_t)plan.out_w * (uint64_t)plan.out_h > o->max_pixels)
+		return ts_err_set(err, TS_ERR_LIMIT, TS_R_IMAGE_TOO_LARGE,
+				  "%dx%d resized to %dx%d is more than the limit of %llu pixels",
+				  ow, oh, plan.out_w, plan.out_h, (unsigned long long)o->max_pixels);
+	/* pixels unchanged: same size, upright, and already what we store
+	 * (8-bit RGB without alpha; gray, palette, CMYK are converted) */
 	int unchanged = plan.out_w == ow && plan.out_h == oh && plan.scaled_w == ow &&
-			plan.scaled_h == oh;
+			plan.scaled_h == oh && info->orientation == 1 && info->bit_depth == 8 &&
+			!info->has_alpha && !info->animated && !strcmp(info->color, "rgb");
 
 	if ((rc = ts_decode_probed(c, data, len, info, plan.scaled_w, plan.scaled_h, &c->dec, err)))
 		return rc;
 	p->decode_w = c->dec.width;
 	p->decode_h = c->dec.height;
-	if (o->encode == TS_ENCODE_KEEP && unchanged && info->orientation == 1) {
+	if (o->encode == TS_ENCODE_KEEP && unchanged) {
 		p->width = ow;
 		p->height = oh;
 		p->out_format = info->format;

@@ -15,6 +15,7 @@
  */
 #include "compose_impl.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,11 +73,16 @@ int ts_encode_fmt_parse(const char *name)
 	return -1;
 }
 
-/* round half up, never below 1 */
-static int scaled(int n, int num, int den)
+/* img2dataset scales with albumentations' smallest_max_size and
+ * longest_max_size: scale = size / float(side), new = round(dim * scale),
+ * in doubles with Python's round (half to even).  nearbyint() in the
+ * default rounding mode is that same rounding of the same double, so the
+ * sizes agree with img2dataset's exactly (341 for 640 -> 480:256; 4.5
+ * rounds to 4).  Never below 1. */
+static int scaled(int dim, int size, int side)
 {
-	int64_t v = ((int64_t)n * num * 2 + den) / (2 * (int64_t)den);
-	return v < 1 ? 1 : (int)v;
+	double v = nearbyint((double)dim * ((double)size / (double)side));
+	return v < 1.0 ? 1 : v > (double)INT_MAX ? INT_MAX : (int)v;
 }
 
 void ts_resize_plan(enum ts_resize_mode mode, int size, int w, int h,
