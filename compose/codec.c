@@ -4,8 +4,13 @@
  *
  * Formats are recognised from their magic bytes, never a file name.
  * Decoders: TurboJPEG (with DCT scaling), libspng, libwebp; EXIF
- * orientation is read with libexif from JPEG APP1, PNG eXIf and the WebP
- * EXIF chunk.  What must always hold:
+ * orientation is read with libexif from JPEG APP1, PNG eXIf (or
+ * ImageMagick's "Raw profile type exif" text chunk) and the WebP EXIF
+ * chunk.  Encoders: TurboJPEG (4:2:0, quality, TJFLAG_NOREALLOC into a
+ * context buffer; no TJFLAG_FASTDCT, so the accurate integer DCT), libwebp lossy
+ * (WebPEncodeRGB: default config, quality, single thread), libspng (RGB8,
+ * zlib level 6, spng's default adaptive filter choice); all three are
+ * byte-deterministic.  What must always hold:
  * - the pixel count is checked from the header before any pixel buffer is
  *   allocated (decompression bombs);
  * - the output is 8-bit RGB: gray and palette are expanded, 16-bit reduced
@@ -308,6 +313,54 @@ static int probe_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	return rc;
 }
 
+/* ImageMagick (before PNG had eXIf) stores EXIF hex-encoded in a text
+ * chunk: "Raw profile type exif" (or "APP1"), "\nexif\n<length>\n<hex>".
+ * Only the hex is undone here; libexif reads the block. */
+static int png_text_orientation(spng_ctx *s)
+{
+	uint32_t n = 0;
+	struct spng_text *t;
+	int o = 1;
+
+	if (spng_get_text(s, NULL, &n) || n == 0 || n > 256 || !(t = calloc(n, sizeof(*t))))
+		return 1;
+	if (spng_get_text(s, t, &n) == 0) {
+		for (uint32_t i = 0; i < n && o == 1; i++) {
+			if (strcmp(t[i].keyword, "Raw profile type exif") &&
+			    strcmp(t[i].keyword, "Raw profile type APP1"))
+				continue;
+			const char *p = t[i].text, *end = t[i].text + t[i].length;
+			char *num;
+			int lines = 0;
+			while (p < end && lines < 2)    /* "\n" name "\n" */
+				lines += *p++ == '\n';
+			unsigned long len = strtoul(p, &num, 10);
+			if (num == p || len < 8 || len > (64u << 10))
+				continue;
+			uint8_t *b = malloc(len);
+			size_t got = 0;
+			int hi = -1;
+			for (p = num; b && p < end && got < len; p++) {
+				int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ?
+					*p - 'a' + 10 : *p >= 'A' && *p <= 'F' ? *p - 'A' + 10 : -1;
+				if (v < 0)
+					continue;
+				if (hi < 0) {
+					hi = v;
+				} else {
+					b[got++] = (uint8_t)(hi << 4 | v);
+					hi = -1;
+				}
+			}
+			if (b && got == len)
+				o = exif_orientation(b, got, 0);
+			free(b);
+		}
+	}
+	free(t);
+	return o;
+}
+
 static int probe_png(const uint8_t *d, size_t len, struct ts_image_info *info,
 		     struct ts_err *err)
 {
@@ -354,8 +407,12 @@ static int probe_png(const uint8_t *d, size_t len, struct ts_image_info *info,
 	}
 	info->orientation = 1;
 	/* the eXIf chunk comes before IDAT; a huge claimed image is not decoded here */
-	if ((uint64_t)ih.width * ih.height <= (1ULL << 31) && spng_get_exif(s, &ex) == 0)
-		info->orientation = exif_orientation((const uint8_t *)ex.data, ex.length, 0);
+	if ((uint64_t)ih.width * ih.height <= (1ULL << 31)) {
+		if (spng_get_exif(s, &ex) == 0)
+			info->orientation = exif_orientation((const uint8_t *)ex.data, ex.length, 0);
+		else
+			info->orientation = png_text_orientation(s);
+	}
 	spng_ctx_free(s);
 	return TS_OK;
 }
