@@ -12,6 +12,7 @@
 #include "t.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <spng.h>
 #include <stdint.h>
 #include <zlib.h>
@@ -907,6 +908,68 @@ static void deterministic(void)
 	free(other);
 }
 
+/* four threads, each with its own context, on the same inputs (good and
+ * hostile, so TurboJPEG's per-thread warning text is exercised too) give
+ * the bytes and reasons one thread gives */
+struct par {
+	const uint8_t *d[4];
+	size_t n[4];
+	uint32_t sig[4];     /* crc32 of the output, or the reason */
+};
+
+static void *par_run(void *arg)
+{
+	struct par *w = arg;
+	struct ts_pixctx *c = ts_pixctx_new();
+	for (int round = 0; round < 3; round++)
+		for (int i = 0; i < 4; i++) {
+			struct ts_process_opts o = { TS_RESIZE_CENTER_CROP, 224, 0, BIG, TS_ENCODE_JPEG, 90 };
+			struct ts_processed p;
+			struct ts_err e = TS_ERR_INIT;
+			if (ts_process_image(c, w->d[i], w->n[i], &o, &p, &e))
+				w->sig[i] = 0x80000000u | (uint32_t)e.reason;
+			else
+				w->sig[i] = (uint32_t)crc32(0, p.data, (uInt)p.len) & 0x7fffffffu;
+		}
+	ts_pixctx_free(c);
+	return NULL;
+}
+
+static void threads(void)
+{
+	static const char *files[4] = { "pillow-tests/junk_jpeg_header.jpg", "pillow-tests/hopper.png",
+					"pillow-tests/truncated_jpeg.jpg", "desktop-base/fullscreenpreview.jpg" };
+	struct par w[5];
+	uint8_t *d[4];
+	size_t n[4];
+	for (int i = 0; i < 4; i++)
+		d[i] = img_file(files[i], &n[i]);
+	if (!d[0] || !d[1] || !d[2] || !d[3]) {
+		for (int i = 0; i < 4; i++)
+			free(d[i]);
+		SKIP("../shared/data/images not found");
+	}
+	n[0] /= 2;   /* a cut file behind a harmless first warning */
+	for (int t = 0; t < 5; t++)
+		for (int i = 0; i < 4; i++) {
+			w[t].d[i] = d[i];
+			w[t].n[i] = n[i];
+		}
+	par_run(&w[4]);   /* the reference, one thread */
+	pthread_t th[4];
+	for (int t = 0; t < 4; t++)
+		CHECK(pthread_create(&th[t], NULL, par_run, &w[t]) == 0);
+	for (int t = 0; t < 4; t++)
+		pthread_join(th[t], NULL);
+	for (int t = 0; t < 4; t++)
+		CHECKF(!memcmp(w[t].sig, w[4].sig, sizeof(w[4].sig)), "thread %d differs", t);
+	CHECK(w[4].sig[0] == (0x80000000u | TS_R_IMAGE_TRUNCATED));
+	CHECK(w[4].sig[2] == (0x80000000u | TS_R_IMAGE_TRUNCATED));
+	CHECK(!(w[4].sig[1] & 0x80000000u) && !(w[4].sig[3] & 0x80000000u));
+	for (int i = 0; i < 4; i++)
+		free(d[i]);
+}
+
 /* ---- encoders and resampler -------------------------------------------------------- */
 
 static void encoders(void)
@@ -1025,6 +1088,7 @@ int main(void)
 		{ "dct_scaling", dct_scaling },
 		{ "keep", keep },
 		{ "deterministic", deterministic },
+		{ "threads", threads },
 		{ "encoders", encoders },
 		{ "resampler", resampler },
 		{ NULL, NULL },
