@@ -53,7 +53,7 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
 	pipeline/source_urban1k.c pipeline/source_wds.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c \
+UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
 	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
 	tests/unit/test_bpe.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)

@@ -486,5 +486,5 @@ int main(void)
 		{ "encoders", encoders },
 		{ NULL, NULL },
 	};
-	return t_run("compose", cases);
+	return t_run("pixels", cases);
 }
