@@ -75,7 +75,6 @@ struct ts_bpe {
 
 struct centry {
 	char *word;
-	size_t wlen;
 	int32_t *ids;
 	size_t n;
 };
@@ -1215,10 +1214,6 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 	int pending_space = 0;
 
 	for (size_t k = 0; k < len;) {
-		if ((uint8_t)text[k] < 0x80) {
-			k++;
-			continue;
-		}
 		utf8proc_int32_t cp;
 		utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)text + k,
 						      (utf8proc_ssize_t)(len - k), &cp);
@@ -1242,20 +1237,6 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 	const char *p = c->tmp;
 	while (i < n) {
 		size_t at = i;
-		uint8_t ch = (uint8_t)p[i];
-		if (ch < 0x80) {                /* ASCII, inline */
-			i++;
-			if ((ch >= 0x09 && ch <= 0x0d) || (ch >= 0x1c && ch <= 0x20)) {
-				pending_space = o > 0;
-				continue;
-			}
-			if (pending_space) {
-				c->clean[o++] = ' ';
-				pending_space = 0;
-			}
-			c->clean[o++] = (char)(ch >= 'A' && ch <= 'Z' ? ch + ('a' - 'A') : ch);
-			continue;
-		}
 		uint32_t cp = next_cp(p, n, &i);
 		if (py_space((utf8proc_int32_t)cp)) {
 			pending_space = o > 0;
@@ -1308,7 +1289,7 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 		e = &c->cache[i];
 		if (!e->word)
 			break;
-		if (e->wlen == n && !memcmp(e->word, w, n)) {
+		if (strlen(e->word) == n && !memcmp(e->word, w, n)) {
 			for (size_t k = 0; k < e->n; k++)
 				if (push(c, e->ids[k]))
 					return -1;
@@ -1367,7 +1348,7 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 			for (size_t i = 0; i < oc; i++) {
 				if (!old[i].word)
 					continue;
-				size_t j = fnv(old[i].word, old[i].wlen) & (nc - 1);
+				size_t j = fnv(old[i].word, strlen(old[i].word)) & (nc - 1);
 				while (nw[j].word)
 					j = (j + 1) & (nc - 1);
 				nw[j] = old[i];
@@ -1392,77 +1373,10 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 	}
 	memcpy(e->word, w, n);
 	e->word[n] = 0;
-	e->wlen = n;
 	memcpy(e->ids, s, ns * sizeof(int32_t));
 	e->n = ns;
 	c->cache_n++;
 	return 0;
-}
-
-/* The pre-tokenizer regex by hand for cleaned ASCII text (lower case, single
- * spaces), alternatives in the regex's order: the two special tokens, the
- * contractions, a letter run, one digit, a run of anything else. */
-static int encode_ascii(struct ts_bpe_ctx *c, const char *t, size_t tl,
-			const int32_t **ids, size_t *n, struct ts_err *err)
-{
-	static const char *const contr[] = { "'s", "'t", "'re", "'ve", "'m", "'ll", "'d" };
-	size_t i = 0;
-#define ALPHA(ch) ((ch) >= 'a' && (ch) <= 'z')
-#define DIGIT(ch) ((ch) >= '0' && (ch) <= '9')
-#define SPACE(ch) ((ch) == ' ' || ((ch) >= 0x09 && (ch) <= 0x0d))
-	while (i < tl) {
-		char ch = t[i];
-		size_t e = i + 1;
-		if (SPACE(ch)) {
-			i++;
-			continue;
-		}
-		if (ch == '<' && tl - i >= 15 && !memcmp(t + i, "<|startoftext|>", 15)) {
-			if (push(c, TS_BPE_SOT))
-				goto nomem;
-			i += 15;
-			continue;
-		}
-		if (ch == '<' && tl - i >= 13 && !memcmp(t + i, "<|endoftext|>", 13)) {
-			if (push(c, TS_BPE_EOT))
-				goto nomem;
-			i += 13;
-			continue;
-		}
-		if (ch == '\'') {
-			size_t k;
-			for (k = 0; k < sizeof(contr) / sizeof(contr[0]); k++) {
-				size_t cl = strlen(contr[k]);
-				if (tl - i >= cl && !memcmp(t + i, contr[k], cl))
-					break;
-			}
-			if (k < sizeof(contr) / sizeof(contr[0])) {
-				e = i + strlen(contr[k]);
-				goto word;
-			}
-		}
-		if (ALPHA(ch)) {
-			while (e < tl && ALPHA(t[e]))
-				e++;
-		} else if (DIGIT(ch)) {
-			/* one digit */
-		} else {
-			while (e < tl && !ALPHA(t[e]) && !DIGIT(t[e]) && !SPACE(t[e]))
-				e++;
-		}
-word:
-		if (bpe_word(c, t + i, e - i))
-			goto nomem;
-		i = e;
-	}
-#undef ALPHA
-#undef DIGIT
-#undef SPACE
-	*ids = c->ids;
-	*n = c->nids;
-	return TS_OK;
-nomem:
-	return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 }
 
 int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
@@ -1474,8 +1388,6 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 	if (rc)
 		return rc;
 	c->nids = 0;
-	if (all_ascii(t, tl))
-		return encode_ascii(c, t, tl, ids, n, err);
 	while (at <= tl) {
 		int m = pcre2_match(c->bpe->re, (PCRE2_SPTR)t, tl, at, PCRE2_NO_UTF_CHECK, c->md, NULL);
 		if (m == PCRE2_ERROR_NOMATCH)
