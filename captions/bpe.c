@@ -605,7 +605,7 @@ static uint32_t next_cp(const char *s, size_t n, size_t *i)
 static int re_find(struct ts_bpe_ctx *c, const pcre2_code *re, const char *s, size_t n,
 		   size_t from, size_t *ms, size_t *me)
 {
-	int m = pcre2_match(re, (PCRE2_SPTR)s, n, from, PCRE2_NO_UTF_CHECK, c->md, NULL);
+	int m = pcre2_match(re, (PCRE2_SPTR)s, n, from, 0, c->md, NULL);
 	if (m < 0)
 		return 0;
 	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
@@ -1154,10 +1154,6 @@ static int ftfy_fix_text(struct ts_bpe_ctx *c, const char *text, size_t len, str
 static int py_cased(uint32_t cp)
 {
 	utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)cp);
-	/* Other_Lowercase / Other_Uppercase without a case mapping, not Lm or Mn */
-	if (cp == 0xaa || cp == 0xba || (cp >= 0x1f130 && cp <= 0x1f149) ||
-	    (cp >= 0x1f150 && cp <= 0x1f169) || (cp >= 0x1f170 && cp <= 0x1f189))
-		return 1;
 	return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT ||
 	       utf8proc_tolower((utf8proc_int32_t)cp) != (utf8proc_int32_t)cp ||
 	       utf8proc_toupper((utf8proc_int32_t)cp) != (utf8proc_int32_t)cp;
@@ -1389,7 +1385,7 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 		return rc;
 	c->nids = 0;
 	while (at <= tl) {
-		int m = pcre2_match(c->bpe->re, (PCRE2_SPTR)t, tl, at, PCRE2_NO_UTF_CHECK, c->md, NULL);
+		int m = pcre2_match(c->bpe->re, (PCRE2_SPTR)t, tl, at, 0, c->md, NULL);
 		if (m == PCRE2_ERROR_NOMATCH)
 			break;
 		if (m < 0)
