@@ -26,9 +26,6 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
-#include "html5_entities.inc"
-#include "ftfy_tables.inc"
-
 #define NMERGES 48894
 #define CACHE_MAX 100000
 
@@ -49,28 +46,12 @@ struct pmap {
 	size_t cap;
 };
 
-/* a growable string, NUL-terminated after every append */
-struct sbuf {
-	char *p;
-	size_t n, cap;
-};
-
-static void sb_release(struct sbuf *b);
-
-struct enc_rev {
-	uint32_t cp;
-	uint8_t byte;
-};
-
 struct ts_bpe {
 	char *vocab[TS_BPE_VOCAB];      /* utf-8 strings */
 	struct smap enc;
 	struct pmap ranks;
 	int32_t byte_id[256];           /* id of the single-byte symbol */
 	pcre2_code *re;
-	/* ftfy's regexes (ftfy_tables.inc) and its encodings, character -> byte */
-	pcre2_code *ftfy_bad, *ftfy_detector, *ftfy_altered, *ftfy_lossy, *ftfy_agrave, *ftfy_ansi;
-	struct enc_rev enc_rev[FTFY_NENC][129];
 };
 
 struct centry {
@@ -83,7 +64,6 @@ struct ts_bpe_ctx {
 	const struct ts_bpe *bpe;
 	pcre2_match_data *md;
 	char *clean, *tmp, *tmp2;
-	struct sbuf fixed;              /* ftfy.fix_text's result */
 	size_t clean_cap, tmp_cap, tmp2_cap;
 	int32_t *ids;
 	size_t nids, cap_ids;
@@ -170,12 +150,6 @@ void ts_bpe_free(struct ts_bpe *b)
 	free(b->ranks.keys);
 	free(b->ranks.vals);
 	pcre2_code_free(b->re);
-	pcre2_code_free(b->ftfy_bad);
-	pcre2_code_free(b->ftfy_detector);
-	pcre2_code_free(b->ftfy_altered);
-	pcre2_code_free(b->ftfy_lossy);
-	pcre2_code_free(b->ftfy_agrave);
-	pcre2_code_free(b->ftfy_ansi);
 	free(b);
 }
 
@@ -198,12 +172,6 @@ static gzFile open_vocab(const char *path, char *used, size_t n)
 			return f;
 	}
 	return NULL;
-}
-
-static int cmp_enc_rev(const void *a, const void *b)
-{
-	uint32_t x = ((const struct enc_rev *)a)->cp, y = ((const struct enc_rev *)b)->cp;
-	return x < y ? -1 : x > y;
 }
 
 int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
@@ -305,41 +273,15 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 	b->vocab[TS_BPE_EOT] = strdup("<|endoftext|>");
 	if (!b->vocab[TS_BPE_SOT] || !b->vocab[TS_BPE_EOT])
 		goto nomem;
-	const struct {
-		pcre2_code **re;
-		const char *pat, *name;
-		uint32_t flags;
-	} res[] = {
-		{ &b->re, pattern, "CLIP pre-tokenizer", PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS },
-		{ &b->ftfy_bad, ftfy_badness_re, "ftfy badness", PCRE2_UTF | PCRE2_UCP },
-		{ &b->ftfy_detector, ftfy_utf8_detector_re, "ftfy UTF-8 detector", PCRE2_UTF | PCRE2_UCP },
-		{ &b->ftfy_altered, ftfy_altered_utf8_re, "ftfy altered UTF-8", 0 },
-		{ &b->ftfy_lossy, ftfy_lossy_utf8_re, "ftfy lossy UTF-8", 0 },
-		{ &b->ftfy_agrave, ftfy_a_grave_word_re, "ftfy a-grave", 0 },
-		{ &b->ftfy_ansi, "\x1b\\[((?:\\d|;)*)([a-zA-Z])", "ftfy terminal escape",
-		  PCRE2_UTF | PCRE2_UCP },
-	};
-	for (size_t r = 0; r < sizeof(res) / sizeof(res[0]); r++) {
-		*res[r].re = pcre2_compile((PCRE2_SPTR)res[r].pat, PCRE2_ZERO_TERMINATED, res[r].flags,
-					   &ecode, &eoff, NULL);
-		if (!*res[r].re) {
-			PCRE2_UCHAR msg[256];
-			pcre2_get_error_message(ecode, msg, sizeof(msg));
-			rc = ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
-					"cannot compile the %s regex: %s at offset %zu", res[r].name,
-					(char *)msg, (size_t)eoff);
-			goto fail;
-		}
-		pcre2_jit_compile(*res[r].re, PCRE2_JIT_COMPLETE);
+	b->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
+			      PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, &ecode, &eoff, NULL);
+	if (!b->re) {
+		PCRE2_UCHAR msg[256];
+		pcre2_get_error_message(ecode, msg, sizeof(msg));
+		rc = ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "cannot compile the CLIP regex: %s", msg);
+		goto fail;
 	}
-	/* ftfy's encodings, sorted by character for encode_enc() */
-	for (int e = 0; e < FTFY_NENC; e++) {
-		for (int i = 0; i < 129; i++) {
-			b->enc_rev[e][i].cp = ftfy_enc_chars[e][i];
-			b->enc_rev[e][i].byte = (uint8_t)(i < 128 ? 0x80 + i : 0x1a);
-		}
-		qsort(b->enc_rev[e], 129, sizeof(b->enc_rev[e][0]), cmp_enc_rev);
-	}
+	pcre2_jit_compile(b->re, PCRE2_JIT_COMPLETE);
 	gzclose(f);
 	*out = b;
 	return TS_OK;
@@ -358,7 +300,7 @@ struct ts_bpe_ctx *ts_bpe_ctx_new(const struct ts_bpe *bpe)
 	if (!c)
 		return NULL;
 	c->bpe = bpe;
-	c->md = pcre2_match_data_create(8, NULL);
+	c->md = pcre2_match_data_create_from_pattern(bpe->re, NULL);
 	c->cache_cap = 1 << 14;
 	c->cache = calloc(c->cache_cap, sizeof(*c->cache));
 	if (!c->md || !c->cache) {
@@ -389,7 +331,6 @@ void ts_bpe_ctx_free(struct ts_bpe_ctx *c)
 	free(c->clean);
 	free(c->tmp);
 	free(c->tmp2);
-	sb_release(&c->fixed);
 	free(c->ids);
 	free(c->sym);
 	free(c);
@@ -404,6 +345,7 @@ static int py_space(utf8proc_int32_t cp)
 	return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
 }
 
+#include "html5_entities.inc"
 
 static int cmp_entity(const void *k, const void *e)
 {
@@ -523,718 +465,150 @@ static size_t html_unescape(const char *in, size_t len, char *o)
 	return w;
 }
 
-/*
- * ftfy.fix_text (ftfy 6.3), ported step for step; the regexes and byte
- * tables are ftfy's own, generated into ftfy_tables.inc.  The text is cut
- * into lines (at most 1,000,000 characters each); each line is fixed until
- * nothing changes: unescape_html (ftfy's entity set; off from the first
- * line holding a '<' on), fix_encoding (mojibake: re-encode in one of ten
- * single-byte encodings and decode as UTF-8, or fix the embedded parts),
- * C1 controls, ligatures, character width, quotes, line breaks, terminal
- * escapes, control characters, NFC.  Lines of plain printable ASCII with
- * no '&' are left as they are without any of this.
- */
-
-#define FTFY_MAX_SEGMENT 1000000
-#define FTFY_MAX_ROUNDS 64          /* ftfy loops until stable; so do we, boundedly */
-#define FTFY_MAX_DEPTH 16
-
-static int sb_reserve(struct sbuf *b, size_t extra)
+/* ftfy's commonest encoding repair: text that was UTF-8, decoded as
+ * Windows-1252 (or Latin-1) and re-encoded.  When the whole text encodes
+ * back to those bytes (iconv) and the bytes are valid UTF-8 holding at
+ * least one multi-byte character, the decoded text replaces it.  A
+ * simplification of ftfy.fix_encoding (no per-segment fixes, no "sloppy"
+ * codec for the five bytes Windows-1252 leaves undefined). */
+static int fix_mojibake(struct ts_bpe_ctx *c, const char *text, size_t len,
+			const char **out, size_t *olen)
 {
-	if (b->n + extra + 1 <= b->cap)
+	static const char *const charsets[] = { "CP1252", "LATIN1" };
+	int suspicious = 0;
+	for (size_t i = 0; i + 1 < len; i++)
+		suspicious |= ((uint8_t)text[i] == 0xc2 || (uint8_t)text[i] == 0xc3 ||
+			       (uint8_t)text[i] == 0xe2 || (uint8_t)text[i] == 0xc5);
+	if (!suspicious)
 		return 0;
-	size_t nc = b->cap ? b->cap : 64;
-	while (nc < b->n + extra + 1)
-		nc *= 2;
-	char *p = realloc(b->p, nc);
-	if (!p)
-		return -1;
-	b->p = p;
-	b->cap = nc;
-	return 0;
-}
-
-static int sb_put(struct sbuf *b, const void *s, size_t n)
-{
-	if (sb_reserve(b, n))
-		return -1;
-	memcpy(b->p + b->n, s, n);
-	b->n += n;
-	b->p[b->n] = 0;
-	return 0;
-}
-
-static int sb_putc(struct sbuf *b, uint32_t cp)
-{
-	if (sb_reserve(b, 4))
-		return -1;
-	b->n += put_cp(b->p + b->n, cp);
-	b->p[b->n] = 0;
-	return 0;
-}
-
-static void sb_release(struct sbuf *b)
-{
-	free(b->p);
-	b->p = NULL;
-	b->n = b->cap = 0;
-}
-
-/* swap the contents of two buffers (the result of a step becomes the input) */
-static void sb_swap(struct sbuf *a, struct sbuf *b)
-{
-	struct sbuf t = *a;
-	*a = *b;
-	*b = t;
-}
-
-/* next code point of valid UTF-8 */
-static uint32_t next_cp(const char *s, size_t n, size_t *i)
-{
-	utf8proc_int32_t cp;
-	utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + *i,
-					      (utf8proc_ssize_t)(n - *i), &cp);
-	if (k <= 0) {               /* not reached on validated text */
-		(*i)++;
-		return 0xfffd;
-	}
-	*i += (size_t)k;
-	return (uint32_t)cp;
-}
-
-static int re_find(struct ts_bpe_ctx *c, const pcre2_code *re, const char *s, size_t n,
-		   size_t from, size_t *ms, size_t *me)
-{
-	int m = pcre2_match(re, (PCRE2_SPTR)s, n, from, 0, c->md, NULL);
-	if (m < 0)
+	if (reserve(&c->tmp2, &c->tmp2_cap, len + 16))
 		return 0;
-	PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
-	*ms = ov[0];
-	*me = ov[1];
-	return 1;
-}
-
-static int is_bad(struct ts_bpe_ctx *c, const char *s, size_t n)
-{
-	size_t a, b;
-	return re_find(c, c->bpe->ftfy_bad, s, n, 0, &a, &b);
-}
-
-static int all_ascii(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if ((uint8_t)s[i] >= 0x80)
-			return 0;
-	return 1;
-}
-
-/* the byte of cp in encoding e, or -1 (possible_encoding's character set) */
-static int enc_byte(const struct ts_bpe *b, int e, uint32_t cp)
-{
-	if (cp < 0x80 && cp != 0x1a)
-		return (int)cp;
-	size_t lo = 0, hi = 129;
-	const struct enc_rev *r = b->enc_rev[e];
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (r[mid].cp == cp)
-			return r[mid].byte;
-		if (r[mid].cp < cp)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return -1;
-}
-
-/* text.encode(encoding) when every character is in it; else -1 */
-static int encode_enc(const struct ts_bpe *b, int e, const char *s, size_t n, struct sbuf *out)
-{
-	out->n = 0;
-	if (sb_reserve(out, n))
-		return -2;
-	for (size_t i = 0; i < n;) {
-		int by = enc_byte(b, e, next_cp(s, n, &i));
-		if (by < 0)
-			return -1;
-		out->p[out->n++] = (char)by;
-	}
-	out->p[out->n] = 0;
-	return 0;
-}
-
-/* Python's strict UTF-8 decoder (variants: ftfy's utf-8-variants, which
- * also takes C0 80 as U+0000 and CESU-8 surrogate pairs); -1 on error */
-static int decode_utf8(const char *s, size_t n, int variants, struct sbuf *out)
-{
-	const uint8_t *u = (const uint8_t *)s;
-	out->n = 0;
-	for (size_t i = 0; i < n;) {
-		uint32_t cp;
-		size_t k;
-		if (u[i] < 0x80) {
-			cp = u[i];
-			k = 1;
-		} else if (variants && u[i] == 0xc0 && i + 1 < n && u[i + 1] == 0x80) {
-			cp = 0;
-			k = 2;
-		} else if (variants && u[i] == 0xed && i + 5 < n && u[i + 1] >= 0xa0 && u[i + 1] <= 0xaf &&
-			   u[i + 2] >= 0x80 && u[i + 2] <= 0xbf && u[i + 3] == 0xed &&
-			   u[i + 4] >= 0xb0 && u[i + 4] <= 0xbf && u[i + 5] >= 0x80 && u[i + 5] <= 0xbf) {
-			cp = ((uint32_t)(u[i + 1] & 15) << 16) + ((uint32_t)(u[i + 2] & 63) << 10) +
-			     ((uint32_t)(u[i + 4] & 15) << 6) + (u[i + 5] & 63) + 0x10000;
-			k = 6;
-		} else {
-			uint32_t min;
-			if (u[i] >= 0xc2 && u[i] <= 0xdf) {
-				k = 2, cp = u[i] & 0x1f, min = 0x80;
-			} else if (u[i] >= 0xe0 && u[i] <= 0xef) {
-				k = 3, cp = u[i] & 0x0f, min = 0x800;
-			} else if (u[i] >= 0xf0 && u[i] <= 0xf4) {
-				k = 4, cp = u[i] & 0x07, min = 0x10000;
-			} else {
-				return -1;
-			}
-			if (i + k > n)
-				return -1;
-			for (size_t j = 1; j < k; j++) {
-				if ((u[i + j] & 0xc0) != 0x80)
-					return -1;
-				cp = cp << 6 | (u[i + j] & 0x3f);
-			}
-			if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-				return -1;
-		}
-		if (sb_putc(out, cp))
-			return -2;
-		i += k;
-	}
-	if (sb_reserve(out, 0))
-		return -2;
-	out->p[out->n] = 0;
-	return 0;
-}
-
-/* fixes.restore_byte_a0: "\xc3 " before a word becomes "\xc3\xa0 ", then
- * the spaces inside ALTERED_UTF8_RE matches become 0xA0 */
-static int restore_byte_a0(struct ts_bpe_ctx *c, struct sbuf *bytes, struct sbuf *tmp)
-{
-	const struct ts_bpe *b = c->bpe;
-	size_t at = 0, ms, me;
-	tmp->n = 0;
-	while (re_find(c, b->ftfy_agrave, bytes->p, bytes->n, at, &ms, &me)) {
-		if (sb_put(tmp, bytes->p + at, ms - at) || sb_put(tmp, "\xc3\xa0 ", 3))
-			return -1;
-		at = me;
-	}
-	if (sb_put(tmp, bytes->p + at, bytes->n - at))
-		return -1;
-	sb_swap(bytes, tmp);
-	at = 0;
-	tmp->n = 0;
-	while (re_find(c, b->ftfy_altered, bytes->p, bytes->n, at, &ms, &me)) {
-		if (sb_put(tmp, bytes->p + at, ms - at))
-			return -1;
-		for (size_t i = ms; i < me; i++)
-			if (sb_put(tmp, bytes->p[i] == ' ' ? "\xa0" : bytes->p + i, 1))
-				return -1;
-		at = me;
-	}
-	if (sb_put(tmp, bytes->p + at, bytes->n - at))
-		return -1;
-	sb_swap(bytes, tmp);
-	return 0;
-}
-
-/* fixes.replace_lossy_sequences: LOSSY_UTF8_RE matches become U+FFFD */
-static int replace_lossy(struct ts_bpe_ctx *c, struct sbuf *bytes, struct sbuf *tmp)
-{
-	size_t at = 0, ms, me;
-	tmp->n = 0;
-	while (re_find(c, c->bpe->ftfy_lossy, bytes->p, bytes->n, at, &ms, &me)) {
-		if (sb_put(tmp, bytes->p + at, ms - at) || sb_put(tmp, "\xef\xbf\xbd", 3))
-			return -1;
-		at = me;
-	}
-	if (sb_put(tmp, bytes->p + at, bytes->n - at))
-		return -1;
-	sb_swap(bytes, tmp);
-	return 0;
-}
-
-static uint32_t sloppy1252(uint32_t cp)
-{
-	return cp >= 0x80 && cp <= 0x9f ? ftfy_enc_chars[1][cp - 0x80] : cp;
-}
-
-static int fix_encoding(struct ts_bpe_ctx *c, const char *s, size_t n, struct sbuf *out, int depth);
-
-/* fixes.decode_inconsistent_utf8 */
-static int decode_inconsistent(struct ts_bpe_ctx *c, const char *s, size_t n, struct sbuf *out,
-			       int depth)
-{
-	size_t at = 0, ms, me;
-	struct sbuf sub = { 0 };
-	out->n = 0;
-	while (at <= n && re_find(c, c->bpe->ftfy_detector, s, n, at, &ms, &me)) {
-		if (sb_put(out, s + at, ms - at))
-			goto nomem;
-		if (me - ms < n && is_bad(c, s + ms, me - ms) && depth < FTFY_MAX_DEPTH) {
-			if (fix_encoding(c, s + ms, me - ms, &sub, depth + 1) || sb_put(out, sub.p, sub.n))
-				goto nomem;
-		} else if (sb_put(out, s + ms, me - ms)) {
-			goto nomem;
-		}
-		at = me > ms ? me : me + 1;
-	}
-	if (at < n && sb_put(out, s + at, n - at))
-		goto nomem;
-	if (sb_reserve(out, 0))
-		goto nomem;
-	out->p[out->n] = 0;
-	sb_release(&sub);
-	return 0;
-nomem:
-	sb_release(&sub);
-	return -1;
-}
-
-/* ftfy._fix_encoding_one_step_and_explain: 1 when out holds a new text,
- * 0 when the text stays, -1 out of memory */
-static int fix_encoding_step(struct ts_bpe_ctx *c, const char *s, size_t n, struct sbuf *out,
-			     int depth)
-{
-	const struct ts_bpe *b = c->bpe;
-	struct sbuf bytes = { 0 }, tmp = { 0 };
-	int possible[FTFY_NENC] = { 0 }, rc = 0;
-
-	if (n == 0 || all_ascii(s, n) || !is_bad(c, s, n))
-		return 0;
-	for (int e = 0; e < FTFY_NENC; e++) {
-		int r = encode_enc(b, e, s, n, &bytes);
-		if (r == -2)
-			goto nomem;
-		if (r)
+	for (size_t k = 0; k < 2; k++) {
+		iconv_t cd = iconv_open(charsets[k], "UTF-8");
+		char *in = (char *)text, *o = c->tmp2;
+		size_t il = len, ol = c->tmp2_cap - 1;
+		if (cd == (iconv_t)-1)
 			continue;
-		possible[e] = 1;
-		size_t ms, me;
-		if (strcmp(ftfy_enc_names[e], "macroman") &&
-		    re_find(c, b->ftfy_altered, bytes.p, bytes.n, 0, &ms, &me) &&
-		    restore_byte_a0(c, &bytes, &tmp))
-			goto nomem;
-		if (!strncmp(ftfy_enc_names[e], "sloppy", 6) && replace_lossy(c, &bytes, &tmp))
-			goto nomem;
-		int variants = memchr(bytes.p, 0xed, bytes.n) || memchr(bytes.p, 0xc0, bytes.n);
-		r = decode_utf8(bytes.p, bytes.n, variants, out);
-		if (r == -2)
-			goto nomem;
-		if (r == 0) {
-			rc = 1;
-			goto out;
-		}
-	}
-	size_t ms, me;
-	if (re_find(c, b->ftfy_detector, s, n, 0, &ms, &me)) {
-		if (decode_inconsistent(c, s, n, out, depth))
-			goto nomem;
-		if (out->n != n || memcmp(out->p, s, n)) {
-			rc = 1;
-			goto out;
-		}
-	}
-	if (possible[0]) {
-		if (possible[1])
-			goto out;
-		/* latin-1 bytes read as (strict) Windows-1252 */
-		out->n = 0;
+		size_t r = iconv(cd, &in, &il, &o, &ol);
+		iconv_close(cd);
+		if (r == (size_t)-1 || il)
+			continue;
+		size_t n = (size_t)(o - c->tmp2);
+		int multi = 0;
+		for (size_t i = 0; i < n; i++)
+			multi |= (uint8_t)c->tmp2[i] >= 0xc2;
+		/* valid UTF-8? */
+		size_t i = 0;
 		int ok = 1;
-		for (size_t i = 0; i < n && ok;) {
-			uint32_t cp = next_cp(s, n, &i);
-			if (cp >= 0x80 && cp <= 0xff)
-				cp = ftfy_cp1252_strict[cp - 0x80];
-			ok = cp != 0;
-			if (ok && sb_putc(out, cp))
-				goto nomem;
+		while (i < n && ok) {
+			utf8proc_int32_t cp;
+			utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)c->tmp2 + i,
+							      (utf8proc_ssize_t)(n - i), &cp);
+			ok = m > 0;
+			i += m > 0 ? (size_t)m : 0;
 		}
-		if (ok && (out->n != n || memcmp(out->p, s, n))) {
-			rc = 1;
-			goto out;
-		}
-	}
-	int c1 = 0;
-	for (size_t i = 0; i + 1 < n && !c1; i++)
-		c1 = (uint8_t)s[i] == 0xc2 && (uint8_t)s[i + 1] >= 0x80 && (uint8_t)s[i + 1] <= 0x9f;
-	if (c1) {
-		out->n = 0;
-		for (size_t i = 0; i < n;)
-			if (sb_putc(out, sloppy1252(next_cp(s, n, &i))))
-				goto nomem;
-		rc = 1;
-	}
-out:
-	sb_release(&bytes);
-	sb_release(&tmp);
-	return rc;
-nomem:
-	sb_release(&bytes);
-	sb_release(&tmp);
-	return -1;
-}
-
-/* ftfy.fix_encoding: steps until the text stays */
-static int fix_encoding(struct ts_bpe_ctx *c, const char *s, size_t n, struct sbuf *out, int depth)
-{
-	struct sbuf cur = { 0 }, nxt = { 0 };
-	if (sb_put(&cur, s, n))
-		return -1;
-	for (int round = 0; round < FTFY_MAX_ROUNDS; round++) {
-		int r = fix_encoding_step(c, cur.p, cur.n, &nxt, depth);
-		if (r < 0)
-			goto nomem;
-		if (r == 0 || (nxt.n == cur.n && !memcmp(nxt.p, cur.p, cur.n)))
-			break;
-		sb_swap(&cur, &nxt);
-	}
-	out->n = 0;
-	if (sb_put(out, cur.p, cur.n))
-		goto nomem;
-	sb_release(&cur);
-	sb_release(&nxt);
-	return 0;
-nomem:
-	sb_release(&cur);
-	sb_release(&nxt);
-	return -1;
-}
-
-static const char *ftfy_entity(const char *name, size_t n)
-{
-	const char *v = entity(name, n);
-	char key[40];
-	if (v || n >= sizeof(key))
-		return v;
-	memcpy(key, name, n);
-	key[n] = 0;
-	const struct html5_entity *e = bsearch(key, ftfy_extra_entities,
-					      sizeof(ftfy_extra_entities) / sizeof(ftfy_extra_entities[0]),
-					      sizeof(ftfy_extra_entities[0]), cmp_entity);
-	return e ? e->value : NULL;
-}
-
-/* fixes.unescape_html: "&#?[0-9A-Za-z]{1,24};" replaced when it names an
- * entity (HTML5 names with ';' and their upper-case forms), or is a
- * numeric reference that html.unescape turns into no ';' */
-static int ftfy_unescape(const char *s, size_t n, struct sbuf *out)
-{
-	out->n = 0;
-	for (size_t i = 0; i < n;) {
-		const char *amp = memchr(s + i, '&', n - i);
-		size_t a = amp ? (size_t)(amp - s) : n;
-		if (sb_put(out, s + i, a - i))
-			return -1;
-		if (!amp)
-			break;
-		size_t j = a + 1, k;
-		if (j < n && s[j] == '#')
-			j++;
-		for (k = j; k < n && k - j < 25 && isalnum((unsigned char)s[k]); k++)
-			;
-		if (k == j || k - j > 24 || k >= n || s[k] != ';') {
-			if (sb_put(out, "&", 1))
-				return -1;
-			i = a + 1;
-			continue;
-		}
-		/* the match is s[a .. k] */
-		const char *v = s[a + 1] == '#' ? NULL : ftfy_entity(s + a + 1, k - a);
-		if (v) {
-			if (sb_put(out, v, strlen(v)))
-				return -1;
-		} else if (s[a + 1] == '#') {
-			char u[64];
-			size_t ul = html_unescape(s + a, k + 1 - a, u);
-			if (memchr(u, ';', ul) ? sb_put(out, s + a, k + 1 - a) : sb_put(out, u, ul))
-				return -1;
-		} else if (sb_put(out, s + a, k + 1 - a)) {
-			return -1;
-		}
-		i = k + 1;
-	}
-	if (sb_reserve(out, 0))
-		return -1;
-	out->p[out->n] = 0;
-	return 0;
-}
-
-static int is_control(uint32_t cp)
-{
-	return cp <= 8 || cp == 11 || (cp >= 14 && cp <= 31) || cp == 127 ||
-	       (cp >= 0x206a && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffc);
-}
-
-static uint32_t uncurl(uint32_t cp)
-{
-	if (cp == 0x2bc || (cp >= 0x2018 && cp <= 0x201b))
-		return '\'';
-	if (cp >= 0x201c && cp <= 0x201f)
-		return '"';
-	return cp;
-}
-
-/* one character through fix_character_width and uncurl_quotes */
-static int width_quotes(struct sbuf *out, uint32_t cp)
-{
-	if (cp == 0x3000)
-		return sb_putc(out, ' ');
-	if (cp >= 0xff01 && cp <= 0xffef) {
-		utf8proc_uint8_t one[8], *nf = NULL;
-		utf8proc_ssize_t l1 = utf8proc_encode_char((utf8proc_int32_t)cp, one);
-		utf8proc_ssize_t m = utf8proc_map(one, l1, &nf, UTF8PROC_STABLE | UTF8PROC_COMPOSE |
-						  UTF8PROC_COMPAT);
-		int rc = 0;
-		if (m > 0) {
-			for (size_t i = 0; i < (size_t)m && !rc;)
-				rc = sb_putc(out, uncurl(next_cp((const char *)nf, (size_t)m, &i)));
-			free(nf);
-			return rc;
-		}
-		free(nf);
-	}
-	return sb_putc(out, uncurl(cp));
-}
-
-/* The fixers after fix_encoding, in ftfy's order: C1 controls, ligatures,
- * width, quotes, line breaks, terminal escapes, control characters, NFC. */
-static int fix_chars(struct ts_bpe_ctx *c, const char *s, size_t n, struct sbuf *out,
-		     struct sbuf *tmp)
-{
-	int esc = memchr(s, 0x1b, n) != NULL;
-	out->n = 0;
-	if (sb_reserve(out, n))
-		return -1;
-	for (size_t i = 0; i < n;) {
-		uint32_t cp = sloppy1252(next_cp(s, n, &i));
-		if (!esc && is_control(cp))
-			continue;
-		if (cp == '\r') {
-			if (i < n && s[i] == '\n')
-				i++;
-			cp = '\n';
-		} else if (cp == 0x2028 || cp == 0x2029 || cp == 0x85) {
-			cp = '\n';
-		}
-		const struct ftfy_ligature *lig = NULL;
-		if ((cp >= 0x132 && cp <= 0x1f3) || (cp >= 0xfb00 && cp <= 0xfb06))
-			for (size_t k = 0; k < sizeof(ftfy_ligatures) / sizeof(ftfy_ligatures[0]); k++)
-			if (ftfy_ligatures[k].cp == cp)
-				lig = &ftfy_ligatures[k];
-		if (lig) {
-			const char *t = lig->to;
-			size_t tl = strlen(t);
-			for (size_t k = 0; k < tl;)
-				if (width_quotes(out, next_cp(t, tl, &k)))
-					return -1;
-		} else if (width_quotes(out, cp)) {
-			return -1;
-		}
-	}
-	if (esc) {
-		/* remove_terminal_escapes, then remove_control_chars */
-		size_t at = 0, ms, me;
-		tmp->n = 0;
-		while (re_find(c, c->bpe->ftfy_ansi, out->p, out->n, at, &ms, &me)) {
-			if (sb_put(tmp, out->p + at, ms - at))
-				return -1;
-			at = me;
-		}
-		if (sb_put(tmp, out->p + at, out->n - at))
-			return -1;
-		out->n = 0;
-		for (size_t i = 0; i < tmp->n;) {
-			uint32_t cp = next_cp(tmp->p, tmp->n, &i);
-			if (!is_control(cp) && sb_putc(out, cp))
-				return -1;
-		}
-	}
-	if (sb_reserve(out, 0))
-		return -1;
-	out->p[out->n] = 0;
-	if (!all_ascii(out->p, out->n)) {
-		utf8proc_uint8_t *nf = NULL;
-		utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)out->p, (utf8proc_ssize_t)out->n,
-						  &nf, UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-		if (m < 0) {
-			free(nf);
-			return -1;
-		}
-		out->n = 0;
-		int rc = sb_put(out, nf, (size_t)m);
-		free(nf);
-		return rc;
-	}
-	return 0;
-}
-
-/* printable ASCII, tab, line feed and form feed, and no '&' when
- * unescaping: every fixer leaves such text as it is */
-static int ftfy_plain(const char *s, size_t n, int unescape)
-{
-	for (size_t i = 0; i < n; i++) {
-		uint8_t ch = (uint8_t)s[i];
-		if ((ch < 0x20 && ch != '\t' && ch != '\n' && ch != '\f') || ch >= 0x7f ||
-		    (ch == '&' && unescape))
-			return 0;
-	}
-	return 1;
-}
-
-/* ftfy.fix_and_explain on one segment, appended to out */
-static int fix_segment(struct ts_bpe_ctx *c, const char *s, size_t n, int unescape, struct sbuf *out)
-{
-	struct sbuf cur = { 0 }, a = { 0 }, b = { 0 }, t = { 0 };
-	int rc = -1;
-	if (ftfy_plain(s, n, unescape))
-		return sb_put(out, s, n);
-	if (sb_put(&cur, s, n))
-		goto done;
-	for (int round = 0; round < FTFY_MAX_ROUNDS; round++) {
-		const char *p = cur.p;
-		size_t pn = cur.n;
-		if (unescape) {
-			if (ftfy_unescape(p, pn, &a))
-				goto done;
-			p = a.p;
-			pn = a.n;
-		}
-		if (fix_encoding(c, p, pn, &b, 0))
-			goto done;
-		if (fix_chars(c, b.p, b.n, &a, &t))
-			goto done;
-		if (a.n == cur.n && !memcmp(a.p, cur.p, cur.n))
-			break;
-		sb_swap(&cur, &a);
-	}
-	rc = sb_put(out, cur.p, cur.n);
-done:
-	sb_release(&cur);
-	sb_release(&a);
-	sb_release(&b);
-	sb_release(&t);
-	return rc;
-}
-
-/* ftfy.fix_text: lines (or 1,000,000-character pieces) fixed one by one;
- * text must be valid UTF-8 */
-static int ftfy_fix_text(struct ts_bpe_ctx *c, const char *text, size_t len, struct sbuf *out)
-{
-	int unescape = 1;
-	out->n = 0;
-	for (size_t pos = 0; pos < len;) {
-		const char *nl = memchr(text + pos, '\n', len - pos);
-		size_t end = nl ? (size_t)(nl - text) + 1 : len, chars = 0, k = pos;
-		while (k < end && chars < FTFY_MAX_SEGMENT) {
-			next_cp(text, len, &k);
-			chars++;
-		}
-		end = k;
-		if (unescape && memchr(text + pos, '<', end - pos))
-			unescape = 0;
-		if (fix_segment(c, text + pos, end - pos, unescape, out))
-			return -1;
-		pos = end;
-	}
-	if (sb_reserve(out, 0))
-		return -1;
-	out->p[out->n] = 0;
-	return 0;
-}
-
-/* Python's _PyUnicode_IsCased / _PyUnicode_IsCaseIgnorable, from utf8proc's
- * categories and case mappings (for str.lower()'s final sigma) */
-static int py_cased(uint32_t cp)
-{
-	utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)cp);
-	return k == UTF8PROC_CATEGORY_LU || k == UTF8PROC_CATEGORY_LL || k == UTF8PROC_CATEGORY_LT ||
-	       utf8proc_tolower((utf8proc_int32_t)cp) != (utf8proc_int32_t)cp ||
-	       utf8proc_toupper((utf8proc_int32_t)cp) != (utf8proc_int32_t)cp;
-}
-
-static int py_case_ignorable(uint32_t cp)
-{
-	static const uint32_t mid[] = {	/* Word_Break MidLetter, MidNumLet, Single_Quote */
-		0x27, 0x2e, 0x3a, 0xb7, 0x387, 0x55f, 0x5f4, 0x2018, 0x2019, 0x2024, 0x2027,
-		0xfe13, 0xfe52, 0xfe55, 0xff07, 0xff0e, 0xff1a,
-	};
-	utf8proc_category_t k = utf8proc_category((utf8proc_int32_t)cp);
-	if (k == UTF8PROC_CATEGORY_MN || k == UTF8PROC_CATEGORY_ME || k == UTF8PROC_CATEGORY_CF ||
-	    k == UTF8PROC_CATEGORY_LM || k == UTF8PROC_CATEGORY_SK)
-		return 1;
-	for (size_t i = 0; i < sizeof(mid) / sizeof(mid[0]); i++)
-		if (mid[i] == cp)
+		if (ok && multi && n < len) {
+			*out = c->tmp2;
+			*olen = n;
 			return 1;
+		}
+	}
 	return 0;
 }
 
-/* str.lower() of U+03A3 at s[at..]: final sigma when a cased letter comes
- * before it and none after (case-ignorable characters skipped) */
-static uint32_t lower_sigma(const char *s, size_t n, size_t at, size_t next)
+/* A part of ftfy.fix_text: control characters go, quotes are uncurled,
+ * Latin ligatures and full/half-width forms unfolded (NFKC of that
+ * character alone), then NFC.  Returns the length in c->tmp. */
+static int ftfy_part(struct ts_bpe_ctx *c, const char *text, size_t len, size_t *olen,
+		     struct ts_err *err)
 {
-	size_t i = at;
-	uint32_t cp = 0;
-	int before = 0;
-	while (i > 0) {
-		do
-			i--;
-		while (i > 0 && ((uint8_t)s[i] & 0xc0) == 0x80);
-		size_t k = i;
-		cp = next_cp(s, n, &k);
-		if (!py_case_ignorable(cp)) {
-			before = py_cased(cp);
-			break;
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
+	size_t i = 0, o = 0;
+
+	if (reserve(&c->tmp, &c->tmp_cap, len * 3 + 16))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	while (i < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
+		if (n <= 0)
+			return ts_err_set(err, TS_ERR_INVALID, TS_R_CAPTION_INVALID_UTF8,
+					  "caption is not valid UTF-8 (byte %zu)", i);
+		i += (size_t)n;
+		if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\f' && cp != '\r') ||
+		    (cp >= 0x7f && cp <= 0x9f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
+		    (cp >= 0x206a && cp <= 0x206f))
+			continue;
+		if (cp == 0x2bc || (cp >= 0x2018 && cp <= 0x201b))
+			cp = '\'';
+		else if (cp >= 0x201c && cp <= 0x201f)
+			cp = '"';
+		if ((cp >= 0xfb00 && cp <= 0xfb06) || (cp >= 0xff01 && cp <= 0xffee) || cp == 0x3000 ||
+		    cp == 0x132 || cp == 0x133 || (cp >= 0x1c4 && cp <= 0x1cc) ||
+		    (cp >= 0x1f1 && cp <= 0x1f3)) {
+			utf8proc_uint8_t one[8], *nf = NULL;
+			utf8proc_ssize_t l1 = utf8proc_encode_char(cp, one);
+			utf8proc_ssize_t m = utf8proc_map(one, l1, &nf, UTF8PROC_STABLE | UTF8PROC_COMPOSE |
+							  UTF8PROC_COMPAT);
+			if (m > 0 && m <= 9) {
+				memcpy(c->tmp + o, nf, (size_t)m);
+				o += (size_t)m;
+				free(nf);
+				continue;
+			}
+			free(nf);
 		}
+		o += put_cp(c->tmp + o, (uint32_t)cp);
 	}
-	if (!before)
-		return 0x3c3;
-	for (size_t k = next; k < n;) {
-		cp = next_cp(s, n, &k);
-		if (!py_case_ignorable(cp))
-			return py_cased(cp) ? 0x3c3 : 0x3c2;
+	utf8proc_uint8_t *nf = NULL;
+	utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)c->tmp, (utf8proc_ssize_t)o, &nf,
+					  UTF8PROC_STABLE | UTF8PROC_COMPOSE);
+	if (m >= 0 && nf && !reserve(&c->tmp, &c->tmp_cap, (size_t)m + 1)) {
+		memcpy(c->tmp, nf, (size_t)m);
+		o = (size_t)m;
 	}
-	return 0x3c2;
+	free(nf);
+	*olen = o;
+	return TS_OK;
 }
 
 int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 		 const char **out, size_t *out_len, struct ts_err *err)
 {
-	size_t n, i = 0, o = 0;
-	int pending_space = 0;
+	size_t n = 0, i = 0, o = 0;
+	int pending_space = 0, rc;
 
-	for (size_t k = 0; k < len;) {
-		utf8proc_int32_t cp;
-		utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)text + k,
-						      (utf8proc_ssize_t)(len - k), &cp);
-		if (m <= 0)
-			return ts_err_set(err, TS_ERR_INVALID, TS_R_CAPTION_INVALID_UTF8,
-					  "caption is not valid UTF-8 (byte %zu)", k);
-		k += (size_t)m;
-	}
 	/* ftfy, then html.unescape twice, then whitespace and lower case */
-	if (ftfy_fix_text(c, text, len, &c->fixed))
+	const char *src = text;
+	size_t srclen = len;
+	char *fixed = NULL;
+	if (fix_mojibake(c, text, len, &src, &srclen)) {
+		if (!(fixed = malloc(srclen + 1)))
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		memcpy(fixed, src, srclen);
+		src = fixed;
+	}
+	rc = ftfy_part(c, src, srclen, &n, err);
+	free(fixed);
+	if (rc)
+		return rc;
+	if (reserve(&c->tmp2, &c->tmp2_cap, n * 2 + 16) ||
+	    reserve(&c->clean, &c->clean_cap, n * 4 + 16))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	n = c->fixed.n;
-	if (reserve(&c->tmp2, &c->tmp2_cap, n * 2 + 16))
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	n = html_unescape(c->fixed.p, n, c->tmp2);
+	n = html_unescape(c->tmp, n, c->tmp2);
 	if (reserve(&c->tmp, &c->tmp_cap, n * 2 + 16))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	n = html_unescape(c->tmp2, n, c->tmp);
 	if (reserve(&c->clean, &c->clean_cap, n * 2 + 16))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	const char *p = c->tmp;
+	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)c->tmp;
 	while (i < n) {
-		size_t at = i;
-		uint32_t cp = next_cp(p, n, &i);
-		if (py_space((utf8proc_int32_t)cp)) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
+		if (k <= 0)
+			return ts_err_set(err, TS_ERR_INVALID, TS_R_CAPTION_INVALID_UTF8,
+					  "caption is not valid UTF-8 after unescaping");
+		i += (size_t)k;
+		if (py_space(cp)) {
 			pending_space = o > 0;
 			continue;
 		}
@@ -1245,14 +619,10 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 		if (cp == 0x130) {             /* İ lowers to i + combining dot, as Python */
 			c->clean[o++] = 'i';
 			cp = 0x307;
-		} else if (cp == 0x3a3) {
-			cp = lower_sigma(p, n, at, i);
-		} else if (cp >= 'A' && cp <= 'Z') {
-			cp += 'a' - 'A';
-		} else if (cp >= 0x80) {
-			cp = (uint32_t)utf8proc_tolower((utf8proc_int32_t)cp);
+		} else {
+			cp = utf8proc_tolower(cp);
 		}
-		o += put_cp(c->clean + o, cp);
+		o += put_cp(c->clean + o, (uint32_t)cp);
 	}
 	c->clean[o] = 0;
 	*out = c->clean;
