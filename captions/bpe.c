@@ -755,7 +755,7 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 		return rc;
 	c->nids = 0;
 	while (at <= tl) {
-		int m = pcre2_match(c->bpe->re, (PCRE2_SPTR)t, tl, at, 0, c->md, NULL);
+		int m = pcre2_match(c->bpe->re, (PCRE2_SPTR)t, tl, at, PCRE2_NO_UTF_CHECK, c->md, NULL);
 		if (m == PCRE2_ERROR_NOMATCH)
 			break;
 		if (m < 0)
