@@ -80,7 +80,7 @@ tessera: $(BUILD)/tessera
 
 libtessera.a: $(BUILD)/libtessera.a
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h $(wildcard tests/fuzz/*.c) $(CLI_LIB_OBJ) $(BUILD)/libtessera.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h tests/unit/t_img.h $(wildcard tests/fuzz/*.c) $(CLI_LIB_OBJ) $(BUILD)/libtessera.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CLI_LIB_OBJ) $(BUILD)/libtessera.a $(LIBS)
 

@@ -18,28 +18,12 @@
 #include <zlib.h>
 
 #include "../../compose/compose.h"
+#include "t_img.h"
 
 #define BIG 100000000ULL   /* max_pixels for cases that do not test the cap */
 
-static uint8_t *img_file(const char *rel, size_t *len)
-{
-	char p[512];
-	snprintf(p, sizeof(p), "%s/data/images/%s", t_shared(), rel);
-	return t_slurp(p, len);
-}
 
-#define NEED(buf) do { if (!(buf)) SKIP("../shared/data/images not found"); } while (0)
 
-static double mad(const struct ts_image *a, const struct ts_image *b)
-{
-	double s = 0;
-	size_t n = (size_t)a->width * a->height * 3;
-	if (a->width != b->width || a->height != b->height)
-		return 1e9;
-	for (size_t i = 0; i < n; i++)
-		s += abs((int)a->pixels[i] - (int)b->pixels[i]);
-	return s / (double)n;
-}
 
 static const uint8_t *px(const struct ts_image *im, int x, int y)
 {
@@ -95,8 +79,8 @@ static void sniff(void)
 
 	/* the name does not matter: a real PNG's bytes are a PNG */
 	size_t n;
-	uint8_t *d = img_file("pillow-tests/hopper.png", &n);
-	NEED(d);
+	uint8_t *d = t_shared_img("pillow-tests/hopper.png", &n);
+	T_NEED_SHARED(d);
 	CHECK(ts_image_sniff(d, n) == TS_FMT_PNG);
 	free(d);
 }
@@ -148,7 +132,7 @@ static void probe_dims(void)
 		}
 		CHECKF(w > 0 && h > 0, "%s not in the MANIFEST", cases[i].path);
 		size_t n;
-		uint8_t *d = img_file(cases[i].path, &n);
+		uint8_t *d = t_shared_img(cases[i].path, &n);
 		struct ts_image_info info;
 		struct ts_err e = TS_ERR_INIT;
 		int rc = d ? ts_image_probe(d, n, &info, &e) : -1;
@@ -182,7 +166,7 @@ static void probe_dims(void)
 			   (int)json_integer_value(jo) : 1;
 		size_t n;
 		uint8_t *d = path && dec && !strcmp(dec, "ok") && !strstr(path, "xmp_tags_orientation") ?
-			     img_file(path + strlen("images/"), &n) : NULL;
+			     t_shared_img(path + strlen("images/"), &n) : NULL;
 		struct ts_image_info info;
 		struct ts_err e = TS_ERR_INIT;
 		if (d && ts_image_sniff(d, n) != TS_FMT_UNKNOWN) {
@@ -269,8 +253,8 @@ static void process_modes(void)
 		{ TS_RESIZE_KEEP_RATIO, 1024, 1365, 1024 },
 	};
 	size_t n;
-	uint8_t *d = img_file("opencv-samples/left01.jpg", &n);   /* 640x480 gray */
-	NEED(d);
+	uint8_t *d = t_shared_img("opencv-samples/left01.jpg", &n);   /* 640x480 gray */
+	T_NEED_SHARED(d);
 	struct ts_pixctx *c = ts_pixctx_new();
 	struct ts_image back = { 0 };
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -408,8 +392,8 @@ static void orientation_exact(void)
 static void orientation_files(void)
 {
 	size_t n;
-	uint8_t *d = img_file("pillow-tests/hopper.jpg", &n);
-	NEED(d);
+	uint8_t *d = t_shared_img("pillow-tests/hopper.jpg", &n);
+	T_NEED_SHARED(d);
 	struct ts_pixctx *c = ts_pixctx_new();
 	struct ts_image ref = { 0 }, img = { 0 }, raw = { 0 };
 	struct ts_image_info info;
@@ -421,10 +405,10 @@ static void orientation_files(void)
 			char name[64];
 			snprintf(name, sizeof(name), "pillow-tests/hopper_orientation_%d.%s", o,
 				 webp ? "webp" : "jpg");
-			d = img_file(name, &n);
+			d = t_shared_img(name, &n);
 			int rc = d ? decode(c, d, n, &img, &info, &e) : -1;
 			CHECKF(rc == 0 && info.orientation == o, "%s: %s", name, e.msg);
-			double diff = mad(&img, &ref);
+			double diff = t_mean_abs_diff(&img, &ref);
 			CHECKF(rc == 0 && diff < 10.0, "%s: mean difference %.1f from upright", name, diff);
 			free(d);
 		}
@@ -439,10 +423,10 @@ static void orientation_files(void)
 			for (int x = 0; x < ref.width; x++)
 				memcpy(raw.pixels + ((size_t)y * ref.width + x) * 3,
 				       px(&ref, ref.width - 1 - x, y), 3);
-		CHECKF(mad(&raw, &ref) > 20.0, "mirror differs by %.1f only", mad(&raw, &ref));
+		CHECKF(t_mean_abs_diff(&raw, &ref) > 20.0, "mirror differs by %.1f only", t_mean_abs_diff(&raw, &ref));
 	}
 	/* the 2x1 image tagged 8 comes out 1x2 */
-	d = img_file("pillow-tests/orientation_rectangle.jpg", &n);
+	d = t_shared_img("pillow-tests/orientation_rectangle.jpg", &n);
 	CHECK(d && decode(c, d, n, &img, &info, &e) == 0 && img.width == 1 && img.height == 2);
 	free(d);
 	ts_image_release(&ref);
@@ -475,8 +459,8 @@ static int png_bit_depth(const uint8_t *d, size_t n)
 static void colours(void)
 {
 	size_t n;
-	uint8_t *d = img_file("pillow-tests/pil_sample_cmyk.jpg", &n);
-	NEED(d);
+	uint8_t *d = t_shared_img("pillow-tests/pil_sample_cmyk.jpg", &n);
+	T_NEED_SHARED(d);
 	struct ts_pixctx *c = ts_pixctx_new();
 	struct ts_image a = { 0 }, b = { 0 };
 	struct ts_image_info info;
@@ -485,37 +469,37 @@ static void colours(void)
 	/* Adobe (inverted) CMYK against the same picture saved as RGB */
 	CHECKF(decode(c, d, n, &a, &info, &e) == 0, "cmyk: %s", e.msg);
 	free(d);
-	d = img_file("pillow-tests/pil_sample_rgb.jpg", &n);
+	d = t_shared_img("pillow-tests/pil_sample_rgb.jpg", &n);
 	CHECK(d && decode(c, d, n, &b, &info, &e) == 0);
 	free(d);
-	double diff = mad(&a, &b);
+	double diff = t_mean_abs_diff(&a, &b);
 	CHECKF(diff < 10.0, "cmyk vs rgb: mean difference %.1f", diff);
 
 	/* gray JPEG and gray PNG: R = G = B */
 	static const char *grays[] = { "pillow-tests/hopper_gray.jpg", "opencv-samples/basketball1.png",
 				       "plasma-wallpapers/Grey_2560x1600.jpg" };
 	for (size_t i = 0; i < 3; i++) {
-		d = img_file(grays[i], &n);
+		d = t_shared_img(grays[i], &n);
 		CHECKF(d && decode(c, d, n, &a, &info, &e) == 0 && !strcmp(info.color, "gray") &&
 		       is_gray(&a), "%s: %s", grays[i], e.msg);
 		free(d);
 	}
 
 	/* palette: hopper_wal.png (Quake's palette, so not compared to hopper.png) */
-	d = img_file("pillow-tests/hopper_wal.png", &n);
+	d = t_shared_img("pillow-tests/hopper_wal.png", &n);
 	CHECK(d && decode(c, d, n, &a, &info, &e) == 0 && !strcmp(info.color, "palette") &&
 	      a.width == 128 && a.height == 128 && !is_gray(&a));
 	free(d);
 	/* palette with tRNS (pil123p.png) against the same picture as RGBA:
 	 * both composited on white the same way */
-	d = img_file("pillow-tests/pil123p.png", &n);
+	d = t_shared_img("pillow-tests/pil123p.png", &n);
 	CHECK(d && decode(c, d, n, &a, &info, &e) == 0 && info.has_alpha && a.width == 162 &&
 	      !strcmp(info.color, "palette"));
 	free(d);
-	d = img_file("pillow-tests/pil123rgba.png", &n);
+	d = t_shared_img("pillow-tests/pil123rgba.png", &n);
 	CHECK(d && decode(c, d, n, &b, &info, &e) == 0 && !strcmp(info.color, "rgba"));
 	free(d);
-	diff = mad(&a, &b);
+	diff = t_mean_abs_diff(&a, &b);
 	CHECKF(diff < 3.0, "palette+tRNS vs rgba: %.2f", diff);
 
 	/* 16-bit: the file really is 16-bit, the output 8-bit RGB close to
@@ -523,13 +507,13 @@ static void colours(void)
 	 * compare the two 16-bit files' decodes to themselves re-encoded) */
 	static const char *deep[] = { "imagemagick-doc/rose-over.png", "pillow-tests/i_trns.png" };
 	for (size_t i = 0; i < 2; i++) {
-		d = img_file(deep[i], &n);
+		d = t_shared_img(deep[i], &n);
 		CHECKF(d && png_bit_depth(d, n) == 16, "%s: not 16-bit", deep[i]);
 		CHECKF(d && decode(c, d, n, &a, &info, &e) == 0 && info.bit_depth == 16,
 		       "%s: %s", deep[i], e.msg);
 		free(d);
 	}
-	d = img_file("imagemagick-doc/rose-over.png", &n);
+	d = t_shared_img("imagemagick-doc/rose-over.png", &n);
 	CHECK(d && decode(c, d, n, &a, &info, &e) == 0 && a.width == 70 && a.height == 46);
 	/* not all one value: the high bytes made it through */
 	int lo = 255, hi = 0;
@@ -543,7 +527,7 @@ static void colours(void)
 	/* alpha over white: fully transparent corners become 255,255,255 */
 	static const char *alpha[] = { "pillow-tests/transparent.png", "pillow-tests/transparent.webp" };
 	for (size_t i = 0; i < 2; i++) {
-		d = img_file(alpha[i], &n);
+		d = t_shared_img(alpha[i], &n);
 		CHECKF(d && decode(c, d, n, &a, &info, &e) == 0 && info.has_alpha, "%s: %s", alpha[i], e.msg);
 		const uint8_t *p = px(&a, 0, 0);
 		CHECKF(p[0] == 255 && p[1] == 255 && p[2] == 255, "%s corner %d,%d,%d", alpha[i],
@@ -630,17 +614,17 @@ static void hostile(void)
 	CHECK_EQ_STR(e.msg, "not a JPEG, PNG or WebP file (starts with '<!DOCTYP')");
 	expect(c, (const uint8_t *)"hello", 5, TS_R_IMAGE_NOT_IMAGE, TS_R_IMAGE_NOT_IMAGE, "text");
 
-	d = img_file("pillow-tests/truncated_jpeg.jpg", &n);
-	NEED(d);
+	d = t_shared_img("pillow-tests/truncated_jpeg.jpg", &n);
+	T_NEED_SHARED(d);
 	expect(c, d, n, TS_R_IMAGE_TRUNCATED, TS_R_IMAGE_TRUNCATED, "truncated_jpeg.jpg");
 	free(d);
-	d = img_file("pillow-tests/truncated_image.png", &n);
+	d = t_shared_img("pillow-tests/truncated_image.png", &n);
 	expect(c, d, n, TS_R_IMAGE_TRUNCATED, TS_R_IMAGE_TRUNCATED, "truncated_image.png");
 	free(d);
-	d = img_file("skimage/truncated.jpg", &n);
+	d = t_shared_img("skimage/truncated.jpg", &n);
 	expect(c, d, n, TS_R_IMAGE_CORRUPT, TS_R_IMAGE_TRUNCATED, "skimage/truncated.jpg");
 	free(d);
-	d = img_file("mmocr-icdar2015/broken.jpg", &n);
+	d = t_shared_img("mmocr-icdar2015/broken.jpg", &n);
 	expect(c, d, n, TS_R_IMAGE_TRUNCATED, TS_R_IMAGE_CORRUPT, "mmocr broken.jpg");
 	free(d);
 
@@ -652,7 +636,7 @@ static void hostile(void)
 		"pillow-tests/hopper_bad_exif.jpg", "pillow-tests/truncated_app14.jpg",
 	};
 	for (size_t i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
-		d = img_file(fine[i], &n);
+		d = t_shared_img(fine[i], &n);
 		expect_ok(c, d, n, fine[i]);
 		/* cut in half they are truncated, though TurboJPEG's first (and
 		 * only reported) warning is the harmless one */
@@ -663,7 +647,7 @@ static void hostile(void)
 	/* good JPEGs cut at many points: never a sample */
 	static const char *cut[] = { "pillow-tests/hopper.jpg", "desktop-base/fullscreenpreview.jpg" };
 	for (size_t i = 0; i < 2; i++) {
-		d = img_file(cut[i], &n);
+		d = t_shared_img(cut[i], &n);
 		CHECK(d != NULL);
 		for (size_t k = 1; d && k < 8; k++)
 			expect(c, d, n * k / 8, TS_R_IMAGE_TRUNCATED, TS_R_IMAGE_TRUNCATED, cut[i]);
@@ -671,7 +655,7 @@ static void hostile(void)
 	}
 
 	/* PNG: a flipped byte inside IDAT fails its CRC */
-	d = img_file("pillow-tests/hopper.png", &n);
+	d = t_shared_img("pillow-tests/hopper.png", &n);
 	size_t idat = d ? png_find(d, n, "IDAT") : 0;
 	CHECK(idat > 0);
 	if (idat) {
@@ -688,7 +672,7 @@ static void hostile(void)
 	free(d);
 
 	/* WebP: a damaged VP8 frame header, a chunk size past the end, a cut */
-	d = img_file("pillow-tests/hopper.webp", &n);
+	d = t_shared_img("pillow-tests/hopper.webp", &n);
 	CHECK(d && n > 40 && !memcmp(d + 12, "VP8", 3));
 	if (d && n > 40) {
 		uint8_t *b = malloc(n);
@@ -720,7 +704,7 @@ static void hostile(void)
 	CHECK(ts_decode(c, png, len, 1000000, 0, 0, &im, &info, &e) == TS_ERR_LIMIT &&
 	      e.reason == TS_R_IMAGE_TOO_LARGE && im.pixels == NULL && info.width == 100000);
 	/* and the cap is on the header: a real image just over it */
-	d = img_file("pillow-tests/hopper.jpg", &n);   /* 128x128 */
+	d = t_shared_img("pillow-tests/hopper.jpg", &n);   /* 128x128 */
 	CHECK(d && ts_decode(c, d, n, 128 * 128 - 1, 0, 0, &im, &info, &e) == TS_ERR_LIMIT &&
 	      e.reason == TS_R_IMAGE_TOO_LARGE && im.pixels == NULL);
 	CHECK(d && ts_decode(c, d, n, 128 * 128, 0, 0, &im, &info, &e) == 0);
@@ -731,7 +715,7 @@ static void hostile(void)
 	o.min_size = 128;
 	CHECK(d && ts_process_image(c, d, n, &o, &p, &e) == 0);
 	free(d);
-	d = img_file("pillow-tests/orientation_rectangle.jpg", &n);   /* 2x1 stored, 1x2 shown */
+	d = t_shared_img("pillow-tests/orientation_rectangle.jpg", &n);   /* 2x1 stored, 1x2 shown */
 	o.min_size = 2;
 	CHECK(d && ts_process_image(c, d, n, &o, &p, &e) < 0 && e.reason == TS_R_IMAGE_TOO_SMALL &&
 	      p.orig_w == 1 && p.orig_h == 2);
@@ -745,8 +729,8 @@ static void hostile(void)
 static void animated_webp(void)
 {
 	size_t n;
-	uint8_t *d = img_file("pillow-tests/hopper.webp", &n);
-	NEED(d);
+	uint8_t *d = t_shared_img("pillow-tests/hopper.webp", &n);
+	T_NEED_SHARED(d);
 	struct ts_pixctx *c = ts_pixctx_new();
 	struct ts_image a = { 0 }, b = { 0 };
 	struct ts_image_info info;
@@ -780,7 +764,7 @@ static void animated_webp(void)
 	       "probe: %s", e.msg);
 	CHECKF(decode(c, w, total, &a, &info, &e) == 0, "animated: %s", e.msg);
 	CHECK(decode(c, d, n, &b, &info, &e) == 0 && !info.animated);
-	CHECKF(mad(&a, &b) < 1.0, "first frame differs from the still by %.2f", mad(&a, &b));
+	CHECKF(t_mean_abs_diff(&a, &b) < 1.0, "first frame differs from the still by %.2f", t_mean_abs_diff(&a, &b));
 	free(w);
 	free(d);
 	ts_image_release(&a);
@@ -793,8 +777,8 @@ static void animated_webp(void)
 static void dct_scaling(void)
 {
 	size_t n;
-	uint8_t *d = img_file("mate-backgrounds/Elephants_5640x3172.jpg", &n);
-	NEED(d);
+	uint8_t *d = t_shared_img("mate-backgrounds/Elephants_5640x3172.jpg", &n);
+	T_NEED_SHARED(d);
 	struct ts_pixctx *c = ts_pixctx_new();
 	static const struct { enum ts_resize_mode m; int size, dw, dh, w, h; } cases[] = {
 		/* 1/8 = 705x397 still covers 455x256 */
@@ -817,7 +801,7 @@ static void dct_scaling(void)
 	free(d);
 	/* the wanted size is in oriented terms: hopper_orientation_6 (128x128)
 	 * wanted at 16x32 can only scale by 2/8 -> 32x32 */
-	d = img_file("pillow-tests/hopper_orientation_6.jpg", &n);
+	d = t_shared_img("pillow-tests/hopper_orientation_6.jpg", &n);
 	struct ts_image im = { 0 };
 	struct ts_image_info info;
 	struct ts_err e = TS_ERR_INIT;
@@ -852,7 +836,7 @@ static void keep(void)
 	struct ts_pixctx *c = ts_pixctx_new();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		size_t n;
-		uint8_t *d = img_file(cases[i].path, &n);
+		uint8_t *d = t_shared_img(cases[i].path, &n);
 		if (!d) {
 			ts_pixctx_free(c);
 			SKIP("../shared/data/images not found");
@@ -880,8 +864,8 @@ static void keep(void)
 static void deterministic(void)
 {
 	size_t n, on;
-	uint8_t *d = img_file("desktop-base/fullscreenpreview.jpg", &n);
-	uint8_t *other = img_file("pillow-tests/transparent.png", &on);
+	uint8_t *d = t_shared_img("desktop-base/fullscreenpreview.jpg", &n);
+	uint8_t *other = t_shared_img("pillow-tests/transparent.png", &on);
 	if (!d || !other) {
 		free(d);
 		free(other);
@@ -943,7 +927,7 @@ static void threads(void)
 	uint8_t *d[4];
 	size_t n[4];
 	for (int i = 0; i < 4; i++)
-		d[i] = img_file(files[i], &n[i]);
+		d[i] = t_shared_img(files[i], &n[i]);
 	if (!d[0] || !d[1] || !d[2] || !d[3]) {
 		for (int i = 0; i < 4; i++)
 			free(d[i]);
@@ -975,8 +959,8 @@ static void threads(void)
 static void encoders(void)
 {
 	size_t n;
-	uint8_t *d = img_file("pillow-tests/hopper.jpg", &n);
-	NEED(d);
+	uint8_t *d = t_shared_img("pillow-tests/hopper.jpg", &n);
+	T_NEED_SHARED(d);
 	struct ts_pixctx *c = ts_pixctx_new();
 	struct ts_image img = { 0 }, small = { 0 }, back = { 0 };
 	struct ts_image_info info;
@@ -995,7 +979,7 @@ static void encoders(void)
 			struct ts_pixctx *c2 = ts_pixctx_new();
 			CHECK(decode(c2, copy, len, &back, &info, &e) == 0 && info.format == f[i] &&
 			      back.width == 101 && back.height == 77);
-			double diff = mad(&small, &back);
+			double diff = t_mean_abs_diff(&small, &back);
 			CHECKF(f[i] == TS_FMT_PNG ? diff == 0.0 : diff < (q ? 10.0 : 5.0),
 			       "%s q%d round trip: %.2f", ts_imgfmt_name(f[i]), q ? 50 : 95, diff);
 			ts_pixctx_free(c2);

@@ -13,27 +13,11 @@
 #include <zlib.h>
 
 #include "../../compose/compose.h"
+#include "t_img.h"
 
 
-static uint8_t *shared_img(const char *rel, size_t *len)
-{
-	char p[512];
-	snprintf(p, sizeof(p), "%s/data/images/%s", t_shared(), rel);
-	return t_slurp(p, len);
-}
 
-#define NEED_SHARED(buf) do { if (!(buf)) SKIP("../shared/data/images not found"); } while (0)
 
-static double mean_abs_diff(const struct ts_image *a, const struct ts_image *b)
-{
-	double s = 0;
-	size_t n = (size_t)a->width * a->height * 3;
-	if (a->width != b->width || a->height != b->height)
-		return 1e9;
-	for (size_t i = 0; i < n; i++)
-		s += abs((int)a->pixels[i] - (int)b->pixels[i]);
-	return s / (double)n;
-}
 
 static int decode(struct ts_pixctx *c, const uint8_t *d, size_t n, struct ts_image *img,
 		  struct ts_image_info *info, struct ts_err *e)
@@ -76,7 +60,7 @@ static void probe_manifest(void)
 		if (path && dec && !strcmp(dec, "ok") && fmt &&
 		    (!strcmp(fmt, "JPEG") || !strcmp(fmt, "PNG") || !strcmp(fmt, "WEBP"))) {
 			size_t n;
-			uint8_t *d = shared_img(path + strlen("images/"), &n);
+			uint8_t *d = t_shared_img(path + strlen("images/"), &n);
 			struct ts_image_info info;
 			struct ts_err e = TS_ERR_INIT;
 			int ok = d && ts_image_probe(d, n, &info, &e) == 0;
@@ -171,7 +155,7 @@ static void orientation(void)
 	struct ts_image_info info;
 	struct ts_err e = TS_ERR_INIT;
 	size_t n;
-	uint8_t *d = shared_img("pillow-tests/hopper.jpg", &n);
+	uint8_t *d = t_shared_img("pillow-tests/hopper.jpg", &n);
 	if (!d) {
 		ts_pixctx_free(c);
 		SKIP("../shared/data/images not found");
@@ -182,18 +166,18 @@ static void orientation(void)
 		for (int webp = 0; webp < 2; webp++) {
 			char name[64];
 			snprintf(name, sizeof(name), "pillow-tests/hopper_orientation_%d.%s", o, webp ? "webp" : "jpg");
-			d = shared_img(name, &n);
+			d = t_shared_img(name, &n);
 			CHECKF(d && decode(c, d, n, &img, &info, &e) == 0, "%s: %s", name, e.msg);
 			if (d) {
 				CHECKF(info.orientation == o, "%s: orientation %d", name, info.orientation);
-				double diff = mean_abs_diff(&img, &ref);
+				double diff = t_mean_abs_diff(&img, &ref);
 				CHECKF(diff < 12.0, "%s: mean difference %.1f from the upright image", name, diff);
 			}
 			free(d);
 		}
 	}
 	/* the test can fail: the stored (unrotated) pixels differ a lot */
-	d = shared_img("pillow-tests/hopper_orientation_6.jpg", &n);
+	d = t_shared_img("pillow-tests/hopper_orientation_6.jpg", &n);
 	struct ts_image_info raw_info;
 	CHECK(ts_image_probe(d, n, &raw_info, &e) == 0 && raw_info.orientation == 6);
 	free(d);
@@ -217,7 +201,7 @@ static void colours(void)
 	uint8_t *d;
 
 	/* CMYK (Adobe inverted) against the same picture in RGB */
-	d = shared_img("pillow-tests/pil_sample_cmyk.jpg", &n);
+	d = t_shared_img("pillow-tests/pil_sample_cmyk.jpg", &n);
 	if (!d) {
 		ts_pixctx_free(c);
 		SKIP("../shared/data/images not found");
@@ -225,13 +209,13 @@ static void colours(void)
 	CHECKF(decode(c, d, n, &a, &info, &e) == 0 && (!strcmp(info.color, "cmyk") ||
 	       !strcmp(info.color, "ycck")), "%s, colour %s", e.msg, info.color);
 	free(d);
-	d = shared_img("pillow-tests/pil_sample_rgb.jpg", &n);
+	d = t_shared_img("pillow-tests/pil_sample_rgb.jpg", &n);
 	CHECK(decode(c, d, n, &b, &info, &e) == 0);
 	free(d);
-	double diff = mean_abs_diff(&a, &b);
+	double diff = t_mean_abs_diff(&a, &b);
 	CHECKF(diff < 12.0, "cmyk vs rgb: mean difference %.1f", diff);
 	/* grayscale JPEG: R = G = B */
-	d = shared_img("pillow-tests/hopper_gray.jpg", &n);
+	d = t_shared_img("pillow-tests/hopper_gray.jpg", &n);
 	CHECK(decode(c, d, n, &a, &info, &e) == 0 && !strcmp(info.color, "gray"));
 	int gray = 1;
 	for (size_t i = 0; i < (size_t)a.width * a.height; i++)
@@ -331,8 +315,8 @@ static void hostile(void)
 static void dct_scaling(void)
 {
 	size_t n;
-	uint8_t *d = shared_img("mate-backgrounds/Elephants_5640x3172.jpg", &n);
-	NEED_SHARED(d);
+	uint8_t *d = t_shared_img("mate-backgrounds/Elephants_5640x3172.jpg", &n);
+	T_NEED_SHARED(d);
 	struct ts_pixctx *c = ts_pixctx_new();
 	struct ts_process_opts o = { TS_RESIZE_CENTER_CROP, 256, 0, 100000000ULL, TS_ENCODE_JPEG, 95 };
 	struct ts_processed p;
@@ -457,7 +441,7 @@ static void encoders(void)
 		struct ts_pixctx *c2 = ts_pixctx_new();
 		CHECK(decode(c2, copy, len, &back, &info, &e) == 0 && info.format == f[i] &&
 		      back.width == img.width && back.height == img.height);
-		double diff = mean_abs_diff(&img, &back);
+		double diff = t_mean_abs_diff(&img, &back);
 		CHECKF(f[i] == TS_FMT_PNG ? diff == 0.0 : diff < 6.0, "%s round trip: %.2f",
 		       ts_imgfmt_name(f[i]), diff);
 		ts_pixctx_free(c2);
