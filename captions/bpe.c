@@ -16,6 +16,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <iconv.h>
+#include <pthread.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -465,16 +466,52 @@ static size_t html_unescape(const char *in, size_t len, char *o)
 	return w;
 }
 
+/* The 32 code points Windows-1252 gives bytes 0x80-0x9F, read once from
+ * iconv; the five bytes it leaves undefined (0x81 0x8D 0x8F 0x90 0x9D)
+ * stand for the C1 control of the same value, as in the "sloppy" codec
+ * that text decoded byte by byte produces. */
+static uint32_t cp1252_hi[32];
+static pthread_once_t cp1252_once = PTHREAD_ONCE_INIT;
+
+static void cp1252_init(void)
+{
+	iconv_t cd = iconv_open("UTF-32LE", "CP1252");
+	for (unsigned b = 0; b < 32; b++) {
+		char in = (char)(0x80 + b), outb[4];
+		char *ip = &in, *op = outb;
+		size_t il = 1, ol = 4;
+		cp1252_hi[b] = 0x80 + b;
+		if (cd != (iconv_t)-1 && iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 && ol == 0)
+			cp1252_hi[b] = (uint32_t)(uint8_t)outb[0] | (uint32_t)(uint8_t)outb[1] << 8 |
+				       (uint32_t)(uint8_t)outb[2] << 16 | (uint32_t)(uint8_t)outb[3] << 24;
+	}
+	if (cd != (iconv_t)-1)
+		iconv_close(cd);
+}
+
+/* One code point to its byte in sloppy Windows-1252 (k = 0) or Latin-1
+ * (k = 1); -1 when it has none. */
+static int single_byte(uint32_t cp, int k)
+{
+	if (cp < 0x80 || (cp >= 0xa0 && cp <= 0xff))
+		return (int)cp;
+	if (k == 1)
+		return cp <= 0xff ? (int)cp : -1;
+	for (unsigned b = 0; b < 32; b++)
+		if (cp1252_hi[b] == cp)
+			return (int)(0x80 + b);
+	return -1;
+}
+
 /* ftfy's commonest encoding repair: text that was UTF-8, decoded as
  * Windows-1252 (or Latin-1) and re-encoded.  When the whole text encodes
- * back to those bytes (iconv) and the bytes are valid UTF-8 holding at
- * least one multi-byte character, the decoded text replaces it.  A
- * simplification of ftfy.fix_encoding (no per-segment fixes, no "sloppy"
- * codec for the five bytes Windows-1252 leaves undefined). */
+ * back to single bytes and those bytes are valid UTF-8 holding at least
+ * one multi-byte character, the decoded text replaces it.  A
+ * simplification of ftfy.fix_encoding: the whole text or nothing, no
+ * per-segment repair. */
 static int fix_mojibake(struct ts_bpe_ctx *c, const char *text, size_t len,
 			const char **out, size_t *olen)
 {
-	static const char *const charsets[] = { "CP1252", "LATIN1" };
 	int suspicious = 0;
 	for (size_t i = 0; i + 1 < len; i++)
 		suspicious |= ((uint8_t)text[i] == 0xc2 || (uint8_t)text[i] == 0xc3 ||
@@ -483,23 +520,26 @@ static int fix_mojibake(struct ts_bpe_ctx *c, const char *text, size_t len,
 		return 0;
 	if (reserve(&c->tmp2, &c->tmp2_cap, len + 16))
 		return 0;
-	for (size_t k = 0; k < 2; k++) {
-		iconv_t cd = iconv_open(charsets[k], "UTF-8");
-		char *in = (char *)text, *o = c->tmp2;
-		size_t il = len, ol = c->tmp2_cap - 1;
-		if (cd == (iconv_t)-1)
+	pthread_once(&cp1252_once, cp1252_init);
+	for (int k = 0; k < 2; k++) {
+		size_t i = 0, n = 0;
+		int ok = 1, multi = 0;
+		while (i < len && ok) {
+			utf8proc_int32_t cp;
+			utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
+							      (utf8proc_ssize_t)(len - i), &cp);
+			int b = m > 0 ? single_byte((uint32_t)cp, k) : -1;
+			ok = b >= 0;
+			if (ok) {
+				c->tmp2[n++] = (char)b;
+				multi |= b >= 0xc2;
+				i += (size_t)m;
+			}
+		}
+		if (!ok || !multi || n >= len)
 			continue;
-		size_t r = iconv(cd, &in, &il, &o, &ol);
-		iconv_close(cd);
-		if (r == (size_t)-1 || il)
-			continue;
-		size_t n = (size_t)(o - c->tmp2);
-		int multi = 0;
-		for (size_t i = 0; i < n; i++)
-			multi |= (uint8_t)c->tmp2[i] >= 0xc2;
 		/* valid UTF-8? */
-		size_t i = 0;
-		int ok = 1;
+		i = 0;
 		while (i < n && ok) {
 			utf8proc_int32_t cp;
 			utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)c->tmp2 + i,
@@ -507,7 +547,7 @@ static int fix_mojibake(struct ts_bpe_ctx *c, const char *text, size_t len,
 			ok = m > 0;
 			i += m > 0 ? (size_t)m : 0;
 		}
-		if (ok && multi && n < len) {
+		if (ok) {
 			*out = c->tmp2;
 			*olen = n;
 			return 1;

@@ -2,9 +2,7 @@
  * test_bpe.c - the CLIP tokenizer against the reference vectors in
  * ../shared/tokenizer (ids and cleaned text, per category), the context
  * rule, vocabulary errors and two threads sharing one vocabulary.
- * The mojibake category needs more of ftfy's encoding repair than tessera
- * has (4 of 5 pass); it is reported with its agreement and marked SKIPPED
- * until that lands (issue 3).  Every other category must be 100%.
+ * Every category of every file must agree 100%, ids and cleaned text.
  */
 #include "t.h"
 
@@ -38,11 +36,6 @@ struct tally {
 	char cat[32];
 	int n, ids_ok, clean_ok;
 };
-
-static int later(const char *cat)
-{
-	return !strcmp(cat, "mojibake");
-}
 
 static void run_file(const char *name)
 {
@@ -83,7 +76,7 @@ static void run_file(const char *name)
 		t[k].n++;
 		t[k].ids_ok += ok_ids;
 		t[k].clean_ok += ok_clean;
-		if ((!ok_ids || !ok_clean) && !later(cat) && shown++ < 3)
+		if ((!ok_ids || !ok_clean) && shown++ < 3)
 			fprintf(stderr, "  %s mismatch: %.80s\n", cat, json_string_value(text));
 		json_decref(j);
 	}
@@ -92,11 +85,7 @@ static void run_file(const char *name)
 	for (int k = 0; k < nt; k++) {
 		printf("  %s category %s: ids %d/%d, clean %d/%d\n", name, t[k].cat, t[k].ids_ok,
 		       t[k].n, t[k].clean_ok, t[k].n);
-		if (later(t[k].cat) && ++t_extra_skipped)
-			printf("SKIPPED bpe.%s.%s: ftfy's repair of mojibake whose last byte was lost (a trailing 'â€') is not implemented yet (issue 3)\n",
-			       name, t[k].cat);
-		else
-			CHECKF(t[k].ids_ok == t[k].n && t[k].clean_ok == t[k].n, "%s: %s", name, t[k].cat);
+		CHECKF(t[k].ids_ok == t[k].n && t[k].clean_ok == t[k].n, "%s: %s", name, t[k].cat);
 	}
 }
 
