@@ -68,6 +68,10 @@ struct ts_bpe_ctx {
 	size_t clean_cap, tmp_cap, tmp2_cap;
 	int32_t *ids;
 	size_t nids, cap_ids;
+	uint32_t *offs;            /* per id: byte offset of its piece in the cleaned text */
+	size_t cap_offs;
+	const char *last_clean;    /* the cleaned text of the last encode */
+	size_t last_clean_len;
 	int32_t *sym;
 	size_t cap_sym;
 	struct centry *cache;
@@ -332,6 +336,7 @@ void ts_bpe_ctx_free(struct ts_bpe_ctx *c)
 	free(c->clean);
 	free(c->tmp);
 	free(c->tmp2);
+	free(c->offs);
 	free(c->ids);
 	free(c->sym);
 	free(c);
@@ -679,6 +684,11 @@ static int push(struct ts_bpe_ctx *c, int32_t id)
 			return -1;
 		c->ids = n;
 		c->cap_ids = nc;
+		uint32_t *o = realloc(c->offs, nc * sizeof(*o));
+		if (!o)
+			return -1;
+		c->offs = o;
+		c->cap_offs = nc;
 	}
 	c->ids[c->nids++] = id;
 	return 0;
@@ -801,11 +811,14 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 		if (m < 0)
 			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "regex match failed (%d)", m);
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
-		size_t s = ov[0], e = ov[1];
+		size_t s = ov[0], e = ov[1], first = c->nids;
 		if (e == s) {              /* cannot happen with this pattern; be safe */
 			at = e + 1;
 			continue;
 		}
+		if (s > UINT32_MAX)
+			return ts_err_set(err, TS_ERR_LIMIT, TS_R_CAPTION_TOO_LONG,
+					  "caption of %zu bytes is too long to tokenize", tl);
 		if (e - s == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
 			if (push(c, TS_BPE_SOT))
 				goto nomem;
@@ -815,13 +828,25 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 		} else if (bpe_word(c, t + s, e - s)) {
 			goto nomem;
 		}
+		for (size_t k = first; k < c->nids; k++)
+			c->offs[k] = (uint32_t)s;
 		at = e;
 	}
+	c->last_clean = t;
+	c->last_clean_len = tl;
 	*ids = c->ids;
 	*n = c->nids;
 	return TS_OK;
 nomem:
 	return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+}
+
+void ts_bpe_last_pieces(const struct ts_bpe_ctx *c, const char **clean, size_t *clean_len,
+			const uint32_t **piece_start)
+{
+	*clean = c->last_clean;
+	*clean_len = c->last_clean_len;
+	*piece_start = c->offs;
 }
 
 size_t ts_bpe_context(const int32_t *ids, size_t n, size_t context, int32_t *out)

@@ -44,6 +44,12 @@ int ts_bpe_clean(struct ts_bpe_ctx *ctx, const char *text, size_t len,
 int ts_bpe_encode(struct ts_bpe_ctx *ctx, const char *text, size_t len,
 		  const int32_t **ids, size_t *n, struct ts_err *err);
 
+/* After a successful ts_bpe_encode: the cleaned text it tokenized and, for
+ * each id, the byte offset in that text where the id's pre-tokenizer piece
+ * starts (a word's ids share one offset).  Valid until the next call on ctx. */
+void ts_bpe_last_pieces(const struct ts_bpe_ctx *ctx, const char **clean, size_t *clean_len,
+			const uint32_t **piece_start);
+
 /* [SOT] ids [EOT] into out[0..context): when too long, the first context
  * ids are kept and the last becomes EOT; the rest is padded with 0.
  * Returns the number of ids before padding. */

@@ -1,6 +1,7 @@
 /*
- * cmd_captions.c - `tessera captions tokenize`: CLIP token ids for captions,
- * one JSON array per input line (the first piece of issue 3's commands).
+ * cmd_captions.c - `tessera captions`: the dispatcher and `tokenize`, CLIP
+ * token ids for captions, one JSON array per input line.  `stats` and
+ * `split` are in captions_stats.c and captions_split.c.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,6 +11,7 @@
 #include <string.h>
 
 #include "../captions/bpe.h"
+#include "captions_cmds.h"
 #include "cmd.h"
 #include "util.h"
 
@@ -17,18 +19,38 @@ void usage_captions(FILE *f)
 {
 	fputs(
 "usage: tessera captions tokenize [options] [FILE]\n"
+"       tessera captions stats [options] SOURCE\n"
+"       tessera captions split [options] OUTDIR\n"
 "\n"
-"CLIP's byte-level BPE, id for id with OpenAI's tokenizer.  Reads one\n"
-"caption per line (or JSONL with --jsonl) from FILE or standard input and\n"
-"prints one JSON array per line: [49406, ids..., 49407].\n"
+"CLIP's byte-level BPE, id for id with OpenAI's tokenizer, and what it means\n"
+"for a corpus (docs/captions.md).\n"
 "\n"
-"Options:\n"
+"tokenize: one caption per line (or JSONL with --jsonl) from FILE or standard\n"
+"input to one JSON array per line: [49406, ids..., 49407].\n"
 "      --context N    context length for --truncate and --pad (default: 77;\n"
 "                     248 for Long-CLIP)\n"
 "      --truncate     keep the first N ids, the last one becoming EOT\n"
 "      --pad          pad with 0 to the context length\n"
 "      --count        print only the token count (with SOT and EOT)\n"
 "      --jsonl        input lines are JSON objects with a caption (or text) field\n"
+"\n"
+"stats: caption lengths in CLIP tokens and what truncation loses.  SOURCE is\n"
+"a dataset OUTDIR (its primary captions), a text file (one caption per line;\n"
+"JSONL when named *.jsonl or with --jsonl), or - for standard input.\n"
+"      --contexts LIST  contexts to audit (default: 20,77,248)\n"
+"      --bin-width N    histogram bin width in tokens (default: 10)\n"
+"      --by-shard       also one row per shard (datasets)\n"
+"      --json           one JSON object instead of the table\n"
+"\n"
+"split: a short and a long caption for every sample of a dataset, as members\n"
+"KEY.short.txt and KEY.long.txt, with token counts in the catalog.\n"
+"      --rule R         sentence (default: the first sentence) or longclip\n"
+"                       (Long-CLIP's: the text before the first \". \")\n"
+"      --short-max N    most tokens of a sentence-rule short caption, SOT and\n"
+"                       EOT included (default: 77)\n"
+"  -o, --output DIR     write a new dataset to DIR instead of rewriting OUTDIR\n"
+"\n"
+"Common options:\n"
 "      --vocab PATH   bpe_simple_vocab_16e6.txt.gz (default: $TESSERA_VOCAB,\n"
 "                     the installed copy, then ../shared/tokenizer/)\n"
 "  -q, --quiet        fewer messages\n"
@@ -40,6 +62,24 @@ void usage_captions(FILE *f)
 }
 
 int cmd_captions(int argc, char **argv)
+{
+	if (argc >= 2 && !strcmp(argv[1], "tokenize"))
+		return captions_tokenize(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "stats"))
+		return captions_stats(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "split"))
+		return captions_split(argc - 1, argv + 1);
+	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+		usage_captions(stdout);
+		return TS_EXIT_OK;
+	}
+	if (argc >= 2)
+		ts_error("unknown captions command '%s'", argv[1]);
+	usage_captions(stderr);
+	return TS_EXIT_USAGE;
+}
+
+int captions_tokenize(int argc, char **argv)
 {
 	enum { O_CONTEXT = 256, O_TRUNCATE, O_PAD, O_COUNT, O_JSONL, O_VOCAB };
 	static const struct option opts[] = {
@@ -66,18 +106,6 @@ int cmd_captions(int argc, char **argv)
 	ssize_t n;
 	int32_t *out = NULL;
 
-	if (argc < 2 || strcmp(argv[1], "tokenize")) {
-		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-			usage_captions(stdout);
-			return TS_EXIT_OK;
-		}
-		if (argc >= 2)
-			ts_error("unknown captions command '%s'", argv[1]);
-		usage_captions(stderr);
-		return TS_EXIT_USAGE;
-	}
-	argc--;
-	argv++;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
 		switch (c) {

@@ -44,6 +44,10 @@ void usage_ingest(FILE *f)
 "      --quality Q         JPEG/WebP quality 1-100 (default: 95)\n"
 "      --max-file-bytes N  reject source files larger than N (default: 256MiB)\n"
 "      --max-caption-bytes N  reject captions longer than N bytes (default: 1MiB)\n"
+"      --vocab PATH        CLIP vocabulary for the catalog's token counts\n"
+"                          (default: $TESSERA_VOCAB, the installed copy, then\n"
+"                          ../shared/tokenizer/; none found: no counts)\n"
+"      --no-tokens         do not count CLIP tokens\n"
 "\n"
 "Output:\n"
 "  -o, --output OUTDIR     where to write the dataset (required)\n"
@@ -82,6 +86,7 @@ enum {
 	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
 	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP, OPT_STORE,
+	OPT_VOCAB, OPT_NO_TOKENS,
 };
 
 static const struct option long_opts[] = {
@@ -112,6 +117,8 @@ static const struct option long_opts[] = {
 	{ "store", required_argument, NULL, OPT_STORE },
 	{ "part", required_argument, NULL, OPT_PART },
 	{ "parts", required_argument, NULL, OPT_PARTS },
+	{ "vocab", required_argument, NULL, OPT_VOCAB },
+	{ "no-tokens", no_argument, NULL, OPT_NO_TOKENS },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -207,6 +214,7 @@ int cmd_ingest(int argc, char **argv)
 	o.px.encode = TS_ENCODE_JPEG;
 	o.px.quality = 95;
 	o.shard_samples = 10000;
+	o.tokens = 1;
 	o.shard_bytes = 1ULL << 30;
 	o.max_file_bytes = 256ULL << 20;
 	o.max_caption_bytes = 1ULL << 20;
@@ -259,6 +267,12 @@ int cmd_ingest(int argc, char **argv)
 			if (ts_parse_u64(optarg, 1, &u) || u == 0)
 				return bad("--max-file-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
 			o.max_file_bytes = u;
+			break;
+		case OPT_VOCAB:
+			o.vocab = optarg;
+			break;
+		case OPT_NO_TOKENS:
+			o.tokens = 0;
 			break;
 		case OPT_MAX_CAPTION_BYTES:
 			if (ts_parse_u64(optarg, 1, &u) || u == 0)

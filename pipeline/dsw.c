@@ -144,6 +144,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.image_hash = s->image_hash, .source = s->source ? s->source : "",
 		.caption = s->caption ? s->caption : "",
 		.captions_json = s->captions_json ? s->captions_json : "[]",
+		.text = s->text,
 		.members = mem, .nmembers = s->nmembers,
 	};
 	if ((rc = ts_catalog_stream_sample(w->o.cat, &row, err)))

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "../base/ts_error.h"
+#include "../shards/shards.h"
 
 struct ts_catalog;
 
@@ -28,6 +29,7 @@ struct ts_dsw_sample {
 	size_t nmembers;        /* at most TS_DSW_MAX_MEMBERS */
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
+	struct ts_text_cols text;   /* TS_TEXT_COLS_NONE when not known */
 };
 
 #define TS_DSW_MAX_MEMBERS 8

@@ -33,6 +33,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "../captions/bpe.h"
 #include "../captions/caption.h"
 #include "../shards/shards.h"
 #include "dsw.h"
@@ -63,12 +64,14 @@ struct slot {
 	size_t caption_len;
 	char *captions_json;      /* JSON array of all captions, trimmed */
 	char *meta_json;          /* KEY.json */
+	long long tokens;         /* CLIP tokens of the primary caption, 0 unknown */
 };
 
 struct worker {
 	pthread_t th;
 	struct ingest *in;
 	struct ts_pixctx *px;
+	struct ts_bpe_ctx *tok;   /* NULL without a vocabulary */
 	uint8_t *buf;             /* source bytes, reused */
 	size_t cap;
 };
@@ -87,6 +90,7 @@ struct ingest {
 	char shards_dir[4096];
 	struct ts_dsw *dsw;
 	struct ts_seen *seen;      /* --dedup exact */
+	struct ts_bpe *bpe;        /* token counts; NULL without a vocabulary */
 	int fatal;
 	struct ts_err fatal_err;
 
@@ -162,6 +166,7 @@ static void process_slot(struct worker *w, struct slot *s)
 	char key[24];
 
 	s->rejected = 0;
+	s->tokens = 0;
 	if (r->reject != TS_R_NONE) {
 		ts_err_set(&e, TS_ERR_INVALID, r->reject, "%s",
 			   r->reject_msg ? r->reject_msg : ts_reason_help(r->reject));
@@ -209,6 +214,13 @@ static void process_slot(struct worker *w, struct slot *s)
 	ts_hash_hex(s->img, s->img_len, s->content_hash);
 	ts_hash_hex(src, src_len, s->image_hash);
 	s->captions_json = json_dumps(caps, JSON_COMPACT | JSON_ENSURE_ASCII);
+	if (w->tok) {
+		const int32_t *ids;
+		size_t nids;
+		struct ts_err te = TS_ERR_INIT;
+		if (ts_bpe_encode(w->tok, s->caption, s->caption_len, &ids, &nids, &te) == 0)
+			s->tokens = (long long)nids + 2;
+	}
 
 	snprintf(key, sizeof(key), "%09" PRIu64, r->index);
 	meta = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:O}",
@@ -333,6 +345,7 @@ static void write_sample(struct ingest *in, struct slot *s)
 		.format = s->fmt, .content_hash = s->content_hash,
 		.image_hash = s->image_hash, .source = s->rec.source,
 		.caption = s->caption, .captions_json = s->captions_json,
+		.text = { .tokens = s->tokens },
 	};
 	in->bytes_in += s->src_len;
 	if (ts_dsw_sample(in->dsw, &ds, &e))
@@ -553,6 +566,17 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	pthread_cond_init(&in->cv_done, NULL);
 	pthread_cond_init(&in->cv_space, NULL);
 
+	if (o->tokens) {
+		/* token counts when a vocabulary is found; --vocab must be found */
+		struct ts_err ve = TS_ERR_INIT;
+		if (ts_bpe_load(&in->bpe, o->vocab, &ve)) {
+			if (o->vocab) {
+				ts_error("%s", ve.msg);
+				goto out;
+			}
+			ts_info("no CLIP vocabulary found (%s): token counts are not stored", ve.msg);
+		}
+	}
 	snprintf(in->shards_dir, sizeof(in->shards_dir), "%s/shards", o->outdir);
 	if (ts_mkdirs(in->shards_dir, 0755)) {
 		ts_error("cannot create '%s': %s", in->shards_dir, strerror(errno));
@@ -636,8 +660,10 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		struct worker *w = &workers[nworkers];
 		w->in = in;
 		w->px = ts_pixctx_new();
-		if (!w->px || pthread_create(&w->th, NULL, worker_main, w)) {
+		w->tok = in->bpe ? ts_bpe_ctx_new(in->bpe) : NULL;
+		if (!w->px || (in->bpe && !w->tok) || pthread_create(&w->th, NULL, worker_main, w)) {
 			ts_pixctx_free(w->px);
+			ts_bpe_ctx_free(w->tok);
 			ts_error("cannot start worker threads");
 			break;
 		}
@@ -697,8 +723,10 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		pthread_join(workers[i].th, NULL);
 		/* the codec buffers are not needed for the end of the run */
 		ts_pixctx_free(workers[i].px);
+		ts_bpe_ctx_free(workers[i].tok);
 		free(workers[i].buf);
 		workers[i].px = NULL;
+		workers[i].tok = NULL;
 		workers[i].buf = NULL;
 	}
 	if (writer_started)
@@ -746,8 +774,10 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 out:
 	for (int i = 0; i < nworkers; i++) {
 		ts_pixctx_free(workers[i].px);
+		ts_bpe_ctx_free(workers[i].tok);
 		free(workers[i].buf);
 	}
+	ts_bpe_free(in->bpe);
 	free(workers);
 	if (in->slots) {
 		for (size_t i = 0; i < in->nslots; i++) {

@@ -30,6 +30,8 @@ struct ts_ingest_opts {
 	unsigned part_index;         /* this partition, 0-based ... */
 	unsigned part_count;         /* ... of part_count (0 or 1: no partitioning) */
 	const char *part_source;     /* "--part", "slurm", "kubernetes" or NULL */
+	int tokens;                  /* count CLIP tokens of primary captions (default 1) */
+	const char *vocab;           /* --vocab; NULL: the default search */
 };
 
 /* Run an ingest.  Returns the process exit code: 0 done (rejects are not

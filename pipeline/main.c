@@ -17,7 +17,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct ts_cmd commands[] = {
 	{ "ingest", cmd_ingest, "image-caption datasets into WebDataset shards + SQLite catalog", usage_ingest },
-	{ "captions", cmd_captions, "CLIP tokens of captions (tokenize)", usage_captions },
+	{ "captions", cmd_captions, "CLIP tokens, caption-length stats, short/long caption pairs", usage_captions },
 	{ "shards", cmd_shards, "inspect, verify, index and merge datasets", usage_shards },
 	{ "help", cmd_help, "show help for a command", usage_help },
 	{ NULL, NULL, NULL, NULL },

@@ -106,6 +106,7 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 			.format = s->format, .content_hash = s->content_hash,
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
+			.text = s->text,
 		};
 		rc = ts_dsw_sample(w, &ds, e);
 	}

@@ -1,9 +1,10 @@
 /*
  * catalog.c - the SQLite catalog (schema in shards.h and docs/formats.md).
  *
- * Written by one thread.  WAL journal, synchronous=NORMAL, schema version 1
- * in PRAGMA user_version; a file with a newer version, or a non-empty
- * database without one, is refused rather than touched.  Every statement
+ * Written by one thread.  WAL journal, synchronous=NORMAL, schema version 2
+ * in PRAGMA user_version (version 1 catalogs are upgraded in place: version
+ * 2 added the samples' caption columns); a file with a newer version, or a
+ * non-empty database without one, is refused rather than touched.  Every statement
  * is prepared once at open and kept in the struct.  A shard, its samples,
  * members and rejects go in one transaction, so after a crash the catalog
  * holds a shard with all of its rows or none of them (ts_catalog_resume
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CATALOG_VERSION 1
+#define CATALOG_VERSION 2
 
 static const char schema_sql[] =
 	"create table meta(name text primary key, value text);\n"
@@ -33,7 +34,9 @@ static const char schema_sql[] =
 	"create table samples(key text primary key, record integer unique,"
 	" shard integer, width integer, height integer, orig_width integer,"
 	" orig_height integer, format text, content_hash text, image_hash text,"
-	" source text, caption text, captions text);\n"
+	" source text, caption text, captions text, tokens integer,"
+	" short_caption text, short_tokens integer, split_rule text,"
+	" split_fallback text);\n"
 	"create table members(key text, shard integer, name text,"
 	" offset integer, size integer, hash text, primary key(key, name));\n"
 	"create table rejects(record integer, source text, stage text,"
@@ -66,8 +69,10 @@ static const char *const stmt_sql[Q__COUNT] = {
 		    " complete, first_record, end_record) values(?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
 	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
 		     " orig_width, orig_height, format, content_hash, image_hash,"
-		     " source, caption, captions)"
-		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		     " source, caption, captions, tokens, short_caption, short_tokens,"
+		     " split_rule, split_fallback)"
+		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+		     " ?14, ?15, ?16, ?17, ?18)",
 	[Q_MEMBER] = "insert into members(key, shard, name, offset, size, hash)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message)"
@@ -195,6 +200,22 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 				  cat->path, (long long)version, CATALOG_VERSION);
 	if (version == CATALOG_VERSION)
 		return TS_OK;
+	if (version == 1) {
+		/* version 2 added the caption columns of the text layer */
+		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
+			return rc;
+		rc = exec(cat, "alter table samples add column tokens integer;"
+			  " alter table samples add column short_caption text;"
+			  " alter table samples add column short_tokens integer;"
+			  " alter table samples add column split_rule text;"
+			  " alter table samples add column split_fallback text;"
+			  " pragma user_version = 2", err, "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = exec(cat, "commit", err, "upgrade the schema of");
+		if (rc != TS_OK)
+			sqlite3_exec(cat->db, "rollback", NULL, NULL, NULL);
+		return rc;
+	}
 	if ((rc = query_int(cat, "select count(*) from sqlite_master", &objects, err, "open")))
 		return rc;
 	if (version != 0 || objects != 0)
@@ -205,7 +226,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return rc;
 	rc = exec(cat, schema_sql, err, "create the schema in");
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma user_version = 1", err, "create the schema in");
+		rc = exec(cat, "pragma user_version = 2", err, "create the schema in");
 	if (rc == TS_OK)
 		rc = exec(cat, "commit", err, "create the schema in");
 	if (rc != TS_OK)
@@ -434,6 +455,13 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 	bind_text(q, 11, s->source);
 	bind_text(q, 12, s->caption);
 	bind_text(q, 13, s->captions_json);
+	if (s->text.tokens > 0)
+		sqlite3_bind_int64(q, 14, s->text.tokens);
+	bind_text(q, 15, s->text.short_caption);
+	if (s->text.short_tokens > 0)
+		sqlite3_bind_int64(q, 16, s->text.short_tokens);
+	bind_text(q, 17, s->text.split_rule);
+	bind_text(q, 18, s->text.split_fallback);
 	if ((rc = run(cat, q, err, "write to")))
 		return rc;
 	q = cat->q[Q_MEMBER];

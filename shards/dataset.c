@@ -25,6 +25,7 @@ struct ts_dataset {
 	char dir[PATH_MAX];
 	char catalog[PATH_MAX + 32];
 	sqlite3 *db;
+	int version;               /* PRAGMA user_version */
 };
 
 static int db_err(struct ts_dataset *ds, struct ts_err *err, const char *what)
@@ -44,6 +45,15 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 	if (!ds)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	snprintf(ds->dir, sizeof(ds->dir), "%s", outdir);
+	snprintf(ds->catalog, sizeof(ds->catalog), "%s/catalog.sqlite", outdir);
+	snprintf(ds->catalog, sizeof(ds->catalog), "%s/.split.tmp/READY", outdir);
+	if (stat(ds->catalog, &st) == 0) {
+		ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+			   "'%s' is half-way through 'tessera captions split' (it was interrupted):"
+			   " run the same split again to finish it", outdir);
+		free(ds);
+		return TS_ERR_INVALID;
+	}
 	snprintf(ds->catalog, sizeof(ds->catalog), "%s/catalog.sqlite", outdir);
 	if (stat(ds->catalog, &st)) {
 		ts_err_set(err, TS_ERR_IO, TS_R_NONE,
@@ -65,6 +75,11 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 			       -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 4)
 		ok = 1;
+	sqlite3_finalize(q);
+	q = NULL;
+	if (ok && sqlite3_prepare_v2(ds->db, "pragma user_version", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		ds->version = sqlite3_column_int(q, 0);
 	sqlite3_finalize(q);
 	if (!ok) {
 		ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
@@ -174,11 +189,19 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 	if (!it)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->ds = ds;
-	if (sqlite3_prepare_v2(ds->db, "select key, record, shard, width, height, orig_width,"
-			       " orig_height, format, content_hash, image_hash, source, caption,"
-			       " captions, (select name from shards where idx = samples.shard)"
-			       " from samples where ?1 < 0 or shard = ?1 order by record",
-			       -1, &it->q, NULL) != SQLITE_OK ||
+	/* version 1 catalogs have no caption columns */
+	const char *sql = ds->version >= 2
+		? "select key, record, shard, width, height, orig_width,"
+		  " orig_height, format, content_hash, image_hash, source, caption,"
+		  " captions, (select name from shards where idx = samples.shard),"
+		  " tokens, short_caption, short_tokens, split_rule, split_fallback"
+		  " from samples where ?1 < 0 or shard = ?1 order by record"
+		: "select key, record, shard, width, height, orig_width,"
+		  " orig_height, format, content_hash, image_hash, source, caption,"
+		  " captions, (select name from shards where idx = samples.shard),"
+		  " null, null, null, null, null"
+		  " from samples where ?1 < 0 or shard = ?1 order by record";
+	if (sqlite3_prepare_v2(ds->db, sql, -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ds->db, "select name, offset, size, hash from members where key = ?"
 			       " order by offset", -1, &it->m, NULL) != SQLITE_OK) {
 		int rc = db_err(ds, err, "read");
@@ -236,6 +259,13 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 		.format = col_text(q, 7), .content_hash = col_text(q, 8),
 		.image_hash = col_text(q, 9), .source = col_text(q, 10),
 		.caption = col_text(q, 11), .captions_json = col_text(q, 12),
+		.text = {
+			.tokens = sqlite3_column_type(q, 14) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 14),
+			.short_caption = sqlite3_column_type(q, 15) == SQLITE_NULL ? NULL : col_text(q, 15),
+			.short_tokens = sqlite3_column_type(q, 16) == SQLITE_NULL ? -1 : sqlite3_column_int64(q, 16),
+			.split_rule = sqlite3_column_type(q, 17) == SQLITE_NULL ? NULL : col_text(q, 17),
+			.split_fallback = sqlite3_column_type(q, 18) == SQLITE_NULL ? NULL : col_text(q, 18),
+		},
 		.members = it->mem, .nmembers = n,
 	};
 	*out = &it->s;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "../base/ts_error.h"
+#include "shards.h"
 
 struct ts_dataset;
 
@@ -37,6 +38,7 @@ struct ts_ds_sample {
 	const char *shard_name;    /* "000000.tar" or "000000.sqlite" */
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
+	struct ts_text_cols text;             /* NULL columns: -1 / NULL */
 	const struct ts_ds_member *members;   /* in tar order */
 	size_t nmembers;
 };

@@ -123,7 +123,9 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *   samples(key TEXT PRIMARY KEY, record INTEGER UNIQUE, shard INTEGER,
  *           width INTEGER, height INTEGER, orig_width INTEGER,
  *           orig_height INTEGER, format TEXT, content_hash TEXT,
- *           image_hash TEXT, source TEXT, caption TEXT, captions TEXT)
+ *           image_hash TEXT, source TEXT, caption TEXT, captions TEXT,
+ *           tokens INTEGER, short_caption TEXT, short_tokens INTEGER,
+ *           split_rule TEXT, split_fallback TEXT)   -- the last five: version 2
  *   members(key TEXT, shard INTEGER, name TEXT, offset INTEGER,
  *           size INTEGER, hash TEXT, PRIMARY KEY(key, name))
  *   rejects(record INTEGER, source TEXT, stage TEXT, reason TEXT,
@@ -166,6 +168,20 @@ struct ts_member_row {
 	const char *hash;       /* XXH3-128 of the member's data (may be NULL) */
 };
 
+/* Caption columns of a sample filled by the text layer (NULL in SQL when
+ * tokens/short_tokens are 0 or less, or a string is NULL; a real count is
+ * at least 2, SOT and EOT): the primary
+ * caption's CLIP token count with SOT/EOT (ingest, when a vocabulary is
+ * found), and the short caption of `tessera captions split`. */
+struct ts_text_cols {
+	long long tokens;
+	const char *short_caption;
+	long long short_tokens;
+	const char *split_rule;      /* "sentence", "longclip" */
+	const char *split_fallback;  /* docs/captions.md */
+};
+#define TS_TEXT_COLS_NONE { -1, NULL, -1, NULL, NULL }
+
 struct ts_sample_row {
 	const char *key;
 	uint64_t record;
@@ -177,6 +193,7 @@ struct ts_sample_row {
 	const char *source;        /* source reference */
 	const char *caption;       /* primary caption */
 	const char *captions_json; /* JSON array of all captions */
+	struct ts_text_cols text;
 	const struct ts_member_row *members;
 	size_t nmembers;
 };

@@ -907,7 +907,7 @@ static void catalog_basics(void)
 	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
 	if (!cat)
 		return;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 1);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 2);
 	text(db, "pragma journal_mode", v, sizeof(v));
 	CHECK_EQ_STR(v, "wal");
 	CHECK_EQ_INT(count(db, "select count(*) from sqlite_master where type = 'table' and name in"
@@ -1098,9 +1098,35 @@ static void catalog_bad_files(void)
 
 	/* a newer schema version is refused */
 	snprintf(db, sizeof(db), "%s/newer.sqlite", d);
-	CHECK(exec_sql(db, "pragma user_version = 2; create table meta(name, value)") == 0);
+	CHECK(exec_sql(db, "pragma user_version = 3; create table meta(name, value)") == 0);
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), TS_ERR_UNSUPPORTED);
-	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 2"), "%s", e.msg);
+	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 3"), "%s", e.msg);
+
+	/* a version 1 catalog (before the caption columns) is upgraded in place,
+	 * its rows kept */
+	snprintf(db, sizeof(db), "%s/v1.sqlite", d);
+	CHECK(exec_sql(db, "create table meta(name text primary key, value text);"
+		       " create table runs(id integer primary key, command text, version text,"
+		       " options text, started text, ended text, status text, summary text);"
+		       " create table shards(idx integer primary key, name text unique,"
+		       " samples integer, bytes integer, hash text, complete integer,"
+		       " first_record integer, end_record integer);"
+		       " create table samples(key text primary key, record integer unique,"
+		       " shard integer, width integer, height integer, orig_width integer,"
+		       " orig_height integer, format text, content_hash text, image_hash text,"
+		       " source text, caption text, captions text);"
+		       " create table members(key text, shard integer, name text,"
+		       " offset integer, size integer, hash text, primary key(key, name));"
+		       " create table rejects(record integer, source text, stage text,"
+		       " reason text, message text);"
+		       " insert into samples(key, record, shard, caption) values('000000000', 0, 0, 'A dog.');"
+		       " pragma user_version = 1") == 0);
+	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
+	ts_catalog_close(cat);
+	cat = NULL;
+	CHECK_EQ_INT(count(db, "pragma user_version"), 2);
+	CHECK_EQ_INT(count(db, "select count(*) from samples where caption = 'A dog.' and tokens is null"
+			   " and short_caption is null and split_rule is null"), 1);
 
 	/* somebody else's SQLite database */
 	snprintf(db, sizeof(db), "%s/other.sqlite", d);
