@@ -154,6 +154,14 @@ int ts_sentence_next(const struct ts_sentences *sp, const char *s, size_t len, s
 				(uint8_t)s[p0 + 2] == 0xa6);
 		int keep = !ellipsis && !(p1 - p0 == 1 && s[p0] == '.' && dot_is_abbrev(s, p0)) &&
 			   !in_quote(s, from, c1);
+		/* a quotation that ends with its own full stop goes on when a
+		 * lower-case word follows: 'reads "Stop." next to' */
+		if (keep && c1 > p1 && s1 < len) {
+			utf8proc_int32_t cp;
+			if (utf8proc_iterate((const utf8proc_uint8_t *)s + s1, (utf8proc_ssize_t)(len - s1), &cp) > 0 &&
+			    utf8proc_category(cp) == UTF8PROC_CATEGORY_LL)
+				keep = 0;
+		}
 		at = ov[1] > at ? ov[1] : at + 1;
 		if (keep) {
 			*end = c1;

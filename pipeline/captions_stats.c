@@ -444,7 +444,7 @@ int captions_stats(int argc, char **argv)
 	if (st.by_shard)
 		json_object_set(j, "by_shard", st.by_shard);
 	if (st.json) {
-		char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+		char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
 		if (s)
 			puts(s);
 		free(s);

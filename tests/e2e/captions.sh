@@ -1,6 +1,9 @@
 #!/bin/sh
 # e2e: tessera captions tokenize against the reference vectors, with the
-# context rule, --count, --jsonl, and its usage errors.
+# context rule, --count, --jsonl, and its usage errors; captions stats
+# against independently computed numbers; captions split (Long-CLIP's rule
+# exactly, the sentence rule's edges and budget, in-place rewrite killed
+# and resumed); ingest's token counts.
 SUITE=captions
 . tests/e2e/lib.sh
 VEC=$SHARED/tokenizer
@@ -47,6 +50,220 @@ cli() {
 	diff "$TMP/help.opts" "$TMP/man.opts"
 }
 
+
+# a dataset of real long captions (../shared/data/captions/long_iiw_model.jsonl)
+# on the sample photos, plus captions that exercise the rules' edges
+long_dataset() {
+	[ -d "$TMP/long" ] && return 0
+	mkdir -p "$TMP/long/img" && cp tests/data/sample/photos/*.jpg "$TMP/long/img/" || return 1
+	"$PY" - "$SHARED/data/captions/long_iiw_model.jsonl" "$TMP/long" <<'PYEOF' || return 1
+import json, os, sys
+src, out = sys.argv[1], sys.argv[2]
+imgs = sorted(os.listdir(out + "/img"))
+caps = [json.loads(l)["caption"] for l in open(src)][:60]
+caps += [
+    ". Starts with a period and space. Then more.",
+    "No period space here at all",
+    "Mr. Smith walks his dog on St. James Street. The dog barks.\nA second paragraph line.",
+    "A sign reads \"Stop. Go back.\" next to the road. Cars pass by.",
+    "A bottle holds 3.5 liters of water. It is blue.",
+    "A dog waits... and waits for its owner. Then it leaves.",
+    "Pneumonoultramicroscopicsilicovolcanoconiosis" * 8 + " is a long word.",
+]
+with open(out + "/list.jsonl", "w") as f:
+    for i, c in enumerate(caps):
+        f.write(json.dumps({"image": "img/" + imgs[i % len(imgs)], "caption": c}) + "\n")
+PYEOF
+	"$TESSERA" ingest -q --shard-samples 25 "$TMP/long/list.jsonl" -o "$TMP/long/ds"
+}
+
+split_longclip() {
+	long_dataset || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/lc" || return 1
+	# every short/long member is Long-CLIP's rule applied to the primary caption
+	"$PY" - "$TMP/lc" <<'PYEOF'
+import json, sqlite3, sys, tarfile, glob
+d = sys.argv[1]
+db = sqlite3.connect(d + "/catalog.sqlite")
+rows = {k: (c, t, st, sr, fb) for k, c, t, st, sr, fb in db.execute(
+    "select key, caption, tokens, short_tokens, split_rule, split_fallback from samples")}
+seen = 0
+for shard in sorted(glob.glob(d + "/shards/*.tar")):
+    with tarfile.open(shard) as tf:
+        members = {m.name: tf.extractfile(m).read().decode() for m in tf.getmembers()
+                   if m.name.endswith(".txt")}
+    for name, data in members.items():
+        if not name.endswith(".short.txt"):
+            continue
+        key = name.split(".")[0]
+        cap = rows[key][0]
+        long_ = cap.replace("\n", " ")
+        short = long_.split(". ")[0]
+        want_fb = None
+        if short.strip() == "":
+            short, want_fb = long_, "empty_short"
+        assert data == short, (key, data, short)
+        assert members[key + ".long.txt"] == long_, key
+        assert rows[key][3] == "longclip" and rows[key][4] == want_fb, (key, rows[key])
+        seen += 1
+assert seen == len(rows) == 67, (seen, len(rows))
+assert db.execute("select count(*) from samples where split_fallback = 'empty_short'").fetchone()[0] == 1
+PYEOF
+	[ $? -eq 0 ] || return 1
+	# the token counts in the catalog are the tokenizer's
+	sqlite3 "$TMP/lc/catalog.sqlite" "select short_caption from samples order by key" > /dev/null || return 1
+	"$PY" -c "
+import sqlite3, json, sys
+db = sqlite3.connect('$TMP/lc/catalog.sqlite')
+with open('$TMP/lc.in', 'w') as f, open('$TMP/lc.want', 'w') as w:
+    for s, st, c, t in db.execute('select short_caption, short_tokens, caption, tokens from samples order by key'):
+        f.write(json.dumps({'caption': s}) + '\n' + json.dumps({'caption': c}) + '\n')
+        w.write('%d\n%d\n' % (st, t))
+" || return 1
+	"$TESSERA" captions tokenize --count --jsonl "$TMP/lc.in" > "$TMP/lc.got" || return 1
+	cmp "$TMP/lc.got" "$TMP/lc.want"
+}
+
+split_sentence() {
+	long_dataset || return 1
+	"$TESSERA" captions split -q --short-max 20 "$TMP/long/ds" -o "$TMP/ss" || return 1
+	"$PY" - "$TMP/ss" <<'PYEOF'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
+rows = db.execute("select key, caption, short_caption, short_tokens, split_fallback from samples").fetchall()
+assert len(rows) == 67
+by = {c: (s, t, fb) for k, c, s, t, fb in rows}
+for k, c, s, t, fb in rows:
+    long_ = c.replace("\n", " ")
+    assert t <= 20, (k, t)
+    assert long_.startswith(s) and s.strip() == s and s, (k, s)
+# the rule's edges, sentence by sentence
+want = {
+    "Mr. Smith walks his dog on St. James Street. The dog barks.\nA second paragraph line.":
+        "Mr. Smith walks his dog on St. James Street.",
+    "A sign reads \"Stop. Go back.\" next to the road. Cars pass by.":
+        "A sign reads \"Stop. Go back.\" next to the road.",
+    "A bottle holds 3.5 liters of water. It is blue.": "A bottle holds 3.5 liters of water.",
+    "A dog waits... and waits for its owner. Then it leaves.": "A dog waits... and waits for its owner.",
+    "No period space here at all": "No period space here at all",
+}
+for c, s in want.items():
+    assert by[c][0] == s and by[c][2] is None, (c, by[c])
+# a first sentence over 20 tokens is cut at a word boundary; a first word over
+# 20 tokens is cut inside the word
+cut = [r for r in rows if r[4] == "cut_at_word"]
+assert len(cut) >= 30, len(cut)
+for k, c, s, t, fb in cut:
+    rest = c.replace("\n", " ")[len(s):]
+    assert rest[:1] in (" ", ",", ";", ":"), (k, s, rest[:10])
+word = [r for r in rows if r[4] == "cut_in_word"]
+assert len(word) == 1 and word[0][2].startswith("Pneumono") and " " not in word[0][2], word
+PYEOF
+}
+
+split_in_place() {
+	long_dataset || return 1
+	cp -r "$TMP/long/ds" "$TMP/ip" && cp -r "$TMP/long/ds" "$TMP/ip2" || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ref" || return 1
+	# killed while building: the dataset is untouched, the next split starts over
+	before=$(cat "$TMP/ip/shards/"*.tar | md5sum)
+	TESSERA_CRASH_AT=sample:30 "$TESSERA" captions split -q --rule longclip "$TMP/ip" 2>/dev/null
+	[ $? -ne 0 ] || return 1
+	[ "$(cat "$TMP/ip/shards/"*.tar | md5sum)" = "$before" ] || { echo "shards changed by a killed split"; return 1; }
+	"$TESSERA" shards verify -q "$TMP/ip" || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/ip" || return 1
+	for f in "$TMP/ref/shards/"*.tar; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
+	[ ! -e "$TMP/ip/.split.tmp" ] || return 1
+	# killed half-way through moving the shards in: readers refuse, the next
+	# split finishes, and the bytes are those of an uninterrupted split
+	TESSERA_CRASH_AT=split-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/ip2" 2>/dev/null
+	[ $? -ne 0 ] || return 1
+	"$TESSERA" shards ls "$TMP/ip2" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "half-way through 'tessera captions split'" "$TMP/err" || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/ip2" || return 1
+	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ip2/shards/${f##*/}" || return 1; done
+	"$TESSERA" shards verify -q "$TMP/ip2" || return 1
+	# splitting again replaces the pairs: same bytes
+	"$TESSERA" captions split -q --rule longclip "$TMP/ip2" || return 1
+	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ip2/shards/${f##*/}" || return 1; done
+	# rejects of the input are kept where they were
+	[ "$(sqlite3 "$TMP/ip2/catalog.sqlite" 'select count(*) from rejects')" = \
+	  "$(sqlite3 "$TMP/long/ds/catalog.sqlite" 'select count(*) from rejects')" ]
+}
+
+stats_numbers() {
+	long_dataset || return 1
+	# the numbers agree with the tokenizer's counts, computed independently
+	"$PY" -c "
+import json
+caps = [json.loads(l)['caption'] for l in open('$SHARED/data/captions/long_iiw_model.jsonl')]
+open('$TMP/st.txt', 'w').write(''.join(c.replace('\n', ' ') + '\n' for c in caps))
+" || return 1
+	"$TESSERA" captions tokenize --count "$TMP/st.txt" > "$TMP/st.counts" || return 1
+	"$TESSERA" captions stats --json --contexts 20,77,248 "$TMP/st.txt" > "$TMP/st.json" || return 1
+	"$PY" - "$TMP/st.counts" "$TMP/st.json" <<'PYEOF' || return 1
+import json, math, sys
+n = [int(l) for l in open(sys.argv[1])]
+j = json.load(open(sys.argv[2]))
+s = sorted(n)
+def pct(p):
+    return s[max(1, math.ceil(len(s) * p)) - 1]
+t = j["tokens"]
+assert j["captions"] == len(n) and t["total"] == sum(n) and t["max"] == max(n) and t["min"] == min(n), t
+assert abs(t["mean"] - sum(n) / len(n)) < 1e-6, t
+assert (t["median"], t["p90"], t["p99"]) == (pct(0.5), pct(0.9), pct(0.99)), (t, pct(0.5), pct(0.9), pct(0.99))
+for c in j["contexts"]:
+    C = c["context"]
+    over = sum(1 for x in n if x > C)
+    lost = sum(x - C for x in n if x > C)
+    assert c["over"] == over and c["tokens_lost"] == lost, (c, over, lost)
+    assert abs(c["tokens_lost_share"] - lost / sum(x - 2 for x in n)) < 1e-6
+bins = j["histogram"]["bins"]
+assert sum(b["count"] for b in bins) == len(n)
+for b in bins:
+    assert b["count"] == sum(1 for x in n if b["from"] <= x <= b["to"]), b
+PYEOF
+	# words: six one-token words, context 5 keeps three of them
+	printf 'a b c d e f\n\n   \n' | "$TESSERA" captions stats --json --contexts 5 - > "$TMP/w.json" || return 1
+	"$PY" -c "
+import json
+j = json.load(open('$TMP/w.json'))
+c = j['contexts'][0]
+assert j['captions'] == 1 and j['blank'] == 2 and j['words'] == 6, j
+assert (c['over'], c['tokens_lost'], c['words_lost']) == (1, 3, 3), c
+assert abs(c['words_lost_share'] - 0.5) < 1e-9
+" || return 1
+	# datasets, by shard: the shards' captions add up
+	"$TESSERA" captions stats --json --by-shard "$TMP/long/ds" > "$TMP/ds.json" || return 1
+	"$PY" -c "
+import json
+j = json.load(open('$TMP/ds.json'))
+assert j['kind'] == 'dataset' and j['captions'] == 67, j['captions']
+assert [s['shard'] for s in j['by_shard']] == ['000000.tar', '000001.tar', '000002.tar']
+assert sum(s['captions'] for s in j['by_shard']) == 67
+" || return 1
+	"$TESSERA" captions stats "$TMP/long/ds" | grep -q "tokens per caption, histogram" || return 1
+	"$TESSERA" captions stats --by-shard "$TMP/st.txt" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" captions stats --contexts 2 "$TMP/st.txt" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" captions stats "$TMP" 2>/dev/null; [ $? -eq 1 ]
+}
+
+ingest_tokens() {
+	long_dataset || return 1
+	# ingest stored the primary caption's count; --no-tokens leaves it empty
+	sqlite3 "$TMP/long/ds/catalog.sqlite" "select caption from samples order by key" > /dev/null || return 1
+	"$PY" -c "
+import sqlite3, json
+db = sqlite3.connect('$TMP/long/ds/catalog.sqlite')
+with open('$TMP/it.in', 'w') as f, open('$TMP/it.want', 'w') as w:
+    for c, t in db.execute('select caption, tokens from samples order by key'):
+        f.write(json.dumps({'caption': c}) + '\n'); w.write('%d\n' % t)
+" || return 1
+	"$TESSERA" captions tokenize --count --jsonl "$TMP/it.in" | cmp - "$TMP/it.want" || return 1
+	"$TESSERA" ingest -q --no-tokens "$TMP/long/list.jsonl" -o "$TMP/nt" || return 1
+	[ "$(sqlite3 "$TMP/nt/catalog.sqlite" 'select count(*) from samples where tokens is null')" = 67 ]
+}
+
 if [ ! -f "$VEC/bpe_simple_vocab_16e6.txt.gz" ]; then
 	skip all "$VEC not found (../shared is absent)"
 elif [ -z "$PY" ]; then
@@ -54,5 +271,10 @@ elif [ -z "$PY" ]; then
 else
 	t vectors vectors
 	t cli cli
+	t stats_numbers stats_numbers
+	t split_longclip split_longclip
+	t split_sentence split_sentence
+	t split_in_place split_in_place
+	t ingest_tokens ingest_tokens
 fi
 finish

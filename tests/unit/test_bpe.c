@@ -135,6 +135,106 @@ static void vocab_errors(void)
 	}
 }
 
+
+/* Bad input: a clear error or a documented result, never a crash. */
+static void bad_input(void)
+{
+	if (!load())
+		SKIP("../shared/tokenizer not found");
+	struct ts_bpe_ctx *c = ts_bpe_ctx_new(bpe);
+	struct ts_err e = TS_ERR_INIT;
+	const int32_t *ids, *one;
+	size_t n, n1;
+
+	/* invalid UTF-8 is an error naming it */
+	CHECK(ts_bpe_encode(c, "caf\xc3 au lait", 13, &ids, &n, &e) < 0);
+	CHECKF(e.reason == TS_R_CAPTION_INVALID_UTF8, "%s", e.msg);
+	CHECK(ts_bpe_encode(c, "\xed\xa0\x80 surrogate", 13, &ids, &n, &e) < 0);
+	/* a NUL byte is a control character: dropped, as ftfy does */
+	int32_t ab[8];
+	CHECK(ts_bpe_encode(c, "a dog", 5, &ids, &n, &e) == 0 && n == 2);
+	memcpy(ab, ids, 2 * sizeof(*ids));
+	CHECK(ts_bpe_encode(c, "a d\0og", 6, &ids, &n, &e) == 0);
+	CHECKF(n == 2 && ids[0] == ab[0] && ids[1] == ab[1], "%zu", n);
+	/* white space only: no tokens */
+	CHECK(ts_bpe_encode(c, " \t\r\n \xe2\x80\x83", 8, &ids, &n, &e) == 0 && n == 0);
+	/* a 1 MB caption: 262144 words of "dog", each one token */
+	size_t big = 4 * 262144;
+	char *t = malloc(big);
+	CHECK(ts_bpe_encode(c, "dog", 3, &one, &n1, &e) == 0 && n1 == 1);
+	int32_t dog = one[0];
+	for (size_t i = 0; t && i < big; i += 4)
+		memcpy(t + i, "dog ", 4);
+	CHECK(t && ts_bpe_encode(c, t, big, &ids, &n, &e) == 0);
+	CHECKF(n == 262144, "%zu", n);
+	for (size_t i = 0; i < n; i += 4096)
+		CHECK(ids[i] == dog);
+	free(t);
+	ts_bpe_ctx_free(c);
+}
+
+/* ts_bpe_last_pieces: where each id's word starts in the cleaned text. */
+static void pieces(void)
+{
+	if (!load())
+		SKIP("../shared/tokenizer not found");
+	struct ts_bpe_ctx *c = ts_bpe_ctx_new(bpe);
+	struct ts_err e = TS_ERR_INIT;
+	const int32_t *ids;
+	const uint32_t *at;
+	const char *clean;
+	size_t n, cl;
+	const char *s = "  A Dog's   bone,  Pneumonoultramicroscopic!";
+	CHECK(ts_bpe_encode(c, s, strlen(s), &ids, &n, &e) == 0);
+	ts_bpe_last_pieces(c, &clean, &cl, &at);
+	CHECK_EQ_STR(clean, "a dog's bone, pneumonoultramicroscopic!");
+	CHECK(cl == strlen(clean));
+	/* a | dog | 's | bone | , | pneumono... (several ids) | ! */
+	CHECKF(n > 7, "%zu", n);
+	CHECK(at[0] == 0 && at[1] == 2 && at[2] == 5 && at[3] == 8 && at[4] == 12);
+	for (size_t i = 5; i + 1 < n; i++)
+		CHECK(at[i] == 14);
+	CHECK(at[n - 1] == cl - 1);
+	ts_bpe_ctx_free(c);
+}
+
+/* Gzip files that are not a vocabulary, or are cut short. */
+static void vocab_files(void)
+{
+	struct ts_bpe *b = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	char d[] = "/tmp/ts-vocab-XXXXXX", p[256], cmd[1024];
+	if (!mkdtemp(d))
+		SKIP("cannot create a temporary directory");
+	/* not gzip at all */
+	snprintf(p, sizeof(p), "%s/plain.gz", d);
+	FILE *f = fopen(p, "w");
+	if (f) {
+		fputs("this is not gzip\n", f);
+		fclose(f);
+	}
+	CHECK(ts_bpe_load(&b, p, &e) < 0);
+	/* a gzip of some other text */
+	snprintf(cmd, sizeof(cmd), "printf 'hello world\\nsecond line\\n' | gzip -c > %s/other.gz", d);
+	CHECK(system(cmd) == 0);
+	snprintf(p, sizeof(p), "%s/other.gz", d);
+	CHECK(ts_bpe_load(&b, p, &e) < 0 && b == NULL);
+	CHECKF(e.msg[0], "no message");
+	if (load()) {
+		/* the real vocabulary cut in half */
+		snprintf(cmd, sizeof(cmd), "head -c 200000 %s > %s/cut.gz", vocab_path(), d);
+		CHECK(system(cmd) == 0);
+		snprintf(p, sizeof(p), "%s/cut.gz", d);
+		CHECK(ts_bpe_load(&b, p, &e) < 0 && b == NULL);
+		CHECKF(e.msg[0], "no message");
+	} else {
+		t_extra_skipped++;
+		printf("SKIPPED bpe.vocab_files.cut: ../shared/tokenizer not found\n");
+	}
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", d);
+	CHECK(system(cmd) == 0);
+}
+
 struct job {
 	const char *text;
 	int32_t ids[64];
@@ -187,6 +287,9 @@ int main(void)
 		{ "specials", specials },
 		{ "vocab_errors", vocab_errors },
 		{ "threads", threads },
+		{ "bad_input", bad_input },
+		{ "pieces", pieces },
+		{ "vocab_files", vocab_files },
 		{ NULL, NULL },
 	};
 	int rc = t_run("bpe", cases);
