@@ -112,6 +112,11 @@ install: tessera
 	install -m 755 $(BUILD)/tessera $(DESTDIR)$(PREFIX)/bin/tessera
 	install -m 644 $(BUILD)/libtessera.a $(DESTDIR)$(PREFIX)/lib/libtessera.a
 	install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	@# the CLIP vocabulary (OpenAI, MIT licence) when ../shared has it
+	if [ -f ../shared/tokenizer/bpe_simple_vocab_16e6.txt.gz ]; then \
+		install -d $(DESTDIR)$(PREFIX)/share/tessera && \
+		install -m 644 ../shared/tokenizer/bpe_simple_vocab_16e6.txt.gz $(DESTDIR)$(PREFIX)/share/tessera/; \
+	else echo "install: ../shared/tokenizer/ not found: the CLIP vocabulary is not installed (use --vocab or TESSERA_VOCAB)"; fi
 
 clean:
 	rm -rf build build-san tessera demo-out

@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <iconv.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,7 +59,7 @@ struct ts_bpe {
 struct centry {
 	char *word;
 	int32_t *ids;
-	size_t n;
+	size_t n, len;
 };
 
 struct ts_bpe_ctx {
@@ -158,16 +159,27 @@ void ts_bpe_free(struct ts_bpe *b)
 	free(b);
 }
 
+/* --vocab, else $TESSERA_VOCAB (either must open), else the installed copy
+ * (PREFIX/share/tessera, and ../share/tessera next to the running binary,
+ * for an install moved elsewhere), else ../shared/tokenizer/. */
 static gzFile open_vocab(const char *path, char *used, size_t n)
 {
 	const char *env = getenv("TESSERA_VOCAB");
-	const char *tries[3] = { path, NULL, NULL };
+	const char *tries[4] = { path, NULL, NULL, NULL };
+	char exe[PATH_MAX], rel[PATH_MAX + 64];
 	int k = 1;
-	if (!path) {
+	if (!path && env && *env) {
+		tries[0] = env;
+	} else if (!path) {
 		k = 0;
-		if (env && *env)
-			tries[k++] = env;
 		tries[k++] = TS_DATADIR "/bpe_simple_vocab_16e6.txt.gz";
+		ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		char *slash = l > 0 ? (exe[l] = 0, strrchr(exe, '/')) : NULL;
+		if (slash) {
+			*slash = 0;
+			snprintf(rel, sizeof(rel), "%s/../share/tessera/bpe_simple_vocab_16e6.txt.gz", exe);
+			tries[k++] = rel;
+		}
 		tries[k++] = "../shared/tokenizer/bpe_simple_vocab_16e6.txt.gz";
 	}
 	for (int i = 0; i < k; i++) {
@@ -569,9 +581,22 @@ static int ftfy_part(struct ts_bpe_ctx *c, const char *text, size_t len, size_t 
 {
 	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
 	size_t i = 0, o = 0;
+	int ascii = 1;
 
 	if (reserve(&c->tmp, &c->tmp_cap, len * 3 + 16))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	for (size_t k = 0; k < len && ascii; k++)
+		ascii = p[k] < 0x80;
+	if (ascii) {
+		/* the same steps, for ASCII: only control characters change, and
+		 * NFC leaves ASCII as it is */
+		for (size_t k = 0; k < len; k++)
+			if (!((p[k] < 0x20 && p[k] != '\t' && p[k] != '\n' && p[k] != '\f' && p[k] != '\r') ||
+			      p[k] == 0x7f))
+				c->tmp[o++] = (char)p[k];
+		*olen = o;
+		return TS_OK;
+	}
 	while (i < len) {
 		utf8proc_int32_t cp;
 		utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
@@ -622,6 +647,36 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 	size_t n = 0, i = 0, o = 0;
 	int pending_space = 0, rc;
 
+	/* ASCII without '&' (most captions): every step below reduces to
+	 * dropping control characters, collapsing white space (Python's
+	 * isspace) and lower-casing; one pass does it */
+	int plain = 1;
+	for (size_t k = 0; k < len && plain; k++)
+		plain = (uint8_t)text[k] < 0x80 && text[k] != '&';
+	if (plain) {
+		if (reserve(&c->clean, &c->clean_cap, len + 16))
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		for (size_t k = 0; k < len; k++) {
+			uint8_t b = (uint8_t)text[k];
+			if (b == ' ' || (b >= '\t' && b <= '\r') || (b >= 0x1c && b <= 0x1f)) {
+				/* \v (0x0b) is a control ftfy drops, and not a space then */
+				if (b != 0x0b && !(b >= 0x1c && b <= 0x1f))
+					pending_space = o > 0;
+				continue;
+			}
+			if (b < 0x20 || b == 0x7f)
+				continue;
+			if (pending_space) {
+				c->clean[o++] = ' ';
+				pending_space = 0;
+			}
+			c->clean[o++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+		}
+		c->clean[o] = 0;
+		*out = c->clean;
+		*out_len = o;
+		return TS_OK;
+	}
 	/* ftfy, then html.unescape twice, then whitespace and lower case */
 	const char *src = text;
 	size_t srclen = len;
@@ -648,6 +703,19 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)c->tmp;
 	while (i < n) {
 		utf8proc_int32_t cp;
+		if (p[i] < 0x80) {           /* ASCII: Python's isspace and lower() */
+			uint8_t b = p[i++];
+			if (b == ' ' || (b >= '\t' && b <= '\r') || (b >= 0x1c && b <= 0x1f)) {
+				pending_space = o > 0;
+				continue;
+			}
+			if (pending_space) {
+				c->clean[o++] = ' ';
+				pending_space = 0;
+			}
+			c->clean[o++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+			continue;
+		}
 		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
 		if (k <= 0)
 			return ts_err_set(err, TS_ERR_INVALID, TS_R_CAPTION_INVALID_UTF8,
@@ -705,7 +773,7 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 		e = &c->cache[i];
 		if (!e->word)
 			break;
-		if (strlen(e->word) == n && !memcmp(e->word, w, n)) {
+		if (e->len == n && !memcmp(e->word, w, n)) {
 			for (size_t k = 0; k < e->n; k++)
 				if (push(c, e->ids[k]))
 					return -1;
@@ -764,7 +832,7 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 			for (size_t i = 0; i < oc; i++) {
 				if (!old[i].word)
 					continue;
-				size_t j = fnv(old[i].word, strlen(old[i].word)) & (nc - 1);
+				size_t j = fnv(old[i].word, old[i].len) & (nc - 1);
 				while (nw[j].word)
 					j = (j + 1) & (nc - 1);
 				nw[j] = old[i];
@@ -791,8 +859,52 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 	e->word[n] = 0;
 	memcpy(e->ids, s, ns * sizeof(int32_t));
 	e->n = ns;
+	e->len = n;
 	c->cache_n++;
 	return 0;
+}
+
+/* CLIP's pre-tokenizer regex on ASCII text, alternative for alternative in
+ * the pattern's order at each position (leftmost-first, as pcre2 does):
+ * the two specials, the contractions, a run of letters, one digit, a run
+ * of anything else but white space.  Returns the end of the piece that
+ * starts at *at (white space before it skipped), or 0 at the end. */
+static size_t ascii_piece(const char *t, size_t n, size_t *at)
+{
+	size_t i = *at;
+	while (i < n && (t[i] == ' ' || (t[i] >= '\t' && t[i] <= '\r')))
+		i++;
+	*at = i;
+	if (i >= n)
+		return 0;
+	if (n - i >= 15 && !memcmp(t + i, "<|startoftext|>", 15))
+		return i + 15;
+	if (n - i >= 13 && !memcmp(t + i, "<|endoftext|>", 13))
+		return i + 13;
+	char ch = t[i];
+	if (ch == '\'' && i + 1 < n) {
+		char a = (char)(t[i + 1] | 0x20), b = i + 2 < n ? (char)(t[i + 2] | 0x20) : 0;
+		if (a == 's' || a == 't' || a == 'm' || a == 'd')
+			return i + 2;
+		if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
+			return i + 3;
+	}
+#define ALPHA(x) (((x) | 0x20) >= 'a' && ((x) | 0x20) <= 'z')
+#define DIGIT(x) ((x) >= '0' && (x) <= '9')
+#define SPACE(x) ((x) == ' ' || ((x) >= '\t' && (x) <= '\r'))
+	if (ALPHA(ch)) {
+		while (i < n && ALPHA(t[i]))
+			i++;
+		return i;
+	}
+	if (DIGIT(ch))
+		return i + 1;
+	while (i < n && !ALPHA(t[i]) && !DIGIT(t[i]) && !SPACE(t[i]))
+		i++;
+	return i;
+#undef ALPHA
+#undef DIGIT
+#undef SPACE
 }
 
 int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
@@ -804,6 +916,28 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 	if (rc)
 		return rc;
 	c->nids = 0;
+	int ascii = 1;
+	for (size_t k = 0; k < tl && ascii; k++)
+		ascii = (uint8_t)t[k] < 0x80;
+	if (ascii && tl <= UINT32_MAX) {
+		size_t e;
+		while ((e = ascii_piece(t, tl, &at)) != 0) {
+			size_t s = at, first = c->nids;
+			if (e - s == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
+				if (push(c, TS_BPE_SOT))
+					goto nomem;
+			} else if (e - s == 13 && !memcmp(t + s, "<|endoftext|>", 13)) {
+				if (push(c, TS_BPE_EOT))
+					goto nomem;
+			} else if (bpe_word(c, t + s, e - s)) {
+				goto nomem;
+			}
+			for (size_t k = first; k < c->nids; k++)
+				c->offs[k] = (uint32_t)s;
+			at = e;
+		}
+		at = tl + 1;          /* skip the pcre2 loop */
+	}
 	while (at <= tl) {
 		int m = pcre2_match(c->bpe->re, (PCRE2_SPTR)t, tl, at, PCRE2_NO_UTF_CHECK, c->md, NULL);
 		if (m == PCRE2_ERROR_NOMATCH)

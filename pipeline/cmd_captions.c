@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,8 @@ void usage_captions(FILE *f)
 "      --pad          pad with 0 to the context length\n"
 "      --count        print only the token count (with SOT and EOT)\n"
 "      --jsonl        input lines are JSON objects with a caption (or text) field\n"
+"  -j, --threads N    worker threads (default: 1; 0 = all cores); the output\n"
+"                     is in input order whatever N is\n"
 "\n"
 "stats: caption lengths in CLIP tokens and what truncation loses.  SOURCE is\n"
 "a dataset OUTDIR (its primary captions), a text file (one caption per line;\n"
@@ -79,6 +83,174 @@ int cmd_captions(int argc, char **argv)
 	return TS_EXIT_USAGE;
 }
 
+/* ---- tokenize: batches of lines, split among threads, printed in order ---- */
+
+#define BATCH_LINES 16384
+
+struct buf {
+	char *p;
+	size_t n, cap;
+};
+
+static int buf_reserve(struct buf *b, size_t more)
+{
+	if (b->n + more <= b->cap)
+		return 0;
+	size_t nc = b->cap ? b->cap : 1 << 16;
+	while (nc < b->n + more)
+		nc *= 2;
+	char *p = realloc(b->p, nc);
+	if (!p)
+		return -1;
+	b->p = p;
+	b->cap = nc;
+	return 0;
+}
+
+/* Decimal digits of v (v >= 0) at o; returns the length. */
+static size_t put_int(char *o, long long v)
+{
+	char t[24];
+	size_t n = 0, k = 0;
+	if (v < 0) {
+		o[k++] = '-';
+		v = -v;
+	}
+	do {
+		t[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		o[k++] = t[--n];
+	return k;
+}
+
+struct tok_opts {
+	long context;
+	int truncate, pad, count, jsonl;
+};
+
+struct tok_worker {
+	pthread_t th;
+	struct ts_bpe_ctx *ctx;
+	const struct tok_opts *o;
+	char **lines;
+	size_t *lens;
+	size_t first, end;        /* lines [first, end) of the batch */
+	size_t lineno0;           /* line number of the batch's first line */
+	struct buf out, err;
+	int32_t *ctxbuf;
+	int failed, nomem;
+};
+
+static void tok_error(struct tok_worker *w, size_t lineno, const char *msg)
+{
+	char head[64];
+	int k = snprintf(head, sizeof(head), "tessera: error: line %zu: ", lineno);
+	size_t ml = strlen(msg);
+	if (buf_reserve(&w->err, (size_t)k + ml + 2)) {
+		w->nomem = 1;
+		return;
+	}
+	memcpy(w->err.p + w->err.n, head, (size_t)k);
+	w->err.n += (size_t)k;
+	memcpy(w->err.p + w->err.n, msg, ml);
+	w->err.n += ml;
+	w->err.p[w->err.n++] = '\n';
+	w->failed = 1;
+}
+
+static void tok_line(struct tok_worker *w, size_t idx)
+{
+	const struct tok_opts *o = w->o;
+	const char *text = w->lines[idx];
+	size_t len = w->lens[idx], lineno = w->lineno0 + idx, nids;
+	const int32_t *ids;
+	struct ts_err e = TS_ERR_INIT;
+	json_t *j = NULL;
+
+	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	if (o->jsonl) {
+		json_error_t je;
+		json_t *v;
+		j = json_loadb(text, len, 0, &je);
+		v = j ? json_object_get(j, "caption") : NULL;
+		if (!json_is_string(v))
+			v = j ? json_object_get(j, "text") : NULL;
+		if (!json_is_string(v)) {
+			tok_error(w, lineno, j ? "no caption or text string" : je.text);
+			json_decref(j);
+			return;
+		}
+		text = json_string_value(v);
+		len = json_string_length(v);
+	}
+	int rc = ts_bpe_encode(w->ctx, text, len, &ids, &nids, &e);
+	json_decref(j);
+	if (rc) {
+		tok_error(w, lineno, e.msg);
+		return;
+	}
+	if (o->count) {
+		if (buf_reserve(&w->out, 24)) {
+			w->nomem = 1;
+			return;
+		}
+		w->out.n += put_int(w->out.p + w->out.n, (long long)nids + 2);
+		w->out.p[w->out.n++] = '\n';
+		return;
+	}
+	const int32_t *seq = NULL;
+	size_t total = 0;
+	int whole = 1;
+	if (o->truncate || o->pad) {
+		if (o->truncate || nids + 2 <= (size_t)o->context) {
+			total = ts_bpe_context(ids, nids, (size_t)o->context, w->ctxbuf);
+			if (o->pad)
+				total = (size_t)o->context;
+			seq = w->ctxbuf;
+			whole = 0;
+		}            /* --pad without --truncate on a longer caption: whole */
+	}
+	if (buf_reserve(&w->out, (whole ? nids + 2 : total) * 13 + 4)) {
+		w->nomem = 1;
+		return;
+	}
+	char *p = w->out.p + w->out.n;
+	*p++ = '[';
+	if (whole) {
+		p += put_int(p, TS_BPE_SOT);
+		for (size_t i = 0; i < nids; i++) {
+			*p++ = ',';
+			*p++ = ' ';
+			p += put_int(p, ids[i]);
+		}
+		*p++ = ',';
+		*p++ = ' ';
+		p += put_int(p, TS_BPE_EOT);
+	} else {
+		for (size_t i = 0; i < total; i++) {
+			if (i) {
+				*p++ = ',';
+				*p++ = ' ';
+			}
+			p += put_int(p, seq[i]);
+		}
+	}
+	*p++ = ']';
+	*p++ = '\n';
+	w->out.n = (size_t)(p - w->out.p);
+}
+
+static void *tok_main(void *arg)
+{
+	struct tok_worker *w = arg;
+	for (size_t i = w->first; i < w->end; i++)
+		tok_line(w, i);
+	return NULL;
+}
+
 int captions_tokenize(int argc, char **argv)
 {
 	enum { O_CONTEXT = 256, O_TRUNCATE, O_PAD, O_COUNT, O_JSONL, O_VOCAB };
@@ -89,42 +261,52 @@ int captions_tokenize(int argc, char **argv)
 		{ "count", no_argument, NULL, O_COUNT },
 		{ "jsonl", no_argument, NULL, O_JSONL },
 		{ "vocab", required_argument, NULL, O_VOCAB },
+		{ "threads", required_argument, NULL, 'j' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	long context = 77;
-	int truncate = 0, pad = 0, count = 0, jsonl = 0, c, rc = TS_EXIT_OK;
+	struct tok_opts o = { .context = 77 };
+	long threads = 1;
+	int c, rc = TS_EXIT_OK, nw = 0;
 	const char *vocab = NULL;
 	struct ts_bpe *bpe = NULL;
-	struct ts_bpe_ctx *ctx = NULL;
 	struct ts_err e = TS_ERR_INIT;
+	struct tok_worker *w = NULL;
 	FILE *in = stdin;
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t n;
-	int32_t *out = NULL;
+	char **lines = NULL;
+	size_t *lens = NULL, *caps = NULL, lineno = 1;
 
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "j:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_CONTEXT:
-			if (ts_parse_int(optarg, 2, 1 << 20, &context)) {
+			if (ts_parse_int(optarg, 2, 1 << 20, &o.context)) {
 				ts_error("invalid value '%s' for --context: expected 2 or more", optarg);
 				return TS_EXIT_USAGE;
 			}
 			break;
-		case O_TRUNCATE: truncate = 1; break;
-		case O_PAD: pad = 1; break;
-		case O_COUNT: count = 1; break;
-		case O_JSONL: jsonl = 1; break;
+		case O_TRUNCATE: o.truncate = 1; break;
+		case O_PAD: o.pad = 1; break;
+		case O_COUNT: o.count = 1; break;
+		case O_JSONL: o.jsonl = 1; break;
 		case O_VOCAB: vocab = optarg; break;
+		case 'j':
+			if (ts_parse_int(optarg, 0, 1024, &threads)) {
+				ts_error("invalid value '%s' for --threads: expected 0 (all cores) to 1024", optarg);
+				return TS_EXIT_USAGE;
+			}
+			break;
 		case 'q': ts_verbosity = 0; break;
 		case 'v': ts_verbosity = 2; break;
 		case 'h': usage_captions(stdout); return TS_EXIT_OK;
 		default: fputs("see 'tessera captions --help'\n", stderr); return TS_EXIT_USAGE;
 		}
+	}
+	if (threads == 0) {
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+		threads = ncpu > 0 ? ncpu : 1;
 	}
 	if (argc - optind > 1) {
 		ts_error("captions tokenize takes at most one FILE");
@@ -134,78 +316,89 @@ int captions_tokenize(int argc, char **argv)
 		ts_error("cannot open '%s': %s", argv[optind], strerror(errno));
 		return TS_EXIT_FAIL;
 	}
-	if (ts_bpe_load(&bpe, vocab, &e) || !(ctx = ts_bpe_ctx_new(bpe)) ||
-	    !(out = malloc(((size_t)context + 2) * sizeof(*out)))) {
-		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
+	if (ts_bpe_load(&bpe, vocab, &e)) {
+		ts_error("%s", e.msg);
 		rc = TS_EXIT_FAIL;
 		goto done;
 	}
-	while ((n = getline(&line, &cap, in)) >= 0) {
-		const char *text = line;
-		size_t len = (size_t)n;
-		json_t *j = NULL;
-		const int32_t *ids;
-		size_t nids;
-		lineno++;
-		while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-			len--;
-		if (jsonl) {
-			json_error_t je;
-			json_t *v;
-			j = json_loadb(text, len, 0, &je);
-			v = j ? json_object_get(j, "caption") : NULL;
-			if (!json_is_string(v))
-				v = j ? json_object_get(j, "text") : NULL;
-			if (!json_is_string(v)) {
-				ts_error("line %zu: %s", lineno, j ? "no caption or text string" : je.text);
-				json_decref(j);
-				rc = TS_EXIT_FAIL;
-				continue;
-			}
-			text = json_string_value(v);
-			len = json_string_length(v);
+	w = calloc((size_t)threads, sizeof(*w));
+	lines = calloc(BATCH_LINES, sizeof(*lines));
+	lens = calloc(BATCH_LINES, sizeof(*lens));
+	caps = calloc(BATCH_LINES, sizeof(*caps));
+	if (!w || !lines || !lens || !caps)
+		goto nomem;
+	for (nw = 0; nw < threads; nw++) {
+		w[nw].o = &o;
+		w[nw].lines = lines;
+		w[nw].lens = lens;
+		if (!(w[nw].ctx = ts_bpe_ctx_new(bpe)) ||
+		    !(w[nw].ctxbuf = malloc(((size_t)o.context + 2) * sizeof(int32_t)))) {
+			nw++;
+			goto nomem;
 		}
-		if (ts_bpe_encode(ctx, text, len, &ids, &nids, &e)) {
-			ts_error("line %zu: %s", lineno, e.msg);
-			json_decref(j);
-			rc = TS_EXIT_FAIL;
-			continue;
-		}
-		json_decref(j);
-		if (count) {
-			printf("%zu\n", nids + 2);
-			continue;
-		}
-		fputc('[', stdout);
-		if (truncate || pad) {
-			size_t k = nids + 2, total;
-			int32_t *buf = out;
-			if (truncate || k <= (size_t)context) {
-				total = ts_bpe_context(ids, nids, (size_t)context, buf);
-				if (pad)
-					total = (size_t)context;
-			} else {      /* --pad without --truncate on a longer caption: whole */
-				buf = NULL;
-				total = 0;
-				printf("%d", TS_BPE_SOT);
-				for (size_t i = 0; i < nids; i++)
-					printf(", %d", ids[i]);
-				printf(", %d", TS_BPE_EOT);
-			}
-			for (size_t i = 0; buf && i < total; i++)
-				printf("%s%d", i ? ", " : "", buf[i]);
-		} else {
-			printf("%d", TS_BPE_SOT);
-			for (size_t i = 0; i < nids; i++)
-				printf(", %d", ids[i]);
-			printf(", %d", TS_BPE_EOT);
-		}
-		fputs("]\n", stdout);
 	}
+	for (;;) {
+		size_t nl = 0;
+		ssize_t r = 0;
+		while (nl < BATCH_LINES && (r = getline(&lines[nl], &caps[nl], in)) >= 0)
+			lens[nl++] = (size_t)r;
+		if (nl == 0)
+			break;
+		/* contiguous ranges; a thread only when the batch is big enough */
+		int used = nl >= 1024 ? (int)threads : 1;
+		for (int k = 0; k < used; k++) {
+			w[k].first = nl * (size_t)k / (size_t)used;
+			w[k].end = nl * (size_t)(k + 1) / (size_t)used;
+			w[k].lineno0 = lineno;
+			w[k].out.n = w[k].err.n = 0;
+		}
+		int started = 0;
+		for (int k = 1; k < used; k++)
+			if (pthread_create(&w[k].th, NULL, tok_main, &w[k]) == 0)
+				started = k;
+			else
+				break;
+		tok_main(&w[0]);
+		for (int k = 1; k <= started; k++)
+			pthread_join(w[k].th, NULL);
+		for (int k = started + 1; k < used; k++)   /* threads that did not start */
+			tok_main(&w[k]);
+		for (int k = 0; k < used; k++) {
+			if (w[k].nomem)
+				goto nomem;
+			fwrite(w[k].out.p, 1, w[k].out.n, stdout);
+			if (w[k].err.n) {
+				fflush(stdout);
+				fwrite(w[k].err.p, 1, w[k].err.n, stderr);
+			}
+			if (w[k].failed)
+				rc = TS_EXIT_FAIL;
+		}
+		lineno += nl;
+		if (r < 0)
+			break;
+	}
+	if (fflush(stdout) || ferror(stdout)) {
+		ts_error("cannot write the output: %s", strerror(errno));
+		rc = TS_EXIT_FAIL;
+	}
+	goto done;
+nomem:
+	ts_error("out of memory");
+	rc = TS_EXIT_FAIL;
 done:
-	free(line);
-	free(out);
-	ts_bpe_ctx_free(ctx);
+	for (int k = 0; w && k < nw; k++) {
+		ts_bpe_ctx_free(w[k].ctx);
+		free(w[k].ctxbuf);
+		free(w[k].out.p);
+		free(w[k].err.p);
+	}
+	for (size_t i = 0; lines && i < BATCH_LINES; i++)
+		free(lines[i]);
+	free(lines);
+	free(lens);
+	free(caps);
+	free(w);
 	ts_bpe_free(bpe);
 	if (in != stdin)
 		fclose(in);
