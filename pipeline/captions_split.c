@@ -451,6 +451,8 @@ int captions_split(int argc, char **argv)
 	r.w = NULL;
 	ts_catalog_close(cat);
 	cat = NULL;
+	ts_ds_iter_free(r.ri);
+	r.ri = NULL;
 	ts_dataset_close(r.ds);
 	r.ds = NULL;
 	if (out) {
