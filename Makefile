@@ -43,6 +43,7 @@ LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 LIB_SRC := base/ts_error.c \
 	compose/codec.c compose/resize.c compose/process.c \
 	captions/caption.c captions/bpe.c captions/sentence.c \
+	captions/wordnet.c captions/tags.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
 	shards/dataset.c shards/sqlite_shard.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
@@ -56,7 +57,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
 	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
-	tests/unit/test_bpe.c tests/unit/test_sentence.c
+	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))

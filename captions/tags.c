@@ -1,0 +1,531 @@
+/*
+ * tags.c - candidate tags of a caption (see tags.h; docs/tags.md is the
+ * rule book).
+ *
+ * 1. Words: runs of letters and digits, with inner apostrophes and hyphens
+ *    ("t-shirt", "o'clock"); a final "'s" is a possessive and stays out of
+ *    the word.  Everything else separates words, and punctuation is a
+ *    boundary for the context rules.
+ * 2. Closed-class words (determiners, numbers, possessives, pronouns,
+ *    prepositions, conjunctions, auxiliaries and other stop words) are never
+ *    tags; they are context.
+ * 3. Noun compounds first, longest match: 4, 3 then 2 adjacent words whose
+ *    joined form (last word lemmatised) is a WordNet noun ("fire hydrant",
+ *    "tennis balls" -> "tennis ball"), unless the first word is mostly an
+ *    adjective in WordNet's counts ("young man", "little girl" are not
+ *    taken as units: the head noun is the tag).
+ * 4. Every other word gets the part of speech with the best score: for each
+ *    part of speech WordNet has it as (morphy for the lemma), 1 + its tagged
+ *    uses in the semantic concordance, times context factors: after a
+ *    determiner, number or possessive a noun x4, adjective x2, verb x0.1;
+ *    after a preposition a noun x3, verb x0.3 (after "to": verb x2); after
+ *    an adjective of the same phrase a noun x3, verb x0.2; after a noun a
+ *    verb x4; after is/are/was/were/be/been/being/am an -ing or -ed word is
+ *    not a noun (x0.05); before a determiner, number or possessive a verb x3
+ *    (it takes an object); at the end, or before punctuation, a preposition,
+ *    a conjunction or an auxiliary, a noun x1.5.
+ * 5. Of adjacent nouns the last is the head and the tag ("brick building" ->
+ *    building).
+ * 6. Dropped: scene words (unless keep_scene_words), and nouns whose tagged
+ *    uses are mostly abstract (concrete share below 0.3; all_nouns keeps
+ *    them).
+ */
+#include "tags.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <utf8proc.h>
+
+#include "bpe.h"
+#include "wordnet.h"
+
+enum cls { C_OPEN, C_DET, C_NUM, C_POSS, C_PRON, C_PREP, C_TO, C_CONJ, C_AUX, C_STOP, C_PUNCT };
+
+static const struct {
+	const char *w;
+	enum cls c;
+} closed[] = {
+	{ "a", C_DET }, { "an", C_DET }, { "the", C_DET }, { "this", C_DET }, { "that", C_DET },
+	{ "these", C_DET }, { "those", C_DET }, { "each", C_DET }, { "every", C_DET },
+	{ "some", C_DET }, { "any", C_DET }, { "another", C_DET }, { "no", C_DET },
+	{ "both", C_DET }, { "either", C_DET }, { "neither", C_DET }, { "all", C_DET },
+	{ "several", C_DET }, { "many", C_DET }, { "few", C_DET }, { "much", C_DET },
+	{ "more", C_DET }, { "most", C_DET }, { "such", C_DET }, { "what", C_DET },
+	{ "which", C_DET }, { "whose", C_DET }, { "other", C_DET }, { "others", C_PRON },
+	{ "one", C_NUM }, { "two", C_NUM }, { "three", C_NUM }, { "four", C_NUM },
+	{ "five", C_NUM }, { "six", C_NUM }, { "seven", C_NUM }, { "eight", C_NUM },
+	{ "nine", C_NUM }, { "ten", C_NUM }, { "eleven", C_NUM }, { "twelve", C_NUM },
+	{ "dozen", C_NUM }, { "hundred", C_NUM }, { "thousand", C_NUM }, { "first", C_NUM },
+	{ "second", C_NUM }, { "third", C_NUM }, { "couple", C_NUM }, { "pair", C_NUM },
+	{ "lot", C_NUM }, { "lots", C_NUM }, { "bunch", C_NUM }, { "plenty", C_NUM },
+	{ "my", C_POSS }, { "your", C_POSS }, { "his", C_POSS }, { "her", C_POSS },
+	{ "its", C_POSS }, { "our", C_POSS }, { "their", C_POSS },
+	{ "i", C_PRON }, { "me", C_PRON }, { "you", C_PRON }, { "he", C_PRON }, { "him", C_PRON },
+	{ "she", C_PRON }, { "it", C_PRON }, { "we", C_PRON }, { "us", C_PRON },
+	{ "they", C_PRON }, { "them", C_PRON }, { "myself", C_PRON }, { "himself", C_PRON },
+	{ "herself", C_PRON }, { "itself", C_PRON }, { "themselves", C_PRON },
+	{ "yourself", C_PRON }, { "ourselves", C_PRON }, { "someone", C_PRON },
+	{ "something", C_PRON }, { "anyone", C_PRON }, { "anything", C_PRON },
+	{ "everyone", C_PRON }, { "everything", C_PRON }, { "nobody", C_PRON },
+	{ "nothing", C_PRON }, { "somebody", C_PRON }, { "who", C_PRON }, { "whom", C_PRON },
+	{ "in", C_PREP }, { "on", C_PREP }, { "at", C_PREP }, { "of", C_PREP }, { "with", C_PREP },
+	{ "by", C_PREP }, { "for", C_PREP }, { "from", C_PREP }, { "into", C_PREP },
+	{ "onto", C_PREP }, { "over", C_PREP }, { "under", C_PREP }, { "near", C_PREP },
+	{ "nearby", C_PREP }, { "next", C_PREP }, { "toward", C_PREP }, { "towards", C_PREP },
+	{ "through", C_PREP }, { "thru", C_PREP }, { "across", C_PREP }, { "along", C_PREP },
+	{ "around", C_PREP }, { "behind", C_PREP }, { "beside", C_PREP }, { "besides", C_PREP },
+	{ "between", C_PREP }, { "beyond", C_PREP }, { "above", C_PREP }, { "below", C_PREP },
+	{ "beneath", C_PREP }, { "inside", C_PREP }, { "outside", C_PREP }, { "up", C_PREP },
+	{ "down", C_PREP }, { "out", C_PREP }, { "off", C_PREP }, { "about", C_PREP },
+	{ "against", C_PREP }, { "among", C_PREP }, { "upon", C_PREP }, { "via", C_PREP },
+	{ "within", C_PREP }, { "without", C_PREP }, { "during", C_PREP }, { "after", C_PREP },
+	{ "before", C_PREP }, { "past", C_PREP }, { "like", C_PREP }, { "as", C_PREP },
+	{ "than", C_PREP }, { "amid", C_PREP }, { "underneath", C_PREP }, { "atop", C_PREP },
+	{ "to", C_TO }, { "though", C_PREP }, { "outdoors", C_STOP }, { "indoors", C_STOP },
+	{ "and", C_CONJ }, { "or", C_CONJ }, { "but", C_CONJ }, { "nor", C_CONJ }, { "so", C_CONJ },
+	{ "yet", C_CONJ }, { "while", C_CONJ }, { "whilst", C_CONJ }, { "although", C_CONJ },
+	{ "because", C_CONJ }, { "if", C_CONJ }, { "when", C_CONJ }, { "where", C_CONJ },
+	{ "whereas", C_CONJ }, { "then", C_CONJ },
+	{ "is", C_AUX }, { "are", C_AUX }, { "was", C_AUX }, { "were", C_AUX }, { "be", C_AUX },
+	{ "been", C_AUX }, { "being", C_AUX }, { "am", C_AUX }, { "has", C_AUX }, { "have", C_AUX },
+	{ "had", C_AUX }, { "do", C_AUX }, { "does", C_AUX }, { "did", C_AUX }, { "will", C_AUX },
+	{ "would", C_AUX }, { "can", C_AUX }, { "could", C_AUX }, { "shall", C_AUX },
+	{ "should", C_AUX }, { "may", C_AUX }, { "might", C_AUX }, { "must", C_AUX },
+	{ "s", C_STOP }, { "not", C_STOP }, { "there", C_STOP }, { "here", C_STOP },
+	{ "very", C_STOP }, { "too", C_STOP }, { "also", C_STOP }, { "just", C_STOP },
+	{ "only", C_STOP }, { "now", C_STOP }, { "again", C_STOP }, { "still", C_STOP },
+	{ "even", C_STOP }, { "really", C_STOP }, { "quite", C_STOP }, { "almost", C_STOP },
+	{ "away", C_STOP }, { "together", C_STOP }, { "alone", C_STOP }, { "how", C_STOP },
+	{ "why", C_STOP }, { "whether", C_STOP }, { "etc", C_STOP }, { "e", C_STOP },
+	{ "g", C_STOP }, { "ie", C_STOP }, { "t", C_STOP }, { "ll", C_STOP }, { "re", C_STOP },
+	{ "ve", C_STOP }, { "d", C_STOP }, { "m", C_STOP },
+};
+
+const char *const ts_tag_scene_words[] = {
+	"image", "photo", "picture", "view", "background", "side", "front", NULL,
+};
+
+const char *ts_tag_stopword(size_t i)
+{
+	return i < sizeof(closed) / sizeof(closed[0]) ? closed[i].w : NULL;
+}
+
+struct ts_tagger {
+	const struct ts_wordnet *wn;
+	struct ts_tagger_opts o;
+};
+
+int ts_tagger_new(struct ts_tagger **out, const struct ts_wordnet *wn,
+		  const struct ts_tagger_opts *o, struct ts_err *err)
+{
+	struct ts_tagger *t = calloc(1, sizeof(*t));
+	*out = NULL;
+	if (!t)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	t->wn = wn;
+	if (o)
+		t->o = *o;
+	if (!t->o.context)
+		t->o.context = 77;
+	*out = t;
+	return TS_OK;
+}
+
+void ts_tagger_free(struct ts_tagger *t)
+{
+	free(t);
+}
+
+static enum cls closed_class(const char *w)
+{
+	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++)
+		if (!strcmp(closed[i].w, w))
+			return closed[i].c;
+	int digits = *w != 0;
+	for (const char *p = w; *p && digits; p++)
+		digits = (*p >= '0' && *p <= '9');
+	return digits ? C_NUM : C_OPEN;
+}
+
+/* ---- words ---------------------------------------------------------------- */
+
+#define MAXW 64                 /* bytes of a word's lower-case form */
+
+struct word {
+	size_t b0, b1, c0, c1;      /* bytes and code points, possessive left out */
+	char low[MAXW];
+	enum cls c;
+	int punct_after;            /* punctuation (not a word) right after */
+	int space_after;            /* white space only between it and the next word */
+};
+
+static int is_word_cp(utf8proc_int32_t cp)
+{
+	utf8proc_category_t k = utf8proc_category(cp);
+	return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
+	       k == UTF8PROC_CATEGORY_ND || k == UTF8PROC_CATEGORY_MN;
+}
+
+/* Split into words; *nw words, growing *ws. */
+static int split_words(const char *s, size_t len, struct word **ws, size_t *nw, size_t *cap)
+{
+	size_t i = 0, ci = 0;
+	*nw = 0;
+	while (i < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+		if (k <= 0) {
+			i++;
+			ci++;
+			continue;
+		}
+		/* HTML left in the text: a tag "<...>" or an entity "&name;" is
+		 * not words */
+		if (cp == '<' && i + 1 < len && (s[i + 1] == '/' || (s[i + 1] | 0x20) >= 'a') ) {
+			const char *gt = memchr(s + i, '>', len - i < 256 ? len - i : 256);
+			if (gt) {
+				for (const char *q = s + i; q <= gt; q++)
+					ci += ((unsigned char)*q & 0xc0) != 0x80;
+				i = (size_t)(gt - s) + 1;
+				if (*nw)
+					(*ws)[*nw - 1].punct_after = 1;
+				continue;
+			}
+		}
+		if (cp == '&') {
+			size_t j = i + 1;
+			while (j < len && j - i < 40 && (isalnum((unsigned char)s[j]) || s[j] == '#'))
+				j++;
+			if (j < len && s[j] == ';' && j > i + 1) {
+				ci += j + 1 - i;
+				i = j + 1;
+				if (*nw)
+					(*ws)[*nw - 1].punct_after = 1;
+				continue;
+			}
+		}
+		if (!is_word_cp(cp)) {
+			int space = cp == ' ' || (cp >= '\t' && cp <= '\r') ||
+				    utf8proc_category(cp) == UTF8PROC_CATEGORY_ZS;
+			if (*nw && !space)
+				(*ws)[*nw - 1].punct_after = 1;
+			i += (size_t)k;
+			ci++;
+			continue;
+		}
+		/* a word: letters/digits, with ' or - between two of them */
+		size_t b0 = i, c0 = ci, o = 0;
+		char low[MAXW];
+		int too_long = 0;
+		while (i < len) {
+			k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+			if (k <= 0)
+				break;
+			if (!is_word_cp(cp)) {
+				/* inner apostrophe or hyphen, followed by a word character */
+				if ((cp == '\'' || cp == 0x2019 || cp == '-') && i + (size_t)k < len) {
+					utf8proc_int32_t nx;
+					utf8proc_ssize_t k2 = utf8proc_iterate((const utf8proc_uint8_t *)s + i + k,
+									       (utf8proc_ssize_t)(len - i - (size_t)k), &nx);
+					/* a possessive 's ends the word */
+					int poss = cp != '-' && k2 > 0 && (nx == 's' || nx == 'S') &&
+						   (i + (size_t)k + 1 >= len || !is_word_cp((unsigned char)s[i + k + 1]));
+					if (k2 > 0 && is_word_cp(nx) && !poss) {
+						if (o + 1 < MAXW)
+							low[o++] = cp == '-' ? '-' : '\'';
+						i += (size_t)k;
+						ci++;
+						continue;
+					}
+				}
+				break;
+			}
+			utf8proc_uint8_t enc[4];
+			utf8proc_ssize_t el = utf8proc_encode_char(utf8proc_tolower(cp), enc);
+			if (o + (size_t)el < MAXW) {
+				memcpy(low + o, enc, (size_t)el);
+				o += (size_t)el;
+			} else {
+				too_long = 1;
+			}
+			i += (size_t)k;
+			ci++;
+		}
+		low[o] = 0;
+		if (*nw == *cap) {
+			size_t nc = *cap ? *cap * 2 : 32;
+			struct word *n = realloc(*ws, nc * sizeof(*n));
+			if (!n)
+				return -1;
+			*ws = n;
+			*cap = nc;
+		}
+		struct word *w = &(*ws)[(*nw)++];
+		memset(w, 0, sizeof(*w));
+		w->b0 = b0;
+		w->b1 = i;
+		w->c0 = c0;
+		w->c1 = ci;
+		memcpy(w->low, low, o + 1);
+		/* single letters are not tags ("b", "a.m."), nor are words too long
+		 * for any WordNet lemma */
+		w->c = too_long ? C_STOP : closed_class(low);
+		if (w->c == C_OPEN && ci - c0 < 2)
+			w->c = C_STOP;
+	}
+	return 0;
+}
+
+/* ---- parts of speech ------------------------------------------------------ */
+
+enum { P_NONE = -1, P_N = 0, P_V = 1, P_A = 2, P_R = 3 };
+
+static int ends_with(const char *w, const char *suf)
+{
+	size_t a = strlen(w), b = strlen(suf);
+	return a > b && !strcmp(w + a - b, suf);
+}
+
+/* 1 + tagged uses of word as pos, or 0 when WordNet does not have it so. */
+static double pos_score(const struct ts_wordnet *wn, const char *w, enum ts_pos pos, char *lemma, size_t n)
+{
+	if (!ts_wordnet_morphy(wn, w, pos, lemma, n))
+		return 0;
+	return 1.0 + ts_wordnet_count(wn, lemma, pos);
+}
+
+static int adjective_led(const struct ts_wordnet *wn, const char *w)
+{
+	char l[MAXW];
+	double a = pos_score(wn, w, TS_POS_ADJ, l, sizeof(l));
+	double nn = pos_score(wn, w, TS_POS_NOUN, l, sizeof(l));
+	return a > 2 * nn;
+}
+
+static int is_scene(const char *lemma)
+{
+	for (int i = 0; ts_tag_scene_words[i]; i++)
+		if (!strcmp(ts_tag_scene_words[i], lemma))
+			return 1;
+	return 0;
+}
+
+struct cand {
+	size_t first, last;        /* words [first, last] */
+	char lemma[96];            /* WordNet form, '_' between words */
+	int pos;                   /* P_* */
+};
+
+int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const char *caption,
+		    size_t len, struct ts_tag **tags, size_t *n, struct ts_err *err)
+{
+	const struct ts_wordnet *wn = t->wn;
+	struct word *ws = NULL;
+	struct cand *cs = NULL;
+	size_t nw = 0, cap = 0, nc = 0;
+	int rc = TS_OK;
+
+	*tags = NULL;
+	*n = 0;
+	if (split_words(caption, len, &ws, &nw, &cap) ||
+	    (nw && !(cs = calloc(nw, sizeof(*cs))))) {
+		free(ws);
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	}
+	/* context of each position: the class of the previous unit */
+	int prev_cls = C_PUNCT, prev_pos = P_NONE;
+	for (size_t i = 0; i < nw;) {
+		struct word *w = &ws[i];
+		int boundary_before = i == 0 || ws[i - 1].punct_after;
+		if (boundary_before) {
+			prev_cls = C_PUNCT;
+			prev_pos = P_NONE;
+		}
+		if (w->c != C_OPEN) {
+			prev_cls = (int)w->c;
+			prev_pos = P_NONE;
+			i++;
+			continue;
+		}
+		/* compounds, longest first */
+		size_t got = 0;
+		char key[96], last[96];
+		for (size_t k = 4; k >= 2 && !got; k--) {
+			if (i + k > nw)
+				continue;
+			int ok = 1;
+			size_t o = 0;
+			for (size_t j = i; j < i + k && ok; j++) {
+				ok = ws[j].c == C_OPEN && (j == i + k - 1 || !ws[j].punct_after);
+				if (ok && j < i + k - 1) {
+					size_t l = strlen(ws[j].low);
+					ok = o + l + 1 < sizeof(key);
+					if (ok) {
+						memcpy(key + o, ws[j].low, l);
+						o += l;
+						key[o++] = '_';
+					}
+				}
+			}
+			if (!ok)
+				continue;
+			const char *lw = ws[i + k - 1].low;
+			size_t l = strlen(lw);
+			if (o + l + 1 >= sizeof(key))
+				continue;
+			memcpy(key + o, lw, l + 1);
+			if (!ts_wordnet_morphy(wn, key, TS_POS_NOUN, last, sizeof(last))) {
+				/* lemmatise the last word alone */
+				char ll[MAXW];
+				if (!ts_wordnet_morphy(wn, lw, TS_POS_NOUN, ll, sizeof(ll)) || o + strlen(ll) + 1 >= sizeof(key))
+					continue;
+				memcpy(key + o, ll, strlen(ll) + 1);
+				if (!ts_wordnet_has(wn, key, TS_POS_NOUN))
+					continue;
+				snprintf(last, sizeof(last), "%s", key);
+			}
+			if (adjective_led(wn, ws[i].low))
+				continue;
+			struct cand *c = &cs[nc++];
+			c->first = i;
+			c->last = i + k - 1;
+			c->pos = P_N;
+			snprintf(c->lemma, sizeof(c->lemma), "%s", last);
+			got = k;
+		}
+		/* two words WordNet writes as one ("sand castle" -> sandcastle,
+		 * "drain pipe" -> drainpipe) */
+		if (!got && i + 1 < nw && ws[i + 1].c == C_OPEN && !w->punct_after &&
+		    strlen(w->low) + strlen(ws[i + 1].low) + 1 < sizeof(key)) {
+			char ll[MAXW];
+			size_t l0 = strlen(w->low), l1 = strlen(ws[i + 1].low);
+			memcpy(key, w->low, l0);
+			memcpy(key + l0, ws[i + 1].low, l1 + 1);
+			if (ts_wordnet_morphy(wn, key, TS_POS_NOUN, ll, sizeof(ll)) && strlen(ll) > strlen(w->low) + 2 &&
+			    !adjective_led(wn, w->low)) {
+				struct cand *c = &cs[nc++];
+				c->first = i;
+				c->last = i + 1;
+				c->pos = P_N;
+				snprintf(c->lemma, sizeof(c->lemma), "%s", ll);
+				got = 2;
+			}
+		}
+		if (got) {
+			prev_cls = C_OPEN;
+			prev_pos = P_N;
+			i += got;
+			continue;
+		}
+		/* one word: the best-scoring part of speech in context */
+		char ln[MAXW], lx[MAXW];
+		double s[4];
+		s[P_N] = pos_score(wn, w->low, TS_POS_NOUN, ln, sizeof(ln));
+		s[P_V] = pos_score(wn, w->low, TS_POS_VERB, lx, sizeof(lx));
+		s[P_A] = pos_score(wn, w->low, TS_POS_ADJ, lx, sizeof(lx));
+		s[P_R] = pos_score(wn, w->low, TS_POS_ADV, lx, sizeof(lx));
+		if (prev_cls == C_DET || prev_cls == C_NUM || prev_cls == C_POSS) {
+			s[P_N] *= 4;
+			s[P_A] *= 2;
+			s[P_V] *= 0.1;
+		} else if (prev_cls == C_PREP) {
+			s[P_N] *= 3;
+			s[P_V] *= 0.3;
+		} else if (prev_cls == C_TO) {
+			s[P_V] *= 2;
+		} else if (prev_cls == C_AUX) {
+			if (ends_with(w->low, "ing") || ends_with(w->low, "ed"))
+				s[P_N] *= 0.05;
+		} else if (prev_cls == C_OPEN && prev_pos == P_A) {
+			s[P_N] *= 3;
+			s[P_V] *= 0.2;
+		} else if (prev_cls == C_OPEN && prev_pos == P_N) {
+			s[P_V] *= 2;
+		}
+		/* an -ing word that is a noun in its own right ("building",
+		 * "clothing"), not only a verb form */
+		if (ends_with(w->low, "ing") && !strcmp(ln, w->low) && prev_cls != C_AUX &&
+		    ts_wordnet_count(wn, ln, TS_POS_NOUN) >= 5)
+			s[P_N] *= 4;
+		int end = i + 1 == nw || w->punct_after;
+		enum cls next = end ? C_PUNCT : ws[i + 1].c;
+		if (!end && (next == C_DET || next == C_NUM || next == C_POSS))
+			s[P_V] *= 3;
+		if (end || next == C_PREP || next == C_CONJ || next == C_AUX)
+			s[P_N] *= 1.5;
+		int best = P_NONE;
+		for (int p = 0; p < 4; p++)
+			if (s[p] > 0 && (best == P_NONE || s[p] > s[best]))
+				best = p;
+		if (best == P_N) {
+			struct cand *c = &cs[nc++];
+			c->first = c->last = i;
+			c->pos = P_N;
+			snprintf(c->lemma, sizeof(c->lemma), "%s", ln);
+		}
+		prev_cls = C_OPEN;
+		prev_pos = best;
+		i++;
+	}
+	/* scene words and abstract nouns go first; then, of adjacent nouns that
+	 * are left, the last is the head */
+	size_t keep = 0;
+	for (size_t k = 0; k < nc; k++) {
+		struct cand *c = &cs[k];
+		int scene = is_scene(c->lemma);
+		if (scene && !t->o.keep_scene_words)
+			continue;
+		if (!scene && !t->o.all_nouns && ts_wordnet_concrete(wn, c->lemma) < 0.3)
+			continue;
+		cs[keep++] = *c;
+	}
+	nc = keep;
+	keep = 0;
+	for (size_t k = 0; k < nc; k++) {
+		struct cand *c = &cs[k];
+		if (k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after)
+			continue;
+		cs[keep++] = *c;
+	}
+	nc = keep;
+	if (nc) {
+		*tags = calloc(nc, sizeof(**tags));
+		if (!*tags) {
+			rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+			goto out;
+		}
+	}
+	for (size_t k = 0; k < nc; k++) {
+		struct ts_tag *g = &(*tags)[k];
+		const struct cand *c = &cs[k];
+		snprintf(g->lemma, sizeof(g->lemma), "%s", c->lemma);
+		for (char *p = g->lemma; *p; p++)
+			if (*p == '_')
+				*p = ' ';
+		g->byte_start = ws[c->first].b0;
+		g->byte_end = ws[c->last].b1;
+		g->char_start = ws[c->first].c0;
+		g->char_end = ws[c->last].c1;
+		if (bpe) {
+			const int32_t *ids;
+			size_t a, b;
+			if ((rc = ts_bpe_encode(bpe, caption, g->byte_start, &ids, &a, err)) ||
+			    (rc = ts_bpe_encode(bpe, caption, g->byte_end, &ids, &b, err))) {
+				free(*tags);
+				*tags = NULL;
+				goto out;
+			}
+			g->tok_start = 1 + a;
+			g->tok_end = 1 + b;
+			g->truncated = g->tok_end > t->o.context - 1;
+		}
+	}
+	*n = nc;
+out:
+	free(ws);
+	free(cs);
+	return rc;
+}

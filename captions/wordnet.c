@@ -1,0 +1,379 @@
+/*
+ * wordnet.c - reading WordNet 3.0's database files (see wordnet.h and
+ * wndb(5WN), morphy(7WN)).
+ *
+ * One open-addressing table maps each lemma to what we keep of it: which
+ * parts of speech have it, its concordance counts per part of speech, its
+ * concrete noun count and its first noun sense's lexicographer file.
+ * Exception lists go in a second table (inflected form -> base).
+ */
+#include "wordnet.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct lemma {
+	char *word;
+	uint8_t pos;               /* bit per enum ts_pos */
+	uint32_t count[4];
+	uint32_t concrete;         /* tagged noun uses with a concrete sense */
+	uint16_t senses, concrete_senses;   /* noun senses, and those concrete */
+	uint32_t *offsets;         /* data.noun offsets of the noun senses (while loading) */
+};
+
+struct exc {
+	char *key;                 /* "<pos digit><word>" */
+	char *base;
+};
+
+struct ts_wordnet {
+	struct lemma *l;
+	size_t lcap, ln;
+	struct exc *x;
+	size_t xcap, xn;
+};
+
+static uint64_t hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ULL;
+	return h;
+}
+
+static struct lemma *lemma_find(const struct ts_wordnet *wn, const char *w)
+{
+	for (size_t i = hash(w) & (wn->lcap - 1);; i = (i + 1) & (wn->lcap - 1)) {
+		if (!wn->l[i].word)
+			return NULL;
+		if (!strcmp(wn->l[i].word, w))
+			return &wn->l[i];
+	}
+}
+
+static struct lemma *lemma_get(struct ts_wordnet *wn, const char *w)
+{
+	if (wn->ln * 2 >= wn->lcap) {
+		size_t nc = wn->lcap ? wn->lcap * 2 : 1 << 17;
+		struct lemma *n = calloc(nc, sizeof(*n));
+		if (!n)
+			return NULL;
+		for (size_t i = 0; i < wn->lcap; i++) {
+			if (!wn->l[i].word)
+				continue;
+			size_t j = hash(wn->l[i].word) & (nc - 1);
+			while (n[j].word)
+				j = (j + 1) & (nc - 1);
+			n[j] = wn->l[i];
+		}
+		free(wn->l);
+		wn->l = n;
+		wn->lcap = nc;
+	}
+	size_t i = hash(w) & (wn->lcap - 1);
+	for (; wn->l[i].word; i = (i + 1) & (wn->lcap - 1))
+		if (!strcmp(wn->l[i].word, w))
+			return &wn->l[i];
+	if (!(wn->l[i].word = strdup(w)))
+		return NULL;
+	wn->ln++;
+	return &wn->l[i];
+}
+
+static const char *const pos_name[4] = { "noun", "verb", "adj", "adv" };
+
+static FILE *open_db(const char *dir, const char *name, struct ts_err *err)
+{
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *f = fopen(p, "r");
+	if (!f)
+		ts_err_set(err, TS_ERR_IO, TS_R_NONE,
+			   "cannot open WordNet file '%s': %s (install Debian's wordnet-base, or give --wordnet DIR)",
+			   p, strerror(errno));
+	return f;
+}
+
+/* index.POS: "lemma pos synset_cnt p_cnt [ptr...] sense_cnt tagsense_cnt offsets..." */
+static int load_index(struct ts_wordnet *wn, const char *dir, enum ts_pos pos, struct ts_err *err)
+{
+	char name[32], line[1 << 14];
+	size_t n = 0;
+	snprintf(name, sizeof(name), "index.%s", pos_name[pos]);
+	FILE *f = open_db(dir, name, err);
+	if (!f)
+		return TS_ERR_IO;
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == ' ')                /* the licence header */
+			continue;
+		char *save = NULL, *w = strtok_r(line, " \n", &save);
+		char *p = strtok_r(NULL, " \n", &save);
+		char *synsets = strtok_r(NULL, " \n", &save), *pcnt = strtok_r(NULL, " \n", &save);
+		if (!w || !p || !synsets || !pcnt)
+			continue;
+		long np = strtol(pcnt, NULL, 10);
+		for (long k = 0; k < np && strtok_r(NULL, " \n", &save); k++)
+			;
+		strtok_r(NULL, " \n", &save);      /* sense_cnt */
+		strtok_r(NULL, " \n", &save);      /* tagsense_cnt */
+		struct lemma *l = lemma_get(wn, w);
+		if (!l) {
+			fclose(f);
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		}
+		l->pos |= (uint8_t)(1u << pos);
+		long ns = strtol(synsets, NULL, 10);
+		if (pos == TS_POS_NOUN && ns > 0 && ns < 100 && !l->offsets) {
+			l->offsets = calloc((size_t)ns, sizeof(*l->offsets));
+			if (!l->offsets) {
+				fclose(f);
+				return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+			}
+			char *off;
+			while (l->senses < ns && (off = strtok_r(NULL, " \n", &save)))
+				l->offsets[l->senses++] = (uint32_t)strtoul(off, NULL, 10);
+		}
+		n++;
+	}
+	fclose(f);
+	if (n < 1000)
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+				  "'%s/%s' is not a WordNet index (%zu entries)", dir, name, n);
+	return TS_OK;
+}
+
+/* Exceptions: the first base listed for a form is kept. */
+static int exc_put(struct ts_wordnet *wn, const char *key, const char *base)
+{
+	if (wn->xn * 2 >= wn->xcap) {
+		size_t nc = wn->xcap ? wn->xcap * 2 : 1 << 13;
+		struct exc *n = calloc(nc, sizeof(*n));
+		if (!n)
+			return -1;
+		for (size_t i = 0; i < wn->xcap; i++) {
+			if (!wn->x[i].key)
+				continue;
+			size_t j = hash(wn->x[i].key) & (nc - 1);
+			while (n[j].key)
+				j = (j + 1) & (nc - 1);
+			n[j] = wn->x[i];
+		}
+		free(wn->x);
+		wn->x = n;
+		wn->xcap = nc;
+	}
+	size_t i = hash(key) & (wn->xcap - 1);
+	for (; wn->x[i].key; i = (i + 1) & (wn->xcap - 1))
+		if (!strcmp(wn->x[i].key, key))
+			return 0;
+	wn->x[i].key = strdup(key);
+	wn->x[i].base = strdup(base);
+	if (!wn->x[i].key || !wn->x[i].base)
+		return -1;
+	wn->xn++;
+	return 0;
+}
+
+static const char *exc_get(const struct ts_wordnet *wn, const char *key)
+{
+	if (!wn->xcap)
+		return NULL;
+	for (size_t i = hash(key) & (wn->xcap - 1); wn->x[i].key; i = (i + 1) & (wn->xcap - 1))
+		if (!strcmp(wn->x[i].key, key))
+			return wn->x[i].base;
+	return NULL;
+}
+
+static int load_exc(struct ts_wordnet *wn, const char *dir, enum ts_pos pos, struct ts_err *err)
+{
+	char name[32], line[1024];
+	snprintf(name, sizeof(name), "%s.exc", pos_name[pos]);
+	FILE *f = open_db(dir, name, err);
+	if (!f)
+		return TS_ERR_IO;
+	while (fgets(line, sizeof(line), f)) {
+		char *save = NULL, *w = strtok_r(line, " \n", &save), *b = strtok_r(NULL, " \n", &save);
+		if (!w || !b)
+			continue;
+		char key[512];
+		snprintf(key, sizeof(key), "%d%s", (int)pos, w);
+		if (exc_put(wn, key, b)) {
+			fclose(f);
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		}
+	}
+	fclose(f);
+	return TS_OK;
+}
+
+static int concrete_lex(int lex)
+{
+	/* what can be seen: noun.Tops 03 (person, animal, plant...), noun.animal 05, artifact 06, body 08,
+	 * communication 10 (signs, flags, traffic lights, graffiti), food 13,
+	 * group 14, location 15, object 17, person 18, phenomenon 19 (light,
+	 * fire, waves, shadows, rain), plant 20, substance 27 */
+	return lex == 3 || lex == 5 || lex == 6 || lex == 8 || lex == 10 || lex == 13 || lex == 14 ||
+	       lex == 15 || lex == 17 || lex == 18 || lex == 19 || lex == 20 || lex == 27;
+}
+
+/* cntlist.rev: "lemma%ss_type:lex_filenum:lex_id:head:head_id sense_number tag_cnt" */
+static int load_counts(struct ts_wordnet *wn, const char *dir, struct ts_err *err)
+{
+	char line[1024];
+	FILE *f = open_db(dir, "cntlist.rev", err);
+	if (!f)
+		return TS_ERR_IO;
+	while (fgets(line, sizeof(line), f)) {
+		char *pct = strchr(line, '%'), *sp = strchr(line, ' ');
+		if (!pct || !sp || sp < pct)
+			continue;
+		*pct = 0;
+		int ss = 0, lex = 0;
+		unsigned sense = 0, cnt = 0;
+		if (sscanf(pct + 1, "%d:%d", &ss, &lex) != 2 || sscanf(sp, "%u %u", &sense, &cnt) != 2)
+			continue;
+		struct lemma *l = lemma_find(wn, line);
+		if (!l)
+			continue;
+		int pos = ss == 1 ? TS_POS_NOUN : ss == 2 ? TS_POS_VERB : ss == 4 ? TS_POS_ADV : TS_POS_ADJ;
+		l->count[pos] += cnt;
+		if (pos == TS_POS_NOUN && concrete_lex(lex))
+			l->concrete += cnt;
+	}
+	fclose(f);
+	return TS_OK;
+}
+
+/* How many of each noun lemma's senses are concrete, from the
+ * lexicographer file of each sense in data.noun ("offset lex_filenum
+ * ss_type ..." at that byte offset); only needed for lemmas the concordance
+ * never tagged. */
+static int load_first_lex(struct ts_wordnet *wn, const char *dir, struct ts_err *err)
+{
+	FILE *f = open_db(dir, "data.noun", err);
+	char buf[64];
+	if (!f)
+		return TS_ERR_IO;
+	for (size_t i = 0; i < wn->lcap; i++) {
+		struct lemma *l = &wn->l[i];
+		for (unsigned k = 0; l->word && !l->count[TS_POS_NOUN] && k < l->senses; k++) {
+			unsigned long off;
+			int lex;
+			if (fseek(f, (long)l->offsets[k], SEEK_SET) || !fgets(buf, sizeof(buf), f))
+				continue;
+			if (sscanf(buf, "%lu %d", &off, &lex) == 2 && off == l->offsets[k] && concrete_lex(lex))
+				l->concrete_senses++;
+		}
+		free(l->offsets);
+		l->offsets = NULL;
+	}
+	fclose(f);
+	return TS_OK;
+}
+
+int ts_wordnet_load(struct ts_wordnet **out, const char *dir, struct ts_err *err)
+{
+	struct ts_wordnet *wn = calloc(1, sizeof(*wn));
+	int rc;
+	*out = NULL;
+	if (!wn)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	if (!dir)
+		dir = TS_WORDNET_DEFAULT_DIR;
+	for (int p = 0; p < 4; p++)
+		if ((rc = load_index(wn, dir, (enum ts_pos)p, err)))
+			goto fail;
+	for (int p = 0; p < 4; p++)
+		if ((rc = load_exc(wn, dir, (enum ts_pos)p, err)))
+			goto fail;
+	if ((rc = load_counts(wn, dir, err)) || (rc = load_first_lex(wn, dir, err)))
+		goto fail;
+	*out = wn;
+	return TS_OK;
+fail:
+	ts_wordnet_free(wn);
+	return rc;
+}
+
+void ts_wordnet_free(struct ts_wordnet *wn)
+{
+	if (!wn)
+		return;
+	for (size_t i = 0; i < wn->lcap; i++) {
+		free(wn->l[i].word);
+		free(wn->l[i].offsets);
+	}
+	for (size_t i = 0; i < wn->xcap; i++) {
+		free(wn->x[i].key);
+		free(wn->x[i].base);
+	}
+	free(wn->l);
+	free(wn->x);
+	free(wn);
+}
+
+int ts_wordnet_has(const struct ts_wordnet *wn, const char *lemma, enum ts_pos pos)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	return l && (l->pos & (1u << pos));
+}
+
+/* morphy(7WN)'s detachment rules, in its order. */
+static const char *const rules[4][8][2] = {
+	[TS_POS_NOUN] = { { "s", "" }, { "ses", "s" }, { "xes", "x" }, { "zes", "z" },
+			  { "ches", "ch" }, { "shes", "sh" }, { "men", "man" }, { "ies", "y" } },
+	[TS_POS_VERB] = { { "s", "" }, { "ies", "y" }, { "es", "e" }, { "es", "" },
+			  { "ed", "e" }, { "ed", "" }, { "ing", "e" }, { "ing", "" } },
+	[TS_POS_ADJ] = { { "er", "" }, { "est", "" }, { "er", "e" }, { "est", "e" } },
+};
+
+int ts_wordnet_morphy(const struct ts_wordnet *wn, const char *word, enum ts_pos pos,
+		      char *out, size_t n)
+{
+	size_t len = strlen(word);
+	if (len == 0 || len >= n)
+		return 0;
+	char key[512];
+	snprintf(key, sizeof(key), "%d%s", (int)pos, word);
+	const char *base = exc_get(wn, key);
+	if (base && ts_wordnet_has(wn, base, pos) && strlen(base) < n) {
+		strcpy(out, base);
+		return 1;
+	}
+	/* "-ful" nouns: the rules apply to the base ("boxesful" -> "boxful") are
+	 * left out; captions do not need them */
+	for (int r = 0; r < 8 && rules[pos][r][0]; r++) {
+		const char *suf = rules[pos][r][0], *rep = rules[pos][r][1];
+		size_t sl = strlen(suf), rl = strlen(rep);
+		if (len <= sl || strcmp(word + len - sl, suf) || len - sl + rl >= n)
+			continue;
+		memcpy(out, word, len - sl);
+		memcpy(out + len - sl, rep, rl + 1);
+		if (ts_wordnet_has(wn, out, pos))
+			return 1;
+	}
+	if (ts_wordnet_has(wn, word, pos)) {
+		memcpy(out, word, len + 1);
+		return 1;
+	}
+	return 0;
+}
+
+unsigned ts_wordnet_count(const struct ts_wordnet *wn, const char *lemma, enum ts_pos pos)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	return l ? l->count[pos] : 0;
+}
+
+double ts_wordnet_concrete(const struct ts_wordnet *wn, const char *lemma)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	if (!l || !(l->pos & 1))
+		return -1;
+	if (l->count[TS_POS_NOUN])
+		return (double)l->concrete / (double)l->count[TS_POS_NOUN];
+	return l->senses ? (double)l->concrete_senses / l->senses : 0.0;
+}

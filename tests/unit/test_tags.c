@@ -1,0 +1,312 @@
+/*
+ * test_tags.c - WordNet reading and lemmatisation, the tag extractor's
+ * rules, its spans (bytes, code points, CLIP tokens) on real captions, and
+ * its precision and recall on the hand-labelled set in tests/data/tags/.
+ * Needs WordNet (Debian wordnet-base); SKIPPED with the reason without it.
+ * TAGS_VERBOSE=1 prints every caption where the extractor and the labels
+ * disagree.
+ */
+#include "t.h"
+
+#include <jansson.h>
+#include <unistd.h>
+
+#include "../../captions/bpe.h"
+#include "../../captions/tags.h"
+#include "../../captions/wordnet.h"
+
+static struct ts_wordnet *wn;
+static struct ts_bpe *bpe;
+
+static int load_wn(void)
+{
+	struct ts_err e = TS_ERR_INIT;
+	if (!wn && access(TS_WORDNET_DEFAULT_DIR "/index.noun", R_OK) == 0)
+		ts_wordnet_load(&wn, NULL, &e);
+	return wn != NULL;
+}
+
+static int load_bpe(void)
+{
+	char p[512];
+	struct ts_err e = TS_ERR_INIT;
+	snprintf(p, sizeof(p), "%s/tokenizer/bpe_simple_vocab_16e6.txt.gz", t_shared());
+	if (!bpe && access(p, R_OK) == 0)
+		ts_bpe_load(&bpe, p, &e);
+	return bpe != NULL;
+}
+
+#define NEED_WN() do { if (!load_wn()) SKIP("WordNet not found in " TS_WORDNET_DEFAULT_DIR " (Debian wordnet-base)"); } while (0)
+
+static const char *morphy(const char *w)
+{
+	static char out[128];
+	return ts_wordnet_morphy(wn, w, TS_POS_NOUN, out, sizeof(out)) ? out : "(none)";
+}
+
+static void lemmatise(void)
+{
+	NEED_WN();
+	CHECK_EQ_STR(morphy("dogs"), "dog");
+	CHECK_EQ_STR(morphy("mice"), "mouse");        /* noun.exc */
+	CHECK_EQ_STR(morphy("buses"), "bus");         /* -ses -> -s */
+	CHECK_EQ_STR(morphy("children"), "child");
+	CHECK_EQ_STR(morphy("men"), "man");
+	CHECK_EQ_STR(morphy("boxes"), "box");
+	CHECK_EQ_STR(morphy("benches"), "bench");
+	CHECK_EQ_STR(morphy("ladies"), "lady");
+	CHECK_EQ_STR(morphy("arms"), "arm");          /* a rule before the word itself */
+	CHECK_EQ_STR(morphy("scissors"), "scissors"); /* no rule applies: the word itself */
+	CHECK_EQ_STR(morphy("fire_hydrants"), "fire_hydrant");
+	CHECK_EQ_STR(morphy("qwxzt"), "(none)");
+	char v[64];
+	CHECK(ts_wordnet_morphy(wn, "running", TS_POS_VERB, v, sizeof(v)) && !strcmp(v, "run"));
+	CHECK(ts_wordnet_morphy(wn, "climbs", TS_POS_VERB, v, sizeof(v)) && !strcmp(v, "climb"));
+	CHECK(ts_wordnet_morphy(wn, "bigger", TS_POS_ADJ, v, sizeof(v)) && !strcmp(v, "big"));
+	CHECK(ts_wordnet_count(wn, "dog", TS_POS_NOUN) > ts_wordnet_count(wn, "dog", TS_POS_VERB));
+	CHECK(ts_wordnet_concrete(wn, "dog") > 0.9 && ts_wordnet_concrete(wn, "day") < 0.1);
+	CHECK(ts_wordnet_concrete(wn, "quickly") < 0);
+}
+
+static void missing_wordnet(void)
+{
+	struct ts_wordnet *w = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	CHECK(ts_wordnet_load(&w, "/nonexistent/wordnet", &e) < 0 && w == NULL);
+	CHECKF(strstr(e.msg, "/nonexistent/wordnet/index.noun") && strstr(e.msg, "wordnet-base"), "%s", e.msg);
+	char d[] = "/tmp/ts-wn-XXXXXX";
+	if (mkdtemp(d)) {
+		char p[300];
+		snprintf(p, sizeof(p), "%s/index.noun", d);
+		FILE *f = fopen(p, "w");
+		if (f) {
+			fputs("not wordnet\n", f);
+			fclose(f);
+		}
+		CHECK(ts_wordnet_load(&w, d, &e) < 0 && strstr(e.msg, "not a WordNet index"));
+		unlink(p);
+		rmdir(d);
+	}
+}
+
+/* "lemma lemma ..." of a caption's tags */
+static const char *tag_list(const char *caption, const struct ts_tagger_opts *o)
+{
+	static char out[1024];
+	struct ts_tagger *tg = NULL;
+	struct ts_tag *tags = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	size_t n = 0, k = 0;
+	out[0] = 0;
+	if (ts_tagger_new(&tg, wn, o, &e) || ts_tags_extract(tg, NULL, caption, strlen(caption), &tags, &n, &e))
+		snprintf(out, sizeof(out), "error: %s", e.msg);
+	for (size_t i = 0; i < n; i++)
+		k += (size_t)snprintf(out + k, sizeof(out) - k, "%s%s", i ? "|" : "", tags[i].lemma);
+	free(tags);
+	ts_tagger_free(tg);
+	return out;
+}
+
+static void rules(void)
+{
+	NEED_WN();
+	struct ts_tagger_opts o = { 0 };
+	CHECK_EQ_STR(tag_list("A black dog is running through the grass .", &o), "dog|grass");
+	CHECK_EQ_STR(tag_list("Two dogs play near a fire hydrant.", &o), "dog|fire hydrant");
+	CHECK_EQ_STR(tag_list("Three mice and two buses", &o), "mouse|bus");
+	CHECK_EQ_STR(tag_list("A man in a red shirt stands near a brick building.", &o), "man|shirt|building");
+	CHECK_EQ_STR(tag_list("A child rides on a man 's shoulders .", &o), "child|man|shoulder");
+	CHECK_EQ_STR(tag_list("the dog's ball", &o), "dog|ball");
+	CHECK_EQ_STR(tag_list("A girl holds a teddy bear next to the traffic light.", &o), "girl|teddy bear|traffic light");
+	/* scene words go unless asked for */
+	CHECK_EQ_STR(tag_list("A photo of a cat in front of a background of trees", &o), "cat|tree");
+	struct ts_tagger_opts keep = { .keep_scene_words = 1 };
+	CHECK_EQ_STR(tag_list("A photo of a cat in front of a background of trees", &keep), "photo|cat|front|background|tree");
+	/* no nouns, not English, HTML leftovers: clear results */
+	CHECK_EQ_STR(tag_list("is and the of very quickly", &o), "");
+	CHECK_EQ_STR(tag_list("", &o), "");
+	CHECK_EQ_STR(tag_list("Ein Hund läuft über die Wiese", &o), "");
+	CHECK_EQ_STR(tag_list("A <b>dog</b> &amp; a cat", &o), "dog|cat");
+}
+
+/* Every tag's spans, on real captions: the text at the byte and code-point
+ * spans is the tag's surface form, and the token span holds exactly the ids
+ * of that text in context. */
+static void spans(void)
+{
+	NEED_WN();
+	if (!load_bpe())
+		SKIP("../shared/tokenizer not found");
+	char p[512], line[1 << 16];
+	snprintf(p, sizeof(p), "%s/data/captions/flickr8k.jsonl", t_shared());
+	FILE *f = fopen(p, "r");
+	if (!f)
+		SKIP("../shared/data/captions not found");
+	struct ts_tagger *tg = NULL;
+	struct ts_bpe_ctx *c = ts_bpe_ctx_new(bpe), *c2 = ts_bpe_ctx_new(bpe);
+	struct ts_err e = TS_ERR_INIT;
+	struct ts_tagger_opts o = { .context = 77 };
+	size_t captions = 0, ntags = 0, bad = 0;
+	CHECK(ts_tagger_new(&tg, wn, &o, &e) == 0);
+	while (fgets(line, sizeof(line), f) && captions < 3000) {
+		json_t *j = json_loads(line, 0, NULL);
+		const char *cap = json_string_value(json_object_get(j, "caption"));
+		struct ts_tag *tags = NULL;
+		size_t n = 0;
+		if (!cap || ts_tags_extract(tg, c, cap, strlen(cap), &tags, &n, &e)) {
+			CHECKF(0, "%s", e.msg);
+			json_decref(j);
+			continue;
+		}
+		const int32_t *all, *part;
+		size_t na, np;
+		CHECK(ts_bpe_encode(c2, cap, strlen(cap), &all, &na, &e) == 0);
+		int32_t *whole = malloc((na + 1) * sizeof(*whole));
+		memcpy(whole, all, na * sizeof(*all));
+		for (size_t i = 0; i < n; i++) {
+			const struct ts_tag *g = &tags[i];
+			/* code points: count them in the byte prefix */
+			size_t cps = 0, cpe = 0;
+			for (size_t b = 0; b < g->byte_end; b++)
+				if (((unsigned char)cap[b] & 0xc0) != 0x80) {
+					cps += b < g->byte_start;
+					cpe++;
+				}
+			int ok = g->char_start == cps && g->char_end == cpe && g->byte_end > g->byte_start;
+			/* the token span re-tokenizes to the ids of the tag's text in context */
+			ok = ok && ts_bpe_encode(c2, cap + g->byte_start, g->byte_end - g->byte_start, &part, &np, &e) == 0 &&
+			     g->tok_end - g->tok_start == np && g->tok_start >= 1 && g->tok_end <= na + 1 &&
+			     !memcmp(whole + g->tok_start - 1, part, np * sizeof(*part)) && !g->truncated;
+			if (!ok && bad++ < 5)
+				printf("  span mismatch: '%s' tag %s bytes [%zu,%zu) tokens [%zu,%zu)\n", cap, g->lemma,
+				       g->byte_start, g->byte_end, g->tok_start, g->tok_end);
+			ntags++;
+		}
+		free(whole);
+		free(tags);
+		json_decref(j);
+		captions++;
+	}
+	fclose(f);
+	printf("  %zu captions, %zu tags, %zu span mismatches\n", captions, ntags, bad);
+	CHECK(captions == 3000 && ntags > 6000 && bad == 0);
+	/* a tag past the context is marked truncated */
+	struct ts_tag *tags = NULL;
+	size_t n = 0;
+	char longcap[2048] = "A dog";
+	for (int i = 0; i < 80; i++)
+		strcat(longcap, " and a dog");
+	strcat(longcap, " and a cat.");
+	CHECK(ts_tags_extract(tg, c, longcap, strlen(longcap), &tags, &n, &e) == 0 && n == 82);
+	CHECK(n == 82 && !tags[0].truncated && tags[81].truncated && !strcmp(tags[81].lemma, "cat"));
+	free(tags);
+	ts_tagger_free(tg);
+	ts_bpe_ctx_free(c);
+	ts_bpe_ctx_free(c2);
+}
+
+/* Precision and recall against tests/data/tags/gold-flickr8k.tsv. */
+static void gold_set(void)
+{
+	NEED_WN();
+	FILE *f = fopen("tests/data/tags/gold-flickr8k.tsv", "r");
+	if (!f)
+		SKIP("tests/data/tags/gold-flickr8k.tsv not found (run from the project root)");
+	struct ts_tagger *tg = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	struct ts_tagger_opts o = { 0 };
+	char line[4096];
+	size_t tp = 0, fp = 0, fn = 0, rows = 0;
+	int verbose = getenv("TAGS_VERBOSE") != NULL;
+	CHECK(ts_tagger_new(&tg, wn, &o, &e) == 0);
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#')
+			continue;
+		char *cap = strchr(line, '\t'), *gold = cap ? strchr(cap + 1, '\t') : NULL;
+		if (!gold)
+			continue;
+		*cap++ = 0;
+		*gold++ = 0;
+		gold[strcspn(gold, "\n")] = 0;
+		/* gold lemmas, normalised as WordNet lemmas ('_' between words) */
+		char g[32][96];
+		size_t ng = 0;
+		for (char *s = NULL, *t = strtok_r(gold, ";", &s); t && ng < 32; t = strtok_r(NULL, ";", &s)) {
+			char k[96], m[96];
+			snprintf(k, sizeof(k), "%s", t);
+			for (char *q = k; *q; q++)
+				if (*q == ' ')
+					*q = '_';
+			snprintf(g[ng], sizeof(g[ng]), "%s", ts_wordnet_morphy(wn, k, TS_POS_NOUN, m, sizeof(m)) ? m : k);
+			int dup = 0;
+			for (size_t i = 0; i < ng; i++)
+				dup |= !strcmp(g[i], g[ng]);
+			ng += !dup;
+		}
+		struct ts_tag *tags = NULL;
+		size_t n = 0;
+		CHECK(ts_tags_extract(tg, NULL, cap, strlen(cap), &tags, &n, &e) == 0);
+		int used[32] = { 0 }, miss = 0;
+		char got[1024] = "";
+		for (size_t i = 0; i < n; i++) {
+			char k[96];
+			snprintf(k, sizeof(k), "%s", tags[i].lemma);
+			for (char *q = k; *q; q++)
+				if (*q == ' ')
+					*q = '_';
+			int dup = 0;
+			for (size_t j = 0; j < i; j++)
+				dup |= !strcmp(tags[j].lemma, tags[i].lemma);
+			if (dup)
+				continue;
+			size_t j;
+			for (j = 0; j < ng && strcmp(g[j], k); j++)
+				;
+			if (j < ng) {
+				used[j] = 1;
+				tp++;
+			} else {
+				fp++;
+				miss = 1;
+			}
+			strncat(got, k, sizeof(got) - strlen(got) - 2);
+			strcat(got, " ");
+		}
+		for (size_t j = 0; j < ng; j++)
+			if (!used[j]) {
+				fn++;
+				miss = 1;
+			}
+		if (verbose && miss) {
+			printf("  %s\n    got: %s\n    want:", cap, got);
+			for (size_t j = 0; j < ng; j++)
+				printf(" %s", g[j]);
+			printf("\n");
+		}
+		free(tags);
+		rows++;
+	}
+	fclose(f);
+	ts_tagger_free(tg);
+	double prec = tp + fp ? (double)tp / (double)(tp + fp) : 0, rec = tp + fn ? (double)tp / (double)(tp + fn) : 0;
+	printf("  %zu captions: precision %.3f (%zu/%zu), recall %.3f (%zu/%zu), F1 %.3f\n", rows, prec, tp, tp + fp,
+	       rec, tp, tp + fn, prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0);
+	CHECK(rows == 300);
+	CHECKF(prec >= 0.90 && rec >= 0.90, "precision %.3f recall %.3f: the target is 0.90 each", prec, rec);
+}
+
+int main(void)
+{
+	static const struct t_case cases[] = {
+		{ "lemmatise", lemmatise },
+		{ "missing_wordnet", missing_wordnet },
+		{ "rules", rules },
+		{ "spans", spans },
+		{ "gold_set", gold_set },
+		{ NULL, NULL },
+	};
+	int rc = t_run("tags", cases);
+	ts_wordnet_free(wn);
+	ts_bpe_free(bpe);
+	return rc;
+}
