@@ -673,6 +673,15 @@ static int writer_close(struct writer *w, int ok, uint64_t nkept, uint64_t end_r
 		ts_lmdb_close(w->db);
 		if (w->report && fclose(w->report) && rc == 0)
 			rc = ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s/str-report.jsonl'", w->outdir);
+		if (!ok || rc) {   /* no half-written environment is left behind */
+			static const char *files[] = { "data.mdb", "lock.mdb", "str-report.jsonl" };
+			char p[4200];
+			for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+				snprintf(p, sizeof(p), "%s/%s", w->outdir, files[i]);
+				unlink(p);
+			}
+			rmdir(w->outdir);
+		}
 		return rc;
 	}
 	if (w->report)

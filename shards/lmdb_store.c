@@ -10,12 +10,21 @@
  * - every liblmdb error is translated with mdb_strerror() into the
  *   caller's struct ts_err together with the file it concerns;
  * - a writer keeps its values unchanged, byte for byte.
+ *
+ * liblmdb trusts the page numbers it finds in branch pages: a damaged page
+ * can send it past the end of the file, where the mapping raises SIGBUS.
+ * Every read of a map is therefore guarded: while liblmdb walks the tree
+ * a SIGBUS/SIGSEGV handler jumps back with "is corrupt", and every value
+ * returned is checked to lie inside the file.  The guard is per thread and
+ * restores the previous handlers after each call.
  */
 #include "lmdb_store.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <lmdb.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,8 +36,61 @@ struct ts_lmdb {
 	MDB_txn *txn;          /* the read transaction, or the open write one */
 	MDB_dbi dbi;
 	int writer;
+	const char *map;       /* the mapping and the file size, for bounds checks */
+	uint64_t file_size;
 	char path[4096];       /* DIR/data.mdb, for messages */
 };
+
+static __thread sigjmp_buf *fault_jmp;
+
+static void on_fault(int sig)
+{
+	if (fault_jmp)
+		siglongjmp(*fault_jmp, sig);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+struct guard {
+	struct sigaction old_bus, old_segv;
+};
+
+static void guard_on(struct guard *g)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_fault;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_NODEFER;
+	sigaction(SIGBUS, &sa, &g->old_bus);
+	sigaction(SIGSEGV, &sa, &g->old_segv);
+}
+
+static void guard_off(struct guard *g)
+{
+	fault_jmp = NULL;
+	sigaction(SIGBUS, &g->old_bus, NULL);
+	sigaction(SIGSEGV, &g->old_segv, NULL);
+}
+
+/* mdb_get / mdb_cursor_get under the guard; MDB_CORRUPTED on a fault. */
+static int guarded_get(struct ts_lmdb *db, MDB_cursor *cur, MDB_val *k, MDB_val *v, MDB_cursor_op op)
+{
+	struct guard g;
+	sigjmp_buf jb;
+	volatile int rc = MDB_PAGE_NOTFOUND;   /* a fault: a page outside the file */
+	guard_on(&g);
+	if (sigsetjmp(jb, 1) == 0) {
+		fault_jmp = &jb;
+		rc = cur ? mdb_cursor_get(cur, k, v, op) : mdb_get(db->txn, db->dbi, k, v);
+	}
+	guard_off(&g);
+	if (rc == 0 && db->map && db->file_size &&
+	    ((const char *)v->mv_data < db->map ||
+	     (uint64_t)((const char *)v->mv_data - db->map) + v->mv_size > db->file_size))
+		rc = MDB_PAGE_NOTFOUND;
+	return rc;
+}
 
 int ts_lmdb_is_env(const char *dir)
 {
@@ -83,6 +145,12 @@ int ts_lmdb_open(struct ts_lmdb **out, const char *dir, struct ts_err *err)
 				dir);
 		goto fail;
 	}
+	if (st.st_size < 8192) {   /* two meta pages of at least 4 KiB */
+		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+				"'%s' is not an LMDB file: %lld bytes, too short for its meta pages",
+				db->path, (long long)st.st_size);
+		goto fail;
+	}
 	if ((rc = mdb_env_create(&db->env)) ||
 	    (rc = mdb_env_open(db->env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS, 0444))) {
 		rc = lmdb_fail(db, rc, "open", err);
@@ -92,6 +160,8 @@ int ts_lmdb_open(struct ts_lmdb **out, const char *dir, struct ts_err *err)
 		rc = lmdb_fail(db, rc, "read the header of", err);
 		goto fail;
 	}
+	db->map = info.me_mapaddr;
+	db->file_size = (uint64_t)st.st_size;
 	if ((uint64_t)(info.me_last_pgno + 1) * mst.ms_psize > (uint64_t)st.st_size) {
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
 				"'%s' is truncated: %" PRIu64 " bytes, its meta page says %" PRIu64,
@@ -118,7 +188,7 @@ int ts_lmdb_get(struct ts_lmdb *db, const char *key, const void **val, size_t *l
 		struct ts_err *err)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
-	int rc = mdb_get(db->txn, db->dbi, &k, &v);
+	int rc = guarded_get(db, NULL, &k, &v, MDB_SET);
 	if (rc == MDB_NOTFOUND)
 		return 0;
 	if (rc)
@@ -162,7 +232,7 @@ int ts_lmdb_foreach(struct ts_lmdb *db,
 	int rc = mdb_cursor_open(db->txn, db->dbi, &c), r = 0;
 	if (rc)
 		return lmdb_fail(db, rc, "read", err);
-	while ((rc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) == 0)
+	while ((rc = guarded_get(db, c, &k, &v, MDB_NEXT)) == 0)
 		if ((r = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, user)))
 			break;
 	mdb_cursor_close(c);
