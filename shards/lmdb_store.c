@@ -14,8 +14,9 @@
  * liblmdb trusts the page numbers it finds in branch pages: a damaged page
  * can send it past the end of the file, where the mapping raises SIGBUS.
  * Every read of a map is therefore guarded: while liblmdb walks the tree
- * a SIGBUS/SIGSEGV handler jumps back with "is corrupt", and every value
- * returned is checked to lie inside the file.  The guard is per thread and
+ * a SIGBUS/SIGSEGV handler jumps back with "is corrupt", and every page of
+ * every key and value returned is touched under the same guard (a damaged
+ * overflow page can claim a value longer than the file).  The guard is per thread and
  * restores the previous handlers after each call.
  */
 #include "lmdb_store.h"
@@ -36,8 +37,6 @@ struct ts_lmdb {
 	MDB_txn *txn;          /* the read transaction, or the open write one */
 	MDB_dbi dbi;
 	int writer;
-	const char *map;       /* the mapping and the file size, for bounds checks */
-	uint64_t file_size;
 	char path[4096];       /* DIR/data.mdb, for messages */
 };
 
@@ -73,6 +72,18 @@ static void guard_off(struct guard *g)
 	sigaction(SIGSEGV, &g->old_segv, NULL);
 }
 
+/* Read one byte of every page of p[0..n). */
+static void touch(const void *p, size_t n)
+{
+	const volatile unsigned char *c = p;
+	unsigned char sink = 0;
+	for (size_t i = 0; i < n; i += 4096)
+		sink ^= c[i];
+	if (n)
+		sink ^= c[n - 1];
+	(void)sink;
+}
+
 /* mdb_get / mdb_cursor_get under the guard; MDB_CORRUPTED on a fault. */
 static int guarded_get(struct ts_lmdb *db, MDB_cursor *cur, MDB_val *k, MDB_val *v, MDB_cursor_op op)
 {
@@ -82,13 +93,14 @@ static int guarded_get(struct ts_lmdb *db, MDB_cursor *cur, MDB_val *k, MDB_val 
 	guard_on(&g);
 	if (sigsetjmp(jb, 1) == 0) {
 		fault_jmp = &jb;
-		rc = cur ? mdb_cursor_get(cur, k, v, op) : mdb_get(db->txn, db->dbi, k, v);
+		int r = cur ? mdb_cursor_get(cur, k, v, op) : mdb_get(db->txn, db->dbi, k, v);
+		if (r == 0) {
+			touch(k->mv_data, k->mv_size);
+			touch(v->mv_data, v->mv_size);
+		}
+		rc = r;   /* only once everything was read without a fault */
 	}
 	guard_off(&g);
-	if (rc == 0 && db->map && db->file_size &&
-	    ((const char *)v->mv_data < db->map ||
-	     (uint64_t)((const char *)v->mv_data - db->map) + v->mv_size > db->file_size))
-		rc = MDB_PAGE_NOTFOUND;
 	return rc;
 }
 
@@ -160,8 +172,6 @@ int ts_lmdb_open(struct ts_lmdb **out, const char *dir, struct ts_err *err)
 		rc = lmdb_fail(db, rc, "read the header of", err);
 		goto fail;
 	}
-	db->map = info.me_mapaddr;
-	db->file_size = (uint64_t)st.st_size;
 	if ((uint64_t)(info.me_last_pgno + 1) * mst.ms_psize > (uint64_t)st.st_size) {
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
 				"'%s' is truncated: %" PRIu64 " bytes, its meta page says %" PRIu64,
