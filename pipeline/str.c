@@ -39,6 +39,7 @@
 #include "../shards/lmdb_store.h"
 #include "../shards/shards.h"
 #include "dsw.h"
+#include "progress.h"
 #include "shards_ops.h"
 #include "source.h"
 #include "util.h"
@@ -717,7 +718,8 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 	struct str_item it;
 	char *outdir = NULL;
 	int filter = filter_on(o, d), rc, ok = 0;
-	uint64_t end_record = 0;
+	uint64_t end_record = 0, bytes = 0;
+	struct ts_progress *pg = NULL;
 
 	memset(&w, 0, sizeof(w));
 	memset(&it, 0, sizeof(it));
@@ -731,6 +733,8 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 			   "(--filter clip4str to filter them)", d->path);
 	if ((rc = reader_open(&r, d, o, &e)) || (rc = writer_open(&w, o, d, filter, outdir, &e)))
 		goto out;
+	pg = ts_progress_new(*d->name ? d->name : "str ingest", -1);   /* only on a terminal */
+	ts_progress_total(pg, r.db ? r.num : 0);
 	while ((rc = reader_next(&r, &it, &e)) == 1) {
 		struct str_out so;
 		memset(&so, 0, sizeof(so));
@@ -746,6 +750,7 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 		if (so.reason != TS_R_NONE) {
 			res->rejects++;
 			res->by_reason[so.reason]++;
+			ts_progress_clear(pg);
 			if (ts_verbosity >= 1)
 				fprintf(stderr, "tessera: rejected '%s' (%s): %s\n", it.source,
 					ts_reason_name(so.reason), so.msg);
@@ -754,7 +759,9 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 			rc = writer_sample(&w, &it, &so, res->samples, &e);
 			res->samples++;
 			res->changed += so.changed;
+			bytes += so.src_len;
 		}
+		ts_progress_update(pg, res->records, bytes, res->rejects);
 		free(so.label);
 		item_release(&it);
 		if (rc)
@@ -763,6 +770,8 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 	if (rc == 0)
 		ok = 1;
 out:
+	ts_progress_done(pg);
+	ts_progress_free(pg);
 	item_release(&it);
 	reader_close(&r);
 	{
