@@ -36,6 +36,7 @@
 #include "../captions/caption.h"
 #include "../captions/strlabel.h"
 #include "../compose/compose.h"
+#include "../shards/dataset.h"
 #include "../shards/lmdb_store.h"
 #include "../shards/shards.h"
 #include "dsw.h"
@@ -50,7 +51,7 @@
 
 /* ---- datasets: what an INPUT holds ---------------------------------------- */
 
-enum { DS_LIST, DS_LMDB };
+enum { DS_LIST, DS_LMDB, DS_TESSERA };
 
 struct str_ds {
 	char *path;     /* the list file or environment folder */
@@ -104,17 +105,25 @@ static int no_hidden(const struct dirent *d)
 	return d->d_name[0] != '.';
 }
 
-/* Every folder under dir (itself included) holding data.mdb, in bytewise
- * order of their relative paths; an environment's subfolders are not
- * searched. */
+static int is_tessera(const char *dir)
+{
+	char p[4200];
+	struct stat st;
+	snprintf(p, sizeof(p), "%s/catalog.sqlite", dir);
+	return stat(p, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+/* Every folder under dir (itself included) holding data.mdb (or a tessera
+ * dataset's catalog.sqlite), in bytewise order of their relative paths;
+ * a dataset's subfolders are not searched. */
 static int walk(struct str_dslist *l, const char *dir, const char *rel, int depth,
 		struct ts_err *e)
 {
 	struct dirent **names = NULL;
 	int n, rc = 0;
 
-	if (ts_lmdb_is_env(dir))
-		return dslist_add(l, dir, rel, DS_LMDB) ?
+	if (ts_lmdb_is_env(dir) || is_tessera(dir))
+		return dslist_add(l, dir, rel, ts_lmdb_is_env(dir) ? DS_LMDB : DS_TESSERA) ?
 			ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory") : 0;
 	if (depth > STR_MAX_DEPTH)
 		return 0;
@@ -152,7 +161,8 @@ static int find_datasets(const char *input, struct str_dslist *l, struct ts_err 
 		return rc;
 	if (l->n == 0)
 		return ts_err_set(e, TS_ERR_INVALID, TS_R_NONE,
-				  "no LMDB environment (a folder with data.mdb) under '%s'", input);
+				  "no LMDB environment (a folder with data.mdb) or tessera dataset under '%s'",
+				  input);
 	return 0;
 }
 
@@ -193,6 +203,9 @@ struct str_reader {
 	struct ts_lmdb *db;
 	uint64_t num, next;
 	uint64_t record;
+	/* a tessera dataset (shards + catalog) */
+	struct ts_dataset *tds;
+	struct ts_ds_iter *tit;
 };
 
 struct str_item {
@@ -203,6 +216,8 @@ struct str_item {
 	const uint8_t *img;         /* LMDB value, or NULL: read image_path */
 	size_t img_len;
 	char *image_path;           /* malloc'ed */
+	uint8_t *owned;             /* malloc'ed image and label (tessera datasets) */
+	char *owned_label;
 	const char *image_ref;
 	enum ts_reason reject;
 	char msg[TS_ERR_MSG_MAX];
@@ -211,6 +226,8 @@ struct str_item {
 static void item_release(struct str_item *it)
 {
 	free(it->image_path);
+	free(it->owned);
+	free(it->owned_label);
 	memset(it, 0, sizeof(*it));
 }
 
@@ -225,6 +242,12 @@ static int reader_open(struct str_reader *r, const struct str_ds *ds, const stru
 		if ((rc = ts_lmdb_open(&r->db, ds->path, e)) || (rc = ts_lmdb_num_samples(r->db, &r->num, e)))
 			return rc;
 		r->next = 1;
+		return TS_OK;
+	}
+	if (ds->kind == DS_TESSERA) {
+		if ((rc = ts_dataset_open(&r->tds, ds->path, e)) ||
+		    (rc = ts_ds_iter_samples(r->tds, -1, &r->tit, e)))
+			return rc;
 		return TS_OK;
 	}
 	if (!(r->f = fopen(ds->path, "rb")))
@@ -248,6 +271,8 @@ static void reader_close(struct str_reader *r)
 	free(r->line);
 	free(r->root);
 	ts_lmdb_close(r->db);
+	ts_ds_iter_free(r->tit);
+	ts_dataset_close(r->tds);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -272,6 +297,35 @@ static void item_reject(struct str_item *it, enum ts_reason reason, const char *
 static int reader_next(struct str_reader *r, struct str_item *it, struct ts_err *e)
 {
 	memset(it, 0, sizeof(*it));
+	if (r->tds) {
+		const struct ts_ds_sample *s;
+		json_error_t je;
+		json_t *caps;
+		size_t len;
+		int rc = ts_ds_next_sample(r->tit, &s, e);
+		struct ts_err re = TS_ERR_INIT;
+		if (rc <= 0)
+			return rc;
+		it->record = s->record;
+		snprintf(it->source, sizeof(it->source), "%s:%s", r->ds->path, s->key);
+		/* the original label when the filter changed it (captions[1]) */
+		caps = json_loads(s->captions_json ? s->captions_json : "[]", 0, &je);
+		json_t *lab = json_array_get(caps, json_array_size(caps) > 1 ? 1 : 0);
+		it->owned_label = json_is_string(lab) ?
+			strndup(json_string_value(lab), json_string_length(lab)) :
+			strdup(s->caption ? s->caption : "");
+		json_decref(caps);
+		if (!it->owned_label)
+			return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		it->label = it->owned_label;
+		it->label_len = strlen(it->owned_label);
+		if (ts_dataset_read_member(r->tds, s->key, NULL, &it->owned, &len, &re))
+			item_reject(it, re.status == TS_ERR_NOMEM ? TS_R_SOURCE_UNREADABLE : TS_R_SOURCE_MISSING,
+				    "%s", re.msg);
+		it->img = it->owned;
+		it->img_len = len;
+		return 1;
+	}
 	if (r->db) {
 		char k[32];
 		const void *v;
@@ -1112,6 +1166,17 @@ static void print_stats(const struct ts_str_opts *o, struct stats *s, json_t *da
 	json_decref(j);
 }
 
+/* A tessera dataset's rejects were records too: count them as drops. */
+static int stats_reject(const struct ts_ds_reject *r, void *user)
+{
+	struct stats *s = user;
+	enum ts_reason why = ts_reason_from_name(r->reason);
+	s->records++;
+	s->dropped++;
+	s->by_reason[why < TS_R__COUNT ? why : TS_R_NONE]++;
+	return 0;
+}
+
 int ts_str_stats(const struct ts_str_opts *o)
 {
 	struct ts_err e = TS_ERR_INIT;
@@ -1138,6 +1203,8 @@ int ts_str_stats(const struct ts_str_opts *o)
 				item_release(&it);
 			}
 			item_release(&it);
+			if (rc == 0 && r.tds)
+				rc = ts_dataset_foreach_reject(r.tds, stats_reject, &s, &e);
 		}
 		reader_close(&r);
 		if (rc) {

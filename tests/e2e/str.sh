@@ -163,6 +163,24 @@ rej = db.execute("select record, reason from rejects order by record").fetchall(
 rep = [json.loads(l) for l in open(sys.argv[2] + "/str-report.jsonl")]
 assert rej == [(r["record"], r["reason"]) for r in rep if r["type"] == "reject"], rej
 EOF
+	# a tessera dataset as a source: stats agree with the gt list's, and
+	# the original labels come back through the filter to the same LMDB
+	"$TESSERA" str stats --json --image-root "$root" "$TMP/gtw.txt" > "$TMP/st1.json" || return 1
+	"$TESSERA" str stats --json "$TMP/w" > "$TMP/st2.json" || return 1
+	$PYL -c "
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a['samples'] == b['samples'] and a['filter'] == b['filter'], (a['filter'], b['filter'])
+" "$TMP/st1.json" "$TMP/st2.json" || return 1
+	"$TESSERA" str ingest -q "$TMP/w" -o "$TMP/wback" || return 1
+	$PYL -c "
+import lmdb, sys
+a, b = (lmdb.open(d, readonly=True, lock=False).begin() for d in sys.argv[1:3])
+n = int(a.get(b'num-samples'))
+assert n == int(b.get(b'num-samples')) and n > 0
+for i in range(1, n + 1):
+    assert a.get(b'label-%09d' % i) == b.get(b'label-%09d' % i), i
+" "$TMP/wl" "$TMP/wback"
 }
 
 # a damaged data.mdb: a clear error naming it; the other datasets of a tree still arrive
