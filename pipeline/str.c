@@ -48,6 +48,7 @@
 #define LMDB_COMMIT_EVERY 1000     /* the reference writer's cache size */
 #define STR_MAX_DEPTH 32
 #define STR_MAX_LINE (1 << 20)
+#define STR_MAX_LABEL (1 << 16)   /* bytes; a word label is far shorter */
 
 /* ---- datasets: what an INPUT holds ---------------------------------------- */
 
@@ -440,6 +441,11 @@ static int do_label(const struct ts_str_opts *o, int filter, const struct str_it
 		    struct str_out *so)
 {
 	struct ts_err e = TS_ERR_INIT;
+	if (it->label_len > STR_MAX_LABEL) {
+		ts_err_set(&e, TS_ERR_LIMIT, TS_R_CAPTION_TOO_LONG, "label of %zu bytes, more than %d",
+			   it->label_len, STR_MAX_LABEL);
+		return out_reject(so, "caption", &e);
+	}
 	if (filter) {
 		if (ts_strlabel_filter(o->cs, o->max_label_len, it->label, it->label_len,
 				       &so->label, &so->label_len, &e))
@@ -470,6 +476,11 @@ static int do_image(struct str_ctx *c, const struct str_item *it, int want_jpeg,
 	size_t len;
 
 	if (it->img) {
+		if (it->img_len > o->max_file_bytes) {
+			ts_err_set(&e, TS_ERR_LIMIT, TS_R_SOURCE_TOO_LARGE, "image of %zu bytes, more than "
+				   "--max-file-bytes %" PRIu64, it->img_len, o->max_file_bytes);
+			return out_reject(so, "read", &e);
+		}
 		so->src = it->img;
 		so->src_len = it->img_len;
 	} else {
