@@ -64,6 +64,15 @@ gt_lmdb() {
 	STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-94" 94 26 0
 }
 
+# random labels from a pool of hard characters, against the reference filter
+gt_random() {
+	root=$($CHK gtrandom "$SHARED" "$TMP/gtrand.txt" 1500 5) || return 1
+	for cs in 94 36; do
+		"$TESSERA" str ingest -q --image-root "$root" --charset $cs "$TMP/gtrand.txt" -o "$TMP/rand-$cs" || return 1
+		STR_ROOT=$root $CHK check "$TMP/gtrand.txt" "$TMP/rand-$cs" $cs 25 0 || return 1
+	done
+}
+
 # bad records in a gt list: each a reject with source and reason, the run goes on
 gt_bad() {
 	mkdir -p "$TMP/bad/img"
@@ -241,6 +250,7 @@ elif ! $PYL -c 'import lmdb' 2>/dev/null; then
 	skip python_lmdb "$PYL cannot import lmdb (python3-lmdb is missing; make deps installs it)"
 else
 	t gt_lmdb gt_lmdb
+	t gt_random gt_random
 	t gt_bad gt_bad
 	t tree tree
 	t shared_lmdb shared_lmdb

@@ -10,6 +10,9 @@ Subcommands (each exits 1 with a message on the first mismatch):
 
   gtlist SHARED OUT.txt             gt list: the shared crops and labels, then
                                     tricky labels on shared crops
+  gtrandom SHARED OUT.txt N SEED    gt list of N random labels drawn from a pool of
+                                    accents, ligatures, full-width forms, spaces,
+                                    emoji, punctuation (seeded), on one shared crop
   write-env DIR SHARED N0 N1 [raw]  an LMDB written by python-lmdb: shared crops
                                     N0..N1-1 (raw: labels with Unicode), plus a
                                     cut JPEG
@@ -97,6 +100,25 @@ def gtlist(shared, out):
         for i, t in enumerate(TRICKY):
             f.write("%s\t%s\n" % (rows[i % len(rows)]["image"], t))
     return root
+
+
+POOL = ("abcXYZ019-'.!~ \t\u00a0\u2003\u3000\u200b\u00e9\u00c5\u00f6\u00df\u00e6\u0153"
+        "\ufb01\ufb02\ufb03\uff11\uff21\uff41\uff01\u2460\u00bd\u2122\u00a8\u00b4\u0301"
+        "\u2764\u4e2d\u0416\u03a9\u00aa\u00b2\u2075\u2103\u212b\u01c4\u1e9e")
+EMOJI = ("\U0001F600", "\U0001F355", "\U0001D400")   # emoji, MATHEMATICAL BOLD CAPITAL A
+
+
+def gtrandom(shared, out, n, seed):
+    import random
+    rnd = random.Random(seed)
+    rows = shared_rows(shared)
+    with open(out, "w", encoding="utf-8") as f:
+        for i in range(n):
+            k = rnd.choice((1, 3, 8, 20, 24, 25, 26, 27, 30))
+            lab = "".join(rnd.choice(EMOJI) if rnd.random() < 0.03 else rnd.choice(POOL) for _ in range(k))
+            lab = lab.strip() or "x"          # the list format cannot carry edge whitespace
+            f.write("%s %s\n" % (rows[i % len(rows)]["image"], lab.replace("\n", "")))
+    return os.path.join(shared, "data/str")
 
 
 def read_gt(gt, root):
@@ -207,6 +229,8 @@ def main():
     cmd, a = sys.argv[1], sys.argv[2:]
     if cmd == "gtlist":
         print(gtlist(a[0], a[1]))
+    elif cmd == "gtrandom":
+        print(gtrandom(a[0], a[1], int(a[2]), int(a[3])))
     elif cmd == "write-env":
         write_env(a[0], a[1], int(a[2]), int(a[3]), len(a) > 4)
     elif cmd == "check":
