@@ -20,7 +20,7 @@ PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
-	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base
+	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -42,22 +42,23 @@ LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 # in the tree never breaks the build, and adding a file is a visible change.
 LIB_SRC := base/ts_error.c \
 	compose/codec.c compose/resize.c compose/process.c \
-	captions/caption.c captions/bpe.c captions/sentence.c \
+	captions/caption.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
-	shards/dataset.c shards/sqlite_shard.c
+	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
 	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/dsw.c pipeline/seen.c \
 	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
 	pipeline/captions_stats.c pipeline/captions_split.c \
 	pipeline/source.c pipeline/source_folder.c pipeline/source_csv.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
-	pipeline/source_urban1k.c pipeline/source_wds.c
+	pipeline/source_urban1k.c pipeline/source_wds.c \
+	pipeline/cmd_str.c pipeline/str.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
 	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
-	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c
+	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c tests/unit/test_str.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))

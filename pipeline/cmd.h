@@ -21,6 +21,8 @@ int cmd_shards(int argc, char **argv);
 int cmd_captions(int argc, char **argv);
 void usage_captions(FILE *f);
 void usage_shards(FILE *f);
+int cmd_str(int argc, char **argv);
+void usage_str(FILE *f);
 
 const struct ts_cmd *ts_cmd_find(const char *name);
 

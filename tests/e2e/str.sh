@@ -1,0 +1,263 @@
+#!/bin/sh
+# e2e: tessera str ingest|stats|ids on the shared word crops and on LMDB
+# environments written by Python's lmdb module (Debian python3-lmdb) at
+# test time; tessera's LMDB output is read back by the same module and
+# checked against a transcription of the CLIP4STR loader's label filter
+# (tests/e2e/str_check.py).  Also: --store wds, --resize stretch,
+# --min-image-dim, damaged data.mdb files, and the CLI.
+SUITE=str
+. tests/e2e/lib.sh
+DATA=$SHARED/data/str
+PYL=/usr/bin/python3       # Debian's python3, where python3-lmdb lives
+CHK="$PYL tests/e2e/str_check.py"
+PY=$(command -v python3 || true)
+
+cli() {
+	"$TESSERA" str --help | grep -q 'tessera str ingest' || return 1
+	"$TESSERA" help str | grep -q -- '--max-label-length' || return 1
+	"$TESSERA" --help | grep -q '^  str ' || return 1
+	"$TESSERA" str 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" str frob 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" str ingest /dev/null 2>/dev/null; [ $? -eq 2 ] || return 1      # no -o
+	"$TESSERA" str ingest --store zip x -o y 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" str ids --charset /nonexistent ab 2> "$TMP/err"; [ $? -eq 2 ] || return 1
+	grep -q "cannot open charset file '/nonexistent'" "$TMP/err" || return 1
+	"$TESSERA" str stats "$TMP/nothing-here" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "cannot open '.*nothing-here'" "$TMP/err" || return 1
+	mkdir -p "$TMP/empty-tree/a/b"
+	"$TESSERA" str ingest "$TMP/empty-tree" -o "$TMP/x" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "no LMDB environment" "$TMP/err" || return 1
+	"$TESSERA" str --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
+	sed 's/\\-/-/g' docs/man/tessera-str.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
+	diff "$TMP/help.opts" "$TMP/man.opts" || return 1
+	grep -q 'tessera-str' docs/man/tessera.1 && grep -q 'tessera str' README.md
+}
+
+ids() {
+	for cs in 94 36 62; do
+		for label in "Caf\303\251 12" "HELLO-World!" "$(printf '\357\254\201sh')" "a1Z~"; do
+			label=$(printf "$label")
+			want=$($CHK ids $cs "$label") || return 1
+			got=$("$TESSERA" str ids --charset $cs "$label") || return 1
+			[ "$got" = "$want" ] || { echo "ids $cs '$label': got $got, want $want"; return 1; }
+		done
+	done
+	# a label the filter drops: exit 1 with the reason
+	"$TESSERA" str ids "$(printf '\360\237\230\200')" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q 'label.empty_after_filter' "$TMP/err"
+}
+
+# gt list of the shared crops plus tricky labels -> LMDB, read back by python-lmdb
+gt_lmdb() {
+	root=$($CHK gtlist "$SHARED" "$TMP/gt.txt") || return 1
+	for cs in 94 36; do
+		"$TESSERA" str ingest -q --image-root "$root" --charset $cs "$TMP/gt.txt" -o "$TMP/gt-$cs" || return 1
+		STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-$cs" $cs 25 0 || return 1
+	done
+	# the same records with the filter off: labels kept byte for byte
+	"$TESSERA" str ingest -q --filter none --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-raw" || return 1
+	STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-raw" 94 25 0 --no-filter || return 1
+	# a second run refuses to overwrite, --overwrite replaces
+	"$TESSERA" str ingest -q --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q 'already exists' "$TMP/err" || return 1
+	"$TESSERA" str ingest -q --overwrite --max-label-length 26 --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" || return 1
+	STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-94" 94 26 0
+}
+
+# random labels from a pool of hard characters, against the reference filter
+gt_random() {
+	root=$($CHK gtrandom "$SHARED" "$TMP/gtrand.txt" 1500 5) || return 1
+	for cs in 94 36; do
+		"$TESSERA" str ingest -q --image-root "$root" --charset $cs "$TMP/gtrand.txt" -o "$TMP/rand-$cs" || return 1
+		STR_ROOT=$root $CHK check "$TMP/gtrand.txt" "$TMP/rand-$cs" $cs 25 0 || return 1
+	done
+}
+
+# bad records in a gt list: each a reject with source and reason, the run goes on
+gt_bad() {
+	mkdir -p "$TMP/bad/img"
+	cp "$DATA/images/parseq__cute-184.jpg" "$TMP/bad/img/ok.jpg"
+	head -c 700 "$DATA/images/parseq__cute-184.jpg" > "$TMP/bad/img/cut.jpg"
+	echo '<html>not an image</html>' > "$TMP/bad/img/page.jpg"
+	printf 'img/ok.jpg SALMON\nimg/missing.jpg x\n\nimg/ok.jpg\n../../etc/passwd root\nimg/cut.jpg CUT\nimg/page.jpg PAGE\nimg/ok.jpg \360\237\230\200\nimg/ok.jpg caf\351\n' > "$TMP/bad/gt.txt"
+	"$TESSERA" str ingest "$TMP/bad/gt.txt" -o "$TMP/bad/out" 2> "$TMP/err" || return 1
+	for want in "gt.txt:2' (source.missing)" "gt.txt:4' (record.bad_row)" "gt.txt:5' (source.escapes_root)" \
+		"gt.txt:6' (image.truncated)" "gt.txt:7' (image.not_an_image)" "gt.txt:8' (label.empty_after_filter)" \
+		"gt.txt:9' (caption.invalid_utf8)"; do
+		grep -qF "$want" "$TMP/err" || { echo "missing: $want"; cat "$TMP/err"; return 1; }
+	done
+	[ "$(grep -c '"type":"reject"' "$TMP/bad/out/str-report.jsonl")" -eq 7 ] || return 1
+	$PYL -c "
+import lmdb, sys
+t = lmdb.open(sys.argv[1], readonly=True, lock=False).begin()
+assert t.get(b'num-samples') == b'1' and t.get(b'label-000000001') == b'SALMON', 'bad output'
+assert t.get(b'image-000000001') == open(sys.argv[2], 'rb').read()
+" "$TMP/bad/out" "$TMP/bad/img/ok.jpg"
+}
+
+# a tree of environments written by python-lmdb: each its own dataset,
+# names kept; test/ sets keep their labels; a cut image is skipped
+tree() {
+	for d in train/real/setA:0:12 train/real/setB:12:20:raw test/IIIT5k:20:30:raw; do
+		set -- $(echo "$d" | tr ':' ' ')
+		$CHK write-env "$TMP/tree/$1" "$SHARED" $2 $3 $4 || return 1
+	done
+	"$TESSERA" str ingest "$TMP/tree" -o "$TMP/tree-out" 2> "$TMP/err" || { cat "$TMP/err"; return 1; }
+	for d in train/real/setA train/real/setB test/IIIT5k; do
+		[ -f "$TMP/tree-out/$d/data.mdb" ] || { echo "no $d"; return 1; }
+	done
+	grep -q "IIIT5k' looks like an evaluation set" "$TMP/err" || return 1
+	$CHK check "$TMP/tree/train/real/setA" "$TMP/tree-out/train/real/setA" 94 25 0 || return 1
+	$CHK check "$TMP/tree/train/real/setB" "$TMP/tree-out/train/real/setB" 94 25 0 || return 1
+	$CHK check "$TMP/tree/test/IIIT5k" "$TMP/tree-out/test/IIIT5k" 94 25 0 --no-filter || return 1
+	# --filter clip4str applies to test sets too, here with the test charset
+	"$TESSERA" str ingest -q --filter clip4str --charset 36 "$TMP/tree/test" -o "$TMP/test36" || return 1
+	$CHK check "$TMP/tree/test/IIIT5k" "$TMP/test36/IIIT5k" 36 25 0
+}
+
+# the shared mmocr environments: imgs copied byte for byte, the broken
+# one's image rejected, the label-only one's records missing their images
+shared_lmdb() {
+	"$TESSERA" str ingest --json "$DATA/lmdb" -o "$TMP/mmocr" > "$TMP/sum.json" 2> "$TMP/err" || return 1
+	$CHK check "$DATA/lmdb/mmocr_imgs.lmdb" "$TMP/mmocr/mmocr_imgs.lmdb" 94 25 0 || return 1
+	grep -q "mmocr_broken.lmdb:000000001' (image\." "$TMP/err" || return 1
+	$PYL - "$TMP/sum.json" <<'EOF'
+import json, sys
+s = json.load(open(sys.argv[1]))
+d = {x["dataset"]: x for x in s["datasets"]}
+assert sorted(d) == ["mmocr_broken.lmdb", "mmocr_imgs.lmdb", "mmocr_label.lmdb"], d
+assert d["mmocr_imgs.lmdb"]["samples"] == 10 and d["mmocr_broken.lmdb"]["samples"] == 0
+assert d["mmocr_label.lmdb"]["rejects_by_reason"] == {"source.missing": 10}, d["mmocr_label.lmdb"]
+EOF
+}
+
+resize() {
+	root=$($CHK gtlist "$SHARED" "$TMP/gtr.txt") || return 1
+	"$TESSERA" str ingest -q --resize stretch --size 224 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/r224" || return 1
+	STR_ROOT=$root $CHK check "$TMP/gtr.txt" "$TMP/r224" 94 25 0 --resize 224
+}
+
+min_dim() {
+	root=$($CHK gtlist "$SHARED" "$TMP/gtm.txt") || return 1
+	"$TESSERA" str ingest -q --min-image-dim 40 --image-root "$root" "$TMP/gtm.txt" -o "$TMP/m40" || return 1
+	grep -q '"reason":"image.too_small"' "$TMP/m40/str-report.jsonl" || return 1
+	STR_ROOT=$root $CHK check "$TMP/gtm.txt" "$TMP/m40" 94 25 40
+}
+
+# --store wds: the dataset contract; changed labels keep their original
+wds() {
+	root=$($CHK gtlist "$SHARED" "$TMP/gtw.txt") || return 1
+	"$TESSERA" str ingest -q --store wds --shard-samples 16 --image-root "$root" "$TMP/gtw.txt" -o "$TMP/w" || return 1
+	"$TESSERA" shards verify "$TMP/w" > /dev/null || return 1
+	"$PY" tests/e2e/check_dataset.py "$TMP/w" || return 1
+	n=$(sqlite3 "$TMP/w/catalog.sqlite" "select count(*) from samples")
+	[ "$(wc -l < "$TMP/gtw.txt")" -eq $((n + $(sqlite3 "$TMP/w/catalog.sqlite" "select count(*) from rejects"))) ] || return 1
+	[ "$(sqlite3 "$TMP/w/catalog.sqlite" "select count(*) from members where name not like '%.jpg' and name not like '%.txt' and name not like '%.json'")" -eq 0 ] || return 1
+	# 'Café' became 'Cafe': the catalog and KEY.json keep the original
+	key=$(sqlite3 "$TMP/w/catalog.sqlite" "select key from samples where caption = 'Cafe'")
+	[ -n "$key" ] || return 1
+	[ "$(sqlite3 "$TMP/w/catalog.sqlite" "select json_extract(captions, '\$[1]') from samples where key = '$key'")" = "$(printf 'Caf\303\251')" ] || return 1
+	"$TESSERA" shards cat "$TMP/w" "$key" --member json | grep -q "\"original_label\":\"Caf" || return 1
+	# the same samples, labels and rejects as --store lmdb gives
+	"$TESSERA" str ingest -q --image-root "$root" "$TMP/gtw.txt" -o "$TMP/wl" || return 1
+	$PYL - "$TMP/w" "$TMP/wl" <<'EOF'
+import json, lmdb, sqlite3, sys
+db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
+rows = db.execute("select caption from samples order by record").fetchall()
+t = lmdb.open(sys.argv[2], readonly=True, lock=False).begin()
+assert int(t.get(b"num-samples")) == len(rows), (len(rows), t.get(b"num-samples"))
+for i, (cap,) in enumerate(rows):
+    assert t.get(b"label-%09d" % (i + 1)).decode() == cap, (i, cap)
+rej = db.execute("select record, reason from rejects order by record").fetchall()
+rep = [json.loads(l) for l in open(sys.argv[2] + "/str-report.jsonl")]
+assert rej == [(r["record"], r["reason"]) for r in rep if r["type"] == "reject"], rej
+EOF
+	# a tessera dataset as a source: stats agree with the gt list's, and
+	# the original labels come back through the filter to the same LMDB
+	"$TESSERA" str stats --json --image-root "$root" "$TMP/gtw.txt" > "$TMP/st1.json" || return 1
+	"$TESSERA" str stats --json "$TMP/w" > "$TMP/st2.json" || return 1
+	$PYL -c "
+import json, sys
+a, b = (json.load(open(f)) for f in sys.argv[1:3])
+assert a['samples'] == b['samples'] and a['filter'] == b['filter'], (a['filter'], b['filter'])
+" "$TMP/st1.json" "$TMP/st2.json" || return 1
+	"$TESSERA" str ingest -q "$TMP/w" -o "$TMP/wback" || return 1
+	$PYL -c "
+import lmdb, sys
+a, b = (lmdb.open(d, readonly=True, lock=False).begin() for d in sys.argv[1:3])
+n = int(a.get(b'num-samples'))
+assert n == int(b.get(b'num-samples')) and n > 0
+for i in range(1, n + 1):
+    assert a.get(b'label-%09d' % i) == b.get(b'label-%09d' % i), i
+" "$TMP/wl" "$TMP/wback"
+}
+
+# a damaged data.mdb: a clear error naming it; the other datasets of a tree still arrive
+corrupt() {
+	$CHK write-env "$TMP/ct/good" "$SHARED" 0 5 || return 1
+	$CHK write-env "$TMP/ct/bad" "$SHARED" 0 5 || return 1
+	$PYL -c "
+import sys; f = open(sys.argv[1], 'r+b'); f.write(bytes((i * 37 + 11) % 256 for i in range(8192)))" "$TMP/ct/bad/data.mdb"
+	"$TESSERA" str ingest -q "$TMP/ct/bad" -o "$TMP/ct-out1" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "error: '.*ct/bad/data.mdb' is corrupt or not an LMDB file" "$TMP/err" || { cat "$TMP/err"; return 1; }
+	[ ! -e "$TMP/ct-out1/data.mdb" ] || return 1
+	"$TESSERA" str ingest -q "$TMP/ct" -o "$TMP/ct-out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "bad/data.mdb" "$TMP/err" || return 1
+	$CHK check "$TMP/ct/good" "$TMP/ct-out/good" 94 25 0 || return 1
+	"$TESSERA" str stats "$TMP/ct/bad" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "bad/data.mdb" "$TMP/err" || return 1
+	# cut in half
+	cp -r "$TMP/ct/good" "$TMP/ct-cut"
+	truncate -s 8192 "$TMP/ct-cut/data.mdb"
+	"$TESSERA" str ingest -q "$TMP/ct-cut" -o "$TMP/ct-out2" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "data.mdb' is truncated" "$TMP/err"
+}
+
+stats() {
+	root=$($CHK gtlist "$SHARED" "$TMP/gts.txt") || return 1
+	"$TESSERA" str ingest -q --image-root "$root" "$TMP/gts.txt" -o "$TMP/s" || return 1
+	STR_ROOT=$root "$TESSERA" str stats --json --image-root "$root" "$TMP/gts.txt" > "$TMP/stats.json" || return 1
+	STR_ROOT=$root $CHK outside "$TMP/gts.txt" 94 > "$TMP/outside.json" || return 1
+	$PYL - "$TMP/stats.json" "$TMP/s/str-report.jsonl" "$TMP/gts.txt" "$TMP/outside.json" <<'EOF'
+import collections, json, sys
+s = json.load(open(sys.argv[1]))
+rep = [json.loads(l) for l in open(sys.argv[2])]
+lines = [l for l in open(sys.argv[3], encoding="utf-8") if l.strip()]
+assert s["samples"] == len(lines), (s["samples"], len(lines))
+rej = collections.Counter(r["reason"] for r in rep if r["type"] == "reject")
+assert s["filter"]["dropped_by_reason"] == dict(rej), (s["filter"], rej)
+assert s["filter"]["changed"] == sum(r["type"] == "changed" for r in rep)
+assert s["filter"]["unchanged"] + s["filter"]["changed"] + s["filter"]["dropped"] == len(lines)
+want = json.load(open(sys.argv[4]))
+got = {o["char"]: o["count"] for o in s["outside_charset"]}
+assert got == want, (got, want)
+lens = collections.Counter(len(l.rstrip("\n").split(maxsplit=1)[1]) for l in lines)
+assert s["label_length_histogram"] == {str(k): v for k, v in lens.items()}, s["label_length_histogram"]
+assert s["images"]["readable"] == len(lines)
+EOF
+	"$TESSERA" str stats "$DATA/lmdb" | grep -q '^samples: 21$'
+}
+
+t cli cli
+if [ -x "$PYL" ]; then
+	t ids ids
+else
+	skip ids "$PYL not found (Debian's python3)"
+fi
+if [ ! -d "$DATA/lmdb" ]; then
+	skip data "$DATA not found (../shared is absent)"
+elif ! $PYL -c 'import lmdb' 2>/dev/null; then
+	skip python_lmdb "$PYL cannot import lmdb (python3-lmdb is missing; make deps installs it)"
+else
+	t gt_lmdb gt_lmdb
+	t gt_random gt_random
+	t gt_bad gt_bad
+	t tree tree
+	t shared_lmdb shared_lmdb
+	t resize resize
+	t min_dim min_dim
+	t wds wds
+	t corrupt corrupt
+	t stats stats
+fi
+finish
