@@ -145,6 +145,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.caption = s->caption ? s->caption : "",
 		.captions_json = s->captions_json ? s->captions_json : "[]",
 		.text = s->text,
+		.tags = s->tags, .ntags = s->ntags,
 		.members = mem, .nmembers = s->nmembers,
 	};
 	if ((rc = ts_catalog_stream_sample(w->o.cat, &row, err)))

@@ -30,6 +30,8 @@ struct ts_dsw_sample {
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
 	struct ts_text_cols text;   /* TS_TEXT_COLS_NONE when not known */
+	const struct ts_tag_row *tags;   /* rows for the tags table (tessera tags) */
+	size_t ntags;
 };
 
 #define TS_DSW_MAX_MEMBERS 8

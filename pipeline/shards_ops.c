@@ -107,6 +107,7 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
 			.text = s->text,
+			.tags = s->tags, .ntags = s->ntags,
 		};
 		rc = ts_dsw_sample(w, &ds, e);
 	}

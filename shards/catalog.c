@@ -24,6 +24,15 @@
 
 #define CATALOG_VERSION 2
 
+/* Version 2: the tags table (created by the upgrade from version 1 too). */
+#define TAGS_SQL \
+	"create table tags(key text, shard integer, caption integer, idx integer," \
+	" lemma text, text text, char_start integer, char_end integer," \
+	" byte_start integer, byte_end integer, tok_start integer, tok_end integer," \
+	" truncated integer, region integer, primary key(key, caption, idx));\n" \
+	"create index tags_shard on tags(shard);\n" \
+	"create index tags_lemma on tags(lemma);\n"
+
 static const char schema_sql[] =
 	"create table meta(name text primary key, value text);\n"
 	"create table runs(id integer primary key, command text, version text,"
@@ -43,7 +52,8 @@ static const char schema_sql[] =
 	" reason text, message text);\n"
 	"create index samples_shard on samples(shard);\n"
 	"create index members_shard on members(shard);\n"
-	"create index rejects_record on rejects(record);\n";
+	"create index rejects_record on rejects(record);\n"
+	TAGS_SQL;
 
 enum {
 	Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
@@ -51,7 +61,7 @@ enum {
 	Q_RUN_BEGIN, Q_RUN_END,
 	Q_SHARD, Q_SAMPLE, Q_MEMBER, Q_REJECT,
 	Q_SHARD_LIST,
-	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS,
+	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS,
 	Q__COUNT
 };
 
@@ -82,6 +92,10 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_DEL_SAMPLES] = "delete from samples where shard >= ?1",
 	[Q_DEL_MEMBERS] = "delete from members where shard >= ?1",
 	[Q_DEL_REJECTS] = "delete from rejects where record >= ?1",
+	[Q_TAG] = "insert into tags(key, shard, caption, idx, lemma, text, char_start, char_end,"
+		  " byte_start, byte_end, tok_start, tok_end, truncated, region)"
+		  " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+	[Q_DEL_TAGS] = "delete from tags where shard >= ?1",
 };
 
 struct ts_catalog {
@@ -209,6 +223,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 			  " alter table samples add column short_tokens integer;"
 			  " alter table samples add column split_rule text;"
 			  " alter table samples add column split_fallback text;"
+			  " " TAGS_SQL
 			  " pragma user_version = 2", err, "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = exec(cat, "commit", err, "upgrade the schema of");
@@ -403,7 +418,7 @@ int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = db_err(cat, err, "read");
 	sqlite3_reset(q);
-	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS };
+	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_TAGS };
 	for (size_t i = 0; rc == TS_OK && i < sizeof(del) / sizeof(del[0]); i++) {
 		sqlite3_bind_int64(cat->q[del[i]], 1, n);
 		rc = run(cat, cat->q[del[i]], err, "write to");
@@ -477,6 +492,26 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		bind_u64(q, 4, m->offset);
 		bind_u64(q, 5, m->size);
 		bind_text(q, 6, m->hash);
+		if ((rc = run(cat, q, err, "write to")))
+			return rc;
+	}
+	q = cat->q[Q_TAG];
+	for (size_t i = 0; i < s->ntags; i++) {
+		const struct ts_tag_row *t = &s->tags[i];
+		bind_text(q, 1, s->key);
+		sqlite3_bind_int64(q, 2, s->shard);
+		sqlite3_bind_int64(q, 3, t->caption);
+		sqlite3_bind_int64(q, 4, t->idx);
+		bind_text(q, 5, t->lemma);
+		bind_text(q, 6, t->text);
+		sqlite3_bind_int64(q, 7, t->char_start);
+		sqlite3_bind_int64(q, 8, t->char_end);
+		sqlite3_bind_int64(q, 9, t->byte_start);
+		sqlite3_bind_int64(q, 10, t->byte_end);
+		sqlite3_bind_int64(q, 11, t->tok_start);
+		sqlite3_bind_int64(q, 12, t->tok_end);
+		sqlite3_bind_int(q, 13, t->truncated);
+		sqlite3_bind_int64(q, 14, t->region);
 		if ((rc = run(cat, q, err, "write to")))
 			return rc;
 	}

@@ -46,11 +46,11 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	snprintf(ds->dir, sizeof(ds->dir), "%s", outdir);
 	snprintf(ds->catalog, sizeof(ds->catalog), "%s/catalog.sqlite", outdir);
-	snprintf(ds->catalog, sizeof(ds->catalog), "%s/.split.tmp/READY", outdir);
+	snprintf(ds->catalog, sizeof(ds->catalog), "%s/.rewrite.tmp/READY", outdir);
 	if (stat(ds->catalog, &st) == 0) {
 		ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
-			   "'%s' is half-way through 'tessera captions split' (it was interrupted):"
-			   " run the same split again to finish it", outdir);
+			   "'%s' is half-way through a rewrite by 'tessera captions split' or 'tessera tags'"
+			   " (it was interrupted): run the same command again to finish it", outdir);
 		free(ds);
 		return TS_ERR_INVALID;
 	}
@@ -161,7 +161,11 @@ int ts_dataset_foreach_shard(struct ts_dataset *ds,
 
 struct ts_ds_iter {
 	struct ts_dataset *ds;
-	sqlite3_stmt *q, *m;
+	sqlite3_stmt *q, *m, *t;
+	struct ts_tag_row *tags;   /* this sample's tags; strings in tag_text */
+	size_t ntags, tags_cap;
+	char *tag_text;
+	size_t tag_text_cap;
 	struct ts_ds_member *mem;
 	char (*names)[64];
 	char (*hashes)[TS_HASH_HEX_LEN + 1];
@@ -176,6 +180,9 @@ void ts_ds_iter_free(struct ts_ds_iter *it)
 		return;
 	sqlite3_finalize(it->q);
 	sqlite3_finalize(it->m);
+	sqlite3_finalize(it->t);
+	free(it->tags);
+	free(it->tag_text);
 	free(it->mem);
 	free(it->names);
 	free(it->hashes);
@@ -203,7 +210,11 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 		  " from samples where ?1 < 0 or shard = ?1 order by record";
 	if (sqlite3_prepare_v2(ds->db, sql, -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ds->db, "select name, offset, size, hash from members where key = ?"
-			       " order by offset", -1, &it->m, NULL) != SQLITE_OK) {
+			       " order by offset", -1, &it->m, NULL) != SQLITE_OK ||
+	    (ds->version >= 2 &&
+	     sqlite3_prepare_v2(ds->db, "select caption, idx, lemma, text, char_start, char_end,"
+				" byte_start, byte_end, tok_start, tok_end, truncated, region"
+				" from tags where key = ?1 order by caption, idx", -1, &it->t, NULL) != SQLITE_OK)) {
 		int rc = db_err(ds, err, "read");
 		ts_ds_iter_free(it);
 		return rc;
@@ -211,6 +222,58 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 	sqlite3_bind_int64(it->q, 1, shard);
 	*out = it;
 	return TS_OK;
+}
+
+/* The tags rows of key into it->tags (strings copied into it->tag_text). */
+static int load_tags(struct ts_ds_iter *it, const char *key)
+{
+	size_t used = 0;
+	it->ntags = 0;
+	if (!it->t)
+		return 0;
+	sqlite3_reset(it->t);
+	sqlite3_bind_text(it->t, 1, key, -1, SQLITE_TRANSIENT);
+	/* two passes over the rows would cost a second query; instead strings
+	 * are stored as offsets first and turned into pointers at the end */
+	while (sqlite3_step(it->t) == SQLITE_ROW) {
+		sqlite3_stmt *t = it->t;
+		const char *lemma = col_text(t, 2), *text = col_text(t, 3);
+		size_t ll = strlen(lemma) + 1, tl = strlen(text) + 1;
+		if (it->ntags == it->tags_cap) {
+			size_t nc = it->tags_cap ? it->tags_cap * 2 : 16;
+			struct ts_tag_row *nt = realloc(it->tags, nc * sizeof(*nt));
+			if (!nt)
+				return -1;
+			it->tags = nt;
+			it->tags_cap = nc;
+		}
+		if (used + ll + tl > it->tag_text_cap) {
+			size_t nc = it->tag_text_cap ? it->tag_text_cap : 1024;
+			while (nc < used + ll + tl)
+				nc *= 2;
+			char *nt = realloc(it->tag_text, nc);
+			if (!nt)
+				return -1;
+			it->tag_text = nt;
+			it->tag_text_cap = nc;
+		}
+		memcpy(it->tag_text + used, lemma, ll);
+		memcpy(it->tag_text + used + ll, text, tl);
+		it->tags[it->ntags++] = (struct ts_tag_row){
+			.caption = sqlite3_column_int64(t, 0), .idx = sqlite3_column_int64(t, 1),
+			.lemma = (const char *)(uintptr_t)used, .text = (const char *)(uintptr_t)(used + ll),
+			.char_start = sqlite3_column_int64(t, 4), .char_end = sqlite3_column_int64(t, 5),
+			.byte_start = sqlite3_column_int64(t, 6), .byte_end = sqlite3_column_int64(t, 7),
+			.tok_start = sqlite3_column_int64(t, 8), .tok_end = sqlite3_column_int64(t, 9),
+			.truncated = sqlite3_column_int(t, 10), .region = sqlite3_column_int64(t, 11),
+		};
+		used += ll + tl;
+	}
+	for (size_t i = 0; i < it->ntags; i++) {
+		it->tags[i].lemma = it->tag_text + (uintptr_t)it->tags[i].lemma;
+		it->tags[i].text = it->tag_text + (uintptr_t)it->tags[i].text;
+	}
+	return 0;
 }
 
 int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, struct ts_err *err)
@@ -250,6 +313,8 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 		it->mem[i].name = it->names[i];
 		it->mem[i].hash = it->hashes[i];
 	}
+	if (load_tags(it, col_text(q, 0)))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->s = (struct ts_ds_sample){
 		.key = col_text(q, 0), .record = (uint64_t)sqlite3_column_int64(q, 1),
 		.shard = (unsigned)sqlite3_column_int64(q, 2),
@@ -266,6 +331,7 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 			.split_rule = sqlite3_column_type(q, 17) == SQLITE_NULL ? NULL : col_text(q, 17),
 			.split_fallback = sqlite3_column_type(q, 18) == SQLITE_NULL ? NULL : col_text(q, 18),
 		},
+		.tags = it->tags, .ntags = it->ntags,
 		.members = it->mem, .nmembers = n,
 	};
 	*out = &it->s;

@@ -39,6 +39,8 @@ struct ts_ds_sample {
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
 	struct ts_text_cols text;             /* NULL columns: -1 / NULL */
+	const struct ts_tag_row *tags;        /* its rows of the tags table, by caption and index */
+	size_t ntags;
 	const struct ts_ds_member *members;   /* in tar order */
 	size_t nmembers;
 };

@@ -130,6 +130,9 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *           size INTEGER, hash TEXT, PRIMARY KEY(key, name))
  *   rejects(record INTEGER, source TEXT, stage TEXT, reason TEXT,
  *           message TEXT)
+ *   tags(key, shard, caption, idx, lemma, text, char_start, char_end,
+ *        byte_start, byte_end, tok_start, tok_end, truncated, region)
+ *                                                   -- version 2
  */
 
 struct ts_catalog;
@@ -182,6 +185,15 @@ struct ts_text_cols {
 };
 #define TS_TEXT_COLS_NONE { -1, NULL, -1, NULL, NULL }
 
+/* One candidate tag of one caption (`tessera tags`; docs/tags.md). */
+struct ts_tag_row {
+	long long caption, idx;            /* caption index in the sample, tag index in it */
+	const char *lemma, *text;
+	long long char_start, char_end, byte_start, byte_end, tok_start, tok_end;
+	int truncated;
+	long long region;                  /* 1-based region of the image it belongs to */
+};
+
 struct ts_sample_row {
 	const char *key;
 	uint64_t record;
@@ -194,6 +206,8 @@ struct ts_sample_row {
 	const char *caption;       /* primary caption */
 	const char *captions_json; /* JSON array of all captions */
 	struct ts_text_cols text;
+	const struct ts_tag_row *tags;      /* rows for the tags table */
+	size_t ntags;
 	const struct ts_member_row *members;
 	size_t nmembers;
 };

@@ -173,13 +173,13 @@ split_in_place() {
 	"$TESSERA" shards verify -q "$TMP/ip" || return 1
 	"$TESSERA" captions split -q --rule longclip "$TMP/ip" || return 1
 	for f in "$TMP/ref/shards/"*.tar; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
-	[ ! -e "$TMP/ip/.split.tmp" ] || return 1
+	[ ! -e "$TMP/ip/.rewrite.tmp" ] || return 1
 	# killed half-way through moving the shards in: readers refuse, the next
 	# split finishes, and the bytes are those of an uninterrupted split
-	TESSERA_CRASH_AT=split-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/ip2" 2>/dev/null
+	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/ip2" 2>/dev/null
 	[ $? -ne 0 ] || return 1
 	"$TESSERA" shards ls "$TMP/ip2" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "half-way through 'tessera captions split'" "$TMP/err" || return 1
+	grep -q "half-way through a rewrite by 'tessera captions split'" "$TMP/err" || return 1
 	"$TESSERA" captions split -q --rule longclip "$TMP/ip2" || return 1
 	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ip2/shards/${f##*/}" || return 1; done
 	"$TESSERA" shards verify -q "$TMP/ip2" || return 1
