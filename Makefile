@@ -50,6 +50,7 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
 	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/dsw.c pipeline/seen.c \
 	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
 	pipeline/captions_stats.c pipeline/captions_split.c pipeline/rewrite.c \
+	pipeline/cmd_tags.c \
 	pipeline/source.c pipeline/source_folder.c pipeline/source_csv.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
 	pipeline/source_urban1k.c pipeline/source_wds.c \

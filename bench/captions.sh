@@ -37,3 +37,14 @@ awk -v n="$N" -v cores="$CORES" -v t1="$(cut -d' ' -f1 "$OUT/time.tok1")" \
     printf "%-16d %10.2f %14.0f %14.0f\n", cores, tn, n / tn, tokens / tn
     printf "\nper core vs the reference Python tokenizer (about 160,000 tokens/s per core, warm cache): %.0fx\n", tokens / t1 / 160000
   }' "$OUT/counts.tok1"
+
+# tag extraction (WordNet + spans), one thread
+if [ -f /usr/share/wordnet/index.noun ]; then
+	head -100000 "$TXT" > "$OUT/captions-100k.txt"
+	/usr/bin/time -f "%e %M" -o "$OUT/time.tags" "$TESSERA" tags extract "$OUT/captions-100k.txt" > "$OUT/tags.out"
+	awk -v t="$(cut -d' ' -f1 "$OUT/time.tags")" '
+	  { n++; tags += gsub(/"lemma"/, "") }
+	  END { printf "\nbench: tags extract, %d captions, %d tags: %.2f s, %.0f captions/s (1 thread, WordNet load included)\n", n, tags, t, n / t }' "$OUT/tags.out"
+else
+	echo "bench tags: SKIPPED: WordNet not found in /usr/share/wordnet"
+fi

@@ -19,6 +19,8 @@ int cmd_ingest(int argc, char **argv);
 void usage_ingest(FILE *f);
 int cmd_shards(int argc, char **argv);
 int cmd_captions(int argc, char **argv);
+int cmd_tags(int argc, char **argv);
+void usage_tags(FILE *f);
 void usage_captions(FILE *f);
 void usage_shards(FILE *f);
 int cmd_str(int argc, char **argv);

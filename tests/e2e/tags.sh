@@ -1,0 +1,166 @@
+#!/bin/sh
+# e2e: tessera tags on a dataset of real captions: KEY.tags.json members
+# whose spans hold (caption[char span] == text, token spans against the
+# tokenizer), the catalog's tags table equal to the members, stats that add
+# up, in-place rewrite killed and resumed, tags extract, the command line.
+SUITE=tags
+. tests/e2e/lib.sh
+PY=$(command -v python3 || true)
+VEC=$SHARED/tokenizer
+
+dataset() {
+	[ -d "$TMP/ds" ] && return 0
+	mkdir -p "$TMP/in/img" && cp tests/data/sample/photos/*.jpg "$TMP/in/img/" || return 1
+	# flickr8k captions (several per image, five captions per record) on the sample photos
+	"$PY" - "$SHARED/data/captions/flickr8k.jsonl" "$TMP/in" <<'PYEOF' || return 1
+import json, os, sys
+src, out = sys.argv[1], sys.argv[2]
+imgs = sorted(os.listdir(out + "/img"))
+caps = [json.loads(l)["caption"] for l in open(src)][:200]
+with open(out + "/list.jsonl", "w") as f:
+    for i in range(40):
+        f.write(json.dumps({"image": "img/" + imgs[i % len(imgs)], "captions": caps[i * 5:i * 5 + 5]}) + "\n")
+PYEOF
+	"$TESSERA" ingest -q --shard-samples 16 "$TMP/in/list.jsonl" -o "$TMP/ds"
+}
+
+members_and_table() {
+	dataset || return 1
+	"$TESSERA" tags -q "$TMP/ds" -o "$TMP/tg" || return 1
+	"$PY" - "$TMP/tg" "$TMP/spans.jsonl" <<'PYEOF' || return 1
+import glob, json, sqlite3, sys, tarfile
+d, spans = sys.argv[1], sys.argv[2]
+db = sqlite3.connect(d + "/catalog.sqlite")
+caps = {k: json.loads(c) for k, c in db.execute("select key, captions from samples")}
+rows = {}
+for r in db.execute("select key, caption, idx, lemma, text, char_start, char_end, byte_start, byte_end,"
+                    " tok_start, tok_end, truncated, region from tags order by key, caption, idx"):
+    rows.setdefault(r[0], []).append(r[1:])
+n = 0
+out = open(spans, "w")
+for shard in sorted(glob.glob(d + "/shards/*.tar")):
+    with tarfile.open(shard) as tf:
+        for m in tf.getmembers():
+            if not m.name.endswith(".tags.json"):
+                continue
+            key = m.name.split(".")[0]
+            j = json.loads(tf.extractfile(m).read())
+            assert j["key"] == key and j["weak"] is True and j["regions"][0]["region"] == 1, j
+            assert len(j["captions"]) == len(caps[key]) == 5, key
+            got = []
+            for c in j["captions"]:
+                text = caps[key][c["caption"]]
+                b = text.encode()
+                for i, t in enumerate(c["tags"]):
+                    cs, ce = t["char"]
+                    bs, be = t["bytes"]
+                    assert text[cs:ce] == t["text"] == b[bs:be].decode(), (key, t)
+                    assert t["region"] == 1 and t["truncated"] is False
+                    got.append((c["caption"], i, t["lemma"], t["text"], cs, ce, bs, be,
+                                t["tokens"][0], t["tokens"][1], 0, 1))
+                    out.write(json.dumps({"text": text, "tag": t["text"], "tokens": t["tokens"]}) + "\n")
+            assert got == rows.get(key, []), (key, got, rows.get(key))
+            n += 1
+assert n == 40, n
+assert sum(len(v) for v in rows.values()) > 300
+PYEOF
+	# token spans: the ids at [start, end) of the caption's tokens are the
+	# ids of the tag's text on its own (checked with captions tokenize)
+	"$PY" -c "
+import json
+with open('$TMP/a.jsonl', 'w') as a, open('$TMP/b.jsonl', 'w') as b:
+    for l in open('$TMP/spans.jsonl'):
+        r = json.loads(l)
+        a.write(json.dumps({'caption': r['text']}) + '\n')
+        b.write(json.dumps({'caption': r['tag']}) + '\n')
+" || return 1
+	"$TESSERA" captions tokenize --jsonl "$TMP/a.jsonl" > "$TMP/a.ids" || return 1
+	"$TESSERA" captions tokenize --jsonl "$TMP/b.jsonl" > "$TMP/b.ids" || return 1
+	"$PY" - "$TMP/spans.jsonl" "$TMP/a.ids" "$TMP/b.ids" <<'PYEOF'
+import json, sys
+for s, a, b in zip(open(sys.argv[1]), open(sys.argv[2]), open(sys.argv[3])):
+    t0, t1 = json.loads(s)["tokens"]
+    whole, part = json.loads(a), json.loads(b)[1:-1]
+    assert whole[t0:t1] == part, (s, whole, part)
+PYEOF
+}
+
+stats_add_up() {
+	[ -d "$TMP/tg" ] || members_and_table || return 1
+	"$TESSERA" tags stats --json --top 5 "$TMP/tg" > "$TMP/st.json" || return 1
+	"$PY" - "$TMP/tg" "$TMP/st.json" <<'PYEOF'
+import json, sqlite3, sys
+from collections import Counter
+db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
+j = json.load(open(sys.argv[2]))
+c = Counter(l for (l,) in db.execute("select lemma from tags"))
+per = Counter()
+for k, n in db.execute("select key, count(*) from tags group by key, caption"):
+    per[n] += 1
+captions = 40 * 5
+per[0] = captions - sum(per.values())
+assert j["captions"] == captions and j["tags"] == sum(c.values()) and j["distinct"] == len(c), j
+assert [t["count"] for t in j["top"]] == [n for _, n in c.most_common(5)], j["top"]
+assert j["histogram"] == {str(k): v for k, v in sorted(per.items()) if v}, (j["histogram"], per)
+assert abs(j["share_0_tags"] - per[0] / captions) < 1e-9 and abs(j["share_1_tag"] - per[1] / captions) < 1e-9
+PYEOF
+	[ $? -eq 0 ] || return 1
+	"$TESSERA" tags stats "$TMP/tg" | grep -q "top 20 tags" || return 1
+	# a dataset never tagged: a clear error
+	"$TESSERA" tags stats "$TMP/ds" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "no tags yet" "$TMP/err"
+}
+
+in_place() {
+	dataset || return 1
+	[ -d "$TMP/tg" ] || "$TESSERA" tags -q "$TMP/ds" -o "$TMP/tg" || return 1
+	cp -r "$TMP/ds" "$TMP/ip" || return 1
+	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" tags -q "$TMP/ip" 2>/dev/null
+	[ $? -ne 0 ] || return 1
+	"$TESSERA" tags stats "$TMP/ip" > /dev/null 2>&1; [ $? -eq 1 ] || return 1
+	"$TESSERA" tags -q "$TMP/ip" || return 1
+	for f in "$TMP/tg/shards/"*; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
+	# tagging again gives the same bytes; split after tags keeps the tags
+	"$TESSERA" tags -q "$TMP/ip" || return 1
+	for f in "$TMP/tg/shards/"*; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
+	"$TESSERA" captions split -q "$TMP/ip" || return 1
+	[ "$(sqlite3 "$TMP/ip/catalog.sqlite" 'select count(*) from tags')" = \
+	  "$(sqlite3 "$TMP/tg/catalog.sqlite" 'select count(*) from tags')" ] || return 1
+	tar tf "$TMP/ip/shards/000000.tar" | grep -q '000000000.tags.json' &&
+	tar tf "$TMP/ip/shards/000000.tar" | grep -q '000000000.short.txt'
+}
+
+extract() {
+	printf 'A black dog is running through the grass .\nTwo dogs play near a fire hydrant.\nis and the of\n{"caption": "x"}\n' |
+		"$TESSERA" tags extract > "$TMP/x.out" || return 1
+	[ "$(sed -n 1p "$TMP/x.out")" = '[{"lemma":"dog","text":"dog","char":[8,11],"bytes":[8,11],"tokens":[3,4],"truncated":false},{"lemma":"grass","text":"grass","char":[35,40],"bytes":[35,40],"tokens":[8,9],"truncated":false}]' ] || { cat "$TMP/x.out"; return 1; }
+	sed -n 2p "$TMP/x.out" | grep -q '"lemma":"fire hydrant","text":"fire hydrant"' || return 1
+	[ "$(sed -n 3p "$TMP/x.out")" = '[]' ] || return 1
+	printf '{"caption": "A cat on a mat"}\nnot json\n' | "$TESSERA" tags extract --jsonl > "$TMP/y.out" 2>/dev/null
+	[ $? -eq 1 ] && grep -q '"lemma":"cat"' "$TMP/y.out"
+}
+
+cli() {
+	"$TESSERA" tags --help | grep -q 'tessera tags stats' || return 1
+	"$TESSERA" tags 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" tags --wordnet /nonexistent "$TMP" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "wordnet-base" "$TMP/err" || return 1
+	"$TESSERA" tags /nonexistent-dataset 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	"$TESSERA" tags --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
+	sed 's/\\-/-/g' docs/man/tessera-tags.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
+	diff "$TMP/help.opts" "$TMP/man.opts"
+}
+
+if [ ! -f /usr/share/wordnet/index.noun ]; then
+	skip all "WordNet not found in /usr/share/wordnet (Debian wordnet-base)"
+elif [ ! -f "$VEC/bpe_simple_vocab_16e6.txt.gz" ] || [ ! -f "$SHARED/data/captions/flickr8k.jsonl" ]; then
+	skip all "$SHARED not found (../shared is absent)"
+elif [ -z "$PY" ]; then
+	skip all "python3 not found"
+else
+	t members_and_table members_and_table
+	t stats_add_up stats_add_up
+	t in_place in_place
+	t extract extract
+	t cli cli
+fi
+finish
