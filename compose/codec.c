@@ -836,3 +836,37 @@ int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fm
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_IMAGE_ENCODE_FAILED, "no encoder for this format");
 	}
 }
+
+int ts_encode_gray_png(const uint8_t *pixels, int w, int h, uint8_t **out, size_t *out_len,
+		       struct ts_err *err)
+{
+	spng_ctx *s = spng_ctx_new(SPNG_CTX_ENCODER);
+	struct spng_ihdr ih = { .width = (uint32_t)w, .height = (uint32_t)h, .bit_depth = 8,
+				.color_type = SPNG_COLOR_TYPE_GRAYSCALE };
+	size_t n = 0;
+	int e = 0, rc;
+	void *png;
+	*out = NULL;
+	*out_len = 0;
+	if (w <= 0 || h <= 0)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_IMAGE_ENCODE_FAILED, "empty mask (%dx%d)", w, h);
+	if (!s)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+	spng_set_option(s, SPNG_ENCODE_TO_BUFFER, 1);
+	spng_set_option(s, SPNG_IMG_COMPRESSION_LEVEL, 6);
+	/* masks are runs of a few values: no row filters (filter type 0 on
+	 * every row), which also keeps them trivial to read */
+	spng_set_option(s, SPNG_FILTER_CHOICE, SPNG_DISABLE_FILTERING);
+	spng_set_ihdr(s, &ih);
+	rc = spng_encode_image(s, pixels, (size_t)w * h, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+	png = rc ? NULL : spng_get_png_buffer(s, &n, &e);
+	spng_ctx_free(s);
+	if (!png || e) {
+		free(png);
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED, "PNG encoder: %s",
+				  spng_strerror(rc ? rc : e));
+	}
+	*out = png;
+	*out_len = n;
+	return TS_OK;
+}

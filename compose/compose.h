@@ -144,6 +144,11 @@ int ts_encode(struct ts_pixctx *ctx, const struct ts_image *img,
 	      enum ts_imgfmt fmt, int quality, const uint8_t **out,
 	      size_t *out_len, struct ts_err *err);
 
+/* An 8-bit single-channel PNG of w*h pixels (masks), deterministic, rows
+ * unfiltered (filter type 0), into a malloc'ed buffer. */
+int ts_encode_gray_png(const uint8_t *pixels, int w, int h, uint8_t **out, size_t *out_len,
+		       struct ts_err *err);
+
 /* The whole pixel stage for ingest: probe, size checks, decode (with DCT
  * scaling chosen from the plan), orient, resize, encode.  Deterministic:
  * the same bytes and options give the same output on any thread. */

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "../captions/bpe.h"
+#include "../compose/compose.h"
 #include "../captions/tags.h"
 #include "../captions/wordnet.h"
 #include "../shards/dataset.h"
@@ -26,6 +27,9 @@ void usage_tags(FILE *f)
 "usage: tessera tags [options] OUTDIR\n"
 "       tessera tags stats [options] OUTDIR\n"
 "       tessera tags extract [options] [FILE]\n"
+"       tessera tags import-scores [options] OUTDIR SCORES.jsonl\n"
+"       tessera tags select --threshold T [options] OUTDIR\n"
+"       tessera tags mask [options] OUTDIR KEY TAG -o OUT.png\n"
 "\n"
 "Candidate tags for text-tag self-distillation (TTD): the nouns and noun\n"
 "compounds of every caption that name things in the image, found with\n"
@@ -46,6 +50,17 @@ void usage_tags(FILE *f)
 "extract: one caption per line (or JSONL with --jsonl, field caption or\n"
 "text) from FILE or standard input to one JSON array of tags per line.\n"
 "      --jsonl            input lines are JSON objects\n"
+"\n"
+"import-scores: per-tag scores from a model run elsewhere, lines\n"
+"{\"key\", \"tag\", \"score\"[, \"mask\": PNG path]}, into the tag_scores table\n"
+"(masks become KEY.<n>.tagmask.png members); replaces earlier scores.\n"
+"Unknown keys or tags and malformed lines are reported; the rest is imported.\n"
+"\n"
+"select: the training feed: per sample the image, KEY.txt and KEY.tags.json\n"
+"with only the tags scored at least T (and their masks).\n"
+"      --threshold T      the score a tag needs (required)\n"
+"\n"
+"mask: one tag's pixels as a binary 0/255 PNG (its region of the image).\n"
 "\n"
 "stats: distinct tags, the most frequent, tags per caption, captions with 0\n"
 "or 1 tag.\n"
@@ -128,6 +143,8 @@ static int tag_one(void *user, const struct ts_ds_sample *s, const struct ts_rw_
 	json_object_set_new(reg, "rect", json_pack("[i,i,i,i]", 0, 0, s->width, s->height));
 	json_array_append_new(regions, reg);
 	json_object_set_new(out, "key", json_string(s->key));
+	json_object_set_new(out, "width", json_integer(s->width));
+	json_object_set_new(out, "height", json_integer(s->height));
 	json_object_set_new(out, "weak", json_true());
 	json_object_set_new(out, "regions", regions);
 	for (size_t ci = 0; ci < json_array_size(caps) && rc == TS_OK; ci++) {
@@ -402,6 +419,532 @@ done:
 	return rc;
 }
 
+/* ---- import-scores ---------------------------------------------------------- */
+
+struct score_in {
+	char *tag, *mask;
+	double score;
+	size_t line;
+	int used;
+};
+
+struct key_scores {
+	char *key;
+	struct score_in *s;
+	size_t n, cap;
+	int seen;
+};
+
+struct import_run {
+	json_t *index;                 /* key -> index into keys */
+	struct key_scores *keys;
+	size_t nkeys, cap;
+	struct ts_score_row rows[TS_RW_MAX_ADD];
+	char names[TS_RW_MAX_ADD][64];
+	uint8_t *masks[TS_RW_MAX_ADD];
+	size_t nmasks;
+	uint64_t imported, unknown_tags, bad_masks;
+	const char *scores_path;
+};
+
+static int cmp_score(const void *a, const void *b)
+{
+	return strcmp(((const struct score_in *)a)->tag, ((const struct score_in *)b)->tag);
+}
+
+static int read_scores(struct import_run *r, const char *path, uint64_t *bad)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0, lineno = 0;
+	ssize_t n;
+	if (!f) {
+		ts_error("cannot open '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		json_error_t je;
+		lineno++;
+		json_t *j = json_loadb(line, (size_t)n, 0, &je);
+		const char *key = json_string_value(json_object_get(j, "key"));
+		const char *tag = json_string_value(json_object_get(j, "tag"));
+		json_t *sc = json_object_get(j, "score"), *mk = json_object_get(j, "mask");
+		if (!j || !key || !tag || !json_is_number(sc) || (mk && !json_is_string(mk) && !json_is_null(mk))) {
+			ts_warning("%s:%zu: %s; line skipped", path, lineno,
+				   !j ? je.text : "expected {\"key\": string, \"tag\": string, \"score\": number[, \"mask\": path]}");
+			(*bad)++;
+			json_decref(j);
+			continue;
+		}
+		json_t *idx = json_object_get(r->index, key);
+		size_t k;
+		if (idx) {
+			k = (size_t)json_integer_value(idx);
+		} else {
+			if (r->nkeys == r->cap) {
+				size_t nc = r->cap ? r->cap * 2 : 256;
+				struct key_scores *nk = realloc(r->keys, nc * sizeof(*nk));
+				if (!nk)
+					goto nomem;
+				r->keys = nk;
+				r->cap = nc;
+			}
+			k = r->nkeys++;
+			memset(&r->keys[k], 0, sizeof(r->keys[k]));
+			r->keys[k].key = strdup(key);
+			json_object_set_new(r->index, key, json_integer((json_int_t)k));
+		}
+		struct key_scores *ks = &r->keys[k];
+		if (ks->n == ks->cap) {
+			size_t nc = ks->cap ? ks->cap * 2 : 8;
+			struct score_in *ns = realloc(ks->s, nc * sizeof(*ns));
+			if (!ns)
+				goto nomem;
+			ks->s = ns;
+			ks->cap = nc;
+		}
+		ks->s[ks->n++] = (struct score_in){ strdup(tag), json_is_string(mk) ? strdup(json_string_value(mk)) : NULL,
+						    json_number_value(sc), lineno, 0 };
+		json_decref(j);
+	}
+	free(line);
+	fclose(f);
+	for (size_t k = 0; k < r->nkeys; k++)
+		qsort(r->keys[k].s, r->keys[k].n, sizeof(*r->keys[k].s), cmp_score);
+	return 0;
+nomem:
+	free(line);
+	fclose(f);
+	ts_error("out of memory");
+	return -1;
+}
+
+static int import_one(void *user, const struct ts_ds_sample *s, const struct ts_rw_member *members,
+		      size_t nmembers, struct ts_rw_result *res, struct ts_err *err)
+{
+	struct import_run *r = user;
+	for (size_t i = 0; i < r->nmasks; i++)
+		free(r->masks[i]);
+	r->nmasks = 0;
+	res->set_scores = 1;           /* the import replaces every sample's scores */
+	res->drop_suffix = "tagmask.png";
+	json_t *idx = json_object_get(r->index, s->key);
+	if (!idx)
+		return 0;
+	struct key_scores *ks = &r->keys[json_integer_value(idx)];
+	size_t nr = 0;
+	ks->seen = 1;
+	for (size_t i = 0; i < ks->n; i++) {
+		struct score_in *sc = &ks->s[i];
+		int known = 0, dup = i > 0 && !strcmp(ks->s[i - 1].tag, sc->tag);
+		for (size_t k = 0; k < s->ntags && !known; k++)
+			known = !strcmp(s->tags[k].lemma, sc->tag);
+		if (!known || dup) {
+			ts_warning("%s:%zu: sample %s has no tag '%s'%s; line skipped", r->scores_path, sc->line, s->key,
+				   sc->tag, dup ? " (or it was scored twice)" : "");
+			r->unknown_tags++;
+			continue;
+		}
+		if (nr == TS_RW_MAX_ADD) {
+			ts_warning("%s:%zu: more than %d scored tags for sample %s; line skipped", r->scores_path,
+				   sc->line, TS_RW_MAX_ADD, s->key);
+			r->unknown_tags++;
+			continue;
+		}
+		struct ts_score_row *row = &r->rows[nr];
+		row->tag = sc->tag;
+		row->score = sc->score;
+		row->mask = NULL;
+		if (sc->mask) {
+			/* the mask's bytes, checked to be a PNG the size of the image */
+			struct ts_image_info info;
+			struct ts_err me = TS_ERR_INIT;
+			uint8_t *buf = NULL;
+			size_t bcap = 0, blen = 0;
+			if (ts_read_file(sc->mask, 64ull << 20, &buf, &bcap, &blen, &me) ||
+			    ts_image_probe(buf, blen, &info, &me) || info.format != TS_FMT_PNG ||
+			    info.width != s->width || info.height != s->height) {
+				ts_warning("%s:%zu: mask '%s' of sample %s %s; imported without its mask", r->scores_path,
+					   sc->line, sc->mask, s->key,
+					   me.msg[0] ? me.msg : "is not a PNG the size of the image");
+				r->bad_masks++;
+				free(buf);
+			} else {
+				snprintf(r->names[r->nmasks], sizeof(r->names[0]), "%zu.tagmask.png", nr);
+				res->add[res->nadd++] = (struct ts_rw_member){ r->names[r->nmasks], buf, blen };
+				r->masks[r->nmasks++] = buf;
+				/* the member's full name, as the members table has it */
+				char *full = malloc(strlen(s->key) + 32);
+				if (!full)
+					return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+				sprintf(full, "%s.%zu.tagmask.png", s->key, nr);
+				free(sc->mask);
+				sc->mask = full;       /* kept until the end of the run */
+				row->mask = full;
+			}
+		}
+		nr++;
+		r->imported++;
+	}
+	res->scores = r->rows;
+	res->nscores = nr;
+	return 0;
+}
+
+static void import_free(struct import_run *r)
+{
+	for (size_t k = 0; k < r->nkeys; k++) {
+		for (size_t i = 0; i < r->keys[k].n; i++) {
+			free(r->keys[k].s[i].tag);
+			free(r->keys[k].s[i].mask);
+		}
+		free(r->keys[k].s);
+		free(r->keys[k].key);
+	}
+	free(r->keys);
+	for (size_t i = 0; i < r->nmasks; i++)
+		free(r->masks[i]);
+	json_decref(r->index);
+}
+
+static int tags_import(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct import_run r = { .index = json_object() };
+	const char *out = NULL;
+	int c, json = 0, rc = TS_EXIT_FAIL;
+	uint64_t bad = 0, unknown_keys = 0;
+	struct ts_rw_stats st;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'J': json = 1; break;
+		case 'q': ts_verbosity = 0; break;
+		case 'v': ts_verbosity = 2; break;
+		case 'h': usage_tags(stdout); import_free(&r); return TS_EXIT_OK;
+		default: fputs("see 'tessera tags --help'\n", stderr); import_free(&r); return TS_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 2) {
+		ts_error("tags import-scores takes OUTDIR and SCORES.jsonl");
+		import_free(&r);
+		return TS_EXIT_USAGE;
+	}
+	r.scores_path = argv[optind + 1];
+	if (read_scores(&r, argv[optind + 1], &bad))
+		goto done;
+	struct ts_rw_opts ro = { .indir = argv[optind], .outdir = out, .command = "tessera tags import-scores",
+				 .meta_name = NULL, .what = "import-scores" };
+	if ((rc = ts_rewrite(&ro, import_one, &r, &st)) != TS_EXIT_OK)
+		goto done;
+	for (size_t k = 0; k < r.nkeys; k++)
+		if (!r.keys[k].seen) {
+			ts_warning("%s: %zu score%s for key '%s', which is not a sample of '%s'; skipped", r.scores_path,
+				   r.keys[k].n, r.keys[k].n == 1 ? "" : "s", r.keys[k].key, argv[optind]);
+			unknown_keys++;
+		}
+	if (json)
+		printf("{\"command\": \"tags import-scores\", \"imported\": %" PRIu64 ", \"malformed_lines\": %" PRIu64
+		       ", \"unknown_keys\": %" PRIu64 ", \"unknown_tags\": %" PRIu64 ", \"bad_masks\": %" PRIu64 "}\n",
+		       r.imported, bad, unknown_keys, r.unknown_tags, r.bad_masks);
+	else if (ts_verbosity >= 1)
+		fprintf(stderr, "imported %" PRIu64 " scores (%" PRIu64 " malformed lines, %" PRIu64
+			" unknown keys, %" PRIu64 " unknown tags, %" PRIu64 " bad masks)\n",
+			r.imported, bad, unknown_keys, r.unknown_tags, r.bad_masks);
+done:
+	import_free(&r);
+	return rc;
+}
+
+/* ---- select ----------------------------------------------------------------- */
+
+struct select_run {
+	double threshold;
+	char *json;
+	struct ts_tag_row *tags;
+	struct ts_score_row *scores;
+	char keep_names[TS_RW_MAX_ADD][64];
+	const char *keep[TS_RW_MAX_ADD + 8];
+	uint64_t kept, dropped;
+};
+
+static int selected(const struct ts_ds_sample *s, const char *lemma, double t)
+{
+	for (size_t i = 0; i < s->nscores; i++)
+		if (!strcmp(s->scores[i].tag, lemma))
+			return s->scores[i].score >= t;
+	return 0;
+}
+
+static int select_one(void *user, const struct ts_ds_sample *s, const struct ts_rw_member *members,
+		      size_t nmembers, struct ts_rw_result *res, struct ts_err *err)
+{
+	struct select_run *r = user;
+	const struct ts_rw_member *tj = NULL;
+	size_t nk = 0;
+	free(r->json);
+	r->json = NULL;
+	for (size_t i = 0; i < nmembers; i++)
+		if (!strcmp(members[i].ext, "tags.json"))
+			tj = &members[i];
+	if (!tj)
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "sample %s has no tags (run 'tessera tags' first)",
+				  s->key);
+	json_t *j = json_loadb(tj->data, tj->len, 0, NULL);
+	json_t *caps = json_object_get(j, "captions"), *c;
+	size_t ci;
+	if (!json_is_array(caps)) {
+		json_decref(j);
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "sample %s: KEY.tags.json is not tessera's", s->key);
+	}
+	json_array_foreach(caps, ci, c) {
+		json_t *tl = json_object_get(c, "tags"), *keep = json_array(), *t;
+		size_t ti;
+		json_array_foreach(tl, ti, t) {
+			if (selected(s, json_string_value(json_object_get(t, "lemma")), r->threshold)) {
+				json_array_append(keep, t);
+				r->kept++;
+			} else {
+				r->dropped++;
+			}
+		}
+		json_object_set_new(c, "tags", keep);
+	}
+	r->json = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(j);
+	if (!r->json)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	/* rows: the selected tags and scores */
+	size_t nt = 0, ns = 0;
+	free(r->tags);
+	free(r->scores);
+	r->tags = calloc(s->ntags + 1, sizeof(*r->tags));
+	r->scores = calloc(s->nscores + 1, sizeof(*r->scores));
+	if (!r->tags || !r->scores)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	for (size_t i = 0; i < s->ntags; i++)
+		if (selected(s, s->tags[i].lemma, r->threshold))
+			r->tags[nt++] = s->tags[i];
+	/* the image, the caption, the tags and the selected tags' masks */
+	for (size_t i = 0; i < nmembers && nk < 4; i++)
+		if (!strcmp(members[i].ext, "jpg") || !strcmp(members[i].ext, "png") || !strcmp(members[i].ext, "webp"))
+			r->keep[nk++] = members[i].ext;
+	r->keep[nk++] = "txt";
+	for (size_t i = 0; i < s->nscores; i++) {
+		if (s->scores[i].score < r->threshold)
+			continue;
+		r->scores[ns] = s->scores[i];
+		const char *m = s->scores[i].mask, *dot = m ? strchr(m, '.') : NULL;
+		if (dot && nk < TS_RW_MAX_ADD + 6) {
+			snprintf(r->keep_names[ns], sizeof(r->keep_names[0]), "%s", dot + 1);
+			r->keep[nk++] = r->keep_names[ns];
+		}
+		ns++;
+	}
+	r->keep[nk] = NULL;
+	res->add[0] = (struct ts_rw_member){ "tags.json", r->json, strlen(r->json) };
+	res->nadd = 1;
+	res->keep_exts = r->keep;
+	res->set_tags = 1;
+	res->tags = r->tags;
+	res->ntags = nt;
+	res->set_scores = 1;
+	res->scores = r->scores;
+	res->nscores = ns;
+	return 0;
+}
+
+static int tags_select(int argc, char **argv)
+{
+	enum { O_THRESHOLD = 256, O_JSON };
+	static const struct option opts[] = {
+		{ "threshold", required_argument, NULL, O_THRESHOLD },
+		{ "output", required_argument, NULL, 'o' },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct select_run r = { 0 };
+	const char *out = NULL;
+	int c, json = 0, have_t = 0, rc;
+	struct ts_rw_stats st;
+	char *end;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_THRESHOLD:
+			r.threshold = strtod(optarg, &end);
+			if (end == optarg || *end) {
+				ts_error("invalid value '%s' for --threshold: expected a number", optarg);
+				return TS_EXIT_USAGE;
+			}
+			have_t = 1;
+			break;
+		case 'o': out = optarg; break;
+		case O_JSON: json = 1; break;
+		case 'q': ts_verbosity = 0; break;
+		case 'v': ts_verbosity = 2; break;
+		case 'h': usage_tags(stdout); return TS_EXIT_OK;
+		default: fputs("see 'tessera tags --help'\n", stderr); return TS_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1 || !have_t) {
+		ts_error("tags select takes --threshold T and one OUTDIR");
+		return TS_EXIT_USAGE;
+	}
+	char meta[64];
+	snprintf(meta, sizeof(meta), "{\"threshold\":%.17g}", r.threshold);
+	struct ts_rw_opts ro = { .indir = argv[optind], .outdir = out, .command = "tessera tags select",
+				 .meta_name = "tags_select", .meta_json = meta, .what = "select" };
+	rc = ts_rewrite(&ro, select_one, &r, &st);
+	if (rc == TS_EXIT_OK && json)
+		printf("{\"command\": \"tags select\", \"threshold\": %g, \"samples\": %" PRIu64
+		       ", \"tags_kept\": %" PRIu64 ", \"tags_dropped\": %" PRIu64 "}\n",
+		       r.threshold, st.samples, r.kept, r.dropped);
+	else if (rc == TS_EXIT_OK && ts_verbosity >= 1)
+		fprintf(stderr, "select done: %" PRIu64 " samples, %" PRIu64 " tags kept, %" PRIu64 " dropped\n",
+			st.samples, r.kept, r.dropped);
+	free(r.json);
+	free(r.tags);
+	free(r.scores);
+	return rc;
+}
+
+/* ---- mask ------------------------------------------------------------------- */
+
+static int tags_mask(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *out = NULL;
+	int c, rc = TS_EXIT_FAIL;
+	struct ts_dataset *ds = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	uint8_t *tj = NULL, *mask = NULL, *png = NULL, *regmap = NULL;
+	size_t tjl = 0, pngl = 0, regl = 0;
+	json_t *j = NULL;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': out = optarg; break;
+		case 'q': ts_verbosity = 0; break;
+		case 'v': ts_verbosity = 2; break;
+		case 'h': usage_tags(stdout); return TS_EXIT_OK;
+		default: fputs("see 'tessera tags --help'\n", stderr); return TS_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 3 || !out) {
+		ts_error("tags mask takes OUTDIR KEY TAG and -o OUT.png");
+		return TS_EXIT_USAGE;
+	}
+	const char *key = argv[optind + 1], *tag = argv[optind + 2];
+	if (ts_dataset_open(&ds, argv[optind], &e) || ts_dataset_read_member(ds, key, "tags.json", &tj, &tjl, &e)) {
+		ts_error("%s", e.msg);
+		goto done;
+	}
+	j = json_loadb((const char *)tj, tjl, 0, NULL);
+	/* the regions the tag belongs to (any caption) */
+	int want[256] = { 0 }, found = 0;
+	json_t *c1, *t;
+	size_t i1, i2;
+	json_array_foreach(json_object_get(j, "captions"), i1, c1) {
+		json_array_foreach(json_object_get(c1, "tags"), i2, t) {
+			const char *l = json_string_value(json_object_get(t, "lemma"));
+			const char *x = json_string_value(json_object_get(t, "text"));
+			json_int_t reg = json_integer_value(json_object_get(t, "region"));
+			if (((l && !strcmp(l, tag)) || (x && !strcmp(x, tag))) && reg > 0 && reg < 256) {
+				want[reg] = 1;
+				found = 1;
+			}
+		}
+	}
+	if (!found) {
+		ts_error("sample %s has no tag '%s'", key, tag);
+		goto done;
+	}
+	json_t *regs = json_object_get(j, "regions"), *r;
+	int w = 0, h = 0;
+	json_array_foreach(regs, i1, r) {
+		json_t *rect = json_object_get(r, "rect");
+		int x1 = (int)json_integer_value(json_array_get(rect, 2)), y1 = (int)json_integer_value(json_array_get(rect, 3));
+		w = x1 > w ? x1 : w;
+		h = y1 > h ? y1 : h;
+	}
+	if (json_is_integer(json_object_get(j, "width"))) {
+		w = (int)json_integer_value(json_object_get(j, "width"));
+		h = (int)json_integer_value(json_object_get(j, "height"));
+	}
+	if (w <= 0 || h <= 0 || (size_t)w * (size_t)h > (1u << 28) || !(mask = calloc((size_t)w * h, 1))) {
+		ts_error("sample %s: no usable image size in KEY.tags.json", key);
+		goto done;
+	}
+	/* a composite's KEY.mask.png gives each pixel's region; otherwise the
+	 * regions' rectangles do */
+	if (ts_dataset_read_member(ds, key, "mask.png", &regmap, &regl, &e) == 0) {
+		struct ts_pixctx *px = ts_pixctx_new();
+		struct ts_image img = { 0 };
+		struct ts_image_info info;
+		if (!px || ts_decode(px, regmap, regl, 1ull << 28, 0, 0, &img, &info, &e) || img.width != w || img.height != h) {
+			ts_error("sample %s: KEY.mask.png: %s", key, e.msg[0] ? e.msg : "not the image's size");
+			ts_image_release(&img);
+			ts_pixctx_free(px);
+			goto done;
+		}
+		for (size_t p = 0; p < (size_t)w * h; p++)
+			mask[p] = want[img.pixels[3 * p]] ? 255 : 0;
+		ts_image_release(&img);
+		ts_pixctx_free(px);
+	} else {
+		json_array_foreach(regs, i1, r) {
+			json_int_t reg = json_integer_value(json_object_get(r, "region"));
+			json_t *rect = json_object_get(r, "rect");
+			if (reg <= 0 || reg >= 256 || !want[reg] || json_array_size(rect) != 4)
+				continue;
+			int x0 = (int)json_integer_value(json_array_get(rect, 0)), y0 = (int)json_integer_value(json_array_get(rect, 1));
+			int x1 = (int)json_integer_value(json_array_get(rect, 2)), y1 = (int)json_integer_value(json_array_get(rect, 3));
+			for (int y = y0 < 0 ? 0 : y0; y < y1 && y < h; y++)
+				for (int x = x0 < 0 ? 0 : x0; x < x1 && x < w; x++)
+					mask[(size_t)y * w + x] = 255;
+		}
+	}
+	if (ts_encode_gray_png(mask, w, h, &png, &pngl, &e)) {
+		ts_error("%s", e.msg);
+		goto done;
+	}
+	FILE *f = fopen(out, "wb");
+	if (!f || fwrite(png, 1, pngl, f) != pngl || fclose(f)) {
+		ts_error("cannot write '%s': %s", out, strerror(errno));
+		goto done;
+	}
+	rc = TS_EXIT_OK;
+done:
+	json_decref(j);
+	free(tj);
+	free(regmap);
+	free(mask);
+	free(png);
+	ts_dataset_close(ds);
+	return rc;
+}
+
 /* ---- stats ------------------------------------------------------------------ */
 
 struct tstats {
@@ -573,5 +1116,11 @@ int cmd_tags(int argc, char **argv)
 		return tags_stats(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "extract"))
 		return tags_extract(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "import-scores"))
+		return tags_import(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "select"))
+		return tags_select(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "mask"))
+		return tags_mask(argc - 1, argv + 1);
 	return tags_run(argc, argv);
 }

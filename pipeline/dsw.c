@@ -146,6 +146,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.captions_json = s->captions_json ? s->captions_json : "[]",
 		.text = s->text,
 		.tags = s->tags, .ntags = s->ntags,
+		.scores = s->scores, .nscores = s->nscores,
 		.members = mem, .nmembers = s->nmembers,
 	};
 	if ((rc = ts_catalog_stream_sample(w->o.cat, &row, err)))

@@ -32,9 +32,11 @@ struct ts_dsw_sample {
 	struct ts_text_cols text;   /* TS_TEXT_COLS_NONE when not known */
 	const struct ts_tag_row *tags;   /* rows for the tags table (tessera tags) */
 	size_t ntags;
+	const struct ts_score_row *scores;   /* rows for tag_scores */
+	size_t nscores;
 };
 
-#define TS_DSW_MAX_MEMBERS 8
+#define TS_DSW_MAX_MEMBERS 64
 
 struct ts_dsw_opts {
 	const char *shards_dir;

@@ -195,7 +195,14 @@ static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
 			int replaced = 0;
 			for (size_t k = 0; k < res.nadd; k++)
 				replaced |= !strcmp(in[i].ext, res.add[k].ext);
-			if (!replaced)
+			int kept = !res.keep_exts;
+			for (size_t k = 0; res.keep_exts && res.keep_exts[k]; k++)
+				kept |= !strcmp(in[i].ext, res.keep_exts[k]);
+			if (res.drop_suffix) {
+				size_t a = strlen(in[i].ext), b = strlen(res.drop_suffix);
+				kept &= !(a >= b && !strcmp(in[i].ext + a - b, res.drop_suffix));
+			}
+			if (!replaced && kept)
 				m[nm++] = (struct ts_dsw_member){ in[i].ext, in[i].data, in[i].len };
 		}
 		for (size_t k = 0; k < res.nadd && !rc; k++) {
@@ -218,6 +225,8 @@ static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
 			.text = res.set_text ? res.text : s->text,
 			.tags = res.set_tags ? res.tags : s->tags,
 			.ntags = res.set_tags ? res.ntags : s->ntags,
+			.scores = res.set_scores ? res.scores : s->scores,
+			.nscores = res.set_scores ? res.nscores : s->nscores,
 		};
 		rc = ts_dsw_sample(r->w, &ds, &r->e);
 		r->samples++;

@@ -32,7 +32,7 @@ struct ts_rw_member {
 	size_t len;
 };
 
-#define TS_RW_MAX_ADD 4
+#define TS_RW_MAX_ADD 32
 
 struct ts_rw_result {
 	/* members to add; a member of the sample with the same extension is
@@ -44,6 +44,13 @@ struct ts_rw_result {
 	int set_tags;                    /* replace the sample's tags rows */
 	const struct ts_tag_row *tags;
 	size_t ntags;
+	int set_scores;                  /* replace the sample's tag_scores rows */
+	const struct ts_score_row *scores;
+	size_t nscores;
+	/* NULL: keep the sample's other members; else only those whose
+	 * extension is listed (NULL-terminated) */
+	const char *const *keep_exts;
+	const char *drop_suffix;         /* also drop members whose extension ends so */
 };
 
 /* Called once per sample, in record order, with the sample's members (and

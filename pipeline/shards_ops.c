@@ -108,6 +108,7 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 			.caption = s->caption, .captions_json = s->captions_json,
 			.text = s->text,
 			.tags = s->tags, .ntags = s->ntags,
+			.scores = s->scores, .nscores = s->nscores,
 		};
 		rc = ts_dsw_sample(w, &ds, e);
 	}

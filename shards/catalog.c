@@ -31,7 +31,10 @@
 	" byte_start integer, byte_end integer, tok_start integer, tok_end integer," \
 	" truncated integer, region integer, primary key(key, caption, idx));\n" \
 	"create index tags_shard on tags(shard);\n" \
-	"create index tags_lemma on tags(lemma);\n"
+	"create index tags_lemma on tags(lemma);\n" \
+	"create table tag_scores(key text, shard integer, tag text, score real, mask text," \
+	" primary key(key, tag));\n" \
+	"create index tag_scores_shard on tag_scores(shard);\n"
 
 static const char schema_sql[] =
 	"create table meta(name text primary key, value text);\n"
@@ -61,7 +64,7 @@ enum {
 	Q_RUN_BEGIN, Q_RUN_END,
 	Q_SHARD, Q_SAMPLE, Q_MEMBER, Q_REJECT,
 	Q_SHARD_LIST,
-	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS,
+	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS, Q_SCORE, Q_DEL_SCORES,
 	Q__COUNT
 };
 
@@ -96,6 +99,8 @@ static const char *const stmt_sql[Q__COUNT] = {
 		  " byte_start, byte_end, tok_start, tok_end, truncated, region)"
 		  " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[Q_DEL_TAGS] = "delete from tags where shard >= ?1",
+	[Q_SCORE] = "insert into tag_scores(key, shard, tag, score, mask) values(?1, ?2, ?3, ?4, ?5)",
+	[Q_DEL_SCORES] = "delete from tag_scores where shard >= ?1",
 };
 
 struct ts_catalog {
@@ -418,7 +423,7 @@ int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = db_err(cat, err, "read");
 	sqlite3_reset(q);
-	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_TAGS };
+	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_TAGS, Q_DEL_SCORES };
 	for (size_t i = 0; rc == TS_OK && i < sizeof(del) / sizeof(del[0]); i++) {
 		sqlite3_bind_int64(cat->q[del[i]], 1, n);
 		rc = run(cat, cat->q[del[i]], err, "write to");
@@ -512,6 +517,16 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		sqlite3_bind_int64(q, 12, t->tok_end);
 		sqlite3_bind_int(q, 13, t->truncated);
 		sqlite3_bind_int64(q, 14, t->region);
+		if ((rc = run(cat, q, err, "write to")))
+			return rc;
+	}
+	q = cat->q[Q_SCORE];
+	for (size_t i = 0; i < s->nscores; i++) {
+		bind_text(q, 1, s->key);
+		sqlite3_bind_int64(q, 2, s->shard);
+		bind_text(q, 3, s->scores[i].tag);
+		sqlite3_bind_double(q, 4, s->scores[i].score);
+		bind_text(q, 5, s->scores[i].mask);
 		if ((rc = run(cat, q, err, "write to")))
 			return rc;
 	}

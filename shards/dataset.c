@@ -161,7 +161,11 @@ int ts_dataset_foreach_shard(struct ts_dataset *ds,
 
 struct ts_ds_iter {
 	struct ts_dataset *ds;
-	sqlite3_stmt *q, *m, *t;
+	sqlite3_stmt *q, *m, *t, *sc;
+	struct ts_score_row *scores;
+	size_t nscores, scores_cap;
+	char *score_text;
+	size_t score_text_cap;
 	struct ts_tag_row *tags;   /* this sample's tags; strings in tag_text */
 	size_t ntags, tags_cap;
 	char *tag_text;
@@ -181,6 +185,9 @@ void ts_ds_iter_free(struct ts_ds_iter *it)
 	sqlite3_finalize(it->q);
 	sqlite3_finalize(it->m);
 	sqlite3_finalize(it->t);
+	sqlite3_finalize(it->sc);
+	free(it->scores);
+	free(it->score_text);
 	free(it->tags);
 	free(it->tag_text);
 	free(it->mem);
@@ -214,7 +221,10 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 	    (ds->version >= 2 &&
 	     sqlite3_prepare_v2(ds->db, "select caption, idx, lemma, text, char_start, char_end,"
 				" byte_start, byte_end, tok_start, tok_end, truncated, region"
-				" from tags where key = ?1 order by caption, idx", -1, &it->t, NULL) != SQLITE_OK)) {
+				" from tags where key = ?1 order by caption, idx", -1, &it->t, NULL) != SQLITE_OK) ||
+	    (ds->version >= 2 &&
+	     sqlite3_prepare_v2(ds->db, "select tag, score, mask from tag_scores where key = ?1 order by tag",
+				-1, &it->sc, NULL) != SQLITE_OK)) {
 		int rc = db_err(ds, err, "read");
 		ts_ds_iter_free(it);
 		return rc;
@@ -276,6 +286,54 @@ static int load_tags(struct ts_ds_iter *it, const char *key)
 	return 0;
 }
 
+/* The tag_scores rows of key into it->scores. */
+static int load_scores(struct ts_ds_iter *it, const char *key)
+{
+	size_t used = 0;
+	it->nscores = 0;
+	if (!it->sc)
+		return 0;
+	sqlite3_reset(it->sc);
+	sqlite3_bind_text(it->sc, 1, key, -1, SQLITE_TRANSIENT);
+	while (sqlite3_step(it->sc) == SQLITE_ROW) {
+		const char *tag = col_text(it->sc, 0);
+		const char *mask = sqlite3_column_type(it->sc, 2) == SQLITE_NULL ? NULL : col_text(it->sc, 2);
+		size_t tl = strlen(tag) + 1, ml = mask ? strlen(mask) + 1 : 0;
+		if (it->nscores == it->scores_cap) {
+			size_t nc = it->scores_cap ? it->scores_cap * 2 : 16;
+			struct ts_score_row *n = realloc(it->scores, nc * sizeof(*n));
+			if (!n)
+				return -1;
+			it->scores = n;
+			it->scores_cap = nc;
+		}
+		if (used + tl + ml > it->score_text_cap) {
+			size_t nc = it->score_text_cap ? it->score_text_cap : 1024;
+			while (nc < used + tl + ml)
+				nc *= 2;
+			char *n = realloc(it->score_text, nc);
+			if (!n)
+				return -1;
+			it->score_text = n;
+			it->score_text_cap = nc;
+		}
+		memcpy(it->score_text + used, tag, tl);
+		if (mask)
+			memcpy(it->score_text + used + tl, mask, ml);
+		it->scores[it->nscores++] = (struct ts_score_row){
+			.tag = (const char *)(uintptr_t)used, .score = sqlite3_column_double(it->sc, 1),
+			.mask = mask ? (const char *)(uintptr_t)(used + tl + 1) : NULL,
+		};
+		used += tl + ml;
+	}
+	for (size_t i = 0; i < it->nscores; i++) {
+		it->scores[i].tag = it->score_text + (uintptr_t)it->scores[i].tag;
+		if (it->scores[i].mask)
+			it->scores[i].mask = it->score_text + (uintptr_t)it->scores[i].mask - 1;
+	}
+	return 0;
+}
+
 int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, struct ts_err *err)
 {
 	sqlite3_stmt *q = it->q, *m = it->m;
@@ -313,7 +371,7 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 		it->mem[i].name = it->names[i];
 		it->mem[i].hash = it->hashes[i];
 	}
-	if (load_tags(it, col_text(q, 0)))
+	if (load_tags(it, col_text(q, 0)) || load_scores(it, col_text(q, 0)))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->s = (struct ts_ds_sample){
 		.key = col_text(q, 0), .record = (uint64_t)sqlite3_column_int64(q, 1),
@@ -332,6 +390,7 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 			.split_fallback = sqlite3_column_type(q, 18) == SQLITE_NULL ? NULL : col_text(q, 18),
 		},
 		.tags = it->tags, .ntags = it->ntags,
+		.scores = it->scores, .nscores = it->nscores,
 		.members = it->mem, .nmembers = n,
 	};
 	*out = &it->s;

@@ -41,6 +41,8 @@ struct ts_ds_sample {
 	struct ts_text_cols text;             /* NULL columns: -1 / NULL */
 	const struct ts_tag_row *tags;        /* its rows of the tags table, by caption and index */
 	size_t ntags;
+	const struct ts_score_row *scores;    /* its rows of tag_scores, by tag */
+	size_t nscores;
 	const struct ts_ds_member *members;   /* in tar order */
 	size_t nmembers;
 };

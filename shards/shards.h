@@ -132,7 +132,7 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *           message TEXT)
  *   tags(key, shard, caption, idx, lemma, text, char_start, char_end,
  *        byte_start, byte_end, tok_start, tok_end, truncated, region)
- *                                                   -- version 2
+ *   tag_scores(key, shard, tag, score, mask)         -- version 2
  */
 
 struct ts_catalog;
@@ -194,6 +194,14 @@ struct ts_tag_row {
 	long long region;                  /* 1-based region of the image it belongs to */
 };
 
+/* A model's score for one tag of a sample (`tessera tags import-scores`);
+ * mask: the member holding its mask, or NULL. */
+struct ts_score_row {
+	const char *tag;
+	double score;
+	const char *mask;
+};
+
 struct ts_sample_row {
 	const char *key;
 	uint64_t record;
@@ -208,6 +216,8 @@ struct ts_sample_row {
 	struct ts_text_cols text;
 	const struct ts_tag_row *tags;      /* rows for the tags table */
 	size_t ntags;
+	const struct ts_score_row *scores;  /* rows for the tag_scores table */
+	size_t nscores;
 	const struct ts_member_row *members;
 	size_t nmembers;
 };

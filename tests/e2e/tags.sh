@@ -129,6 +129,105 @@ in_place() {
 	tar tf "$TMP/ip/shards/000000.tar" | grep -q '000000000.short.txt'
 }
 
+
+scores_select_mask() {
+	[ -d "$TMP/tg" ] || members_and_table || return 1
+	cp -r "$TMP/tg" "$TMP/sc" || return 1
+	# a mask the model "made": a region mask from tessera itself, and one of the wrong size
+	"$TESSERA" tags mask "$TMP/sc" 000000000 "$(sqlite3 "$TMP/sc/catalog.sqlite" "select lemma from tags where key = '000000000' limit 1")" -o "$TMP/m.png" || return 1
+	"$PY" - "$TMP/sc" "$TMP/scores.jsonl" "$TMP/m.png" "$TMP/small.png" <<'PYEOF' || return 1
+import json, random, sqlite3, struct, sys, zlib
+d, out, good, small = sys.argv[1:5]
+# an 8x8 grey PNG, written by hand
+raw = b"".join(b"\0" + b"\xff" * 8 for _ in range(8))
+def chunk(t, b):
+    return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+open(small, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 0, 0, 0, 0))
+                        + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+db = sqlite3.connect(d + "/catalog.sqlite")
+rng = random.Random(7)
+lines = []
+for key, lemma in db.execute("select distinct key, lemma from tags order by key, lemma"):
+    lines.append({"key": key, "tag": lemma, "score": round(rng.random(), 3)})
+lines[0]["mask"] = good
+lines[1]["mask"] = small
+lines.append({"key": lines[2]["key"], "tag": "no-such-tag", "score": 0.9})
+lines.append({"key": "999999999", "tag": "dog", "score": 0.9})
+with open(out, "w") as f:
+    for i, l in enumerate(lines):
+        f.write(json.dumps(l) + "\n")
+        if i == 5:
+            f.write("{\"key\": \"000000001\", \"tag\": \"dog\"}\n")   # no score
+PYEOF
+	"$TESSERA" tags import-scores --json "$TMP/sc" "$TMP/scores.jsonl" > "$TMP/imp.json" 2> "$TMP/imp.err" || return 1
+	grep -q 'scores.jsonl:7: expected' "$TMP/imp.err" || return 1
+	grep -q "has no tag 'no-such-tag'" "$TMP/imp.err" || return 1
+	grep -q "key '999999999', which is not a sample" "$TMP/imp.err" || return 1
+	grep -q "is not a PNG the size of the image" "$TMP/imp.err" || return 1
+	"$PY" - "$TMP/sc" "$TMP/scores.jsonl" "$TMP/imp.json" <<'PYEOF' || return 1
+import json, sqlite3, sys, tarfile, glob
+d, sc, imp = sys.argv[1:4]
+db = sqlite3.connect(d + "/catalog.sqlite")
+want = [json.loads(l) for l in open(sc) if '"score"' in l]
+want = [w for w in want if w["tag"] != "no-such-tag" and w["key"] != "999999999"]
+got = {(k, t): (s, m) for k, t, s, m in db.execute("select key, tag, score, mask from tag_scores")}
+assert len(got) == len(want), (len(got), len(want))
+for w in want:
+    s, m = got[(w["key"], w["tag"])]
+    assert s == w["score"], w
+    assert (m is not None) == (w.get("mask", "").endswith("m.png")), (w, m)
+j = json.load(open(imp))
+assert j == {"command": "tags import-scores", "imported": len(want), "malformed_lines": 1,
+             "unknown_keys": 1, "unknown_tags": 1, "bad_masks": 1}, j
+names = [m.name for f in sorted(glob.glob(d + "/shards/*.tar")) for m in tarfile.open(f).getmembers()]
+masks = [n for n in names if n.endswith(".tagmask.png")]
+assert len(masks) == 1 and masks[0].startswith("000000000."), masks
+PYEOF
+	"$TESSERA" shards verify -q "$TMP/sc" || return 1
+	# select keeps exactly the tags scored >= T, with the image, caption and masks
+	"$TESSERA" tags select -q --threshold 0.5 "$TMP/sc" -o "$TMP/sel" || return 1
+	"$PY" - "$TMP/sc" "$TMP/sel" <<'PYEOF' || return 1
+import glob, json, sqlite3, sys, tarfile
+src, sel = sys.argv[1:3]
+a = sqlite3.connect(src + "/catalog.sqlite")
+b = sqlite3.connect(sel + "/catalog.sqlite")
+score = {(k, t): s for k, t, s in a.execute("select key, tag, score from tag_scores")}
+want = sorted(r for r in a.execute("select key, caption, idx, lemma from tags") if score.get((r[0], r[3]), -1) >= 0.5)
+got = sorted(b.execute("select key, caption, idx, lemma from tags"))
+assert got == want and len(got) > 10, (len(got), len(want))
+for f in sorted(glob.glob(sel + "/shards/*.tar")):
+    with tarfile.open(f) as tf:
+        for m in tf.getmembers():
+            ext = m.name.split(".", 1)[1]
+            assert ext in ("jpg", "txt", "tags.json") or ext.endswith("tagmask.png"), (m.name, ext)
+            if ext == "tags.json":
+                j = json.loads(tf.extractfile(m).read())
+                key = j["key"]
+                for c in j["captions"]:
+                    for t in c["tags"]:
+                        assert score[(key, t["lemma"])] >= 0.5, (key, t)
+PYEOF
+	# a per-tag mask: the image's size, 255 over the tag's region (the whole
+	# image for an ordinary one)
+	"$PY" - "$TMP/m.png" "$(sqlite3 "$TMP/sc/catalog.sqlite" "select width, height from samples where key = '000000000'")" <<'PYEOF' || return 1
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+w, h = struct.unpack(">II", data[16:24])
+assert data[24] == 8 and data[25] == 0, "8-bit grey"
+want_w, want_h = map(int, sys.argv[2].split("|"))
+assert (w, h) == (want_w, want_h), (w, h, want_w, want_h)
+idat, p = b"", 8
+while p < len(data):
+    n, t = struct.unpack(">I4s", data[p:p + 8])
+    if t == b"IDAT":
+        idat += data[p + 8:p + 8 + n]
+    p += 12 + n
+raw = zlib.decompress(idat)
+assert all(raw[r * (w + 1) + 1:(r + 1) * (w + 1)] == b"\xff" * w for r in range(h))
+PYEOF
+	"$TESSERA" tags mask "$TMP/sc" 000000000 no-such-tag -o "$TMP/x.png" 2>/dev/null; [ $? -eq 1 ]
+}
+
 extract() {
 	printf 'A black dog is running through the grass .\nTwo dogs play near a fire hydrant.\nis and the of\n{"caption": "x"}\n' |
 		"$TESSERA" tags extract > "$TMP/x.out" || return 1
@@ -160,6 +259,7 @@ else
 	t members_and_table members_and_table
 	t stats_add_up stats_add_up
 	t in_place in_place
+	t scores_select_mask scores_select_mask
 	t extract extract
 	t cli cli
 fi
