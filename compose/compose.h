@@ -144,6 +144,29 @@ int ts_encode(struct ts_pixctx *ctx, const struct ts_image *img,
 	      enum ts_imgfmt fmt, int quality, const uint8_t **out,
 	      size_t *out_len, struct ts_err *err);
 
+/* ---- CLIP-C compositions (composite.c; docs/compose.md) ---- */
+
+/* Decode a source (DCT-scaled to at least size x size) and bring it to a
+ * size x size frame: short side to size and center crop, or stretch. */
+int ts_fit_square(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int size, int stretch,
+		  uint64_t max_pixels, struct ts_image *out, struct ts_err *err);
+
+/* Halves: a and b are S x S.  vertical: rows [(S-h1)/2, +h1) of a on top
+ * (h1 = S/2), the center h2 = S - h1 rows of b below; horizontal: the same
+ * with columns, a on the left.  rects receives each source's rectangle in
+ * the output, [x0, y0, x1, y1). */
+int ts_composite_halves(const struct ts_image *a, const struct ts_image *b, int vertical,
+			struct ts_image *out, int rects[2][4], struct ts_err *err);
+
+/* CutMix: a with the box [x0, y0, x1, y1) taken from b (same position). */
+int ts_composite_cutmix(const struct ts_image *a, const struct ts_image *b, const int box[4],
+			struct ts_image *out, struct ts_err *err);
+
+/* MixUp: lambda * a + (1 - lambda) * b per channel, in 16-bit fixed point,
+ * rounded. */
+int ts_composite_mixup(const struct ts_image *a, const struct ts_image *b, double lambda,
+		       struct ts_image *out, struct ts_err *err);
+
 /* An 8-bit single-channel PNG of w*h pixels (masks), deterministic, rows
  * unfiltered (filter type 0), into a malloc'ed buffer. */
 int ts_encode_gray_png(const uint8_t *pixels, int w, int h, uint8_t **out, size_t *out_len,

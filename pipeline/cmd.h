@@ -20,6 +20,8 @@ void usage_ingest(FILE *f);
 int cmd_shards(int argc, char **argv);
 int cmd_captions(int argc, char **argv);
 int cmd_tags(int argc, char **argv);
+int cmd_compose(int argc, char **argv);
+void usage_compose(FILE *f);
 void usage_tags(FILE *f);
 void usage_captions(FILE *f);
 void usage_shards(FILE *f);

@@ -147,6 +147,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.text = s->text,
 		.tags = s->tags, .ntags = s->ntags,
 		.scores = s->scores, .nscores = s->nscores,
+		.comp = s->comp,
 		.members = mem, .nmembers = s->nmembers,
 	};
 	if ((rc = ts_catalog_stream_sample(w->o.cat, &row, err)))

@@ -34,6 +34,7 @@ struct ts_dsw_sample {
 	size_t ntags;
 	const struct ts_score_row *scores;   /* rows for tag_scores */
 	size_t nscores;
+	const struct ts_comp_row *comp;      /* a compositions row (tessera compose) */
 };
 
 #define TS_DSW_MAX_MEMBERS 64

@@ -18,6 +18,7 @@ static int cmd_help(int argc, char **argv);
 static const struct ts_cmd commands[] = {
 	{ "ingest", cmd_ingest, "image-caption datasets into WebDataset shards + SQLite catalog", usage_ingest },
 	{ "captions", cmd_captions, "CLIP tokens, caption-length stats, short/long caption pairs", usage_captions },
+	{ "compose", cmd_compose, "CLIP-C compositions: two samples, one image, \"A and B\"", usage_compose },
 	{ "tags", cmd_tags, "candidate tags with caption and token spans (TTD)", usage_tags },
 	{ "shards", cmd_shards, "inspect, verify, index and merge datasets", usage_shards },
 	{ "str", cmd_str, "scene-text word crops for CLIP4STR: LMDB in and out, label filter, stats", usage_str },

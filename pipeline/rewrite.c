@@ -227,6 +227,7 @@ static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
 			.ntags = res.set_tags ? res.ntags : s->ntags,
 			.scores = res.set_scores ? res.scores : s->scores,
 			.nscores = res.set_scores ? res.nscores : s->nscores,
+			.comp = s->comp,
 		};
 		rc = ts_dsw_sample(r->w, &ds, &r->e);
 		r->samples++;

@@ -109,6 +109,7 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 			.text = s->text,
 			.tags = s->tags, .ntags = s->ntags,
 			.scores = s->scores, .nscores = s->nscores,
+			.comp = s->comp,
 		};
 		rc = ts_dsw_sample(w, &ds, e);
 	}

@@ -26,15 +26,18 @@
 
 /* Version 2: the tags table (created by the upgrade from version 1 too). */
 #define TAGS_SQL \
-	"create table tags(key text, shard integer, caption integer, idx integer," \
+	"create table if not exists tags(key text, shard integer, caption integer, idx integer," \
 	" lemma text, text text, char_start integer, char_end integer," \
 	" byte_start integer, byte_end integer, tok_start integer, tok_end integer," \
 	" truncated integer, region integer, primary key(key, caption, idx));\n" \
-	"create index tags_shard on tags(shard);\n" \
-	"create index tags_lemma on tags(lemma);\n" \
-	"create table tag_scores(key text, shard integer, tag text, score real, mask text," \
+	"create index if not exists tags_shard on tags(shard);\n" \
+	"create index if not exists tags_lemma on tags(lemma);\n" \
+	"create table if not exists tag_scores(key text, shard integer, tag text, score real, mask text," \
 	" primary key(key, tag));\n" \
-	"create index tag_scores_shard on tag_scores(shard);\n"
+	"create index if not exists tag_scores_shard on tag_scores(shard);\n" \
+	"create table if not exists compositions(key text primary key, shard integer, mode text, sources text," \
+	" regions text, epoch integer, seed integer);\n" \
+	"create index if not exists compositions_shard on compositions(shard);\n"
 
 static const char schema_sql[] =
 	"create table meta(name text primary key, value text);\n"
@@ -64,7 +67,7 @@ enum {
 	Q_RUN_BEGIN, Q_RUN_END,
 	Q_SHARD, Q_SAMPLE, Q_MEMBER, Q_REJECT,
 	Q_SHARD_LIST,
-	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS, Q_SCORE, Q_DEL_SCORES,
+	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS, Q_SCORE, Q_DEL_SCORES, Q_COMP, Q_DEL_COMPS,
 	Q__COUNT
 };
 
@@ -101,6 +104,9 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_DEL_TAGS] = "delete from tags where shard >= ?1",
 	[Q_SCORE] = "insert into tag_scores(key, shard, tag, score, mask) values(?1, ?2, ?3, ?4, ?5)",
 	[Q_DEL_SCORES] = "delete from tag_scores where shard >= ?1",
+	[Q_COMP] = "insert into compositions(key, shard, mode, sources, regions, epoch, seed)"
+		   " values(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_DEL_COMPS] = "delete from compositions where shard >= ?1",
 };
 
 struct ts_catalog {
@@ -218,7 +224,8 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 				  "cannot open '%s': catalog schema version %lld is newer than this tessera supports (%d)",
 				  cat->path, (long long)version, CATALOG_VERSION);
 	if (version == CATALOG_VERSION)
-		return TS_OK;
+		/* tables version 2 gained while it was being written */
+		return exec(cat, TAGS_SQL, err, "open");
 	if (version == 1) {
 		/* version 2 added the caption columns of the text layer */
 		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
@@ -423,7 +430,7 @@ int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = db_err(cat, err, "read");
 	sqlite3_reset(q);
-	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_TAGS, Q_DEL_SCORES };
+	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_TAGS, Q_DEL_SCORES, Q_DEL_COMPS };
 	for (size_t i = 0; rc == TS_OK && i < sizeof(del) / sizeof(del[0]); i++) {
 		sqlite3_bind_int64(cat->q[del[i]], 1, n);
 		rc = run(cat, cat->q[del[i]], err, "write to");
@@ -527,6 +534,18 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		bind_text(q, 3, s->scores[i].tag);
 		sqlite3_bind_double(q, 4, s->scores[i].score);
 		bind_text(q, 5, s->scores[i].mask);
+		if ((rc = run(cat, q, err, "write to")))
+			return rc;
+	}
+	if (s->comp) {
+		q = cat->q[Q_COMP];
+		bind_text(q, 1, s->key);
+		sqlite3_bind_int64(q, 2, s->shard);
+		bind_text(q, 3, s->comp->mode);
+		bind_text(q, 4, s->comp->sources_json);
+		bind_text(q, 5, s->comp->regions_json);
+		sqlite3_bind_int64(q, 6, s->comp->epoch);
+		sqlite3_bind_int64(q, 7, s->comp->seed);
 		if ((rc = run(cat, q, err, "write to")))
 			return rc;
 	}

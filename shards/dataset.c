@@ -26,6 +26,7 @@ struct ts_dataset {
 	char catalog[PATH_MAX + 32];
 	sqlite3 *db;
 	int version;               /* PRAGMA user_version */
+	int extra_tables;          /* tags, tag_scores and compositions exist */
 };
 
 static int db_err(struct ts_dataset *ds, struct ts_err *err, const char *what)
@@ -80,6 +81,13 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 	if (ok && sqlite3_prepare_v2(ds->db, "pragma user_version", -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		ds->version = sqlite3_column_int(q, 0);
+	sqlite3_finalize(q);
+	q = NULL;
+	/* the text and compose tables (version 2; read only when present) */
+	if (ok && sqlite3_prepare_v2(ds->db, "select count(*) from sqlite_master where type = 'table'"
+				     " and name in ('tags', 'tag_scores', 'compositions')", -1, &q, NULL) == SQLITE_OK &&
+	    sqlite3_step(q) == SQLITE_ROW)
+		ds->extra_tables = sqlite3_column_int(q, 0) == 3;
 	sqlite3_finalize(q);
 	if (!ok) {
 		ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
@@ -161,7 +169,10 @@ int ts_dataset_foreach_shard(struct ts_dataset *ds,
 
 struct ts_ds_iter {
 	struct ts_dataset *ds;
-	sqlite3_stmt *q, *m, *t, *sc;
+	sqlite3_stmt *q, *m, *t, *sc, *cp;
+	struct ts_comp_row comp;
+	char *comp_text;
+	int has_comp;
 	struct ts_score_row *scores;
 	size_t nscores, scores_cap;
 	char *score_text;
@@ -186,6 +197,8 @@ void ts_ds_iter_free(struct ts_ds_iter *it)
 	sqlite3_finalize(it->m);
 	sqlite3_finalize(it->t);
 	sqlite3_finalize(it->sc);
+	sqlite3_finalize(it->cp);
+	free(it->comp_text);
 	free(it->scores);
 	free(it->score_text);
 	free(it->tags);
@@ -218,13 +231,16 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 	if (sqlite3_prepare_v2(ds->db, sql, -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ds->db, "select name, offset, size, hash from members where key = ?"
 			       " order by offset", -1, &it->m, NULL) != SQLITE_OK ||
-	    (ds->version >= 2 &&
+	    (ds->extra_tables &&
 	     sqlite3_prepare_v2(ds->db, "select caption, idx, lemma, text, char_start, char_end,"
 				" byte_start, byte_end, tok_start, tok_end, truncated, region"
 				" from tags where key = ?1 order by caption, idx", -1, &it->t, NULL) != SQLITE_OK) ||
-	    (ds->version >= 2 &&
+	    (ds->extra_tables &&
 	     sqlite3_prepare_v2(ds->db, "select tag, score, mask from tag_scores where key = ?1 order by tag",
-				-1, &it->sc, NULL) != SQLITE_OK)) {
+				-1, &it->sc, NULL) != SQLITE_OK) ||
+	    (ds->extra_tables &&
+	     sqlite3_prepare_v2(ds->db, "select mode, sources, regions, epoch, seed from compositions where key = ?1",
+				-1, &it->cp, NULL) != SQLITE_OK)) {
 		int rc = db_err(ds, err, "read");
 		ts_ds_iter_free(it);
 		return rc;
@@ -283,6 +299,32 @@ static int load_tags(struct ts_ds_iter *it, const char *key)
 		it->tags[i].lemma = it->tag_text + (uintptr_t)it->tags[i].lemma;
 		it->tags[i].text = it->tag_text + (uintptr_t)it->tags[i].text;
 	}
+	return 0;
+}
+
+/* The compositions row of key, if any, into it->comp. */
+static int load_comp(struct ts_ds_iter *it, const char *key)
+{
+	it->has_comp = 0;
+	if (!it->cp)
+		return 0;
+	sqlite3_reset(it->cp);
+	sqlite3_bind_text(it->cp, 1, key, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(it->cp) != SQLITE_ROW)
+		return 0;
+	const char *m = col_text(it->cp, 0), *s = col_text(it->cp, 1), *r = col_text(it->cp, 2);
+	size_t a = strlen(m) + 1, b = strlen(s) + 1, c = strlen(r) + 1;
+	char *t = realloc(it->comp_text, a + b + c);
+	if (!t)
+		return -1;
+	it->comp_text = t;
+	memcpy(t, m, a);
+	memcpy(t + a, s, b);
+	memcpy(t + a + b, r, c);
+	it->comp = (struct ts_comp_row){ .mode = t, .sources_json = t + a, .regions_json = t + a + b,
+					 .epoch = sqlite3_column_int64(it->cp, 3),
+					 .seed = sqlite3_column_int64(it->cp, 4) };
+	it->has_comp = 1;
 	return 0;
 }
 
@@ -371,7 +413,7 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 		it->mem[i].name = it->names[i];
 		it->mem[i].hash = it->hashes[i];
 	}
-	if (load_tags(it, col_text(q, 0)) || load_scores(it, col_text(q, 0)))
+	if (load_tags(it, col_text(q, 0)) || load_scores(it, col_text(q, 0)) || load_comp(it, col_text(q, 0)))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->s = (struct ts_ds_sample){
 		.key = col_text(q, 0), .record = (uint64_t)sqlite3_column_int64(q, 1),
@@ -391,6 +433,7 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 		},
 		.tags = it->tags, .ntags = it->ntags,
 		.scores = it->scores, .nscores = it->nscores,
+		.comp = it->has_comp ? &it->comp : NULL,
 		.members = it->mem, .nmembers = n,
 	};
 	*out = &it->s;

@@ -43,6 +43,7 @@ struct ts_ds_sample {
 	size_t ntags;
 	const struct ts_score_row *scores;    /* its rows of tag_scores, by tag */
 	size_t nscores;
+	const struct ts_comp_row *comp;       /* its compositions row, or NULL */
 	const struct ts_ds_member *members;   /* in tar order */
 	size_t nmembers;
 };

@@ -133,6 +133,7 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *   tags(key, shard, caption, idx, lemma, text, char_start, char_end,
  *        byte_start, byte_end, tok_start, tok_end, truncated, region)
  *   tag_scores(key, shard, tag, score, mask)         -- version 2
+ *   compositions(key, shard, mode, sources, regions, epoch, seed)  -- version 2
  */
 
 struct ts_catalog;
@@ -202,6 +203,14 @@ struct ts_score_row {
 	const char *mask;
 };
 
+/* Where a composite came from (`tessera compose`; docs/compose.md). */
+struct ts_comp_row {
+	const char *mode;           /* "halves", "cutmix", "mixup" */
+	const char *sources_json;   /* ["KEY_A", "KEY_B"] */
+	const char *regions_json;   /* per source its rectangle or weight */
+	long long epoch, seed;
+};
+
 struct ts_sample_row {
 	const char *key;
 	uint64_t record;
@@ -218,6 +227,7 @@ struct ts_sample_row {
 	size_t ntags;
 	const struct ts_score_row *scores;  /* rows for the tag_scores table */
 	size_t nscores;
+	const struct ts_comp_row *comp;     /* a row for compositions, or NULL */
 	const struct ts_member_row *members;
 	size_t nmembers;
 };

@@ -1,0 +1,110 @@
+/*
+ * composite.c - CLIP-C compositions on RGB8 buffers (see compose.h):
+ * bringing a source to the S x S frame, and the halves, cutmix and mixup
+ * compositions.  Pure pixel arithmetic, deterministic.
+ */
+#include "compose.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int ts_fit_square(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int size, int stretch,
+		  uint64_t max_pixels, struct ts_image *out, struct ts_err *err)
+{
+	struct ts_image src = { 0 };
+	struct ts_image_info info;
+	int rc;
+
+	if (size <= 0)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "size must be positive");
+	/* decode with DCT scaling to at least size x size */
+	if ((rc = ts_decode(ctx, data, len, max_pixels, size, size, &src, &info, err)))
+		return rc;
+	struct ts_resize_plan plan;
+	ts_resize_plan(stretch ? TS_RESIZE_STRETCH : TS_RESIZE_CENTER_CROP, size, src.width, src.height, &plan);
+	rc = ts_apply_plan(&src, &plan, out, err);
+	ts_image_release(&src);
+	if (rc == TS_OK && (out->width != size || out->height != size))
+		rc = ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_CORRUPT, "fit gave %dx%d, not %dx%d",
+				out->width, out->height, size, size);
+	return rc;
+}
+
+static int frame(struct ts_image *out, int s, struct ts_err *err)
+{
+	size_t need = (size_t)s * s * 3;
+	if (out->cap < need) {
+		uint8_t *p = realloc(out->pixels, need);
+		if (!p)
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		out->pixels = p;
+		out->cap = need;
+	}
+	out->width = out->height = s;
+	return TS_OK;
+}
+
+int ts_composite_halves(const struct ts_image *a, const struct ts_image *b, int vertical,
+			struct ts_image *out, int rects[2][4], struct ts_err *err)
+{
+	int s = a->width, rc;
+	if (a->height != s || b->width != s || b->height != s)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "halves need two S x S images");
+	if ((rc = frame(out, s, err)))
+		return rc;
+	int h1 = s / 2, h2 = s - h1;            /* first part, second part */
+	int a0 = (s - h1) / 2, b0 = (s - h2) / 2; /* where each source's center part starts */
+	size_t stride = (size_t)s * 3;
+	if (vertical) {
+		for (int y = 0; y < h1; y++)
+			memcpy(out->pixels + (size_t)y * stride, a->pixels + (size_t)(a0 + y) * stride, stride);
+		for (int y = 0; y < h2; y++)
+			memcpy(out->pixels + (size_t)(h1 + y) * stride, b->pixels + (size_t)(b0 + y) * stride, stride);
+		int r[2][4] = { { 0, 0, s, h1 }, { 0, h1, s, s } };
+		memcpy(rects, r, sizeof(r));
+	} else {
+		for (int y = 0; y < s; y++) {
+			uint8_t *o = out->pixels + (size_t)y * stride;
+			memcpy(o, a->pixels + (size_t)y * stride + (size_t)a0 * 3, (size_t)h1 * 3);
+			memcpy(o + (size_t)h1 * 3, b->pixels + (size_t)y * stride + (size_t)b0 * 3, (size_t)h2 * 3);
+		}
+		int r[2][4] = { { 0, 0, h1, s }, { h1, 0, s, s } };
+		memcpy(rects, r, sizeof(r));
+	}
+	return TS_OK;
+}
+
+int ts_composite_cutmix(const struct ts_image *a, const struct ts_image *b, const int box[4],
+			struct ts_image *out, struct ts_err *err)
+{
+	int s = a->width, rc;
+	if (a->height != s || b->width != s || b->height != s)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "cutmix needs two S x S images");
+	if (box[0] < 0 || box[1] < 0 || box[2] > s || box[3] > s || box[0] > box[2] || box[1] > box[3])
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "cutmix box outside the frame");
+	if ((rc = frame(out, s, err)))
+		return rc;
+	memcpy(out->pixels, a->pixels, (size_t)s * s * 3);
+	for (int y = box[1]; y < box[3]; y++)
+		memcpy(out->pixels + ((size_t)y * s + box[0]) * 3, b->pixels + ((size_t)y * s + box[0]) * 3,
+		       (size_t)(box[2] - box[0]) * 3);
+	return TS_OK;
+}
+
+int ts_composite_mixup(const struct ts_image *a, const struct ts_image *b, double lambda,
+		       struct ts_image *out, struct ts_err *err)
+{
+	int s = a->width, rc;
+	if (a->height != s || b->width != s || b->height != s)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "mixup needs two S x S images");
+	if (lambda < 0 || lambda > 1)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "mixup weight %g outside [0, 1]", lambda);
+	if ((rc = frame(out, s, err)))
+		return rc;
+	/* fixed point: weight of A in 1/65536, rounded half up */
+	uint32_t wa = (uint32_t)(lambda * 65536.0 + 0.5), wb = 65536 - wa;
+	size_t n = (size_t)s * s * 3;
+	for (size_t i = 0; i < n; i++)
+		out->pixels[i] = (uint8_t)((a->pixels[i] * wa + b->pixels[i] * wb + 32768) >> 16);
+	return TS_OK;
+}

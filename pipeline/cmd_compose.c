@@ -1,0 +1,1121 @@
+/*
+ * cmd_compose.c - `tessera compose`: CLIP-C semantic compositions as
+ * training shards (docs/compose.md).
+ *
+ * The input dataset is read in record order, one window of --window
+ * samples at a time (the last window takes a lone leftover sample, so every
+ * window has at least two).  For each window and epoch a single thread
+ * plans, with an RNG seeded from (seed, epoch, window): how many
+ * composites each sample anchors (floor(rate), plus one with probability
+ * frac(rate)), and its partner (another sample of the window, with a
+ * caption and other content).  The composites are then made by worker
+ * threads in batches and written in plan order through the dataset writer,
+ * so the output is the same at any thread count.  A partner whose image
+ * does not decode is re-drawn with an RNG seeded from the composite's
+ * place in the plan; an anchor whose image does not decode makes that
+ * composite a reject.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../captions/bpe.h"
+#include "../captions/merge.h"
+#include "../compose/compose.h"
+#include "../shards/dataset.h"
+#include "../shards/shards.h"
+#include "cmd.h"
+#include "dsw.h"
+#include "progress.h"
+#include "shards_ops.h"
+#include "util.h"
+
+void usage_compose(FILE *f)
+{
+	fputs(
+"usage: tessera compose [options] INDIR -o OUTDIR\n"
+"\n"
+"CLIP-C semantic compositions: two samples of the dataset INDIR become one\n"
+"image made of the center half of each, with the caption \"A and B\",\n"
+"written as a new dataset with each composite's sources and regions\n"
+"(docs/compose.md).\n"
+"\n"
+"Options:\n"
+"  -o, --output OUTDIR   where to write (required; a new directory)\n"
+"      --mode M          halves (default), cutmix or mixup\n"
+"      --axis A          halves: vertical (default: A on top) or horizontal\n"
+"      --size S          output size, square (default: 224)\n"
+"      --fit F           center-crop (default) or stretch, to S x S first\n"
+"      --alpha A         cutmix/mixup: Beta(A, A) (default: 1.0)\n"
+"      --rate R          composites per source sample per epoch (default: 0.5)\n"
+"      --epochs E        independent pairings (default: 1)\n"
+"      --seed N          RNG seed (default: 0)\n"
+"      --window W        partners come from windows of W samples (default: 10000)\n"
+"      --include-originals  also write every source sample, interleaved\n"
+"      --max-tokens N    choose partners so the merged caption fits N CLIP\n"
+"                        tokens (default: off)\n"
+"      --tries T         partners tried for --max-tokens (default: 8)\n"
+"      --encode FMT      jpeg (default), png or webp\n"
+"      --quality Q       JPEG/WebP quality (default: 95)\n"
+"      --shard-samples N samples per shard (default: 10000)\n"
+"      --vocab PATH      CLIP vocabulary (for --max-tokens and token counts)\n"
+"  -j, --threads N       worker threads (default: all cores)\n"
+"      --json            print the summary as JSON\n"
+"  -q, --quiet           fewer messages\n"
+"  -v, --verbose         more messages\n"
+"  -h, --help            this help\n"
+"\n"
+"Exit status: 0 ok (rejects are not failures), 1 an error, 2 a usage error.\n", f);
+}
+
+/* ---- RNG: splitmix64 seeding, xoshiro256** ------------------------------- */
+
+struct rng {
+	uint64_t s[4];
+};
+
+static uint64_t splitmix(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static void rng_seed(struct rng *r, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
+{
+	uint64_t x = a ^ (b * 0xd1b54a32d192ed03ULL) ^ (c * 0xabc98388fb8fac03ULL) ^ (d * 0x8cb92ba72f3d8dd7ULL);
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix(&x);
+}
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(struct rng *r)
+{
+	uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return out;
+}
+
+/* Uniform in [0, 1). */
+static double rng_unit(struct rng *r)
+{
+	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
+}
+
+/* Uniform integer in [0, n) (n > 0), without modulo bias. */
+static uint64_t rng_below(struct rng *r, uint64_t n)
+{
+	uint64_t lim = UINT64_MAX - UINT64_MAX % n, v;
+	do
+		v = rng_next(r);
+	while (v >= lim);
+	return v % n;
+}
+
+/* Gamma(a, 1) by Marsaglia and Tsang (a < 1: boosted with U^(1/a)); the
+ * normal deviate by Box-Muller. */
+static double rng_gamma(struct rng *r, double a)
+{
+	if (a < 1) {
+		double u = rng_unit(r);
+		return rng_gamma(r, a + 1) * pow(u > 0 ? u : 0x1.0p-53, 1 / a);
+	}
+	double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
+	for (;;) {
+		double u1 = rng_unit(r), u2 = rng_unit(r);
+		double x = sqrt(-2 * log(u1 > 0 ? u1 : 0x1.0p-53)) * cos(2 * M_PI * u2);
+		double v = 1 + c * x;
+		if (v <= 0)
+			continue;
+		v = v * v * v;
+		double u = rng_unit(r);
+		if (u < 1 - 0.0331 * x * x * x * x || log(u > 0 ? u : 0x1.0p-53) < 0.5 * x * x + d * (1 - v + log(v)))
+			return d * v;
+	}
+}
+
+/* Beta(a, a): X / (X + Y) with X, Y ~ Gamma(a); a == 1 is uniform. */
+static double rng_beta(struct rng *r, double a)
+{
+	if (a == 1.0)
+		return rng_unit(r);
+	double x = rng_gamma(r, a), y = rng_gamma(r, a);
+	return x + y > 0 ? x / (x + y) : 0.5;
+}
+
+/* ---- the window of sources ----------------------------------------------- */
+
+struct member {
+	char name[64];
+	uint64_t offset, size;
+};
+
+struct src {
+	char key[32];
+	char *caption, *captions_json, *short_cap, *long_cap, *source;
+	char content_hash[TS_HASH_HEX_LEN + 1], image_hash[TS_HASH_HEX_LEN + 1];
+	char shard[64];
+	struct member *mem;
+	size_t nmem;
+	int img;                     /* index of the image member, -1 none */
+	int width, height, orig_w, orig_h;
+	char format[16];
+	struct ts_text_cols text;
+	int usable;                  /* has an image and a caption */
+};
+
+static void src_free(struct src *s)
+{
+	free(s->caption);
+	free(s->captions_json);
+	free(s->short_cap);
+	free(s->long_cap);
+	free(s->source);
+	free(s->mem);
+	memset(s, 0, sizeof(*s));
+}
+
+/* ---- jobs ------------------------------------------------------------------ */
+
+enum { J_ORIGINAL, J_COMPOSITE };
+
+struct job {
+	int type;
+	size_t a, b;                 /* window indices: anchor, planned partner */
+	uint64_t record;             /* output record */
+	int epoch;
+	size_t anchor_k;             /* k-th composite of this anchor (for the redraw RNG) */
+	int over_budget;
+	/* results */
+	int rejected;
+	char reason[48], msg[TS_ERR_MSG_MAX], reject_source[64];
+	uint8_t *img;
+	size_t img_len;
+	char *caption, *short_cap, *long_cap, *json, *sources_json, *regions_json;
+	char content_hash[TS_HASH_HEX_LEN + 1];
+	long long tokens, short_tokens;
+	size_t partner;              /* the partner used */
+	/* originals: the member bytes */
+	uint8_t **mdata;
+	size_t *mlen;
+	size_t nm;
+};
+
+static void job_clear(struct job *j)
+{
+	free(j->img);
+	free(j->caption);
+	free(j->short_cap);
+	free(j->long_cap);
+	free(j->json);
+	free(j->sources_json);
+	free(j->regions_json);
+	for (size_t i = 0; i < j->nm; i++)
+		free(j->mdata[i]);
+	free(j->mdata);
+	free(j->mlen);
+	memset(j, 0, sizeof(*j));
+}
+
+struct opts {
+	const char *indir, *outdir, *vocab;
+	int mode;                    /* 0 halves, 1 cutmix, 2 mixup */
+	int vertical, size, stretch, include_originals, threads, json, encode, quality;
+	double alpha, rate;
+	int epochs, tries;
+	long max_tokens;
+	uint64_t seed, window, shard_samples;
+};
+
+static const char *const mode_names[] = { "halves", "cutmix", "mixup" };
+
+struct ctx {
+	const struct opts *o;
+	struct ts_dataset *ds;
+	struct src *win;
+	size_t nwin;
+	uint64_t window_no;
+	struct ts_bpe *bpe;
+};
+
+struct worker {
+	pthread_t th;
+	struct ctx *c;
+	struct ts_pixctx *px;
+	struct ts_bpe_ctx *tok;
+	struct ts_image a, b, out;
+	struct job *jobs;
+	size_t first, end;
+};
+
+static int read_image(struct ctx *c, const struct src *s, uint8_t **data, size_t *len, struct ts_err *e)
+{
+	char path[PATH_MAX + 64];
+	if (s->img < 0)
+		return ts_err_set(e, TS_ERR_INVALID, TS_R_IMAGE_EMPTY, "sample %s has no image", s->key);
+	ts_dataset_shard_path(c->ds, s->shard, path, sizeof(path));
+	return ts_shard_read_member(path, s->mem[s->img].name, s->mem[s->img].offset, s->mem[s->img].size,
+				    data, len, e);
+}
+
+static int load_fit(struct worker *w, const struct src *s, struct ts_image *img, struct ts_err *e)
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int rc = read_image(w->c, s, &data, &len, e);
+	if (rc == TS_OK)
+		rc = ts_fit_square(w->px, data, len, w->c->o->size, w->c->o->stretch, 1ull << 28, img, e);
+	free(data);
+	return rc;
+}
+
+static long long count_tokens(struct ts_bpe_ctx *tok, const char *s)
+{
+	const int32_t *ids;
+	size_t n;
+	struct ts_err e = TS_ERR_INIT;
+	if (!tok || !s || ts_bpe_encode(tok, s, strlen(s), &ids, &n, &e))
+		return 0;
+	return (long long)n + 2;
+}
+
+static int merge2(const char *a, const char *b, char **out, size_t spans[2][2], struct ts_err *e)
+{
+	const char *caps[2] = { a, b };
+	size_t lens[2] = { strlen(a), strlen(b) }, st[2], en[2];
+	int rc = ts_caption_merge(caps, lens, 2, out, st, en, e);
+	if (rc == TS_OK && spans) {
+		spans[0][0] = st[0];
+		spans[0][1] = en[0];
+		spans[1][0] = st[1];
+		spans[1][1] = en[1];
+	}
+	return rc;
+}
+
+/* A usable partner for anchor a other than a itself, with other content:
+ * uniform over the window (rejection sampling, then a scan from a random
+ * start so a window of duplicates still ends). */
+static long draw_partner(struct ctx *c, struct rng *r, size_t a, const unsigned char *bad)
+{
+	for (int t = 0; t < 64; t++) {
+		size_t j = (size_t)rng_below(r, c->nwin);
+		if (j != a && c->win[j].usable && !(bad && bad[j]) &&
+		    strcmp(c->win[j].content_hash, c->win[a].content_hash))
+			return (long)j;
+	}
+	size_t s = (size_t)rng_below(r, c->nwin);
+	for (size_t k = 0; k < c->nwin; k++) {
+		size_t j = (s + k) % c->nwin;
+		if (j != a && c->win[j].usable && !(bad && bad[j]) &&
+		    strcmp(c->win[j].content_hash, c->win[a].content_hash))
+			return (long)j;
+	}
+	return -1;
+}
+
+static void job_reject(struct job *j, const char *source, const struct ts_err *e)
+{
+	j->rejected = 1;
+	snprintf(j->reason, sizeof(j->reason), "%s", ts_reason_name(e->reason ? e->reason : TS_R_IMAGE_CORRUPT));
+	snprintf(j->msg, sizeof(j->msg), "%s", e->msg);
+	snprintf(j->reject_source, sizeof(j->reject_source), "%s", source);
+}
+
+static void do_original(struct worker *w, struct job *j)
+{
+	const struct src *s = &w->c->win[j->a];
+	char path[PATH_MAX + 64];
+	struct ts_err e = TS_ERR_INIT;
+	ts_dataset_shard_path(w->c->ds, s->shard, path, sizeof(path));
+	j->mdata = calloc(s->nmem + 1, sizeof(*j->mdata));
+	j->mlen = calloc(s->nmem + 1, sizeof(*j->mlen));
+	if (!j->mdata || !j->mlen) {
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		job_reject(j, s->key, &e);
+		return;
+	}
+	for (size_t i = 0; i < s->nmem; i++) {
+		if (ts_shard_read_member(path, s->mem[i].name, s->mem[i].offset, s->mem[i].size, &j->mdata[i],
+					 &j->mlen[i], &e)) {
+			job_reject(j, s->key, &e);
+			return;
+		}
+		j->nm = i + 1;
+	}
+}
+
+static void do_composite(struct worker *w, struct job *j)
+{
+	struct ctx *c = w->c;
+	const struct opts *o = c->o;
+	const struct src *A = &c->win[j->a];
+	struct ts_err e = TS_ERR_INIT;
+	int S = o->size;
+
+	if (!A->usable) {
+		ts_err_set(&e, TS_ERR_INVALID, A->img < 0 ? TS_R_IMAGE_EMPTY : TS_R_CAPTION_MISSING,
+			   "sample %s has no %s", A->key, A->img < 0 ? "image" : "caption");
+		job_reject(j, A->key, &e);
+		return;
+	}
+	if (load_fit(w, A, &w->a, &e)) {
+		job_reject(j, A->key, &e);
+		return;
+	}
+	/* the partner; re-drawn (seeded by the composite's place) while its
+	 * image does not decode */
+	unsigned char *bad = NULL;
+	struct rng r;
+	long b = j->b == j->a ? -1 : (long)j->b;
+	rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+		 ((uint64_t)j->a << 20) ^ j->anchor_k);
+	for (int t = 0; b >= 0; t++) {
+		struct ts_err be = TS_ERR_INIT;
+		if (load_fit(w, &c->win[b], &w->b, &be) == 0)
+			break;
+		ts_warning("sample %s: %s; its partner is drawn again", c->win[b].key, be.msg);
+		if (!bad && !(bad = calloc(c->nwin, 1)))
+			break;
+		bad[b] = 1;
+		b = t < 16 ? draw_partner(c, &r, j->a, bad) : -1;
+	}
+	free(bad);
+	if (b < 0) {
+		ts_err_set(&e, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT, "no partner with a usable image for %s", A->key);
+		job_reject(j, A->key, &e);
+		return;
+	}
+	const struct src *B = &c->win[b];
+	j->partner = (size_t)b;
+
+	/* pixels */
+	json_t *regions = json_array(), *meta = json_object();
+	double lambda = 0;
+	int rc = 0;
+	if (o->mode == 0) {
+		int rects[2][4];
+		rc = ts_composite_halves(&w->a, &w->b, o->vertical, &w->out, rects, &e);
+		for (int k = 0; k < 2 && !rc; k++)
+			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", k ? B->key : A->key,
+								 "region", k + 1, "rect", rects[k][0], rects[k][1],
+								 rects[k][2], rects[k][3]));
+		json_object_set_new(meta, "axis", json_string(o->vertical ? "vertical" : "horizontal"));
+	} else {
+		struct rng mr;
+		rng_seed(&mr, o->seed ^ 0x27d4eb2fULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+			 ((uint64_t)j->a << 20) ^ j->anchor_k);
+		lambda = rng_beta(&mr, o->alpha);
+		if (o->mode == 1) {
+			double cut = sqrt(1 - lambda);
+			int cw = (int)(S * cut), ch = (int)(S * cut);
+			int cx = (int)rng_below(&mr, (uint64_t)S), cy = (int)rng_below(&mr, (uint64_t)S);
+			int box[4] = { cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2 };
+			for (int k = 0; k < 4; k++)
+				box[k] = box[k] < 0 ? 0 : box[k] > S ? S : box[k];
+			rc = ts_composite_cutmix(&w->a, &w->b, box, &w->out, &e);
+			double area = (double)(box[2] - box[0]) * (box[3] - box[1]) / ((double)S * S);
+			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i], s:[i,i,i,i]}", "source", A->key,
+								 "region", 1, "rect", 0, 0, S, S, "minus", box[0],
+								 box[1], box[2], box[3]));
+			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", B->key, "region", 2,
+								 "rect", box[0], box[1], box[2], box[3]));
+			json_object_set_new(meta, "box", json_pack("[i,i,i,i]", box[0], box[1], box[2], box[3]));
+			json_object_set_new(meta, "area_ratio", json_real(area));
+		} else {
+			rc = ts_composite_mixup(&w->a, &w->b, lambda, &w->out, &e);
+			json_array_append_new(regions, json_pack("{s:s, s:i, s:f}", "source", A->key, "region", 1,
+								 "weight", lambda));
+			json_array_append_new(regions, json_pack("{s:s, s:i, s:f}", "source", B->key, "region", 2,
+								 "weight", 1 - lambda));
+			json_object_set_new(meta, "lambda", json_real(lambda));
+			json_object_set_new(meta, "soft", json_true());
+		}
+	}
+	const uint8_t *enc = NULL;
+	size_t enc_len = 0;
+	static const enum ts_imgfmt fmts[] = { TS_FMT_JPEG, TS_FMT_WEBP, TS_FMT_PNG };
+	if (!rc)
+		rc = ts_encode(w->px, &w->out, fmts[o->encode], o->quality, &enc, &enc_len, &e);
+	if (!rc && !(j->img = malloc(enc_len)))
+		rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	size_t spans[2][2];
+	if (!rc) {
+		memcpy(j->img, enc, enc_len);
+		j->img_len = enc_len;
+		ts_hash_hex(j->img, j->img_len, j->content_hash);
+		rc = merge2(A->caption, B->caption, &j->caption, spans, &e);
+	}
+	if (!rc && A->short_cap && B->short_cap)
+		rc = merge2(A->short_cap, B->short_cap, &j->short_cap, NULL, &e);
+	if (!rc && A->long_cap && B->long_cap)
+		rc = merge2(A->long_cap, B->long_cap, &j->long_cap, NULL, &e);
+	if (rc) {
+		json_decref(regions);
+		json_decref(meta);
+		job_reject(j, A->key, &e);
+		return;
+	}
+	j->tokens = count_tokens(w->tok, j->caption);
+	j->short_tokens = j->short_cap ? count_tokens(w->tok, j->short_cap) : 0;
+	char key[24];
+	snprintf(key, sizeof(key), "%09" PRIu64, j->record);
+	json_t *srcs = json_pack("[s,s]", A->key, B->key);
+	json_object_set_new(meta, "key", json_string(key));
+	json_object_set_new(meta, "mode", json_string(mode_names[o->mode]));
+	json_object_set_new(meta, "sources", json_copy(srcs));
+	json_object_set_new(meta, "regions", json_copy(regions));
+	json_object_set_new(meta, "seed", json_integer((json_int_t)o->seed));
+	json_object_set_new(meta, "epoch", json_integer(j->epoch));
+	json_object_set_new(meta, "width", json_integer(S));
+	json_object_set_new(meta, "height", json_integer(S));
+	json_object_set_new(meta, "captions", json_pack("[s,s]", A->caption, B->caption));
+	json_object_set_new(meta, "join", json_pack("[[I,I],[I,I]]", (json_int_t)spans[0][0], (json_int_t)spans[0][1],
+						    (json_int_t)spans[1][0], (json_int_t)spans[1][1]));
+	if (o->max_tokens > 0)
+		json_object_set_new(meta, "over_budget", json_boolean(j->over_budget));
+	j->json = json_dumps(meta, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
+	j->sources_json = json_dumps(srcs, JSON_COMPACT | JSON_ENSURE_ASCII);
+	j->regions_json = json_dumps(regions, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
+	json_decref(srcs);
+	json_decref(regions);
+	json_decref(meta);
+	if (!j->json || !j->sources_json || !j->regions_json) {
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		job_reject(j, A->key, &e);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	for (size_t i = w->first; i < w->end; i++) {
+		if (w->jobs[i].type == J_ORIGINAL)
+			do_original(w, &w->jobs[i]);
+		else
+			do_composite(w, &w->jobs[i]);
+	}
+	return NULL;
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+struct out_state {
+	struct ts_dsw *w;
+	uint64_t composites, originals, rejects, over_budget;
+	struct ts_err e;
+};
+
+static int write_job(struct ctx *c, struct out_state *os, struct job *j)
+{
+	char key[24];
+	snprintf(key, sizeof(key), "%09" PRIu64, j->record);
+	if (j->rejected) {
+		os->rejects++;
+		return ts_dsw_reject(os->w, j->record, j->reject_source, "compose", j->reason, j->msg, &os->e);
+	}
+	if (j->type == J_ORIGINAL) {
+		const struct src *s = &c->win[j->a];
+		struct ts_dsw_member m[TS_DSW_MAX_MEMBERS];
+		size_t nm = 0;
+		char *json = NULL;
+		for (size_t i = 0; i < j->nm && nm < TS_DSW_MAX_MEMBERS; i++) {
+			const char *ext = strchr(s->mem[i].name, '.');
+			ext = ext ? ext + 1 : "";
+			/* tags belong to the input dataset's keys: not carried */
+			if (!strcmp(ext, "tags.json") || strstr(ext, "tagmask.png"))
+				continue;
+			if (!strcmp(ext, "json")) {
+				json_t *jj = json_loadb((const char *)j->mdata[i], j->mlen[i], 0, NULL);
+				if (jj) {
+					json_object_set_new(jj, "source_key", json_string(s->key));
+					json_object_set_new(jj, "key", json_string(key));
+					free(json);
+					json = json_dumps(jj, JSON_COMPACT | JSON_ENSURE_ASCII);
+					json_decref(jj);
+				}
+				if (json) {
+					m[nm++] = (struct ts_dsw_member){ ext, json, strlen(json) };
+					continue;
+				}
+			}
+			m[nm++] = (struct ts_dsw_member){ ext, j->mdata[i], j->mlen[i] };
+		}
+		struct ts_dsw_sample ds = {
+			.record = j->record, .members = m, .nmembers = nm,
+			.width = s->width, .height = s->height, .orig_width = s->orig_w, .orig_height = s->orig_h,
+			.format = s->format, .content_hash = s->content_hash, .image_hash = s->image_hash,
+			.source = s->source, .caption = s->caption, .captions_json = s->captions_json,
+			.text = s->text,
+		};
+		int rc = ts_dsw_sample(os->w, &ds, &os->e);
+		free(json);
+		os->originals++;
+		return rc;
+	}
+	const struct src *A = &c->win[j->a], *B = &c->win[j->partner];
+	static const char *const exts[] = { "jpg", "webp", "png" };
+	struct ts_dsw_member m[5];
+	size_t nm = 0;
+	m[nm++] = (struct ts_dsw_member){ exts[c->o->encode], j->img, j->img_len };
+	m[nm++] = (struct ts_dsw_member){ "txt", j->caption, strlen(j->caption) };
+	m[nm++] = (struct ts_dsw_member){ "json", j->json, strlen(j->json) };
+	if (j->short_cap)
+		m[nm++] = (struct ts_dsw_member){ "short.txt", j->short_cap, strlen(j->short_cap) };
+	if (j->long_cap)
+		m[nm++] = (struct ts_dsw_member){ "long.txt", j->long_cap, strlen(j->long_cap) };
+	char source[80], *caps = NULL;
+	snprintf(source, sizeof(source), "compose:%s+%s", A->key, B->key);
+	json_t *cj = json_pack("[s]", j->caption);
+	caps = json_dumps(cj, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(cj);
+	struct ts_comp_row comp = { mode_names[c->o->mode], j->sources_json, j->regions_json, j->epoch,
+				    (long long)c->o->seed };
+	struct ts_dsw_sample ds = {
+		.record = j->record, .members = m, .nmembers = nm,
+		.width = c->o->size, .height = c->o->size, .orig_width = c->o->size, .orig_height = c->o->size,
+		.format = c->o->encode == 0 ? "jpeg" : c->o->encode == 1 ? "webp" : "png",
+		.content_hash = j->content_hash, .image_hash = j->content_hash, .source = source,
+		.caption = j->caption, .captions_json = caps ? caps : "[]",
+		.text = { .tokens = j->tokens, .short_caption = j->short_cap, .short_tokens = j->short_tokens,
+			  .split_rule = j->short_cap ? A->text.split_rule : NULL },
+		.comp = &comp,
+	};
+	int rc = ts_dsw_sample(os->w, &ds, &os->e);
+	free(caps);
+	os->composites++;
+	os->over_budget += j->over_budget;
+	return rc;
+}
+
+/* ---- planning ---------------------------------------------------------------- */
+
+/* Partner for anchor a: uniform; with --max-tokens, the first of up to
+ * --tries draws whose merged caption fits, else the shortest. */
+static long plan_partner(struct ctx *c, struct rng *r, size_t a, struct ts_bpe_ctx *tok, int *over)
+{
+	const struct opts *o = c->o;
+	*over = 0;
+	long best = draw_partner(c, r, a, NULL);
+	if (best < 0 || o->max_tokens <= 0 || !tok)
+		return best;
+	long long best_n = LLONG_MAX;
+	long cand = best;
+	for (int t = 0; t < o->tries && cand >= 0; t++) {
+		char *m = NULL;
+		struct ts_err e = TS_ERR_INIT;
+		if (merge2(c->win[a].caption, c->win[cand].caption, &m, NULL, &e) == 0) {
+			long long n = count_tokens(tok, m);
+			free(m);
+			if (n <= o->max_tokens)
+				return cand;
+			if (n < best_n) {
+				best_n = n;
+				best = cand;
+			}
+		}
+		if (t + 1 < o->tries)
+			cand = draw_partner(c, r, a, NULL);
+	}
+	*over = 1;
+	return best;
+}
+
+static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, int nthreads, uint64_t *next_record,
+		      struct ts_bpe_ctx *tok, struct ts_progress *prog, uint64_t *done)
+{
+	const struct opts *o = c->o;
+	for (int ep = 0; ep < o->epochs; ep++) {
+		struct rng r;
+		rng_seed(&r, o->seed, (uint64_t)ep + 1, c->window_no + 1, 0);
+		/* the plan */
+		size_t cap = c->nwin * ((size_t)o->rate + 2) + 16, nj = 0;
+		struct job *jobs = calloc(cap, sizeof(*jobs));
+		if (!jobs)
+			return ts_err_set(&os->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		for (size_t i = 0; i < c->nwin; i++) {
+			if (o->include_originals) {
+				jobs[nj] = (struct job){ .type = J_ORIGINAL, .a = i, .record = (*next_record)++, .epoch = ep };
+				nj++;
+			}
+			double whole = floor(o->rate), frac = o->rate - whole;
+			size_t k = (size_t)whole + (rng_unit(&r) < frac);
+			for (size_t q = 0; q < k; q++) {
+				if (nj == cap) {
+					struct job *n = realloc(jobs, cap * 2 * sizeof(*n));
+					if (!n) {
+						free(jobs);
+						return ts_err_set(&os->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+					}
+					memset(n + cap, 0, cap * sizeof(*n));
+					jobs = n;
+					cap *= 2;
+				}
+				int over = 0;
+				long b = c->win[i].usable ? plan_partner(c, &r, i, tok, &over) : (long)i;
+				jobs[nj++] = (struct job){ .type = J_COMPOSITE, .a = i, .b = b < 0 ? i : (size_t)b,
+							   .record = (*next_record)++, .epoch = ep, .anchor_k = q,
+							   .over_budget = over };
+			}
+		}
+		/* make them, a batch at a time, and write in plan order */
+		const size_t batch = 64 * (size_t)nthreads;
+		for (size_t f = 0; f < nj; f += batch) {
+			size_t e = f + batch < nj ? f + batch : nj;
+			int started = 0;
+			for (int t = 0; t < nthreads; t++) {
+				ws[t].jobs = jobs;
+				ws[t].first = f + (e - f) * (size_t)t / (size_t)nthreads;
+				ws[t].end = f + (e - f) * (size_t)(t + 1) / (size_t)nthreads;
+			}
+			for (int t = 1; t < nthreads; t++)
+				if (pthread_create(&ws[t].th, NULL, worker_main, &ws[t]) == 0)
+					started = t;
+				else
+					break;
+			worker_main(&ws[0]);
+			for (int t = 1; t <= started; t++)
+				pthread_join(ws[t].th, NULL);
+			for (int t = started + 1; t < nthreads; t++)
+				worker_main(&ws[t]);
+			int rc = 0;
+			for (size_t i = f; i < e; i++) {
+				if (!rc)
+					rc = write_job(c, os, &jobs[i]);
+				job_clear(&jobs[i]);
+			}
+			*done += e - f;
+			ts_progress_update(prog, *done, 0, os->rejects);
+			if (rc) {
+				for (size_t i = e; i < nj; i++)
+					job_clear(&jobs[i]);
+				free(jobs);
+				return rc;
+			}
+		}
+		free(jobs);
+	}
+	return TS_OK;
+}
+
+static int load_src(struct src *d, const struct ts_ds_sample *s, struct ts_dataset *ds, struct ts_err *e)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->key, sizeof(d->key), "%s", s->key);
+	snprintf(d->content_hash, sizeof(d->content_hash), "%s", s->content_hash ? s->content_hash : "");
+	snprintf(d->image_hash, sizeof(d->image_hash), "%s", s->image_hash ? s->image_hash : "");
+	snprintf(d->shard, sizeof(d->shard), "%s", s->shard_name ? s->shard_name : "");
+	snprintf(d->format, sizeof(d->format), "%s", s->format ? s->format : "");
+	d->caption = strdup(s->caption ? s->caption : "");
+	d->captions_json = strdup(s->captions_json ? s->captions_json : "[]");
+	d->source = strdup(s->source ? s->source : "");
+	d->width = s->width;
+	d->height = s->height;
+	d->orig_w = s->orig_width;
+	d->orig_h = s->orig_height;
+	d->text = s->text;
+	d->text.short_caption = NULL;       /* the source's; not kept past the read */
+	d->text.split_rule = s->text.split_rule && !strcmp(s->text.split_rule, "longclip") ? "longclip"
+			     : s->text.split_rule ? "sentence" : NULL;
+	d->text.split_fallback = NULL;
+	d->img = -1;
+	d->mem = calloc(s->nmembers ? s->nmembers : 1, sizeof(*d->mem));
+	if (!d->caption || !d->captions_json || !d->source || !d->mem)
+		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const char *dot = strchr(s->members[i].name, '.');
+		snprintf(d->mem[i].name, sizeof(d->mem[i].name), "%s", s->members[i].name);
+		d->mem[i].offset = s->members[i].offset;
+		d->mem[i].size = s->members[i].size;
+		if (dot && d->img < 0 && (!strcmp(dot, ".jpg") || !strcmp(dot, ".png") || !strcmp(dot, ".webp")))
+			d->img = (int)i;
+	}
+	d->nmem = s->nmembers;
+	/* short and long captions from `captions split`, when present */
+	uint8_t *b = NULL;
+	size_t bl = 0;
+	struct ts_err ig = TS_ERR_INIT;
+	if (ts_dataset_read_member(ds, s->key, "short.txt", &b, &bl, &ig) == 0) {
+		d->short_cap = strndup((const char *)b, bl);
+		free(b);
+		if (ts_dataset_read_member(ds, s->key, "long.txt", &b, &bl, &ig) == 0) {
+			d->long_cap = strndup((const char *)b, bl);
+			free(b);
+		}
+	}
+	size_t cl = strlen(d->caption);
+	int blank = 1;
+	for (size_t i = 0; i < cl && blank; i++)
+		blank = strchr(" \t\r\n", d->caption[i]) != NULL;
+	d->usable = d->img >= 0 && !blank;
+	return TS_OK;
+}
+
+static int count_shard(const struct ts_ds_shard *s, void *user)
+{
+	*(uint64_t *)user += s->samples;
+	return 0;
+}
+
+int cmd_compose(int argc, char **argv)
+{
+	enum { O_MODE = 256, O_AXIS, O_SIZE, O_FIT, O_ALPHA, O_RATE, O_EPOCHS, O_SEED, O_WINDOW, O_ORIG,
+	       O_MAXTOK, O_TRIES, O_ENCODE, O_QUALITY, O_SHARD_SAMPLES, O_VOCAB, O_JSON };
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "mode", required_argument, NULL, O_MODE },
+		{ "axis", required_argument, NULL, O_AXIS },
+		{ "size", required_argument, NULL, O_SIZE },
+		{ "fit", required_argument, NULL, O_FIT },
+		{ "alpha", required_argument, NULL, O_ALPHA },
+		{ "rate", required_argument, NULL, O_RATE },
+		{ "epochs", required_argument, NULL, O_EPOCHS },
+		{ "seed", required_argument, NULL, O_SEED },
+		{ "window", required_argument, NULL, O_WINDOW },
+		{ "include-originals", no_argument, NULL, O_ORIG },
+		{ "max-tokens", required_argument, NULL, O_MAXTOK },
+		{ "tries", required_argument, NULL, O_TRIES },
+		{ "encode", required_argument, NULL, O_ENCODE },
+		{ "quality", required_argument, NULL, O_QUALITY },
+		{ "shard-samples", required_argument, NULL, O_SHARD_SAMPLES },
+		{ "vocab", required_argument, NULL, O_VOCAB },
+		{ "threads", required_argument, NULL, 'j' },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct opts o = { .vertical = 1, .size = 224, .alpha = 1.0, .rate = 0.5, .epochs = 1, .tries = 8,
+			  .quality = 95, .window = 10000, .shard_samples = 10000 };
+	long v;
+	char *end;
+	int c;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "o:j:qvh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o': o.outdir = optarg; break;
+		case O_MODE:
+			for (o.mode = 0; o.mode < 3 && strcmp(mode_names[o.mode], optarg); o.mode++)
+				;
+			if (o.mode == 3) {
+				ts_error("invalid value '%s' for --mode: expected halves, cutmix or mixup", optarg);
+				return TS_EXIT_USAGE;
+			}
+			break;
+		case O_AXIS:
+			if (strcmp(optarg, "vertical") && strcmp(optarg, "horizontal")) {
+				ts_error("invalid value '%s' for --axis: expected vertical or horizontal", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.vertical = !strcmp(optarg, "vertical");
+			break;
+		case O_SIZE:
+			if (ts_parse_int(optarg, 2, 16384, &v)) {
+				ts_error("invalid value '%s' for --size: expected 2 to 16384", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.size = (int)v;
+			break;
+		case O_FIT:
+			if (strcmp(optarg, "center-crop") && strcmp(optarg, "stretch")) {
+				ts_error("invalid value '%s' for --fit: expected center-crop or stretch", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.stretch = !strcmp(optarg, "stretch");
+			break;
+		case O_ALPHA:
+			o.alpha = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.alpha > 0) || o.alpha > 1e6) {
+				ts_error("invalid value '%s' for --alpha: expected a positive number", optarg);
+				return TS_EXIT_USAGE;
+			}
+			break;
+		case O_RATE:
+			o.rate = strtod(optarg, &end);
+			if (end == optarg || *end || !(o.rate >= 0) || o.rate > 100) {
+				ts_error("invalid value '%s' for --rate: expected 0 to 100", optarg);
+				return TS_EXIT_USAGE;
+			}
+			break;
+		case O_EPOCHS:
+			if (ts_parse_int(optarg, 1, 10000, &v)) {
+				ts_error("invalid value '%s' for --epochs: expected 1 or more", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.epochs = (int)v;
+			break;
+		case O_SEED:
+			if (ts_parse_u64(optarg, 0, &o.seed)) {
+				ts_error("invalid value '%s' for --seed: expected a non-negative integer", optarg);
+				return TS_EXIT_USAGE;
+			}
+			break;
+		case O_WINDOW:
+			if (ts_parse_int(optarg, 2, 100000000, &v)) {
+				ts_error("invalid value '%s' for --window: expected 2 or more", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.window = (uint64_t)v;
+			break;
+		case O_ORIG: o.include_originals = 1; break;
+		case O_MAXTOK:
+			if (ts_parse_int(optarg, 3, 1 << 20, &o.max_tokens)) {
+				ts_error("invalid value '%s' for --max-tokens: expected 3 or more", optarg);
+				return TS_EXIT_USAGE;
+			}
+			break;
+		case O_TRIES:
+			if (ts_parse_int(optarg, 1, 1000, &v)) {
+				ts_error("invalid value '%s' for --tries: expected 1 to 1000", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.tries = (int)v;
+			break;
+		case O_ENCODE:
+			if (!strcmp(optarg, "jpeg") || !strcmp(optarg, "jpg"))
+				o.encode = 0;
+			else if (!strcmp(optarg, "webp"))
+				o.encode = 1;
+			else if (!strcmp(optarg, "png"))
+				o.encode = 2;
+			else {
+				ts_error("invalid value '%s' for --encode: expected jpeg, png or webp", optarg);
+				return TS_EXIT_USAGE;
+			}
+			break;
+		case O_QUALITY:
+			if (ts_parse_int(optarg, 1, 100, &v)) {
+				ts_error("invalid value '%s' for --quality: expected 1 to 100", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.quality = (int)v;
+			break;
+		case O_SHARD_SAMPLES:
+			if (ts_parse_int(optarg, 1, 100000000, &v)) {
+				ts_error("invalid value '%s' for --shard-samples: expected 1 or more", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.shard_samples = (uint64_t)v;
+			break;
+		case O_VOCAB: o.vocab = optarg; break;
+		case 'j':
+			if (ts_parse_int(optarg, 0, 1024, &v)) {
+				ts_error("invalid value '%s' for --threads: expected 0 (all cores) to 1024", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.threads = (int)v;
+			break;
+		case O_JSON: o.json = 1; break;
+		case 'q': ts_verbosity = 0; break;
+		case 'v': ts_verbosity = 2; break;
+		case 'h': usage_compose(stdout); return TS_EXIT_OK;
+		default: fputs("see 'tessera compose --help'\n", stderr); return TS_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1 || !o.outdir) {
+		ts_error("compose takes one INDIR (a tessera dataset) and -o OUTDIR");
+		fputs("see 'tessera compose --help'\n", stderr);
+		return TS_EXIT_USAGE;
+	}
+	o.indir = argv[optind];
+	if (o.threads == 0) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		o.threads = n > 0 ? (int)n : 1;
+	}
+
+	struct ctx cx = { .o = &o };
+	struct out_state os = { .e = TS_ERR_INIT };
+	struct ts_err e = TS_ERR_INIT;
+	struct ts_catalog *cat = NULL;
+	struct worker *ws = NULL;
+	struct ts_ds_iter *it = NULL;
+	struct ts_bpe_ctx *tok = NULL;
+	struct ts_progress *prog = NULL;
+	char path[PATH_MAX + 64];
+	int rc = TS_EXIT_FAIL;
+	int64_t run_id = 0;
+	uint64_t total = 0, next_record = 0, done = 0;
+	double t0 = ts_now();
+	struct stat sb;
+
+	if (ts_dataset_open(&cx.ds, o.indir, &e) || ts_dataset_foreach_shard(cx.ds, count_shard, &total, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
+	if (total < 2) {
+		ts_error("'%s' has %" PRIu64 " sample%s: a composition needs at least 2", o.indir, total,
+			 total == 1 ? "" : "s");
+		goto out;
+	}
+	/* the tokenizer: required by --max-tokens, else for token counts when found */
+	if (ts_bpe_load(&cx.bpe, o.vocab, &e)) {
+		if (o.max_tokens > 0 || o.vocab) {
+			ts_error("%s", e.msg);
+			goto out;
+		}
+		ts_info("no CLIP vocabulary found: token counts are not stored");
+	}
+	snprintf(path, sizeof(path), "%s/catalog.sqlite", o.outdir);
+	if (stat(path, &sb) == 0) {
+		ts_error("'%s' already holds a dataset; compose into a new OUTDIR", o.outdir);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/shards", o.outdir);
+	if (ts_mkdirs(path, 0755)) {
+		ts_error("cannot create '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	char optsj[512];
+	snprintf(optsj, sizeof(optsj),
+		 "{\"mode\":\"%s\",\"axis\":\"%s\",\"size\":%d,\"fit\":\"%s\",\"alpha\":%.17g,\"rate\":%.17g,"
+		 "\"epochs\":%d,\"seed\":%" PRIu64 ",\"window\":%" PRIu64 ",\"include_originals\":%s,"
+		 "\"max_tokens\":%ld,\"tries\":%d,\"encode\":\"%s\",\"quality\":%d,\"shard_samples\":%" PRIu64 "}",
+		 mode_names[o.mode], o.vertical ? "vertical" : "horizontal", o.size, o.stretch ? "stretch" : "center-crop",
+		 o.alpha, o.rate, o.epochs, o.seed, o.window, o.include_originals ? "true" : "false", o.max_tokens,
+		 o.tries, o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png", o.quality, o.shard_samples);
+	snprintf(path, sizeof(path), "%s/catalog.sqlite", o.outdir);
+	if (ts_catalog_open(&cat, path, &e) || ts_catalog_meta_set(cat, "compose_options", optsj, &e) ||
+	    ts_catalog_run_begin(cat, "tessera compose", TS_VERSION, optsj, &run_id, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
+	snprintf(path, sizeof(path), "%s/shards", o.outdir);
+	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = o.shard_samples,
+				     .shard_bytes = 1ULL << 30 };
+	ws = calloc((size_t)o.threads, sizeof(*ws));
+	if (!ws || ts_dsw_new(&os.w, &dopts, &os.e))
+		goto fail;
+	for (int t = 0; t < o.threads; t++) {
+		ws[t].c = &cx;
+		ws[t].px = ts_pixctx_new();
+		ws[t].tok = cx.bpe ? ts_bpe_ctx_new(cx.bpe) : NULL;
+		if (!ws[t].px) {
+			ts_err_set(&os.e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+			goto fail;
+		}
+	}
+	tok = cx.bpe ? ts_bpe_ctx_new(cx.bpe) : NULL;
+	cx.win = calloc((size_t)o.window + 1, sizeof(*cx.win));
+	if (!cx.win || ts_ds_iter_samples(cx.ds, -1, &it, &os.e))
+		goto fail;
+	prog = ts_progress_new("compose", -1);
+	ts_progress_total(prog, (uint64_t)((double)total * (o.rate + o.include_originals) * o.epochs));
+	/* windows of `window` samples; a lone last sample joins the one before */
+	const struct ts_ds_sample *s;
+	int n = ts_ds_next_sample(it, &s, &os.e);
+	cx.nwin = 0;
+	while (n == 1) {
+		while (n == 1 && cx.nwin < o.window) {
+			if (load_src(&cx.win[cx.nwin++], s, cx.ds, &os.e))
+				goto fail;
+			n = ts_ds_next_sample(it, &s, &os.e);
+		}
+		if (n == 1) {
+			/* peek: is this the last sample? */
+			struct src tmp;
+			if (load_src(&tmp, s, cx.ds, &os.e))
+				goto fail;
+			n = ts_ds_next_sample(it, &s, &os.e);
+			if (n == 0) {
+				cx.win[cx.nwin++] = tmp;
+			} else {
+				int r2 = run_window(&cx, &os, ws, o.threads, &next_record, tok, prog, &done);
+				for (size_t i = 0; i < cx.nwin; i++)
+					src_free(&cx.win[i]);
+				cx.window_no++;
+				if (r2) {
+					src_free(&tmp);
+					goto fail;
+				}
+				cx.nwin = 0;
+				cx.win[cx.nwin++] = tmp;
+				continue;
+			}
+		}
+		if (n < 0)
+			goto fail;
+		if (run_window(&cx, &os, ws, o.threads, &next_record, tok, prog, &done))
+			goto fail;
+		for (size_t i = 0; i < cx.nwin; i++)
+			src_free(&cx.win[i]);
+		cx.nwin = 0;
+		cx.window_no++;
+	}
+	if (n < 0 || ts_dsw_finish(os.w, next_record, &os.e))
+		goto fail;
+	ts_progress_done(prog);
+	struct ts_dsw_stats st;
+	ts_dsw_stats(os.w, &st);
+	double secs = ts_now() - t0;
+	char summary[256];
+	snprintf(summary, sizeof(summary),
+		 "{\"composites\":%" PRIu64 ",\"originals\":%" PRIu64 ",\"rejects\":%" PRIu64 ",\"seconds\":%.3f}",
+		 os.composites, os.originals, os.rejects, secs);
+	ts_catalog_run_end(cat, run_id, "ok", summary, &os.e);
+	ts_dsw_free(os.w);
+	os.w = NULL;
+	ts_catalog_close(cat);
+	cat = NULL;
+	if (ts_shards_index(o.outdir))
+		goto out;
+	if (o.json)
+		printf("{\"command\": \"compose\", \"outdir\": \"%s\", \"mode\": \"%s\", \"composites\": %" PRIu64
+		       ", \"originals\": %" PRIu64 ", \"rejects\": %" PRIu64 ", \"over_budget\": %" PRIu64
+		       ", \"shards\": %" PRIu64 ", \"seconds\": %.3f, \"composites_per_second\": %.1f}\n",
+		       o.outdir, mode_names[o.mode], os.composites, os.originals, os.rejects, os.over_budget, st.shards,
+		       secs, secs > 0 ? (double)os.composites / secs : 0.0);
+	else if (ts_verbosity >= 1)
+		fprintf(stderr, "compose done: %" PRIu64 " composites, %" PRIu64 " originals, %" PRIu64
+			" rejects, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",
+			os.composites, os.originals, os.rejects, st.shards, secs,
+			secs > 0 ? (double)os.composites / secs : 0.0);
+	rc = TS_EXIT_OK;
+	goto out;
+fail:
+	ts_progress_clear(prog);
+	ts_error("%s", os.e.msg[0] ? os.e.msg : "compose failed");
+	ts_dsw_discard(os.w);
+	if (cat)
+		ts_catalog_run_end(cat, run_id, "failed", "{}", &os.e);
+out:
+	ts_progress_free(prog);
+	ts_dsw_free(os.w);
+	ts_ds_iter_free(it);
+	for (size_t i = 0; cx.win && i < cx.nwin; i++)
+		src_free(&cx.win[i]);
+	free(cx.win);
+	for (int t = 0; ws && t < o.threads; t++) {
+		ts_pixctx_free(ws[t].px);
+		ts_bpe_ctx_free(ws[t].tok);
+		ts_image_release(&ws[t].a);
+		ts_image_release(&ws[t].b);
+		ts_image_release(&ws[t].out);
+	}
+	free(ws);
+	ts_bpe_ctx_free(tok);
+	ts_bpe_free(cx.bpe);
+	ts_catalog_close(cat);
+	ts_dataset_close(cx.ds);
+	return rc;
+}
