@@ -81,6 +81,9 @@ struct tag_run {
 	struct ts_tagger *tagger;
 	struct ts_bpe_ctx *bpe;
 	char *json;                    /* the last sample's KEY.tags.json */
+	uint8_t *mask;                 /* the last composite's KEY.mask.png */
+	size_t mask_len;
+	uint64_t composites;
 	struct ts_tag_row *rows;
 	size_t nrows, rows_cap;
 	char *text;                    /* surface forms of rows, NUL-separated */
@@ -132,21 +135,84 @@ static int tag_one(void *user, const struct ts_ds_sample *s, const struct ts_rw_
 
 	free(r->json);
 	r->json = NULL;
+	free(r->mask);
+	r->mask = NULL;
 	r->nrows = 0;
 	r->text_len = 0;
 	if (!json_is_array(caps) || json_array_size(caps) == 0) {
 		json_decref(caps);
 		caps = json_pack("[s]", s->caption ? s->caption : "");
 	}
-	/* an ordinary image: one region, the whole frame, holding every tag */
-	json_object_set_new(reg, "region", json_integer(1));
-	json_object_set_new(reg, "rect", json_pack("[i,i,i,i]", 0, 0, s->width, s->height));
-	json_array_append_new(regions, reg);
+	/* a composite of `tessera compose`: its KEY.json has the sources'
+	 * regions and where each source's caption sits in the merged one */
+	json_t *comp = NULL;
+	for (size_t i = 0; i < nmembers && s->comp; i++)
+		if (!strcmp(members[i].ext, "json"))
+			comp = json_loadb(members[i].data, members[i].len, 0, NULL);
+	json_t *join = comp ? json_object_get(comp, "join") : NULL;
+	const char *mode = comp ? json_string_value(json_object_get(comp, "mode")) : NULL;
 	json_object_set_new(out, "key", json_string(s->key));
 	json_object_set_new(out, "width", json_integer(s->width));
 	json_object_set_new(out, "height", json_integer(s->height));
-	json_object_set_new(out, "weak", json_true());
-	json_object_set_new(out, "regions", regions);
+	if (comp && mode && json_is_array(join) && json_is_array(json_object_get(comp, "regions"))) {
+		/* exact pixel-tag annotation: each pixel's source, each tag's source */
+		json_decref(regions);
+		json_decref(reg);
+		regions = json_deep_copy(json_object_get(comp, "regions"));
+		int soft = !strcmp(mode, "mixup");
+		json_object_set_new(out, "weak", json_false());
+		json_object_set_new(out, "regions", regions);
+		if (soft) {
+			json_object_set_new(out, "soft", json_true());
+		} else {
+			int w = s->width, h = s->height;
+			uint8_t *map = w > 0 && h > 0 ? calloc((size_t)w * h, 1) : NULL;
+			json_t *rg;
+			size_t ri;
+			if (!map) {
+				json_decref(comp);
+				json_decref(out);
+				json_decref(clist);
+				json_decref(caps);
+				return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+			}
+			json_array_foreach(regions, ri, rg) {
+				int idx = (int)json_integer_value(json_object_get(rg, "region"));
+				json_t *rect = json_object_get(rg, "rect"), *minus = json_object_get(rg, "minus");
+				int q[4], m[4] = { 0, 0, 0, 0 };
+				for (int k = 0; k < 4; k++) {
+					q[k] = (int)json_integer_value(json_array_get(rect, (size_t)k));
+					if (minus)
+						m[k] = (int)json_integer_value(json_array_get(minus, (size_t)k));
+				}
+				for (int y = q[1] < 0 ? 0 : q[1]; y < q[3] && y < h; y++)
+					for (int x = q[0] < 0 ? 0 : q[0]; x < q[2] && x < w; x++)
+						if (!(minus && x >= m[0] && x < m[2] && y >= m[1] && y < m[3]))
+							map[(size_t)y * w + x] = (uint8_t)idx;
+			}
+			rc = ts_encode_gray_png(map, w, h, &r->mask, &r->mask_len, err);
+			free(map);
+			if (rc) {
+				json_decref(comp);
+				json_decref(out);
+				json_decref(clist);
+				json_decref(caps);
+				return rc;
+			}
+			char name[48];
+			snprintf(name, sizeof(name), "%s.mask.png", s->key);
+			json_object_set_new(out, "mask", json_string(name));
+		}
+		r->composites++;
+	} else {
+		/* an ordinary image: one region, the whole frame, holding every tag */
+		json_object_set_new(reg, "region", json_integer(1));
+		json_object_set_new(reg, "rect", json_pack("[i,i,i,i]", 0, 0, s->width, s->height));
+		json_array_append_new(regions, reg);
+		json_object_set_new(out, "weak", json_true());
+		json_object_set_new(out, "regions", regions);
+		join = NULL;
+	}
 	for (size_t ci = 0; ci < json_array_size(caps) && rc == TS_OK; ci++) {
 		const char *cap = json_string_value(json_array_get(caps, ci));
 		size_t len = cap ? json_string_length(json_array_get(caps, ci)) : 0;
@@ -160,20 +226,29 @@ static int tag_one(void *user, const struct ts_ds_sample *s, const struct ts_rw_
 		}
 		for (size_t k = 0; k < n; k++) {
 			const struct ts_tag *g = &tags[k];
+			/* in a composite's merged caption: the source whose text holds it */
+			int region = 1;
+			for (size_t q = 0; join && ci == 0 && q < json_array_size(join); q++) {
+				json_t *sp = json_array_get(join, q);
+				size_t a = (size_t)json_integer_value(json_array_get(sp, 0));
+				size_t b = (size_t)json_integer_value(json_array_get(sp, 1));
+				if (g->byte_start >= a && g->byte_end <= b)
+					region = (int)q + 1;
+			}
 			json_t *t = json_pack("{s:s, s:s%, s:[I,I], s:[I,I], s:[I,I], s:b, s:i}",
 					      "lemma", g->lemma,
 					      "text", cap + g->byte_start, g->byte_end - g->byte_start,
 					      "char", (json_int_t)g->char_start, (json_int_t)g->char_end,
 					      "bytes", (json_int_t)g->byte_start, (json_int_t)g->byte_end,
 					      "tokens", (json_int_t)g->tok_start, (json_int_t)g->tok_end,
-					      "truncated", g->truncated, "region", 1);
+					      "truncated", g->truncated, "region", region);
 			json_array_append_new(tl, t);
 			struct ts_tag_row row = {
 				.caption = (long long)ci, .idx = (long long)k, .lemma = g->lemma,
 				.char_start = (long long)g->char_start, .char_end = (long long)g->char_end,
 				.byte_start = (long long)g->byte_start, .byte_end = (long long)g->byte_end,
 				.tok_start = (long long)g->tok_start, .tok_end = (long long)g->tok_end,
-				.truncated = g->truncated, .region = 1,
+				.truncated = g->truncated, .region = region,
 			};
 			if (add_row(r, &row, cap + g->byte_start, g->byte_end - g->byte_start))
 				rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
@@ -187,6 +262,7 @@ static int tag_one(void *user, const struct ts_ds_sample *s, const struct ts_rw_
 		r->empty += n == 0;
 	}
 	json_object_set_new(out, "captions", clist);
+	json_decref(comp);
 	if (rc == TS_OK && !(r->json = json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII)))
 		rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	json_decref(out);
@@ -199,6 +275,8 @@ static int tag_one(void *user, const struct ts_ds_sample *s, const struct ts_rw_
 	}
 	res->add[0] = (struct ts_rw_member){ "tags.json", r->json, strlen(r->json) };
 	res->nadd = 1;
+	if (r->mask)
+		res->add[res->nadd++] = (struct ts_rw_member){ "mask.png", r->mask, r->mask_len };
 	res->set_tags = 1;
 	res->tags = r->rows;
 	res->ntags = r->nrows;
@@ -283,6 +361,7 @@ static int tags_run(int argc, char **argv)
 			r.empty, st.seconds);
 done:
 	free(r.json);
+	free(r.mask);
 	free(r.rows);
 	free(r.text);
 	ts_bpe_ctx_free(r.bpe);
