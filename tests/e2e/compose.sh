@@ -1,0 +1,253 @@
+#!/bin/sh
+# e2e: tessera compose on a dataset of solid-colour images: each region of a
+# composite holds its source's colour (exact with --encode png), cutmix
+# boxes and mixup weights hold, captions are joined by the rule, the same
+# seed gives the same bytes at any thread count, no self-pairs, partners
+# change across epochs and stay within their window, a source that no
+# longer decodes is rejected and its partner re-drawn, fewer than 2
+# samples is an error, and --help matches the man page.
+SUITE=compose
+. tests/e2e/lib.sh
+PY=$(command -v python3 || true)
+
+# N solid-colour PNGs with captions, ingested
+make_dataset() {  # dir n
+	d=$1; n=$2
+	mkdir -p "$d/in" || return 1
+	"$PY" - "$d/in" "$n" <<'PYEOF' || return 1
+import struct, sys, zlib
+out, n = sys.argv[1], int(sys.argv[2])
+caps = ["A dog runs on the beach.", "NASA rocket on the pad.", "Two children play in the snow!",
+        "Is this a red car?", "A man rides a bike ."]
+def png(path, w, h, rgb):
+    raw = b"".join(b"\0" + bytes(rgb) * w for _ in range(h))
+    def chunk(t, b):
+        return struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+    open(path, "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                           + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+for i in range(n):
+    rgb = ((i * 37) % 256, (i * 91 + 40) % 256, (i * 53 + 90) % 256)
+    png("%s/img%03d.png" % (out, i), 64 + (i % 3) * 16, 48 + (i % 2) * 32, rgb)
+    open("%s/img%03d.txt" % (out, i), "w").write(caps[i % len(caps)] + "\n")
+PYEOF
+	"$TESSERA" ingest -q --encode png "$d/in" -o "$d/ds"
+}
+
+# every composite's pixels against its sources' colours (from their images)
+check_pixels() {  # outdir srcdir
+	/usr/bin/python3 -c 'import PIL' 2>/dev/null || { echo "SKIPPED pixel check: Debian python3-pil not installed"; return 0; }
+	/usr/bin/python3 - "$1" "$2" <<'PYEOF'
+import glob, io, json, sqlite3, sys, tarfile
+from PIL import Image
+out, src = sys.argv[1:3]
+def images(d):
+    r = {}
+    for f in sorted(glob.glob(d + "/shards/*.tar")):
+        with tarfile.open(f) as tf:
+            for m in tf.getmembers():
+                if m.name.endswith(".png"):
+                    r[m.name.split(".")[0]] = Image.open(io.BytesIO(tf.extractfile(m).read())).convert("RGB")
+    return r
+si, oi = images(src), images(out)
+db = sqlite3.connect(out + "/catalog.sqlite")
+n = 0
+for key, mode, sources, regions in db.execute("select key, mode, sources, regions from compositions"):
+    a, b = json.loads(sources)
+    ca, cb = si[a].getpixel((0, 0)), si[b].getpixel((0, 0))
+    im = oi[key]
+    regs = json.loads(regions)
+    w, h = im.size
+    for y in range(0, h, 3):
+        for x in range(0, w, 3):
+            p = im.getpixel((x, y))
+            if mode == "mixup":
+                lam = regs[0]["weight"]
+                want = tuple(round(lam * u + (1 - lam) * v) for u, v in zip(ca, cb))
+                assert all(abs(q - r) <= 1 for q, r in zip(p, want)), (key, x, y, p, want)
+                continue
+            x0, y0, x1, y1 = regs[1]["rect"]
+            inb = x0 <= x < x1 and y0 <= y < y1
+            assert p == (cb if inb else ca), (key, mode, x, y, p, ca, cb, regs)
+    n += 1
+assert n > 0
+PYEOF
+}
+
+halves() {
+	make_dataset "$TMP/a" 20 || return 1
+	"$TESSERA" compose -q --encode png --rate 1 --seed 3 -j 1 "$TMP/a/ds" -o "$TMP/h1" || return 1
+	"$TESSERA" compose -q --encode png --rate 1 --seed 3 -j 2 "$TMP/a/ds" -o "$TMP/h2" || return 1
+	same_dataset "$TMP/h1" "$TMP/h2" || return 1
+	check_pixels "$TMP/h1" "$TMP/a/ds" || return 1
+	"$TESSERA" compose -q --encode png --rate 1 --axis horizontal --fit stretch "$TMP/a/ds" -o "$TMP/hz" || return 1
+	check_pixels "$TMP/hz" "$TMP/a/ds" || return 1
+	"$PY" - "$TMP/h1" "$TMP/hz" <<'PYEOF'
+import json, sqlite3, sys
+for d, axis in ((sys.argv[1], "vertical"), (sys.argv[2], "horizontal")):
+    db = sqlite3.connect(d + "/catalog.sqlite")
+    rows = db.execute("select c.key, c.sources, c.regions, s.caption, s.width from compositions c join samples s using (key)").fetchall()
+    assert len(rows) == 20, len(rows)          # --rate 1: one per source
+    for key, sources, regions, caption, w in rows:
+        a, b = json.loads(sources)
+        assert a != b
+        r = json.loads(regions)
+        want = [[0, 0, 224, 112], [0, 112, 224, 224]] if axis == "vertical" else [[0, 0, 112, 224], [112, 0, 224, 224]]
+        assert [x["rect"] for x in r] == want and w == 224, (key, r)
+PYEOF
+}
+
+captions_and_provenance() {
+	[ -d "$TMP/h1" ] || halves || return 1
+	"$PY" - "$TMP/h1" "$TMP/a/ds" <<'PYEOF'
+import glob, json, sqlite3, sys, tarfile
+out, src = sys.argv[1:3]
+s = sqlite3.connect(src + "/catalog.sqlite")
+cap = dict(s.execute("select key, caption from samples"))
+h = dict(s.execute("select key, content_hash from samples"))
+db = sqlite3.connect(out + "/catalog.sqlite")
+def merge(a, b):
+    a = a.rstrip()
+    if a.endswith("."):
+        a = a[:-1].rstrip()
+    b = b.strip()
+    first = b.split(" ")[0]
+    acronym = sum(c.isupper() for c in first) >= 2 and not any(c.islower() for c in first)
+    return a + " and " + (b if acronym else b[:1].lower() + b[1:])
+for key, sources, caption in db.execute("select c.key, c.sources, s.caption from compositions c join samples s using (key)"):
+    a, b = json.loads(sources)
+    assert caption == merge(cap[a], cap[b]), (caption, merge(cap[a], cap[b]))
+    assert h[a] != h[b]
+for f in glob.glob(out + "/shards/*.tar"):
+    with tarfile.open(f) as tf:
+        for m in tf.getmembers():
+            if m.name.endswith(".json"):
+                j = json.loads(tf.extractfile(m).read())
+                assert j["mode"] == "halves" and j["axis"] == "vertical" and j["seed"] == 3 and j["epoch"] == 0
+                assert [r["source"] for r in j["regions"]] == j["sources"]
+                assert j["captions"] == [cap[j["sources"][0]], cap[j["sources"][1]]]
+PYEOF
+}
+
+epochs_windows() {
+	make_dataset "$TMP/w" 23 || return 1
+	"$TESSERA" compose -q --encode png --rate 1 --epochs 3 --window 5 --include-originals "$TMP/w/ds" -o "$TMP/ew" || return 1
+	"$PY" - "$TMP/ew" <<'PYEOF'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
+rows = db.execute("select sources, epoch from compositions").fetchall()
+assert len(rows) == 23 * 3, len(rows)
+orig = db.execute("select count(*) from samples where key not in (select key from compositions)").fetchone()[0]
+assert orig == 23 * 3, orig                    # every source once per epoch
+partners = {}
+for sources, epoch in rows:
+    a, b = [int(k) for k in json.loads(sources)]
+    assert a != b
+    assert a // 5 == b // 5, (a, b)            # windows 0-4, ..., 15-19, 20-22: the anchor's
+    partners.setdefault(a, []).append(b)
+changed = sum(len(set(p)) > 1 for p in partners.values())
+assert changed >= 15, changed                  # partners change across epochs
+PYEOF
+}
+
+modes() {
+	[ -d "$TMP/a/ds" ] || make_dataset "$TMP/a" 20 || return 1
+	"$TESSERA" compose -q --encode png --mode cutmix --rate 1 "$TMP/a/ds" -o "$TMP/cm" || return 1
+	check_pixels "$TMP/cm" "$TMP/a/ds" || return 1
+	"$TESSERA" compose -q --encode png --mode mixup --alpha 0.4 --rate 1 "$TMP/a/ds" -o "$TMP/mx" || return 1
+	check_pixels "$TMP/mx" "$TMP/a/ds" || return 1
+	"$PY" - "$TMP/cm" "$TMP/mx" <<'PYEOF'
+import glob, json, sys, tarfile
+for d, mode in ((sys.argv[1], "cutmix"), (sys.argv[2], "mixup")):
+    vals = []
+    for f in glob.glob(d + "/shards/*.tar"):
+        with tarfile.open(f) as tf:
+            for m in tf.getmembers():
+                if m.name.endswith(".json"):
+                    j = json.loads(tf.extractfile(m).read())
+                    assert j["mode"] == mode
+                    if mode == "cutmix":
+                        x0, y0, x1, y1 = j["box"]
+                        assert abs(j["area_ratio"] - (x1 - x0) * (y1 - y0) / 224.0 ** 2) < 1e-9
+                        assert j["regions"][1]["rect"] == j["box"]
+                        vals.append(j["area_ratio"])
+                    else:
+                        lam = j["lambda"]
+                        assert 0 <= lam <= 1 and abs(j["regions"][0]["weight"] + j["regions"][1]["weight"] - 1) < 1e-9
+                        assert j["soft"] is True
+                        vals.append(lam)
+    assert len(vals) == 20 and len(set(vals)) > 10, vals   # drawn afresh
+PYEOF
+}
+
+bad_sources() {
+	make_dataset "$TMP/b" 12 || return 1
+	# damage one stored image in place (its PNG data): it no longer decodes
+	"$PY" - "$TMP/b/ds" <<'PYEOF' || return 1
+import sqlite3, sys
+d = sys.argv[1]
+db = sqlite3.connect(d + "/catalog.sqlite")
+off, size = db.execute("select offset, size from members where name = '000000004.png'").fetchone()
+with open(d + "/shards/000000.tar", "r+b") as f:
+    f.seek(off + 40)
+    f.write(b"\xff" * (size - 60))
+PYEOF
+	"$TESSERA" compose --encode png --rate 2 "$TMP/b/ds" -o "$TMP/bo" 2> "$TMP/bo.err" || return 1
+	grep -q "000000004" "$TMP/bo.err" || return 1
+	"$PY" - "$TMP/bo" <<'PYEOF'
+import json, sqlite3, sys
+db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
+rej = db.execute("select source, stage, reason from rejects").fetchall()
+assert rej and all(r == ("000000004", "compose", r[2]) and r[2].startswith("image.") for r in rej), rej
+used = [k for (s,) in db.execute("select sources from compositions") for k in json.loads(s)]
+assert "000000004" not in used
+assert db.execute("select count(*) from compositions").fetchone()[0] == 2 * 12 - len(rej)
+PYEOF
+}
+
+errors_and_cli() {
+	make_dataset "$TMP/one" 1 || return 1
+	"$TESSERA" compose "$TMP/one/ds" -o "$TMP/one/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "at least 2" "$TMP/err" || return 1
+	"$TESSERA" compose "$TMP/one/ds" 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" compose --mode grid "$TMP/one/ds" -o x 2>/dev/null; [ $? -eq 2 ] || return 1
+	[ -d "$TMP/h1" ] || halves || return 1
+	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/h1" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "already holds" "$TMP/err" || return 1
+	"$TESSERA" compose --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
+	sed 's/\\-/-/g' docs/man/tessera-compose.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
+	diff "$TMP/help.opts" "$TMP/man.opts"
+}
+
+budget() {
+	[ -f "$SHARED/tokenizer/bpe_simple_vocab_16e6.txt.gz" ] || { echo "SKIPPED: ../shared/tokenizer not found"; return 0; }
+	[ -d "$TMP/a/ds" ] || make_dataset "$TMP/a" 20 || return 1
+	"$TESSERA" compose -q --rate 1 --max-tokens 14 --tries 4 "$TMP/a/ds" -o "$TMP/bt" || return 1
+	"$PY" - "$TMP/bt" <<'PYEOF'
+import glob, json, sqlite3, sys, tarfile
+db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
+rows = db.execute("select s.tokens, s.key from samples s join compositions using (key)").fetchall()
+over = {}
+for f in glob.glob(sys.argv[1] + "/shards/*.tar"):
+    with tarfile.open(f) as tf:
+        for m in tf.getmembers():
+            if m.name.endswith(".json"):
+                j = json.loads(tf.extractfile(m).read())
+                over[j["key"]] = j["over_budget"]
+assert len(rows) == 20
+for tokens, key in rows:
+    assert (tokens > 14) == over[key], (key, tokens, over[key])
+assert sum(1 for t, _ in rows if t <= 14) >= 5
+PYEOF
+}
+
+if [ -z "$PY" ]; then
+	skip all "python3 not found"
+else
+	t halves halves
+	t captions_and_provenance captions_and_provenance
+	t epochs_windows epochs_windows
+	t modes modes
+	t bad_sources bad_sources
+	t budget budget
+	t errors_and_cli errors_and_cli
+fi
+finish
