@@ -20,7 +20,7 @@ PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
-	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb
+	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -105,6 +105,9 @@ demo: deps
 	@rm -rf demo-out
 	./$(BUILD)/tessera ingest --format folder tests/data/sample -o demo-out
 	@echo "demo dataset written to demo-out/ (shards/ and catalog.sqlite)"
+	./$(BUILD)/tessera compose --rate 0.5 --seed 1 demo-out -o demo-out/composed
+	@echo "composites written to demo-out/composed/; a few of them:"
+	@sqlite3 demo-out/composed/catalog.sqlite "select '  ' || s.key || '  ' || (select name from shards where idx = s.shard) || '  sources ' || c.sources || char(10) || '    ' || s.caption from samples s join compositions c using (key) order by s.key limit 3"
 
 bench: deps
 	@$(MAKE) --no-print-directory tessera

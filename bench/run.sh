@@ -58,4 +58,5 @@ awk -v n="$N" -v cores="$CORES" '
     printf "memory: peak RSS %.1f MiB for %d images, %.1f MiB for %d (%+.1f%%)\n", rss["tessera_all"] / 1024, n,
       rss["tessera_all_20x"] / 1024, n * 20, 100 * (rss["tessera_all_20x"] - rss["tessera_all"]) / rss["tessera_all"]
   }' "$OUT/results"
+sh bench/compose.sh
 sh bench/captions.sh

@@ -228,6 +228,83 @@ PYEOF
 	"$TESSERA" tags mask "$TMP/sc" 000000000 no-such-tag -o "$TMP/x.png" 2>/dev/null; [ $? -eq 1 ]
 }
 
+
+composite_masks() {
+	dataset || return 1
+	"$TESSERA" compose -q --rate 1 --mode halves "$TMP/ds" -o "$TMP/co" || return 1
+	"$TESSERA" compose -q --rate 1 --mode cutmix "$TMP/ds" -o "$TMP/cc" || return 1
+	"$TESSERA" tags -q "$TMP/co" && "$TESSERA" tags -q "$TMP/cc" || return 1
+	for d in "$TMP/co" "$TMP/cc"; do
+	"$PY" - "$d" <<'PYEOF' || return 1
+import glob, json, struct, sys, tarfile, zlib
+d = sys.argv[1]
+def gray(data):
+    w, h = struct.unpack(">II", data[16:24])
+    idat, p = b"", 8
+    while p < len(data):
+        n, t = struct.unpack(">I4s", data[p:p + 8])
+        if t == b"IDAT":
+            idat += data[p + 8:p + 8 + n]
+        p += 12 + n
+    raw = zlib.decompress(idat)
+    assert all(raw[r * (w + 1)] == 0 for r in range(h))
+    return w, h, [raw[r * (w + 1) + 1:(r + 1) * (w + 1)] for r in range(h)]
+n = 0
+for f in sorted(glob.glob(d + "/shards/*.tar")):
+    with tarfile.open(f) as tf:
+        m = {x.name: tf.extractfile(x).read() for x in tf.getmembers()}
+    for name in m:
+        if not name.endswith(".tags.json"):
+            continue
+        key = name.split(".")[0]
+        tj, kj = json.loads(m[name]), json.loads(m[key + ".json"])
+        cap = m[key + ".txt"].decode()
+        assert tj["weak"] is False and tj["regions"] == kj["regions"] and tj["mask"] == key + ".mask.png"
+        w, h, rows = gray(m[key + ".mask.png"])
+        assert (w, h) == (kj["width"], kj["height"]) == (224, 224)
+        # every pixel: the region whose rectangle holds it (cutmix: B's box wins)
+        for y in range(0, h, 7):
+            for x in range(0, w, 7):
+                want = 0
+                for r in kj["regions"]:
+                    x0, y0, x1, y1 = r["rect"]
+                    inside = x0 <= x < x1 and y0 <= y < y1
+                    if "minus" in r:
+                        a0, b0, a1, b1 = r["minus"]
+                        inside = inside and not (a0 <= x < a1 and b0 <= y < b1)
+                    if inside:
+                        want = r["region"]
+                assert rows[y][x] == want, (key, x, y, rows[y][x], want)
+        (a0, a1), (b0, b1) = kj["join"]
+        for t in tj["captions"][0]["tags"]:
+            bs, be = t["bytes"]
+            assert t["region"] == (1 if be <= a1 else 2) and (be <= a1 or bs >= b0), (key, t)
+            assert cap.encode()[bs:be].decode() == t["text"]
+        n += 1
+assert n == 40, n
+PYEOF
+	done
+	# a tag's mask from the composite: 255 exactly on its source's half
+	key=000000000
+	lemma=$(sqlite3 "$TMP/co/catalog.sqlite" "select lemma from tags where key = '$key' and region = 2 limit 1")
+	"$TESSERA" tags mask "$TMP/co" $key "$lemma" -o "$TMP/cm.png" || return 1
+	"$PY" - "$TMP/cm.png" <<'PYEOF'
+import struct, sys, zlib
+data = open(sys.argv[1], "rb").read()
+w, h = struct.unpack(">II", data[16:24])
+idat, p = b"", 8
+while p < len(data):
+    n, t = struct.unpack(">I4s", data[p:p + 8])
+    if t == b"IDAT":
+        idat += data[p + 8:p + 8 + n]
+    p += 12 + n
+raw = zlib.decompress(idat)
+for r in range(h):
+    row = raw[r * (w + 1) + 1:(r + 1) * (w + 1)]
+    assert row == (b"\xff" * w if r >= 112 else b"\0" * w), r
+PYEOF
+}
+
 extract() {
 	printf 'A black dog is running through the grass .\nTwo dogs play near a fire hydrant.\nis and the of\n{"caption": "x"}\n' |
 		"$TESSERA" tags extract > "$TMP/x.out" || return 1
@@ -260,6 +337,7 @@ else
 	t stats_add_up stats_add_up
 	t in_place in_place
 	t scores_select_mask scores_select_mask
+	t composite_masks composite_masks
 	t extract extract
 	t cli cli
 fi
