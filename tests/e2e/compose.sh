@@ -204,6 +204,45 @@ assert db.execute("select count(*) from compositions").fetchone()[0] == 2 * 12 -
 PYEOF
 }
 
+
+short_long_and_rerun() {
+	[ -f "$SHARED/tokenizer/bpe_simple_vocab_16e6.txt.gz" ] || { echo "SKIPPED: ../shared/tokenizer not found"; return 0; }
+	[ -d "$TMP/a/ds" ] || make_dataset "$TMP/a" 20 || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/a/ds" -o "$TMP/sp" || return 1
+	"$TESSERA" compose -q --encode png --rate 1 --seed 9 "$TMP/sp" -o "$TMP/sl1" || return 1
+	"$TESSERA" compose -q --encode png --rate 1 --seed 9 "$TMP/sp" -o "$TMP/sl2" || return 1
+	same_dataset "$TMP/sl1" "$TMP/sl2" || return 1          # a re-run gives the same bytes
+	"$PY" - "$TMP/sl1" "$TMP/sp" <<'PYEOF'
+import glob, json, sqlite3, sys, tarfile
+out, src = sys.argv[1:3]
+def members(d):
+    r = {}
+    for f in glob.glob(d + "/shards/*.tar"):
+        with tarfile.open(f) as tf:
+            for m in tf.getmembers():
+                if m.name.endswith(".txt"):
+                    r[m.name] = tf.extractfile(m).read().decode()
+    return r
+def merge(a, b):
+    a = a.rstrip()
+    if a.endswith("."):
+        a = a[:-1].rstrip()
+    b = b.strip()
+    first = b.split(" ")[0]
+    acronym = sum(c.isupper() for c in first) >= 2 and not any(c.islower() for c in first)
+    return a + " and " + (b if acronym else b[:1].lower() + b[1:])
+sm, om = members(src), members(out)
+db = sqlite3.connect(out + "/catalog.sqlite")
+n = 0
+for key, sources in db.execute("select key, sources from compositions"):
+    a, b = json.loads(sources)
+    for kind in ("short", "long"):
+        assert om["%s.%s.txt" % (key, kind)] == merge(sm["%s.%s.txt" % (a, kind)], sm["%s.%s.txt" % (b, kind)]), key
+    n += 1
+assert n == 20
+PYEOF
+}
+
 errors_and_cli() {
 	make_dataset "$TMP/one" 1 || return 1
 	"$TESSERA" compose "$TMP/one/ds" -o "$TMP/one/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
@@ -248,6 +287,7 @@ else
 	t modes modes
 	t bad_sources bad_sources
 	t budget budget
+	t short_long_and_rerun short_long_and_rerun
 	t errors_and_cli errors_and_cli
 fi
 finish
