@@ -864,6 +864,25 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 	return 0;
 }
 
+/* The ids of the piece t[s..e) (a special token or a BPE word), each
+ * recording where its piece starts. */
+static int emit_piece(struct ts_bpe_ctx *c, const char *t, size_t s, size_t e)
+{
+	size_t first = c->nids;
+	if (e - s == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
+		if (push(c, TS_BPE_SOT))
+			return -1;
+	} else if (e - s == 13 && !memcmp(t + s, "<|endoftext|>", 13)) {
+		if (push(c, TS_BPE_EOT))
+			return -1;
+	} else if (bpe_word(c, t + s, e - s)) {
+		return -1;
+	}
+	for (size_t k = first; k < c->nids; k++)
+		c->offs[k] = (uint32_t)s;
+	return 0;
+}
+
 /* CLIP's pre-tokenizer regex on ASCII text, alternative for alternative in
  * the pattern's order at each position (leftmost-first, as pcre2 does):
  * the two specials, the contractions, a run of letters, one digit, a run
@@ -922,18 +941,8 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 	if (ascii && tl <= UINT32_MAX) {
 		size_t e;
 		while ((e = ascii_piece(t, tl, &at)) != 0) {
-			size_t s = at, first = c->nids;
-			if (e - s == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
-				if (push(c, TS_BPE_SOT))
-					goto nomem;
-			} else if (e - s == 13 && !memcmp(t + s, "<|endoftext|>", 13)) {
-				if (push(c, TS_BPE_EOT))
-					goto nomem;
-			} else if (bpe_word(c, t + s, e - s)) {
+			if (emit_piece(c, t, at, e))
 				goto nomem;
-			}
-			for (size_t k = first; k < c->nids; k++)
-				c->offs[k] = (uint32_t)s;
 			at = e;
 		}
 		at = tl + 1;          /* skip the pcre2 loop */
@@ -945,7 +954,7 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 		if (m < 0)
 			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "regex match failed (%d)", m);
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(c->md);
-		size_t s = ov[0], e = ov[1], first = c->nids;
+		size_t s = ov[0], e = ov[1];
 		if (e == s) {              /* cannot happen with this pattern; be safe */
 			at = e + 1;
 			continue;
@@ -953,17 +962,8 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 		if (s > UINT32_MAX)
 			return ts_err_set(err, TS_ERR_LIMIT, TS_R_CAPTION_TOO_LONG,
 					  "caption of %zu bytes is too long to tokenize", tl);
-		if (e - s == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
-			if (push(c, TS_BPE_SOT))
-				goto nomem;
-		} else if (e - s == 13 && !memcmp(t + s, "<|endoftext|>", 13)) {
-			if (push(c, TS_BPE_EOT))
-				goto nomem;
-		} else if (bpe_word(c, t + s, e - s)) {
+		if (emit_piece(c, t, s, e))
 			goto nomem;
-		}
-		for (size_t k = first; k < c->nids; k++)
-			c->offs[k] = (uint32_t)s;
 		at = e;
 	}
 	c->last_clean = t;

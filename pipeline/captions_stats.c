@@ -406,29 +406,16 @@ int captions_stats(int argc, char **argv)
 		flush_shard(&st);
 	} else {
 		while ((n = getline(&line, &cap, in)) >= 0) {
-			const char *text = line;
-			size_t len = (size_t)n;
-			json_t *j = NULL;
-			char where[64];
+			const char *text;
+			size_t len;
+			json_t *j;
+			char where[64], msg[200];
 			lineno++;
 			snprintf(where, sizeof(where), "line %zu", lineno);
-			while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-				len--;
-			if (jsonl) {
-				json_error_t je;
-				json_t *v;
-				j = json_loadb(text, len, 0, &je);
-				v = j ? json_object_get(j, "caption") : NULL;
-				if (!json_is_string(v))
-					v = j ? json_object_get(j, "text") : NULL;
-				if (!json_is_string(v)) {
-					ts_error("line %zu: %s", lineno, j ? "no caption or text string" : je.text);
-					json_decref(j);
-					st.skipped++;
-					continue;
-				}
-				text = json_string_value(v);
-				len = json_string_length(v);
+			if (ts_caption_line(line, (size_t)n, jsonl, &text, &len, &j, msg, sizeof(msg))) {
+				ts_error("line %zu: %s", lineno, msg);
+				st.skipped++;
+				continue;
 			}
 			int r = add_caption(&st, text, len, where);
 			json_decref(j);

@@ -163,28 +163,16 @@ static void tok_error(struct tok_worker *w, size_t lineno, const char *msg)
 static void tok_line(struct tok_worker *w, size_t idx)
 {
 	const struct tok_opts *o = w->o;
-	const char *text = w->lines[idx];
-	size_t len = w->lens[idx], lineno = w->lineno0 + idx, nids;
+	const char *text;
+	size_t len, lineno = w->lineno0 + idx, nids;
 	const int32_t *ids;
 	struct ts_err e = TS_ERR_INIT;
-	json_t *j = NULL;
+	json_t *j;
+	char msg[200];
 
-	while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-		len--;
-	if (o->jsonl) {
-		json_error_t je;
-		json_t *v;
-		j = json_loadb(text, len, 0, &je);
-		v = j ? json_object_get(j, "caption") : NULL;
-		if (!json_is_string(v))
-			v = j ? json_object_get(j, "text") : NULL;
-		if (!json_is_string(v)) {
-			tok_error(w, lineno, j ? "no caption or text string" : je.text);
-			json_decref(j);
-			return;
-		}
-		text = json_string_value(v);
-		len = json_string_length(v);
+	if (ts_caption_line(w->lines[idx], w->lens[idx], o->jsonl, &text, &len, &j, msg, sizeof(msg))) {
+		tok_error(w, lineno, msg);
+		return;
 	}
 	int rc = ts_bpe_encode(w->ctx, text, len, &ids, &nids, &e);
 	json_decref(j);

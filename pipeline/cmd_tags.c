@@ -438,29 +438,17 @@ static int tags_extract(int argc, char **argv)
 		goto done;
 	}
 	while ((n = getline(&line, &cap, in)) >= 0) {
-		const char *text = line;
-		size_t len = (size_t)n;
-		json_t *j = NULL;
+		const char *text;
+		size_t len;
+		json_t *j;
 		struct ts_tag *tags = NULL;
 		size_t nt = 0;
+		char msg[200];
 		lineno++;
-		while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-			len--;
-		if (jsonl) {
-			json_error_t je;
-			json_t *val;
-			j = json_loadb(text, len, 0, &je);
-			val = j ? json_object_get(j, "caption") : NULL;
-			if (!json_is_string(val))
-				val = j ? json_object_get(j, "text") : NULL;
-			if (!json_is_string(val)) {
-				ts_error("line %zu: %s", lineno, j ? "no caption or text string" : je.text);
-				json_decref(j);
-				rc = TS_EXIT_FAIL;
-				continue;
-			}
-			text = json_string_value(val);
-			len = json_string_length(val);
+		if (ts_caption_line(line, (size_t)n, jsonl, &text, &len, &j, msg, sizeof(msg))) {
+			ts_error("line %zu: %s", lineno, msg);
+			rc = TS_EXIT_FAIL;
+			continue;
 		}
 		if (ts_tags_extract(tagger, ctx, text, len, &tags, &nt, &e)) {
 			ts_error("line %zu: %s", lineno, e.msg);

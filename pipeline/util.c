@@ -5,6 +5,8 @@
  */
 #include "util.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -210,4 +212,32 @@ void ts_utc_iso(char *buf, size_t n)
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+int ts_caption_line(const char *line, size_t len, int jsonl, const char **text, size_t *text_len,
+		    json_t **json, char *msg, size_t msg_len)
+{
+	json_error_t je;
+	json_t *v;
+
+	while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		len--;
+	*json = NULL;
+	*text = line;
+	*text_len = len;
+	if (!jsonl)
+		return 0;
+	*json = json_loadb(line, len, 0, &je);
+	v = *json ? json_object_get(*json, "caption") : NULL;
+	if (!json_is_string(v))
+		v = *json ? json_object_get(*json, "text") : NULL;
+	if (!json_is_string(v)) {
+		snprintf(msg, msg_len, "%s", *json ? "no caption or text string" : je.text);
+		json_decref(*json);
+		*json = NULL;
+		return -1;
+	}
+	*text = json_string_value(v);
+	*text_len = json_string_length(v);
+	return 0;
 }

@@ -33,6 +33,14 @@ int ts_mkdirs(const char *path, int mode);
 int ts_read_file(const char *path, uint64_t max_bytes, uint8_t **buf,
 		 size_t *cap, size_t *len, struct ts_err *err);
 
+/* One input line of the caption commands: the line without its line end
+ * or, for JSONL, the string of its "caption" field (else "text").  *json
+ * holds the parsed line (json_decref it; NULL for plain text).  Returns 0,
+ * or -1 with a message in msg. */
+typedef struct json_t json_t;
+int ts_caption_line(const char *line, size_t len, int jsonl, const char **text, size_t *text_len,
+		    json_t **json, char *msg, size_t msg_len);
+
 /* Monotonic seconds. */
 double ts_now(void);
 /* "2026-11-22T11:03:04Z" into buf (>= 24 bytes). */
