@@ -51,7 +51,7 @@ void usage_compose(FILE *f)
 "\n"
 "Options:\n"
 "  -o, --output OUTDIR   where to write (required; a new directory)\n"
-"      --mode M          halves (default), cutmix or mixup\n"
+"      --mode M          halves (default), cutmix, mixup or grid (2x2 of four)\n"
 "      --axis A          halves: vertical (default: A on top) or horizontal\n"
 "      --size S          output size, square (default: 224)\n"
 "      --fit F           center-crop (default) or stretch, to S x S first\n"
@@ -214,6 +214,7 @@ struct job {
 	char content_hash[TS_HASH_HEX_LEN + 1];
 	long long tokens, short_tokens;
 	size_t partner;              /* the partner used */
+	char source[160];            /* "compose:KEY_A+KEY_B..." */
 	/* originals: the member bytes */
 	uint8_t **mdata;
 	size_t *mlen;
@@ -246,7 +247,7 @@ struct opts {
 	uint64_t seed, window, shard_samples;
 };
 
-static const char *const mode_names[] = { "halves", "cutmix", "mixup" };
+static const char *const mode_names[] = { "halves", "cutmix", "mixup", "grid" };
 
 struct ctx {
 	const struct opts *o;
@@ -281,9 +282,10 @@ static int load_fit(struct worker *w, const struct src *s, struct ts_image *img,
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
+	int size = w->c->o->mode == 3 ? w->c->o->size / 2 : w->c->o->size;
 	int rc = read_image(w->c, s, &data, &len, e);
 	if (rc == TS_OK)
-		rc = ts_fit_square(w->px, data, len, w->c->o->size, w->c->o->stretch, 1ull << 28, img, e);
+		rc = ts_fit_square(w->px, data, len, size, w->c->o->stretch, 1ull << 28, img, e);
 	free(data);
 	return rc;
 }
@@ -364,6 +366,133 @@ static void do_original(struct worker *w, struct job *j)
 	}
 }
 
+/* Grid: the anchor and three partners, each brought to S/2 x S/2, in the
+ * quadrants left to right, top to bottom; captions "A, B, C and D". */
+static void do_grid(struct worker *w, struct job *j)
+{
+	struct ctx *c = w->c;
+	const struct opts *o = c->o;
+	const struct src *A = &c->win[j->a];
+	struct ts_err e = TS_ERR_INIT;
+	int S = o->size, half = S / 2;
+	size_t idx[4] = { j->a, 0, 0, 0 };
+	struct ts_image q[4] = { { 0 } };
+	unsigned char *excl = calloc(c->nwin, 1);
+	struct rng r;
+	int rc = 0, have = 1;
+
+	if (!excl) {
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		job_reject(j, A->key, &e);
+		return;
+	}
+	rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+		 ((uint64_t)j->a << 20) ^ j->anchor_k);
+	if (load_fit(w, A, &q[0], &e)) {
+		job_reject(j, A->key, &e);
+		free(excl);
+		return;
+	}
+	long b = j->b == j->a ? -1 : (long)j->b;
+	for (int t = 0; have < 4 && t < 64; t++) {
+		if (b < 0 || excl[b]) {
+			b = draw_partner(c, &r, j->a, excl);
+			if (b < 0)
+				break;
+		}
+		int dup = 0;
+		for (int k = 0; k < have; k++)
+			dup |= !strcmp(c->win[idx[k]].content_hash, c->win[b].content_hash);
+		excl[b] = 1;
+		struct ts_err be = TS_ERR_INIT;
+		if (!dup && load_fit(w, &c->win[b], &q[have], &be) == 0)
+			idx[have++] = (size_t)b;
+		else if (!dup)
+			ts_warning("sample %s: %s; its partner is drawn again", c->win[b].key, be.msg);
+		b = -1;
+	}
+	free(excl);
+	if (have < 4) {
+		ts_err_set(&e, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT, "not three partners with usable images for %s", A->key);
+		job_reject(j, A->key, &e);
+		for (int k = 0; k < 4; k++)
+			ts_image_release(&q[k]);
+		return;
+	}
+	j->partner = idx[1];
+	size_t need = (size_t)S * S * 3;
+	if (w->out.cap < need) {
+		uint8_t *p = realloc(w->out.pixels, need);
+		if (!p)
+			rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		else {
+			w->out.pixels = p;
+			w->out.cap = need;
+		}
+	}
+	json_t *regions = json_array(), *srcs = json_array(), *caps = json_array();
+	const char *ctext[4];
+	size_t clen[4], st[4], en[4];
+	for (int k = 0; k < 4 && !rc; k++) {
+		int x0 = (k % 2) * half, y0 = (k / 2) * half;
+		for (int y = 0; y < half; y++)
+			memcpy(w->out.pixels + ((size_t)(y0 + y) * S + x0) * 3, q[k].pixels + (size_t)y * half * 3,
+			       (size_t)half * 3);
+		const struct src *sk = &c->win[idx[k]];
+		json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", sk->key, "region", k + 1,
+							 "rect", x0, y0, x0 + half, y0 + half));
+		json_array_append_new(srcs, json_string(sk->key));
+		json_array_append_new(caps, json_string(sk->caption));
+		ctext[k] = sk->caption;
+		clen[k] = strlen(sk->caption);
+	}
+	for (int k = 0; k < 4; k++)
+		ts_image_release(&q[k]);
+	w->out.width = w->out.height = S;
+	const uint8_t *enc = NULL;
+	size_t enc_len = 0;
+	static const enum ts_imgfmt fmts[] = { TS_FMT_JPEG, TS_FMT_WEBP, TS_FMT_PNG };
+	if (!rc)
+		rc = ts_encode(w->px, &w->out, fmts[o->encode], o->quality, &enc, &enc_len, &e);
+	if (!rc && !(j->img = malloc(enc_len)))
+		rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	if (!rc) {
+		memcpy(j->img, enc, enc_len);
+		j->img_len = enc_len;
+		ts_hash_hex(j->img, j->img_len, j->content_hash);
+		rc = ts_caption_merge(ctext, clen, 4, &j->caption, st, en, &e);
+	}
+	if (rc) {
+		json_decref(regions);
+		json_decref(srcs);
+		json_decref(caps);
+		job_reject(j, A->key, &e);
+		return;
+	}
+	j->tokens = count_tokens(w->tok, j->caption);
+	snprintf(j->source, sizeof(j->source), "compose:%s+%s+%s+%s", c->win[idx[0]].key, c->win[idx[1]].key,
+		 c->win[idx[2]].key, c->win[idx[3]].key);
+	char key[24];
+	snprintf(key, sizeof(key), "%09" PRIu64, j->record);
+	json_t *join = json_array();
+	for (int k = 0; k < 4; k++)
+		json_array_append_new(join, json_pack("[I,I]", (json_int_t)st[k], (json_int_t)en[k]));
+	json_t *meta = json_pack("{s:s, s:s, s:O, s:O, s:I, s:i, s:i, s:i, s:O, s:o}", "key", key, "mode", "grid",
+				 "sources", srcs, "regions", regions, "seed", (json_int_t)o->seed, "epoch", j->epoch,
+				 "width", S, "height", S, "captions", caps, "join", join);
+	j->json = meta ? json_dumps(meta, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	j->sources_json = json_dumps(srcs, JSON_COMPACT | JSON_ENSURE_ASCII);
+	j->regions_json = json_dumps(regions, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(meta);
+	json_decref(srcs);
+	json_decref(regions);
+	json_decref(caps);
+	if (!j->json || !j->sources_json || !j->regions_json) {
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		job_reject(j, A->key, &e);
+	}
+}
+
 static void do_composite(struct worker *w, struct job *j)
 {
 	struct ctx *c = w->c;
@@ -376,6 +505,10 @@ static void do_composite(struct worker *w, struct job *j)
 		ts_err_set(&e, TS_ERR_INVALID, A->img < 0 ? TS_R_IMAGE_EMPTY : TS_R_CAPTION_MISSING,
 			   "sample %s has no %s", A->key, A->img < 0 ? "image" : "caption");
 		job_reject(j, A->key, &e);
+		return;
+	}
+	if (o->mode == 3) {
+		do_grid(w, j);
 		return;
 	}
 	if (load_fit(w, A, &w->a, &e)) {
@@ -407,6 +540,7 @@ static void do_composite(struct worker *w, struct job *j)
 	}
 	const struct src *B = &c->win[b];
 	j->partner = (size_t)b;
+	snprintf(j->source, sizeof(j->source), "compose:%s+%s", A->key, B->key);
 
 	/* pixels */
 	json_t *regions = json_array(), *meta = json_object();
@@ -572,7 +706,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 		os->originals++;
 		return rc;
 	}
-	const struct src *A = &c->win[j->a], *B = &c->win[j->partner];
+	const struct src *A = &c->win[j->a];
 	static const char *const exts[] = { "jpg", "webp", "png" };
 	struct ts_dsw_member m[5];
 	size_t nm = 0;
@@ -583,8 +717,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 		m[nm++] = (struct ts_dsw_member){ "short.txt", j->short_cap, strlen(j->short_cap) };
 	if (j->long_cap)
 		m[nm++] = (struct ts_dsw_member){ "long.txt", j->long_cap, strlen(j->long_cap) };
-	char source[80], *caps = NULL;
-	snprintf(source, sizeof(source), "compose:%s+%s", A->key, B->key);
+	char *caps = NULL;
 	json_t *cj = json_pack("[s]", j->caption);
 	caps = json_dumps(cj, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(cj);
@@ -594,7 +727,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 		.record = j->record, .members = m, .nmembers = nm,
 		.width = c->o->size, .height = c->o->size, .orig_width = c->o->size, .orig_height = c->o->size,
 		.format = c->o->encode == 0 ? "jpeg" : c->o->encode == 1 ? "webp" : "png",
-		.content_hash = j->content_hash, .image_hash = j->content_hash, .source = source,
+		.content_hash = j->content_hash, .image_hash = j->content_hash, .source = j->source,
 		.caption = j->caption, .captions_json = caps ? caps : "[]",
 		.text = { .tokens = j->tokens, .short_caption = j->short_cap, .short_tokens = j->short_tokens,
 			  .split_rule = j->short_cap ? A->text.split_rule : NULL },
@@ -816,10 +949,10 @@ int cmd_compose(int argc, char **argv)
 		switch (c) {
 		case 'o': o.outdir = optarg; break;
 		case O_MODE:
-			for (o.mode = 0; o.mode < 3 && strcmp(mode_names[o.mode], optarg); o.mode++)
+			for (o.mode = 0; o.mode < 4 && strcmp(mode_names[o.mode], optarg); o.mode++)
 				;
-			if (o.mode == 3) {
-				ts_error("invalid value '%s' for --mode: expected halves, cutmix or mixup", optarg);
+			if (o.mode == 4) {
+				ts_error("invalid value '%s' for --mode: expected halves, cutmix, mixup or grid", optarg);
 				return TS_EXIT_USAGE;
 			}
 			break;
@@ -939,6 +1072,10 @@ int cmd_compose(int argc, char **argv)
 		return TS_EXIT_USAGE;
 	}
 	o.indir = argv[optind];
+	if (o.mode == 3 && o.size % 2) {
+		ts_error("--mode grid needs an even --size (each source fills a quarter)");
+		return TS_EXIT_USAGE;
+	}
 	if (o.threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		o.threads = n > 0 ? (int)n : 1;

@@ -52,22 +52,27 @@ si, oi = images(src), images(out)
 db = sqlite3.connect(out + "/catalog.sqlite")
 n = 0
 for key, mode, sources, regions in db.execute("select key, mode, sources, regions from compositions"):
-    a, b = json.loads(sources)
-    ca, cb = si[a].getpixel((0, 0)), si[b].getpixel((0, 0))
+    srcs = json.loads(sources)
+    assert len(set(srcs)) == len(srcs) == (4 if mode == "grid" else 2), srcs
+    col = [si[k].getpixel((0, 0)) for k in srcs]
     im = oi[key]
     regs = json.loads(regions)
+    assert [r["source"] for r in regs] == srcs
     w, h = im.size
     for y in range(0, h, 3):
         for x in range(0, w, 3):
             p = im.getpixel((x, y))
             if mode == "mixup":
                 lam = regs[0]["weight"]
-                want = tuple(round(lam * u + (1 - lam) * v) for u, v in zip(ca, cb))
+                want = tuple(round(lam * u + (1 - lam) * v) for u, v in zip(col[0], col[1]))
                 assert all(abs(q - r) <= 1 for q, r in zip(p, want)), (key, x, y, p, want)
                 continue
-            x0, y0, x1, y1 = regs[1]["rect"]
-            inb = x0 <= x < x1 and y0 <= y < y1
-            assert p == (cb if inb else ca), (key, mode, x, y, p, ca, cb, regs)
+            want = None
+            for k, r in enumerate(regs):    # the last region holding the pixel (cutmix: the box)
+                x0, y0, x1, y1 = r["rect"]
+                if x0 <= x < x1 and y0 <= y < y1:
+                    want = col[k]
+            assert p == want, (key, mode, x, y, p, want, regs)
     n += 1
 assert n > 0
 PYEOF
@@ -155,6 +160,10 @@ modes() {
 	check_pixels "$TMP/cm" "$TMP/a/ds" || return 1
 	"$TESSERA" compose -q --encode png --mode mixup --alpha 0.4 --rate 1 "$TMP/a/ds" -o "$TMP/mx" || return 1
 	check_pixels "$TMP/mx" "$TMP/a/ds" || return 1
+	"$TESSERA" compose -q --encode png --mode grid --size 64 --rate 1 "$TMP/a/ds" -o "$TMP/gr" || return 1
+	check_pixels "$TMP/gr" "$TMP/a/ds" || return 1
+	"$TESSERA" compose -q --mode grid --size 63 "$TMP/a/ds" -o "$TMP/gr2" 2>/dev/null; [ $? -eq 2 ] || return 1
+	[ "$(sqlite3 "$TMP/gr/catalog.sqlite" "select caption from samples where key = '000000000'" | grep -o ', ' | wc -l)" -ge 2 ] || return 1
 	"$PY" - "$TMP/cm" "$TMP/mx" <<'PYEOF'
 import glob, json, sys, tarfile
 for d, mode in ((sys.argv[1], "cutmix"), (sys.argv[2], "mixup")):
@@ -248,7 +257,7 @@ errors_and_cli() {
 	"$TESSERA" compose "$TMP/one/ds" -o "$TMP/one/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "at least 2" "$TMP/err" || return 1
 	"$TESSERA" compose "$TMP/one/ds" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" compose --mode grid "$TMP/one/ds" -o x 2>/dev/null; [ $? -eq 2 ] || return 1
+	"$TESSERA" compose --mode tiles "$TMP/one/ds" -o x 2>/dev/null; [ $? -eq 2 ] || return 1
 	[ -d "$TMP/h1" ] || halves || return 1
 	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/h1" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "already holds" "$TMP/err" || return 1
 	"$TESSERA" compose --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
