@@ -334,12 +334,23 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 			ts_error("cannot create '%s': %s", out, strerror(errno));
 			goto done;
 		}
-		if ((lock_out = lock_dir(out)) < 0)
+		if ((lock_out = lock_dir(out)) < 0 || ts_rewrite_recover(out))
 			goto done;
-		snprintf(work, sizeof(work), "%s", out);
-	} else {
-		snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, indir);
+		/* finished by the recovery (an earlier run was killed after READY) */
+		if (stat(path, &sb) == 0) {
+			ts_error("'%s' already holds a dataset; write into a new directory", out);
+			goto done;
+		}
+		snprintf(path, sizeof(path), "%s/shards", out);
+		if (ts_mkdirs(path, 0755)) {
+			ts_error("cannot create '%s': %s", path, strerror(errno));
+			goto done;
+		}
 	}
+	/* the new dataset is built aside in TARGET/.rewrite.tmp and moved in
+	 * once complete, also for -o: a killed run never leaves a dataset
+	 * that looks whole */
+	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, out ? out : indir);
 	if (ts_dataset_open(&r.ds, indir, &r.e) ||
 	    ts_dataset_foreach_shard(r.ds, collect_shard, &sl, &r.e)) {
 		ts_error("%s", r.e.msg[0] ? r.e.msg : "out of memory");
@@ -416,10 +427,7 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	r.ri = NULL;
 	ts_dataset_close(r.ds);
 	r.ds = NULL;
-	if (out) {
-		if (ts_shards_index(out))
-			goto done;
-	} else {
+	{
 		snprintf(path, sizeof(path), "%s/catalog.sqlite", work);
 		fsync_path(path, 0);
 		snprintf(path, sizeof(path), "%s/READY", work);
@@ -434,7 +442,7 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		fsync_path(work, 1);
 		unsigned never = 0;
 		maybe_crash("rewrite-ready", &never);
-		if (roll_forward(indir))
+		if (roll_forward(out ? out : indir))
 			goto done;
 	}
 	st->samples = r.samples;

@@ -4,8 +4,8 @@
  * directory.  Used by `tessera captions split` and `tessera tags`.
  *
  * Shards keep their names, boundaries and record ranges; rejects stay
- * with their shards.  In place, the new dataset is built in
- * OUTDIR/.rewrite.tmp and then moved in:
+ * with their shards.  The new dataset is built in TARGET/.rewrite.tmp
+ * (TARGET: OUTDIR in place, or the -o directory) and then moved in:
  *   1. build .rewrite.tmp/shards/ and .rewrite.tmp/catalog.sqlite (fsync'ed);
  *   2. create .rewrite.tmp/READY (fsync'ed): from here the rewrite is decided;
  *   3. rename each new shard over the old one, then the catalog; rename

@@ -186,6 +186,12 @@ split_in_place() {
 	# splitting again replaces the pairs: same bytes
 	"$TESSERA" captions split -q --rule longclip "$TMP/ip2" || return 1
 	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ip2/shards/${f##*/}" || return 1; done
+	# -o killed part-way: the directory holds no dataset yet, and the same
+	# command again writes the bytes of an uninterrupted run
+	TESSERA_CRASH_AT=sample:20 "$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ko" 2>/dev/null
+	[ $? -ne 0 ] && [ ! -e "$TMP/ko/catalog.sqlite" ] || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ko" || return 1
+	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ko/shards/${f##*/}" || return 1; done
 	# rejects of the input are kept where they were
 	[ "$(sqlite3 "$TMP/ip2/catalog.sqlite" 'select count(*) from rejects')" = \
 	  "$(sqlite3 "$TMP/long/ds/catalog.sqlite" 'select count(*) from rejects')" ]
