@@ -16,6 +16,8 @@
  * composite a reject.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -50,7 +52,8 @@ void usage_compose(FILE *f)
 "(docs/compose.md).\n"
 "\n"
 "Options:\n"
-"  -o, --output OUTDIR   where to write (required; a new directory)\n"
+"  -o, --output OUTDIR   where to write (required; a new directory, or the\n"
+"                        same one to resume an interrupted run)\n"
 "      --mode M          halves (default), cutmix, mixup or grid (2x2 of four)\n"
 "      --axis A          halves: vertical (default: A on top) or horizontal\n"
 "      --size S          output size, square (default: 224)\n"
@@ -250,6 +253,7 @@ struct opts {
 static const char *const mode_names[] = { "halves", "cutmix", "mixup", "grid" };
 
 struct ctx {
+	uint64_t resume;             /* records below were written by an earlier run */
 	const struct opts *o;
 	struct ts_dataset *ds;
 	struct src *win;
@@ -643,6 +647,8 @@ static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	for (size_t i = w->first; i < w->end; i++) {
+		if (w->jobs[i].record < w->c->resume)
+			continue;          /* written before the run was resumed */
 		if (w->jobs[i].type == J_ORIGINAL)
 			do_original(w, &w->jobs[i]);
 		else
@@ -832,7 +838,7 @@ static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, in
 				worker_main(&ws[t]);
 			int rc = 0;
 			for (size_t i = f; i < e; i++) {
-				if (!rc)
+				if (!rc && jobs[i].record >= c->resume)
 					rc = write_job(c, os, &jobs[i]);
 				job_clear(&jobs[i]);
 			}
@@ -901,6 +907,12 @@ static int load_src(struct src *d, const struct ts_ds_sample *s, struct ts_datas
 		blank = strchr(" \t\r\n", d->caption[i]) != NULL;
 	d->usable = d->img >= 0 && !blank;
 	return TS_OK;
+}
+
+static int shard_hash(const struct ts_ds_shard *s, void *user)
+{
+	json_array_append_new(user, json_string(s->hash ? s->hash : ""));
+	return 0;
 }
 
 static int count_shard(const struct ts_ds_shard *s, void *user)
@@ -1082,6 +1094,7 @@ int cmd_compose(int argc, char **argv)
 	}
 
 	struct ctx cx = { .o = &o };
+	uint64_t resume_record = 0;
 	struct out_state os = { .e = TS_ERR_INIT };
 	struct ts_err e = TS_ERR_INIT;
 	struct ts_catalog *cat = NULL;
@@ -1093,6 +1106,7 @@ int cmd_compose(int argc, char **argv)
 	int rc = TS_EXIT_FAIL;
 	int64_t run_id = 0;
 	uint64_t total = 0, next_record = 0, done = 0;
+	int lockfd = -1;
 	double t0 = ts_now();
 	struct stat sb;
 
@@ -1113,33 +1127,70 @@ int cmd_compose(int argc, char **argv)
 		}
 		ts_info("no CLIP vocabulary found: token counts are not stored");
 	}
-	snprintf(path, sizeof(path), "%s/catalog.sqlite", o.outdir);
-	if (stat(path, &sb) == 0) {
-		ts_error("'%s' already holds a dataset; compose into a new OUTDIR", o.outdir);
-		goto out;
-	}
 	snprintf(path, sizeof(path), "%s/shards", o.outdir);
 	if (ts_mkdirs(path, 0755)) {
 		ts_error("cannot create '%s': %s", path, strerror(errno));
 		goto out;
 	}
-	char optsj[512];
+	snprintf(path, sizeof(path), "%s/.tessera.lock", o.outdir);
+	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
+		ts_error("'%s' is in use by another tessera process", o.outdir);
+		goto out;
+	}
+	char optsj[1024], inreal[PATH_MAX];
+	if (!realpath(o.indir, inreal))
+		snprintf(inreal, sizeof(inreal), "%s", o.indir);
+	/* the input's identity: its path and its shards' hashes */
+	char *inhash = NULL;
+	{
+		json_t *hs = json_array();
+		ts_dataset_foreach_shard(cx.ds, shard_hash, hs, &e);
+		inhash = json_dumps(hs, JSON_COMPACT);
+		json_decref(hs);
+	}
+	json_t *inj = json_pack("{s:s, s:s}", "path", inreal, "shards_hash", inhash ? inhash : "");
+	char *indesc = inj ? json_dumps(inj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(inj);
+	free(inhash);
 	snprintf(optsj, sizeof(optsj),
 		 "{\"mode\":\"%s\",\"axis\":\"%s\",\"size\":%d,\"fit\":\"%s\",\"alpha\":%.17g,\"rate\":%.17g,"
 		 "\"epochs\":%d,\"seed\":%" PRIu64 ",\"window\":%" PRIu64 ",\"include_originals\":%s,"
-		 "\"max_tokens\":%ld,\"tries\":%d,\"encode\":\"%s\",\"quality\":%d,\"shard_samples\":%" PRIu64 "}",
+		 "\"max_tokens\":%ld,\"tries\":%d,\"encode\":\"%s\",\"quality\":%d,\"shard_samples\":%" PRIu64
+		 ",\"input\":%s}",
 		 mode_names[o.mode], o.vertical ? "vertical" : "horizontal", o.size, o.stretch ? "stretch" : "center-crop",
 		 o.alpha, o.rate, o.epochs, o.seed, o.window, o.include_originals ? "true" : "false", o.max_tokens,
-		 o.tries, o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png", o.quality, o.shard_samples);
+		 o.tries, o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png", o.quality, o.shard_samples,
+		 indesc ? indesc : "null");
+	free(indesc);
 	snprintf(path, sizeof(path), "%s/catalog.sqlite", o.outdir);
-	if (ts_catalog_open(&cat, path, &e) || ts_catalog_meta_set(cat, "compose_options", optsj, &e) ||
+	int resuming = stat(path, &sb) == 0;
+	char *old = NULL;
+	unsigned next_shard = 0;
+	if (ts_catalog_open(&cat, path, &e) || (resuming && ts_catalog_meta_get(cat, "compose_options", &old, &e))) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
+	if (resuming && (!old || strcmp(old, optsj))) {
+		ts_error("'%s' holds %s; compose into a new OUTDIR (or the same command to resume)", o.outdir,
+			 old ? "a composition made with other options or input" : "a dataset that is not a composition");
+		free(old);
+		goto out;
+	}
+	free(old);
+	if ((resuming && ts_catalog_resume(cat, &next_shard, &resume_record, &e)) ||
+	    (!resuming && ts_catalog_meta_set(cat, "compose_options", optsj, &e)) ||
 	    ts_catalog_run_begin(cat, "tessera compose", TS_VERSION, optsj, &run_id, &e)) {
 		ts_error("%s", e.msg);
 		goto out;
 	}
+	cx.resume = resume_record;
+	if (resuming)
+		ts_info("resuming in '%s' at record %" PRIu64 " (shard %u)", o.outdir, resume_record, next_shard);
 	snprintf(path, sizeof(path), "%s/shards", o.outdir);
 	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = o.shard_samples,
-				     .shard_bytes = 1ULL << 30 };
+				     .shard_bytes = 1ULL << 30, .first_shard = next_shard,
+				     .first_record = resume_record };
 	ws = calloc((size_t)o.threads, sizeof(*ws));
 	if (!ws || ts_dsw_new(&os.w, &dopts, &os.e))
 		goto fail;
@@ -1254,5 +1305,7 @@ out:
 	ts_bpe_free(cx.bpe);
 	ts_catalog_close(cat);
 	ts_dataset_close(cx.ds);
+	if (lockfd >= 0)
+		close(lockfd);
 	return rc;
 }

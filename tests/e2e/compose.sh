@@ -252,6 +252,23 @@ assert n == 20
 PYEOF
 }
 
+
+resume() {
+	[ -d "$TMP/a/ds" ] || make_dataset "$TMP/a" 20 || return 1
+	"$TESSERA" compose -q --encode png --rate 1.5 --shard-samples 4 --seed 5 "$TMP/a/ds" -o "$TMP/ru" || return 1
+	# killed at several moments, then the same command: the same bytes
+	for point in sample:9 shard-renamed:3 shard-committed:2; do
+		rm -rf "$TMP/rk"
+		TESSERA_CRASH_AT=$point "$TESSERA" compose -q --encode png --rate 1.5 --shard-samples 4 --seed 5 "$TMP/a/ds" -o "$TMP/rk" 2>/dev/null
+		[ $? -ne 0 ] || { echo "$point: not killed"; return 1; }
+		"$TESSERA" compose -q --encode png --rate 1.5 --shard-samples 4 --seed 5 "$TMP/a/ds" -o "$TMP/rk" || return 1
+		same_dataset "$TMP/ru" "$TMP/rk" || { echo "$point: differs"; return 1; }
+	done
+	# a finished composition run again: nothing changes
+	"$TESSERA" compose -q --encode png --rate 1.5 --shard-samples 4 --seed 5 "$TMP/a/ds" -o "$TMP/rk" || return 1
+	same_dataset "$TMP/ru" "$TMP/rk"
+}
+
 errors_and_cli() {
 	make_dataset "$TMP/one" 1 || return 1
 	"$TESSERA" compose "$TMP/one/ds" -o "$TMP/one/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
@@ -259,7 +276,8 @@ errors_and_cli() {
 	"$TESSERA" compose "$TMP/one/ds" 2>/dev/null; [ $? -eq 2 ] || return 1
 	"$TESSERA" compose --mode tiles "$TMP/one/ds" -o x 2>/dev/null; [ $? -eq 2 ] || return 1
 	[ -d "$TMP/h1" ] || halves || return 1
-	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/h1" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "already holds" "$TMP/err" || return 1
+	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/h1" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "other options or input" "$TMP/err" || return 1
+	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/a/ds" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "not a composition" "$TMP/err" || return 1
 	"$TESSERA" compose --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-compose.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"
@@ -297,6 +315,7 @@ else
 	t bad_sources bad_sources
 	t budget budget
 	t short_long_and_rerun short_long_and_rerun
+	t resume resume
 	t errors_and_cli errors_and_cli
 fi
 finish
