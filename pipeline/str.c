@@ -542,6 +542,7 @@ struct writer {
 	struct ts_dsw *dsw;
 	int64_t run_id;
 	char shards_dir[4200];
+	uint64_t resume;           /* records below were written by an earlier run */
 };
 
 static int remove_old_wds(const char *outdir, int overwrite, struct ts_err *e)
@@ -557,8 +558,7 @@ static int remove_old_wds(const char *outdir, int overwrite, struct ts_err *e)
 	if (stat(p, &st))
 		return 0;
 	if (!overwrite)
-		return ts_err_set(e, TS_ERR_EXISTS, TS_R_NONE,
-				  "'%s' already holds a dataset; use another output or --overwrite", outdir);
+		return 1;          /* resume, if the options match */
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", outdir, files[i]);
 		unlink(p);
@@ -614,15 +614,31 @@ static int writer_open(struct writer *w, const struct ts_str_opts *o, const stru
 	if (ts_mkdirs(w->shards_dir, 0755))
 		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", w->shards_dir,
 				  strerror(errno));
-	if ((rc = remove_old_wds(outdir, o->overwrite, e)))
-		return rc;
+	int existing = remove_old_wds(outdir, o->overwrite, e);
+	if (existing < 0)
+		return existing;
 	snprintf(p, sizeof(p), "%s/catalog.sqlite", outdir);
 	if ((rc = ts_catalog_open(&w->cat, p, e)))
 		return rc;
-	char *fp = options_json(o, d, filter);
+	char *fp = options_json(o, d, filter), *old = NULL;
+	unsigned next_shard = 0;
 	if (!fp)
 		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	rc = ts_catalog_meta_set(w->cat, "ingest_options", fp, e);
+	if (existing) {
+		/* an earlier run into this output: resume it when it was the same job */
+		rc = ts_catalog_meta_get(w->cat, "ingest_options", &old, e);
+		if (!rc && (!old || strcmp(old, fp)))
+			rc = ts_err_set(e, TS_ERR_EXISTS, TS_R_NONE,
+					"'%s' already holds a dataset made with other inputs or options;"
+					" use another output or --overwrite", outdir);
+		free(old);
+		if (!rc)
+			rc = ts_catalog_resume(w->cat, &next_shard, &w->resume, e);
+		if (!rc && w->resume)
+			ts_info("resuming '%s' at record %" PRIu64, outdir, w->resume);
+	} else {
+		rc = ts_catalog_meta_set(w->cat, "ingest_options", fp, e);
+	}
 	if (!rc)
 		rc = ts_catalog_run_begin(w->cat, o->command_line, TS_VERSION, fp, &w->run_id, e);
 	free(fp);
@@ -631,7 +647,7 @@ static int writer_open(struct writer *w, const struct ts_str_opts *o, const stru
 	struct ts_dsw_opts dopts = {
 		.shards_dir = w->shards_dir, .cat = w->cat,
 		.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
-		.store = TS_STORE_TAR,
+		.store = TS_STORE_TAR, .first_shard = next_shard, .first_record = w->resume,
 	};
 	return ts_dsw_new(&w->dsw, &dopts, e);
 }
@@ -805,6 +821,10 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 		memset(&so, 0, sizeof(so));
 		res->records++;
 		end_record = it.record + 1;
+		if (it.record < w.resume) {          /* written by the run that was resumed */
+			item_release(&it);
+			continue;
+		}
 		if (it.reject != TS_R_NONE) {
 			so.reason = it.reject;
 			so.stage = "read";

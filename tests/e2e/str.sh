@@ -192,6 +192,24 @@ for i in range(1, n + 1):
 " "$TMP/wl" "$TMP/wback"
 }
 
+# --store wds killed part-way: the same command resumes to the same bytes;
+# other options into the same output are refused
+wds_resume() {
+	root=$($CHK gtlist "$SHARED" "$TMP/gtr.txt") || return 1
+	"$TESSERA" str ingest -q --store wds --shard-samples 8 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr1" || return 1
+	for point in sample:11 shard-committed:1; do
+		rm -rf "$TMP/wr2"
+		TESSERA_CRASH_AT=$point "$TESSERA" str ingest -q --store wds --shard-samples 8 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr2" 2>/dev/null
+		[ $? -ne 0 ] || { echo "$point: not killed"; return 1; }
+		"$TESSERA" str ingest -q --store wds --shard-samples 8 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr2" || return 1
+		for f in "$TMP/wr1/shards/"*.tar; do cmp "$f" "$TMP/wr2/shards/${f##*/}" || return 1; done
+		[ "$(sqlite3 "$TMP/wr1/catalog.sqlite" 'select key, caption from samples order by key; select record, reason from rejects order by record')" = \
+		  "$(sqlite3 "$TMP/wr2/catalog.sqlite" 'select key, caption from samples order by key; select record, reason from rejects order by record')" ] || return 1
+	done
+	"$TESSERA" str ingest -q --store wds --shard-samples 9 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr2" 2> "$TMP/err"
+	[ $? -eq 1 ] && grep -q "other inputs or options" "$TMP/err"
+}
+
 # a damaged data.mdb: a clear error naming it; the other datasets of a tree still arrive
 corrupt() {
 	$CHK write-env "$TMP/ct/good" "$SHARED" 0 5 || return 1
@@ -257,6 +275,7 @@ else
 	t resize resize
 	t min_dim min_dim
 	t wds wds
+	t wds_resume wds_resume
 	t corrupt corrupt
 	t stats stats
 fi
