@@ -33,6 +33,7 @@
 #include "tags.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,11 +140,36 @@ void ts_tagger_free(struct ts_tagger *t)
 	free(t);
 }
 
+#define NCLOSED (sizeof(closed) / sizeof(closed[0]))
+static unsigned short closed_sorted[NCLOSED];   /* indexes of closed[], by word */
+static pthread_once_t closed_once = PTHREAD_ONCE_INIT;
+
+static int cmp_closed(const void *a, const void *b)
+{
+	return strcmp(closed[*(const unsigned short *)a].w, closed[*(const unsigned short *)b].w);
+}
+
+static void closed_init(void)
+{
+	for (size_t i = 0; i < NCLOSED; i++)
+		closed_sorted[i] = (unsigned short)i;
+	qsort(closed_sorted, NCLOSED, sizeof(closed_sorted[0]), cmp_closed);
+}
+
 static enum cls closed_class(const char *w)
 {
-	for (size_t i = 0; i < sizeof(closed) / sizeof(closed[0]); i++)
-		if (!strcmp(closed[i].w, w))
-			return closed[i].c;
+	size_t lo = 0, hi = NCLOSED;
+	pthread_once(&closed_once, closed_init);
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(w, closed[closed_sorted[mid]].w);
+		if (c == 0)
+			return closed[closed_sorted[mid]].c;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
 	int digits = *w != 0;
 	for (const char *p = w; *p && digits; p++)
 		digits = (*p >= '0' && *p <= '9');
@@ -498,6 +524,48 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			goto out;
 		}
 	}
+	/* Token spans.  For a caption of ASCII without '&' (most), cleaning is
+	 * only dropping control characters, collapsing white space and
+	 * lower-casing, so each caption byte has a known place in the cleaned
+	 * text, and one tokenization with the pieces' offsets gives every span:
+	 * the tokens whose piece starts before the tag's cleaned start or end.
+	 * Otherwise the prefixes up to each tag's ends are tokenized. */
+	const uint32_t *piece = NULL;
+	size_t *cpos = NULL, ntok = 0;
+	int plain = bpe && nc > 0;
+	for (size_t i = 0; plain && i < len; i++)
+		plain = (uint8_t)caption[i] < 0x80 && caption[i] != '&';
+	if (plain && (cpos = malloc((len + 1) * sizeof(*cpos)))) {
+		size_t o = 0;
+		int pending = 0;
+		for (size_t i = 0; i < len; i++) {
+			uint8_t b = (uint8_t)caption[i];
+			cpos[i] = o + (pending && b > ' ' && b != 0x7f ? 1 : 0);
+			if (b == ' ' || (b >= '\t' && b <= '\r' && b != 0x0b)) {
+				pending = o > 0;
+				continue;
+			}
+			if (b < 0x20 || b == 0x7f)
+				continue;
+			o += (size_t)pending + 1;
+			pending = 0;
+		}
+		cpos[len] = o;
+		const int32_t *ids;
+		const char *clean;
+		size_t cl;
+		if ((rc = ts_bpe_encode(bpe, caption, len, &ids, &ntok, err))) {
+			free(cpos);
+			free(*tags);
+			*tags = NULL;
+			goto out;
+		}
+		ts_bpe_last_pieces(bpe, &clean, &cl, &piece);
+		if (cl != o) {                 /* not the cleaning assumed: the slow way */
+			free(cpos);
+			cpos = NULL;
+		}
+	}
 	for (size_t k = 0; k < nc; k++) {
 		struct ts_tag *g = &(*tags)[k];
 		const struct cand *c = &cs[k];
@@ -509,7 +577,20 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		g->byte_end = ws[c->last].b1;
 		g->char_start = ws[c->first].c0;
 		g->char_end = ws[c->last].c1;
-		if (bpe) {
+		if (bpe && cpos) {
+			size_t cs0 = cpos[g->byte_start], ce0 = cpos[g->byte_end], a = 0, b;
+			/* the tag's cleaned end: after its last character */
+			if (g->byte_end > g->byte_start)
+				ce0 = cpos[g->byte_end - 1] + 1;
+			while (a < ntok && piece[a] < cs0)
+				a++;
+			b = a;
+			while (b < ntok && piece[b] < ce0)
+				b++;
+			g->tok_start = 1 + a;
+			g->tok_end = 1 + b;
+			g->truncated = g->tok_end > t->o.context - 1;
+		} else if (bpe) {
 			const int32_t *ids;
 			size_t a, b;
 			if ((rc = ts_bpe_encode(bpe, caption, g->byte_start, &ids, &a, err)) ||
@@ -523,6 +604,7 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			g->truncated = g->tok_end > t->o.context - 1;
 		}
 	}
+	free(cpos);
 	*n = nc;
 out:
 	free(ws);

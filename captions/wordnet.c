@@ -337,7 +337,10 @@ int ts_wordnet_morphy(const struct ts_wordnet *wn, const char *word, enum ts_pos
 	if (len == 0 || len >= n)
 		return 0;
 	char key[512];
-	snprintf(key, sizeof(key), "%d%s", (int)pos, word);
+	if (len + 2 > sizeof(key))
+		return 0;
+	key[0] = (char)('0' + pos);
+	memcpy(key + 1, word, len + 1);
 	const char *base = exc_get(wn, key);
 	if (base && ts_wordnet_has(wn, base, pos) && strlen(base) < n) {
 		strcpy(out, base);
