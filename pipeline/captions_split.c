@@ -90,10 +90,8 @@ int captions_split(int argc, char **argv)
 			}
 			break;
 		case O_SHORT_MAX:
-			if (ts_parse_int(optarg, 3, 1 << 20, &v)) {
-				ts_error("invalid value '%s' for --short-max: expected 3 or more", optarg);
+			if (ts_opt_int("short-max", optarg, 3, 1 << 20, "3 or more", &v))
 				return TS_EXIT_USAGE;
-			}
 			r.short_max = (size_t)v;
 			break;
 		case 'o': out = optarg; break;

@@ -349,10 +349,8 @@ int captions_stats(int argc, char **argv)
 		case O_BY_SHARD: by_shard = 1; break;
 		case O_JSONL: jsonl = 1; break;
 		case O_BIN:
-			if (ts_parse_int(optarg, 1, 1 << 20, &st.bin)) {
-				ts_error("invalid value '%s' for --bin-width: expected 1 or more", optarg);
+			if (ts_opt_int("bin-width", optarg, 1, 1 << 20, "1 or more", &st.bin))
 				return TS_EXIT_USAGE;
-			}
 			break;
 		case O_VOCAB: vocab = optarg; break;
 		case 'q': ts_verbosity = 0; break;

@@ -270,10 +270,8 @@ int captions_tokenize(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "j:qvh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_CONTEXT:
-			if (ts_parse_int(optarg, 2, 1 << 20, &o.context)) {
-				ts_error("invalid value '%s' for --context: expected 2 or more", optarg);
+			if (ts_opt_int("context", optarg, 2, 1 << 20, "2 or more", &o.context))
 				return TS_EXIT_USAGE;
-			}
 			break;
 		case O_TRUNCATE: o.truncate = 1; break;
 		case O_PAD: o.pad = 1; break;
@@ -281,10 +279,8 @@ int captions_tokenize(int argc, char **argv)
 		case O_JSONL: o.jsonl = 1; break;
 		case O_VOCAB: vocab = optarg; break;
 		case 'j':
-			if (ts_parse_int(optarg, 0, 1024, &threads)) {
-				ts_error("invalid value '%s' for --threads: expected 0 (all cores) to 1024", optarg);
+			if (ts_opt_int("threads", optarg, 0, 1024, "0 (all cores) to 1024", &threads))
 				return TS_EXIT_USAGE;
-			}
 			break;
 		case 'q': ts_verbosity = 0; break;
 		case 'v': ts_verbosity = 2; break;

@@ -976,10 +976,8 @@ int cmd_compose(int argc, char **argv)
 			o.vertical = !strcmp(optarg, "vertical");
 			break;
 		case O_SIZE:
-			if (ts_parse_int(optarg, 2, 16384, &v)) {
-				ts_error("invalid value '%s' for --size: expected 2 to 16384", optarg);
+			if (ts_opt_int("size", optarg, 2, 16384, "2 to 16384", &v))
 				return TS_EXIT_USAGE;
-			}
 			o.size = (int)v;
 			break;
 		case O_FIT:
@@ -1004,10 +1002,8 @@ int cmd_compose(int argc, char **argv)
 			}
 			break;
 		case O_EPOCHS:
-			if (ts_parse_int(optarg, 1, 10000, &v)) {
-				ts_error("invalid value '%s' for --epochs: expected 1 or more", optarg);
+			if (ts_opt_int("epochs", optarg, 1, 10000, "1 or more", &v))
 				return TS_EXIT_USAGE;
-			}
 			o.epochs = (int)v;
 			break;
 		case O_SEED:
@@ -1017,24 +1013,18 @@ int cmd_compose(int argc, char **argv)
 			}
 			break;
 		case O_WINDOW:
-			if (ts_parse_int(optarg, 2, 100000000, &v)) {
-				ts_error("invalid value '%s' for --window: expected 2 or more", optarg);
+			if (ts_opt_int("window", optarg, 2, 100000000, "2 or more", &v))
 				return TS_EXIT_USAGE;
-			}
 			o.window = (uint64_t)v;
 			break;
 		case O_ORIG: o.include_originals = 1; break;
 		case O_MAXTOK:
-			if (ts_parse_int(optarg, 3, 1 << 20, &o.max_tokens)) {
-				ts_error("invalid value '%s' for --max-tokens: expected 3 or more", optarg);
+			if (ts_opt_int("max-tokens", optarg, 3, 1 << 20, "3 or more", &o.max_tokens))
 				return TS_EXIT_USAGE;
-			}
 			break;
 		case O_TRIES:
-			if (ts_parse_int(optarg, 1, 1000, &v)) {
-				ts_error("invalid value '%s' for --tries: expected 1 to 1000", optarg);
+			if (ts_opt_int("tries", optarg, 1, 1000, "1 to 1000", &v))
 				return TS_EXIT_USAGE;
-			}
 			o.tries = (int)v;
 			break;
 		case O_ENCODE:
@@ -1050,25 +1040,19 @@ int cmd_compose(int argc, char **argv)
 			}
 			break;
 		case O_QUALITY:
-			if (ts_parse_int(optarg, 1, 100, &v)) {
-				ts_error("invalid value '%s' for --quality: expected 1 to 100", optarg);
+			if (ts_opt_int("quality", optarg, 1, 100, "1 to 100", &v))
 				return TS_EXIT_USAGE;
-			}
 			o.quality = (int)v;
 			break;
 		case O_SHARD_SAMPLES:
-			if (ts_parse_int(optarg, 1, 100000000, &v)) {
-				ts_error("invalid value '%s' for --shard-samples: expected 1 or more", optarg);
+			if (ts_opt_int("shard-samples", optarg, 1, 100000000, "1 or more", &v))
 				return TS_EXIT_USAGE;
-			}
 			o.shard_samples = (uint64_t)v;
 			break;
 		case O_VOCAB: o.vocab = optarg; break;
 		case 'j':
-			if (ts_parse_int(optarg, 0, 1024, &v)) {
-				ts_error("invalid value '%s' for --threads: expected 0 (all cores) to 1024", optarg);
+			if (ts_opt_int("threads", optarg, 0, 1024, "0 (all cores) to 1024", &v))
 				return TS_EXIT_USAGE;
-			}
 			o.threads = (int)v;
 			break;
 		case O_JSON: o.json = 1; break;

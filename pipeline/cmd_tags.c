@@ -317,10 +317,8 @@ static int tags_run(int argc, char **argv)
 		case O_KEEP_SCENE: to.keep_scene_words = 1; break;
 		case O_ALL_NOUNS: to.all_nouns = 1; break;
 		case O_CONTEXT:
-			if (ts_parse_int(optarg, 3, 1 << 20, &v)) {
-				ts_error("invalid value '%s' for --context: expected 3 or more", optarg);
+			if (ts_opt_int("context", optarg, 3, 1 << 20, "3 or more", &v))
 				return TS_EXIT_USAGE;
-			}
 			to.context = (size_t)v;
 			break;
 		case O_VOCAB: vocab = optarg; break;
@@ -409,10 +407,8 @@ static int tags_extract(int argc, char **argv)
 		case O_KEEP_SCENE: to.keep_scene_words = 1; break;
 		case O_ALL_NOUNS: to.all_nouns = 1; break;
 		case O_CONTEXT:
-			if (ts_parse_int(optarg, 3, 1 << 20, &v)) {
-				ts_error("invalid value '%s' for --context: expected 3 or more", optarg);
+			if (ts_opt_int("context", optarg, 3, 1 << 20, "3 or more", &v))
 				return TS_EXIT_USAGE;
-			}
 			to.context = (size_t)v;
 			break;
 		case O_VOCAB: vocab = optarg; break;

@@ -241,3 +241,11 @@ int ts_caption_line(const char *line, size_t len, int jsonl, const char **text, 
 	*text_len = json_string_length(v);
 	return 0;
 }
+
+int ts_opt_int(const char *name, const char *arg, long lo, long hi, const char *want, long *out)
+{
+	if (ts_parse_int(arg, lo, hi, out) == 0)
+		return 0;
+	ts_error("invalid value '%s' for --%s: expected %s", arg, name, want);
+	return -1;
+}

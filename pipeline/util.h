@@ -24,6 +24,10 @@ int ts_parse_u64(const char *s, int binary, uint64_t *out);
 /* Integer in [lo, hi], no suffix. */
 int ts_parse_int(const char *s, long lo, long hi, long *out);
 
+/* An integer option in [lo, hi]: 0, or -1 after printing "invalid value
+ * 'ARG' for --NAME: expected WANT". */
+int ts_opt_int(const char *name, const char *arg, long lo, long hi, const char *want, long *out);
+
 /* mkdir -p; 0 or -1 with errno. */
 int ts_mkdirs(const char *path, int mode);
 
