@@ -72,6 +72,7 @@ struct ts_bpe_ctx {
 	uint32_t *offs;            /* per id: byte offset of its piece in the cleaned text */
 	size_t cap_offs;
 	const char *last_clean;    /* the cleaned text of the last encode */
+	int last_ascii;            /* the last ts_bpe_clean gave ASCII by the fast path */
 	size_t last_clean_len;
 	int32_t *sym;
 	size_t cap_sym;
@@ -650,14 +651,15 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 	/* ASCII without '&' (most captions): every step below reduces to
 	 * dropping control characters, collapsing white space (Python's
 	 * isspace) and lower-casing; one pass does it */
-	int plain = 1;
-	for (size_t k = 0; k < len && plain; k++)
-		plain = (uint8_t)text[k] < 0x80 && text[k] != '&';
-	if (plain) {
-		if (reserve(&c->clean, &c->clean_cap, len + 16))
-			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		for (size_t k = 0; k < len; k++) {
+	c->last_ascii = 0;
+	if (reserve(&c->clean, &c->clean_cap, len + 16))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	{
+		size_t k;
+		for (k = 0; k < len; k++) {
 			uint8_t b = (uint8_t)text[k];
+			if (b >= 0x80 || b == '&')
+				break;          /* not plain: the full cleaning below */
 			if (b == ' ' || (b >= '\t' && b <= '\r') || (b >= 0x1c && b <= 0x1f)) {
 				/* \v (0x0b) is a control ftfy drops, and not a space then */
 				if (b != 0x0b && !(b >= 0x1c && b <= 0x1f))
@@ -672,10 +674,15 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 			}
 			c->clean[o++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
 		}
-		c->clean[o] = 0;
-		*out = c->clean;
-		*out_len = o;
-		return TS_OK;
+		if (k == len) {
+			c->clean[o] = 0;
+			c->last_ascii = 1;
+			*out = c->clean;
+			*out_len = o;
+			return TS_OK;
+		}
+		o = 0;
+		pending_space = 0;
 	}
 	/* ftfy, then html.unescape twice, then whitespace and lower case */
 	const char *src = text;
@@ -935,9 +942,12 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 	if (rc)
 		return rc;
 	c->nids = 0;
-	int ascii = 1;
-	for (size_t k = 0; k < tl && ascii; k++)
-		ascii = (uint8_t)t[k] < 0x80;
+	int ascii = c->last_ascii;      /* known from the cleaning, else checked */
+	for (size_t k = 0; k < tl && !ascii; k++)
+		if ((uint8_t)t[k] >= 0x80)
+			break;
+		else if (k + 1 == tl)
+			ascii = 1;
 	if (ascii && tl <= UINT32_MAX) {
 		size_t e;
 		while ((e = ascii_piece(t, tl, &at)) != 0) {
