@@ -205,6 +205,42 @@ static void spans(void)
 	ts_bpe_ctx_free(c2);
 }
 
+
+/* docs/tags.md lists every stop word of the table, and no other. */
+static void stopwords_documented(void)
+{
+	size_t n = 0;
+	unsigned char *doc = t_slurp("docs/tags.md", &n);
+	if (!doc)
+		SKIP("docs/tags.md not found (run from the project root)");
+	char *sec = strstr((char *)doc, "### Stop words");
+	char *end = sec ? strstr(sec, "## Quality") : NULL;
+	CHECK(sec && end);
+	if (sec && end) {
+		*end = 0;
+		size_t words = 0;
+		for (size_t i = 0; ts_tag_stopword(i); i++) {
+			char pat1[64], pat2[64], pat3[64];
+			const char *w = ts_tag_stopword(i);
+			snprintf(pat1, sizeof(pat1), " %s,", w);
+			snprintf(pat2, sizeof(pat2), " %s\n", w);
+			snprintf(pat3, sizeof(pat3), ": %s,", w);
+			CHECKF(strstr(sec, pat1) || strstr(sec, pat2) || strstr(sec, pat3), "'%s' is not in docs/tags.md", w);
+			words++;
+		}
+		/* and the docs list no more than the table: count the list's items */
+		size_t listed = 0;
+		for (char *l = strstr(sec, "\n- "); l; l = strstr(l + 1, "\n- ")) {
+			char *colon = strchr(l, ':'), *nl = strchr(l + 1, '\n');
+			for (char *q = colon; q && nl && q < nl; q = strchr(q + 1, ','))
+				if (q < nl)
+					listed++;
+		}
+		CHECKF(listed == words, "docs list %zu stop words, the table has %zu", listed, words);
+	}
+	free(doc);
+}
+
 /* Precision and recall against tests/data/tags/gold-flickr8k.tsv. */
 static void gold_set(void)
 {
@@ -303,6 +339,7 @@ int main(void)
 		{ "rules", rules },
 		{ "spans", spans },
 		{ "gold_set", gold_set },
+		{ "stopwords_documented", stopwords_documented },
 		{ NULL, NULL },
 	};
 	int rc = t_run("tags", cases);
