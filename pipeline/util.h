@@ -59,6 +59,10 @@ extern volatile sig_atomic_t ts_stop_requested;
 void ts_signals_catch(void);
 void ts_signals_restore(void);
 
+/* A JSON string of s; bytes that are not UTF-8 become U+FFFD (jansson
+ * refuses them).  NULL only when out of memory. */
+json_t *ts_json_string_lossy(const char *s);
+
 /* Monotonic seconds. */
 double ts_now(void);
 /* "2026-11-22T11:03:04Z" into buf (>= 24 bytes). */

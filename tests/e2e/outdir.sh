@@ -297,6 +297,33 @@ real_enospc() {
 	return $rc
 }
 
+non_utf8_path_is_a_sample() {  # a valid image whose file name is not UTF-8
+	d="$TMP/nonutf8"; rm -rf "$d" "$d.out"; mkdir -p "$d"
+	name=$(printf 'caf\351.jpg')     # Latin-1 e-acute, as old archives have them
+	cp "$SAMPLE/more/aloe-plant-portrait.jpg" "$d/$name"
+	printf 'An aloe plant in a pot.' > "$d/$(printf 'caf\351.txt')"
+	"$TESSERA" ingest -q "$d" -o "$d.out" 2> "$TMP/err" || { echo "ingest failed: $(cat "$TMP/err")"; return 1; }
+	check_eq samples "$(sqlite3 "$d.out/catalog.sqlite" 'select count(*) from samples')" 1 || return 1
+	check_eq rejects "$(sqlite3 "$d.out/catalog.sqlite" 'select count(*) from rejects')" 0 || return 1
+	tar xOf "$d.out/shards/000000.tar" 000000000.json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["image"] == "caf\ufffd.jpg", j["image"]'
+}
+
+split_o_killed_then_rerun() {  # the re-run finishes the moved rewrite and exits 0
+	base || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-ref" || return 1
+	rm -rf "$TMP/split-k"
+	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-k" 2>/dev/null
+	check_eq "killed split" "$?" 137 || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-k" 2> "$TMP/err"
+	check_eq "re-run of the killed split" "$?" 0 || { cat "$TMP/err"; return 1; }
+	same_dataset "$TMP/split-k" "$TMP/split-ref" || return 1
+	# a split -o into somebody's directory is refused, untouched
+	mkdir -p "$TMP/split-f"; echo mine > "$TMP/split-f/notes"
+	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-f" 2> "$TMP/err"
+	check_eq "split into a foreign directory" "$?" 1 || return 1
+	check_eq "its file" "$(cat "$TMP/split-f/notes")" mine
+}
+
 t foreign_outdir_refused foreign_outdir_refused
 t input_inside_outdir_refused input_inside_outdir_refused
 t overwrite_removes_only_ours overwrite_removes_only_ours
@@ -307,6 +334,8 @@ t signals_clean signals_clean
 t verify_reports_incomplete verify_reports_incomplete
 t locks locks
 t tampered_shard_name tampered_shard_name
+t non_utf8_path_is_a_sample non_utf8_path_is_a_sample
+t split_o_killed_then_rerun split_o_killed_then_rerun
 t io_faults io_faults
 if why=$(can_mount_tmpfs); then
 	t real_enospc real_enospc
