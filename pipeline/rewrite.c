@@ -428,11 +428,10 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		goto fail;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(r.w, &ds);
-	char summary[256];
-	snprintf(summary, sizeof(summary),
-		 "{\"samples\":%" PRIu64 ",\"rejects\":%" PRIu64 ",\"seconds\":%.3f}",
-		 r.samples, r.rejects, ts_now() - t0);
-	ts_catalog_run_end(cat, run_id, "ok", summary, &r.e);
+	char *summary = ts_json_canonical(json_pack("{s:I, s:I, s:f}", "samples", (json_int_t)r.samples,
+						    "rejects", (json_int_t)r.rejects, "seconds", ts_now() - t0));
+	ts_catalog_run_end(cat, run_id, "ok", summary ? summary : "{}", &r.e);
+	free(summary);
 	ts_dsw_free(r.w);
 	r.w = NULL;
 	ts_catalog_close(cat);

@@ -326,3 +326,23 @@ json_t *ts_json_string_lossy(const char *s)
 	free(b);
 	return j;
 }
+
+int ts_print_json(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	json_decref(j);
+	if (!s) {
+		ts_error("out of memory");
+		return -1;
+	}
+	puts(s);
+	free(s);
+	return 0;
+}
+
+char *ts_json_canonical(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	return s;
+}
