@@ -269,8 +269,11 @@ io_faults() {
 	fault_runs ingest "$TMP/base" 6 ingest_cmd || return 1
 	fault_runs compose "$TMP/compose-ref" 3 compose_cmd || return 1
 	fault_runs merge "$TMP/merge-ref" 3 merge_cmd || return 1
-	fault_runs str "$TMP/str-ref" 3 str_cmd
+	fault_runs str "$TMP/str-ref" 3 str_cmd || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-fref" || return 1
+	fault_runs split "$TMP/split-fref" 2 split_cmd
 }
+split_cmd() { "$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$OUT"; }
 
 # a real ENOSPC: a small tmpfs (root only), then room again
 can_mount_tmpfs() {
