@@ -40,6 +40,7 @@
 #include "../shards/writer.h"
 #include "progress.h"
 #include "shards_ops.h"
+#include "../base/rng.h"
 #include "util.h"
 
 void usage_compose(FILE *f)
@@ -79,91 +80,6 @@ void usage_compose(FILE *f)
 "  -h, --help            this help\n"
 "\n"
 "Exit status: 0 ok (rejects are not failures), 1 an error, 2 a usage error.\n", f);
-}
-
-/* ---- RNG: splitmix64 seeding, xoshiro256** ------------------------------- */
-
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-	uint64_t x = a ^ (b * 0xd1b54a32d192ed03ULL) ^ (c * 0xabc98388fb8fac03ULL) ^ (d * 0x8cb92ba72f3d8dd7ULL);
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-/* Uniform integer in [0, n) (n > 0), without modulo bias. */
-static uint64_t rng_below(struct rng *r, uint64_t n)
-{
-	uint64_t lim = UINT64_MAX - UINT64_MAX % n, v;
-	do
-		v = rng_next(r);
-	while (v >= lim);
-	return v % n;
-}
-
-/* Gamma(a, 1) by Marsaglia and Tsang (a < 1: boosted with U^(1/a)); the
- * normal deviate by Box-Muller. */
-static double rng_gamma(struct rng *r, double a)
-{
-	if (a < 1) {
-		double u = rng_unit(r);
-		return rng_gamma(r, a + 1) * pow(u > 0 ? u : 0x1.0p-53, 1 / a);
-	}
-	double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
-	for (;;) {
-		double u1 = rng_unit(r), u2 = rng_unit(r);
-		double x = sqrt(-2 * log(u1 > 0 ? u1 : 0x1.0p-53)) * cos(2 * M_PI * u2);
-		double v = 1 + c * x;
-		if (v <= 0)
-			continue;
-		v = v * v * v;
-		double u = rng_unit(r);
-		if (u < 1 - 0.0331 * x * x * x * x || log(u > 0 ? u : 0x1.0p-53) < 0.5 * x * x + d * (1 - v + log(v)))
-			return d * v;
-	}
-}
-
-/* Beta(a, a): X / (X + Y) with X, Y ~ Gamma(a); a == 1 is uniform. */
-static double rng_beta(struct rng *r, double a)
-{
-	if (a == 1.0)
-		return rng_unit(r);
-	double x = rng_gamma(r, a), y = rng_gamma(r, a);
-	return x + y > 0 ? x / (x + y) : 0.5;
 }
 
 /* ---- the window of sources ----------------------------------------------- */
@@ -322,15 +238,15 @@ static int merge2(const char *a, const char *b, char **out, size_t spans[2][2], 
 /* A usable partner for anchor a other than a itself, with other content:
  * uniform over the window (rejection sampling, then a scan from a random
  * start so a window of duplicates still ends). */
-static long draw_partner(struct ctx *c, struct rng *r, size_t a, const unsigned char *bad)
+static long draw_partner(struct ctx *c, struct ts_rng *r, size_t a, const unsigned char *bad)
 {
 	for (int t = 0; t < 64; t++) {
-		size_t j = (size_t)rng_below(r, c->nwin);
+		size_t j = (size_t)ts_rng_below(r, c->nwin);
 		if (j != a && c->win[j].usable && !(bad && bad[j]) &&
 		    strcmp(c->win[j].content_hash, c->win[a].content_hash))
 			return (long)j;
 	}
-	size_t s = (size_t)rng_below(r, c->nwin);
+	size_t s = (size_t)ts_rng_below(r, c->nwin);
 	for (size_t k = 0; k < c->nwin; k++) {
 		size_t j = (s + k) % c->nwin;
 		if (j != a && c->win[j].usable && !(bad && bad[j]) &&
@@ -383,7 +299,7 @@ static void do_grid(struct worker *w, struct job *j)
 	size_t idx[4] = { j->a, 0, 0, 0 };
 	struct ts_image q[4] = { { 0 } };
 	unsigned char *excl = calloc(c->nwin, 1);
-	struct rng r;
+	struct ts_rng r;
 	int rc = 0, have = 1;
 
 	if (!excl) {
@@ -391,7 +307,7 @@ static void do_grid(struct worker *w, struct job *j)
 		job_reject(j, A->key, &e);
 		return;
 	}
-	rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+	ts_rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 		 ((uint64_t)j->a << 20) ^ j->anchor_k);
 	if (load_fit(w, A, &q[0], &e)) {
 		job_reject(j, A->key, &e);
@@ -523,9 +439,9 @@ static void do_composite(struct worker *w, struct job *j)
 	/* the partner; re-drawn (seeded by the composite's place) while its
 	 * image does not decode */
 	unsigned char *bad = NULL;
-	struct rng r;
+	struct ts_rng r;
 	long b = j->b == j->a ? -1 : (long)j->b;
-	rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+	ts_rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 		 ((uint64_t)j->a << 20) ^ j->anchor_k);
 	for (int t = 0; b >= 0; t++) {
 		struct ts_err be = TS_ERR_INIT;
@@ -560,14 +476,14 @@ static void do_composite(struct worker *w, struct job *j)
 								 rects[k][2], rects[k][3]));
 		json_object_set_new(meta, "axis", json_string(o->vertical ? "vertical" : "horizontal"));
 	} else {
-		struct rng mr;
-		rng_seed(&mr, o->seed ^ 0x27d4eb2fULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+		struct ts_rng mr;
+		ts_rng_seed(&mr, o->seed ^ 0x27d4eb2fULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 			 ((uint64_t)j->a << 20) ^ j->anchor_k);
-		lambda = rng_beta(&mr, o->alpha);
+		lambda = ts_rng_beta(&mr, o->alpha);
 		if (o->mode == 1) {
 			double cut = sqrt(1 - lambda);
 			int cw = (int)(S * cut), ch = (int)(S * cut);
-			int cx = (int)rng_below(&mr, (uint64_t)S), cy = (int)rng_below(&mr, (uint64_t)S);
+			int cx = (int)ts_rng_below(&mr, (uint64_t)S), cy = (int)ts_rng_below(&mr, (uint64_t)S);
 			int box[4] = { cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2 };
 			for (int k = 0; k < 4; k++)
 				box[k] = box[k] < 0 ? 0 : box[k] > S ? S : box[k];
@@ -751,7 +667,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 
 /* Partner for anchor a: uniform; with --max-tokens, the first of up to
  * --tries draws whose merged caption fits, else the shortest. */
-static long plan_partner(struct ctx *c, struct rng *r, size_t a, struct ts_bpe_ctx *tok, int *over)
+static long plan_partner(struct ctx *c, struct ts_rng *r, size_t a, struct ts_bpe_ctx *tok, int *over)
 {
 	const struct opts *o = c->o;
 	*over = 0;
@@ -785,8 +701,8 @@ static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, in
 {
 	const struct opts *o = c->o;
 	for (int ep = 0; ep < o->epochs; ep++) {
-		struct rng r;
-		rng_seed(&r, o->seed, (uint64_t)ep + 1, c->window_no + 1, 0);
+		struct ts_rng r;
+		ts_rng_seed(&r, o->seed, (uint64_t)ep + 1, c->window_no + 1, 0);
 		/* the plan */
 		size_t cap = c->nwin * ((size_t)o->rate + 2) + 16, nj = 0;
 		struct job *jobs = calloc(cap, sizeof(*jobs));
@@ -798,7 +714,7 @@ static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, in
 				nj++;
 			}
 			double whole = floor(o->rate), frac = o->rate - whole;
-			size_t k = (size_t)whole + (rng_unit(&r) < frac);
+			size_t k = (size_t)whole + (ts_rng_unit(&r) < frac);
 			for (size_t q = 0; q < k; q++) {
 				if (nj == cap) {
 					struct job *n = realloc(jobs, cap * 2 * sizeof(*n));
