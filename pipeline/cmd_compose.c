@@ -295,7 +295,7 @@ static void do_grid(struct worker *w, struct job *j)
 	const struct opts *o = c->o;
 	const struct src *A = &c->win[j->a];
 	struct ts_err e = TS_ERR_INIT;
-	int S = o->size, half = S / 2;
+	int S = o->size;
 	size_t idx[4] = { j->a, 0, 0, 0 };
 	struct ts_image q[4] = { { 0 } };
 	unsigned char *excl = calloc(c->nwin, 1);
@@ -341,27 +341,15 @@ static void do_grid(struct worker *w, struct job *j)
 		return;
 	}
 	j->partner = idx[1];
-	size_t need = (size_t)S * S * 3;
-	if (w->out.cap < need) {
-		uint8_t *p = realloc(w->out.pixels, need);
-		if (!p)
-			rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		else {
-			w->out.pixels = p;
-			w->out.cap = need;
-		}
-	}
+	int rects[4][4];
+	rc = ts_composite_grid(q, &w->out, rects, &e);
 	json_t *regions = json_array(), *srcs = json_array(), *caps = json_array();
 	const char *ctext[4];
 	size_t clen[4], st[4], en[4];
 	for (int k = 0; k < 4 && !rc; k++) {
-		int x0 = (k % 2) * half, y0 = (k / 2) * half;
-		for (int y = 0; y < half; y++)
-			memcpy(w->out.pixels + ((size_t)(y0 + y) * S + x0) * 3, q[k].pixels + (size_t)y * half * 3,
-			       (size_t)half * 3);
 		const struct src *sk = &c->win[idx[k]];
 		json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", sk->key, "region", k + 1,
-							 "rect", x0, y0, x0 + half, y0 + half));
+							 "rect", rects[k][0], rects[k][1], rects[k][2], rects[k][3]));
 		json_array_append_new(srcs, json_string(sk->key));
 		json_array_append_new(caps, json_string(sk->caption));
 		ctext[k] = sk->caption;
@@ -481,12 +469,9 @@ static void do_composite(struct worker *w, struct job *j)
 			 ((uint64_t)j->a << 20) ^ j->anchor_k);
 		lambda = ts_rng_beta(&mr, o->alpha);
 		if (o->mode == 1) {
-			double cut = sqrt(1 - lambda);
-			int cw = (int)(S * cut), ch = (int)(S * cut);
 			int cx = (int)ts_rng_below(&mr, (uint64_t)S), cy = (int)ts_rng_below(&mr, (uint64_t)S);
-			int box[4] = { cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2 };
-			for (int k = 0; k < 4; k++)
-				box[k] = box[k] < 0 ? 0 : box[k] > S ? S : box[k];
+			int box[4];
+			ts_cutmix_box(S, lambda, cx, cy, box);
 			rc = ts_composite_cutmix(&w->a, &w->b, box, &w->out, &e);
 			double area = (double)(box[2] - box[0]) * (box[3] - box[1]) / ((double)S * S);
 			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i], s:[i,i,i,i]}", "source", A->key,
