@@ -157,17 +157,22 @@ static void job_clear(struct job *j)
 	memset(j, 0, sizeof(*j));
 }
 
+enum mode { MODE_HALVES, MODE_CUTMIX, MODE_MIXUP, MODE_GRID, MODE__COUNT };
+
 struct opts {
 	const char *indir, *outdir, *vocab;
-	int mode;                    /* 0 halves, 1 cutmix, 2 mixup */
-	int vertical, size, stretch, include_originals, threads, json, encode, quality;
+	enum mode mode;
+	enum ts_imgfmt encode;       /* TS_FMT_JPEG, TS_FMT_WEBP or TS_FMT_PNG */
+	int vertical, size, stretch, include_originals, threads, json, quality;
 	double alpha, rate;
 	int epochs, tries;
 	long max_tokens;
 	uint64_t seed, window, shard_samples;
 };
 
-static const char *const mode_names[] = { "halves", "cutmix", "mixup", "grid" };
+static const char *const mode_names[MODE__COUNT] = {
+	[MODE_HALVES] = "halves", [MODE_CUTMIX] = "cutmix", [MODE_MIXUP] = "mixup", [MODE_GRID] = "grid",
+};
 
 struct ctx {
 	uint64_t resume;             /* records below were written by an earlier run */
@@ -203,7 +208,7 @@ static int load_fit(struct worker *w, const struct src *s, struct ts_image *img,
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int size = w->c->o->mode == 3 ? w->c->o->size / 2 : w->c->o->size;
+	int size = w->c->o->mode == MODE_GRID ? w->c->o->size / 2 : w->c->o->size;
 	int rc = read_image(w->c, s, &data, &len, e);
 	if (rc == TS_OK)
 		rc = ts_fit_square(w->px, data, len, size, w->c->o->stretch, 1ull << 28, img, e);
@@ -360,9 +365,8 @@ static void do_grid(struct worker *w, struct job *j)
 	w->out.width = w->out.height = S;
 	const uint8_t *enc = NULL;
 	size_t enc_len = 0;
-	static const enum ts_imgfmt fmts[] = { TS_FMT_JPEG, TS_FMT_WEBP, TS_FMT_PNG };
 	if (!rc)
-		rc = ts_encode(w->px, &w->out, fmts[o->encode], o->quality, &enc, &enc_len, &e);
+		rc = ts_encode(w->px, &w->out, o->encode, o->quality, &enc, &enc_len, &e);
 	if (!rc && !(j->img = malloc(enc_len)))
 		rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	if (!rc) {
@@ -416,7 +420,7 @@ static void do_composite(struct worker *w, struct job *j)
 		job_reject(j, A->key, &e);
 		return;
 	}
-	if (o->mode == 3) {
+	if (o->mode == MODE_GRID) {
 		do_grid(w, j);
 		return;
 	}
@@ -455,7 +459,7 @@ static void do_composite(struct worker *w, struct job *j)
 	json_t *regions = json_array(), *meta = json_object();
 	double lambda = 0;
 	int rc = 0;
-	if (o->mode == 0) {
+	if (o->mode == MODE_HALVES) {
 		int rects[2][4];
 		rc = ts_composite_halves(&w->a, &w->b, o->vertical, &w->out, rects, &e);
 		for (int k = 0; k < 2 && !rc; k++)
@@ -468,7 +472,7 @@ static void do_composite(struct worker *w, struct job *j)
 		ts_rng_seed(&mr, o->seed ^ 0x27d4eb2fULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 			 ((uint64_t)j->a << 20) ^ j->anchor_k);
 		lambda = ts_rng_beta(&mr, o->alpha);
-		if (o->mode == 1) {
+		if (o->mode == MODE_CUTMIX) {
 			int cx = (int)ts_rng_below(&mr, (uint64_t)S), cy = (int)ts_rng_below(&mr, (uint64_t)S);
 			int box[4];
 			ts_cutmix_box(S, lambda, cx, cy, box);
@@ -493,9 +497,8 @@ static void do_composite(struct worker *w, struct job *j)
 	}
 	const uint8_t *enc = NULL;
 	size_t enc_len = 0;
-	static const enum ts_imgfmt fmts[] = { TS_FMT_JPEG, TS_FMT_WEBP, TS_FMT_PNG };
 	if (!rc)
-		rc = ts_encode(w->px, &w->out, fmts[o->encode], o->quality, &enc, &enc_len, &e);
+		rc = ts_encode(w->px, &w->out, o->encode, o->quality, &enc, &enc_len, &e);
 	if (!rc && !(j->img = malloc(enc_len)))
 		rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	size_t spans[2][2];
@@ -615,10 +618,9 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 		return rc;
 	}
 	const struct src *A = &c->win[j->a];
-	static const char *const exts[] = { "jpg", "webp", "png" };
 	struct ts_dsw_member m[5];
 	size_t nm = 0;
-	m[nm++] = (struct ts_dsw_member){ exts[c->o->encode], j->img, j->img_len };
+	m[nm++] = (struct ts_dsw_member){ ts_imgfmt_ext(c->o->encode), j->img, j->img_len };
 	m[nm++] = (struct ts_dsw_member){ "txt", j->caption, strlen(j->caption) };
 	m[nm++] = (struct ts_dsw_member){ "json", j->json, strlen(j->json) };
 	if (j->short_cap)
@@ -634,7 +636,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 	struct ts_dsw_sample ds = {
 		.record = j->record, .members = m, .nmembers = nm,
 		.width = c->o->size, .height = c->o->size, .orig_width = c->o->size, .orig_height = c->o->size,
-		.format = c->o->encode == 0 ? "jpeg" : c->o->encode == 1 ? "webp" : "png",
+		.format = ts_imgfmt_name(c->o->encode),
 		.content_hash = j->content_hash, .image_hash = j->content_hash, .source = j->source,
 		.caption = j->caption, .captions_json = caps ? caps : "[]",
 		.text = { .tokens = j->tokens, .short_caption = j->short_cap, .short_tokens = j->short_tokens,
@@ -852,7 +854,7 @@ int cmd_compose(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .vertical = 1, .size = 224, .alpha = 1.0, .rate = 0.5, .epochs = 1, .tries = 8,
+	struct opts o = { .encode = TS_FMT_JPEG, .vertical = 1, .size = 224, .alpha = 1.0, .rate = 0.5, .epochs = 1, .tries = 8,
 			  .quality = 95, .window = 10000, .shard_samples = 10000 };
 	long v;
 	char *end;
@@ -863,9 +865,9 @@ int cmd_compose(int argc, char **argv)
 		switch (c) {
 		case 'o': o.outdir = optarg; break;
 		case O_MODE:
-			for (o.mode = 0; o.mode < 4 && strcmp(mode_names[o.mode], optarg); o.mode++)
+			for (o.mode = MODE_HALVES; o.mode < MODE__COUNT && strcmp(mode_names[o.mode], optarg); o.mode++)
 				;
-			if (o.mode == 4) {
+			if (o.mode == MODE__COUNT) {
 				ts_error("invalid value '%s' for --mode: expected halves, cutmix, mixup or grid", optarg);
 				return TS_EXIT_USAGE;
 			}
@@ -931,11 +933,11 @@ int cmd_compose(int argc, char **argv)
 			break;
 		case O_ENCODE:
 			if (!strcmp(optarg, "jpeg") || !strcmp(optarg, "jpg"))
-				o.encode = 0;
+				o.encode = TS_FMT_JPEG;
 			else if (!strcmp(optarg, "webp"))
-				o.encode = 1;
+				o.encode = TS_FMT_WEBP;
 			else if (!strcmp(optarg, "png"))
-				o.encode = 2;
+				o.encode = TS_FMT_PNG;
 			else {
 				ts_error("invalid value '%s' for --encode: expected jpeg, png or webp", optarg);
 				return TS_EXIT_USAGE;
@@ -970,7 +972,7 @@ int cmd_compose(int argc, char **argv)
 		return TS_EXIT_USAGE;
 	}
 	o.indir = argv[optind];
-	if (o.mode == 3 && o.size % 2) {
+	if (o.mode == MODE_GRID && o.size % 2) {
 		ts_error("--mode grid needs an even --size (each source fills a quarter)");
 		return TS_EXIT_USAGE;
 	}
@@ -1028,7 +1030,7 @@ int cmd_compose(int argc, char **argv)
 			       "alpha", o.alpha, "rate", o.rate, "epochs", o.epochs,
 			       "seed", (json_int_t)o.seed, "window", (json_int_t)o.window,
 			       "include_originals", o.include_originals, "max_tokens", (json_int_t)o.max_tokens,
-			       "tries", o.tries, "encode", o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png",
+			       "tries", o.tries, "encode", ts_imgfmt_name(o.encode),
 			       "quality", o.quality, "shard_samples", (json_int_t)o.shard_samples, "input", inj);
 	char *optsj = oj ? json_dumps(oj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(oj);
