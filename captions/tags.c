@@ -201,6 +201,7 @@ struct word {
 	enum cls c;
 	int punct_after;            /* punctuation (not a word) right after */
 	int space_after;            /* white space only between it and the next word */
+	int comma_after;            /* a comma right after */
 	int capital;                /* begins with an upper-case letter */
 	int stop_after;             /* a full stop, '!' or '?' right after */
 };
@@ -257,6 +258,8 @@ static int split_words(const char *s, size_t len, struct word **ws, size_t *nw, 
 				(*ws)[*nw - 1].punct_after = 1;
 			if (*nw && (cp == '.' || cp == '!' || cp == '?'))
 				(*ws)[*nw - 1].stop_after = 1;
+			if (*nw && cp == ',')
+				(*ws)[*nw - 1].comma_after = 1;
 			i += (size_t)k;
 			ci++;
 			continue;
@@ -344,7 +347,12 @@ static double pos_score(const struct ts_wordnet *wn, const char *w, enum ts_pos 
 {
 	if (!ts_wordnet_morphy(wn, w, pos, lemma, n))
 		return 0;
-	return 1.0 + ts_wordnet_count(wn, lemma, pos);
+	unsigned c = ts_wordnet_count(wn, lemma, pos), self = 0;
+	/* a noun used in the plural ("pants", "glasses") counts its own uses
+	 * too, though morphy's lemma ("pant") is the tag */
+	if (strcmp(lemma, w) && ts_wordnet_has(wn, w, pos))
+		self = ts_wordnet_count(wn, w, pos);
+	return 1.0 + (self > c ? self : c);
 }
 
 static int adjective_led(const struct ts_wordnet *wn, const char *w)
@@ -507,7 +515,9 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		struct word *w = &ws[i];
 		int boundary_before = i == 0 || ws[i - 1].punct_after;
 		if (boundary_before) {
-			prev_cls = C_PUNCT;
+			/* a list: "buttons, dials, and knobs" */
+			noun_before_conj = i > 0 && ws[i - 1].comma_after && prev_cls == C_OPEN && prev_pos == P_N;
+			prev_cls = noun_before_conj ? C_CONJ : C_PUNCT;
 			prev_pos = P_NONE;
 			np_open = 0;
 		}
@@ -524,7 +534,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		}
 		if (w->c != C_OPEN && w->c != C_MOD) {
 			np_open = w->c == C_DET || w->c == C_NUM || w->c == C_POSS;
-			noun_before_conj = w->c == C_CONJ && prev_cls == C_OPEN && prev_pos == P_N;
+			noun_before_conj = w->c == C_CONJ &&
+					   ((prev_cls == C_OPEN && prev_pos == P_N) || (prev_cls == C_CONJ && noun_before_conj));
 			prev_cls = (int)w->c;
 			prev_pos = P_NONE;
 			i++;
@@ -583,16 +594,9 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 				snprintf(last, sizeof(last), "%s", key);
 			}
 			/* led by an adjective, the compound is its head noun ("young
-			 * man" is a man) unless it names an object or a food where its
-			 * head is another kind of thing ("hot dog" is food, not an
-			 * animal) */
-			if (adjective_led(wn, ws[i].low)) {
-				char hl[MAXW];
-				int cl = ts_wordnet_main_lexfile(wn, last);
-				if (!ts_wordnet_morphy(wn, lw, TS_POS_NOUN, hl, sizeof(hl)) ||
-				    ts_wordnet_main_lexfile(wn, hl) == cl || (cl != 6 && cl != 13))
-					continue;
-			}
+			 * man" is a man) */
+			if (adjective_led(wn, ws[i].low))
+				continue;
 			/* a compound that is not a thing to see, or whose last word is
 			 * its first noun's verb ("cat sleeps" is not the catnap), does
 			 * not swallow its words: they are taken one by one */
@@ -656,8 +660,9 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			s[P_V] *= 0.3;
 		} else if (prev_cls == C_TO) {
 			s[P_V] *= 2;
-		} else if (prev_cls == C_CONJ && noun_before_conj) {
-			/* "a jacket and pants": the same kind as before "and" */
+		} else if (prev_cls == C_CONJ && noun_before_conj && !adjective_led(wn, w->low)) {
+			/* "a jacket and pants", "buttons, dials, and knobs": the same
+			 * kind as before "and" or the comma, unless mostly an adjective */
 			s[P_N] *= 3;
 		} else if (prev_cls == C_AUX) {
 			if (ends_with(w->low, "ing") || ends_with(w->low, "ed"))
@@ -681,6 +686,10 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			s[P_N] *= 4;
 		int end = i + 1 == nw || w->punct_after;
 		enum cls next = end ? C_PUNCT : ws[i + 1].c;
+		/* "that", "which" after a noun begin a clause about it, no object */
+		if (next == C_DET && (!strcmp(ws[i + 1].low, "that") || !strcmp(ws[i + 1].low, "which") ||
+				      !strcmp(ws[i + 1].low, "what") || !strcmp(ws[i + 1].low, "whose")))
+			next = C_PRON;
 		if (!end && (next == C_DET || next == C_NUM || next == C_POSS))
 			s[P_V] *= 3;
 		if (end || next == C_PREP || next == C_CONJ || next == C_AUX)
@@ -705,6 +714,12 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		for (int p = 0; p < 4; p++)
 			if (s[p] > 0 && (best == P_NONE || s[p] > s[best]))
 				best = p;
+		/* a past participle right before a noun describes it ("fallen
+		 * leaves", "parked cars") */
+		if (best == P_V && !end && ws[i + 1].c == C_OPEN && !ends_with(w->low, "s") &&
+		    !ends_with(w->low, "ing") && ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) &&
+		    strcmp(lx, w->low) && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)))
+			best = P_A;
 		/* a word WordNet does not have at all, where a noun phrase still
 		 * needs its noun ("a biker", "the Dreamliner"): a noun, its plural
 		 * -s dropped; not a hyphenated one, which is a made-up modifier

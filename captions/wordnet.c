@@ -400,15 +400,24 @@ unsigned ts_wordnet_count(const struct ts_wordnet *wn, const char *lemma, enum t
 	return l ? l->count[pos] : 0;
 }
 
+/* The share of a noun's uses in some lexicographer files: its tagged uses
+ * in the semantic concordance; with fewer than 10 of them, each sense counts
+ * as one use more (a noun tagged once or twice, "pillar", "coral", is
+ * judged by its senses too). */
+static double share(const struct lemma *l, uint32_t uses, uint16_t senses)
+{
+	unsigned n = l->count[TS_POS_NOUN];
+	if (n >= 10)
+		return (double)uses / (double)n;
+	return n + l->senses ? (double)(uses + senses) / (double)(n + l->senses) : 0.0;
+}
+
 double ts_wordnet_concrete(const struct ts_wordnet *wn, const char *lemma)
 {
 	const struct lemma *l = lemma_find(wn, lemma);
 	if (!l || !(l->pos & 1))
 		return -1;
-	/* the tagged uses, and each sense as one use more: a noun tagged only
-	 * once or twice ("pillar", "coral") is judged by its senses too */
-	unsigned n = l->count[TS_POS_NOUN] + l->senses;
-	return n ? (double)(l->concrete + l->concrete_senses) / (double)n : 0.0;
+	return share(l, l->concrete, l->concrete_senses);
 }
 
 double ts_wordnet_perceptible(const struct ts_wordnet *wn, const char *lemma)
@@ -416,8 +425,7 @@ double ts_wordnet_perceptible(const struct ts_wordnet *wn, const char *lemma)
 	const struct lemma *l = lemma_find(wn, lemma);
 	if (!l || !(l->pos & 1))
 		return -1;
-	unsigned n = l->count[TS_POS_NOUN] + l->senses;
-	return n ? (double)(l->perceptible + l->perceptible_senses) / (double)n : 0.0;
+	return share(l, l->perceptible, l->perceptible_senses);
 }
 
 double ts_wordnet_collective(const struct ts_wordnet *wn, const char *lemma)
