@@ -1,6 +1,7 @@
 /*
  * tags.c - candidate tags of a caption (see tags.h; docs/tags.md is the
- * rule book).
+ * rule book, with every rule and example).  TTD lets a model choose among
+ * the candidates, so the rules lean towards recall.
  *
  * 1. Words: runs of letters and digits, with inner apostrophes and hyphens
  *    ("t-shirt", "o'clock"); a final "'s" is a possessive and stays out of
@@ -8,27 +9,21 @@
  *    boundary for the context rules.
  * 2. Closed-class words (determiners, numbers, possessives, pronouns,
  *    prepositions, conjunctions, auxiliaries and other stop words) are never
- *    tags; they are context.
- * 3. Noun compounds first, longest match: 4, 3 then 2 adjacent words whose
- *    joined form (last word lemmatised) is a WordNet noun ("fire hydrant",
- *    "tennis balls" -> "tennis ball"), unless the first word is mostly an
- *    adjective in WordNet's counts ("young man", "little girl" are not
- *    taken as units: the head noun is the tag).
- * 4. Every other word gets the part of speech with the best score: for each
- *    part of speech WordNet has it as (morphy for the lemma), 1 + its tagged
- *    uses in the semantic concordance, times context factors: after a
- *    determiner, number or possessive a noun x4, adjective x2, verb x0.1;
- *    after a preposition a noun x3, verb x0.3 (after "to": verb x2); after
- *    an adjective of the same phrase a noun x3, verb x0.2; after a noun a
- *    verb x4; after is/are/was/were/be/been/being/am an -ing or -ed word is
- *    not a noun (x0.05); before a determiner, number or possessive a verb x3
- *    (it takes an object); at the end, or before punctuation, a preposition,
- *    a conjunction or an auxiliary, a noun x1.5.
- * 5. Of adjacent nouns the last is the head and the tag ("brick building" ->
- *    building).
- * 6. Dropped: scene words (unless keep_scene_words), and nouns whose tagged
- *    uses are mostly abstract (concrete share below 0.3; all_nouns keeps
- *    them).
+ *    tags; they are context.  Colour words and left/right are modifiers:
+ *    never tags, adjectives for the context.
+ * 3. Noun compounds first, longest match, as WordNet lists them; not when
+ *    led by an adjective, when the last word is the first's verb ("cat
+ *    sleeps"), or when the compound is not a thing to see.
+ * 4. Every other word gets the part of speech with the best score: 1 + its
+ *    tagged uses in the semantic concordance, times context factors
+ *    (determiners, prepositions, adjectives, agreement with a noun before
+ *    it, objects, lists, what follows).  Unknown words where a noun phrase
+ *    needs its noun are nouns; capitalised words inside a sentence are
+ *    names.
+ * 5. Dropped: scene words, nouns that are neither concrete nor perceptible
+ *    (acts, events, shapes, states), measures and collections before "of".
+ * 6. Of adjacent nouns the last is the head; a modifier noun that names a
+ *    thing is a tag too, and the pair a candidate compound.
  */
 #include "tags.h"
 
@@ -516,7 +511,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		int boundary_before = i == 0 || ws[i - 1].punct_after;
 		if (boundary_before) {
 			/* a list: "buttons, dials, and knobs" */
-			noun_before_conj = i > 0 && ws[i - 1].comma_after && prev_cls == C_OPEN && prev_pos == P_N;
+			noun_before_conj = i > 0 && ws[i - 1].comma_after && prev_cls == C_OPEN && prev_pos == P_N &&
+					   nc > 0 && cs[nc - 1].last == i - 1;
 			prev_cls = noun_before_conj ? C_CONJ : C_PUNCT;
 			prev_pos = P_NONE;
 			np_open = 0;
@@ -535,7 +531,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		if (w->c != C_OPEN && w->c != C_MOD) {
 			np_open = w->c == C_DET || w->c == C_NUM || w->c == C_POSS;
 			noun_before_conj = w->c == C_CONJ &&
-					   ((prev_cls == C_OPEN && prev_pos == P_N) || (prev_cls == C_CONJ && noun_before_conj));
+					   ((prev_cls == C_OPEN && prev_pos == P_N && nc > 0 && cs[nc - 1].last == i - 1) ||
+					    (prev_cls == C_CONJ && noun_before_conj));
 			prev_cls = (int)w->c;
 			prev_pos = P_NONE;
 			i++;

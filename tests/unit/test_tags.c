@@ -66,6 +66,16 @@ static void lemmatise(void)
 	CHECK(ts_wordnet_count(wn, "dog", TS_POS_NOUN) > ts_wordnet_count(wn, "dog", TS_POS_VERB));
 	CHECK(ts_wordnet_concrete(wn, "dog") > 0.9 && ts_wordnet_concrete(wn, "day") < 0.1);
 	CHECK(ts_wordnet_concrete(wn, "quickly") < 0);
+	/* an ocean wave is a noun.event, a trick a noun.act: not concrete, but
+	 * perceptible; a variety is a collection; a dog's main sense an animal */
+	CHECKF(ts_wordnet_concrete(wn, "wave") < 0.3 && ts_wordnet_perceptible(wn, "wave") >= 0.5,
+	       "wave: concrete %.2f perceptible %.2f", ts_wordnet_concrete(wn, "wave"), ts_wordnet_perceptible(wn, "wave"));
+	CHECK(ts_wordnet_perceptible(wn, "trick") >= 0.5 && ts_wordnet_perceptible(wn, "elegance") < 0.5);
+	CHECK(ts_wordnet_collective(wn, "variety") >= 0.5 && ts_wordnet_collective(wn, "dog") < 0.5);
+	CHECK(ts_wordnet_main_lexfile(wn, "dog") == 5 && ts_wordnet_main_lexfile(wn, "sign") != 5 &&
+	      ts_wordnet_main_lexfile(wn, "quickly") == -1);
+	/* a noun tagged once is judged by its senses too */
+	CHECK(ts_wordnet_concrete(wn, "pillar") >= 0.3);
 }
 
 static void missing_wordnet(void)
