@@ -199,6 +199,7 @@ struct word {
 	int comma_after;            /* a comma right after */
 	int capital;                /* begins with an upper-case letter */
 	int stop_after;             /* a full stop, '!' or '?' right after */
+	int in_name;                /* one of two or more capitalised words in a row */
 };
 
 static int is_word_cp(utf8proc_int32_t cp)
@@ -502,6 +503,19 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			caps += (size_t)ws[i].capital;
 		}
 	int names = caps * 4 < opens * 3;
+	/* two or more capitalised words in a row are one name, wherever they
+	 * stand ("a Hello Kitty phone", "the Rite Aid pharmacy", "Seth
+	 * Macfarlane"): no tags */
+	for (size_t i = 0; names && i + 1 < nw; i++) {
+		size_t j = i;
+		while (j < nw && ws[j].capital && ws[j].c == C_OPEN && (j == i || !ws[j - 1].punct_after))
+			j++;
+		if (j - i >= 2)
+			for (size_t k = i; k < j; k++)
+				ws[k].in_name = 1;
+		if (j > i)
+			i = j - 1;
+	}
 	/* context of each position: the class of the previous unit */
 	int prev_cls = C_PUNCT, prev_pos = P_NONE;
 	int np_open = 0;           /* after a determiner, number or possessive and adjectives only */
@@ -535,6 +549,13 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 					    (prev_cls == C_CONJ && noun_before_conj));
 			prev_cls = (int)w->c;
 			prev_pos = P_NONE;
+			i++;
+			continue;
+		}
+		if (w->in_name) {
+			prev_cls = C_OPEN;
+			prev_pos = P_N;
+			np_open = 0;
 			i++;
 			continue;
 		}
