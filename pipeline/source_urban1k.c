@@ -119,7 +119,7 @@ static int urban_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 		return rc;
 	if (!(rel = ts_src_printf("caption/%.*s.txt", (int)(ext - 1 - name), name)))
 		return TS_ERR_NOMEM;
-	if (ts_src_resolve(src->real_root, rel, &path, &e)) {
+	if (ts_src_resolve(src, rel, &path, &e)) {
 		rc = e.reason == TS_R_SOURCE_MISSING
 			? ts_src_reject(rec, TS_R_CAPTION_MISSING, "no caption file '%s'", rel)
 			: ts_src_reject_err(rec, &e);

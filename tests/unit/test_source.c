@@ -226,43 +226,54 @@ static void resolve_under(void)
 	symlink("a/ok.jpg", tpath("res/root/in.jpg"));
 	symlink("..", tpath("res/root/up"));
 	symlink("nowhere.jpg", tpath("res/root/dangling.jpg"));
+	/* ok: 1 resolves (to ok_tail), 0 rejected with why; per mode
+	 * (default: absolute paths and symlinks followed; --confine) */
+	char abs_ok[1024];
+	snprintf(abs_ok, sizeof(abs_ok), "%s", tpath("res/outside.jpg"));
 	static const struct {
 		const char *rel;
-		int ok;
-		enum ts_reason why;
+		int ok, ok_confined;
+		const char *tail;
+		enum ts_reason why, why_confined;
 	} cases[] = {
-		{ "a/ok.jpg", 1, TS_R_NONE },
-		{ "./a/../a/ok.jpg", 1, TS_R_NONE },
-		{ "in.jpg", 1, TS_R_NONE },
-		{ "/etc/passwd", 0, TS_R_SOURCE_ESCAPES_ROOT },
-		{ "../outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
-		{ "a/../../outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
-		{ "../missing.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
-		{ "out.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
-		{ "up/outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
-		{ "a/missing.jpg", 0, TS_R_SOURCE_MISSING },
-		{ "a/ok.jpg/x", 0, TS_R_SOURCE_MISSING },
-		{ "dangling.jpg", 0, TS_R_SOURCE_MISSING },
-		{ "", 0, TS_R_SOURCE_MISSING },
-		{ "dir.jpg", 0, TS_R_SOURCE_UNREADABLE },
+		{ "a/ok.jpg", 1, 1, "/res/root/a/ok.jpg", 0, 0 },
+		{ "./a/../a/ok.jpg", 1, 1, "/res/root/a/ok.jpg", 0, 0 },
+		{ "in.jpg", 1, 1, "/res/root/a/ok.jpg", 0, 0 },
+		{ "ABS", 1, 0, "/res/outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "/etc/nonexistent-ts.jpg", 0, 0, NULL, TS_R_SOURCE_MISSING, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "../outside.jpg", 0, 0, NULL, TS_R_SOURCE_ESCAPES_ROOT, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "a/../../outside.jpg", 0, 0, NULL, TS_R_SOURCE_ESCAPES_ROOT, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "../missing.jpg", 0, 0, NULL, TS_R_SOURCE_ESCAPES_ROOT, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "out.jpg", 1, 0, "/res/outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "up/outside.jpg", 1, 0, "/res/outside.jpg", 0, TS_R_SOURCE_ESCAPES_ROOT },
+		{ "a/missing.jpg", 0, 0, NULL, TS_R_SOURCE_MISSING, TS_R_SOURCE_MISSING },
+		{ "a/ok.jpg/x", 0, 0, NULL, TS_R_SOURCE_MISSING, TS_R_SOURCE_MISSING },
+		{ "dangling.jpg", 0, 0, NULL, TS_R_SOURCE_MISSING, TS_R_SOURCE_MISSING },
+		{ "", 0, 0, NULL, TS_R_SOURCE_MISSING, TS_R_SOURCE_MISSING },
+		{ "dir.jpg", 0, 0, NULL, TS_R_SOURCE_UNREADABLE, TS_R_SOURCE_UNREADABLE },
 	};
+	for (int confine = 0; confine <= 1; confine++)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ts_err e = TS_ERR_INIT;
 		char *out = (char *)1;
-		int rc = ts_resolve_under(tpath("res/root"), cases[i].rel, &out, &e);
-		if (cases[i].ok) {
-			CHECKF(rc == 0 && out && ends_with(out, "/res/root/a/ok.jpg"), "%s: %s",
-			       cases[i].rel, e.msg);
+		const char *rel = strcmp(cases[i].rel, "ABS") ? cases[i].rel : abs_ok;
+		int ok = confine ? cases[i].ok_confined : cases[i].ok;
+		enum ts_reason why = confine ? cases[i].why_confined : cases[i].why;
+		int rc = ts_resolve_under(tpath("res/root"), rel, confine, &out, &e);
+		if (ok) {
+			CHECKF(rc == 0 && out && ends_with(out, cases[i].tail), "%s (confine %d): %s -> %s",
+			       rel, confine, e.msg, rc == 0 ? out : "(none)");
 		} else {
-			CHECKF(rc < 0 && out == NULL && e.reason == cases[i].why, "%s: rc %d reason %s (%s)",
-			       cases[i].rel, rc, ts_reason_name(e.reason), e.msg);
+			CHECKF(rc < 0 && out == NULL && e.reason == why,
+			       "%s (confine %d): rc %d reason %s (%s), expected %s", rel, confine, rc,
+			       ts_reason_name(e.reason), e.msg, ts_reason_name(why));
 		}
 		if (rc == 0)
 			free(out);
 	}
 	struct ts_err e = TS_ERR_INIT;
 	char *out;
-	CHECK(ts_resolve_under(tpath("res/nope"), "a.jpg", &out, &e) < 0);
+	CHECK(ts_resolve_under(tpath("res/nope"), "a.jpg", 0, &out, &e) < 0);
 	CHECK(strstr(e.msg, "cannot use image root") != NULL);
 }
 
@@ -303,6 +314,9 @@ static void folder(void)
 	symlink("b/x.png", tpath("fold/r/link_in.png"));
 	put(tpath("fold/r/link_in.txt"), "inside link");
 	symlink("..", tpath("fold/r/b/loop"));              /* directory loop: not followed */
+	put(tpath("fold/shared/p.jpg"), "x");               /* a linked image folder: followed */
+	put_bytes(tpath("fold/shared/p.txt"), "\xEF\xBB\xBFlinked caption", 17);
+	symlink("../shared", tpath("fold/r/linked"));
 	symlink("../..", tpath("fold/r/a/up.jpg"));         /* a directory behind an image name */
 
 	static const struct {
@@ -319,7 +333,8 @@ static void folder(void)
 		{ "e/bad.jpg", "record.bad_json", NULL },
 		{ "e/nocap.jpg", "caption.missing", NULL },
 		{ "link_in.png", "none", "inside link" },
-		{ "link_out.jpg", "source.escapes_root", NULL },
+		{ "link_out.jpg", "none", "outside caption" },
+		{ "linked/p.jpg", "none", "linked caption" },
 	};
 	size_t nwant = sizeof(want) / sizeof(want[0]);
 	struct recs rs = read_all(tpath("fold/r"), NULL, 100);
@@ -338,12 +353,24 @@ static void folder(void)
 			CHECK(r->image_path && r->image_path[0] == '/');
 			CHECK(r->reject_msg == NULL);
 		} else {
-			CHECK(r->image_path == NULL);
 			CHECK(r->reject_msg && r->reject_msg[0]);
 		}
 		if (want[i].caption)
 			CHECKF(CAP_IS(r, 0, want[i].caption) && r->ncaptions == 1, "%s", r->source);
 	}
+	/* --confine: the links leading out of the root are refused */
+	struct ts_source_opts conf = { .confine = 1 };
+	struct recs cr = read_all(tpath("fold/r"), &conf, 0);
+	CHECK_EQ_INT(cr.n, nwant);
+	for (size_t i = 0; i < cr.n && i < nwant; i++) {
+		int out = !strcmp(want[i].source, "link_out.jpg") || !strcmp(want[i].source, "linked/p.jpg");
+		if (out)
+			CHECKF(cr.r[i].reject == TS_R_SOURCE_ESCAPES_ROOT, "%s: %s", cr.r[i].source,
+			       reason(&cr.r[i]));
+		else
+			CHECK_EQ_STR(reason(&cr.r[i]), want[i].reason);
+	}
+	recs_free(&cr);
 	/* raw bytes: NUL and invalid UTF-8 kept with their length */
 	if (rs.n > 2)
 		CHECK(cap_is(&rs.r[2], 0, "z\0nul\xff", 7));
@@ -396,6 +423,7 @@ static void csv_basic(void)
 		{ 10, "record.missing_field", NULL },
 		{ 11, "none", " a 6\" pipe " },
 		{ 12, "record.bad_row", NULL },
+		{ 13, "record.bad_row", NULL },   /* read again after the open quote: 2 fields */
 	};
 	size_t nwant = sizeof(want) / sizeof(want[0]);
 	put(tpath("csv/img/a.jpg"), "x");
@@ -507,14 +535,26 @@ static void tsv(void)
 	    "commas, are, fine\ti/1.jpg\n"
 	    "\"quoted\ttab\"\ti/2.jpg\n"
 	    "one field only\n");
+	/* literal by default: the quotes are bytes, the tab separates */
 	struct recs rs = read_all(tpath("tsv/list.tsv"), NULL, 0);
+	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
+	CHECK_EQ_INT(rs.n, 3);
+	if (rs.n == 3) {
+		CHECK(rs.r[0].reject == TS_R_NONE && CAP_IS(&rs.r[0], 0, "commas, are, fine"));
+		CHECK_EQ_STR(reason(&rs.r[1]), "record.bad_row");
+		CHECK_EQ_STR(reason(&rs.r[2]), "record.bad_row");
+		CHECK(ends_with(rs.r[2].source, "list.tsv:4"));
+	}
+	recs_free(&rs);
+	/* --quoting csv: RFC 4180 with a tab */
+	struct ts_source_opts q = { .quoting = TS_QUOTING_CSV };
+	rs = read_all(tpath("tsv/list.tsv"), &q, 0);
 	CHECKF(rs.open_rc == 0, "%s", rs.err.msg);
 	CHECK_EQ_INT(rs.n, 3);
 	if (rs.n == 3) {
 		CHECK(rs.r[0].reject == TS_R_NONE && CAP_IS(&rs.r[0], 0, "commas, are, fine"));
 		CHECK(rs.r[1].reject == TS_R_NONE && CAP_IS(&rs.r[1], 0, "quoted\ttab"));
 		CHECK_EQ_STR(reason(&rs.r[2]), "record.bad_row");
-		CHECK(ends_with(rs.r[2].source, "list.tsv:4"));
 	}
 	recs_free(&rs);
 }
