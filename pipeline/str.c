@@ -369,6 +369,8 @@ static int reader_next(struct str_reader *r, struct str_item *it, struct ts_err 
 			end--;
 		*end = '\0';
 		p = r->line;
+		if (r->lineno == 1)
+			p += ts_bom_len(p, (size_t)(end - p));   /* a byte-order mark */
 		while (p < end && list_space(*p))
 			p++;
 		if (p == end)

@@ -940,14 +940,24 @@ static void sharegpt4v_edges(void)
 	}
 	recs_free(&rs);
 
-	/* the file ends between elements: fatal after the records before */
-	snprintf(body, sizeof(body), "[%s,\n  ", el);
-	put(tpath("sg/trunc2.json"), body);
-	rs = read_all(tpath("sg/trunc2.json"), &o, 0);
-	CHECK_EQ_INT(rs.n, 1);
-	CHECK(rs.rc < 0);
-	CHECKF(strstr(rs.err.msg, "ends before the closing ']'") != NULL, "%s", rs.err.msg);
-	recs_free(&rs);
+	/* the file ends between elements (after a comma, or right after a
+	 * whole element): the elements before arrive, one record.truncated
+	 * marks the cut, no fatal error */
+	for (int comma = 0; comma < 2; comma++) {
+		snprintf(body, sizeof(body), "[%s, %s%s", el, el, comma ? ",\n  " : "");
+		put(tpath("sg/trunc2.json"), body);
+		rs = read_all(tpath("sg/trunc2.json"), &o, 0);
+		CHECKF(rs.open_rc == 0 && rs.rc == 0, "%s", rs.err.msg);
+		CHECK_EQ_INT(rs.n, 3);
+		if (rs.n == 3) {
+			CHECK(rs.r[0].reject == TS_R_NONE && rs.r[1].reject == TS_R_NONE);
+			CHECK_EQ_STR(reason(&rs.r[2]), "record.truncated");
+			CHECK(ends_with(rs.r[2].source, ":[2]"));
+			CHECKF(strstr(rs.r[2].reject_msg, "after 2 elements") != NULL, "%s",
+			       rs.r[2].reject_msg);
+		}
+		recs_free(&rs);
+	}
 
 	/* not an array */
 	put(tpath("sg/obj.json"), "{\"images\": []}");
