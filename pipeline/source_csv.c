@@ -18,10 +18,14 @@
  * max_quoted_lines lines and max_quoted_bytes bytes, and must have the
  * header's field count; otherwise it is record.bad_row for its first line
  * alone and reading starts again at the line after that one (we seek back:
- * list files are regular files).  A quote still open at the end of the
- * file is handled the same way.
+ * list files are regular files).  The rest of such a row is parsed
+ * strictly, so a quote that closes it and is not followed by a delimiter
+ * or a line end (an unclosed quote meeting the next quoted field) is
+ * caught the same way, as is a quote still open at the end of the file.
  * Other rules:
  *  - a UTF-8 BOM at the start of the file is skipped;
+ *  - a .csv whose header line has a tab and no comma is tab-separated
+ *    (open_clip writes its CSVs so);
  *  - the first row is the header unless no_header; then the columns are
  *    named by opts.columns ("caption,url") or numbered "1", "2", ...;
  *    column names match exactly.  Image column: --image-col, else the first
@@ -75,6 +79,7 @@ struct csvsrc {
 	uint64_t line;          /* line of the next byte fed */
 	uint64_t off;           /* file offset of the next byte fed */
 	int need_start;         /* the next non-blank byte starts a row */
+	int strict_row;         /* the parser is strict for the rest of this row */
 	int skip_line;          /* drop bytes up to the next '\n' */
 	uint64_t row_line;
 	uint64_t row_bytes;
@@ -177,6 +182,10 @@ static void on_row(int term, void *data)
 	struct csvsrc *c = data;
 	push_row(c, NULL);
 	c->need_start = 1;
+	if (c->strict_row) {
+		csv_set_opts(&c->p, 0);
+		c->strict_row = 0;
+	}
 }
 
 static int no_space(unsigned char ch)
@@ -192,6 +201,7 @@ static int parser_init(struct csvsrc *c)
 	if (csv_init(&c->p, 0))
 		return -1;
 	c->p_ready = 1;
+	c->strict_row = 0;
 	csv_set_space_func(&c->p, no_space);
 	csv_set_delim(&c->p, (unsigned char)c->delim);
 	return 0;
@@ -350,6 +360,18 @@ static int fill(struct ts_source *src, struct csvsrc *c, struct ts_err *err)
 		if (c->literal) {
 			literal_feed(src, c, seg, n, nl != NULL);
 		} else if (csv_parse(&c->p, seg, n, on_field, on_row, c) != n) {
+			if (csv_error(&c->p) == CSV_EPARSE && c->strict_row) {
+				/* a quote that closed the multi-line field and went on
+				 * (`"...` then `x,"a sign`): the lines were joined */
+				push_bad(c, ts_src_printf("a quoted field opened on line %llu is closed "
+							  "by a stray quote on line %llu; reading goes "
+							  "on at line %llu", (unsigned long long)row_line,
+							  (unsigned long long)c->line,
+							  (unsigned long long)row_line + 1));
+				if ((rc = restart_after_row(src, c, err)))
+					return rc;
+				continue;
+			}
 			return ts_err_set(err, csv_error(&c->p) == CSV_ENOMEM ? TS_ERR_NOMEM
 					  : TS_ERR_INTERNAL, TS_R_NONE, "cannot parse '%s' at line %llu: %s",
 					  src->input, (unsigned long long)c->line,
@@ -390,6 +412,13 @@ static int fill(struct ts_source *src, struct csvsrc *c, struct ts_err *err)
 		if (c->need_start)
 			continue;
 		int multi = c->line > row_line;   /* still open after its first line end */
+		if (multi && !c->strict_row) {
+			/* the rest of a row that holds a newline is read strictly:
+			 * its quoted field must end in a quote and a delimiter or
+			 * line end */
+			csv_set_opts(&c->p, CSV_STRICT);
+			c->strict_row = 1;
+		}
 		if (c->row_bytes > src->max_bytes ||
 		    (multi && (c->row_bytes > c->quoted_bytes ||
 			       c->line - row_line >= c->quoted_lines))) {
@@ -518,6 +547,19 @@ static int names_from_list(struct csvsrc *c, const char *list)
 	return 0;
 }
 
+/* 1 when the header line (from off) has a tab and no comma: a .csv
+ * written with a tab separator, as open_clip's are.  fp is put back. */
+static int sniff_tabs(FILE *fp, uint64_t off)
+{
+	char line[4096];
+	int r = 0;
+	if (fgets(line, sizeof(line), fp))
+		r = strchr(line, '\t') && !strchr(line, ',');
+	if (fseeko(fp, (off_t)off, SEEK_SET))
+		return 0;
+	return r;
+}
+
 static int csv_open_src(struct ts_source *src, struct ts_err *err)
 {
 	static const char *const img_defaults[] = { "image", "path", "filepath", "file_name",
@@ -546,6 +588,8 @@ static int csv_open_src(struct ts_source *src, struct ts_err *err)
 		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read '%s': %s",
 				  src->input, strerror(errno));
 	c->off = (uint64_t)ftello(c->fp);
+	if (src->format == TS_INPUT_CSV && !o->no_header && sniff_tabs(c->fp, c->off))
+		c->delim = '\t';       /* open_clip's tab-separated .csv */
 	if (parser_init(c))
 		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "cannot set up the CSV parser");
 
