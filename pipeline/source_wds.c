@@ -175,6 +175,7 @@ static int fetch(struct wds *w, struct ts_err *err)
 	if (w->have_la || w->eof)
 		return TS_OK;
 	memset(&m, 0, sizeof(m));
+	uint64_t at = ts_tar_position(w->t);     /* where the next header starts */
 	r = ts_tar_next(w->t, &m, &e);
 	if (r == 0) {
 		w->eof = 1;
@@ -210,7 +211,7 @@ static int fetch(struct wds *w, struct ts_err *err)
 	w->la = m;
 	if (r < 0) {
 		w->la_bad = e.reason;
-		w->la_off = m.data_offset;
+		w->la_off = at;
 		w->la.size = 0;
 		if (!(w->la_msg = strdup(e.msg)))
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");

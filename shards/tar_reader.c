@@ -147,8 +147,10 @@ int ts_tar_next(struct ts_tar_reader *t, struct ts_tar_member *m, struct ts_err 
 				  path, (unsigned long long)at, m->name);
 	}
 	if (archive_entry_sparse_count(e) > 0) {
-		/* the data stored is not the member's bytes; skip it */
-		t->member_end = off + (((uint64_t)size + 511) / 512) * 512;
+		/* the data stored is not the member's bytes; skip it (its stored
+		 * length is not size, so the end is only known from the next
+		 * header) */
+		t->member_end = off;
 		return ts_err_set(err, TS_ERR_UNSUPPORTED, TS_R_RECORD_BAD_TAR,
 				  "cannot read '%s' at byte %llu: member '%s' is a sparse file",
 				  path, (unsigned long long)at, m->name);
