@@ -359,7 +359,12 @@ static int fill(struct ts_source *src, struct csvsrc *c, struct ts_err *err)
 			c->row_bytes += n;
 		if (c->literal) {
 			literal_feed(src, c, seg, n, nl != NULL);
-		} else if (csv_parse(&c->p, seg, n, on_field, on_row, c) != n) {
+			goto fed;
+		}
+		/* libcsv grows its field buffer by a fixed block: keep the block
+		 * as large as the row so far, so a big field costs log(n) copies */
+		csv_set_blk_size(&c->p, c->row_bytes > 65536 ? (size_t)c->row_bytes : 65536);
+		if (csv_parse(&c->p, seg, n, on_field, on_row, c) != n) {
 			if (csv_error(&c->p) == CSV_EPARSE && c->strict_row) {
 				/* a quote that closed the multi-line field and went on
 				 * (`"...` then `x,"a sign`): the lines were joined */
@@ -377,6 +382,7 @@ static int fill(struct ts_source *src, struct csvsrc *c, struct ts_err *err)
 					  src->input, (unsigned long long)c->line,
 					  csv_strerror(csv_error(&c->p)));
 		}
+fed:
 		if (c->nomem)
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory reading '%s'",
 					  src->input);

@@ -34,7 +34,8 @@
  * header gives one record.truncated_tar / record.bad_tar reject (the
  * sample whose member was cut, or a record of its own "TAR@OFFSET" when
  * the damage is at a header) with {"offset":N} as reject_detail, and the
- * INPUT ends there; the samples before it are kept.
+ * INPUT ends there; the samples before it are kept.  A read error of the
+ * tar (EIO) ends it the same way, as source.unreadable.
  * source is "<tar>:<key>", image_ref the image member's name.
  */
 #include "source_impl.h"
@@ -181,7 +182,9 @@ static int fetch(struct wds *w, struct ts_err *err)
 		w->eof = 1;
 		return TS_OK;
 	}
-	if (r < 0 && (e.status == TS_ERR_NOMEM || e.status == TS_ERR_IO || e.reason == TS_R_NONE)) {
+	if (r < 0 && e.status == TS_ERR_IO) {
+		e.reason = TS_R_SOURCE_UNREADABLE;   /* the input cannot be read on: that input ends */
+	} else if (r < 0 && (e.status == TS_ERR_NOMEM || e.reason == TS_R_NONE)) {
 		*err = e;
 		return r;
 	}

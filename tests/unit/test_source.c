@@ -1205,6 +1205,26 @@ static void csv_row_over_cap(void)
 		CHECK(ends_with(rs.r[3].source, ":5"));
 	}
 	recs_free(&rs);
+	/* the default cap (64 MiB): a 65 MiB row was the end of the run */
+	size_t huge = 65u << 20;
+	f = fopen(tpath("cap/huge.csv"), "wb");
+	fputs("image,caption\nimg/a.jpg,", f);
+	char *chunk = malloc(1 << 20);
+	memset(chunk, 'b', 1 << 20);
+	for (size_t k = 0; k < huge >> 20; k++)
+		fwrite(chunk, 1, 1 << 20, f);
+	free(chunk);
+	fputs("\nimg/a.jpg,after\n", f);
+	fclose(f);
+	rs = read_all(tpath("cap/huge.csv"), NULL, 0);
+	CHECKF(rs.open_rc == 0 && rs.rc == 0, "open %d, next %d: %s", rs.open_rc, rs.rc, rs.err.msg);
+	CHECK_EQ_INT(rs.n, 2);
+	if (rs.n == 2) {
+		CHECK_EQ_STR(reason(&rs.r[0]), "record.bad_row");
+		CHECK(CAP_IS(&rs.r[1], 0, "after") && ends_with(rs.r[1].source, ":3"));
+	}
+	recs_free(&rs);
+	unlink(tpath("cap/huge.csv"));
 }
 
 /* CC3M (caption, url) and CC12M (url, caption) lists have no header;
