@@ -40,14 +40,15 @@ LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 
 # Sources are listed, not globbed (like git's Makefile): a half-written file
 # in the tree never breaks the build, and adding a file is a visible change.
-LIB_SRC := base/ts_error.c \
+LIB_SRC := base/ts_error.c base/ts_io.c \
 	compose/codec.c compose/resize.c compose/process.c compose/composite.c \
 	captions/caption.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
-	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c
+	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c \
+	shards/writer.c shards/out.c shards/index.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
-	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/dsw.c pipeline/seen.c \
+	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/seen.c \
 	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
 	pipeline/captions_stats.c pipeline/captions_split.c pipeline/rewrite.c \
 	pipeline/cmd_tags.c pipeline/cmd_compose.c \

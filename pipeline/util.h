@@ -5,6 +5,7 @@
 #ifndef TS_UTIL_H
 #define TS_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
@@ -54,6 +55,23 @@ size_t ts_bom_len(const void *p, size_t n);
  * opened: afterwards fp is positioned after it, or at 0 when there is
  * none.  0, or -1 with errno on a read or seek error. */
 int ts_skip_bom(FILE *fp);
+
+/* The crash tests' hook (docs/testing.md): TESSERA_CRASH_AT=POINT[:N]
+ * kills the process with SIGKILL the N-th time (default 1) a writer
+ * reports POINT.  Pass it as the hook of an output dataset or writer;
+ * user is ignored.  One writer thread calls it. */
+void ts_crash_hook(void *user, const char *point);
+
+/* SIGINT/SIGTERM set ts_stop_requested instead of killing the process, so
+ * a writing command can stop cleanly (run row "interrupted", no temporary
+ * files, exit 130); restore puts the previous handlers back. */
+extern volatile sig_atomic_t ts_stop_requested;
+void ts_signals_catch(void);
+void ts_signals_restore(void);
+
+/* A JSON string of s; bytes that are not UTF-8 become U+FFFD (jansson
+ * refuses them).  NULL only when out of memory. */
+json_t *ts_json_string_lossy(const char *s);
 
 /* Monotonic seconds. */
 double ts_now(void);
