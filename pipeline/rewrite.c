@@ -280,6 +280,26 @@ int ts_rewrite_recover(const char *dir)
 	return 0;
 }
 
+/* Does the finished dataset `dir` hold this rewrite (the same meta row)
+ * of the same input (the same ingest options, carried over)? */
+static int same_rewrite(const char *dir, const struct ts_rw_opts *o, const char *in_opts)
+{
+	struct ts_dataset *fin = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	char *m = NULL, *io = NULL;
+	int same = 0;
+	if (o->meta_name && o->meta_json && ts_dataset_open_flags(&fin, dir, TS_DS_NOLOCK, &e) == 0) {
+		m = ts_dataset_meta(fin, o->meta_name);
+		io = ts_dataset_meta(fin, "ingest_options");
+		same = m && !strcmp(m, o->meta_json) &&
+		       ((!io && !in_opts) || (io && in_opts && !strcmp(io, in_opts)));
+	}
+	free(m);
+	free(io);
+	ts_dataset_close(fin);
+	return same;
+}
+
 int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw_stats *st)
 {
 	struct run r = { .fn = fn, .user = user, .e = TS_ERR_INIT };
@@ -319,7 +339,13 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	if (out) {
 		snprintf(path, sizeof(path), "%s/catalog.sqlite", out);
 		if (stat(path, &sb) == 0) {
-			ts_error("'%s' already holds a dataset; write into a new directory", out);
+			/* the same rewrite of the same input, finished: nothing to do */
+			if (same_rewrite(out, o, opts_meta)) {
+				ts_info("'%s' already holds this %s of '%s'", out, o->what, indir);
+				rc = TS_EXIT_OK;
+			} else {
+				ts_error("'%s' already holds a dataset; write into a new directory", out);
+			}
 			goto done;
 		}
 		/* a killed rewrite's .rewrite.tmp is ours; anything else is not */
@@ -336,14 +362,7 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		/* finished by the recovery (an earlier run was killed after READY):
 		 * done, when that run was this same command */
 		if (stat(path, &sb) == 0) {
-			struct ts_dataset *fin = NULL;
-			char *m = NULL;
-			if (o->meta_name && ts_dataset_open_flags(&fin, out, TS_DS_NOLOCK, &r.e) == 0)
-				m = ts_dataset_meta(fin, o->meta_name);
-			ts_dataset_close(fin);
-			int same = m && o->meta_json && !strcmp(m, o->meta_json);
-			free(m);
-			if (same) {
+			if (same_rewrite(out, o, opts_meta)) {
 				ts_info("'%s': finished the interrupted %s", out, o->what);
 				rc = TS_EXIT_OK;
 			} else {
