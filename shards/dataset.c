@@ -1,9 +1,10 @@
 /*
  * dataset.c - read-only access to a tessera dataset (see dataset.h).
  *
- * Opens OUTDIR/catalog.sqlite with SQLITE_OPEN_READONLY, so a reader never
- * changes a dataset (a writer holding it in WAL mode is fine: readers see
- * the last committed state).  Every query is in record order so callers
+ * Opens OUTDIR/catalog.sqlite read-only (URI mode=ro, or immutable=1 where
+ * mode=ro cannot read, as on a read-only mount), so a reader never changes
+ * a dataset (a writer holding it in WAL mode is fine: readers see the last
+ * committed state).  Every query is in record order so callers
  * can merge several datasets with a simple k-way merge.
  */
 #include "dataset.h"
@@ -35,6 +36,24 @@ static int db_err(struct ts_dataset *ds, struct ts_err *err, const char *what)
 			  ds->catalog, sqlite3_errmsg(ds->db));
 }
 
+/* Open ds->catalog as an SQLite URI, read-only (mode=ro) or immutable;
+ * the path is percent-encoded, so '?', '#' and '%' in it are safe. */
+static int open_ro(struct ts_dataset *ds, int immutable)
+{
+	char uri[3 * PATH_MAX + 64];
+	size_t n = 0;
+	n += (size_t)snprintf(uri, sizeof(uri), "file:");
+	for (const unsigned char *p = (const unsigned char *)ds->catalog; *p && n + 4 < sizeof(uri) - 24; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("/-._~", *p))
+			uri[n++] = (char)*p;
+		else
+			n += (size_t)snprintf(uri + n, sizeof(uri) - n, "%%%02X", *p);
+	}
+	snprintf(uri + n, sizeof(uri) - n, "%s", immutable ? "?immutable=1" : "?mode=ro");
+	return sqlite3_open_v2(uri, &ds->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK;
+}
+
 int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *err)
 {
 	struct ts_dataset *ds;
@@ -62,22 +81,39 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 		free(ds);
 		return TS_ERR_IO;
 	}
-	if (sqlite3_open_v2(ds->catalog, &ds->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		int rc = db_err(ds, err, "open");
-		sqlite3_close(ds->db);
-		free(ds);
-		return rc;
+	/* mode=ro first; where that cannot even read (a WAL catalog on a
+	 * read-only mount, whose -shm file cannot be made), immutable=1: the
+	 * file is then read as it is, without locks or journal */
+	for (int immutable = 0; immutable < 2 && !ok; immutable++) {
+		if (open_ro(ds, immutable)) {
+			if (immutable) {
+				int rc = db_err(ds, err, "open");
+				sqlite3_close(ds->db);
+				free(ds);
+				return rc;
+			}
+			sqlite3_close(ds->db);
+			ds->db = NULL;
+			continue;
+		}
+		sqlite3_busy_timeout(ds->db, 10000);
+		/* readers walk the catalog once, in order: a small cache is enough */
+		sqlite3_exec(ds->db, "pragma cache_size = -256", NULL, NULL, NULL);
+		int r = sqlite3_prepare_v2(ds->db, "select count(*) from sqlite_master where type = 'table'"
+					   " and name in ('shards', 'samples', 'members', 'rejects')",
+					   -1, &q, NULL);
+		if (r == SQLITE_OK)
+			r = sqlite3_step(q);
+		if (r == SQLITE_ROW)
+			ok = sqlite3_column_int(q, 0) == 4 ? 1 : -1;
+		sqlite3_finalize(q);
+		q = NULL;
+		if (!ok && !immutable) {
+			sqlite3_close(ds->db);
+			ds->db = NULL;
+		}
 	}
-	sqlite3_busy_timeout(ds->db, 10000);
-	/* readers walk the catalog once, in order: a small cache is enough */
-	sqlite3_exec(ds->db, "pragma cache_size = -256", NULL, NULL, NULL);
-	if (sqlite3_prepare_v2(ds->db, "select count(*) from sqlite_master where type = 'table'"
-			       " and name in ('shards', 'samples', 'members', 'rejects')",
-			       -1, &q, NULL) == SQLITE_OK &&
-	    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int(q, 0) == 4)
-		ok = 1;
-	sqlite3_finalize(q);
-	q = NULL;
+	ok = ok > 0;
 	if (ok && sqlite3_prepare_v2(ds->db, "pragma user_version", -1, &q, NULL) == SQLITE_OK &&
 	    sqlite3_step(q) == SQLITE_ROW)
 		ds->version = sqlite3_column_int(q, 0);
@@ -564,4 +600,91 @@ int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *e
 	rc = ts_shard_read_member(path, name, off, sz, data, len, err);
 	free(name);
 	return rc;
+}
+
+/* ---- read-only queries (tessera report) ---- */
+
+struct ts_ds_row {
+	sqlite3_stmt *q;
+};
+
+int ts_ds_row_columns(const struct ts_ds_row *r)
+{
+	return sqlite3_column_count(r->q);
+}
+
+const char *ts_ds_row_text(const struct ts_ds_row *r, int i)
+{
+	return (const char *)sqlite3_column_text(r->q, i);
+}
+
+size_t ts_ds_row_bytes(const struct ts_ds_row *r, int i)
+{
+	return (size_t)sqlite3_column_bytes(r->q, i);
+}
+
+int64_t ts_ds_row_int(const struct ts_ds_row *r, int i)
+{
+	return sqlite3_column_int64(r->q, i);
+}
+
+double ts_ds_row_real(const struct ts_ds_row *r, int i)
+{
+	return sqlite3_column_double(r->q, i);
+}
+
+int ts_ds_row_is_null(const struct ts_ds_row *r, int i)
+{
+	return sqlite3_column_type(r->q, i) == SQLITE_NULL;
+}
+
+int ts_dataset_query(struct ts_dataset *ds, const char *sql, const char *const *params, int nparams,
+		     int (*fn)(const struct ts_ds_row *r, void *user), void *user, struct ts_err *err)
+{
+	struct ts_ds_row row = { NULL };
+	int rc = 0, st;
+	if (sqlite3_prepare_v2(ds->db, sql, -1, &row.q, NULL) != SQLITE_OK)
+		return db_err(ds, err, "query");
+	if (!sqlite3_stmt_readonly(row.q)) {
+		sqlite3_finalize(row.q);
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "refusing a statement that writes to '%s'",
+				  ds->catalog);
+	}
+	for (int i = 0; i < nparams; i++)
+		sqlite3_bind_text(row.q, i + 1, params[i], -1, SQLITE_STATIC);
+	while ((st = sqlite3_step(row.q)) == SQLITE_ROW)
+		if ((rc = fn(&row, user)))
+			break;
+	if (!rc && st != SQLITE_DONE)
+		rc = db_err(ds, err, "query");
+	sqlite3_finalize(row.q);
+	return rc;
+}
+
+int ts_dataset_has_column(struct ts_dataset *ds, const char *table, const char *column)
+{
+	sqlite3_stmt *q = NULL;
+	int found = 0;
+	if (sqlite3_prepare_v2(ds->db, "select 1 from pragma_table_info(?1) where name = ?2", -1, &q,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, column, -1, SQLITE_STATIC);
+		found = sqlite3_step(q) == SQLITE_ROW;
+	}
+	if (!column && q) {
+		sqlite3_finalize(q);
+		q = NULL;
+		if (sqlite3_prepare_v2(ds->db, "select 1 from sqlite_master where type = 'table' and name = ?1",
+				       -1, &q, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+			found = sqlite3_step(q) == SQLITE_ROW;
+		}
+	}
+	sqlite3_finalize(q);
+	return found;
+}
+
+int ts_dataset_version(const struct ts_dataset *ds)
+{
+	return ds->version;
 }
