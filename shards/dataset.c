@@ -633,6 +633,16 @@ double ts_ds_row_real(const struct ts_ds_row *r, int i)
 	return sqlite3_column_double(r->q, i);
 }
 
+int ts_ds_row_type(const struct ts_ds_row *r, int i)
+{
+	switch (sqlite3_column_type(r->q, i)) {
+	case SQLITE_NULL: return 'n';
+	case SQLITE_INTEGER: return 'i';
+	case SQLITE_FLOAT: return 'r';
+	default: return 't';
+	}
+}
+
 int ts_ds_row_is_null(const struct ts_ds_row *r, int i)
 {
 	return sqlite3_column_type(r->q, i) == SQLITE_NULL;

@@ -106,6 +106,8 @@ size_t ts_ds_row_bytes(const struct ts_ds_row *r, int i);
 int64_t ts_ds_row_int(const struct ts_ds_row *r, int i);
 double ts_ds_row_real(const struct ts_ds_row *r, int i);
 int ts_ds_row_is_null(const struct ts_ds_row *r, int i);
+/* 'n' NULL, 'i' integer, 'r' real, 't' text or blob */
+int ts_ds_row_type(const struct ts_ds_row *r, int i);
 /* 1 when the catalog has that column of table (column NULL: the table). */
 int ts_dataset_has_column(struct ts_dataset *ds, const char *table, const char *column);
 /* PRAGMA user_version of the catalog. */

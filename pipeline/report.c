@@ -1,0 +1,1342 @@
+/*
+ * report.c - `tessera report`: gathers a dataset's statistics into one
+ * JSON document (what --json prints) and renders it, with a contact sheet,
+ * as one self-contained HTML page (docs/report.md).
+ *
+ * What must hold: the dataset is only read (the catalog through
+ * ts_dataset_open, read-only); statistics are SQL aggregates plus one
+ * streaming pass over the captions through the accumulator of `captions
+ * stats` (captions_stats.h), so the caption numbers are that command's,
+ * and memory does not grow with the catalog (exact histograms, a top-10,
+ * a reservoir of --samples keys); only the contact sheet's samples are read
+ * from the shards.  Every text from the dataset reaches the page through
+ * ts_html_text.  Images are embedded as JPEG data URIs; nothing on the page
+ * loads anything from anywhere.
+ */
+#include "report.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../captions/bpe.h"
+#include "../captions/sentence.h"
+#include "../compose/compose.h"
+#include "../shards/dataset.h"
+#include "captions_stats.h"
+#include "report_svg.h"
+#include "util.h"
+
+/* docs/formats.md's reject table, generated at build time (tools/reject_doc.awk) */
+static const struct {
+	const char *code, *when;
+} reject_doc[] = {
+#include "reject_doc.h"
+};
+
+#define TOP_LONGEST 10
+#define MAX_PIXELS 100000000ULL
+
+struct longest {
+	char *key, *clean;
+	size_t tokens, cut77;
+	uint64_t order;
+};
+
+struct sheet_item {
+	char *key;
+	uint64_t pick;        /* reservoir position, for record order */
+	int64_t record;
+};
+
+struct rp {
+	const struct ts_report_opts *o;
+	struct ts_dataset *ds;
+	struct ts_err *e;
+	json_t *doc;
+	struct ts_bpe *bpe;
+	struct ts_bpe_ctx *bctx;
+	struct ts_sentences *sp;
+	struct ts_cstats *all, *shrt, *lng;
+	int has_split, has_tags, has_scores, has_comp, is_str;
+	struct longest top[TOP_LONGEST];
+	size_t ntop;
+	struct sheet_item *sheet;
+	size_t nsheet;
+	uint64_t seen, rng;
+	struct ts_pixctx *px;
+	struct ts_image img, small;
+};
+
+/* ---- small helpers ---------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *s)
+{
+	uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static const char *reject_meaning(const char *code)
+{
+	for (size_t i = 0; i < sizeof(reject_doc) / sizeof(reject_doc[0]); i++)
+		if (!strcmp(reject_doc[i].code, code))
+			return reject_doc[i].when;
+	return NULL;
+}
+
+static json_t *col_json(const struct ts_ds_row *r, int i)
+{
+	switch (ts_ds_row_type(r, i)) {
+	case 'n': return json_null();
+	case 'i': return json_integer((json_int_t)ts_ds_row_int(r, i));
+	case 'r': return json_real(ts_ds_row_real(r, i));
+	default: break;
+	}
+	const char *t = ts_ds_row_text(r, i);
+	size_t n = ts_ds_row_bytes(r, i);
+	json_t *v = json_stringn(t, n);
+	/* a path that is not UTF-8 is kept byte for byte */
+	return v ? v : json_stringn_nocheck(t, n);
+}
+
+struct objs {
+	json_t *arr;
+	const char *keys[16];
+	int nkeys;
+};
+
+static int obj_row(const struct ts_ds_row *r, void *user)
+{
+	struct objs *o = user;
+	json_t *j = json_object();
+	for (int i = 0; i < o->nkeys && i < ts_ds_row_columns(r); i++)
+		json_object_set_new(j, o->keys[i], col_json(r, i));
+	json_array_append_new(o->arr, j);
+	return 0;
+}
+
+/* Rows of sql as an array of objects with the comma-separated keys. */
+static json_t *q_objs(struct rp *r, const char *sql, const char *keys, const char *param)
+{
+	struct objs o = { .arr = json_array() };
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", keys);
+	for (char *save = NULL, *k = strtok_r(buf, ",", &save); k && o.nkeys < 16; k = strtok_r(NULL, ",", &save))
+		o.keys[o.nkeys++] = k;
+	/* the keys point into buf; copy them into the objects as they are made */
+	if (ts_dataset_query(r->ds, sql, param ? &param : NULL, param ? 1 : 0, obj_row, &o, r->e)) {
+		json_decref(o.arr);
+		return NULL;
+	}
+	return o.arr;
+}
+
+static int int_row(const struct ts_ds_row *r, void *user)
+{
+	int64_t *v = user;
+	for (int i = 0; i < ts_ds_row_columns(r); i++)
+		v[i] = ts_ds_row_int(r, i);
+	return 0;
+}
+
+/* One row of integers into v[]. */
+static int q_ints(struct rp *r, const char *sql, int64_t *v)
+{
+	return ts_dataset_query(r->ds, sql, NULL, 0, int_row, v, r->e);
+}
+
+static long long nice_bin(long long max, int n)
+{
+	static const long long steps[] = { 1, 2, 5, 10, 16, 20, 25, 32, 50, 64, 100, 128, 200, 250, 256, 500, 512,
+					   1000, 1024, 2000, 2048, 5000, 10000, 20000, 50000, 100000 };
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++)
+		if (steps[i] * n > max)
+			return steps[i];
+	return max / n + 1;
+}
+
+/* ---- header ----------------------------------------------------------------- */
+
+static int gather_header(struct rp *r)
+{
+	int64_t t[4] = { 0 };
+	json_t *d = r->doc;
+	json_t *path = json_string(r->o->dataset);
+	json_object_set_new(d, "dataset", path ? path : json_stringn_nocheck(r->o->dataset, strlen(r->o->dataset)));
+	json_object_set_new(d, "schema_version", json_integer(ts_dataset_version(r->ds)));
+	if (q_ints(r, "select (select count(*) from samples), (select count(*) from shards),"
+		   " (select coalesce(sum(bytes), 0) from shards), (select count(*) from rejects)", t))
+		return -1;
+	json_object_set_new(d, "samples", json_integer(t[0]));
+	json_object_set_new(d, "shards", json_integer(t[1]));
+	json_object_set_new(d, "bytes", json_integer(t[2]));
+	json_object_set_new(d, "rejects", json_integer(t[3]));
+	json_t *runs = q_objs(r, "select id, command, version, started, ended, status from runs order by id",
+			      "id,command,version,started,ended,status", NULL);
+	json_t *shards = q_objs(r, "select idx, name, samples, bytes, complete, first_record, end_record"
+				" from shards order by idx", "idx,name,samples,bytes,complete,first_record,end_record", NULL);
+	if (!runs || !shards) {
+		json_decref(runs);
+		json_decref(shards);
+		return -1;
+	}
+	json_object_set_new(d, "runs", runs);
+	json_object_set_new(d, "shard_list", shards);
+	/* a part of a partitioned ingest says so in its options */
+	char *opts = ts_dataset_meta(r->ds, "ingest_options");
+	json_t *oj = opts ? json_loads(opts, 0, NULL) : NULL;
+	free(opts);
+	if (oj && json_integer_value(json_object_get(oj, "part_count")) > 0) {
+		json_t *p = json_object();
+		json_object_set(p, "index", json_object_get(oj, "part_index"));
+		json_object_set(p, "count", json_object_get(oj, "part_count"));
+		json_object_set_new(d, "part", p);
+	}
+	const char *cmd = json_string_value(json_object_get(oj, "command"));
+	r->is_str = cmd && !strcmp(cmd, "str ingest");
+	json_object_set_new(d, "kind", json_string(r->is_str ? "scene-text" : "captions"));
+	json_decref(oj);
+	return 0;
+}
+
+/* ---- captions: one pass --------------------------------------------------------- */
+
+static void keep_longest(struct rp *r, const char *key, const struct ts_cstats_one *one)
+{
+	size_t i = r->ntop;
+	if (r->ntop == TOP_LONGEST) {
+		if (one->tokens <= r->top[TOP_LONGEST - 1].tokens)
+			return;
+		i = TOP_LONGEST - 1;
+		free(r->top[i].key);
+		free(r->top[i].clean);
+	} else {
+		r->ntop++;
+	}
+	struct longest l = { strdup(key), strndup(one->clean, one->clean_len), one->tokens, one->cut[1], r->seen };
+	/* insertion: by tokens, descending; ties keep record order */
+	while (i > 0 && r->top[i - 1].tokens < l.tokens) {
+		r->top[i] = r->top[i - 1];
+		i--;
+	}
+	r->top[i] = l;
+}
+
+static void sheet_offer(struct rp *r, const char *key, int64_t record)
+{
+	size_t n = (size_t)r->o->sheet;
+	uint64_t slot;
+	if (r->nsheet < n) {
+		slot = r->nsheet++;
+	} else {
+		/* reservoir sampling (Algorithm R), seeded */
+		slot = splitmix64(&r->rng) % (r->seen + 1);
+		if (slot >= n)
+			return;
+		free(r->sheet[slot].key);
+	}
+	r->sheet[slot].key = strdup(key);
+	r->sheet[slot].record = record;
+}
+
+static int caption_row(const struct ts_ds_row *row, void *user)
+{
+	struct rp *r = user;
+	const char *key = ts_ds_row_text(row, 0), *cap = ts_ds_row_text(row, 1);
+	struct ts_cstats_one one;
+	if (!key)
+		return 0;
+	int64_t record = ts_ds_row_int(row, 3);
+	if (r->all) {
+		int rc = ts_cstats_add(r->all, cap ? cap : "", cap ? ts_ds_row_bytes(row, 1) : 0, key, &one);
+		if (rc < 0)
+			return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		if (rc == 0)
+			keep_longest(r, key, &one);
+		const char *sh = r->has_split ? ts_ds_row_text(row, 2) : NULL;
+		if (sh) {
+			if (ts_cstats_add(r->shrt, sh, ts_ds_row_bytes(row, 2), key, NULL) < 0 ||
+			    ts_cstats_add(r->lng, cap ? cap : "", cap ? ts_ds_row_bytes(row, 1) : 0, key, NULL) < 0)
+				return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		}
+	}
+	sheet_offer(r, key, record);
+	r->seen++;
+	return 0;
+}
+
+/* Without a vocabulary: the catalog's token counts (ingest's), as far as
+ * they go (no words, no sentences). */
+static json_t *catalog_token_stats(struct rp *r)
+{
+	int64_t t[4] = { 0 };
+	if (q_ints(r, "select count(tokens), coalesce(sum(tokens), 0), coalesce(min(tokens), 0),"
+		   " coalesce(max(tokens), 0) from samples", t))
+		return NULL;
+	json_t *j = json_object(), *tk = json_object(), *ctx = json_array();
+	json_object_set_new(j, "source", json_string(r->o->dataset));
+	json_object_set_new(j, "kind", json_string("catalog tokens"));
+	json_object_set_new(j, "captions", json_integer(t[0]));
+	json_object_set_new(tk, "total", json_integer(t[1]));
+	json_object_set_new(tk, "mean", json_real(t[0] ? (double)t[1] / (double)t[0] : 0));
+	json_object_set_new(tk, "min", json_integer(t[2]));
+	json_object_set_new(tk, "max", json_integer(t[3]));
+	json_object_set_new(j, "tokens", tk);
+	static const int cs[] = { 20, 77, 248 };
+	for (int c = 0; c < 3; c++) {
+		char sql[256];
+		int64_t v[2] = { 0 };
+		snprintf(sql, sizeof(sql), "select count(*), coalesce(sum(tokens - %d), 0) from samples where tokens > %d",
+			 cs[c], cs[c]);
+		if (q_ints(r, sql, v)) {
+			json_decref(j);
+			json_decref(ctx);
+			return NULL;
+		}
+		json_t *o = json_object();
+		json_object_set_new(o, "context", json_integer(cs[c]));
+		json_object_set_new(o, "over", json_integer(v[0]));
+		json_object_set_new(o, "over_share", json_real(t[0] ? (double)v[0] / (double)t[0] : 0));
+		json_object_set_new(o, "tokens_lost", json_integer(v[1]));
+		json_object_set_new(o, "tokens_lost_share",
+				    json_real(t[1] - 2 * t[0] > 0 ? (double)v[1] / (double)(t[1] - 2 * t[0]) : 0));
+		json_array_append_new(ctx, o);
+	}
+	json_object_set_new(j, "contexts", ctx);
+	json_t *bins = q_objs(r, "select tokens / 10 * 10, tokens / 10 * 10 + 9, count(*) from samples"
+			      " where tokens is not null group by 1 order by 1", "from,to,count", NULL);
+	if (!bins) {
+		json_decref(j);
+		return NULL;
+	}
+	/* contiguous bins, as captions stats gives */
+	json_t *full = json_array();
+	size_t i;
+	json_t *b;
+	long long next = -1;
+	json_array_foreach(bins, i, b) {
+		long long from = json_integer_value(json_object_get(b, "from"));
+		while (next >= 0 && next < from) {
+			json_array_append_new(full, json_pack("{s:I, s:I, s:i}", "from", (json_int_t)next, "to",
+							      (json_int_t)(next + 9), "count", 0));
+			next += 10;
+		}
+		json_array_append(full, b);
+		next = from + 10;
+	}
+	json_decref(bins);
+	json_object_set_new(j, "histogram", json_pack("{s:i, s:o}", "bin_width", 10, "bins", full));
+	return j;
+}
+
+static int gather_captions(struct rp *r)
+{
+	struct ts_err le = TS_ERR_INIT;
+	if (ts_bpe_load(&r->bpe, r->o->vocab, &le) == 0) {
+		if (!(r->bctx = ts_bpe_ctx_new(r->bpe)) || ts_sentences_new(&r->sp, r->e) ||
+		    !(r->all = ts_cstats_new(r->bctx, r->sp)) || !(r->shrt = ts_cstats_new(r->bctx, r->sp)) ||
+		    !(r->lng = ts_cstats_new(r->bctx, r->sp)))
+			return r->e->msg[0] ? -1 : ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	} else if (!r->o->vocab && ts_dataset_has_column(r->ds, "samples", "tokens")) {
+		ts_warning("%s; caption lengths come from the catalog's token counts (no words lost, no sentences)",
+			   le.msg);
+	} else {
+		*r->e = le;
+		return -1;
+	}
+	r->has_split = ts_dataset_has_column(r->ds, "samples", "short_caption");
+	if (!(r->sheet = calloc((size_t)r->o->sheet + 1, sizeof(*r->sheet))))
+		return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	r->rng = r->o->seed;
+	int rc = ts_dataset_query(r->ds, r->has_split ? "select key, caption, short_caption, record from samples order by record"
+				  : "select key, caption, null, record from samples order by record",
+				  NULL, 0, caption_row, r, r->e);
+	if (rc)
+		return -1;
+	json_t *cj = r->all ? ts_cstats_json(r->all, r->o->dataset) : catalog_token_stats(r);
+	if (!cj)
+		return -1;
+	json_object_set_new(r->doc, "captions", cj);
+	if (r->all && json_integer_value(json_object_get(cj, "captions")) > 0 && r->has_split) {
+		json_t *s = ts_cstats_json(r->shrt, r->o->dataset);
+		if (json_integer_value(json_object_get(s, "captions")) > 0) {
+			json_object_set_new(r->doc, "short_captions", s);
+			json_object_set_new(r->doc, "long_captions", ts_cstats_json(r->lng, r->o->dataset));
+		} else {
+			json_decref(s);
+		}
+	}
+	json_t *lj = json_array();
+	for (size_t i = 0; i < r->ntop; i++)
+		json_array_append_new(lj, json_pack("{s:s?, s:I, s:s?, s:I}", "key", r->top[i].key, "tokens",
+						    (json_int_t)r->top[i].tokens, "text", r->top[i].clean, "cut_77",
+						    (json_int_t)r->top[i].cut77));
+	json_object_set_new(r->doc, "longest", lj);
+	return 0;
+}
+
+/* ---- rejects, images, tags, compositions --------------------------------------- */
+
+static int gather_rejects(struct rp *r)
+{
+	json_t *by = q_objs(r, "select reason, count(*) from rejects group by reason order by 2 desc, 1", "reason,count",
+			    NULL);
+	json_t *ex = by ? q_objs(r, "select reason, record, source, stage, message from"
+				 " (select *, row_number() over (partition by reason order by record) rn from rejects)"
+				 " where rn <= 5 order by reason, record", "reason,record,source,stage,message", NULL)
+			: NULL;
+	if (!ex) {
+		json_decref(by);
+		return -1;
+	}
+	size_t i, k;
+	json_t *b, *x;
+	json_array_foreach(by, i, b) {
+		const char *reason = json_string_value(json_object_get(b, "reason"));
+		const char *m = reason ? reject_meaning(reason) : NULL;
+		json_object_set_new(b, "meaning", m ? json_string(m) : json_null());
+		json_t *exs = json_array();
+		json_array_foreach(ex, k, x)
+			if (reason && json_equal(json_object_get(x, "reason"), json_object_get(b, "reason"))) {
+				json_object_del(x, "reason");
+				json_array_append(exs, x);
+			}
+		json_object_set_new(b, "examples", exs);
+	}
+	json_decref(ex);
+	json_object_set_new(r->doc, "rejects_by_reason", by);
+	return 0;
+}
+
+static int gather_images(struct rp *r)
+{
+	json_t *im = json_object();
+	json_object_set_new(r->doc, "images", im);
+	json_t *fm = q_objs(r, "select format, count(*) from samples group by 1 order by 2 desc, 1", "format,count", NULL);
+	json_t *os = fm ? q_objs(r, "select width, height, count(*) from samples group by 1, 2 order by 3 desc, 1, 2 limit 10",
+				 "width,height,count", NULL) : NULL;
+	json_t *asp = os ? q_objs(r, "select case when r < 0.5 then '< 1:2' when r < 0.75 then '1:2 - 3:4'"
+				  " when r < 0.95 then '3:4 - 1:1' when r <= 1.05 then 'square'"
+				  " when r <= 1.34 then '1:1 - 4:3' when r <= 1.78 then '4:3 - 16:9'"
+				  " when r <= 2.0 then '16:9 - 2:1' else '> 2:1' end, count(*), min(r) from"
+				  " (select orig_width * 1.0 / orig_height r from samples where orig_height > 0)"
+				  " group by 1 order by 3", "ratio,count", NULL) : NULL;
+	if (!asp) {
+		json_decref(fm);
+		json_decref(os);
+		return -1;
+	}
+	json_object_set_new(im, "formats", fm);
+	json_object_set_new(im, "output_sizes", os);
+	json_object_set_new(im, "aspect_ratios", asp);
+	int64_t mx[2] = { 0 };
+	if (q_ints(r, "select coalesce(max(orig_width), 0), coalesce(max(orig_height), 0) from samples", mx))
+		return -1;
+	long long b = nice_bin(mx[0] > mx[1] ? mx[0] : mx[1], 24);
+	char sql[512];
+	snprintf(sql, sizeof(sql), "select min(orig_width / %lld, 23), min(orig_height / %lld, 23), count(*) from samples"
+		 " where orig_width > 0 and orig_height > 0 group by 1, 2 order by 1, 2", b, b);
+	json_t *cells = q_objs(r, sql, "x,y,count", NULL);
+	if (!cells)
+		return -1;
+	json_object_set_new(im, "original_sizes", json_pack("{s:I, s:o}", "bin", (json_int_t)b, "cells", cells));
+	/* the stored image members' sizes (not masks or tag masks) */
+	const char *img = "(m.name glob '*[0-9].jpg' or m.name glob '*[0-9].png' or m.name glob '*[0-9].webp')";
+	int64_t sz[4] = { 0 };
+	snprintf(sql, sizeof(sql), "select count(*), coalesce(sum(m.size), 0), coalesce(min(m.size), 0),"
+		 " coalesce(max(m.size), 0) from members m where %s", img);
+	if (q_ints(r, sql, sz))
+		return -1;
+	long long sb = nice_bin(sz[3], 20);
+	snprintf(sql, sizeof(sql), "select min(m.size / %lld, 19) * %lld, min(m.size / %lld, 19) * %lld + %lld - 1, count(*)"
+		 " from members m where %s group by 1 order by 1", sb, sb, sb, sb, sb, img);
+	json_t *bins = q_objs(r, sql, "from,to,count", NULL);
+	if (!bins)
+		return -1;
+	json_object_set_new(im, "image_bytes", json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "count", (json_int_t)sz[0],
+							 "total", (json_int_t)sz[1], "min", (json_int_t)sz[2], "max",
+							 (json_int_t)sz[3], "bin", (json_int_t)sb, "bins", bins));
+	return 0;
+}
+
+static int gather_tags(struct rp *r)
+{
+	r->has_tags = ts_dataset_has_column(r->ds, "tags", NULL);
+	r->has_scores = ts_dataset_has_column(r->ds, "tag_scores", NULL);
+	r->has_comp = ts_dataset_has_column(r->ds, "compositions", NULL);
+	if (r->has_comp) {
+		json_t *c = q_objs(r, "select mode, count(*) from compositions group by 1 order by 2 desc", "mode,count", NULL);
+		if (!c)
+			return -1;
+		if (json_array_size(c))
+			json_object_set_new(r->doc, "compositions", c);
+		else
+			json_decref(c);
+	}
+	if (!r->has_tags)
+		return 0;
+	int64_t t[4] = { 0 };
+	if (q_ints(r, "select count(*), count(distinct lemma), (select count(*) from (select 1 from tags group by key, caption)),"
+		   " 0 from tags", t))
+		return -1;
+	if (t[0] == 0) {
+		r->has_tags = 0;
+		return 0;
+	}
+	/* as `tags stats`: the captions of samples that have a KEY.tags.json */
+	int64_t c[2] = { 0 };
+	if (q_ints(r, "select count(*), coalesce(sum(case when json_valid(captions) and json_array_length(captions) > 0"
+		   " then json_array_length(captions) else 1 end), 0) from samples where key in"
+		   " (select key from members where name = key || '.tags.json')", c))
+		return -1;
+	json_t *tj = json_object();
+	json_object_set_new(tj, "samples", json_integer(c[0]));
+	json_object_set_new(tj, "captions", json_integer(c[1]));
+	json_object_set_new(tj, "tags", json_integer(t[0]));
+	json_object_set_new(tj, "distinct", json_integer(t[1]));
+	json_object_set_new(tj, "captions_without_tags", json_integer(c[1] - t[2]));
+	json_object_set_new(tj, "captions_without_tags_share", json_real(c[1] ? (double)(c[1] - t[2]) / (double)c[1] : 0));
+	json_object_set_new(tj, "per_caption_mean", json_real(c[1] ? (double)t[0] / (double)c[1] : 0));
+	json_t *top = q_objs(r, "select lemma, count(*) from tags group by lemma order by 2 desc, 1 limit 20", "lemma,count",
+			     NULL);
+	json_t *per = top ? q_objs(r, "select n, count(*) from (select count(*) n from tags group by key, caption)"
+				   " group by n order by n", "tags,captions", NULL) : NULL;
+	if (!per) {
+		json_decref(top);
+		json_decref(tj);
+		return -1;
+	}
+	if (c[1] - t[2] > 0)
+		json_array_insert_new(per, 0, json_pack("{s:i, s:I}", "tags", 0, "captions", (json_int_t)(c[1] - t[2])));
+	json_object_set_new(tj, "top", top);
+	json_object_set_new(tj, "per_caption", per);
+	json_object_set_new(r->doc, "tags", tj);
+	return 0;
+}
+
+/* ---- contact sheet ------------------------------------------------------------- */
+
+static int cmp_sheet(const void *a, const void *b)
+{
+	const struct sheet_item *x = a, *y = b;
+	return x->record < y->record ? -1 : x->record > y->record;
+}
+
+/* A JPEG (q80) thumbnail with long side at most size, as a data URI
+ * (malloc'ed), and its size; NULL with err set when it does not decode. */
+static char *thumb_uri(struct rp *r, const uint8_t *data, size_t len, int size, int *w, int *h)
+{
+	struct ts_image_info info;
+	const uint8_t *out;
+	size_t olen;
+	if (ts_decode(r->px, data, len, MAX_PIXELS, size, size, &r->img, &info, r->e))
+		return NULL;
+	int sw = r->img.width, sh = r->img.height;
+	double s = sw > sh ? (double)size / sw : (double)size / sh;
+	if (s > 1)
+		s = 1;
+	*w = (int)lround(sw * s);
+	*h = (int)lround(sh * s);
+	if (*w < 1)
+		*w = 1;
+	if (*h < 1)
+		*h = 1;
+	if (ts_resample(&r->img, *w, *h, &r->small, r->e) ||
+	    ts_encode(r->px, &r->small, TS_FMT_JPEG, 80, &out, &olen, r->e))
+		return NULL;
+	size_t blen = sodium_base64_ENCODED_LEN(olen, sodium_base64_VARIANT_ORIGINAL);
+	char *uri = malloc(blen + 32);
+	if (!uri)
+		return NULL;
+	strcpy(uri, "data:image/jpeg;base64,");
+	sodium_bin2base64(uri + strlen(uri), blen, out, olen, sodium_base64_VARIANT_ORIGINAL);
+	return uri;
+}
+
+static int first_row(const struct ts_ds_row *row, void *user)
+{
+	json_t **o = user;
+	*o = json_object();
+	static const char *const k[] = { "key", "caption", "captions", "width", "height", "format", "source" };
+	for (int i = 0; i < 7; i++)
+		json_object_set_new(*o, k[i], col_json(row, i));
+	return 1;
+}
+
+/* The sheet's samples as JSON (what the page shows of each; thumbnails are
+ * added as "thumb" only for the HTML). */
+static json_t *sheet_sample(struct rp *r, const char *key, int with_images)
+{
+	json_t *s = NULL;
+	const char *p[1] = { key };
+	if (ts_dataset_query(r->ds, "select key, caption, captions, width, height, format, source from samples"
+			     " where key = ?1", p, 1, first_row, &s, r->e) < 0 || !s)
+		return NULL;
+	if (r->has_comp) {
+		json_t *c = q_objs(r, "select mode, regions from compositions where key = ?1", "mode,regions", key);
+		if (c && json_array_size(c)) {
+			json_t *row = json_array_get(c, 0);
+			json_t *regions = json_loads(json_string_value(json_object_get(row, "regions")) ?
+						     json_string_value(json_object_get(row, "regions")) : "[]", 0, NULL);
+			json_object_set(s, "mode", json_object_get(row, "mode"));
+			json_object_set_new(s, "regions", regions ? regions : json_array());
+			/* the caption join spans live in KEY.json */
+			uint8_t *data = NULL;
+			size_t len = 0;
+			struct ts_err le = TS_ERR_INIT;
+			if (ts_dataset_read_member(r->ds, key, "json", &data, &len, &le) == 0) {
+				json_t *kj = json_loadb((const char *)data, len, 0, NULL);
+				if (kj && json_is_array(json_object_get(kj, "join")))
+					json_object_set(s, "join", json_object_get(kj, "join"));
+				json_decref(kj);
+			}
+			free(data);
+		}
+		json_decref(c);
+	}
+	if (r->has_tags) {
+		json_t *t = q_objs(r, "select lemma, text, byte_start, byte_end, region, truncated from tags"
+				   " where key = ?1 and caption = 0 order by idx",
+				   "lemma,text,byte_start,byte_end,region,truncated", key);
+		if (t)
+			json_object_set_new(s, "tags", t);
+	}
+	if (r->has_scores) {
+		json_t *t = q_objs(r, "select tag, score, mask from tag_scores where key = ?1 order by tag", "tag,score,mask",
+				   key);
+		if (t && json_array_size(t))
+			json_object_set_new(s, "scores", t);
+		else
+			json_decref(t);
+	}
+	if (!with_images)
+		return s;
+	uint8_t *data = NULL;
+	size_t len = 0;
+	int w = 0, h = 0;
+	struct ts_err le = TS_ERR_INIT;
+	struct ts_err *keep = r->e;
+	r->e = &le;
+	if (ts_dataset_read_member(r->ds, key, NULL, &data, &len, &le) == 0) {
+		char *uri = thumb_uri(r, data, len, r->o->thumb, &w, &h);
+		if (uri) {
+			json_object_set_new(s, "thumb", json_string(uri));
+			json_object_set_new(s, "thumb_w", json_integer(w));
+			json_object_set_new(s, "thumb_h", json_integer(h));
+		}
+		free(uri);
+	}
+	if (le.msg[0]) {
+		ts_warning("sample %s: %s", key, le.msg);
+		json_object_set_new(s, "thumb_error", json_string(le.msg));
+	}
+	free(data);
+	/* tag masks, small, side by side */
+	size_t i;
+	json_t *sc;
+	json_array_foreach(json_object_get(s, "scores"), i, sc) {
+		const char *m = json_string_value(json_object_get(sc, "mask"));
+		size_t kl = strlen(key);
+		if (!m || strncmp(m, key, kl) || m[kl] != '.')
+			continue;
+		data = NULL;
+		le = (struct ts_err)TS_ERR_INIT;
+		if (ts_dataset_read_member(r->ds, key, m + kl + 1, &data, &len, &le) == 0) {
+			char *uri = thumb_uri(r, data, len, r->o->thumb / 2, &w, &h);
+			if (uri)
+				json_object_set_new(sc, "mask_thumb", json_string(uri));
+			free(uri);
+		}
+		free(data);
+	}
+	r->e = keep;
+	return s;
+}
+
+static int gather_sheet(struct rp *r, int with_images)
+{
+	qsort(r->sheet, r->nsheet, sizeof(*r->sheet), cmp_sheet);
+	json_t *arr = json_array();
+	json_object_set_new(r->doc, "contact_sheet", json_pack("{s:I, s:o}", "seed", (json_int_t)r->o->seed, "samples", arr));
+	if (with_images && !(r->px = ts_pixctx_new()))
+		return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	for (size_t i = 0; i < r->nsheet; i++) {
+		json_t *s = sheet_sample(r, r->sheet[i].key, with_images);
+		if (!s)
+			return -1;
+		json_array_append_new(arr, s);
+	}
+	return 0;
+}
+
+/* ---- HTML ------------------------------------------------------------------------ */
+
+static const char css[] =
+	"body{font:14px/1.45 'DejaVu Sans',Helvetica,Arial,sans-serif;color:#222;margin:0;background:#fafafa}"
+	"main{max-width:1100px;margin:0 auto;padding:16px 24px 48px}"
+	"h1{font-size:22px;margin:8px 0 4px}h2{font-size:18px;margin:32px 0 8px;border-bottom:1px solid #ccc;padding-bottom:4px}"
+	"h3{font-size:15px;margin:20px 0 6px}"
+	"table{border-collapse:collapse;margin:6px 0 12px;background:#fff}td,th{border:1px solid #ddd;padding:3px 8px;"
+	"text-align:left;vertical-align:top}th{background:#f0f0f0}td.n{text-align:right;font-variant-numeric:tabular-nums}"
+	"code,.mono{font-family:'DejaVu Sans Mono',monospace;font-size:12px}"
+	".chart{display:block;background:#fff;border:1px solid #e4e4e4;margin:6px 0 12px}"
+	".chart .bar{fill:#4878a8}.chart .grid{stroke:#eee}.chart .axis{stroke:#888}"
+	".chart .tick{font-size:11px;fill:#555}.chart .label{font-size:12px;fill:#333}"
+	".chart .limit line{stroke:#c0392b;stroke-width:1.5;stroke-dasharray:4 3}.chart .limit text{font-size:12px;fill:#c0392b;"
+	"font-weight:bold}.chart .cell{fill:#4878a8}.chart .frame{fill:none;stroke:#ccc}"
+	".cut{color:#c0392b;font-weight:bold}.lost{color:#999;text-decoration:line-through}"
+	".sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:12px}"
+	".sample{background:#fff;border:1px solid #ddd;padding:6px;margin:0;font-size:12px;overflow-wrap:anywhere}"
+	".thumb{position:relative;display:inline-block}.thumb img{display:block}"
+	".thumb svg{position:absolute;left:0;top:0}.thumb svg rect{fill:none;stroke-width:2}"
+	".key{color:#777;font-size:11px}.tags{margin:4px 0 0;padding:0;list-style:none}"
+	".tags li{display:inline-block;background:#eef;border-radius:3px;padding:0 4px;margin:1px 2px;font-size:11px}"
+	".masks img{margin:2px;border:1px solid #ccc}mark{background:none;border-bottom:2px solid #888}"
+	".r1{color:#b35300}.r2{color:#12775a}.r3{color:#5b53a6}.r4{color:#b01b6a}"
+	"li.r1{background:#fde8d6}li.r2{background:#d9f2ea}li.r3{background:#e6e4f5}li.r4{background:#f8dcea}"
+	".note{color:#666;font-size:12px}nav a{margin-right:12px}";
+
+static const char *const region_stroke[] = { "#888", "#e66101", "#1b9e77", "#7570b3", "#e7298a" };
+
+static void esc_json_str(FILE *f, json_t *v)
+{
+	if (json_is_string(v))
+		ts_html_text(f, json_string_value(v), json_string_length(v));
+	else if (json_is_integer(v))
+		fprintf(f, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else if (json_is_real(v))
+		fprintf(f, "%g", json_real_value(v));
+}
+
+static long long ji(json_t *o, const char *k)
+{
+	return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static void fmt_bytes(char *buf, size_t n, long long b)
+{
+	if (b >= 1LL << 30)
+		snprintf(buf, n, "%.2f GiB", (double)b / (1 << 30));
+	else if (b >= 1 << 20)
+		snprintf(buf, n, "%.2f MiB", (double)b / (1 << 20));
+	else if (b >= 1 << 10)
+		snprintf(buf, n, "%.1f KiB", (double)b / (1 << 10));
+	else
+		snprintf(buf, n, "%lld B", b);
+}
+
+static void html_header(FILE *f, json_t *d)
+{
+	char b[64];
+	fputs("<h1>tessera report: <span class=\"mono\" id=\"dataset-path\">", f);
+	esc_json_str(f, json_object_get(d, "dataset"));
+	fputs("</span></h1>\n<nav><a href=\"#captions\">captions</a><a href=\"#rejects\">rejects</a>"
+	      "<a href=\"#images\">images</a><a href=\"#sheet\">contact sheet</a>", f);
+	if (json_object_get(d, "tags"))
+		fputs("<a href=\"#tags\">tags</a>", f);
+	fputs("</nav>\n<table id=\"totals\"><tr><th>samples</th><th>shards</th><th>bytes</th><th>rejects</th>"
+	      "<th>kind</th><th>catalog schema</th></tr>\n", f);
+	fmt_bytes(b, sizeof(b), ji(d, "bytes"));
+	fprintf(f, "<tr><td class=\"n\" id=\"n-samples\">%lld</td><td class=\"n\" id=\"n-shards\">%lld</td>"
+		"<td class=\"n\" title=\"%lld bytes\">%s</td><td class=\"n\" id=\"n-rejects\">%lld</td><td>%s</td>"
+		"<td class=\"n\">%lld</td></tr></table>\n",
+		ji(d, "samples"), ji(d, "shards"), ji(d, "bytes"), b, ji(d, "rejects"),
+		json_string_value(json_object_get(d, "kind")), ji(d, "schema_version"));
+	json_t *part = json_object_get(d, "part");
+	if (part)
+		fprintf(f, "<p>This dataset is part %lld of %lld of a partitioned ingest.</p>\n", ji(part, "index"),
+			ji(part, "count"));
+	size_t i;
+	json_t *x;
+	fputs("<h3>Runs</h3>\n<table id=\"runs\"><tr><th>#</th><th>command</th><th>version</th><th>started</th>"
+	      "<th>ended</th><th>status</th></tr>\n", f);
+	json_array_foreach(json_object_get(d, "runs"), i, x) {
+		static const char *const k[] = { "id", "command", "version", "started", "ended", "status" };
+		fputs("<tr>", f);
+		for (int c = 0; c < 6; c++) {
+			fputs(c == 1 ? "<td class=\"mono\">" : "<td>", f);
+			esc_json_str(f, json_object_get(x, k[c]));
+			fputs("</td>", f);
+		}
+		fputs("</tr>\n", f);
+	}
+	fputs("</table>\n<h3>Shards</h3>\n<table id=\"shards\"><tr><th>shard</th><th>samples</th><th>bytes</th>"
+	      "<th>records</th><th>complete</th></tr>\n", f);
+	json_t *sl = json_object_get(d, "shard_list");
+	json_array_foreach(sl, i, x) {
+		if (i == 50) {
+			fprintf(f, "<tr><td colspan=\"5\">... and %zu more shards (all in --json)</td></tr>\n",
+				json_array_size(sl) - 50);
+			break;
+		}
+		fmt_bytes(b, sizeof(b), ji(x, "bytes"));
+		fputs("<tr><td class=\"mono\">", f);
+		esc_json_str(f, json_object_get(x, "name"));
+		fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%s</td><td class=\"n\">%lld-%lld</td><td>%s</td></tr>\n",
+			ji(x, "samples"), b, ji(x, "first_record"), ji(x, "end_record"), ji(x, "complete") ? "yes" : "no");
+	}
+	fputs("</table>\n", f);
+}
+
+static void html_caption_block(FILE *f, json_t *c, const char *id, const char *title)
+{
+	json_t *tk = json_object_get(c, "tokens"), *ctx = json_object_get(c, "contexts");
+	size_t i, nb;
+	json_t *x;
+	fprintf(f, "<h3>%s</h3>\n<p>%lld captions; tokens per caption (SOT and EOT included): mean %.2f, min %lld",
+		title, ji(c, "captions"), json_real_value(json_object_get(tk, "mean")), ji(tk, "min"));
+	if (json_object_get(tk, "median"))
+		fprintf(f, ", median %lld, p90 %lld, p99 %lld", ji(tk, "median"), ji(tk, "p90"), ji(tk, "p99"));
+	fprintf(f, ", max %lld.", ji(tk, "max"));
+	if (ji(c, "blank") || ji(c, "unreadable"))
+		fprintf(f, " Not counted: %lld blank, %lld unreadable.", ji(c, "blank"), ji(c, "unreadable"));
+	fputs("</p>\n", f);
+	json_t *bins = json_object_get(json_object_get(c, "histogram"), "bins");
+	nb = json_array_size(bins);
+	struct ts_svg_bin *sb = calloc(nb ? nb : 1, sizeof(*sb));
+	struct ts_svg_mark mk[TS_CSTATS_MAX_CONTEXTS];
+	char labels[TS_CSTATS_MAX_CONTEXTS][64];
+	size_t nm = 0;
+	if (!sb)
+		return;
+	json_array_foreach(bins, i, x)
+		sb[i] = (struct ts_svg_bin){ ji(x, "from"), ji(x, "to"), (uint64_t)ji(x, "count") };
+	json_array_foreach(ctx, i, x) {
+		if (nm == TS_CSTATS_MAX_CONTEXTS)
+			break;
+		snprintf(labels[nm], sizeof(labels[nm]), "%lld tokens: %.1f%% of captions over", ji(x, "context"),
+			 100 * json_real_value(json_object_get(x, "over_share")));
+		mk[nm] = (struct ts_svg_mark){ ji(x, "context"), labels[nm] };
+		nm++;
+	}
+	/* the axis reaches 80 (so 20 and 77 are drawn in place); 248 only when captions get near it */
+	long long xmax = nb ? sb[nb - 1].to + 1 : 0;
+	xmax = xmax < 80 ? 80 : xmax > 250 ? xmax : xmax > 120 ? 252 : xmax;
+	ts_svg_histogram(f, sb, nb, mk, nm, xmax, "CLIP tokens per caption (SOT and EOT included)", id);
+	free(sb);
+	fputs("<table class=\"contexts\"><tr><th>context</th><th>captions over it</th><th>share</th><th>tokens lost</th>"
+	      "<th>share of content tokens</th><th>words lost</th><th>share of words</th></tr>\n", f);
+	json_array_foreach(ctx, i, x) {
+		fprintf(f, "<tr><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%.2f%%</td>"
+			"<td class=\"n\">%lld</td><td class=\"n\">%.2f%%</td>",
+			ji(x, "context"), ji(x, "over"), 100 * json_real_value(json_object_get(x, "over_share")),
+			ji(x, "tokens_lost"), 100 * json_real_value(json_object_get(x, "tokens_lost_share")));
+		if (json_object_get(x, "words_lost"))
+			fprintf(f, "<td class=\"n\">%lld</td><td class=\"n\">%.2f%%</td></tr>\n", ji(x, "words_lost"),
+				100 * json_real_value(json_object_get(x, "words_lost_share")));
+		else
+			fputs("<td>-</td><td>-</td></tr>\n", f);
+	}
+	fputs("</table>\n", f);
+	json_t *sh = json_object_get(json_object_get(c, "sentences"), "histogram");
+	if (sh && json_object_size(sh)) {
+		const char *lab[11];
+		char lb[11][24];
+		uint64_t cnt[11] = { 0 };
+		size_t n = 0;
+		const char *k;
+		json_t *v;
+		json_object_foreach(sh, k, v) {
+			long s = strtol(k, NULL, 10);
+			size_t slot = s >= 10 ? 10 : (size_t)s;
+			cnt[slot] += (uint64_t)json_integer_value(v);
+			if (slot + 1 > n)
+				n = slot + 1;
+		}
+		size_t m = 0;
+		uint64_t cc[11];
+		for (size_t s = 1; s < n; s++) {
+			snprintf(lb[m], sizeof(lb[m]), s == 10 ? "10 or more sentences" : s == 1 ? "1 sentence" : "%zu sentences", s);
+			lab[m] = lb[m];
+			cc[m++] = cnt[s];
+		}
+		fprintf(f, "<p>Sentences per caption: mean %.2f, median %lld, max %lld.</p>\n",
+			json_real_value(json_object_get(json_object_get(c, "sentences"), "mean")),
+			ji(json_object_get(c, "sentences"), "median"), ji(json_object_get(c, "sentences"), "max"));
+		char sid[64];
+		snprintf(sid, sizeof(sid), "%s-sentences", id);
+		ts_svg_hbars(f, lab, cc, m, sid);
+	}
+}
+
+static void html_captions(FILE *f, json_t *d)
+{
+	size_t i;
+	json_t *x;
+	fputs("<h2 id=\"captions\">Caption lengths in CLIP tokens</h2>\n", f);
+	json_t *c = json_object_get(d, "captions");
+	if (!strcmp(json_string_value(json_object_get(c, "kind")), "catalog tokens"))
+		fputs("<p class=\"note\">No CLIP vocabulary was found: lengths are the catalog's token counts, "
+		      "without words lost or sentences.</p>\n", f);
+	html_caption_block(f, c, "hist-tokens", "Primary captions");
+	if (json_object_get(d, "short_captions")) {
+		html_caption_block(f, json_object_get(d, "short_captions"), "hist-short", "Short captions (captions split)");
+		html_caption_block(f, json_object_get(d, "long_captions"), "hist-long",
+				   "Long captions (the primary captions of the split samples)");
+	}
+	json_t *l = json_object_get(d, "longest");
+	if (!json_array_size(l))
+		return;
+	fputs("<h3>The ten longest captions, cut where a 77-token context ends</h3>\n"
+	      "<p class=\"note\">As the tokenizer sees them (cleaned, lower case); the struck-out part is what CLIP "
+	      "with 77 tokens never reads.</p>\n<table id=\"longest\"><tr><th>key</th><th>tokens</th><th>caption</th></tr>\n", f);
+	json_array_foreach(l, i, x) {
+		const char *t = json_string_value(json_object_get(x, "text"));
+		size_t tl = json_string_length(json_object_get(x, "text")), cut = (size_t)ji(x, "cut_77");
+		if (!t)
+			continue;
+		if (cut > tl)
+			cut = tl;
+		fputs("<tr><td class=\"mono\">", f);
+		esc_json_str(f, json_object_get(x, "key"));
+		fprintf(f, "</td><td class=\"n\">%lld</td><td>", ji(x, "tokens"));
+		ts_html_text(f, t, cut);
+		if (cut < tl) {
+			fputs("<span class=\"cut\" title=\"77-token context ends here\">\xe2\x9c\x82</span><span class=\"lost\">", f);
+			ts_html_text(f, t + cut, tl - cut);
+			fputs("</span>", f);
+		}
+		fputs("</td></tr>\n", f);
+	}
+	fputs("</table>\n", f);
+}
+
+/* Documentation text: escaped, `code` spans as <code>. */
+static void doc_text(FILE *f, const char *s)
+{
+	int in = 0;
+	for (const char *p = s; *p;) {
+		const char *q = strchr(p, '`');
+		size_t n = q ? (size_t)(q - p) : strlen(p);
+		ts_html_text(f, p, n);
+		if (!q)
+			break;
+		fputs(in ? "</code>" : "<code>", f);
+		in = !in;
+		p = q + 1;
+	}
+	if (in)
+		fputs("</code>", f);
+}
+
+static void html_rejects(FILE *f, json_t *d)
+{
+	json_t *by = json_object_get(d, "rejects_by_reason");
+	size_t i, k, n = json_array_size(by);
+	json_t *x, *e;
+	fprintf(f, "<h2 id=\"rejects\">Rejects</h2>\n<p>%lld input records did not become samples. Reasons and their "
+		"meanings are those of <code>docs/formats.md</code>, section <i>Reject reasons</i>.</p>\n", ji(d, "rejects"));
+	if (!n)
+		return;
+	const char **lab = calloc(n, sizeof(*lab));
+	uint64_t *cnt = calloc(n, sizeof(*cnt));
+	if (lab && cnt) {
+		json_array_foreach(by, i, x) {
+			lab[i] = json_string_value(json_object_get(x, "reason"));
+			cnt[i] = (uint64_t)ji(x, "count");
+		}
+		ts_svg_hbars(f, lab, cnt, n, "rejects-chart");
+	}
+	free(lab);
+	free(cnt);
+	fputs("<table id=\"rejects-table\"><tr><th>reason</th><th>count</th><th>meaning</th><th>examples</th></tr>\n", f);
+	json_array_foreach(by, i, x) {
+		fputs("<tr class=\"reject\"><td class=\"mono reason\"><a href=\"#reason-", f);
+		esc_json_str(f, json_object_get(x, "reason"));
+		fputs("\" id=\"reason-", f);
+		esc_json_str(f, json_object_get(x, "reason"));
+		fputs("\">", f);
+		esc_json_str(f, json_object_get(x, "reason"));
+		fprintf(f, "</a></td><td class=\"n count\">%lld</td><td>", ji(x, "count"));
+		if (json_is_string(json_object_get(x, "meaning")))
+			doc_text(f, json_string_value(json_object_get(x, "meaning")));
+		else
+			fputs("<i>not documented</i>", f);
+		fputs("</td><td><ul>", f);
+		json_array_foreach(json_object_get(x, "examples"), k, e) {
+			fprintf(f, "<li>record %lld, <span class=\"mono\">", ji(e, "record"));
+			esc_json_str(f, json_object_get(e, "source"));
+			fputs("</span> (", f);
+			esc_json_str(f, json_object_get(e, "stage"));
+			fputs("): ", f);
+			esc_json_str(f, json_object_get(e, "message"));
+			fputs("</li>", f);
+		}
+		fputs("</ul></td></tr>\n", f);
+	}
+	fputs("</table>\n", f);
+}
+
+static void html_count_table(FILE *f, json_t *arr, const char *id, const char *k1, const char *h1)
+{
+	size_t i;
+	json_t *x;
+	fprintf(f, "<table id=\"%s\"><tr><th>%s</th><th>samples</th></tr>\n", id, h1);
+	json_array_foreach(arr, i, x) {
+		fputs("<tr><td>", f);
+		esc_json_str(f, json_object_get(x, k1));
+		fprintf(f, "</td><td class=\"n\">%lld</td></tr>\n", ji(x, "count"));
+	}
+	fputs("</table>\n", f);
+}
+
+static void html_images(FILE *f, json_t *d)
+{
+	json_t *im = json_object_get(d, "images"), *os = json_object_get(im, "original_sizes");
+	size_t i;
+	json_t *x;
+	fputs("<h2 id=\"images\">Images</h2>\n<h3>Original sizes (after EXIF orientation)</h3>\n", f);
+	long long b = ji(os, "bin");
+	int nx = 1, ny = 1;
+	json_array_foreach(json_object_get(os, "cells"), i, x) {
+		if (ji(x, "x") + 1 > nx)
+			nx = (int)ji(x, "x") + 1;
+		if (ji(x, "y") + 1 > ny)
+			ny = (int)ji(x, "y") + 1;
+	}
+	nx = nx > ny ? nx : ny;
+	ny = nx;
+	uint64_t *cells = calloc((size_t)nx * (size_t)ny, sizeof(*cells));
+	if (cells) {
+		json_array_foreach(json_object_get(os, "cells"), i, x)
+			cells[ji(x, "y") * nx + ji(x, "x")] += (uint64_t)ji(x, "count");
+		char xl[80], yl[80];
+		snprintf(xl, sizeof(xl), "original width, px (cells of %lld; the last holds the rest)", b);
+		snprintf(yl, sizeof(yl), "original height, px");
+		ts_svg_heatmap(f, cells, nx, ny, b, b, xl, yl, "orig-sizes");
+		free(cells);
+	}
+	fputs("<h3>Aspect ratios (original width : height)</h3>\n", f);
+	json_t *asp = json_object_get(im, "aspect_ratios");
+	size_t n = json_array_size(asp);
+	const char **lab = calloc(n ? n : 1, sizeof(*lab));
+	uint64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
+	if (lab && cnt) {
+		json_array_foreach(asp, i, x) {
+			lab[i] = json_string_value(json_object_get(x, "ratio"));
+			cnt[i] = (uint64_t)ji(x, "count");
+		}
+		ts_svg_hbars(f, lab, cnt, n, "aspect-chart");
+	}
+	free(lab);
+	free(cnt);
+	fputs("<h3>Stored images</h3>\n<div style=\"display:flex;gap:24px;flex-wrap:wrap\"><div>", f);
+	html_count_table(f, json_object_get(im, "formats"), "formats", "format", "format");
+	fputs("</div><div><table id=\"output-sizes\"><tr><th>stored size</th><th>samples</th></tr>\n", f);
+	json_array_foreach(json_object_get(im, "output_sizes"), i, x)
+		fprintf(f, "<tr><td>%lld x %lld</td><td class=\"n\">%lld</td></tr>\n", ji(x, "width"), ji(x, "height"),
+			ji(x, "count"));
+	fputs("</table></div></div>\n", f);
+	json_t *ib = json_object_get(im, "image_bytes");
+	char b1[32], b2[32], b3[32];
+	fmt_bytes(b1, sizeof(b1), ji(ib, "count") ? ji(ib, "total") / ji(ib, "count") : 0);
+	fmt_bytes(b2, sizeof(b2), ji(ib, "min"));
+	fmt_bytes(b3, sizeof(b3), ji(ib, "max"));
+	fprintf(f, "<p>Image members: %lld, mean %s, min %s, max %s.</p>\n", ji(ib, "count"), b1, b2, b3);
+	json_t *bins = json_object_get(ib, "bins");
+	n = json_array_size(bins);
+	struct ts_svg_bin *sb = calloc(n ? n : 1, sizeof(*sb));
+	if (sb) {
+		json_array_foreach(bins, i, x)
+			sb[i] = (struct ts_svg_bin){ ji(x, "from"), ji(x, "to"), (uint64_t)ji(x, "count") };
+		ts_svg_histogram(f, sb, n, NULL, 0, n ? sb[n - 1].to + 1 : 1, "stored image bytes", "image-bytes");
+		free(sb);
+	}
+}
+
+/* A caption with its composite parts coloured by region (join spans) and
+ * its tags marked (byte spans). */
+static void html_caption_parts(FILE *f, json_t *s)
+{
+	json_t *cap = json_object_get(s, "caption");
+	const char *t = json_string_value(cap);
+	size_t len = json_string_length(cap);
+	if (!t)
+		return;
+	unsigned char *reg = calloc(len + 1, 1), *tag = calloc(len + 1, 1);
+	if (!reg || !tag) {
+		free(reg);
+		free(tag);
+		ts_html_text(f, t, len);
+		return;
+	}
+	size_t i;
+	json_t *x;
+	json_array_foreach(json_object_get(s, "join"), i, x) {
+		size_t a = (size_t)json_integer_value(json_array_get(x, 0)), b = (size_t)json_integer_value(json_array_get(x, 1));
+		for (size_t k = a; k < b && k < len; k++)
+			reg[k] = (unsigned char)(i + 1 < 4 ? i + 1 : 4);
+	}
+	json_array_foreach(json_object_get(s, "tags"), i, x) {
+		size_t a = (size_t)ji(x, "byte_start"), b = (size_t)ji(x, "byte_end");
+		for (size_t k = a; k < b && k < len; k++)
+			tag[k] = 1;
+	}
+	size_t k = 0;
+	while (k < len) {
+		size_t e = k;
+		while (e < len && reg[e] == reg[k] && tag[e] == tag[k])
+			e++;
+		if (reg[k])
+			fprintf(f, "<span class=\"r%d\">", reg[k]);
+		if (tag[k])
+			fputs("<mark>", f);
+		ts_html_text(f, t + k, e - k);
+		if (tag[k])
+			fputs("</mark>", f);
+		if (reg[k])
+			fputs("</span>", f);
+		k = e;
+	}
+	free(reg);
+	free(tag);
+}
+
+static void html_sheet(FILE *f, json_t *d, int is_str)
+{
+	json_t *cs = json_object_get(d, "contact_sheet");
+	size_t i, k;
+	json_t *s, *x;
+	fprintf(f, "<h2 id=\"sheet\">Contact sheet</h2>\n<p>%zu samples chosen by a seeded reservoir over the catalog "
+		"(seed %lld), in record order.", json_array_size(json_object_get(cs, "samples")), ji(cs, "seed"));
+	if (json_object_get(d, "compositions"))
+		fputs(" Composites: each source's region is outlined and its part of the caption has its colour.", f);
+	if (json_object_get(d, "tags"))
+		fputs(" Tags of the first caption are underlined in it and listed below.", f);
+	fputs("</p>\n<div class=\"sheet\">\n", f);
+	json_array_foreach(json_object_get(cs, "samples"), i, s) {
+		fputs("<figure class=\"sample\" data-key=\"", f);
+		esc_json_str(f, json_object_get(s, "key"));
+		fputs("\"><div class=\"thumb\">", f);
+		const char *uri = json_string_value(json_object_get(s, "thumb"));
+		long long tw = ji(s, "thumb_w"), th = ji(s, "thumb_h");
+		if (uri) {
+			fprintf(f, "<img src=\"%s\" width=\"%lld\" height=\"%lld\" alt=\"", uri, tw, th);
+			esc_json_str(f, json_object_get(s, "key"));
+			fputs("\">", f);
+			json_t *regions = json_object_get(s, "regions");
+			double sx = ji(s, "width") ? (double)tw / (double)ji(s, "width") : 1;
+			double sy = ji(s, "height") ? (double)th / (double)ji(s, "height") : 1;
+			if (json_array_size(regions)) {
+				fprintf(f, "<svg class=\"regions\" width=\"%lld\" height=\"%lld\" xmlns=\"http://www.w3.org/2000/svg\">",
+					tw, th);
+				json_array_foreach(regions, k, x) {
+					json_t *rect = json_object_get(x, "rect");
+					long long rg = ji(x, "region");
+					if (json_array_size(rect) != 4)
+						continue;
+					double x0 = (double)json_integer_value(json_array_get(rect, 0)) * sx;
+					double y0 = (double)json_integer_value(json_array_get(rect, 1)) * sy;
+					double x1 = (double)json_integer_value(json_array_get(rect, 2)) * sx;
+					double y1 = (double)json_integer_value(json_array_get(rect, 3)) * sy;
+					fprintf(f, "<rect class=\"region\" data-region=\"%lld\" x=\"%.1f\" y=\"%.1f\" width=\"%.1f\""
+						" height=\"%.1f\" stroke=\"%s\"/>", rg, x0 + 1, y0 + 1, x1 - x0 - 2, y1 - y0 - 2,
+						region_stroke[rg >= 1 && rg <= 4 ? rg : 0]);
+				}
+				fputs("</svg>", f);
+			}
+		} else {
+			fputs("<p class=\"note\">no thumbnail: ", f);
+			esc_json_str(f, json_object_get(s, "thumb_error"));
+			fputs("</p>", f);
+		}
+		fputs("</div><figcaption><div class=\"key\">", f);
+		esc_json_str(f, json_object_get(s, "key"));
+		fputs(" &middot; <span class=\"mono\">", f);
+		esc_json_str(f, json_object_get(s, "source"));
+		fputs("</span></div><div class=\"caption\">", f);
+		html_caption_parts(f, s);
+		fputs("</div>", f);
+		if (is_str) {
+			json_t *caps = json_loads(json_string_value(json_object_get(s, "captions")) ?
+						  json_string_value(json_object_get(s, "captions")) : "[]", 0, NULL);
+			if (json_array_size(caps) > 1) {
+				fputs("<div class=\"note\">label filter changed it; original: <b>", f);
+				esc_json_str(f, json_array_get(caps, 1));
+				fputs("</b></div>", f);
+			} else {
+				fputs("<div class=\"note\">label kept as is by the filter</div>", f);
+			}
+			json_decref(caps);
+		}
+		json_t *tags = json_object_get(s, "tags");
+		if (json_array_size(tags)) {
+			fputs("<ul class=\"tags\">", f);
+			json_array_foreach(tags, k, x) {
+				long long rg = ji(x, "region");
+				fprintf(f, "<li class=\"r%lld\" title=\"region %lld%s\">", rg >= 1 && rg <= 4 ? rg : 0, rg,
+					ji(x, "truncated") ? ", past the context" : "");
+				esc_json_str(f, json_object_get(x, "lemma"));
+				fputs("</li>", f);
+			}
+			fputs("</ul>", f);
+		}
+		json_t *sc = json_object_get(s, "scores");
+		if (json_array_size(sc)) {
+			fputs("<div class=\"masks\">", f);
+			json_array_foreach(sc, k, x) {
+				const char *m = json_string_value(json_object_get(x, "mask_thumb"));
+				fputs("<span title=\"", f);
+				esc_json_str(f, json_object_get(x, "tag"));
+				fprintf(f, " %.2f\">", json_real_value(json_object_get(x, "score")));
+				if (m)
+					fprintf(f, "<img class=\"tagmask\" src=\"%s\" alt=\"mask\">", m);
+				esc_json_str(f, json_object_get(x, "tag"));
+				fprintf(f, " %.2f</span> ", json_number_value(json_object_get(x, "score")));
+			}
+			fputs("</div>", f);
+		}
+		fputs("</figcaption></figure>\n", f);
+	}
+	fputs("</div>\n", f);
+}
+
+static void html_tags(FILE *f, json_t *d)
+{
+	json_t *t = json_object_get(d, "tags");
+	size_t i, n;
+	json_t *x;
+	if (!t)
+		return;
+	fprintf(f, "<h2 id=\"tags\">Tags</h2>\n<p>%lld tags (%lld distinct) in %lld captions of %lld tagged samples: "
+		"%.2f per caption; %lld captions (%.1f%%) have no tag.</p>\n",
+		ji(t, "tags"), ji(t, "distinct"), ji(t, "captions"), ji(t, "samples"),
+		json_real_value(json_object_get(t, "per_caption_mean")), ji(t, "captions_without_tags"),
+		100 * json_real_value(json_object_get(t, "captions_without_tags_share")));
+	json_t *top = json_object_get(t, "top");
+	n = json_array_size(top);
+	const char **lab = calloc(n ? n : 1, sizeof(*lab));
+	uint64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
+	if (lab && cnt) {
+		fputs("<h3>Most frequent tags</h3>\n", f);
+		json_array_foreach(top, i, x) {
+			lab[i] = json_string_value(json_object_get(x, "lemma"));
+			cnt[i] = (uint64_t)ji(x, "count");
+		}
+		ts_svg_hbars(f, lab, cnt, n, "tags-top");
+	}
+	free(lab);
+	free(cnt);
+	json_t *per = json_object_get(t, "per_caption");
+	n = json_array_size(per);
+	struct ts_svg_bin *sb = calloc(n ? n : 1, sizeof(*sb));
+	if (sb) {
+		fputs("<h3>Tags per caption</h3>\n", f);
+		json_array_foreach(per, i, x)
+			sb[i] = (struct ts_svg_bin){ ji(x, "tags"), ji(x, "tags"), (uint64_t)ji(x, "captions") };
+		ts_svg_histogram(f, sb, n, NULL, 0, n ? sb[n - 1].to + 1 : 1, "tags per caption", "tags-per-caption");
+		free(sb);
+	}
+}
+
+static int write_html(struct rp *r, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	if (!f)
+		return ts_err_set(r->e, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", path, strerror(errno));
+	json_t *d = r->doc;
+	fputs("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+	      "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; style-src 'unsafe-inline'\">\n"
+	      "<title>tessera report: ", f);
+	esc_json_str(f, json_object_get(d, "dataset"));
+	fprintf(f, "</title>\n<style>%s</style></head>\n<body><main>\n", css);
+	html_header(f, d);
+	html_captions(f, d);
+	html_rejects(f, d);
+	html_images(f, d);
+	html_sheet(f, d, r->is_str);
+	html_tags(f, d);
+	fputs("<p class=\"note\">Made by tessera " TS_VERSION " (<code>tessera report</code>; definitions in "
+	      "<code>docs/report.md</code>).</p>\n</main></body></html>\n", f);
+	int bad = ferror(f);
+	if (fclose(f) || bad)
+		return ts_err_set(r->e, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", path, strerror(errno));
+	return 0;
+}
+
+/* ---- driver ---------------------------------------------------------------------- */
+
+static void strip_thumbs(json_t *d)
+{
+	size_t i, k;
+	json_t *s, *x;
+	json_array_foreach(json_object_get(json_object_get(d, "contact_sheet"), "samples"), i, s) {
+		json_object_del(s, "thumb");
+		json_object_del(s, "thumb_w");
+		json_object_del(s, "thumb_h");
+		json_array_foreach(json_object_get(s, "scores"), k, x)
+			json_object_del(x, "mask_thumb");
+	}
+}
+
+int ts_report_run(const struct ts_report_opts *o, struct ts_err *err)
+{
+	struct rp r = { .o = o, .e = err, .doc = json_object() };
+	char tmp[PATH_MAX];
+	int rc = -1;
+
+	if (sodium_init() < 0) {
+		ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "cannot initialise libsodium");
+		goto out;
+	}
+	if (ts_dataset_open(&r.ds, o->dataset, err))
+		goto out;
+	if (gather_header(&r) || gather_captions(&r) || gather_rejects(&r) || gather_images(&r) || gather_tags(&r) ||
+	    gather_sheet(&r, o->output != NULL))
+		goto out;
+	if (o->output) {
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp", o->output) >= (int)sizeof(tmp)) {
+			ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "output path too long: '%s'", o->output);
+			goto out;
+		}
+		if (write_html(&r, tmp)) {
+			unlink(tmp);
+			goto out;
+		}
+		if (rename(tmp, o->output)) {
+			ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot rename '%s' to '%s': %s", tmp, o->output, strerror(errno));
+			unlink(tmp);
+			goto out;
+		}
+	}
+	if (o->json) {
+		strip_thumbs(r.doc);
+		char *s = json_dumps(r.doc, JSON_COMPACT | JSON_REAL_PRECISION(12));
+		if (!s) {
+			ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+			goto out;
+		}
+		puts(s);
+		free(s);
+	}
+	rc = 0;
+out:
+	for (size_t i = 0; i < r.ntop; i++) {
+		free(r.top[i].key);
+		free(r.top[i].clean);
+	}
+	for (size_t i = 0; i < r.nsheet; i++)
+		free(r.sheet[i].key);
+	free(r.sheet);
+	ts_image_release(&r.img);
+	ts_image_release(&r.small);
+	ts_pixctx_free(r.px);
+	ts_cstats_free(r.all);
+	ts_cstats_free(r.shrt);
+	ts_cstats_free(r.lng);
+	ts_sentences_free(r.sp);
+	ts_bpe_ctx_free(r.bctx);
+	ts_bpe_free(r.bpe);
+	ts_dataset_close(r.ds);
+	json_decref(r.doc);
+	return rc ? (err->status ? err->status : TS_ERR_INTERNAL) : 0;
+}
