@@ -504,8 +504,8 @@ static int gather_tags(struct rp *r)
 	json_object_set_new(tj, "tags", json_integer(t[0]));
 	json_object_set_new(tj, "distinct", json_integer(t[1]));
 	json_object_set_new(tj, "captions_without_tags", json_integer(c[1] - t[2]));
-	json_object_set_new(tj, "captions_without_tags_share", json_real(c[1] ? (double)(c[1] - t[2]) / (double)c[1] : 0));
-	json_object_set_new(tj, "per_caption_mean", json_real(c[1] ? (double)t[0] / (double)c[1] : 0));
+	json_object_set_new(tj, "share_0_tags", json_real(c[1] ? (double)(c[1] - t[2]) / (double)c[1] : 0));
+	json_object_set_new(tj, "tags_per_caption", json_real(c[1] ? (double)t[0] / (double)c[1] : 0));
 	json_t *top = q_objs(r, "select lemma, count(*) from tags group by lemma order by 2 desc, 1 limit 20", "lemma,count",
 			     NULL);
 	json_t *per = top ? q_objs(r, "select n, count(*) from (select count(*) n from tags group by key, caption)"
@@ -1210,8 +1210,8 @@ static void html_tags(FILE *f, json_t *d)
 	fprintf(f, "<h2 id=\"tags\">Tags</h2>\n<p>%lld tags (%lld distinct) in %lld captions of %lld tagged samples: "
 		"%.2f per caption; %lld captions (%.1f%%) have no tag.</p>\n",
 		ji(t, "tags"), ji(t, "distinct"), ji(t, "captions"), ji(t, "samples"),
-		json_real_value(json_object_get(t, "per_caption_mean")), ji(t, "captions_without_tags"),
-		100 * json_real_value(json_object_get(t, "captions_without_tags_share")));
+		json_real_value(json_object_get(t, "tags_per_caption")), ji(t, "captions_without_tags"),
+		100 * json_real_value(json_object_get(t, "share_0_tags")));
 	json_t *top = json_object_get(t, "top");
 	n = json_array_size(top);
 	const char **lab = calloc(n ? n : 1, sizeof(*lab));

@@ -146,12 +146,11 @@ void ts_svg_hbars(FILE *f, const char *const *labels, const uint64_t *counts, si
 	for (size_t i = 0; i < n; i++) {
 		double w = (double)counts[i] / (double)top * pw;
 		int y = 6 + (int)i * bh;
-		fprintf(f, "<g class=\"hbar\" data-count=\"%" PRIu64 "\"><text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"end\">",
-			counts[i], lw - 8, y + 14);
+		fprintf(f, "<g class=\"hbar\"><text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", lw - 8, y + 14);
 		ts_html_str(f, labels[i]);
-		fprintf(f, "</text><rect class=\"bar\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>"
+		fprintf(f, "</text><rect class=\"bar\" data-count=\"%" PRIu64 "\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>"
 			"<text class=\"tick\" x=\"%.1f\" y=\"%d\">%" PRIu64 "</text></g>\n",
-			lw, y + 2, w < 1 ? 1 : w, bh - 5, lw + (w < 1 ? 1 : w) + 6, y + 14, counts[i]);
+			counts[i], lw, y + 2, w < 1 ? 1 : w, bh - 5, lw + (w < 1 ? 1 : w) + 6, y + 14, counts[i]);
 	}
 	fputs("</svg>\n", f);
 }
