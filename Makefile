@@ -3,7 +3,7 @@
 #   make deps      install missing Debian packages (apt-get)
 #   make           build ./tessera and libtessera.a
 #   make test      deps + build + the whole suite
-#   make demo      deps + build + ingest tests/data/sample and print the summary
+#   make demo      deps + build + ingest tests/data/sample, print the summary, write demo-out/report.html
 #   make bench     speed against Pillow / OpenCV / vipsthumbnail
 #   make install PREFIX=/usr/local
 #   SANITIZE=address,undefined  build everything with those sanitizers
@@ -117,6 +117,8 @@ demo: deps
 	./$(BUILD)/tessera compose --rate 0.5 --seed 1 demo-out -o demo-out/composed
 	@echo "composites written to demo-out/composed/; a few of them:"
 	@sqlite3 demo-out/composed/catalog.sqlite "select '  ' || s.key || '  ' || (select name from shards where idx = s.shard) || '  sources ' || c.sources || char(10) || '    ' || s.caption from samples s join compositions c using (key) order by s.key limit 3"
+	./$(BUILD)/tessera report demo-out -o demo-out/report.html
+	@echo "open demo-out/report.html in a browser: caption lengths, rejects, images, a contact sheet"
 
 bench: deps
 	@$(MAKE) --no-print-directory tessera

@@ -71,6 +71,7 @@ struct rp {
 	struct sheet_item *sheet;
 	size_t nsheet;
 	uint64_t seen, rng;
+	long long max_orig;         /* largest original side, for the size cells */
 	struct ts_pixctx *px;
 	struct ts_image img, small;
 };
@@ -256,6 +257,10 @@ static int caption_row(const struct ts_ds_row *row, void *user)
 	if (!key)
 		return 0;
 	int64_t record = ts_ds_row_int(row, 3);
+	if (ts_ds_row_int(row, 4) > r->max_orig)
+		r->max_orig = ts_ds_row_int(row, 4);
+	if (ts_ds_row_int(row, 5) > r->max_orig)
+		r->max_orig = ts_ds_row_int(row, 5);
 	if (r->all) {
 		int rc = ts_cstats_add(r->all, cap ? cap : "", cap ? ts_ds_row_bytes(row, 1) : 0, key, &one);
 		if (rc < 0)
@@ -357,8 +362,8 @@ static int gather_captions(struct rp *r)
 	if (!(r->sheet = calloc((size_t)r->o->sheet + 1, sizeof(*r->sheet))))
 		return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	r->rng = r->o->seed;
-	int rc = ts_dataset_query(r->ds, r->has_split ? "select key, caption, short_caption, record from samples order by record"
-				  : "select key, caption, null, record from samples order by record",
+	int rc = ts_dataset_query(r->ds, r->has_split ? "select key, caption, short_caption, record, orig_width, orig_height from samples order by record"
+				  : "select key, caption, null, record, orig_width, orig_height from samples order by record",
 				  NULL, 0, caption_row, r, r->e);
 	if (rc)
 		return -1;
@@ -417,54 +422,144 @@ static int gather_rejects(struct rp *r)
 	return 0;
 }
 
+/* One scan of samples grouped by everything the images section counts;
+ * the groups are few (formats x stored sizes x cells), summed here. */
+struct imgacc {
+	json_t *formats, *sizes;         /* name -> count, "WxH" -> count */
+	uint64_t cells[24 * 24], aspect[8];
+};
+
+static const char *const aspect_names[8] = { "< 1:2", "1:2 - 3:4", "3:4 - 1:1", "square", "1:1 - 4:3",
+					     "4:3 - 16:9", "16:9 - 2:1", "> 2:1" };
+
+static void bump(json_t *o, const char *k, int64_t n)
+{
+	json_t *v = json_object_get(o, k);
+	json_object_set_new(o, k, json_integer((v ? json_integer_value(v) : 0) + n));
+}
+
+static int img_row(const struct ts_ds_row *row, void *user)
+{
+	struct imgacc *a = user;
+	int64_t n = ts_ds_row_int(row, 6);
+	char k[64];
+	const char *fmt = ts_ds_row_text(row, 0);
+	bump(a->formats, fmt ? fmt : "(none)", n);
+	snprintf(k, sizeof(k), "%" PRId64 "x%" PRId64, ts_ds_row_int(row, 1), ts_ds_row_int(row, 2));
+	bump(a->sizes, k, n);
+	if (!ts_ds_row_is_null(row, 3)) {
+		int64_t x = ts_ds_row_int(row, 3), y = ts_ds_row_int(row, 4), q = ts_ds_row_int(row, 5);
+		if (x >= 0 && x < 24 && y >= 0 && y < 24)
+			a->cells[y * 24 + x] += (uint64_t)n;
+		if (q >= 0 && q < 8)
+			a->aspect[q] += (uint64_t)n;
+	}
+	return 0;
+}
+
+struct kv {
+	const char *k;
+	json_int_t n;
+};
+
+static int cmp_kv(const void *x, const void *y)
+{
+	const struct kv *a = x, *b = y;
+	return a->n != b->n ? (a->n < b->n ? 1 : -1) : strcmp(a->k, b->k);
+}
+
+/* An object of counts as an array of {key: name, count: n}, most first,
+ * at most max entries. */
+static json_t *sorted_counts(json_t *o, const char *key, size_t max, int sizes)
+{
+	size_t n = json_object_size(o), i = 0;
+	struct kv *v = calloc(n ? n : 1, sizeof(*v));
+	json_t *arr = json_array(), *x;
+	const char *k;
+	if (!v)
+		return arr;
+	json_object_foreach(o, k, x)
+		v[i++] = (struct kv){ k, json_integer_value(x) };
+	qsort(v, n, sizeof(*v), cmp_kv);
+	for (i = 0; i < n && i < max; i++) {
+		json_t *e = json_object();
+		if (sizes) {
+			long long w = 0, h = 0;
+			sscanf(v[i].k, "%lldx%lld", &w, &h);
+			json_object_set_new(e, "width", json_integer(w));
+			json_object_set_new(e, "height", json_integer(h));
+		} else {
+			json_object_set_new(e, key, json_string(v[i].k));
+		}
+		json_object_set_new(e, "count", json_integer(v[i].n));
+		json_array_append_new(arr, e);
+	}
+	free(v);
+	return arr;
+}
+
 static int gather_images(struct rp *r)
 {
 	json_t *im = json_object();
 	json_object_set_new(r->doc, "images", im);
-	json_t *fm = q_objs(r, "select format, count(*) from samples group by 1 order by 2 desc, 1", "format,count", NULL);
-	json_t *os = fm ? q_objs(r, "select width, height, count(*) from samples group by 1, 2 order by 3 desc, 1, 2 limit 10",
-				 "width,height,count", NULL) : NULL;
-	json_t *asp = os ? q_objs(r, "select case when r < 0.5 then '< 1:2' when r < 0.75 then '1:2 - 3:4'"
-				  " when r < 0.95 then '3:4 - 1:1' when r <= 1.05 then 'square'"
-				  " when r <= 1.34 then '1:1 - 4:3' when r <= 1.78 then '4:3 - 16:9'"
-				  " when r <= 2.0 then '16:9 - 2:1' else '> 2:1' end, count(*), min(r) from"
-				  " (select orig_width * 1.0 / orig_height r from samples where orig_height > 0)"
-				  " group by 1 order by 3", "ratio,count", NULL) : NULL;
-	if (!asp) {
-		json_decref(fm);
-		json_decref(os);
+	long long b = nice_bin(r->max_orig, 24);
+	char sql[2048];
+	snprintf(sql, sizeof(sql),
+		 "select format, width, height, min(orig_width / %lld, 23), min(orig_height / %lld, 23),"
+		 " case when r < 0.5 then 0 when r < 0.75 then 1 when r < 0.95 then 2 when r <= 1.05 then 3"
+		 " when r <= 1.34 then 4 when r <= 1.78 then 5 when r <= 2.0 then 6 else 7 end, count(*) from"
+		 " (select format, width, height, case when orig_width > 0 and orig_height > 0 then orig_width end orig_width,"
+		 " orig_height, orig_width * 1.0 / orig_height r from samples) group by 1, 2, 3, 4, 5, 6", b, b);
+	struct imgacc a = { .formats = json_object(), .sizes = json_object() };
+	if (ts_dataset_query(r->ds, sql, NULL, 0, img_row, &a, r->e)) {
+		json_decref(a.formats);
+		json_decref(a.sizes);
 		return -1;
 	}
-	json_object_set_new(im, "formats", fm);
-	json_object_set_new(im, "output_sizes", os);
+	json_object_set_new(im, "formats", sorted_counts(a.formats, "format", SIZE_MAX, 0));
+	json_object_set_new(im, "output_sizes", sorted_counts(a.sizes, NULL, 10, 1));
+	json_decref(a.formats);
+	json_decref(a.sizes);
+	json_t *asp = json_array(), *cells = json_array();
+	for (int q = 0; q < 8; q++)
+		if (a.aspect[q])
+			json_array_append_new(asp, json_pack("{s:s, s:I}", "ratio", aspect_names[q], "count",
+							     (json_int_t)a.aspect[q]));
+	for (int y = 0; y < 24; y++)
+		for (int x = 0; x < 24; x++)
+			if (a.cells[y * 24 + x])
+				json_array_append_new(cells, json_pack("{s:i, s:i, s:I}", "x", x, "y", y, "count",
+								       (json_int_t)a.cells[y * 24 + x]));
 	json_object_set_new(im, "aspect_ratios", asp);
-	int64_t mx[2] = { 0 };
-	if (q_ints(r, "select coalesce(max(orig_width), 0), coalesce(max(orig_height), 0) from samples", mx))
-		return -1;
-	long long b = nice_bin(mx[0] > mx[1] ? mx[0] : mx[1], 24);
-	char sql[512];
-	snprintf(sql, sizeof(sql), "select min(orig_width / %lld, 23), min(orig_height / %lld, 23), count(*) from samples"
-		 " where orig_width > 0 and orig_height > 0 group by 1, 2 order by 1, 2", b, b);
-	json_t *cells = q_objs(r, sql, "x,y,count", NULL);
-	if (!cells)
-		return -1;
 	json_object_set_new(im, "original_sizes", json_pack("{s:I, s:o}", "bin", (json_int_t)b, "cells", cells));
-	/* the stored image members' sizes (not masks or tag masks) */
-	const char *img = "(m.name glob '*[0-9].jpg' or m.name glob '*[0-9].png' or m.name glob '*[0-9].webp')";
-	int64_t sz[4] = { 0 };
-	snprintf(sql, sizeof(sql), "select count(*), coalesce(sum(m.size), 0), coalesce(min(m.size), 0),"
-		 " coalesce(max(m.size), 0) from members m where %s", img);
-	if (q_ints(r, sql, sz))
+	/* the stored image members' sizes (not masks or tag masks), in power-of-two bins, one scan */
+	char cases[1024];
+	size_t n = (size_t)snprintf(cases, sizeof(cases), "case");
+	for (int k = 10; k < 30; k++)
+		n += (size_t)snprintf(cases + n, sizeof(cases) - n, " when size < %lld then %d", 1LL << k, k - 10);
+	snprintf(cases + n, sizeof(cases) - n, " else 20 end");
+	snprintf(sql, sizeof(sql), "select %s, count(*), sum(size), min(size), max(size) from members"
+		 " where name glob '*[0-9].jpg' or name glob '*[0-9].png' or name glob '*[0-9].webp' group by 1 order by 1",
+		 cases);
+	json_t *rows = q_objs(r, sql, "bin,count,total,min,max", NULL);
+	if (!rows)
 		return -1;
-	long long sb = nice_bin(sz[3], 20);
-	snprintf(sql, sizeof(sql), "select min(m.size / %lld, 19) * %lld, min(m.size / %lld, 19) * %lld + %lld - 1, count(*)"
-		 " from members m where %s group by 1 order by 1", sb, sb, sb, sb, sb, img);
-	json_t *bins = q_objs(r, sql, "from,to,count", NULL);
-	if (!bins)
-		return -1;
-	json_object_set_new(im, "image_bytes", json_pack("{s:I, s:I, s:I, s:I, s:I, s:o}", "count", (json_int_t)sz[0],
-							 "total", (json_int_t)sz[1], "min", (json_int_t)sz[2], "max",
-							 (json_int_t)sz[3], "bin", (json_int_t)sb, "bins", bins));
+	json_int_t cnt = 0, tot = 0, mn = 0, mx = 0;
+	json_t *bins = json_array(), *x;
+	size_t i;
+	json_array_foreach(rows, i, x) {
+		json_int_t k = json_integer_value(json_object_get(x, "bin"));
+		cnt += json_integer_value(json_object_get(x, "count"));
+		tot += json_integer_value(json_object_get(x, "total"));
+		if (i == 0)
+			mn = json_integer_value(json_object_get(x, "min"));
+		mx = json_integer_value(json_object_get(x, "max"));
+		json_array_append_new(bins, json_pack("{s:I, s:I, s:O}", "from", k ? (json_int_t)1 << (k + 9) : 0, "to",
+						      ((json_int_t)1 << (k + 10)) - 1, "count", json_object_get(x, "count")));
+	}
+	json_decref(rows);
+	json_object_set_new(im, "image_bytes", json_pack("{s:I, s:I, s:I, s:I, s:o}", "count", cnt, "total", tot, "min", mn,
+							 "max", mx, "bins", bins));
 	return 0;
 }
 
@@ -1042,15 +1137,28 @@ static void html_images(FILE *f, json_t *d)
 	fmt_bytes(b2, sizeof(b2), ji(ib, "min"));
 	fmt_bytes(b3, sizeof(b3), ji(ib, "max"));
 	fprintf(f, "<p>Image members: %lld, mean %s, min %s, max %s.</p>\n", ji(ib, "count"), b1, b2, b3);
+	/* power-of-two bins from the smallest to the largest, empty ones included */
 	json_t *bins = json_object_get(ib, "bins");
 	n = json_array_size(bins);
-	struct ts_svg_bin *sb = calloc(n ? n : 1, sizeof(*sb));
-	if (sb) {
+	if (!n)
+		return;
+	long long lo = ji(json_array_get(bins, 0), "to"), hi = ji(json_array_get(bins, n - 1), "to");
+	char lb[24][40];
+	const char *bl[24];
+	uint64_t bc[24] = { 0 };
+	size_t m = 0;
+	for (long long to = lo; to <= hi && m < 24; to = to * 2 + 1, m++) {
+		char a1[16], a2[16];
+		long long from = to < 1024 ? 0 : (to + 1) / 2;
+		fmt_bytes(a1, sizeof(a1), from);
+		fmt_bytes(a2, sizeof(a2), to + 1);
+		snprintf(lb[m], sizeof(lb[m]), from ? "%s - %s" : "under %s", from ? a1 : a2, a2);
+		bl[m] = lb[m];
 		json_array_foreach(bins, i, x)
-			sb[i] = (struct ts_svg_bin){ ji(x, "from"), ji(x, "to"), (uint64_t)ji(x, "count") };
-		ts_svg_histogram(f, sb, n, NULL, 0, n ? sb[n - 1].to + 1 : 1, "stored image bytes", "image-bytes");
-		free(sb);
+			if (ji(x, "to") == to)
+				bc[m] = (uint64_t)ji(x, "count");
 	}
+	ts_svg_hbars(f, bl, bc, m, "image-bytes");
 }
 
 /* A caption with its composite parts coloured by region (join spans) and
@@ -1290,9 +1398,16 @@ int ts_report_run(const struct ts_report_opts *o, struct ts_err *err)
 	}
 	if (ts_dataset_open(&r.ds, o->dataset, err))
 		goto out;
-	if (gather_header(&r) || gather_captions(&r) || gather_rejects(&r) || gather_images(&r) || gather_tags(&r) ||
-	    gather_sheet(&r, o->output != NULL))
-		goto out;
+	static const char *const phase[] = { "header", "captions", "rejects", "images", "tags", "contact sheet" };
+	for (int p = 0; p < 6; p++) {
+		double t0 = ts_now();
+		int bad = p == 0 ? gather_header(&r) : p == 1 ? gather_captions(&r) : p == 2 ? gather_rejects(&r)
+			: p == 3 ? gather_images(&r) : p == 4 ? gather_tags(&r) : gather_sheet(&r, o->output != NULL);
+		if (bad)
+			goto out;
+		if (ts_verbosity >= 2)
+			ts_info("report: %s in %.2f s", phase[p], ts_now() - t0);
+	}
 	if (o->output) {
 		if (snprintf(tmp, sizeof(tmp), "%s.tmp", o->output) >= (int)sizeof(tmp)) {
 			ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "output path too long: '%s'", o->output);

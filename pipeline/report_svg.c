@@ -68,7 +68,7 @@ static double nice_step(double top, int n)
 #define W 760
 #define H 280
 #define ML 56
-#define MR 16
+#define MR 30
 #define MT 16
 #define MB 44
 
