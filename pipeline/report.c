@@ -86,7 +86,7 @@ static uint64_t splitmix64(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static const char *reject_meaning(const char *code)
+const char *ts_report_reason_meaning(const char *code)
 {
 	for (size_t i = 0; i < sizeof(reject_doc) / sizeof(reject_doc[0]); i++)
 		if (!strcmp(reject_doc[i].code, code))
@@ -407,7 +407,7 @@ static int gather_rejects(struct rp *r)
 	json_t *b, *x;
 	json_array_foreach(by, i, b) {
 		const char *reason = json_string_value(json_object_get(b, "reason"));
-		const char *m = reason ? reject_meaning(reason) : NULL;
+		const char *m = reason ? ts_report_reason_meaning(reason) : NULL;
 		json_object_set_new(b, "meaning", m ? json_string(m) : json_null());
 		json_t *exs = json_array();
 		json_array_foreach(ex, k, x)

@@ -27,4 +27,8 @@ struct ts_report_opts {
  * a failed run leaves no half page.  Returns 0 or negative with err set. */
 int ts_report_run(const struct ts_report_opts *o, struct ts_err *err);
 
+/* The meaning of a reject reason code: docs/formats.md's text, compiled in
+ * at build time; NULL for a code the docs do not list. */
+const char *ts_report_reason_meaning(const char *code);
+
 #endif

@@ -228,8 +228,9 @@ browser_demo() {
 	demo || return 1
 	"$TESSERA" report -q "$TMP/demo" -o "$TMP/demo.html" || return 1
 	"$TESSERA" captions stats --json "$TMP/demo" > "$TMP/ds.json" || return 1
-	chrome "$TMP/demo.dom" --dump-dom "file://$TMP/demo.html" || { cat "$TMP/chrome.err"; return 1; }
-	chrome /dev/null --screenshot="$TMP/demo.png" --window-size=1200,2400 "file://$TMP/demo.html" || return 1
+	# one browser run: the DOM on stdout and the screenshot
+	chrome "$TMP/demo.dom" --dump-dom --screenshot="$TMP/demo.png" --window-size=1200,2400 "file://$TMP/demo.html" ||
+		{ cat "$TMP/chrome.err"; return 1; }
 	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select reason, count(*) from rejects group by reason" > "$TMP/rej.txt"
 	sqlite3 "$TMP/demo/catalog.sqlite" "select count(*) from samples" > "$TMP/n.txt"
 	"$PY" - "$TMP" <<'PYEOF'
