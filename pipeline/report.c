@@ -724,9 +724,16 @@ static json_t *sheet_sample(struct rp *r, const char *key, int with_images)
 	if (ts_dataset_read_member(r->ds, key, NULL, &data, &len, &le) == 0) {
 		char *uri = thumb_uri(r, data, len, r->o->thumb, &w, &h);
 		if (uri) {
+			/* small images (scene-text crops) are shown larger, up to 3x, within the thumbnail size */
+			int lng = w > h ? w : h;
+			double up = lng ? (double)r->o->thumb / lng : 1;
+			if (up > 3)
+				up = 3;
+			if (up < 1)
+				up = 1;
 			json_object_set_new(s, "thumb", json_string(uri));
-			json_object_set_new(s, "thumb_w", json_integer(w));
-			json_object_set_new(s, "thumb_h", json_integer(h));
+			json_object_set_new(s, "thumb_w", json_integer(lround(w * up)));
+			json_object_set_new(s, "thumb_h", json_integer(lround(h * up)));
 		}
 		free(uri);
 	}
@@ -746,7 +753,7 @@ static json_t *sheet_sample(struct rp *r, const char *key, int with_images)
 		data = NULL;
 		le = (struct ts_err)TS_ERR_INIT;
 		if (ts_dataset_read_member(r->ds, key, m + kl + 1, &data, &len, &le) == 0) {
-			char *uri = thumb_uri(r, data, len, r->o->thumb / 2, &w, &h);
+			char *uri = thumb_uri(r, data, len, 48, &w, &h);
 			if (uri)
 				json_object_set_new(sc, "mask_thumb", json_string(uri));
 			free(uri);
@@ -795,7 +802,8 @@ static const char css[] =
 	".thumb svg{position:absolute;left:0;top:0}.thumb svg rect{fill:none;stroke-width:2}"
 	".key{color:#777;font-size:11px}.tags{margin:4px 0 0;padding:0;list-style:none}"
 	".tags li{display:inline-block;background:#eef;border-radius:3px;padding:0 4px;margin:1px 2px;font-size:11px}"
-	".masks img{margin:2px;border:1px solid #ccc}mark{background:none;border-bottom:2px solid #888}"
+	".masks{display:flex;flex-wrap:wrap;gap:4px;margin-top:4px}.masks span{display:inline-block;text-align:center;font-size:10px;"
+	"color:#555}.masks img{display:block;margin:0 auto 1px;border:1px solid #ccc}mark{background:none;border-bottom:2px solid #888}"
 	".r1{color:#b35300}.r2{color:#12775a}.r3{color:#5b53a6}.r4{color:#b01b6a}"
 	"li.r1{background:#fde8d6}li.r2{background:#d9f2ea}li.r3{background:#e6e4f5}li.r4{background:#f8dcea}"
 	".note{color:#666;font-size:12px}nav a{margin-right:12px}";
@@ -1299,7 +1307,7 @@ static void html_sheet(FILE *f, json_t *d, int is_str)
 				if (m)
 					fprintf(f, "<img class=\"tagmask\" src=\"%s\" alt=\"mask\">", m);
 				esc_json_str(f, json_object_get(x, "tag"));
-				fprintf(f, " %.2f</span> ", json_number_value(json_object_get(x, "score")));
+				fprintf(f, " %.2f</span>", json_number_value(json_object_get(x, "score")));
 			}
 			fputs("</div>", f);
 		}

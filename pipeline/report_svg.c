@@ -123,13 +123,13 @@ void ts_svg_histogram(FILE *f, const struct ts_svg_bin *bins, size_t n, const st
 		double px = beyond ? ML + pw - 2 : ML + (double)marks[m].at * xs;
 		double ly = MT + 12 + 16 * (double)m;
 		const char *anchor = px > ML + pw * 0.7 ? "end" : "start";
-		fprintf(f, "<g class=\"limit\" data-limit=\"%lld\"%s>"
-			"<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%d\"/>"
-			"<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">%s",
-			marks[m].at, beyond ? " data-beyond=\"1\"" : "", px, px, ly + 3, mt + ph, px + (anchor[0] == 'e' ? -4 : 4),
-			ly, anchor, beyond ? "\xe2\x86\x92 " : "");
+		fprintf(f, "<g class=\"limit\" data-limit=\"%lld\"%s>", marks[m].at, beyond ? " data-beyond=\"1\"" : "");
+		/* a limit past the axis gets no line, only its label with an arrow */
+		if (!beyond)
+			fprintf(f, "<line x1=\"%.1f\" x2=\"%.1f\" y1=\"%.1f\" y2=\"%d\"/>", px, px, ly + 3, mt + ph);
+		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\">", px + (anchor[0] == 'e' ? -4 : 4), ly, anchor);
 		ts_html_str(f, marks[m].label);
-		fputs("</text></g>\n", f);
+		fputs(beyond ? " \xe2\x86\x92</text></g>\n" : "</text></g>\n", f);
 	}
 	fputs("</svg>\n", f);
 }
