@@ -395,9 +395,14 @@ static int gather_rejects(struct rp *r)
 {
 	json_t *by = q_objs(r, "select reason, count(*) from rejects group by reason order by 2 desc, 1", "reason,count",
 			    NULL);
-	json_t *ex = by ? q_objs(r, "select reason, record, source, stage, message from"
+	/* schema 3 has the path and the details of each reject */
+	int v3 = ts_dataset_has_column(r->ds, "rejects", "detail");
+	json_t *ex = by ? q_objs(r, v3 ? "select reason, record, source, stage, message, path, detail from"
 				 " (select *, row_number() over (partition by reason order by record) rn from rejects)"
-				 " where rn <= 5 order by reason, record", "reason,record,source,stage,message", NULL)
+				 " where rn <= 5 order by reason, record"
+				 : "select reason, record, source, stage, message from"
+				 " (select *, row_number() over (partition by reason order by record) rn from rejects)"
+				 " where rn <= 5 order by reason, record", "reason,record,source,stage,message,path,detail", NULL)
 			: NULL;
 	if (!ex) {
 		json_decref(by);
@@ -1072,6 +1077,17 @@ static void html_rejects(FILE *f, json_t *d)
 			esc_json_str(f, json_object_get(e, "stage"));
 			fputs("): ", f);
 			esc_json_str(f, json_object_get(e, "message"));
+			json_t *path = json_object_get(e, "path"), *det = json_object_get(e, "detail");
+			if (json_is_string(path) && !json_equal(path, json_object_get(e, "source"))) {
+				fputs(" <span class=\"note\">file <span class=\"mono\">", f);
+				esc_json_str(f, path);
+				fputs("</span></span>", f);
+			}
+			if (json_is_string(det)) {
+				fputs(" <span class=\"note mono\">", f);
+				esc_json_str(f, det);
+				fputs("</span>", f);
+			}
 			fputs("</li>", f);
 		}
 		fputs("</ul></td></tr>\n", f);
