@@ -830,6 +830,22 @@ static long long ji(json_t *o, const char *k)
 	return (long long)json_integer_value(json_object_get(o, k));
 }
 
+/* 1234567 as "1,234,567" into buf (>= 32 bytes); returns buf. */
+static char *num(char *buf, long long v)
+{
+	char t[32];
+	int n = snprintf(t, sizeof(t), "%lld", v < 0 ? -v : v), o = 0;
+	if (v < 0)
+		buf[o++] = '-';
+	for (int i = 0; i < n; i++) {
+		if (i && (n - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = t[i];
+	}
+	buf[o] = 0;
+	return buf;
+}
+
 static void fmt_bytes(char *buf, size_t n, long long b)
 {
 	if (b >= 1LL << 30)
@@ -853,11 +869,12 @@ static void html_header(FILE *f, json_t *d)
 		fputs("<a href=\"#tags\">tags</a>", f);
 	fputs("</nav>\n<table id=\"totals\"><tr><th>samples</th><th>shards</th><th>bytes</th><th>rejects</th>"
 	      "<th>kind</th><th>catalog schema</th></tr>\n", f);
+	char n1[32], n2[32], n3[32], n4[32];
 	fmt_bytes(b, sizeof(b), ji(d, "bytes"));
-	fprintf(f, "<tr><td class=\"n\" id=\"n-samples\">%lld</td><td class=\"n\" id=\"n-shards\">%lld</td>"
-		"<td class=\"n\" title=\"%lld bytes\">%s</td><td class=\"n\" id=\"n-rejects\">%lld</td><td>%s</td>"
+	fprintf(f, "<tr><td class=\"n\" id=\"n-samples\">%s</td><td class=\"n\" id=\"n-shards\">%s</td>"
+		"<td class=\"n\" title=\"%s bytes\">%s</td><td class=\"n\" id=\"n-rejects\">%s</td><td>%s</td>"
 		"<td class=\"n\">%lld</td></tr></table>\n",
-		ji(d, "samples"), ji(d, "shards"), ji(d, "bytes"), b, ji(d, "rejects"),
+		num(n1, ji(d, "samples")), num(n2, ji(d, "shards")), num(n3, ji(d, "bytes")), b, num(n4, ji(d, "rejects")),
 		json_string_value(json_object_get(d, "kind")), ji(d, "schema_version"));
 	json_t *part = json_object_get(d, "part");
 	if (part)
@@ -877,9 +894,10 @@ static void html_header(FILE *f, json_t *d)
 		}
 		fputs("</tr>\n", f);
 	}
-	fputs("</table>\n<h3>Shards</h3>\n<table id=\"shards\"><tr><th>shard</th><th>samples</th><th>bytes</th>"
-	      "<th>records</th><th>complete</th></tr>\n", f);
 	json_t *sl = json_object_get(d, "shard_list");
+	fprintf(f, "</table>\n<details%s><summary><b>Shards</b> (%zu)</summary>\n<table id=\"shards\"><tr><th>shard</th>"
+		"<th>samples</th><th>bytes</th><th>records</th><th>complete</th></tr>\n",
+		json_array_size(sl) <= 10 ? " open" : "", json_array_size(sl));
 	json_array_foreach(sl, i, x) {
 		if (i == 50) {
 			fprintf(f, "<tr><td colspan=\"5\">... and %zu more shards (all in --json)</td></tr>\n",
@@ -889,10 +907,10 @@ static void html_header(FILE *f, json_t *d)
 		fmt_bytes(b, sizeof(b), ji(x, "bytes"));
 		fputs("<tr><td class=\"mono\">", f);
 		esc_json_str(f, json_object_get(x, "name"));
-		fprintf(f, "</td><td class=\"n\">%lld</td><td class=\"n\">%s</td><td class=\"n\">%lld-%lld</td><td>%s</td></tr>\n",
-			ji(x, "samples"), b, ji(x, "first_record"), ji(x, "end_record"), ji(x, "complete") ? "yes" : "no");
+		fprintf(f, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td><td class=\"n\">%lld-%lld</td><td>%s</td></tr>\n",
+			num(n1, ji(x, "samples")), b, ji(x, "first_record"), ji(x, "end_record"), ji(x, "complete") ? "yes" : "no");
 	}
-	fputs("</table>\n", f);
+	fputs("</table></details>\n", f);
 }
 
 static void html_caption_block(FILE *f, json_t *c, const char *id, const char *title)
@@ -900,8 +918,9 @@ static void html_caption_block(FILE *f, json_t *c, const char *id, const char *t
 	json_t *tk = json_object_get(c, "tokens"), *ctx = json_object_get(c, "contexts");
 	size_t i, nb;
 	json_t *x;
-	fprintf(f, "<h3>%s</h3>\n<p>%lld captions; tokens per caption (SOT and EOT included): mean %.2f, min %lld",
-		title, ji(c, "captions"), json_real_value(json_object_get(tk, "mean")), ji(tk, "min"));
+	char n1[32], n2[32];
+	fprintf(f, "<h3>%s</h3>\n<p>%s captions; tokens per caption (SOT and EOT included): mean %.2f, min %lld",
+		title, num(n1, ji(c, "captions")), json_real_value(json_object_get(tk, "mean")), ji(tk, "min"));
 	if (json_object_get(tk, "median"))
 		fprintf(f, ", median %lld, p90 %lld, p99 %lld", ji(tk, "median"), ji(tk, "p90"), ji(tk, "p99"));
 	fprintf(f, ", max %lld.", ji(tk, "max"));
@@ -934,12 +953,12 @@ static void html_caption_block(FILE *f, json_t *c, const char *id, const char *t
 	fputs("<table class=\"contexts\"><tr><th>context</th><th>captions over it</th><th>share</th><th>tokens lost</th>"
 	      "<th>share of content tokens</th><th>words lost</th><th>share of words</th></tr>\n", f);
 	json_array_foreach(ctx, i, x) {
-		fprintf(f, "<tr><td class=\"n\">%lld</td><td class=\"n\">%lld</td><td class=\"n\">%.2f%%</td>"
-			"<td class=\"n\">%lld</td><td class=\"n\">%.2f%%</td>",
-			ji(x, "context"), ji(x, "over"), 100 * json_real_value(json_object_get(x, "over_share")),
-			ji(x, "tokens_lost"), 100 * json_real_value(json_object_get(x, "tokens_lost_share")));
+		fprintf(f, "<tr><td class=\"n\">%lld</td><td class=\"n\">%s</td><td class=\"n\">%.2f%%</td>"
+			"<td class=\"n\">%s</td><td class=\"n\">%.2f%%</td>",
+			ji(x, "context"), num(n1, ji(x, "over")), 100 * json_real_value(json_object_get(x, "over_share")),
+			num(n2, ji(x, "tokens_lost")), 100 * json_real_value(json_object_get(x, "tokens_lost_share")));
 		if (json_object_get(x, "words_lost"))
-			fprintf(f, "<td class=\"n\">%lld</td><td class=\"n\">%.2f%%</td></tr>\n", ji(x, "words_lost"),
+			fprintf(f, "<td class=\"n\">%s</td><td class=\"n\">%.2f%%</td></tr>\n", num(n1, ji(x, "words_lost")),
 				100 * json_real_value(json_object_get(x, "words_lost_share")));
 		else
 			fputs("<td>-</td><td>-</td></tr>\n", f);
@@ -1041,8 +1060,9 @@ static void html_rejects(FILE *f, json_t *d)
 	json_t *by = json_object_get(d, "rejects_by_reason");
 	size_t i, k, n = json_array_size(by);
 	json_t *x, *e;
-	fprintf(f, "<h2 id=\"rejects\">Rejects</h2>\n<p>%lld input records did not become samples. Reasons and their "
-		"meanings are those of <code>docs/formats.md</code>, section <i>Reject reasons</i>.</p>\n", ji(d, "rejects"));
+	char n0[32];
+	fprintf(f, "<h2 id=\"rejects\">Rejects</h2>\n<p>%s input records did not become samples. Reasons and their "
+		"meanings are those of <code>docs/formats.md</code>, section <i>Reject reasons</i>.</p>\n", num(n0, ji(d, "rejects")));
 	if (!n)
 		return;
 	const char **lab = calloc(n, sizeof(*lab));
@@ -1064,7 +1084,8 @@ static void html_rejects(FILE *f, json_t *d)
 		esc_json_str(f, json_object_get(x, "reason"));
 		fputs("\">", f);
 		esc_json_str(f, json_object_get(x, "reason"));
-		fprintf(f, "</a></td><td class=\"n count\">%lld</td><td>", ji(x, "count"));
+		char n1[32];
+		fprintf(f, "</a></td><td class=\"n count\">%s</td><td>", num(n1, ji(x, "count")));
 		if (json_is_string(json_object_get(x, "meaning")))
 			doc_text(f, json_string_value(json_object_get(x, "meaning")));
 		else

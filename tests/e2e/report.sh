@@ -264,7 +264,7 @@ if p.bars.get("hist-tokens") != want:
 if p.limits.get("hist-tokens") != [20, 77, 248]:
     sys.exit("limit markers: expected [20, 77, 248], got %r" % p.limits.get("hist-tokens"))
 want = {l.split()[0]: int(l.split()[1]) for l in open(t + "/rej.txt")}
-got = {r[0].strip(): int(r[1]) for r in p.rows}
+got = {r[0].strip(): int(r[1].replace(",", "")) for r in p.rows}
 if got != want:
     sys.exit("rejects table: expected %r (sqlite3), got %r" % (want, got))
 n = int(open(t + "/n.txt").read())
