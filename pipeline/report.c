@@ -1028,9 +1028,20 @@ static void html_captions(FILE *f, json_t *d)
 		fprintf(f, "</td><td class=\"n\">%lld</td><td>", ji(x, "tokens"));
 		ts_html_text(f, t, cut);
 		if (cut < tl) {
+			/* at most 400 bytes of what is lost (cut at a character boundary) */
+			size_t show = tl - cut;
+			if (show > 400) {
+				show = 400;
+				while (show > 0 && ((unsigned char)t[cut + show] & 0xc0) == 0x80)
+					show--;
+			}
 			fputs("<span class=\"cut\" title=\"77-token context ends here\">\xe2\x9c\x82</span><span class=\"lost\">", f);
-			ts_html_text(f, t + cut, tl - cut);
+			ts_html_text(f, t + cut, show);
 			fputs("</span>", f);
+			if (show < tl - cut) {
+				char n1[32];
+				fprintf(f, " <span class=\"note\">... and %s more bytes</span>", num(n1, (long long)(tl - cut - show)));
+			}
 		}
 		fputs("</td></tr>\n", f);
 	}

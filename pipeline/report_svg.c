@@ -56,6 +56,32 @@ void ts_html_str(FILE *f, const char *s)
 		ts_html_text(f, s, strlen(s));
 }
 
+/* n with thousands separators into buf (>= 32 bytes). */
+static const char *sep(char *buf, uint64_t n)
+{
+	char t[32];
+	int len = snprintf(t, sizeof(t), "%" PRIu64, n), o = 0;
+	for (int i = 0; i < len; i++) {
+		if (i && (len - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = t[i];
+	}
+	buf[o] = 0;
+	return buf;
+}
+
+/* An axis value: 800, 12k, 1.5M. */
+static const char *tick(char *buf, double v)
+{
+	if (v >= 1e6)
+		snprintf(buf, 32, "%gM", v / 1e6);
+	else if (v >= 1e4)
+		snprintf(buf, 32, "%gk", v / 1e3);
+	else
+		snprintf(buf, 32, "%.0f", v);
+	return buf;
+}
+
 /* A "nice" step (1, 2, 5 x 10^k) for about n ticks over [0, top]. */
 static double nice_step(double top, int n)
 {
@@ -96,9 +122,10 @@ void ts_svg_histogram(FILE *f, const struct ts_svg_bin *bins, size_t n, const st
 	/* y grid and labels */
 	for (double y = 0; y <= ytop + 1e-9; y += ystep) {
 		double py = mt + ph - y / ytop * ph;
+		char tb[32];
 		fprintf(f, "<line class=\"grid\" x1=\"%d\" x2=\"%d\" y1=\"%.1f\" y2=\"%.1f\"/>"
-			"<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%.0f</text>\n",
-			ML, ML + pw, py, py, ML - 6, py + 4, y);
+			"<text class=\"tick\" x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%s</text>\n",
+			ML, ML + pw, py, py, ML - 6, py + 4, tick(tb, y));
 	}
 	for (size_t i = 0; i < n; i++) {
 		double x0 = ML + (double)bins[i].from * xs, x1 = ML + (double)(bins[i].to + 1) * xs;
@@ -148,9 +175,10 @@ void ts_svg_hbars(FILE *f, const char *const *labels, const uint64_t *counts, si
 		int y = 6 + (int)i * bh;
 		fprintf(f, "<g class=\"hbar\"><text class=\"tick\" x=\"%d\" y=\"%d\" text-anchor=\"end\">", lw - 8, y + 14);
 		ts_html_str(f, labels[i]);
+		char cb[32];
 		fprintf(f, "</text><rect class=\"bar\" data-count=\"%" PRIu64 "\" x=\"%d\" y=\"%d\" width=\"%.1f\" height=\"%d\"/>"
-			"<text class=\"tick\" x=\"%.1f\" y=\"%d\">%" PRIu64 "</text></g>\n",
-			counts[i], lw, y + 2, w < 1 ? 1 : w, bh - 5, lw + (w < 1 ? 1 : w) + 6, y + 14, counts[i]);
+			"<text class=\"tick\" x=\"%.1f\" y=\"%d\">%s</text></g>\n",
+			counts[i], lw, y + 2, w < 1 ? 1 : w, bh - 5, lw + (w < 1 ? 1 : w) + 6, y + 14, sep(cb, counts[i]));
 	}
 	fputs("</svg>\n", f);
 }

@@ -95,6 +95,30 @@ if r["long_captions"]["captions"] != r["short_captions"]["captions"]:
 PYEOF
 }
 
+# without a vocabulary: the catalog's token counts
+catalog_tokens() {
+	demo || return 1
+	TESSERA_VOCAB=/nonexistent/vocab.txt.gz "$TESSERA" report --json --samples 0 "$TMP/demo" > "$TMP/ct.json" 2> "$TMP/ct.err" || return 1
+	grep -q "catalog's token counts" "$TMP/ct.err" || return 1
+	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select tokens / 10 * 10, count(*) from samples group by 1 order by 1" > "$TMP/tk.txt"
+	sqlite3 "$TMP/demo/catalog.sqlite" "select count(*) from samples where tokens > 20" > "$TMP/o20.txt"
+	"$PY" - "$TMP" <<'PYEOF'
+import json, sys
+t = sys.argv[1]
+c = json.load(open(t + "/ct.json"))["captions"]
+if c["kind"] != "catalog tokens":
+    sys.exit("kind: expected 'catalog tokens', got %r" % c["kind"])
+want = {int(l.split()[0]): int(l.split()[1]) for l in open(t + "/tk.txt")}
+got = {b["from"]: b["count"] for b in c["histogram"]["bins"] if b["count"]}
+if got != want:
+    sys.exit("bins: expected %r (sqlite3), got %r" % (want, got))
+if c["contexts"][0]["over"] != int(open(t + "/o20.txt").read()):
+    sys.exit("over 20: %r" % c["contexts"][0])
+PYEOF
+	# a --vocab that is missing is an error, not a fallback
+	"$TESSERA" report --json --vocab /nonexistent/v.gz "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ]
+}
+
 # composites and tags: the JSON against the compositions/tags tables and tags stats
 composed_json() {
 	composed || return 1
@@ -308,6 +332,7 @@ PYEOF
 
 t json_matches_stats json_matches_stats
 t split_stats split_stats
+t catalog_tokens catalog_tokens
 t composed_json composed_json
 t seeded seeded
 t escaping escaping
