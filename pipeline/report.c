@@ -72,6 +72,7 @@ struct rp {
 	size_t nsheet;
 	uint64_t seen, rng;
 	long long max_orig;         /* largest original side, for the size cells */
+	uint64_t tok_checked, tok_differ;   /* catalog token counts against the tokenizer's */
 	struct ts_pixctx *px;
 	struct ts_image img, small;
 };
@@ -265,8 +266,13 @@ static int caption_row(const struct ts_ds_row *row, void *user)
 		int rc = ts_cstats_add(r->all, cap ? cap : "", cap ? ts_ds_row_bytes(row, 1) : 0, key, &one);
 		if (rc < 0)
 			return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		if (rc == 0)
+		if (rc == 0) {
 			keep_longest(r, key, &one);
+			if (!ts_ds_row_is_null(row, 6)) {
+				r->tok_checked++;
+				r->tok_differ += (size_t)ts_ds_row_int(row, 6) != one.tokens;
+			}
+		}
 		const char *sh = r->has_split ? ts_ds_row_text(row, 2) : NULL;
 		if (sh) {
 			if (ts_cstats_add(r->shrt, sh, ts_ds_row_bytes(row, 2), key, NULL) < 0 ||
@@ -362,8 +368,8 @@ static int gather_captions(struct rp *r)
 	if (!(r->sheet = calloc((size_t)r->o->sheet + 1, sizeof(*r->sheet))))
 		return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	r->rng = r->o->seed;
-	int rc = ts_dataset_query(r->ds, r->has_split ? "select key, caption, short_caption, record, orig_width, orig_height from samples order by record"
-				  : "select key, caption, null, record, orig_width, orig_height from samples order by record",
+	int rc = ts_dataset_query(r->ds, r->has_split ? "select key, caption, short_caption, record, orig_width, orig_height, tokens from samples order by record"
+				  : "select key, caption, null, record, orig_width, orig_height, tokens from samples order by record",
 				  NULL, 0, caption_row, r, r->e);
 	if (rc)
 		return -1;
@@ -371,6 +377,14 @@ static int gather_captions(struct rp *r)
 	if (!cj)
 		return -1;
 	json_object_set_new(r->doc, "captions", cj);
+	if (r->all) {
+		/* the catalog's counts (ingest's) are the tokenizer's when made with the same vocabulary */
+		json_object_set_new(r->doc, "catalog_tokens", json_pack("{s:I, s:I}", "checked", (json_int_t)r->tok_checked,
+									"differ", (json_int_t)r->tok_differ));
+		if (r->tok_differ)
+			ts_warning("%" PRIu64 " of %" PRIu64 " captions have a catalog token count other than the tokenizer's"
+				   " (made with another vocabulary?)", r->tok_differ, r->tok_checked);
+	}
 	if (r->all && json_integer_value(json_object_get(cj, "captions")) > 0 && r->has_split) {
 		json_t *s = ts_cstats_json(r->shrt, r->o->dataset);
 		if (json_integer_value(json_object_get(s, "captions")) > 0) {
@@ -1004,6 +1018,10 @@ static void html_captions(FILE *f, json_t *d)
 	if (!strcmp(json_string_value(json_object_get(c, "kind")), "catalog tokens"))
 		fputs("<p class=\"note\">No CLIP vocabulary was found: lengths are the catalog's token counts, "
 		      "without words lost or sentences.</p>\n", f);
+	json_t *ck = json_object_get(d, "catalog_tokens");
+	if (ck && ji(ck, "checked"))
+		fprintf(f, "<p class=\"note\">Every caption was tokenized; the catalog's token counts agree for %lld of %lld.</p>\n",
+			ji(ck, "checked") - ji(ck, "differ"), ji(ck, "checked"));
 	html_caption_block(f, c, "hist-tokens", "Primary captions");
 	if (json_object_get(d, "short_captions")) {
 		html_caption_block(f, json_object_get(d, "short_captions"), "hist-short", "Short captions (captions split)");

@@ -38,15 +38,19 @@ json_matches_stats() {
 	"$TESSERA" captions stats --json "$TMP/demo" > "$TMP/s.json" || return 1
 	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select reason, count(*) from rejects group by reason order by reason" > "$TMP/rej.txt"
 	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select (select count(*) from samples), (select count(*) from rejects), (select count(*) from shards), (select sum(bytes) from shards)" > "$TMP/tot.txt"
+	sqlite3 "$TMP/demo/catalog.sqlite" "select count(tokens) from samples" > "$TMP/ntok.txt"
 	"$PY" - "$TMP" <<'PYEOF'
 import json, sys
 t = sys.argv[1]
 r = json.load(open(t + "/r.json")); s = json.load(open(t + "/s.json"))
+n_tok = int(open(t + "/ntok.txt").read())
 if r["captions"] != s:
     for k in s:
         if r["captions"].get(k) != s[k]:
             print("captions.%s: report %r, captions stats %r" % (k, r["captions"].get(k), s[k]))
     sys.exit(1)
+if r["catalog_tokens"] != {"checked": n_tok, "differ": 0}:
+    sys.exit("catalog tokens: expected all %d to agree with the tokenizer, got %r" % (n_tok, r["catalog_tokens"]))
 want = {l.split()[0]: int(l.split()[1]) for l in open(t + "/rej.txt")}
 got = {x["reason"]: x["count"] for x in r["rejects_by_reason"]}
 if got != want:
