@@ -95,6 +95,37 @@ const char *ts_report_reason_meaning(const char *code)
 	return NULL;
 }
 
+/* A JSON string of s[0..n); bytes that are not UTF-8 (a file name can hold
+ * any) become U+FFFD, since JSON text must be UTF-8. */
+static json_t *json_lossy(const char *s, size_t n)
+{
+	json_t *v = json_stringn(s, n);
+	if (v)
+		return v;
+	char *buf = malloc(3 * n + 1);
+	size_t o = 0;
+	if (!buf)
+		return json_null();
+	for (size_t i = 0; i < n;) {
+		unsigned char c = (unsigned char)s[i];
+		size_t k = c < 0x80 ? 1 : c >= 0xc2 && c < 0xe0 ? 2 : c >= 0xe0 && c < 0xf0 ? 3 : c >= 0xf0 && c < 0xf5 ? 4 : 0;
+		json_t *t = k && i + k <= n ? json_stringn(s + i, k) : NULL;
+		if (t && c) {
+			memcpy(buf + o, s + i, k);
+			o += k;
+			i += k;
+		} else {
+			memcpy(buf + o, "\xef\xbf\xbd", 3);
+			o += 3;
+			i++;
+		}
+		json_decref(t);
+	}
+	v = json_stringn(buf, o);
+	free(buf);
+	return v ? v : json_null();
+}
+
 static json_t *col_json(const struct ts_ds_row *r, int i)
 {
 	switch (ts_ds_row_type(r, i)) {
@@ -105,9 +136,7 @@ static json_t *col_json(const struct ts_ds_row *r, int i)
 	}
 	const char *t = ts_ds_row_text(r, i);
 	size_t n = ts_ds_row_bytes(r, i);
-	json_t *v = json_stringn(t, n);
-	/* a path that is not UTF-8 is kept byte for byte */
-	return v ? v : json_stringn_nocheck(t, n);
+	return json_lossy(t, n);
 }
 
 struct objs {
@@ -172,8 +201,7 @@ static int gather_header(struct rp *r)
 {
 	int64_t t[4] = { 0 };
 	json_t *d = r->doc;
-	json_t *path = json_string(r->o->dataset);
-	json_object_set_new(d, "dataset", path ? path : json_stringn_nocheck(r->o->dataset, strlen(r->o->dataset)));
+	json_object_set_new(d, "dataset", json_lossy(r->o->dataset, strlen(r->o->dataset)));
 	json_object_set_new(d, "schema_version", json_integer(ts_dataset_version(r->ds)));
 	if (q_ints(r, "select (select count(*) from samples), (select count(*) from shards),"
 		   " (select coalesce(sum(bytes), 0) from shards), (select count(*) from rejects)", t))
@@ -294,7 +322,7 @@ static json_t *catalog_token_stats(struct rp *r)
 		   " coalesce(max(tokens), 0) from samples", t))
 		return NULL;
 	json_t *j = json_object(), *tk = json_object(), *ctx = json_array();
-	json_object_set_new(j, "source", json_string(r->o->dataset));
+	json_object_set_new(j, "source", json_lossy(r->o->dataset, strlen(r->o->dataset)));
 	json_object_set_new(j, "kind", json_string("catalog tokens"));
 	json_object_set_new(j, "captions", json_integer(t[0]));
 	json_object_set_new(tk, "total", json_integer(t[1]));

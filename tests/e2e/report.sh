@@ -210,6 +210,11 @@ for want in (caption, sys.argv[2], 'sub <i>/a&b "x".jpg'):
 if "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" not in page:
     sys.exit("the caption's markup is not escaped as expected")
 PYEOF
+	# a dataset path that is not UTF-8: U+FFFD on the page and in the JSON
+	b="$TMP/$(printf 'not\377utf8')"
+	cp -r "$o" "$b" && rm -f "$b/.tessera.lock" || return 1
+	"$TESSERA" report -q --json --samples 1 "$b" -o "$TMP/b.html" > "$TMP/b.json" || return 1
+	"$PY" -c 'import json, sys; d = json.load(open(sys.argv[1], encoding="utf-8")); assert d["dataset"].endswith("not\ufffdutf8"), d["dataset"]; open(sys.argv[2], encoding="utf-8").read()' "$TMP/b.json" "$TMP/b.html"
 }
 
 # reading changes nothing, and works on a read-only mount
