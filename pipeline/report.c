@@ -231,6 +231,32 @@ static int gather_header(struct rp *r)
 		json_object_set(p, "count", json_object_get(oj, "part_count"));
 		json_object_set_new(d, "part", p);
 	}
+	/* a merged dataset: part I of N held the records r % N == I */
+	char *mo = ts_dataset_meta(r->ds, "merge_options");
+	json_t *mj = mo ? json_loads(mo, 0, NULL) : NULL;
+	free(mo);
+	json_t *parts = json_object_get(mj, "partitions");
+	if (json_array_size(parts) > 0) {
+		char sql[256];
+		size_t np = json_array_size(parts);
+		snprintf(sql, sizeof(sql), "select p, sum(s), sum(j) from (select record %% %zu p, 1 s, 0 j from samples"
+			 " union all select record %% %zu, 0, 1 from rejects) group by p order by p", np, np);
+		json_t *rows = q_objs(r, sql, "part,samples,rejects", NULL);
+		if (!rows) {
+			json_decref(mj);
+			json_decref(oj);
+			return -1;
+		}
+		size_t i;
+		json_t *x;
+		json_array_foreach(rows, i, x) {
+			json_t *path = json_array_get(parts, (size_t)json_integer_value(json_object_get(x, "part")));
+			if (path)
+				json_object_set(x, "path", path);
+		}
+		json_object_set_new(d, "merged_parts", rows);
+	}
+	json_decref(mj);
 	const char *cmd = json_string_value(json_object_get(oj, "command"));
 	r->is_str = cmd && !strcmp(cmd, "str ingest");
 	json_object_set_new(d, "kind", json_string(r->is_str ? "scene-text" : "captions"));
@@ -924,6 +950,18 @@ static void html_header(FILE *f, json_t *d)
 			ji(part, "count"));
 	size_t i;
 	json_t *x;
+	json_t *mp = json_object_get(d, "merged_parts");
+	if (json_array_size(mp)) {
+		fprintf(f, "<h3>Merged from %zu partitions</h3>\n<table id=\"parts\"><tr><th>part</th><th>partition</th>"
+			"<th>samples</th><th>rejects</th></tr>\n", json_array_size(mp));
+		json_array_foreach(mp, i, x) {
+			fprintf(f, "<tr><td class=\"n\">%lld</td><td class=\"mono\">", ji(x, "part"));
+			esc_json_str(f, json_object_get(x, "path"));
+			fprintf(f, "</td><td class=\"n\">%s</td><td class=\"n\">%s</td></tr>\n", num(n1, ji(x, "samples")),
+				num(n2, ji(x, "rejects")));
+		}
+		fputs("</table>\n", f);
+	}
 	fputs("<h3>Runs</h3>\n<table id=\"runs\"><tr><th>#</th><th>command</th><th>version</th><th>started</th>"
 	      "<th>ended</th><th>status</th></tr>\n", f);
 	json_array_foreach(json_object_get(d, "runs"), i, x) {

@@ -157,6 +157,27 @@ for s in r["contact_sheet"]["samples"]:
 PYEOF
 }
 
+# a merged dataset: the samples and rejects of each partition
+merged() {
+	for i in 0 1 2; do
+		"$TESSERA" ingest -q --format folder --part $i/3 tests/data/sample -o "$TMP/parts" 2>/dev/null
+		[ -f "$TMP/parts/part-0000$i/catalog.sqlite" ] || return 1
+	done
+	"$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" 2>/dev/null || return 1
+	"$TESSERA" report --json --samples 0 "$TMP/merged" > "$TMP/m.json" 2>/dev/null || return 1
+	for i in 0 1 2; do
+		sqlite3 -separator ' ' "$TMP/parts/part-0000$i/catalog.sqlite" "select $i, (select count(*) from samples), (select count(*) from rejects)"
+	done > "$TMP/parts.txt"
+	"$PY" - "$TMP" <<'PYEOF'
+import json, sys
+t = sys.argv[1]
+got = [[p["part"], p["samples"], p["rejects"]] for p in json.load(open(t + "/m.json"))["merged_parts"]]
+want = [[int(x) for x in l.split()] for l in open(t + "/parts.txt")]
+if got != want:
+    sys.exit("per-part counts: expected %r (the partitions' catalogs), got %r" % (want, got))
+PYEOF
+}
+
 # the same seed gives the same page; another seed another sheet
 seeded() {
 	demo || return 1
@@ -343,6 +364,7 @@ t json_matches_stats json_matches_stats
 t split_stats split_stats
 t catalog_tokens catalog_tokens
 t composed_json composed_json
+t merged merged
 t seeded seeded
 t escaping escaping
 t readonly readonly_use
