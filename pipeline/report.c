@@ -1219,7 +1219,8 @@ static void html_count_table(FILE *f, json_t *arr, const char *id, const char *k
 	json_array_foreach(arr, i, x) {
 		fputs("<tr><td>", f);
 		esc_json_str(f, json_object_get(x, k1));
-		fprintf(f, "</td><td class=\"n\">%lld</td></tr>\n", ji(x, "count"));
+		char n1[32];
+		fprintf(f, "</td><td class=\"n\">%s</td></tr>\n", num(n1, ji(x, "count")));
 	}
 	fputs("</table>\n", f);
 }
@@ -1267,9 +1268,11 @@ static void html_images(FILE *f, json_t *d)
 	fputs("<h3>Stored images</h3>\n<div style=\"display:flex;gap:24px;flex-wrap:wrap\"><div>", f);
 	html_count_table(f, json_object_get(im, "formats"), "formats", "format", "format");
 	fputs("</div><div><table id=\"output-sizes\"><tr><th>stored size</th><th>samples</th></tr>\n", f);
-	json_array_foreach(json_object_get(im, "output_sizes"), i, x)
-		fprintf(f, "<tr><td>%lld x %lld</td><td class=\"n\">%lld</td></tr>\n", ji(x, "width"), ji(x, "height"),
-			ji(x, "count"));
+	json_array_foreach(json_object_get(im, "output_sizes"), i, x) {
+		char n1[32];
+		fprintf(f, "<tr><td>%lld x %lld</td><td class=\"n\">%s</td></tr>\n", ji(x, "width"), ji(x, "height"),
+			num(n1, ji(x, "count")));
+	}
 	fputs("</table></div></div>\n", f);
 	json_t *ib = json_object_get(im, "image_bytes");
 	char b1[32], b2[32], b3[32];
