@@ -41,6 +41,7 @@
 #include "progress.h"
 #include "shards_ops.h"
 #include "../base/rng.h"
+#include "pool.h"
 #include "util.h"
 
 void usage_compose(FILE *f)
@@ -184,14 +185,12 @@ struct ctx {
 	struct ts_bpe *bpe;
 };
 
+/* A worker's own context on the pool. */
 struct worker {
-	pthread_t th;
 	struct ctx *c;
 	struct ts_pixctx *px;
 	struct ts_bpe_ctx *tok;
 	struct ts_image a, b, out;
-	struct job *jobs;
-	size_t first, end;
 };
 
 static int read_image(struct ctx *c, const struct src *s, uint8_t **data, size_t *len, struct ts_err *e)
@@ -548,18 +547,15 @@ static void do_composite(struct worker *w, struct job *j)
 	}
 }
 
-static void *worker_main(void *arg)
+/* One job on a worker of the pool (any thread; its own struct worker). */
+static void pool_job(void *worker, void *item)
 {
-	struct worker *w = arg;
-	for (size_t i = w->first; i < w->end; i++) {
-		if (w->jobs[i].record < w->c->resume)
-			continue;          /* written before the run was resumed */
-		if (w->jobs[i].type == J_ORIGINAL)
-			do_original(w, &w->jobs[i]);
-		else
-			do_composite(w, &w->jobs[i]);
-	}
-	return NULL;
+	struct worker *w = worker;
+	struct job *j = item;
+	if (j->type == J_ORIGINAL)
+		do_original(w, j);
+	else
+		do_composite(w, j);
 }
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -683,7 +679,7 @@ static long plan_partner(struct ctx *c, struct ts_rng *r, size_t a, struct ts_bp
 	return best;
 }
 
-static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, int nthreads, uint64_t *next_record,
+static int run_window(struct ctx *c, struct out_state *os, struct ts_pool *pool, size_t depth, uint64_t *next_record,
 		      struct ts_bpe_ctx *tok, struct ts_progress *prog, uint64_t *done)
 {
 	const struct opts *o = c->o;
@@ -720,42 +716,31 @@ static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, in
 							   .over_budget = over };
 			}
 		}
-		/* make them, a batch at a time, and write in plan order */
-		const size_t batch = 64 * (size_t)nthreads;
-		for (size_t f = 0; f < nj; f += batch) {
-			size_t e = f + batch < nj ? f + batch : nj;
-			int started = 0;
-			for (int t = 0; t < nthreads; t++) {
-				ws[t].jobs = jobs;
-				ws[t].first = f + (e - f) * (size_t)t / (size_t)nthreads;
-				ws[t].end = f + (e - f) * (size_t)(t + 1) / (size_t)nthreads;
+		/* make them on the pool and write them in plan order as they
+		 * come back; jobs below the resume point were written before */
+		int rc = 0;
+		for (size_t i = 0; i <= nj; i++) {
+			int flush = i == nj;
+			while (ts_pool_inflight(pool) >= (flush ? 1 : depth)) {
+				struct job *j = ts_pool_next(pool, 1);
+				if (!rc)
+					rc = write_job(c, os, j);
+				job_clear(j);
+				++*done;
+				ts_progress_update(prog, *done, 0, os->rejects);
 			}
-			for (int t = 1; t < nthreads; t++)
-				if (pthread_create(&ws[t].th, NULL, worker_main, &ws[t]) == 0)
-					started = t;
-				else
-					break;
-			worker_main(&ws[0]);
-			for (int t = 1; t <= started; t++)
-				pthread_join(ws[t].th, NULL);
-			for (int t = started + 1; t < nthreads; t++)
-				worker_main(&ws[t]);
-			int rc = 0;
-			for (size_t i = f; i < e; i++) {
-				if (!rc && jobs[i].record >= c->resume)
-					rc = write_job(c, os, &jobs[i]);
+			if (flush)
+				break;
+			if (rc || jobs[i].record < c->resume) {
 				job_clear(&jobs[i]);
+				++*done;
+				continue;
 			}
-			*done += e - f;
-			ts_progress_update(prog, *done, 0, os->rejects);
-			if (rc) {
-				for (size_t i = e; i < nj; i++)
-					job_clear(&jobs[i]);
-				free(jobs);
-				return rc;
-			}
+			ts_pool_submit(pool, &jobs[i]);
 		}
 		free(jobs);
+		if (rc)
+			return rc;
 	}
 	return TS_OK;
 }
@@ -987,6 +972,8 @@ int cmd_compose(int argc, char **argv)
 	struct ts_err e = TS_ERR_INIT;
 	struct ts_out *od = NULL;
 	struct worker *ws = NULL;
+	struct ts_pool *pool = NULL;
+	size_t depth = 0;
 	struct ts_ds_iter *it = NULL;
 	struct ts_bpe_ctx *tok = NULL;
 	struct ts_progress *prog = NULL;
@@ -1074,6 +1061,19 @@ int cmd_compose(int argc, char **argv)
 			goto fail;
 		}
 	}
+	/* one pool for the run: -j 1 makes everything on this thread */
+	depth = 8 * (size_t)o.threads + 8;
+	{
+		void **ctxs = calloc((size_t)o.threads, sizeof(*ctxs));
+		for (int t = 0; ctxs && t < o.threads; t++)
+			ctxs[t] = &ws[t];
+		int prc = ctxs ? ts_pool_new(&pool, o.threads > 1 ? o.threads : 0, depth, pool_job, ctxs) : -1;
+		free(ctxs);
+		if (prc) {
+			ts_err_set(&os.e, TS_ERR_NOMEM, TS_R_NONE, "cannot start worker threads");
+			goto fail;
+		}
+	}
 	tok = cx.bpe ? ts_bpe_ctx_new(cx.bpe) : NULL;
 	cx.win = calloc((size_t)o.window + 1, sizeof(*cx.win));
 	if (!cx.win || ts_ds_iter_samples(cx.ds, -1, &it, &os.e))
@@ -1099,7 +1099,7 @@ int cmd_compose(int argc, char **argv)
 			if (n == 0) {
 				cx.win[cx.nwin++] = tmp;
 			} else {
-				int r2 = run_window(&cx, &os, ws, o.threads, &next_record, tok, prog, &done);
+				int r2 = run_window(&cx, &os, pool, depth, &next_record, tok, prog, &done);
 				for (size_t i = 0; i < cx.nwin; i++)
 					src_free(&cx.win[i]);
 				cx.window_no++;
@@ -1114,7 +1114,7 @@ int cmd_compose(int argc, char **argv)
 		}
 		if (n < 0)
 			goto fail;
-		if (run_window(&cx, &os, ws, o.threads, &next_record, tok, prog, &done))
+		if (run_window(&cx, &os, pool, depth, &next_record, tok, prog, &done))
 			goto fail;
 		for (size_t i = 0; i < cx.nwin; i++)
 			src_free(&cx.win[i]);
@@ -1174,6 +1174,7 @@ fail:
 	}
 	ts_error("%s", os.e.msg[0] ? os.e.msg : "compose failed");
 out:
+	ts_pool_free(pool);   /* before the workers' contexts go */
 	ts_signals_restore();
 	ts_progress_free(prog);
 	ts_out_free(od);
