@@ -3,7 +3,7 @@
 #   make deps      install missing Debian packages (apt-get)
 #   make           build ./tessera and libtessera.a
 #   make test      deps + build + the whole suite
-#   make demo      deps + build + ingest tests/data/sample and print the summary
+#   make demo      deps + build + ingest tests/data/sample, print the summary, write demo-out/report.html
 #   make bench     speed against Pillow / OpenCV / vipsthumbnail
 #   make install PREFIX=/usr/local
 #   SANITIZE=address,undefined  build everything with those sanitizers
@@ -14,13 +14,14 @@ BUILD ?= build
 
 CC ?= cc
 PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
-	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd
+	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd libsodium
 
 # Debian packages needed to build and test (pkg-config names above come from these).
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
-	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil
+	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil \
+	libsodium-dev chromium fonts-dejavu-core
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -59,7 +60,8 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c \
 	pipeline/source.c pipeline/source_folder.c pipeline/source_csv.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
 	pipeline/source_urban1k.c pipeline/source_wds.c \
-	pipeline/cmd_str.c pipeline/str.c
+	pipeline/cmd_str.c pipeline/str.c \
+	pipeline/cmd_report.c pipeline/report.c pipeline/report_svg.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
@@ -77,6 +79,13 @@ all: tessera
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -MMD -MP -c $< -o $@
+
+# docs/formats.md's reject table, compiled into the report (tools/reject_doc.awk)
+$(BUILD)/gen/reject_doc.h: docs/formats.md tools/reject_doc.awk
+	@mkdir -p $(dir $@)
+	awk -f tools/reject_doc.awk docs/formats.md > $@.tmp && mv $@.tmp $@
+$(BUILD)/pipeline/report.o: $(BUILD)/gen/reject_doc.h
+$(BUILD)/pipeline/report.o: CFLAGS_ALL += -I$(BUILD)/gen
 
 $(BUILD)/libtessera.a: $(LIB_OBJ)
 	@rm -f $@
@@ -123,6 +132,8 @@ demo: deps
 	./$(BUILD)/tessera compose --rate 0.5 --seed 1 demo-out -o demo-out/composed
 	@echo "composites written to demo-out/composed/; a few of them:"
 	@sqlite3 demo-out/composed/catalog.sqlite "select '  ' || s.key || '  ' || (select name from shards where idx = s.shard) || '  sources ' || c.sources || char(10) || '    ' || s.caption from samples s join compositions c using (key) order by s.key limit 3"
+	./$(BUILD)/tessera report demo-out -o demo-out/report.html
+	@echo "open demo-out/report.html in a browser: caption lengths, rejects, images, a contact sheet"
 
 bench: deps
 	@$(MAKE) --no-print-directory tessera

@@ -20,10 +20,11 @@
 #include "../captions/sentence.h"
 #include "../shards/dataset.h"
 #include "captions_cmds.h"
+#include "captions_stats.h"
 #include "cmd.h"
 #include "util.h"
 
-#define MAX_CONTEXTS 16
+#define MAX_CONTEXTS TS_CSTATS_MAX_CONTEXTS
 
 struct hist {
 	uint64_t *c;
@@ -68,7 +69,7 @@ struct acc {
 	struct hist th, sh;
 };
 
-struct stats {
+struct ts_cstats {
 	size_t ctx[MAX_CONTEXTS];
 	int nctx;
 	long bin;
@@ -90,7 +91,16 @@ static void acc_reset(struct acc *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static int add_caption(struct stats *st, const char *text, size_t len, const char *where)
+static int add_caption_one(struct ts_cstats *st, const char *text, size_t len, const char *where,
+			   struct ts_cstats_one *one);
+
+static int add_caption(struct ts_cstats *st, const char *text, size_t len, const char *where)
+{
+	return add_caption_one(st, text, len, where, NULL);
+}
+
+static int add_caption_one(struct ts_cstats *st, const char *text, size_t len, const char *where,
+			   struct ts_cstats_one *one)
 {
 	const int32_t *ids;
 	const uint32_t *piece;
@@ -111,6 +121,15 @@ static int add_caption(struct stats *st, const char *text, size_t len, const cha
 	size_t tokens = n + 2, words = 1, sentences = ts_sentence_count(st->sp, text, len);
 	for (size_t i = 0; i < cl; i++)
 		words += clean[i] == ' ';
+	if (one) {
+		one->tokens = tokens;
+		one->sentences = sentences;
+		one->words = words;
+		one->clean = clean;
+		one->clean_len = cl;
+		for (int c = 0; c < st->nctx; c++)
+			one->cut[c] = n > st->ctx[c] - 2 ? piece[st->ctx[c] - 2] : cl;
+	}
 	for (int k = 0; k < 2; k++) {
 		struct acc *a = accs[k];
 		if (!a)
@@ -151,7 +170,7 @@ static double share(uint64_t a, uint64_t b)
 	return b ? (double)a / (double)b : 0.0;
 }
 
-static json_t *acc_json(const struct stats *st, const struct acc *a, int full)
+static json_t *acc_json(const struct ts_cstats *st, const struct acc *a, int full)
 {
 	json_t *j = json_object(), *ctx = json_array();
 	json_object_set_new(j, "captions", json_integer((json_int_t)a->captions));
@@ -212,7 +231,51 @@ static json_t *acc_json(const struct stats *st, const struct acc *a, int full)
 	return j;
 }
 
-static void flush_shard(struct stats *st)
+struct ts_cstats *ts_cstats_new(struct ts_bpe_ctx *bpe, const struct ts_sentences *sp)
+{
+	struct ts_cstats *st = calloc(1, sizeof(*st));
+	if (!st)
+		return NULL;
+	st->ctx[0] = 20;
+	st->ctx[1] = 77;
+	st->ctx[2] = 248;
+	st->nctx = 3;
+	st->bin = 10;
+	st->cur_shard = -1;
+	st->bpe = bpe;
+	st->sp = (struct ts_sentences *)sp;
+	return st;
+}
+
+int ts_cstats_add(struct ts_cstats *st, const char *text, size_t len, const char *where,
+		  struct ts_cstats_one *one)
+{
+	uint64_t before = st->all.captions;
+	if (add_caption_one(st, text, len, where, one))
+		return -1;
+	return st->all.captions > before ? 0 : 1;
+}
+
+json_t *ts_cstats_json(const struct ts_cstats *st, const char *source)
+{
+	json_t *j = acc_json(st, &st->all, 1);
+	json_object_set_new(j, "source", json_string(source));
+	json_object_set_new(j, "kind", json_string("dataset"));
+	json_object_set_new(j, "blank", json_integer((json_int_t)st->blank));
+	json_object_set_new(j, "unreadable", json_integer((json_int_t)st->skipped));
+	return j;
+}
+
+void ts_cstats_free(struct ts_cstats *st)
+{
+	if (!st)
+		return;
+	acc_reset(&st->all);
+	acc_reset(&st->shard);
+	free(st);
+}
+
+static void flush_shard(struct ts_cstats *st)
 {
 	if (!st->by_shard || st->cur_shard < 0)
 		return;
@@ -224,7 +287,7 @@ static void flush_shard(struct stats *st)
 
 static int ds_sample(const struct ts_ds_sample *s, void *user)
 {
-	struct stats *st = user;
+	struct ts_cstats *st = user;
 	if ((long)s->shard != st->cur_shard) {
 		flush_shard(st);
 		st->cur_shard = (long)s->shard;
@@ -234,7 +297,7 @@ static int ds_sample(const struct ts_ds_sample *s, void *user)
 	return add_caption(st, s->caption ? s->caption : "", s->caption ? strlen(s->caption) : 0, s->key);
 }
 
-static void print_text(const struct stats *st, json_t *j, const char *source)
+static void print_text(const struct ts_cstats *st, json_t *j, const char *source)
 {
 	json_t *t = json_object_get(j, "tokens"), *s = json_object_get(j, "sentences");
 	const struct acc *a = &st->all;
@@ -292,7 +355,7 @@ static void print_text(const struct stats *st, json_t *j, const char *source)
 	}
 }
 
-static int parse_contexts(const char *s, struct stats *st)
+static int parse_contexts(const char *s, struct ts_cstats *st)
 {
 	char *copy = strdup(s), *save = NULL;
 	st->nctx = 0;
@@ -323,7 +386,7 @@ int captions_stats(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct stats st = { .ctx = { 20, 77, 248 }, .nctx = 3, .bin = 10, .cur_shard = -1,
+	struct ts_cstats st = { .ctx = { 20, 77, 248 }, .nctx = 3, .bin = 10, .cur_shard = -1,
 			    .e = TS_ERR_INIT };
 	struct ts_bpe *bpe = NULL;
 	struct ts_dataset *ds = NULL;

@@ -26,6 +26,8 @@ void usage_tags(FILE *f);
 void usage_captions(FILE *f);
 void usage_shards(FILE *f);
 int cmd_str(int argc, char **argv);
+int cmd_report(int argc, char **argv);
+void usage_report(FILE *f);
 void usage_str(FILE *f);
 
 const struct ts_cmd *ts_cmd_find(const char *name);

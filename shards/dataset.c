@@ -686,3 +686,100 @@ int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *e
 	free(name);
 	return rc;
 }
+
+/* ---- read-only queries (tessera report) ---- */
+
+struct ts_ds_row {
+	sqlite3_stmt *q;
+};
+
+int ts_ds_row_columns(const struct ts_ds_row *r)
+{
+	return sqlite3_column_count(r->q);
+}
+
+const char *ts_ds_row_text(const struct ts_ds_row *r, int i)
+{
+	return (const char *)sqlite3_column_text(r->q, i);
+}
+
+size_t ts_ds_row_bytes(const struct ts_ds_row *r, int i)
+{
+	return (size_t)sqlite3_column_bytes(r->q, i);
+}
+
+int64_t ts_ds_row_int(const struct ts_ds_row *r, int i)
+{
+	return sqlite3_column_int64(r->q, i);
+}
+
+double ts_ds_row_real(const struct ts_ds_row *r, int i)
+{
+	return sqlite3_column_double(r->q, i);
+}
+
+int ts_ds_row_type(const struct ts_ds_row *r, int i)
+{
+	switch (sqlite3_column_type(r->q, i)) {
+	case SQLITE_NULL: return 'n';
+	case SQLITE_INTEGER: return 'i';
+	case SQLITE_FLOAT: return 'r';
+	default: return 't';
+	}
+}
+
+int ts_ds_row_is_null(const struct ts_ds_row *r, int i)
+{
+	return sqlite3_column_type(r->q, i) == SQLITE_NULL;
+}
+
+int ts_dataset_query(struct ts_dataset *ds, const char *sql, const char *const *params, int nparams,
+		     int (*fn)(const struct ts_ds_row *r, void *user), void *user, struct ts_err *err)
+{
+	struct ts_ds_row row = { NULL };
+	int rc = 0, st;
+	if (sqlite3_prepare_v2(ds->db, sql, -1, &row.q, NULL) != SQLITE_OK)
+		return db_err(ds, err, "query");
+	if (!sqlite3_stmt_readonly(row.q)) {
+		sqlite3_finalize(row.q);
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "refusing a statement that writes to '%s'",
+				  ds->catalog);
+	}
+	for (int i = 0; i < nparams; i++)
+		sqlite3_bind_text(row.q, i + 1, params[i], -1, SQLITE_STATIC);
+	while ((st = sqlite3_step(row.q)) == SQLITE_ROW)
+		if ((rc = fn(&row, user)))
+			break;
+	if (!rc && st != SQLITE_DONE)
+		rc = db_err(ds, err, "query");
+	sqlite3_finalize(row.q);
+	return rc;
+}
+
+int ts_dataset_has_column(struct ts_dataset *ds, const char *table, const char *column)
+{
+	sqlite3_stmt *q = NULL;
+	int found = 0;
+	if (sqlite3_prepare_v2(ds->db, "select 1 from pragma_table_info(?1) where name = ?2", -1, &q,
+			       NULL) == SQLITE_OK) {
+		sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+		sqlite3_bind_text(q, 2, column, -1, SQLITE_STATIC);
+		found = sqlite3_step(q) == SQLITE_ROW;
+	}
+	if (!column && q) {
+		sqlite3_finalize(q);
+		q = NULL;
+		if (sqlite3_prepare_v2(ds->db, "select 1 from sqlite_master where type = 'table' and name = ?1",
+				       -1, &q, NULL) == SQLITE_OK) {
+			sqlite3_bind_text(q, 1, table, -1, SQLITE_STATIC);
+			found = sqlite3_step(q) == SQLITE_ROW;
+		}
+	}
+	sqlite3_finalize(q);
+	return found;
+}
+
+int ts_dataset_version(const struct ts_dataset *ds)
+{
+	return ds->version;
+}

@@ -104,6 +104,26 @@ void ts_ds_iter_free(struct ts_ds_iter *it);   /* accepts NULL */
 int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *ext,
 			   uint8_t **data, size_t *len, struct ts_err *err);
 
+/* Read-only SQL on the catalog (docs/formats.md is its schema), for
+ * aggregates: fn is called once per row (0 to go on, non-zero to stop and
+ * return that value); params are bound as text to ?1..?n.  A statement
+ * that would write is refused. */
+struct ts_ds_row;
+int ts_dataset_query(struct ts_dataset *ds, const char *sql, const char *const *params, int nparams,
+		     int (*fn)(const struct ts_ds_row *r, void *user), void *user, struct ts_err *err);
+int ts_ds_row_columns(const struct ts_ds_row *r);
+const char *ts_ds_row_text(const struct ts_ds_row *r, int i);   /* NULL for NULL */
+size_t ts_ds_row_bytes(const struct ts_ds_row *r, int i);
+int64_t ts_ds_row_int(const struct ts_ds_row *r, int i);
+double ts_ds_row_real(const struct ts_ds_row *r, int i);
+int ts_ds_row_is_null(const struct ts_ds_row *r, int i);
+/* 'n' NULL, 'i' integer, 'r' real, 't' text or blob */
+int ts_ds_row_type(const struct ts_ds_row *r, int i);
+/* 1 when the catalog has that column of table (column NULL: the table). */
+int ts_dataset_has_column(struct ts_dataset *ds, const char *table, const char *column);
+/* PRAGMA user_version of the catalog. */
+int ts_dataset_version(const struct ts_dataset *ds);
+
 /* Write the loaders' sidecars of OUTDIR/shards (shards/index.c):
  * sizes.json, shardindex.json, NNNNNN.idx, NNNNNN_stats.json. */
 int ts_dataset_write_index(const char *outdir, struct ts_err *err);

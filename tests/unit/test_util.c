@@ -1,10 +1,87 @@
-/* test_util.c - command-layer helpers: number parsing, file reads. */
+/* test_util.c - command-layer helpers: number parsing, file reads, the
+ * report's HTML escaping, charts and reject meanings. */
 #include "t.h"
 
 #include <stdint.h>
 #include <unistd.h>
 
+#include "../../pipeline/report.h"
+#include "../../pipeline/report_svg.h"
 #include "../../pipeline/util.h"
+
+/* What fn writes, as a malloc'ed string. */
+static char *capture_html(const char *s, size_t len)
+{
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	ts_html_text(f, s, len);
+	fclose(f);
+	return buf;
+}
+
+static void html_escape(void)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "<script>alert(\"x\")</script>", "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" },
+		{ "Tom & Jerry's", "Tom &amp; Jerry&#39;s" },
+		{ "caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x90\x95", "caf\xc3\xa9 \xe2\x98\x95 \xf0\x9f\x90\x95" },
+		{ "bad \xff byte", "bad &#xFFFD; byte" },
+		{ "cut \xe2\x98", "cut &#xFFFD;&#xFFFD;" },
+		{ "overlong \xc0\xaf", "overlong &#xFFFD;&#xFFFD;" },
+		{ "surrogate \xed\xa0\x80", "surrogate &#xFFFD;&#xFFFD;&#xFFFD;" },
+		{ "bell\a tab\t", "bell&#xFFFD; tab\t" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *got = capture_html(cases[i].in, strlen(cases[i].in));
+		CHECK_EQ_STR(got, cases[i].want);
+		free(got);
+	}
+	/* a NUL inside the text is a control character, not an end */
+	char *got = capture_html("a\0b", 3);
+	CHECK_EQ_STR(got, "a&#xFFFD;b");
+	free(got);
+}
+
+static size_t count(const char *hay, const char *needle)
+{
+	size_t n = 0;
+	for (const char *p = hay; (p = strstr(p, needle)); p++)
+		n++;
+	return n;
+}
+
+static void svg_histogram(void)
+{
+	struct ts_svg_bin bins[] = { { 10, 19, 5 }, { 20, 29, 29 }, { 30, 39, 0 } };
+	struct ts_svg_mark marks[] = { { 20, "20 tokens" }, { 77, "77 tokens" }, { 248, "248 <tokens>" } };
+	char *buf = NULL;
+	size_t n = 0;
+	FILE *f = open_memstream(&buf, &n);
+	ts_svg_histogram(f, bins, 3, marks, 3, 80, "x & y", "h");
+	fclose(f);
+	CHECK_EQ_INT(count(buf, "<rect class=\"bar\""), 3);
+	CHECK(strstr(buf, "data-from=\"20\" data-to=\"29\" data-count=\"29\"") != NULL);
+	CHECK(strstr(buf, "data-limit=\"77\">") != NULL);
+	/* 248 is past the axis: drawn at the edge, said so */
+	CHECK(strstr(buf, "data-limit=\"248\" data-beyond=\"1\"") != NULL);
+	CHECK(strstr(buf, "248 &lt;tokens&gt;") != NULL && strstr(buf, "x &amp; y") != NULL);
+	CHECK(!strstr(buf, "<tokens>"));
+	free(buf);
+}
+
+/* every reason code has the meaning docs/formats.md gives it */
+static void reason_meanings(void)
+{
+	for (int i = 1; i < TS_R__COUNT; i++) {
+		const char *code = ts_reason_name((enum ts_reason)i);
+		CHECKF(ts_report_reason_meaning(code) != NULL, "reason %s has no meaning in the report", code);
+	}
+	CHECK_EQ_STR(ts_report_reason_meaning("image.empty"), "the image file has zero bytes");
+	CHECK(ts_report_reason_meaning("no.such_reason") == NULL);
+}
 
 static void parse_u64(void)
 {
@@ -68,6 +145,9 @@ int main(void)
 		{ "parse_u64", parse_u64 },
 		{ "parse_int", parse_int },
 		{ "read_file", read_file },
+		{ "html_escape", html_escape },
+		{ "svg_histogram", svg_histogram },
+		{ "reason_meanings", reason_meanings },
 		{ NULL, NULL },
 	};
 	return t_run("util", cases);

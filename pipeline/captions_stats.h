@@ -1,0 +1,45 @@
+/*
+ * captions_stats.h - the caption-length accumulator of `tessera captions
+ * stats`, for other commands (tessera report) that must give the same
+ * numbers: CLIP tokens with SOT/EOT, sentences, words, and what
+ * truncation at 20, 77 and 248 tokens loses (docs/captions.md).
+ */
+#ifndef TS_CAPTIONS_STATS_H
+#define TS_CAPTIONS_STATS_H
+
+#include <stddef.h>
+
+#define TS_CSTATS_MAX_CONTEXTS 16
+
+struct ts_bpe_ctx;
+struct ts_sentences;
+struct ts_cstats;
+typedef struct json_t json_t;
+
+/* Contexts 20, 77, 248 and bins of 10 tokens, as captions stats' defaults.
+ * bpe and sp are borrowed (they must outlive the accumulator).  NULL when
+ * out of memory. */
+struct ts_cstats *ts_cstats_new(struct ts_bpe_ctx *bpe, const struct ts_sentences *sp);
+void ts_cstats_free(struct ts_cstats *st);   /* accepts NULL */
+
+/* What one caption added: the cleaned text the tokenizer saw (valid until
+ * the next add) and, per context, the byte offset in it where the first
+ * token cut off starts (clean_len when the caption fits). */
+struct ts_cstats_one {
+	size_t tokens, sentences, words;
+	const char *clean;
+	size_t clean_len;
+	size_t cut[TS_CSTATS_MAX_CONTEXTS];
+};
+
+/* Count one caption.  Returns 0 when counted (one filled, if not NULL), 1
+ * when blank or unreadable (counted as such, message on stderr), -1 when out
+ * of memory. */
+int ts_cstats_add(struct ts_cstats *st, const char *text, size_t len, const char *where,
+		  struct ts_cstats_one *one);
+
+/* The JSON document of `captions stats --json` for a dataset SOURCE
+ * (new reference). */
+json_t *ts_cstats_json(const struct ts_cstats *st, const char *source);
+
+#endif
