@@ -38,6 +38,7 @@ static const struct {
 	[TS_R_LABEL_TOO_LONG] = { "label.too_long", "scene-text label longer than --max-label-length" },
 	[TS_R_LABEL_EMPTY] = { "label.empty_after_filter", "scene-text label empty after the charset filter" },
 	[TS_R_RECORD_UNSAFE_MEMBER] = { "record.unsafe_member", "a tar input sample has a member with an absolute or '..' name, or a symlink, hard link or special member" },
+	[TS_R_LMDB_CORRUPT] = { "lmdb.corrupt", "an LMDB record could not be read: its pages are damaged (the reader died, hung or liblmdb reported corruption)" },
 };
 
 int ts_err_set(struct ts_err *err, int status, enum ts_reason reason,

@@ -51,6 +51,7 @@ enum ts_reason {
 	TS_R_LABEL_TOO_LONG,        /* label.too_long */
 	TS_R_LABEL_EMPTY,           /* label.empty_after_filter */
 	TS_R_RECORD_UNSAFE_MEMBER,  /* record.unsafe_member */
+	TS_R_LMDB_CORRUPT,          /* lmdb.corrupt */
 	TS_R__COUNT
 };
 
