@@ -68,7 +68,8 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
 	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
-	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c tests/unit/test_str.c tests/unit/test_composite.c
+	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c tests/unit/test_str.c tests/unit/test_composite.c \
+	tests/unit/test_lmdb.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))
@@ -77,10 +78,11 @@ CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))
 # tests/fuzz/corpus/<name>/ (plus the FUZZ_SEEDS_<name> folders), crashes
 # kept as tests/fuzz/regress/<name>/ and replayed by tests/unit/test_fuzz_replay.c.
 # A new target: add its name here, its file, and a line in test_fuzz_replay.c.
-FUZZ_TARGETS := decode tar csv jsonl coco sharegpt4v caption wordnet
+FUZZ_TARGETS := decode tar csv jsonl coco sharegpt4v caption wordnet lmdb
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang-14
 FUZZ_SEEDS_decode := tests/data/sample/photos tests/data/sample/more tests/data/sample/hostile
+FUZZ_SEEDS_lmdb := tests/data/lmdb
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all deps test check demo bench install clean unit e2e fuzz fuzz-build

@@ -529,8 +529,14 @@ static int produce_value(struct producer *p, const char *kind, uint64_t idx, MDB
 	int rc = mdb_get(p->db->txn, p->db->dbi, &kv, &v);
 	if (rc == MDB_NOTFOUND)
 		return 0;
-	if (rc)
-		return lmdb_fail(p->db, rc, "read", err);
+	if (rc) {
+		/* the transaction is unusable after an error: a fresh one for the
+		 * next record, whose pages may be fine */
+		rc = lmdb_fail(p->db, rc, "read", err);
+		mdb_txn_reset(p->db->txn);
+		mdb_txn_renew(p->db->txn);
+		return rc;
+	}
 	if (!in_file(p, &v))
 		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
 				  "'%s' is corrupt: %s of %zu bytes runs past the end of the file",
@@ -656,6 +662,7 @@ struct ts_lmdb_reader {
 	uint64_t declared, bound;
 	uint64_t next;              /* the index the next record should have */
 	uint64_t good;              /* records handed to the caller undamaged */
+	unsigned damaged;           /* records handed to the caller damaged */
 	unsigned restarts;
 	int done;
 	char note[TS_ERR_MSG_MAX], damage[TS_ERR_MSG_MAX];
@@ -712,7 +719,8 @@ static void child_stop(struct ts_lmdb_reader *r, int kill_it, char *why, size_t 
 		;
 	if (why) {
 		if (WIFSIGNALED(st) && !kill_it)
-			snprintf(why, n, "the reader died of %s", strsignal(WTERMSIG(st)));
+			snprintf(why, n, "the reader died of SIG%s (%s)",
+				 sigabbrev_np(WTERMSIG(st)) ? sigabbrev_np(WTERMSIG(st)) : "?", strsignal(WTERMSIG(st)));
 		else if (WIFEXITED(st) && !kill_it)
 			snprintf(why, n, "the reader exited with status %d", WEXITSTATUS(st));
 		else
@@ -928,6 +936,7 @@ int ts_lmdb_reader_next(struct ts_lmdb_reader *r, struct ts_lmdb_rec *rec, struc
 			return rc;
 		r->next = f.a + 1;
 		r->good += !rec->damaged;
+		r->damaged += rec->damaged;
 		return 1;
 	}
 	for (;;) {
@@ -948,7 +957,7 @@ int ts_lmdb_reader_next(struct ts_lmdb_reader *r, struct ts_lmdb_rec *rec, struc
 			msgf(r->damage, sizeof(r->damage),
 			     "'%s' is corrupt: %s reopening it at record %" PRIu64 "; %" PRIu64
 			     " records were read, %u damaged, records %" PRIu64 "..%" PRIu64 " not read",
-			     r->path, why, r->next, r->good, r->restarts, r->next, r->bound);
+			     r->path, why, r->next, r->good, r->damaged, r->next, r->bound);
 			r->done = 1;
 			return 0;
 		}
@@ -965,7 +974,7 @@ int ts_lmdb_reader_next(struct ts_lmdb_reader *r, struct ts_lmdb_rec *rec, struc
 			if (got == 0) {
 				r->next = f.a + 1;
 				r->good += !rec->damaged;
-				r->restarts += rec->damaged;
+				r->damaged += rec->damaged;
 				return 1;
 			}
 		}
@@ -982,11 +991,12 @@ int ts_lmdb_reader_next(struct ts_lmdb_reader *r, struct ts_lmdb_rec *rec, struc
 		rec_damaged(rec, bad, "'%s' is corrupt: %s reading record %" PRIu64 "%s%s", r->path,
 			    amsg[0] ? "liblmdb failed an assertion" : why, bad, amsg[0] ? ": " : "", amsg);
 		r->next = bad + 1;
+		r->damaged++;
 		if (got == 2 || ++r->restarts > r->o.max_restarts) {
 			msgf(r->damage, sizeof(r->damage),
 			     "'%s' is corrupt: %s at record %" PRIu64 "; %" PRIu64 " records were read, %u damaged%s",
-			     r->path, got == 2 ? "the reader hung" : "too many damaged records", bad, r->good,
-			     r->restarts + (got == 2), "");
+			     r->path, got == 2 ? "the reader hung" : "the reader died too often", bad, r->good,
+			     r->damaged, "");
 			if (bad < r->bound) {
 				size_t l = strlen(r->damage);
 				msgf(r->damage + l, sizeof(r->damage) - l, ", records %" PRIu64 "..%" PRIu64 " not read",

@@ -39,6 +39,9 @@
 #define LLVMFuzzerTestOneInput fuzz_wordnet_one
 #include "../fuzz/fuzz_wordnet.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_lmdb_one
+#include "../fuzz/fuzz_lmdb.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -52,6 +55,7 @@ static const struct {
 	{ "sharegpt4v", fuzz_sharegpt4v_one },
 	{ "caption", fuzz_caption_one },
 	{ "wordnet", fuzz_wordnet_one },
+	{ "lmdb", fuzz_lmdb_one },
 };
 
 
