@@ -26,12 +26,6 @@ struct ts_lmdb;
 /* 1 when dir holds a data.mdb file, else 0. */
 int ts_lmdb_is_env(const char *dir);
 
-/* Open an existing environment read-only (no lock file is written, as
- * the training loaders do: readonly, lock=False), after ts_lmdb_check.  The handle keeps one read
- * transaction open: values returned by ts_lmdb_get stay valid until
- * ts_lmdb_close. */
-int ts_lmdb_open(struct ts_lmdb **out, const char *dir, struct ts_err *err);
-
 /* What ts_lmdb_check found in the newer meta page. */
 struct ts_lmdb_info {
 	uint64_t file_size, last_page, entries, map_size;
@@ -97,6 +91,14 @@ pid_t ts_lmdb_reader_pid(const struct ts_lmdb_reader *r);
 void ts_lmdb_reader_close(struct ts_lmdb_reader *r);
 
 /* ---- environments tessera wrote ------------------------------------------ */
+
+/* Open an existing environment read-only (no lock file is written, as
+ * the training loaders do: readonly, lock=False), after ts_lmdb_check.
+ * The tree is walked in this process: a damaged page can still crash it,
+ * so read environments from outside with ts_lmdb_reader.  The handle
+ * keeps one read transaction open: values returned by ts_lmdb_get stay
+ * valid until ts_lmdb_close. */
+int ts_lmdb_open(struct ts_lmdb **out, const char *dir, struct ts_err *err);
 
 /* Look key up: 1 found (*val and *len point into the map), 0 absent, negative
  * on an error (a damaged page: "'DIR/data.mdb' is corrupt: ..."). */
