@@ -35,7 +35,11 @@ LDFLAGS_ALL = $(LDFLAGS)
 ifneq ($(SANITIZE),)
 CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_ALL += -fsanitize=$(SANITIZE)
+ifeq ($(SANITIZE),thread)
+BUILD := build-tsan
+else
 BUILD := build-san
+endif
 endif
 # FUZZ=1 (set by `make fuzz`): every object instrumented for libFuzzer
 ifneq ($(FUZZ),)
@@ -49,14 +53,15 @@ LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 
 # Sources are listed, not globbed (like git's Makefile): a half-written file
 # in the tree never breaks the build, and adding a file is a visible change.
-LIB_SRC := base/ts_error.c \
+LIB_SRC := base/ts_error.c base/ts_io.c base/rng.c \
 	compose/codec.c compose/resize.c compose/process.c compose/composite.c \
 	captions/caption.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
-	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c
+	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c \
+	shards/writer.c shards/out.c shards/index.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
-	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/dsw.c pipeline/seen.c \
+	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/seen.c \
 	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
 	pipeline/captions_stats.c pipeline/captions_split.c pipeline/rewrite.c \
 	pipeline/cmd_tags.c pipeline/cmd_compose.c \
@@ -85,7 +90,7 @@ FUZZ_SEEDS_decode := tests/data/sample/photos tests/data/sample/more tests/data/
 FUZZ_SEEDS_lmdb := tests/data/lmdb
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
-.PHONY: all deps test check demo bench install clean unit e2e fuzz fuzz-build
+.PHONY: all deps test check demo bench install clean unit e2e tsan fuzz fuzz-build
 
 all: tessera
 
@@ -147,6 +152,15 @@ test: deps
 
 check: test
 
+# ThreadSanitizer over the multi-threaded paths: the unit tests and the e2e
+# suites of the commands that run workers (ingest, compose, tokenize -j)
+tsan: deps
+	@$(MAKE) --no-print-directory SANITIZE=thread tessera unit
+	@TESSERA=$(CURDIR)/build-tsan/tessera UNIT_DIR=$(CURDIR)/build-tsan/tests \
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
+		UNIT_BINS="$(addprefix $(CURDIR)/,$(UNIT_BIN:$(BUILD)/%=build-tsan/%))" \
+		E2E_SUITES="ingest compose captions outdir" sh tests/run.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory tessera
 	@rm -rf demo-out
@@ -172,6 +186,6 @@ install: tessera
 	else echo "install: ../shared/tokenizer/ not found: the CLIP vocabulary is not installed (use --vocab or TESSERA_VOCAB)"; fi
 
 clean:
-	rm -rf build build-san build-fuzz tessera demo-out
+	rm -rf build build-san build-tsan build-fuzz tessera demo-out
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

@@ -36,9 +36,11 @@
 #include "../shards/dataset.h"
 #include "../shards/shards.h"
 #include "cmd.h"
-#include "dsw.h"
+#include "../shards/out.h"
+#include "../shards/writer.h"
 #include "progress.h"
 #include "shards_ops.h"
+#include "../base/rng.h"
 #include "util.h"
 
 void usage_compose(FILE *f)
@@ -78,91 +80,6 @@ void usage_compose(FILE *f)
 "  -h, --help            this help\n"
 "\n"
 "Exit status: 0 ok (rejects are not failures), 1 an error, 2 a usage error.\n", f);
-}
-
-/* ---- RNG: splitmix64 seeding, xoshiro256** ------------------------------- */
-
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-	uint64_t x = a ^ (b * 0xd1b54a32d192ed03ULL) ^ (c * 0xabc98388fb8fac03ULL) ^ (d * 0x8cb92ba72f3d8dd7ULL);
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-/* Uniform integer in [0, n) (n > 0), without modulo bias. */
-static uint64_t rng_below(struct rng *r, uint64_t n)
-{
-	uint64_t lim = UINT64_MAX - UINT64_MAX % n, v;
-	do
-		v = rng_next(r);
-	while (v >= lim);
-	return v % n;
-}
-
-/* Gamma(a, 1) by Marsaglia and Tsang (a < 1: boosted with U^(1/a)); the
- * normal deviate by Box-Muller. */
-static double rng_gamma(struct rng *r, double a)
-{
-	if (a < 1) {
-		double u = rng_unit(r);
-		return rng_gamma(r, a + 1) * pow(u > 0 ? u : 0x1.0p-53, 1 / a);
-	}
-	double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
-	for (;;) {
-		double u1 = rng_unit(r), u2 = rng_unit(r);
-		double x = sqrt(-2 * log(u1 > 0 ? u1 : 0x1.0p-53)) * cos(2 * M_PI * u2);
-		double v = 1 + c * x;
-		if (v <= 0)
-			continue;
-		v = v * v * v;
-		double u = rng_unit(r);
-		if (u < 1 - 0.0331 * x * x * x * x || log(u > 0 ? u : 0x1.0p-53) < 0.5 * x * x + d * (1 - v + log(v)))
-			return d * v;
-	}
-}
-
-/* Beta(a, a): X / (X + Y) with X, Y ~ Gamma(a); a == 1 is uniform. */
-static double rng_beta(struct rng *r, double a)
-{
-	if (a == 1.0)
-		return rng_unit(r);
-	double x = rng_gamma(r, a), y = rng_gamma(r, a);
-	return x + y > 0 ? x / (x + y) : 0.5;
 }
 
 /* ---- the window of sources ----------------------------------------------- */
@@ -321,15 +238,15 @@ static int merge2(const char *a, const char *b, char **out, size_t spans[2][2], 
 /* A usable partner for anchor a other than a itself, with other content:
  * uniform over the window (rejection sampling, then a scan from a random
  * start so a window of duplicates still ends). */
-static long draw_partner(struct ctx *c, struct rng *r, size_t a, const unsigned char *bad)
+static long draw_partner(struct ctx *c, struct ts_rng *r, size_t a, const unsigned char *bad)
 {
 	for (int t = 0; t < 64; t++) {
-		size_t j = (size_t)rng_below(r, c->nwin);
+		size_t j = (size_t)ts_rng_below(r, c->nwin);
 		if (j != a && c->win[j].usable && !(bad && bad[j]) &&
 		    strcmp(c->win[j].content_hash, c->win[a].content_hash))
 			return (long)j;
 	}
-	size_t s = (size_t)rng_below(r, c->nwin);
+	size_t s = (size_t)ts_rng_below(r, c->nwin);
 	for (size_t k = 0; k < c->nwin; k++) {
 		size_t j = (s + k) % c->nwin;
 		if (j != a && c->win[j].usable && !(bad && bad[j]) &&
@@ -382,7 +299,7 @@ static void do_grid(struct worker *w, struct job *j)
 	size_t idx[4] = { j->a, 0, 0, 0 };
 	struct ts_image q[4] = { { 0 } };
 	unsigned char *excl = calloc(c->nwin, 1);
-	struct rng r;
+	struct ts_rng r;
 	int rc = 0, have = 1;
 
 	if (!excl) {
@@ -390,7 +307,7 @@ static void do_grid(struct worker *w, struct job *j)
 		job_reject(j, A->key, &e);
 		return;
 	}
-	rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+	ts_rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 		 ((uint64_t)j->a << 20) ^ j->anchor_k);
 	if (load_fit(w, A, &q[0], &e)) {
 		job_reject(j, A->key, &e);
@@ -522,9 +439,9 @@ static void do_composite(struct worker *w, struct job *j)
 	/* the partner; re-drawn (seeded by the composite's place) while its
 	 * image does not decode */
 	unsigned char *bad = NULL;
-	struct rng r;
+	struct ts_rng r;
 	long b = j->b == j->a ? -1 : (long)j->b;
-	rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+	ts_rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 		 ((uint64_t)j->a << 20) ^ j->anchor_k);
 	for (int t = 0; b >= 0; t++) {
 		struct ts_err be = TS_ERR_INIT;
@@ -559,14 +476,14 @@ static void do_composite(struct worker *w, struct job *j)
 								 rects[k][2], rects[k][3]));
 		json_object_set_new(meta, "axis", json_string(o->vertical ? "vertical" : "horizontal"));
 	} else {
-		struct rng mr;
-		rng_seed(&mr, o->seed ^ 0x27d4eb2fULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+		struct ts_rng mr;
+		ts_rng_seed(&mr, o->seed ^ 0x27d4eb2fULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 			 ((uint64_t)j->a << 20) ^ j->anchor_k);
-		lambda = rng_beta(&mr, o->alpha);
+		lambda = ts_rng_beta(&mr, o->alpha);
 		if (o->mode == 1) {
 			double cut = sqrt(1 - lambda);
 			int cw = (int)(S * cut), ch = (int)(S * cut);
-			int cx = (int)rng_below(&mr, (uint64_t)S), cy = (int)rng_below(&mr, (uint64_t)S);
+			int cx = (int)ts_rng_below(&mr, (uint64_t)S), cy = (int)ts_rng_below(&mr, (uint64_t)S);
 			int box[4] = { cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2 };
 			for (int k = 0; k < 4; k++)
 				box[k] = box[k] < 0 ? 0 : box[k] > S ? S : box[k];
@@ -750,7 +667,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 
 /* Partner for anchor a: uniform; with --max-tokens, the first of up to
  * --tries draws whose merged caption fits, else the shortest. */
-static long plan_partner(struct ctx *c, struct rng *r, size_t a, struct ts_bpe_ctx *tok, int *over)
+static long plan_partner(struct ctx *c, struct ts_rng *r, size_t a, struct ts_bpe_ctx *tok, int *over)
 {
 	const struct opts *o = c->o;
 	*over = 0;
@@ -784,8 +701,8 @@ static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, in
 {
 	const struct opts *o = c->o;
 	for (int ep = 0; ep < o->epochs; ep++) {
-		struct rng r;
-		rng_seed(&r, o->seed, (uint64_t)ep + 1, c->window_no + 1, 0);
+		struct ts_rng r;
+		ts_rng_seed(&r, o->seed, (uint64_t)ep + 1, c->window_no + 1, 0);
 		/* the plan */
 		size_t cap = c->nwin * ((size_t)o->rate + 2) + 16, nj = 0;
 		struct job *jobs = calloc(cap, sizeof(*jobs));
@@ -797,7 +714,7 @@ static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, in
 				nj++;
 			}
 			double whole = floor(o->rate), frac = o->rate - whole;
-			size_t k = (size_t)whole + (rng_unit(&r) < frac);
+			size_t k = (size_t)whole + (ts_rng_unit(&r) < frac);
 			for (size_t q = 0; q < k; q++) {
 				if (nj == cap) {
 					struct job *n = realloc(jobs, cap * 2 * sizeof(*n));
@@ -1081,18 +998,14 @@ int cmd_compose(int argc, char **argv)
 	uint64_t resume_record = 0;
 	struct out_state os = { .e = TS_ERR_INIT };
 	struct ts_err e = TS_ERR_INIT;
-	struct ts_catalog *cat = NULL;
+	struct ts_out *od = NULL;
 	struct worker *ws = NULL;
 	struct ts_ds_iter *it = NULL;
 	struct ts_bpe_ctx *tok = NULL;
 	struct ts_progress *prog = NULL;
-	char path[PATH_MAX + 64];
 	int rc = TS_EXIT_FAIL;
-	int64_t run_id = 0;
 	uint64_t total = 0, next_record = 0, done = 0;
-	int lockfd = -1;
 	double t0 = ts_now();
-	struct stat sb;
 
 	if (ts_dataset_open(&cx.ds, o.indir, &e) || ts_dataset_foreach_shard(cx.ds, count_shard, &total, &e)) {
 		ts_error("%s", e.msg);
@@ -1111,18 +1024,7 @@ int cmd_compose(int argc, char **argv)
 		}
 		ts_info("no CLIP vocabulary found: token counts are not stored");
 	}
-	snprintf(path, sizeof(path), "%s/shards", o.outdir);
-	if (ts_mkdirs(path, 0755)) {
-		ts_error("cannot create '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/.tessera.lock", o.outdir);
-	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
-		ts_error("'%s' is in use by another tessera process", o.outdir);
-		goto out;
-	}
-	char optsj[1024], inreal[PATH_MAX];
+	char inreal[PATH_MAX];
 	if (!realpath(o.indir, inreal))
 		snprintf(inreal, sizeof(inreal), "%s", o.indir);
 	/* the input's identity: its path and its shards' hashes */
@@ -1134,49 +1036,47 @@ int cmd_compose(int argc, char **argv)
 		json_decref(hs);
 	}
 	json_t *inj = json_pack("{s:s, s:s}", "path", inreal, "shards_hash", inhash ? inhash : "");
-	char *indesc = inj ? json_dumps(inj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(inj);
 	free(inhash);
-	snprintf(optsj, sizeof(optsj),
-		 "{\"mode\":\"%s\",\"axis\":\"%s\",\"size\":%d,\"fit\":\"%s\",\"alpha\":%.17g,\"rate\":%.17g,"
-		 "\"epochs\":%d,\"seed\":%" PRIu64 ",\"window\":%" PRIu64 ",\"include_originals\":%s,"
-		 "\"max_tokens\":%ld,\"tries\":%d,\"encode\":\"%s\",\"quality\":%d,\"shard_samples\":%" PRIu64
-		 ",\"input\":%s}",
-		 mode_names[o.mode], o.vertical ? "vertical" : "horizontal", o.size, o.stretch ? "stretch" : "center-crop",
-		 o.alpha, o.rate, o.epochs, o.seed, o.window, o.include_originals ? "true" : "false", o.max_tokens,
-		 o.tries, o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png", o.quality, o.shard_samples,
-		 indesc ? indesc : "null");
-	free(indesc);
-	snprintf(path, sizeof(path), "%s/catalog.sqlite", o.outdir);
-	int resuming = stat(path, &sb) == 0;
-	char *old = NULL;
-	unsigned next_shard = 0;
-	if (ts_catalog_open(&cat, path, &e) || (resuming && ts_catalog_meta_get(cat, "compose_options", &old, &e))) {
-		ts_error("%s", e.msg);
+	json_t *oj = json_pack("{s:s, s:s, s:i, s:s, s:f, s:f, s:i, s:I, s:I, s:b, s:I, s:i, s:s, s:i, s:I, s:o*}",
+			       "mode", mode_names[o.mode], "axis", o.vertical ? "vertical" : "horizontal",
+			       "size", o.size, "fit", o.stretch ? "stretch" : "center-crop",
+			       "alpha", o.alpha, "rate", o.rate, "epochs", o.epochs,
+			       "seed", (json_int_t)o.seed, "window", (json_int_t)o.window,
+			       "include_originals", o.include_originals, "max_tokens", (json_int_t)o.max_tokens,
+			       "tries", o.tries, "encode", o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png",
+			       "quality", o.quality, "shard_samples", (json_int_t)o.shard_samples, "input", inj);
+	char *optsj = oj ? json_dumps(oj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(oj);
+	if (!optsj) {
+		ts_error("out of memory");
 		goto out;
 	}
-	if (resuming && (!old || strcmp(old, optsj))) {
-		ts_error("'%s' holds %s; compose into a new OUTDIR (or the same command to resume)", o.outdir,
-			 old ? "a composition made with other options or input" : "a dataset that is not a composition");
-		free(old);
-		goto out;
+	{
+		const char *inputs[1] = { o.indir };
+		struct ts_out_opts oo = {
+			.dir = o.outdir, .meta_key = "compose_options", .fingerprint = optsj,
+			.overwrite = 0, .store = TS_STORE_TAR,
+			.shard_samples = o.shard_samples, .shard_bytes = 1ULL << 30,
+			.inputs = inputs, .ninputs = 1,
+			.command_line = "tessera compose", .version = TS_VERSION,
+			.hook = ts_crash_hook,
+		};
+		int orc = ts_out_open(&od, &oo, &e);
+		free(optsj);
+		if (orc) {
+			ts_error("%s", e.msg);
+			goto out;
+		}
 	}
-	free(old);
-	if ((resuming && ts_catalog_resume(cat, &next_shard, &resume_record, &e)) ||
-	    (!resuming && ts_catalog_meta_set(cat, "compose_options", optsj, &e)) ||
-	    ts_catalog_run_begin(cat, "tessera compose", TS_VERSION, optsj, &run_id, &e)) {
-		ts_error("%s", e.msg);
-		goto out;
-	}
+	os.w = ts_out_writer(od);
+	resume_record = ts_out_resume_record(od);
 	cx.resume = resume_record;
-	if (resuming)
-		ts_info("resuming in '%s' at record %" PRIu64 " (shard %u)", o.outdir, resume_record, next_shard);
-	snprintf(path, sizeof(path), "%s/shards", o.outdir);
-	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = o.shard_samples,
-				     .shard_bytes = 1ULL << 30, .first_shard = next_shard,
-				     .first_record = resume_record };
+	if (resume_record)
+		ts_info("resuming in '%s' at record %" PRIu64 " (shard %u)", o.outdir, resume_record,
+			ts_out_resume_shards(od));
+	ts_signals_catch();
 	ws = calloc((size_t)o.threads, sizeof(*ws));
-	if (!ws || ts_dsw_new(&os.w, &dopts, &os.e))
+	if (!ws)
 		goto fail;
 	for (int t = 0; t < o.threads; t++) {
 		ws[t].c = &cx;
@@ -1197,7 +1097,7 @@ int cmd_compose(int argc, char **argv)
 	const struct ts_ds_sample *s;
 	int n = ts_ds_next_sample(it, &s, &os.e);
 	cx.nwin = 0;
-	while (n == 1) {
+	while (n == 1 && !ts_stop_requested) {
 		while (n == 1 && cx.nwin < o.window) {
 			if (load_src(&cx.win[cx.nwin++], s, cx.ds, &os.e))
 				goto fail;
@@ -1234,29 +1134,42 @@ int cmd_compose(int argc, char **argv)
 		cx.nwin = 0;
 		cx.window_no++;
 	}
-	if (n < 0 || ts_dsw_finish(os.w, next_record, &os.e))
+	if (n < 0 || (!ts_stop_requested && ts_out_finish(od, next_record, &os.e)))
 		goto fail;
 	ts_progress_done(prog);
 	struct ts_dsw_stats st;
 	ts_dsw_stats(os.w, &st);
 	double secs = ts_now() - t0;
-	char summary[256];
-	snprintf(summary, sizeof(summary),
-		 "{\"composites\":%" PRIu64 ",\"originals\":%" PRIu64 ",\"rejects\":%" PRIu64 ",\"seconds\":%.3f}",
-		 os.composites, os.originals, os.rejects, secs);
-	ts_catalog_run_end(cat, run_id, "ok", summary, &os.e);
-	ts_dsw_free(os.w);
-	os.w = NULL;
-	ts_catalog_close(cat);
-	cat = NULL;
-	if (ts_shards_index(o.outdir))
+	int interrupted = ts_stop_requested != 0;
+	{
+		json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "composites", (json_int_t)os.composites,
+				       "originals", (json_int_t)os.originals, "rejects", (json_int_t)os.rejects,
+				       "seconds", secs);
+		char *summary = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+		json_decref(sj);
+		struct ts_out *tmp = od;
+		od = NULL;
+		os.w = NULL;
+		int crc = ts_out_close(tmp, interrupted ? "interrupted" : "ok", summary, &os.e);
+		free(summary);
+		if (crc) {
+			ts_error("%s", os.e.msg);
+			goto out;
+		}
+	}
+	if (interrupted) {
+		ts_info("compose interrupted: %" PRIu64 " complete shards kept; run the same command to resume it",
+			st.shards);
+		rc = 130;
 		goto out;
+	}
 	if (o.json)
-		printf("{\"command\": \"compose\", \"outdir\": \"%s\", \"mode\": \"%s\", \"composites\": %" PRIu64
-		       ", \"originals\": %" PRIu64 ", \"rejects\": %" PRIu64 ", \"over_budget\": %" PRIu64
-		       ", \"shards\": %" PRIu64 ", \"seconds\": %.3f, \"composites_per_second\": %.1f}\n",
-		       o.outdir, mode_names[o.mode], os.composites, os.originals, os.rejects, os.over_budget, st.shards,
-		       secs, secs > 0 ? (double)os.composites / secs : 0.0);
+		ts_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+					"command", "compose", "outdir", o.outdir, "mode", mode_names[o.mode],
+					"composites", (json_int_t)os.composites, "originals", (json_int_t)os.originals,
+					"rejects", (json_int_t)os.rejects, "over_budget", (json_int_t)os.over_budget,
+					"shards", (json_int_t)st.shards, "seconds", secs,
+					"composites_per_second", secs > 0 ? (double)os.composites / secs : 0.0));
 	else if (ts_verbosity >= 1)
 		fprintf(stderr, "compose done: %" PRIu64 " composites, %" PRIu64 " originals, %" PRIu64
 			" rejects, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",
@@ -1266,13 +1179,17 @@ int cmd_compose(int argc, char **argv)
 	goto out;
 fail:
 	ts_progress_clear(prog);
+	if (ts_stop_requested && !os.e.msg[0]) {
+		rc = 130;
+		ts_out_close(od, "interrupted", NULL, &os.e);
+		od = NULL;
+		goto out;
+	}
 	ts_error("%s", os.e.msg[0] ? os.e.msg : "compose failed");
-	ts_dsw_discard(os.w);
-	if (cat)
-		ts_catalog_run_end(cat, run_id, "failed", "{}", &os.e);
 out:
+	ts_signals_restore();
 	ts_progress_free(prog);
-	ts_dsw_free(os.w);
+	ts_out_free(od);
 	ts_ds_iter_free(it);
 	for (size_t i = 0; cx.win && i < cx.nwin; i++)
 		src_free(&cx.win[i]);
@@ -1287,9 +1204,6 @@ out:
 	free(ws);
 	ts_bpe_ctx_free(tok);
 	ts_bpe_free(cx.bpe);
-	ts_catalog_close(cat);
 	ts_dataset_close(cx.ds);
-	if (lockfd >= 0)
-		close(lockfd);
 	return rc;
 }

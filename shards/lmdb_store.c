@@ -604,16 +604,21 @@ static void child_assert(MDB_env *env, const char *msg)
 
 static void child_main(int fd, const char *dir, const struct ts_lmdb_read_opts *o, uint64_t start)
 {
-	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGINT, SIGTERM, SIGPIPE };
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGPIPE };
+	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 	struct producer p;
 	struct ts_err e = TS_ERR_INIT;
 	struct frame f;
 	MDB_val lab, img;
 	int devnull;
 
-	/* die of the signal itself, quietly, and with the parent */
+	/* die of a fault itself, quietly, and with the parent; a Ctrl-C is the
+	 * parent's to handle (it stops reading and closes the reader), so the
+	 * child never reports one as damage */
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
+	for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+		signal(ignored[i], SIG_IGN);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (getppid() == 1)
 		_exit(3);
