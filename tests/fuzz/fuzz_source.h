@@ -17,7 +17,7 @@ static int fuzz_source_run(const uint8_t *data, size_t size, const char *name,
 {
 	static int ready;
 	char p[600], q[600];
-	struct ts_source_opts o = { fmt, NULL, NULL, NULL, 64 << 10 };
+	struct ts_source_opts o = { .format = fmt, .max_record_bytes = 64 << 10 };
 	struct ts_source *src = NULL;
 	struct ts_record rec;
 	struct ts_err e = TS_ERR_INIT;
