@@ -6,6 +6,7 @@
 #   make demo      deps + build + ingest tests/data/sample, print the summary, write demo-out/report.html
 #   make bench     speed against Pillow / OpenCV / vipsthumbnail
 #   make install PREFIX=/usr/local
+#   make fuzz FUZZ_SECONDS=N   build the libFuzzer targets (clang) and run each N s
 #   SANITIZE=address,undefined  build everything with those sanitizers
 
 VERSION := 0.1.0
@@ -20,7 +21,7 @@ PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
-	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil \
+	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil time \
 	libsodium-dev chromium fonts-dejavu-core
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -40,6 +41,14 @@ BUILD := build-tsan
 else
 BUILD := build-san
 endif
+endif
+# FUZZ=1 (set by `make fuzz`): every object instrumented for libFuzzer
+ifneq ($(FUZZ),)
+OPT := -O1 -g
+CFLAGS_ALL += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LDFLAGS_ALL += -fsanitize=fuzzer,address,undefined
+BUILD := build-fuzz
 endif
 LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 
@@ -67,12 +76,23 @@ CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
 	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
 	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c tests/unit/test_str.c tests/unit/test_composite.c \
-	tests/unit/test_pool.c
+	tests/unit/test_pool.c tests/unit/test_lmdb.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))
 
-.PHONY: all deps test check demo bench install clean unit e2e tsan
+# libFuzzer targets: tests/fuzz/fuzz_<name>.c each, seeds in
+# tests/fuzz/corpus/<name>/ (plus the FUZZ_SEEDS_<name> folders), crashes
+# kept as tests/fuzz/regress/<name>/ and replayed by tests/unit/test_fuzz_replay.c.
+# A new target: add its name here, its file, and a line in test_fuzz_replay.c.
+FUZZ_TARGETS := decode tar csv jsonl coco sharegpt4v caption wordnet lmdb
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang-14
+FUZZ_SEEDS_decode := tests/data/sample/photos tests/data/sample/more tests/data/sample/hostile
+FUZZ_SEEDS_lmdb := tests/data/lmdb
+FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+
+.PHONY: all deps test check demo bench install clean unit e2e tsan fuzz fuzz-build
 
 all: tessera
 
@@ -102,6 +122,32 @@ libtessera.a: $(BUILD)/libtessera.a
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h tests/unit/t_img.h $(wildcard tests/fuzz/*.c) $(CLI_LIB_OBJ) $(BUILD)/libtessera.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CLI_LIB_OBJ) $(BUILD)/libtessera.a $(LIBS)
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(CLI_LIB_OBJ) $(BUILD)/libtessera.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CLI_LIB_OBJ) $(BUILD)/libtessera.a $(LIBS)
+
+fuzz-build:
+	@$(MAKE) --no-print-directory FUZZ=1 CC=$(FUZZ_CC) $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz_%)
+
+# Each target for FUZZ_SECONDS; new inputs go to build-fuzz/corpus/<name>/,
+# crashes to build-fuzz/crashes/<name>/ (copy them to tests/fuzz/regress/<name>/),
+# the fuzzer's output to build-fuzz/<name>.log.  Every target runs; the
+# exit status is 1 when one of them found something.
+fuzz: fuzz-build
+	@rm -f build-fuzz/failed
+	@$(MAKE) --no-print-directory -j1 $(FUZZ_TARGETS:%=fuzz-run-%)
+	@if [ -f build-fuzz/failed ]; then echo "fuzz: failed: $$(cat build-fuzz/failed)"; exit 1; fi
+
+fuzz-run-%:
+	@mkdir -p build-fuzz/corpus/$* build-fuzz/crashes/$*
+	@echo "fuzz $*: $(FUZZ_SECONDS) s"
+	@./build-fuzz/fuzz/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -timeout=20 -rss_limit_mb=2048 \
+		-max_len=1048576 -print_final_stats=1 -artifact_prefix=build-fuzz/crashes/$*/ \
+		build-fuzz/corpus/$* $(wildcard tests/fuzz/corpus/$* tests/fuzz/regress/$*) $(FUZZ_SEEDS_$*) \
+		> build-fuzz/$*.log 2>&1 || echo $* >> build-fuzz/failed
+	@grep -E '^stat::(number_of_executed_units|new_units_added)|^SUMMARY|^artifact_prefix|^==[0-9]+==ERROR' \
+		build-fuzz/$*.log | sed 's/^/  /'
 
 deps:
 	@sh tests/install-deps.sh $(DEBS)
@@ -151,6 +197,6 @@ install: tessera
 	else echo "install: ../shared/tokenizer/ not found: the CLIP vocabulary is not installed (use --vocab or TESSERA_VOCAB)"; fi
 
 clean:
-	rm -rf build build-san build-tsan tessera demo-out
+	rm -rf build build-san build-tsan build-fuzz tessera demo-out
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

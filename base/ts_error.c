@@ -42,6 +42,7 @@ static const struct {
 	[TS_R_RECORD_BAD_TAR] = { "record.bad_tar", "a tar input has a damaged header (checksum, size, unsupported entry); the rest of that tar is not read" },
 	[TS_R_RECORD_MEMBER_TOO_LARGE] = { "record.member_too_large", "a tar input member is larger than --max-member-bytes" },
 	[TS_R_RECORD_TRUNCATED] = { "record.truncated", "a JSON input file ends before its closing bracket; the records before the cut are kept" },
+	[TS_R_LMDB_CORRUPT] = { "lmdb.corrupt", "an LMDB record could not be read: its pages are damaged (the reader died, hung or liblmdb reported corruption)" },
 };
 
 int ts_err_set(struct ts_err *err, int status, enum ts_reason reason,

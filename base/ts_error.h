@@ -55,6 +55,7 @@ enum ts_reason {
 	TS_R_RECORD_BAD_TAR,        /* record.bad_tar */
 	TS_R_RECORD_MEMBER_TOO_LARGE, /* record.member_too_large */
 	TS_R_RECORD_TRUNCATED,      /* record.truncated */
+	TS_R_LMDB_CORRUPT,          /* lmdb.corrupt */
 	TS_R__COUNT
 };
 

@@ -26,7 +26,14 @@
  *   data (bad Huffman/arithmetic code, lost RST sync) is image.corrupt;
  * - JPEG processes libjpeg-turbo cannot decode (12-bit, lossless) are
  *   image.unsupported;
- * - all state is in the per-thread struct ts_pixctx.
+ * - all state is in the per-thread struct ts_pixctx;
+ * - metadata costs bounded memory, whatever the file claims: libspng's
+ *   chunk cache (inflated text, iCCP, eXIf) is capped at TS_PNG_META_MAX
+ *   (a PNG over it is image.too_large), libexif is given at most
+ *   TS_EXIF_MAX bytes, JPEG APP markers are not compressed (each is at
+ *   most 64 KiB, the orientation is read in place, so what a decoder keeps
+ *   of them is bounded by the file) and WebP chunks through the demuxer
+ *   point into the input (nothing is copied or inflated).
  */
 #include "compose_impl.h"
 
@@ -145,6 +152,11 @@ int ts_grow(void **p, size_t *cap, size_t need)
 
 /* ---- EXIF orientation -------------------------------------------------------- */
 
+/* EXIF blocks are at most 64 KiB in JPEG (one APP1 segment); a larger
+ * PNG eXIf or WebP EXIF chunk is not given to libexif (whose entries grow
+ * with the block), and the orientation stays 1. */
+#define TS_EXIF_MAX ((size_t)1 << 20)
+
 static int exif_orientation(const uint8_t *data, size_t len, int has_header)
 {
 	ExifData *ed;
@@ -152,7 +164,7 @@ static int exif_orientation(const uint8_t *data, size_t len, int has_header)
 	int o = 1;
 	uint8_t *tmp = NULL;
 
-	if (!data || len < 8 || len > (64u << 20))
+	if (!data || len < 8 || len > TS_EXIF_MAX)
 		return 1;
 	if (!has_header && memcmp(data, "Exif\0\0", 6)) {
 		/* raw TIFF (PNG eXIf, some WebP): give libexif its header */
@@ -361,6 +373,28 @@ static int png_text_orientation(spng_ctx *s)
 	return o;
 }
 
+/* Ancillary chunks (text, iCCP, eXIf, ...) cost memory after inflating:
+ * a zTXt of 100 KB can claim 100 MiB.  libspng counts what it keeps of
+ * them against its cache limit; TS_PNG_META_MAX bounds it, so a decoder's
+ * memory follows the pixel limit, not the chunks.  Single chunks are
+ * bounded by the input's size anyway (the data is in memory). */
+#define TS_PNG_META_MAX ((size_t)8 << 20)
+
+static void png_limits(spng_ctx *s, size_t len)
+{
+	spng_set_chunk_limits(s, len < ((size_t)1 << 31) ? len : ((size_t)1 << 31), TS_PNG_META_MAX);
+}
+
+static int png_fail(struct ts_err *err, int rc)
+{
+	if (rc == SPNG_ECHUNK_LIMITS)
+		return ts_err_set(err, TS_ERR_LIMIT, TS_R_IMAGE_TOO_LARGE,
+				  "cannot decode PNG: its ancillary chunks (text, ICC profile, EXIF) take more than %zu MiB",
+				  TS_PNG_META_MAX >> 20);
+	return ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),
+			  "cannot decode PNG: %s", spng_strerror(rc));
+}
+
 static int probe_png(const uint8_t *d, size_t len, struct ts_image_info *info,
 		     struct ts_err *err)
 {
@@ -381,6 +415,7 @@ static int probe_png(const uint8_t *d, size_t len, struct ts_image_info *info,
 					  "cannot read the PNG header: IHDR CRC mismatch");
 		}
 	}
+	png_limits(s, len);
 	spng_set_png_buffer(s, d, len);
 	if ((rc = spng_get_ihdr(s, &ih))) {
 		int r = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),
@@ -567,7 +602,7 @@ static int decode_png(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	if (!s)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_CORRUPT, "cannot start the PNG decoder");
 	spng_set_crc_action(s, SPNG_CRC_ERROR, SPNG_CRC_ERROR);
-	spng_set_chunk_limits(s, 64u << 20, 64u << 20);
+	png_limits(s, len);
 	spng_set_png_buffer(s, d, len);
 	/* Row by row: once every row is decoded the pixels are complete, so
 	 * damage after the image data (a truncated IEND) does not lose the
@@ -576,8 +611,7 @@ static int decode_png(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	    ts_grow((void **)&c->raw, &c->raw_cap, need) ||
 	    (rc = spng_decode_image(s, NULL, 0, SPNG_FMT_RGBA8,
 				    SPNG_DECODE_TRNS | SPNG_DECODE_PROGRESSIVE))) {
-		r = rc ? ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),
-				    "cannot decode PNG: %s", spng_strerror(rc)) :
+		r = rc ? png_fail(err, rc) :
 			 ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
 		goto out;
 	}
@@ -593,8 +627,7 @@ static int decode_png(struct ts_pixctx *c, const uint8_t *d, size_t len,
 				rows_done++;
 		} while (rc == 0);
 		if (rc != SPNG_EOI || rows_done < (uint32_t)info->height) {
-			r = ts_err_set(err, TS_ERR_INVALID, (enum ts_reason)spng_reason(rc),
-				       "cannot decode PNG: %s", spng_strerror(rc));
+			r = png_fail(err, rc);
 			goto out;
 		}
 	}

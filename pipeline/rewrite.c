@@ -339,7 +339,10 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	if (out) {
 		snprintf(path, sizeof(path), "%s/catalog.sqlite", out);
 		if (stat(path, &sb) == 0) {
-			/* the same rewrite of the same input, finished: nothing to do */
+			/* finish a move a killed run left (its sidecars), then: the
+			 * same rewrite of the same input, finished, is nothing to do */
+			if ((lock_out = lock_dir(out)) < 0 || ts_rewrite_recover(out))
+				goto done;
 			if (same_rewrite(out, o, opts_meta)) {
 				ts_info("'%s' already holds this %s of '%s'", out, o->what, indir);
 				rc = TS_EXIT_OK;

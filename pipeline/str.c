@@ -202,8 +202,8 @@ struct str_reader {
 	size_t cap;
 	uint64_t lineno;
 	/* LMDB */
-	struct ts_lmdb *db;
-	uint64_t num, next;
+	struct ts_lmdb_reader *lr;
+	uint64_t num;
 	uint64_t record;
 	/* a tessera dataset (shards + catalog) */
 	struct ts_dataset *tds;
@@ -241,9 +241,12 @@ static int reader_open(struct str_reader *r, const struct str_ds *ds, const stru
 	r->ds = ds;
 	r->o = o;
 	if (ds->kind == DS_LMDB) {
-		if ((rc = ts_lmdb_open(&r->db, ds->path, e)) || (rc = ts_lmdb_num_samples(r->db, &r->num, e)))
+		uint64_t declared;
+		if ((rc = ts_lmdb_reader_open(&r->lr, ds->path, NULL, e)))
 			return rc;
-		r->next = 1;
+		ts_lmdb_reader_counts(r->lr, &declared, &r->num);
+		if (ts_lmdb_reader_note(r->lr))
+			ts_warning("%s", ts_lmdb_reader_note(r->lr));
 		return TS_OK;
 	}
 	if (ds->kind == DS_TESSERA) {
@@ -272,7 +275,7 @@ static void reader_close(struct str_reader *r)
 		fclose(r->f);
 	free(r->line);
 	free(r->root);
-	ts_lmdb_close(r->db);
+	ts_lmdb_reader_close(r->lr);
 	ts_ds_iter_free(r->tit);
 	ts_dataset_close(r->tds);
 	memset(r, 0, sizeof(*r));
@@ -328,30 +331,26 @@ static int reader_next(struct str_reader *r, struct str_item *it, struct ts_err 
 		it->img_len = len;
 		return 1;
 	}
-	if (r->db) {
-		char k[32];
-		const void *v;
-		size_t len;
-		int rc;
-		if (r->next > r->num)
-			return 0;
-		it->record = r->next - 1;
-		snprintf(it->source, sizeof(it->source), "%s:%09" PRIu64, r->ds->path, r->next);
-		ts_lmdb_key("label", r->next, k, sizeof(k));
-		if ((rc = ts_lmdb_get(r->db, k, &v, &len, e)) < 0)
+	if (r->lr) {
+		struct ts_lmdb_rec rec;
+		int rc = ts_lmdb_reader_next(r->lr, &rec, e);
+		if (rc <= 0)
 			return rc;
-		if (rc == 0)
-			item_reject(it, TS_R_RECORD_MISSING_FIELD, "no key %s", k);
-		it->label = v;
-		it->label_len = len;
-		ts_lmdb_key("image", r->next, k, sizeof(k));
-		if (rc && (rc = ts_lmdb_get(r->db, k, &v, &len, e)) < 0)
-			return rc;
-		if (rc == 0 && it->reject == TS_R_NONE)
-			item_reject(it, TS_R_SOURCE_MISSING, "no key %s", k);
-		it->img = v;
-		it->img_len = len;
-		r->next++;
+		it->record = rec.index - 1;
+		snprintf(it->source, sizeof(it->source), "%s:%09" PRIu64, r->ds->path, rec.index);
+		if (rec.damaged)
+			item_reject(it, TS_R_LMDB_CORRUPT, "%s", rec.msg);
+		else if (rec.too_large)
+			item_reject(it, TS_R_SOURCE_TOO_LARGE, "a value of %zu bytes", rec.image_len > rec.label_len ?
+				    rec.image_len : rec.label_len);
+		else if (!rec.has_label)
+			item_reject(it, TS_R_RECORD_MISSING_FIELD, "no key label-%09" PRIu64, rec.index);
+		else if (!rec.has_image)
+			item_reject(it, TS_R_SOURCE_MISSING, "no key image-%09" PRIu64, rec.index);
+		it->label = rec.label;
+		it->label_len = rec.label_len;
+		it->img = rec.image;
+		it->img_len = rec.image_len;
 		return 1;
 	}
 	for (;;) {
@@ -751,6 +750,7 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 	char *outdir = NULL;
 	int filter = filter_on(o, d), rc, ok = 0;
 	uint64_t end_record = 0, bytes = 0;
+	char damage[TS_ERR_MSG_MAX] = "";
 	struct ts_progress *pg = NULL;
 
 	memset(&w, 0, sizeof(w));
@@ -766,7 +766,7 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 	if ((rc = reader_open(&r, d, o, &e)) || (rc = writer_open(&w, o, d, filter, outdir, &e)))
 		goto out;
 	pg = ts_progress_new(*d->name ? d->name : "str ingest", -1);   /* only on a terminal */
-	ts_progress_total(pg, r.db ? r.num : 0);
+	ts_progress_total(pg, r.lr ? r.num : 0);
 	while (!ts_stop_requested && (rc = reader_next(&r, &it, &e)) == 1) {
 		struct str_out so;
 		memset(&so, 0, sizeof(so));
@@ -805,6 +805,9 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 	}
 	if (rc == 0 && !ts_stop_requested)
 		ok = 1;
+	/* a damaged environment: what was read is kept, the dataset fails */
+	if (ok && r.lr && ts_lmdb_reader_damage(r.lr))
+		snprintf(damage, sizeof(damage), "%s", ts_lmdb_reader_damage(r.lr));
 out:
 	ts_progress_done(pg);
 	ts_progress_free(pg);
@@ -824,9 +827,12 @@ out:
 	} else if (!ok) {
 		ts_error("%s", e.msg[0] ? e.msg : "failed");
 		res->failed = 1;
+	} else if (damage[0]) {
+		ts_error("%s", damage);
+		res->failed = 1;
 	}
 	free(outdir);
-	return ok ? 0 : -1;
+	return ok && !damage[0] ? 0 : -1;
 }
 
 static json_t *reasons_json(const uint64_t *by)
@@ -1192,6 +1198,10 @@ int ts_str_stats(const struct ts_str_opts *o)
 			item_release(&it);
 			if (rc == 0 && r.tds)
 				rc = ts_dataset_foreach_reject(r.tds, stats_reject, &s, &e);
+			if (rc == 0 && r.lr && ts_lmdb_reader_damage(r.lr)) {
+				rc = TS_ERR_INVALID;
+				snprintf(e.msg, sizeof(e.msg), "%s", ts_lmdb_reader_damage(r.lr));
+			}
 		}
 		reader_close(&r);
 		if (rc) {

@@ -231,6 +231,34 @@ import sys; f = open(sys.argv[1], 'r+b'); f.write(bytes((i * 37 + 11) % 256 for 
 	grep -q "data.mdb' is truncated" "$TMP/err"
 }
 
+# the crafted files of tests/data/lmdb/ (no python needed): num-samples far
+# beyond the file is bounded with a warning; a reader that keeps dying
+# costs only the damaged records (rejects) and says what was read; a bad
+# meta page is an error naming the file; nothing crashes or hangs
+crafted() {
+	for n in num_huge leaf_ptrs_beyond overflow_size psize_zero; do
+		mkdir -p "$TMP/cr/$n" && cp "tests/data/lmdb/$n.mdb" "$TMP/cr/$n/data.mdb" || return 1
+	done
+	"$TESSERA" str ingest --store wds "$TMP/cr/num_huge" -o "$TMP/cr-o1" 2> "$TMP/err" || { cat "$TMP/err"; return 1; }
+	grep -q "warning: '.*num_huge/data.mdb': num-samples says 9999999999999999999 but the last record in the file is 4: reading 4" "$TMP/err" ||
+		{ cat "$TMP/err"; return 1; }
+	[ "$(sqlite3 "$TMP/cr-o1/catalog.sqlite" 'select group_concat(caption, " ") from samples')" = "CHEWBACCA rain Overflow last" ] || return 1
+	"$TESSERA" str ingest -q --store wds "$TMP/cr/leaf_ptrs_beyond" -o "$TMP/cr-o2" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "error: '.*leaf_ptrs_beyond/data.mdb' is corrupt: the reader died too often at record 24; 15 records were read, 9 damaged, records 25..60 not read" "$TMP/err" ||
+		{ cat "$TMP/err"; return 1; }
+	got=$(sqlite3 "$TMP/cr-o2/catalog.sqlite" "select count(*) from samples; select group_concat(record, ' ') from rejects where reason = 'lmdb.corrupt'; select count(*) from rejects where message like '%died of SIGBUS%reading record%'")
+	[ "$got" = "$(printf '15\n15 16 17 18 19 20 21 22 23\n9')" ] || { echo "got: $got"; return 1; }
+	# --store lmdb: the damaged record is a reject, the rest is written
+	"$TESSERA" str ingest -q "$TMP/cr/overflow_size" -o "$TMP/cr-o3" 2> "$TMP/err" || { cat "$TMP/err"; return 1; }
+	grep -q '"reason":"lmdb.corrupt".*image-000000003 of 3221225472 bytes runs past the end of the file' "$TMP/cr-o3/str-report.jsonl" ||
+		{ cat "$TMP/cr-o3/str-report.jsonl"; return 1; }
+	[ "$(head -c 1 "$TMP/cr-o3/data.mdb" | wc -c)" = 1 ] || return 1
+	"$TESSERA" str stats "$TMP/cr/leaf_ptrs_beyond" > "$TMP/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "error: .*died too often" "$TMP/err" && grep -q "lmdb.corrupt *9" "$TMP/out" || return 1
+	"$TESSERA" str ingest -q "$TMP/cr/psize_zero" -o "$TMP/cr-o4" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "error: '.*psize_zero/data.mdb' is corrupt or not an LMDB file: page size 0" "$TMP/err"
+}
+
 stats() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gts.txt") || return 1
 	"$TESSERA" str ingest -q --image-root "$root" "$TMP/gts.txt" -o "$TMP/s" || return 1
@@ -257,6 +285,7 @@ EOF
 }
 
 t cli cli
+t crafted crafted
 if [ -x "$PYL" ]; then
 	t ids ids
 else

@@ -1,16 +1,62 @@
 /*
- * test_fuzz_replay.c - the fuzz target's regression driver: runs
- * LLVMFuzzerTestOneInput over the hostile sample files and over
- * deterministic mutations (bit flips, byte runs, cuts, length-field
- * damage) of real JPEG, PNG and WebP files.  Passing means: no crash, no
- * sanitizer report (the suite runs under SANITIZE=address,undefined too),
- * and every damaged input is either decoded or cleanly rejected.
+ * test_fuzz_replay.c - the fuzz targets' regression driver (built with the
+ * normal compiler, run by `make test`): every target of tests/fuzz/ over
+ * its seed corpus (tests/fuzz/corpus/<name>/) and its regression files
+ * (tests/fuzz/regress/<name>/: inputs that once crashed or hung), and the
+ * decode target over the hostile sample files and deterministic mutations
+ * (bit flips, byte runs, cuts, length-field damage) of real JPEG, PNG and
+ * WebP files.  Passing means: no crash, no sanitizer report (the suite
+ * runs under SANITIZE=address,undefined too), no hang, and every damaged
+ * input is either read or cleanly rejected.
+ *
+ * Each target is included with its entry point renamed, so one binary
+ * holds them all; a new target adds an include and a line in targets[].
  */
 #include "t.h"
 
+#include <dirent.h>
 #include <stdint.h>
 
 #include "../fuzz/fuzz_decode.c"
+#define LLVMFuzzerTestOneInput fuzz_tar_one
+#include "../fuzz/fuzz_tar.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_csv_one
+#include "../fuzz/fuzz_csv.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_jsonl_one
+#include "../fuzz/fuzz_jsonl.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_coco_one
+#include "../fuzz/fuzz_coco.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_sharegpt4v_one
+#include "../fuzz/fuzz_sharegpt4v.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_caption_one
+#include "../fuzz/fuzz_caption.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_wordnet_one
+#include "../fuzz/fuzz_wordnet.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_lmdb_one
+#include "../fuzz/fuzz_lmdb.c"
+#undef LLVMFuzzerTestOneInput
+
+static const struct {
+	const char *name;
+	int (*one)(const uint8_t *data, size_t size);
+} targets[] = {
+	{ "decode", LLVMFuzzerTestOneInput },
+	{ "tar", fuzz_tar_one },
+	{ "csv", fuzz_csv_one },
+	{ "jsonl", fuzz_jsonl_one },
+	{ "coco", fuzz_coco_one },
+	{ "sharegpt4v", fuzz_sharegpt4v_one },
+	{ "caption", fuzz_caption_one },
+	{ "wordnet", fuzz_wordnet_one },
+	{ "lmdb", fuzz_lmdb_one },
+};
 
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -96,11 +142,51 @@ static void mutations(void)
 	CHECK(runs == 480);
 }
 
+static int no_dot(const struct dirent *d)
+{
+	return d->d_name[0] != '.';
+}
+
+/* Every file of dir through one(); returns how many. */
+static int replay_dir(const char *dir, int (*one)(const uint8_t *, size_t))
+{
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, no_dot, alphasort), runs = 0;
+	for (int i = 0; i < n; i++) {
+		char p[1024];
+		size_t len;
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]->d_name);
+		uint8_t *d = t_slurp(p, &len);
+		if (d) {
+			one(d, len);
+			runs++;
+		}
+		free(d);
+		free(names[i]);
+	}
+	free(names);
+	return runs;
+}
+
+/* Seed corpora and regression files of every target. */
+static void corpora(void)
+{
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		char dir[256];
+		snprintf(dir, sizeof(dir), "tests/fuzz/corpus/%s", targets[i].name);
+		int seeds = replay_dir(dir, targets[i].one);
+		CHECKF(seeds > 0, "%s: no seed files (expected some in %s)", targets[i].name, dir);
+		snprintf(dir, sizeof(dir), "tests/fuzz/regress/%s", targets[i].name);
+		replay_dir(dir, targets[i].one);
+	}
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "hostile_files", hostile_files },
 		{ "mutations", mutations },
+		{ "corpora", corpora },
 		{ NULL, NULL },
 	};
 	return t_run("fuzz_replay", cases);
