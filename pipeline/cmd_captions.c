@@ -16,6 +16,7 @@
 #include "captions_cmds.h"
 #include "cmd.h"
 #include "util.h"
+#include "vocab.h"
 
 void usage_captions(FILE *f)
 {
@@ -56,7 +57,7 @@ void usage_captions(FILE *f)
 "\n"
 "Common options:\n"
 "      --vocab PATH   bpe_simple_vocab_16e6.txt.gz (default: $TESSERA_VOCAB,\n"
-"                     the installed copy, then ../shared/tokenizer/)\n"
+"                     else the copy shipped with tessera)\n"
 "  -q, --quiet        fewer messages\n"
 "  -v, --verbose      more messages\n"
 "  -h, --help         this help\n"
@@ -300,7 +301,7 @@ int captions_tokenize(int argc, char **argv)
 		ts_error("cannot open '%s': %s", argv[optind], strerror(errno));
 		return TS_EXIT_FAIL;
 	}
-	if (ts_bpe_load(&bpe, vocab, &e)) {
+	if (ts_vocab_load(&bpe, vocab, &e)) {
 		ts_error("%s", e.msg);
 		rc = TS_EXIT_FAIL;
 		goto done;

@@ -40,6 +40,7 @@
 #include "progress.h"
 #include "shards_ops.h"
 #include "util.h"
+#include "vocab.h"
 
 void usage_compose(FILE *f)
 {
@@ -1104,12 +1105,13 @@ int cmd_compose(int argc, char **argv)
 		goto out;
 	}
 	/* the tokenizer: required by --max-tokens, else for token counts when found */
-	if (ts_bpe_load(&cx.bpe, o.vocab, &e)) {
-		if (o.max_tokens > 0 || o.vocab) {
+	int vr = ts_vocab_load(&cx.bpe, o.vocab, &e);
+	if (vr) {
+		if (o.max_tokens > 0 || vr < 0) {
 			ts_error("%s", e.msg);
 			goto out;
 		}
-		ts_info("no CLIP vocabulary found: token counts are not stored");
+		ts_warning("%s: token counts are not stored", e.msg);
 	}
 	snprintf(path, sizeof(path), "%s/shards", o.outdir);
 	if (ts_mkdirs(path, 0755)) {

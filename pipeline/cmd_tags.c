@@ -20,6 +20,7 @@
 #include "cmd.h"
 #include "rewrite.h"
 #include "util.h"
+#include "vocab.h"
 
 void usage_tags(FILE *f)
 {
@@ -44,8 +45,8 @@ void usage_tags(FILE *f)
 "      --keep-scene-words keep image, photo, picture, view, background, side, front\n"
 "      --all-nouns        keep abstract nouns too (trick, day, game...)\n"
 "      --context N        mark tags past this CLIP context as truncated (default: 77)\n"
-"      --vocab PATH       CLIP vocabulary (default: $TESSERA_VOCAB, the installed\n"
-"                         copy, then ../shared/tokenizer/)\n"
+"      --vocab PATH       CLIP vocabulary (default: $TESSERA_VOCAB, else the copy\n"
+"                         shipped with tessera)\n"
 "\n"
 "extract: one caption per line (or JSONL with --jsonl, field caption or\n"
 "text) from FILE or standard input to one JSON array of tags per line.\n"
@@ -334,7 +335,7 @@ static int tags_run(int argc, char **argv)
 		fputs("see 'tessera tags --help'\n", stderr);
 		return TS_EXIT_USAGE;
 	}
-	if (ts_wordnet_load(&wn, wndir, &e) || ts_bpe_load(&bpe, vocab, &e) ||
+	if (ts_wordnet_load(&wn, wndir, &e) || ts_vocab_load(&bpe, vocab, &e) ||
 	    ts_tagger_new(&r.tagger, wn, &to, &e) || !(r.bpe = ts_bpe_ctx_new(bpe))) {
 		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
 		goto done;
@@ -427,7 +428,7 @@ static int tags_extract(int argc, char **argv)
 		ts_error("cannot open '%s': %s", argv[optind], strerror(errno));
 		return TS_EXIT_FAIL;
 	}
-	if (ts_wordnet_load(&wn, wndir, &e) || ts_bpe_load(&bpe, vocab, &e) ||
+	if (ts_wordnet_load(&wn, wndir, &e) || ts_vocab_load(&bpe, vocab, &e) ||
 	    ts_tagger_new(&tagger, wn, &to, &e) || !(ctx = ts_bpe_ctx_new(bpe))) {
 		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
 		rc = TS_EXIT_FAIL;
