@@ -50,6 +50,7 @@ struct slot {
 	int done;
 	/* result */
 	int rejected;
+	int fatal;                /* an allocation failed: the run stops (msg says where) */
 	enum ts_reason reason;
 	const char *stage;
 	char msg[TS_ERR_MSG_MAX];
@@ -112,8 +113,19 @@ static void on_signal(int sig)
 
 /* ---- worker -------------------------------------------------------------- */
 
+/* A failure of the work on a sample: a reject with the error's reason, or,
+ * when an allocation failed (TS_ERR_NOMEM, whatever reason a layer gave
+ * it), a fatal error of the run: running out of memory says nothing about
+ * the sample, so it must never become a content reject. */
 static int slot_reject(struct slot *s, const char *stage, const struct ts_err *e)
 {
+	if (e->status == TS_ERR_NOMEM) {
+		s->fatal = 1;
+		snprintf(s->msg, sizeof(s->msg), "out of memory processing '%.200s' (%s stage): %.200s",
+			 s->rec.source ? s->rec.source : "?", stage,
+			 e->msg[0] ? e->msg : ts_status_name(e->status));
+		return -1;
+	}
 	s->rejected = 1;
 	s->stage = stage;
 	s->reason = e->reason != TS_R_NONE ? e->reason : TS_R_IMAGE_CORRUPT;
@@ -143,12 +155,16 @@ static int check_captions(const struct ingest *in, struct slot *s, json_t *caps)
 		}
 		json_t *str = json_stringn(r->captions[i] + st, n);
 		if (!str || json_array_append_new(caps, str)) {
-			ts_err_set(&e, TS_ERR_NOMEM, TS_R_CAPTION_INVALID_UTF8, "out of memory");
+			ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 			return slot_reject(s, "caption", &e);
 		}
 		if (i == 0) {
 			s->caption = strndup(r->captions[i] + st, n);
 			s->caption_len = n;
+			if (!s->caption) {
+				ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+				return slot_reject(s, "caption", &e);
+			}
 		}
 	}
 	return 0;
@@ -166,6 +182,7 @@ static void process_slot(struct worker *w, struct slot *s)
 	char key[24];
 
 	s->rejected = 0;
+	s->fatal = 0;
 	s->tokens = 0;
 	if (r->reject != TS_R_NONE) {
 		ts_err_set(&e, TS_ERR_INVALID, r->reject, "%s",
@@ -196,7 +213,7 @@ static void process_slot(struct worker *w, struct slot *s)
 	if (s->img_cap < p.len) {
 		uint8_t *nb = realloc(s->img, p.len);
 		if (!nb) {
-			ts_err_set(&e, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+			ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 			slot_reject(s, "image", &e);
 			goto out;
 		}
@@ -220,6 +237,10 @@ static void process_slot(struct worker *w, struct slot *s)
 		struct ts_err te = TS_ERR_INIT;
 		if (ts_bpe_encode(w->tok, s->caption, s->caption_len, &ids, &nids, &te) == 0)
 			s->tokens = (long long)nids + 2;
+		else if (te.status == TS_ERR_NOMEM) {
+			slot_reject(s, "caption", &te);
+			goto out;
+		}
 	}
 
 	snprintf(key, sizeof(key), "%09" PRIu64, r->index);
@@ -237,7 +258,7 @@ static void process_slot(struct worker *w, struct slot *s)
 	if (meta)
 		s->meta_json = json_dumps(meta, JSON_COMPACT);
 	if (!meta || !s->meta_json || !s->captions_json) {
-		ts_err_set(&e, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		slot_reject(s, "image", &e);
 	}
 out:
@@ -281,6 +302,7 @@ static void slot_clear(struct slot *s)
 	s->caption = s->captions_json = s->meta_json = NULL;
 	s->done = 0;
 	s->rejected = 0;
+	s->fatal = 0;
 	s->img_len = 0;
 }
 
@@ -368,7 +390,11 @@ static void *writer_main(void *arg)
 		struct slot *s = &in->slots[in->written % in->nslots];
 		pthread_mutex_unlock(&in->mu);
 
-		if (!in->fatal) {
+		if (!in->fatal && s->fatal) {
+			struct ts_err fe = TS_ERR_INIT;
+			ts_err_set(&fe, TS_ERR_NOMEM, TS_R_NONE, "%s", s->msg);
+			writer_fail(in, &fe);
+		} else if (!in->fatal) {
 			if (s->rejected)
 				write_reject(in, s);
 			else
