@@ -366,12 +366,26 @@ int cmd_ingest(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		o.threads = n > 0 ? (int)n : 1;
 	}
-	/* the command line, for the runs table */
+	/* the command line, for the runs table and the resume hint: each
+	 * argument quoted for a POSIX shell when it needs it */
 	FILE *m = open_memstream(&cmdline, &cl);
 	if (m) {
 		fputs("tessera", m);
-		for (int i = 0; i < argc; i++)
-			fprintf(m, " %s", argv[i]);
+		for (int i = 0; i < argc; i++) {
+			const char *a = argv[i];
+			if (*a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					 "0123456789_./:=,+@%-") == strlen(a)) {
+				fprintf(m, " %s", a);
+				continue;
+			}
+			fputs(" '", m);
+			for (; *a; a++)
+				if (*a == '\'')
+					fputs("'\\''", m);
+				else
+					fputc(*a, m);
+			fputc('\'', m);
+		}
 		fclose(m);
 	}
 	o.command_line = cmdline ? cmdline : "tessera ingest";

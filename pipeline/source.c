@@ -454,6 +454,11 @@ int64_t ts_source_count(const struct ts_source *src)
 	return src ? src->count : -1;
 }
 
+const char *ts_source_root(const struct ts_source *src)
+{
+	return src ? src->root : NULL;
+}
+
 void ts_source_close(struct ts_source *src)
 {
 	if (!src)

@@ -89,6 +89,10 @@ int64_t ts_source_count(const struct ts_source *src);
 
 void ts_source_close(struct ts_source *src);   /* accepts NULL */
 
+/* The image root the source resolves paths under (as given or derived:
+ * --image-root, the list file's directory, the folder itself). */
+const char *ts_source_root(const struct ts_source *src);
+
 /* Resolve rel against root for reading: rejects absolute paths and paths
  * whose real location is outside root (symlinks included) with
  * source.escapes_root, missing files with source.missing.  On success
