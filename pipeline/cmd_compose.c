@@ -1261,8 +1261,8 @@ int cmd_compose(int argc, char **argv)
 		       secs, secs > 0 ? (double)os.composites / secs : 0.0);
 	else if (ts_verbosity >= 1)
 		fprintf(stderr, "compose done: %" PRIu64 " composites, %" PRIu64 " originals, %" PRIu64
-			" rejects, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",
-			os.composites, os.originals, os.rejects, st.shards, secs,
+			" rejects, %" PRIu64 " over budget, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",
+			os.composites, os.originals, os.rejects, os.over_budget, st.shards, secs,
 			secs > 0 ? (double)os.composites / secs : 0.0);
 	rc = TS_EXIT_OK;
 	goto out;
