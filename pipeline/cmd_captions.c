@@ -159,6 +159,29 @@ static void tok_error(struct tok_worker *w, size_t lineno, const char *msg)
 	w->err.n += ml;
 	w->err.p[w->err.n++] = '\n';
 	w->failed = 1;
+	/* the line still gets its output line, so output line N is input line
+	 * N: empty in plain mode, {"line": N, "error": MSG} with --jsonl */
+	char *rec = NULL;
+	if (w->o->jsonl) {
+		json_t *j = json_pack("{s:I, s:s}", "line", (json_int_t)lineno, "error", msg);
+		rec = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (!rec) {
+			w->nomem = 1;
+			return;
+		}
+	}
+	size_t rl = rec ? strlen(rec) : 0;
+	if (buf_reserve(&w->out, rl + 1)) {
+		free(rec);
+		w->nomem = 1;
+		return;
+	}
+	if (rl)
+		memcpy(w->out.p + w->out.n, rec, rl);
+	w->out.n += rl;
+	w->out.p[w->out.n++] = '\n';
+	free(rec);
 }
 
 static void tok_line(struct tok_worker *w, size_t idx)

@@ -131,6 +131,53 @@ print(n)")
 	grep -q "compose done: .* $want over budget" "$TMP/err" || { echo "want $want over budget in:"; cat "$TMP/err"; return 1; }
 }
 
+# an invalid-UTF-8 line among 2,000 (more than one batch of threads) keeps
+# its place: output line N is input line N, empty (plain) or an error
+# record (--jsonl), and every other line is what it is on its own
+tokenize_lines() {
+	"$PY" - "$TMP" <<'PYEOF' || return 1
+import json, sys
+tmp = sys.argv[1]
+lines = [("A photo number %d of a cat." % i).encode() for i in range(2000)]
+bad = [3, 1500, 1999]
+for i in bad:
+    lines[i] = b"caf\xe9 au lait"
+open(tmp + "/tok.txt", "wb").write(b"".join(l + b"\n" for l in lines))
+with open(tmp + "/tok.jsonl", "wb") as f:
+    for i, l in enumerate(lines):
+        f.write(b'{"caption": "' + l + b'"}\n')
+open(tmp + "/good.txt", "wb").write(b"".join(l + b"\n" for i, l in enumerate(lines) if i not in bad))
+PYEOF
+	"$TESSERA" captions tokenize -j 2 "$TMP/tok.txt" > "$TMP/tok.out" 2> "$TMP/tok.err"
+	[ $? -eq 1 ] || { echo "plain: exit $?, want 1"; return 1; }
+	"$TESSERA" captions tokenize -j 2 --jsonl "$TMP/tok.jsonl" > "$TMP/tokj.out" 2> "$TMP/tokj.err"
+	[ $? -eq 1 ] || { echo "jsonl: exit $?, want 1"; return 1; }
+	"$TESSERA" captions tokenize "$TMP/good.txt" > "$TMP/good.out" || return 1
+	[ "$(grep -c 'error: line' "$TMP/tok.err")" = 3 ] || { cat "$TMP/tok.err"; return 1; }
+	"$PY" - "$TMP" <<'PYEOF'
+import json, sys
+tmp = sys.argv[1]
+bad = [3, 1500, 1999]
+good = open(tmp + "/good.out").read().split("\n")[:-1]
+for name in ("tok.out", "tokj.out"):
+    out = open(tmp + "/" + name).read().split("\n")
+    assert out[-1] == "", name
+    out = out[:-1]
+    assert len(out) == 2000, "%s: %d output lines for 2000 input lines" % (name, len(out))
+    g = iter(good)
+    for i, l in enumerate(out):
+        if i in bad:
+            if name == "tok.out":
+                assert l == "", (name, i, l)
+            else:
+                r = json.loads(l)
+                assert r["line"] == i + 1 and "error" in r, (name, i, r)
+        else:
+            want = next(g)
+            assert l == want, (name, i, l, want)
+PYEOF
+}
+
 if [ -z "$PY" ]; then
 	skip all "python3 not found"
 else
@@ -138,5 +185,6 @@ else
 	t select_no_scores select_no_scores
 	t mask_mixup mask_mixup
 	t compose_over_budget compose_over_budget
+	t tokenize_lines tokenize_lines
 fi
 finish
