@@ -812,7 +812,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		}
 		if (!in->root0 && ts_source_root(src))
 			in->root0 = strdup(ts_source_root(src));
-		int64_t cnt = ts_source_count(src);
+		int64_t cnt = in->progress ? ts_source_count(src) : -1;
 		if (total >= 0)
 			total = cnt >= 0 ? total + cnt : -1;
 		ts_progress_total(in->progress, total >= 0 ? (uint64_t)total : 0);

@@ -28,6 +28,7 @@ struct ts_source {
 	uint64_t max_bytes;       /* cap for one row / line / element */
 	uint64_t next_index;
 	int64_t count;            /* -1 unknown */
+	int counted;              /* ts_source_count tried the cheap count */
 	void *priv;               /* the reader's state, freed by ops->close */
 };
 
@@ -61,6 +62,10 @@ int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *r
 /* ts_resolve_under() with root already passed through realpath(). */
 int ts_src_resolve(const char *real_root, const char *rel, char **out,
 		   struct ts_err *err);
+
+/* A cheap record count of a list, JSON array or tar file (one pass, no
+ * parsing; source_count.c), or -1.  For progress totals only. */
+int64_t ts_src_count_cheap(const struct ts_source *src);
 
 /* "an array", "a string", ... for messages about a JSON value */
 struct json_t;

@@ -83,7 +83,30 @@ interrupted() {
 	[ "$(sqlite3 "$d/out dir/catalog.sqlite" "select count(*) from samples")" = 6 ]
 }
 
+# the progress line has a total for every list format and for tar input
+# (counted cheaply before reading), so it can show a percentage and ETA
+progress_totals() {
+	d=$TMP/pg; mkdir -p "$d/img" && cp "$SAMPLE"/photos/*.jpg "$d/img/" || return 1
+	imgs=$(ls "$d/img" | head -7)
+	{ echo "image,caption"; for f in $imgs; do echo "img/$f,a photo"; done; } > "$d/l.csv"
+	{ printf 'image\tcaption\n'; for f in $imgs; do printf 'img/%s\tphoto\n' "$f"; done; } > "$d/l.tsv"
+	{ for f in $imgs; do printf '{"image": "img/%s", "caption": "a, photo [1]"}\n\n' "$f"; done; } > "$d/l.jsonl"
+	{ printf '['; sep=''; for f in $imgs; do
+		printf '%s{"image": "img/%s", "conversations": [{"from": "human", "value": "x, [y]"}, {"from": "gpt", "value": "a \\"photo\\", {1}"}]}' "$sep" "$f"; sep=','
+	  done; printf ']\n'; } > "$d/l.json"
+	for f in l.csv l.tsv l.jsonl l.json; do
+		rm -rf "$d/o"
+		"$TESSERA" ingest --progress "$d/$f" -o "$d/o" 2> "$d/err" || { cat "$d/err"; return 1; }
+		grep -q "ingest: 7/7 (100%)" "$d/err" || { echo "$f: no total in the progress line:"; tr '\r' '\n' < "$d/err" | head -3; return 1; }
+	done
+	# the dataset's own shards as input: 7 samples in 3 tars
+	rm -rf "$d/o" && "$TESSERA" ingest -q --shard-samples 3 "$d/l.csv" -o "$d/o" || return 1
+	"$TESSERA" ingest --progress "$d"/o/shards/*.tar -o "$d/o2" 2> "$d/err" || { cat "$d/err"; return 1; }
+	grep -q "ingest: 7/7 (100%)" "$d/err" || { echo "tar: no total:"; tr '\r' '\n' < "$d/err" | head -3; return 1; }
+}
+
 t nomem_fatal nomem_fatal
 t all_rejected all_rejected
 t interrupted interrupted
+t progress_totals progress_totals
 finish
