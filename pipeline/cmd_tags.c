@@ -905,11 +905,16 @@ static int tags_select(int argc, char **argv)
 	struct ts_rw_opts ro = { .indir = argv[optind], .outdir = out, .command = "tessera tags select",
 				 .meta_name = "tags_select", .meta_json = meta, .what = "select" };
 	rc = ts_rewrite(&ro, select_one, &r, &st);
-	if (rc == TS_EXIT_OK && json)
-		printf("{\"command\": \"tags select\", \"threshold\": %g, \"samples\": %" PRIu64
-		       ", \"tags_kept\": %" PRIu64 ", \"tags_dropped\": %" PRIu64 "}\n",
-		       r.threshold, st.samples, r.kept, r.dropped);
-	else if (rc == TS_EXIT_OK && ts_verbosity >= 1)
+	if (rc == TS_EXIT_OK && json) {
+		json_t *sj = json_pack("{s:s, s:f, s:I, s:I, s:I}", "command", "tags select",
+				       "threshold", r.threshold, "samples", (json_int_t)st.samples,
+				       "tags_kept", (json_int_t)r.kept, "tags_dropped", (json_int_t)r.dropped);
+		char *js = sj ? json_dumps(sj, JSON_PRESERVE_ORDER) : NULL;
+		if (js)
+			puts(js);
+		free(js);
+		json_decref(sj);
+	} else if (rc == TS_EXIT_OK && ts_verbosity >= 1)
 		fprintf(stderr, "select done: %" PRIu64 " samples, %" PRIu64 " tags kept, %" PRIu64 " dropped\n",
 			st.samples, r.kept, r.dropped);
 	free(r.json);
