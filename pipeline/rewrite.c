@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "dsw.h"
+#include "../shards/out.h"
+#include "../shards/writer.h"
 #include "shards_ops.h"
 #include "util.h"
 
@@ -44,19 +45,6 @@ static int fsync_path(const char *path, int dir)
 	int rc = fsync(fd);
 	close(fd);
 	return rc;
-}
-
-static void maybe_crash(const char *point, unsigned *count)
-{
-	const char *c = getenv("TESSERA_CRASH_AT");
-	size_t n = strlen(point);
-	if (c && !strncmp(c, point, n) && (c[n] == 0 || c[n] == ':')) {
-		unsigned want = c[n] == ':' ? (unsigned)strtoul(c + n + 1, NULL, 10) : 1;
-		if (++*count == want) {
-			fflush(NULL);
-			kill(getpid(), SIGKILL);
-		}
-	}
 }
 
 /* Remove dir and the files in it and in its shards/ (what a rewrite writes). */
@@ -87,7 +75,6 @@ static void remove_tmp(const char *dir)
 static int roll_forward(const char *outdir)
 {
 	char tmp[PATH_MAX], from[PATH_MAX + 300], to[PATH_MAX + 300];
-	unsigned moved = 0;
 	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME "/shards", outdir);
 	DIR *d = opendir(tmp);
 	struct dirent *de;
@@ -103,7 +90,7 @@ static int roll_forward(const char *outdir)
 			closedir(d);
 			return -1;
 		}
-		maybe_crash("rewrite-moved", &moved);
+		ts_crash_hook(NULL, "rewrite-moved");
 	}
 	if (d)
 		closedir(d);
@@ -154,8 +141,12 @@ static int next_reject(struct run *r)
 static int rejects_before(struct run *r, uint64_t end)
 {
 	while (r->r && r->r->record < end) {
-		if (ts_dsw_reject(r->w, r->r->record, r->r->source, r->r->stage, r->r->reason,
-				  r->r->message, &r->e) || next_reject(r))
+		struct ts_reject_row rr = {
+			.record = r->r->record, .source = r->r->source, .stage = r->r->stage,
+			.reason = r->r->reason, .message = r->r->message,
+			.path = r->r->path, .detail_json = r->r->detail_json,
+		};
+		if (ts_dsw_reject_row(r->w, &rr, &r->e) || next_reject(r))
 			return -1;
 		r->rejects++;
 	}
@@ -222,6 +213,7 @@ static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
 			.format = s->format, .content_hash = s->content_hash,
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
+			.path = s->path, .meta_json = s->meta_json,
 			.text = res.set_text ? res.text : s->text,
 			.tags = res.set_tags ? res.tags : s->tags,
 			.ntags = res.set_tags ? res.ntags : s->ntags,
@@ -330,15 +322,33 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 			ts_error("'%s' already holds a dataset; write into a new directory", out);
 			goto done;
 		}
+		/* a killed rewrite's .rewrite.tmp is ours; anything else is not */
+		if (ts_out_check_dir(out, &r.e)) {
+			ts_error("%s", r.e.msg);
+			goto done;
+		}
 		if (ts_mkdirs(out, 0755)) {
 			ts_error("cannot create '%s': %s", out, strerror(errno));
 			goto done;
 		}
 		if ((lock_out = lock_dir(out)) < 0 || ts_rewrite_recover(out))
 			goto done;
-		/* finished by the recovery (an earlier run was killed after READY) */
+		/* finished by the recovery (an earlier run was killed after READY):
+		 * done, when that run was this same command */
 		if (stat(path, &sb) == 0) {
-			ts_error("'%s' already holds a dataset; write into a new directory", out);
+			struct ts_dataset *fin = NULL;
+			char *m = NULL;
+			if (o->meta_name && ts_dataset_open_flags(&fin, out, TS_DS_NOLOCK, &r.e) == 0)
+				m = ts_dataset_meta(fin, o->meta_name);
+			ts_dataset_close(fin);
+			int same = m && o->meta_json && !strcmp(m, o->meta_json);
+			free(m);
+			if (same) {
+				ts_info("'%s': finished the interrupted %s", out, o->what);
+				rc = TS_EXIT_OK;
+			} else {
+				ts_error("'%s' already holds a dataset; write into a new directory", out);
+			}
 			goto done;
 		}
 		snprintf(path, sizeof(path), "%s/shards", out);
@@ -351,7 +361,7 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	 * once complete, also for -o: a killed run never leaves a dataset
 	 * that looks whole */
 	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, out ? out : indir);
-	if (ts_dataset_open(&r.ds, indir, &r.e) ||
+	if (ts_dataset_open_flags(&r.ds, indir, TS_DS_NOLOCK, &r.e) ||
 	    ts_dataset_foreach_shard(r.ds, collect_shard, &sl, &r.e)) {
 		ts_error("%s", r.e.msg[0] ? r.e.msg : "out of memory");
 		goto done;
@@ -387,12 +397,16 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	}
 	snprintf(path, sizeof(path), "%s/shards", work);
 	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = UINT64_MAX,
-				     .shard_bytes = UINT64_MAX, .store = store };
+				     .shard_bytes = UINT64_MAX, .store = store,
+				     .hook = ts_crash_hook };
 	if (ts_dsw_new(&r.w, &dopts, &r.e) || ts_ds_iter_rejects(r.ds, &r.ri, &r.e) || next_reject(&r))
 		goto fail;
 	uint64_t end = 0;
 	int tty = ts_verbosity >= 1 && isatty(2);
+	ts_signals_catch();
 	for (size_t k = 0; k < sl.n; k++) {
+		if (ts_stop_requested)
+			goto fail;
 		struct ts_ds_iter *si = NULL;
 		const struct ts_ds_sample *s;
 		int n;
@@ -414,11 +428,10 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		goto fail;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(r.w, &ds);
-	char summary[256];
-	snprintf(summary, sizeof(summary),
-		 "{\"samples\":%" PRIu64 ",\"rejects\":%" PRIu64 ",\"seconds\":%.3f}",
-		 r.samples, r.rejects, ts_now() - t0);
-	ts_catalog_run_end(cat, run_id, "ok", summary, &r.e);
+	char *summary = ts_json_canonical(json_pack("{s:I, s:I, s:f}", "samples", (json_int_t)r.samples,
+						    "rejects", (json_int_t)r.rejects, "seconds", ts_now() - t0));
+	ts_catalog_run_end(cat, run_id, "ok", summary ? summary : "{}", &r.e);
+	free(summary);
 	ts_dsw_free(r.w);
 	r.w = NULL;
 	ts_catalog_close(cat);
@@ -440,8 +453,7 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		}
 		close(fd);
 		fsync_path(work, 1);
-		unsigned never = 0;
-		maybe_crash("rewrite-ready", &never);
+		ts_crash_hook(NULL, "rewrite-ready");
 		if (roll_forward(out ? out : indir))
 			goto done;
 	}
@@ -452,11 +464,23 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	rc = TS_EXIT_OK;
 	goto done;
 fail:
-	ts_error("%s", r.e.msg[0] ? r.e.msg : "rewrite failed");
+	if (ts_stop_requested && !r.e.msg[0]) {
+		/* nothing was decided: the dataset stays as it was */
+		ts_info("%s interrupted: '%s' is unchanged", o->what, out ? out : indir);
+		rc = 130;
+	} else {
+		ts_error("%s", r.e.msg[0] ? r.e.msg : "rewrite failed");
+	}
 	ts_dsw_discard(r.w);
 	if (cat)
-		ts_catalog_run_end(cat, run_id, "failed", "{}", &r.e);
+		ts_catalog_run_end(cat, run_id, ts_stop_requested ? "interrupted" : "failed", "{}", &r.e);
+	ts_dsw_free(r.w);
+	r.w = NULL;
+	ts_catalog_close(cat);
+	cat = NULL;
+	remove_tmp(work);
 done:
+	ts_signals_restore();
 	ts_dsw_free(r.w);
 	ts_ds_iter_free(r.ri);
 	ts_catalog_close(cat);

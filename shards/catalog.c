@@ -1,9 +1,11 @@
 /*
  * catalog.c - the SQLite catalog (schema in shards.h and docs/formats.md).
  *
- * Written by one thread.  WAL journal, synchronous=NORMAL, schema version 2
- * in PRAGMA user_version (version 1 catalogs are upgraded in place: version
- * 2 added the samples' caption columns); a file with a newer version, or a
+ * Written by one thread.  WAL journal while open (DELETE again at close, so
+ * a finished catalog is one self-contained file), synchronous=NORMAL, schema version 3
+ * in PRAGMA user_version (version 1 and 2 catalogs are upgraded in place:
+ * version 2 added the samples' caption columns, version 3 the image path
+ * and extra metadata of samples and rejects); a file with a newer version, or a
  * non-empty database without one, is refused rather than touched.  Every statement
  * is prepared once at open and kept in the struct.  A shard, its samples,
  * members and rejects go in one transaction, so after a crash the catalog
@@ -15,14 +17,18 @@
  */
 #include "shards.h"
 
+#include "../base/ts_io.h"
+
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#define CATALOG_VERSION 2
+#define CATALOG_VERSION 3
 
 /* Version 2: the tags table (created by the upgrade from version 1 too). */
 #define TAGS_SQL \
@@ -51,11 +57,11 @@ static const char schema_sql[] =
 	" orig_height integer, format text, content_hash text, image_hash text,"
 	" source text, caption text, captions text, tokens integer,"
 	" short_caption text, short_tokens integer, split_rule text,"
-	" split_fallback text);\n"
+	" split_fallback text, path text, meta text);\n"
 	"create table members(key text, shard integer, name text,"
 	" offset integer, size integer, hash text, primary key(key, name));\n"
 	"create table rejects(record integer, source text, stage text,"
-	" reason text, message text);\n"
+	" reason text, message text, path text, detail text);\n"
 	"create index samples_shard on samples(shard);\n"
 	"create index members_shard on members(shard);\n"
 	"create index rejects_record on rejects(record);\n"
@@ -67,6 +73,7 @@ enum {
 	Q_RUN_BEGIN, Q_RUN_END,
 	Q_SHARD, Q_SAMPLE, Q_MEMBER, Q_REJECT,
 	Q_SHARD_LIST,
+	Q_INTENT, Q_DROPPED,
 	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS, Q_SCORE, Q_DEL_SCORES, Q_COMP, Q_DEL_COMPS,
 	Q__COUNT
 };
@@ -86,14 +93,17 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
 		     " orig_width, orig_height, format, content_hash, image_hash,"
 		     " source, caption, captions, tokens, short_caption, short_tokens,"
-		     " split_rule, split_fallback)"
+		     " split_rule, split_fallback, path, meta)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		     " ?14, ?15, ?16, ?17, ?18)",
+		     " ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
 	[Q_MEMBER] = "insert into members(key, shard, name, offset, size, hash)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6)",
-	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message)"
-		     " values(?1, ?2, ?3, ?4, ?5)",
+	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message, path, detail)"
+		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_SHARD_LIST] = "select idx, complete, end_record from shards order by idx",
+	[Q_INTENT] = "insert or replace into shards(idx, name, samples, bytes, hash, complete,"
+		     " first_record, end_record) values(?1, ?2, 0, 0, null, 0, null, null)",
+	[Q_DROPPED] = "select name from shards where idx >= ?1 order by idx",
 	[Q_DEL_SHARDS] = "delete from shards where idx >= ?1",
 	[Q_DEL_SAMPLES] = "delete from samples where shard >= ?1",
 	[Q_DEL_MEMBERS] = "delete from members where shard >= ?1",
@@ -226,17 +236,25 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 	if (version == CATALOG_VERSION)
 		/* tables version 2 gained while it was being written */
 		return exec(cat, TAGS_SQL, err, "open");
-	if (version == 1) {
-		/* version 2 added the caption columns of the text layer */
+	if (version == 1 || version == 2) {
+		/* version 2 added the caption columns of the text layer, version
+		 * 3 the image path and extra metadata of samples and rejects */
 		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
 			return rc;
-		rc = exec(cat, "alter table samples add column tokens integer;"
-			  " alter table samples add column short_caption text;"
-			  " alter table samples add column short_tokens integer;"
-			  " alter table samples add column split_rule text;"
-			  " alter table samples add column split_fallback text;"
-			  " " TAGS_SQL
-			  " pragma user_version = 2", err, "upgrade the schema of");
+		if (version == 1)
+			rc = exec(cat, "alter table samples add column tokens integer;"
+				  " alter table samples add column short_caption text;"
+				  " alter table samples add column short_tokens integer;"
+				  " alter table samples add column split_rule text;"
+				  " alter table samples add column split_fallback text;", err,
+				  "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = exec(cat, "alter table samples add column path text;"
+				  " alter table samples add column meta text;"
+				  " alter table rejects add column path text;"
+				  " alter table rejects add column detail text;"
+				  " " TAGS_SQL
+				  " pragma user_version = 3", err, "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = exec(cat, "commit", err, "upgrade the schema of");
 		if (rc != TS_OK)
@@ -253,7 +271,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return rc;
 	rc = exec(cat, schema_sql, err, "create the schema in");
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma user_version = 2", err, "create the schema in");
+		rc = exec(cat, "pragma user_version = 3", err, "create the schema in");
 	if (rc == TS_OK)
 		rc = exec(cat, "commit", err, "create the schema in");
 	if (rc != TS_OK)
@@ -283,6 +301,90 @@ static int set_pragmas(struct ts_catalog *cat, struct ts_err *err)
 	return rc;
 }
 
+/* ---- fault injection (TESSERA_FAULT, base/ts_io.h) ---------------------------
+ * When the variable is set, catalogs are opened through a VFS that wraps
+ * the default one and passes each write and sync through ts_io_fault(), so
+ * the tests can fail the catalog's N-th write like a shard's. */
+
+struct fault_file {
+	sqlite3_file base;
+	sqlite3_file *real;        /* follows this struct in the same allocation */
+};
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs fault_vfs;
+
+#define REAL(f) (((struct fault_file *)(f))->real)
+static int ff_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
+static int ff_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
+static int ff_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+	int e = ts_io_fault(TS_IO_WRITE);
+	if (e)
+		return e == ENOSPC || e == EDQUOT ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+	return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int ff_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int ff_sync(sqlite3_file *f, int flags)
+{
+	if (ts_io_fault(TS_IO_FSYNC))
+		return SQLITE_IOERR_FSYNC;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int ff_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int ff_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int ff_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int ff_check(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int ff_fctl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int ff_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int ff_dev(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+static int ff_shmmap(sqlite3_file *f, int i, int sz, int ext, void volatile **p) { return REAL(f)->pMethods->xShmMap(REAL(f), i, sz, ext, p); }
+static int ff_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
+static void ff_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int ff_shmunmap(sqlite3_file *f, int d) { return REAL(f)->pMethods->xShmUnmap(REAL(f), d); }
+static int ff_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p) { return REAL(f)->pMethods->xFetch(REAL(f), o, n, p); }
+static int ff_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
+
+static const sqlite3_io_methods fault_methods = {
+	3, ff_close, ff_read, ff_write, ff_truncate, ff_sync, ff_size, ff_lock, ff_unlock, ff_check,
+	ff_fctl, ff_sector, ff_dev, ff_shmmap, ff_shmlock, ff_shmbarrier, ff_shmunmap, ff_fetch, ff_unfetch,
+};
+
+static int ff_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct fault_file *ff = (struct fault_file *)f;
+	ff->real = (sqlite3_file *)(ff + 1);
+	int rc = real_vfs->xOpen(real_vfs, name, ff->real, flags, out);
+	ff->base.pMethods = ff->real->pMethods ? &fault_methods : NULL;
+	return rc;
+}
+
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+
+static void fault_vfs_init(void)
+{
+	real_vfs = sqlite3_vfs_find(NULL);
+	if (!real_vfs)
+		return;
+	fault_vfs = *real_vfs;
+	fault_vfs.zName = "tessera-fault";
+	fault_vfs.szOsFile = (int)sizeof(struct fault_file) + real_vfs->szOsFile;
+	fault_vfs.xOpen = ff_open;
+	fault_vfs.pNext = NULL;
+	if (sqlite3_vfs_register(&fault_vfs, 0) != SQLITE_OK)
+		real_vfs = NULL;
+}
+
+/* The VFS to open catalogs with: NULL (the default) unless TESSERA_FAULT is set. */
+static const char *catalog_vfs(void)
+{
+	const char *f = getenv("TESSERA_FAULT");
+	if (!f || !*f)
+		return NULL;
+	pthread_once(&fault_once, fault_vfs_init);
+	return real_vfs ? "tessera-fault" : NULL;
+}
+
 int ts_catalog_open(struct ts_catalog **out, const char *path,
 		    struct ts_err *err)
 {
@@ -298,7 +400,7 @@ int ts_catalog_open(struct ts_catalog **out, const char *path,
 		free(cat);
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "cannot open '%s': path too long", path);
 	}
-	if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, catalog_vfs()) != SQLITE_OK) {
 		if (!cat->db) {
 			free(cat);
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
@@ -332,6 +434,12 @@ void ts_catalog_close(struct ts_catalog *cat)
 		return;
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(cat->q[i]);
+	/* leave WAL mode: the closed file stands alone, so it opens on
+	 * read-only storage (where no -wal or -shm can be created) */
+	if (cat->db && sqlite3_get_autocommit(cat->db)) {
+		sqlite3_busy_timeout(cat->db, 1000);
+		sqlite3_exec(cat->db, "pragma journal_mode = delete", NULL, NULL, NULL);
+	}
 	sqlite3_close_v2(cat->db);
 	free(cat);
 }
@@ -411,6 +519,14 @@ int ts_catalog_run_end(struct ts_catalog *cat, int64_t run_id,
 int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 		      uint64_t *next_record, struct ts_err *err)
 {
+	return ts_catalog_resume_drop(cat, next_shard, next_record, NULL, NULL, err);
+}
+
+int ts_catalog_resume_drop(struct ts_catalog *cat, unsigned *next_shard,
+			   uint64_t *next_record,
+			   int (*dropped)(const char *name, void *user), void *user,
+			   struct ts_err *err)
+{
 	sqlite3_stmt *q = cat->q[Q_SHARD_LIST];
 	sqlite3_int64 n = 0, end = 0;
 	int r, rc;
@@ -430,6 +546,22 @@ int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = db_err(cat, err, "read");
 	sqlite3_reset(q);
+	if (rc == TS_OK && dropped) {
+		/* the files of the rows about to go: every one was named here
+		 * before it was created */
+		sqlite3_stmt *d = cat->q[Q_DROPPED];
+		sqlite3_bind_int64(d, 1, n);
+		while (rc == TS_OK && (r = sqlite3_step(d)) == SQLITE_ROW) {
+			const unsigned char *name = sqlite3_column_text(d, 0);
+			if (name && dropped((const char *)name, user))
+				rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE,
+						"cannot remove the unfinished shard '%s' of '%s'",
+						(const char *)name, cat->path);
+		}
+		if (rc == TS_OK && r != SQLITE_DONE)
+			rc = db_err(cat, err, "read");
+		sqlite3_reset(d);
+	}
 	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_TAGS, Q_DEL_SCORES, Q_DEL_COMPS };
 	for (size_t i = 0; rc == TS_OK && i < sizeof(del) / sizeof(del[0]); i++) {
 		sqlite3_bind_int64(cat->q[del[i]], 1, n);
@@ -460,6 +592,8 @@ static int insert_reject(struct ts_catalog *cat, const struct ts_reject_row *r,
 	bind_text(q, 3, r->stage);
 	bind_text(q, 4, r->reason);
 	bind_text(q, 5, r->message);
+	bind_text(q, 6, r->path);
+	bind_text(q, 7, r->detail_json);
 	return run(cat, q, err, "write to");
 }
 
@@ -489,6 +623,8 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		sqlite3_bind_int64(q, 16, s->text.short_tokens);
 	bind_text(q, 17, s->text.split_rule);
 	bind_text(q, 18, s->text.split_fallback);
+	bind_text(q, 19, s->path);
+	bind_text(q, 20, s->meta_json);
 	if ((rc = run(cat, q, err, "write to")))
 		return rc;
 	q = cat->q[Q_MEMBER];
@@ -668,6 +804,44 @@ int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *
 	if (shard) {
 		rc = insert_shard(cat, shard, err);
 	}
+	return tx_end(cat, rc, err);
+}
+
+int ts_catalog_foreach_shard_name(struct ts_catalog *cat, long long from_idx,
+				  int (*fn)(const char *name, void *user), void *user,
+				  struct ts_err *err)
+{
+	sqlite3_stmt *d = cat->q[Q_DROPPED];
+	int r, rc = TS_OK;
+	sqlite3_bind_int64(d, 1, from_idx);
+	while (rc == TS_OK && (r = sqlite3_step(d)) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(d, 0);
+		if (name && fn((const char *)name, user))
+			rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot remove the shard '%s' of '%s'",
+					(const char *)name, cat->path);
+	}
+	if (rc == TS_OK && r != SQLITE_DONE)
+		rc = db_err(cat, err, "read");
+	sqlite3_reset(d);
+	return rc;
+}
+
+void ts_catalog_exec(struct ts_catalog *cat, const char *sql)
+{
+	if (cat)
+		sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
+}
+
+int ts_catalog_shard_intent(struct ts_catalog *cat, unsigned idx, const char *name,
+			    struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_INTENT];
+	int rc = ts_catalog_stream_begin(cat, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(q, 1, idx);
+	bind_text(q, 2, name);
+	rc = run(cat, q, err, "write to");
 	return tx_end(cat, rc, err);
 }
 
