@@ -28,11 +28,33 @@ void usage_ingest(FILE *f)
 "  -f, --format FMT        folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k,\n"
 "                          wds (WebDataset .tar shards)\n"
 "                          (default: detected from each INPUT)\n"
-"      --image-root DIR    resolve image paths under DIR (default: the list\n"
-"                          file's directory); paths escaping it are rejected\n"
+"      --image-root DIR    resolve relative image paths under DIR (default: the\n"
+"                          list file's directory); absolute paths are read as\n"
+"                          given, symlinks followed, a '..' climbing out of DIR\n"
+"                          is rejected\n"
+"      --confine           also reject absolute paths and paths whose real\n"
+"                          location is outside the image root (untrusted lists)\n"
 "      --image-col NAME    image path column (default: first of image, path,\n"
-"                          filepath, file_name)\n"
-"      --caption-col NAME  caption column (default: first of caption, text)\n"
+"                          filepath, file_name, url); a number N: the N-th column\n"
+"      --caption-col NAME  caption column (default: first of caption, text, title)\n"
+"      --no-header         CSV/TSV: the first row is data, not a header\n"
+"      --columns LIST      CSV/TSV without a header: the column names, in order\n"
+"                          (e.g. caption,url)\n"
+"      --preset NAME       column layout of a known dataset: cc3m (no header:\n"
+"                          caption, url), cc12m (no header: url, caption)\n"
+"      --quoting MODE      CSV/TSV quoting: csv (RFC 4180, the default for .csv)\n"
+"                          or none (literal fields, the default for .tsv)\n"
+"      --max-quoted-bytes N  CSV: a quoted field running over lines must end\n"
+"                          within N bytes (default: 1MiB) ...\n"
+"      --max-quoted-lines N  ... and N lines (default: 1000), else its row is\n"
+"                          record.bad_row and reading goes on at the next line\n"
+"      --keep-col COL      CSV/TSV/JSONL: copy column COL into KEY.json\n"
+"                          (repeatable, or a comma-separated list)\n"
+"      --group-by KEY      CSV/TSV/JSONL: merge the rows of one image (KEY\n"
+"                          image) or of one value of column KEY into one\n"
+"                          sample with all their captions\n"
+"      --max-member-bytes N  tar input: reject members larger than N\n"
+"                          (default: 64MiB)\n"
 "\n"
 "Images:\n"
 "      --resize MODE       no, border, keep-ratio, keep-ratio-largest,\n"
@@ -87,7 +109,9 @@ enum {
 	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
 	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP, OPT_STORE,
-	OPT_VOCAB, OPT_NO_TOKENS,
+	OPT_VOCAB, OPT_NO_TOKENS, OPT_CONFINE, OPT_NO_HEADER, OPT_COLUMNS, OPT_PRESET,
+	OPT_QUOTING, OPT_MAX_QUOTED_BYTES, OPT_MAX_QUOTED_LINES, OPT_KEEP_COL, OPT_GROUP_BY,
+	OPT_MAX_MEMBER_BYTES,
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +144,16 @@ static const struct option long_opts[] = {
 	{ "parts", required_argument, NULL, OPT_PARTS },
 	{ "vocab", required_argument, NULL, OPT_VOCAB },
 	{ "no-tokens", no_argument, NULL, OPT_NO_TOKENS },
+	{ "confine", no_argument, NULL, OPT_CONFINE },
+	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+	{ "columns", required_argument, NULL, OPT_COLUMNS },
+	{ "preset", required_argument, NULL, OPT_PRESET },
+	{ "quoting", required_argument, NULL, OPT_QUOTING },
+	{ "max-quoted-bytes", required_argument, NULL, OPT_MAX_QUOTED_BYTES },
+	{ "max-quoted-lines", required_argument, NULL, OPT_MAX_QUOTED_LINES },
+	{ "keep-col", required_argument, NULL, OPT_KEEP_COL },
+	{ "group-by", required_argument, NULL, OPT_GROUP_BY },
+	{ "max-member-bytes", required_argument, NULL, OPT_MAX_MEMBER_BYTES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -198,8 +232,43 @@ static int partition_from_env(struct ts_ingest_opts *o, unsigned parts)
 	return 0;
 }
 
+/* Append the comma-separated names of list to *cols (malloc'ed copies). */
+static int add_cols(char ***cols, size_t *n, const char *list)
+{
+	const char *p = list;
+	for (;;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len) {
+			char **nc = realloc(*cols, (*n + 1) * sizeof(**cols));
+			if (!nc)
+				return -1;
+			*cols = nc;
+			if (!(nc[*n] = strndup(p, len)))
+				return -1;
+			(*n)++;
+		}
+		if (!e)
+			return 0;
+		p = e + 1;
+	}
+}
+
+static void free_cols(char **cols, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(cols[i]);
+	free(cols);
+}
+
+/* --keep-col names; file-level so an early usage exit leaks nothing */
+static char **keep;
+static size_t nkeep;
+
 int cmd_ingest(int argc, char **argv)
 {
+	const char *preset = NULL;
+	int rc;
 	struct ts_ingest_opts o;
 	uint64_t u;
 	long l;
@@ -275,6 +344,52 @@ int cmd_ingest(int argc, char **argv)
 		case OPT_NO_TOKENS:
 			o.tokens = 0;
 			break;
+		case OPT_CONFINE: o.src.confine = 1; break;
+		case OPT_NO_HEADER: o.src.no_header = 1; break;
+		case OPT_COLUMNS:
+			if (!optarg[0] || strstr(optarg, ",,"))
+				return bad("--columns", optarg, "expected column names separated by commas");
+			o.src.columns = optarg;
+			break;
+		case OPT_PRESET:
+			if (!ts_source_preset_find(optarg) || !ts_source_preset_find(optarg)->columns)
+				return bad("--preset", optarg, "expected cc3m or cc12m");
+			preset = optarg;
+			break;
+		case OPT_QUOTING:
+			if (!strcmp(optarg, "csv"))
+				o.src.quoting = TS_QUOTING_CSV;
+			else if (!strcmp(optarg, "none"))
+				o.src.quoting = TS_QUOTING_NONE;
+			else
+				return bad("--quoting", optarg, "expected csv or none");
+			break;
+		case OPT_MAX_QUOTED_BYTES:
+			if (ts_parse_u64(optarg, 1, &u) || u == 0)
+				return bad("--max-quoted-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+			o.src.max_quoted_bytes = u;
+			break;
+		case OPT_MAX_QUOTED_LINES:
+			if (ts_parse_u64(optarg, 0, &u) || u < 2)
+				return bad("--max-quoted-lines", optarg, "expected a number of at least 2");
+			o.src.max_quoted_lines = u;
+			break;
+		case OPT_MAX_MEMBER_BYTES:
+			if (ts_parse_u64(optarg, 1, &u) || u == 0)
+				return bad("--max-member-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+			o.src.max_member_bytes = u;
+			break;
+		case OPT_KEEP_COL:
+			if (add_cols(&keep, &nkeep, optarg)) {
+				ts_error("out of memory");
+				return TS_EXIT_FAIL;
+			}
+			break;
+		case OPT_GROUP_BY:
+			if (!optarg[0])
+				return bad("--group-by", optarg, "expected image or a column name");
+			o.src.group_by = optarg;
+			break;
 		case OPT_MAX_CAPTION_BYTES:
 			if (ts_parse_u64(optarg, 1, &u) || u == 0)
 				return bad("--max-caption-bytes", optarg, "expected a positive size");
@@ -340,6 +455,34 @@ int cmd_ingest(int argc, char **argv)
 			return TS_EXIT_USAGE;
 		}
 	}
+	if (preset) {
+		const struct ts_source_preset *ps = ts_source_preset_find(preset);
+		o.src.no_header = 1;
+		if (!o.src.columns)
+			o.src.columns = ps->columns;
+		if (!o.src.image_col)
+			o.src.image_col = ps->image_col;
+		if (!o.src.caption_col)
+			o.src.caption_col = ps->caption_col;
+	}
+	if (o.src.columns && !o.src.no_header) {
+		ts_error("--columns names the columns of a file without a header: add --no-header");
+		fputs("see 'tessera ingest --help'\n", stderr);
+		return TS_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < nkeep; i++) {
+		static const char *const reserved[] = { "key", "source", "image", "format",
+			"source_format", "width", "height", "original_width", "original_height",
+			"content_hash", "source_hash", "captions", NULL };
+		for (const char *const *r = reserved; *r; r++)
+			if (!strcmp(keep[i], *r)) {
+				ts_error("--keep-col '%s': KEY.json already has a field of that name", keep[i]);
+				fputs("see 'tessera ingest --help'\n", stderr);
+				return TS_EXIT_USAGE;
+			}
+	}
+	o.src.keep_cols = (const char *const *)keep;
+	o.src.nkeep_cols = nkeep;
 	if (!o.outdir) {
 		ts_error("no output directory: give -o OUTDIR");
 		fputs("usage: tessera ingest [options] INPUT... -o OUTDIR\n", stderr);
@@ -402,7 +545,10 @@ int cmd_ingest(int argc, char **argv)
 			o.tokens = 0;
 		}
 	}
-	int rc = ts_ingest_run(&o);
+	rc = ts_ingest_run(&o);
+	free_cols(keep, nkeep);
+	keep = NULL;
+	nkeep = 0;
 	free(cmdline);
 	free(partdir);
 	return rc;
