@@ -5,7 +5,7 @@
 #   make test      deps + build + the whole suite
 #   make demo      deps + build + ingest tests/data/sample, print the summary, write demo-out/report.html
 #   make bench     speed against Pillow / OpenCV / vipsthumbnail
-#   make install PREFIX=/usr/local
+#   make install PREFIX=/usr/local   (binary, library, man pages, CLIP vocabulary)
 #   make fuzz FUZZ_SECONDS=N   build the libFuzzer targets (clang) and run each N s
 #   SANITIZE=address,undefined  build everything with those sanitizers
 
@@ -30,7 +30,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 OPT ?= -O2 -g
 CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -D_FILE_OFFSET_BITS=64 \
-	-DTS_VERSION='"$(VERSION)"' -DTS_DATADIR='"$(PREFIX)/share/tessera"' \
+	-DTS_VERSION='"$(VERSION)"' -DTS_DATADIR='"$(PREFIX)/share/tessera"' -DTS_SRCDIR='"$(CURDIR)"' \
 	$(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(LDFLAGS)
 ifneq ($(SANITIZE),)
@@ -68,8 +68,8 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c \
 	pipeline/cmd_tags.c pipeline/cmd_compose.c \
 	pipeline/source.c pipeline/source_folder.c pipeline/source_csv.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
-	pipeline/source_urban1k.c pipeline/source_wds.c \
-	pipeline/cmd_str.c pipeline/str.c \
+	pipeline/source_urban1k.c pipeline/source_wds.c pipeline/source_count.c \
+	pipeline/cmd_str.c pipeline/str.c pipeline/vocab.c \
 	pipeline/cmd_report.c pipeline/report.c pipeline/report_svg.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -190,11 +190,9 @@ install: tessera
 	install -m 755 $(BUILD)/tessera $(DESTDIR)$(PREFIX)/bin/tessera
 	install -m 644 $(BUILD)/libtessera.a $(DESTDIR)$(PREFIX)/lib/libtessera.a
 	install -m 644 docs/man/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
-	@# the CLIP vocabulary (OpenAI, MIT licence) when ../shared has it
-	if [ -f ../shared/tokenizer/bpe_simple_vocab_16e6.txt.gz ]; then \
-		install -d $(DESTDIR)$(PREFIX)/share/tessera && \
-		install -m 644 ../shared/tokenizer/bpe_simple_vocab_16e6.txt.gz $(DESTDIR)$(PREFIX)/share/tessera/; \
-	else echo "install: ../shared/tokenizer/ not found: the CLIP vocabulary is not installed (use --vocab or TESSERA_VOCAB)"; fi
+	@# the CLIP vocabulary (OpenAI, MIT licence: data/LICENSE)
+	install -d $(DESTDIR)$(PREFIX)/share/tessera
+	install -m 644 data/bpe_simple_vocab_16e6.txt.gz data/LICENSE $(DESTDIR)$(PREFIX)/share/tessera/
 
 clean:
 	rm -rf build build-san build-tsan build-fuzz tessera demo-out

@@ -160,42 +160,11 @@ void ts_bpe_free(struct ts_bpe *b)
 	free(b);
 }
 
-/* --vocab, else $TESSERA_VOCAB (either must open), else the installed copy
- * (PREFIX/share/tessera, and ../share/tessera next to the running binary,
- * for an install moved elsewhere), else ../shared/tokenizer/. */
-static gzFile open_vocab(const char *path, char *used, size_t n)
-{
-	const char *env = getenv("TESSERA_VOCAB");
-	const char *tries[4] = { path, NULL, NULL, NULL };
-	char exe[PATH_MAX], rel[PATH_MAX + 64];
-	int k = 1;
-	if (!path && env && *env) {
-		tries[0] = env;
-	} else if (!path) {
-		k = 0;
-		tries[k++] = TS_DATADIR "/bpe_simple_vocab_16e6.txt.gz";
-		ssize_t l = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-		char *slash = l > 0 ? (exe[l] = 0, strrchr(exe, '/')) : NULL;
-		if (slash) {
-			*slash = 0;
-			snprintf(rel, sizeof(rel), "%s/../share/tessera/bpe_simple_vocab_16e6.txt.gz", exe);
-			tries[k++] = rel;
-		}
-		tries[k++] = "../shared/tokenizer/bpe_simple_vocab_16e6.txt.gz";
-	}
-	for (int i = 0; i < k; i++) {
-		gzFile f = gzopen(tries[i], "rb");
-		snprintf(used, n, "%s", tries[i]);
-		if (f)
-			return f;
-	}
-	return NULL;
-}
-
 int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 {
 	struct ts_bpe *b = calloc(1, sizeof(*b));
-	char used[PATH_MAX], line[1024], tmp[8];
+	const char *used = path;
+	char line[1024], tmp[8];
 	int32_t bs[256], nb = 0, rc = TS_OK, k = 0;
 	gzFile f = NULL;
 	int ecode;
@@ -203,10 +172,14 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 
 	if (!b)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	if (!(f = open_vocab(path, used, sizeof(used)))) {
-		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE,
-				"cannot open the CLIP vocabulary '%s': %s (give --vocab or set TESSERA_VOCAB)",
-				used, strerror(errno ? errno : ENOENT));
+	if (!path) {
+		rc = ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "no CLIP vocabulary path given");
+		goto fail;
+	}
+	errno = 0;
+	if (!(f = gzopen(path, "rb"))) {
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open the CLIP vocabulary '%s': %s",
+				path, strerror(errno ? errno : ENOENT));
 		goto fail;
 	}
 	/* bytes_to_unicode */

@@ -26,9 +26,8 @@
 struct ts_bpe;
 struct ts_bpe_ctx;
 
-/* Load the merges file (gzip).  path NULL: $TESSERA_VOCAB, then the
- * installed share directory, then ../shared/tokenizer/.  A missing or
- * malformed file is a clear error. */
+/* Load the merges file (gzip) at path (pipeline/vocab.c decides which
+ * file).  A missing or malformed file is a clear error. */
 int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err);
 void ts_bpe_free(struct ts_bpe *bpe);   /* accepts NULL */
 

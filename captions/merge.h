@@ -1,8 +1,11 @@
 /*
  * merge.h - the CLIP-C caption join "A and B" (docs/compose.md):
- * A with trailing white space and one final period removed, " and ", then
- * B trimmed with its first character lower-cased, unless B's first word is
- * an acronym (two or more letters, all capitals: "NASA rocket" stays).
+ * A with its final run of punctuation (. , ; : ! ? and the ellipsis) and
+ * white space removed, " and ", then B trimmed with its first letter
+ * lower-cased only when its first word is a plain capitalised word: "I",
+ * acronyms ("NASA rocket"), mixed case ("McDonald's") and name-like runs
+ * of capitalised words ("Santa Claus") keep their case; closed-class
+ * words ("An Asian man") are always lowered.
  * Joins of more captions: "A, B, C and D".
  */
 #ifndef TS_MERGE_H

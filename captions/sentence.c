@@ -106,22 +106,69 @@ static int dot_is_abbrev(const char *s, size_t dot)
 	return 0;
 }
 
-/* Inside a quotation at byte `at`: an odd number of straight double quotes
- * before it, or more opening than closing curly double quotes. */
-static int in_quote(const char *s, size_t from, size_t at)
+/* Before a straight quote, a byte after which it can only open: white
+ * space, the start of the text, an opening bracket. */
+static int open_side(unsigned char c)
 {
-	int straight = 0, curly = 0;
+	return c == 0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' ||
+	       c == '(' || c == '[' || c == '{';
+}
+
+/* After a straight quote, a byte before which it can only close: white
+ * space, the end of the text, closing punctuation. */
+static int close_side(unsigned char c)
+{
+	return c == 0 || c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v' ||
+	       strchr(",.;:!?)]}", c) != NULL;
+}
+
+static int is_curly(const char *s, size_t i, size_t len, unsigned char third)
+{
+	return i + 2 < len && (uint8_t)s[i] == 0xe2 && (uint8_t)s[i + 1] == 0x80 && (uint8_t)s[i + 2] == third;
+}
+
+/* Inside a quotation at byte `at` (from: where the sentence starts)?
+ * Quotes are paired on a stack, both kinds together, because real
+ * captions mix them ("Coffee” then "tea. milk"): “ always opens, ” closes
+ * the innermost open quotation of either kind, and a straight " closes the
+ * innermost one when it follows a word (anything but white space or an
+ * opening bracket before it) and otherwise opens one when a word follows
+ * it (anything but white space or closing punctuation); a " with space on
+ * both sides closes an open " quotation ('sapphire. " She') and is
+ * otherwise ignored, and so is a closing " with nothing open (an inch
+ * mark: 'a 6" pipe').  A " right after “ or right before ”
+ * sees the curly quote as a boundary. */
+static int in_quote(const char *s, size_t len, size_t from, size_t at)
+{
+	int depth = 0;
+	uint64_t straight = 0;      /* bit d-1: the quotation at depth d opened with " */
 	for (size_t i = from; i < at; i++) {
-		if (s[i] == '"')
-			straight ^= 1;
-		else if ((uint8_t)s[i] == 0xe2 && i + 2 < at && (uint8_t)s[i + 1] == 0x80) {
-			if ((uint8_t)s[i + 2] == 0x9c)
-				curly++;
-			else if ((uint8_t)s[i + 2] == 0x9d && curly > 0)
-				curly--;
+		if (s[i] == '"') {
+			unsigned char prev = i > from ? (unsigned char)s[i - 1] : 0;
+			unsigned char next = i + 1 < len ? (unsigned char)s[i + 1] : 0;
+			int prev_edge = open_side(prev) || (i >= from + 3 && is_curly(s, i - 3, len, 0x9c));
+			int next_edge = close_side(next) || is_curly(s, i + 1, len, 0x9d);
+			int top_straight = depth > 0 && depth <= 64 && (straight >> (depth - 1) & 1);
+			if (depth > 0 && !prev_edge)
+				depth--;        /* after a word: closes */
+			else if (!next_edge) {
+				depth++;        /* before a word: opens */
+				if (depth <= 64)
+					straight |= (uint64_t)1 << (depth - 1);
+			} else if (top_straight)
+				depth--;        /* spaced out ('sapphire. " She'): closes a " */
+		} else if (is_curly(s, i, len, 0x9c)) {
+			depth++;
+			if (depth <= 64)
+				straight &= ~((uint64_t)1 << (depth - 1));
+			i += 2;
+		} else if (is_curly(s, i, len, 0x9d)) {
+			if (depth > 0)
+				depth--;
+			i += 2;
 		}
 	}
-	return straight || curly > 0;
+	return depth > 0;
 }
 
 int ts_sentence_next(const struct ts_sentences *sp, const char *s, size_t len, size_t from,
@@ -153,7 +200,7 @@ int ts_sentence_next(const struct ts_sentences *sp, const char *s, size_t len, s
 			       (p1 - p0 == 3 && (uint8_t)s[p0] == 0xe2 && (uint8_t)s[p0 + 1] == 0x80 &&
 				(uint8_t)s[p0 + 2] == 0xa6);
 		int keep = !ellipsis && !(p1 - p0 == 1 && s[p0] == '.' && dot_is_abbrev(s, p0)) &&
-			   !in_quote(s, from, c1);
+			   !in_quote(s, len, from, c1);
 		/* a quotation that ends with its own full stop goes on when a
 		 * lower-case word follows: 'reads "Stop." next to' */
 		if (keep && c1 > p1 && s1 < len) {

@@ -203,18 +203,31 @@ static int32_t adapt_case(const struct ts_charset *cs, int32_t cp)
 	return cp;
 }
 
-/* A label for messages: printable ASCII as is, the rest escaped. */
+/* A label for messages: its text as UTF-8 ("'日本語'", not "\xe6..."),
+ * with only control and format characters and bytes that are not UTF-8
+ * escaped as \xNN, and never a code point cut at the end of buf. */
 static void quote(const char *s, size_t len, char *buf, size_t n)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < len && k + 5 < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c >= 0x20 && c < 0x7f)
-			buf[k++] = (char)c;
-		else
-			k += (size_t)snprintf(buf + k, n - k, "\\x%02x", c);
+	size_t k = 0, i = 0;
+	while (i < len) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t l = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(len - i), &cp);
+		utf8proc_category_t c = l > 0 ? utf8proc_category(cp) : UTF8PROC_CATEGORY_CN;
+		int shown = l > 0 && c != UTF8PROC_CATEGORY_CC && c != UTF8PROC_CATEGORY_CF &&
+			    c != UTF8PROC_CATEGORY_ZL && c != UTF8PROC_CATEGORY_ZP && c != UTF8PROC_CATEGORY_CS;
+		size_t bytes = l > 0 ? (size_t)l : 1;
+		if (k + (shown ? bytes : 4 * bytes) + 1 > n)
+			break;
+		if (shown) {
+			memcpy(buf + k, s + i, bytes);
+			k += bytes;
+		} else {
+			for (size_t b = 0; b < bytes; b++)
+				k += (size_t)snprintf(buf + k, n - k, "\\x%02x", (unsigned char)s[i + b]);
+		}
+		i += bytes;
 	}
-	buf[k < n ? k : n - 1] = '\0';
+	buf[k] = '\0';
 }
 
 int ts_strlabel_filter(const struct ts_charset *cs, long max_len,

@@ -19,6 +19,7 @@
 #include "cmd.h"
 #include "rewrite.h"
 #include "util.h"
+#include "vocab.h"
 
 struct split_run {
 	struct ts_bpe_ctx *bpe;
@@ -109,7 +110,7 @@ int captions_split(int argc, char **argv)
 		ts_error("captions split takes one OUTDIR (a tessera dataset)");
 		return TS_EXIT_USAGE;
 	}
-	if (ts_bpe_load(&bpe, vocab, &e) || ts_sentences_new(&r.sp, &e) || !(r.bpe = ts_bpe_ctx_new(bpe))) {
+	if (ts_vocab_load(&bpe, vocab, &e) || ts_sentences_new(&r.sp, &e) || !(r.bpe = ts_bpe_ctx_new(bpe))) {
 		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
 		goto done;
 	}

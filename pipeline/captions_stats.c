@@ -23,6 +23,7 @@
 #include "captions_stats.h"
 #include "cmd.h"
 #include "util.h"
+#include "vocab.h"
 
 #define MAX_CONTEXTS TS_CSTATS_MAX_CONTEXTS
 
@@ -449,7 +450,7 @@ int captions_stats(int argc, char **argv)
 		ts_error("%s", st.e.msg);
 		return TS_EXIT_FAIL;
 	}
-	if (ts_bpe_load(&bpe, vocab, &st.e) || !(st.bpe = ts_bpe_ctx_new(bpe)) ||
+	if (ts_vocab_load(&bpe, vocab, &st.e) || !(st.bpe = ts_bpe_ctx_new(bpe)) ||
 	    ts_sentences_new(&st.sp, &st.e)) {
 		ts_error("%s", st.e.msg[0] ? st.e.msg : "out of memory");
 		goto done;

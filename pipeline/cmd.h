@@ -36,5 +36,7 @@ const struct ts_cmd *ts_cmd_find(const char *name);
 #define TS_EXIT_OK 0
 #define TS_EXIT_FAIL 1
 #define TS_EXIT_USAGE 2
+#define TS_EXIT_ALL_REJECTED 3   /* ingest: records were read and every one was rejected */
+#define TS_EXIT_INTERRUPTED 130
 
 #endif

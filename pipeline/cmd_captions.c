@@ -16,6 +16,7 @@
 #include "captions_cmds.h"
 #include "cmd.h"
 #include "util.h"
+#include "vocab.h"
 
 void usage_captions(FILE *f)
 {
@@ -56,7 +57,7 @@ void usage_captions(FILE *f)
 "\n"
 "Common options:\n"
 "      --vocab PATH   bpe_simple_vocab_16e6.txt.gz (default: $TESSERA_VOCAB,\n"
-"                     the installed copy, then ../shared/tokenizer/)\n"
+"                     else the copy shipped with tessera)\n"
 "  -q, --quiet        fewer messages\n"
 "  -v, --verbose      more messages\n"
 "  -h, --help         this help\n"
@@ -158,6 +159,29 @@ static void tok_error(struct tok_worker *w, size_t lineno, const char *msg)
 	w->err.n += ml;
 	w->err.p[w->err.n++] = '\n';
 	w->failed = 1;
+	/* the line still gets its output line, so output line N is input line
+	 * N: empty in plain mode, {"line": N, "error": MSG} with --jsonl */
+	char *rec = NULL;
+	if (w->o->jsonl) {
+		json_t *j = json_pack("{s:I, s:s}", "line", (json_int_t)lineno, "error", msg);
+		rec = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		json_decref(j);
+		if (!rec) {
+			w->nomem = 1;
+			return;
+		}
+	}
+	size_t rl = rec ? strlen(rec) : 0;
+	if (buf_reserve(&w->out, rl + 1)) {
+		free(rec);
+		w->nomem = 1;
+		return;
+	}
+	if (rl)
+		memcpy(w->out.p + w->out.n, rec, rl);
+	w->out.n += rl;
+	w->out.p[w->out.n++] = '\n';
+	free(rec);
 }
 
 static void tok_line(struct tok_worker *w, size_t idx)
@@ -303,7 +327,7 @@ int captions_tokenize(int argc, char **argv)
 		ts_error("cannot open '%s': %s", argv[optind], strerror(errno));
 		return TS_EXIT_FAIL;
 	}
-	if (ts_bpe_load(&bpe, vocab, &e)) {
+	if (ts_vocab_load(&bpe, vocab, &e)) {
 		ts_error("%s", e.msg);
 		rc = TS_EXIT_FAIL;
 		goto done;

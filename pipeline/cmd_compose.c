@@ -43,6 +43,7 @@
 #include "../base/rng.h"
 #include "pool.h"
 #include "util.h"
+#include "vocab.h"
 
 void usage_compose(FILE *f)
 {
@@ -991,12 +992,13 @@ int cmd_compose(int argc, char **argv)
 		goto out;
 	}
 	/* the tokenizer: required by --max-tokens, else for token counts when found */
-	if (ts_bpe_load(&cx.bpe, o.vocab, &e)) {
-		if (o.max_tokens > 0 || o.vocab) {
+	int vr = ts_vocab_load(&cx.bpe, o.vocab, &e);
+	if (vr) {
+		if (o.max_tokens > 0 || vr < 0) {
 			ts_error("%s", e.msg);
 			goto out;
 		}
-		ts_info("no CLIP vocabulary found: token counts are not stored");
+		ts_warning("%s: token counts are not stored", e.msg);
 	}
 	char inreal[PATH_MAX];
 	if (!realpath(o.indir, inreal))
@@ -1159,8 +1161,8 @@ int cmd_compose(int argc, char **argv)
 					"composites_per_second", secs > 0 ? (double)os.composites / secs : 0.0));
 	else if (ts_verbosity >= 1)
 		fprintf(stderr, "compose done: %" PRIu64 " composites, %" PRIu64 " originals, %" PRIu64
-			" rejects, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",
-			os.composites, os.originals, os.rejects, st.shards, secs,
+			" rejects, %" PRIu64 " over budget, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",
+			os.composites, os.originals, os.rejects, os.over_budget, st.shards, secs,
 			secs > 0 ? (double)os.composites / secs : 0.0);
 	rc = TS_EXIT_OK;
 	goto out;

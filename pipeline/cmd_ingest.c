@@ -13,6 +13,7 @@
 #include "../shards/shards.h"
 #include "ingest.h"
 #include "util.h"
+#include "vocab.h"
 
 void usage_ingest(FILE *f)
 {
@@ -67,8 +68,8 @@ void usage_ingest(FILE *f)
 "      --max-file-bytes N  reject source files larger than N (default: 256MiB)\n"
 "      --max-caption-bytes N  reject captions longer than N bytes (default: 1MiB)\n"
 "      --vocab PATH        CLIP vocabulary for the catalog's token counts\n"
-"                          (default: $TESSERA_VOCAB, the installed copy, then\n"
-"                          ../shared/tokenizer/; none found: no counts)\n"
+"                          (default: $TESSERA_VOCAB, else the copy shipped\n"
+"                          with tessera; none found: a warning, no counts)\n"
 "      --no-tokens         do not count CLIP tokens\n"
 "\n"
 "Output:\n"
@@ -508,15 +509,42 @@ int cmd_ingest(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		o.threads = n > 0 ? (int)n : 1;
 	}
-	/* the command line, for the runs table */
+	/* the command line, for the runs table and the resume hint: each
+	 * argument quoted for a POSIX shell when it needs it */
 	FILE *m = open_memstream(&cmdline, &cl);
 	if (m) {
 		fputs("tessera", m);
-		for (int i = 0; i < argc; i++)
-			fprintf(m, " %s", argv[i]);
+		for (int i = 0; i < argc; i++) {
+			const char *a = argv[i];
+			if (*a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+					 "0123456789_./:=,+@%-") == strlen(a)) {
+				fprintf(m, " %s", a);
+				continue;
+			}
+			fputs(" '", m);
+			for (; *a; a++)
+				if (*a == '\'')
+					fputs("'\\''", m);
+				else
+					fputc(*a, m);
+			fputc('\'', m);
+		}
 		fclose(m);
 	}
 	o.command_line = cmdline ? cmdline : "tessera ingest";
+	/* the vocabulary for token counts: a named one must load (the driver
+	 * says so), a missing default is said once and counts are skipped */
+	char vocab[8192];
+	if (o.tokens) {
+		if (ts_vocab_path(o.vocab, vocab, sizeof(vocab))) {
+			o.vocab = vocab;
+		} else {
+			ts_warning("cannot find the CLIP vocabulary %s (looked in %s): token counts "
+				   "are not stored; give --vocab PATH or set TESSERA_VOCAB",
+				   TS_VOCAB_NAME, vocab);
+			o.tokens = 0;
+		}
+	}
 	rc = ts_ingest_run(&o);
 	free_cols(keep, nkeep);
 	keep = NULL;

@@ -5,6 +5,7 @@
  * docs/tags.md has the formats.
  */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -20,6 +21,7 @@
 #include "cmd.h"
 #include "rewrite.h"
 #include "util.h"
+#include "vocab.h"
 
 void usage_tags(FILE *f)
 {
@@ -44,8 +46,8 @@ void usage_tags(FILE *f)
 "      --keep-scene-words keep image, photo, picture, view, background, side, front\n"
 "      --all-nouns        keep abstract nouns too (trick, day, game...)\n"
 "      --context N        mark tags past this CLIP context as truncated (default: 77)\n"
-"      --vocab PATH       CLIP vocabulary (default: $TESSERA_VOCAB, the installed\n"
-"                         copy, then ../shared/tokenizer/)\n"
+"      --vocab PATH       CLIP vocabulary (default: $TESSERA_VOCAB, else the copy\n"
+"                         shipped with tessera)\n"
 "\n"
 "extract: one caption per line (or JSONL with --jsonl, field caption or\n"
 "text) from FILE or standard input to one JSON array of tags per line.\n"
@@ -334,7 +336,7 @@ static int tags_run(int argc, char **argv)
 		fputs("see 'tessera tags --help'\n", stderr);
 		return TS_EXIT_USAGE;
 	}
-	if (ts_wordnet_load(&wn, wndir, &e) || ts_bpe_load(&bpe, vocab, &e) ||
+	if (ts_wordnet_load(&wn, wndir, &e) || ts_vocab_load(&bpe, vocab, &e) ||
 	    ts_tagger_new(&r.tagger, wn, &to, &e) || !(r.bpe = ts_bpe_ctx_new(bpe))) {
 		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
 		goto done;
@@ -433,7 +435,7 @@ static int tags_extract(int argc, char **argv)
 		ts_error("cannot open '%s': %s", argv[optind], strerror(errno));
 		return TS_EXIT_FAIL;
 	}
-	if (ts_wordnet_load(&wn, wndir, &e) || ts_bpe_load(&bpe, vocab, &e) ||
+	if (ts_wordnet_load(&wn, wndir, &e) || ts_vocab_load(&bpe, vocab, &e) ||
 	    ts_tagger_new(&tagger, wn, &to, &e) || !(ctx = ts_bpe_ctx_new(bpe))) {
 		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
 		rc = TS_EXIT_FAIL;
@@ -796,7 +798,7 @@ static int select_one(void *user, const struct ts_ds_sample *s, const struct ts_
 	if (!r->json)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	/* rows: the selected tags and scores */
-	size_t nt = 0, ns = 0;
+	size_t nt = 0, ns = 0, nm = 0;
 	free(r->tags);
 	free(r->scores);
 	r->tags = calloc(s->ntags + 1, sizeof(*r->tags));
@@ -806,19 +808,26 @@ static int select_one(void *user, const struct ts_ds_sample *s, const struct ts_
 	for (size_t i = 0; i < s->ntags; i++)
 		if (selected(s, s->tags[i].lemma, r->threshold))
 			r->tags[nt++] = s->tags[i];
-	/* the image, the caption, the tags and the selected tags' masks */
-	for (size_t i = 0; i < nmembers && nk < 4; i++)
+	/* the image, the caption, KEY.json, the composite's region map that
+	 * KEY.tags.json names (KEY.mask.png), and the selected tags' masks */
+	int has_map = 0;
+	for (size_t i = 0; i < nmembers && nk < 4; i++) {
 		if (!strcmp(members[i].ext, "jpg") || !strcmp(members[i].ext, "png") || !strcmp(members[i].ext, "webp"))
 			r->keep[nk++] = members[i].ext;
+		has_map |= !strcmp(members[i].ext, "mask.png");
+	}
 	r->keep[nk++] = "txt";
+	r->keep[nk++] = "json";
+	if (has_map)
+		r->keep[nk++] = "mask.png";
 	for (size_t i = 0; i < s->nscores; i++) {
 		if (s->scores[i].score < r->threshold)
 			continue;
 		r->scores[ns] = s->scores[i];
 		const char *m = s->scores[i].mask, *dot = m ? strchr(m, '.') : NULL;
-		if (dot && nk < TS_RW_MAX_ADD + 6) {
-			snprintf(r->keep_names[ns], sizeof(r->keep_names[0]), "%s", dot + 1);
-			r->keep[nk++] = r->keep_names[ns];
+		if (dot && nm < TS_RW_MAX_ADD) {
+			snprintf(r->keep_names[nm], sizeof(r->keep_names[0]), "%s", dot + 1);
+			r->keep[nk++] = r->keep_names[nm++];
 		}
 		ns++;
 	}
@@ -833,6 +842,11 @@ static int select_one(void *user, const struct ts_ds_sample *s, const struct ts_
 	res->scores = r->scores;
 	res->nscores = ns;
 	return 0;
+}
+
+static int has_scores(const struct ts_ds_sample *s, void *user)
+{
+	return s->nscores > 0;
 }
 
 static int tags_select(int argc, char **argv)
@@ -875,6 +889,25 @@ static int tags_select(int argc, char **argv)
 	if (argc - optind != 1 || !have_t) {
 		ts_error("tags select takes --threshold T and one OUTDIR");
 		return TS_EXIT_USAGE;
+	}
+	/* selecting by scores that are not there would keep no tag at all */
+	struct ts_dataset *ds;
+	struct ts_err e = TS_ERR_INIT;
+	if (ts_dataset_open(&ds, argv[optind], &e)) {
+		ts_error("%s", e.msg);
+		return TS_EXIT_FAIL;
+	}
+	int any = ts_dataset_foreach_sample(ds, -1, has_scores, NULL, &e);
+	ts_dataset_close(ds);
+	if (any < 0) {
+		ts_error("%s", e.msg);
+		return TS_EXIT_FAIL;
+	}
+	if (any == 0) {
+		ts_error("'%s' has no tag scores: there is nothing to select by", argv[optind]);
+		fprintf(stderr, "hint: score the tags with a model, then run "
+			"'tessera tags import-scores %s SCORES.jsonl' (docs/tags.md)\n", argv[optind]);
+		return TS_EXIT_FAIL;
 	}
 	char *meta = ts_json_canonical(json_pack("{s:f}", "threshold", r.threshold));
 	if (!meta) {
@@ -972,9 +1005,28 @@ static int tags_mask(int argc, char **argv)
 		ts_error("sample %s: no usable image size in KEY.tags.json", key);
 		goto done;
 	}
-	/* a composite's KEY.mask.png gives each pixel's region; otherwise the
-	 * regions' rectangles do */
-	if (ts_dataset_read_member(ds, key, "mask.png", &regmap, &regl, &e) == 0) {
+	/* a mixup composite (soft: every pixel is a blend of the sources): the
+	 * soft mask, each pixel 255 x the summed blend weights of the tag's
+	 * regions; a composite's KEY.mask.png gives each pixel's region;
+	 * otherwise the regions' rectangles do */
+	if (json_is_true(json_object_get(j, "soft"))) {
+		double wsum = 0;
+		int weighted = 0;
+		json_array_foreach(regs, i1, r) {
+			json_int_t reg = json_integer_value(json_object_get(r, "region"));
+			json_t *wt = json_object_get(r, "weight");
+			if (reg > 0 && reg < 256 && want[reg] && json_is_number(wt)) {
+				wsum += json_number_value(wt);
+				weighted = 1;
+			}
+		}
+		if (!weighted || wsum < 0) {
+			ts_error("sample %s: a soft (mixup) composite whose regions carry no blend weight", key);
+			goto done;
+		}
+		long v = lround(255.0 * (wsum > 1 ? 1 : wsum));
+		memset(mask, (int)v, (size_t)w * h);
+	} else if (ts_dataset_read_member(ds, key, "mask.png", &regmap, &regl, &e) == 0) {
 		struct ts_pixctx *px = ts_pixctx_new();
 		struct ts_image img = { 0 };
 		struct ts_image_info info;

@@ -38,6 +38,7 @@
 #include "../shards/shards.h"
 #include "../shards/out.h"
 #include "../shards/writer.h"
+#include "cmd.h"
 #include "progress.h"
 #include "seen.h"
 #include "../shards/dataset.h"
@@ -101,6 +102,8 @@ struct ingest {
 	/* counters */
 	uint64_t n_samples, n_rejects, n_shards, bytes_in, bytes_out;
 	uint64_t by_reason[TS_R__COUNT];
+	char *first_ref[TS_R__COUNT];   /* image path (else source) of each reason's first reject */
+	char *root0;               /* image root of the first input, for hints */
 	uint64_t resumed_record;
 	unsigned resumed_shards;
 	struct ts_progress *progress;
@@ -116,8 +119,20 @@ static void on_signal(int sig)
 
 /* ---- worker -------------------------------------------------------------- */
 
+/* A failure of the work on a sample: a reject with the error's reason, or,
+ * when an allocation failed (TS_ERR_NOMEM, whatever reason a layer gave
+ * it), a fatal error of the run: running out of memory says nothing about
+ * the sample, so it must never become a content reject. */
 static int slot_reject(struct slot *s, const char *stage, const struct ts_err *e)
 {
+	if (e->status == TS_ERR_NOMEM) {
+		s->fatal = 1;
+		ts_err_set(&s->fatal_err, TS_ERR_NOMEM, TS_R_NONE,
+			   "out of memory processing '%.200s' (%s stage): %.200s",
+			   s->rec.source ? s->rec.source : "?", stage,
+			   e->msg[0] ? e->msg : ts_status_name(e->status));
+		return -1;
+	}
 	s->rejected = 1;
 	s->stage = stage;
 	s->reason = e->reason != TS_R_NONE ? e->reason : TS_R_IMAGE_CORRUPT;
@@ -155,12 +170,16 @@ static int check_captions(const struct ingest *in, struct slot *s, json_t *caps)
 		}
 		json_t *str = json_stringn(r->captions[i] + st, n);
 		if (!str || json_array_append_new(caps, str)) {
-			ts_err_set(&e, TS_ERR_NOMEM, TS_R_CAPTION_INVALID_UTF8, "out of memory");
+			ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 			return slot_reject(s, "caption", &e);
 		}
 		if (i == 0) {
 			s->caption = strndup(r->captions[i] + st, n);
 			s->caption_len = n;
+			if (!s->caption) {
+				ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+				return slot_reject(s, "caption", &e);
+			}
 		}
 	}
 	return 0;
@@ -178,6 +197,7 @@ static void process_slot(struct worker *w, struct slot *s)
 	char key[24];
 
 	s->rejected = 0;
+	s->fatal = 0;
 	s->tokens = 0;
 	if (r->reject != TS_R_NONE) {
 		ts_err_set(&e, TS_ERR_INVALID, r->reject, "%s",
@@ -208,7 +228,7 @@ static void process_slot(struct worker *w, struct slot *s)
 	if (s->img_cap < p.len) {
 		uint8_t *nb = realloc(s->img, p.len);
 		if (!nb) {
-			ts_err_set(&e, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+			ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 			slot_reject(s, "image", &e);
 			goto out;
 		}
@@ -232,6 +252,10 @@ static void process_slot(struct worker *w, struct slot *s)
 		struct ts_err te = TS_ERR_INIT;
 		if (ts_bpe_encode(w->tok, s->caption, s->caption_len, &ids, &nids, &te) == 0)
 			s->tokens = (long long)nids + 2;
+		else if (te.status == TS_ERR_NOMEM) {
+			slot_reject(s, "caption", &te);
+			goto out;
+		}
 	}
 
 	snprintf(key, sizeof(key), "%09" PRIu64, r->index);
@@ -264,7 +288,7 @@ static void process_slot(struct worker *w, struct slot *s)
 	if (meta)
 		s->meta_json = json_dumps(meta, JSON_COMPACT);
 	if (!meta || !s->meta_json || !s->captions_json) {
-		ts_err_set(&e, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		slot_reject(s, "image", &e);
 	}
 out:
@@ -332,6 +356,8 @@ static void write_reject(struct ingest *in, struct slot *s)
 
 	in->n_rejects++;
 	in->by_reason[s->reason]++;
+	if (!in->first_ref[s->reason])
+		in->first_ref[s->reason] = strdup(r->image_ref ? r->image_ref : r->source ? r->source : "?");
 	ts_progress_clear(in->progress);
 	if (ts_verbosity >= 1) {
 		/* a list record names its place and the image it points to */
@@ -527,9 +553,80 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 	return s;
 }
 
+/* The likeliest cause of a run in which every record has this reason. */
+static const char *reason_hint(enum ts_reason r)
+{
+	switch (r) {
+	case TS_R_SOURCE_MISSING: return "is --image-root right?";
+	case TS_R_SOURCE_ESCAPES_ROOT: return "the paths climb out of the image root: is --image-root right?";
+	case TS_R_SOURCE_UNREADABLE: return "can this user read the images (permissions, directories)?";
+	case TS_R_SOURCE_TOO_LARGE: return "are the files larger than --max-file-bytes allows?";
+	case TS_R_RECORD_BAD_JSON: return "is --format right for this input?";
+	case TS_R_RECORD_BAD_ROW: return "is --format right (CSV or TSV)?";
+	case TS_R_RECORD_MISSING_FIELD: return "is --image-col right?";
+	case TS_R_IMAGE_EMPTY: case TS_R_IMAGE_NOT_IMAGE:
+		return "are these image files (not HTML pages or placeholders)?";
+	case TS_R_IMAGE_TOO_LARGE: return "are the images larger than --max-pixels allows?";
+	case TS_R_IMAGE_TOO_SMALL: return "is --min-size too high?";
+	case TS_R_CAPTION_MISSING: return "is --caption-col right (folders: are there .txt or .json sidecars)?";
+	case TS_R_CAPTION_INVALID_UTF8: return "is the input in another encoding than UTF-8 (convert it with iconv)?";
+	case TS_R_CAPTION_TOO_LONG: return "are the captions longer than --max-caption-bytes allows?";
+	case TS_R_CAPTION_EMPTY: return "is --caption-col the caption column?";
+	default: return "see the rejects table of the catalog";
+	}
+}
+
+/* Every record read was rejected and nothing from an earlier run is kept. */
+static int all_rejected(const struct ingest *in)
+{
+	return in->written > 0 && in->n_samples == 0 && in->n_rejects == in->written &&
+	       in->resumed_record == 0;
+}
+
+/* One line: "all 239 records rejected, 239 source.missing: is --image-root
+ * right? first: 'img/1.jpg' under '/data'".  Printed even with -q. */
+static void print_all_rejected(const struct ingest *in)
+{
+	int top = 1;
+	for (int i = 1; i < TS_R__COUNT; i++)
+		if (in->by_reason[i] > in->by_reason[top])
+			top = i;
+	char others[64] = "";
+	if (in->by_reason[top] < in->n_rejects)
+		snprintf(others, sizeof(others), " (and %" PRIu64 " other)", in->n_rejects - in->by_reason[top]);
+	char where[4200] = "";
+	if (top == TS_R_SOURCE_MISSING || top == TS_R_SOURCE_ESCAPES_ROOT || top == TS_R_SOURCE_UNREADABLE)
+		snprintf(where, sizeof(where), " under '%s'", in->root0 ? in->root0 : "?");
+	ts_error("all %" PRIu64 " records rejected, %" PRIu64 " %s%s: %s first: '%s'%s",
+		 in->n_rejects, in->by_reason[top], ts_reason_name((enum ts_reason)top), others,
+		 reason_hint((enum ts_reason)top),
+		 in->first_ref[top] ? in->first_ref[top] : "?", where);
+}
+
+/* Samples in the complete shards of outdir (what a resume keeps). */
+static int add_shard(const struct ts_ds_shard *s, void *user)
+{
+	if (s->complete)
+		*(uint64_t *)user += s->samples;
+	return 0;
+}
+
+static uint64_t kept_samples(const char *outdir)
+{
+	struct ts_dataset *ds;
+	struct ts_err e = TS_ERR_INIT;
+	uint64_t n = 0;
+	if (ts_dataset_open_flags(&ds, outdir, TS_DS_NOLOCK, &e) == 0) {   /* we hold the lock */
+		ts_dataset_foreach_shard(ds, add_shard, &n, &e);
+		ts_dataset_close(ds);
+	}
+	return n;
+}
+
 static void print_summary(struct ingest *in, double secs, int interrupted)
 {
 	const struct ts_ingest_opts *o = in->o;
+	uint64_t kept = interrupted ? kept_samples(o->outdir) : 0;
 	if (o->json) {
 		json_t *by = json_object();
 		for (int i = 1; i < TS_R__COUNT; i++)
@@ -551,6 +648,12 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 				      "resumed_shards", (json_int_t)in->resumed_shards,
 				      "seconds", secs,
 				      "threads", o->threads);
+		if (interrupted) {
+			json_object_set_new(j, "samples_kept", json_integer((json_int_t)kept));
+			json_object_set_new(j, "resume_command", json_string(o->command_line));
+		}
+		if (all_rejected(in))
+			json_object_set_new(j, "all_rejected", json_true());
 		if (o->part_count > 1)
 			json_object_set_new(j, "partition",
 					    json_pack("{s:i, s:i, s:s}", "index", (int)o->part_index,
@@ -561,10 +664,15 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 			puts(s);
 		free(s);
 		json_decref(j);
+		if (all_rejected(in))
+			print_all_rejected(in);
 		return;
 	}
-	if (ts_verbosity < 1)
+	if (ts_verbosity < 1) {
+		if (all_rejected(in))
+			print_all_rejected(in);
 		return;
+	}
 	FILE *f = stderr;
 	fprintf(f, "ingest %s: %" PRIu64 " records, %" PRIu64 " samples written, %" PRIu64
 		" rejected, %.1f s (%.1f records/s)\n",
@@ -576,6 +684,9 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 		fprintf(f, ", %u kept from an earlier run (resumed at record %" PRIu64 ")",
 			in->resumed_shards, in->resumed_record);
 	fprintf(f, "\n  output: %s/shards/, %s/catalog.sqlite\n", o->outdir, o->outdir);
+	if (interrupted)
+		fprintf(f, "  interrupted: %" PRIu64 " samples in complete shards are kept; "
+			"the same command resumes the run:\n    %s\n", kept, o->command_line);
 	if (o->part_count > 1)
 		fprintf(f, "  partition %u of %u (from %s): records whose number %% %u == %u\n",
 			o->part_index, o->part_count, o->part_source ? o->part_source : "--part",
@@ -584,6 +695,8 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 		if (in->by_reason[i])
 			fprintf(f, "  rejected %-22s %" PRIu64 "\n",
 				ts_reason_name((enum ts_reason)i), in->by_reason[i]);
+	if (all_rejected(in))
+		print_all_rejected(in);
 }
 
 int ts_ingest_run(const struct ts_ingest_opts *o)
@@ -666,6 +779,14 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	}
 	total = 0;
 	in->progress = ts_progress_new("ingest", o->progress);
+	/* SIGINT/SIGTERM go to this (the producer) thread only, so a read
+	 * blocked on a slow input (a pipe, a network file system) is
+	 * interrupted at once */
+	sigset_t sigs, oldsigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, &oldsigs);
 	for (nworkers = 0; nworkers < o->threads; nworkers++) {
 		struct worker *w = &workers[nworkers];
 		w->in = in;
@@ -680,6 +801,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	}
 	if (nworkers == o->threads && pthread_create(&writer_th, NULL, writer_main, in) == 0)
 		writer_started = 1;
+	pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
 
 	/* producer */
 	uint64_t index = 0;
@@ -693,7 +815,9 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			fatal_input = 1;
 			break;
 		}
-		int64_t cnt = ts_source_count(src);
+		if (!in->root0 && ts_source_root(src))
+			in->root0 = strdup(ts_source_root(src));
+		int64_t cnt = in->progress ? ts_source_count(src) : -1;
 		if (total >= 0)
 			total = cnt >= 0 ? total + cnt : -1;
 		ts_progress_total(in->progress, total >= 0 ? (uint64_t)total : 0);
@@ -781,7 +905,8 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		free(ss);
 		json_decref(sj);
 	}
-	rc = failed ? 1 : interrupted ? 130 : 0;
+	rc = failed ? TS_EXIT_FAIL : interrupted ? TS_EXIT_INTERRUPTED
+		: all_rejected(in) ? TS_EXIT_ALL_REJECTED : TS_EXIT_OK;
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 out:
@@ -791,6 +916,9 @@ out:
 		free(workers[i].buf);
 	}
 	ts_bpe_free(in->bpe);
+	for (int i = 0; i < TS_R__COUNT; i++)
+		free(in->first_ref[i]);
+	free(in->root0);
 	free(workers);
 	if (in->slots) {
 		for (size_t i = 0; i < in->nslots; i++) {

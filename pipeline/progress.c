@@ -43,6 +43,8 @@ static void draw(struct ts_progress *p, double now)
 	double el = now - p->start;
 	double rate = el > 0 ? (double)p->done / el : 0;
 	char eta[32] = "";
+	if (p->total && p->done > p->total)
+		p->total = p->done;     /* a counted total is an estimate (CSV) */
 	if (p->total > p->done && rate > 0) {
 		unsigned long s = (unsigned long)((double)(p->total - p->done) / rate);
 		snprintf(eta, sizeof(eta), " ETA %lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);

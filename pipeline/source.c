@@ -681,9 +681,20 @@ int ts_source_next(struct ts_source *src, struct ts_record *rec,
 	return r;
 }
 
-int64_t ts_source_count(const struct ts_source *src)
+int64_t ts_source_count(struct ts_source *src)
 {
-	return src ? src->count : -1;
+	if (!src)
+		return -1;
+	if (src->count < 0 && !src->counted) {
+		src->counted = 1;
+		src->count = ts_src_count_cheap(src);
+	}
+	return src->count;
+}
+
+const char *ts_source_root(const struct ts_source *src)
+{
+	return src ? src->root : NULL;
 }
 
 void ts_source_close(struct ts_source *src)

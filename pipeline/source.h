@@ -134,11 +134,17 @@ int ts_source_open(struct ts_source **out, const char *input,
 int ts_source_next(struct ts_source *src, struct ts_record *rec,
 		   struct ts_err *err);
 
-/* Number of records when known cheaply (folder, urban1k, coco after open),
- * else -1.  Used for progress totals. */
-int64_t ts_source_count(const struct ts_source *src);
+/* Number of records for a progress total: known at open (folder, urban1k,
+ * coco), else counted once in one fast pass without parsing (JSONL and
+ * CSV/TSV lines, ShareGPT4V array elements, tar samples; an estimate when
+ * CSV fields hold newlines), else -1.  Never reads a pipe. */
+int64_t ts_source_count(struct ts_source *src);
 
 void ts_source_close(struct ts_source *src);   /* accepts NULL */
+
+/* The image root the source resolves paths under (as given or derived:
+ * --image-root, the list file's directory, the folder itself). */
+const char *ts_source_root(const struct ts_source *src);
 
 /* Resolve rel against root for reading.  An absolute rel is taken as
  * given and symlinks are followed; a relative rel whose ".." climbs above

@@ -30,6 +30,7 @@ struct ts_source {
 				       * caller keeps them until close) */
 	uint64_t next_index;
 	int64_t count;            /* -1 unknown */
+	int counted;              /* ts_source_count tried the cheap count */
 	void *priv;               /* the reader's state, freed by ops->close */
 	struct ts_groups *groups; /* --group-by state (source.c), or NULL */
 };
@@ -70,6 +71,10 @@ struct json_t;
  * 0 or TS_ERR_NOMEM. */
 int ts_src_set_meta(struct ts_record *rec, struct json_t *obj);
 
+
+/* A cheap record count of a list, JSON array or tar file (one pass, no
+ * parsing; source_count.c), or -1.  For progress totals only. */
+int64_t ts_src_count_cheap(const struct ts_source *src);
 
 /* "an array", "a string", ... for messages about a JSON value */
 const char *ts_src_json_type(const struct json_t *v);

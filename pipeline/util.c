@@ -265,7 +265,14 @@ int ts_skip_bom(FILE *fp)
 		return -1;
 	if (ts_bom_len(b, n))
 		return 0;
-	return fseek(fp, 0, SEEK_SET);
+	if (fseek(fp, 0, SEEK_SET) == 0)
+		return 0;
+	/* a pipe cannot seek: push the bytes back (glibc keeps several) */
+	for (size_t i = n; i > 0; i--)
+		if (ungetc(b[i - 1], fp) == EOF)
+			return -1;
+	clearerr(fp);
+	return 0;
 }
 
 void ts_crash_hook(void *user, const char *point)

@@ -168,7 +168,9 @@ paths_and_rejects() {  # absolute paths read as given, --confine refuses them; a
 	grep -q "rejected '$TMP/ab/list/l.csv:3' ('$TMP/ab/list/not/here.jpg') (source.missing)" "$TMP/ab/err" ||
 	  { echo "the reject line does not name the image:"; cat "$TMP/ab/err"; return 1; }
 	[ "$(q "$TMP/abo" "select path from rejects where record = 1")" = "$TMP/ab/list/not/here.jpg" ] || return 1
-	"$TESSERA" ingest -q --confine "$TMP/ab/list/l.csv" -o "$TMP/abc" || return 1
+	# every record rejected: exit 3 (docs/formats.md)
+	"$TESSERA" ingest -q --confine "$TMP/ab/list/l.csv" -o "$TMP/abc" 2> /dev/null; rc=$?
+	[ $rc -eq 3 ] || { echo "--confine run: exit $rc, want 3 (every record rejected)"; return 1; }
 	[ "$(q "$TMP/abc" "select reason from rejects order by record" | tr '\n' ' ')" = "source.escapes_root source.missing source.escapes_root " ]
 }
 

@@ -199,7 +199,7 @@ for f in sorted(glob.glob(sel + "/shards/*.tar")):
     with tarfile.open(f) as tf:
         for m in tf.getmembers():
             ext = m.name.split(".", 1)[1]
-            assert ext in ("jpg", "txt", "tags.json") or ext.endswith("tagmask.png"), (m.name, ext)
+            assert ext in ("jpg", "txt", "json", "tags.json") or ext.endswith("tagmask.png"), (m.name, ext)
             if ext == "tags.json":
                 j = json.loads(tf.extractfile(m).read())
                 key = j["key"]

@@ -128,16 +128,33 @@ static void caption_rule(void)
 {
 	CHECK_EQ_STR(merge("A dog runs.", "A cat sleeps."), "A dog runs and a cat sleeps.");
 	CHECK_EQ_STR(merge("A dog runs .  ", "  A cat sleeps ."), "A dog runs and a cat sleeps .");
-	CHECK_EQ_STR(merge("What a view!", "Look at that?"), "What a view! and look at that?");
-	CHECK_EQ_STR(merge("Is it a dog?", "NASA rocket on a pad."), "Is it a dog? and NASA rocket on a pad.");
+	/* the final punctuation goes once and completely */
+	CHECK_EQ_STR(merge("A cat sleeps..", "I am here."), "A cat sleeps and I am here.");
+	CHECK_EQ_STR(merge("What a view!", "Look at that?"), "What a view and look at that?");
+	CHECK_EQ_STR(merge("Is it a dog?", "NASA rocket on a pad."), "Is it a dog and NASA rocket on a pad.");
+	CHECK_EQ_STR(merge("Wait for it . . .", "b"), "Wait for it and b");
+	CHECK_EQ_STR(merge("A dog\xe2\x80\xa6", "b"), "A dog and b");
+	CHECK_EQ_STR(merge("A kitchen with chairs, a table,", "b"), "A kitchen with chairs, a table and b");
+	CHECK_EQ_STR(merge("A sign reading \"STOP\".", "b"), "A sign reading \"STOP\" and b");
+	/* the second caption keeps I, acronyms, mixed case and name-like runs */
 	CHECK_EQ_STR(merge("A man", "TV screens in a row"), "A man and TV screens in a row");
 	CHECK_EQ_STR(merge("A man", "U.S. flag"), "A man and U.S. flag");
-	CHECK_EQ_STR(merge("A man", "I see"), "A man and i see");
-	CHECK_EQ_STR(merge("Ünïcode start.", "Écoles fermées."), "Ünïcode start and écoles fermées.");
-	CHECK_EQ_STR(merge("Only one period..", "b"), "Only one period. and b");
+	CHECK_EQ_STR(merge("A man", "I see"), "A man and I see");
+	CHECK_EQ_STR(merge("A man", "I'm here"), "A man and I'm here");
+	CHECK_EQ_STR(merge("A man", "McDonald's sign"), "A man and McDonald's sign");
+	CHECK_EQ_STR(merge("A man .", "Santa Claus leads a parade ."), "A man and Santa Claus leads a parade .");
+	CHECK_EQ_STR(merge("A man .", "Oklahoma University 's team ."), "A man and Oklahoma University 's team .");
+	/* only a plain capitalised word is lowered; function words always */
+	CHECK_EQ_STR(merge("A man", "An Asian man smiles"), "A man and an Asian man smiles");
+	CHECK_EQ_STR(merge("A man", "The German shepherd"), "A man and the German shepherd");
+	CHECK_EQ_STR(merge("A man", "A BMX biker"), "A man and a BMX biker");
+	CHECK_EQ_STR(merge("A man", "Dogs play"), "A man and dogs play");
+	CHECK_EQ_STR(merge("A man", "Two-year-old boy"), "A man and two-year-old boy");
+	CHECK_EQ_STR(merge("\xc3\x9cn\xc3\xaf" "code start.", "\xc3\x89" "coles ferm\xc3\xa9" "es."),
+		     "\xc3\x9cn\xc3\xaf" "code start and \xc3\xa9" "coles ferm\xc3\xa9" "es.");
 	/* four captions: "A, B, C and D" */
-	const char *caps[4] = { "A dog.", "A cat.", "Two birds.", "NASA rocket." };
-	size_t lens[4] = { 6, 6, 10, 12 };
+	const char *caps[4] = { "A dog.", "A cat!", "Two birds..", "NASA rocket." };
+	size_t lens[4] = { 6, 6, 11, 12 };
 	char *o = NULL;
 	struct ts_err e = TS_ERR_INIT;
 	CHECK(ts_caption_merge(caps, lens, 4, &o, NULL, NULL, &e) == 0);
@@ -145,48 +162,150 @@ static void caption_rule(void)
 	free(o);
 }
 
-/* On real captions: the join keeps each caption's words, lower-cases only
- * B's first letter (unless an acronym), and A loses at most one final
- * period. */
+static int final_punct(unsigned char c)
+{
+	return c == '.' || c == ',' || c == ';' || c == ':' || c == '!' || c == '?' || c == ' ';
+}
+
+/* On 1,000 real caption pairs (the COCO captions of ../shared/data/paired,
+ * then Flickr8k's): A's words arrive with no final punctuation left and
+ * nothing else lost; B's words arrive unchanged but for a lowered first
+ * letter, which happens exactly for a plain capitalised first word (the
+ * test's own reading of the rule: "I", all-caps words and capitalised
+ * runs keep their case, closed-class starters are lowered). */
 static void real_captions(void)
 {
 	char p[512], line[1 << 16];
+	const char *files[2] = { "paired/coco_val2017_riretta/captions.jsonl", "captions/flickr8k.jsonl" };
+	static char caps[2000][1024];
+	size_t nc = 0;
+	for (int fi = 0; fi < 2 && nc < 2000; fi++) {
+		snprintf(p, sizeof(p), "%s/data/%s", t_shared(), files[fi]);
+		FILE *f = fopen(p, "r");
+		if (!f)
+			SKIP("../shared/data not found");
+		while (nc < 2000 && fgets(line, sizeof(line), f)) {
+			json_t *j = json_loads(line, 0, NULL);
+			const char *c = json_string_value(json_object_get(j, "caption"));
+			if (c && strlen(c) < sizeof(caps[0]))
+				snprintf(caps[nc++], sizeof(caps[0]), "%s", c);
+			json_decref(j);
+		}
+		fclose(f);
+	}
+	CHECK_EQ_INT(nc, 2000);
+	size_t n = 0, lowered = 0, kept_i = 0, kept_caps = 0, multi_punct = 0, bad = 0;
+	for (size_t k = 0; k + 1 < nc; k += 2, n++) {
+		const char *a = caps[k], *b = caps[k + 1];
+		const char *cs[2] = { a, b };
+		size_t lens[2] = { strlen(a), strlen(b) }, st[2], en[2];
+		char *o = NULL;
+		struct ts_err e = TS_ERR_INIT;
+		if (ts_caption_merge(cs, lens, 2, &o, st, en, &e)) {
+			CHECKF(0, "pair %zu: %s", k, e.msg);
+			continue;
+		}
+		/* A: a prefix of A, followed in A only by punctuation and spaces */
+		size_t al = en[0], la = strlen(a);
+		int ok = al > 0 && !strncmp(o, a, al) && !final_punct((unsigned char)o[al - 1]);
+		for (size_t i = al; i < la; i++)
+			ok &= final_punct((unsigned char)a[i]);
+		if (la >= 2 && final_punct((unsigned char)a[la - 1]) && a[la - 1] != ' ' &&
+		    final_punct((unsigned char)a[la - 2]) && a[la - 2] != ' ')
+			multi_punct++;
+		ok &= !strncmp(o + al, " and ", 5) && st[1] == al + 5;
+		/* B: unchanged but for the first letter */
+		const char *bo = o + st[1];
+		size_t lb = strlen(b);
+		while (lb && b[lb - 1] == ' ')
+			lb--;
+		const char *bb = b;
+		while (*bb == ' ')
+			bb++, lb--;
+		ok &= en[1] - st[1] == lb && !strncmp(bo + 1, bb + 1, lb - 1);
+		int w1 = (int)strcspn(bb, " '");
+		int upper_run = 0;
+		for (int i = 0; i < w1; i++)
+			upper_run += bb[i] >= 'A' && bb[i] <= 'Z';
+		const char *next = bb + strcspn(bb, " ");
+		while (*next == ' ')
+			next++;
+		int is_i = w1 == 1 && bb[0] == 'I';
+		int all_caps = w1 >= 2 && upper_run == w1;
+		static const char *fw[] = { "A", "An", "The", "Two", "Three", "Four", "Five", "Several", "Some",
+					    "There", "This", "Many", "One", NULL };
+		int func = 0;
+		for (int i = 0; fw[i]; i++)
+			func |= (int)strlen(fw[i]) == w1 && !strncmp(bb, fw[i], (size_t)w1);
+		int want_lower = bb[0] >= 'A' && bb[0] <= 'Z' && !is_i && !all_caps && upper_run == 1 &&
+				 (func || !(*next >= 'A' && *next <= 'Z'));
+		if (want_lower) {
+			ok &= bo[0] == bb[0] - 'A' + 'a';
+			lowered++;
+		} else if (bb[0] >= 'A' && bb[0] <= 'Z' && (upper_run == 1 || all_caps)) {
+			ok &= bo[0] == bb[0];
+			kept_i += is_i;
+			kept_caps += !is_i;
+		} else if (upper_run <= 1) {
+			ok &= bo[0] == bb[0];
+		} else {
+			ok &= bo[0] == bb[0];   /* mixed case */
+		}
+		if (!ok && bad++ < 5)
+			fprintf(stderr, "  pair %zu: '%s' + '%s' -> '%s'\n", k, a, b, o);
+		free(o);
+	}
+	printf("  %zu joins: %zu B first letters lowered, %zu kept (I: %zu); %zu A ending in two or more marks\n",
+	       n, lowered, kept_i + kept_caps, kept_i, multi_punct);
+	CHECKF(bad == 0, "%zu of %zu joins break the rule", bad, n);
+	CHECK(n == 1000 && lowered > 900);
+
+	/* every Flickr8k caption that starts "I " or with two capitalised
+	 * words, as B: "I" and names keep their case, closed-class starters
+	 * ("An Asian man", "The German shepherd") are lowered */
 	snprintf(p, sizeof(p), "%s/data/captions/flickr8k.jsonl", t_shared());
 	FILE *f = fopen(p, "r");
-	if (!f)
-		SKIP("../shared/data/captions not found");
-	char prev[4096] = "";
-	size_t n = 0, endings[3] = { 0 };
-	while (fgets(line, sizeof(line), f) && n < 2000) {
+	size_t n_i = 0, n_name = 0, n_func = 0;
+	bad = 0;
+	while (f && fgets(line, sizeof(line), f)) {
 		json_t *j = json_loads(line, 0, NULL);
-		const char *c = json_string_value(json_object_get(j, "caption"));
-		if (c && prev[0]) {
-			const char *caps[2] = { prev, c };
-			size_t lens[2] = { strlen(prev), strlen(c) }, st[2], en[2];
+		const char *b = json_string_value(json_object_get(j, "caption"));
+		const char *sp = b ? strchr(b, ' ') : NULL;
+		if (b && sp && b[0] >= 'A' && b[0] <= 'Z' && (sp == b + 1 || (sp[1] >= 'A' && sp[1] <= 'Z'))) {
+			const char *cs[2] = { "A dog runs .", b };
+			size_t lens[2] = { strlen(cs[0]), strlen(b) };
 			char *o = NULL;
 			struct ts_err e = TS_ERR_INIT;
-			CHECK(ts_caption_merge(caps, lens, 2, &o, st, en, &e) == 0);
-			if (o) {
-				CHECK(!strncmp(o + st[1] + 1, c + 1, en[1] - st[1] - 1));
-				CHECK(!strncmp(o + st[1] - 5, " and ", 5));
-				CHECK(!strncmp(o, prev, en[0]));
-				size_t pl = strlen(prev);
-				while (pl && prev[pl - 1] == ' ')
-					pl--;
-				endings[prev[pl - 1] == '.' ? 0 : prev[pl - 1] == '!' ? 1 : 2]++;
-				if (prev[pl - 1] != '.')
-					CHECK(en[0] == pl);
-				free(o);
+			CHECK(ts_caption_merge(cs, lens, 2, &o, NULL, NULL, &e) == 0);
+			int w1 = (int)(sp - b), func = 0;
+			static const char *fw[] = { "A", "An", "The", "Two", "Three", "Four", "Five", "Six", "Seven",
+						    "Eight", "One", "Several", "At", "In", "On", NULL };
+			for (int i = 0; fw[i]; i++)
+				func |= (int)strlen(fw[i]) == w1 && !strncmp(b, fw[i], (size_t)w1);
+			int all_caps = 1;
+			for (int i = 0; i < w1; i++)
+				all_caps &= b[i] >= 'A' && b[i] <= 'Z';
+			char want = b[0];
+			if (func)
+				want = (char)(b[0] - 'A' + 'a'), n_func++;
+			else if (w1 == 1 && b[0] == 'I')
+				n_i++;
+			else if (!all_caps)
+				n_name++;
+			if (o && (strncmp(o, "A dog runs and ", 15) || o[15] != want || strcmp(o + 16, b + 1))) {
+				if (bad++ < 5)
+					fprintf(stderr, "  '%s' -> '%s'\n", b, o);
 			}
-			n++;
+			free(o);
 		}
-		if (c)
-			snprintf(prev, sizeof(prev), "%s", c);
 		json_decref(j);
 	}
-	fclose(f);
-	printf("  %zu joins (A ending '.': %zu, '!': %zu, other: %zu)\n", n, endings[0], endings[1], endings[2]);
-	CHECK(n == 2000 && endings[0] > 1000);
+	if (f)
+		fclose(f);
+	printf("  Flickr8k B starts: %zu 'I', %zu name-like runs kept, %zu closed-class starters lowered\n",
+	       n_i, n_name, n_func);
+	CHECKF(bad == 0, "%zu captions joined against the rule", bad);
+	CHECK(n_name > 20 && n_func > 50);
 }
 
 /* Grid: each quadrant of the output is exactly its source; the cutmix box

@@ -143,6 +143,35 @@ static void charsets_file(void)
 
 /* ---- the filter ---- */
 
+/* the message of a rejected label shows it as UTF-8, escaping only
+ * control characters */
+static const char *filt_msg(const struct ts_charset *cs, long max, const char *label)
+{
+	static char buf[600];
+	struct ts_err e = TS_ERR_INIT;
+	char *out = NULL;
+	size_t n;
+	buf[0] = 0;
+	if (ts_strlabel_filter(cs, max, label, strlen(label), &out, &n, &e))
+		snprintf(buf, sizeof(buf), "%s", e.msg);
+	free(out);
+	return buf;
+}
+
+static void filter_messages(void)
+{
+	struct ts_charset *c36 = cs_new("36");
+	if (!c36) {
+		CHECK(0);
+		return;
+	}
+	const char *m = filt_msg(c36, 25, "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e");
+	CHECKF(strstr(m, "'\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e'") != NULL, "message: %s", m);
+	m = filt_msg(c36, 25, "\xce\xb1\xce\xb2\x01");
+	CHECKF(strstr(m, "'\xce\xb1\xce\xb2\\x01'") != NULL, "message: %s", m);
+	ts_charset_free(c36);
+}
+
 static void filter_unicode(void)
 {
 	struct ts_charset *c94 = cs_new("94"), *c36 = cs_new("36");
@@ -538,6 +567,7 @@ int main(void)
 		{ "charsets_builtin", charsets_builtin },
 		{ "charsets_file", charsets_file },
 		{ "filter_unicode", filter_unicode },
+		{ "filter_messages", filter_messages },
 		{ "filter_length", filter_length },
 		{ "filter_shared_labels", filter_shared_labels },
 		{ "ids", ids },

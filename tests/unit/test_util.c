@@ -3,11 +3,13 @@
 #include "t.h"
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "../../pipeline/report.h"
 #include "../../pipeline/report_svg.h"
 #include "../../pipeline/util.h"
+#include "../../pipeline/vocab.h"
 
 /* What fn writes, as a malloc'ed string. */
 static char *capture_html(const char *s, size_t len)
@@ -139,6 +141,64 @@ static void read_file(void)
 	free(buf);
 }
 
+/* the vocabulary's place: overrides as given, then the binary's prefix,
+ * the source tree, the data directory; never the current directory */
+static void vocab_locate(void)
+{
+	char dir[] = "/tmp/ts-vocab-XXXXXX", p[1024], buf[4096];
+	CHECK(mkdtemp(dir) != NULL);
+	CHECK_EQ_INT(ts_vocab_locate("/x/v.gz", "/env/v.gz", NULL, NULL, NULL, buf, sizeof(buf)), 1);
+	CHECK_EQ_STR(buf, "/x/v.gz");
+	CHECK_EQ_INT(ts_vocab_locate(NULL, "/env/v.gz", NULL, NULL, NULL, buf, sizeof(buf)), 1);
+	CHECK_EQ_STR(buf, "/env/v.gz");
+	/* nothing exists: 0, and the places tried for the message */
+	snprintf(p, sizeof(p), "%s/bin/tessera", dir);
+	CHECK_EQ_INT(ts_vocab_locate(NULL, "", p, "/nonexistent/src", "/nonexistent/share", buf, sizeof(buf)), 0);
+	char want[2048];
+	snprintf(want, sizeof(want), "'%s/bin/../share/tessera/" TS_VOCAB_NAME "', "
+		 "'/nonexistent/src/data/" TS_VOCAB_NAME "', '/nonexistent/share/" TS_VOCAB_NAME "'", dir);
+	CHECK_EQ_STR(buf, want);
+	/* a file in the current directory (or ../shared) is not looked at */
+	char cwd[1024];
+	CHECK(getcwd(cwd, sizeof(cwd)) != NULL);
+	CHECK(chdir(dir) == 0);
+	FILE *f = fopen(TS_VOCAB_NAME, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	CHECK_EQ_INT(ts_vocab_locate(NULL, NULL, "/nonexistent/bin/tessera", NULL, NULL, buf, sizeof(buf)), 0);
+	unlink(TS_VOCAB_NAME);
+	CHECK(chdir(cwd) == 0);
+	/* the prefix's share/tessera wins over the source tree */
+	snprintf(p, sizeof(p), "%s/bin", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/share", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/share/tessera", dir);
+	mkdir(p, 0755);
+	snprintf(p, sizeof(p), "%s/share/tessera/" TS_VOCAB_NAME, dir);
+	f = fopen(p, "w");
+	if (f)
+		fclose(f);
+	snprintf(p, sizeof(p), "%s/bin/tessera", dir);
+	CHECK_EQ_INT(ts_vocab_locate(NULL, NULL, p, TS_SRCDIR, NULL, buf, sizeof(buf)), 1);
+	snprintf(want, sizeof(want), "%s/bin/../share/tessera/" TS_VOCAB_NAME, dir);
+	CHECK_EQ_STR(buf, want);
+	/* without it, the source tree's data/ */
+	snprintf(p, sizeof(p), "%s/share/tessera/" TS_VOCAB_NAME, dir);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s/bin/tessera", dir);
+	CHECK_EQ_INT(ts_vocab_locate(NULL, NULL, p, TS_SRCDIR, "/nonexistent", buf, sizeof(buf)), 1);
+	CHECK_EQ_STR(buf, TS_SRCDIR "/data/" TS_VOCAB_NAME);
+	snprintf(p, sizeof(p), "%s/share/tessera", dir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/share", dir);
+	rmdir(p);
+	snprintf(p, sizeof(p), "%s/bin", dir);
+	rmdir(p);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -148,6 +208,7 @@ int main(void)
 		{ "html_escape", html_escape },
 		{ "svg_histogram", svg_histogram },
 		{ "reason_meanings", reason_meanings },
+		{ "vocab_locate", vocab_locate },
 		{ NULL, NULL },
 	};
 	return t_run("util", cases);
