@@ -14,13 +14,15 @@ BUILD ?= build
 
 CC ?= cc
 PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
-	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd
+	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd \
+	snappy libzstd
 
 # Debian packages needed to build and test (pkg-config names above come from these).
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
-	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil
+	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil \
+	libsnappy-dev libzstd-dev
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -45,7 +47,8 @@ LIB_SRC := base/ts_error.c \
 	captions/caption.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
-	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c
+	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c \
+	shards/thrift.c shards/parquet.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
 	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/dsw.c pipeline/seen.c \
 	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
@@ -54,7 +57,8 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
 	pipeline/source.c pipeline/source_folder.c pipeline/source_csv.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
 	pipeline/source_urban1k.c pipeline/source_wds.c \
-	pipeline/cmd_str.c pipeline/str.c
+	pipeline/cmd_str.c pipeline/str.c \
+	pipeline/cmd_parquet.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \

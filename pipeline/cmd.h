@@ -27,6 +27,8 @@ void usage_captions(FILE *f);
 void usage_shards(FILE *f);
 int cmd_str(int argc, char **argv);
 void usage_str(FILE *f);
+int cmd_parquet(int argc, char **argv);
+void usage_parquet(FILE *f);
 
 const struct ts_cmd *ts_cmd_find(const char *name);
 
