@@ -68,7 +68,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))
 
-.PHONY: all deps test check demo bench install clean unit e2e
+.PHONY: all deps test check demo bench install clean unit e2e fuzz
 
 all: tessera
 
@@ -94,6 +94,25 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/t.h tests/unit/t_img.h $(wildcard te
 
 deps:
 	@sh tests/install-deps.sh $(DEBS)
+
+# libFuzzer targets (clang): `make fuzz` builds each tests/fuzz/fuzz_NAME.c
+# in FUZZ_TARGETS with the sources it needs (FUZZ_SRC_NAME) and runs it for
+# FUZZ_SECONDS on a corpus in $(FUZZ_DIR)/NAME, seeded from FUZZ_SEEDS_NAME.
+# Add a target: name it in FUZZ_TARGETS and give its FUZZ_SRC_ and FUZZ_SEEDS_.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= parquet
+FUZZ_DIR ?= build-fuzz
+FUZZ_CC ?= clang
+FUZZ_FLAGS := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -D_FILE_OFFSET_BITS=64
+FUZZ_SRC_parquet := shards/parquet.c shards/thrift.c base/ts_error.c
+FUZZ_SEEDS_parquet := tests/data/parquet
+fuzz: deps
+	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=fuzz-%)
+fuzz-%:
+	@mkdir -p $(FUZZ_DIR)/$*
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(PKG_CFLAGS) tests/fuzz/fuzz_$*.c $(FUZZ_SRC_$*) $(PKG_LIBS) -lm -o $(FUZZ_DIR)/fuzz_$*
+	$(FUZZ_DIR)/fuzz_$* -max_total_time=$(FUZZ_SECONDS) -max_len=1048576 -rss_limit_mb=2048 \
+		-artifact_prefix=$(FUZZ_DIR)/$*- $(FUZZ_DIR)/$* $(FUZZ_SEEDS_$*)
 
 unit: $(UNIT_BIN)
 
@@ -129,6 +148,6 @@ install: tessera
 	else echo "install: ../shared/tokenizer/ not found: the CLIP vocabulary is not installed (use --vocab or TESSERA_VOCAB)"; fi
 
 clean:
-	rm -rf build build-san tessera demo-out
+	rm -rf build build-san build-fuzz tessera demo-out
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)
