@@ -144,6 +144,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.image_hash = s->image_hash, .source = s->source ? s->source : "",
 		.caption = s->caption ? s->caption : "",
 		.captions_json = s->captions_json ? s->captions_json : "[]",
+		.path = s->path, .meta_json = s->meta_json,
 		.text = s->text,
 		.tags = s->tags, .ntags = s->ntags,
 		.scores = s->scores, .nscores = s->nscores,
@@ -161,18 +162,28 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 	return TS_OK;
 }
 
+int ts_dsw_reject_row(struct ts_dsw *w, const struct ts_reject_row *row, struct ts_err *err)
+{
+	struct ts_reject_row r = *row;
+	r.source = r.source ? r.source : "";
+	r.stage = r.stage ? r.stage : "";
+	r.reason = r.reason ? r.reason : "";
+	r.message = r.message ? r.message : "";
+	int rc = ts_catalog_stream_reject(w->o.cat, &r, err);
+	if (rc == 0)
+		w->pending = 1;
+	return rc;
+}
+
 int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
 		  const char *stage, const char *reason, const char *message,
 		  struct ts_err *err)
 {
 	struct ts_reject_row r = {
-		.record = record, .source = source ? source : "", .stage = stage ? stage : "",
-		.reason = reason ? reason : "", .message = message ? message : "",
+		.record = record, .source = source, .stage = stage,
+		.reason = reason, .message = message,
 	};
-	int rc = ts_catalog_stream_reject(w->o.cat, &r, err);
-	if (rc == 0)
-		w->pending = 1;
-	return rc;
+	return ts_dsw_reject_row(w, &r, err);
 }
 
 int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err)

@@ -29,6 +29,8 @@ struct ts_dsw_sample {
 	size_t nmembers;        /* at most TS_DSW_MAX_MEMBERS */
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
+	const char *path;           /* resolved image path or URL (samples.path), or NULL */
+	const char *meta_json;      /* extra fields (samples.meta), or NULL */
 	struct ts_text_cols text;   /* TS_TEXT_COLS_NONE when not known */
 	const struct ts_tag_row *tags;   /* rows for the tags table (tessera tags) */
 	size_t ntags;
@@ -58,6 +60,8 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
 		  const char *stage, const char *reason, const char *message,
 		  struct ts_err *err);
+/* The same with every column of the row (path and detail included). */
+int ts_dsw_reject_row(struct ts_dsw *w, const struct ts_reject_row *r, struct ts_err *err);
 /* End of input at end_record: close the open shard (its range ends there)
  * and store the remaining rejects. */
 int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err);

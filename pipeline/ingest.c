@@ -65,6 +65,8 @@ struct slot {
 	char *captions_json;      /* JSON array of all captions, trimmed */
 	char *meta_json;          /* KEY.json */
 	long long tokens;         /* CLIP tokens of the primary caption, 0 unknown */
+	int fatal;                /* the failure is ours, not the sample's: end the run */
+	struct ts_err fatal_err;
 };
 
 struct worker {
@@ -119,6 +121,14 @@ static int slot_reject(struct slot *s, const char *stage, const struct ts_err *e
 	s->reason = e->reason != TS_R_NONE ? e->reason : TS_R_IMAGE_CORRUPT;
 	snprintf(s->msg, sizeof(s->msg), "%s", e->msg[0] ? e->msg : ts_status_name(e->status));
 	return -1;
+}
+
+/* A failure that is not the sample's fault (no memory, an internal
+ * error): the writer ends the run with it. */
+static void slot_fatal(struct slot *s, const struct ts_err *e)
+{
+	s->fatal = 1;
+	s->fatal_err = *e;
 }
 
 static int check_captions(const struct ingest *in, struct slot *s, json_t *caps)
@@ -234,6 +244,19 @@ static void process_slot(struct worker *w, struct slot *s)
 			 "content_hash", s->content_hash,
 			 "source_hash", s->image_hash,
 			 "captions", caps);
+	if (meta && r->meta_json) {
+		/* the reader's extra fields follow the standard ones, which win
+		 * on a clash */
+		json_t *extra = json_loads(r->meta_json, 0, NULL);
+		if (!json_is_object(extra) || json_object_update_missing(meta, extra)) {
+			json_decref(extra);
+			ts_err_set(&e, TS_ERR_INTERNAL, TS_R_NONE,
+				   "reader metadata of record %" PRIu64 " is not a JSON object", r->index);
+			slot_fatal(s, &e);
+			goto out;
+		}
+		json_decref(extra);
+	}
 	if (meta)
 		s->meta_json = json_dumps(meta, JSON_COMPACT);
 	if (!meta || !s->meta_json || !s->captions_json) {
@@ -281,6 +304,7 @@ static void slot_clear(struct slot *s)
 	s->caption = s->captions_json = s->meta_json = NULL;
 	s->done = 0;
 	s->rejected = 0;
+	s->fatal = 0;
 	s->img_len = 0;
 }
 
@@ -308,7 +332,13 @@ static void write_reject(struct ingest *in, struct slot *s)
 	if (ts_verbosity >= 1)
 		fprintf(stderr, "tessera: rejected '%s' (%s): %s\n",
 			r->source ? r->source : "?", reason, s->msg);
-	if (ts_dsw_reject(in->dsw, r->index, r->source, s->stage, reason, s->msg, &e))
+	struct ts_reject_row row = {
+		.record = r->index, .source = r->source, .stage = s->stage,
+		.reason = reason, .message = s->msg,
+		.path = r->image_path ? r->image_path : r->image_ref,
+		.detail_json = r->reject_detail,
+	};
+	if (ts_dsw_reject_row(in->dsw, &row, &e))
 		writer_fail(in, &e);
 }
 
@@ -345,6 +375,8 @@ static void write_sample(struct ingest *in, struct slot *s)
 		.format = s->fmt, .content_hash = s->content_hash,
 		.image_hash = s->image_hash, .source = s->rec.source,
 		.caption = s->caption, .captions_json = s->captions_json,
+		.path = s->rec.image_path ? s->rec.image_path : s->rec.image_ref,
+		.meta_json = s->rec.meta_json,
 		.text = { .tokens = s->tokens },
 	};
 	in->bytes_in += s->src_len;
@@ -369,7 +401,9 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&in->mu);
 
 		if (!in->fatal) {
-			if (s->rejected)
+			if (s->fatal)
+				writer_fail(in, &s->fatal_err);
+			else if (s->rejected)
 				write_reject(in, s);
 			else
 				write_sample(in, s);

@@ -154,8 +154,12 @@ static int next_reject(struct run *r)
 static int rejects_before(struct run *r, uint64_t end)
 {
 	while (r->r && r->r->record < end) {
-		if (ts_dsw_reject(r->w, r->r->record, r->r->source, r->r->stage, r->r->reason,
-				  r->r->message, &r->e) || next_reject(r))
+		struct ts_reject_row rr = {
+			.record = r->r->record, .source = r->r->source, .stage = r->r->stage,
+			.reason = r->r->reason, .message = r->r->message,
+			.path = r->r->path, .detail_json = r->r->detail_json,
+		};
+		if (ts_dsw_reject_row(r->w, &rr, &r->e) || next_reject(r))
 			return -1;
 		r->rejects++;
 	}
@@ -222,6 +226,7 @@ static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
 			.format = s->format, .content_hash = s->content_hash,
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
+			.path = s->path, .meta_json = s->meta_json,
 			.text = res.set_text ? res.text : s->text,
 			.tags = res.set_tags ? res.tags : s->tags,
 			.ntags = res.set_tags ? res.ntags : s->ntags,

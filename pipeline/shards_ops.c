@@ -106,6 +106,7 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 			.format = s->format, .content_hash = s->content_hash,
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
+			.path = s->path, .meta_json = s->meta_json,
 			.text = s->text,
 			.tags = s->tags, .ntags = s->ntags,
 			.scores = s->scores, .nscores = s->nscores,
@@ -245,7 +246,12 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 				goto fail;
 		} else {
 			const struct ts_ds_reject *r = best->r;
-			if (ts_dsw_reject(w, r->record, r->source, r->stage, r->reason, r->message, &e) ||
+			struct ts_reject_row rr = {
+				.record = r->record, .source = r->source, .stage = r->stage,
+				.reason = r->reason, .message = r->message,
+				.path = r->path, .detail_json = r->detail_json,
+			};
+			if (ts_dsw_reject_row(w, &rr, &e) ||
 			    advance_reject(best, &e))
 				goto fail;
 			nrej++;

@@ -66,6 +66,8 @@ void ts_record_release(struct ts_record *rec)
 	free(rec->captions);
 	free(rec->caption_lens);
 	free(rec->reject_msg);
+	free(rec->meta_json);
+	free(rec->reject_detail);
 	memset(rec, 0, sizeof(*rec));
 }
 

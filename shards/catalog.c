@@ -1,9 +1,10 @@
 /*
  * catalog.c - the SQLite catalog (schema in shards.h and docs/formats.md).
  *
- * Written by one thread.  WAL journal, synchronous=NORMAL, schema version 2
- * in PRAGMA user_version (version 1 catalogs are upgraded in place: version
- * 2 added the samples' caption columns); a file with a newer version, or a
+ * Written by one thread.  WAL journal, synchronous=NORMAL, schema version 3
+ * in PRAGMA user_version (version 1 and 2 catalogs are upgraded in place:
+ * version 2 added the samples' caption columns, version 3 the image path
+ * and extra metadata of samples and rejects); a file with a newer version, or a
  * non-empty database without one, is refused rather than touched.  Every statement
  * is prepared once at open and kept in the struct.  A shard, its samples,
  * members and rejects go in one transaction, so after a crash the catalog
@@ -22,7 +23,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CATALOG_VERSION 2
+#define CATALOG_VERSION 3
 
 /* Version 2: the tags table (created by the upgrade from version 1 too). */
 #define TAGS_SQL \
@@ -51,11 +52,11 @@ static const char schema_sql[] =
 	" orig_height integer, format text, content_hash text, image_hash text,"
 	" source text, caption text, captions text, tokens integer,"
 	" short_caption text, short_tokens integer, split_rule text,"
-	" split_fallback text);\n"
+	" split_fallback text, path text, meta text);\n"
 	"create table members(key text, shard integer, name text,"
 	" offset integer, size integer, hash text, primary key(key, name));\n"
 	"create table rejects(record integer, source text, stage text,"
-	" reason text, message text);\n"
+	" reason text, message text, path text, detail text);\n"
 	"create index samples_shard on samples(shard);\n"
 	"create index members_shard on members(shard);\n"
 	"create index rejects_record on rejects(record);\n"
@@ -86,13 +87,13 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
 		     " orig_width, orig_height, format, content_hash, image_hash,"
 		     " source, caption, captions, tokens, short_caption, short_tokens,"
-		     " split_rule, split_fallback)"
+		     " split_rule, split_fallback, path, meta)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		     " ?14, ?15, ?16, ?17, ?18)",
+		     " ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
 	[Q_MEMBER] = "insert into members(key, shard, name, offset, size, hash)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6)",
-	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message)"
-		     " values(?1, ?2, ?3, ?4, ?5)",
+	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message, path, detail)"
+		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_SHARD_LIST] = "select idx, complete, end_record from shards order by idx",
 	[Q_DEL_SHARDS] = "delete from shards where idx >= ?1",
 	[Q_DEL_SAMPLES] = "delete from samples where shard >= ?1",
@@ -226,17 +227,25 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 	if (version == CATALOG_VERSION)
 		/* tables version 2 gained while it was being written */
 		return exec(cat, TAGS_SQL, err, "open");
-	if (version == 1) {
-		/* version 2 added the caption columns of the text layer */
+	if (version == 1 || version == 2) {
+		/* version 2 added the caption columns of the text layer, version
+		 * 3 the image path and extra metadata of samples and rejects */
 		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
 			return rc;
-		rc = exec(cat, "alter table samples add column tokens integer;"
-			  " alter table samples add column short_caption text;"
-			  " alter table samples add column short_tokens integer;"
-			  " alter table samples add column split_rule text;"
-			  " alter table samples add column split_fallback text;"
-			  " " TAGS_SQL
-			  " pragma user_version = 2", err, "upgrade the schema of");
+		if (version == 1)
+			rc = exec(cat, "alter table samples add column tokens integer;"
+				  " alter table samples add column short_caption text;"
+				  " alter table samples add column short_tokens integer;"
+				  " alter table samples add column split_rule text;"
+				  " alter table samples add column split_fallback text;", err,
+				  "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = exec(cat, "alter table samples add column path text;"
+				  " alter table samples add column meta text;"
+				  " alter table rejects add column path text;"
+				  " alter table rejects add column detail text;"
+				  " " TAGS_SQL
+				  " pragma user_version = 3", err, "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = exec(cat, "commit", err, "upgrade the schema of");
 		if (rc != TS_OK)
@@ -253,7 +262,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return rc;
 	rc = exec(cat, schema_sql, err, "create the schema in");
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma user_version = 2", err, "create the schema in");
+		rc = exec(cat, "pragma user_version = 3", err, "create the schema in");
 	if (rc == TS_OK)
 		rc = exec(cat, "commit", err, "create the schema in");
 	if (rc != TS_OK)
@@ -460,6 +469,8 @@ static int insert_reject(struct ts_catalog *cat, const struct ts_reject_row *r,
 	bind_text(q, 3, r->stage);
 	bind_text(q, 4, r->reason);
 	bind_text(q, 5, r->message);
+	bind_text(q, 6, r->path);
+	bind_text(q, 7, r->detail_json);
 	return run(cat, q, err, "write to");
 }
 
@@ -489,6 +500,8 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		sqlite3_bind_int64(q, 16, s->text.short_tokens);
 	bind_text(q, 17, s->text.split_rule);
 	bind_text(q, 18, s->text.split_fallback);
+	bind_text(q, 19, s->path);
+	bind_text(q, 20, s->meta_json);
 	if ((rc = run(cat, q, err, "write to")))
 		return rc;
 	q = cat->q[Q_MEMBER];

@@ -217,16 +217,22 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->ds = ds;
 	/* version 1 catalogs have no caption columns */
-	const char *sql = ds->version >= 2
+	const char *sql = ds->version >= 3
 		? "select key, record, shard, width, height, orig_width,"
 		  " orig_height, format, content_hash, image_hash, source, caption,"
 		  " captions, (select name from shards where idx = samples.shard),"
-		  " tokens, short_caption, short_tokens, split_rule, split_fallback"
+		  " tokens, short_caption, short_tokens, split_rule, split_fallback, path, meta"
+		  " from samples where ?1 < 0 or shard = ?1 order by record"
+		: ds->version == 2
+		? "select key, record, shard, width, height, orig_width,"
+		  " orig_height, format, content_hash, image_hash, source, caption,"
+		  " captions, (select name from shards where idx = samples.shard),"
+		  " tokens, short_caption, short_tokens, split_rule, split_fallback, null, null"
 		  " from samples where ?1 < 0 or shard = ?1 order by record"
 		: "select key, record, shard, width, height, orig_width,"
 		  " orig_height, format, content_hash, image_hash, source, caption,"
 		  " captions, (select name from shards where idx = samples.shard),"
-		  " null, null, null, null, null"
+		  " null, null, null, null, null, null, null"
 		  " from samples where ?1 < 0 or shard = ?1 order by record";
 	if (sqlite3_prepare_v2(ds->db, sql, -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ds->db, "select name, offset, size, hash from members where key = ?"
@@ -431,6 +437,8 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 			.split_rule = sqlite3_column_type(q, 17) == SQLITE_NULL ? NULL : col_text(q, 17),
 			.split_fallback = sqlite3_column_type(q, 18) == SQLITE_NULL ? NULL : col_text(q, 18),
 		},
+		.path = sqlite3_column_type(q, 19) == SQLITE_NULL ? NULL : col_text(q, 19),
+		.meta_json = sqlite3_column_type(q, 20) == SQLITE_NULL ? NULL : col_text(q, 20),
 		.tags = it->tags, .ntags = it->ntags,
 		.scores = it->scores, .nscores = it->nscores,
 		.comp = it->has_comp ? &it->comp : NULL,
@@ -446,8 +454,11 @@ int ts_ds_iter_rejects(struct ts_dataset *ds, struct ts_ds_iter **out, struct ts
 	if (!it)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->ds = ds;
-	if (sqlite3_prepare_v2(ds->db, "select record, source, stage, reason, message"
-			       " from rejects order by record", -1, &it->q, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(ds->db, ds->version >= 3
+			       ? "select record, source, stage, reason, message, path, detail"
+				 " from rejects order by record"
+			       : "select record, source, stage, reason, message, null, null"
+				 " from rejects order by record", -1, &it->q, NULL) != SQLITE_OK) {
 		int rc = db_err(ds, err, "read");
 		ts_ds_iter_free(it);
 		return rc;
@@ -467,6 +478,8 @@ int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, st
 	it->r = (struct ts_ds_reject){
 		.record = (uint64_t)sqlite3_column_int64(q, 0), .source = col_text(q, 1),
 		.stage = col_text(q, 2), .reason = col_text(q, 3), .message = col_text(q, 4),
+		.path = sqlite3_column_type(q, 5) == SQLITE_NULL ? NULL : col_text(q, 5),
+		.detail_json = sqlite3_column_type(q, 6) == SQLITE_NULL ? NULL : col_text(q, 6),
 	};
 	*out = &it->r;
 	return 1;

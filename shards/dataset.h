@@ -38,6 +38,7 @@ struct ts_ds_sample {
 	const char *shard_name;    /* "000000.tar" or "000000.sqlite" */
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
+	const char *path, *meta_json;         /* version 3 columns, NULL when absent */
 	struct ts_text_cols text;             /* NULL columns: -1 / NULL */
 	const struct ts_tag_row *tags;        /* its rows of the tags table, by caption and index */
 	size_t ntags;
@@ -51,6 +52,7 @@ struct ts_ds_sample {
 struct ts_ds_reject {
 	uint64_t record;
 	const char *source, *stage, *reason, *message;
+	const char *path, *detail_json;       /* version 3 columns, NULL when absent */
 };
 
 /* Open OUTDIR (its catalog.sqlite, read-only).  Clear error when OUTDIR is

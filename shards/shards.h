@@ -125,11 +125,12 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *           orig_height INTEGER, format TEXT, content_hash TEXT,
  *           image_hash TEXT, source TEXT, caption TEXT, captions TEXT,
  *           tokens INTEGER, short_caption TEXT, short_tokens INTEGER,
- *           split_rule TEXT, split_fallback TEXT)   -- the last five: version 2
+ *           split_rule TEXT, split_fallback TEXT,   -- these five: version 2
+ *           path TEXT, meta TEXT)                   -- these two: version 3
  *   members(key TEXT, shard INTEGER, name TEXT, offset INTEGER,
  *           size INTEGER, hash TEXT, PRIMARY KEY(key, name))
  *   rejects(record INTEGER, source TEXT, stage TEXT, reason TEXT,
- *           message TEXT)
+ *           message TEXT, path TEXT, detail TEXT)  -- path, detail: version 3
  *   tags(key, shard, caption, idx, lemma, text, char_start, char_end,
  *        byte_start, byte_end, tok_start, tok_end, truncated, region)
  *   tag_scores(key, shard, tag, score, mask)         -- version 2
@@ -222,6 +223,8 @@ struct ts_sample_row {
 	const char *source;        /* source reference */
 	const char *caption;       /* primary caption */
 	const char *captions_json; /* JSON array of all captions */
+	const char *path;          /* the image's resolved path or URL, or NULL */
+	const char *meta_json;     /* JSON object of extra fields (source_meta, uid, fetch, ...) or NULL */
 	struct ts_text_cols text;
 	const struct ts_tag_row *tags;      /* rows for the tags table */
 	size_t ntags;
@@ -238,6 +241,8 @@ struct ts_reject_row {
 	const char *stage;         /* "read", "decode", "caption", ... */
 	const char *reason;        /* ts_reason_name() */
 	const char *message;
+	const char *path;          /* the image path or URL it concerns, or NULL */
+	const char *detail_json;   /* JSON object (HTTP status, byte offset, ...) or NULL */
 };
 
 struct ts_shard_row {
