@@ -58,7 +58,7 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
 	pipeline/source_urban1k.c pipeline/source_wds.c \
 	pipeline/cmd_str.c pipeline/str.c \
-	pipeline/cmd_parquet.c
+	pipeline/cmd_parquet.c pipeline/source_parquet.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \

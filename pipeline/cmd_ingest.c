@@ -25,13 +25,19 @@ void usage_ingest(FILE *f)
 "\n"
 "Input:\n"
 "  -f, --format FMT        folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k,\n"
-"                          wds (WebDataset .tar shards)\n"
+"                          wds (WebDataset .tar shards), parquet\n"
 "                          (default: detected from each INPUT)\n"
 "      --image-root DIR    resolve image paths under DIR (default: the list\n"
 "                          file's directory); paths escaping it are rejected\n"
 "      --image-col NAME    image path column (default: first of image, path,\n"
 "                          filepath, file_name)\n"
 "      --caption-col NAME  caption column (default: first of caption, text)\n"
+"                          (parquet also looks for url, URL and TEXT)\n"
+"      --id-col NAME       parquet: column kept as the sample's uid (KEY.json)\n"
+"      --keep-col NAME     parquet: copy column NAME into KEY.json (repeatable;\n"
+"                          a list column as a JSON array)\n"
+"      --preset NAME       column names of a known dataset: laion (URL, TEXT),\n"
+"                          datacomp (url, text, uid as id), coyo (url, text)\n"
 "\n"
 "Images:\n"
 "      --resize MODE       no, border, keep-ratio, keep-ratio-largest,\n"
@@ -87,6 +93,7 @@ enum {
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
 	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP, OPT_STORE,
 	OPT_VOCAB, OPT_NO_TOKENS,
+	OPT_PQ_ID_COL, OPT_PQ_KEEP_COL, OPT_PQ_PRESET,
 };
 
 static const struct option long_opts[] = {
@@ -119,6 +126,9 @@ static const struct option long_opts[] = {
 	{ "parts", required_argument, NULL, OPT_PARTS },
 	{ "vocab", required_argument, NULL, OPT_VOCAB },
 	{ "no-tokens", no_argument, NULL, OPT_NO_TOKENS },
+	{ "id-col", required_argument, NULL, OPT_PQ_ID_COL },
+	{ "keep-col", required_argument, NULL, OPT_PQ_KEEP_COL },
+	{ "preset", required_argument, NULL, OPT_PQ_PRESET },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -206,6 +216,9 @@ int cmd_ingest(int argc, char **argv)
 	char *cmdline = NULL, *partdir = NULL;
 	size_t cl = 0;
 	unsigned parts = 0;
+	const struct ts_source_preset *preset = NULL;
+	static const char *keep[64];
+	size_t nkeep = 0;
 
 	memset(&o, 0, sizeof(o));
 	o.px.resize = TS_RESIZE_CENTER_CROP;
@@ -226,12 +239,22 @@ int cmd_ingest(int argc, char **argv)
 		case 'f':
 			if ((v = ts_input_format_parse(optarg)) < 0 || v == TS_INPUT_AUTO)
 				return bad("--format", optarg,
-					   "expected folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k or wds");
+					   "expected folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k, wds or parquet");
 			o.src.format = (enum ts_input_format)v;
 			break;
 		case OPT_IMAGE_ROOT: o.src.image_root = optarg; break;
 		case OPT_IMAGE_COL: o.src.image_col = optarg; break;
 		case OPT_CAPTION_COL: o.src.caption_col = optarg; break;
+		case OPT_PQ_ID_COL: o.src.id_col = optarg; break;
+		case OPT_PQ_KEEP_COL:
+			if (nkeep == sizeof(keep) / sizeof(keep[0]))
+				return bad("--keep-col", optarg, "at most 64 columns can be kept");
+			keep[nkeep++] = optarg;
+			break;
+		case OPT_PQ_PRESET:
+			if (!(preset = ts_source_preset_find(optarg)))
+				return bad("--preset", optarg, "expected laion, datacomp or coyo");
+			break;
 		case OPT_RESIZE:
 			if ((v = ts_resize_mode_parse(optarg)) < 0)
 				return bad("--resize", optarg,
@@ -339,6 +362,19 @@ int cmd_ingest(int argc, char **argv)
 			return TS_EXIT_USAGE;
 		}
 	}
+	/* a preset fills in what the options did not say */
+	if (preset) {
+		if (!o.src.format)
+			o.src.format = preset->format;
+		if (!o.src.image_col)
+			o.src.image_col = preset->image_col;
+		if (!o.src.caption_col)
+			o.src.caption_col = preset->caption_col;
+		if (!o.src.id_col)
+			o.src.id_col = preset->id_col;
+	}
+	o.src.keep_cols = keep;
+	o.src.nkeep_cols = nkeep;
 	if (!o.outdir) {
 		ts_error("no output directory: give -o OUTDIR");
 		fputs("usage: tessera ingest [options] INPUT... -o OUTDIR\n", stderr);

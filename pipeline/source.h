@@ -29,6 +29,7 @@ enum ts_input_format {
 	TS_INPUT_SHAREGPT4V,
 	TS_INPUT_URBAN1K,
 	TS_INPUT_WDS,
+	TS_INPUT_PARQUET,
 };
 
 /* "folder", "csv", ...; parse returns -1 for unknown names. */
@@ -41,7 +42,22 @@ struct ts_source_opts {
 	const char *image_col;         /* NULL: first of image, path, filepath, file_name */
 	const char *caption_col;       /* NULL: first of caption, text */
 	uint64_t max_record_bytes;     /* cap for one CSV row / JSONL line / JSON element (0: 64 MiB) */
+	const char *id_col;            /* parquet: column kept as "uid" in meta_json (NULL: none) */
+	const char *const *keep_cols;  /* parquet: columns copied into meta_json under their names */
+	size_t nkeep_cols;
 };
+
+/* Column names for a known dataset's metadata files (--preset). */
+struct ts_source_preset {
+	const char *name;              /* "laion", "datacomp", ... */
+	enum ts_input_format format;   /* TS_INPUT_AUTO: detect */
+	const char *image_col, *caption_col, *id_col;
+	const char *about;             /* one line for --help and docs */
+};
+/* The preset called name, or NULL.  ts_source_presets() lists them all,
+ * ending with a zeroed entry. */
+const struct ts_source_preset *ts_source_preset_find(const char *name);
+const struct ts_source_preset *ts_source_presets(void);
 
 struct ts_record {
 	uint64_t index;          /* set by the reader from first_index */
@@ -69,7 +85,8 @@ struct ts_source;
 /* Detect the format of input (a path): a directory with image/ and
  * caption/ is urban1k, other directories are folder; by extension .csv,
  * .tsv, .jsonl; a .json whose first non-space byte is '[' is sharegpt4v,
- * '{' is coco.  TS_INPUT_AUTO when it cannot tell. */
+ * '{' is coco; a file starting with the parquet magic PAR1 (whatever its
+ * name) is parquet.  TS_INPUT_AUTO when it cannot tell. */
 enum ts_input_format ts_source_detect(const char *input);
 
 /* Open input.  Records get indexes first_index, first_index+1, ...
