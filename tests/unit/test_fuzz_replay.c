@@ -1,8 +1,10 @@
 /*
- * test_fuzz_replay.c - the fuzz target's regression driver: runs
- * LLVMFuzzerTestOneInput over the hostile sample files and over
- * deterministic mutations (bit flips, byte runs, cuts, length-field
- * damage) of real JPEG, PNG and WebP files.  Passing means: no crash, no
+ * test_fuzz_replay.c - the fuzz targets' regression driver: runs each
+ * target's LLVMFuzzerTestOneInput (included below under its own name, so
+ * several targets link into one binary) over the hostile sample files and
+ * over deterministic mutations (bit flips, byte runs, cuts, length-field
+ * damage) of real JPEG, PNG and WebP files (fuzz_decode) and of the
+ * parquet fixtures (fuzz_parquet).  Passing means: no crash, no
  * sanitizer report (the suite runs under SANITIZE=address,undefined too),
  * and every damaged input is either decoded or cleanly rejected.
  */
@@ -10,7 +12,12 @@
 
 #include <stdint.h>
 
+#define LLVMFuzzerTestOneInput fuzz_decode_one
 #include "../fuzz/fuzz_decode.c"
+#undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_parquet_one
+#include "../fuzz/fuzz_parquet.c"
+#undef LLVMFuzzerTestOneInput
 
 
 static uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -35,7 +42,7 @@ static void hostile_files(void)
 		uint8_t *d = t_slurp(p, &n);
 		CHECKF(d != NULL, "%s missing", p);
 		if (d)
-			LLVMFuzzerTestOneInput(d, n);
+			fuzz_decode_one(d, n);
 		free(d);
 	}
 }
@@ -87,7 +94,7 @@ static void mutations(void)
 				}
 				break;
 			}
-			LLVMFuzzerTestOneInput(d, len);
+			fuzz_decode_one(d, len);
 			runs++;
 		}
 		free(d);
@@ -96,11 +103,75 @@ static void mutations(void)
 	CHECK(runs == 480);
 }
 
+/* the parquet fixtures, whole and damaged the same ways */
+static void parquet_mutations(void)
+{
+	static const char *files[] = {
+		"types_uncompressed", "types_snappy", "types_gzip", "types_zstd", "required", "plain",
+		"dict", "lists", "local_images", "unsupported_delta", "unsupported_lz4",
+	};
+	int runs = 0;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char p[256];
+		size_t n;
+		snprintf(p, sizeof(p), "tests/data/parquet/%s.parquet", files[i]);
+		uint8_t *orig = t_slurp(p, &n);
+		CHECKF(orig != NULL && n > 16, "%s missing", p);
+		if (!orig || n <= 16) {
+			free(orig);
+			continue;
+		}
+		fuzz_parquet_one(orig, n);
+		uint8_t *d = malloc(n);
+		uint32_t flen = (uint32_t)orig[n - 8] | (uint32_t)orig[n - 7] << 8;
+		size_t foot = flen < n - 8 ? n - 8 - flen : 0;
+		for (int k = 0; k < 60; k++) {
+			size_t len = n;
+			memcpy(d, orig, n);
+			switch (k % 5) {
+			case 0:   /* flip bits in the footer */
+				for (int j = 0; j < 3; j++)
+					d[foot + next() % (n - 8 - foot)] ^= (uint8_t)(1u << (next() % 8));
+				break;
+			case 1:   /* flip bits anywhere */
+				for (int j = 0; j < 6; j++)
+					d[next() % n] ^= (uint8_t)(1u << (next() % 8));
+				break;
+			case 2:   /* a run of 0xff or 0x00 in the pages */
+				{
+					size_t at = 4 + next() % (foot > 4 ? foot - 4 : 1), run = 1 + next() % 32;
+					memset(d + at, (next() & 1) ? 0xff : 0, at + run > n ? n - at : run);
+				}
+				break;
+			case 3:   /* cut, keeping the footer: the offsets point past the data */
+				len = (size_t)(next() % n);
+				if (len > 8 + flen) {
+					memmove(d + len - 8 - flen, orig + n - 8 - flen, 8 + flen);
+				}
+				break;
+			default:  /* big values in likely varint length fields of the footer */
+				for (int j = 0; j < 2; j++) {
+					size_t at = foot + next() % (n - 8 - foot);
+					if (at + 3 <= n - 8)
+						d[at] = d[at + 1] = d[at + 2] = 0xff;
+				}
+				break;
+			}
+			fuzz_parquet_one(d, len);
+			runs++;
+		}
+		free(d);
+		free(orig);
+	}
+	CHECK_EQ_INT(runs, 660);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "hostile_files", hostile_files },
 		{ "mutations", mutations },
+		{ "parquet_mutations", parquet_mutations },
 		{ NULL, NULL },
 	};
 	return t_run("fuzz_replay", cases);
