@@ -221,6 +221,25 @@ static int read_range(struct ts_pq *pq, uint64_t off, uint64_t len, const uint8_
 	return TS_OK;
 }
 
+/* pread exactly len bytes at off into b (the range was checked). */
+static int read_exact(struct ts_pq *pq, uint64_t off, size_t len, uint8_t *b, struct ts_err *err)
+{
+	size_t got = 0;
+	if (pq->mem) {
+		memcpy(b, pq->mem + off, len);
+		return TS_OK;
+	}
+	while (got < len) {
+		ssize_t r = pread(pq->fd, b + got, len - got, (off_t)(off + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return ferr(pq, err, TS_ERR_IO, "%s", r < 0 ? strerror(errno) : "file shrank while reading");
+		got += (size_t)r;
+	}
+	return TS_OK;
+}
+
 /* ---- footer ---- */
 
 static char *dup_bin(const uint8_t *s, uint32_t n)
@@ -1437,13 +1456,56 @@ static int dict_page(struct cctx *cx, struct pq_col *c, const struct page_hdr *h
 	return plain(cx, p, (size_t)h->usize, c->ndict, c->dict, err);
 }
 
+/* A read window over one column chunk [base, base+total) of the file, so
+ * a chunk is never read whole: pages come through it one at a time. */
+struct win {
+	struct ts_pq *pq;
+	uint64_t base;
+	size_t total;
+	uint8_t *buf;
+	size_t off, len, cap;
+};
+
+#define WIN_MIN (1u << 20)
+
+/* *out = the bytes [pos, pos+len) of the chunk (the caller checked that
+ * they lie inside it), valid until the next call. */
+static int win_get(struct win *w, const struct cctx *cx, size_t pos, size_t len, const uint8_t **out,
+		   struct ts_err *err)
+{
+	if (w->pq->mem) {
+		*out = w->pq->mem + w->base + pos;
+		return TS_OK;
+	}
+	if (w->buf && pos >= w->off && pos + len <= w->off + w->len) {
+		*out = w->buf + (pos - w->off);
+		return TS_OK;
+	}
+	size_t want = len < WIN_MIN ? WIN_MIN : len;
+	if (want > w->total - pos)
+		want = w->total - pos;
+	if (want > w->cap) {
+		uint8_t *nb = realloc(w->buf, want ? want : 1);
+		if (!nb)
+			return cerr(cx, err, TS_ERR_NOMEM, "out of memory for %zu bytes", want);
+		w->buf = nb;
+		w->cap = want;
+	}
+	w->len = 0;
+	int rc = read_exact(w->pq, w->base + pos, want, w->buf, err);
+	if (rc)
+		return rc;
+	w->off = pos;
+	w->len = want;
+	*out = w->buf;
+	return TS_OK;
+}
+
 static int read_column(struct ts_pq *pq, struct pq_col *c, size_t g, struct ts_err *err)
 {
 	const struct group *gr = &pq->groups[g];
 	const struct chunk *ch = &gr->cols[c->f->leaf];
 	struct cctx cx = { pq, c->f, g, -1 };
-	const uint8_t *buf;
-	uint8_t *own = NULL;
 	int rc;
 
 	col_reset(c);
@@ -1472,29 +1534,37 @@ static int read_column(struct ts_pq *pq, struct pq_col *c, size_t g, struct ts_e
 	    (uint64_t)ch->comp_size > pq->size - 8 - (uint64_t)start)
 		return cerr(&cx, err, TS_ERR_INVALID, "column chunk at %lld+%lld lies outside the file (%llu bytes)",
 			    (long long)start, (long long)ch->comp_size, (unsigned long long)pq->size);
-	if ((rc = read_range(pq, (uint64_t)start, (uint64_t)ch->comp_size, &buf, &own, err)))
-		return rc;
-	if (own && ch->codec == CODEC_NONE && keep_buf(c, own)) {
-		free(own);
-		return cerr(&cx, err, TS_ERR_NOMEM, "out of memory");
-	}
-
+	struct win w = { pq, (uint64_t)start, (size_t)ch->comp_size, NULL, 0, 0, 0 };
 	size_t cap = (size_t)ch->num_values, entries = 0, pos = 0, total = (size_t)ch->comp_size;
-	int npages = 0;
 	rc = TS_OK;
 	while (entries < cap) {
 		struct page_hdr h;
-		size_t used;
+		size_t used = 0;
 		const char *why = NULL;
+		const uint8_t *hb;
 		cx.page_off = start + (int64_t)pos;
 		if (pos >= total) {
 			rc = cerr(&cx, err, TS_ERR_INVALID, "the column chunk ends after %zu of %zu values", entries, cap);
 			break;
 		}
-		if (parse_page_hdr(buf + pos, total - pos, &h, &used, &why)) {
-			rc = cerr(&cx, err, TS_ERR_INVALID, "damaged page header: %s", why ? why : "bad Thrift data");
-			break;
+		/* a header is small, but statistics can make it long: try a
+		 * larger window when it does not parse */
+		size_t hl = 64 * 1024;
+		for (;;) {
+			if (hl > total - pos)
+				hl = total - pos;
+			if ((rc = win_get(&w, &cx, pos, hl, &hb, err)))
+				break;
+			if (!parse_page_hdr(hb, hl, &h, &used, &why))
+				break;
+			if (hl == total - pos || hl >= pq->lim.max_page_bytes) {
+				rc = cerr(&cx, err, TS_ERR_INVALID, "damaged page header: %s", why ? why : "bad Thrift data");
+				break;
+			}
+			hl *= 8;
 		}
+		if (rc)
+			break;
 		pos += used;
 		if (h.csize < 0 || h.usize < 0 || (size_t)h.csize > total - pos) {
 			rc = cerr(&cx, err, TS_ERR_INVALID, "page of %d bytes runs past the column chunk", h.csize);
@@ -1505,34 +1575,50 @@ static int read_column(struct ts_pq *pq, struct pq_col *c, size_t g, struct ts_e
 				  (unsigned long long)pq->lim.max_page_bytes);
 			break;
 		}
-		const uint8_t *body = buf + pos;
-		npages++;
-		if (h.type == PAGE_DICT) {
-			if (!h.have_sub) {
-				rc = cerr(&cx, err, TS_ERR_INVALID, "dictionary page without its header");
+		if (h.type != PAGE_DICT && h.type != PAGE_DATA && h.type != PAGE_DATA_V2) {
+			if (h.type != PAGE_INDEX) {
+				rc = cerr(&cx, err, TS_ERR_UNSUPPORTED, "page type %d is not supported", h.type);
 				break;
 			}
+			pos += (size_t)h.csize;
+			continue;
+		}
+		if (!h.have_sub) {
+			rc = cerr(&cx, err, TS_ERR_INVALID, "%s page without its header",
+				  h.type == PAGE_DICT ? "dictionary" : "data");
+			break;
+		}
+		/* values of a stored (not compressed) page point into its bytes,
+		 * so those bytes are kept with the column; a compressed body is
+		 * only read through the window */
+		const uint8_t *body;
+		int stored = ch->codec == CODEC_NONE || (h.type == PAGE_DATA_V2 && !h.is_compressed);
+		if (stored && !pq->mem) {
+			uint8_t *own = malloc(h.csize ? (size_t)h.csize : 1);
+			if (!own || keep_buf(c, own)) {
+				free(own);
+				rc = cerr(&cx, err, TS_ERR_NOMEM, "out of memory");
+				break;
+			}
+			if ((rc = read_exact(pq, w.base + pos, (size_t)h.csize, own, err)))
+				break;
+			body = own;
+		} else if ((rc = win_get(&w, &cx, pos, (size_t)h.csize, &body, err))) {
+			break;
+		}
+		if (h.type == PAGE_DICT) {
 			if (entries) {
 				rc = cerr(&cx, err, TS_ERR_INVALID, "dictionary page after data pages");
 				break;
 			}
 			if ((rc = dict_page(&cx, c, &h, ch->codec, body, err)))
 				break;
-		} else if (h.type == PAGE_DATA || h.type == PAGE_DATA_V2) {
-			if (!h.have_sub) {
-				rc = cerr(&cx, err, TS_ERR_INVALID, "data page without its header");
-				break;
-			}
-			if ((rc = data_page(&cx, c, &h, ch->codec, body, cap, &entries, err)))
-				break;
-		} else if (h.type != PAGE_INDEX) {
-			rc = cerr(&cx, err, TS_ERR_UNSUPPORTED, "page type %d is not supported", h.type);
+		} else if ((rc = data_page(&cx, c, &h, ch->codec, body, cap, &entries, err))) {
 			break;
 		}
 		pos += (size_t)h.csize;
 	}
-	if (own && ch->codec != CODEC_NONE)
-		free(own);
+	free(w.buf);
 	if (rc)
 		return rc;
 	cx.page_off = -1;
