@@ -287,7 +287,7 @@ static int pqsrc_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 	p->row++;
 	if (is_url(ref)) {
 		rec->image_ref = ref;
-		rc = ts_src_reject(rec, TS_R_SOURCE_MISSING, "'%s' is a URL, not a local path (tessera fetch downloads URLs)",
+		rc = ts_src_reject(rec, TS_R_SOURCE_MISSING, "the image is a URL, not a local path (tessera fetch downloads URLs): '%s'",
 				   ref);
 	} else {
 		rc = ts_src_set_image(src, rec, ref);

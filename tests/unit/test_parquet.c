@@ -425,7 +425,7 @@ static void source_records(void)
 					     "\"face_bboxes\":[[0.10000000000000001,0.20000000000000001,0.29999999999999999,0.40000000000000002]]}");
 			}
 			if (i == 7)
-				CHECK(rec.reject_msg && strstr(rec.reject_msg, "is a URL"));
+				CHECK(rec.reject_msg && strstr(rec.reject_msg, "is a URL, not a local path"));
 		}
 		ts_record_release(&rec);
 		i++;
