@@ -34,6 +34,8 @@ void usage_parquet(FILE *f)
 "\n"
 "Options:\n"
 "  -n, --rows N     rows to print (default: 10; 0 for all)\n"
+"  -c, --columns A,B  print only these columns, in this order (only they\n"
+"                   are read)\n"
 "      --json       one JSON object per row (null for a null value)\n"
 "  -h, --help       this help\n"
 "\n"
@@ -95,7 +97,7 @@ static int schema(const char *path)
 	return TS_EXIT_OK;
 }
 
-static int head(const char *path, uint64_t nrows, int json)
+static int head(const char *path, uint64_t nrows, int json, const char *columns)
 {
 	struct ts_pq *pq;
 	struct ts_err e = TS_ERR_INIT;
@@ -109,7 +111,23 @@ static int head(const char *path, uint64_t nrows, int json)
 	size_t nf = ts_pq_nfields(pq);
 	if (!(sel = calloc(nf ? nf : 1, sizeof(*sel))))
 		goto out;
-	for (size_t i = 0; i < nf; i++) {
+	for (const char *p = columns; p && *p;) {
+		const char *comma = strchr(p, ',');
+		size_t l = comma ? (size_t)(comma - p) : strlen(p);
+		char name[256];
+		int i;
+		if (l >= sizeof(name) || (memcpy(name, p, l), name[l] = '\0', (i = ts_pq_find(pq, name)) < 0)) {
+			ts_error("no column '%.*s' in '%s'", (int)l, p, path);
+			goto out;
+		}
+		if (nsel == nf) {
+			ts_error("more columns given than '%s' has", path);
+			goto out;
+		}
+		sel[nsel++] = i;
+		p += l + (comma ? 1 : 0);
+	}
+	for (size_t i = 0; !columns && i < nf; i++) {
 		const struct ts_pq_field *f = ts_pq_field_at(pq, i);
 		if (f->unsupported)
 			ts_warning("'%s': column '%s' left out: %s are not supported", path, f->name,
@@ -197,6 +215,7 @@ out:
 static const struct option long_opts[] = {
 	{ "rows", required_argument, NULL, 'n' },
 	{ "json", no_argument, NULL, 'J' },
+	{ "columns", required_argument, NULL, 'c' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -204,6 +223,7 @@ static const struct option long_opts[] = {
 int cmd_parquet(int argc, char **argv)
 {
 	int c, json = 0, rows_given = 0;
+	const char *columns = NULL;
 	uint64_t rows = 10;
 
 	if (argc < 2) {
@@ -223,7 +243,7 @@ int cmd_parquet(int argc, char **argv)
 	argc--;
 	argv++;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "n:h", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "n:c:h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
 			if (ts_parse_u64(optarg, 0, &rows)) {
@@ -234,6 +254,7 @@ int cmd_parquet(int argc, char **argv)
 			rows_given = 1;
 			break;
 		case 'J': json = 1; break;
+		case 'c': columns = optarg; break;
 		case 'h': usage_parquet(stdout); return TS_EXIT_OK;
 		default:
 			fputs("see 'tessera parquet --help'\n", stderr);
@@ -243,9 +264,9 @@ int cmd_parquet(int argc, char **argv)
 	if (optind != argc - 1)
 		return usage_err(optind >= argc ? "no FILE given" : "more than one FILE given");
 	if (!strcmp(sub, "schema")) {
-		if (json || rows_given)
+		if (json || rows_given || columns)
 			return usage_err("schema takes no options");
 		return schema(argv[optind]);
 	}
-	return head(argv[optind], rows, json);
+	return head(argv[optind], rows, json, columns);
 }

@@ -65,7 +65,12 @@ head_table() {
 	[ "$(wc -l < "$TMP/table")" -eq 3 ] || return 1
 	# row 0: its text ends in a tab, a quote and a newline, escaped
 	sed -n 2p "$TMP/table" | grep -q '\\t"quoted"\\n	-5000000	-32768	' || { cat "$TMP/table"; return 1; }
-	"$TESSERA" parquet head -n 3 --json $FIX/types_snappy.parquet | wc -l | grep -q '^3$'
+	"$TESSERA" parquet head -n 3 --json $FIX/types_snappy.parquet | wc -l | grep -q '^3$' || return 1
+	# only the named columns, in that order
+	[ "$("$TESSERA" parquet head -n 1 -c id,url $FIX/types_snappy.parquet | tr '\t\n' '| ')" = \
+	  "id|url -5000000|https://img.example.org/0/0.jpg " ] || return 1
+	"$TESSERA" parquet head -c id,nope $FIX/types_snappy.parquet 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	grep -q "no column 'nope'" "$TMP/err"
 }
 
 head_pyarrow() {
