@@ -104,9 +104,9 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= parquet
 FUZZ_DIR ?= build-fuzz
 FUZZ_CC ?= clang
-FUZZ_FLAGS := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -D_FILE_OFFSET_BITS=64
+FUZZ_FLAGS := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_FILE_OFFSET_BITS=64
 FUZZ_SRC_parquet := shards/parquet.c shards/thrift.c base/ts_error.c
-FUZZ_SEEDS_parquet := tests/data/parquet
+FUZZ_SEEDS_parquet := tests/data/parquet tests/fuzz/corpus/parquet
 fuzz: deps
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=fuzz-%)
 fuzz-%:

@@ -824,6 +824,8 @@ static int keep_buf(struct pq_col *c, uint8_t *b)
 
 static uint32_t *scratch(struct ts_pq *pq, size_t n)
 {
+	if (n == 0)
+		n = 1;
 	if (n > pq->scratch_cap) {
 		size_t nc = pq->scratch_cap ? pq->scratch_cap : 1024;
 		while (nc < n)
@@ -1160,6 +1162,8 @@ static int parse_page_hdr(const uint8_t *p, size_t len, struct page_hdr *h, size
 
 static int grow_vals(struct pq_col *c, size_t need)
 {
+	if (need == 0)
+		need = 1;   /* never a NULL array to point into */
 	if (need <= c->valcap)
 		return 0;
 	size_t nc = c->valcap ? c->valcap : 1024;
@@ -1175,6 +1179,8 @@ static int grow_vals(struct pq_col *c, size_t need)
 
 static int grow_levels(struct pq_col *c, size_t need)
 {
+	if (need == 0)
+		need = 1;
 	if (need <= c->levcap)
 		return 0;
 	size_t nc = c->levcap ? c->levcap : 1024;
@@ -1290,6 +1296,9 @@ static int data_page(struct cctx *cx, struct pq_col *c, const struct page_hdr *h
 		if (codec != CODEC_NONE && h->is_compressed) {
 			if ((rc = decompress(cx, codec, body + off, vlen, ulen, &dec, err)))
 				return rc;
+			if (keep_buf(c, dec)) {
+				return cerr(cx, err, TS_ERR_NOMEM, "out of memory");
+			}
 			data = dec;
 			len = ulen;
 		} else {
@@ -1305,6 +1314,9 @@ static int data_page(struct cctx *cx, struct pq_col *c, const struct page_hdr *h
 		if (codec != CODEC_NONE) {
 			if ((rc = decompress(cx, codec, body, (size_t)h->csize, (size_t)h->usize, &dec, err)))
 				return rc;
+			if (keep_buf(c, dec)) {
+				return cerr(cx, err, TS_ERR_NOMEM, "out of memory");
+			}
 			p = dec;
 		} else {
 			if (h->csize != h->usize)
@@ -1316,12 +1328,10 @@ static int data_page(struct cctx *cx, struct pq_col *c, const struct page_hdr *h
 		const uint8_t *e = p + len;
 		if (f->max_rep > 0) {
 			if (h->rep_enc != ENC_RLE) {
-				free(dec);
 				return cerr(cx, err, TS_ERR_UNSUPPORTED, "repetition levels in the %s encoding are not supported",
 					    encoding_name(h->rep_enc));
 			}
 			if (e - p < 4 || rd32(p) > (size_t)(e - p) - 4) {
-				free(dec);
 				return cerr(cx, err, TS_ERR_INVALID, "repetition levels run past the page");
 			}
 			rep_n = rd32(p);
@@ -1330,12 +1340,10 @@ static int data_page(struct cctx *cx, struct pq_col *c, const struct page_hdr *h
 		}
 		if (f->max_def > 0) {
 			if (h->def_enc != ENC_RLE) {
-				free(dec);
 				return cerr(cx, err, TS_ERR_UNSUPPORTED, "definition levels in the %s encoding are not supported",
 					    encoding_name(h->def_enc));
 			}
 			if (e - p < 4 || rd32(p) > (size_t)(e - p) - 4) {
-				free(dec);
 				return cerr(cx, err, TS_ERR_INVALID, "definition levels run past the page");
 			}
 			def_n = rd32(p);
@@ -1344,10 +1352,6 @@ static int data_page(struct cctx *cx, struct pq_col *c, const struct page_hdr *h
 		}
 		data = p;
 		len = (size_t)(e - p);
-	}
-	if (dec && keep_buf(c, dec)) {
-		free(dec);
-		return cerr(cx, err, TS_ERR_NOMEM, "out of memory");
 	}
 
 	/* levels */

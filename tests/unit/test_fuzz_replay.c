@@ -166,12 +166,29 @@ static void parquet_mutations(void)
 	CHECK_EQ_INT(runs, 660);
 }
 
+/* inputs the fuzzer once failed on (tests/fuzz/corpus/parquet/) */
+static void parquet_regressions(void)
+{
+	static const char *files[] = { "leak-v2-page-after-decompress", "ub-empty-page" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char p[256];
+		size_t n;
+		snprintf(p, sizeof(p), "tests/fuzz/corpus/parquet/%s", files[i]);
+		uint8_t *d = t_slurp(p, &n);
+		CHECKF(d != NULL, "%s missing", p);
+		if (d)
+			fuzz_parquet_one(d, n);
+		free(d);
+	}
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "hostile_files", hostile_files },
 		{ "mutations", mutations },
 		{ "parquet_mutations", parquet_mutations },
+		{ "parquet_regressions", parquet_regressions },
 		{ NULL, NULL },
 	};
 	return t_run("fuzz_replay", cases);
