@@ -58,11 +58,20 @@ struct ts_ds_reject {
 /* Open OUTDIR (its catalog.sqlite, read-only).  Clear error when OUTDIR is
  * not a tessera dataset. */
 int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *err);
+/* TS_DS_NOLOCK: the caller holds OUTDIR's lock itself (a writer reading
+ * its own dataset); otherwise a shared lock is held until close, and a
+ * dataset another process writes is refused (TS_ERR_EXISTS). */
+#define TS_DS_NOLOCK 1
+int ts_dataset_open_flags(struct ts_dataset **out, const char *outdir, int flags,
+			  struct ts_err *err);
 void ts_dataset_close(struct ts_dataset *ds);   /* accepts NULL */
 
 const char *ts_dataset_dir(const struct ts_dataset *ds);
 /* "OUTDIR/shards/NAME" into buf. */
 char *ts_dataset_shard_path(const struct ts_dataset *ds, const char *name, char *buf, size_t n);
+/* The newest runs row: 1 with *command and *status malloc'ed, 0 when
+ * there is none, -1 on error. */
+int ts_dataset_last_run(struct ts_dataset *ds, char **command, char **status);
 /* meta value (malloc'ed) or NULL. */
 char *ts_dataset_meta(struct ts_dataset *ds, const char *name);
 
@@ -94,6 +103,10 @@ void ts_ds_iter_free(struct ts_ds_iter *it);   /* accepts NULL */
  * for the image member) into a malloc'ed buffer. */
 int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *ext,
 			   uint8_t **data, size_t *len, struct ts_err *err);
+
+/* Write the loaders' sidecars of OUTDIR/shards (shards/index.c):
+ * sizes.json, shardindex.json, NNNNNN.idx, NNNNNN_stats.json. */
+int ts_dataset_write_index(const char *outdir, struct ts_err *err);
 
 /* Read len bytes at offset of a file into buf (pread, exact). */
 int ts_read_at(const char *path, uint64_t offset, void *buf, size_t len, struct ts_err *err);

@@ -40,6 +40,11 @@ int ts_file_hash_hex(const char *path, char *xxh3_hex, char *md5_hex, struct ts_
 
 /* ---- tar shard writer --------------------------------------------------- */
 
+/* 1 when name is a shard file name tessera writes: NNNNNN.tar or
+ * NNNNNN.sqlite (names read from a catalog are checked before they become
+ * paths). */
+int ts_shard_name_ok(const char *name);
+
 /* "000042.tar" into buf (>= 32 bytes); returns buf. */
 char *ts_shard_name(unsigned index, char *buf, size_t bufsz);
 
@@ -166,6 +171,27 @@ int ts_catalog_run_end(struct ts_catalog *cat, int64_t run_id,
  * *next_shard = n, *next_record = end_record of shard n-1 (0 when none). */
 int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 		      uint64_t *next_record, struct ts_err *err);
+/* The same, calling dropped(name) for every shard row it drops (complete
+ * or not) before the rows go, so the caller can remove those files and
+ * only those; dropped returns non-zero when it cannot. */
+int ts_catalog_resume_drop(struct ts_catalog *cat, unsigned *next_shard,
+			   uint64_t *next_record,
+			   int (*dropped)(const char *name, void *user), void *user,
+			   struct ts_err *err);
+
+/* Call fn(name) for every shard row with idx >= from_idx (all: -1). */
+int ts_catalog_foreach_shard_name(struct ts_catalog *cat, long long from_idx,
+				  int (*fn)(const char *name, void *user), void *user,
+				  struct ts_err *err);
+
+/* Run SQL whose result does not matter (pragmas at close). */
+void ts_catalog_exec(struct ts_catalog *cat, const char *sql);
+
+/* Commit a row for shard idx with complete = 0 (and whatever rows are
+ * pending in the stream transaction) before its file is created: the
+ * catalog names every shard file before it exists. */
+int ts_catalog_shard_intent(struct ts_catalog *cat, unsigned idx, const char *name,
+			    struct ts_err *err);
 
 struct ts_member_row {
 	const char *name;       /* "000000042.jpg" */

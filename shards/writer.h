@@ -1,19 +1,20 @@
 /*
- * dsw.h - the dataset writer: takes samples and rejects in record order and
- * turns them into tar shards plus catalog rows, with the shard-closing and
- * commit rules of docs/formats.md.  Used by ingest (and by every command
- * that writes a dataset: merge, re-shard), so all of them close shards at
- * the same points and give the same bytes for the same sample sequence.
- * One thread only.
+ * writer.h - the shard writer: takes samples and rejects in record order and
+ * turns them into tar (or SQLite) shards plus catalog rows, with the
+ * shard-closing and commit rules of docs/formats.md.  Every command that
+ * writes a dataset goes through it (through the output dataset, out.h), so
+ * all of them close shards at the same points and give the same bytes for
+ * the same sample sequence.  One thread only.  It prints nothing: named
+ * moments are reported to an optional hook (the crash tests use it).
  */
-#ifndef TS_DSW_H
-#define TS_DSW_H
+#ifndef TS_WRITER_H
+#define TS_WRITER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../base/ts_error.h"
-#include "../shards/shards.h"
+#include "shards.h"
 
 struct ts_catalog;
 
@@ -48,6 +49,12 @@ struct ts_dsw_opts {
 	uint64_t first_record;      /* where the next shard's record range starts */
 	uint64_t shard_samples, shard_bytes;
 	int store;                  /* enum ts_store: tar (0) or sqlite */
+	/* Called at "shard-open" (a shard row with complete = 0 was committed),
+	 * "sample" (a sample's members were appended), "shard-renamed" (the
+	 * file got its final name, before the commit) and "shard-committed";
+	 * may be NULL. */
+	void (*hook)(void *user, const char *point);
+	void *hook_user;
 };
 
 struct ts_dsw;
@@ -73,6 +80,7 @@ void ts_dsw_free(struct ts_dsw *w);      /* accepts NULL */
 
 struct ts_dsw_stats {
 	uint64_t samples, shards, bytes;
+	uint64_t last_samples, last_bytes;   /* of the shard committed last */
 };
 void ts_dsw_stats(const struct ts_dsw *w, struct ts_dsw_stats *st);
 
