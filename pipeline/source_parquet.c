@@ -21,7 +21,7 @@
  *    --keep-col NAME (repeatable): the value under NAME, a list column as a
  *    JSON array, a null as JSON null.  A named column the file lacks is a
  *    fatal open error.  List columns that are not kept are skipped with a
- *    one-line notice (-v);
+ *    one-line notice on stderr (not with -q);
  *  - a file that is not parquet or whose footer is damaged is one
  *    record.bad_row record with the reader's message (other inputs go on);
  *    a row group that turns out damaged while reading is one record.bad_row
@@ -182,8 +182,8 @@ static int pqsrc_open(struct ts_source *src, struct ts_err *err)
 		int used = 0;
 		for (size_t k = 0; k < p->nsel; k++)
 			used |= sel[k] == (int)i;
-		if (f->nested && !used)
-			ts_info("'%s': list column '%s' (%s) skipped; --keep-col %s keeps it as a JSON array",
+		if (f->nested && !used && ts_verbosity >= 1)   /* a notice, not a warning; -q hides it */
+			fprintf(stderr, "tessera: '%s': list column '%s' (%s) skipped; --keep-col %s keeps it as a JSON array\n",
 				src->input, f->name, f->type_desc, f->name);
 	}
 	if (ts_pq_select(pq, sel, p->nsel, &e)) {

@@ -113,7 +113,7 @@ EOF
 }
 
 list_notice() {
-	"$TESSERA" ingest -v -j 1 --no-tokens --preset datacomp --image-root tests/data/sample \
+	"$TESSERA" ingest --no-progress -j 1 --no-tokens --preset datacomp --image-root tests/data/sample \
 		$FIX/local_images.parquet -o "$TMP/notice" > /dev/null 2> "$TMP/err" || return 1
 	grep -q "list column 'face_bboxes' (list<list<double>>) skipped" "$TMP/err" || { cat "$TMP/err"; return 1; }
 	[ -n "$PY" ] || return 0
