@@ -3,9 +3,10 @@
 # LAION-like 1M-row snappy parquet (tests/data/parquet/big.mjs, written with
 # hyparquet-writer; npm installs it into tests/data/parquet/node_modules
 # the first time) through shards/parquet.c on one thread, and print rows/s
-# (wall and CPU) and the peak RSS.  BENCH_PARQUET_BIG=1 also writes a ~2 GB
-# file (24 row groups of 1M rows) in ${TMPDIR:-/tmp}, reads it the same way
-# and deletes it.  Figures only: nothing here asserts a time.
+# (wall and CPU) and the peak RSS.  BENCH_PARQUET_BIG=1 also makes a ~2 GB
+# file in ${TMPDIR:-/tmp} (that file's row group repeated 24 times by
+# tests/data/parquet/repeat.mjs), reads it the same way and deletes it.
+# Figures only: nothing here asserts a time.
 #   BENCH_PARQUET_ROWS=1000000  BENCH_DIR=bench/out
 set -e
 cd "$(dirname "$0")/.."
@@ -25,8 +26,8 @@ echo "parquet: URL+TEXT of $ROWS rows ($(du -m "$F" | cut -f1) MB, snappy), one 
 echo "  $("$OUT/parquet_read" "$F" URL TEXT)"
 if [ "${BENCH_PARQUET_BIG:-0}" = 1 ]; then
 	B="${TMPDIR:-/tmp}/tessera-bench-2g.parquet"
-	node tests/data/parquet/big.mjs "$B" 24000000 1000000 1000000
-	echo "parquet: URL+TEXT of a $(du -m "$B" | cut -f1) MB file (24 row groups of 1M rows):"
+	node tests/data/parquet/repeat.mjs "$F" "$B" 24
+	echo "parquet: URL+TEXT of a $(du -m "$B" | cut -f1) MB file (24 row groups of $ROWS rows):"
 	echo "  $("$OUT/parquet_read" "$B" URL TEXT)"
 	rm -f "$B"
 fi
