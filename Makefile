@@ -108,7 +108,9 @@ FUZZ_CC ?= clang
 FUZZ_FLAGS := -g -O1 -std=gnu11 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -D_FILE_OFFSET_BITS=64
 FUZZ_SRC_parquet := shards/parquet.c shards/thrift.c base/ts_error.c
 FUZZ_SEEDS_parquet := tests/data/parquet tests/fuzz/corpus/parquet
+FUZZ_DEBS := clang libclang-rt-14-dev
 fuzz: deps
+	@sh tests/install-deps.sh $(FUZZ_DEBS)
 	@$(MAKE) --no-print-directory $(FUZZ_TARGETS:%=fuzz-%)
 fuzz-%:
 	@mkdir -p $(FUZZ_DIR)/$*
