@@ -53,7 +53,8 @@ schema_lists() {
 
 head_fixtures() {
 	[ -n "$PY" ] || { echo "no python3"; return 1; }
-	for f in types_uncompressed types_snappy types_gzip types_zstd required plain dict groups lists local_images; do
+	for f in types_uncompressed types_snappy types_gzip types_zstd required plain dict groups lists local_images \
+		 v1_uncompressed v1_snappy v1_gzip v1_zstd; do
 		"$TESSERA" parquet head -n 0 --json $FIX/$f.parquet > "$TMP/$f.got" || return 1
 		same_rows "$TMP/$f.got" $FIX/$f.expected.jsonl || { echo "in $f"; return 1; }
 	done

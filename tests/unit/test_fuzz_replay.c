@@ -108,7 +108,7 @@ static void parquet_mutations(void)
 {
 	static const char *files[] = {
 		"types_uncompressed", "types_snappy", "types_gzip", "types_zstd", "required", "plain",
-		"dict", "lists", "local_images", "unsupported_delta", "unsupported_lz4",
+		"dict", "lists", "local_images", "unsupported_delta", "unsupported_lz4", "v1_gzip",
 	};
 	int runs = 0;
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -163,7 +163,7 @@ static void parquet_mutations(void)
 		free(d);
 		free(orig);
 	}
-	CHECK_EQ_INT(runs, 660);
+	CHECK_EQ_INT(runs, 720);
 }
 
 /* inputs the fuzzer once failed on (tests/fuzz/corpus/parquet/) */

@@ -5,7 +5,8 @@
  * wrote: the four real pyarrow files in ../shared/data/parquet (DATA_PAGE
  * v1, PLAIN_DICTIONARY) and the hyparquet-writer fixtures in
  * tests/data/parquet (DATA_PAGE_V2, PLAIN, RLE_DICTIONARY, RLE booleans,
- * all four codecs, REQUIRED/OPTIONAL, lists).  Damaged copies of those
+ * all four codecs, REQUIRED/OPTIONAL, lists; DATA_PAGE v1 with a
+ * PLAIN_DICTIONARY column for all four codecs).  Damaged copies of those
  * files must give an error naming what is wrong, never a crash.
  */
 #include "t.h"
@@ -130,7 +131,8 @@ static void generated_fixtures(void)
 	static const struct { const char *name; long rows; } files[] = {
 		{ "types_uncompressed", 60 }, { "types_snappy", 60 }, { "types_gzip", 60 }, { "types_zstd", 60 },
 		{ "required", 40 }, { "plain", 50 }, { "dict", 50 }, { "groups", 2500 }, { "lists", 30 },
-		{ "local_images", 11 },
+		{ "local_images", 11 }, { "v1_uncompressed", 45 }, { "v1_snappy", 45 }, { "v1_gzip", 45 },
+		{ "v1_zstd", 45 },
 	};
 	char p[256], x[256];
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -316,8 +318,9 @@ static void damaged(void)
 
 static void lying_zstd_and_gzip(void)
 {
-	static const char *files[] = { FIX "types_zstd.parquet", FIX "types_gzip.parquet" };
-	for (size_t k = 0; k < 2; k++) {
+	static const char *files[] = { FIX "types_zstd.parquet", FIX "types_gzip.parquet",
+		FIX "v1_zstd.parquet", FIX "v1_gzip.parquet", FIX "v1_snappy.parquet" };
+	for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
 		size_t n;
 		uint8_t *d = t_slurp(files[k], &n);
 		CHECK(d != NULL);

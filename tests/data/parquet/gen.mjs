@@ -10,9 +10,19 @@
 //
 // What hyparquet-writer 0.17 can write: DATA_PAGE_V2 pages only, PLAIN,
 // RLE_DICTIONARY (dictionary pages), RLE booleans, DELTA_*; any codec we
-// give it a compressor for.  DATA_PAGE (v1) and PLAIN_DICTIONARY come from
-// the real pyarrow files in ../shared/data/parquet instead.
-import { parquetWriteBuffer } from 'hyparquet-writer'
+// give it a compressor for.  DATA_PAGE (v1) pages with PLAIN_DICTIONARY
+// come from the real pyarrow files in ../shared/data/parquet (snappy) and,
+// for every codec, from the v1_CODEC files below: laid out here page by
+// page (DataPageHeader v1: 4-byte-length-prefixed RLE definition levels,
+// then the values, all compressed together) with hyparquet-writer's own
+// page-header, PLAIN, RLE and footer serialisers; hyparquet reads them back
+// for the expected rows like every other file.
+import { parquetWriteBuffer, ByteWriter } from 'hyparquet-writer'
+import { writePageHeader } from 'hyparquet-writer/src/datapage.js'
+import { writeMetadata } from 'hyparquet-writer/src/metadata.js'
+import { writePlain } from 'hyparquet-writer/src/plain.js'
+import { writeRleBitPackedHybrid } from 'hyparquet-writer/src/encoding.js'
+import { snappyCompress } from 'hyparquet-writer/src/snappy.js'
 import { parquetReadObjects } from 'hyparquet'
 import { compressors } from 'hyparquet-compressors'
 import { gzipSync } from 'node:zlib'
@@ -178,3 +188,82 @@ await write('unsupported_lz4', [
   { name: 'url', type: 'STRING', data: ['a.jpg', 'b.jpg'] },
   { name: 'text', type: 'STRING', data: ['x', 'y'] },
 ], { codec: 'LZ4', noExpected: true })
+
+// DATA_PAGE (v1) files, one per codec: url (OPTIONAL, PLAIN, two pages),
+// text (OPTIONAL, a dictionary page and PLAIN_DICTIONARY data pages),
+// n (REQUIRED INT64, PLAIN)
+async function writeV1(name, codec) {
+  const compress = { UNCOMPRESSED: b => b, SNAPPY: snappyCompress, ...writeOpts.compressors }[codec]
+  const n = 45
+  const rows = [...Array(n).keys()]
+  const url = rows.map(i => (i % 6 === 2 ? null : `https://img.example.org/v1/${i}.jpg`))
+  const vocab = ['a red bridge', 'the old cat', 'café at dawn', '北京 stone']
+  const text = rows.map(i => (i % 7 === 3 ? null : vocab[(i * 5) % 4]))
+  const num = rows.map(i => BigInt(i) * -77777n + 3n)
+  const w = new ByteWriter()
+  w.appendUint32(0x31524150)   // PAR1
+  const page = (header, body) => {
+    const z = compress(body)
+    writePageHeader(w, { ...header, uncompressed_page_size: body.length, compressed_page_size: z.length })
+    w.appendBytes(z)
+    return body.length
+  }
+  const dataPage = (values, optional, valuesWriter, encoding) => {
+    const b = new ByteWriter()
+    if (optional) {
+      const lv = new ByteWriter()
+      writeRleBitPackedHybrid(lv, values.map(v => (v === null ? 0 : 1)), 1)
+      b.appendUint32(lv.offset)
+      b.appendBytes(lv.getBytes())
+    }
+    valuesWriter(b, values.filter(v => v !== null))
+    return page({ type: 'DATA_PAGE', data_page_header: { num_values: values.length, encoding,
+      definition_level_encoding: 'RLE', repetition_level_encoding: 'RLE' } }, b.getBytes())
+  }
+  const columns = []
+  const chunk = (path, type, encodings, fn) => {
+    const start = w.offset
+    const r = fn()
+    columns.push({ file_offset: BigInt(start), meta_data: { type, encodings, path_in_schema: [path], codec,
+      num_values: BigInt(n), total_uncompressed_size: BigInt(w.offset - start), total_compressed_size: BigInt(w.offset - start),
+      data_page_offset: BigInt(r.data), dictionary_page_offset: r.dict !== undefined ? BigInt(r.dict) : undefined } })
+  }
+  chunk('url', 'BYTE_ARRAY', ['PLAIN', 'RLE'], () => {
+    const data = w.offset
+    const plainBA = (b, v) => writePlain(b, v.map(s => new TextEncoder().encode(s)), 'BYTE_ARRAY')
+    dataPage(url.slice(0, 20), true, plainBA, 'PLAIN')
+    dataPage(url.slice(20), true, plainBA, 'PLAIN')
+    return { data }
+  })
+  chunk('text', 'BYTE_ARRAY', ['PLAIN', 'RLE', 'PLAIN_DICTIONARY'], () => {
+    const dict = w.offset
+    const d = new ByteWriter()
+    writePlain(d, vocab.map(s => new TextEncoder().encode(s)), 'BYTE_ARRAY')
+    page({ type: 'DICTIONARY_PAGE', dictionary_page_header: { num_values: vocab.length, encoding: 'PLAIN_DICTIONARY' } }, d.getBytes())
+    const data = w.offset
+    const idx = (b, v) => { b.appendUint8(2); writeRleBitPackedHybrid(b, v.map(s => vocab.indexOf(s)), 2) }
+    dataPage(text.slice(0, 30), true, idx, 'PLAIN_DICTIONARY')
+    dataPage(text.slice(30), true, idx, 'PLAIN_DICTIONARY')
+    return { dict, data }
+  })
+  chunk('n', 'INT64', ['PLAIN'], () => {
+    const data = w.offset
+    dataPage(num, false, (b, v) => writePlain(b, v, 'INT64'), 'PLAIN')
+    return { data }
+  })
+  const schema = [
+    { name: 'root', num_children: 3 },
+    { name: 'url', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+    { name: 'text', type: 'BYTE_ARRAY', converted_type: 'UTF8', repetition_type: 'OPTIONAL' },
+    { name: 'n', type: 'INT64', repetition_type: 'REQUIRED' },
+  ]
+  writeMetadata(w, { version: 1, schema, num_rows: BigInt(n), created_by: 'tessera gen.mjs (v1 pages)',
+    row_groups: [{ columns, total_byte_size: BigInt(w.offset - 4), num_rows: BigInt(n) }] })
+  w.appendUint32(0x31524150)
+  const buf = w.getBuffer()
+  writeFileSync(here + name + '.parquet', new Uint8Array(buf))
+  const got = await parquetReadObjects({ file: buf, compressors })
+  writeFileSync(here + name + '.expected.jsonl', got.map(r => JSON.stringify({ url: toJson(r.url), text: toJson(r.text), n: toJson(r.n) })).join('\n') + '\n')
+}
+for (const codec of ['UNCOMPRESSED', 'SNAPPY', 'GZIP', 'ZSTD'])
+  await writeV1('v1_' + codec.toLowerCase(), codec)
