@@ -138,7 +138,7 @@ tsan: deps
 	@TESSERA=$(CURDIR)/build-tsan/tessera UNIT_DIR=$(CURDIR)/build-tsan/tests \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 		UNIT_BINS="$(addprefix $(CURDIR)/,$(UNIT_BIN:$(BUILD)/%=build-tsan/%))" \
-		E2E_SUITES="ingest compose captions outdir" sh tests/run.sh
+		E2E_SUITES="ingest compose captions" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory tessera

@@ -38,6 +38,10 @@ static const struct {
 	[TS_R_LABEL_TOO_LONG] = { "label.too_long", "scene-text label longer than --max-label-length" },
 	[TS_R_LABEL_EMPTY] = { "label.empty_after_filter", "scene-text label empty after the charset filter" },
 	[TS_R_RECORD_UNSAFE_MEMBER] = { "record.unsafe_member", "a tar input sample has a member with an absolute or '..' name, or a symlink, hard link or special member" },
+	[TS_R_RECORD_TRUNCATED_TAR] = { "record.truncated_tar", "a tar input ends before its end-of-archive blocks, inside a header or a member" },
+	[TS_R_RECORD_BAD_TAR] = { "record.bad_tar", "a tar input has a damaged header (checksum, size, unsupported entry); the rest of that tar is not read" },
+	[TS_R_RECORD_MEMBER_TOO_LARGE] = { "record.member_too_large", "a tar input member is larger than --max-member-bytes" },
+	[TS_R_RECORD_TRUNCATED] = { "record.truncated", "a JSON input file ends before its closing bracket; the records before the cut are kept" },
 };
 
 int ts_err_set(struct ts_err *err, int status, enum ts_reason reason,

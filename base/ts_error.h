@@ -51,6 +51,10 @@ enum ts_reason {
 	TS_R_LABEL_TOO_LONG,        /* label.too_long */
 	TS_R_LABEL_EMPTY,           /* label.empty_after_filter */
 	TS_R_RECORD_UNSAFE_MEMBER,  /* record.unsafe_member */
+	TS_R_RECORD_TRUNCATED_TAR,  /* record.truncated_tar */
+	TS_R_RECORD_BAD_TAR,        /* record.bad_tar */
+	TS_R_RECORD_MEMBER_TOO_LARGE, /* record.member_too_large */
+	TS_R_RECORD_TRUNCATED,      /* record.truncated */
 	TS_R__COUNT
 };
 

@@ -1,6 +1,7 @@
 /*
  * tags.c - candidate tags of a caption (see tags.h; docs/tags.md is the
- * rule book).
+ * rule book, with every rule and example).  TTD lets a model choose among
+ * the candidates, so the rules lean towards recall.
  *
  * 1. Words: runs of letters and digits, with inner apostrophes and hyphens
  *    ("t-shirt", "o'clock"); a final "'s" is a possessive and stays out of
@@ -8,27 +9,21 @@
  *    boundary for the context rules.
  * 2. Closed-class words (determiners, numbers, possessives, pronouns,
  *    prepositions, conjunctions, auxiliaries and other stop words) are never
- *    tags; they are context.
- * 3. Noun compounds first, longest match: 4, 3 then 2 adjacent words whose
- *    joined form (last word lemmatised) is a WordNet noun ("fire hydrant",
- *    "tennis balls" -> "tennis ball"), unless the first word is mostly an
- *    adjective in WordNet's counts ("young man", "little girl" are not
- *    taken as units: the head noun is the tag).
- * 4. Every other word gets the part of speech with the best score: for each
- *    part of speech WordNet has it as (morphy for the lemma), 1 + its tagged
- *    uses in the semantic concordance, times context factors: after a
- *    determiner, number or possessive a noun x4, adjective x2, verb x0.1;
- *    after a preposition a noun x3, verb x0.3 (after "to": verb x2); after
- *    an adjective of the same phrase a noun x3, verb x0.2; after a noun a
- *    verb x4; after is/are/was/were/be/been/being/am an -ing or -ed word is
- *    not a noun (x0.05); before a determiner, number or possessive a verb x3
- *    (it takes an object); at the end, or before punctuation, a preposition,
- *    a conjunction or an auxiliary, a noun x1.5.
- * 5. Of adjacent nouns the last is the head and the tag ("brick building" ->
- *    building).
- * 6. Dropped: scene words (unless keep_scene_words), and nouns whose tagged
- *    uses are mostly abstract (concrete share below 0.3; all_nouns keeps
- *    them).
+ *    tags; they are context.  Colour words and left/right are modifiers:
+ *    never tags, adjectives for the context.
+ * 3. Noun compounds first, longest match, as WordNet lists them; not when
+ *    led by an adjective, when the last word is the first's verb ("cat
+ *    sleeps"), or when the compound is not a thing to see.
+ * 4. Every other word gets the part of speech with the best score: 1 + its
+ *    tagged uses in the semantic concordance, times context factors
+ *    (determiners, prepositions, adjectives, agreement with a noun before
+ *    it, objects, lists, what follows).  Unknown words where a noun phrase
+ *    needs its noun are nouns; capitalised words inside a sentence are
+ *    names.
+ * 5. Dropped: scene words, nouns that are neither concrete nor perceptible
+ *    (acts, events, shapes, states), measures and collections before "of".
+ * 6. Of adjacent nouns the last is the head; a modifier noun that names a
+ *    thing is a tag too, and the pair a candidate compound.
  */
 #include "tags.h"
 
@@ -43,7 +38,7 @@
 #include "bpe.h"
 #include "wordnet.h"
 
-enum cls { C_OPEN, C_DET, C_NUM, C_POSS, C_PRON, C_PREP, C_TO, C_CONJ, C_AUX, C_STOP, C_PUNCT };
+enum cls { C_OPEN, C_DET, C_NUM, C_POSS, C_PRON, C_PREP, C_TO, C_CONJ, C_AUX, C_STOP, C_MOD, C_PUNCT };
 
 static const struct {
 	const char *w;
@@ -103,10 +98,25 @@ static const struct {
 	{ "why", C_STOP }, { "whether", C_STOP }, { "etc", C_STOP }, { "e", C_STOP },
 	{ "g", C_STOP }, { "ie", C_STOP }, { "t", C_STOP }, { "ll", C_STOP }, { "re", C_STOP },
 	{ "ve", C_STOP }, { "d", C_STOP }, { "m", C_STOP },
+	/* modifiers: colour words and the two directions describe the noun
+	 * after them, or stand for a colour or a direction ("dressed in blue",
+	 * "to the left"); never tags, never part of a compound */
+	{ "black", C_MOD }, { "white", C_MOD }, { "red", C_MOD }, { "green", C_MOD },
+	{ "yellow", C_MOD }, { "blue", C_MOD }, { "brown", C_MOD }, { "purple", C_MOD },
+	{ "pink", C_MOD }, { "orange", C_MOD }, { "gray", C_MOD }, { "grey", C_MOD },
+	{ "tan", C_MOD }, { "beige", C_MOD }, { "gold", C_MOD }, { "golden", C_MOD },
+	{ "silver", C_MOD }, { "maroon", C_MOD }, { "navy", C_MOD }, { "turquoise", C_MOD },
+	{ "teal", C_MOD }, { "violet", C_MOD }, { "crimson", C_MOD }, { "scarlet", C_MOD },
+	{ "magenta", C_MOD }, { "cyan", C_MOD }, { "khaki", C_MOD }, { "blond", C_MOD },
+	{ "blonde", C_MOD }, { "off-white", C_MOD },
+	{ "left", C_MOD }, { "right", C_MOD },
 };
 
 const char *const ts_tag_scene_words[] = {
-	"image", "photo", "picture", "view", "background", "side", "front", NULL,
+	"image", "photo", "picture", "view", "background", "side", "front",
+	/* the photograph's own words: how it was taken, not what it shows */
+	"photograph", "shot", "closeup", "close-up", "frame", "backdrop", "foreground", "scene",
+	"composition", "perspective", "lighting", "viewer", "focus", NULL,
 };
 
 const char *ts_tag_stopword(size_t i)
@@ -186,6 +196,10 @@ struct word {
 	enum cls c;
 	int punct_after;            /* punctuation (not a word) right after */
 	int space_after;            /* white space only between it and the next word */
+	int comma_after;            /* a comma right after */
+	int capital;                /* begins with an upper-case letter */
+	int stop_after;             /* a full stop, '!' or '?' right after */
+	int in_name;                /* one of two or more capitalised words in a row */
 };
 
 static int is_word_cp(utf8proc_int32_t cp)
@@ -238,6 +252,10 @@ static int split_words(const char *s, size_t len, struct word **ws, size_t *nw, 
 				    utf8proc_category(cp) == UTF8PROC_CATEGORY_ZS;
 			if (*nw && !space)
 				(*ws)[*nw - 1].punct_after = 1;
+			if (*nw && (cp == '.' || cp == '!' || cp == '?'))
+				(*ws)[*nw - 1].stop_after = 1;
+			if (*nw && cp == ',')
+				(*ws)[*nw - 1].comma_after = 1;
 			i += (size_t)k;
 			ci++;
 			continue;
@@ -299,6 +317,11 @@ static int split_words(const char *s, size_t len, struct word **ws, size_t *nw, 
 		/* single letters are not tags ("b", "a.m."), nor are words too long
 		 * for any WordNet lemma */
 		w->c = too_long ? C_STOP : closed_class(low);
+		{
+			utf8proc_int32_t f;
+			if (utf8proc_iterate((const utf8proc_uint8_t *)s + b0, (utf8proc_ssize_t)(i - b0), &f) > 0)
+				w->capital = utf8proc_category(f) == UTF8PROC_CATEGORY_LU;
+		}
 		if (w->c == C_OPEN && ci - c0 < 2)
 			w->c = C_STOP;
 	}
@@ -320,7 +343,12 @@ static double pos_score(const struct ts_wordnet *wn, const char *w, enum ts_pos 
 {
 	if (!ts_wordnet_morphy(wn, w, pos, lemma, n))
 		return 0;
-	return 1.0 + ts_wordnet_count(wn, lemma, pos);
+	unsigned c = ts_wordnet_count(wn, lemma, pos), self = 0;
+	/* a noun used in the plural ("pants", "glasses") counts its own uses
+	 * too, though morphy's lemma ("pant") is the tag */
+	if (strcmp(lemma, w) && ts_wordnet_has(wn, w, pos))
+		self = ts_wordnet_count(wn, w, pos);
+	return 1.0 + (self > c ? self : c);
 }
 
 static int adjective_led(const struct ts_wordnet *wn, const char *w)
@@ -339,11 +367,113 @@ static int is_scene(const char *lemma)
 	return 0;
 }
 
+/* Is the noun lemma, ending at word `last`, a thing the picture can show?
+ * Mostly concrete uses (at least 0.3 of them); or, when at least half its
+ * uses are perceptible (acts, events, shapes, states: "a trick", "a wave",
+ * "a shadow"), not a measure of what follows ("a touch of elegance", "a
+ * sense of depth"). */
+static int visible(const struct ts_tagger *t, const char *lemma, const struct word *ws, size_t last, size_t nw)
+{
+	if (t->o.all_nouns)
+		return 1;
+	double c = ts_wordnet_concrete(t->wn, lemma);
+	if (c >= 0.3 || c < 0)          /* < 0: not in WordNet, a noun by its place */
+		return 1;
+	int of_next = last + 1 < nw && !ws[last].punct_after && !strcmp(ws[last + 1].low, "of");
+	return !of_next && ts_wordnet_perceptible(t->wn, lemma) >= 0.5;
+}
+
+/* Does word i, ending in -s after a singular noun, read as that noun's verb
+ * ("a cat sleeps", "the girl stands") rather than a plural ("tennis
+ * balls")?  Its verb uses outnumber its noun uses, and an open word does
+ * not follow. */
+static int agreeing_verb(const struct ts_wordnet *wn, const struct word *ws, size_t i, size_t nw)
+{
+	char vl[MAXW], nl[MAXW], pl[MAXW];
+	if (i == 0 || !ends_with(ws[i].low, "s") || ends_with(ws[i].low, "ss") ||
+	    !ts_wordnet_morphy(wn, ws[i].low, TS_POS_VERB, vl, sizeof(vl)) || !strcmp(vl, ws[i].low))
+		return 0;
+	/* the noun before it is singular (its own lemma) and not the object of
+	 * a preposition ("with price tags") */
+	if (!ts_wordnet_morphy(wn, ws[i - 1].low, TS_POS_NOUN, pl, sizeof(pl)) || strcmp(pl, ws[i - 1].low))
+		return 0;
+	if (i >= 2 && ws[i - 2].c == C_PREP && !ws[i - 2].punct_after)
+		return 0;
+	if (i + 1 < nw && !ws[i].punct_after && ws[i + 1].c == C_OPEN)
+		return 0;
+	unsigned nv = ts_wordnet_count(wn, vl, TS_POS_VERB);
+	unsigned nn = ts_wordnet_morphy(wn, ws[i].low, TS_POS_NOUN, nl, sizeof(nl)) ? ts_wordnet_count(wn, nl, TS_POS_NOUN) : 0;
+	return nv > nn;
+}
+
+/* Is word i a verb's bare form right after a singular noun, which cannot
+ * be that noun's verb ("the kiddie train", not "the cat sleeps")? */
+static int bare_after_singular(const struct ts_wordnet *wn, const struct word *ws, size_t i)
+{
+	char vl[MAXW], pl[MAXW];
+	if (i == 0 || !ts_wordnet_morphy(wn, ws[i].low, TS_POS_VERB, vl, sizeof(vl)) || strcmp(vl, ws[i].low))
+		return 0;
+	if (ends_with(ws[i - 1].low, "s"))
+		return 0;
+	/* plurals without -s that WordNet keeps as lemmas */
+	static const char *const plural[] = { "people", "police", "cattle", "folk", "livestock", "poultry", "clergy", NULL };
+	for (int k = 0; plural[k]; k++)
+		if (!strcmp(ws[i - 1].low, plural[k]))
+			return 0;
+	if (ts_wordnet_morphy(wn, ws[i - 1].low, TS_POS_NOUN, pl, sizeof(pl)) && strcmp(pl, ws[i - 1].low))
+		return 0;
+	/* the noun phrase before it: not after a number or a plural
+	 * determiner, not the second of two joined by "and" / "or" ("a man
+	 * and a woman walk") */
+	size_t j = i - 1;
+	while (j > 0 && ws[j - 1].c == C_OPEN && !ws[j - 1].punct_after)
+		j--;
+	if (j > 0 && !ws[j - 1].punct_after) {
+		enum cls d = ws[j - 1].c;
+		if (d == C_NUM || (d == C_DET && strcmp(ws[j - 1].low, "a") && strcmp(ws[j - 1].low, "an") &&
+				   strcmp(ws[j - 1].low, "the") && strcmp(ws[j - 1].low, "this") &&
+				   strcmp(ws[j - 1].low, "that") && strcmp(ws[j - 1].low, "each") &&
+				   strcmp(ws[j - 1].low, "every") && strcmp(ws[j - 1].low, "another")))
+			return 0;
+		if (j > 1 && (d == C_DET || d == C_POSS) && !ws[j - 2].punct_after && ws[j - 2].c == C_CONJ)
+			return 0;
+		if (d == C_CONJ)
+			return 0;
+	}
+	return 1;
+}
+
 struct cand {
 	size_t first, last;        /* words [first, last] */
 	char lemma[96];            /* WordNet form, '_' between words */
 	int pos;                   /* P_* */
 };
+
+/* A one-word noun right before another noun: 2 when it names a thing of
+ * its own (a tag itself and the first word of a candidate compound), 1
+ * when it only makes a candidate compound, 0 when it is a material or
+ * mostly an adjective (neither).  By the lexicographer file of its main
+ * sense. */
+static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const struct cand *c)
+{
+	if (c->first != c->last || adjective_led(t->wn, ws[c->first].low))
+		return 0;
+	switch (ts_wordnet_main_lexfile(t->wn, c->lemma)) {
+	case 5:     /* noun.animal */
+	case 6:     /* noun.artifact */
+	case 8:     /* noun.body */
+	case 13:    /* noun.food */
+	case 15:    /* noun.location */
+	case 17:    /* noun.object */
+	case 20:    /* noun.plant */
+		return 2;
+	case 4:     /* noun.act */
+	case 10:    /* noun.communication */
+		return 1;
+	default:
+		return 0;
+	}
+}
 
 int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const char *caption,
 		    size_t len, struct ts_tag **tags, size_t *n, struct ts_err *err)
@@ -361,24 +491,92 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		free(ws);
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	}
+	/* A capitalised word inside a sentence, not where a noun phrase
+	 * begun by a determiner is still open and not joined to a noun by
+	 * "and" ("a shirt and Rollerblades"), is a name ("on Broadway", "in
+	 * Sydney, Australia", "Seth Macfarlane"): no tag, unless the caption
+	 * capitalises three in four of its words or more. */
+	size_t caps = 0, opens = 0;
+	for (size_t i = 0; i < nw; i++)
+		if (ws[i].c == C_OPEN) {
+			opens++;
+			caps += (size_t)ws[i].capital;
+		}
+	int names = caps * 4 < opens * 3;
+	/* two or more capitalised words in a row are one name, wherever they
+	 * stand ("a Hello Kitty phone", "the Rite Aid pharmacy", "Seth
+	 * Macfarlane"): no tags */
+	for (size_t i = 0; names && i + 1 < nw; i++) {
+		size_t j = i;
+		while (j < nw && ws[j].capital && ws[j].c == C_OPEN && (j == i || !ws[j - 1].punct_after))
+			j++;
+		if (j - i >= 2)
+			for (size_t k = i; k < j; k++)
+				ws[k].in_name = 1;
+		if (j > i)
+			i = j - 1;
+	}
 	/* context of each position: the class of the previous unit */
 	int prev_cls = C_PUNCT, prev_pos = P_NONE;
+	int np_open = 0;           /* after a determiner, number or possessive and adjectives only */
+	int noun_before_conj = 0;  /* the word before the conjunction just passed was a noun */
 	for (size_t i = 0; i < nw;) {
 		struct word *w = &ws[i];
 		int boundary_before = i == 0 || ws[i - 1].punct_after;
 		if (boundary_before) {
-			prev_cls = C_PUNCT;
+			/* a list: "buttons, dials, and knobs" */
+			noun_before_conj = i > 0 && ws[i - 1].comma_after && prev_cls == C_OPEN && prev_pos == P_N &&
+					   nc > 0 && cs[nc - 1].last == i - 1;
+			prev_cls = noun_before_conj ? C_CONJ : C_PUNCT;
 			prev_pos = P_NONE;
+			np_open = 0;
 		}
-		if (w->c != C_OPEN) {
+		/* a colour word or direction: an adjective for the context, except
+		 * a colour that is a thing right after "a"/"an" and alone ("an
+		 * orange.", "a lime and a lemon") */
+		if (w->c == C_MOD && !(i > 0 && !ws[i - 1].punct_after &&
+				       (!strcmp(ws[i - 1].low, "a") || !strcmp(ws[i - 1].low, "an")) &&
+				       (i + 1 == nw || w->punct_after || ws[i + 1].c != C_OPEN))) {
+			prev_cls = C_OPEN;
+			prev_pos = P_A;
+			i++;
+			continue;
+		}
+		if (w->c != C_OPEN && w->c != C_MOD) {
+			np_open = w->c == C_DET || w->c == C_NUM || w->c == C_POSS;
+			noun_before_conj = w->c == C_CONJ &&
+					   ((prev_cls == C_OPEN && prev_pos == P_N && nc > 0 && cs[nc - 1].last == i - 1) ||
+					    (prev_cls == C_CONJ && noun_before_conj));
 			prev_cls = (int)w->c;
 			prev_pos = P_NONE;
 			i++;
 			continue;
 		}
+		if (w->in_name) {
+			prev_cls = C_OPEN;
+			prev_pos = P_N;
+			np_open = 0;
+			i++;
+			continue;
+		}
+		/* two words that WordNet has as an adjective or adverb and not as a
+		 * noun ("upside down", "close up") are neither tags nor context for one */
+		char key[96], last[96];
+		size_t m0 = strlen(w->low), m1 = i + 1 < nw ? strlen(ws[i + 1].low) : 0;
+		if (i + 1 < nw && !w->punct_after && m0 + m1 + 2 <= sizeof(key)) {
+			memcpy(key, w->low, m0);
+			key[m0] = '_';
+			memcpy(key + m0 + 1, ws[i + 1].low, m1 + 1);
+			if (!ts_wordnet_has(wn, key, TS_POS_NOUN) &&
+			    (ts_wordnet_has(wn, key, TS_POS_ADJ) || ts_wordnet_has(wn, key, TS_POS_ADV))) {
+				prev_cls = C_OPEN;
+				prev_pos = P_A;
+				i += 2;
+				continue;
+			}
+		}
 		/* compounds, longest first */
 		size_t got = 0;
-		char key[96], last[96];
 		for (size_t k = 4; k >= 2 && !got; k--) {
 			if (i + k > nw)
 				continue;
@@ -413,7 +611,15 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 					continue;
 				snprintf(last, sizeof(last), "%s", key);
 			}
+			/* led by an adjective, the compound is its head noun ("young
+			 * man" is a man) */
 			if (adjective_led(wn, ws[i].low))
+				continue;
+			/* a compound that is not a thing to see, or whose last word is
+			 * its first noun's verb ("cat sleeps" is not the catnap), does
+			 * not swallow its words: they are taken one by one */
+			if (agreeing_verb(wn, ws, i + k - 1, nw) ||
+			    (is_scene(last) ? !t->o.keep_scene_words : !visible(t, last, ws, i + k - 1, nw)))
 				continue;
 			struct cand *c = &cs[nc++];
 			c->first = i;
@@ -431,7 +637,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			memcpy(key, w->low, l0);
 			memcpy(key + l0, ws[i + 1].low, l1 + 1);
 			if (ts_wordnet_morphy(wn, key, TS_POS_NOUN, ll, sizeof(ll)) && strlen(ll) > strlen(w->low) + 2 &&
-			    !adjective_led(wn, w->low)) {
+			    !adjective_led(wn, w->low) && !agreeing_verb(wn, ws, i + 1, nw) &&
+			    (is_scene(ll) ? t->o.keep_scene_words : visible(t, ll, ws, i + 1, nw))) {
 				struct cand *c = &cs[nc++];
 				c->first = i;
 				c->last = i + 1;
@@ -443,7 +650,15 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		if (got) {
 			prev_cls = C_OPEN;
 			prev_pos = P_N;
+			np_open = 0;
 			i += got;
+			continue;
+		}
+		if (names && w->capital && i > 0 && !ws[i - 1].stop_after && !np_open &&
+		    !(prev_cls == C_CONJ && noun_before_conj)) {
+			prev_cls = C_OPEN;
+			prev_pos = P_N;
+			i++;
 			continue;
 		}
 		/* one word: the best-scoring part of speech in context */
@@ -457,19 +672,30 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			s[P_N] *= 4;
 			s[P_A] *= 2;
 			s[P_V] *= 0.1;
+			s[P_R] *= 0.1;          /* "the well" */
 		} else if (prev_cls == C_PREP) {
 			s[P_N] *= 3;
 			s[P_V] *= 0.3;
 		} else if (prev_cls == C_TO) {
 			s[P_V] *= 2;
+		} else if (prev_cls == C_CONJ && noun_before_conj && !adjective_led(wn, w->low)) {
+			/* "a jacket and pants", "buttons, dials, and knobs": the same
+			 * kind as before "and" or the comma, unless mostly an adjective */
+			s[P_N] *= 3;
 		} else if (prev_cls == C_AUX) {
 			if (ends_with(w->low, "ing") || ends_with(w->low, "ed"))
 				s[P_N] *= 0.05;
 		} else if (prev_cls == C_OPEN && prev_pos == P_A) {
 			s[P_N] *= 3;
-			s[P_V] *= 0.2;
+			/* "the large brown bear": a noun phrase begun by a determiner
+			 * and only adjectives since has its noun still to come */
+			s[P_V] *= np_open ? 0.01 : 0.05;
+		} else if (prev_cls == C_OPEN && prev_pos == P_V) {
+			/* the object of the verb before ("enjoying drinks") */
+			s[P_N] *= 3;
+			s[P_V] *= 0.3;
 		} else if (prev_cls == C_OPEN && prev_pos == P_N) {
-			s[P_V] *= 2;
+			s[P_V] *= agreeing_verb(wn, ws, i, nw) ? 8 : bare_after_singular(wn, ws, i) ? 0.1 : 2;
 		}
 		/* an -ing word that is a noun in its own right ("building",
 		 * "clothing"), not only a verb form */
@@ -478,45 +704,148 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			s[P_N] *= 4;
 		int end = i + 1 == nw || w->punct_after;
 		enum cls next = end ? C_PUNCT : ws[i + 1].c;
+		/* "that", "which" after a noun begin a clause about it, no object */
+		if (next == C_DET && (!strcmp(ws[i + 1].low, "that") || !strcmp(ws[i + 1].low, "which") ||
+				      !strcmp(ws[i + 1].low, "what") || !strcmp(ws[i + 1].low, "whose")))
+			next = C_PRON;
 		if (!end && (next == C_DET || next == C_NUM || next == C_POSS))
 			s[P_V] *= 3;
 		if (end || next == C_PREP || next == C_CONJ || next == C_AUX)
 			s[P_N] *= 1.5;
+		/* an auxiliary does not follow a verb ("the stop sign is") */
+		if (!end && next == C_AUX)
+			s[P_V] *= 0.1;
+		/* an -s form right before a determiner or possessive is a verb
+		 * taking its object ("the backdrop features a fence"): a plural
+		 * noun is not followed by one */
+		if (!end && (next == C_DET || next == C_POSS) && ends_with(w->low, "s") &&
+		    ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) && strcmp(lx, w->low))
+			s[P_V] *= 10;
+		/* an adjective after an adjective needs a noun after it: at the
+		 * end of the phrase the word is that noun ("white soles and") */
+		if (prev_cls == C_OPEN && prev_pos == P_A && (end || (next != C_OPEN && next != C_MOD)))
+			s[P_A] *= 0.1;
+		/* before a colour word, an adjective ("a lush green", "glossy red") */
+		if (!end && next == C_MOD && s[P_A] > 0)
+			s[P_N] *= 0.1;
 		int best = P_NONE;
 		for (int p = 0; p < 4; p++)
 			if (s[p] > 0 && (best == P_NONE || s[p] > s[best]))
 				best = p;
+		/* a past participle right before a noun describes it ("fallen
+		 * leaves", "parked cars") */
+		if (best == P_V && !end && ws[i + 1].c == C_OPEN && !ends_with(w->low, "s") &&
+		    !ends_with(w->low, "ing") && ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) &&
+		    strcmp(lx, w->low) && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)))
+			best = P_A;
+		/* a word WordNet does not have at all, where a noun phrase still
+		 * needs its noun ("a biker", "the Dreamliner"): a noun, its plural
+		 * -s dropped; not a hyphenated one, which is a made-up modifier
+		 * ("a high-angle shot", "a fair-skinned man") */
+		size_t wl = strlen(w->low);
+		if (best == P_NONE && np_open && wl >= 3 && isalpha((unsigned char)w->low[0]) && !strchr(w->low, '-') &&
+		    !ts_wordnet_has(wn, w->low, TS_POS_VERB) && !ts_wordnet_has(wn, w->low, TS_POS_ADJ)) {
+			snprintf(ln, sizeof(ln), "%s", w->low);
+			if (wl > 3 && ln[wl - 1] == 's' && ln[wl - 2] != 's')
+				ln[wl - 1] = 0;
+			best = P_N;
+		}
 		if (best == P_N) {
 			struct cand *c = &cs[nc++];
 			c->first = c->last = i;
 			c->pos = P_N;
 			snprintf(c->lemma, sizeof(c->lemma), "%s", ln);
 		}
+		np_open = np_open && best == P_A;
 		prev_cls = C_OPEN;
 		prev_pos = best;
 		i++;
 	}
-	/* scene words and abstract nouns go first; then, of adjacent nouns that
+	/* scene words and abstract nouns go first; then a noun measuring what
+	 * follows "of" when that is not a thing ("a touch of elegance", "a pop
+	 * of green", "the corner of the frame"); then, of adjacent nouns that
 	 * are left, the last is the head */
-	size_t keep = 0;
+	int *ok = nc ? malloc(nc * sizeof(*ok)) : NULL;
+	if (nc && !ok) {
+		free(ws);
+		free(cs);
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	}
 	for (size_t k = 0; k < nc; k++) {
 		struct cand *c = &cs[k];
 		int scene = is_scene(c->lemma);
-		if (scene && !t->o.keep_scene_words)
-			continue;
-		if (!scene && !t->o.all_nouns && ts_wordnet_concrete(wn, c->lemma) < 0.3)
-			continue;
-		cs[keep++] = *c;
+		ok[k] = scene ? t->o.keep_scene_words : visible(t, c->lemma, ws, c->last, nw);
 	}
-	nc = keep;
-	keep = 0;
+	size_t keep = 0;
 	for (size_t k = 0; k < nc; k++) {
 		struct cand *c = &cs[k];
-		if (k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after)
+		if (!ok[k])
 			continue;
+		/* a modifier left alone because its noun was not a thing, and
+		 * itself rather an adjective ("rustic charm", "a lush layer") */
+		if (!t->o.all_nouns && c->first == c->last && k + 1 < nc && cs[k + 1].first == c->last + 1 &&
+		    !ws[c->last].punct_after && !ok[k + 1]) {
+			char al[MAXW];
+			double a = pos_score(wn, ws[c->last].low, TS_POS_ADJ, al, sizeof(al));
+			if (a > 0 && a >= pos_score(wn, ws[c->last].low, TS_POS_NOUN, al, sizeof(al)))
+				continue;
+		}
+		int of_next = c->last + 1 < nw && !ws[c->last].punct_after && !strcmp(ws[c->last + 1].low, "of");
+		/* a collection of what follows: the things are the tags ("a
+		 * variety of houses", "a cluster of orchids") */
+		if (!t->o.all_nouns && of_next && ts_wordnet_collective(wn, c->lemma) >= 0.5)
+			continue;
+		if (!t->o.all_nouns && of_next) {
+			/* the head of the noun phrase after "of", in the same phrase */
+			size_t h = k + 1;
+			int punct = 0;
+			if (h < nc)
+				for (size_t j = c->last + 1; j < cs[h].first && !punct; j++)
+					punct = ws[j].punct_after;
+			if (h >= nc || punct)        /* nothing after it we can judge: kept */
+				goto keep_it;
+			while (h + 1 < nc && cs[h + 1].first == cs[h].last + 1 && !ws[cs[h].last].punct_after)
+				h++;
+			if (!ok[h])
+				continue;
+		}
+keep_it:
 		cs[keep++] = *c;
 	}
+	free(ok);
 	nc = keep;
+	/* Adjacent nouns: the last is the head and a tag.  A noun before it
+	 * that names a thing of its own (an animal, object, body part, food,
+	 * place, plant: "city street", "sprinkler mat") is a tag too, and the
+	 * two together are a candidate compound WordNet does not list ("train
+	 * track", "stop sign", "game controller"), also from an act ("stop",
+	 * "game") or a communication ("graffiti"); not from a material ("brick
+	 * building") or a word that is mostly an adjective. */
+	struct cand *out = calloc(3 * nc + 1, sizeof(*out));
+	if (!out) {
+		free(ws);
+		free(cs);
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	}
+	size_t no = 0;
+	for (size_t k = 0; k < nc; k++) {
+		struct cand *c = &cs[k];
+		int modifier = k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after;
+		if (k > 0 && cs[k - 1].last + 1 == c->first && !ws[cs[k - 1].last].punct_after &&
+		    modifier_kind(t, ws, &cs[k - 1]) >= 1) {
+			struct cand *d = &out[no++];
+			d->first = cs[k - 1].first;
+			d->last = c->last;
+			d->pos = P_N;
+			snprintf(d->lemma, sizeof(d->lemma), "%s_%s", ws[cs[k - 1].first].low, c->lemma);
+		}
+		if (modifier && modifier_kind(t, ws, c) < 2)
+			continue;
+		out[no++] = *c;
+	}
+	free(cs);
+	cs = out;
+	nc = no;
 	if (nc) {
 		*tags = calloc(nc, sizeof(**tags));
 		if (!*tags) {

@@ -20,7 +20,12 @@ struct lemma {
 	uint8_t pos;               /* bit per enum ts_pos */
 	uint32_t count[4];
 	uint32_t concrete;         /* tagged noun uses with a concrete sense */
+	uint32_t perceptible;      /* ... with a concrete sense or an act, event, shape or state */
+	uint32_t collective;       /* ... with a sense in noun.group (a collection of things) */
 	uint16_t senses, concrete_senses;   /* noun senses, and those concrete */
+	uint16_t perceptible_senses;        /* ... and those perceptible */
+	uint8_t main_lex, main_lex_set;     /* lexicographer file of its most used noun sense */
+	uint32_t main_cnt;
 	uint32_t *offsets;         /* data.noun offsets of the noun senses (while loading) */
 };
 
@@ -219,6 +224,14 @@ static int concrete_lex(int lex)
 	       lex == 15 || lex == 17 || lex == 18 || lex == 19 || lex == 20 || lex == 27;
 }
 
+/* what can be seen happening or taking shape, beside things: noun.act 04
+ * (a trick, a jump, a handstand, a game), noun.event 11 (a wave, a
+ * splash), noun.shape 25 (a groove, an oval), noun.state 26 (a shadow) */
+static int perceptible_lex(int lex)
+{
+	return concrete_lex(lex) || lex == 4 || lex == 11 || lex == 25 || lex == 26;
+}
+
 /* cntlist.rev: "lemma%ss_type:lex_filenum:lex_id:head:head_id sense_number tag_cnt" */
 static int load_counts(struct ts_wordnet *wn, const char *dir, struct ts_err *err)
 {
@@ -242,6 +255,15 @@ static int load_counts(struct ts_wordnet *wn, const char *dir, struct ts_err *er
 		l->count[pos] += cnt;
 		if (pos == TS_POS_NOUN && concrete_lex(lex))
 			l->concrete += cnt;
+		if (pos == TS_POS_NOUN && perceptible_lex(lex))
+			l->perceptible += cnt;
+		if (pos == TS_POS_NOUN && lex == 14)
+			l->collective += cnt;
+		if (pos == TS_POS_NOUN && lex >= 0 && lex < 256 && (!l->main_lex_set || cnt > l->main_cnt)) {
+			l->main_lex = (uint8_t)lex;
+			l->main_lex_set = 1;
+			l->main_cnt = cnt;
+		}
 	}
 	fclose(f);
 	return TS_OK;
@@ -249,8 +271,9 @@ static int load_counts(struct ts_wordnet *wn, const char *dir, struct ts_err *er
 
 /* How many of each noun lemma's senses are concrete, from the
  * lexicographer file of each sense in data.noun ("offset lex_filenum
- * ss_type ..." at that byte offset); only needed for lemmas the concordance
- * never tagged. */
+ * ss_type ..." at that byte offset), and which are perceptible; the
+ * first sense's file is the main one of a lemma the concordance never
+ * tagged. */
 static int load_first_lex(struct ts_wordnet *wn, const char *dir, struct ts_err *err)
 {
 	FILE *f = open_db(dir, "data.noun", err);
@@ -259,13 +282,19 @@ static int load_first_lex(struct ts_wordnet *wn, const char *dir, struct ts_err 
 		return TS_ERR_IO;
 	for (size_t i = 0; i < wn->lcap; i++) {
 		struct lemma *l = &wn->l[i];
-		for (unsigned k = 0; l->word && !l->count[TS_POS_NOUN] && k < l->senses; k++) {
+		for (unsigned k = 0; l->word && k < l->senses; k++) {
 			unsigned long off;
 			int lex;
 			if (fseek(f, (long)l->offsets[k], SEEK_SET) || !fgets(buf, sizeof(buf), f))
 				continue;
-			if (sscanf(buf, "%lu %d", &off, &lex) == 2 && off == l->offsets[k] && concrete_lex(lex))
-				l->concrete_senses++;
+			if (sscanf(buf, "%lu %d", &off, &lex) != 2 || off != l->offsets[k])
+				continue;
+			l->concrete_senses += concrete_lex(lex);
+			l->perceptible_senses += perceptible_lex(lex);
+			if (k == 0 && !l->main_lex_set && lex >= 0 && lex < 256) {   /* senses are in order of use */
+				l->main_lex = (uint8_t)lex;
+				l->main_lex_set = 1;
+			}
 		}
 		free(l->offsets);
 		l->offsets = NULL;
@@ -371,12 +400,44 @@ unsigned ts_wordnet_count(const struct ts_wordnet *wn, const char *lemma, enum t
 	return l ? l->count[pos] : 0;
 }
 
+/* The share of a noun's uses in some lexicographer files: its tagged uses
+ * in the semantic concordance; with fewer than 10 of them, each sense counts
+ * as one use more (a noun tagged once or twice, "pillar", "coral", is
+ * judged by its senses too). */
+static double share(const struct lemma *l, uint32_t uses, uint16_t senses)
+{
+	unsigned n = l->count[TS_POS_NOUN];
+	if (n >= 10)
+		return (double)uses / (double)n;
+	return n + l->senses ? (double)(uses + senses) / (double)(n + l->senses) : 0.0;
+}
+
 double ts_wordnet_concrete(const struct ts_wordnet *wn, const char *lemma)
 {
 	const struct lemma *l = lemma_find(wn, lemma);
 	if (!l || !(l->pos & 1))
 		return -1;
-	if (l->count[TS_POS_NOUN])
-		return (double)l->concrete / (double)l->count[TS_POS_NOUN];
-	return l->senses ? (double)l->concrete_senses / l->senses : 0.0;
+	return share(l, l->concrete, l->concrete_senses);
+}
+
+double ts_wordnet_perceptible(const struct ts_wordnet *wn, const char *lemma)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	if (!l || !(l->pos & 1))
+		return -1;
+	return share(l, l->perceptible, l->perceptible_senses);
+}
+
+double ts_wordnet_collective(const struct ts_wordnet *wn, const char *lemma)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	if (!l || !(l->pos & 1) || !l->count[TS_POS_NOUN])
+		return l && (l->pos & 1) ? 0.0 : -1;
+	return (double)l->collective / (double)l->count[TS_POS_NOUN];
+}
+
+int ts_wordnet_main_lexfile(const struct ts_wordnet *wn, const char *lemma)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	return l && (l->pos & 1) && l->main_lex_set ? l->main_lex : -1;
 }

@@ -47,4 +47,19 @@ unsigned ts_wordnet_count(const struct ts_wordnet *wn, const char *lemma, enum t
  * not a noun. */
 double ts_wordnet_concrete(const struct ts_wordnet *wn, const char *lemma);
 
+/* The same share counting also the senses that are acts, events, shapes
+ * and states (noun.act, noun.event, noun.shape, noun.state: a trick, a
+ * wave, a groove, a shadow): what can be seen happening or taking shape. */
+double ts_wordnet_perceptible(const struct ts_wordnet *wn, const char *lemma);
+
+/* Share of the noun lemma's tagged uses in noun.group, collections ("a
+ * variety", "a cluster", "a row"); 0 for a noun never tagged, -1 when lemma
+ * is not a noun. */
+double ts_wordnet_collective(const struct ts_wordnet *wn, const char *lemma);
+
+/* The lexicographer file number of the noun lemma's most used sense (its
+ * first sense when the concordance never tagged it): 6 noun.artifact, 27
+ * noun.substance, ...; -1 when lemma is not a noun. */
+int ts_wordnet_main_lexfile(const struct ts_wordnet *wn, const char *lemma);
+
 #endif

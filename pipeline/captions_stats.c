@@ -410,7 +410,9 @@ int captions_stats(int argc, char **argv)
 			char where[64], msg[200];
 			lineno++;
 			snprintf(where, sizeof(where), "line %zu", lineno);
-			if (ts_caption_line(line, (size_t)n, jsonl, &text, &len, &j, msg, sizeof(msg))) {
+			size_t bom = lineno == 1 ? ts_bom_len(line, (size_t)n) : 0;
+			if (ts_caption_line(line + bom, (size_t)n - bom, jsonl, &text, &len, &j, msg,
+					    sizeof(msg))) {
 				ts_error("line %zu: %s", lineno, msg);
 				st.skipped++;
 				continue;

@@ -170,7 +170,10 @@ static void tok_line(struct tok_worker *w, size_t idx)
 	json_t *j;
 	char msg[200];
 
-	if (ts_caption_line(w->lines[idx], w->lens[idx], o->jsonl, &text, &len, &j, msg, sizeof(msg))) {
+	/* a byte-order mark before the first line is not text */
+	size_t bom = lineno == 1 ? ts_bom_len(w->lines[idx], w->lens[idx]) : 0;
+	if (ts_caption_line(w->lines[idx] + bom, w->lens[idx] - bom, o->jsonl, &text, &len, &j,
+			    msg, sizeof(msg))) {
 		tok_error(w, lineno, msg);
 		return;
 	}

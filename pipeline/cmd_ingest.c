@@ -27,17 +27,36 @@ void usage_ingest(FILE *f)
 "  -f, --format FMT        folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k,\n"
 "                          wds (WebDataset .tar shards), parquet\n"
 "                          (default: detected from each INPUT)\n"
-"      --image-root DIR    resolve image paths under DIR (default: the list\n"
-"                          file's directory); paths escaping it are rejected\n"
+"      --image-root DIR    resolve relative image paths under DIR (default: the\n"
+"                          list file's directory); absolute paths are read as\n"
+"                          given, symlinks followed, a '..' climbing out of DIR\n"
+"                          is rejected\n"
+"      --confine           also reject absolute paths and paths whose real\n"
+"                          location is outside the image root (untrusted lists)\n"
 "      --image-col NAME    image path column (default: first of image, path,\n"
-"                          filepath, file_name)\n"
-"      --caption-col NAME  caption column (default: first of caption, text)\n"
-"                          (parquet also looks for url, URL and TEXT)\n"
+"                          filepath, file_name, url); a number N: the N-th column\n"
+"      --caption-col NAME  caption column (default: first of caption, text, title)\n"
+"      --no-header         CSV/TSV: the first row is data, not a header\n"
+"      --columns LIST      CSV/TSV without a header: the column names, in order\n"
+"                          (e.g. caption,url)\n"
+"      --preset NAME       column layout of a known dataset: cc3m (no header:\n"
+"                          caption, url), cc12m (no header: url, caption),\n"
+"                          laion (URL, TEXT), datacomp (url, text), coyo\n"
+"                          (url, text)\n"
 "      --id-col NAME       parquet: column kept as the sample's uid (KEY.json)\n"
-"      --keep-col NAME     parquet: copy column NAME into KEY.json (repeatable;\n"
-"                          a list column as a JSON array)\n"
-"      --preset NAME       column names of a known dataset: laion (URL, TEXT),\n"
-"                          datacomp (url, text, uid as id), coyo (url, text)\n"
+"      --quoting MODE      CSV/TSV quoting: csv (RFC 4180, the default for .csv)\n"
+"                          or none (literal fields, the default for .tsv)\n"
+"      --max-quoted-bytes N  CSV: a quoted field running over lines must end\n"
+"                          within N bytes (default: 1MiB) ...\n"
+"      --max-quoted-lines N  ... and N lines (default: 1000), else its row is\n"
+"                          record.bad_row and reading goes on at the next line\n"
+"      --keep-col COL      CSV/TSV/JSONL/parquet: copy column COL into KEY.json\n"
+"                          (repeatable, or a comma-separated list)\n"
+"      --group-by KEY      CSV/TSV/JSONL: merge the rows of one image (KEY\n"
+"                          image) or of one value of column KEY into one\n"
+"                          sample with all their captions\n"
+"      --max-member-bytes N  tar input: reject members larger than N\n"
+"                          (default: 64MiB)\n"
 "\n"
 "Images:\n"
 "      --resize MODE       no, border, keep-ratio, keep-ratio-largest,\n"
@@ -92,8 +111,9 @@ enum {
 	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
 	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP, OPT_STORE,
-	OPT_VOCAB, OPT_NO_TOKENS,
-	OPT_PQ_ID_COL, OPT_PQ_KEEP_COL, OPT_PQ_PRESET,
+	OPT_VOCAB, OPT_NO_TOKENS, OPT_CONFINE, OPT_NO_HEADER, OPT_COLUMNS, OPT_PRESET, OPT_PQ_ID_COL,
+	OPT_QUOTING, OPT_MAX_QUOTED_BYTES, OPT_MAX_QUOTED_LINES, OPT_KEEP_COL, OPT_GROUP_BY,
+	OPT_MAX_MEMBER_BYTES,
 };
 
 static const struct option long_opts[] = {
@@ -126,9 +146,17 @@ static const struct option long_opts[] = {
 	{ "parts", required_argument, NULL, OPT_PARTS },
 	{ "vocab", required_argument, NULL, OPT_VOCAB },
 	{ "no-tokens", no_argument, NULL, OPT_NO_TOKENS },
+	{ "confine", no_argument, NULL, OPT_CONFINE },
+	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
+	{ "columns", required_argument, NULL, OPT_COLUMNS },
+	{ "preset", required_argument, NULL, OPT_PRESET },
 	{ "id-col", required_argument, NULL, OPT_PQ_ID_COL },
-	{ "keep-col", required_argument, NULL, OPT_PQ_KEEP_COL },
-	{ "preset", required_argument, NULL, OPT_PQ_PRESET },
+	{ "quoting", required_argument, NULL, OPT_QUOTING },
+	{ "max-quoted-bytes", required_argument, NULL, OPT_MAX_QUOTED_BYTES },
+	{ "max-quoted-lines", required_argument, NULL, OPT_MAX_QUOTED_LINES },
+	{ "keep-col", required_argument, NULL, OPT_KEEP_COL },
+	{ "group-by", required_argument, NULL, OPT_GROUP_BY },
+	{ "max-member-bytes", required_argument, NULL, OPT_MAX_MEMBER_BYTES },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -207,8 +235,43 @@ static int partition_from_env(struct ts_ingest_opts *o, unsigned parts)
 	return 0;
 }
 
+/* Append the comma-separated names of list to *cols (malloc'ed copies). */
+static int add_cols(char ***cols, size_t *n, const char *list)
+{
+	const char *p = list;
+	for (;;) {
+		const char *e = strchr(p, ',');
+		size_t len = e ? (size_t)(e - p) : strlen(p);
+		if (len) {
+			char **nc = realloc(*cols, (*n + 1) * sizeof(**cols));
+			if (!nc)
+				return -1;
+			*cols = nc;
+			if (!(nc[*n] = strndup(p, len)))
+				return -1;
+			(*n)++;
+		}
+		if (!e)
+			return 0;
+		p = e + 1;
+	}
+}
+
+static void free_cols(char **cols, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(cols[i]);
+	free(cols);
+}
+
+/* --keep-col names; file-level so an early usage exit leaks nothing */
+static char **keep;
+static size_t nkeep;
+
 int cmd_ingest(int argc, char **argv)
 {
+	const char *preset = NULL;
+	int rc;
 	struct ts_ingest_opts o;
 	uint64_t u;
 	long l;
@@ -216,9 +279,6 @@ int cmd_ingest(int argc, char **argv)
 	char *cmdline = NULL, *partdir = NULL;
 	size_t cl = 0;
 	unsigned parts = 0;
-	const struct ts_source_preset *preset = NULL;
-	static const char *keep[64];
-	size_t nkeep = 0;
 
 	memset(&o, 0, sizeof(o));
 	o.px.resize = TS_RESIZE_CENTER_CROP;
@@ -245,16 +305,6 @@ int cmd_ingest(int argc, char **argv)
 		case OPT_IMAGE_ROOT: o.src.image_root = optarg; break;
 		case OPT_IMAGE_COL: o.src.image_col = optarg; break;
 		case OPT_CAPTION_COL: o.src.caption_col = optarg; break;
-		case OPT_PQ_ID_COL: o.src.id_col = optarg; break;
-		case OPT_PQ_KEEP_COL:
-			if (nkeep == sizeof(keep) / sizeof(keep[0]))
-				return bad("--keep-col", optarg, "at most 64 columns can be kept");
-			keep[nkeep++] = optarg;
-			break;
-		case OPT_PQ_PRESET:
-			if (!(preset = ts_source_preset_find(optarg)))
-				return bad("--preset", optarg, "expected laion, datacomp or coyo");
-			break;
 		case OPT_RESIZE:
 			if ((v = ts_resize_mode_parse(optarg)) < 0)
 				return bad("--resize", optarg,
@@ -296,6 +346,53 @@ int cmd_ingest(int argc, char **argv)
 			break;
 		case OPT_NO_TOKENS:
 			o.tokens = 0;
+			break;
+		case OPT_CONFINE: o.src.confine = 1; break;
+		case OPT_NO_HEADER: o.src.no_header = 1; break;
+		case OPT_PQ_ID_COL: o.src.id_col = optarg; break;
+		case OPT_COLUMNS:
+			if (!optarg[0] || strstr(optarg, ",,"))
+				return bad("--columns", optarg, "expected column names separated by commas");
+			o.src.columns = optarg;
+			break;
+		case OPT_PRESET:
+			if (!ts_source_preset_find(optarg))
+				return bad("--preset", optarg, "expected cc3m, cc12m, laion, datacomp or coyo");
+			preset = optarg;
+			break;
+		case OPT_QUOTING:
+			if (!strcmp(optarg, "csv"))
+				o.src.quoting = TS_QUOTING_CSV;
+			else if (!strcmp(optarg, "none"))
+				o.src.quoting = TS_QUOTING_NONE;
+			else
+				return bad("--quoting", optarg, "expected csv or none");
+			break;
+		case OPT_MAX_QUOTED_BYTES:
+			if (ts_parse_u64(optarg, 1, &u) || u == 0)
+				return bad("--max-quoted-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+			o.src.max_quoted_bytes = u;
+			break;
+		case OPT_MAX_QUOTED_LINES:
+			if (ts_parse_u64(optarg, 0, &u) || u < 2)
+				return bad("--max-quoted-lines", optarg, "expected a number of at least 2");
+			o.src.max_quoted_lines = u;
+			break;
+		case OPT_MAX_MEMBER_BYTES:
+			if (ts_parse_u64(optarg, 1, &u) || u == 0)
+				return bad("--max-member-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+			o.src.max_member_bytes = u;
+			break;
+		case OPT_KEEP_COL:
+			if (add_cols(&keep, &nkeep, optarg)) {
+				ts_error("out of memory");
+				return TS_EXIT_FAIL;
+			}
+			break;
+		case OPT_GROUP_BY:
+			if (!optarg[0])
+				return bad("--group-by", optarg, "expected image or a column name");
+			o.src.group_by = optarg;
 			break;
 		case OPT_MAX_CAPTION_BYTES:
 			if (ts_parse_u64(optarg, 1, &u) || u == 0)
@@ -362,18 +459,35 @@ int cmd_ingest(int argc, char **argv)
 			return TS_EXIT_USAGE;
 		}
 	}
-	/* a preset fills in what the options did not say */
 	if (preset) {
-		if (!o.src.format)
-			o.src.format = preset->format;
+		const struct ts_source_preset *ps = ts_source_preset_find(preset);
+		/* a preset with a column order is for files without a header */
+		if (ps->columns)
+			o.src.no_header = 1;
+		if (ps->columns && !o.src.columns)
+			o.src.columns = ps->columns;
 		if (!o.src.image_col)
-			o.src.image_col = preset->image_col;
+			o.src.image_col = ps->image_col;
 		if (!o.src.caption_col)
-			o.src.caption_col = preset->caption_col;
-		if (!o.src.id_col)
-			o.src.id_col = preset->id_col;
+			o.src.caption_col = ps->caption_col;
 	}
-	o.src.keep_cols = keep;
+	if (o.src.columns && !o.src.no_header) {
+		ts_error("--columns names the columns of a file without a header: add --no-header");
+		fputs("see 'tessera ingest --help'\n", stderr);
+		return TS_EXIT_USAGE;
+	}
+	for (size_t i = 0; i < nkeep; i++) {
+		static const char *const reserved[] = { "key", "source", "image", "format",
+			"source_format", "width", "height", "original_width", "original_height",
+			"content_hash", "source_hash", "captions", NULL };
+		for (const char *const *r = reserved; *r; r++)
+			if (!strcmp(keep[i], *r)) {
+				ts_error("--keep-col '%s': KEY.json already has a field of that name", keep[i]);
+				fputs("see 'tessera ingest --help'\n", stderr);
+				return TS_EXIT_USAGE;
+			}
+	}
+	o.src.keep_cols = (const char *const *)keep;
 	o.src.nkeep_cols = nkeep;
 	if (!o.outdir) {
 		ts_error("no output directory: give -o OUTDIR");
@@ -410,7 +524,10 @@ int cmd_ingest(int argc, char **argv)
 		fclose(m);
 	}
 	o.command_line = cmdline ? cmdline : "tessera ingest";
-	int rc = ts_ingest_run(&o);
+	rc = ts_ingest_run(&o);
+	free_cols(keep, nkeep);
+	keep = NULL;
+	nkeep = 0;
 	free(cmdline);
 	free(partdir);
 	return rc;

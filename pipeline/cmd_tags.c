@@ -447,7 +447,8 @@ static int tags_extract(int argc, char **argv)
 		size_t nt = 0;
 		char msg[200];
 		lineno++;
-		if (ts_caption_line(line, (size_t)n, jsonl, &text, &len, &j, msg, sizeof(msg))) {
+		size_t bom = lineno == 1 ? ts_bom_len(line, (size_t)n) : 0;
+		if (ts_caption_line(line + bom, (size_t)n - bom, jsonl, &text, &len, &j, msg, sizeof(msg))) {
 			ts_error("line %zu: %s", lineno, msg);
 			rc = TS_EXIT_FAIL;
 			continue;
@@ -534,7 +535,8 @@ static int read_scores(struct import_run *r, const char *path, uint64_t *bad)
 	while ((n = getline(&line, &cap, f)) >= 0) {
 		json_error_t je;
 		lineno++;
-		json_t *j = json_loadb(line, (size_t)n, 0, &je);
+		size_t bom = lineno == 1 ? ts_bom_len(line, (size_t)n) : 0;
+		json_t *j = json_loadb(line + bom, (size_t)n - bom, 0, &je);
 		const char *key = json_string_value(json_object_get(j, "key"));
 		const char *tag = json_string_value(json_object_get(j, "tag"));
 		json_t *sc = json_object_get(j, "score"), *mk = json_object_get(j, "mask");

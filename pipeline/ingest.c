@@ -333,9 +333,16 @@ static void write_reject(struct ingest *in, struct slot *s)
 	in->n_rejects++;
 	in->by_reason[s->reason]++;
 	ts_progress_clear(in->progress);
-	if (ts_verbosity >= 1)
-		fprintf(stderr, "tessera: rejected '%s' (%s): %s\n",
-			r->source ? r->source : "?", reason, s->msg);
+	if (ts_verbosity >= 1) {
+		/* a list record names its place and the image it points to */
+		const char *img = r->image_path ? r->image_path : r->image_ref;
+		if (img && r->source && strcmp(img, r->source))
+			fprintf(stderr, "tessera: rejected '%s' ('%s') (%s): %s\n",
+				r->source, img, reason, s->msg);
+		else
+			fprintf(stderr, "tessera: rejected '%s' (%s): %s\n",
+				r->source ? r->source : "?", reason, s->msg);
+	}
 	struct ts_reject_row row = {
 		.record = r->index, .source = r->source, .stage = s->stage,
 		.reason = reason, .message = s->msg,
@@ -367,13 +374,22 @@ static void write_sample(struct ingest *in, struct slot *s)
 			return;
 		}
 	}
-	struct ts_dsw_member m[3] = {
-		{ s->ext, s->img, s->img_len },
-		{ "txt", s->caption, s->caption_len },
-		{ "json", s->meta_json, strlen(s->meta_json) },
-	};
+	/* the image, KEY.txt, KEY.json, then members a tar input carries over */
+	struct ts_dsw_member m3[3], *m = m3;
+	size_t nm = 3 + s->rec.nextra;
+	if (s->rec.nextra && !(m = calloc(nm, sizeof(*m)))) {
+		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		writer_fail(in, &e);
+		return;
+	}
+	m[0] = (struct ts_dsw_member){ s->ext, s->img, s->img_len };
+	m[1] = (struct ts_dsw_member){ "txt", s->caption, s->caption_len };
+	m[2] = (struct ts_dsw_member){ "json", s->meta_json, strlen(s->meta_json) };
+	for (size_t i = 0; i < s->rec.nextra; i++)
+		m[3 + i] = (struct ts_dsw_member){ s->rec.extra[i].ext, s->rec.extra[i].data,
+						   s->rec.extra[i].len };
 	struct ts_dsw_sample ds = {
-		.record = s->rec.index, .members = m, .nmembers = 3,
+		.record = s->rec.index, .members = m, .nmembers = nm,
 		.width = s->width, .height = s->height,
 		.orig_width = s->orig_w, .orig_height = s->orig_h,
 		.format = s->fmt, .content_hash = s->content_hash,
@@ -386,6 +402,8 @@ static void write_sample(struct ingest *in, struct slot *s)
 	in->bytes_in += s->src_len;
 	if (ts_dsw_sample(in->dsw, &ds, &e))
 		writer_fail(in, &e);
+	if (m != m3)
+		free(m);
 }
 
 static void *writer_main(void *arg)
@@ -454,8 +472,11 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 {
 	json_t *inputs = json_array(), *j;
 	char *s;
+	json_t *keep = json_array();
 	for (int i = 0; i < o->ninputs; i++)
 		json_array_append_new(inputs, json_string(o->inputs[i]));
+	for (size_t i = 0; i < o->src.nkeep_cols; i++)
+		json_array_append_new(keep, json_string(o->src.keep_cols[i]));
 	j = json_pack("{s:s, s:s, s:i, s:i, s:o, s:s, s:s?, s:s?, s:s?, s:s, s:i, s:i, s:I, s:s, s:i, s:I, s:I, s:I, s:I}",
 		      "dedup", o->dedup ? "exact" : "none",
 		      "store", ts_store_ext((enum ts_store)o->store),
@@ -474,6 +495,31 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 		      "shard_bytes", (json_int_t)o->shard_bytes,
 		      "max_file_bytes", (json_int_t)o->max_file_bytes,
 		      "max_caption_bytes", (json_int_t)o->max_caption_bytes);
+	/* reader options that change what is read; defaults are left out so
+	 * a dataset made before they existed still resumes */
+	if (j && o->src.confine)
+		json_object_set_new(j, "confine", json_true());
+	if (j && o->src.quoting)
+		json_object_set_new(j, "quoting", json_string(o->src.quoting == TS_QUOTING_CSV
+							      ? "csv" : "none"));
+	if (j && o->src.no_header)
+		json_object_set_new(j, "no_header", json_true());
+	if (j && o->src.columns)
+		json_object_set_new(j, "columns", json_string(o->src.columns));
+	if (j && o->src.max_quoted_bytes)
+		json_object_set_new(j, "max_quoted_bytes", json_integer((json_int_t)o->src.max_quoted_bytes));
+	if (j && o->src.max_quoted_lines)
+		json_object_set_new(j, "max_quoted_lines", json_integer((json_int_t)o->src.max_quoted_lines));
+	if (j && o->src.group_by)
+		json_object_set_new(j, "group_by", json_string(o->src.group_by));
+	if (j && o->src.max_group_bytes)
+		json_object_set_new(j, "max_group_bytes", json_integer((json_int_t)o->src.max_group_bytes));
+	if (j && o->src.max_member_bytes)
+		json_object_set_new(j, "max_member_bytes", json_integer((json_int_t)o->src.max_member_bytes));
+	if (j && o->src.nkeep_cols)
+		json_object_set_new(j, "keep_cols", keep);
+	else
+		json_decref(keep);
 	if (!j)
 		return NULL;
 	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);

@@ -69,6 +69,12 @@ void ts_record_release(struct ts_record *rec)
 	free(rec->reject_msg);
 	free(rec->meta_json);
 	free(rec->reject_detail);
+	free(rec->group_key);
+	for (size_t i = 0; i < rec->nextra; i++) {
+		free(rec->extra[i].ext);
+		free(rec->extra[i].data);
+	}
+	free(rec->extra);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -101,9 +107,7 @@ int ts_src_reject(struct ts_record *rec, enum ts_reason reason,
 	if (!msg)
 		return TS_ERR_NOMEM;
 	free(rec->reject_msg);
-	free(rec->image_path);
-	rec->image_path = NULL;
-	rec->reject_msg = msg;
+	rec->reject_msg = msg;   /* image_path stays: rejects.path names the file */
 	rec->reject = reason;
 	return 1;
 }
@@ -210,25 +214,32 @@ static int under(const char *real, const char *real_root)
 	return !strncmp(real, real_root, n) && (real[n] == '/' || real[n] == '\0');
 }
 
-int ts_src_resolve(const char *real_root, const char *rel, char **out,
+int ts_src_resolve(const struct ts_source *src, const char *rel, char **out,
 		   struct ts_err *err)
 {
+	const char *real_root = src->real_root;
+	int confine = src->opts.confine;
+	char *joined, *real;
+
 	*out = NULL;
 	if (!rel[0])
 		return ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_MISSING,
 				  "empty image path");
-	if (rel[0] == '/')
-		return ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_ESCAPES_ROOT,
-				  "image path '%s' is absolute", rel);
-	if (climbs_out(rel))
-		return ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_ESCAPES_ROOT,
-				  "image path '%s' climbs out of the image root '%s'",
-				  rel, real_root);
-	char *joined = ts_src_join(real_root, rel);
+	if (rel[0] == '/') {
+		if (confine)
+			return ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_ESCAPES_ROOT,
+					  "image path '%s' is absolute (refused with --confine)", rel);
+		joined = strdup(rel);
+	} else {
+		if (climbs_out(rel))
+			return ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_ESCAPES_ROOT,
+					  "image path '%s' climbs out of the image root '%s'",
+					  rel, real_root);
+		joined = ts_src_join(real_root, rel);
+	}
 	if (!joined)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	char *real = realpath(joined, NULL);
-	if (!real) {
+	if (!(real = realpath(joined, NULL))) {
 		int e = errno;
 		int rc;
 		if (e == ENOMEM)
@@ -241,10 +252,10 @@ int ts_src_resolve(const char *real_root, const char *rel, char **out,
 		free(joined);
 		return rc;
 	}
-	if (!under(real, real_root)) {
+	if (confine && !under(real, real_root)) {
 		ts_err_set(err, TS_ERR_INVALID, TS_R_SOURCE_ESCAPES_ROOT,
-			   "image path '%s' leads to '%s', outside the image root '%s'",
-			   rel, real, real_root);
+			   "image path '%s' leads to '%s', outside the image root '%s' "
+			   "(refused with --confine)", rel, real, real_root);
 		free(joined);
 		free(real);
 		return TS_ERR_INVALID;
@@ -262,27 +273,69 @@ int ts_src_resolve(const char *real_root, const char *rel, char **out,
 	return TS_OK;
 }
 
-int ts_resolve_under(const char *root, const char *rel, char **out,
+int ts_resolve_under(const char *root, const char *rel, int confine, char **out,
 		     struct ts_err *err)
 {
+	struct ts_source src;
 	*out = NULL;
-	char *real_root = realpath(root, NULL);
-	if (!real_root)
+	memset(&src, 0, sizeof(src));
+	if (!(src.real_root = realpath(root, NULL)))
 		return ts_err_set(err, TS_ERR_IO, TS_R_SOURCE_MISSING,
 				  "cannot use image root '%s': %s", root, strerror(errno));
-	int rc = ts_src_resolve(real_root, rel, out, err);
-	free(real_root);
+	src.opts.confine = confine;
+	int rc = ts_src_resolve(&src, rel, out, err);
+	free(src.real_root);
 	return rc;
 }
 
 int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *rel)
 {
 	struct ts_err e = TS_ERR_INIT;
+	int rc;
 	if (!rec->image_ref && !(rec->image_ref = strdup(rel)))
 		return TS_ERR_NOMEM;
-	if (ts_src_resolve(src->real_root, rel, &rec->image_path, &e))
-		return ts_src_reject_err(rec, &e);
-	return 1;
+	if (!ts_src_resolve(src, rel, &rec->image_path, &e))
+		return 1;
+	if ((rc = ts_src_reject_err(rec, &e)) != 1)
+		return rc;
+	/* a reject still names the file it concerns (rejects.path, stderr) */
+	rec->image_path = rel[0] == '/' ? strdup(rel) : ts_src_join(src->root, rel);
+	return rec->image_path ? 1 : TS_ERR_NOMEM;
+}
+
+int ts_src_set_meta(struct ts_record *rec, json_t *obj)
+{
+	char *s = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (!s)
+		return TS_ERR_NOMEM;
+	free(rec->meta_json);
+	rec->meta_json = s;
+	return TS_OK;
+}
+
+/* ---- presets ---- */
+
+const struct ts_source_preset ts_source_presets[] = {
+	{ "cc3m", "caption,url", "url", "caption", NULL,
+	  "Conceptual Captions 3M TSV: no header, caption then image URL" },
+	{ "cc12m", "url,caption", "url", "caption", NULL,
+	  "Conceptual 12M TSV: no header, image URL then caption" },
+	{ "laion", NULL, "URL", "TEXT", "similarity,WIDTH,HEIGHT",
+	  "LAION-400M/5B metadata (parquet or CSV with a header)" },
+	{ "datacomp", NULL, "url", "text", "uid",
+	  "DataComp metadata (parquet with a header)" },
+	{ "coyo", NULL, "url", "text", "id",
+	  "COYO-700M metadata (parquet with a header)" },
+	{ NULL, NULL, NULL, NULL, NULL, NULL },
+};
+
+const struct ts_source_preset *ts_source_preset_find(const char *name)
+{
+	for (const struct ts_source_preset *p = ts_source_presets; name && p->name; p++)
+		if (!strcmp(p->name, name))
+			return p;
+	return NULL;
 }
 
 /* ---- detection ---- */
@@ -337,31 +390,6 @@ static int has_magic(const char *path, const char *magic)
 	return ok;
 }
 
-/* ---- presets: column names of known datasets' metadata files ---- */
-
-static const struct ts_source_preset presets[] = {
-	{ "laion", TS_INPUT_AUTO, "URL", "TEXT", NULL,
-	  "LAION-400M/2B/5B parquet: URL, TEXT" },
-	{ "datacomp", TS_INPUT_AUTO, "url", "text", "uid",
-	  "DataComp parquet: url, text, uid kept as the sample's uid" },
-	{ "coyo", TS_INPUT_AUTO, "url", "text", NULL,
-	  "COYO-700M parquet: url, text" },
-	{ NULL, TS_INPUT_AUTO, NULL, NULL, NULL, NULL },
-};
-
-const struct ts_source_preset *ts_source_presets(void)
-{
-	return presets;
-}
-
-const struct ts_source_preset *ts_source_preset_find(const char *name)
-{
-	for (const struct ts_source_preset *p = presets; name && p->name; p++)
-		if (!strcmp(p->name, name))
-			return p;
-	return NULL;
-}
-
 enum ts_input_format ts_source_detect(const char *input)
 {
 	struct stat st;
@@ -391,6 +419,168 @@ enum ts_input_format ts_source_detect(const char *input)
 			return TS_INPUT_COCO;
 	}
 	return TS_INPUT_AUTO;
+}
+
+/* ---- --group-by: rows of one image (or one column value) become one record ----
+ *
+ * Accepted records are held in first-appearance order, each in a hash
+ * table by its key (the resolved image path, or the --group-by column's
+ * value); a later record with a held key gives its captions to the held
+ * one and is dropped.  A record the reader rejected is held too, on its
+ * own (it never merges), so numbering follows first appearances.  The
+ * held records are handed out when the input ends or when their captions
+ * and keys pass max_group_bytes; after such a flush a key seen again
+ * starts a new record (so lists larger than that should be sorted). */
+
+#define TS_GROUP_DEFAULT_MAX (512ULL << 20)
+
+struct ts_groups {
+	struct ts_record *held;
+	size_t n, cap, pos;
+	char **keys;            /* hash table of borrowed keys (held[i]'s) ... */
+	size_t *at;             /* ... and the index into held of each */
+	size_t hcap, hn;
+	uint64_t bytes, max;
+	int eof;
+};
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;    /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+static const char *group_key_of(const struct ts_source *src, const struct ts_record *r)
+{
+	if (r->reject != TS_R_NONE)
+		return NULL;
+	return strcmp(src->opts.group_by, "image") ? r->group_key : r->image_path;
+}
+
+/* Slot of key in the table (an empty one when absent). */
+static size_t group_slot(const struct ts_groups *g, const char *key)
+{
+	size_t i = (size_t)(str_hash(key) & (g->hcap - 1));
+	while (g->keys[i] && strcmp(g->keys[i], key))
+		i = (i + 1) & (g->hcap - 1);
+	return i;
+}
+
+static int group_grow(struct ts_groups *g)
+{
+	size_t ncap = g->hcap ? g->hcap * 2 : 1024;
+	char **nk = calloc(ncap, sizeof(*nk));
+	size_t *na = calloc(ncap, sizeof(*na));
+	if (!nk || !na) {
+		free(nk);
+		free(na);
+		return TS_ERR_NOMEM;
+	}
+	char **ok = g->keys;
+	size_t *oa = g->at, ocap = g->hcap;
+	g->keys = nk;
+	g->at = na;
+	g->hcap = ncap;
+	for (size_t i = 0; i < ocap; i++)
+		if (ok[i]) {
+			size_t j = group_slot(g, ok[i]);
+			g->keys[j] = ok[i];
+			g->at[j] = oa[i];
+		}
+	free(ok);
+	free(oa);
+	return TS_OK;
+}
+
+/* Take rec (moved, zeroed) into the held records. */
+static int group_add(struct ts_source *src, struct ts_groups *g, struct ts_record *rec)
+{
+	const char *key = group_key_of(src, rec);
+	size_t slot = 0;
+	if (key) {
+		if ((g->hn + 1) * 2 > g->hcap && group_grow(g))
+			return TS_ERR_NOMEM;
+		slot = group_slot(g, key);
+		if (g->keys[slot]) {
+			struct ts_record *h = &g->held[g->at[slot]];
+			for (size_t i = 0; i < rec->ncaptions; i++) {
+				g->bytes += rec->caption_lens[i];
+				if (ts_src_add_caption(h, rec->captions[i], rec->caption_lens[i]))
+					return TS_ERR_NOMEM;
+			}
+			ts_record_release(rec);
+			return TS_OK;
+		}
+	}
+	if (g->n == g->cap) {
+		size_t ncap = g->cap ? g->cap * 2 : 256;
+		struct ts_record *nh = realloc(g->held, ncap * sizeof(*nh));
+		if (!nh)
+			return TS_ERR_NOMEM;
+		/* the table borrows keys from held records: re-point them */
+		for (size_t i = 0; i < g->hcap; i++)
+			if (g->keys[i]) {
+				const struct ts_record *r = &nh[g->at[i]];
+				g->keys[i] = (char *)group_key_of(src, r);
+			}
+		g->held = nh;
+		g->cap = ncap;
+	}
+	g->held[g->n] = *rec;
+	memset(rec, 0, sizeof(*rec));
+	g->bytes += 256 + (key ? strlen(key) : 0);
+	for (size_t i = 0; i < g->held[g->n].ncaptions; i++)
+		g->bytes += g->held[g->n].caption_lens[i];
+	if (key) {
+		g->keys[slot] = (char *)group_key_of(src, &g->held[g->n]);
+		g->at[slot] = g->n;
+		g->hn++;
+	}
+	g->n++;
+	return TS_OK;
+}
+
+static void groups_free(struct ts_groups *g)
+{
+	if (!g)
+		return;
+	for (size_t i = g->pos; i < g->n; i++)
+		ts_record_release(&g->held[i]);
+	free(g->held);
+	free(g->keys);
+	free(g->at);
+	free(g);
+}
+
+/* Next grouped record from src's reader: 1, 0 at the end, <0 fatal. */
+static int group_next(struct ts_source *src, struct ts_record *rec, struct ts_err *err)
+{
+	struct ts_groups *g = src->groups;
+	if (g->pos == g->n) {
+		g->n = g->pos = g->hn = 0;
+		g->bytes = 0;
+		if (g->hcap)
+			memset(g->keys, 0, g->hcap * sizeof(*g->keys));
+		while (!g->eof && g->bytes <= g->max) {
+			struct ts_record raw;
+			memset(&raw, 0, sizeof(raw));
+			int r = src->ops->next(src, &raw, err);
+			if (r == 1)
+				r = group_add(src, g, &raw);
+			else if (r == 0)
+				g->eof = 1;
+			if (r < 0) {
+				ts_record_release(&raw);
+				return r;
+			}
+		}
+		if (g->n == 0)
+			return 0;
+	}
+	*rec = g->held[g->pos++];
+	return 1;
 }
 
 /* ---- dispatch ---- */
@@ -443,6 +633,8 @@ int ts_source_open(struct ts_source **out, const char *input,
 	src->ops = ops;
 	src->next_index = first_index;
 	src->count = -1;
+	if (opts)
+		src->opts = *opts;
 	src->max_bytes = opts && opts->max_record_bytes ? opts->max_record_bytes
 		: TS_SOURCE_DEFAULT_MAX;
 	if (!(src->input = strdup(input)))
@@ -477,6 +669,19 @@ int ts_source_open(struct ts_source **out, const char *input,
 	}
 	if ((rc = ops->open(src, err)))
 		goto fail;
+	if (src->opts.group_by) {
+		if (f != TS_INPUT_CSV && f != TS_INPUT_TSV && f != TS_INPUT_JSONL) {
+			rc = ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
+					"--group-by applies to CSV, TSV and JSONL lists, not to %s input '%s'",
+					ts_input_format_name(f), input);
+			goto fail;
+		}
+		if (!(src->groups = calloc(1, sizeof(*src->groups))))
+			goto nomem;
+		src->groups->max = src->opts.max_group_bytes ? src->opts.max_group_bytes
+			: TS_GROUP_DEFAULT_MAX;
+		src->count = -1;
+	}
 	*out = src;
 	return TS_OK;
 nomem:
@@ -491,9 +696,9 @@ int ts_source_next(struct ts_source *src, struct ts_record *rec,
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->index = src->next_index;
-	int r = src->ops->next(src, rec, err);
+	int r = src->groups ? group_next(src, rec, err) : src->ops->next(src, rec, err);
 	if (r == 1) {
-		src->next_index++;
+		rec->index = src->next_index++;
 		return 1;
 	}
 	ts_record_release(rec);
@@ -512,6 +717,7 @@ void ts_source_close(struct ts_source *src)
 {
 	if (!src)
 		return;
+	groups_free(src->groups);
 	if (src->ops && src->ops->close)
 		src->ops->close(src);
 	free(src->input);

@@ -36,28 +36,59 @@ enum ts_input_format {
 const char *ts_input_format_name(enum ts_input_format f);
 int ts_input_format_parse(const char *name);
 
+enum ts_quoting {
+	TS_QUOTING_DEFAULT = 0,        /* csv: RFC 4180; tsv: none */
+	TS_QUOTING_NONE,               /* fields are literal: the delimiter and LF are the only separators */
+	TS_QUOTING_CSV,                /* RFC 4180 quotes (doubled quotes, embedded delimiters and newlines) */
+};
+
 struct ts_source_opts {
 	enum ts_input_format format;   /* TS_INPUT_AUTO: detect from the input */
 	const char *image_root;        /* NULL: the list file's directory (folder/urban1k: the input itself) */
-	const char *image_col;         /* NULL: first of image, path, filepath, file_name */
-	const char *caption_col;       /* NULL: first of caption, text */
+	const char *image_col;         /* NULL: first of image, path, filepath, file_name, url;
+					* with no header (or no such name) a number N is the N-th column */
+	const char *caption_col;       /* NULL: first of caption, text, title */
 	uint64_t max_record_bytes;     /* cap for one CSV row / JSONL line / JSON element (0: 64 MiB) */
-	const char *id_col;            /* parquet: column kept as "uid" in meta_json (NULL: none) */
-	const char *const *keep_cols;  /* parquet: columns copied into meta_json under their names */
+	int confine;                   /* --confine: also refuse absolute paths and symlinks leading out of the root */
+	enum ts_quoting quoting;       /* CSV/TSV quoting (--quoting) */
+	int no_header;                 /* CSV/TSV: the first row is data (--no-header) */
+	const char *columns;           /* CSV/TSV: comma-separated column names for a file without a header */
+	uint64_t max_quoted_bytes;     /* CSV: a row continuing past its first line must end within this (0: 1 MiB) */
+	uint64_t max_quoted_lines;     /* ... and within this many lines (0: 1000) */
+	const char *group_by;          /* CSV/TSV/JSONL: NULL, "image" or a column: merge rows into one record */
+	uint64_t max_group_bytes;      /* --group-by: caption bytes held before groups are flushed (0: 512 MiB) */
+	const char *const *keep_cols;  /* CSV/TSV/JSONL: columns copied into the record's meta_json */
 	size_t nkeep_cols;
+	uint64_t max_member_bytes;     /* wds: cap for one tar member (0: 64 MiB) */
+	const char *id_col;            /* parquet: column kept as "uid" in meta_json (NULL: none) */
 };
 
-/* Column names for a known dataset's metadata files (--preset). */
+/* Column presets for list files as datasets ship them (--preset): shared
+ * by ingest, fetch and the parquet reader.  columns is the column order of
+ * a file without a header (NULL when the files have a header); image_col,
+ * caption_col the columns to use; keep_cols a comma-separated list of
+ * columns worth keeping in KEY.json (NULL for none). */
 struct ts_source_preset {
-	const char *name;              /* "laion", "datacomp", ... */
-	enum ts_input_format format;   /* TS_INPUT_AUTO: detect */
-	const char *image_col, *caption_col, *id_col;
-	const char *about;             /* one line for --help and docs */
+	const char *name;
+	const char *columns;
+	const char *image_col;
+	const char *caption_col;
+	const char *keep_cols;
+	const char *about;
 };
-/* The preset called name, or NULL.  ts_source_presets() lists them all,
- * ending with a zeroed entry. */
+
+/* The preset called name, or NULL.  ts_source_presets ends with a zeroed entry. */
+extern const struct ts_source_preset ts_source_presets[];
 const struct ts_source_preset *ts_source_preset_find(const char *name);
-const struct ts_source_preset *ts_source_presets(void);
+
+/* A member of a WebDataset input sample carried into the output as it is
+ * (the short/long captions, for instance). */
+struct ts_extra_member {
+	char *ext;               /* "short.txt" */
+	uint8_t *data;
+	size_t len;
+};
+
 
 struct ts_record {
 	uint64_t index;          /* set by the reader from first_index */
@@ -75,6 +106,9 @@ struct ts_record {
 				  * columns, source_meta, fetch info) merged into
 				  * KEY.json and stored in samples.meta; or NULL */
 	char *reject_detail;     /* malloc'ed JSON object for rejects.detail, or NULL */
+	char *group_key;         /* --group-by COLUMN: the column's value (list readers), or NULL */
+	struct ts_extra_member *extra;   /* members carried over from a tar input (wds), or NULL */
+	size_t nextra;
 };
 
 /* Free everything a record owns and zero it.  Accepts a zeroed record. */
@@ -110,11 +144,14 @@ int64_t ts_source_count(const struct ts_source *src);
 
 void ts_source_close(struct ts_source *src);   /* accepts NULL */
 
-/* Resolve rel against root for reading: rejects absolute paths and paths
- * whose real location is outside root (symlinks included) with
- * source.escapes_root, missing files with source.missing.  On success
- * *out is a malloc'ed path. */
-int ts_resolve_under(const char *root, const char *rel, char **out,
+/* Resolve rel against root for reading.  An absolute rel is taken as
+ * given and symlinks are followed; a relative rel whose ".." climbs above
+ * root (read lexically, even when the file does not exist) is
+ * source.escapes_root.  With confine, absolute paths and paths whose real
+ * location (realpath) is outside root are source.escapes_root too.
+ * Missing files are source.missing, non-regular ones source.unreadable.
+ * On success *out is the malloc'ed realpath of the file. */
+int ts_resolve_under(const char *root, const char *rel, int confine, char **out,
 		     struct ts_err *err);
 
 #endif

@@ -5,17 +5,23 @@
  * relative path, bytewise (strcmp): the order never depends on readdir.
  * Rules:
  *  - names starting with '.' (files and directories) are skipped;
- *  - directory symlinks are not followed (no loops, no escapes); file
- *    symlinks are listed and checked by ts_src_resolve() at read time, so
- *    one pointing outside the root becomes source.escapes_root;
+ *  - symlinks are followed, to directories too (image trees are often
+ *    assembled from links), except a directory link leading back to one of
+ *    its own ancestors (a loop) or to the root or above it, which is skipped; with --confine a file
+ *    whose real location is outside the root becomes source.escapes_root
+ *    at read time (ts_src_resolve);
+ *  - a directory that cannot be listed becomes one record at its place in
+ *    the order ("dir/"), rejected as source.unreadable with the reason,
+ *    and the rest of the tree is read;
  *  - *.txt and *.json (any case) are sidecars, never images;
  *  - an image is a file with an image extension (jpg jpeg jpe jfif png webp,
  *    any case) or any other file that has a sidecar;
  *  - the sidecar of "a/b.jpg" is "a/b.txt" (whole file is the caption), else
  *    "a/b.json" with a string "caption" (or "text") field; the sidecar
  *    extensions are matched in lower case only; neither: caption.missing;
+ *    a UTF-8 byte-order mark at the start of a sidecar is skipped;
  *  - source and image_ref are the path relative to the root.
- * A directory that cannot be listed is a fatal open error.
+ * The root itself that cannot be listed is a fatal open error.
  */
 #include "source_impl.h"
 
@@ -36,6 +42,7 @@ struct folder {
 	size_t nimages;
 	size_t pos;
 	uint8_t *buf;        /* sidecar read buffer, reused */
+	const char *real_root;   /* borrowed from the source while listing */
 	size_t bufcap;
 };
 
@@ -53,21 +60,73 @@ static int add_file(struct folder *f, char *rel)
 	return TS_OK;
 }
 
+/* The directories being listed, innermost last, to spot symlink loops. */
+struct chain {
+	dev_t dev;
+	ino_t ino;
+	const struct chain *up;
+	const char *real_root;    /* the root's realpath */
+};
+
+/* 1 when the directory link at full leads to the root or above it (the
+ * root would be listed again inside itself) */
+static int holds_root(const char *full, const char *real_root)
+{
+	char *t = realpath(full, NULL);
+	int r = 0;
+	if (t) {
+		size_t n = strlen(t);
+		r = !strncmp(real_root, t, n) && (real_root[n] == '/' || real_root[n] == '\0' ||
+						  (n == 1 && t[0] == '/'));
+		free(t);
+	}
+	return r;
+}
+
+static int in_chain(const struct chain *c, const struct stat *st)
+{
+	for (; c; c = c->up)
+		if (c->dev == st->st_dev && c->ino == st->st_ino)
+			return 1;
+	return 0;
+}
+
+/* A directory that cannot be listed: a record "rel/" (rejected at read). */
+static int add_unlistable(struct folder *f, const char *rel)
+{
+	char *r = ts_src_printf("%s/", rel);
+	if (!r || add_file(f, r)) {
+		free(r);
+		return TS_ERR_NOMEM;
+	}
+	return TS_OK;
+}
+
 /* List root/rel (rel "" for the root) into f->files, recursing. */
-static int scan(struct folder *f, const char *root, const char *rel, struct ts_err *err)
+static int scan(struct folder *f, const char *root, const char *rel, const struct chain *up,
+		struct ts_err *err)
 {
 	char *dirpath = rel[0] ? ts_src_join(root, rel) : strdup(root);
 	DIR *d = NULL;
 	struct dirent *de;
+	struct stat dst;
+	struct chain here;
 	int rc = TS_OK;
 
 	if (!dirpath)
 		return TS_ERR_NOMEM;
-	if (!(d = opendir(dirpath))) {
-		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open directory '%s': %s",
-				dirpath, strerror(errno));
+	if (!(d = opendir(dirpath)) || fstat(dirfd(d), &dst)) {
+		if (rel[0])
+			rc = add_unlistable(f, rel);
+		else
+			rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open directory '%s': %s",
+					dirpath, strerror(errno));
 		goto out;
 	}
+	here.dev = dst.st_dev;
+	here.ino = dst.st_ino;
+	here.up = up;
+	here.real_root = up ? up->real_root : f->real_root;
 	while ((errno = 0, de = readdir(d))) {
 		struct stat st;
 		char *crel, *full;
@@ -81,30 +140,37 @@ static int scan(struct folder *f, const char *root, const char *rel, struct ts_e
 			goto out;
 		}
 		if (lstat(full, &st)) {
-			rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot stat '%s': %s",
-					full, strerror(errno));
+			/* gone while listing: nothing to read */
 			free(full);
 			free(crel);
-			goto out;
+			continue;
 		}
-		if (S_ISDIR(st.st_mode)) {
-			rc = scan(f, root, crel, err);
+		if (S_ISLNK(st.st_mode) && !stat(full, &st) && S_ISDIR(st.st_mode)) {
+			/* a directory link: followed unless it loops */
+			rc = in_chain(&here, &st) || holds_root(full, here.real_root) ? TS_OK
+				: scan(f, root, crel, &here, err);
 			free(crel);
-		} else if (S_ISREG(st.st_mode) ||
-			   (S_ISLNK(st.st_mode) && (stat(full, &st) || !S_ISDIR(st.st_mode)))) {
+		} else if (S_ISDIR(st.st_mode)) {
+			rc = scan(f, root, crel, &here, err);
+			free(crel);
+		} else if (S_ISREG(st.st_mode) || S_ISLNK(st.st_mode)) {
 			/* regular files, file symlinks and dangling symlinks */
 			if ((rc = add_file(f, crel)))
 				free(crel);
 		} else {
-			free(crel);    /* directory symlinks, fifos, sockets, devices */
+			free(crel);    /* fifos, sockets, devices */
 		}
 		free(full);
 		if (rc)
 			goto out;
 	}
-	if (errno)
-		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read directory '%s': %s",
-				dirpath, strerror(errno));
+	if (errno) {
+		if (rel[0])
+			rc = add_unlistable(f, rel);
+		else
+			rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read directory '%s': %s",
+					dirpath, strerror(errno));
+	}
 out:
 	if (d)
 		closedir(d);
@@ -158,7 +224,8 @@ static int folder_open(struct ts_source *src, struct ts_err *err)
 	if (!f)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	src->priv = f;
-	if ((rc = scan(f, src->root, "", err)))
+	f->real_root = src->real_root;
+	if ((rc = scan(f, src->root, "", NULL, err)))
 		goto fail;
 	if (f->nfiles)
 		qsort(f->files, f->nfiles, sizeof(*f->files), cmp_str);
@@ -168,6 +235,11 @@ static int folder_open(struct ts_source *src, struct ts_err *err)
 	}
 	for (size_t i = 0; i < f->nfiles; i++) {
 		const char *rel = f->files[i];
+		size_t rl = strlen(rel);
+		if (rl && rel[rl - 1] == '/') {      /* an unlistable directory */
+			f->images[f->nimages++] = i;
+			continue;
+		}
 		if (is_sidecar_name(rel))
 			continue;
 		if (!ts_src_is_image_name(rel)) {
@@ -224,7 +296,7 @@ static int read_sidecar(struct ts_source *src, struct folder *f, struct ts_recor
 	size_t len = 0;
 	int rc;
 
-	if (ts_src_resolve(src->real_root, rel, &path, &e))
+	if (ts_src_resolve(src, rel, &path, &e))
 		return ts_src_reject_err(rec, &e);
 	rc = ts_read_file(path, src->max_bytes, &f->buf, &f->bufcap, &len, &e);
 	free(path);
@@ -235,9 +307,10 @@ static int read_sidecar(struct ts_source *src, struct folder *f, struct ts_recor
 					     (unsigned long long)src->max_bytes);
 		return ts_src_reject_err(rec, &e);
 	}
+	size_t bom = ts_bom_len(f->buf, len);
 	if (is_json)
-		return json_caption(rec, rel, f->buf, len);
-	rc = ts_src_add_caption(rec, (const char *)f->buf, len);
+		return json_caption(rec, rel, f->buf + bom, len - bom);
+	rc = ts_src_add_caption(rec, (const char *)f->buf + bom, len - bom);
 	return rc ? rc : 1;
 }
 
@@ -253,6 +326,20 @@ static int folder_next(struct ts_source *src, struct ts_record *rec, struct ts_e
 
 	if (!(rec->source = strdup(rel)))
 		return TS_ERR_NOMEM;
+	size_t rl = strlen(rel);
+	if (rl && rel[rl - 1] == '/') {
+		char *dir = ts_src_join(src->root, rel);
+		DIR *d = dir ? opendir(dir) : NULL;
+		int e = errno;
+		if (d)
+			closedir(d);
+		if (!dir)
+			return TS_ERR_NOMEM;
+		rc = ts_src_reject(rec, TS_R_SOURCE_UNREADABLE, "cannot list directory '%s': %s",
+				   dir, d ? "it could not be read while listing" : strerror(e));
+		free(dir);
+		return rc;
+	}
 	if ((rc = ts_src_set_image(src, rec, rel)) != 1 || rec->reject)
 		return rc;
 	if ((j = find_sidecar(f, rel, "txt")) == -1) {

@@ -29,9 +29,12 @@ struct ts_source {
 	char **keep_cols;
 	size_t nkeep_cols;
 	uint64_t max_bytes;       /* cap for one row / line / element */
+	struct ts_source_opts opts;   /* as given to open (strings borrowed: the
+				       * caller keeps them until close) */
 	uint64_t next_index;
 	int64_t count;            /* -1 unknown */
 	void *priv;               /* the reader's state, freed by ops->close */
+	struct ts_groups *groups; /* --group-by state (source.c), or NULL */
 };
 
 struct ts_source_ops {
@@ -62,12 +65,17 @@ int ts_src_add_caption(struct ts_record *rec, const char *s, size_t len);
  * image root into rec->image_path; a bad path rejects rec (returns 1
  * either way, TS_ERR_NOMEM on allocation failure). */
 int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *rel);
-/* ts_resolve_under() with root already passed through realpath(). */
-int ts_src_resolve(const char *real_root, const char *rel, char **out,
+/* ts_resolve_under() under the source's image root (already passed
+ * through realpath()) with its --confine setting. */
+int ts_src_resolve(const struct ts_source *src, const char *rel, char **out,
 		   struct ts_err *err);
+struct json_t;
+/* Set rec->meta_json to the JSON object obj (compact text); steals obj.
+ * 0 or TS_ERR_NOMEM. */
+int ts_src_set_meta(struct ts_record *rec, struct json_t *obj);
+
 
 /* "an array", "a string", ... for messages about a JSON value */
-struct json_t;
 const char *ts_src_json_type(const struct json_t *v);
 
 /* malloc'ed helpers; NULL when out of memory */

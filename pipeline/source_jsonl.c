@@ -5,13 +5,14 @@
  * max_record_bytes; a longer line is skipped to its '\n' without being kept
  * and comes back as record.bad_row ("line is longer than N bytes").
  * Rules:
+ *  - a UTF-8 byte-order mark at the start of the file is skipped;
  *  - a blank line (only spaces, tabs, CR) is skipped and takes no index, so
  *    a trailing empty line or a blank separator does not shift keys;
  *  - not JSON: record.bad_json with jansson's message; JSON but not an
  *    object: record.bad_json;
  *  - image field: --image-col, else the first of image, path, filepath,
- *    file_name present; absent, not a string or empty: record.missing_field;
- *  - captions: --caption-col, else the first of caption, text, captions
+ *    file_name, url present; absent, not a string or empty: record.missing_field;
+ *  - captions: --caption-col, else the first of caption, text, title, captions
  *    present; a string is one caption, an array of strings gives them all
  *    in order (the first is primary); absent, empty array or a non-string
  *    entry: caption.missing;
@@ -25,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util.h"
 
 #define CHUNK (64 * 1024)
 
@@ -61,6 +64,9 @@ static int jsonl_open(struct ts_source *src, struct ts_err *err)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	if (!(j->fp = fopen(src->input, "rb")))
 		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s",
+				  src->input, strerror(errno));
+	if (ts_skip_bom(j->fp))
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read '%s': %s",
 				  src->input, strerror(errno));
 	return TS_OK;
 }
@@ -129,8 +135,8 @@ static int blank(const char *s, size_t n)
 	return 1;
 }
 
-static const char *const img_defaults[] = { "image", "path", "filepath", "file_name", NULL };
-static const char *const cap_defaults[] = { "caption", "text", "captions", NULL };
+static const char *const img_defaults[] = { "image", "path", "filepath", "file_name", "url", NULL };
+static const char *const cap_defaults[] = { "caption", "text", "title", "captions", NULL };
 
 static json_t *pick(json_t *obj, const char *given, const char *const *defaults,
 		    const char **name)
@@ -172,6 +178,35 @@ static int add_captions(struct ts_record *rec, json_t *v, const char *name)
 	return 1;
 }
 
+/* --keep-col fields into meta_json (absent ones as null), the --group-by
+ * field into group_key (a string as it is, another value as JSON text).
+ * 1, or TS_ERR_NOMEM. */
+static int extras(struct ts_source *src, struct ts_record *rec, json_t *obj)
+{
+	const struct ts_source_opts *o = &src->opts;
+	if (o->group_by && strcmp(o->group_by, "image")) {
+		json_t *g = json_object_get(obj, o->group_by);
+		if (!g)
+			return ts_src_reject(rec, TS_R_RECORD_MISSING_FIELD,
+					     "no '%s' field (--group-by)", o->group_by);
+		rec->group_key = json_is_string(g) ? strdup(json_string_value(g))
+			: json_dumps(g, JSON_COMPACT | JSON_ENCODE_ANY);
+		if (!rec->group_key)
+			return TS_ERR_NOMEM;
+	}
+	if (!o->nkeep_cols)
+		return 1;
+	json_t *m = json_object();
+	for (size_t i = 0; m && i < o->nkeep_cols; i++) {
+		json_t *v = json_object_get(obj, o->keep_cols[i]);
+		if (json_object_set_new(m, o->keep_cols[i], v ? json_incref(v) : json_null())) {
+			json_decref(m);
+			m = NULL;
+		}
+	}
+	return m && !ts_src_set_meta(rec, m) ? 1 : TS_ERR_NOMEM;
+}
+
 static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_err *err)
 {
 	struct jsonl *j = src->priv;
@@ -198,12 +233,14 @@ static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 				   ts_src_json_type(obj));
 		goto out;
 	}
+	if ((rc = extras(src, rec, obj)) != 1)
+		goto out;
 	v = pick(obj, src->image_col, img_defaults, &name);
 	if (!v) {
 		rc = src->image_col
 			? ts_src_reject(rec, TS_R_RECORD_MISSING_FIELD, "no '%s' field", src->image_col)
 			: ts_src_reject(rec, TS_R_RECORD_MISSING_FIELD,
-					"no image field (image, path, filepath, file_name)");
+					"no image field (image, path, filepath, file_name, url)");
 		goto out;
 	}
 	if (!json_is_string(v) || json_string_length(v) == 0 ||
@@ -219,7 +256,7 @@ static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 		rc = src->caption_col
 			? ts_src_reject(rec, TS_R_CAPTION_MISSING, "no '%s' field", src->caption_col)
 			: ts_src_reject(rec, TS_R_CAPTION_MISSING,
-					"no caption field (caption, text, captions)");
+					"no caption field (caption, text, title, captions)");
 	else
 		rc = add_captions(rec, v, name);
 out:

@@ -17,7 +17,9 @@
  *  - an element that is not valid JSON, or not an object: record.bad_json
  *    (an empty element ",," too); the file ending inside an element gives
  *    that element as record.bad_json, then the end; the file ending
- *    between elements without ']' is a fatal error;
+ *    between elements without ']' gives one record.truncated record after
+ *    the elements before the cut (they are all kept);
+ *  - the element's "id", when present, goes into meta_json as "id";
  *  - image: "image" (or --image-col); caption: conversations[1].value,
  *    raw (Long-CLIP replaces "\n" later); missing or not strings:
  *    record.missing_field;
@@ -32,6 +34,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util.h"
+
 #define CHUNK (256 * 1024)
 
 struct sg {
@@ -44,6 +48,7 @@ struct sg {
 	uint64_t etotal;       /* its full size, also past the cap */
 	uint64_t i;            /* position of the next element */
 	int closed;            /* the closing ']' was seen (or the file ended) */
+	int cut_pending;       /* the file ended right after a whole element */
 };
 
 static void sg_close(struct ts_source *src)
@@ -109,8 +114,7 @@ static int sg_open(struct ts_source *src, struct ts_err *err)
 				  src->input, strerror(errno));
 	if ((r = more(src, s, err)) < 0)
 		return r;
-	if (s->rlen >= 3 && !memcmp(s->rbuf, "\xEF\xBB\xBF", 3))
-		s->rpos = 3;
+	s->rpos = ts_bom_len(s->rbuf, s->rlen);
 	if ((r = skip_ws(src, s, err)) < 0)
 		return r;
 	if (r == 0 || s->rbuf[s->rpos] != '[')
@@ -151,15 +155,22 @@ static int frame(struct ts_source *src, struct sg *s, int *truncated, struct ts_
 	*truncated = 0;
 	s->elen = 0;
 	s->etotal = 0;
+	if (s->cut_pending) {
+		s->cut_pending = 0;
+		s->closed = 1;
+		*truncated = 2;
+		return 1;
+	}
 	if (s->closed)
 		return 0;
 	if ((r = skip_ws(src, s, err)) < 0)
 		return r;
 	if (r == 0) {
+		/* cut between elements: the ones before are kept, a reject
+		 * marks the cut */
 		s->closed = 1;
-		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
-				  "'%s' ends before the closing ']' of the array (truncated?)",
-				  src->input);
+		*truncated = 2;
+		return 1;
 	}
 	if (s->rbuf[s->rpos] == ']') {     /* "[]" or a trailing comma */
 		s->rpos++;
@@ -170,6 +181,12 @@ static int frame(struct ts_source *src, struct sg *s, int *truncated, struct ts_
 		if ((r = more(src, s, err)) < 0)
 			return r;
 		if (r == 0) {
+			if (!in_str && depth == 0 && s->elen > 0) {
+				/* a whole element, then the cut: it counts, and the
+				 * next call reports the cut */
+				s->cut_pending = 1;
+				return 1;
+			}
 			*truncated = 1;
 			s->closed = 1;
 			return 1;
@@ -227,6 +244,10 @@ static int sg_next(struct ts_source *src, struct ts_record *rec, struct ts_err *
 	uint64_t i = s->i++;
 	if (!(rec->source = ts_src_printf("%s:[%llu]", src->input, (unsigned long long)i)))
 		return TS_ERR_NOMEM;
+	if (truncated == 2)
+		return ts_src_reject(rec, TS_R_RECORD_TRUNCATED,
+				     "the file ends after %llu elements, before the closing ']' of "
+				     "the array (truncated?)", (unsigned long long)i);
 	if (truncated)
 		return ts_src_reject(rec, TS_R_RECORD_BAD_JSON,
 				     "the file ends inside this element (truncated?)");
@@ -239,6 +260,15 @@ static int sg_next(struct ts_source *src, struct ts_record *rec, struct ts_err *
 		rc = ts_src_reject(rec, TS_R_RECORD_BAD_JSON, "element is %s, not an object",
 				   ts_src_json_type(obj));
 		goto out;
+	}
+	json_t *id = json_object_get(obj, "id");
+	if (id) {
+		/* the element's id into KEY.json */
+		json_t *m = json_pack("{s:O}", "id", id);
+		if (!m || ts_src_set_meta(rec, m)) {
+			rc = TS_ERR_NOMEM;
+			goto out;
+		}
 	}
 	img = json_object_get(obj, imgkey);
 	if (!json_is_string(img) || json_string_length(img) == 0 ||

@@ -119,7 +119,7 @@ static int urban_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 		return rc;
 	if (!(rel = ts_src_printf("caption/%.*s.txt", (int)(ext - 1 - name), name)))
 		return TS_ERR_NOMEM;
-	if (ts_src_resolve(src->real_root, rel, &path, &e)) {
+	if (ts_src_resolve(src, rel, &path, &e)) {
 		rc = e.reason == TS_R_SOURCE_MISSING
 			? ts_src_reject(rec, TS_R_CAPTION_MISSING, "no caption file '%s'", rel)
 			: ts_src_reject_err(rec, &e);
@@ -132,11 +132,13 @@ static int urban_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 			: ts_src_reject_err(rec, &e);
 		goto out;
 	}
-	const char *nl = memchr(u->buf, '\n', len);
-	size_t n = nl ? (size_t)(nl - (const char *)u->buf) : len;
-	if (n && u->buf[n - 1] == '\r')
+	size_t bom = ts_bom_len(u->buf, len);
+	const char *text = (const char *)u->buf + bom;
+	const char *nl = memchr(text, '\n', len - bom);
+	size_t n = nl ? (size_t)(nl - text) : len - bom;
+	if (n && text[n - 1] == '\r')
 		n--;
-	rc = ts_src_add_caption(rec, (const char *)u->buf, n);
+	rc = ts_src_add_caption(rec, text, n);
 	rc = rc ? rc : 1;
 out:
 	free(rel);

@@ -370,6 +370,8 @@ static int reader_next(struct str_reader *r, struct str_item *it, struct ts_err 
 			end--;
 		*end = '\0';
 		p = r->line;
+		if (r->lineno == 1)
+			p += ts_bom_len(p, (size_t)(end - p));   /* a byte-order mark */
 		while (p < end && list_space(*p))
 			p++;
 		if (p == end)
@@ -392,7 +394,7 @@ static int reader_next(struct str_reader *r, struct str_item *it, struct ts_err 
 			p++;
 		it->label = p;
 		it->label_len = (size_t)(end - p);
-		if (ts_resolve_under(r->root, it->image_ref, &path, &re)) {
+		if (ts_resolve_under(r->root, it->image_ref, 0, &path, &re)) {
 			item_reject(it, re.reason != TS_R_NONE ? re.reason : TS_R_SOURCE_MISSING, "%s", re.msg);
 			return 1;
 		}

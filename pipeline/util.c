@@ -252,6 +252,22 @@ int ts_opt_int(const char *name, const char *arg, long lo, long hi, const char *
 	return -1;
 }
 
+size_t ts_bom_len(const void *p, size_t n)
+{
+	return n >= 3 && !memcmp(p, "\xEF\xBB\xBF", 3) ? 3 : 0;
+}
+
+int ts_skip_bom(FILE *fp)
+{
+	unsigned char b[3];
+	size_t n = fread(b, 1, sizeof(b), fp);
+	if (n < sizeof(b) && ferror(fp))
+		return -1;
+	if (ts_bom_len(b, n))
+		return 0;
+	return fseek(fp, 0, SEEK_SET);
+}
+
 void ts_crash_hook(void *user, const char *point)
 {
 	static unsigned long long count;

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "../base/ts_error.h"
@@ -45,6 +46,15 @@ int ts_read_file(const char *path, uint64_t max_bytes, uint8_t **buf,
 typedef struct json_t json_t;
 int ts_caption_line(const char *line, size_t len, int jsonl, const char **text, size_t *text_len,
 		    json_t **json, char *msg, size_t msg_len);
+
+/* Length of a UTF-8 byte-order mark at p (3) or 0.  Every text input
+ * (lists, JSON, sidecars, caption files, gt lists) skips one at its start
+ * with this or ts_skip_bom(). */
+size_t ts_bom_len(const void *p, size_t n);
+/* Skip a byte-order mark at the start of the regular file fp, just
+ * opened: afterwards fp is positioned after it, or at 0 when there is
+ * none.  0, or -1 with errno on a read or seek error. */
+int ts_skip_bom(FILE *fp);
 
 /* The crash tests' hook (docs/testing.md): TESSERA_CRASH_AT=POINT[:N]
  * kills the process with SIGKILL the N-th time (default 1) a writer

@@ -114,6 +114,15 @@ struct ts_tar_reader;
 int ts_tar_open(struct ts_tar_reader **out, const char *path, uint64_t max_member,
 		struct ts_err *err);
 int ts_tar_next(struct ts_tar_reader *t, struct ts_tar_member *m, struct ts_err *err);
+/* Failures of next() set err->reason: record.truncated_tar when the file
+ * ends early, record.bad_tar for a damaged header (nothing more is read
+ * after either), record.member_too_large (status TS_ERR_LIMIT) for a
+ * member over max_member and record.bad_tar with TS_ERR_UNSUPPORTED for a
+ * sparse member; after these two *m names the member (data NULL) and
+ * next() may be called again: it goes on after the member.  The message
+ * gives the byte offset of the header where the failure starts, which
+ * ts_tar_position() returns too (the end of the last member read). */
+uint64_t ts_tar_position(const struct ts_tar_reader *t);
 void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
 
 /* ---- catalog --------------------------------------------------------------

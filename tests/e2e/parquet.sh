@@ -86,7 +86,7 @@ head_pyarrow() {
 
 # a DataComp-style local dump: uid, url (paths under tests/data/sample), text, face_bboxes
 ingest_local() {
-	"$TESSERA" ingest -q -j 2 --no-tokens --preset datacomp --keep-col face_bboxes \
+	"$TESSERA" ingest -q -j 2 --no-tokens --preset datacomp --id-col uid --keep-col face_bboxes \
 		--image-root tests/data/sample $FIX/local_images.parquet -o "$TMP/dc" || return 1
 	got=$(q "$TMP/dc" "select key from samples order by key" | tr '\n' ' ')
 	[ "$got" = "000000000 000000001 000000002 000000003 000000004 000000005 000000010 " ] || { echo "keys: $got"; return 1; }

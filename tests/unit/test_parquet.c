@@ -373,7 +373,7 @@ static void source_records(void)
 		return;
 	CHECK_EQ_STR(p->image_col, "url");
 	CHECK_EQ_STR(p->caption_col, "text");
-	CHECK_EQ_STR(p->id_col, "uid");
+	CHECK_EQ_STR(p->keep_cols, "uid");
 	CHECK_EQ_STR(ts_source_preset_find("laion")->image_col, "URL");
 	CHECK_EQ_STR(ts_source_preset_find("laion")->caption_col, "TEXT");
 	CHECK_EQ_STR(ts_source_preset_find("coyo")->caption_col, "text");
@@ -381,7 +381,7 @@ static void source_records(void)
 	o.image_root = "tests/data/sample";
 	o.image_col = p->image_col;
 	o.caption_col = p->caption_col;
-	o.id_col = p->id_col;
+	o.id_col = "uid";
 	o.keep_cols = keep;
 	o.nkeep_cols = 1;
 	CHECKF(ts_source_open(&src, FIX "local_images.parquet", &o, 100, &e) == 0, "%s", e.msg);

@@ -66,6 +66,16 @@ static void lemmatise(void)
 	CHECK(ts_wordnet_count(wn, "dog", TS_POS_NOUN) > ts_wordnet_count(wn, "dog", TS_POS_VERB));
 	CHECK(ts_wordnet_concrete(wn, "dog") > 0.9 && ts_wordnet_concrete(wn, "day") < 0.1);
 	CHECK(ts_wordnet_concrete(wn, "quickly") < 0);
+	/* an ocean wave is a noun.event, a trick a noun.act: not concrete, but
+	 * perceptible; a variety is a collection; a dog's main sense an animal */
+	CHECKF(ts_wordnet_concrete(wn, "wave") < 0.3 && ts_wordnet_perceptible(wn, "wave") >= 0.5,
+	       "wave: concrete %.2f perceptible %.2f", ts_wordnet_concrete(wn, "wave"), ts_wordnet_perceptible(wn, "wave"));
+	CHECK(ts_wordnet_perceptible(wn, "trick") >= 0.5 && ts_wordnet_perceptible(wn, "elegance") < 0.5);
+	CHECK(ts_wordnet_collective(wn, "variety") >= 0.5 && ts_wordnet_collective(wn, "dog") < 0.5);
+	CHECK(ts_wordnet_main_lexfile(wn, "dog") == 5 && ts_wordnet_main_lexfile(wn, "sign") != 5 &&
+	      ts_wordnet_main_lexfile(wn, "quickly") == -1);
+	/* a noun tagged once is judged by its senses too */
+	CHECK(ts_wordnet_concrete(wn, "pillar") >= 0.3);
 }
 
 static void missing_wordnet(void)
@@ -114,7 +124,7 @@ static void rules(void)
 	CHECK_EQ_STR(tag_list("A black dog is running through the grass .", &o), "dog|grass");
 	CHECK_EQ_STR(tag_list("Two dogs play near a fire hydrant.", &o), "dog|fire hydrant");
 	CHECK_EQ_STR(tag_list("Three mice and two buses", &o), "mouse|bus");
-	CHECK_EQ_STR(tag_list("A man in a red shirt stands near a brick building.", &o), "man|shirt|building");
+	CHECK_EQ_STR(tag_list("A man in a red shirt stands near a brick building.", &o), "man|shirt|brick|brick building|building");
 	CHECK_EQ_STR(tag_list("A child rides on a man 's shoulders .", &o), "child|man|shoulder");
 	CHECK_EQ_STR(tag_list("the dog's ball", &o), "dog|ball");
 	CHECK_EQ_STR(tag_list("A girl holds a teddy bear next to the traffic light.", &o), "girl|teddy bear|traffic light");
@@ -127,6 +137,22 @@ static void rules(void)
 	CHECK_EQ_STR(tag_list("", &o), "");
 	CHECK_EQ_STR(tag_list("Ein Hund läuft über die Wiese", &o), "");
 	CHECK_EQ_STR(tag_list("A <b>dog</b> &amp; a cat", &o), "dog|cat");
+	/* a noun followed by its verb is not swallowed as a compound
+	 * ("cat sleep" is WordNet's catnap) */
+	CHECK_EQ_STR(tag_list("A cat sleeps on a couch.", &o), "cat|couch");
+	CHECK_EQ_STR(tag_list("The girl stands in the train tracks .", &o), "girl|train|train track|track");
+	CHECK_EQ_STR(tag_list("The large brown bear has a black nose.", &o), "bear|nose");
+	/* waves and tricks are seen */
+	CHECK_EQ_STR(tag_list("A surfer rides a wave.", &o), "surfer|wave");
+	CHECK_EQ_STR(tag_list("A boy does a trick on a skateboard .", &o), "boy|trick|skateboard");
+	/* colour words describe, the fruit is a thing */
+	CHECK_EQ_STR(tag_list("A man in an orange shirt eats an orange.", &o), "man|shirt|orange");
+	CHECK_EQ_STR(tag_list("A woman in blue holds a bowl of oranges", &o), "woman|bowl|orange");
+	/* nouns WordNet lacks, where a noun must be */
+	CHECK_EQ_STR(tag_list("A biker in spandex riding on a busy street .", &o), "biker|spandex|street");
+	/* measures of what is not a thing, places in the photograph, names */
+	CHECK_EQ_STR(tag_list("a pop of color in the lower left corner of the frame, a dog", &o), "dog");
+	CHECK_EQ_STR(tag_list("People stand outside a pharmacy on Broadway .", &o), "people|pharmacy");
 }
 
 /* Every tag's spans, on real captions: the text at the byte and code-point
@@ -241,18 +267,38 @@ static void stopwords_documented(void)
 	free(doc);
 }
 
-/* Precision and recall against tests/data/tags/gold-flickr8k.tsv. */
-static void gold_set(void)
+/* append " word" to buf[cap], as far as it fits */
+static void append_word(char *buf, size_t cap, const char *w)
+{
+	size_t l = strlen(buf), wl = strlen(w);
+	if (l + wl + 2 <= cap) {
+		buf[l] = ' ';
+		memcpy(buf + l + 1, w, wl + 1);
+	}
+}
+
+/* Precision and recall against a hand-labelled set (tests/data/tags/),
+ * each set on its own.  The target of docs/tags.md is recall >= 0.97 at
+ * precision >= 0.90; a set that does not reach it yet is held at the
+ * floor given (what it measures today, rounded down), and the line says
+ * so.  Below the floor it prints every caption with a miss or a false
+ * positive (what the labels expect, what came); TAGS_VERBOSE=1 prints
+ * them always. */
+static void score_set(const char *path, size_t want_rows, double min_prec, double min_rec)
 {
 	NEED_WN();
-	FILE *f = fopen("tests/data/tags/gold-flickr8k.tsv", "r");
-	if (!f)
-		SKIP("tests/data/tags/gold-flickr8k.tsv not found (run from the project root)");
+	FILE *f = fopen(path, "r");
+	static char why[300];
+	if (!f) {
+		snprintf(why, sizeof(why), "%s not found (run from the project root)", path);
+		SKIP(why);
+	}
 	struct ts_tagger *tg = NULL;
 	struct ts_err e = TS_ERR_INIT;
 	struct ts_tagger_opts o = { 0 };
 	char line[4096];
-	size_t tp = 0, fp = 0, fn = 0, rows = 0;
+	size_t tp = 0, fp = 0, fn = 0, rows = 0, rlen = 0, rcap = 0;
+	char *report = NULL;
 	int verbose = getenv("TAGS_VERBOSE") != NULL;
 	CHECK(ts_tagger_new(&tg, wn, &o, &e) == 0);
 	while (fgets(line, sizeof(line), f)) {
@@ -273,7 +319,19 @@ static void gold_set(void)
 			for (char *q = k; *q; q++)
 				if (*q == ' ')
 					*q = '_';
-			snprintf(g[ng], sizeof(g[ng]), "%s", ts_wordnet_morphy(wn, k, TS_POS_NOUN, m, sizeof(m)) ? m : k);
+			if (ts_wordnet_morphy(wn, k, TS_POS_NOUN, m, sizeof(m))) {
+				snprintf(g[ng], sizeof(g[ng]), "%s", m);
+			} else {
+				/* two words WordNet writes as one ("drain pipe" -> drainpipe) */
+				char j[96];
+				size_t jl = 0;
+				for (char *q = k; *q; q++)
+					if (*q != '_')
+						j[jl++] = *q;
+				j[jl] = 0;
+				snprintf(g[ng], sizeof(g[ng]), "%s",
+					 strchr(k, '_') && ts_wordnet_morphy(wn, j, TS_POS_NOUN, m, sizeof(m)) ? m : k);
+			}
 			int dup = 0;
 			for (size_t i = 0; i < ng; i++)
 				dup |= !strcmp(g[i], g[ng]);
@@ -282,8 +340,8 @@ static void gold_set(void)
 		struct ts_tag *tags = NULL;
 		size_t n = 0;
 		CHECK(ts_tags_extract(tg, NULL, cap, strlen(cap), &tags, &n, &e) == 0);
-		int used[32] = { 0 }, miss = 0;
-		char got[1024] = "";
+		int used[32] = { 0 };
+		char got[1024] = "", extra[1024] = "", missed[1024] = "";
 		for (size_t i = 0; i < n; i++) {
 			char k[96];
 			snprintf(k, sizeof(k), "%s", tags[i].lemma);
@@ -303,21 +361,36 @@ static void gold_set(void)
 				tp++;
 			} else {
 				fp++;
-				miss = 1;
+				append_word(extra, sizeof(extra), k);
 			}
-			strncat(got, k, sizeof(got) - strlen(got) - 2);
-			strcat(got, " ");
+			append_word(got, sizeof(got), k);
 		}
 		for (size_t j = 0; j < ng; j++)
 			if (!used[j]) {
 				fn++;
-				miss = 1;
+				append_word(missed, sizeof(missed), g[j]);
 			}
-		if (verbose && miss) {
-			printf("  %s\n    got: %s\n    want:", cap, got);
-			for (size_t j = 0; j < ng; j++)
-				printf(" %s", g[j]);
-			printf("\n");
+		if (*extra || *missed) {
+			char buf[4096];
+			int k = snprintf(buf, sizeof(buf), "  %s\n    want:", cap);
+			for (size_t j = 0; j < ng && k > 0 && (size_t)k < sizeof(buf); j++)
+				k += snprintf(buf + k, sizeof(buf) - (size_t)k, " %s", g[j]);
+			if (k > 0 && (size_t)k < sizeof(buf))
+				snprintf(buf + k, sizeof(buf) - (size_t)k, "\n    got:%s\n    missed:%s\n    not labelled:%s\n",
+					 got, missed, extra);
+			size_t bl = strlen(buf);
+			if (rlen + bl + 1 > rcap) {
+				size_t nc = (rcap + bl + 1) * 2;
+				char *r = realloc(report, nc);
+				if (r) {
+					report = r;
+					rcap = nc;
+				}
+			}
+			if (rlen + bl + 1 <= rcap) {
+				memcpy(report + rlen, buf, bl + 1);
+				rlen += bl;
+			}
 		}
 		free(tags);
 		rows++;
@@ -325,10 +398,31 @@ static void gold_set(void)
 	fclose(f);
 	ts_tagger_free(tg);
 	double prec = tp + fp ? (double)tp / (double)(tp + fp) : 0, rec = tp + fn ? (double)tp / (double)(tp + fn) : 0;
-	printf("  %zu captions: precision %.3f (%zu/%zu), recall %.3f (%zu/%zu), F1 %.3f\n", rows, prec, tp, tp + fp,
-	       rec, tp, tp + fn, prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0);
-	CHECK(rows == 300);
-	CHECKF(prec >= 0.90 && rec >= 0.90, "precision %.3f recall %.3f: the target is 0.90 each", prec, rec);
+	int pass = prec >= min_prec && rec >= min_rec;
+	if ((verbose || !pass) && report)
+		fputs(report, stdout);
+	free(report);
+	printf("  %s: %zu captions: precision %.3f (%zu/%zu), recall %.3f (%zu/%zu), F1 %.3f%s\n", path, rows, prec, tp,
+	       tp + fp, rec, tp, tp + fn, prec + rec > 0 ? 2 * prec * rec / (prec + rec) : 0,
+	       prec >= 0.90 && rec >= 0.97 ? "" : " (below the target: recall 0.97 at precision 0.90)");
+	CHECKF(rows == want_rows, "%s: %zu captions, expected %zu", path, rows, want_rows);
+	CHECKF(pass, "%s: precision %.3f recall %.3f: this set must keep precision >= %.2f and recall >= %.2f", path,
+	       prec, rec, min_prec, min_rec);
+}
+
+static void gold_flickr8k(void)
+{
+	score_set("tests/data/tags/gold-flickr8k.tsv", 300, 0.90, 0.97);
+}
+
+static void gold_coco(void)
+{
+	score_set("tests/data/tags/gold-coco.tsv", 55, 0.85, 0.97);
+}
+
+static void gold_iiw(void)
+{
+	score_set("tests/data/tags/gold-iiw.tsv", 245, 0.76, 0.95);
 }
 
 int main(void)
@@ -338,7 +432,9 @@ int main(void)
 		{ "missing_wordnet", missing_wordnet },
 		{ "rules", rules },
 		{ "spans", spans },
-		{ "gold_set", gold_set },
+		{ "gold_flickr8k", gold_flickr8k },
+		{ "gold_coco", gold_coco },
+		{ "gold_iiw", gold_iiw },
 		{ "stopwords_documented", stopwords_documented },
 		{ NULL, NULL },
 	};
