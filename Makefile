@@ -15,14 +15,15 @@ BUILD ?= build
 
 CC ?= cc
 PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
-	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd libsodium
+	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd libsodium \
+	snappy libzstd
 
 # Debian packages needed to build and test (pkg-config names above come from these).
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
 	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil time \
-	libsodium-dev chromium fonts-dejavu-core
+	libsodium-dev chromium fonts-dejavu-core libsnappy-dev libzstd-dev
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -60,7 +61,8 @@ LIB_SRC := base/ts_error.c base/ts_io.c base/rng.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
 	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c \
-	shards/writer.c shards/out.c shards/index.c
+	shards/writer.c shards/out.c shards/index.c \
+	shards/thrift.c shards/parquet.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c \
 	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/seen.c \
 	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
@@ -70,13 +72,14 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
 	pipeline/source_urban1k.c pipeline/source_wds.c pipeline/source_count.c \
 	pipeline/cmd_str.c pipeline/str.c pipeline/vocab.c \
-	pipeline/cmd_report.c pipeline/report.c pipeline/report_svg.c
+	pipeline/cmd_report.c pipeline/report.c pipeline/report_svg.c \
+	pipeline/cmd_parquet.c pipeline/source_parquet.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
 	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
 	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c tests/unit/test_str.c tests/unit/test_composite.c \
-	tests/unit/test_pool.c tests/unit/test_lmdb.c
+	tests/unit/test_pool.c tests/unit/test_lmdb.c tests/unit/test_parquet.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))
@@ -85,11 +88,12 @@ CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))
 # tests/fuzz/corpus/<name>/ (plus the FUZZ_SEEDS_<name> folders), crashes
 # kept as tests/fuzz/regress/<name>/ and replayed by tests/unit/test_fuzz_replay.c.
 # A new target: add its name here, its file, and a line in test_fuzz_replay.c.
-FUZZ_TARGETS := decode tar csv jsonl coco sharegpt4v caption wordnet lmdb
+FUZZ_TARGETS := decode tar csv jsonl coco sharegpt4v caption wordnet lmdb parquet
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang-14
 FUZZ_SEEDS_decode := tests/data/sample/photos tests/data/sample/more tests/data/sample/hostile
 FUZZ_SEEDS_lmdb := tests/data/lmdb
+FUZZ_SEEDS_parquet := tests/data/parquet
 FUZZ_BIN := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
 
 .PHONY: all deps test check demo bench install clean unit e2e tsan fuzz fuzz-build
@@ -128,6 +132,7 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(CLI_LIB_O
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(CLI_LIB_OBJ) $(BUILD)/libtessera.a $(LIBS)
 
 fuzz-build:
+	@sh tests/install-deps.sh clang libclang-rt-14-dev
 	@$(MAKE) --no-print-directory FUZZ=1 CC=$(FUZZ_CC) $(FUZZ_TARGETS:%=build-fuzz/fuzz/fuzz_%)
 
 # Each target for FUZZ_SECONDS; new inputs go to build-fuzz/corpus/<name>/,

@@ -20,7 +20,7 @@ static const struct {
 	[TS_R_SOURCE_ESCAPES_ROOT] = { "source.escapes_root", "the image path is absolute or climbs out of the image root with '..'" },
 	[TS_R_SOURCE_TOO_LARGE] = { "source.too_large", "the image file is larger than --max-file-bytes" },
 	[TS_R_RECORD_BAD_JSON] = { "record.bad_json", "a JSONL line or JSON record is not valid JSON or not an object" },
-	[TS_R_RECORD_BAD_ROW] = { "record.bad_row", "a CSV/TSV row is malformed (unterminated quote, wrong field count)" },
+	[TS_R_RECORD_BAD_ROW] = { "record.bad_row", "a CSV/TSV row is malformed (unterminated quote, wrong field count), or a parquet file is damaged" },
 	[TS_R_RECORD_MISSING_FIELD] = { "record.missing_field", "the record has no image path field" },
 	[TS_R_IMAGE_EMPTY] = { "image.empty", "the image file has zero bytes" },
 	[TS_R_IMAGE_NOT_IMAGE] = { "image.not_an_image", "the bytes are not JPEG, PNG or WebP (e.g. HTML saved as .jpg)" },

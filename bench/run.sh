@@ -60,3 +60,4 @@ awk -v n="$N" -v cores="$CORES" '
   }' "$OUT/results"
 sh bench/compose.sh
 sh bench/captions.sh
+sh bench/parquet.sh

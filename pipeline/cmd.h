@@ -29,6 +29,8 @@ int cmd_str(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 void usage_report(FILE *f);
 void usage_str(FILE *f);
+int cmd_parquet(int argc, char **argv);
+void usage_parquet(FILE *f);
 
 const struct ts_cmd *ts_cmd_find(const char *name);
 

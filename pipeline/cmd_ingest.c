@@ -26,7 +26,7 @@ void usage_ingest(FILE *f)
 "\n"
 "Input:\n"
 "  -f, --format FMT        folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k,\n"
-"                          wds (WebDataset .tar shards)\n"
+"                          wds (WebDataset .tar shards), parquet\n"
 "                          (default: detected from each INPUT)\n"
 "      --image-root DIR    resolve relative image paths under DIR (default: the\n"
 "                          list file's directory); absolute paths are read as\n"
@@ -41,14 +41,17 @@ void usage_ingest(FILE *f)
 "      --columns LIST      CSV/TSV without a header: the column names, in order\n"
 "                          (e.g. caption,url)\n"
 "      --preset NAME       column layout of a known dataset: cc3m (no header:\n"
-"                          caption, url), cc12m (no header: url, caption)\n"
+"                          caption, url), cc12m (no header: url, caption),\n"
+"                          laion (URL, TEXT), datacomp (url, text), coyo\n"
+"                          (url, text)\n"
+"      --id-col NAME       parquet: column kept as the sample's uid (KEY.json)\n"
 "      --quoting MODE      CSV/TSV quoting: csv (RFC 4180, the default for .csv)\n"
 "                          or none (literal fields, the default for .tsv)\n"
 "      --max-quoted-bytes N  CSV: a quoted field running over lines must end\n"
 "                          within N bytes (default: 1MiB) ...\n"
 "      --max-quoted-lines N  ... and N lines (default: 1000), else its row is\n"
 "                          record.bad_row and reading goes on at the next line\n"
-"      --keep-col COL      CSV/TSV/JSONL: copy column COL into KEY.json\n"
+"      --keep-col COL      CSV/TSV/JSONL/parquet: copy column COL into KEY.json\n"
 "                          (repeatable, or a comma-separated list)\n"
 "      --group-by KEY      CSV/TSV/JSONL: merge the rows of one image (KEY\n"
 "                          image) or of one value of column KEY into one\n"
@@ -109,7 +112,7 @@ enum {
 	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
 	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP, OPT_STORE,
-	OPT_VOCAB, OPT_NO_TOKENS, OPT_CONFINE, OPT_NO_HEADER, OPT_COLUMNS, OPT_PRESET,
+	OPT_VOCAB, OPT_NO_TOKENS, OPT_CONFINE, OPT_NO_HEADER, OPT_COLUMNS, OPT_PRESET, OPT_PQ_ID_COL,
 	OPT_QUOTING, OPT_MAX_QUOTED_BYTES, OPT_MAX_QUOTED_LINES, OPT_KEEP_COL, OPT_GROUP_BY,
 	OPT_MAX_MEMBER_BYTES,
 };
@@ -148,6 +151,7 @@ static const struct option long_opts[] = {
 	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
 	{ "columns", required_argument, NULL, OPT_COLUMNS },
 	{ "preset", required_argument, NULL, OPT_PRESET },
+	{ "id-col", required_argument, NULL, OPT_PQ_ID_COL },
 	{ "quoting", required_argument, NULL, OPT_QUOTING },
 	{ "max-quoted-bytes", required_argument, NULL, OPT_MAX_QUOTED_BYTES },
 	{ "max-quoted-lines", required_argument, NULL, OPT_MAX_QUOTED_LINES },
@@ -296,7 +300,7 @@ int cmd_ingest(int argc, char **argv)
 		case 'f':
 			if ((v = ts_input_format_parse(optarg)) < 0 || v == TS_INPUT_AUTO)
 				return bad("--format", optarg,
-					   "expected folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k or wds");
+					   "expected folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k, wds or parquet");
 			o.src.format = (enum ts_input_format)v;
 			break;
 		case OPT_IMAGE_ROOT: o.src.image_root = optarg; break;
@@ -346,14 +350,15 @@ int cmd_ingest(int argc, char **argv)
 			break;
 		case OPT_CONFINE: o.src.confine = 1; break;
 		case OPT_NO_HEADER: o.src.no_header = 1; break;
+		case OPT_PQ_ID_COL: o.src.id_col = optarg; break;
 		case OPT_COLUMNS:
 			if (!optarg[0] || strstr(optarg, ",,"))
 				return bad("--columns", optarg, "expected column names separated by commas");
 			o.src.columns = optarg;
 			break;
 		case OPT_PRESET:
-			if (!ts_source_preset_find(optarg) || !ts_source_preset_find(optarg)->columns)
-				return bad("--preset", optarg, "expected cc3m or cc12m");
+			if (!ts_source_preset_find(optarg))
+				return bad("--preset", optarg, "expected cc3m, cc12m, laion, datacomp or coyo");
 			preset = optarg;
 			break;
 		case OPT_QUOTING:
@@ -457,8 +462,10 @@ int cmd_ingest(int argc, char **argv)
 	}
 	if (preset) {
 		const struct ts_source_preset *ps = ts_source_preset_find(preset);
-		o.src.no_header = 1;
-		if (!o.src.columns)
+		/* a preset with a column order is for files without a header */
+		if (ps->columns)
+			o.src.no_header = 1;
+		if (ps->columns && !o.src.columns)
 			o.src.columns = ps->columns;
 		if (!o.src.image_col)
 			o.src.image_col = ps->image_col;

@@ -23,6 +23,7 @@ static const struct ts_cmd commands[] = {
 	{ "shards", cmd_shards, "inspect, verify, index and merge datasets", usage_shards },
 	{ "str", cmd_str, "scene-text word crops for CLIP4STR: LMDB in and out, label filter, stats", usage_str },
 	{ "report", cmd_report, "one self-contained HTML page that shows a dataset", usage_report },
+	{ "parquet", cmd_parquet, "look inside parquet URL/caption lists: head, schema", usage_parquet },
 	{ "help", cmd_help, "show help for a command", usage_help },
 	{ NULL, NULL, NULL, NULL },
 };

@@ -34,6 +34,7 @@ static const char *const format_names[] = {
 	[TS_INPUT_SHAREGPT4V] = "sharegpt4v",
 	[TS_INPUT_URBAN1K] = "urban1k",
 	[TS_INPUT_WDS] = "wds",
+	[TS_INPUT_PARQUET] = "parquet",
 };
 
 #define NFORMATS (sizeof(format_names) / sizeof(format_names[0]))
@@ -377,6 +378,18 @@ static int is_dir(const char *dir, const char *name)
 	return r;
 }
 
+static int has_magic(const char *path, const char *magic)
+{
+	char b[8];
+	size_t n = strlen(magic);
+	FILE *f = fopen(path, "rb");
+	if (!f)
+		return 0;
+	int ok = fread(b, 1, n, f) == n && !memcmp(b, magic, n);
+	fclose(f);
+	return ok;
+}
+
 enum ts_input_format ts_source_detect(const char *input)
 {
 	struct stat st;
@@ -385,6 +398,8 @@ enum ts_input_format ts_source_detect(const char *input)
 	if (S_ISDIR(st.st_mode))
 		return is_dir(input, "image") && is_dir(input, "caption")
 			? TS_INPUT_URBAN1K : TS_INPUT_FOLDER;
+	if (has_magic(input, "PAR1"))
+		return TS_INPUT_PARQUET;
 	const char *ext = ts_src_ext(input);
 	if (!ext)
 		return TS_INPUT_AUTO;
@@ -581,6 +596,7 @@ static const struct ts_source_ops *ops_for(enum ts_input_format f)
 	case TS_INPUT_COCO: return &ts_source_coco_ops;
 	case TS_INPUT_SHAREGPT4V: return &ts_source_sharegpt4v_ops;
 	case TS_INPUT_WDS: return &ts_source_wds_ops;
+	case TS_INPUT_PARQUET: return &ts_source_parquet_ops;
 	default: return NULL;
 	}
 }
@@ -627,6 +643,17 @@ int ts_source_open(struct ts_source **out, const char *input,
 		goto nomem;
 	if (opts && opts->caption_col && !(src->caption_col = strdup(opts->caption_col)))
 		goto nomem;
+	if (opts && opts->id_col && !(src->id_col = strdup(opts->id_col)))
+		goto nomem;
+	if (opts && opts->nkeep_cols) {
+		if (!(src->keep_cols = calloc(opts->nkeep_cols, sizeof(char *))))
+			goto nomem;
+		for (size_t i = 0; i < opts->nkeep_cols; i++) {
+			if (!(src->keep_cols[i] = strdup(opts->keep_cols[i])))
+				goto nomem;
+			src->nkeep_cols = i + 1;
+		}
+	}
 	if (want_dir)
 		src->root = strdup(input);
 	else if (opts && opts->image_root)
@@ -709,5 +736,9 @@ void ts_source_close(struct ts_source *src)
 	free(src->real_root);
 	free(src->image_col);
 	free(src->caption_col);
+	free(src->id_col);
+	for (size_t i = 0; i < src->nkeep_cols; i++)
+		free(src->keep_cols[i]);
+	free(src->keep_cols);
 	free(src);
 }

@@ -29,6 +29,7 @@ enum ts_input_format {
 	TS_INPUT_SHAREGPT4V,
 	TS_INPUT_URBAN1K,
 	TS_INPUT_WDS,
+	TS_INPUT_PARQUET,
 };
 
 /* "folder", "csv", ...; parse returns -1 for unknown names. */
@@ -59,6 +60,7 @@ struct ts_source_opts {
 	const char *const *keep_cols;  /* CSV/TSV/JSONL: columns copied into the record's meta_json */
 	size_t nkeep_cols;
 	uint64_t max_member_bytes;     /* wds: cap for one tar member (0: 64 MiB) */
+	const char *id_col;            /* parquet: column kept as "uid" in meta_json (NULL: none) */
 };
 
 /* Column presets for list files as datasets ship them (--preset): shared
@@ -86,6 +88,7 @@ struct ts_extra_member {
 	uint8_t *data;
 	size_t len;
 };
+
 
 struct ts_record {
 	uint64_t index;          /* set by the reader from first_index */
@@ -116,7 +119,8 @@ struct ts_source;
 /* Detect the format of input (a path): a directory with image/ and
  * caption/ is urban1k, other directories are folder; by extension .csv,
  * .tsv, .jsonl; a .json whose first non-space byte is '[' is sharegpt4v,
- * '{' is coco.  TS_INPUT_AUTO when it cannot tell. */
+ * '{' is coco; a file starting with the parquet magic PAR1 (whatever its
+ * name) is parquet.  TS_INPUT_AUTO when it cannot tell. */
 enum ts_input_format ts_source_detect(const char *input);
 
 /* Open input.  Records get indexes first_index, first_index+1, ...

@@ -25,6 +25,9 @@ struct ts_source {
 	char *real_root;          /* realpath(root), for ts_src_resolve() */
 	char *image_col;          /* NULL: the format's defaults */
 	char *caption_col;
+	char *id_col;             /* parquet: see ts_source_opts */
+	char **keep_cols;
+	size_t nkeep_cols;
 	uint64_t max_bytes;       /* cap for one row / line / element */
 	struct ts_source_opts opts;   /* as given to open (strings borrowed: the
 				       * caller keeps them until close) */
@@ -49,6 +52,7 @@ extern const struct ts_source_ops ts_source_jsonl_ops;
 extern const struct ts_source_ops ts_source_coco_ops;
 extern const struct ts_source_ops ts_source_sharegpt4v_ops;
 extern const struct ts_source_ops ts_source_wds_ops;
+extern const struct ts_source_ops ts_source_parquet_ops;
 
 /* Mark rec rejected with a malloc'ed message.  Returns 1 (a record was
  * produced) so readers can `return ts_src_reject(...)`, or TS_ERR_NOMEM. */

@@ -42,6 +42,9 @@
 #define LLVMFuzzerTestOneInput fuzz_lmdb_one
 #include "../fuzz/fuzz_lmdb.c"
 #undef LLVMFuzzerTestOneInput
+#define LLVMFuzzerTestOneInput fuzz_parquet_one
+#include "../fuzz/fuzz_parquet.c"
+#undef LLVMFuzzerTestOneInput
 
 static const struct {
 	const char *name;
@@ -56,6 +59,7 @@ static const struct {
 	{ "caption", fuzz_caption_one },
 	{ "wordnet", fuzz_wordnet_one },
 	{ "lmdb", fuzz_lmdb_one },
+	{ "parquet", fuzz_parquet_one },
 };
 
 
@@ -181,12 +185,93 @@ static void corpora(void)
 	}
 }
 
+/* the parquet fixtures, whole and damaged the same ways */
+static void parquet_mutations(void)
+{
+	static const char *files[] = {
+		"types_uncompressed", "types_snappy", "types_gzip", "types_zstd", "required", "plain",
+		"dict", "lists", "local_images", "unsupported_delta", "unsupported_lz4", "v1_gzip",
+	};
+	int runs = 0;
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char p[256];
+		size_t n;
+		snprintf(p, sizeof(p), "tests/data/parquet/%s.parquet", files[i]);
+		uint8_t *orig = t_slurp(p, &n);
+		CHECKF(orig != NULL && n > 16, "%s missing", p);
+		if (!orig || n <= 16) {
+			free(orig);
+			continue;
+		}
+		fuzz_parquet_one(orig, n);
+		uint8_t *d = malloc(n);
+		uint32_t flen = (uint32_t)orig[n - 8] | (uint32_t)orig[n - 7] << 8;
+		size_t foot = flen < n - 8 ? n - 8 - flen : 0;
+		for (int k = 0; k < 60; k++) {
+			size_t len = n;
+			memcpy(d, orig, n);
+			switch (k % 5) {
+			case 0:   /* flip bits in the footer */
+				for (int j = 0; j < 3; j++)
+					d[foot + next() % (n - 8 - foot)] ^= (uint8_t)(1u << (next() % 8));
+				break;
+			case 1:   /* flip bits anywhere */
+				for (int j = 0; j < 6; j++)
+					d[next() % n] ^= (uint8_t)(1u << (next() % 8));
+				break;
+			case 2:   /* a run of 0xff or 0x00 in the pages */
+				{
+					size_t at = 4 + next() % (foot > 4 ? foot - 4 : 1), run = 1 + next() % 32;
+					memset(d + at, (next() & 1) ? 0xff : 0, at + run > n ? n - at : run);
+				}
+				break;
+			case 3:   /* cut, keeping the footer: the offsets point past the data */
+				len = (size_t)(next() % n);
+				if (len > 8 + flen) {
+					memmove(d + len - 8 - flen, orig + n - 8 - flen, 8 + flen);
+				}
+				break;
+			default:  /* big values in likely varint length fields of the footer */
+				for (int j = 0; j < 2; j++) {
+					size_t at = foot + next() % (n - 8 - foot);
+					if (at + 3 <= n - 8)
+						d[at] = d[at + 1] = d[at + 2] = 0xff;
+				}
+				break;
+			}
+			fuzz_parquet_one(d, len);
+			runs++;
+		}
+		free(d);
+		free(orig);
+	}
+	CHECK_EQ_INT(runs, 720);
+}
+
+/* inputs the fuzzer once failed on (tests/fuzz/corpus/parquet/) */
+static void parquet_regressions(void)
+{
+	static const char *files[] = { "leak-v2-page-after-decompress", "ub-empty-page" };
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		char p[256];
+		size_t n;
+		snprintf(p, sizeof(p), "tests/fuzz/corpus/parquet/%s", files[i]);
+		uint8_t *d = t_slurp(p, &n);
+		CHECKF(d != NULL, "%s missing", p);
+		if (d)
+			fuzz_parquet_one(d, n);
+		free(d);
+	}
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "hostile_files", hostile_files },
 		{ "mutations", mutations },
 		{ "corpora", corpora },
+		{ "parquet_mutations", parquet_mutations },
+		{ "parquet_regressions", parquet_regressions },
 		{ NULL, NULL },
 	};
 	return t_run("fuzz_replay", cases);

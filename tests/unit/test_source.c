@@ -166,10 +166,11 @@ static size_t flickr_captions(char caps[][512], size_t n)
 
 static void format_names(void)
 {
-	for (int f = TS_INPUT_AUTO; f <= TS_INPUT_URBAN1K; f++)
+	for (int f = TS_INPUT_AUTO; f <= TS_INPUT_PARQUET; f++)
 		CHECK_EQ_INT(ts_input_format_parse(ts_input_format_name(f)), f);
 	CHECK_EQ_INT(ts_input_format_parse("sharegpt4v"), TS_INPUT_SHAREGPT4V);
-	CHECK_EQ_INT(ts_input_format_parse("parquet"), -1);
+	CHECK_EQ_INT(ts_input_format_parse("parquet"), TS_INPUT_PARQUET);
+	CHECK_EQ_INT(ts_input_format_parse("avro"), -1);
 	CHECK_EQ_INT(ts_input_format_parse("CSV"), -1);
 }
 
