@@ -234,6 +234,13 @@ static void process_slot(struct worker *w, struct slot *s)
 			 "content_hash", s->content_hash,
 			 "source_hash", s->image_hash,
 			 "captions", caps);
+	if (meta && r->meta_json) {
+		/* the reader's and the fetch's fields (uid, kept columns, final_url, ...) */
+		json_t *extra = json_loads(r->meta_json, 0, NULL);
+		if (json_is_object(extra))
+			json_object_update_missing(meta, extra);
+		json_decref(extra);
+	}
 	if (meta)
 		s->meta_json = json_dumps(meta, JSON_COMPACT);
 	if (!meta || !s->meta_json || !s->captions_json) {
@@ -438,6 +445,8 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 		      "max_caption_bytes", (json_int_t)o->max_caption_bytes);
 	if (!j)
 		return NULL;
+	if (o->hooks && o->hooks->fingerprint)
+		json_object_set_new(j, "fetch", json_loads(o->hooks->fingerprint, 0, NULL));
 	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return s;
@@ -496,7 +505,7 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 				json_object_set_new(by, ts_reason_name((enum ts_reason)i),
 						    json_integer((json_int_t)in->by_reason[i]));
 		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:f, s:i}",
-				      "command", "ingest",
+				      "command", o->hooks && o->hooks->title ? o->hooks->title : "ingest",
 				      "status", interrupted ? "interrupted" : "ok",
 				      "outdir", o->outdir,
 				      "records", (json_int_t)in->written,
@@ -515,6 +524,8 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 					    json_pack("{s:i, s:i, s:s}", "index", (int)o->part_index,
 						      "count", (int)o->part_count,
 						      "source", o->part_source ? o->part_source : "--part"));
+		if (o->hooks && o->hooks->summary_json)
+			o->hooks->summary_json(o->hooks->user, j);
 		char *s = json_dumps(j, JSON_INDENT(2));
 		if (s)
 			puts(s);
@@ -525,9 +536,9 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 	if (ts_verbosity < 1)
 		return;
 	FILE *f = stderr;
-	fprintf(f, "ingest %s: %" PRIu64 " records, %" PRIu64 " samples written, %" PRIu64
+	fprintf(f, "%s %s: %" PRIu64 " records, %" PRIu64 " samples written, %" PRIu64
 		" rejected, %.1f s (%.1f records/s)\n",
-		interrupted ? "interrupted" : "done", in->written, in->n_samples,
+		o->hooks && o->hooks->title ? o->hooks->title : "ingest", interrupted ? "interrupted" : "done", in->written, in->n_samples,
 		in->n_rejects, secs, secs > 0 ? (double)in->written / secs : 0.0);
 	fprintf(f, "  shards: %" PRIu64 " written (%.1f MB)", in->n_shards,
 		(double)in->bytes_out / 1e6);
@@ -543,6 +554,8 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 		if (in->by_reason[i])
 			fprintf(f, "  rejected %-22s %" PRIu64 "\n",
 				ts_reason_name((enum ts_reason)i), in->by_reason[i]);
+	if (o->hooks && o->hooks->summary_text)
+		o->hooks->summary_text(o->hooks->user, f);
 }
 
 int ts_ingest_run(const struct ts_ingest_opts *o)
@@ -655,7 +668,10 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		goto out;
 	}
 	total = 0;
-	in->progress = ts_progress_new("ingest", o->progress);
+	in->progress = ts_progress_new(o->hooks && o->hooks->title ? o->hooks->title : "ingest",
+				       o->progress);
+	if (o->hooks && o->hooks->progress)
+		ts_progress_extra(in->progress, o->hooks->progress, o->hooks->user);
 	for (nworkers = 0; nworkers < o->threads; nworkers++) {
 		struct worker *w = &workers[nworkers];
 		w->in = in;
@@ -679,6 +695,12 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		struct ts_record rec;
 		int r = 0;
 		if (ts_source_open(&src, o->inputs[i], &o->src, index, &e)) {
+			ts_error("%s", e.msg);
+			fatal_input = 1;
+			break;
+		}
+		if (o->hooks && o->hooks->wrap && o->hooks->wrap(&src, o->hooks->user, next_record, &e)) {
+			ts_source_close(src);
 			ts_error("%s", e.msg);
 			fatal_input = 1;
 			break;

@@ -66,6 +66,8 @@ void ts_record_release(struct ts_record *rec)
 	free(rec->captions);
 	free(rec->caption_lens);
 	free(rec->reject_msg);
+	free(rec->meta_json);
+	free(rec->reject_detail);
 	memset(rec, 0, sizeof(*rec));
 }
 
@@ -277,8 +279,39 @@ int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *r
 	struct ts_err e = TS_ERR_INIT;
 	if (!rec->image_ref && !(rec->image_ref = strdup(rel)))
 		return TS_ERR_NOMEM;
+	if (src->urls)
+		return 1;   /* a URL: the fetch source downloads it, nothing is opened */
 	if (ts_src_resolve(src->real_root, rel, &rec->image_path, &e))
 		return ts_src_reject_err(rec, &e);
+	return 1;
+}
+
+const char *const *ts_src_image_defaults(const struct ts_source *src)
+{
+	static const char *const paths[] = { "image", "path", "filepath", "file_name", NULL };
+	static const char *const urls[] = { "url", "URL", "image_url", "img_url", "image", NULL };
+	return src->urls ? urls : paths;
+}
+
+int ts_src_set_meta(struct ts_source *src, struct ts_record *rec, const char *uid,
+		    size_t uid_len, const char *hash, size_t hash_len)
+{
+	json_t *m;
+	if (!uid && !(hash && hash_len))
+		return 1;
+	if (!(m = json_object()))
+		return TS_ERR_NOMEM;
+	if (uid)
+		json_object_set_new(m, "uid", json_stringn(uid, uid_len));
+	if (hash && hash_len)
+		json_object_set_new(m, src->hash_type ? src->hash_type : "sha256",
+				    json_stringn(hash, hash_len));
+	char *s = json_dumps(m, JSON_COMPACT);
+	json_decref(m);
+	if (!s)
+		return TS_ERR_NOMEM;
+	free(rec->meta_json);
+	rec->meta_json = s;
 	return 1;
 }
 
@@ -408,6 +441,14 @@ int ts_source_open(struct ts_source **out, const char *input,
 		goto nomem;
 	if (opts && opts->caption_col && !(src->caption_col = strdup(opts->caption_col)))
 		goto nomem;
+	if (opts) {
+		src->urls = opts->urls;
+		if ((opts->id_col && !(src->id_col = strdup(opts->id_col))) ||
+		    (opts->hash_col && !(src->hash_col = strdup(opts->hash_col))) ||
+		    (opts->hash_type && !(src->hash_type = strdup(opts->hash_type))) ||
+		    (opts->json_path && !(src->json_path = strdup(opts->json_path))))
+			goto nomem;
+	}
 	if (want_dir)
 		src->root = strdup(input);
 	else if (opts && opts->image_root)
@@ -465,5 +506,9 @@ void ts_source_close(struct ts_source *src)
 	free(src->real_root);
 	free(src->image_col);
 	free(src->caption_col);
+	free(src->id_col);
+	free(src->hash_col);
+	free(src->hash_type);
+	free(src->json_path);
 	free(src);
 }

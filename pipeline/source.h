@@ -41,6 +41,12 @@ struct ts_source_opts {
 	const char *image_col;         /* NULL: first of image, path, filepath, file_name */
 	const char *caption_col;       /* NULL: first of caption, text */
 	uint64_t max_record_bytes;     /* cap for one CSV row / JSONL line / JSON element (0: 64 MiB) */
+	int urls;                      /* image fields are URLs (tessera fetch): kept in image_ref,
+	                                  never resolved as paths; default columns url, image_url, ... */
+	const char *id_col;            /* copied into meta_json as "uid" (NULL: none) */
+	const char *hash_col;          /* copied into meta_json under hash_type (NULL: none) */
+	const char *hash_type;         /* "sha256" or "md5" */
+	const char *json_path;         /* "json" lists: dotted key path to the record array */
 };
 
 struct ts_record {
@@ -55,6 +61,8 @@ struct ts_record {
 	size_t ncaptions;
 	enum ts_reason reject;   /* TS_R_NONE, or why the reader rejects it */
 	char *reject_msg;        /* malloc'ed one-line message when rejected */
+	char *meta_json;         /* JSON object merged into KEY.json (and samples.meta); NULL if none */
+	char *reject_detail;     /* JSON object for rejects.detail; NULL if none */
 };
 
 /* Free everything a record owns and zero it.  Accepts a zeroed record. */

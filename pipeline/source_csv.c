@@ -61,7 +61,7 @@ struct csvsrc {
 	struct row *q;          /* completed rows: q[qhead..qn) */
 	size_t qn, qhead, qcap;
 	size_t ncols;
-	size_t img_col, cap_col;
+	size_t img_col, cap_col, id_col, hash_col;
 };
 
 static void row_free(struct row *r)
@@ -272,8 +272,9 @@ static int pick_col(struct ts_source *src, const struct row *h, const char *give
 
 static int csv_open_src(struct ts_source *src, struct ts_err *err)
 {
-	static const char *const img_defaults[] = { "image", "path", "filepath", "file_name", NULL };
+	const char *const *img_defaults = ts_src_image_defaults(src);
 	static const char *const cap_defaults[] = { "caption", "text", NULL };
+	static const char *const none[] = { NULL };
 	struct csvsrc *c = calloc(1, sizeof(*c));
 	struct row h = { 0 };
 	int rc;
@@ -308,6 +309,11 @@ static int csv_open_src(struct ts_source *src, struct ts_err *err)
 				src->input, h.bad);
 	else if (!(rc = pick_col(src, &h, src->image_col, img_defaults, "image", &c->img_col, err)))
 		rc = pick_col(src, &h, src->caption_col, cap_defaults, "caption", &c->cap_col, err);
+	c->id_col = c->hash_col = (size_t)-1;
+	if (!rc && src->id_col)
+		rc = pick_col(src, &h, src->id_col, none, "id", &c->id_col, err);
+	if (!rc && src->hash_col)
+		rc = pick_col(src, &h, src->hash_col, none, "hash", &c->hash_col, err);
 	c->ncols = h.n;
 	row_free(&h);
 	return rc;
@@ -345,6 +351,12 @@ static int csv_next(struct ts_source *src, struct ts_record *rec, struct ts_err 
 		rc = ts_src_reject(rec, TS_R_RECORD_BAD_ROW, "image path contains a NUL byte");
 	else
 		rc = ts_src_set_image(src, rec, img);
+	if (rc == 1 && (c->id_col != (size_t)-1 || c->hash_col != (size_t)-1))
+		rc = ts_src_set_meta(src, rec,
+				     c->id_col != (size_t)-1 ? r.f[c->id_col] : NULL,
+				     c->id_col != (size_t)-1 ? r.len[c->id_col] : 0,
+				     c->hash_col != (size_t)-1 ? r.f[c->hash_col] : NULL,
+				     c->hash_col != (size_t)-1 ? r.len[c->hash_col] : 0);
 out:
 	row_free(&r);
 	return rc;

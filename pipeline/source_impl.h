@@ -29,6 +29,8 @@ struct ts_source {
 	uint64_t next_index;
 	int64_t count;            /* -1 unknown */
 	void *priv;               /* the reader's state, freed by ops->close */
+	int urls;                 /* image fields are URLs: never resolved (tessera fetch) */
+	char *id_col, *hash_col, *hash_type, *json_path;
 };
 
 struct ts_source_ops {
@@ -58,6 +60,12 @@ int ts_src_add_caption(struct ts_record *rec, const char *s, size_t len);
  * image root into rec->image_path; a bad path rejects rec (returns 1
  * either way, TS_ERR_NOMEM on allocation failure). */
 int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *rel);
+/* The default image field names: paths, or URLs when src->urls. */
+const char *const *ts_src_image_defaults(const struct ts_source *src);
+/* Put uid (--id-col) and the expected hash (--hash-col, under its
+ * hash_type) into rec->meta_json; NULL values are left out.  1 or TS_ERR_NOMEM. */
+int ts_src_set_meta(struct ts_source *src, struct ts_record *rec, const char *uid,
+		    size_t uid_len, const char *hash, size_t hash_len);
 /* ts_resolve_under() with root already passed through realpath(). */
 int ts_src_resolve(const char *real_root, const char *rel, char **out,
 		   struct ts_err *err);
