@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "../shards/dataset.h"
 #include "../shards/shards.h"
 #include "ingest.h"
 #include "source_fetch.h"
@@ -26,6 +27,7 @@ void usage_fetch(FILE *f)
 {
 	fputs(
 "usage: tessera fetch [options] LIST... -o OUTDIR\n"
+"   or: tessera fetch --retry-failed OUTDIR [--reasons SET] [download options]\n"
 "\n"
 "Download the images of URL lists (CC3M, CC12M, RedCaps, SBU, LAION-style\n"
 "CSV/TSV/JSONL) and write them as `tessera ingest` does: WebDataset shards and\n"
@@ -124,6 +126,7 @@ enum {
 	OPT_MAX_CAPTION_BYTES, OPT_VOCAB, OPT_NO_TOKENS, OPT_THREADS,
 	OPT_SHARD_SAMPLES, OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_STORE, OPT_DEDUP,
 	OPT_PART, OPT_PARTS, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
+	OPT_RETRY_FAILED, OPT_REASONS,
 };
 
 static const struct option long_opts[] = {
@@ -172,6 +175,8 @@ static const struct option long_opts[] = {
 	{ "dedup", required_argument, NULL, OPT_DEDUP },
 	{ "part", required_argument, NULL, OPT_PART },
 	{ "parts", required_argument, NULL, OPT_PARTS },
+	{ "retry-failed", required_argument, NULL, OPT_RETRY_FAILED },
+	{ "reasons", required_argument, NULL, OPT_REASONS },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
 	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
@@ -211,6 +216,186 @@ struct fetch_run {
 	struct ts_fetch_ctx_opts co;
 	int deadline_set;
 };
+
+/* ---- --retry-failed ---- */
+
+struct retry_sel {
+	uint64_t end;               /* end of the complete shard prefix */
+	unsigned next_idx;
+	int prefix_broken;
+	const char *reasons;        /* "transient", "all" or a list */
+	uint64_t *recs;
+	size_t n, cap;
+};
+
+static int sel_shard(const struct ts_ds_shard *sh, void *user)
+{
+	struct retry_sel *r = user;
+	if (r->prefix_broken || sh->idx != r->next_idx || !sh->complete || sh->end_record < r->end) {
+		r->prefix_broken = 1;
+		return 0;
+	}
+	r->end = sh->end_record;
+	r->next_idx++;
+	return 0;
+}
+
+static int reason_selected(const char *set, const char *reason)
+{
+	enum ts_reason rr = ts_reason_from_name(reason);
+	if (rr == TS_R__COUNT)
+		return 0;
+	if (!strcmp(set, "transient"))
+		return ts_reason_transient(rr);
+	if (!strcmp(set, "all"))
+		return !strncmp(reason, "fetch.", 6);
+	size_t n = strlen(reason);
+	for (const char *p = set; *p;) {
+		size_t k = strcspn(p, ",");
+		if (k == n && !strncmp(p, reason, n))
+			return 1;
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+static int sel_reject(const struct ts_ds_reject *rj, void *user)
+{
+	struct retry_sel *r = user;
+	if (rj->record >= r->end || !reason_selected(r->reasons, rj->reason))
+		return 0;
+	if (r->n == r->cap) {
+		size_t nc = r->cap ? r->cap * 2 : 256;
+		uint64_t *nr = realloc(r->recs, nc * sizeof(*nr));
+		if (!nr)
+			return -1;
+		r->recs = nr;
+		r->cap = nc;
+	}
+	r->recs[r->n++] = rj->record;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int check_reasons(const char *set)
+{
+	if (!strcmp(set, "transient") || !strcmp(set, "all"))
+		return 0;
+	for (const char *p = set; *p;) {
+		size_t k = strcspn(p, ",");
+		char name[64];
+		if (k == 0 || k >= sizeof(name))
+			return -1;
+		memcpy(name, p, k);
+		name[k] = '\0';
+		if (ts_reason_from_name(name) == TS_R__COUNT || strncmp(name, "fetch.", 6))
+			return -1;
+		p += k;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+}
+
+/* The options of the run that made dir, from its catalog, into o and net;
+ * the records to fetch again into sel.  Returns 0, or an exit code after a
+ * message.  *opts_json keeps the strings o points into. */
+static int retry_setup(const char *dir, struct ts_ingest_opts *o, struct ts_fetch_opts *net,
+		       struct retry_sel *sel, json_t **opts_json, const char **respect_s)
+{
+	struct ts_dataset *ds = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	char *meta = NULL;
+	json_t *j = NULL, *fj, *v;
+	json_error_t jerr;
+	int rc = TS_EXIT_FAIL;
+
+	if (ts_dataset_open(&ds, dir, &e)) {
+		ts_error("%s", e.msg);
+		goto out;
+	}
+	if (!(meta = ts_dataset_meta(ds, "ingest_options")) || !(j = json_loads(meta, 0, &jerr))) {
+		ts_error("'%s' has no options in its catalog: not a tessera dataset", dir);
+		goto out;
+	}
+	if (!json_is_object(fj = json_object_get(j, "fetch"))) {
+		ts_error("'%s' was not made by tessera fetch: nothing to retry", dir);
+		goto out;
+	}
+	json_t *inputs = json_object_get(j, "inputs");
+	size_t ni = json_array_size(inputs);
+	if (!ni) {
+		ts_error("'%s' lists no inputs in its catalog", dir);
+		goto out;
+	}
+	o->inputs = calloc(ni, sizeof(*o->inputs));
+	if (!o->inputs)
+		goto out;
+	for (size_t i = 0; i < ni; i++)
+		o->inputs[i] = json_string_value(json_array_get(inputs, i));
+	o->ninputs = (int)ni;
+#define S(name) (json_is_string(v = json_object_get(j, name)) ? json_string_value(v) : NULL)
+#define I(name) json_integer_value(json_object_get(j, name))
+	int fmt = ts_input_format_parse(S("format"));
+	o->src.format = fmt > 0 ? (enum ts_input_format)fmt : TS_INPUT_AUTO;
+	o->src.image_root = S("image_root");
+	o->src.image_col = S("image_col");
+	o->src.caption_col = S("caption_col");
+	int rm = ts_resize_mode_parse(S("resize") ? S("resize") : "");
+	int en = ts_encode_fmt_parse(S("encode") ? S("encode") : "");
+	if (rm < 0 || en < 0) {
+		ts_error("cannot read the options in the catalog of '%s'", dir);
+		goto out;
+	}
+	o->px.resize = (enum ts_resize_mode)rm;
+	o->px.encode = (enum ts_encode_fmt)en;
+	o->px.size = (int)I("size");
+	o->px.min_size = (int)I("min_size");
+	o->px.max_pixels = (uint64_t)I("max_pixels");
+	o->px.quality = (int)I("quality");
+	o->shard_samples = (uint64_t)I("shard_samples");
+	o->shard_bytes = (uint64_t)I("shard_bytes");
+	o->max_file_bytes = (uint64_t)I("max_file_bytes");
+	o->max_caption_bytes = (uint64_t)I("max_caption_bytes");
+	o->part_index = (unsigned)I("part_index");
+	o->part_count = (unsigned)I("part_count");
+	const char *dd = S("dedup"), *st = S("store");
+	o->dedup = dd && !strcmp(dd, "exact");
+	o->store = st && !strcmp(st, "sqlite") ? TS_STORE_SQLITE : TS_STORE_TAR;
+#undef S
+#undef I
+	v = json_object_get(fj, "id_col");
+	o->src.id_col = json_string_value(v);
+	o->src.hash_col = json_string_value(json_object_get(fj, "hash_col"));
+	if (json_string_value(json_object_get(fj, "hash_type")))
+		o->src.hash_type = json_string_value(json_object_get(fj, "hash_type"));
+	net->max_bytes = (uint64_t)json_integer_value(json_object_get(fj, "max_bytes"));
+	net->max_redirects = (int)json_integer_value(json_object_get(fj, "max_redirects"));
+	if (json_string_value(json_object_get(fj, "respect")))
+		*respect_s = json_string_value(json_object_get(fj, "respect"));
+
+	if (ts_dataset_foreach_shard(ds, sel_shard, sel, &e) < 0 ||
+	    ts_dataset_foreach_reject(ds, sel_reject, sel, &e) != 0) {
+		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
+		goto out;
+	}
+	qsort(sel->recs, sel->n, sizeof(*sel->recs), cmp_u64);
+	*opts_json = j;
+	j = NULL;
+	rc = 0;
+out:
+	json_decref(j);
+	free(meta);
+	ts_dataset_close(ds);
+	return rc;
+}
 
 static int hook_wrap(struct ts_source **src, void *user, uint64_t resume_record, struct ts_err *err)
 {
@@ -273,6 +458,9 @@ int cmd_fetch(int argc, char **argv)
 	int nresolve = 0;
 	unsigned parts = 0;
 	const char *respect_s = "all";
+	const char *retry_dir = NULL;
+	struct retry_sel sel = { .reasons = "transient" };
+	json_t *retry_json = NULL;
 
 	memset(&o, 0, sizeof(o));
 	memset(&fr, 0, sizeof(fr));
@@ -442,9 +630,14 @@ int cmd_fetch(int argc, char **argv)
 			respect_s = optarg;
 			break;
 		case OPT_RESOLVE:
-			if (strchr(optarg, ':') == NULL) {
-				rc = bad("--resolve", optarg, "expected HOST:PORT:ADDRESS");
-				goto out;
+			{
+				char host[256], addr[256];
+				unsigned port;
+				if (sscanf(optarg, "%255[^:]:%u:%255s", host, &port, addr) != 3 ||
+				    port == 0 || port > 65535) {
+					rc = bad("--resolve", optarg, "expected HOST:PORT:ADDRESS");
+					goto out;
+				}
 			}
 			resolve[nresolve++] = optarg;
 			break;
@@ -574,6 +767,14 @@ int cmd_fetch(int argc, char **argv)
 			}
 			parts = (unsigned)l;
 			break;
+		case OPT_RETRY_FAILED: retry_dir = optarg; break;
+		case OPT_REASONS:
+			if (check_reasons(optarg)) {
+				rc = bad("--reasons", optarg, "expected transient, all or a list of fetch.* reason codes");
+				goto out;
+			}
+			sel.reasons = optarg;
+			break;
 		case OPT_JSON: o.json = 1; break;
 		case OPT_PROGRESS: o.progress = 1; break;
 		case OPT_NO_PROGRESS: o.progress = 0; break;
@@ -586,33 +787,60 @@ int cmd_fetch(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (!o.outdir) {
-		ts_error("no output directory: give -o OUTDIR");
-		fputs("usage: tessera fetch [options] LIST... -o OUTDIR\n", stderr);
-		rc = TS_EXIT_USAGE;
-		goto out;
-	}
-	if (optind >= argc) {
-		ts_error("no LIST given");
-		fputs("usage: tessera fetch [options] LIST... -o OUTDIR\n", stderr);
-		rc = TS_EXIT_USAGE;
-		goto out;
-	}
-	if (!o.part_source && (rc = ts_partition_from_env(&o, parts)))
-		goto out;
-	rc = TS_EXIT_FAIL;
-	if (o.part_count > 1) {
-		if (asprintf(&partdir, "%s/part-%05u", o.outdir, o.part_index) < 0)
+	if (retry_dir) {
+		if (optind < argc || o.outdir) {
+			ts_error("--retry-failed takes its LISTs and OUTDIR from the catalog: give no LIST or -o");
+			fputs("see 'tessera fetch --help'\n", stderr);
+			rc = TS_EXIT_USAGE;
 			goto out;
-		o.outdir = partdir;
+		}
+		if ((rc = retry_setup(retry_dir, &o, net, &sel, &retry_json, &respect_s)))
+			goto out;
+		rc = TS_EXIT_FAIL;
+		o.outdir = retry_dir;
+		if (sel.n == 0) {
+			if (ts_verbosity >= 1)
+				fprintf(stderr, "tessera: nothing to retry in '%s' (reasons: %s)\n",
+					retry_dir, sel.reasons);
+			rc = TS_EXIT_OK;
+			goto out;
+		}
+		if (ts_verbosity >= 1)
+			fprintf(stderr, "tessera: fetching %zu records of '%s' again (reasons: %s)\n",
+				sel.n, retry_dir, sel.reasons);
+		fr.co.only = sel.recs;
+		fr.co.nonly = sel.n;
+		hooks.only = sel.recs;
+		hooks.nonly = sel.n;
+	} else {
+		if (!o.outdir) {
+			ts_error("no output directory: give -o OUTDIR");
+			fputs("usage: tessera fetch [options] LIST... -o OUTDIR\n", stderr);
+			rc = TS_EXIT_USAGE;
+			goto out;
+		}
+		if (optind >= argc) {
+			ts_error("no LIST given");
+			fputs("usage: tessera fetch [options] LIST... -o OUTDIR\n", stderr);
+			rc = TS_EXIT_USAGE;
+			goto out;
+		}
+		if (!o.part_source && (rc = ts_partition_from_env(&o, parts)))
+			goto out;
+		rc = TS_EXIT_FAIL;
+		if (o.part_count > 1) {
+			if (asprintf(&partdir, "%s/part-%05u", o.outdir, o.part_index) < 0)
+				goto out;
+			o.outdir = partdir;
+		}
+		o.inputs = (const char **)argv + optind;
+		o.ninputs = argc - optind;
+		o.max_file_bytes = net->max_bytes;
 	}
-	o.inputs = (const char **)argv + optind;
-	o.ninputs = argc - optind;
 	if (o.threads == 0) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		o.threads = n > 0 ? (int)n : 1;
 	}
-	o.max_file_bytes = net->max_bytes;
 	net->respect = (unsigned)ts_fetch_parse_respect(respect_s);
 	net->resolve = resolve;
 	net->nresolve = nresolve;
@@ -666,5 +894,9 @@ out:
 	free(partdir);
 	free(ua);
 	free(fp);
+	if (retry_json)
+		free(o.inputs);
+	json_decref(retry_json);
+	free(sel.recs);
 	return rc;
 }

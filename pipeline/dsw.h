@@ -46,6 +46,10 @@ struct ts_dsw_opts {
 	uint64_t first_record;      /* where the next shard's record range starts */
 	uint64_t shard_samples, shard_bytes;
 	int store;                  /* enum ts_store: tar (0) or sqlite */
+	int retry;                  /* tessera fetch --retry-failed: samples and rejects are of
+	                               records before first_record; each replaces the record's
+	                               earlier rejects, and shards get the empty range
+	                               [first_record, first_record) */
 };
 
 struct ts_dsw;

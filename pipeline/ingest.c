@@ -104,6 +104,20 @@ struct ingest {
 
 static volatile sig_atomic_t stop_requested;
 
+/* x is in the sorted array a[0..n) */
+static int in_sorted(const uint64_t *a, size_t n, uint64_t x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && a[lo] == x;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -639,6 +653,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		.first_shard = next_shard, .first_record = next_record,
 		.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
 		.store = o->store,
+		.retry = o->hooks && o->hooks->only,
 	};
 	if (ts_dsw_new(&in->dsw, &dopts, &e)) {
 		ts_error("%s", e.msg);
@@ -712,8 +727,10 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		memset(&rec, 0, sizeof(rec));
 		while (!stop_requested && (r = ts_source_next(src, &rec, &e)) == 1) {
 			index = rec.index + 1;
-			if (rec.index < next_record ||
-			    (o->part_count > 1 && rec.index % o->part_count != o->part_index)) {
+			int skip = o->hooks && o->hooks->only
+				? !in_sorted(o->hooks->only, o->hooks->nonly, rec.index)
+				: rec.index < next_record;
+			if (skip || (o->part_count > 1 && rec.index % o->part_count != o->part_index)) {
 				ts_record_release(&rec);
 				continue;
 			}

@@ -50,6 +50,10 @@ struct ts_ingest_hooks {
 	/* add fields to the --json summary (a json_t object), print lines after the text one */
 	void (*summary_json)(void *user, void *json_obj);
 	void (*summary_text)(void *user, FILE *f);
+	/* --retry-failed: only these records (sorted), all before the resume
+	 * point, into new shards of empty range (docs/fetch.md) */
+	const uint64_t *only;
+	size_t nonly;
 };
 
 /* Run an ingest.  Returns the process exit code: 0 done (rejects are not

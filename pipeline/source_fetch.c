@@ -97,7 +97,7 @@ static void on_done(void *user, struct ts_fetch_result *r)
 static int wanted(const struct fsrc *s, const struct ts_record *rec)
 {
 	const struct ts_fetch_ctx_opts *o = &s->c->o;
-	if (rec->reject != TS_R_NONE || rec->index < s->resume_record)
+	if (rec->reject != TS_R_NONE || (!o->only && rec->index < s->resume_record))
 		return 0;
 	if (o->part_count > 1 && rec->index % o->part_count != o->part_index)
 		return 0;

@@ -12,8 +12,8 @@ address, the requests seen per path, and the request headers of interest
 Paths (NAME is a file in --images):
   /img/NAME                  200 with the image
   /status/CODE               that status, a small HTML body
-  /flaky/ID/NAME             500 the first time per ID (or until /_recover
-                             with /flaky/always/...), then the image
+  /flaky/ID/NAME             500 the first time per ID (or, for an ID that
+                             starts with "always", until /_recover), then the image
   /ratelimit/ID/NAME         429 with Retry-After: 2 the first time, then the image
   /hang                      reads the request, never answers
   /slow                      headers, then one byte per second
@@ -138,7 +138,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with LOCK:
                 first = key not in FLAKY_SEEN
                 FLAKY_SEEN.add(key)
-            fail = (not RECOVERED[0]) if key == "always" else first
+            fail = (not RECOVERED[0]) if key.startswith("always") else first
             if fail:
                 self.send_body(500, b"<html>busy</html>", "text/html")
             else:
