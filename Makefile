@@ -53,7 +53,7 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
 	pipeline/cmd_tags.c pipeline/cmd_compose.c \
 	pipeline/source.c pipeline/source_folder.c pipeline/source_csv.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
-	pipeline/source_urban1k.c pipeline/source_wds.c \
+	pipeline/source_urban1k.c pipeline/source_wds.c pipeline/source_json.c \
 	pipeline/cmd_str.c pipeline/str.c \
 	pipeline/fetch.c pipeline/source_fetch.c pipeline/cmd_fetch.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)

@@ -35,7 +35,12 @@ void usage_fetch(FILE *f)
 "rejects with a fetch.* reason.  Re-running on a partial OUTDIR resumes it.\n"
 "\n"
 "Input:\n"
-"  -f, --format FMT        csv, tsv, jsonl (default: from each LIST's extension)\n"
+"  -f, --format FMT        csv, tsv, jsonl, json (default: from each LIST's\n"
+"                          extension; .json is json)\n"
+"      --json-path KEYS    json: the dotted key path of the record array\n"
+"                          (RedCaps: annotations); without it, the top level:\n"
+"                          an array of records, or parallel arrays (SBU:\n"
+"                          image_urls and captions)\n"
 "      --url-col NAME      URL column (default: first of url, URL, image_url,\n"
 "                          img_url, image)\n"
 "      --caption-col NAME  caption column (default: first of caption, text)\n"
@@ -126,12 +131,13 @@ enum {
 	OPT_MAX_CAPTION_BYTES, OPT_VOCAB, OPT_NO_TOKENS, OPT_THREADS,
 	OPT_SHARD_SAMPLES, OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_STORE, OPT_DEDUP,
 	OPT_PART, OPT_PARTS, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_RETRY_FAILED, OPT_REASONS,
+	OPT_RETRY_FAILED, OPT_REASONS, OPT_JSON_PATH,
 };
 
 static const struct option long_opts[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "url-col", required_argument, NULL, OPT_URL_COL },
+	{ "json-path", required_argument, NULL, OPT_JSON_PATH },
 	{ "caption-col", required_argument, NULL, OPT_CAPTION_COL },
 	{ "id-col", required_argument, NULL, OPT_ID_COL },
 	{ "hash-col", required_argument, NULL, OPT_HASH_COL },
@@ -374,6 +380,7 @@ static int retry_setup(const char *dir, struct ts_ingest_opts *o, struct ts_fetc
 	v = json_object_get(fj, "id_col");
 	o->src.id_col = json_string_value(v);
 	o->src.hash_col = json_string_value(json_object_get(fj, "hash_col"));
+	o->src.json_path = json_string_value(json_object_get(fj, "json_path"));
 	if (json_string_value(json_object_get(fj, "hash_type")))
 		o->src.hash_type = json_string_value(json_object_get(fj, "hash_type"));
 	net->max_bytes = (uint64_t)json_integer_value(json_object_get(fj, "max_bytes"));
@@ -488,13 +495,15 @@ int cmd_fetch(int argc, char **argv)
 		switch (c) {
 		case 'f':
 			if ((v = ts_input_format_parse(optarg)) < 0 ||
-			    (v != TS_INPUT_CSV && v != TS_INPUT_TSV && v != TS_INPUT_JSONL)) {
-				rc = bad("--format", optarg, "expected csv, tsv or jsonl");
+			    (v != TS_INPUT_CSV && v != TS_INPUT_TSV && v != TS_INPUT_JSONL &&
+			     v != TS_INPUT_JSON)) {
+				rc = bad("--format", optarg, "expected csv, tsv, jsonl or json");
 				goto out;
 			}
 			o.src.format = (enum ts_input_format)v;
 			break;
 		case OPT_URL_COL: o.src.image_col = optarg; break;
+		case OPT_JSON_PATH: o.src.json_path = optarg; break;
 		case OPT_CAPTION_COL: o.src.caption_col = optarg; break;
 		case OPT_ID_COL: o.src.id_col = optarg; break;
 		case OPT_HASH_COL: o.src.hash_col = optarg; break;
@@ -855,8 +864,9 @@ int cmd_fetch(int argc, char **argv)
 		fr.co.deadline = ts_now() + deadline;
 
 	/* what changes the output, for the resume check */
-	json_t *fj = json_pack("{s:s?, s:s?, s:s, s:I, s:i, s:s}",
+	json_t *fj = json_pack("{s:s?, s:s?, s:s?, s:s, s:I, s:i, s:s}",
 			       "id_col", o.src.id_col, "hash_col", o.src.hash_col,
+			       "json_path", o.src.json_path,
 			       "hash_type", o.src.hash_type, "max_bytes", (json_int_t)net->max_bytes,
 			       "max_redirects", net->max_redirects, "respect", respect_s);
 	fp = fj ? json_dumps(fj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;

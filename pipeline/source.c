@@ -34,6 +34,7 @@ static const char *const format_names[] = {
 	[TS_INPUT_SHAREGPT4V] = "sharegpt4v",
 	[TS_INPUT_URBAN1K] = "urban1k",
 	[TS_INPUT_WDS] = "wds",
+	[TS_INPUT_JSON] = "json",
 };
 
 #define NFORMATS (sizeof(format_names) / sizeof(format_names[0]))
@@ -397,6 +398,7 @@ static const struct ts_source_ops *ops_for(enum ts_input_format f)
 	case TS_INPUT_COCO: return &ts_source_coco_ops;
 	case TS_INPUT_SHAREGPT4V: return &ts_source_sharegpt4v_ops;
 	case TS_INPUT_WDS: return &ts_source_wds_ops;
+	case TS_INPUT_JSON: return &ts_source_json_ops;
 	default: return NULL;
 	}
 }
@@ -417,6 +419,10 @@ int ts_source_open(struct ts_source **out, const char *input,
 	if (f == TS_INPUT_AUTO && (f = ts_source_detect(input)) == TS_INPUT_AUTO)
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
 				  "cannot tell the format of '%s'; use --format", input);
+	/* URL lists in one JSON document (SBU, RedCaps) are never COCO or ShareGPT4V */
+	if (opts && opts->urls && (opts->format == TS_INPUT_AUTO) &&
+	    (f == TS_INPUT_COCO || f == TS_INPUT_SHAREGPT4V))
+		f = TS_INPUT_JSON;
 	const struct ts_source_ops *ops = ops_for(f);
 	if (!ops)
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,

@@ -29,6 +29,7 @@ enum ts_input_format {
 	TS_INPUT_SHAREGPT4V,
 	TS_INPUT_URBAN1K,
 	TS_INPUT_WDS,
+	TS_INPUT_JSON,         /* records in one JSON document: an array at --json-path, or parallel arrays */
 };
 
 /* "folder", "csv", ...; parse returns -1 for unknown names. */

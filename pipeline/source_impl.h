@@ -47,6 +47,7 @@ extern const struct ts_source_ops ts_source_jsonl_ops;
 extern const struct ts_source_ops ts_source_coco_ops;
 extern const struct ts_source_ops ts_source_sharegpt4v_ops;
 extern const struct ts_source_ops ts_source_wds_ops;
+extern const struct ts_source_ops ts_source_json_ops;
 
 /* Mark rec rejected with a malloc'ed message.  Returns 1 (a record was
  * produced) so readers can `return ts_src_reject(...)`, or TS_ERR_NOMEM. */

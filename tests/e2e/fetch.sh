@@ -192,6 +192,34 @@ assert d['http_status'] == 404 and d['attempts'] == 1 and d['final_url'].endswit
 }
 t reject_keeps_status_and_attempts reject_detail
 
+# ---- input shapes: SBU's parallel arrays, RedCaps's annotations, JSONL ------------------
+shapes() {
+	printf '{"image_urls": ["%s/img/%s", "%s/status/404/sbu", "%s/img/%s"], "captions": ["sbu one", "sbu two", "sbu three"]}' \
+		"$A" "$I" "$A" "$A" "$J" > "$TMP/sbu.json"
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES --no-tokens "$TMP/sbu.json" -o "$TMP/sbu" || return 1
+	got=$(sqlite3 "$TMP/sbu/catalog.sqlite" "select group_concat(key || '=' || caption, ';') from (select key, caption from samples order by key)")
+	[ "$got" = "000000000=sbu one;000000002=sbu three" ] || { echo "sbu samples: $got"; return 1; }
+	[ "$(reason_in "$TMP/sbu" 1)" = fetch.http_gone ] || return 1
+	printf '{"info": {"version": 1}, "annotations": [{"image_id": "rc1", "url": "%s/img/%s", "caption": "rc one", "subreddit": "pics"}, {"image_id": "rc2", "url": "%s/img/%s", "caption": "rc two"}]}' \
+		"$A" "$J" "$A" "$I" > "$TMP/redcaps.json"
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES --no-tokens --json-path annotations --id-col image_id \
+		"$TMP/redcaps.json" -o "$TMP/rc" || return 1
+	tar xOf "$TMP/rc/shards/000000.tar" 000000001.json | "$PY" -c "
+import json, sys
+m = json.load(sys.stdin)
+assert m['uid'] == 'rc2' and m['captions'] == ['rc two'] and m['source'].endswith('annotations[1]'), m"
+	printf '{"url": "%s/img/%s", "caption": "jl one", "key": 17}\n\n{"url": "%s/status/410", "caption": "jl two", "key": 18}\n' \
+		"$A" "$I" "$A" > "$TMP/l.jsonl"
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES --no-tokens --id-col key "$TMP/l.jsonl" -o "$TMP/jl" || return 1
+	tar xOf "$TMP/jl/shards/000000.tar" 000000000.json | grep -q '"uid":"17"' || return 1
+	[ "$(reason_in "$TMP/jl" 1)" = fetch.http_gone ]
+}
+reason_in() { sqlite3 "$1/catalog.sqlite" "select reason from rejects where record = $2"; }
+t sbu_redcaps_jsonl_shapes shapes
+
 # ---- timeouts: accept and never answer ------------------------------------------------
 printf 'url,caption\n%s/hang,never answers\n%s/img/%s,fine\n' "$B" "$A" "$J" > "$TMP/hang.csv"
 hang_is_timeout() {
