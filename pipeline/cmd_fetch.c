@@ -393,7 +393,8 @@ static int retry_setup(const char *dir, struct ts_ingest_opts *o, struct ts_fetc
 		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
 		goto out;
 	}
-	qsort(sel->recs, sel->n, sizeof(*sel->recs), cmp_u64);
+	if (sel->n)
+		qsort(sel->recs, sel->n, sizeof(*sel->recs), cmp_u64);
 	*opts_json = j;
 	j = NULL;
 	rc = 0;

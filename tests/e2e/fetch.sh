@@ -318,15 +318,15 @@ reqs() { stats | "$PY" -c "import json,sys; r=json.load(sys.stdin)['requests']; 
 retry_failed() {
 	# shellcheck disable=SC2086
 	timeout 60 "$TESSERA" fetch -q $RES --retries 1 --backoff 100ms --no-tokens --shard-samples 100 \
-		"$TMP/rt.csv" -o "$TMP/rt" || return 1
+		"$TMP/rt.csv" -o "$TMP/rt" || { echo "the first run failed"; return 1; }
 	n=$(sqlite3 "$TMP/rt/catalog.sqlite" "select count(*) from rejects where reason = 'fetch.http_server'")
 	[ "$n" = 3 ] || { echo "expected 3 fetch.http_server rejects before the retry, got $n"; return 1; }
 	before=$(reqs /delay/1/$I /delay/2/$J /flaky/always-1/$I /flaky/always-2/$J /flaky/always-3/$I /status/404/r1 /status/404/r2)
 	[ "$before" = "1 1 2 2 2 1 1" ] || { echo "requests before the retry: $before"; return 1; }
 	cp "$TMP/rt/shards/000000.tar" "$TMP/rt-000000.tar"
-	curl -s --max-time 5 --noproxy '*' -X POST "http://127.0.0.2:$P/_recover" > /dev/null || return 1
+	curl -s --max-time 5 --noproxy '*' -X POST "http://127.0.0.2:$P/_recover" > /dev/null || { echo "cannot reach the server"; return 1; }
 	# shellcheck disable=SC2086
-	timeout 60 "$TESSERA" fetch -q $RES --retry-failed "$TMP/rt" || return 1
+	timeout 60 "$TESSERA" fetch -q $RES --retry-failed "$TMP/rt" || { echo "--retry-failed exit $?"; return 1; }
 	after=$(reqs /delay/1/$I /delay/2/$J /flaky/always-1/$I /flaky/always-2/$J /flaky/always-3/$I /status/404/r1 /status/404/r2)
 	[ "$after" = "1 1 3 3 3 1 1" ] || { echo "requests after the retry: $after (expected 1 1 3 3 3 1 1: the transient ones only)"; return 1; }
 	cmp "$TMP/rt/shards/000000.tar" "$TMP/rt-000000.tar" || { echo "the existing shard was rewritten"; return 1; }
@@ -336,17 +336,18 @@ retry_failed() {
 	[ "$got" = "4:fetch.http_gone 6:fetch.http_gone" ] || { echo "rejects: $got"; return 1; }
 	got=$(sqlite3 "$TMP/rt/catalog.sqlite" "select first_record || ' ' || end_record || ' ' || complete from shards where idx = 1")
 	[ "$got" = "7 7 1" ] || { echo "retry shard range: '$got', expected the empty range 7 7"; return 1; }
-	tar tf "$TMP/rt/shards/000001.tar" | grep -q '^000000005.jpg$' || return 1
+	tar tf "$TMP/rt/shards/000001.tar" | grep -q '^000000005.jpg$' || { echo "000000005.jpg not in the retry shard"; return 1; }
 	n=$(sqlite3 "$TMP/rt/catalog.sqlite" "select count(*) from runs where command like '%--retry-failed%' and status = 'ok'")
 	[ "$n" = 1 ] || { echo "the retry run is not recorded"; return 1; }
 	"$TESSERA" shards verify "$TMP/rt" > /dev/null || { echo "shards verify failed"; "$TESSERA" shards verify "$TMP/rt"; return 1; }
 	# nothing left to retry
 	# shellcheck disable=SC2086
-	timeout 60 "$TESSERA" fetch $RES --retry-failed "$TMP/rt" 2>&1 | grep -q 'nothing to retry' || return 1
+	timeout 60 "$TESSERA" fetch $RES --retry-failed "$TMP/rt" > "$TMP/rt2.out" 2>&1
+	grep -q 'nothing to retry' "$TMP/rt2.out" || { echo "a second retry:"; cat "$TMP/rt2.out"; return 1; }
 	# a normal re-run keeps everything (resume finds the retry shard in the prefix)
 	# shellcheck disable=SC2086
 	timeout 60 "$TESSERA" fetch -q $RES --retries 1 --backoff 100ms --no-tokens --shard-samples 100 \
-		"$TMP/rt.csv" -o "$TMP/rt" || return 1
+		"$TMP/rt.csv" -o "$TMP/rt" || { echo "a re-run failed"; return 1; }
 	n=$(sqlite3 "$TMP/rt/catalog.sqlite" "select count(*) from samples")
 	[ "$n" = 5 ] || { echo "a re-run changed the samples: $n"; return 1; }
 }
