@@ -45,9 +45,10 @@ LIB_SRC := base/ts_error.c \
 	captions/caption.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
-	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c
+	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c \
+	shards/writer.c shards/out.c shards/index.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c \
-	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/dsw.c pipeline/seen.c \
+	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/seen.c \
 	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
 	pipeline/captions_stats.c pipeline/captions_split.c pipeline/rewrite.c \
 	pipeline/cmd_tags.c pipeline/cmd_compose.c \

@@ -36,7 +36,8 @@
 #include "../shards/dataset.h"
 #include "../shards/shards.h"
 #include "cmd.h"
-#include "dsw.h"
+#include "../shards/out.h"
+#include "../shards/writer.h"
 #include "progress.h"
 #include "shards_ops.h"
 #include "util.h"
@@ -1081,18 +1082,14 @@ int cmd_compose(int argc, char **argv)
 	uint64_t resume_record = 0;
 	struct out_state os = { .e = TS_ERR_INIT };
 	struct ts_err e = TS_ERR_INIT;
-	struct ts_catalog *cat = NULL;
+	struct ts_out *od = NULL;
 	struct worker *ws = NULL;
 	struct ts_ds_iter *it = NULL;
 	struct ts_bpe_ctx *tok = NULL;
 	struct ts_progress *prog = NULL;
-	char path[PATH_MAX + 64];
 	int rc = TS_EXIT_FAIL;
-	int64_t run_id = 0;
 	uint64_t total = 0, next_record = 0, done = 0;
-	int lockfd = -1;
 	double t0 = ts_now();
-	struct stat sb;
 
 	if (ts_dataset_open(&cx.ds, o.indir, &e) || ts_dataset_foreach_shard(cx.ds, count_shard, &total, &e)) {
 		ts_error("%s", e.msg);
@@ -1111,18 +1108,7 @@ int cmd_compose(int argc, char **argv)
 		}
 		ts_info("no CLIP vocabulary found: token counts are not stored");
 	}
-	snprintf(path, sizeof(path), "%s/shards", o.outdir);
-	if (ts_mkdirs(path, 0755)) {
-		ts_error("cannot create '%s': %s", path, strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/.tessera.lock", o.outdir);
-	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
-		ts_error("'%s' is in use by another tessera process", o.outdir);
-		goto out;
-	}
-	char optsj[1024], inreal[PATH_MAX];
+	char inreal[PATH_MAX];
 	if (!realpath(o.indir, inreal))
 		snprintf(inreal, sizeof(inreal), "%s", o.indir);
 	/* the input's identity: its path and its shards' hashes */
@@ -1134,49 +1120,47 @@ int cmd_compose(int argc, char **argv)
 		json_decref(hs);
 	}
 	json_t *inj = json_pack("{s:s, s:s}", "path", inreal, "shards_hash", inhash ? inhash : "");
-	char *indesc = inj ? json_dumps(inj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-	json_decref(inj);
 	free(inhash);
-	snprintf(optsj, sizeof(optsj),
-		 "{\"mode\":\"%s\",\"axis\":\"%s\",\"size\":%d,\"fit\":\"%s\",\"alpha\":%.17g,\"rate\":%.17g,"
-		 "\"epochs\":%d,\"seed\":%" PRIu64 ",\"window\":%" PRIu64 ",\"include_originals\":%s,"
-		 "\"max_tokens\":%ld,\"tries\":%d,\"encode\":\"%s\",\"quality\":%d,\"shard_samples\":%" PRIu64
-		 ",\"input\":%s}",
-		 mode_names[o.mode], o.vertical ? "vertical" : "horizontal", o.size, o.stretch ? "stretch" : "center-crop",
-		 o.alpha, o.rate, o.epochs, o.seed, o.window, o.include_originals ? "true" : "false", o.max_tokens,
-		 o.tries, o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png", o.quality, o.shard_samples,
-		 indesc ? indesc : "null");
-	free(indesc);
-	snprintf(path, sizeof(path), "%s/catalog.sqlite", o.outdir);
-	int resuming = stat(path, &sb) == 0;
-	char *old = NULL;
-	unsigned next_shard = 0;
-	if (ts_catalog_open(&cat, path, &e) || (resuming && ts_catalog_meta_get(cat, "compose_options", &old, &e))) {
-		ts_error("%s", e.msg);
+	json_t *oj = json_pack("{s:s, s:s, s:i, s:s, s:f, s:f, s:i, s:I, s:I, s:b, s:I, s:i, s:s, s:i, s:I, s:o*}",
+			       "mode", mode_names[o.mode], "axis", o.vertical ? "vertical" : "horizontal",
+			       "size", o.size, "fit", o.stretch ? "stretch" : "center-crop",
+			       "alpha", o.alpha, "rate", o.rate, "epochs", o.epochs,
+			       "seed", (json_int_t)o.seed, "window", (json_int_t)o.window,
+			       "include_originals", o.include_originals, "max_tokens", (json_int_t)o.max_tokens,
+			       "tries", o.tries, "encode", o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png",
+			       "quality", o.quality, "shard_samples", (json_int_t)o.shard_samples, "input", inj);
+	char *optsj = oj ? json_dumps(oj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(oj);
+	if (!optsj) {
+		ts_error("out of memory");
 		goto out;
 	}
-	if (resuming && (!old || strcmp(old, optsj))) {
-		ts_error("'%s' holds %s; compose into a new OUTDIR (or the same command to resume)", o.outdir,
-			 old ? "a composition made with other options or input" : "a dataset that is not a composition");
-		free(old);
-		goto out;
+	{
+		const char *inputs[1] = { o.indir };
+		struct ts_out_opts oo = {
+			.dir = o.outdir, .meta_key = "compose_options", .fingerprint = optsj,
+			.overwrite = 0, .store = TS_STORE_TAR,
+			.shard_samples = o.shard_samples, .shard_bytes = 1ULL << 30,
+			.inputs = inputs, .ninputs = 1,
+			.command_line = "tessera compose", .version = TS_VERSION,
+			.hook = ts_crash_hook,
+		};
+		int orc = ts_out_open(&od, &oo, &e);
+		free(optsj);
+		if (orc) {
+			ts_error("%s", e.msg);
+			goto out;
+		}
 	}
-	free(old);
-	if ((resuming && ts_catalog_resume(cat, &next_shard, &resume_record, &e)) ||
-	    (!resuming && ts_catalog_meta_set(cat, "compose_options", optsj, &e)) ||
-	    ts_catalog_run_begin(cat, "tessera compose", TS_VERSION, optsj, &run_id, &e)) {
-		ts_error("%s", e.msg);
-		goto out;
-	}
+	os.w = ts_out_writer(od);
+	resume_record = ts_out_resume_record(od);
 	cx.resume = resume_record;
-	if (resuming)
-		ts_info("resuming in '%s' at record %" PRIu64 " (shard %u)", o.outdir, resume_record, next_shard);
-	snprintf(path, sizeof(path), "%s/shards", o.outdir);
-	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = o.shard_samples,
-				     .shard_bytes = 1ULL << 30, .first_shard = next_shard,
-				     .first_record = resume_record };
+	if (resume_record)
+		ts_info("resuming in '%s' at record %" PRIu64 " (shard %u)", o.outdir, resume_record,
+			ts_out_resume_shards(od));
+	ts_signals_catch();
 	ws = calloc((size_t)o.threads, sizeof(*ws));
-	if (!ws || ts_dsw_new(&os.w, &dopts, &os.e))
+	if (!ws)
 		goto fail;
 	for (int t = 0; t < o.threads; t++) {
 		ws[t].c = &cx;
@@ -1197,7 +1181,7 @@ int cmd_compose(int argc, char **argv)
 	const struct ts_ds_sample *s;
 	int n = ts_ds_next_sample(it, &s, &os.e);
 	cx.nwin = 0;
-	while (n == 1) {
+	while (n == 1 && !ts_stop_requested) {
 		while (n == 1 && cx.nwin < o.window) {
 			if (load_src(&cx.win[cx.nwin++], s, cx.ds, &os.e))
 				goto fail;
@@ -1234,23 +1218,35 @@ int cmd_compose(int argc, char **argv)
 		cx.nwin = 0;
 		cx.window_no++;
 	}
-	if (n < 0 || ts_dsw_finish(os.w, next_record, &os.e))
+	if (n < 0 || (!ts_stop_requested && ts_out_finish(od, next_record, &os.e)))
 		goto fail;
 	ts_progress_done(prog);
 	struct ts_dsw_stats st;
 	ts_dsw_stats(os.w, &st);
 	double secs = ts_now() - t0;
-	char summary[256];
-	snprintf(summary, sizeof(summary),
-		 "{\"composites\":%" PRIu64 ",\"originals\":%" PRIu64 ",\"rejects\":%" PRIu64 ",\"seconds\":%.3f}",
-		 os.composites, os.originals, os.rejects, secs);
-	ts_catalog_run_end(cat, run_id, "ok", summary, &os.e);
-	ts_dsw_free(os.w);
-	os.w = NULL;
-	ts_catalog_close(cat);
-	cat = NULL;
-	if (ts_shards_index(o.outdir))
+	int interrupted = ts_stop_requested != 0;
+	{
+		json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "composites", (json_int_t)os.composites,
+				       "originals", (json_int_t)os.originals, "rejects", (json_int_t)os.rejects,
+				       "seconds", secs);
+		char *summary = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+		json_decref(sj);
+		struct ts_out *tmp = od;
+		od = NULL;
+		os.w = NULL;
+		int crc = ts_out_close(tmp, interrupted ? "interrupted" : "ok", summary, &os.e);
+		free(summary);
+		if (crc) {
+			ts_error("%s", os.e.msg);
+			goto out;
+		}
+	}
+	if (interrupted) {
+		ts_info("compose interrupted: %" PRIu64 " complete shards kept; run the same command to resume it",
+			st.shards);
+		rc = 130;
 		goto out;
+	}
 	if (o.json)
 		printf("{\"command\": \"compose\", \"outdir\": \"%s\", \"mode\": \"%s\", \"composites\": %" PRIu64
 		       ", \"originals\": %" PRIu64 ", \"rejects\": %" PRIu64 ", \"over_budget\": %" PRIu64
@@ -1266,13 +1262,17 @@ int cmd_compose(int argc, char **argv)
 	goto out;
 fail:
 	ts_progress_clear(prog);
+	if (ts_stop_requested && !os.e.msg[0]) {
+		rc = 130;
+		ts_out_close(od, "interrupted", NULL, &os.e);
+		od = NULL;
+		goto out;
+	}
 	ts_error("%s", os.e.msg[0] ? os.e.msg : "compose failed");
-	ts_dsw_discard(os.w);
-	if (cat)
-		ts_catalog_run_end(cat, run_id, "failed", "{}", &os.e);
 out:
+	ts_signals_restore();
 	ts_progress_free(prog);
-	ts_dsw_free(os.w);
+	ts_out_free(od);
 	ts_ds_iter_free(it);
 	for (size_t i = 0; cx.win && i < cx.nwin; i++)
 		src_free(&cx.win[i]);
@@ -1287,9 +1287,6 @@ out:
 	free(ws);
 	ts_bpe_ctx_free(tok);
 	ts_bpe_free(cx.bpe);
-	ts_catalog_close(cat);
 	ts_dataset_close(cx.ds);
-	if (lockfd >= 0)
-		close(lockfd);
 	return rc;
 }

@@ -806,6 +806,8 @@ static enum ts_reason classify(struct job *j, CURLcode code, char *msg, size_t n
 		return TS_R_FETCH_PRIVATE_ADDRESS;
 	}
 	if (j->abort_reason != TS_R_NONE) {
+		/* our own abort (status, opt-out, cap): curl's write error says nothing */
+		j->last_code = 0;
 		snprintf(msg, n, "%s", j->abort_msg);
 		return j->abort_reason;
 	}

@@ -36,7 +36,8 @@
 #include "../captions/bpe.h"
 #include "../captions/caption.h"
 #include "../shards/shards.h"
-#include "dsw.h"
+#include "../shards/out.h"
+#include "../shards/writer.h"
 #include "progress.h"
 #include "seen.h"
 #include "../shards/dataset.h"
@@ -65,6 +66,8 @@ struct slot {
 	char *captions_json;      /* JSON array of all captions, trimmed */
 	char *meta_json;          /* KEY.json */
 	long long tokens;         /* CLIP tokens of the primary caption, 0 unknown */
+	int fatal;                /* the failure is ours, not the sample's: end the run */
+	struct ts_err fatal_err;
 };
 
 struct worker {
@@ -89,6 +92,7 @@ struct ingest {
 	struct ts_catalog *cat;
 	char shards_dir[4096];
 	struct ts_dsw *dsw;
+	struct ts_out *out;        /* the output dataset, owns cat and dsw */
 	struct ts_seen *seen;      /* --dedup exact */
 	struct ts_bpe *bpe;        /* token counts; NULL without a vocabulary */
 	int fatal;
@@ -133,6 +137,14 @@ static int slot_reject(struct slot *s, const char *stage, const struct ts_err *e
 	s->reason = e->reason != TS_R_NONE ? e->reason : TS_R_IMAGE_CORRUPT;
 	snprintf(s->msg, sizeof(s->msg), "%s", e->msg[0] ? e->msg : ts_status_name(e->status));
 	return -1;
+}
+
+/* A failure that is not the sample's fault (no memory, an internal
+ * error): the writer ends the run with it. */
+static void slot_fatal(struct slot *s, const struct ts_err *e)
+{
+	s->fatal = 1;
+	s->fatal_err = *e;
 }
 
 static int check_captions(const struct ingest *in, struct slot *s, json_t *caps)
@@ -249,10 +261,16 @@ static void process_slot(struct worker *w, struct slot *s)
 			 "source_hash", s->image_hash,
 			 "captions", caps);
 	if (meta && r->meta_json) {
-		/* the reader's and the fetch's fields (uid, kept columns, final_url, ...) */
+		/* the reader's extra fields follow the standard ones, which win
+		 * on a clash */
 		json_t *extra = json_loads(r->meta_json, 0, NULL);
-		if (json_is_object(extra))
-			json_object_update_missing(meta, extra);
+		if (!json_is_object(extra) || json_object_update_missing(meta, extra)) {
+			json_decref(extra);
+			ts_err_set(&e, TS_ERR_INTERNAL, TS_R_NONE,
+				   "reader metadata of record %" PRIu64 " is not a JSON object", r->index);
+			slot_fatal(s, &e);
+			goto out;
+		}
 		json_decref(extra);
 	}
 	if (meta)
@@ -302,6 +320,7 @@ static void slot_clear(struct slot *s)
 	s->caption = s->captions_json = s->meta_json = NULL;
 	s->done = 0;
 	s->rejected = 0;
+	s->fatal = 0;
 	s->img_len = 0;
 }
 
@@ -329,7 +348,13 @@ static void write_reject(struct ingest *in, struct slot *s)
 	if (ts_verbosity >= 1)
 		fprintf(stderr, "tessera: rejected '%s' (%s): %s\n",
 			r->source ? r->source : "?", reason, s->msg);
-	if (ts_dsw_reject(in->dsw, r->index, r->source, s->stage, reason, s->msg, &e))
+	struct ts_reject_row row = {
+		.record = r->index, .source = r->source, .stage = s->stage,
+		.reason = reason, .message = s->msg,
+		.path = r->image_path ? r->image_path : r->image_ref,
+		.detail_json = r->reject_detail,
+	};
+	if (ts_dsw_reject_row(in->dsw, &row, &e))
 		writer_fail(in, &e);
 }
 
@@ -366,6 +391,8 @@ static void write_sample(struct ingest *in, struct slot *s)
 		.format = s->fmt, .content_hash = s->content_hash,
 		.image_hash = s->image_hash, .source = s->rec.source,
 		.caption = s->caption, .captions_json = s->captions_json,
+		.path = s->rec.image_path ? s->rec.image_path : s->rec.image_ref,
+		.meta_json = s->rec.meta_json,
 		.text = { .tokens = s->tokens },
 	};
 	in->bytes_in += s->src_len;
@@ -390,7 +417,9 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&in->mu);
 
 		if (!in->fatal) {
-			if (s->rejected)
+			if (s->fatal)
+				writer_fail(in, &s->fatal_err);
+			else if (s->rejected)
 				write_reject(in, s);
 			else
 				write_sample(in, s);
@@ -424,7 +453,7 @@ static int load_seen(struct ingest *in, const char *outdir, struct ts_err *e)
 	in->seen = ts_seen_new();
 	if (!in->seen)
 		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	if ((rc = ts_dataset_open(&ds, outdir, e)))
+	if ((rc = ts_dataset_open_flags(&ds, outdir, TS_DS_NOLOCK, e)))
 		return rc;
 	rc = ts_dataset_foreach_sample(ds, -1, seen_add, in, e);
 	ts_dataset_close(ds);
@@ -464,49 +493,6 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return s;
-}
-
-/* Remove shard files that the catalog does not count as complete:
- * NNNNNN.tar and its sidecars (NNNNNN.idx, NNNNNN_stats.json) with index
- * >= keep, and every .NNNNNN.tar.tmp. */
-static int remove_stray_shards(const char *dir, unsigned keep)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char path[4200];
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) != NULL) {
-		const char *n = de->d_name, *tail;
-		size_t digits = strspn(n, "0123456789");
-		int stray = 0;
-		if (n[0] == '.' && (strstr(n, ".tar.tmp") || strstr(n, ".sqlite.tmp")))
-			stray = 1;
-		else if (digits == 6 && strtoul(n, NULL, 10) >= keep) {
-			tail = n + digits;
-			stray = !strcmp(tail, ".tar") || !strcmp(tail, ".sqlite") || !strcmp(tail, ".idx") ||
-				!strcmp(tail, "_stats.json");
-		}
-		if (stray) {
-			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-			unlink(path);
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
-static void remove_dataset(const char *outdir)
-{
-	char p[4200];
-	static const char *files[] = { "catalog.sqlite", "catalog.sqlite-wal",
-				       "catalog.sqlite-shm", "catalog.sqlite-journal" };
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", outdir, files[i]);
-		unlink(p);
-	}
-	snprintf(p, sizeof(p), "%s/shards", outdir);
-	remove_stray_shards(p, 0);
 }
 
 static void print_summary(struct ingest *in, double secs, int interrupted)
@@ -577,9 +563,9 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	struct ingest in_s, *in = &in_s;
 	struct ts_err e = TS_ERR_INIT;
 	struct worker *workers = NULL;
-	char path[4200], *fp = NULL, *old_fp = NULL;
-	int lockfd = -1, rc = 1, nworkers = 0, writer_started = 0;
-	int64_t run_id = 0, total = 0;
+	char *fp = NULL;
+	int rc = 1, nworkers = 0, writer_started = 0;
+	int64_t total = 0;
 	uint64_t next_record = 0;
 	unsigned next_shard = 0;
 	double t0 = ts_now();
@@ -604,58 +590,31 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			ts_info("no CLIP vocabulary found (%s): token counts are not stored", ve.msg);
 		}
 	}
-	snprintf(in->shards_dir, sizeof(in->shards_dir), "%s/shards", o->outdir);
-	if (ts_mkdirs(in->shards_dir, 0755)) {
-		ts_error("cannot create '%s': %s", in->shards_dir, strerror(errno));
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/.tessera.lock", o->outdir);
-	lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
-		ts_error("'%s' is in use by another tessera process", o->outdir);
-		goto out;
-	}
-	if (o->overwrite)
-		remove_dataset(o->outdir);
-
-	snprintf(path, sizeof(path), "%s/catalog.sqlite", o->outdir);
-	if (ts_catalog_open(&in->cat, path, &e)) {
-		ts_error("%s", e.msg);
-		goto out;
-	}
 	fp = options_fingerprint(o);
-	if (!fp || ts_catalog_meta_get(in->cat, "ingest_options", &old_fp, &e)) {
-		ts_error("%s", fp ? e.msg : "out of memory");
+	if (!fp) {
+		ts_error("out of memory");
 		goto out;
 	}
-	if (old_fp && strcmp(old_fp, fp)) {
-		ts_error("'%s' holds a dataset made with other inputs or options; "
-			 "use another OUTDIR or --overwrite", o->outdir);
-		ts_info("catalog options: %s", old_fp);
-		ts_info("this run:        %s", fp);
-		goto out;
+	{
+		struct ts_out_opts oo = {
+			.dir = o->outdir, .meta_key = "ingest_options", .fingerprint = fp,
+			.overwrite = o->overwrite, .store = o->store,
+			.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
+			.inputs = o->inputs, .ninputs = o->ninputs,
+			.command_line = o->command_line, .version = TS_VERSION,
+			.hook = ts_crash_hook,
+			.retry = o->hooks && o->hooks->only,
+		};
+		if (ts_out_open(&in->out, &oo, &e)) {
+			ts_error("%s", e.msg);
+			goto out;
+		}
 	}
-	if (!old_fp && ts_catalog_meta_set(in->cat, "ingest_options", fp, &e)) {
-		ts_error("%s", e.msg);
-		goto out;
-	}
-	if (ts_catalog_resume(in->cat, &next_shard, &next_record, &e)) {
-		ts_error("%s", e.msg);
-		goto out;
-	}
-	remove_stray_shards(in->shards_dir, next_shard);
+	in->cat = ts_out_catalog(in->out);
+	in->dsw = ts_out_writer(in->out);
+	next_shard = ts_out_resume_shards(in->out);
+	next_record = ts_out_resume_record(in->out);
 	if (o->dedup && load_seen(in, o->outdir, &e)) {
-		ts_error("%s", e.msg);
-		goto out;
-	}
-	struct ts_dsw_opts dopts = {
-		.shards_dir = in->shards_dir, .cat = in->cat,
-		.first_shard = next_shard, .first_record = next_record,
-		.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
-		.store = o->store,
-		.retry = o->hooks && o->hooks->only,
-	};
-	if (ts_dsw_new(&in->dsw, &dopts, &e)) {
 		ts_error("%s", e.msg);
 		goto out;
 	}
@@ -664,10 +623,6 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	if (next_record)
 		ts_info("resuming '%s' at record %" PRIu64 " (%u complete shards kept)",
 			o->outdir, next_record, next_shard);
-	if (ts_catalog_run_begin(in->cat, o->command_line, TS_VERSION, fp, &run_id, &e)) {
-		ts_error("%s", e.msg);
-		goto out;
-	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
@@ -777,7 +732,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	/* An interrupted run drops its partial shard: it would not match an
 	 * uninterrupted run.  Otherwise the last shard takes every record up
 	 * to the end of input. */
-	if (!failed && !interrupted && ts_dsw_finish(in->dsw, index, &e))
+	if (!failed && !interrupted && ts_out_finish(in->out, index, &e))
 		writer_fail(in, &e);
 	if (in->fatal) {
 		failed = 1;
@@ -785,9 +740,6 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	}
 	if (failed || interrupted)
 		ts_dsw_discard(in->dsw);   /* before run_end, which needs no open transaction */
-	/* the loaders' sidecars: sizes.json, shardindex.json, *.idx, *_stats.json */
-	if (!failed && !interrupted && ts_shards_index(o->outdir))
-		failed = 1;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(in->dsw, &ds);
 	in->n_samples = ds.samples;
@@ -801,9 +753,15 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 				       "rejects", (json_int_t)in->n_rejects,
 				       "shards_written", (json_int_t)in->n_shards, "seconds", secs);
 		char *ss = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
-		ts_catalog_run_end(in->cat, run_id,
-				   failed ? "failed" : interrupted ? "interrupted" : "ok",
-				   ss ? ss : "{}", &e);
+		struct ts_out *od = in->out;
+		in->out = NULL;
+		in->cat = NULL;
+		in->dsw = NULL;
+		if (ts_out_close(od, failed ? "failed" : interrupted ? "interrupted" : "ok",
+				 ss ? ss : "{}", &e) && !failed) {
+			ts_error("%s", e.msg);
+			failed = 1;
+		}
 		free(ss);
 		json_decref(sj);
 	}
@@ -825,14 +783,10 @@ out:
 		}
 		free(in->slots);
 	}
-	ts_dsw_free(in->dsw);
+	ts_out_free(in->out);
 	ts_seen_free(in->seen);
 	ts_progress_free(in->progress);
-	ts_catalog_close(in->cat);
 	free(fp);
-	free(old_fp);
-	if (lockfd >= 0)
-		close(lockfd);
 	pthread_mutex_destroy(&in->mu);
 	pthread_cond_destroy(&in->cv_work);
 	pthread_cond_destroy(&in->cv_done);

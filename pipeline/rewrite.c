@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
-#include "dsw.h"
+#include "../shards/writer.h"
 #include "shards_ops.h"
 #include "util.h"
 
@@ -44,19 +44,6 @@ static int fsync_path(const char *path, int dir)
 	int rc = fsync(fd);
 	close(fd);
 	return rc;
-}
-
-static void maybe_crash(const char *point, unsigned *count)
-{
-	const char *c = getenv("TESSERA_CRASH_AT");
-	size_t n = strlen(point);
-	if (c && !strncmp(c, point, n) && (c[n] == 0 || c[n] == ':')) {
-		unsigned want = c[n] == ':' ? (unsigned)strtoul(c + n + 1, NULL, 10) : 1;
-		if (++*count == want) {
-			fflush(NULL);
-			kill(getpid(), SIGKILL);
-		}
-	}
 }
 
 /* Remove dir and the files in it and in its shards/ (what a rewrite writes). */
@@ -87,7 +74,6 @@ static void remove_tmp(const char *dir)
 static int roll_forward(const char *outdir)
 {
 	char tmp[PATH_MAX], from[PATH_MAX + 300], to[PATH_MAX + 300];
-	unsigned moved = 0;
 	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME "/shards", outdir);
 	DIR *d = opendir(tmp);
 	struct dirent *de;
@@ -103,7 +89,7 @@ static int roll_forward(const char *outdir)
 			closedir(d);
 			return -1;
 		}
-		maybe_crash("rewrite-moved", &moved);
+		ts_crash_hook(NULL, "rewrite-moved");
 	}
 	if (d)
 		closedir(d);
@@ -154,8 +140,12 @@ static int next_reject(struct run *r)
 static int rejects_before(struct run *r, uint64_t end)
 {
 	while (r->r && r->r->record < end) {
-		if (ts_dsw_reject(r->w, r->r->record, r->r->source, r->r->stage, r->r->reason,
-				  r->r->message, &r->e) || next_reject(r))
+		struct ts_reject_row rr = {
+			.record = r->r->record, .source = r->r->source, .stage = r->r->stage,
+			.reason = r->r->reason, .message = r->r->message,
+			.path = r->r->path, .detail_json = r->r->detail_json,
+		};
+		if (ts_dsw_reject_row(r->w, &rr, &r->e) || next_reject(r))
 			return -1;
 		r->rejects++;
 	}
@@ -222,6 +212,7 @@ static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
 			.format = s->format, .content_hash = s->content_hash,
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
+			.path = s->path, .meta_json = s->meta_json,
 			.text = res.set_text ? res.text : s->text,
 			.tags = res.set_tags ? res.tags : s->tags,
 			.ntags = res.set_tags ? res.ntags : s->ntags,
@@ -351,7 +342,7 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	 * once complete, also for -o: a killed run never leaves a dataset
 	 * that looks whole */
 	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, out ? out : indir);
-	if (ts_dataset_open(&r.ds, indir, &r.e) ||
+	if (ts_dataset_open_flags(&r.ds, indir, TS_DS_NOLOCK, &r.e) ||
 	    ts_dataset_foreach_shard(r.ds, collect_shard, &sl, &r.e)) {
 		ts_error("%s", r.e.msg[0] ? r.e.msg : "out of memory");
 		goto done;
@@ -387,7 +378,8 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	}
 	snprintf(path, sizeof(path), "%s/shards", work);
 	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = UINT64_MAX,
-				     .shard_bytes = UINT64_MAX, .store = store };
+				     .shard_bytes = UINT64_MAX, .store = store,
+				     .hook = ts_crash_hook };
 	if (ts_dsw_new(&r.w, &dopts, &r.e) || ts_ds_iter_rejects(r.ds, &r.ri, &r.e) || next_reject(&r))
 		goto fail;
 	uint64_t end = 0;
@@ -440,8 +432,7 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		}
 		close(fd);
 		fsync_path(work, 1);
-		unsigned never = 0;
-		maybe_crash("rewrite-ready", &never);
+		ts_crash_hook(NULL, "rewrite-ready");
 		if (roll_forward(out ? out : indir))
 			goto done;
 	}

@@ -22,7 +22,8 @@
 #include "../shards/dataset.h"
 #include "../shards/shards.h"
 #include "cmd.h"
-#include "dsw.h"
+#include "../shards/out.h"
+#include "../shards/writer.h"
 #include "shards_ops.h"
 #include "util.h"
 
@@ -106,6 +107,7 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 			.format = s->format, .content_hash = s->content_hash,
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
+			.path = s->path, .meta_json = s->meta_json,
 			.text = s->text,
 			.tags = s->tags, .ntags = s->ntags,
 			.scores = s->scores, .nscores = s->nscores,
@@ -124,13 +126,12 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 	struct ts_err e = TS_ERR_INIT;
 	struct ts_catalog *cat = NULL;
 	struct ts_dsw *w = NULL;
-	char *opts0 = NULL, *raw0 = NULL, path[PATH_MAX + 64];
-	uint64_t end = 0, nrej = 0, shard_samples = 10000, shard_bytes = 1ULL << 30;
-	int store = TS_STORE_TAR;
+	struct ts_out *od = NULL;
+	char *opts0 = NULL, *raw0 = NULL, *fp = NULL;
+	uint64_t end = 0, nrej = 0, shard_samples = 10000, shard_bytes = 1ULL << 30, resume = 0;
+	int store = TS_STORE_TAR, interrupted = 0;
 	int rc = TS_EXIT_FAIL;
-	int64_t run_id = 0;
 	double t0 = ts_now();
-	struct stat st;
 
 	if (!parts) {
 		ts_error("out of memory");
@@ -193,28 +194,43 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 		}
 	}
 
-	snprintf(path, sizeof(path), "%s/catalog.sqlite", outdir);
-	if (stat(path, &st) == 0) {
-		ts_error("'%s' already holds a dataset; merge into a new OUTDIR", outdir);
-		goto out;
+	/* the merge's identity: the partitions (by real path) and their options */
+	{
+		json_t *pj = json_array();
+		for (int i = 0; i < n; i++) {
+			char rp[PATH_MAX];
+			json_array_append_new(pj, json_string(realpath(dirs[i], rp) ? rp : dirs[i]));
+		}
+		json_t *fj = json_pack("{s:o, s:s}", "partitions", pj, "options", opts0);
+		fp = fj ? json_dumps(fj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		json_decref(fj);
+		if (!fp) {
+			ts_error("out of memory");
+			goto out;
+		}
 	}
-	snprintf(path, sizeof(path), "%s/shards", outdir);
-	if (ts_mkdirs(path, 0755)) {
-		ts_error("cannot create '%s': %s", path, strerror(errno));
-		goto out;
+	{
+		struct ts_out_opts oo = {
+			.dir = outdir, .meta_key = "merge_options", .fingerprint = fp,
+			.store = store, .shard_samples = shard_samples, .shard_bytes = shard_bytes,
+			.inputs = dirs, .ninputs = n,
+			.command_line = "tessera shards merge", .version = TS_VERSION,
+			.hook = ts_crash_hook,
+		};
+		if (ts_out_open(&od, &oo, &e)) {
+			ts_error("%s", e.msg);
+			goto out;
+		}
 	}
-	snprintf(path, sizeof(path), "%s/catalog.sqlite", outdir);
-	if (ts_catalog_open(&cat, path, &e) ||
-	    ts_catalog_meta_set(cat, "ingest_options", opts0, &e) ||
-	    ts_catalog_run_begin(cat, "tessera shards merge", TS_VERSION, opts0, &run_id, &e)) {
-		ts_error("%s", e.msg);
-		goto out;
-	}
-	snprintf(path, sizeof(path), "%s/shards", outdir);
-	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat,
-		.shard_samples = shard_samples, .shard_bytes = shard_bytes, .store = store };
-	if (ts_dsw_new(&w, &dopts, &e))
+	cat = ts_out_catalog(od);
+	w = ts_out_writer(od);
+	resume = ts_out_resume_record(od);
+	/* readers of the merged dataset take it as one ingest with these options */
+	if (ts_catalog_meta_set(cat, "ingest_options", opts0, &e))
 		goto fail;
+	if (resume)
+		ts_info("resuming the merge into '%s' at record %" PRIu64, outdir, resume);
+	ts_signals_catch();
 	for (int i = 0; i < n; i++) {
 		if (ts_ds_iter_samples(parts[i].ds, -1, &parts[i].si, &e) ||
 		    ts_ds_iter_rejects(parts[i].ds, &parts[i].ri, &e) ||
@@ -240,34 +256,66 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 		}
 		if (!best)
 			break;
+		if (ts_stop_requested) {
+			interrupted = 1;
+			break;
+		}
+		if (rec < resume) {
+			/* kept from the run that was killed */
+			if (is_sample ? advance_sample(best, &e) : advance_reject(best, &e))
+				goto fail;
+			continue;
+		}
 		if (is_sample) {
 			if (merge_sample(best, w, &e) || advance_sample(best, &e))
 				goto fail;
 		} else {
 			const struct ts_ds_reject *r = best->r;
-			if (ts_dsw_reject(w, r->record, r->source, r->stage, r->reason, r->message, &e) ||
+			struct ts_reject_row rr = {
+				.record = r->record, .source = r->source, .stage = r->stage,
+				.reason = r->reason, .message = r->message,
+				.path = r->path, .detail_json = r->detail_json,
+			};
+			if (ts_dsw_reject_row(w, &rr, &e) ||
 			    advance_reject(best, &e))
 				goto fail;
 			nrej++;
 		}
 	}
-	if (ts_dsw_finish(w, end, &e))
+	if (!interrupted && ts_out_finish(od, end, &e))
 		goto fail;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(w, &ds);
 	double secs = ts_now() - t0;
-	char summary[256];
-	snprintf(summary, sizeof(summary),
-		 "{\"samples\":%" PRIu64 ",\"rejects\":%" PRIu64 ",\"shards_written\":%" PRIu64 ",\"seconds\":%.3f}",
-		 ds.samples, nrej, ds.shards, secs);
-	ts_catalog_run_end(cat, run_id, "ok", summary, &e);
-	if (ts_shards_index(outdir))
+	json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "samples", (json_int_t)ds.samples,
+			       "rejects", (json_int_t)nrej, "shards_written", (json_int_t)ds.shards,
+			       "seconds", secs);
+	char *summary = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+	json_decref(sj);
+	struct ts_out *tmp = od;
+	od = NULL;
+	if (ts_out_close(tmp, interrupted ? "interrupted" : "ok", summary, &e)) {
+		free(summary);
+		ts_error("%s", e.msg);
 		goto out;
+	}
+	free(summary);
+	if (interrupted) {
+		ts_info("merge interrupted: %" PRIu64 " complete shards kept; run the same command to resume it",
+			ds.shards);
+		rc = 130;
+		goto out;
+	}
 	if (json) {
-		printf("{\"command\": \"shards merge\", \"outdir\": \"%s\", \"partitions\": %d, "
-		       "\"samples\": %" PRIu64 ", \"rejects\": %" PRIu64 ", \"shards\": %" PRIu64
-		       ", \"bytes\": %" PRIu64 ", \"seconds\": %.3f}\n",
-		       outdir, n, ds.samples, nrej, ds.shards, ds.bytes, secs);
+		json_t *j = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:f}", "command", "shards merge",
+				      "outdir", outdir, "partitions", n, "samples", (json_int_t)ds.samples,
+				      "rejects", (json_int_t)nrej, "shards", (json_int_t)ds.shards,
+				      "bytes", (json_int_t)ds.bytes, "seconds", secs);
+		char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		if (js)
+			puts(js);
+		free(js);
+		json_decref(j);
 	} else if (ts_verbosity >= 1) {
 		fprintf(stderr, "merge done: %d partitions, %" PRIu64 " samples, %" PRIu64
 			" rejects, %" PRIu64 " shards (%.1f MB), %.1f s\n",
@@ -277,189 +325,31 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 	goto out;
 fail:
 	ts_error("%s", e.msg);
-	ts_dsw_discard(w);
-	if (cat)
-		ts_catalog_run_end(cat, run_id, "failed", "{}", &e);
 out:
-	ts_dsw_free(w);
+	ts_signals_restore();
+	ts_out_free(od);
 	for (int i = 0; i < n; i++) {
 		ts_ds_iter_free(parts[i].si);
 		ts_ds_iter_free(parts[i].ri);
 		ts_dataset_close(parts[i].ds);
 	}
 	free(parts);
-	ts_catalog_close(cat);
+	free(fp);
 	free(opts0);
 	free(raw0);
 	return rc;
 }
 
-/* ---- index: the sidecars loaders read ------------------------------------------ */
-
-struct idx_state {
-	struct ts_dataset *ds;
-	json_t *sizes, *shardlist;
-	struct ts_ds_iter *ri;              /* rejects, in record order */
-	const struct ts_ds_reject *r;
-	struct ts_err *e;
-};
-
-static int write_text(const char *path, const char *text, struct ts_err *e)
-{
-	char tmp[PATH_MAX + 16];
-	FILE *f;
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", tmp, strerror(errno));
-	int bad = fputs(text, f) < 0;
-	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, path)) {
-		unlink(tmp);
-		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s'", path);
-	}
-	return TS_OK;
-}
-
-static int write_json(const char *path, json_t *j, struct ts_err *e)
-{
-	char *s = json_dumps(j, JSON_INDENT(1));
-	int rc;
-	if (!s)
-		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	size_t n = strlen(s);
-	char *t = realloc(s, n + 2);
-	if (!t) {
-		free(s);
-		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	}
-	t[n] = '\n';
-	t[n + 1] = '\0';
-	rc = write_text(path, t, e);
-	free(t);
-	return rc;
-}
-
-/* DALI's index: "v1.2 N", then per sample "ext offset size name" per member. */
-static int dali_line(const struct ts_ds_sample *s, void *user)
-{
-	FILE *f = user;
-	for (size_t i = 0; i < s->nmembers; i++) {
-		const char *dot = strchr(s->members[i].name, '.');
-		fprintf(f, "%s%s %" PRIu64 " %" PRIu64 " %s", i ? " " : "", dot ? dot + 1 : "",
-			s->members[i].offset, s->members[i].size, s->members[i].name);
-	}
-	fputc('\n', f);
-	return 0;
-}
-
-static int index_shard(const struct ts_ds_shard *sh, void *user)
-{
-	struct idx_state *st = user;
-	char path[PATH_MAX + 64], md5[33], base[32], *text = NULL;
-	size_t tlen = 0;
-	FILE *f;
-	int rc;
-
-	snprintf(base, sizeof(base), "%.*s", (int)strcspn(sh->name, "."), sh->name);
-	ts_dataset_shard_path(st->ds, sh->name, path, sizeof(path));
-	if ((rc = ts_file_hash_hex(path, NULL, md5, st->e)))
-		return rc;
-	json_object_set_new(st->sizes, sh->name, json_integer((json_int_t)sh->samples));
-	if (strcmp(sh->name + strlen(sh->name) - 4, ".tar"))
-		goto stats;     /* wids and DALI read tars only */
-	json_array_append_new(st->shardlist, json_pack("{s:s, s:I, s:I, s:s}",
-		"url", sh->name, "nsamples", (json_int_t)sh->samples,
-		"filesize", (json_int_t)sh->bytes, "md5sum", md5));
-
-	/* NNNNNN.idx */
-	f = open_memstream(&text, &tlen);
-	if (!f)
-		return ts_err_set(st->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	fprintf(f, "v1.2 %" PRIu64 "\n", sh->samples);
-	rc = ts_dataset_foreach_sample(st->ds, (long)sh->idx, dali_line, f, st->e);
-	fclose(f);
-	if (!rc) {
-		snprintf(path, sizeof(path), "%s/shards/%s.idx", ts_dataset_dir(st->ds), base);
-		rc = write_text(path, text, st->e);
-	}
-	free(text);
-	if (rc)
-		return rc;
-
-stats:;
-	/* NNNNNN_stats.json, with img2dataset's keys */
-	json_t *status = json_object();
-	uint64_t failed_read = 0, failed_other = 0;
-	while (st->r && st->r->record < sh->end_record) {
-		if (st->r->record >= sh->first_record) {
-			json_t *c = json_object_get(status, st->r->reason);
-			json_object_set_new(status, st->r->reason,
-					    json_integer(c ? json_integer_value(c) + 1 : 1));
-			if (!strcmp(st->r->stage, "read"))
-				failed_read++;
-			else
-				failed_other++;
-		}
-		if (ts_ds_next_reject(st->ri, &st->r, st->e) <= 0)
-			st->r = NULL;
-	}
-	if (sh->samples)
-		json_object_set_new(status, "success", json_integer((json_int_t)sh->samples));
-	json_t *stats = json_pack("{s:I, s:I, s:I, s:I, s:f, s:i, s:i, s:o, s:I, s:I}",
-		"count", (json_int_t)(sh->end_record - sh->first_record),
-		"successes", (json_int_t)sh->samples,
-		"failed_to_download", (json_int_t)failed_read,
-		"failed_to_resize", (json_int_t)failed_other,
-		"duration", 0.0, "start_time", 0, "end_time", 0,
-		"status_dict", status,
-		"first_record", (json_int_t)sh->first_record,
-		"end_record", (json_int_t)sh->end_record);
-	snprintf(path, sizeof(path), "%s/shards/%s_stats.json", ts_dataset_dir(st->ds), base);
-	rc = stats ? write_json(path, stats, st->e) :
-		     ts_err_set(st->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	json_decref(stats);
-	return rc;
-}
+/* ---- index: the sidecars loaders read (shards/index.c) ---------------------------- */
 
 int ts_shards_index(const char *outdir)
 {
 	struct ts_err e = TS_ERR_INIT;
-	struct idx_state st = { .e = &e };
-	char path[PATH_MAX + 64];
-	int rc = TS_EXIT_FAIL;
-
-	if (ts_dataset_open(&st.ds, outdir, &e)) {
-		ts_error("%s", e.msg);
+	if (ts_dataset_write_index(outdir, &e)) {
+		ts_error("%s", e.msg[0] ? e.msg : "cannot write the shard index");
 		return TS_EXIT_FAIL;
 	}
-	st.sizes = json_object();
-	st.shardlist = json_array();
-	if (ts_ds_iter_rejects(st.ds, &st.ri, &e))
-		goto out;
-	if (ts_ds_next_reject(st.ri, &st.r, &e) <= 0)
-		st.r = NULL;
-	if (ts_dataset_foreach_shard(st.ds, index_shard, &st, &e))
-		goto out;
-	snprintf(path, sizeof(path), "%s/shards/sizes.json", outdir);
-	if (write_json(path, st.sizes, &e))
-		goto out;
-	json_t *wids = json_pack("{s:s, s:i, s:O}", "__kind__", "wids-shard-index-v1",
-				 "wids_version", 1, "shardlist", st.shardlist);
-	snprintf(path, sizeof(path), "%s/shards/shardindex.json", outdir);
-	int wrc = wids ? write_json(path, wids, &e) : -1;
-	json_decref(wids);
-	if (wrc)
-		goto out;
-	rc = TS_EXIT_OK;
-out:
-	if (rc)
-		ts_error("%s", e.msg[0] ? e.msg : "cannot write the shard index");
-	json_decref(st.sizes);
-	json_decref(st.shardlist);
-	ts_ds_iter_free(st.ri);
-	ts_dataset_close(st.ds);
-	return rc;
+	return TS_EXIT_OK;
 }
 
 /* ---- verify --------------------------------------------------------------------------- */
@@ -494,8 +384,10 @@ static void problem(struct verify_state *v, const char *shard, const char *key, 
 	va_end(ap);
 	v->problems++;
 	if (v->list)
-		json_array_append_new(v->list, json_pack("{s:s, s:s?, s:s}", "shard", shard,
+		json_array_append_new(v->list, json_pack("{s:s?, s:s?, s:s}", "shard", shard,
 							 "key", key, "problem", msg));
+	else if (!shard)
+		printf("%s: %s\n", ts_dataset_dir(v->ds), msg);
 	else if (key)
 		printf("%s: sample %s: %s\n", shard, key, msg);
 	else
@@ -615,6 +507,14 @@ int ts_shards_verify(struct ts_dataset *ds, int json)
 {
 	struct ts_err e = TS_ERR_INIT;
 	struct verify_state v = { .ds = ds, .e = &e, .list = json ? json_array() : NULL };
+	char *cmd = NULL, *status = NULL;
+	/* complete, not only intact: the last run must have finished */
+	if (ts_dataset_last_run(ds, &cmd, &status) > 0 && strcmp(status, "ok"))
+		problem(&v, NULL, NULL, "incomplete: the last run ('%s') %s; run the same command again to finish it",
+			cmd, !strcmp(status, "running") ? "did not finish (killed?)" : !strcmp(status, "interrupted")
+			? "was interrupted" : "failed");
+	free(cmd);
+	free(status);
 	int rc = ts_dataset_foreach_shard(ds, verify_shard, &v, &e);
 	free(v.ent);
 	if (rc) {

@@ -62,8 +62,10 @@ struct ts_record {
 	size_t ncaptions;
 	enum ts_reason reject;   /* TS_R_NONE, or why the reader rejects it */
 	char *reject_msg;        /* malloc'ed one-line message when rejected */
-	char *meta_json;         /* JSON object merged into KEY.json (and samples.meta); NULL if none */
-	char *reject_detail;     /* JSON object for rejects.detail; NULL if none */
+	char *meta_json;         /* malloc'ed JSON object of extra fields (ids, kept
+				  * columns, source_meta, fetch info) merged into
+				  * KEY.json and stored in samples.meta; or NULL */
+	char *reject_detail;     /* malloc'ed JSON object for rejects.detail, or NULL */
 };
 
 /* Free everything a record owns and zero it.  Accepts a zeroed record. */

@@ -39,7 +39,8 @@
 #include "../shards/dataset.h"
 #include "../shards/lmdb_store.h"
 #include "../shards/shards.h"
-#include "dsw.h"
+#include "../shards/out.h"
+#include "../shards/writer.h"
 #include "progress.h"
 #include "shards_ops.h"
 #include "source.h"
@@ -538,44 +539,11 @@ struct writer {
 	struct ts_lmdb *db;
 	FILE *report;               /* OUT/str-report.jsonl */
 	/* wds */
+	struct ts_out *out;         /* the output dataset, owns cat and dsw */
 	struct ts_catalog *cat;
 	struct ts_dsw *dsw;
-	int64_t run_id;
-	char shards_dir[4200];
 	uint64_t resume;           /* records below were written by an earlier run */
 };
-
-static int remove_old_wds(const char *outdir, int overwrite, struct ts_err *e)
-{
-	static const char *files[] = { "catalog.sqlite", "catalog.sqlite-wal",
-				       "catalog.sqlite-shm", "catalog.sqlite-journal" };
-	char p[4200];
-	struct stat st;
-	DIR *d;
-	struct dirent *de;
-
-	snprintf(p, sizeof(p), "%s/catalog.sqlite", outdir);
-	if (stat(p, &st))
-		return 0;
-	if (!overwrite)
-		return 1;          /* resume, if the options match */
-	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
-		snprintf(p, sizeof(p), "%s/%s", outdir, files[i]);
-		unlink(p);
-	}
-	snprintf(p, sizeof(p), "%s/shards", outdir);
-	if (!(d = opendir(p)))
-		return 0;
-	while ((de = readdir(d)) != NULL) {
-		char f[4600];
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
-		unlink(f);
-	}
-	closedir(d);
-	return 0;
-}
 
 static char *options_json(const struct ts_str_opts *o, const struct str_ds *d, int filter)
 {
@@ -610,46 +578,28 @@ static int writer_open(struct writer *w, const struct ts_str_opts *o, const stru
 			return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", p, strerror(errno));
 		return TS_OK;
 	}
-	snprintf(w->shards_dir, sizeof(w->shards_dir), "%s/shards", outdir);
-	if (ts_mkdirs(w->shards_dir, 0755))
-		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", w->shards_dir,
-				  strerror(errno));
-	int existing = remove_old_wds(outdir, o->overwrite, e);
-	if (existing < 0)
-		return existing;
-	snprintf(p, sizeof(p), "%s/catalog.sqlite", outdir);
-	if ((rc = ts_catalog_open(&w->cat, p, e)))
-		return rc;
-	char *fp = options_json(o, d, filter), *old = NULL;
-	unsigned next_shard = 0;
+	char *fp = options_json(o, d, filter);
 	if (!fp)
 		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	if (existing) {
-		/* an earlier run into this output: resume it when it was the same job */
-		rc = ts_catalog_meta_get(w->cat, "ingest_options", &old, e);
-		if (!rc && (!old || strcmp(old, fp)))
-			rc = ts_err_set(e, TS_ERR_EXISTS, TS_R_NONE,
-					"'%s' already holds a dataset made with other inputs or options;"
-					" use another output or --overwrite", outdir);
-		free(old);
-		if (!rc)
-			rc = ts_catalog_resume(w->cat, &next_shard, &w->resume, e);
-		if (!rc && w->resume)
-			ts_info("resuming '%s' at record %" PRIu64, outdir, w->resume);
-	} else {
-		rc = ts_catalog_meta_set(w->cat, "ingest_options", fp, e);
-	}
-	if (!rc)
-		rc = ts_catalog_run_begin(w->cat, o->command_line, TS_VERSION, fp, &w->run_id, e);
+	const char *inputs[1] = { o->input };
+	struct ts_out_opts oo = {
+		.dir = outdir, .meta_key = "str_options", .fingerprint = fp,
+		.overwrite = o->overwrite, .store = TS_STORE_TAR,
+		.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
+		.inputs = inputs, .ninputs = 1,
+		.command_line = o->command_line, .version = TS_VERSION,
+		.hook = ts_crash_hook,
+	};
+	rc = ts_out_open(&w->out, &oo, e);
 	free(fp);
 	if (rc)
 		return rc;
-	struct ts_dsw_opts dopts = {
-		.shards_dir = w->shards_dir, .cat = w->cat,
-		.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
-		.store = TS_STORE_TAR, .first_shard = next_shard, .first_record = w->resume,
-	};
-	return ts_dsw_new(&w->dsw, &dopts, e);
+	w->cat = ts_out_catalog(w->out);
+	w->dsw = ts_out_writer(w->out);
+	w->resume = ts_out_resume_record(w->out);
+	if (w->resume)
+		ts_info("resuming '%s' at record %" PRIu64, outdir, w->resume);
+	return TS_OK;
 }
 
 static void report_line(struct writer *w, json_t *j)
@@ -768,25 +718,24 @@ static int writer_close(struct writer *w, int ok, uint64_t nkept, uint64_t end_r
 	}
 	if (w->report)
 		fclose(w->report);
-	if (w->dsw) {
-		if (ok && (rc = ts_dsw_finish(w->dsw, end_record, e)))
+	if (w->out) {
+		if (ok && (rc = ts_out_finish(w->out, end_record, e)))
 			ok = 0;
-		if (!ok)
-			ts_dsw_discard(w->dsw);
-	}
-	if (w->cat && w->run_id) {
 		struct ts_err e2 = TS_ERR_INIT;
-		char sum[160];
-		snprintf(sum, sizeof(sum), "{\"samples\":%" PRIu64 ",\"rejects\":%" PRIu64
-			 ",\"labels_changed\":%" PRIu64 "}", res->samples, res->rejects, res->changed);
-		ts_catalog_run_end(w->cat, w->run_id, ok ? "ok" : "failed", sum, &e2);
+		json_t *sj = json_pack("{s:I, s:I, s:I}", "samples", (json_int_t)res->samples,
+				       "rejects", (json_int_t)res->rejects, "labels_changed", (json_int_t)res->changed);
+		char *sum = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
+		json_decref(sj);
+		int crc = ts_out_close(w->out, ok ? "ok" : ts_stop_requested ? "interrupted" : "failed", sum, &e2);
+		free(sum);
+		if (crc && rc == 0) {
+			*e = e2;
+			rc = crc;
+		}
 	}
-	ts_dsw_free(w->dsw);
-	ts_catalog_close(w->cat);
+	w->out = NULL;
 	w->dsw = NULL;
 	w->cat = NULL;
-	if (ok && rc == 0 && ts_shards_index(w->outdir))
-		rc = ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write the shard index of '%s'", w->outdir);
 	return rc;
 }
 
@@ -816,7 +765,7 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 		goto out;
 	pg = ts_progress_new(*d->name ? d->name : "str ingest", -1);   /* only on a terminal */
 	ts_progress_total(pg, r.db ? r.num : 0);
-	while ((rc = reader_next(&r, &it, &e)) == 1) {
+	while (!ts_stop_requested && (rc = reader_next(&r, &it, &e)) == 1) {
 		struct str_out so;
 		memset(&so, 0, sizeof(so));
 		res->records++;
@@ -852,7 +801,7 @@ static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_resul
 		if (rc)
 			goto out;
 	}
-	if (rc == 0)
+	if (rc == 0 && !ts_stop_requested)
 		ok = 1;
 out:
 	ts_progress_done(pg);
@@ -867,7 +816,10 @@ out:
 			e = e2;
 		}
 	}
-	if (!ok) {
+	if (!ok && ts_stop_requested && !e.msg[0]) {
+		ts_info("str ingest interrupted: the complete shards are kept; run the same command to resume it");
+		res->failed = 1;
+	} else if (!ok) {
 		ts_error("%s", e.msg[0] ? e.msg : "failed");
 		res->failed = 1;
 	}
@@ -905,7 +857,8 @@ int ts_str_ingest(const struct ts_str_opts *o)
 		failed = 1;
 		goto out;
 	}
-	for (size_t i = 0; i < l.n; i++) {
+	ts_signals_catch();
+	for (size_t i = 0; i < l.n && !ts_stop_requested; i++) {
 		if (ingest_one(&c, &l.v[i], &res[i]))
 			failed = 1;
 		if (o->json) {
@@ -947,7 +900,8 @@ out:
 	free(c.buf);
 	free(res);
 	dslist_free(&l);
-	return failed ? 1 : 0;
+	ts_signals_restore();
+	return ts_stop_requested ? 130 : failed ? 1 : 0;
 }
 
 /* ---- stats --------------------------------------------------------------- */

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -248,4 +249,52 @@ int ts_opt_int(const char *name, const char *arg, long lo, long hi, const char *
 		return 0;
 	ts_error("invalid value '%s' for --%s: expected %s", arg, name, want);
 	return -1;
+}
+
+void ts_crash_hook(void *user, const char *point)
+{
+	static unsigned long long count;
+	const char *c = getenv("TESSERA_CRASH_AT");
+	size_t n = strlen(point);
+	(void)user;
+	if (c && !strncmp(c, point, n) && (c[n] == 0 || c[n] == ':')) {
+		unsigned long long want = c[n] == ':' ? strtoull(c + n + 1, NULL, 10) : 1;
+		if (++count == want) {
+			/* TESSERA_CRASH_SIGNAL=TERM or INT: a clean stop instead */
+			const char *sg = getenv("TESSERA_CRASH_SIGNAL");
+			int sig = sg && !strcmp(sg, "TERM") ? SIGTERM : sg && !strcmp(sg, "INT") ? SIGINT : SIGKILL;
+			fflush(NULL);
+			kill(getpid(), sig);
+		}
+	}
+}
+
+volatile sig_atomic_t ts_stop_requested;
+static struct sigaction old_int, old_term;
+static int caught;
+
+static void on_stop_signal(int sig)
+{
+	(void)sig;
+	ts_stop_requested = 1;
+}
+
+void ts_signals_catch(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	ts_stop_requested = 0;
+	sigaction(SIGINT, &sa, &old_int);
+	sigaction(SIGTERM, &sa, &old_term);
+	caught = 1;
+}
+
+void ts_signals_restore(void)
+{
+	if (!caught)
+		return;
+	sigaction(SIGINT, &old_int, NULL);
+	sigaction(SIGTERM, &old_term, NULL);
+	caught = 0;
 }

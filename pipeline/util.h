@@ -5,6 +5,7 @@
 #ifndef TS_UTIL_H
 #define TS_UTIL_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,6 +45,19 @@ int ts_read_file(const char *path, uint64_t max_bytes, uint8_t **buf,
 typedef struct json_t json_t;
 int ts_caption_line(const char *line, size_t len, int jsonl, const char **text, size_t *text_len,
 		    json_t **json, char *msg, size_t msg_len);
+
+/* The crash tests' hook (docs/testing.md): TESSERA_CRASH_AT=POINT[:N]
+ * kills the process with SIGKILL the N-th time (default 1) a writer
+ * reports POINT.  Pass it as the hook of an output dataset or writer;
+ * user is ignored.  One writer thread calls it. */
+void ts_crash_hook(void *user, const char *point);
+
+/* SIGINT/SIGTERM set ts_stop_requested instead of killing the process, so
+ * a writing command can stop cleanly (run row "interrupted", no temporary
+ * files, exit 130); restore puts the previous handlers back. */
+extern volatile sig_atomic_t ts_stop_requested;
+void ts_signals_catch(void);
+void ts_signals_restore(void);
 
 /* Monotonic seconds. */
 double ts_now(void);

@@ -1,9 +1,11 @@
 /*
  * catalog.c - the SQLite catalog (schema in shards.h and docs/formats.md).
  *
- * Written by one thread.  WAL journal, synchronous=NORMAL, schema version 2
- * in PRAGMA user_version (version 1 catalogs are upgraded in place: version
- * 2 added the samples' caption columns); a file with a newer version, or a
+ * Written by one thread.  WAL journal while open (DELETE again at close, so
+ * a finished catalog is one self-contained file), synchronous=NORMAL, schema version 3
+ * in PRAGMA user_version (version 1 and 2 catalogs are upgraded in place:
+ * version 2 added the samples' caption columns, version 3 the image path
+ * and extra metadata of samples and rejects); a file with a newer version, or a
  * non-empty database without one, is refused rather than touched.  Every statement
  * is prepared once at open and kept in the struct.  A shard, its samples,
  * members and rejects go in one transaction, so after a crash the catalog
@@ -22,7 +24,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CATALOG_VERSION 2
+#define CATALOG_VERSION 3
 
 /* Version 2: the tags table (created by the upgrade from version 1 too). */
 #define TAGS_SQL \
@@ -51,11 +53,11 @@ static const char schema_sql[] =
 	" orig_height integer, format text, content_hash text, image_hash text,"
 	" source text, caption text, captions text, tokens integer,"
 	" short_caption text, short_tokens integer, split_rule text,"
-	" split_fallback text);\n"
+	" split_fallback text, path text, meta text);\n"
 	"create table members(key text, shard integer, name text,"
 	" offset integer, size integer, hash text, primary key(key, name));\n"
 	"create table rejects(record integer, source text, stage text,"
-	" reason text, message text);\n"
+	" reason text, message text, path text, detail text);\n"
 	"create index samples_shard on samples(shard);\n"
 	"create index members_shard on members(shard);\n"
 	"create index rejects_record on rejects(record);\n"
@@ -67,6 +69,7 @@ enum {
 	Q_RUN_BEGIN, Q_RUN_END,
 	Q_SHARD, Q_SAMPLE, Q_MEMBER, Q_REJECT,
 	Q_SHARD_LIST,
+	Q_INTENT, Q_DROPPED,
 	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS, Q_SCORE, Q_DEL_SCORES, Q_COMP, Q_DEL_COMPS,
 	Q_DEL_REJECT_ONE,
 	Q__COUNT
@@ -87,14 +90,17 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
 		     " orig_width, orig_height, format, content_hash, image_hash,"
 		     " source, caption, captions, tokens, short_caption, short_tokens,"
-		     " split_rule, split_fallback)"
+		     " split_rule, split_fallback, path, meta)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		     " ?14, ?15, ?16, ?17, ?18)",
+		     " ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
 	[Q_MEMBER] = "insert into members(key, shard, name, offset, size, hash)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6)",
-	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message)"
-		     " values(?1, ?2, ?3, ?4, ?5)",
+	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message, path, detail)"
+		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_SHARD_LIST] = "select idx, complete, end_record from shards order by idx",
+	[Q_INTENT] = "insert or replace into shards(idx, name, samples, bytes, hash, complete,"
+		     " first_record, end_record) values(?1, ?2, 0, 0, null, 0, null, null)",
+	[Q_DROPPED] = "select name from shards where idx >= ?1 order by idx",
 	[Q_DEL_SHARDS] = "delete from shards where idx >= ?1",
 	[Q_DEL_SAMPLES] = "delete from samples where shard >= ?1",
 	[Q_DEL_MEMBERS] = "delete from members where shard >= ?1",
@@ -228,17 +234,25 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 	if (version == CATALOG_VERSION)
 		/* tables version 2 gained while it was being written */
 		return exec(cat, TAGS_SQL, err, "open");
-	if (version == 1) {
-		/* version 2 added the caption columns of the text layer */
+	if (version == 1 || version == 2) {
+		/* version 2 added the caption columns of the text layer, version
+		 * 3 the image path and extra metadata of samples and rejects */
 		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
 			return rc;
-		rc = exec(cat, "alter table samples add column tokens integer;"
-			  " alter table samples add column short_caption text;"
-			  " alter table samples add column short_tokens integer;"
-			  " alter table samples add column split_rule text;"
-			  " alter table samples add column split_fallback text;"
-			  " " TAGS_SQL
-			  " pragma user_version = 2", err, "upgrade the schema of");
+		if (version == 1)
+			rc = exec(cat, "alter table samples add column tokens integer;"
+				  " alter table samples add column short_caption text;"
+				  " alter table samples add column short_tokens integer;"
+				  " alter table samples add column split_rule text;"
+				  " alter table samples add column split_fallback text;", err,
+				  "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = exec(cat, "alter table samples add column path text;"
+				  " alter table samples add column meta text;"
+				  " alter table rejects add column path text;"
+				  " alter table rejects add column detail text;"
+				  " " TAGS_SQL
+				  " pragma user_version = 3", err, "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = exec(cat, "commit", err, "upgrade the schema of");
 		if (rc != TS_OK)
@@ -255,7 +269,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return rc;
 	rc = exec(cat, schema_sql, err, "create the schema in");
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma user_version = 2", err, "create the schema in");
+		rc = exec(cat, "pragma user_version = 3", err, "create the schema in");
 	if (rc == TS_OK)
 		rc = exec(cat, "commit", err, "create the schema in");
 	if (rc != TS_OK)
@@ -334,6 +348,12 @@ void ts_catalog_close(struct ts_catalog *cat)
 		return;
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(cat->q[i]);
+	/* leave WAL mode: the closed file stands alone, so it opens on
+	 * read-only storage (where no -wal or -shm can be created) */
+	if (cat->db && sqlite3_get_autocommit(cat->db)) {
+		sqlite3_busy_timeout(cat->db, 1000);
+		sqlite3_exec(cat->db, "pragma journal_mode = delete", NULL, NULL, NULL);
+	}
 	sqlite3_close_v2(cat->db);
 	free(cat);
 }
@@ -413,6 +433,14 @@ int ts_catalog_run_end(struct ts_catalog *cat, int64_t run_id,
 int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 		      uint64_t *next_record, struct ts_err *err)
 {
+	return ts_catalog_resume_drop(cat, next_shard, next_record, NULL, NULL, err);
+}
+
+int ts_catalog_resume_drop(struct ts_catalog *cat, unsigned *next_shard,
+			   uint64_t *next_record,
+			   int (*dropped)(const char *name, void *user), void *user,
+			   struct ts_err *err)
+{
 	sqlite3_stmt *q = cat->q[Q_SHARD_LIST];
 	sqlite3_int64 n = 0, end = 0;
 	int r, rc;
@@ -432,6 +460,22 @@ int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 	if (r != SQLITE_ROW && r != SQLITE_DONE)
 		rc = db_err(cat, err, "read");
 	sqlite3_reset(q);
+	if (rc == TS_OK && dropped) {
+		/* the files of the rows about to go: every one was named here
+		 * before it was created */
+		sqlite3_stmt *d = cat->q[Q_DROPPED];
+		sqlite3_bind_int64(d, 1, n);
+		while (rc == TS_OK && (r = sqlite3_step(d)) == SQLITE_ROW) {
+			const unsigned char *name = sqlite3_column_text(d, 0);
+			if (name && dropped((const char *)name, user))
+				rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE,
+						"cannot remove the unfinished shard '%s' of '%s'",
+						(const char *)name, cat->path);
+		}
+		if (rc == TS_OK && r != SQLITE_DONE)
+			rc = db_err(cat, err, "read");
+		sqlite3_reset(d);
+	}
 	static const int del[] = { Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_TAGS, Q_DEL_SCORES, Q_DEL_COMPS };
 	for (size_t i = 0; rc == TS_OK && i < sizeof(del) / sizeof(del[0]); i++) {
 		sqlite3_bind_int64(cat->q[del[i]], 1, n);
@@ -462,6 +506,8 @@ static int insert_reject(struct ts_catalog *cat, const struct ts_reject_row *r,
 	bind_text(q, 3, r->stage);
 	bind_text(q, 4, r->reason);
 	bind_text(q, 5, r->message);
+	bind_text(q, 6, r->path);
+	bind_text(q, 7, r->detail_json);
 	return run(cat, q, err, "write to");
 }
 
@@ -491,6 +537,8 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		sqlite3_bind_int64(q, 16, s->text.short_tokens);
 	bind_text(q, 17, s->text.split_rule);
 	bind_text(q, 18, s->text.split_fallback);
+	bind_text(q, 19, s->path);
+	bind_text(q, 20, s->meta_json);
 	if ((rc = run(cat, q, err, "write to")))
 		return rc;
 	q = cat->q[Q_MEMBER];
@@ -684,6 +732,44 @@ int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *
 	if (shard) {
 		rc = insert_shard(cat, shard, err);
 	}
+	return tx_end(cat, rc, err);
+}
+
+int ts_catalog_foreach_shard_name(struct ts_catalog *cat, long long from_idx,
+				  int (*fn)(const char *name, void *user), void *user,
+				  struct ts_err *err)
+{
+	sqlite3_stmt *d = cat->q[Q_DROPPED];
+	int r, rc = TS_OK;
+	sqlite3_bind_int64(d, 1, from_idx);
+	while (rc == TS_OK && (r = sqlite3_step(d)) == SQLITE_ROW) {
+		const unsigned char *name = sqlite3_column_text(d, 0);
+		if (name && fn((const char *)name, user))
+			rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot remove the shard '%s' of '%s'",
+					(const char *)name, cat->path);
+	}
+	if (rc == TS_OK && r != SQLITE_DONE)
+		rc = db_err(cat, err, "read");
+	sqlite3_reset(d);
+	return rc;
+}
+
+void ts_catalog_exec(struct ts_catalog *cat, const char *sql)
+{
+	if (cat)
+		sqlite3_exec(cat->db, sql, NULL, NULL, NULL);
+}
+
+int ts_catalog_shard_intent(struct ts_catalog *cat, unsigned idx, const char *name,
+			    struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_INTENT];
+	int rc = ts_catalog_stream_begin(cat, err);
+	if (rc)
+		return rc;
+	sqlite3_bind_int64(q, 1, idx);
+	bind_text(q, 2, name);
+	rc = run(cat, q, err, "write to");
 	return tx_end(cat, rc, err);
 }
 

@@ -1,10 +1,13 @@
 /*
  * dataset.c - read-only access to a tessera dataset (see dataset.h).
  *
- * Opens OUTDIR/catalog.sqlite with SQLITE_OPEN_READONLY, so a reader never
- * changes a dataset (a writer holding it in WAL mode is fine: readers see
- * the last committed state).  Every query is in record order so callers
- * can merge several datasets with a simple k-way merge.
+ * Opens OUTDIR/catalog.sqlite read-only (mode=ro), so a reader never
+ * changes a dataset; on read-only media where SQLite cannot open a WAL
+ * catalog (no -shm can be made) it falls back to immutable=1.  A reader
+ * holds a shared lock on OUTDIR/.tessera.lock, so a rewrite in place (which
+ * takes it exclusively) never runs under it.  Every query is in record
+ * order so callers can merge several datasets with a simple k-way merge.
+ * Names read from the catalog are checked before they become paths.
  */
 #include "dataset.h"
 
@@ -18,10 +21,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "out.h"
 #include "shards.h"
 
 
 struct ts_dataset {
+	int lockfd;                /* shared lock, or < 0 */
 	char dir[PATH_MAX];
 	char catalog[PATH_MAX + 32];
 	sqlite3 *db;
@@ -35,7 +40,52 @@ static int db_err(struct ts_dataset *ds, struct ts_err *err, const char *what)
 			  ds->catalog, sqlite3_errmsg(ds->db));
 }
 
+/* "file:PATH?immutable=1" with the URI's special characters escaped. */
+static void immutable_uri(const char *path, char *buf, size_t n)
+{
+	size_t u = 0;
+	u += (size_t)snprintf(buf, n, "file:");
+	for (const char *p = path; *p && u + 4 < n; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '%' || c == '?' || c == '#' || c < 0x20 || c >= 0x7f)
+			u += (size_t)snprintf(buf + u, n - u, "%%%02X", c);
+		else
+			buf[u++] = (char)c;
+	}
+	snprintf(buf + (u < n ? u : n - 1), n - (u < n ? u : n - 1), "?immutable=1");
+}
+
+/* Open read-only; a catalog SQLite cannot read that way (WAL on read-only
+ * media) is opened immutable. */
+static int open_db(struct ts_dataset *ds)
+{
+	int rc = sqlite3_open_v2(ds->catalog, &ds->db, SQLITE_OPEN_READONLY, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_stmt *q = NULL;
+		rc = sqlite3_prepare_v2(ds->db, "select count(*) from sqlite_master", -1, &q, NULL);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_step(q) == SQLITE_ROW ? SQLITE_OK : sqlite3_errcode(ds->db);
+		sqlite3_finalize(q);
+		if (rc == SQLITE_OK)
+			return SQLITE_OK;
+	}
+	if ((rc & 0xff) != SQLITE_CANTOPEN && (rc & 0xff) != SQLITE_READONLY && (rc & 0xff) != SQLITE_IOERR &&
+	    (rc & 0xff) != SQLITE_BUSY)
+		return rc;
+	char uri[PATH_MAX * 3 + 64];
+	immutable_uri(ds->catalog, uri, sizeof(uri));
+	sqlite3_close(ds->db);
+	ds->db = NULL;
+	return sqlite3_open_v2(uri, &ds->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+}
+
 int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *err)
+{
+	return ts_dataset_open_flags(out, outdir, 0, err);
+}
+
+int ts_dataset_open_flags(struct ts_dataset **out, const char *outdir, int flags,
+			  struct ts_err *err)
 {
 	struct ts_dataset *ds;
 	struct stat st;
@@ -45,6 +95,7 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 	ds = calloc(1, sizeof(*ds));
 	if (!ds)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	ds->lockfd = -1;
 	snprintf(ds->dir, sizeof(ds->dir), "%s", outdir);
 	snprintf(ds->catalog, sizeof(ds->catalog), "%s/catalog.sqlite", outdir);
 	snprintf(ds->catalog, sizeof(ds->catalog), "%s/.rewrite.tmp/READY", outdir);
@@ -62,9 +113,20 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 		free(ds);
 		return TS_ERR_IO;
 	}
-	if (sqlite3_open_v2(ds->catalog, &ds->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		int rc = db_err(ds, err, "open");
+	if (!(flags & TS_DS_NOLOCK)) {
+		ds->lockfd = ts_dataset_lock(outdir, 0, err);
+		if (ds->lockfd == -1) {
+			free(ds);
+			return err->status ? err->status : TS_ERR_EXISTS;
+		}
+	}
+	if (open_db(ds) != SQLITE_OK) {
+		int rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+				    "'%s' is not a tessera catalog (cannot open it: %s)", ds->catalog,
+				    ds->db ? sqlite3_errmsg(ds->db) : "out of memory");
 		sqlite3_close(ds->db);
+		if (ds->lockfd >= 0)
+			close(ds->lockfd);
 		free(ds);
 		return rc;
 	}
@@ -94,6 +156,8 @@ int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *
 			   "'%s' is not a tessera catalog (tables missing or file not SQLite)",
 			   ds->catalog);
 		sqlite3_close(ds->db);
+		if (ds->lockfd >= 0)
+			close(ds->lockfd);
 		free(ds);
 		return TS_ERR_INVALID;
 	}
@@ -106,6 +170,8 @@ void ts_dataset_close(struct ts_dataset *ds)
 	if (!ds)
 		return;
 	sqlite3_close(ds->db);
+	if (ds->lockfd >= 0)
+		close(ds->lockfd);
 	free(ds);
 }
 
@@ -126,6 +192,23 @@ static const char *col_text(sqlite3_stmt *q, int i)
 	return t ? (const char *)t : "";
 }
 
+int ts_dataset_last_run(struct ts_dataset *ds, char **command, char **status)
+{
+	sqlite3_stmt *q = NULL;
+	int found = 0;
+	*command = *status = NULL;
+	if (sqlite3_prepare_v2(ds->db, "select command, status from runs order by id desc limit 1",
+			       -1, &q, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*command = strdup(col_text(q, 0));
+		*status = strdup(col_text(q, 1));
+		found = *command && *status ? 1 : -1;
+	}
+	sqlite3_finalize(q);
+	return found;
+}
+
 char *ts_dataset_meta(struct ts_dataset *ds, const char *name)
 {
 	sqlite3_stmt *q = NULL;
@@ -137,6 +220,20 @@ char *ts_dataset_meta(struct ts_dataset *ds, const char *name)
 	}
 	sqlite3_finalize(q);
 	return v;
+}
+
+int ts_shard_name_ok(const char *name)
+{
+	if (!name || strspn(name, "0123456789") != 6)
+		return 0;
+	return !strcmp(name + 6, ".tar") || !strcmp(name + 6, ".sqlite");
+}
+
+static int bad_name(struct ts_dataset *ds, const char *name, struct ts_err *err)
+{
+	return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+			  "'%s' names a shard '%.64s', which is not a shard name (NNNNNN.tar or NNNNNN.sqlite):"
+			  " the catalog is damaged or was edited", ds->catalog, name ? name : "");
 }
 
 int ts_dataset_foreach_shard(struct ts_dataset *ds,
@@ -158,6 +255,10 @@ int ts_dataset_foreach_shard(struct ts_dataset *ds,
 			.first_record = (uint64_t)sqlite3_column_int64(q, 6),
 			.end_record = (uint64_t)sqlite3_column_int64(q, 7),
 		};
+		if (!ts_shard_name_ok(s.name)) {
+			rc = bad_name(ds, s.name, err);
+			break;
+		}
 		if ((rc = fn(&s, user)))
 			break;
 	}
@@ -217,16 +318,22 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->ds = ds;
 	/* version 1 catalogs have no caption columns */
-	const char *sql = ds->version >= 2
+	const char *sql = ds->version >= 3
 		? "select key, record, shard, width, height, orig_width,"
 		  " orig_height, format, content_hash, image_hash, source, caption,"
 		  " captions, (select name from shards where idx = samples.shard),"
-		  " tokens, short_caption, short_tokens, split_rule, split_fallback"
+		  " tokens, short_caption, short_tokens, split_rule, split_fallback, path, meta"
+		  " from samples where ?1 < 0 or shard = ?1 order by record"
+		: ds->version == 2
+		? "select key, record, shard, width, height, orig_width,"
+		  " orig_height, format, content_hash, image_hash, source, caption,"
+		  " captions, (select name from shards where idx = samples.shard),"
+		  " tokens, short_caption, short_tokens, split_rule, split_fallback, null, null"
 		  " from samples where ?1 < 0 or shard = ?1 order by record"
 		: "select key, record, shard, width, height, orig_width,"
 		  " orig_height, format, content_hash, image_hash, source, caption,"
 		  " captions, (select name from shards where idx = samples.shard),"
-		  " null, null, null, null, null"
+		  " null, null, null, null, null, null, null"
 		  " from samples where ?1 < 0 or shard = ?1 order by record";
 	if (sqlite3_prepare_v2(ds->db, sql, -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ds->db, "select name, offset, size, hash from members where key = ?"
@@ -386,6 +493,8 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 		return 0;
 	if (st != SQLITE_ROW)
 		return db_err(it->ds, err, "read");
+	if (sqlite3_column_type(q, 13) != SQLITE_NULL && !ts_shard_name_ok(col_text(q, 13)))
+		return bad_name(it->ds, col_text(q, 13), err);
 	sqlite3_reset(m);
 	sqlite3_bind_text(m, 1, col_text(q, 0), -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(m) == SQLITE_ROW) {
@@ -431,6 +540,8 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 			.split_rule = sqlite3_column_type(q, 17) == SQLITE_NULL ? NULL : col_text(q, 17),
 			.split_fallback = sqlite3_column_type(q, 18) == SQLITE_NULL ? NULL : col_text(q, 18),
 		},
+		.path = sqlite3_column_type(q, 19) == SQLITE_NULL ? NULL : col_text(q, 19),
+		.meta_json = sqlite3_column_type(q, 20) == SQLITE_NULL ? NULL : col_text(q, 20),
 		.tags = it->tags, .ntags = it->ntags,
 		.scores = it->scores, .nscores = it->nscores,
 		.comp = it->has_comp ? &it->comp : NULL,
@@ -446,8 +557,11 @@ int ts_ds_iter_rejects(struct ts_dataset *ds, struct ts_ds_iter **out, struct ts
 	if (!it)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->ds = ds;
-	if (sqlite3_prepare_v2(ds->db, "select record, source, stage, reason, message"
-			       " from rejects order by record", -1, &it->q, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(ds->db, ds->version >= 3
+			       ? "select record, source, stage, reason, message, path, detail"
+				 " from rejects order by record"
+			       : "select record, source, stage, reason, message, null, null"
+				 " from rejects order by record", -1, &it->q, NULL) != SQLITE_OK) {
 		int rc = db_err(ds, err, "read");
 		ts_ds_iter_free(it);
 		return rc;
@@ -467,6 +581,8 @@ int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, st
 	it->r = (struct ts_ds_reject){
 		.record = (uint64_t)sqlite3_column_int64(q, 0), .source = col_text(q, 1),
 		.stage = col_text(q, 2), .reason = col_text(q, 3), .message = col_text(q, 4),
+		.path = sqlite3_column_type(q, 5) == SQLITE_NULL ? NULL : col_text(q, 5),
+		.detail_json = sqlite3_column_type(q, 6) == SQLITE_NULL ? NULL : col_text(q, 6),
 	};
 	*out = &it->r;
 	return 1;
@@ -551,6 +667,11 @@ int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *e
 	if (sqlite3_step(q) != SQLITE_ROW) {
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "no member %s%s%s in '%s'",
 				key, ext ? "." : " image", ext ? ext : "", ds->dir);
+		sqlite3_finalize(q);
+		return rc;
+	}
+	if (!ts_shard_name_ok(col_text(q, 0))) {
+		rc = bad_name(ds, col_text(q, 0), err);
 		sqlite3_finalize(q);
 		return rc;
 	}

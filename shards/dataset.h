@@ -38,6 +38,7 @@ struct ts_ds_sample {
 	const char *shard_name;    /* "000000.tar" or "000000.sqlite" */
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
+	const char *path, *meta_json;         /* version 3 columns, NULL when absent */
 	struct ts_text_cols text;             /* NULL columns: -1 / NULL */
 	const struct ts_tag_row *tags;        /* its rows of the tags table, by caption and index */
 	size_t ntags;
@@ -51,16 +52,26 @@ struct ts_ds_sample {
 struct ts_ds_reject {
 	uint64_t record;
 	const char *source, *stage, *reason, *message;
+	const char *path, *detail_json;       /* version 3 columns, NULL when absent */
 };
 
 /* Open OUTDIR (its catalog.sqlite, read-only).  Clear error when OUTDIR is
  * not a tessera dataset. */
 int ts_dataset_open(struct ts_dataset **out, const char *outdir, struct ts_err *err);
+/* TS_DS_NOLOCK: the caller holds OUTDIR's lock itself (a writer reading
+ * its own dataset); otherwise a shared lock is held until close, and a
+ * dataset another process writes is refused (TS_ERR_EXISTS). */
+#define TS_DS_NOLOCK 1
+int ts_dataset_open_flags(struct ts_dataset **out, const char *outdir, int flags,
+			  struct ts_err *err);
 void ts_dataset_close(struct ts_dataset *ds);   /* accepts NULL */
 
 const char *ts_dataset_dir(const struct ts_dataset *ds);
 /* "OUTDIR/shards/NAME" into buf. */
 char *ts_dataset_shard_path(const struct ts_dataset *ds, const char *name, char *buf, size_t n);
+/* The newest runs row: 1 with *command and *status malloc'ed, 0 when
+ * there is none, -1 on error. */
+int ts_dataset_last_run(struct ts_dataset *ds, char **command, char **status);
 /* meta value (malloc'ed) or NULL. */
 char *ts_dataset_meta(struct ts_dataset *ds, const char *name);
 
@@ -92,6 +103,10 @@ void ts_ds_iter_free(struct ts_ds_iter *it);   /* accepts NULL */
  * for the image member) into a malloc'ed buffer. */
 int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *ext,
 			   uint8_t **data, size_t *len, struct ts_err *err);
+
+/* Write the loaders' sidecars of OUTDIR/shards (shards/index.c):
+ * sizes.json, shardindex.json, NNNNNN.idx, NNNNNN_stats.json. */
+int ts_dataset_write_index(const char *outdir, struct ts_err *err);
 
 /* Read len bytes at offset of a file into buf (pread, exact). */
 int ts_read_at(const char *path, uint64_t offset, void *buf, size_t len, struct ts_err *err);

@@ -40,6 +40,11 @@ int ts_file_hash_hex(const char *path, char *xxh3_hex, char *md5_hex, struct ts_
 
 /* ---- tar shard writer --------------------------------------------------- */
 
+/* 1 when name is a shard file name tessera writes: NNNNNN.tar or
+ * NNNNNN.sqlite (names read from a catalog are checked before they become
+ * paths). */
+int ts_shard_name_ok(const char *name);
+
 /* "000042.tar" into buf (>= 32 bytes); returns buf. */
 char *ts_shard_name(unsigned index, char *buf, size_t bufsz);
 
@@ -125,11 +130,12 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *           orig_height INTEGER, format TEXT, content_hash TEXT,
  *           image_hash TEXT, source TEXT, caption TEXT, captions TEXT,
  *           tokens INTEGER, short_caption TEXT, short_tokens INTEGER,
- *           split_rule TEXT, split_fallback TEXT)   -- the last five: version 2
+ *           split_rule TEXT, split_fallback TEXT,   -- these five: version 2
+ *           path TEXT, meta TEXT)                   -- these two: version 3
  *   members(key TEXT, shard INTEGER, name TEXT, offset INTEGER,
  *           size INTEGER, hash TEXT, PRIMARY KEY(key, name))
  *   rejects(record INTEGER, source TEXT, stage TEXT, reason TEXT,
- *           message TEXT)
+ *           message TEXT, path TEXT, detail TEXT)  -- path, detail: version 3
  *   tags(key, shard, caption, idx, lemma, text, char_start, char_end,
  *        byte_start, byte_end, tok_start, tok_end, truncated, region)
  *   tag_scores(key, shard, tag, score, mask)         -- version 2
@@ -165,6 +171,27 @@ int ts_catalog_run_end(struct ts_catalog *cat, int64_t run_id,
  * *next_shard = n, *next_record = end_record of shard n-1 (0 when none). */
 int ts_catalog_resume(struct ts_catalog *cat, unsigned *next_shard,
 		      uint64_t *next_record, struct ts_err *err);
+/* The same, calling dropped(name) for every shard row it drops (complete
+ * or not) before the rows go, so the caller can remove those files and
+ * only those; dropped returns non-zero when it cannot. */
+int ts_catalog_resume_drop(struct ts_catalog *cat, unsigned *next_shard,
+			   uint64_t *next_record,
+			   int (*dropped)(const char *name, void *user), void *user,
+			   struct ts_err *err);
+
+/* Call fn(name) for every shard row with idx >= from_idx (all: -1). */
+int ts_catalog_foreach_shard_name(struct ts_catalog *cat, long long from_idx,
+				  int (*fn)(const char *name, void *user), void *user,
+				  struct ts_err *err);
+
+/* Run SQL whose result does not matter (pragmas at close). */
+void ts_catalog_exec(struct ts_catalog *cat, const char *sql);
+
+/* Commit a row for shard idx with complete = 0 (and whatever rows are
+ * pending in the stream transaction) before its file is created: the
+ * catalog names every shard file before it exists. */
+int ts_catalog_shard_intent(struct ts_catalog *cat, unsigned idx, const char *name,
+			    struct ts_err *err);
 
 struct ts_member_row {
 	const char *name;       /* "000000042.jpg" */
@@ -222,6 +249,8 @@ struct ts_sample_row {
 	const char *source;        /* source reference */
 	const char *caption;       /* primary caption */
 	const char *captions_json; /* JSON array of all captions */
+	const char *path;          /* the image's resolved path or URL, or NULL */
+	const char *meta_json;     /* JSON object of extra fields (source_meta, uid, fetch, ...) or NULL */
 	struct ts_text_cols text;
 	const struct ts_tag_row *tags;      /* rows for the tags table */
 	size_t ntags;
@@ -238,6 +267,8 @@ struct ts_reject_row {
 	const char *stage;         /* "read", "decode", "caption", ... */
 	const char *reason;        /* ts_reason_name() */
 	const char *message;
+	const char *path;          /* the image path or URL it concerns, or NULL */
+	const char *detail_json;   /* JSON object (HTTP status, byte offset, ...) or NULL */
 };
 
 struct ts_shard_row {

@@ -276,8 +276,8 @@ errors_and_cli() {
 	"$TESSERA" compose "$TMP/one/ds" 2>/dev/null; [ $? -eq 2 ] || return 1
 	"$TESSERA" compose --mode tiles "$TMP/one/ds" -o x 2>/dev/null; [ $? -eq 2 ] || return 1
 	[ -d "$TMP/h1" ] || halves || return 1
-	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/h1" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "other options or input" "$TMP/err" || return 1
-	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/a/ds" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "not a composition" "$TMP/err" || return 1
+	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/h1" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "other inputs or options" "$TMP/err" || return 1
+	"$TESSERA" compose -q "$TMP/a/ds" -o "$TMP/a/ds" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "lies inside the output" "$TMP/err" || return 1
 	"$TESSERA" compose --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-compose.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"

@@ -183,13 +183,19 @@ reject_detail() {
 	# the catalog keeps the HTTP status, attempts and final URL of a reject
 	d=$(sqlite3 "$TMP/f/catalog.sqlite" "select message from rejects where record = 1")
 	echo "$d" | grep -q "HTTP 404 (1 attempt)" || { echo "message: $d"; return 1; }
-	if sqlite3 "$TMP/f/catalog.sqlite" "select detail from rejects limit 1" > /dev/null 2>&1; then
-		d=$(sqlite3 "$TMP/f/catalog.sqlite" "select detail from rejects where record = 1")
-		echo "$d" | "$PY" -c "
+	d=$(sqlite3 "$TMP/f/catalog.sqlite" "select detail from rejects where record = 1")
+	echo "$d" | "$PY" -c "
 import json, sys
 d = json.load(sys.stdin)
-assert d['http_status'] == 404 and d['attempts'] == 1 and d['final_url'].endswith('/status/404'), d"
-	fi
+assert d['http_status'] == 404 and d['curl_code'] == 0 and d['attempts'] == 1 and d['final_url'].endswith('/status/404'), d" || return 1
+	d=$(sqlite3 "$TMP/f/catalog.sqlite" "select detail from rejects where record = 6")
+	echo "$d" | "$PY" -c "
+import json, sys
+d = json.load(sys.stdin)
+assert d['http_status'] == 0 and d['curl_code'] == 7 and d['attempts'] == 2, d" || return 1
+	# samples.path is the URL, samples.meta the fetch fields
+	m=$(sqlite3 "$TMP/f/catalog.sqlite" "select path || ' ' || json_extract(meta, '$.redirects') from samples where record = 12")
+	[ "$m" = "$A/redir/3/$I 3" ] || { echo "samples.path and meta: $m"; return 1; }
 }
 t reject_keeps_status_and_attempts reject_detail
 

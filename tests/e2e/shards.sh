@@ -45,8 +45,14 @@ merge_refuses() {
 	[ $? -eq 1 ] || return 1
 	"$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/part-00000" "$TMP/parts/part-00001" -o "$TMP/m3" 2>/dev/null
 	[ $? -eq 1 ] || return 1
-	"$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" 2>/dev/null
-	[ $? -eq 1 ]
+	# the same merge again resumes a finished dataset: nothing changes
+	(cd "$TMP/merged/shards" && md5sum *) > "$TMP/m.before"
+	"$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" || { echo "re-run of a finished merge failed"; return 1; }
+	(cd "$TMP/merged/shards" && md5sum *) | cmp -s - "$TMP/m.before" || { echo "a re-run changed the merged shards"; return 1; }
+	# a merge of other partitions into it is refused
+	"$TESSERA" shards merge -q "$TMP/parts/part-00001" "$TMP/parts/part-00000" "$TMP/parts/part-00002" -o "$TMP/merged" 2> "$TMP/err"
+	[ $? -eq 1 ] || { echo "merge of other partitions into a merged dataset was not refused"; return 1; }
+	grep -q "other inputs or options" "$TMP/err" || { echo "message: $(cat "$TMP/err")"; return 1; }
 }
 
 ls_cat() {

@@ -885,7 +885,8 @@ static int commit(struct ts_catalog *cat, unsigned idx, uint64_t first, uint64_t
 	}
 	for (size_t i = 0; i < nrej; i++)
 		rj[i] = (struct ts_reject_row){ rej[i], "bad.jpg", "image", "image.corrupt",
-						 "cannot decode 'bad.jpg': corrupt" };
+						 "cannot decode 'bad.jpg': corrupt", "/data/bad.jpg",
+						 "{\"offset\":512}" };
 	struct ts_shard_row sh = {
 		.idx = idx, .name = ts_shard_name(idx, shard_name, sizeof(shard_name)),
 		.samples = nrecs, .bytes = 4096 * (idx + 1), .hash = "0123456789abcdef0123456789abcdef",
@@ -907,7 +908,7 @@ static void catalog_basics(void)
 	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
 	if (!cat)
 		return;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 2);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 3);
 	text(db, "pragma journal_mode", v, sizeof(v));
 	CHECK_EQ_STR(v, "wal");
 	CHECK_EQ_INT(count(db, "select count(*) from sqlite_master where type = 'table' and name in"
@@ -972,12 +973,16 @@ static void catalog_basics(void)
 	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 3);
 
 	struct ts_reject_row tail[] = {
-		{ 9, "a", "read", "source.missing", "m" },
-		{ 10, "b", "caption", "caption.empty", "m" },
+		{ 9, "a", "read", "source.missing", "m", "img/a.jpg", NULL },
+		{ 10, "b", "caption", "caption.empty", "m", NULL, NULL },
 	};
 	CHECK_EQ_INT(ts_catalog_add_rejects(cat, tail, 2, &e), 0);
 	CHECK_EQ_INT(ts_catalog_add_rejects(cat, tail, 0, &e), 0);
 	CHECK_EQ_INT(count(db, "select count(*) from rejects"), 5);
+	/* version 3 columns: the image path and the detail object */
+	CHECK_EQ_INT(count(db, "select count(*) from rejects where path = 'img/a.jpg' and detail is null"), 1);
+	CHECK_EQ_INT(count(db, "select count(*) from rejects where path = '/data/bad.jpg'"
+			   " and json_extract(detail, '$.offset') = 512"), 3);
 	ts_catalog_close(cat);
 	ts_catalog_close(NULL);
 
@@ -1098,9 +1103,9 @@ static void catalog_bad_files(void)
 
 	/* a newer schema version is refused */
 	snprintf(db, sizeof(db), "%s/newer.sqlite", d);
-	CHECK(exec_sql(db, "pragma user_version = 3; create table meta(name, value)") == 0);
+	CHECK(exec_sql(db, "pragma user_version = 4; create table meta(name, value)") == 0);
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), TS_ERR_UNSUPPORTED);
-	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 3"), "%s", e.msg);
+	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 4"), "%s", e.msg);
 
 	/* a version 1 catalog (before the caption columns) is upgraded in place,
 	 * its rows kept */
@@ -1124,9 +1129,12 @@ static void catalog_bad_files(void)
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
 	ts_catalog_close(cat);
 	cat = NULL;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 2);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 3);
 	CHECK_EQ_INT(count(db, "select count(*) from samples where caption = 'A dog.' and tokens is null"
-			   " and short_caption is null and split_rule is null"), 1);
+			   " and short_caption is null and split_rule is null and path is null"
+			   " and meta is null"), 1);
+	CHECK_EQ_INT(count(db, "select count(*) from pragma_table_info('rejects')"
+			   " where name in ('path', 'detail')"), 2);
 
 	/* somebody else's SQLite database */
 	snprintf(db, sizeof(db), "%s/other.sqlite", d);

@@ -1,5 +1,5 @@
 /*
- * dsw.c - the dataset writer (see dsw.h).
+ * writer.c - the shard writer (see writer.h).
  *
  * What must always hold:
  * - a shard closes after the sample that fills it to shard_samples, or
@@ -11,22 +11,19 @@
  *   per shard (so memory stays flat whatever the shard size); the shard
  *   file gets its final name before that transaction commits with the
  *   shard row, so the shard, its samples and members, and the rejects of
- *   its range become visible at once; resume relies on exactly this order.
- *
- * TESSERA_CRASH_AT=POINT[:N] kills the process at a named point, for the
- * resume tests (docs/testing.md).
+ *   its range become visible at once; resume relies on exactly this order;
+ * - before a shard's temporary file is created, a row for it with
+ *   complete = 0 is committed: every file name the writer ever creates is
+ *   in the catalog first, so a resume removes only files that are ours.
  */
-#include "dsw.h"
+#include "writer.h"
 
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "../shards/shards.h"
-#include "util.h"
+#include "shards.h"
 
 struct ts_dsw {
 	struct ts_dsw_opts o;
@@ -35,33 +32,22 @@ struct ts_dsw {
 	uint64_t shard_first, shard_samples;
 	int pending;               /* rows sent since the last commit */
 	struct ts_dsw_stats st;
-	char crash_point[32];
-	uint64_t crash_n;
 };
 
-static void maybe_crash(struct ts_dsw *w, const char *point)
+static void hook(struct ts_dsw *w, const char *point)
 {
-	if (w->crash_n && !strcmp(w->crash_point, point) && --w->crash_n == 0) {
-		fflush(NULL);
-		kill(getpid(), SIGKILL);
-	}
+	if (w->o.hook)
+		w->o.hook(w->o.hook_user, point);
 }
 
 int ts_dsw_new(struct ts_dsw **out, const struct ts_dsw_opts *o, struct ts_err *err)
 {
 	struct ts_dsw *w = calloc(1, sizeof(*w));
-	const char *c = getenv("TESSERA_CRASH_AT");
 	if (!w)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	w->o = *o;
 	w->shard_idx = o->first_shard;
 	w->shard_first = o->first_record;
-	if (c && *c) {
-		const char *colon = strchr(c, ':');
-		snprintf(w->crash_point, sizeof(w->crash_point), "%.*s",
-			 (int)(colon ? (size_t)(colon - c) : strlen(c)), c);
-		w->crash_n = colon ? strtoull(colon + 1, NULL, 10) : 1;
-	}
 	*out = w;
 	return TS_OK;
 }
@@ -82,7 +68,7 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	w->sw = NULL;
 	if (rc)
 		return rc;
-	maybe_crash(w, "shard-renamed");
+	hook(w, "shard-renamed");
 	struct ts_shard_row sr = {
 		.idx = w->shard_idx, .name = name,
 		.samples = w->shard_samples, .bytes = bytes, .hash = hash,
@@ -91,10 +77,10 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	if ((rc = ts_catalog_stream_commit(w->o.cat, &sr, err)))
 		return rc;
 	w->pending = 0;
-	maybe_crash(w, "shard-committed");
-	ts_info("wrote shard %s: %" PRIu64 " samples, %" PRIu64 " bytes", name,
-		w->shard_samples, bytes);
 	w->st.shards++;
+	w->st.last_samples = w->shard_samples;
+	w->st.last_bytes = bytes;
+	hook(w, "shard-committed");
 	w->st.bytes += bytes;
 	w->shard_idx++;
 	if (!w->o.retry)
@@ -124,9 +110,20 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 	    ts_shard_writer_bytes(w->sw) + need + 1024 > w->o.shard_bytes)
 		if ((rc = close_shard(w, s->record, err)))
 			return rc;
-	if (!w->sw && (rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
-							(enum ts_store)w->o.store, err)))
-		return rc;
+	if (!w->sw) {
+		/* the name is in the catalog before the file exists */
+		char name[32];
+		snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
+		/* rows pending here are rejects of this shard's range: a resume
+		 * drops them with the unfinished shard if it comes to that */
+		if ((rc = ts_catalog_shard_intent(w->o.cat, w->shard_idx, name, err)))
+			return rc;
+		w->pending = 0;
+		hook(w, "shard-open");
+		if ((rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
+						     (enum ts_store)w->o.store, err)))
+			return rc;
+	}
 	snprintf(key, sizeof(key), "%09" PRIu64, s->record);
 	for (size_t i = 0; i < s->nmembers; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s.%s", key, s->members[i].ext);
@@ -145,6 +142,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.image_hash = s->image_hash, .source = s->source ? s->source : "",
 		.caption = s->caption ? s->caption : "",
 		.captions_json = s->captions_json ? s->captions_json : "[]",
+		.path = s->path, .meta_json = s->meta_json,
 		.text = s->text,
 		.tags = s->tags, .ntags = s->ntags,
 		.scores = s->scores, .nscores = s->nscores,
@@ -158,10 +156,25 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 	w->pending = 1;
 	w->st.samples++;
 	w->shard_samples++;
-	maybe_crash(w, "sample");
+	hook(w, "sample");
 	if (w->shard_samples >= w->o.shard_samples)
 		return close_shard(w, s->record + 1, err);
 	return TS_OK;
+}
+
+int ts_dsw_reject_row(struct ts_dsw *w, const struct ts_reject_row *row, struct ts_err *err)
+{
+	struct ts_reject_row r = *row;
+	r.source = r.source ? r.source : "";
+	r.stage = r.stage ? r.stage : "";
+	r.reason = r.reason ? r.reason : "";
+	r.message = r.message ? r.message : "";
+	int rc = w->o.retry ? ts_catalog_stream_forget_rejects(w->o.cat, r.record, err) : 0;
+	if (rc == 0)
+		rc = ts_catalog_stream_reject(w->o.cat, &r, err);
+	if (rc == 0)
+		w->pending = 1;
+	return rc;
 }
 
 int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
@@ -169,15 +182,10 @@ int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
 		  struct ts_err *err)
 {
 	struct ts_reject_row r = {
-		.record = record, .source = source ? source : "", .stage = stage ? stage : "",
-		.reason = reason ? reason : "", .message = message ? message : "",
+		.record = record, .source = source, .stage = stage,
+		.reason = reason, .message = message,
 	};
-	int rc = w->o.retry ? ts_catalog_stream_forget_rejects(w->o.cat, record, err) : 0;
-	if (rc == 0)
-		rc = ts_catalog_stream_reject(w->o.cat, &r, err);
-	if (rc == 0)
-		w->pending = 1;
-	return rc;
+	return ts_dsw_reject_row(w, &r, err);
 }
 
 int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err)

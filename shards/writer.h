@@ -1,19 +1,20 @@
 /*
- * dsw.h - the dataset writer: takes samples and rejects in record order and
- * turns them into tar shards plus catalog rows, with the shard-closing and
- * commit rules of docs/formats.md.  Used by ingest (and by every command
- * that writes a dataset: merge, re-shard), so all of them close shards at
- * the same points and give the same bytes for the same sample sequence.
- * One thread only.
+ * writer.h - the shard writer: takes samples and rejects in record order and
+ * turns them into tar (or SQLite) shards plus catalog rows, with the
+ * shard-closing and commit rules of docs/formats.md.  Every command that
+ * writes a dataset goes through it (through the output dataset, out.h), so
+ * all of them close shards at the same points and give the same bytes for
+ * the same sample sequence.  One thread only.  It prints nothing: named
+ * moments are reported to an optional hook (the crash tests use it).
  */
-#ifndef TS_DSW_H
-#define TS_DSW_H
+#ifndef TS_WRITER_H
+#define TS_WRITER_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "../base/ts_error.h"
-#include "../shards/shards.h"
+#include "shards.h"
 
 struct ts_catalog;
 
@@ -29,6 +30,8 @@ struct ts_dsw_sample {
 	size_t nmembers;        /* at most TS_DSW_MAX_MEMBERS */
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
+	const char *path;           /* resolved image path or URL (samples.path), or NULL */
+	const char *meta_json;      /* extra fields (samples.meta), or NULL */
 	struct ts_text_cols text;   /* TS_TEXT_COLS_NONE when not known */
 	const struct ts_tag_row *tags;   /* rows for the tags table (tessera tags) */
 	size_t ntags;
@@ -50,6 +53,12 @@ struct ts_dsw_opts {
 	                               records before first_record; each replaces the record's
 	                               earlier rejects, and shards get the empty range
 	                               [first_record, first_record) */
+	/* Called at "shard-open" (a shard row with complete = 0 was committed),
+	 * "sample" (a sample's members were appended), "shard-renamed" (the
+	 * file got its final name, before the commit) and "shard-committed";
+	 * may be NULL. */
+	void (*hook)(void *user, const char *point);
+	void *hook_user;
 };
 
 struct ts_dsw;
@@ -62,6 +71,8 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
 		  const char *stage, const char *reason, const char *message,
 		  struct ts_err *err);
+/* The same with every column of the row (path and detail included). */
+int ts_dsw_reject_row(struct ts_dsw *w, const struct ts_reject_row *r, struct ts_err *err);
 /* End of input at end_record: close the open shard (its range ends there)
  * and store the remaining rejects. */
 int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err);
@@ -73,6 +84,7 @@ void ts_dsw_free(struct ts_dsw *w);      /* accepts NULL */
 
 struct ts_dsw_stats {
 	uint64_t samples, shards, bytes;
+	uint64_t last_samples, last_bytes;   /* of the shard committed last */
 };
 void ts_dsw_stats(const struct ts_dsw *w, struct ts_dsw_stats *st);
 
