@@ -114,6 +114,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory tessera
 	@sh bench/run.sh
+	@sh bench/fetch.sh
 
 install: tessera
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1

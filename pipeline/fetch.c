@@ -421,6 +421,14 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *user)
 				 (long long)j->content_length, (unsigned long long)j->f->o.max_bytes);
 			return 0;
 		}
+		if (j->content_length > 0 && (size_t)j->content_length > j->cap) {
+			/* the body in one allocation, no copies while it grows */
+			uint8_t *nb = realloc(j->buf, (size_t)j->content_length);
+			if (nb) {
+				j->buf = nb;
+				j->cap = (size_t)j->content_length;
+			}
+		}
 		return n;
 	}
 	const char *colon = memchr(data, ':', n);
