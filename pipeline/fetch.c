@@ -99,6 +99,7 @@ struct ts_fetch {
 	struct job **finished;    /* jobs done but not yet delivered */
 	size_t nfin, capfin;
 	uint64_t bytes, nfinished, nok, ndns;
+	unsigned hosts_paused, hosts_down;   /* hosts in H_PAUSED, H_DOWN */
 	CURL **pool;              /* idle easy handles */
 	size_t npool, cappool;
 };
@@ -759,8 +760,10 @@ static void schedule(struct ts_fetch *f, double now)
 		if (j->state != J_QUEUED)
 			continue;
 		struct host *h = j->host;
-		if (h->state == H_PAUSED && now >= h->paused_until)
+		if (h->state == H_PAUSED && now >= h->paused_until) {
 			h->state = H_PROBE;
+			f->hosts_paused--;
+		}
 		if (h->state == H_PAUSED || h->active >= host_limit(f, h) ||
 		    j->not_before > now || (f->o.host_rate > 0 && h->next_start > now))
 			continue;
@@ -888,9 +891,11 @@ static void job_finished(struct ts_fetch *f, struct job *j, CURLcode code, doubl
 			h->consec++;
 			if (h->state == H_PROBE) {
 				h->state = H_DOWN;
+				f->hosts_down++;
 			} else if (h->state == H_OK && h->consec >= (unsigned)f->o.host_failures) {
 				h->state = H_PAUSED;
 				h->paused_until = now + f->o.host_pause;
+				f->hosts_paused++;
 			}
 		} else if (r == TS_R_NONE || (r != TS_R_FETCH_TIMEOUT && r != TS_R_FETCH_STALLED)) {
 			h->consec = 0;
@@ -1010,13 +1015,8 @@ void ts_fetch_get_stats(const struct ts_fetch *f, struct ts_fetch_stats *st)
 	for (const struct job *j = f->head; j; j = j->next)
 		if (j->state == J_RUNNING && now - j->started > st->oldest_age)
 			st->oldest_age = now - j->started;
-	for (size_t i = 0; i < f->hcap; i++)
-		for (const struct host *h = f->htab[i]; h; h = h->next) {
-			if (h->state == H_PAUSED)
-				st->hosts_backoff++;
-			else if (h->state == H_DOWN)
-				st->hosts_down++;
-		}
+	st->hosts_backoff = f->hosts_paused;
+	st->hosts_down = f->hosts_down;
 }
 
 size_t ts_fetch_pending(const struct ts_fetch *f)

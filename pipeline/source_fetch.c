@@ -120,6 +120,7 @@ static void *net_main(void *arg)
 	struct fsrc *s = arg;
 	struct ts_fetch_ctx *c = s->c;
 	struct ts_err e = TS_ERR_INIT;
+	double last_stats = 0;
 
 	for (;;) {
 		/* read ahead */
@@ -174,6 +175,7 @@ static void *net_main(void *arg)
 		int stop = s->stop;
 		int drained = (s->inner_eof || c->deadline_hit) && ts_fetch_pending(c->eng) == 0;
 		if (stop || drained) {
+			ts_fetch_get_stats(c->eng, &c->snap);
 			s->finished = 1;
 			pthread_cond_broadcast(&s->cv);
 			pthread_mutex_unlock(&c->mu);
@@ -190,6 +192,10 @@ static void *net_main(void *arg)
 			break;
 		}
 		struct ts_fetch_stats st;
+		double tnow = ts_now();
+		if (tnow - last_stats < 0.25)
+			continue;
+		last_stats = tnow;
 		ts_fetch_get_stats(c->eng, &st);
 		pthread_mutex_lock(&c->mu);
 		c->snap = st;
