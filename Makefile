@@ -34,13 +34,17 @@ LDFLAGS_ALL = $(LDFLAGS)
 ifneq ($(SANITIZE),)
 CFLAGS_ALL += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS_ALL += -fsanitize=$(SANITIZE)
+ifeq ($(SANITIZE),thread)
+BUILD := build-tsan
+else
 BUILD := build-san
+endif
 endif
 LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 
 # Sources are listed, not globbed (like git's Makefile): a half-written file
 # in the tree never breaks the build, and adding a file is a visible change.
-LIB_SRC := base/ts_error.c \
+LIB_SRC := base/ts_error.c base/ts_io.c \
 	compose/codec.c compose/resize.c compose/process.c compose/composite.c \
 	captions/caption.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
@@ -66,7 +70,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))
 
-.PHONY: all deps test check demo bench install clean unit e2e
+.PHONY: all deps test check demo bench install clean unit e2e tsan
 
 all: tessera
 
@@ -102,6 +106,15 @@ test: deps
 
 check: test
 
+# ThreadSanitizer over the multi-threaded paths: the unit tests and the e2e
+# suites of the commands that run workers (ingest, compose, tokenize -j)
+tsan: deps
+	@$(MAKE) --no-print-directory SANITIZE=thread tessera unit
+	@TESSERA=$(CURDIR)/build-tsan/tessera UNIT_DIR=$(CURDIR)/build-tsan/tests \
+		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
+		UNIT_BINS="$(addprefix $(CURDIR)/,$(UNIT_BIN:$(BUILD)/%=build-tsan/%))" \
+		E2E_SUITES="ingest compose captions outdir" sh tests/run.sh
+
 demo: deps
 	@$(MAKE) --no-print-directory tessera
 	@rm -rf demo-out
@@ -128,6 +141,6 @@ install: tessera
 	else echo "install: ../shared/tokenizer/ not found: the CLIP vocabulary is not installed (use --vocab or TESSERA_VOCAB)"; fi
 
 clean:
-	rm -rf build build-san tessera demo-out
+	rm -rf build build-san build-tsan tessera demo-out
 
 -include $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d)

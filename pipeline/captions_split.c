@@ -8,6 +8,7 @@
  */
 #include <getopt.h>
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,7 @@ int captions_split(int argc, char **argv)
 	};
 	struct split_run r = { .rule = TS_SPLIT_SENTENCE, .short_max = 77 };
 	struct ts_bpe *bpe = NULL;
+	char *meta = NULL;
 	struct ts_err e = TS_ERR_INIT;
 	struct ts_rw_stats st;
 	const char *vocab = NULL, *out = NULL;
@@ -112,8 +114,11 @@ int captions_split(int argc, char **argv)
 		goto done;
 	}
 	const char *rule = r.rule == TS_SPLIT_LONGCLIP ? "longclip" : "sentence";
-	char meta[128];
-	snprintf(meta, sizeof(meta), "{\"rule\":\"%s\",\"short_max\":%zu}", rule, r.short_max);
+	meta = ts_json_canonical(json_pack("{s:s, s:I}", "rule", rule, "short_max", (json_int_t)r.short_max));
+	if (!meta) {
+		ts_error("out of memory");
+		goto done;
+	}
 	struct ts_rw_opts ro = { .indir = argv[optind], .outdir = out, .command = "tessera captions split",
 				 .meta_name = "split", .meta_json = meta, .what = "split" };
 	rc = ts_rewrite(&ro, split_one, &r, &st);
@@ -122,15 +127,17 @@ int captions_split(int argc, char **argv)
 	double ms = st.samples ? (double)r.short_tokens / (double)st.samples : 0.0;
 	double ml = st.samples ? (double)r.long_tokens / (double)st.samples : 0.0;
 	if (json)
-		printf("{\"command\": \"captions split\", \"outdir\": \"%s\", \"rule\": \"%s\", \"short_max\": %zu, "
-		       "\"samples\": %" PRIu64 ", \"rejects\": %" PRIu64 ", \"fallbacks\": %" PRIu64
-		       ", \"short_tokens_mean\": %.2f, \"long_tokens_mean\": %.2f, \"seconds\": %.3f}\n",
-		       out ? out : argv[optind], rule, r.short_max, st.samples, st.rejects, r.fallbacks, ms, ml,
-		       st.seconds);
+		ts_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+					"command", "captions split", "outdir", out ? out : argv[optind],
+					"rule", rule, "short_max", (json_int_t)r.short_max,
+					"samples", (json_int_t)st.samples, "rejects", (json_int_t)st.rejects,
+					"fallbacks", (json_int_t)r.fallbacks, "short_tokens_mean", ms,
+					"long_tokens_mean", ml, "seconds", st.seconds));
 	else if (ts_verbosity >= 1)
 		fprintf(stderr, "split done: %" PRIu64 " samples (%" PRIu64 " with a fallback), mean tokens short %.1f, long %.1f, %.1f s\n",
 			st.samples, r.fallbacks, ms, ml, st.seconds);
 done:
+	free(meta);
 	ts_split_free(&r.cur);
 	ts_sentences_free(r.sp);
 	ts_bpe_ctx_free(r.bpe);

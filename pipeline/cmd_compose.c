@@ -1248,11 +1248,12 @@ int cmd_compose(int argc, char **argv)
 		goto out;
 	}
 	if (o.json)
-		printf("{\"command\": \"compose\", \"outdir\": \"%s\", \"mode\": \"%s\", \"composites\": %" PRIu64
-		       ", \"originals\": %" PRIu64 ", \"rejects\": %" PRIu64 ", \"over_budget\": %" PRIu64
-		       ", \"shards\": %" PRIu64 ", \"seconds\": %.3f, \"composites_per_second\": %.1f}\n",
-		       o.outdir, mode_names[o.mode], os.composites, os.originals, os.rejects, os.over_budget, st.shards,
-		       secs, secs > 0 ? (double)os.composites / secs : 0.0);
+		ts_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+					"command", "compose", "outdir", o.outdir, "mode", mode_names[o.mode],
+					"composites", (json_int_t)os.composites, "originals", (json_int_t)os.originals,
+					"rejects", (json_int_t)os.rejects, "over_budget", (json_int_t)os.over_budget,
+					"shards", (json_int_t)st.shards, "seconds", secs,
+					"composites_per_second", secs > 0 ? (double)os.composites / secs : 0.0));
 	else if (ts_verbosity >= 1)
 		fprintf(stderr, "compose done: %" PRIu64 " composites, %" PRIu64 " originals, %" PRIu64
 			" rejects, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",

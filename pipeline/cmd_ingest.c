@@ -53,7 +53,7 @@ void usage_ingest(FILE *f)
 "  -o, --output OUTDIR     where to write the dataset (required)\n"
 "      --shard-samples N   samples per shard (default: 10000)\n"
 "      --shard-bytes N     bytes per shard, K/M/G suffixes (default: 1GiB)\n"
-"      --overwrite         delete the dataset in OUTDIR and start afresh\n"
+"      --overwrite         delete the dataset in OUTDIR (only tessera's files) and start afresh\n"
 "      --store STORE       tar (default: WebDataset shards) or sqlite (one\n"
 "                          SQLite file per shard, a BLOB per member)\n"
 "      --dedup MODE        none (default) or exact: a sample whose source\n"

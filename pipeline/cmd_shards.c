@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "../shards/dataset.h"
+#include "../shards/out.h"
 #include "../shards/shards.h"
 #include "cmd.h"
 #include "shards_ops.h"
@@ -186,8 +187,20 @@ int cmd_shards(int argc, char **argv)
 	}
 	if (nargs != (!strcmp(sub, "cat") ? 2 : 1))
 		return usage_err(!strcmp(sub, "cat") ? "cat needs OUTDIR and KEY" : "expected one OUTDIR");
-	if (!strcmp(sub, "index"))
-		return ts_shards_index(args[0]);
+	if (!strcmp(sub, "index")) {
+		/* it writes the sidecars: a writer, so the lock is exclusive */
+		char cp[4200];
+		snprintf(cp, sizeof(cp), "%s/catalog.sqlite", args[0]);
+		int fd = access(cp, F_OK) ? -2 : ts_dataset_lock(args[0], 1, &e);
+		if (fd == -1) {
+			ts_error("%s", e.msg);
+			return TS_EXIT_FAIL;
+		}
+		int irc = ts_shards_index(args[0]);
+		if (fd >= 0)
+			close(fd);
+		return irc;
+	}
 	if (ts_dataset_open(&ds, args[0], &e)) {
 		ts_error("%s", e.msg);
 		return TS_EXIT_FAIL;

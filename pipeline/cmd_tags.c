@@ -339,19 +339,25 @@ static int tags_run(int argc, char **argv)
 		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
 		goto done;
 	}
-	char meta[256];
-	snprintf(meta, sizeof(meta), "{\"wordnet\":\"%s\",\"keep_scene_words\":%s,\"all_nouns\":%s,\"context\":%zu}",
-		 wndir ? wndir : TS_WORDNET_DEFAULT_DIR, to.keep_scene_words ? "true" : "false",
-		 to.all_nouns ? "true" : "false", to.context);
+	char *meta = ts_json_canonical(json_pack("{s:o, s:b, s:b, s:I}",
+			"wordnet", ts_json_string_lossy(wndir ? wndir : TS_WORDNET_DEFAULT_DIR),
+			"keep_scene_words", to.keep_scene_words, "all_nouns", to.all_nouns,
+			"context", (json_int_t)to.context));
+	if (!meta) {
+		ts_error("out of memory");
+		goto done;
+	}
 	struct ts_rw_opts ro = { .indir = argv[optind], .outdir = out, .command = "tessera tags",
 				 .meta_name = "tags", .meta_json = meta, .what = "tags" };
 	rc = ts_rewrite(&ro, tag_one, &r, &st);
+	free(meta);
 	if (rc != TS_EXIT_OK)
 		goto done;
 	if (json)
-		printf("{\"command\": \"tags\", \"outdir\": \"%s\", \"samples\": %" PRIu64 ", \"captions\": %" PRIu64
-		       ", \"tags\": %" PRIu64 ", \"captions_without_tags\": %" PRIu64 ", \"seconds\": %.3f}\n",
-		       out ? out : argv[optind], st.samples, r.captions, r.tags, r.empty, st.seconds);
+		ts_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:f}", "command", "tags",
+					"outdir", out ? out : argv[optind], "samples", (json_int_t)st.samples,
+					"captions", (json_int_t)r.captions, "tags", (json_int_t)r.tags,
+					"captions_without_tags", (json_int_t)r.empty, "seconds", st.seconds));
 	else if (ts_verbosity >= 1)
 		fprintf(stderr, "tags done: %" PRIu64 " samples, %" PRIu64 " captions, %" PRIu64
 			" tags (%.2f per caption, %" PRIu64 " captions without any), %.1f s\n",
@@ -716,9 +722,10 @@ static int tags_import(int argc, char **argv)
 			unknown_keys++;
 		}
 	if (json)
-		printf("{\"command\": \"tags import-scores\", \"imported\": %" PRIu64 ", \"malformed_lines\": %" PRIu64
-		       ", \"unknown_keys\": %" PRIu64 ", \"unknown_tags\": %" PRIu64 ", \"bad_masks\": %" PRIu64 "}\n",
-		       r.imported, bad, unknown_keys, r.unknown_tags, r.bad_masks);
+		ts_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I}", "command", "tags import-scores",
+					"imported", (json_int_t)r.imported, "malformed_lines", (json_int_t)bad,
+					"unknown_keys", (json_int_t)unknown_keys, "unknown_tags", (json_int_t)r.unknown_tags,
+					"bad_masks", (json_int_t)r.bad_masks));
 	else if (ts_verbosity >= 1)
 		fprintf(stderr, "imported %" PRIu64 " scores (%" PRIu64 " malformed lines, %" PRIu64
 			" unknown keys, %" PRIu64 " unknown tags, %" PRIu64 " bad masks)\n",
@@ -867,15 +874,19 @@ static int tags_select(int argc, char **argv)
 		ts_error("tags select takes --threshold T and one OUTDIR");
 		return TS_EXIT_USAGE;
 	}
-	char meta[64];
-	snprintf(meta, sizeof(meta), "{\"threshold\":%.17g}", r.threshold);
+	char *meta = ts_json_canonical(json_pack("{s:f}", "threshold", r.threshold));
+	if (!meta) {
+		ts_error("out of memory");
+		return TS_EXIT_FAIL;
+	}
 	struct ts_rw_opts ro = { .indir = argv[optind], .outdir = out, .command = "tessera tags select",
 				 .meta_name = "tags_select", .meta_json = meta, .what = "select" };
 	rc = ts_rewrite(&ro, select_one, &r, &st);
+	free(meta);
 	if (rc == TS_EXIT_OK && json)
-		printf("{\"command\": \"tags select\", \"threshold\": %g, \"samples\": %" PRIu64
-		       ", \"tags_kept\": %" PRIu64 ", \"tags_dropped\": %" PRIu64 "}\n",
-		       r.threshold, st.samples, r.kept, r.dropped);
+		ts_print_json(json_pack("{s:s, s:f, s:I, s:I, s:I}", "command", "tags select",
+					"threshold", r.threshold, "samples", (json_int_t)st.samples,
+					"tags_kept", (json_int_t)r.kept, "tags_dropped", (json_int_t)r.dropped));
 	else if (rc == TS_EXIT_OK && ts_verbosity >= 1)
 		fprintf(stderr, "select done: %" PRIu64 " samples, %" PRIu64 " tags kept, %" PRIu64 " dropped\n",
 			st.samples, r.kept, r.dropped);

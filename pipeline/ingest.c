@@ -249,10 +249,12 @@ static void process_slot(struct worker *w, struct slot *s)
 	}
 
 	snprintf(key, sizeof(key), "%09" PRIu64, r->index);
-	meta = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:O}",
+	/* paths are bytes: one that is not UTF-8 goes into KEY.json with
+	 * U+FFFD for its bad bytes (the catalog keeps it as it is) */
+	meta = json_pack("{s:s, s:o, s:o*, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:O}",
 			 "key", key,
-			 "source", r->source ? r->source : "",
-			 "image", r->image_ref,
+			 "source", ts_json_string_lossy(r->source ? r->source : ""),
+			 "image", r->image_ref ? ts_json_string_lossy(r->image_ref) : NULL,
 			 "format", s->fmt,
 			 "source_format", ts_imgfmt_name(p.info.format),
 			 "width", s->width, "height", s->height,

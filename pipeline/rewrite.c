@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "../shards/out.h"
 #include "../shards/writer.h"
 #include "shards_ops.h"
 #include "util.h"
@@ -321,15 +322,33 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 			ts_error("'%s' already holds a dataset; write into a new directory", out);
 			goto done;
 		}
+		/* a killed rewrite's .rewrite.tmp is ours; anything else is not */
+		if (ts_out_check_dir(out, &r.e)) {
+			ts_error("%s", r.e.msg);
+			goto done;
+		}
 		if (ts_mkdirs(out, 0755)) {
 			ts_error("cannot create '%s': %s", out, strerror(errno));
 			goto done;
 		}
 		if ((lock_out = lock_dir(out)) < 0 || ts_rewrite_recover(out))
 			goto done;
-		/* finished by the recovery (an earlier run was killed after READY) */
+		/* finished by the recovery (an earlier run was killed after READY):
+		 * done, when that run was this same command */
 		if (stat(path, &sb) == 0) {
-			ts_error("'%s' already holds a dataset; write into a new directory", out);
+			struct ts_dataset *fin = NULL;
+			char *m = NULL;
+			if (o->meta_name && ts_dataset_open_flags(&fin, out, TS_DS_NOLOCK, &r.e) == 0)
+				m = ts_dataset_meta(fin, o->meta_name);
+			ts_dataset_close(fin);
+			int same = m && o->meta_json && !strcmp(m, o->meta_json);
+			free(m);
+			if (same) {
+				ts_info("'%s': finished the interrupted %s", out, o->what);
+				rc = TS_EXIT_OK;
+			} else {
+				ts_error("'%s' already holds a dataset; write into a new directory", out);
+			}
 			goto done;
 		}
 		snprintf(path, sizeof(path), "%s/shards", out);
@@ -384,7 +403,10 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		goto fail;
 	uint64_t end = 0;
 	int tty = ts_verbosity >= 1 && isatty(2);
+	ts_signals_catch();
 	for (size_t k = 0; k < sl.n; k++) {
+		if (ts_stop_requested)
+			goto fail;
 		struct ts_ds_iter *si = NULL;
 		const struct ts_ds_sample *s;
 		int n;
@@ -406,11 +428,10 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		goto fail;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(r.w, &ds);
-	char summary[256];
-	snprintf(summary, sizeof(summary),
-		 "{\"samples\":%" PRIu64 ",\"rejects\":%" PRIu64 ",\"seconds\":%.3f}",
-		 r.samples, r.rejects, ts_now() - t0);
-	ts_catalog_run_end(cat, run_id, "ok", summary, &r.e);
+	char *summary = ts_json_canonical(json_pack("{s:I, s:I, s:f}", "samples", (json_int_t)r.samples,
+						    "rejects", (json_int_t)r.rejects, "seconds", ts_now() - t0));
+	ts_catalog_run_end(cat, run_id, "ok", summary ? summary : "{}", &r.e);
+	free(summary);
 	ts_dsw_free(r.w);
 	r.w = NULL;
 	ts_catalog_close(cat);
@@ -443,11 +464,23 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	rc = TS_EXIT_OK;
 	goto done;
 fail:
-	ts_error("%s", r.e.msg[0] ? r.e.msg : "rewrite failed");
+	if (ts_stop_requested && !r.e.msg[0]) {
+		/* nothing was decided: the dataset stays as it was */
+		ts_info("%s interrupted: '%s' is unchanged", o->what, out ? out : indir);
+		rc = 130;
+	} else {
+		ts_error("%s", r.e.msg[0] ? r.e.msg : "rewrite failed");
+	}
 	ts_dsw_discard(r.w);
 	if (cat)
-		ts_catalog_run_end(cat, run_id, "failed", "{}", &r.e);
+		ts_catalog_run_end(cat, run_id, ts_stop_requested ? "interrupted" : "failed", "{}", &r.e);
+	ts_dsw_free(r.w);
+	r.w = NULL;
+	ts_catalog_close(cat);
+	cat = NULL;
+	remove_tmp(work);
 done:
+	ts_signals_restore();
 	ts_dsw_free(r.w);
 	ts_ds_iter_free(r.ri);
 	ts_catalog_close(cat);

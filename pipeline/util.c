@@ -6,6 +6,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <utf8proc.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -297,4 +298,51 @@ void ts_signals_restore(void)
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);
 	caught = 0;
+}
+
+json_t *ts_json_string_lossy(const char *s)
+{
+	json_t *j = json_string(s);
+	if (j)
+		return j;
+	size_t n = strlen(s), o = 0;
+	char *b = malloc(n * 3 + 1);
+	if (!b)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		utf8proc_int32_t cp;
+		utf8proc_ssize_t k = utf8proc_iterate((const utf8proc_uint8_t *)s + i, (utf8proc_ssize_t)(n - i), &cp);
+		if (k > 0 && cp != 0) {
+			memcpy(b + o, s + i, (size_t)k);
+			o += (size_t)k;
+			i += (size_t)k;
+		} else {
+			memcpy(b + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+	}
+	j = json_stringn(b, o);
+	free(b);
+	return j;
+}
+
+int ts_print_json(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+	json_decref(j);
+	if (!s) {
+		ts_error("out of memory");
+		return -1;
+	}
+	puts(s);
+	free(s);
+	return 0;
+}
+
+char *ts_json_canonical(json_t *j)
+{
+	char *s = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(j);
+	return s;
 }

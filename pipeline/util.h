@@ -59,6 +59,18 @@ extern volatile sig_atomic_t ts_stop_requested;
 void ts_signals_catch(void);
 void ts_signals_restore(void);
 
+/* A JSON string of s; bytes that are not UTF-8 become U+FFFD (jansson
+ * refuses them).  NULL only when out of memory. */
+json_t *ts_json_string_lossy(const char *s);
+
+/* Print j as one line of compact JSON on stdout (every --json summary goes
+ * through here, so user paths are always escaped) and release it.  j may be
+ * NULL (out of memory): returns -1 then, else 0. */
+int ts_print_json(json_t *j);
+/* j as compact JSON with sorted keys (for fingerprints and meta rows),
+ * released; NULL when out of memory. */
+char *ts_json_canonical(json_t *j);
+
 /* Monotonic seconds. */
 double ts_now(void);
 /* "2026-11-22T11:03:04Z" into buf (>= 24 bytes). */

@@ -17,7 +17,11 @@
  */
 #include "shards.h"
 
+#include "../base/ts_io.h"
+
+#include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +303,90 @@ static int set_pragmas(struct ts_catalog *cat, struct ts_err *err)
 	return rc;
 }
 
+/* ---- fault injection (TESSERA_FAULT, base/ts_io.h) ---------------------------
+ * When the variable is set, catalogs are opened through a VFS that wraps
+ * the default one and passes each write and sync through ts_io_fault(), so
+ * the tests can fail the catalog's N-th write like a shard's. */
+
+struct fault_file {
+	sqlite3_file base;
+	sqlite3_file *real;        /* follows this struct in the same allocation */
+};
+
+static sqlite3_vfs *real_vfs;
+static sqlite3_vfs fault_vfs;
+
+#define REAL(f) (((struct fault_file *)(f))->real)
+static int ff_close(sqlite3_file *f) { return REAL(f)->pMethods->xClose(REAL(f)); }
+static int ff_read(sqlite3_file *f, void *b, int n, sqlite3_int64 o) { return REAL(f)->pMethods->xRead(REAL(f), b, n, o); }
+static int ff_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 o)
+{
+	int e = ts_io_fault(TS_IO_WRITE);
+	if (e)
+		return e == ENOSPC || e == EDQUOT ? SQLITE_FULL : SQLITE_IOERR_WRITE;
+	return REAL(f)->pMethods->xWrite(REAL(f), b, n, o);
+}
+static int ff_truncate(sqlite3_file *f, sqlite3_int64 n) { return REAL(f)->pMethods->xTruncate(REAL(f), n); }
+static int ff_sync(sqlite3_file *f, int flags)
+{
+	if (ts_io_fault(TS_IO_FSYNC))
+		return SQLITE_IOERR_FSYNC;
+	return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int ff_size(sqlite3_file *f, sqlite3_int64 *n) { return REAL(f)->pMethods->xFileSize(REAL(f), n); }
+static int ff_lock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xLock(REAL(f), l); }
+static int ff_unlock(sqlite3_file *f, int l) { return REAL(f)->pMethods->xUnlock(REAL(f), l); }
+static int ff_check(sqlite3_file *f, int *r) { return REAL(f)->pMethods->xCheckReservedLock(REAL(f), r); }
+static int ff_fctl(sqlite3_file *f, int op, void *a) { return REAL(f)->pMethods->xFileControl(REAL(f), op, a); }
+static int ff_sector(sqlite3_file *f) { return REAL(f)->pMethods->xSectorSize(REAL(f)); }
+static int ff_dev(sqlite3_file *f) { return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f)); }
+static int ff_shmmap(sqlite3_file *f, int i, int sz, int ext, void volatile **p) { return REAL(f)->pMethods->xShmMap(REAL(f), i, sz, ext, p); }
+static int ff_shmlock(sqlite3_file *f, int o, int n, int fl) { return REAL(f)->pMethods->xShmLock(REAL(f), o, n, fl); }
+static void ff_shmbarrier(sqlite3_file *f) { REAL(f)->pMethods->xShmBarrier(REAL(f)); }
+static int ff_shmunmap(sqlite3_file *f, int d) { return REAL(f)->pMethods->xShmUnmap(REAL(f), d); }
+static int ff_fetch(sqlite3_file *f, sqlite3_int64 o, int n, void **p) { return REAL(f)->pMethods->xFetch(REAL(f), o, n, p); }
+static int ff_unfetch(sqlite3_file *f, sqlite3_int64 o, void *p) { return REAL(f)->pMethods->xUnfetch(REAL(f), o, p); }
+
+static const sqlite3_io_methods fault_methods = {
+	3, ff_close, ff_read, ff_write, ff_truncate, ff_sync, ff_size, ff_lock, ff_unlock, ff_check,
+	ff_fctl, ff_sector, ff_dev, ff_shmmap, ff_shmlock, ff_shmbarrier, ff_shmunmap, ff_fetch, ff_unfetch,
+};
+
+static int ff_open(sqlite3_vfs *v, const char *name, sqlite3_file *f, int flags, int *out)
+{
+	struct fault_file *ff = (struct fault_file *)f;
+	ff->real = (sqlite3_file *)(ff + 1);
+	int rc = real_vfs->xOpen(real_vfs, name, ff->real, flags, out);
+	ff->base.pMethods = ff->real->pMethods ? &fault_methods : NULL;
+	return rc;
+}
+
+static pthread_once_t fault_once = PTHREAD_ONCE_INIT;
+
+static void fault_vfs_init(void)
+{
+	real_vfs = sqlite3_vfs_find(NULL);
+	if (!real_vfs)
+		return;
+	fault_vfs = *real_vfs;
+	fault_vfs.zName = "tessera-fault";
+	fault_vfs.szOsFile = (int)sizeof(struct fault_file) + real_vfs->szOsFile;
+	fault_vfs.xOpen = ff_open;
+	fault_vfs.pNext = NULL;
+	if (sqlite3_vfs_register(&fault_vfs, 0) != SQLITE_OK)
+		real_vfs = NULL;
+}
+
+/* The VFS to open catalogs with: NULL (the default) unless TESSERA_FAULT is set. */
+static const char *catalog_vfs(void)
+{
+	const char *f = getenv("TESSERA_FAULT");
+	if (!f || !*f)
+		return NULL;
+	pthread_once(&fault_once, fault_vfs_init);
+	return real_vfs ? "tessera-fault" : NULL;
+}
+
 int ts_catalog_open(struct ts_catalog **out, const char *path,
 		    struct ts_err *err)
 {
@@ -314,7 +402,7 @@ int ts_catalog_open(struct ts_catalog **out, const char *path,
 		free(cat);
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "cannot open '%s': path too long", path);
 	}
-	if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, catalog_vfs()) != SQLITE_OK) {
 		if (!cat->db) {
 			free(cat);
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");

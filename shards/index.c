@@ -6,6 +6,7 @@
  * half-written one.  Nothing here prints.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../base/ts_io.h"
 #include "dataset.h"
 #include "shards.h"
 
@@ -30,16 +32,27 @@ struct idx_state {
 static int write_text(const char *path, const char *text, struct ts_err *e)
 {
 	char tmp[PATH_MAX + 16];
-	FILE *f;
+	size_t len = strlen(text), off = 0;
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
+	int fd = ts_io_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
 		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", tmp, strerror(errno));
-	int bad = fputs(text, f) < 0;
-	bad |= fclose(f) != 0;
-	if (bad || rename(tmp, path)) {
+	while (off < len) {
+		ssize_t n = ts_io_write(fd, text + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			int er = errno;
+			close(fd);
+			unlink(tmp);
+			return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", tmp, strerror(er));
+		}
+		off += (size_t)n;
+	}
+	if (close(fd) || ts_io_rename(tmp, path)) {
+		int er = errno;
 		unlink(tmp);
-		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s'", path);
+		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", path, strerror(er));
 	}
 	return TS_OK;
 }

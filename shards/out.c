@@ -146,6 +146,22 @@ static int foreign_entry(const char *dir, int deep, char *what, size_t n)
 	return found;
 }
 
+int ts_out_check_dir(const char *dir, struct ts_err *err)
+{
+	char what[PATH_MAX + 300], sd[PATH_MAX + 16];
+	snprintf(sd, sizeof(sd), "%s/shards", dir);
+	int f = foreign_entry(dir, 0, what, sizeof(what));
+	if (f == 0)
+		f = foreign_entry(sd, 1, what, sizeof(what));
+	if (f < 0)
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read '%s': %s", dir, strerror(errno));
+	if (f)
+		return ts_err_set(err, TS_ERR_EXISTS, TS_R_NONE,
+				  "'%s' is not empty and holds no tessera dataset (it has '%s'):"
+				  " tessera writes only into a new or empty directory or its own dataset", dir, what);
+	return TS_OK;
+}
+
 /* Is path (resolved) inside dir (resolved), or equal to it? */
 static int path_within(const char *path, const char *dir)
 {
@@ -285,7 +301,7 @@ out:
 int ts_out_open(struct ts_out **out, const struct ts_out_opts *opt, struct ts_err *err)
 {
 	struct ts_out *o;
-	char p[PATH_MAX + 64], what[PATH_MAX + 300];
+	char p[PATH_MAX + 64];
 	char *old = NULL;
 	int rc = TS_OK, had_catalog;
 
@@ -303,21 +319,8 @@ int ts_out_open(struct ts_out **out, const struct ts_out_opts *opt, struct ts_er
 	had_catalog = access(p, F_OK) == 0;
 
 	/* 1. is it ours?  (before anything is created or removed) */
-	if (!had_catalog) {
-		int f = foreign_entry(o->dir, 0, what, sizeof(what));
-		if (f == 0)
-			f = foreign_entry(o->shards_dir, 1, what, sizeof(what));
-		if (f < 0) {
-			rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read '%s': %s", o->dir, strerror(errno));
-			goto fail;
-		}
-		if (f) {
-			rc = ts_err_set(err, TS_ERR_EXISTS, TS_R_NONE,
-					"'%s' is not empty and holds no tessera dataset (it has '%s'):"
-					" tessera writes only into a new or empty directory or its own dataset", o->dir, what);
-			goto fail;
-		}
-	}
+	if (!had_catalog && (rc = ts_out_check_dir(o->dir, err)))
+		goto fail;
 	if ((rc = check_inputs(o, err)))
 		goto fail;
 

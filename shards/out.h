@@ -78,6 +78,11 @@ void ts_out_free(struct ts_out *o);
  * media) needs no lock: returns -2 without error. */
 int ts_dataset_lock(const char *dir, int exclusive, struct ts_err *err);
 
+/* 0 when dir is missing, empty or holds only names tessera creates (the
+ * lock, an empty shards/, catalog files); else TS_ERR_EXISTS naming one
+ * foreign entry. */
+int ts_out_check_dir(const char *dir, struct ts_err *err);
+
 /* Names of top-level options that differ between two fingerprints, as
  * "name: OLD -> NEW; ..." into buf. */
 void ts_fingerprint_diff(const char *old_json, const char *new_json, char *buf, size_t n);

@@ -13,6 +13,7 @@
  * name always means a complete file.  Identical calls give identical bytes
  * with the same SQLite library.
  */
+#include "../base/ts_io.h"
 #include "shards.h"
 
 #include <errno.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "sqlite_shard.h"
+
 
 struct ts_sqlshard {
 	sqlite3 *db;
@@ -123,7 +125,7 @@ int ts_sqlshard_finish(struct ts_sqlshard *s, uint64_t *total_bytes, char *hash_
 	}
 	s->db = NULL;
 	fd = open(s->tmp, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd)) {
+	if (fd < 0 || ts_io_fsync(fd)) {
 		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot sync '%s': %s", s->tmp, strerror(errno));
 		if (fd >= 0)
 			close(fd);
@@ -139,7 +141,7 @@ int ts_sqlshard_finish(struct ts_sqlshard *s, uint64_t *total_bytes, char *hash_
 		struct stat st;
 		*total_bytes = stat(s->tmp, &st) == 0 ? (uint64_t)st.st_size : 0;
 	}
-	if (rename(s->tmp, s->final)) {
+	if (ts_io_rename(s->tmp, s->final)) {
 		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot rename '%s': %s", s->tmp, strerror(errno));
 		ts_sqlshard_abort(s);
 		return rc;

@@ -26,6 +26,7 @@
  * blocks, fsyncs, renames to NNNNNN.tar and fsyncs the directory, so a
  * final name always means a complete file.
  */
+#include "../base/ts_io.h"
 #include "shards.h"
 
 #include <archive.h>
@@ -73,7 +74,7 @@ static la_ssize_t write_cb(struct archive *a, void *user, const void *buf, size_
 	if (w->discard)
 		return (la_ssize_t)len;
 	while (left > 0) {
-		ssize_t n = write(w->fd, p, left);
+		ssize_t n = ts_io_write(w->fd, p, left);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -149,7 +150,7 @@ int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
 		writer_free(w, 0);
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	}
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	w->fd = ts_io_open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (w->fd < 0) {
 		int e = errno;
 		w->tmp[0] = '\0';   /* not ours to remove */
@@ -238,7 +239,7 @@ static int fsync_dir(const char *dir, struct ts_err *err)
 	if (fd < 0)
 		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s",
 				  dir, strerror(errno));
-	if (fsync(fd) && errno != EINVAL && errno != EROFS) {
+	if (ts_io_fsync(fd) && errno != EINVAL && errno != EROFS) {
 		int e = errno;
 		close(fd);
 		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot sync '%s': %s",
@@ -273,7 +274,7 @@ int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 				w->tmp, (unsigned long long)w->bytes);
 		goto fail;
 	}
-	if (fsync(w->fd)) {
+	if (ts_io_fsync(w->fd)) {
 		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot sync '%s': %s",
 				w->tmp, strerror(errno));
 		goto fail;
@@ -285,7 +286,7 @@ int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 		goto fail;
 	}
 	w->fd = -1;
-	if (rename(w->tmp, w->final)) {
+	if (ts_io_rename(w->tmp, w->final)) {
 		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot rename '%s' to '%s': %s",
 				w->tmp, w->final, strerror(errno));
 		goto fail;

@@ -30,7 +30,10 @@ for t in ${UNIT_BINS:-"$UNIT_DIR"/test_*}; do
 	[ -x "$t" ] || { echo "$t: missing"; status=1; continue; }
 	suite "$(basename "$t")" "$t"
 done
-for t in tests/e2e/*.sh; do
+# E2E_SUITES="a b": only those e2e suites (make tsan)
+e2e_list=tests/e2e/*.sh
+[ -n "${E2E_SUITES:-}" ] && e2e_list=$(for s in $E2E_SUITES; do echo "tests/e2e/$s.sh"; done)
+for t in $e2e_list; do
 	[ -f "$t" ] && [ "$t" != tests/e2e/lib.sh ] || continue
 	suite "$(basename "$t" .sh)" sh "$t"
 	[ "$(tail -n 1 "$out" | sed -n 's/.* \([0-9]*\) failed.*/\1/p')" = "0" ] || status=1

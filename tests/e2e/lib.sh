@@ -1,5 +1,6 @@
 # tests/e2e/lib.sh - helpers for e2e scripts: `t NAME CMD...` runs one case,
 # counting it passed when CMD exits 0; `skip NAME REASON`; `finish SUITE`.
+# E2E_ONLY=substring (matched against SUITE.NAME) runs only those cases.
 : "${TESSERA:?set TESSERA}"
 SHARED=${TS_SHARED:-../shared}
 T_PASS=0; T_FAIL=0; T_SKIP=0
@@ -7,6 +8,8 @@ TMP=$(mktemp -d "${TMPDIR:-/tmp}/tessera-e2e.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
 t() {
 	name=$1; shift
+	# E2E_ONLY=substring runs only the matching cases (like T_ONLY for units)
+	case "$SUITE.$name" in *"${E2E_ONLY:-}"*) ;; *) return 0 ;; esac
 	if out=$("$@" 2>&1); then
 		T_PASS=$((T_PASS + 1)); echo "ok $SUITE.$name"
 	else

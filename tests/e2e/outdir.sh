@@ -229,6 +229,104 @@ readonly_open() {
 	return $rc
 }
 
+# ---- injected I/O faults (TESSERA_FAULT, docs/testing.md) ---------------------
+# For each kind of call, fail a spread of its calls in turn: the command fails
+# with a message (or, where the call's failure is harmless, finishes), the
+# catalog is consistent, and a re-run without the fault gives the reference.
+fault_runs() {  # NAME REF PER_KIND CMD...
+	name=$1; ref=$2; per=$3; shift 3
+	OUT="$TMP/count-$name"; rm -rf "$OUT"
+	counts=$(TESSERA_FAULT=count "$@" 2>&1 | sed -n 's/^tessera: io calls: //p')
+	[ -n "$counts" ] || { echo "$name: no call counts"; return 1; }
+	tried=0
+	for kv in $counts; do
+		kind=${kv%%=*}; total=${kv#*=}
+		[ "$total" -gt 0 ] || continue
+		step=$(( (total + per - 1) / per )); [ $step -ge 1 ] || step=1
+		i=1
+		while [ $i -le "$total" ]; do
+			OUT="$TMP/fault-$name"; rm -rf "$OUT"
+			err=ENOSPC; [ "$kind" = write ] || err=EIO
+			TESSERA_FAULT=$kind:$i:$err "$@" 2> "$TMP/ferr"; st=$?
+			if [ $st -ne 0 ]; then
+				grep -q "error:" "$TMP/ferr" || { echo "$name: $kind:$i failed without a message (status $st)"; return 1; }
+				if [ -f "$OUT/catalog.sqlite" ]; then
+					ic=$(sqlite3 "$OUT/catalog.sqlite" 'pragma integrity_check' 2>&1)
+					check_eq "$name $kind:$i: catalog integrity" "$ic" ok || return 1
+				fi
+			fi
+			"$@" 2> "$TMP/ferr" || { echo "$name: re-run after $kind:$i failed: $(cat "$TMP/ferr")"; return 1; }
+			same_dataset "$OUT" "$ref" || { echo "$name: re-run after $kind:$i differs"; return 1; }
+			tried=$((tried + 1))
+			i=$((i + step))
+		done
+	done
+	echo "$name: $tried faults ($counts)"
+}
+
+io_faults() {
+	[ -d "$TMP/str-ref" ] || every_crash_point > /dev/null || return 1
+	fault_runs ingest "$TMP/base" 6 ingest_cmd || return 1
+	fault_runs compose "$TMP/compose-ref" 3 compose_cmd || return 1
+	fault_runs merge "$TMP/merge-ref" 3 merge_cmd || return 1
+	fault_runs str "$TMP/str-ref" 3 str_cmd || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-fref" || return 1
+	fault_runs split "$TMP/split-fref" 2 split_cmd
+}
+split_cmd() { "$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$OUT"; }
+
+# a real ENOSPC: a small tmpfs (root only), then room again
+can_mount_tmpfs() {
+	[ "$(id -u)" = 0 ] || { echo "a tmpfs mount needs root"; return 1; }
+	mkdir -p "$TMP/tprobe"
+	mount -t tmpfs -o size=64k tmpfs "$TMP/tprobe" 2>/dev/null || { echo "mounting a tmpfs is not allowed here"; return 1; }
+	umount "$TMP/tprobe"
+}
+
+real_enospc() {
+	base || return 1
+	m="$TMP/small"; mkdir -p "$m"
+	mount -t tmpfs -o size=400k tmpfs "$m" || return 1
+	OUT="$m/ds"
+	"$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$OUT" 2> "$TMP/err"; st=$?
+	rc=0
+	[ $st -ne 0 ] || { echo "ingest into a full tmpfs succeeded"; rc=1; }
+	[ $rc = 0 ] && { grep -q "error:" "$TMP/err" || { echo "no message: $(cat "$TMP/err")"; rc=1; }; }
+	[ $rc = 0 ] && { ic=$(sqlite3 "$OUT/catalog.sqlite" 'pragma integrity_check' 2>&1); check_eq "catalog after ENOSPC" "$ic" ok || rc=1; }
+	[ $rc = 0 ] && { mount -o remount,size=64m "$m" || rc=1; }
+	[ $rc = 0 ] && { "$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$OUT" || { echo "re-run failed"; rc=1; }; }
+	[ $rc = 0 ] && { same_dataset "$OUT" "$TMP/base" || rc=1; }
+	umount "$m"
+	return $rc
+}
+
+non_utf8_path_is_a_sample() {  # a valid image whose file name is not UTF-8
+	d="$TMP/nonutf8"; rm -rf "$d" "$d.out"; mkdir -p "$d"
+	name=$(printf 'caf\351.jpg')     # Latin-1 e-acute, as old archives have them
+	cp "$SAMPLE/more/aloe-plant-portrait.jpg" "$d/$name"
+	printf 'An aloe plant in a pot.' > "$d/$(printf 'caf\351.txt')"
+	"$TESSERA" ingest -q "$d" -o "$d.out" 2> "$TMP/err" || { echo "ingest failed: $(cat "$TMP/err")"; return 1; }
+	check_eq samples "$(sqlite3 "$d.out/catalog.sqlite" 'select count(*) from samples')" 1 || return 1
+	check_eq rejects "$(sqlite3 "$d.out/catalog.sqlite" 'select count(*) from rejects')" 0 || return 1
+	tar xOf "$d.out/shards/000000.tar" 000000000.json | python3 -c 'import json,sys; j=json.load(sys.stdin); assert j["image"] == "caf\ufffd.jpg", j["image"]'
+}
+
+split_o_killed_then_rerun() {  # the re-run finishes the moved rewrite and exits 0
+	base || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-ref" || return 1
+	rm -rf "$TMP/split-k"
+	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-k" 2>/dev/null
+	check_eq "killed split" "$?" 137 || return 1
+	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-k" 2> "$TMP/err"
+	check_eq "re-run of the killed split" "$?" 0 || { cat "$TMP/err"; return 1; }
+	same_dataset "$TMP/split-k" "$TMP/split-ref" || return 1
+	# a split -o into somebody's directory is refused, untouched
+	mkdir -p "$TMP/split-f"; echo mine > "$TMP/split-f/notes"
+	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-f" 2> "$TMP/err"
+	check_eq "split into a foreign directory" "$?" 1 || return 1
+	check_eq "its file" "$(cat "$TMP/split-f/notes")" mine
+}
+
 t foreign_outdir_refused foreign_outdir_refused
 t input_inside_outdir_refused input_inside_outdir_refused
 t overwrite_removes_only_ours overwrite_removes_only_ours
@@ -239,6 +337,14 @@ t signals_clean signals_clean
 t verify_reports_incomplete verify_reports_incomplete
 t locks locks
 t tampered_shard_name tampered_shard_name
+t non_utf8_path_is_a_sample non_utf8_path_is_a_sample
+t split_o_killed_then_rerun split_o_killed_then_rerun
+t io_faults io_faults
+if why=$(can_mount_tmpfs); then
+	t real_enospc real_enospc
+else
+	skip real_enospc "$why"
+fi
 t standalone_catalog standalone_catalog
 if why=$(can_mount_ro); then
 	t readonly_open readonly_open
