@@ -220,7 +220,9 @@ assert m['uid'] == 'rc2' and m['captions'] == ['rc two'] and m['source'].endswit
 	printf '{"url": "%s/img/%s", "caption": "jl one", "key": 17}\n\n{"url": "%s/status/410", "caption": "jl two", "key": 18}\n' \
 		"$A" "$I" "$A" > "$TMP/l.jsonl"
 	# shellcheck disable=SC2086
-	timeout 30 "$TESSERA" fetch -q $RES --no-tokens --id-col key "$TMP/l.jsonl" -o "$TMP/jl" || return 1
+	timeout 30 "$TESSERA" fetch --progress $RES --no-tokens --id-col key "$TMP/l.jsonl" -o "$TMP/jl" 2> "$TMP/jl.err" || return 1
+	# the progress line (forced: stderr is no terminal here) has the fetch fields
+	grep -q 'in flight, .* MB/s, .*% ok, .* hosts in backoff, oldest' "$TMP/jl.err" || { echo "no fetch progress line:"; cat "$TMP/jl.err"; return 1; }
 	tar xOf "$TMP/jl/shards/000000.tar" 000000000.json | grep -q '"uid":"17"' || return 1
 	[ "$(reason_in "$TMP/jl" 1)" = fetch.http_gone ]
 }
