@@ -73,6 +73,8 @@ $A/img/$I,right hash,u21,$SHA_I
 https://tls.test:$P/img/$I,self-signed tls,u22,
 ftp://a.test/x.jpg,ftp,u23,
 ,empty url,u24,
+$A/status/429/always,429 every time,u25,
+$A/status/503/always,503 every time,u26,
 EOF
 # shellcheck disable=SC2086
 timeout 60 "$TESSERA" fetch $RES --id-col id --hash-col sha256 --timeout 6s --low-speed 100/1s \
@@ -118,6 +120,8 @@ if [ -n "$TLS_ARGS" ]; then t tls_self_signed expect 22 fetch.tls
 else skip tls_self_signed "openssl cannot make a certificate"; fi
 t ftp_scheme expect 23 fetch.bad_url
 t empty_url expect 24 record.missing_field
+t http_429_always expect 25 fetch.rate_limited
+t http_503_always expect 26 fetch.http_server
 
 retried_after_500() {
 	n=$(stats | "$PY" -c "import json,sys; print(json.load(sys.stdin)['requests'].get('/flaky/f1/$I', 0))")
@@ -269,6 +273,20 @@ per_host_limit() {
 	[ "$m" -ge 2 ] || { echo "server saw only $m connection at a time: no concurrency"; return 1; }
 }
 t per_host_never_exceeded per_host_limit
+
+host_rate() {
+	{ echo url,caption; for i in 0 1 2 3; do echo "$C/delay/3/$J?$i,rate $i"; done; } > "$TMP/hr.csv"
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES --host-rate 4 --no-tokens "$TMP/hr.csv" -o "$TMP/hr" || return 1
+	stats | "$PY" -c "
+import json, sys
+t = sorted(json.load(sys.stdin)['times']['/delay/3/$J'])
+assert len(t) == 4, t
+gaps = [b - a for a, b in zip(t, t[1:])]
+assert min(gaps) >= 0.2, 'requests %s s apart, --host-rate 4 allows one per 0.25 s' % gaps
+"
+}
+t host_rate_spaces_requests host_rate
 
 # ---- resume after kill -9: the bytes of an uninterrupted run ---------------------------
 { echo url,caption; for i in $(seq 0 29); do
