@@ -318,6 +318,17 @@ resume_kill9() {
 }
 t resume_after_kill9_same_bytes resume_kill9
 
+partitions_merge() {
+	# shellcheck disable=SC2086
+	timeout 60 "$TESSERA" fetch $FOPTS $RES --part 0/2 "$TMP/res.csv" -o "$TMP/pp" || return 1
+	# shellcheck disable=SC2086
+	SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 timeout 60 "$TESSERA" fetch $FOPTS $RES "$TMP/res.csv" -o "$TMP/pp" || return 1
+	[ -f "$TMP/pp/part-00000/catalog.sqlite" ] && [ -f "$TMP/pp/part-00001/catalog.sqlite" ] || { echo "no part directories"; return 1; }
+	"$TESSERA" shards merge -q "$TMP/pp/part-00000" "$TMP/pp/part-00001" -o "$TMP/pm" || return 1
+	same_dataset "$TMP/r0" "$TMP/pm"
+}
+t partitions_then_merge_equal_one_run partitions_merge
+
 # ---- the circuit breaker ------------------------------------------------------------
 breaker() {
 	{ echo url,caption; for i in 0 1 2 3 4 5; do echo "http://a.test:1/img/$I?$i,refused $i"; done; } > "$TMP/br.csv"
