@@ -480,8 +480,8 @@ void ts_fetch_ctx_summary(struct ts_fetch_ctx *c, struct ts_fetch_summary *s)
 {
 	memset(s, 0, sizeof(*s));
 	pthread_mutex_lock(&c->mu);
-	if (!c->cur)
-		ts_fetch_get_stats(c->eng, &c->snap);
+	/* as the network thread last saw them (what an interrupted run drops
+	 * after it ended is not counted) */
 	s->net = c->snap;
 	s->fetched_ok = c->fetched_ok;
 	s->deadline_hit = c->deadline_hit;
