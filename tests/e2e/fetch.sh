@@ -318,6 +318,32 @@ resume_kill9() {
 }
 t resume_after_kill9_same_bytes resume_kill9
 
+resume_after_sigterm() {
+	# the clean stop at an exact moment: exit 130, run 'interrupted', then the same bytes
+	# shellcheck disable=SC2086
+	TESSERA_CRASH_AT=shard-committed:2 TESSERA_CRASH_SIGNAL=TERM timeout 60 "$TESSERA" fetch $FOPTS $RES \
+		"$TMP/res.csv" -o "$TMP/r3" 2>/dev/null
+	rc=$?
+	[ $rc -eq 130 ] || { echo "exit $rc after SIGTERM, expected 130"; return 1; }
+	s=$(sqlite3 "$TMP/r3/catalog.sqlite" "select status from runs order by id desc limit 1")
+	[ "$s" = interrupted ] || { echo "run status '$s', expected interrupted"; return 1; }
+	# shellcheck disable=SC2086
+	timeout 60 "$TESSERA" fetch $FOPTS $RES "$TMP/res.csv" -o "$TMP/r3" || return 1
+	same_dataset "$TMP/r0" "$TMP/r3"
+}
+t resume_after_sigterm_same_bytes resume_after_sigterm
+resume_after_enospc() {
+	# shellcheck disable=SC2086
+	TESSERA_FAULT=write:12:ENOSPC timeout 60 "$TESSERA" fetch $FOPTS $RES "$TMP/res.csv" -o "$TMP/r4" 2> "$TMP/r4.err"
+	rc=$?
+	[ $rc -eq 1 ] || { echo "exit $rc with a full disk, expected 1"; return 1; }
+	grep -q 'error:' "$TMP/r4.err" || { echo "no error message"; return 1; }
+	# shellcheck disable=SC2086
+	timeout 60 "$TESSERA" fetch $FOPTS $RES "$TMP/res.csv" -o "$TMP/r4" || return 1
+	same_dataset "$TMP/r0" "$TMP/r4"
+}
+t resume_after_enospc_same_bytes resume_after_enospc
+
 partitions_merge() {
 	# shellcheck disable=SC2086
 	timeout 60 "$TESSERA" fetch $FOPTS $RES --part 0/2 "$TMP/res.csv" -o "$TMP/pp" || return 1
