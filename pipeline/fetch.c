@@ -612,11 +612,39 @@ out:
 	return ok;
 }
 
+/* The URL as curl takes it: surrounding white space dropped, inner spaces
+ * as %20 (lists carry them; browsers and img2dataset's requests send them
+ * so).  malloc'ed, NULL when out of memory. */
+static char *clean_url(const char *u)
+{
+	size_t n, spaces = 0;
+	while (*u == ' ' || *u == '\t' || *u == '\r' || *u == '\n')
+		u++;
+	n = strlen(u);
+	while (n && (u[n - 1] == ' ' || u[n - 1] == '\t' || u[n - 1] == '\r' || u[n - 1] == '\n'))
+		n--;
+	for (size_t i = 0; i < n; i++)
+		spaces += u[i] == ' ';
+	char *out = malloc(n + 2 * spaces + 1), *o = out;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		if (u[i] == ' ') {
+			memcpy(o, "%20", 3);
+			o += 3;
+		} else {
+			*o++ = u[i];
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 int ts_fetch_add(struct ts_fetch *f, uint64_t id, const char *url, struct ts_err *err)
 {
 	struct job *j = calloc(1, sizeof(*j));
 	char why[128] = "", *host = NULL;
-	if (!j || !(j->url = strdup(url ? url : "")))
+	if (!j || !(j->url = clean_url(url ? url : "")))
 		goto nomem;
 	j->f = f;
 	j->id = id;

@@ -75,6 +75,7 @@ ftp://a.test/x.jpg,ftp,u23,
 ,empty url,u24,
 $A/status/429/always,429 every time,u25,
 $A/status/503/always,503 every time,u26,
+ $A/img/$J?a b ,space in the URL,u27,
 EOF
 # shellcheck disable=SC2086
 timeout 60 "$TESSERA" fetch $RES --id-col id --hash-col sha256 --timeout 6s --low-speed 100/1s \
@@ -122,6 +123,7 @@ t ftp_scheme expect 23 fetch.bad_url
 t empty_url expect 24 record.missing_field
 t http_429_always expect 25 fetch.rate_limited
 t http_503_always expect 26 fetch.http_server
+t url_with_space expect 27 ok
 
 retried_after_500() {
 	n=$(stats | "$PY" -c "import json,sys; print(json.load(sys.stdin)['requests'].get('/flaky/f1/$I', 0))")
