@@ -115,6 +115,23 @@ static int wanted(const struct fsrc *s, const struct ts_record *rec)
 	return 1;
 }
 
+/* After the first 1,000 downloads, one warning when over 20% failed to
+ * resolve: the resolver, not the hosts, is the likely cause. */
+static void dns_check(struct ts_fetch_ctx *c, const struct ts_fetch_stats *st)
+{
+	pthread_mutex_lock(&c->mu);
+	int warn = !c->dns_warned && st->finished >= 1000 &&
+		(double)st->dns_failures > 0.2 * (double)st->finished;
+	if (warn)
+		c->dns_warned = 1;
+	pthread_mutex_unlock(&c->mu);
+	if (warn)
+		ts_warning("%llu of %llu downloads failed to resolve their host name: the resolver "
+			   "is likely overloaded or unreachable; run a local caching resolver (such as "
+			   "unbound) and point /etc/resolv.conf at it, or lower --concurrency",
+			   (unsigned long long)st->dns_failures, (unsigned long long)st->finished);
+}
+
 static void *net_main(void *arg)
 {
 	struct fsrc *s = arg;
@@ -176,9 +193,12 @@ static void *net_main(void *arg)
 		int drained = (s->inner_eof || c->deadline_hit) && ts_fetch_pending(c->eng) == 0;
 		if (stop || drained) {
 			ts_fetch_get_stats(c->eng, &c->snap);
+			struct ts_fetch_stats fin = c->snap;
 			s->finished = 1;
 			pthread_cond_broadcast(&s->cv);
 			pthread_mutex_unlock(&c->mu);
+			if (!stop)
+				dns_check(c, &fin);
 			break;
 		}
 		pthread_mutex_unlock(&c->mu);
@@ -199,16 +219,8 @@ static void *net_main(void *arg)
 		ts_fetch_get_stats(c->eng, &st);
 		pthread_mutex_lock(&c->mu);
 		c->snap = st;
-		int warn = !c->dns_warned && st.finished >= 1000 &&
-			(double)st.dns_failures > 0.2 * (double)st.finished;
-		if (warn)
-			c->dns_warned = 1;
 		pthread_mutex_unlock(&c->mu);
-		if (warn)
-			ts_warning("%llu of the first %llu downloads failed to resolve their host name: "
-				   "the resolver is likely overloaded; run a local caching resolver "
-				   "(such as unbound) and point /etc/resolv.conf at it, or lower --concurrency",
-				   (unsigned long long)st.dns_failures, (unsigned long long)st.finished);
+		dns_check(c, &st);
 	}
 	return NULL;
 }

@@ -419,6 +419,27 @@ retry_failed() {
 }
 t retry_failed_fetches_transient_only retry_failed
 
+# ---- the DNS warning: a resolver that answers nothing, in a private mount namespace -----
+# /etc/resolv.conf is replaced (for tessera only) by one naming 127.0.0.77, where
+# nothing listens (checked first), so every lookup fails at once on loopback.
+dns_ok=""
+if [ "$(id -u)" = 0 ] && command -v unshare > /dev/null && unshare -m true 2> /dev/null &&
+   "$PY" -c "import socket; socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(('127.0.0.77', 53))" 2> /dev/null; then
+	dns_ok=1
+fi
+dns_warning() {
+	printf 'nameserver 127.0.0.77\noptions attempts:1 timeout:1\n' > "$TMP/resolv.conf"
+	{ echo url,caption; i=0; while [ $i -lt 1100 ]; do echo "http://h$i.invalid/x.jpg,x $i"; i=$((i + 1)); done; } > "$TMP/dns.csv"
+	timeout 60 unshare -m sh -c "mount --bind '$TMP/resolv.conf' /etc/resolv.conf && exec '$TESSERA' fetch --retries 0 --no-tokens '$TMP/dns.csv' -o '$TMP/dns'" \
+		2> "$TMP/dns.err" || { echo "exit $?"; tail -3 "$TMP/dns.err"; return 1; }
+	n=$(grep -c 'warning: .*failed to resolve their host name.*unbound' "$TMP/dns.err")
+	[ "$n" = 1 ] || { echo "expected one DNS warning, got $n"; grep warning "$TMP/dns.err"; return 1; }
+	r=$(sqlite3 "$TMP/dns/catalog.sqlite" "select group_concat(reason || '=' || n) from (select reason, count(*) n from rejects group by reason)")
+	[ "$r" = "fetch.dns=1100" ] || { echo "rejects: $r"; return 1; }
+}
+if [ -n "$dns_ok" ]; then t dns_failure_ratio_warns_once dns_warning
+else skip dns_failure_ratio_warns_once "needs root, unshare -m and a free 127.0.0.77:53"; fi
+
 # ---- the command line ------------------------------------------------------------------
 cli() {
 	"$TESSERA" fetch --help | grep -q 'usage: tessera fetch' || return 1
