@@ -267,7 +267,7 @@ static char *dup_n(const char *s, size_t n)
 	return d;
 }
 
-void ts_split_free(struct ts_split *s)
+void ts_split_release(struct ts_split *s)
 {
 	free(s->long_text);
 	free(s->short_text);
@@ -330,6 +330,6 @@ int ts_caption_split(const struct ts_sentences *sp, struct ts_bpe_ctx *bpe, enum
 	}
 	return TS_OK;
 fail:
-	ts_split_free(out);
+	ts_split_release(out);
 	return rc;
 }

@@ -47,10 +47,10 @@ struct ts_split {
 
 /* Short and long caption of `text` by rule (docs/captions.md).  short_max
  * (tokens with SOT/EOT) bounds the sentence rule's short caption; the
- * longclip rule is Long-CLIP's, unbounded.  Free with ts_split_free. */
+ * longclip rule is Long-CLIP's, unbounded.  Free with ts_split_release. */
 int ts_caption_split(const struct ts_sentences *sp, struct ts_bpe_ctx *bpe, enum ts_split_rule rule,
 		     size_t short_max, const char *text, size_t len, struct ts_split *out,
 		     struct ts_err *err);
-void ts_split_free(struct ts_split *s);
+void ts_split_release(struct ts_split *s);
 
 #endif

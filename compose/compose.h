@@ -162,6 +162,14 @@ int ts_composite_halves(const struct ts_image *a, const struct ts_image *b, int 
 int ts_composite_cutmix(const struct ts_image *a, const struct ts_image *b, const int box[4],
 			struct ts_image *out, struct ts_err *err);
 
+/* The CutMix box for an S x S frame: a square of side S * sqrt(1 - lambda)
+ * centred on (cx, cy), clipped to the frame, as [x0, y0, x1, y1). */
+void ts_cutmix_box(int s, double lambda, int cx, int cy, int box[4]);
+
+/* Grid: four h x h images in the quadrants of a 2h x 2h frame, left to
+ * right, top to bottom; rects receives each one's rectangle. */
+int ts_composite_grid(const struct ts_image q[4], struct ts_image *out, int rects[4][4], struct ts_err *err);
+
 /* MixUp: lambda * a + (1 - lambda) * b per channel, in 16-bit fixed point,
  * rounded. */
 int ts_composite_mixup(const struct ts_image *a, const struct ts_image *b, double lambda,

@@ -6,6 +6,7 @@
 #include "compose.h"
 
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 int ts_fit_square(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int size, int stretch,
@@ -88,6 +89,39 @@ int ts_composite_cutmix(const struct ts_image *a, const struct ts_image *b, cons
 	for (int y = box[1]; y < box[3]; y++)
 		memcpy(out->pixels + ((size_t)y * s + box[0]) * 3, b->pixels + ((size_t)y * s + box[0]) * 3,
 		       (size_t)(box[2] - box[0]) * 3);
+	return TS_OK;
+}
+
+void ts_cutmix_box(int s, double lambda, int cx, int cy, int box[4])
+{
+	double cut = sqrt(1 - lambda);
+	int cw = (int)(s * cut), ch = (int)(s * cut);
+	box[0] = cx - cw / 2;
+	box[1] = cy - ch / 2;
+	box[2] = cx + cw / 2;
+	box[3] = cy + ch / 2;
+	for (int k = 0; k < 4; k++)
+		box[k] = box[k] < 0 ? 0 : box[k] > s ? s : box[k];
+}
+
+int ts_composite_grid(const struct ts_image q[4], struct ts_image *out, int rects[4][4], struct ts_err *err)
+{
+	int half = q[0].width, s = 2 * half, rc;
+	for (int k = 0; k < 4; k++)
+		if (q[k].width != half || q[k].height != half)
+			return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "grid needs four equal square images");
+	if ((rc = frame(out, s, err)))
+		return rc;
+	for (int k = 0; k < 4; k++) {
+		int x0 = (k % 2) * half, y0 = (k / 2) * half;
+		for (int y = 0; y < half; y++)
+			memcpy(out->pixels + ((size_t)(y0 + y) * s + x0) * 3, q[k].pixels + (size_t)y * half * 3,
+			       (size_t)half * 3);
+		rects[k][0] = x0;
+		rects[k][1] = y0;
+		rects[k][2] = x0 + half;
+		rects[k][3] = y0 + half;
+	}
 	return TS_OK;
 }
 

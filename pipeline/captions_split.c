@@ -34,7 +34,7 @@ static int split_one(void *user, const struct ts_ds_sample *s, const struct ts_r
 {
 	struct split_run *r = user;
 	int rc;
-	ts_split_free(&r->cur);
+	ts_split_release(&r->cur);
 	if ((rc = ts_caption_split(r->sp, r->bpe, r->rule, r->short_max, s->caption ? s->caption : "",
 				   s->caption ? strlen(s->caption) : 0, &r->cur, err)))
 		return rc;
@@ -138,7 +138,7 @@ int captions_split(int argc, char **argv)
 			st.samples, r.fallbacks, ms, ml, st.seconds);
 done:
 	free(meta);
-	ts_split_free(&r.cur);
+	ts_split_release(&r.cur);
 	ts_sentences_free(r.sp);
 	ts_bpe_ctx_free(r.bpe);
 	ts_bpe_free(bpe);

@@ -40,6 +40,8 @@
 #include "../shards/writer.h"
 #include "progress.h"
 #include "shards_ops.h"
+#include "../base/rng.h"
+#include "pool.h"
 #include "util.h"
 
 void usage_compose(FILE *f)
@@ -79,91 +81,6 @@ void usage_compose(FILE *f)
 "  -h, --help            this help\n"
 "\n"
 "Exit status: 0 ok (rejects are not failures), 1 an error, 2 a usage error.\n", f);
-}
-
-/* ---- RNG: splitmix64 seeding, xoshiro256** ------------------------------- */
-
-struct rng {
-	uint64_t s[4];
-};
-
-static uint64_t splitmix(uint64_t *x)
-{
-	uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void rng_seed(struct rng *r, uint64_t a, uint64_t b, uint64_t c, uint64_t d)
-{
-	uint64_t x = a ^ (b * 0xd1b54a32d192ed03ULL) ^ (c * 0xabc98388fb8fac03ULL) ^ (d * 0x8cb92ba72f3d8dd7ULL);
-	for (int i = 0; i < 4; i++)
-		r->s[i] = splitmix(&x);
-}
-
-static uint64_t rotl(uint64_t x, int k)
-{
-	return (x << k) | (x >> (64 - k));
-}
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t *s = r->s, out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-	s[2] ^= s[0];
-	s[3] ^= s[1];
-	s[1] ^= s[2];
-	s[0] ^= s[3];
-	s[2] ^= t;
-	s[3] = rotl(s[3], 45);
-	return out;
-}
-
-/* Uniform in [0, 1). */
-static double rng_unit(struct rng *r)
-{
-	return (double)(rng_next(r) >> 11) * 0x1.0p-53;
-}
-
-/* Uniform integer in [0, n) (n > 0), without modulo bias. */
-static uint64_t rng_below(struct rng *r, uint64_t n)
-{
-	uint64_t lim = UINT64_MAX - UINT64_MAX % n, v;
-	do
-		v = rng_next(r);
-	while (v >= lim);
-	return v % n;
-}
-
-/* Gamma(a, 1) by Marsaglia and Tsang (a < 1: boosted with U^(1/a)); the
- * normal deviate by Box-Muller. */
-static double rng_gamma(struct rng *r, double a)
-{
-	if (a < 1) {
-		double u = rng_unit(r);
-		return rng_gamma(r, a + 1) * pow(u > 0 ? u : 0x1.0p-53, 1 / a);
-	}
-	double d = a - 1.0 / 3, c = 1 / sqrt(9 * d);
-	for (;;) {
-		double u1 = rng_unit(r), u2 = rng_unit(r);
-		double x = sqrt(-2 * log(u1 > 0 ? u1 : 0x1.0p-53)) * cos(2 * M_PI * u2);
-		double v = 1 + c * x;
-		if (v <= 0)
-			continue;
-		v = v * v * v;
-		double u = rng_unit(r);
-		if (u < 1 - 0.0331 * x * x * x * x || log(u > 0 ? u : 0x1.0p-53) < 0.5 * x * x + d * (1 - v + log(v)))
-			return d * v;
-	}
-}
-
-/* Beta(a, a): X / (X + Y) with X, Y ~ Gamma(a); a == 1 is uniform. */
-static double rng_beta(struct rng *r, double a)
-{
-	if (a == 1.0)
-		return rng_unit(r);
-	double x = rng_gamma(r, a), y = rng_gamma(r, a);
-	return x + y > 0 ? x / (x + y) : 0.5;
 }
 
 /* ---- the window of sources ----------------------------------------------- */
@@ -241,17 +158,22 @@ static void job_clear(struct job *j)
 	memset(j, 0, sizeof(*j));
 }
 
+enum mode { MODE_HALVES, MODE_CUTMIX, MODE_MIXUP, MODE_GRID, MODE__COUNT };
+
 struct opts {
 	const char *indir, *outdir, *vocab;
-	int mode;                    /* 0 halves, 1 cutmix, 2 mixup */
-	int vertical, size, stretch, include_originals, threads, json, encode, quality;
+	enum mode mode;
+	enum ts_imgfmt encode;       /* TS_FMT_JPEG, TS_FMT_WEBP or TS_FMT_PNG */
+	int vertical, size, stretch, include_originals, threads, json, quality;
 	double alpha, rate;
 	int epochs, tries;
 	long max_tokens;
 	uint64_t seed, window, shard_samples;
 };
 
-static const char *const mode_names[] = { "halves", "cutmix", "mixup", "grid" };
+static const char *const mode_names[MODE__COUNT] = {
+	[MODE_HALVES] = "halves", [MODE_CUTMIX] = "cutmix", [MODE_MIXUP] = "mixup", [MODE_GRID] = "grid",
+};
 
 struct ctx {
 	uint64_t resume;             /* records below were written by an earlier run */
@@ -263,14 +185,12 @@ struct ctx {
 	struct ts_bpe *bpe;
 };
 
+/* A worker's own context on the pool. */
 struct worker {
-	pthread_t th;
 	struct ctx *c;
 	struct ts_pixctx *px;
 	struct ts_bpe_ctx *tok;
 	struct ts_image a, b, out;
-	struct job *jobs;
-	size_t first, end;
 };
 
 static int read_image(struct ctx *c, const struct src *s, uint8_t **data, size_t *len, struct ts_err *e)
@@ -287,7 +207,7 @@ static int load_fit(struct worker *w, const struct src *s, struct ts_image *img,
 {
 	uint8_t *data = NULL;
 	size_t len = 0;
-	int size = w->c->o->mode == 3 ? w->c->o->size / 2 : w->c->o->size;
+	int size = w->c->o->mode == MODE_GRID ? w->c->o->size / 2 : w->c->o->size;
 	int rc = read_image(w->c, s, &data, &len, e);
 	if (rc == TS_OK)
 		rc = ts_fit_square(w->px, data, len, size, w->c->o->stretch, 1ull << 28, img, e);
@@ -322,15 +242,15 @@ static int merge2(const char *a, const char *b, char **out, size_t spans[2][2], 
 /* A usable partner for anchor a other than a itself, with other content:
  * uniform over the window (rejection sampling, then a scan from a random
  * start so a window of duplicates still ends). */
-static long draw_partner(struct ctx *c, struct rng *r, size_t a, const unsigned char *bad)
+static long draw_partner(struct ctx *c, struct ts_rng *r, size_t a, const unsigned char *bad)
 {
 	for (int t = 0; t < 64; t++) {
-		size_t j = (size_t)rng_below(r, c->nwin);
+		size_t j = (size_t)ts_rng_below(r, c->nwin);
 		if (j != a && c->win[j].usable && !(bad && bad[j]) &&
 		    strcmp(c->win[j].content_hash, c->win[a].content_hash))
 			return (long)j;
 	}
-	size_t s = (size_t)rng_below(r, c->nwin);
+	size_t s = (size_t)ts_rng_below(r, c->nwin);
 	for (size_t k = 0; k < c->nwin; k++) {
 		size_t j = (s + k) % c->nwin;
 		if (j != a && c->win[j].usable && !(bad && bad[j]) &&
@@ -379,11 +299,11 @@ static void do_grid(struct worker *w, struct job *j)
 	const struct opts *o = c->o;
 	const struct src *A = &c->win[j->a];
 	struct ts_err e = TS_ERR_INIT;
-	int S = o->size, half = S / 2;
+	int S = o->size;
 	size_t idx[4] = { j->a, 0, 0, 0 };
 	struct ts_image q[4] = { { 0 } };
 	unsigned char *excl = calloc(c->nwin, 1);
-	struct rng r;
+	struct ts_rng r;
 	int rc = 0, have = 1;
 
 	if (!excl) {
@@ -391,7 +311,7 @@ static void do_grid(struct worker *w, struct job *j)
 		job_reject(j, A->key, &e);
 		return;
 	}
-	rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+	ts_rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 		 ((uint64_t)j->a << 20) ^ j->anchor_k);
 	if (load_fit(w, A, &q[0], &e)) {
 		job_reject(j, A->key, &e);
@@ -425,27 +345,15 @@ static void do_grid(struct worker *w, struct job *j)
 		return;
 	}
 	j->partner = idx[1];
-	size_t need = (size_t)S * S * 3;
-	if (w->out.cap < need) {
-		uint8_t *p = realloc(w->out.pixels, need);
-		if (!p)
-			rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		else {
-			w->out.pixels = p;
-			w->out.cap = need;
-		}
-	}
+	int rects[4][4];
+	rc = ts_composite_grid(q, &w->out, rects, &e);
 	json_t *regions = json_array(), *srcs = json_array(), *caps = json_array();
 	const char *ctext[4];
 	size_t clen[4], st[4], en[4];
 	for (int k = 0; k < 4 && !rc; k++) {
-		int x0 = (k % 2) * half, y0 = (k / 2) * half;
-		for (int y = 0; y < half; y++)
-			memcpy(w->out.pixels + ((size_t)(y0 + y) * S + x0) * 3, q[k].pixels + (size_t)y * half * 3,
-			       (size_t)half * 3);
 		const struct src *sk = &c->win[idx[k]];
 		json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", sk->key, "region", k + 1,
-							 "rect", x0, y0, x0 + half, y0 + half));
+							 "rect", rects[k][0], rects[k][1], rects[k][2], rects[k][3]));
 		json_array_append_new(srcs, json_string(sk->key));
 		json_array_append_new(caps, json_string(sk->caption));
 		ctext[k] = sk->caption;
@@ -456,9 +364,8 @@ static void do_grid(struct worker *w, struct job *j)
 	w->out.width = w->out.height = S;
 	const uint8_t *enc = NULL;
 	size_t enc_len = 0;
-	static const enum ts_imgfmt fmts[] = { TS_FMT_JPEG, TS_FMT_WEBP, TS_FMT_PNG };
 	if (!rc)
-		rc = ts_encode(w->px, &w->out, fmts[o->encode], o->quality, &enc, &enc_len, &e);
+		rc = ts_encode(w->px, &w->out, o->encode, o->quality, &enc, &enc_len, &e);
 	if (!rc && !(j->img = malloc(enc_len)))
 		rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	if (!rc) {
@@ -512,7 +419,7 @@ static void do_composite(struct worker *w, struct job *j)
 		job_reject(j, A->key, &e);
 		return;
 	}
-	if (o->mode == 3) {
+	if (o->mode == MODE_GRID) {
 		do_grid(w, j);
 		return;
 	}
@@ -523,9 +430,9 @@ static void do_composite(struct worker *w, struct job *j)
 	/* the partner; re-drawn (seeded by the composite's place) while its
 	 * image does not decode */
 	unsigned char *bad = NULL;
-	struct rng r;
+	struct ts_rng r;
 	long b = j->b == j->a ? -1 : (long)j->b;
-	rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+	ts_rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 		 ((uint64_t)j->a << 20) ^ j->anchor_k);
 	for (int t = 0; b >= 0; t++) {
 		struct ts_err be = TS_ERR_INIT;
@@ -551,7 +458,7 @@ static void do_composite(struct worker *w, struct job *j)
 	json_t *regions = json_array(), *meta = json_object();
 	double lambda = 0;
 	int rc = 0;
-	if (o->mode == 0) {
+	if (o->mode == MODE_HALVES) {
 		int rects[2][4];
 		rc = ts_composite_halves(&w->a, &w->b, o->vertical, &w->out, rects, &e);
 		for (int k = 0; k < 2 && !rc; k++)
@@ -560,17 +467,14 @@ static void do_composite(struct worker *w, struct job *j)
 								 rects[k][2], rects[k][3]));
 		json_object_set_new(meta, "axis", json_string(o->vertical ? "vertical" : "horizontal"));
 	} else {
-		struct rng mr;
-		rng_seed(&mr, o->seed ^ 0x27d4eb2fULL, (uint64_t)j->epoch + 1, c->window_no + 1,
+		struct ts_rng mr;
+		ts_rng_seed(&mr, o->seed ^ 0x27d4eb2fULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 			 ((uint64_t)j->a << 20) ^ j->anchor_k);
-		lambda = rng_beta(&mr, o->alpha);
-		if (o->mode == 1) {
-			double cut = sqrt(1 - lambda);
-			int cw = (int)(S * cut), ch = (int)(S * cut);
-			int cx = (int)rng_below(&mr, (uint64_t)S), cy = (int)rng_below(&mr, (uint64_t)S);
-			int box[4] = { cx - cw / 2, cy - ch / 2, cx + cw / 2, cy + ch / 2 };
-			for (int k = 0; k < 4; k++)
-				box[k] = box[k] < 0 ? 0 : box[k] > S ? S : box[k];
+		lambda = ts_rng_beta(&mr, o->alpha);
+		if (o->mode == MODE_CUTMIX) {
+			int cx = (int)ts_rng_below(&mr, (uint64_t)S), cy = (int)ts_rng_below(&mr, (uint64_t)S);
+			int box[4];
+			ts_cutmix_box(S, lambda, cx, cy, box);
 			rc = ts_composite_cutmix(&w->a, &w->b, box, &w->out, &e);
 			double area = (double)(box[2] - box[0]) * (box[3] - box[1]) / ((double)S * S);
 			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i], s:[i,i,i,i]}", "source", A->key,
@@ -592,9 +496,8 @@ static void do_composite(struct worker *w, struct job *j)
 	}
 	const uint8_t *enc = NULL;
 	size_t enc_len = 0;
-	static const enum ts_imgfmt fmts[] = { TS_FMT_JPEG, TS_FMT_WEBP, TS_FMT_PNG };
 	if (!rc)
-		rc = ts_encode(w->px, &w->out, fmts[o->encode], o->quality, &enc, &enc_len, &e);
+		rc = ts_encode(w->px, &w->out, o->encode, o->quality, &enc, &enc_len, &e);
 	if (!rc && !(j->img = malloc(enc_len)))
 		rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	size_t spans[2][2];
@@ -644,18 +547,15 @@ static void do_composite(struct worker *w, struct job *j)
 	}
 }
 
-static void *worker_main(void *arg)
+/* One job on a worker of the pool (any thread; its own struct worker). */
+static void pool_job(void *worker, void *item)
 {
-	struct worker *w = arg;
-	for (size_t i = w->first; i < w->end; i++) {
-		if (w->jobs[i].record < w->c->resume)
-			continue;          /* written before the run was resumed */
-		if (w->jobs[i].type == J_ORIGINAL)
-			do_original(w, &w->jobs[i]);
-		else
-			do_composite(w, &w->jobs[i]);
-	}
-	return NULL;
+	struct worker *w = worker;
+	struct job *j = item;
+	if (j->type == J_ORIGINAL)
+		do_original(w, j);
+	else
+		do_composite(w, j);
 }
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -714,10 +614,9 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 		return rc;
 	}
 	const struct src *A = &c->win[j->a];
-	static const char *const exts[] = { "jpg", "webp", "png" };
 	struct ts_dsw_member m[5];
 	size_t nm = 0;
-	m[nm++] = (struct ts_dsw_member){ exts[c->o->encode], j->img, j->img_len };
+	m[nm++] = (struct ts_dsw_member){ ts_imgfmt_ext(c->o->encode), j->img, j->img_len };
 	m[nm++] = (struct ts_dsw_member){ "txt", j->caption, strlen(j->caption) };
 	m[nm++] = (struct ts_dsw_member){ "json", j->json, strlen(j->json) };
 	if (j->short_cap)
@@ -733,7 +632,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 	struct ts_dsw_sample ds = {
 		.record = j->record, .members = m, .nmembers = nm,
 		.width = c->o->size, .height = c->o->size, .orig_width = c->o->size, .orig_height = c->o->size,
-		.format = c->o->encode == 0 ? "jpeg" : c->o->encode == 1 ? "webp" : "png",
+		.format = ts_imgfmt_name(c->o->encode),
 		.content_hash = j->content_hash, .image_hash = j->content_hash, .source = j->source,
 		.caption = j->caption, .captions_json = caps ? caps : "[]",
 		.text = { .tokens = j->tokens, .short_caption = j->short_cap, .short_tokens = j->short_tokens,
@@ -751,7 +650,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 
 /* Partner for anchor a: uniform; with --max-tokens, the first of up to
  * --tries draws whose merged caption fits, else the shortest. */
-static long plan_partner(struct ctx *c, struct rng *r, size_t a, struct ts_bpe_ctx *tok, int *over)
+static long plan_partner(struct ctx *c, struct ts_rng *r, size_t a, struct ts_bpe_ctx *tok, int *over)
 {
 	const struct opts *o = c->o;
 	*over = 0;
@@ -780,13 +679,13 @@ static long plan_partner(struct ctx *c, struct rng *r, size_t a, struct ts_bpe_c
 	return best;
 }
 
-static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, int nthreads, uint64_t *next_record,
+static int run_window(struct ctx *c, struct out_state *os, struct ts_pool *pool, size_t depth, uint64_t *next_record,
 		      struct ts_bpe_ctx *tok, struct ts_progress *prog, uint64_t *done)
 {
 	const struct opts *o = c->o;
 	for (int ep = 0; ep < o->epochs; ep++) {
-		struct rng r;
-		rng_seed(&r, o->seed, (uint64_t)ep + 1, c->window_no + 1, 0);
+		struct ts_rng r;
+		ts_rng_seed(&r, o->seed, (uint64_t)ep + 1, c->window_no + 1, 0);
 		/* the plan */
 		size_t cap = c->nwin * ((size_t)o->rate + 2) + 16, nj = 0;
 		struct job *jobs = calloc(cap, sizeof(*jobs));
@@ -798,7 +697,7 @@ static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, in
 				nj++;
 			}
 			double whole = floor(o->rate), frac = o->rate - whole;
-			size_t k = (size_t)whole + (rng_unit(&r) < frac);
+			size_t k = (size_t)whole + (ts_rng_unit(&r) < frac);
 			for (size_t q = 0; q < k; q++) {
 				if (nj == cap) {
 					struct job *n = realloc(jobs, cap * 2 * sizeof(*n));
@@ -817,42 +716,31 @@ static int run_window(struct ctx *c, struct out_state *os, struct worker *ws, in
 							   .over_budget = over };
 			}
 		}
-		/* make them, a batch at a time, and write in plan order */
-		const size_t batch = 64 * (size_t)nthreads;
-		for (size_t f = 0; f < nj; f += batch) {
-			size_t e = f + batch < nj ? f + batch : nj;
-			int started = 0;
-			for (int t = 0; t < nthreads; t++) {
-				ws[t].jobs = jobs;
-				ws[t].first = f + (e - f) * (size_t)t / (size_t)nthreads;
-				ws[t].end = f + (e - f) * (size_t)(t + 1) / (size_t)nthreads;
+		/* make them on the pool and write them in plan order as they
+		 * come back; jobs below the resume point were written before */
+		int rc = 0;
+		for (size_t i = 0; i <= nj; i++) {
+			int flush = i == nj;
+			while (ts_pool_inflight(pool) >= (flush ? 1 : depth)) {
+				struct job *j = ts_pool_next(pool, 1);
+				if (!rc)
+					rc = write_job(c, os, j);
+				job_clear(j);
+				++*done;
+				ts_progress_update(prog, *done, 0, os->rejects);
 			}
-			for (int t = 1; t < nthreads; t++)
-				if (pthread_create(&ws[t].th, NULL, worker_main, &ws[t]) == 0)
-					started = t;
-				else
-					break;
-			worker_main(&ws[0]);
-			for (int t = 1; t <= started; t++)
-				pthread_join(ws[t].th, NULL);
-			for (int t = started + 1; t < nthreads; t++)
-				worker_main(&ws[t]);
-			int rc = 0;
-			for (size_t i = f; i < e; i++) {
-				if (!rc && jobs[i].record >= c->resume)
-					rc = write_job(c, os, &jobs[i]);
+			if (flush)
+				break;
+			if (rc || jobs[i].record < c->resume) {
 				job_clear(&jobs[i]);
+				++*done;
+				continue;
 			}
-			*done += e - f;
-			ts_progress_update(prog, *done, 0, os->rejects);
-			if (rc) {
-				for (size_t i = e; i < nj; i++)
-					job_clear(&jobs[i]);
-				free(jobs);
-				return rc;
-			}
+			ts_pool_submit(pool, &jobs[i]);
 		}
 		free(jobs);
+		if (rc)
+			return rc;
 	}
 	return TS_OK;
 }
@@ -951,7 +839,7 @@ int cmd_compose(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct opts o = { .vertical = 1, .size = 224, .alpha = 1.0, .rate = 0.5, .epochs = 1, .tries = 8,
+	struct opts o = { .encode = TS_FMT_JPEG, .vertical = 1, .size = 224, .alpha = 1.0, .rate = 0.5, .epochs = 1, .tries = 8,
 			  .quality = 95, .window = 10000, .shard_samples = 10000 };
 	long v;
 	char *end;
@@ -962,9 +850,9 @@ int cmd_compose(int argc, char **argv)
 		switch (c) {
 		case 'o': o.outdir = optarg; break;
 		case O_MODE:
-			for (o.mode = 0; o.mode < 4 && strcmp(mode_names[o.mode], optarg); o.mode++)
+			for (o.mode = MODE_HALVES; o.mode < MODE__COUNT && strcmp(mode_names[o.mode], optarg); o.mode++)
 				;
-			if (o.mode == 4) {
+			if (o.mode == MODE__COUNT) {
 				ts_error("invalid value '%s' for --mode: expected halves, cutmix, mixup or grid", optarg);
 				return TS_EXIT_USAGE;
 			}
@@ -1030,11 +918,11 @@ int cmd_compose(int argc, char **argv)
 			break;
 		case O_ENCODE:
 			if (!strcmp(optarg, "jpeg") || !strcmp(optarg, "jpg"))
-				o.encode = 0;
+				o.encode = TS_FMT_JPEG;
 			else if (!strcmp(optarg, "webp"))
-				o.encode = 1;
+				o.encode = TS_FMT_WEBP;
 			else if (!strcmp(optarg, "png"))
-				o.encode = 2;
+				o.encode = TS_FMT_PNG;
 			else {
 				ts_error("invalid value '%s' for --encode: expected jpeg, png or webp", optarg);
 				return TS_EXIT_USAGE;
@@ -1069,7 +957,7 @@ int cmd_compose(int argc, char **argv)
 		return TS_EXIT_USAGE;
 	}
 	o.indir = argv[optind];
-	if (o.mode == 3 && o.size % 2) {
+	if (o.mode == MODE_GRID && o.size % 2) {
 		ts_error("--mode grid needs an even --size (each source fills a quarter)");
 		return TS_EXIT_USAGE;
 	}
@@ -1084,6 +972,8 @@ int cmd_compose(int argc, char **argv)
 	struct ts_err e = TS_ERR_INIT;
 	struct ts_out *od = NULL;
 	struct worker *ws = NULL;
+	struct ts_pool *pool = NULL;
+	size_t depth = 0;
 	struct ts_ds_iter *it = NULL;
 	struct ts_bpe_ctx *tok = NULL;
 	struct ts_progress *prog = NULL;
@@ -1127,7 +1017,7 @@ int cmd_compose(int argc, char **argv)
 			       "alpha", o.alpha, "rate", o.rate, "epochs", o.epochs,
 			       "seed", (json_int_t)o.seed, "window", (json_int_t)o.window,
 			       "include_originals", o.include_originals, "max_tokens", (json_int_t)o.max_tokens,
-			       "tries", o.tries, "encode", o.encode == 0 ? "jpeg" : o.encode == 1 ? "webp" : "png",
+			       "tries", o.tries, "encode", ts_imgfmt_name(o.encode),
 			       "quality", o.quality, "shard_samples", (json_int_t)o.shard_samples, "input", inj);
 	char *optsj = oj ? json_dumps(oj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(oj);
@@ -1171,6 +1061,19 @@ int cmd_compose(int argc, char **argv)
 			goto fail;
 		}
 	}
+	/* one pool for the run: -j 1 makes everything on this thread */
+	depth = 8 * (size_t)o.threads + 8;
+	{
+		void **ctxs = calloc((size_t)o.threads, sizeof(*ctxs));
+		for (int t = 0; ctxs && t < o.threads; t++)
+			ctxs[t] = &ws[t];
+		int prc = ctxs ? ts_pool_new(&pool, o.threads > 1 ? o.threads : 0, depth, pool_job, ctxs) : -1;
+		free(ctxs);
+		if (prc) {
+			ts_err_set(&os.e, TS_ERR_NOMEM, TS_R_NONE, "cannot start worker threads");
+			goto fail;
+		}
+	}
 	tok = cx.bpe ? ts_bpe_ctx_new(cx.bpe) : NULL;
 	cx.win = calloc((size_t)o.window + 1, sizeof(*cx.win));
 	if (!cx.win || ts_ds_iter_samples(cx.ds, -1, &it, &os.e))
@@ -1196,7 +1099,7 @@ int cmd_compose(int argc, char **argv)
 			if (n == 0) {
 				cx.win[cx.nwin++] = tmp;
 			} else {
-				int r2 = run_window(&cx, &os, ws, o.threads, &next_record, tok, prog, &done);
+				int r2 = run_window(&cx, &os, pool, depth, &next_record, tok, prog, &done);
 				for (size_t i = 0; i < cx.nwin; i++)
 					src_free(&cx.win[i]);
 				cx.window_no++;
@@ -1211,7 +1114,7 @@ int cmd_compose(int argc, char **argv)
 		}
 		if (n < 0)
 			goto fail;
-		if (run_window(&cx, &os, ws, o.threads, &next_record, tok, prog, &done))
+		if (run_window(&cx, &os, pool, depth, &next_record, tok, prog, &done))
 			goto fail;
 		for (size_t i = 0; i < cx.nwin; i++)
 			src_free(&cx.win[i]);
@@ -1271,6 +1174,7 @@ fail:
 	}
 	ts_error("%s", os.e.msg[0] ? os.e.msg : "compose failed");
 out:
+	ts_pool_free(pool);   /* before the workers' contexts go */
 	ts_signals_restore();
 	ts_progress_free(prog);
 	ts_out_free(od);

@@ -102,7 +102,7 @@ int ts_file_hash_hex(const char *path, char *xxh3_hex, char *md5_hex, struct ts_
 	if (md5_hex) {
 		MD5Final(dig, &md5);
 		for (int i = 0; i < MD5_DIGEST_LENGTH; i++)
-			sprintf(md5_hex + 2 * i, "%02x", dig[i]);
+			snprintf(md5_hex + 2 * i, 3, "%02x", dig[i]);
 	}
 	return TS_OK;
 }

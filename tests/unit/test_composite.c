@@ -189,11 +189,50 @@ static void real_captions(void)
 	CHECK(n == 2000 && endings[0] > 1000);
 }
 
+/* Grid: each quadrant of the output is exactly its source; the cutmix box
+ * is the clipped square of side S * sqrt(1 - lambda) around its centre. */
+static void grid_and_box(void)
+{
+	struct ts_image q[4] = { { 0 } }, out = { 0 };
+	struct ts_err e = TS_ERR_INIT;
+	int rects[4][4];
+	for (int k = 0; k < 4; k++)
+		blocks(&q[k], 16, (uint8_t)(40 * k));
+	CHECKF(ts_composite_grid(q, &out, rects, &e) == 0, "%s", e.msg);
+	CHECK_EQ_INT(out.width, 32);
+	for (int k = 0; k < 4; k++) {
+		CHECK_EQ_INT(rects[k][0], (k % 2) * 16);
+		CHECK_EQ_INT(rects[k][1], (k / 2) * 16);
+		for (int y = 0; y < 16; y++)
+			for (int x = 0; x < 16; x++)
+				if (memcmp(px(&out, rects[k][0] + x, rects[k][1] + y), px(&q[k], x, y), 3)) {
+					CHECKF(0, "grid quadrant %d differs at %d,%d", k, x, y);
+					goto done;
+				}
+	}
+	/* a mismatched source is an error, not a smear */
+	q[3].width = 15;
+	CHECK(ts_composite_grid(q, &out, rects, &e) != 0);
+	q[3].width = 16;
+	int box[4];
+	ts_cutmix_box(100, 0.75, 50, 50, box);          /* side 100 * 0.5 */
+	CHECK(box[0] == 25 && box[1] == 25 && box[2] == 75 && box[3] == 75);
+	ts_cutmix_box(100, 0.75, 5, 98, box);           /* clipped at the edges */
+	CHECK(box[0] == 0 && box[1] == 73 && box[2] == 30 && box[3] == 100);
+	ts_cutmix_box(100, 1.0, 50, 50, box);           /* lambda 1: an empty box */
+	CHECK(box[0] == box[2] && box[1] == box[3]);
+done:
+	for (int k = 0; k < 4; k++)
+		ts_image_release(&q[k]);
+	ts_image_release(&out);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
 		{ "halves", halves },
 		{ "cutmix_mixup", cutmix_mixup },
+		{ "grid_and_box", grid_and_box },
 		{ "caption_rule", caption_rule },
 		{ "real_captions", real_captions },
 		{ NULL, NULL },

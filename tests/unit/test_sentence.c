@@ -91,32 +91,32 @@ static void split_rules(void)
 	CHECK_EQ_STR(s.long_text, "A dog runs on the beach. It is happy.");
 	CHECK_EQ_STR(s.short_text, "A dog runs on the beach");
 	CHECK(s.fallback == NULL && s.short_tokens == 8 && s.long_tokens == 13);
-	ts_split_free(&s);
+	ts_split_release(&s);
 	/* the sentence rule keeps the full stop */
 	CHECK(ts_caption_split(splitter(), c, TS_SPLIT_SENTENCE, 77, t, strlen(t), &s, &e) == 0);
 	CHECK_EQ_STR(s.short_text, "A dog runs on the beach.");
 	CHECK(s.fallback == NULL && s.short_tokens == 9);
-	ts_split_free(&s);
+	ts_split_release(&s);
 	/* Long-CLIP on text that starts with ". ": the long caption stands in */
 	t = ". Odd start. More.";
 	CHECK(ts_caption_split(splitter(), c, TS_SPLIT_LONGCLIP, 77, t, strlen(t), &s, &e) == 0);
 	CHECK_EQ_STR(s.short_text, ". Odd start. More.");
 	CHECK(s.fallback && !strcmp(s.fallback, "empty_short"));
-	ts_split_free(&s);
+	ts_split_release(&s);
 	/* over --short-max: cut at the last word boundary that fits, trailing
 	 * comma dropped */
 	t = "A dog, a cat, a bird, a fish, a horse and a cow stand in a field. Sun.";
 	CHECK(ts_caption_split(splitter(), c, TS_SPLIT_SENTENCE, 10, t, strlen(t), &s, &e) == 0);
 	CHECK_EQ_STR(s.short_text, "A dog, a cat, a bird");
 	CHECK(s.short_tokens == 10 && s.fallback && !strcmp(s.fallback, "cut_at_word"));
-	ts_split_free(&s);
+	ts_split_release(&s);
 	/* one word longer than the budget: cut inside it */
 	t = "Pneumonoultramicroscopicsilicovolcanoconiosis everywhere.";
 	CHECK(ts_caption_split(splitter(), c, TS_SPLIT_SENTENCE, 5, t, strlen(t), &s, &e) == 0);
 	CHECK(s.short_tokens <= 5 && s.short_text[0] && !strchr(s.short_text, ' '));
 	CHECK(!strncmp(t, s.short_text, strlen(s.short_text)));
 	CHECK(s.fallback && !strcmp(s.fallback, "cut_in_word"));
-	ts_split_free(&s);
+	ts_split_release(&s);
 	ts_bpe_ctx_free(c);
 }
 
@@ -159,7 +159,7 @@ static void real_captions(void)
 		if (t && ts_caption_split(splitter(), c, TS_SPLIT_SENTENCE, 40, t, len, &s, &e) == 0) {
 			CHECK(s.short_tokens <= 40 && s.short_text[0]);
 			CHECK(!strncmp(s.long_text, s.short_text, strlen(s.short_text)));
-			ts_split_free(&s);
+			ts_split_release(&s);
 		} else {
 			CHECK(0);
 		}
