@@ -16,14 +16,14 @@ BUILD ?= build
 CC ?= cc
 PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
 	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd libsodium \
-	snappy libzstd
+	snappy libzstd libcurl
 
 # Debian packages needed to build and test (pkg-config names above come from these).
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
 	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil time \
-	libsodium-dev chromium fonts-dejavu-core libsnappy-dev libzstd-dev
+	libsodium-dev chromium fonts-dejavu-core libsnappy-dev libzstd-dev libcurl4-openssl-dev openssl
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -70,16 +70,17 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c \
 	pipeline/cmd_tags.c pipeline/cmd_compose.c \
 	pipeline/source.c pipeline/source_folder.c pipeline/source_csv.c \
 	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
-	pipeline/source_urban1k.c pipeline/source_wds.c pipeline/source_count.c \
+	pipeline/source_urban1k.c pipeline/source_wds.c pipeline/source_count.c pipeline/source_json.c \
 	pipeline/cmd_str.c pipeline/str.c pipeline/vocab.c \
 	pipeline/cmd_report.c pipeline/report.c pipeline/report_svg.c \
-	pipeline/cmd_parquet.c pipeline/source_parquet.c
+	pipeline/cmd_parquet.c pipeline/source_parquet.c \
+	pipeline/fetch.c pipeline/source_fetch.c pipeline/cmd_fetch.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
 	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
 	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c tests/unit/test_str.c tests/unit/test_composite.c \
-	tests/unit/test_pool.c tests/unit/test_lmdb.c tests/unit/test_parquet.c
+	tests/unit/test_pool.c tests/unit/test_lmdb.c tests/unit/test_parquet.c tests/unit/test_fetch.c
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 # pipeline objects minus main, so unit tests can reach readers and drivers
 CLI_LIB_OBJ := $(filter-out $(BUILD)/pipeline/main.o,$(CLI_OBJ))
@@ -167,13 +168,13 @@ test: deps
 check: test
 
 # ThreadSanitizer over the multi-threaded paths: the unit tests and the e2e
-# suites of the commands that run workers (ingest, compose, tokenize -j)
+# suites of the commands that run workers (ingest, compose, tokenize -j, fetch)
 tsan: deps
 	@$(MAKE) --no-print-directory SANITIZE=thread tessera unit
 	@TESSERA=$(CURDIR)/build-tsan/tessera UNIT_DIR=$(CURDIR)/build-tsan/tests \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 		UNIT_BINS="$(addprefix $(CURDIR)/,$(UNIT_BIN:$(BUILD)/%=build-tsan/%))" \
-		E2E_SUITES="ingest compose captions" sh tests/run.sh
+		E2E_SUITES="ingest compose captions fetch" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory tessera
@@ -189,6 +190,7 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory tessera
 	@sh bench/run.sh
+	@sh bench/fetch.sh
 
 install: tessera
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1

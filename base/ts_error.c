@@ -43,6 +43,26 @@ static const struct {
 	[TS_R_RECORD_MEMBER_TOO_LARGE] = { "record.member_too_large", "a tar input member is larger than --max-member-bytes" },
 	[TS_R_RECORD_TRUNCATED] = { "record.truncated", "a JSON input file ends before its closing bracket; the records before the cut are kept" },
 	[TS_R_LMDB_CORRUPT] = { "lmdb.corrupt", "an LMDB record could not be read: its pages are damaged (the reader died, hung or liblmdb reported corruption)" },
+	[TS_R_FETCH_HTTP_GONE] = { "fetch.http_gone", "the server answered 404 or 410 (or another 4xx not listed below): the image is gone" },
+	[TS_R_FETCH_HTTP_FORBIDDEN] = { "fetch.http_forbidden", "the server answered 401, 403 or 451" },
+	[TS_R_FETCH_OPT_OUT] = { "fetch.opt_out", "the response opts out of AI use (X-Robots-Tag noai/noimageai/noindex/noimageindex/none, or tdm-reservation: 1); the body is not read" },
+	[TS_R_FETCH_REDIRECTS] = { "fetch.redirects", "more redirects than --max-redirects (a loop), or a final 3xx without a usable Location" },
+	[TS_R_FETCH_REDIRECT_BLOCKED] = { "fetch.redirect_blocked", "a redirect to a scheme other than http or https (file://, ftp://, ...)" },
+	[TS_R_FETCH_PRIVATE_ADDRESS] = { "fetch.private_address", "the host resolved to a loopback, private, link-local or otherwise non-public address (checked at every hop) and --allow-private does not allow it" },
+	[TS_R_FETCH_TOO_LARGE] = { "fetch.too_large", "the body is larger than --max-bytes (from Content-Length, or counted as it arrives)" },
+	[TS_R_FETCH_TLS] = { "fetch.tls", "the TLS handshake or certificate verification failed" },
+	[TS_R_FETCH_HASH_MISMATCH] = { "fetch.hash_mismatch", "the downloaded bytes do not match the list's hash column (--hash-col)" },
+	[TS_R_FETCH_BAD_URL] = { "fetch.bad_url", "the URL is empty, cannot be parsed, or its scheme is not http or https" },
+	[TS_R_FETCH_DNS] = { "fetch.dns", "the host name could not be resolved" },
+	[TS_R_FETCH_CONNECT] = { "fetch.connect", "the connection was refused or could not be made within --connect-timeout" },
+	[TS_R_FETCH_TIMEOUT] = { "fetch.timeout", "the whole request took longer than --timeout" },
+	[TS_R_FETCH_STALLED] = { "fetch.stalled", "the transfer stayed below the --low-speed rate for its whole window" },
+	[TS_R_FETCH_RESET] = { "fetch.reset", "the connection was reset or closed while receiving" },
+	[TS_R_FETCH_TRUNCATED] = { "fetch.truncated", "the body ended before its Content-Length" },
+	[TS_R_FETCH_HTTP_SERVER] = { "fetch.http_server", "the server answered 5xx (or 408)" },
+	[TS_R_FETCH_RATE_LIMITED] = { "fetch.rate_limited", "the server answered 429 (or 503 with Retry-After) and retries were used up" },
+	[TS_R_FETCH_HOST_DOWN] = { "fetch.host_down", "the host's circuit breaker opened (consecutive connect/DNS/429 failures) and stayed open: not tried" },
+	[TS_R_FETCH_DEFERRED] = { "fetch.deferred", "--deadline passed before the record was fetched" },
 };
 
 int ts_err_set(struct ts_err *err, int status, enum ts_reason reason,
@@ -104,4 +124,9 @@ const char *ts_status_name(int status)
 	case TS_ERR_EXISTS: return "already exists";
 	}
 	return "unknown error";
+}
+
+int ts_reason_transient(enum ts_reason reason)
+{
+	return reason >= TS_R_FETCH_DNS && reason <= TS_R_FETCH_DEFERRED;
 }

@@ -56,6 +56,26 @@ enum ts_reason {
 	TS_R_RECORD_MEMBER_TOO_LARGE, /* record.member_too_large */
 	TS_R_RECORD_TRUNCATED,      /* record.truncated */
 	TS_R_LMDB_CORRUPT,          /* lmdb.corrupt */
+	TS_R_FETCH_HTTP_GONE,             /* fetch.http_gone */
+	TS_R_FETCH_HTTP_FORBIDDEN,        /* fetch.http_forbidden */
+	TS_R_FETCH_OPT_OUT,               /* fetch.opt_out */
+	TS_R_FETCH_REDIRECTS,             /* fetch.redirects */
+	TS_R_FETCH_REDIRECT_BLOCKED,      /* fetch.redirect_blocked */
+	TS_R_FETCH_PRIVATE_ADDRESS,       /* fetch.private_address */
+	TS_R_FETCH_TOO_LARGE,             /* fetch.too_large */
+	TS_R_FETCH_TLS,                   /* fetch.tls */
+	TS_R_FETCH_HASH_MISMATCH,         /* fetch.hash_mismatch */
+	TS_R_FETCH_BAD_URL,               /* fetch.bad_url */
+	TS_R_FETCH_DNS,                   /* fetch.dns */
+	TS_R_FETCH_CONNECT,               /* fetch.connect */
+	TS_R_FETCH_TIMEOUT,               /* fetch.timeout */
+	TS_R_FETCH_STALLED,               /* fetch.stalled */
+	TS_R_FETCH_RESET,                 /* fetch.reset */
+	TS_R_FETCH_TRUNCATED,             /* fetch.truncated */
+	TS_R_FETCH_HTTP_SERVER,           /* fetch.http_server */
+	TS_R_FETCH_RATE_LIMITED,          /* fetch.rate_limited */
+	TS_R_FETCH_HOST_DOWN,             /* fetch.host_down */
+	TS_R_FETCH_DEFERRED,              /* fetch.deferred */
 	TS_R__COUNT
 };
 
@@ -82,5 +102,8 @@ enum ts_reason ts_reason_from_name(const char *name);
 /* One-line description of a reason for docs and --help. */
 const char *ts_reason_help(enum ts_reason reason);
 const char *ts_status_name(int status);
+/* 1 for a transient reason (worth fetching again: fetch.dns, fetch.timeout,
+ * ..., fetch.deferred), 0 for every other reason. */
+int ts_reason_transient(enum ts_reason reason);
 
 #endif

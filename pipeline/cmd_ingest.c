@@ -180,7 +180,7 @@ static int env_uint(const char *name, unsigned long *v)
 
 /* Slurm job arrays and Kubernetes Indexed Jobs tell a task its index in
  * the environment.  Returns 0 (o filled, or no partitioning) or an exit code. */
-static int partition_from_env(struct ts_ingest_opts *o, unsigned parts)
+int ts_partition_from_env(struct ts_ingest_opts *o, unsigned parts)
 {
 	unsigned long id, cnt, mn, mx;
 	int r = env_uint("SLURM_ARRAY_TASK_ID", &id);
@@ -501,7 +501,7 @@ int cmd_ingest(int argc, char **argv)
 		return TS_EXIT_USAGE;
 	}
 	if (!o.part_source) {
-		int prc = partition_from_env(&o, parts);
+		int prc = ts_partition_from_env(&o, parts);
 		if (prc)
 			return prc;
 	}

@@ -111,6 +111,20 @@ struct ingest {
 
 static volatile sig_atomic_t stop_requested;
 
+/* x is in the sorted array a[0..n) */
+static int in_sorted(const uint64_t *a, size_t n, uint64_t x)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (a[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && a[lo] == x;
+}
+
 static void on_signal(int sig)
 {
 	(void)sig;
@@ -548,6 +562,8 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 		json_decref(keep);
 	if (!j)
 		return NULL;
+	if (o->hooks && o->hooks->fingerprint)
+		json_object_set_new(j, "fetch", json_loads(o->hooks->fingerprint, 0, NULL));
 	s = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(j);
 	return s;
@@ -634,7 +650,7 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 				json_object_set_new(by, ts_reason_name((enum ts_reason)i),
 						    json_integer((json_int_t)in->by_reason[i]));
 		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:f, s:i}",
-				      "command", "ingest",
+				      "command", o->hooks && o->hooks->title ? o->hooks->title : "ingest",
 				      "status", interrupted ? "interrupted" : "ok",
 				      "outdir", o->outdir,
 				      "records", (json_int_t)in->written,
@@ -659,6 +675,8 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 					    json_pack("{s:i, s:i, s:s}", "index", (int)o->part_index,
 						      "count", (int)o->part_count,
 						      "source", o->part_source ? o->part_source : "--part"));
+		if (o->hooks && o->hooks->summary_json)
+			o->hooks->summary_json(o->hooks->user, j);
 		char *s = json_dumps(j, JSON_INDENT(2));
 		if (s)
 			puts(s);
@@ -674,9 +692,9 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 		return;
 	}
 	FILE *f = stderr;
-	fprintf(f, "ingest %s: %" PRIu64 " records, %" PRIu64 " samples written, %" PRIu64
+	fprintf(f, "%s %s: %" PRIu64 " records, %" PRIu64 " samples written, %" PRIu64
 		" rejected, %.1f s (%.1f records/s)\n",
-		interrupted ? "interrupted" : "done", in->written, in->n_samples,
+		o->hooks && o->hooks->title ? o->hooks->title : "ingest", interrupted ? "interrupted" : "done", in->written, in->n_samples,
 		in->n_rejects, secs, secs > 0 ? (double)in->written / secs : 0.0);
 	fprintf(f, "  shards: %" PRIu64 " written (%.1f MB)", in->n_shards,
 		(double)in->bytes_out / 1e6);
@@ -695,6 +713,8 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 		if (in->by_reason[i])
 			fprintf(f, "  rejected %-22s %" PRIu64 "\n",
 				ts_reason_name((enum ts_reason)i), in->by_reason[i]);
+	if (o->hooks && o->hooks->summary_text)
+		o->hooks->summary_text(o->hooks->user, f);
 	if (all_rejected(in))
 		print_all_rejected(in);
 }
@@ -744,6 +764,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			.inputs = o->inputs, .ninputs = o->ninputs,
 			.command_line = o->command_line, .version = TS_VERSION,
 			.hook = ts_crash_hook,
+			.retry = o->hooks && o->hooks->only,
 		};
 		if (ts_out_open(&in->out, &oo, &e)) {
 			ts_error("%s", e.msg);
@@ -778,7 +799,10 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		goto out;
 	}
 	total = 0;
-	in->progress = ts_progress_new("ingest", o->progress);
+	in->progress = ts_progress_new(o->hooks && o->hooks->title ? o->hooks->title : "ingest",
+				       o->progress);
+	if (o->hooks && o->hooks->progress)
+		ts_progress_extra(in->progress, o->hooks->progress, o->hooks->user);
 	/* SIGINT/SIGTERM go to this (the producer) thread only, so a read
 	 * blocked on a slow input (a pipe, a network file system) is
 	 * interrupted at once */
@@ -815,6 +839,12 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			fatal_input = 1;
 			break;
 		}
+		if (o->hooks && o->hooks->wrap && o->hooks->wrap(&src, o->hooks->user, next_record, &e)) {
+			ts_source_close(src);
+			ts_error("%s", e.msg);
+			fatal_input = 1;
+			break;
+		}
 		if (!in->root0 && ts_source_root(src))
 			in->root0 = strdup(ts_source_root(src));
 		int64_t cnt = in->progress ? ts_source_count(src) : -1;
@@ -824,8 +854,10 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		memset(&rec, 0, sizeof(rec));
 		while (!stop_requested && (r = ts_source_next(src, &rec, &e)) == 1) {
 			index = rec.index + 1;
-			if (rec.index < next_record ||
-			    (o->part_count > 1 && rec.index % o->part_count != o->part_index)) {
+			int skip = o->hooks && o->hooks->only
+				? !in_sorted(o->hooks->only, o->hooks->nonly, rec.index)
+				: rec.index < next_record;
+			if (skip || (o->part_count > 1 && rec.index % o->part_count != o->part_index)) {
 				ts_record_release(&rec);
 				continue;
 			}

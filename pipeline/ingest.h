@@ -6,6 +6,7 @@
 #define TS_INGEST_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "../compose/compose.h"
 #include "source.h"
@@ -32,6 +33,27 @@ struct ts_ingest_opts {
 	const char *part_source;     /* "--part", "slurm", "kubernetes" or NULL */
 	int tokens;                  /* count CLIP tokens of primary captions (default 1) */
 	const char *vocab;           /* --vocab; NULL: the default search */
+	const struct ts_ingest_hooks *hooks;   /* tessera fetch; NULL for ingest */
+};
+
+/* What `tessera fetch` adds to the ingest spine; every member may be NULL. */
+struct ts_ingest_hooks {
+	const char *title;           /* "fetch": progress line, summary, --json "command" */
+	void *user;
+	/* replace each opened source by a wrapping one (which owns it) */
+	int (*wrap)(struct ts_source **src, void *user, uint64_t resume_record,
+		    struct ts_err *err);
+	/* canonical JSON text stored in the options fingerprint as "fetch" */
+	const char *fingerprint;
+	/* text appended to the progress line */
+	void (*progress)(void *user, char *buf, size_t n);
+	/* add fields to the --json summary (a json_t object), print lines after the text one */
+	void (*summary_json)(void *user, void *json_obj);
+	void (*summary_text)(void *user, FILE *f);
+	/* --retry-failed: only these records (sorted), all before the resume
+	 * point, into new shards of empty range (docs/fetch.md) */
+	const uint64_t *only;
+	size_t nonly;
 };
 
 /* Run an ingest.  Returns the process exit code: 0 done (rejects are not

@@ -17,6 +17,7 @@ static int cmd_help(int argc, char **argv);
 
 static const struct ts_cmd commands[] = {
 	{ "ingest", cmd_ingest, "image-caption datasets into WebDataset shards + SQLite catalog", usage_ingest },
+	{ "fetch", cmd_fetch, "download URL lists (CC3M, CC12M, RedCaps, SBU, LAION) into the same shards", usage_fetch },
 	{ "captions", cmd_captions, "CLIP tokens, caption-length stats, short/long caption pairs", usage_captions },
 	{ "compose", cmd_compose, "CLIP-C compositions: two samples, one image, \"A and B\"", usage_compose },
 	{ "tags", cmd_tags, "candidate tags with caption and token spans (TTD)", usage_tags },

@@ -17,7 +17,18 @@ struct ts_progress {
 	uint64_t total, done, bytes, rejects;
 	double start, last;
 	int shown;
+	void (*extra)(void *user, char *buf, size_t n);
+	void *extra_user;
 };
+
+void ts_progress_extra(struct ts_progress *p, void (*fn)(void *user, char *buf, size_t n),
+		       void *user)
+{
+	if (p) {
+		p->extra = fn;
+		p->extra_user = user;
+	}
+}
 
 struct ts_progress *ts_progress_new(const char *title, int mode)
 {
@@ -42,24 +53,26 @@ static void draw(struct ts_progress *p, double now)
 {
 	double el = now - p->start;
 	double rate = el > 0 ? (double)p->done / el : 0;
-	char eta[32] = "";
+	char eta[32] = "", extra[256] = "";
 	if (p->total && p->done > p->total)
 		p->total = p->done;     /* a counted total is an estimate (CSV) */
+	if (p->extra)
+		p->extra(p->extra_user, extra, sizeof(extra));
 	if (p->total > p->done && rate > 0) {
 		unsigned long s = (unsigned long)((double)(p->total - p->done) / rate);
 		snprintf(eta, sizeof(eta), " ETA %lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
 	}
 	if (p->total)
-		fprintf(stderr, "\r%s: %llu/%llu (%d%%) %.1f samples/s %.1f MB/s %llu rejects%s\033[K",
+		fprintf(stderr, "\r%s: %llu/%llu (%d%%) %.1f samples/s %.1f MB/s %llu rejects%s%s\033[K",
 			p->title, (unsigned long long)p->done, (unsigned long long)p->total,
 			(int)(100.0 * (double)p->done / (double)p->total), rate,
 			el > 0 ? (double)p->bytes / el / 1e6 : 0.0,
-			(unsigned long long)p->rejects, eta);
+			(unsigned long long)p->rejects, extra, eta);
 	else
-		fprintf(stderr, "\r%s: %llu %.1f samples/s %.1f MB/s %llu rejects\033[K",
+		fprintf(stderr, "\r%s: %llu %.1f samples/s %.1f MB/s %llu rejects%s\033[K",
 			p->title, (unsigned long long)p->done, rate,
 			el > 0 ? (double)p->bytes / el / 1e6 : 0.0,
-			(unsigned long long)p->rejects);
+			(unsigned long long)p->rejects, extra);
 	p->shown = 1;
 	p->last = now;
 }

@@ -6,6 +6,7 @@
 #ifndef TS_PROGRESS_H
 #define TS_PROGRESS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ts_progress;
@@ -22,5 +23,9 @@ void ts_progress_clear(struct ts_progress *p);
 /* Final redraw and newline. */
 void ts_progress_done(struct ts_progress *p);
 void ts_progress_free(struct ts_progress *p);
+/* fn(user, buf, n) writes text appended to every redraw (called on the
+ * thread that updates). */
+void ts_progress_extra(struct ts_progress *p, void (*fn)(void *user, char *buf, size_t n),
+		       void *user);
 
 #endif

@@ -35,6 +35,7 @@ static const char *const format_names[] = {
 	[TS_INPUT_URBAN1K] = "urban1k",
 	[TS_INPUT_WDS] = "wds",
 	[TS_INPUT_PARQUET] = "parquet",
+	[TS_INPUT_JSON] = "json",
 };
 
 #define NFORMATS (sizeof(format_names) / sizeof(format_names[0]))
@@ -294,6 +295,8 @@ int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *r
 	int rc;
 	if (!rec->image_ref && !(rec->image_ref = strdup(rel)))
 		return TS_ERR_NOMEM;
+	if (src->urls)
+		return 1;   /* a URL: the fetch source downloads it, nothing is opened */
 	if (!ts_src_resolve(src, rel, &rec->image_path, &e))
 		return 1;
 	if ((rc = ts_src_reject_err(rec, &e)) != 1)
@@ -336,6 +339,33 @@ const struct ts_source_preset *ts_source_preset_find(const char *name)
 		if (!strcmp(p->name, name))
 			return p;
 	return NULL;
+}
+
+const char *const *ts_src_image_defaults(const struct ts_source *src)
+{
+	static const char *const paths[] = { "image", "path", "filepath", "file_name", NULL };
+	static const char *const urls[] = { "url", "URL", "image_url", "img_url", "image", NULL };
+	return src->urls ? urls : paths;
+}
+
+int ts_src_set_ids(struct ts_source *src, struct ts_record *rec, const char *uid,
+		   size_t uid_len, const char *hash, size_t hash_len)
+{
+	json_t *m;
+	if (!uid && !(hash && hash_len))
+		return 1;
+	/* next to what the reader put there already (--keep-col) */
+	m = rec->meta_json ? json_loads(rec->meta_json, 0, NULL) : json_object();
+	if (!json_is_object(m)) {
+		json_decref(m);
+		return TS_ERR_NOMEM;
+	}
+	if (uid)
+		json_object_set_new(m, "uid", json_stringn(uid, uid_len));
+	if (hash && hash_len)
+		json_object_set_new(m, src->hash_type ? src->hash_type : "sha256",
+				    json_stringn(hash, hash_len));
+	return ts_src_set_meta(rec, m) ? TS_ERR_NOMEM : 1;
 }
 
 /* ---- detection ---- */
@@ -597,6 +627,7 @@ static const struct ts_source_ops *ops_for(enum ts_input_format f)
 	case TS_INPUT_SHAREGPT4V: return &ts_source_sharegpt4v_ops;
 	case TS_INPUT_WDS: return &ts_source_wds_ops;
 	case TS_INPUT_PARQUET: return &ts_source_parquet_ops;
+	case TS_INPUT_JSON: return &ts_source_json_ops;
 	default: return NULL;
 	}
 }
@@ -617,6 +648,10 @@ int ts_source_open(struct ts_source **out, const char *input,
 	if (f == TS_INPUT_AUTO && (f = ts_source_detect(input)) == TS_INPUT_AUTO)
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
 				  "cannot tell the format of '%s'; use --format", input);
+	/* URL lists in one JSON document (SBU, RedCaps) are never COCO or ShareGPT4V */
+	if (opts && opts->urls && (opts->format == TS_INPUT_AUTO) &&
+	    (f == TS_INPUT_COCO || f == TS_INPUT_SHAREGPT4V))
+		f = TS_INPUT_JSON;
 	const struct ts_source_ops *ops = ops_for(f);
 	if (!ops)
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
@@ -653,6 +688,13 @@ int ts_source_open(struct ts_source **out, const char *input,
 				goto nomem;
 			src->nkeep_cols = i + 1;
 		}
+	}
+	if (opts) {
+		src->urls = opts->urls;
+		if ((opts->hash_col && !(src->hash_col = strdup(opts->hash_col))) ||
+		    (opts->hash_type && !(src->hash_type = strdup(opts->hash_type))) ||
+		    (opts->json_path && !(src->json_path = strdup(opts->json_path))))
+			goto nomem;
 	}
 	if (want_dir)
 		src->root = strdup(input);
@@ -740,5 +782,8 @@ void ts_source_close(struct ts_source *src)
 	for (size_t i = 0; i < src->nkeep_cols; i++)
 		free(src->keep_cols[i]);
 	free(src->keep_cols);
+	free(src->hash_col);
+	free(src->hash_type);
+	free(src->json_path);
 	free(src);
 }

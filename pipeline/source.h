@@ -30,6 +30,7 @@ enum ts_input_format {
 	TS_INPUT_URBAN1K,
 	TS_INPUT_WDS,
 	TS_INPUT_PARQUET,
+	TS_INPUT_JSON,         /* records in one JSON document: an array at --json-path, or parallel arrays */
 };
 
 /* "folder", "csv", ...; parse returns -1 for unknown names. */
@@ -60,7 +61,12 @@ struct ts_source_opts {
 	const char *const *keep_cols;  /* CSV/TSV/JSONL: columns copied into the record's meta_json */
 	size_t nkeep_cols;
 	uint64_t max_member_bytes;     /* wds: cap for one tar member (0: 64 MiB) */
-	const char *id_col;            /* parquet: column kept as "uid" in meta_json (NULL: none) */
+	const char *id_col;            /* column kept as "uid" in meta_json (NULL: none) */
+	int urls;                      /* image fields are URLs (tessera fetch): kept in image_ref,
+	                                  never resolved as paths; default columns url, image_url, ... */
+	const char *hash_col;          /* copied into meta_json under hash_type (NULL: none) */
+	const char *hash_type;         /* "sha256" or "md5" */
+	const char *json_path;         /* "json" lists: dotted key path to the record array */
 };
 
 /* Column presets for list files as datasets ship them (--preset): shared

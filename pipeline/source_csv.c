@@ -96,6 +96,7 @@ struct csvsrc {
 	int has_group_col;
 	size_t *keep;           /* column indexes of opts.keep_cols */
 	uint64_t quoted_bytes, quoted_lines;
+	size_t id_col, hash_col;  /* --id-col, --hash-col, or (size_t)-1 */
 };
 
 static void row_free(struct row *r)
@@ -568,8 +569,9 @@ static int sniff_tabs(FILE *fp, uint64_t off)
 
 static int csv_open_src(struct ts_source *src, struct ts_err *err)
 {
-	static const char *const img_defaults[] = { "image", "path", "filepath", "file_name",
-						    "url", NULL };
+	static const char *const img_paths[] = { "image", "path", "filepath", "file_name",
+						 "url", NULL };
+	const char *const *img_defaults = src->urls ? ts_src_image_defaults(src) : img_paths;
 	static const char *const cap_defaults[] = { "caption", "text", "title", NULL };
 	const struct ts_source_opts *o = &src->opts;
 	struct csvsrc *c = calloc(1, sizeof(*c));
@@ -641,6 +643,11 @@ static int csv_open_src(struct ts_source *src, struct ts_err *err)
 	for (size_t i = 0; i < o->nkeep_cols; i++)
 		if ((rc = pick_col(src, c, o->keep_cols[i], NULL, "--keep-col", &c->keep[i], err)))
 			return rc;
+	c->id_col = c->hash_col = (size_t)-1;
+	if (src->id_col && (rc = pick_col(src, c, src->id_col, NULL, "--id-col", &c->id_col, err)))
+		return rc;
+	if (src->hash_col && (rc = pick_col(src, c, src->hash_col, NULL, "--hash-col", &c->hash_col, err)))
+		return rc;
 	return TS_OK;
 }
 
@@ -695,6 +702,12 @@ static int csv_next(struct ts_source *src, struct ts_record *rec, struct ts_err 
 		rc = ts_src_reject(rec, TS_R_RECORD_BAD_ROW, "image path contains a NUL byte");
 	else
 		rc = ts_src_set_image(src, rec, img);
+	if (rc == 1 && (c->id_col != (size_t)-1 || c->hash_col != (size_t)-1))
+		rc = ts_src_set_ids(src, rec,
+				     c->id_col != (size_t)-1 ? r.f[c->id_col] : NULL,
+				     c->id_col != (size_t)-1 ? r.len[c->id_col] : 0,
+				     c->hash_col != (size_t)-1 ? r.f[c->hash_col] : NULL,
+				     c->hash_col != (size_t)-1 ? r.len[c->hash_col] : 0);
 out:
 	row_free(&r);
 	return rc;

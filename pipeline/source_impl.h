@@ -25,7 +25,7 @@ struct ts_source {
 	char *real_root;          /* realpath(root), for ts_src_resolve() */
 	char *image_col;          /* NULL: the format's defaults */
 	char *caption_col;
-	char *id_col;             /* parquet: see ts_source_opts */
+	char *id_col;             /* --id-col: see ts_source_opts */
 	char **keep_cols;
 	size_t nkeep_cols;
 	uint64_t max_bytes;       /* cap for one row / line / element */
@@ -36,6 +36,8 @@ struct ts_source {
 	int counted;              /* ts_source_count tried the cheap count */
 	void *priv;               /* the reader's state, freed by ops->close */
 	struct ts_groups *groups; /* --group-by state (source.c), or NULL */
+	int urls;                 /* image fields are URLs: never resolved (tessera fetch) */
+	char *hash_col, *hash_type, *json_path;
 };
 
 struct ts_source_ops {
@@ -53,6 +55,7 @@ extern const struct ts_source_ops ts_source_coco_ops;
 extern const struct ts_source_ops ts_source_sharegpt4v_ops;
 extern const struct ts_source_ops ts_source_wds_ops;
 extern const struct ts_source_ops ts_source_parquet_ops;
+extern const struct ts_source_ops ts_source_json_ops;
 
 /* Mark rec rejected with a malloc'ed message.  Returns 1 (a record was
  * produced) so readers can `return ts_src_reject(...)`, or TS_ERR_NOMEM. */
@@ -66,6 +69,13 @@ int ts_src_add_caption(struct ts_record *rec, const char *s, size_t len);
  * image root into rec->image_path; a bad path rejects rec (returns 1
  * either way, TS_ERR_NOMEM on allocation failure). */
 int ts_src_set_image(struct ts_source *src, struct ts_record *rec, const char *rel);
+/* The default image field names: paths, or URLs when src->urls. */
+const char *const *ts_src_image_defaults(const struct ts_source *src);
+/* Put uid (--id-col) and the expected hash (--hash-col, under its
+ * hash_type) into rec->meta_json, merged with what is there; NULL values
+ * are left out.  1 or TS_ERR_NOMEM. */
+int ts_src_set_ids(struct ts_source *src, struct ts_record *rec, const char *uid,
+		   size_t uid_len, const char *hash, size_t hash_len);
 /* ts_resolve_under() under the source's image root (already passed
  * through realpath()) with its --confine setting. */
 int ts_src_resolve(const struct ts_source *src, const char *rel, char **out,

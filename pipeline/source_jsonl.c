@@ -207,6 +207,26 @@ static int extras(struct ts_source *src, struct ts_record *rec, json_t *obj)
 	return m && !ts_src_set_meta(rec, m) ? 1 : TS_ERR_NOMEM;
 }
 
+/* --id-col (a string or a number) and --hash-col into meta_json */
+static int meta_from_json(struct ts_source *src, struct ts_record *rec, json_t *obj)
+{
+	json_t *id = src->id_col ? json_object_get(obj, src->id_col) : NULL;
+	json_t *h = src->hash_col ? json_object_get(obj, src->hash_col) : NULL;
+	char num[32];
+	const char *uid = NULL;
+	size_t ulen = 0;
+	if (json_is_string(id)) {
+		uid = json_string_value(id);
+		ulen = json_string_length(id);
+	} else if (json_is_integer(id)) {
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+		uid = num;
+		ulen = strlen(num);
+	}
+	return ts_src_set_ids(src, rec, uid, ulen, json_is_string(h) ? json_string_value(h) : NULL,
+			       json_is_string(h) ? json_string_length(h) : 0);
+}
+
 static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_err *err)
 {
 	struct jsonl *j = src->priv;
@@ -235,7 +255,7 @@ static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 	}
 	if ((rc = extras(src, rec, obj)) != 1)
 		goto out;
-	v = pick(obj, src->image_col, img_defaults, &name);
+	v = pick(obj, src->image_col, src->urls ? ts_src_image_defaults(src) : img_defaults, &name);
 	if (!v) {
 		rc = src->image_col
 			? ts_src_reject(rec, TS_R_RECORD_MISSING_FIELD, "no '%s' field", src->image_col)
@@ -259,6 +279,8 @@ static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 					"no caption field (caption, text, title, captions)");
 	else
 		rc = add_captions(rec, v, name);
+	if (rc == 1 && !rec->reject && (src->id_col || src->hash_col))
+		rc = meta_from_json(src, rec, obj);
 out:
 	json_decref(obj);
 	return rc;

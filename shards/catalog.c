@@ -75,6 +75,7 @@ enum {
 	Q_SHARD_LIST,
 	Q_INTENT, Q_DROPPED,
 	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS, Q_SCORE, Q_DEL_SCORES, Q_COMP, Q_DEL_COMPS,
+	Q_DEL_REJECT_ONE,
 	Q__COUNT
 };
 
@@ -117,6 +118,7 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_COMP] = "insert into compositions(key, shard, mode, sources, regions, epoch, seed)"
 		   " values(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_DEL_COMPS] = "delete from compositions where shard >= ?1",
+	[Q_DEL_REJECT_ONE] = "delete from rejects where record = ?1",
 };
 
 struct ts_catalog {
@@ -793,6 +795,20 @@ int ts_catalog_stream_reject(struct ts_catalog *cat, const struct ts_reject_row 
 {
 	int rc = ts_catalog_stream_begin(cat, err);
 	return rc ? rc : insert_reject(cat, r, err);
+}
+
+int ts_catalog_stream_forget_rejects(struct ts_catalog *cat, uint64_t record,
+				     struct ts_err *err)
+{
+	int rc = ts_catalog_stream_begin(cat, err);
+	if (rc)
+		return rc;
+	if (!fits_i64(record))
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				  "cannot write to '%s': record %llu out of range",
+				  cat->path, (unsigned long long)record);
+	bind_u64(cat->q[Q_DEL_REJECT_ONE], 1, record);
+	return run(cat, cat->q[Q_DEL_REJECT_ONE], err, "write to");
 }
 
 int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *shard,

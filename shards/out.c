@@ -399,6 +399,7 @@ int ts_out_open(struct ts_out **out, const struct ts_out_opts *opt, struct ts_er
 		.first_shard = o->resume_shards, .first_record = o->resume_record,
 		.shard_samples = opt->shard_samples, .shard_bytes = opt->shard_bytes,
 		.store = opt->store, .hook = opt->hook, .hook_user = opt->hook_user,
+		.retry = opt->retry,
 	};
 	if ((rc = ts_dsw_new(&o->w, &dopts, err)))
 		goto fail;

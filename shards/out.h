@@ -39,6 +39,7 @@ struct ts_out_opts {
 	const char *command_line, *version;   /* the runs row */
 	void (*hook)(void *user, const char *point);   /* writer moments, plus "catalog-created", "run-begun" */
 	void *hook_user;
+	int retry;                     /* tessera fetch --retry-failed: see struct ts_dsw_opts */
 };
 
 struct ts_out;

@@ -307,6 +307,10 @@ int ts_catalog_stream_reject(struct ts_catalog *cat, const struct ts_reject_row 
 int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *shard,
 			     struct ts_err *err);
 void ts_catalog_stream_rollback(struct ts_catalog *cat);   /* accepts NULL */
+/* Delete the rejects of record inside the open transaction (tessera fetch
+ * --retry-failed: a record fetched again replaces its earlier reject). */
+int ts_catalog_stream_forget_rejects(struct ts_catalog *cat, uint64_t record,
+				     struct ts_err *err);
 
 /* Rejects that follow the last shard (end of run), one transaction. */
 int ts_catalog_add_rejects(struct ts_catalog *cat,

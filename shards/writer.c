@@ -72,7 +72,7 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	struct ts_shard_row sr = {
 		.idx = w->shard_idx, .name = name,
 		.samples = w->shard_samples, .bytes = bytes, .hash = hash,
-		.first_record = w->shard_first, .end_record = end_record,
+		.first_record = w->shard_first, .end_record = w->o.retry ? w->shard_first : end_record,
 	};
 	if ((rc = ts_catalog_stream_commit(w->o.cat, &sr, err)))
 		return rc;
@@ -83,7 +83,8 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	hook(w, "shard-committed");
 	w->st.bytes += bytes;
 	w->shard_idx++;
-	w->shard_first = end_record;
+	if (!w->o.retry)
+		w->shard_first = end_record;
 	w->shard_samples = 0;
 	return TS_OK;
 }
@@ -148,6 +149,8 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.comp = s->comp,
 		.members = mem, .nmembers = s->nmembers,
 	};
+	if (w->o.retry && (rc = ts_catalog_stream_forget_rejects(w->o.cat, s->record, err)))
+		return rc;
 	if ((rc = ts_catalog_stream_sample(w->o.cat, &row, err)))
 		return rc;
 	w->pending = 1;
@@ -166,7 +169,9 @@ int ts_dsw_reject_row(struct ts_dsw *w, const struct ts_reject_row *row, struct 
 	r.stage = r.stage ? r.stage : "";
 	r.reason = r.reason ? r.reason : "";
 	r.message = r.message ? r.message : "";
-	int rc = ts_catalog_stream_reject(w->o.cat, &r, err);
+	int rc = w->o.retry ? ts_catalog_stream_forget_rejects(w->o.cat, r.record, err) : 0;
+	if (rc == 0)
+		rc = ts_catalog_stream_reject(w->o.cat, &r, err);
 	if (rc == 0)
 		w->pending = 1;
 	return rc;

@@ -49,6 +49,10 @@ struct ts_dsw_opts {
 	uint64_t first_record;      /* where the next shard's record range starts */
 	uint64_t shard_samples, shard_bytes;
 	int store;                  /* enum ts_store: tar (0) or sqlite */
+	int retry;                  /* tessera fetch --retry-failed: samples and rejects are of
+	                               records before first_record; each replaces the record's
+	                               earlier rejects, and shards get the empty range
+	                               [first_record, first_record) */
 	/* Called at "shard-open" (a shard row with complete = 0 was committed),
 	 * "sample" (a sample's members were appended), "shard-renamed" (the
 	 * file got its final name, before the commit) and "shard-committed";
