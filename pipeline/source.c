@@ -368,6 +368,24 @@ int ts_src_set_ids(struct ts_source *src, struct ts_record *rec, const char *uid
 	return ts_src_set_meta(rec, m) ? TS_ERR_NOMEM : 1;
 }
 
+int ts_src_set_ids_json(struct ts_source *src, struct ts_record *rec, const json_t *id,
+			const json_t *hash)
+{
+	char num[32];
+	const char *uid = NULL;
+	size_t ulen = 0;
+	if (json_is_string(id)) {
+		uid = json_string_value(id);
+		ulen = json_string_length(id);
+	} else if (json_is_integer(id)) {
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
+		uid = num;
+		ulen = strlen(num);
+	}
+	return ts_src_set_ids(src, rec, uid, ulen, json_is_string(hash) ? json_string_value(hash) : NULL,
+			      json_is_string(hash) ? json_string_length(hash) : 0);
+}
+
 /* ---- detection ---- */
 
 static int first_byte(const char *path)

@@ -76,6 +76,11 @@ const char *const *ts_src_image_defaults(const struct ts_source *src);
  * are left out.  1 or TS_ERR_NOMEM. */
 int ts_src_set_ids(struct ts_source *src, struct ts_record *rec, const char *uid,
 		   size_t uid_len, const char *hash, size_t hash_len);
+/* The same from JSON values (an id string or integer, a hash string; NULL
+ * or another type: left out). */
+struct json_t;
+int ts_src_set_ids_json(struct ts_source *src, struct ts_record *rec, const struct json_t *id,
+			const struct json_t *hash);
 /* ts_resolve_under() under the source's image root (already passed
  * through realpath()) with its --confine setting. */
 int ts_src_resolve(const struct ts_source *src, const char *rel, char **out,

@@ -134,21 +134,9 @@ static int add_caps(struct ts_record *rec, json_t *v)
 
 static int set_extra(struct ts_source *src, struct ts_record *rec, json_t *id, json_t *hash)
 {
-	char num[32];
-	const char *uid = NULL;
-	size_t ulen = 0;
 	if (!src->id_col && !src->hash_col)
 		return 1;
-	if (json_is_string(id)) {
-		uid = json_string_value(id);
-		ulen = json_string_length(id);
-	} else if (json_is_integer(id)) {
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
-		uid = num;
-		ulen = strlen(num);
-	}
-	return ts_src_set_ids(src, rec, uid, ulen, json_is_string(hash) ? json_string_value(hash) : NULL,
-			       json_is_string(hash) ? json_string_length(hash) : 0);
+	return ts_src_set_ids_json(src, rec, id, hash);
 }
 
 static int js_next(struct ts_source *src, struct ts_record *rec, struct ts_err *err)

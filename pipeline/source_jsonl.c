@@ -207,24 +207,11 @@ static int extras(struct ts_source *src, struct ts_record *rec, json_t *obj)
 	return m && !ts_src_set_meta(rec, m) ? 1 : TS_ERR_NOMEM;
 }
 
-/* --id-col (a string or a number) and --hash-col into meta_json */
+/* --id-col and --hash-col into meta_json */
 static int meta_from_json(struct ts_source *src, struct ts_record *rec, json_t *obj)
 {
-	json_t *id = src->id_col ? json_object_get(obj, src->id_col) : NULL;
-	json_t *h = src->hash_col ? json_object_get(obj, src->hash_col) : NULL;
-	char num[32];
-	const char *uid = NULL;
-	size_t ulen = 0;
-	if (json_is_string(id)) {
-		uid = json_string_value(id);
-		ulen = json_string_length(id);
-	} else if (json_is_integer(id)) {
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(id));
-		uid = num;
-		ulen = strlen(num);
-	}
-	return ts_src_set_ids(src, rec, uid, ulen, json_is_string(h) ? json_string_value(h) : NULL,
-			       json_is_string(h) ? json_string_length(h) : 0);
+	return ts_src_set_ids_json(src, rec, src->id_col ? json_object_get(obj, src->id_col) : NULL,
+				   src->hash_col ? json_object_get(obj, src->hash_col) : NULL);
 }
 
 static int jsonl_next(struct ts_source *src, struct ts_record *rec, struct ts_err *err)
