@@ -446,7 +446,8 @@ enum ts_input_format ts_source_detect(const char *input)
 	if (S_ISDIR(st.st_mode))
 		return is_dir(input, "image") && is_dir(input, "caption")
 			? TS_INPUT_URBAN1K : TS_INPUT_FOLDER;
-	if (has_magic(input, "PAR1"))
+	/* only a regular file is sniffed: reading a pipe would take its bytes */
+	if (S_ISREG(st.st_mode) && has_magic(input, "PAR1"))
 		return TS_INPUT_PARQUET;
 	const char *ext = ts_src_ext(input);
 	if (!ext)
