@@ -44,6 +44,7 @@
 #include "../shards/dataset.h"
 #include "shards_ops.h"
 #include "util.h"
+#include "vocab.h"
 
 /* ---- per-sample work item ------------------------------------------------ */
 
@@ -743,13 +744,13 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	if (o->tokens) {
 		/* token counts when a vocabulary is found; --vocab must be found */
 		struct ts_err ve = TS_ERR_INIT;
-		if (ts_bpe_load(&in->bpe, o->vocab, &ve)) {
-			if (o->vocab) {
-				ts_error("%s", ve.msg);
-				goto out;
-			}
-			ts_info("no CLIP vocabulary found (%s): token counts are not stored", ve.msg);
+		int vrc = ts_vocab_load(&in->bpe, o->vocab, &ve);   /* 1: none found */
+		if (vrc < 0) {
+			ts_error("%s", ve.msg);
+			goto out;
 		}
+		if (vrc == 1)
+			ts_warning("%s: token counts are not stored", ve.msg);
 	}
 	fp = options_fingerprint(o);
 	if (!fp) {

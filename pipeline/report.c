@@ -33,6 +33,7 @@
 #include "captions_stats.h"
 #include "report_svg.h"
 #include "util.h"
+#include "vocab.h"
 
 /* docs/formats.md's reject table, generated at build time (tools/reject_doc.awk) */
 static const struct {
@@ -406,12 +407,13 @@ static json_t *catalog_token_stats(struct rp *r)
 static int gather_captions(struct rp *r)
 {
 	struct ts_err le = TS_ERR_INIT;
-	if (ts_bpe_load(&r->bpe, r->o->vocab, &le) == 0) {
+	int vrc = ts_vocab_load(&r->bpe, r->o->vocab, &le);   /* 1: none found */
+	if (vrc == 0) {
 		if (!(r->bctx = ts_bpe_ctx_new(r->bpe)) || ts_sentences_new(&r->sp, r->e) ||
 		    !(r->all = ts_cstats_new(r->bctx, r->sp)) || !(r->shrt = ts_cstats_new(r->bctx, r->sp)) ||
 		    !(r->lng = ts_cstats_new(r->bctx, r->sp)))
 			return r->e->msg[0] ? -1 : ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	} else if (!r->o->vocab && ts_dataset_has_column(r->ds, "samples", "tokens")) {
+	} else if (vrc == 1 && ts_dataset_has_column(r->ds, "samples", "tokens")) {
 		ts_warning("%s; caption lengths come from the catalog's token counts (no words lost, no sentences)",
 			   le.msg);
 	} else {

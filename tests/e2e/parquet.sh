@@ -138,7 +138,9 @@ detect_and_damaged() {
 
 laion_urls() {
 	[ -f "$PQ/test_1000.parquet" ] || { echo "SKIP"; return 0; }
-	"$TESSERA" ingest -q --no-tokens --preset laion "$PQ/test_1000.parquet" -o "$TMP/laion" || return 1
+	# every record is a URL, so every one is rejected: exit status 3
+	"$TESSERA" ingest -q --no-tokens --preset laion "$PQ/test_1000.parquet" -o "$TMP/laion"
+	st=$?; [ $st -eq 3 ] || { echo "expected exit 3 (all rejected), got $st"; return 1; }
 	[ "$(q "$TMP/laion" "select count(*) from rejects where reason = 'source.missing' and message like '%is a URL%'")" -eq 1000 ] || return 1
 	q "$TMP/laion" "select source from rejects where record = 41" | grep -q 'test_1000.parquet:42$'
 }
@@ -149,7 +151,8 @@ usage_errors() {
 	"$TESSERA" ingest -q --keep-col nope --image-root tests/data/sample $FIX/local_images.parquet -o "$TMP/u" 2> "$TMP/err"
 	[ $? -eq 1 ] || return 1
 	grep -q "no column 'nope' to keep" "$TMP/err" || { cat "$TMP/err"; return 1; }
-	"$TESSERA" ingest -q $FIX/unsupported_lz4.parquet -o "$TMP/lz4" 2> /dev/null || return 1
+	"$TESSERA" ingest -q $FIX/unsupported_lz4.parquet -o "$TMP/lz4" 2> /dev/null
+	st=$?; [ $st -eq 3 ] || { echo "lz4 file: expected exit 3 (all rejected), got $st"; return 1; }
 	q "$TMP/lz4" "select message from rejects" | grep -q "column 'url': row group 0: the lz4 codec is not supported"
 }
 
