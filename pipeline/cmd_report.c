@@ -31,8 +31,10 @@ void usage_report(FILE *f)
 "      --seed N          which samples the contact sheet shows (default: 0)\n"
 "      --samples N       contact sheet size (default: 48; 0 for none)\n"
 "      --thumb N         thumbnail long side in pixels (default: 160)\n"
-"      --vocab FILE      CLIP merges file (default: $TESSERA_VOCAB, the\n"
-"                        installed one, ../shared/tokenizer/)\n"
+"      --vocab FILE      CLIP merges file (default: $TESSERA_VOCAB, else the\n"
+"                        one shipped with tessera)\n"
+"      --catalog-tokens  caption lengths from the catalog's token counts,\n"
+"                        without the tokenizer (no words lost, no sentences)\n"
 "  -q, --quiet           no messages\n"
 "  -v, --verbose         more messages\n"
 "  -h, --help            this help\n", f);
@@ -40,7 +42,7 @@ void usage_report(FILE *f)
 
 int cmd_report(int argc, char **argv)
 {
-	enum { O_JSON = 256, O_SEED, O_SAMPLES, O_THUMB, O_VOCAB };
+	enum { O_JSON = 256, O_SEED, O_SAMPLES, O_THUMB, O_VOCAB, O_CATALOG_TOKENS };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, O_JSON },
@@ -48,6 +50,7 @@ int cmd_report(int argc, char **argv)
 		{ "samples", required_argument, NULL, O_SAMPLES },
 		{ "thumb", required_argument, NULL, O_THUMB },
 		{ "vocab", required_argument, NULL, O_VOCAB },
+		{ "catalog-tokens", no_argument, NULL, O_CATALOG_TOKENS },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
@@ -81,6 +84,7 @@ int cmd_report(int argc, char **argv)
 			o.thumb = (int)v;
 			break;
 		case O_VOCAB: o.vocab = optarg; break;
+		case O_CATALOG_TOKENS: o.catalog_tokens = 1; break;
 		case 'q': ts_verbosity = 0; break;
 		case 'v': ts_verbosity = 2; break;
 		case 'h': usage_report(stdout); return TS_EXIT_OK;

@@ -407,7 +407,9 @@ static json_t *catalog_token_stats(struct rp *r)
 static int gather_captions(struct rp *r)
 {
 	struct ts_err le = TS_ERR_INIT;
-	int vrc = ts_vocab_load(&r->bpe, r->o->vocab, &le);   /* 1: none found */
+	int vrc = r->o->catalog_tokens ? 1 : ts_vocab_load(&r->bpe, r->o->vocab, &le);   /* 1: none found */
+	if (r->o->catalog_tokens)
+		snprintf(le.msg, sizeof(le.msg), "--catalog-tokens");
 	if (vrc == 0) {
 		if (!(r->bctx = ts_bpe_ctx_new(r->bpe)) || ts_sentences_new(&r->sp, r->e) ||
 		    !(r->all = ts_cstats_new(r->bctx, r->sp)) || !(r->shrt = ts_cstats_new(r->bctx, r->sp)) ||

@@ -17,6 +17,7 @@ struct ts_report_opts {
 	const char *dataset;   /* OUTDIR */
 	const char *output;    /* HTML file, or NULL */
 	const char *vocab;     /* CLIP merges file, or NULL for the usual places */
+	int catalog_tokens;    /* --catalog-tokens: no tokenizer, the catalog's counts */
 	uint64_t seed;         /* contact sheet choice */
 	int sheet;             /* contact sheet samples (48) */
 	int thumb;             /* thumbnail long side in pixels (160) */

@@ -102,7 +102,7 @@ PYEOF
 # without a vocabulary: the catalog's token counts
 catalog_tokens() {
 	demo || return 1
-	TESSERA_VOCAB=/nonexistent/vocab.txt.gz "$TESSERA" report --json --samples 0 "$TMP/demo" > "$TMP/ct.json" 2> "$TMP/ct.err" || return 1
+	"$TESSERA" report --json --samples 0 --catalog-tokens "$TMP/demo" > "$TMP/ct.json" 2> "$TMP/ct.err" || return 1
 	grep -q "catalog's token counts" "$TMP/ct.err" || return 1
 	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select tokens / 10 * 10, count(*) from samples group by 1 order by 1" > "$TMP/tk.txt"
 	sqlite3 "$TMP/demo/catalog.sqlite" "select count(*) from samples where tokens > 20" > "$TMP/o20.txt"
@@ -119,8 +119,9 @@ if got != want:
 if c["contexts"][0]["over"] != int(open(t + "/o20.txt").read()):
     sys.exit("over 20: %r" % c["contexts"][0])
 PYEOF
-	# a --vocab that is missing is an error, not a fallback
-	"$TESSERA" report --json --vocab /nonexistent/v.gz "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ]
+	# a --vocab or $TESSERA_VOCAB that is missing is an error, not a fallback
+	"$TESSERA" report --json --vocab /nonexistent/v.gz "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ] || return 1
+	TESSERA_VOCAB=/nonexistent/v.gz "$TESSERA" report --json "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ]
 }
 
 # composites and tags: the JSON against the compositions/tags tables and tags stats
