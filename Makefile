@@ -23,7 +23,8 @@ DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libwebp-dev libspng-dev libarchive-dev libsqlite3-dev libpcre2-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
 	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil time \
-	libsodium-dev chromium fonts-dejavu-core libsnappy-dev libzstd-dev libcurl4-openssl-dev openssl
+	libsodium-dev chromium fonts-dejavu-core libsnappy-dev libzstd-dev libcurl4-openssl-dev openssl \
+	xxhash
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
