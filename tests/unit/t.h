@@ -56,6 +56,8 @@ static inline unsigned char *t_slurp(const char *path, size_t *len)
 		b = NULL;
 	}
 	fclose(f);
+	if (b)
+		b[n] = 0;   /* text files can be used as strings */
 	*len = n > 0 ? (size_t)n : 0;
 	return b;
 }

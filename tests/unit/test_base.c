@@ -58,21 +58,18 @@ static void caption_check(void)
 /* docs/formats.md lists every reason code (run from the project root) */
 static void reasons_documented(void)
 {
-	FILE *f = fopen("docs/formats.md", "r");
-	static char doc[1 << 17];
 	size_t n;
-	CHECKF(f != NULL, "docs/formats.md not found");
-	if (!f)
+	char *doc = (char *)t_slurp("docs/formats.md", &n);
+	CHECKF(doc != NULL, "docs/formats.md not found");
+	if (!doc)
 		return;
-	n = fread(doc, 1, sizeof(doc) - 1, f);
-	doc[n] = 0;
-	fclose(f);
 	for (int i = 1; i < TS_R__COUNT; i++) {
 		char want[64];
 		snprintf(want, sizeof(want), "| `%s` |", ts_reason_name((enum ts_reason)i));
 		CHECKF(strstr(doc, want) != NULL, "reason %s is not in docs/formats.md",
 		       ts_reason_name((enum ts_reason)i));
 	}
+	free(doc);
 }
 
 /* The generator against an independent transcription of splitmix64 and

@@ -75,15 +75,11 @@ static void transient_or_permanent(void)
 /* docs/formats.md says "permanent" or "transient" for each fetch code, as the code does */
 static void kinds_documented(void)
 {
-	FILE *f = fopen("docs/formats.md", "r");
-	static char doc[1 << 17];
 	size_t n;
-	CHECKF(f != NULL, "docs/formats.md not found");
-	if (!f)
+	char *doc = (char *)t_slurp("docs/formats.md", &n);
+	CHECKF(doc != NULL, "docs/formats.md not found");
+	if (!doc)
 		return;
-	n = fread(doc, 1, sizeof(doc) - 1, f);
-	doc[n] = 0;
-	fclose(f);
 	for (int i = 1; i < TS_R__COUNT; i++) {
 		const char *name = ts_reason_name((enum ts_reason)i);
 		char want[96];
@@ -93,6 +89,7 @@ static void kinds_documented(void)
 			 ts_reason_transient((enum ts_reason)i) ? "transient" : "permanent");
 		CHECKF(strstr(doc, want) != NULL, "docs/formats.md does not say '%s'", want);
 	}
+	free(doc);
 }
 
 int main(void)
