@@ -113,6 +113,17 @@ struct ts_processed {
 	int decode_w, decode_h;      /* size actually decoded (after DCT scaling and orientation) */
 };
 
+/* What processing changed besides the geometry, as a comma-separated list
+ * in a fixed order (the catalog's samples.fixes, docs/formats.md):
+ * "orientation" (EXIF rotation applied), "cmyk" (CMYK or YCCK converted to
+ * RGB), "alpha" (transparency composited on white), "16bit" (16 bits per
+ * channel reduced to 8), "gray" and "palette" (expanded to RGB),
+ * "animated" (first frame of an animation kept).  "" when nothing was
+ * changed (the original bytes kept, or an 8-bit RGB image without EXIF
+ * rotation).  Returns buf. */
+#define TS_FIXES_MAX 64
+char *ts_processed_fixes(const struct ts_processed *p, char buf[TS_FIXES_MAX]);
+
 struct ts_pixctx;
 
 /* One per worker thread.  NULL on allocation failure. */

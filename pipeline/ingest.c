@@ -59,8 +59,9 @@ struct slot {
 	uint8_t *img;             /* stored image bytes, slot-owned, reused */
 	size_t img_cap, img_len;
 	uint64_t src_len;
-	const char *ext, *fmt;
+	const char *ext, *fmt, *src_fmt;
 	int width, height, orig_w, orig_h;
+	char fixes[TS_FIXES_MAX];  /* samples.fixes */
 	char content_hash[TS_HASH_HEX_LEN + 1];
 	char image_hash[TS_HASH_HEX_LEN + 1];
 	char *caption;            /* primary, trimmed */
@@ -256,6 +257,8 @@ static void process_slot(struct worker *w, struct slot *s)
 	s->fmt = ts_imgfmt_name(p.out_format);
 	s->width = p.width;
 	s->height = p.height;
+	s->src_fmt = ts_imgfmt_name(p.info.format);
+	ts_processed_fixes(&p, s->fixes);
 	s->orig_w = p.orig_w;
 	s->orig_h = p.orig_h;
 	ts_hash_hex(s->img, s->img_len, s->content_hash);
@@ -438,6 +441,7 @@ static void write_sample(struct ingest *in, struct slot *s)
 		.caption = s->caption, .captions_json = s->captions_json,
 		.path = s->rec.image_path ? s->rec.image_path : s->rec.image_ref,
 		.meta_json = s->rec.meta_json,
+		.source_format = s->src_fmt, .fixes = s->fixes,
 		.text = { .tokens = s->tokens },
 	};
 	in->bytes_in += s->src_len;
