@@ -561,6 +561,9 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 		json_object_set_new(j, "max_group_bytes", json_integer((json_int_t)o->src.max_group_bytes));
 	if (j && o->src.max_member_bytes)
 		json_object_set_new(j, "max_member_bytes", json_integer((json_int_t)o->src.max_member_bytes));
+	/* fetch keeps its id column in its own "fetch" object */
+	if (j && o->src.id_col && !(o->hooks && o->hooks->fingerprint))
+		json_object_set_new(j, "id_col", json_string(o->src.id_col));
 	if (j && o->src.nkeep_cols)
 		json_object_set_new(j, "keep_cols", keep);
 	else
