@@ -13,10 +13,6 @@ SAMPLE=tests/data/sample
 snapshot() { (cd "$1" && find . -type f ! -name .tessera.lock | sort | xargs md5sum); }
 # same_dataset without the catalog dump's run-dependent rows, plus sidecars
 want() { printf '%s\n' "$*"; }
-check_eq() {  # NAME GOT WANT
-	[ "$2" = "$3" ] || { echo "$1: expected '$3', got '$2'"; return 1; }
-}
-
 base() {  # a small dataset of the bundled sample, 4 samples a shard
 	[ -d "$TMP/base" ] && return 0
 	"$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$TMP/base" || { echo "base ingest failed"; return 1; }
@@ -47,7 +43,7 @@ input_inside_outdir_refused() {  # the report's case: re-sharding a dataset into
 		check_eq "files after the refused run ($ow)" "$(snapshot "$d")" "$before" || return 1
 	done
 	# compose and str refuse the same
-	"$TESSERA" compose -q "$d" -o "$d" 2> "$TMP/err"; check_eq "compose into its input" "$?" 1 || return 1
+	ts compose -q "$d" -o "$d" 2> "$TMP/err"; check_eq "compose into its input" "$?" 1 || return 1
 	check_eq "files after compose" "$(snapshot "$d")" "$before"
 }
 
@@ -57,7 +53,7 @@ overwrite_removes_only_ours() {
 	echo "keep me" > "$d/README"
 	echo "keep me too" > "$d/shards/000099.tar"        # not in the catalog
 	echo "and me" > "$d/shards/notes.txt"
-	"$TESSERA" ingest -q --overwrite --shard-samples 8 "$SAMPLE" -o "$d" || return 1
+	ts ingest -q --overwrite --shard-samples 8 "$SAMPLE" -o "$d" || return 1
 	check_eq README "$(cat "$d/README")" "keep me" || return 1
 	check_eq 000099.tar "$(cat "$d/shards/000099.tar")" "keep me too" || return 1
 	check_eq notes.txt "$(cat "$d/shards/notes.txt")" "and me" || return 1
@@ -72,7 +68,7 @@ resume_keeps_unknown_shard_files() {  # a resume removes only names the catalog 
 	TESSERA_CRASH_AT=shard-committed:2 "$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$d" 2>/dev/null
 	check_eq "killed run" "$?" 137 || return 1
 	echo "a file of mine" > "$d/shards/000009.tar"
-	"$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$d" || return 1
+	ts ingest -q --shard-samples 4 "$SAMPLE" -o "$d" || return 1
 	check_eq "foreign 000009.tar" "$(cat "$d/shards/000009.tar")" "a file of mine" || return 1
 	rm "$d/shards/000009.tar"
 	base && same_dataset "$d" "$TMP/base"
@@ -107,8 +103,8 @@ merge_cmd() { "$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/par
 every_crash_point() {
 	base || return 1
 	OUT="$TMP/compose-ref"; rm -rf "$OUT"; compose_cmd || return 1
-	"$TESSERA" ingest -q --shard-samples 4 --part 0/2 "$SAMPLE" -o "$TMP/parts" || return 1
-	"$TESSERA" ingest -q --shard-samples 4 --part 1/2 "$SAMPLE" -o "$TMP/parts" || return 1
+	ts ingest -q --shard-samples 4 --part 0/2 "$SAMPLE" -o "$TMP/parts" || return 1
+	ts ingest -q --shard-samples 4 --part 1/2 "$SAMPLE" -o "$TMP/parts" || return 1
 	OUT="$TMP/merge-ref"; rm -rf "$OUT"; merge_cmd || return 1
 	# a scene-text list over the sample's files (its text files become rejects)
 	(cd "$SAMPLE" && find more -type f | sort | awk '{ print $0 "\tword" NR }') > "$TMP/gt.txt"
@@ -278,7 +274,7 @@ io_faults() {
 	fault_runs compose "$TMP/compose-ref" 2 compose_cmd || return 1
 	fault_runs merge "$TMP/merge-ref" 2 merge_cmd || return 1
 	fault_runs str "$TMP/str-ref" 2 str_cmd || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-fref" || return 1
+	ts captions split -q --rule longclip "$TMP/base" -o "$TMP/split-fref" || return 1
 	fault_runs split "$TMP/split-fref" 2 split_cmd
 }
 split_cmd() { "$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$OUT"; }
@@ -321,7 +317,7 @@ non_utf8_path_is_a_sample() {  # a valid image whose file name is not UTF-8
 
 split_o_killed_then_rerun() {  # the re-run finishes the moved rewrite and exits 0
 	base || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-ref" || return 1
+	ts captions split -q --rule longclip "$TMP/base" -o "$TMP/split-ref" || return 1
 	rm -rf "$TMP/split-k"
 	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-k" 2>/dev/null
 	check_eq "killed split" "$?" 137 || return 1
