@@ -150,6 +150,44 @@ signals_clean() {
 	done
 }
 
+# the rewrites (captions split, tags), in place and into -o: SIGINT or
+# SIGTERM mid-write exits 130, leaves the source dataset as it was (byte for
+# byte), no .rewrite.tmp, and the same command again gives what an
+# uninterrupted run gives
+rewrite_stop() {  # NAME SIGNAL CMD... (CMD acts on $RW)
+	name=$1; sig=$2; shift 2
+	rm -rf "$RW"; cp -a "$TMP/rw-src" "$RW"
+	TESSERA_CRASH_AT=shard-committed TESSERA_CRASH_SIGNAL=$sig "$@" 2> "$TMP/err"; st=$?
+	check_eq "$name: exit status after SIG$sig" "$st" 130 || { cat "$TMP/err"; return 1; }
+	[ -e "$RW/.rewrite.tmp" ] && { echo "$name: $RW/.rewrite.tmp left"; return 1; }
+	same_dataset "$RW" "$TMP/rw-src" || { echo "$name: the interrupted rewrite changed the dataset"; return 1; }
+	"$@" 2> "$TMP/err" || { echo "$name: the re-run failed:"; cat "$TMP/err"; return 1; }
+}
+rewrites_signals() {
+	base || return 1
+	rm -rf "$TMP/rw-src" "$TMP/rw-split" "$TMP/rw-tags" "$TMP/rw-o" "$TMP/rw-oref"
+	cp -a "$TMP/base" "$TMP/rw-src"
+	RW=$TMP/rw-split; cp -a "$TMP/rw-src" "$RW"
+	ts captions split -q --rule longclip "$RW" || return 1
+	mv "$RW" "$TMP/rw-split-ref"
+	RW=$TMP/rw-tags; cp -a "$TMP/rw-src" "$RW"
+	ts tags -q "$RW" || return 1
+	mv "$RW" "$TMP/rw-tags-ref"
+	ts captions split -q --rule longclip "$TMP/rw-src" -o "$TMP/rw-oref" || return 1
+	for sig in INT TERM; do
+		RW=$TMP/rw-split
+		rewrite_stop "split in place" $sig "$TESSERA" captions split -q --rule longclip "$RW" || return 1
+		same_dataset "$RW" "$TMP/rw-split-ref" || return 1
+		RW=$TMP/rw-tags
+		rewrite_stop "tags in place" $sig "$TESSERA" tags -q "$RW" || return 1
+		same_dataset "$RW" "$TMP/rw-tags-ref" || return 1
+		# into -o: the source is RW and stays as it was; the output resumes
+		RW=$TMP/rw-srccopy; rm -rf "$TMP/rw-o"
+		rewrite_stop "split -o" $sig "$TESSERA" captions split -q --rule longclip "$RW" -o "$TMP/rw-o" || return 1
+		same_dataset "$TMP/rw-o" "$TMP/rw-oref" || return 1
+	done
+}
+
 verify_reports_incomplete() {
 	d="$TMP/inc"; rm -rf "$d"
 	TESSERA_CRASH_AT=shard-committed "$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$d" 2>/dev/null
@@ -343,6 +381,7 @@ t locks locks
 t tampered_shard_name tampered_shard_name
 t non_utf8_path_is_a_sample non_utf8_path_is_a_sample
 t split_o_killed_then_rerun split_o_killed_then_rerun
+t rewrites_signals rewrites_signals
 t io_faults io_faults
 if why=$(can_mount_tmpfs); then
 	t real_enospc real_enospc
