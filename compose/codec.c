@@ -6,7 +6,7 @@
  * Decoders: TurboJPEG (with DCT scaling), libspng, libwebp; EXIF
  * orientation is read with libexif from JPEG APP1, PNG eXIf (or
  * ImageMagick's "Raw profile type exif" text chunk) and the WebP EXIF
- * chunk.  Encoders: TurboJPEG (4:2:0, quality, TJFLAG_NOREALLOC into a
+ * chunk.  Encoders: TurboJPEG (4:2:0 or 4:4:4 per context, quality, TJFLAG_NOREALLOC into a
  * context buffer; no TJFLAG_FASTDCT, so the accurate integer DCT), libwebp lossy
  * (WebPEncodeRGB: default config, quality, single thread), libspng (RGB8,
  * zlib level 6, spng's default adaptive filter choice); all three are
@@ -89,6 +89,11 @@ struct ts_pixctx *ts_pixctx_new(void)
 		return NULL;
 	}
 	return c;
+}
+
+void ts_pixctx_set_subsampling(struct ts_pixctx *c, int subsampling)
+{
+	c->subsampling = subsampling == 444 ? 444 : 420;
 }
 
 void ts_pixctx_free(struct ts_pixctx *c)
@@ -813,11 +818,12 @@ int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fm
 		quality = 95;
 	switch (fmt) {
 	case TS_FMT_JPEG: {
-		unsigned long bound = tjBufSize(w, h, TJSAMP_420), n = bound;
+		int ss = c->subsampling == 444 ? TJSAMP_444 : TJSAMP_420;
+		unsigned long bound = tjBufSize(w, h, ss), n = bound;
 		if (ts_grow((void **)&c->enc, &c->enc_cap, bound))
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
 		unsigned char *buf = c->enc;
-		if (tjCompress2(c->tjc, img->pixels, w, 0, h, TJPF_RGB, &buf, &n, TJSAMP_420,
+		if (tjCompress2(c->tjc, img->pixels, w, 0, h, TJPF_RGB, &buf, &n, ss,
 				quality, TJFLAG_NOREALLOC))
 			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED,
 					  "JPEG encoder: %s", tjGetErrorStr2(c->tjc));

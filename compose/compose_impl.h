@@ -24,6 +24,7 @@ struct ts_pixctx {
 	size_t coef_cap;
 	int32_t *acc;              /* resampler: vertical accumulators */
 	size_t acc_cap;
+	int subsampling;           /* JPEG encode: 420 (also 0) or 444 */
 };
 
 int ts_image_alloc(struct ts_image *img, int w, int h, struct ts_err *err);

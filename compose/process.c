@@ -80,6 +80,7 @@ int ts_process_image(struct ts_pixctx *c, const uint8_t *data, size_t len,
 	case TS_ENCODE_KEEP: fmt = info->format; break;
 	default: fmt = TS_FMT_JPEG; break;
 	}
+	ts_pixctx_set_subsampling(c, o->subsampling);
 	if ((rc = ts_encode(c, img, fmt, o->quality, &p->data, &p->len, err)))
 		return rc;
 	p->width = img->width;

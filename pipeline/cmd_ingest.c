@@ -68,6 +68,7 @@ void usage_ingest(FILE *f)
 "                          the header before decoding (default: 100M)\n"
 "      --encode FMT        jpeg, webp, png, keep (default: jpeg)\n"
 "      --quality Q         JPEG/WebP quality 1-100 (default: 95)\n"
+"      --subsampling S     JPEG chroma subsampling: 420 (default) or 444\n"
 "      --max-file-bytes N  reject source files larger than N (default: 256MiB)\n"
 "      --max-caption-bytes N  reject captions longer than N bytes (default: 1MiB)\n"
 "      --vocab PATH        CLIP vocabulary for the catalog's token counts\n"
@@ -109,7 +110,7 @@ void usage_ingest(FILE *f)
 
 enum {
 	OPT_IMAGE_ROOT = 256, OPT_IMAGE_COL, OPT_CAPTION_COL, OPT_RESIZE,
-	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
+	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SUBSAMPLING, OPT_SHARD_SAMPLES,
 	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
 	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP, OPT_STORE,
 	OPT_VOCAB, OPT_NO_TOKENS, OPT_CONFINE, OPT_NO_HEADER, OPT_COLUMNS, OPT_PRESET, OPT_PQ_ID_COL,
@@ -128,6 +129,7 @@ static const struct option long_opts[] = {
 	{ "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
 	{ "encode", required_argument, NULL, OPT_ENCODE },
 	{ "quality", required_argument, NULL, OPT_QUALITY },
+	{ "subsampling", required_argument, NULL, OPT_SUBSAMPLING },
 	{ "max-file-bytes", required_argument, NULL, OPT_MAX_FILE_BYTES },
 	{ "max-caption-bytes", required_argument, NULL, OPT_MAX_CAPTION_BYTES },
 	{ "output", required_argument, NULL, 'o' },
@@ -336,6 +338,11 @@ int cmd_ingest(int argc, char **argv)
 			if (ts_parse_int(optarg, 1, 100, &l))
 				return bad("--quality", optarg, "expected an integer from 1 to 100");
 			o.px.quality = (int)l;
+			break;
+		case OPT_SUBSAMPLING:
+			if (strcmp(optarg, "420") && strcmp(optarg, "444"))
+				return bad("--subsampling", optarg, "expected 420 or 444");
+			o.px.subsampling = atoi(optarg);
 			break;
 		case OPT_MAX_FILE_BYTES:
 			if (ts_parse_u64(optarg, 1, &u) || u == 0)

@@ -540,6 +540,8 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 	 * a dataset made before they existed still resumes */
 	if (j && o->src.confine)
 		json_object_set_new(j, "confine", json_true());
+	if (j && o->px.subsampling == 444)
+		json_object_set_new(j, "subsampling", json_integer(444));
 	if (j && o->src.quoting)
 		json_object_set_new(j, "quoting", json_string(o->src.quoting == TS_QUOTING_CSV
 							      ? "csv" : "none"));
