@@ -224,7 +224,7 @@ static void tj_reset(struct ts_pixctx *c)
 	c->tjd = tjInitDecompress();
 }
 
-static int tj_reason(const char *msg)
+int tj_reason(const char *msg)
 {
 	/* the data stops before the image does; "missing SOS" is a file cut
 	 * before its first scan */
@@ -238,7 +238,7 @@ static int tj_reason(const char *msg)
 	return TS_R_IMAGE_CORRUPT;
 }
 
-static int tj_status(int reason)
+int tj_status(int reason)
 {
 	return reason == TS_R_IMAGE_UNSUPPORTED ? TS_ERR_UNSUPPORTED : TS_ERR_INVALID;
 }
@@ -248,7 +248,7 @@ static int tj_status(int reason)
  * JWRN_JFIF_MAJOR, JWRN_NOT_SEQUENTIAL, JWRN_BOGUS_PROGRESSION,
  * JWRN_ADOBE_XFORM).  Everything else (premature end of the file or of a
  * data segment, bad Huffman or arithmetic code, lost RST sync) is not. */
-static int tj_warning_harmless(const char *m)
+int tj_warning_harmless(const char *m)
 {
 	return strstr(m, "extraneous bytes before marker") || strstr(m, "bad ICC marker") ||
 	       strstr(m, "unknown JFIF revision") || strstr(m, "Invalid SOS parameters") ||
@@ -261,7 +261,7 @@ static int tj_warning_harmless(const char *m)
  * a stuffed byte, FF D0..D7 a restart), and skips junk between markers as
  * libjpeg's next_marker() does.  Only used after a harmless warning, since
  * TurboJPEG would not tell us about a premature end that followed it. */
-static int jpeg_reaches_eoi(const uint8_t *d, size_t len)
+int jpeg_reaches_eoi(const uint8_t *d, size_t len)
 {
 	size_t i = 2;
 	for (;;) {

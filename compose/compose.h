@@ -98,8 +98,7 @@ struct ts_process_opts {
 	uint64_t max_pixels;      /* reject when header w*h > max_pixels (0: no limit) */
 	enum ts_encode_fmt encode;
 	int quality;              /* 1..100 for JPEG/WebP */
-	int subsampling;          /* JPEG chroma: 420 (also 0) or 444 */
-};
+};                            /* JPEG chroma subsampling: ts_pixctx_set_subsampling */
 
 /* Result of processing one image.  Buffers are owned by the ts_pixctx and
  * stay valid until the next call on the same context. */

@@ -342,7 +342,7 @@ int cmd_ingest(int argc, char **argv)
 		case OPT_SUBSAMPLING:
 			if (strcmp(optarg, "420") && strcmp(optarg, "444"))
 				return bad("--subsampling", optarg, "expected 420 or 444");
-			o.px.subsampling = atoi(optarg);
+			o.subsampling = atoi(optarg);
 			break;
 		case OPT_MAX_FILE_BYTES:
 			if (ts_parse_u64(optarg, 1, &u) || u == 0)
