@@ -154,6 +154,14 @@ int ts_encode(struct ts_pixctx *ctx, const struct ts_image *img,
 int ts_fit_square(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int size, int stretch,
 		  uint64_t max_pixels, struct ts_image *out, struct ts_err *err);
 
+/* ts_fit_square's result, but only its window [wx, wx+ww) x [wy, wy+wh),
+ * written into dst at (dx, dy) (dst is made size x size first when it is
+ * not; its other pixels are left as they are).  A JPEG is decoded only
+ * where the window reads it; the pixels are those ts_fit_square gives. */
+int ts_fit_window(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int size, int stretch,
+		  uint64_t max_pixels, int wx, int wy, int ww, int wh, struct ts_image *dst, int dx, int dy,
+		  struct ts_err *err);
+
 /* Halves: a and b are S x S.  vertical: rows [(S-h1)/2, +h1) of a on top
  * (h1 = S/2), the center h2 = S - h1 rows of b below; horizontal: the same
  * with columns, a on the left.  rects receives each source's rectangle in

@@ -230,6 +230,31 @@ static int load_fit(struct worker *w, const struct src *s, struct ts_image *img,
 	return load_fit_bytes(w, s, NULL, 0, img, e);
 }
 
+/* Halves through pixels: only the part of source k (0 = A, 1 = B) that
+ * the composite shows, decoded into w->out at its place (the pixels
+ * ts_composite_halves would copy there); *bytes as for load_fit_bytes. */
+static int load_half(struct worker *w, const struct src *s, uint8_t **bytes, size_t blen, int k,
+		     struct ts_err *e)
+{
+	const struct opts *o = w->c->o;
+	int S = o->size, h1 = S / 2, h2 = S - h1, n = k ? h2 : h1, from = k ? (S - h2) / 2 : (S - h1) / 2;
+	uint8_t *data = bytes ? *bytes : NULL;
+	size_t len = bytes ? blen : 0;
+	int rc = data ? TS_OK : read_image(w->c, s, &data, &len, e);
+	if (bytes)
+		*bytes = NULL;
+	if (rc == TS_OK) {
+		if (o->vertical)
+			rc = ts_fit_window(w->px, data, len, S, o->stretch, 1ull << 28, 0, from, S, n, &w->out, 0,
+					   k ? h1 : 0, e);
+		else
+			rc = ts_fit_window(w->px, data, len, S, o->stretch, 1ull << 28, from, 0, n, S, &w->out,
+					   k ? h1 : 0, 0, e);
+	}
+	free(data);
+	return rc;
+}
+
 static long long count_tokens(struct ts_bpe_ctx *tok, const char *s)
 {
 	const int32_t *ids;
@@ -456,7 +481,9 @@ static void do_composite(struct worker *w, struct job *j)
 		else if (ts_verbosity >= 2 && why)
 			ts_info("composite %" PRIu64 " (%s+%s): pixel path: %s", j->record, A->key, c->win[j->b].key, why);
 	}
-	if (!j->dct && load_fit_bytes(w, A, abytes ? &abytes : NULL, alen, &w->a, &e)) {
+	int halves = o->mode == MODE_HALVES;
+	if (!j->dct && (halves ? load_half(w, A, abytes ? &abytes : NULL, alen, 0, &e)
+			       : load_fit_bytes(w, A, abytes ? &abytes : NULL, alen, &w->a, &e))) {
 		free(bbytes);
 		job_reject(j, A->key, &e);
 		return;
@@ -471,7 +498,8 @@ static void do_composite(struct worker *w, struct job *j)
 		 ((uint64_t)j->a << 20) ^ j->anchor_k);
 	for (int t = 0; b >= 0 && !j->dct; t++) {
 		struct ts_err be = TS_ERR_INIT;
-		if (load_fit_bytes(w, &c->win[b], bbytes ? &bbytes : NULL, blen, &w->b, &be) == 0)
+		if ((halves ? load_half(w, &c->win[b], bbytes ? &bbytes : NULL, blen, 1, &be)
+			    : load_fit_bytes(w, &c->win[b], bbytes ? &bbytes : NULL, blen, &w->b, &be)) == 0)
 			break;
 		ts_warning("sample %s: %s; its partner is drawn again", c->win[b].key, be.msg);
 		if (!bad && !(bad = calloc(c->nwin, 1)))
@@ -496,13 +524,11 @@ static void do_composite(struct worker *w, struct job *j)
 	int rc = 0;
 	if (o->mode == MODE_HALVES) {
 		int rects[2][4];
-		if (j->dct) {
-			int h1 = S / 2;
-			int rv[2][4] = { { 0, 0, S, h1 }, { 0, h1, S, S } }, rh[2][4] = { { 0, 0, h1, S }, { h1, 0, S, S } };
-			memcpy(rects, o->vertical ? rv : rh, sizeof(rv));
-		} else {
-			rc = ts_composite_halves(&w->a, &w->b, o->vertical, &w->out, rects, &e);
-		}
+		/* both paths made w->out (pixels) or the JPEG (dct) already: the
+		 * rectangles are ts_composite_halves' */
+		int h1 = S / 2;
+		int rv[2][4] = { { 0, 0, S, h1 }, { 0, h1, S, S } }, rh[2][4] = { { 0, 0, h1, S }, { h1, 0, S, S } };
+		memcpy(rects, o->vertical ? rv : rh, sizeof(rv));
 		for (int k = 0; k < 2 && !rc; k++)
 			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", k ? B->key : A->key,
 								 "region", k + 1, "rect", rects[k][0], rects[k][1],
