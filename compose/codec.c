@@ -196,7 +196,7 @@ static int exif_orientation(const uint8_t *data, size_t len, int has_header)
 }
 
 /* JPEG: libexif finds the APP1 segment itself when given the file. */
-static int jpeg_orientation(const uint8_t *d, size_t len)
+int jpeg_orientation(const uint8_t *d, size_t len)
 {
 	/* only the header part: markers before the first SOS */
 	size_t i = 2;

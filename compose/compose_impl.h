@@ -49,6 +49,8 @@ int tj_reason(const char *msg);
 int tj_status(int reason);
 int tj_warning_harmless(const char *m);
 int jpeg_reaches_eoi(const uint8_t *d, size_t len);
+/* the EXIF orientation of a JPEG (1 when absent), from its APP1 markers */
+int jpeg_orientation(const uint8_t *d, size_t len);
 
 /* The DCT scale decode_jpeg uses for want_w x want_h (of the stored,
  * unrotated image): the smallest n/d whose result still covers it, into

@@ -127,14 +127,12 @@ int ts_halves_dct(struct ts_pixctx *c, const uint8_t *a, size_t alen, const uint
 	volatile int rc = TS_DCT_FALLBACK;
 	const char *volatile reason = "libjpeg failed";
 	JBLOCK *volatile tmp = NULL;
-	struct ts_image_info info;
-	struct ts_err ig = TS_ERR_INIT;
 
 	*out = NULL;
 	*out_len = 0;
 	/* EXIF orientation: the pixel path would turn the source upright */
-	if (ts_image_probe_ctx(c, a, alen, &info, &ig) || info.orientation != 1 ||
-	    ts_image_probe_ctx(c, b, blen, &info, &ig) || info.orientation != 1) {
+	if (ts_image_sniff(a, alen) != TS_FMT_JPEG || ts_image_sniff(b, blen) != TS_FMT_JPEG ||
+	    jpeg_orientation(a, alen) != 1 || jpeg_orientation(b, blen) != 1) {
 		*why = "a source is not an upright JPEG";
 		return TS_DCT_FALLBACK;
 	}
