@@ -534,6 +534,17 @@ static int img_row(const struct ts_ds_row *row, void *user)
 	return 0;
 }
 
+/* samples.fixes values (docs/formats.md), in their order */
+static const struct { const char *name, *meaning; } fix_names[] = {
+	{ "orientation", "EXIF orientation applied (rotated or mirrored)" },
+	{ "cmyk", "CMYK or YCCK converted to RGB" },
+	{ "alpha", "transparency composited on white" },
+	{ "16bit", "16 bits per channel reduced to 8" },
+	{ "gray", "grayscale expanded to RGB" },
+	{ "palette", "palette expanded to RGB" },
+	{ "animated", "first frame of an animation kept" },
+};
+
 struct kv {
 	const char *k;
 	json_int_t n;
@@ -608,6 +619,30 @@ static int gather_images(struct rp *r)
 				json_array_append_new(cells, json_pack("{s:i, s:i, s:I}", "x", x, "y", y, "count",
 								       (json_int_t)a.cells[y * 24 + x]));
 	json_object_set_new(im, "aspect_ratios", asp);
+	/* source formats and what decoding fixed (catalog version 4) */
+	if (ts_dataset_has_column(r->ds, "samples", "fixes")) {
+		json_t *sf = q_objs(r, "select coalesce(source_format, '(not recorded)'), count(*) from samples"
+				    " group by 1 order by 2 desc, 1", "format,count", NULL);
+		if (!sf)
+			return -1;
+		json_object_set_new(im, "source_formats", sf);
+		char fsql[1024];
+		size_t fn = (size_t)snprintf(fsql, sizeof(fsql), "select count(fixes), sum(fixes = '')");
+		for (size_t k = 0; k < sizeof(fix_names) / sizeof(fix_names[0]); k++)
+			fn += (size_t)snprintf(fsql + fn, sizeof(fsql) - fn,
+					       ", sum(instr(',' || fixes || ',', ',%s,') > 0)", fix_names[k].name);
+		snprintf(fsql + fn, sizeof(fsql) - fn, " from samples");
+		int64_t fv[2 + sizeof(fix_names) / sizeof(fix_names[0])] = { 0 };
+		if (q_ints(r, fsql, fv))
+			return -1;
+		json_t *fx = json_pack("{s:I, s:I}", "recorded", (json_int_t)fv[0], "unchanged", (json_int_t)fv[1]);
+		json_t *by = json_array();
+		for (size_t k = 0; k < sizeof(fix_names) / sizeof(fix_names[0]); k++)
+			json_array_append_new(by, json_pack("{s:s, s:I}", "fix", fix_names[k].name, "count",
+							    (json_int_t)fv[2 + k]));
+		json_object_set_new(fx, "by_fix", by);
+		json_object_set_new(im, "fixes", fx);
+	}
 	json_object_set_new(im, "original_sizes", json_pack("{s:I, s:o}", "bin", (json_int_t)b, "cells", cells));
 	/* the stored image members' sizes (not masks or tag masks), in power-of-two bins, one scan */
 	char cases[1024];
@@ -1269,6 +1304,29 @@ static void html_images(FILE *f, json_t *d)
 	}
 	free(lab);
 	free(cnt);
+	json_t *fx = json_object_get(im, "fixes");
+	if (fx) {
+		fputs("<h3>Sources and what decoding fixed</h3>\n<div style=\"display:flex;gap:24px;flex-wrap:wrap\"><div>", f);
+		html_count_table(f, json_object_get(im, "source_formats"), "source-formats", "format", "source format");
+		fputs("</div><div><table id=\"fixes\"><tr><th>fixed</th><th>samples</th><th>meaning</th></tr>\n", f);
+		char n1[32];
+		json_array_foreach(json_object_get(fx, "by_fix"), i, x) {
+			const char *name = json_string_value(json_object_get(x, "fix")), *meaning = "";
+			for (size_t k = 0; k < sizeof(fix_names) / sizeof(fix_names[0]); k++)
+				if (!strcmp(fix_names[k].name, name))
+					meaning = fix_names[k].meaning;
+			fprintf(f, "<tr><td>%s</td><td class=\"n\">%s</td><td>%s</td></tr>\n", name,
+				num(n1, ji(x, "count")), meaning);
+		}
+		fprintf(f, "<tr><td>nothing</td><td class=\"n\">%s</td><td>8-bit RGB without EXIF rotation, or kept as"
+			" it came</td></tr>\n", num(n1, ji(fx, "unchanged")));
+		long long nrec = ji(d, "samples") - ji(fx, "recorded");
+		if (nrec > 0)
+			fprintf(f, "<tr><td>not recorded</td><td class=\"n\">%s</td><td>composites, scene-text crops"
+				" and samples written before catalog version 4</td></tr>\n", num(n1, nrec));
+		fputs("</table><p class=\"note\">A sample can have several fixes; from <code>samples.fixes</code>.</p>"
+		      "</div></div>\n", f);
+	}
 	fputs("<h3>Stored images</h3>\n<div style=\"display:flex;gap:24px;flex-wrap:wrap\"><div>", f);
 	html_count_table(f, json_object_get(im, "formats"), "formats", "format", "format");
 	fputs("</div><div><table id=\"output-sizes\"><tr><th>stored size</th><th>samples</th></tr>\n", f);

@@ -306,12 +306,19 @@ class P(html.parser.HTMLParser):
         if tag == "tr" and a.get("class") == "reject": self.cur = []; self.rows.append(self.cur)
         if tag == "td" and self.cur is not None: self.cur.append("")
         if tag == "img" and a.get("src", "").startswith("data:image/jpeg;base64,") and a.get("width"): self.imgs += 1
+        if tag == "table" and a.get("id") == "fixes": self.fixes = []
+        if tag == "tr" and getattr(self, "fixes", None) is not None and a.get("class") is None: self.fixes.append("")
     def handle_endtag(self, tag):
         if tag == "svg" and self.stack: self.stack.pop()
         if tag == "tr": self.cur = None
+        if tag == "table" and getattr(self, "fixes", None) is not None: self.fixtab = self.fixes; self.fixes = None
     def handle_data(self, d):
         if self.cur: self.cur[-1] += d
+        if getattr(self, "fixes", None): self.fixes[-1] += d + "|"
 p = P(); p.feed(open(t + "/demo.dom", encoding="utf-8").read())
+rows = [r.split("|") for r in getattr(p, "fixtab", [])[1:]]
+if [r[0] for r in rows][:7] != ["orientation", "cmyk", "alpha", "16bit", "gray", "palette", "animated"]:
+    sys.exit("fixes table: expected one row per fix, got %r" % rows)
 s = json.load(open(t + "/ds.json"))
 want = [b["count"] for b in s["histogram"]["bins"]]
 if p.bars.get("hist-tokens") != want:
@@ -361,7 +368,60 @@ if p.parts != {"r1", "r2"} or p.tags < n:
 PYEOF
 }
 
+# what decoding fixed, per sample, against what Pillow (and the PNG header)
+# says about each source file; the report's counts are the catalog's
+fixes() {
+	demo || return 1
+	"$PY" -c 'import PIL' 2>/dev/null || { echo "SKIPPED: Debian python3-pil not installed"; return 0; }
+	"$TESSERA" report --json "$TMP/demo" > "$TMP/fx.json" || return 1
+	sqlite3 -separator '	' "$TMP/demo/catalog.sqlite" "select path, source_format, fixes from samples order by record" > "$TMP/fx.tsv"
+	"$PY" - "$TMP" <<'PYEOF'
+import json, sys
+from PIL import Image
+t = sys.argv[1]
+bad = []
+counts = {}
+rows = [l.rstrip("\n").split("\t") for l in open(t + "/fx.tsv", encoding="utf-8")]
+for path, fmt, fixes in rows:
+    im = Image.open(path)
+    want = []
+    if im.format == "JPEG" and im.getexif().get(274, 1) in range(2, 9):
+        want.append("orientation")
+    if im.mode == "CMYK":
+        want.append("cmyk")
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        want.append("alpha")
+    raw = open(path, "rb").read(32)
+    if im.format == "PNG" and raw[24] == 16:
+        want.append("16bit")
+    if im.mode in ("L", "LA", "1", "I", "I;16") and im.format in ("JPEG", "PNG", "WEBP"):
+        want.append("gray")
+    if im.mode == "P":
+        want.append("palette")
+    if getattr(im, "n_frames", 1) > 1:
+        want.append("animated")
+    if fixes != ",".join(want) or fmt != im.format.lower():
+        bad.append("%s: expected format %s, fixes %r; catalog says %s, %r" % (path, im.format.lower(), ",".join(want), fmt, fixes))
+    for f in want:
+        counts[f] = counts.get(f, 0) + 1
+if bad:
+    sys.exit("\n".join(bad))
+if not {"orientation", "cmyk", "alpha", "16bit", "gray", "palette"} <= set(counts):
+    sys.exit("the demo sample should exercise every fix but animation, got %r" % counts)
+r = json.load(open(t + "/fx.json"))["images"]
+got = {x["fix"]: x["count"] for x in r["fixes"]["by_fix"] if x["count"]}
+if got != counts or r["fixes"]["recorded"] != len(rows) or r["fixes"]["unchanged"] != sum(1 for x in rows if not x[2]):
+    sys.exit("report fixes: expected %r (%d recorded), got %r" % (counts, len(rows), r["fixes"]))
+sf = {}
+for x in rows:
+    sf[x[1]] = sf.get(x[1], 0) + 1
+if {x["format"]: x["count"] for x in r["source_formats"]} != sf:
+    sys.exit("source formats: expected %r, got %r" % (sf, r["source_formats"]))
+PYEOF
+}
+
 t json_matches_stats json_matches_stats
+t fixes fixes
 t split_stats split_stats
 t catalog_tokens catalog_tokens
 t composed_json composed_json
