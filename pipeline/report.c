@@ -1189,6 +1189,25 @@ static void doc_text(FILE *f, const char *s)
 		fputs("</code>", f);
 }
 
+/* A horizontal bar chart of an array of objects: label from key, length
+ * from "count". */
+static void html_bars(FILE *f, json_t *arr, const char *key, const char *id)
+{
+	size_t i, n = json_array_size(arr);
+	json_t *x;
+	const char **lab = calloc(n ? n : 1, sizeof(*lab));
+	uint64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
+	if (lab && cnt) {
+		json_array_foreach(arr, i, x) {
+			lab[i] = json_string_value(json_object_get(x, key));
+			cnt[i] = (uint64_t)ji(x, "count");
+		}
+		ts_svg_hbars(f, lab, cnt, n, id);
+	}
+	free(lab);
+	free(cnt);
+}
+
 static void html_rejects(FILE *f, json_t *d)
 {
 	json_t *by = json_object_get(d, "rejects_by_reason");
@@ -1199,17 +1218,7 @@ static void html_rejects(FILE *f, json_t *d)
 		"meanings are those of <code>docs/formats.md</code>, section <i>Reject reasons</i>.</p>\n", num(n0, ji(d, "rejects")));
 	if (!n)
 		return;
-	const char **lab = calloc(n, sizeof(*lab));
-	uint64_t *cnt = calloc(n, sizeof(*cnt));
-	if (lab && cnt) {
-		json_array_foreach(by, i, x) {
-			lab[i] = json_string_value(json_object_get(x, "reason"));
-			cnt[i] = (uint64_t)ji(x, "count");
-		}
-		ts_svg_hbars(f, lab, cnt, n, "rejects-chart");
-	}
-	free(lab);
-	free(cnt);
+	html_bars(f, by, "reason", "rejects-chart");
 	fputs("<table id=\"rejects-table\"><tr><th>reason</th><th>count</th><th>meaning</th><th>examples</th></tr>\n", f);
 	json_array_foreach(by, i, x) {
 		fputs("<tr class=\"reject\"><td class=\"mono reason\"><a href=\"#reason-", f);
@@ -1291,19 +1300,8 @@ static void html_images(FILE *f, json_t *d)
 		free(cells);
 	}
 	fputs("<h3>Aspect ratios (original width : height)</h3>\n", f);
-	json_t *asp = json_object_get(im, "aspect_ratios");
-	size_t n = json_array_size(asp);
-	const char **lab = calloc(n ? n : 1, sizeof(*lab));
-	uint64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
-	if (lab && cnt) {
-		json_array_foreach(asp, i, x) {
-			lab[i] = json_string_value(json_object_get(x, "ratio"));
-			cnt[i] = (uint64_t)ji(x, "count");
-		}
-		ts_svg_hbars(f, lab, cnt, n, "aspect-chart");
-	}
-	free(lab);
-	free(cnt);
+	html_bars(f, json_object_get(im, "aspect_ratios"), "ratio", "aspect-chart");
+	size_t n;
 	json_t *fx = json_object_get(im, "fixes");
 	if (fx) {
 		fputs("<h3>Sources and what decoding fixed</h3>\n<div style=\"display:flex;gap:24px;flex-wrap:wrap\"><div>", f);
@@ -1525,20 +1523,8 @@ static void html_tags(FILE *f, json_t *d)
 		ji(t, "tags"), ji(t, "distinct"), ji(t, "captions"), ji(t, "samples"),
 		json_real_value(json_object_get(t, "tags_per_caption")), ji(t, "captions_without_tags"),
 		100 * json_real_value(json_object_get(t, "share_0_tags")));
-	json_t *top = json_object_get(t, "top");
-	n = json_array_size(top);
-	const char **lab = calloc(n ? n : 1, sizeof(*lab));
-	uint64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
-	if (lab && cnt) {
-		fputs("<h3>Most frequent tags</h3>\n", f);
-		json_array_foreach(top, i, x) {
-			lab[i] = json_string_value(json_object_get(x, "lemma"));
-			cnt[i] = (uint64_t)ji(x, "count");
-		}
-		ts_svg_hbars(f, lab, cnt, n, "tags-top");
-	}
-	free(lab);
-	free(cnt);
+	fputs("<h3>Most frequent tags</h3>\n", f);
+	html_bars(f, json_object_get(t, "top"), "lemma", "tags-top");
 	json_t *per = json_object_get(t, "per_caption");
 	n = json_array_size(per);
 	struct ts_svg_bin *sb = calloc(n ? n : 1, sizeof(*sb));

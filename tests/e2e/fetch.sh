@@ -213,7 +213,7 @@ shapes() {
 	timeout 30 "$TESSERA" fetch -q $RES --no-tokens "$TMP/sbu.json" -o "$TMP/sbu" || return 1
 	got=$(sqlite3 "$TMP/sbu/catalog.sqlite" "select group_concat(key || '=' || caption, ';') from (select key, caption from samples order by key)")
 	[ "$got" = "000000000=sbu one;000000002=sbu three" ] || { echo "sbu samples: $got"; return 1; }
-	[ "$(reason_in "$TMP/sbu" 1)" = fetch.http_gone ] || return 1
+	check "$(reason_in "$TMP/sbu" 1)" = fetch.http_gone || return 1
 	printf '{"info": {"version": 1}, "annotations": [{"image_id": "rc1", "url": "%s/img/%s", "caption": "rc one", "subreddit": "pics"}, {"image_id": "rc2", "url": "%s/img/%s", "caption": "rc two"}]}' \
 		"$A" "$J" "$A" "$I" > "$TMP/redcaps.json"
 	# shellcheck disable=SC2086
@@ -418,7 +418,7 @@ partitions_merge() {
 	# shellcheck disable=SC2086
 	SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 timeout 60 "$TESSERA" fetch $FOPTS $RES "$TMP/res.csv" -o "$TMP/pp" || return 1
 	[ -f "$TMP/pp/part-00000/catalog.sqlite" ] && [ -f "$TMP/pp/part-00001/catalog.sqlite" ] || { echo "no part directories"; return 1; }
-	"$TESSERA" shards merge -q "$TMP/pp/part-00000" "$TMP/pp/part-00001" -o "$TMP/pm" || return 1
+	ts shards merge -q "$TMP/pp/part-00000" "$TMP/pp/part-00001" -o "$TMP/pm" || return 1
 	same_dataset "$TMP/r0" "$TMP/pm"
 }
 t partitions_then_merge_equal_one_run partitions_merge
@@ -511,11 +511,11 @@ else skip dns_failure_ratio_warns_once "needs root, unshare -m and a free 127.0.
 
 # ---- the command line ------------------------------------------------------------------
 cli() {
-	"$TESSERA" fetch --help | grep -q 'usage: tessera fetch' || return 1
-	"$TESSERA" fetch "$TMP/faults.csv" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" fetch --per-host 0 "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" fetch --respect nonsense "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" fetch --low-speed 1K "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --help | grep -q 'usage: tessera fetch' || return 1
+	ts fetch "$TMP/faults.csv" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --per-host 0 "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --respect nonsense "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --low-speed 1K "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
 	"$TESSERA" fetch --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-fetch.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"
