@@ -116,7 +116,16 @@ const char *const ts_tag_scene_words[] = {
 	"image", "photo", "picture", "view", "background", "side", "front",
 	/* the photograph's own words: how it was taken, not what it shows */
 	"photograph", "shot", "closeup", "close-up", "frame", "backdrop", "foreground", "scene",
-	"composition", "perspective", "lighting", "viewer", "focus", NULL,
+	"composition", "perspective", "lighting", "viewer", "focus", "medium", NULL,
+};
+
+/* Places within a thing: where something is on it or in it, not a thing
+ * of its own, when the phrase says so: after a possessive ("its base",
+ * "the pole's base", "her top row") or after "in"/"at" ("in the middle of
+ * the road", "at the center of the bag", "in the bottom right corner") */
+static const char *const place_words[] = {
+	"top", "bottom", "center", "centre", "middle", "midst", "corner", "base", "rear", "edge", "end",
+	"interior", "exterior", "front_end", "rear_end", NULL,
 };
 
 const char *ts_tag_stopword(size_t i)
@@ -357,6 +366,30 @@ static int adjective_led(const struct ts_wordnet *wn, const char *w)
 	double a = pos_score(wn, w, TS_POS_ADJ, l, sizeof(l));
 	double nn = pos_score(wn, w, TS_POS_NOUN, l, sizeof(l));
 	return a > 2 * nn;
+}
+
+/* Is the noun lemma, words [first, last], a place within the thing the
+ * phrase names (see place_words)?  Adjectives and modifiers between
+ * ("the bottom right corner") are passed over. */
+static int place_within(const char *lemma, const struct word *ws, size_t first)
+{
+	int place = 0;
+	for (int i = 0; place_words[i] && !place; i++)
+		place = !strcmp(place_words[i], lemma);
+	if (!place)
+		return 0;
+	size_t j = first;
+	for (int k = 0; k < 3 && j > 0 && !ws[j - 1].punct_after && (ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD); k++)
+		j--;
+	if (j == 0 || ws[j - 1].punct_after)
+		return 0;
+	const struct word *b = &ws[j - 1];
+	/* a possessive: "its", or the "s" of "the pole's" */
+	if (b->c == C_POSS || (b->c == C_STOP && !strcmp(b->low, "s") && j >= 2 && ws[j - 2].punct_after))
+		return 1;
+	if (b->c == C_DET && j >= 2 && !ws[j - 2].punct_after)
+		b = &ws[j - 2];
+	return !strcmp(b->low, "in") || !strcmp(b->low, "at");
 }
 
 static int is_scene(const char *lemma)
@@ -775,6 +808,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		struct cand *c = &cs[k];
 		int scene = is_scene(c->lemma);
 		ok[k] = scene ? t->o.keep_scene_words : visible(t, c->lemma, ws, c->last, nw);
+		if (ok[k] && !t->o.keep_scene_words && place_within(c->lemma, ws, c->first))
+			ok[k] = 0;
 	}
 	size_t keep = 0;
 	for (size_t k = 0; k < nc; k++) {
@@ -832,7 +867,7 @@ keep_it:
 		struct cand *c = &cs[k];
 		int modifier = k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after;
 		if (k > 0 && cs[k - 1].last + 1 == c->first && !ws[cs[k - 1].last].punct_after &&
-		    modifier_kind(t, ws, &cs[k - 1]) >= 1) {
+		    modifier_kind(t, ws, &cs[k - 1]) >= (modifier ? 2 : 1)) {
 			struct cand *d = &out[no++];
 			d->first = cs[k - 1].first;
 			d->last = c->last;
