@@ -209,6 +209,7 @@ struct word {
 	int capital;                /* begins with an upper-case letter */
 	int stop_after;             /* a full stop, '!' or '?' right after */
 	int in_name;                /* one of two or more capitalised words in a row */
+	int noun;                   /* a noun by its place ("a soda can,") */
 };
 
 static int is_word_cp(utf8proc_int32_t cp)
@@ -416,6 +417,15 @@ static int visible(const struct ts_tagger *t, const char *lemma, const struct wo
 	return !of_next && ts_wordnet_perceptible(t->wn, lemma) >= 0.5;
 }
 
+/* Is word j (a noun) the last of a noun phrase a preposition opened, with
+ * colour words between ("with red maple")? */
+static int after_prep(const struct word *ws, size_t j)
+{
+	while (j > 0 && ws[j - 1].c == C_MOD && !ws[j - 1].punct_after)
+		j--;
+	return j >= 1 && ws[j - 1].c == C_PREP && !ws[j - 1].punct_after;
+}
+
 /* Does word i, ending in -s after a singular noun, read as that noun's verb
  * ("a cat sleeps", "the girl stands") rather than a plural ("tennis
  * balls")?  Its verb uses outnumber its noun uses, and an open word does
@@ -430,7 +440,7 @@ static int agreeing_verb(const struct ts_wordnet *wn, const struct word *ws, siz
 	 * a preposition ("with price tags") */
 	if (!ts_wordnet_morphy(wn, ws[i - 1].low, TS_POS_NOUN, pl, sizeof(pl)) || strcmp(pl, ws[i - 1].low))
 		return 0;
-	if (i >= 2 && ws[i - 2].c == C_PREP && !ws[i - 2].punct_after)
+	if (after_prep(ws, i - 1))
 		return 0;
 	if (i + 1 < nw && !ws[i].punct_after && ws[i + 1].c == C_OPEN)
 		return 0;
@@ -476,6 +486,14 @@ static int bare_after_singular(const struct ts_wordnet *wn, const struct word *w
 	return 1;
 }
 
+/* Does the noun lemma name people or animals ("a crowd of people", "a
+ * herd of cows": such a collection is seen as one)? */
+static int animate(const struct ts_wordnet *wn, const char *lemma)
+{
+	int lf = ts_wordnet_main_lexfile(wn, lemma);
+	return lf == 5 || lf == 18 || !strcmp(lemma, "people") || !strcmp(lemma, "folk");
+}
+
 struct cand {
 	size_t first, last;        /* words [first, last] */
 	char lemma[96];            /* WordNet form, '_' between words */
@@ -492,6 +510,7 @@ static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const
 	if (c->first != c->last || adjective_led(t->wn, ws[c->first].low))
 		return 0;
 	switch (ts_wordnet_main_lexfile(t->wn, c->lemma)) {
+	case 3:     /* noun.Tops: food, animal, plant as such ("food items") */
 	case 5:     /* noun.animal */
 	case 6:     /* noun.artifact */
 	case 8:     /* noun.body */
@@ -536,6 +555,22 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			caps += (size_t)ws[i].capital;
 		}
 	int names = caps * 4 < opens * 3;
+	/* "can" ending a noun phrase a determiner opened is the thing ("a
+	 * Coca-Cola can,", "the trash can is"), not the auxiliary */
+	for (size_t i = 1; i < nw; i++) {
+		if (strcmp(ws[i].low, "can") || ws[i - 1].punct_after)
+			continue;
+		size_t j = i;
+		while (j > 0 && (ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD) && !ws[j - 1].punct_after)
+			j--;
+		enum cls nx = i + 1 == nw || ws[i].punct_after ? C_PUNCT : ws[i + 1].c;
+		if (j < i && j > 0 && !ws[j - 1].punct_after &&
+		    (ws[j - 1].c == C_DET || ws[j - 1].c == C_POSS || ws[j - 1].c == C_NUM) &&
+		    (nx == C_PUNCT || nx == C_PREP || nx == C_CONJ || nx == C_AUX)) {
+			ws[i].c = C_OPEN;
+			ws[i].noun = 1;
+		}
+	}
 	/* two or more capitalised words in a row are one name, wherever they
 	 * stand ("a Hello Kitty phone", "the Rite Aid pharmacy", "Seth
 	 * Macfarlane"): no tags */
@@ -729,6 +764,10 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			s[P_V] *= 0.3;
 		} else if (prev_cls == C_OPEN && prev_pos == P_N) {
 			s[P_V] *= agreeing_verb(wn, ws, i, nw) ? 8 : bare_after_singular(wn, ws, i) ? 0.1 : 2;
+			/* an -s form ending the object of a preposition is its plural
+			 * noun, not a verb ("with red maple leaves,") */
+			if (ends_with(w->low, "s") && after_prep(ws, i - 1) && (i + 1 == nw || w->punct_after))
+				s[P_V] *= 0.01;
 		}
 		/* an -ing word that is a noun in its own right ("building",
 		 * "clothing"), not only a verb form */
@@ -761,6 +800,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		/* before a colour word, an adjective ("a lush green", "glossy red") */
 		if (!end && next == C_MOD && s[P_A] > 0)
 			s[P_N] *= 0.1;
+		if (w->noun && s[P_N] > 0)
+			s[P_V] = s[P_A] = s[P_R] = 0;
 		int best = P_NONE;
 		for (int p = 0; p < 4; p++)
 			if (s[p] > 0 && (best == P_NONE || s[p] > s[best]))
@@ -828,7 +869,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		int of_next = c->last + 1 < nw && !ws[c->last].punct_after && !strcmp(ws[c->last + 1].low, "of");
 		/* a collection of what follows: the things are the tags ("a
 		 * variety of houses", "a cluster of orchids") */
-		if (!t->o.all_nouns && of_next && ts_wordnet_collective(wn, c->lemma) >= 0.5)
+		if (!t->o.all_nouns && of_next && ts_wordnet_collective(wn, c->lemma) >= 0.5 &&
+		    !(k + 1 < nc && animate(wn, cs[k + 1].lemma)))
 			continue;
 		if (!t->o.all_nouns && of_next) {
 			/* the head of the noun phrase after "of", in the same phrase */
