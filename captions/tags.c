@@ -414,7 +414,7 @@ static int visible(const struct ts_tagger *t, const char *lemma, const struct wo
 	if (c >= 0.3 || c < 0)          /* < 0: not in WordNet, a noun by its place */
 		return 1;
 	int of_next = last + 1 < nw && !ws[last].punct_after && !strcmp(ws[last + 1].low, "of");
-	return !of_next && ts_wordnet_perceptible(t->wn, lemma) >= 0.5;
+	return !of_next && ts_wordnet_perceptible(t->wn, lemma) >= 0.6;
 }
 
 /* Is word j (a noun) the last of a noun phrase a preposition opened, with
@@ -680,8 +680,9 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 				snprintf(last, sizeof(last), "%s", key);
 			}
 			/* led by an adjective, the compound is its head noun ("young
-			 * man" is a man) */
-			if (adjective_led(wn, ws[i].low))
+			 * man" is a man); not when an -ing word leads it ("dining
+			 * table", "living room") */
+			if (adjective_led(wn, ws[i].low) && !ends_with(ws[i].low, "ing"))
 				continue;
 			/* a compound that is not a thing to see, or whose last word is
 			 * its first noun's verb ("cat sleeps" is not the catnap), does
