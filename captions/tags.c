@@ -505,9 +505,15 @@ struct cand {
  * when it only makes a candidate compound, 0 when it is a material or
  * mostly an adjective (neither).  By the lexicographer file of its main
  * sense. */
-static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const struct cand *c)
+static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const struct cand *c,
+			 const struct cand *head)
 {
 	if (c->first != c->last || adjective_led(t->wn, ws[c->first].low))
+		return 0;
+	/* an age or sex before a person or an animal describes it ("adult
+	 * zebra", "female hiker", "male cheerleader") */
+	if (head && animate(t->wn, head->lemma) && animate(t->wn, c->lemma) &&
+	    ts_wordnet_has(t->wn, ws[c->first].low, TS_POS_ADJ))
 		return 0;
 	switch (ts_wordnet_main_lexfile(t->wn, c->lemma)) {
 	case 3:     /* noun.Tops: food, animal, plant as such ("food items") */
@@ -910,14 +916,14 @@ keep_it:
 		struct cand *c = &cs[k];
 		int modifier = k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after;
 		if (k > 0 && cs[k - 1].last + 1 == c->first && !ws[cs[k - 1].last].punct_after &&
-		    modifier_kind(t, ws, &cs[k - 1]) >= (modifier ? 2 : 1)) {
+		    modifier_kind(t, ws, &cs[k - 1], c) >= (modifier ? 2 : 1)) {
 			struct cand *d = &out[no++];
 			d->first = cs[k - 1].first;
 			d->last = c->last;
 			d->pos = P_N;
 			snprintf(d->lemma, sizeof(d->lemma), "%s_%s", ws[cs[k - 1].first].low, c->lemma);
 		}
-		if (modifier && modifier_kind(t, ws, c) < 2)
+		if (modifier && modifier_kind(t, ws, c, &cs[k + 1]) < 2)
 			continue;
 		out[no++] = *c;
 	}
