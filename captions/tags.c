@@ -116,7 +116,13 @@ const char *const ts_tag_scene_words[] = {
 	"image", "photo", "picture", "view", "background", "side", "front",
 	/* the photograph's own words: how it was taken, not what it shows */
 	"photograph", "shot", "closeup", "close-up", "frame", "backdrop", "foreground", "scene",
-	"composition", "perspective", "lighting", "viewer", "focus", "medium", NULL,
+	"composition", "perspective", "lighting", "viewer", "focus", "medium", "subject", "setting",
+	"focal_point", "center_stage", "element", "aesthetic", "atmosphere", "ambiance", "effect",
+	/* how a thing looks, not a thing: its colour, surface, form or style
+	 * as a noun ("hues of red", "a floral pattern", "a bold font", "rustic
+	 * charm", "a touch of green") */
+	"color", "colour", "hue", "tint", "texture", "pattern", "design", "font", "typeface", "style",
+	"appearance", "charm", "touch", NULL,
 };
 
 /* Places within a thing: where something is on it or in it, not a thing
@@ -520,11 +526,13 @@ static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const
 	case 5:     /* noun.animal */
 	case 6:     /* noun.artifact */
 	case 8:     /* noun.body */
-	case 13:    /* noun.food */
 	case 15:    /* noun.location */
 	case 17:    /* noun.object */
-	case 20:    /* noun.plant */
 		return 2;
+	case 13:    /* noun.food and noun.plant say what the head is made of or
+		     * which kind it is ("sauce bowl", "parsley sprig", "lotus
+		     * flower") */
+	case 20:
 	case 4:     /* noun.act */
 	case 10:    /* noun.communication */
 		return 1;
@@ -692,9 +700,10 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 				continue;
 			/* a compound that is not a thing to see, or whose last word is
 			 * its first noun's verb ("cat sleeps" is not the catnap), does
-			 * not swallow its words: they are taken one by one */
-			if (agreeing_verb(wn, ws, i + k - 1, nw) ||
-			    (is_scene(last) ? !t->o.keep_scene_words : !visible(t, last, ws, i + k - 1, nw)))
+			 * not swallow its words: they are taken one by one; a scene
+			 * compound does, and goes with the scene words ("takes center
+			 * stage", "the focal point") */
+			if (agreeing_verb(wn, ws, i + k - 1, nw) || (!is_scene(last) && !visible(t, last, ws, i + k - 1, nw)))
 				continue;
 			struct cand *c = &cs[nc++];
 			c->first = i;
@@ -870,7 +879,12 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		    !ws[c->last].punct_after && !ok[k + 1]) {
 			char al[MAXW];
 			double a = pos_score(wn, ws[c->last].low, TS_POS_ADJ, al, sizeof(al));
-			if (a > 0 && a >= pos_score(wn, ws[c->last].low, TS_POS_NOUN, al, sizeof(al)))
+			double nn = pos_score(wn, ws[c->last].low, TS_POS_NOUN, al, sizeof(al));
+			if (a > 0 && a >= nn)
+				continue;
+			/* or a word WordNet lacks, a noun only by its place ("a bokeh
+			 * effect") */
+			if (nn == 0)
 				continue;
 		}
 		int of_next = c->last + 1 < nw && !ws[c->last].punct_after && !strcmp(ws[c->last + 1].low, "of");
