@@ -625,11 +625,15 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			continue;
 		}
 		if (w->c != C_OPEN && w->c != C_MOD) {
-			np_open = w->c == C_DET || w->c == C_NUM || w->c == C_POSS;
+			/* "that" or "which" right after a noun begins a clause about
+			 * it: what follows is its verb ("lines that form a pattern") */
+			int rel = i > 0 && !ws[i - 1].punct_after && prev_cls == C_OPEN && prev_pos == P_N &&
+				  (!strcmp(w->low, "that") || !strcmp(w->low, "which"));
+			np_open = !rel && (w->c == C_DET || w->c == C_NUM || w->c == C_POSS);
 			noun_before_conj = w->c == C_CONJ &&
 					   ((prev_cls == C_OPEN && prev_pos == P_N && nc > 0 && cs[nc - 1].last == i - 1) ||
 					    (prev_cls == C_CONJ && noun_before_conj));
-			prev_cls = (int)w->c;
+			prev_cls = rel ? C_PRON : (int)w->c;
 			prev_pos = P_NONE;
 			i++;
 			continue;
@@ -775,9 +779,16 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			 * and only adjectives since has its noun still to come */
 			s[P_V] *= np_open ? 0.01 : 0.05;
 		} else if (prev_cls == C_OPEN && prev_pos == P_V) {
-			/* the object of the verb before ("enjoying drinks") */
+			/* the object of the verb before ("enjoying drinks"); an
+			 * adverb ending the phrase ("pulled back,") */
 			s[P_N] *= 3;
 			s[P_V] *= 0.3;
+			if (i + 1 == nw || w->punct_after || ws[i + 1].c == C_CONJ)
+				s[P_R] *= 3;
+		} else if (prev_cls == C_OPEN && prev_pos == P_R) {
+			/* after an adverb, an adjective or a verb ("slightly open",
+			 * "waves that gently lap") */
+			s[P_N] *= 0.1;
 		} else if (prev_cls == C_OPEN && prev_pos == P_N) {
 			s[P_V] *= agreeing_verb(wn, ws, i, nw) ? 8 : bare_after_singular(wn, ws, i) ? 0.1 : 2;
 			/* an -s form ending the object of a preposition is its plural
@@ -892,6 +903,11 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		 * variety of houses", "a cluster of orchids") */
 		if (!t->o.all_nouns && of_next && ts_wordnet_collective(wn, c->lemma) >= 0.5 &&
 		    !(k + 1 < nc && animate(wn, cs[k + 1].lemma)))
+			continue;
+		/* of a colour, not a thing ("a mix of red, yellow, and blue", "a
+		 * pop of green to"): a colour word after "of" that no noun follows */
+		if (!t->o.all_nouns && of_next && c->last + 2 < nw && ws[c->last + 2].c == C_MOD &&
+		    (ws[c->last + 2].punct_after || c->last + 3 == nw || ws[c->last + 3].c != C_OPEN))
 			continue;
 		if (!t->o.all_nouns && of_next) {
 			/* the head of the noun phrase after "of", in the same phrase */
