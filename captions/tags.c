@@ -842,9 +842,16 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		/* a word WordNet does not have at all, where a noun phrase still
 		 * needs its noun ("a biker", "the Dreamliner"): a noun, its plural
 		 * -s dropped; not a hyphenated one, which is a made-up modifier
-		 * ("a high-angle shot", "a fair-skinned man") */
+		 * ("a high-angle shot", "a fair-skinned man") unless a verb
+		 * follows it, or a word that is no word of a noun phrase ("a gold
+		 * rolls-royce parked") */
 		size_t wl = strlen(w->low);
-		if (best == P_NONE && np_open && wl >= 3 && isalpha((unsigned char)w->low[0]) && !strchr(w->low, '-') &&
+		char nx[MAXW];
+		int hyphen_ok = !strchr(w->low, '-') ||
+				(!w->comma_after && (end || (ws[i + 1].c != C_OPEN && ws[i + 1].c != C_MOD) ||
+						     (ws[i + 1].c == C_OPEN && !ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, nx, sizeof(nx)) &&
+						      ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_VERB, nx, sizeof(nx)) && strcmp(nx, ws[i + 1].low))));
+		if (best == P_NONE && np_open && wl >= 3 && isalpha((unsigned char)w->low[0]) && hyphen_ok &&
 		    !ts_wordnet_has(wn, w->low, TS_POS_VERB) && !ts_wordnet_has(wn, w->low, TS_POS_ADJ)) {
 			snprintf(ln, sizeof(ln), "%s", w->low);
 			if (wl > 3 && ln[wl - 1] == 's' && ln[wl - 2] != 's')
