@@ -768,8 +768,12 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			s[P_V] *= 2;
 		} else if (prev_cls == C_CONJ && noun_before_conj && !adjective_led(wn, w->low)) {
 			/* "a jacket and pants", "buttons, dials, and knobs": the same
-			 * kind as before "and" or the comma, unless mostly an adjective */
-			s[P_N] *= 3;
+			 * kind as before "and" or the comma, unless mostly an adjective,
+			 * or a bare word after the comma that a preposition follows: a
+			 * participle opening a phrase (", set against a backdrop") */
+			if (!(ws[i - 1].comma_after && !ends_with(w->low, "s") && i + 1 < nw && !w->punct_after &&
+			      ws[i + 1].c == C_PREP))
+				s[P_N] *= 3;
 		} else if (prev_cls == C_AUX) {
 			if (ends_with(w->low, "ing") || ends_with(w->low, "ed"))
 				s[P_N] *= 0.05;
