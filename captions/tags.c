@@ -771,8 +771,7 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			 * kind as before "and" or the comma, unless mostly an adjective,
 			 * or a bare word after the comma that a preposition follows: a
 			 * participle opening a phrase (", set against a backdrop") */
-			if (!(ws[i - 1].comma_after && !ends_with(w->low, "s") && i + 1 < nw && !w->punct_after &&
-			      ws[i + 1].c == C_PREP))
+			if (!(ws[i - 1].comma_after && i + 1 < nw && !w->punct_after && ws[i + 1].c == C_PREP))
 				s[P_N] *= 3;
 		} else if (prev_cls == C_AUX) {
 			if (ends_with(w->low, "ing") || ends_with(w->low, "ed"))
@@ -789,6 +788,10 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			s[P_V] *= 0.3;
 			if (i + 1 == nw || w->punct_after || ws[i + 1].c == C_CONJ)
 				s[P_R] *= 3;
+			/* an -ing word after a verb is its complement ("seen
+			 * standing", "is seen snorkeling") */
+			if (ends_with(w->low, "ing"))
+				s[P_N] *= 0.05;
 		} else if (prev_cls == C_OPEN && prev_pos == P_R) {
 			/* after an adverb, an adjective or a verb ("slightly open",
 			 * "waves that gently lap") */
@@ -838,8 +841,9 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			if (s[p] > 0 && (best == P_NONE || s[p] > s[best]))
 				best = p;
 		/* a past participle right before a noun describes it ("fallen
-		 * leaves", "parked cars") */
-		if (best == P_V && !end && ws[i + 1].c == C_OPEN && !ends_with(w->low, "s") &&
+		 * leaves", "parked cars"); not after an auxiliary, where it is
+		 * the verb ("can be seen standing") */
+		if (best == P_V && !end && ws[i + 1].c == C_OPEN && !ends_with(w->low, "s") && prev_cls != C_AUX &&
 		    !ends_with(w->low, "ing") && ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) &&
 		    strcmp(lx, w->low) && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)))
 			best = P_A;
