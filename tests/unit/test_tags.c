@@ -184,6 +184,9 @@ static void rules(void)
 	CHECK_EQ_STR(tag_list("Lines that form a circle.", &o), "line|circle");
 	CHECK_EQ_STR(tag_list("Waves gently lap at the shore.", &o), "wave|shore");
 	CHECK_EQ_STR(tag_list("A vase of flowers, set against a white wall.", &o), "vase|flower|wall");
+	CHECK_EQ_STR(tag_list("Spectators can be seen standing on the sidelines.", &o), "spectator|sideline");
+	CHECK_EQ_STR(tag_list("The monkey, positioned on the left, gazes towards the trees.", &o), "monkey|tree");
+	CHECK_EQ_STR(tag_list("A man is seen snorkeling underwater.", &o), "man");
 }
 
 /* Every tag's spans, on real captions: the text at the byte and code-point
@@ -294,6 +297,31 @@ static void stopwords_documented(void)
 					listed++;
 		}
 		CHECKF(listed == words, "docs list %zu stop words, the table has %zu", listed, words);
+	}
+	free(doc);
+	/* and every scene word in rule 7 ("focal_point" as "focal point") */
+	doc = t_slurp("docs/tags.md", &n);
+	char *r7 = doc ? strstr((char *)doc, "7. **Things to see.**") : NULL;
+	char *r8 = r7 ? strstr(r7, "\n8. ") : NULL;
+	CHECKF(r7 && r8, "docs/tags.md has no rule 7 followed by rule 8");
+	if (r7 && r8) {
+		*r8 = 0;
+		/* the text wraps lines: compare with new lines as spaces */
+		for (char *q = r7; *q; q++)
+			if (*q == '\n')
+				*q = ' ';
+		for (size_t i = 0; ts_tag_scene_words[i]; i++) {
+			char w[64], pat[72];
+			snprintf(w, sizeof(w), "%s", ts_tag_scene_words[i]);
+			for (char *q = w; *q; q++)
+				if (*q == '_')
+					*q = ' ';
+			snprintf(pat, sizeof(pat), " %s", w);
+			const char *hit = strstr(r7, pat);
+			while (hit && (hit[strlen(pat)] >= 'a' && hit[strlen(pat)] <= 'z'))
+				hit = strstr(hit + 1, pat);
+			CHECKF(hit != NULL, "scene word '%s' is not in rule 7 of docs/tags.md", w);
+		}
 	}
 	free(doc);
 }
