@@ -259,7 +259,10 @@ static void process_slot(struct worker *w, struct slot *s)
 	s->orig_w = p.orig_w;
 	s->orig_h = p.orig_h;
 	ts_hash_hex(s->img, s->img_len, s->content_hash);
-	ts_hash_hex(src, src_len, s->image_hash);
+	if (src_len == s->img_len && (src == p.data || !memcmp(src, s->img, src_len)))
+		memcpy(s->image_hash, s->content_hash, sizeof(s->image_hash));   /* --encode keep */
+	else
+		ts_hash_hex(src, src_len, s->image_hash);
 	s->captions_json = json_dumps(caps, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (w->tok) {
 		const int32_t *ids;
@@ -418,6 +421,8 @@ static void write_sample(struct ingest *in, struct slot *s)
 	/* the image, KEY.txt, KEY.json, then members a tar input carries over */
 	struct ts_dsw_member m3[3], *m = m3;
 	size_t nm = 3 + s->rec.nextra;
+	/* the image was hashed by the worker (content_hash): not again */
+	const char *hashes[TS_DSW_MAX_MEMBERS] = { s->content_hash };
 	if (s->rec.nextra && !(m = calloc(nm, sizeof(*m)))) {
 		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		writer_fail(in, &e);
@@ -439,6 +444,7 @@ static void write_sample(struct ingest *in, struct slot *s)
 		.path = s->rec.image_path ? s->rec.image_path : s->rec.image_ref,
 		.meta_json = s->rec.meta_json,
 		.text = { .tokens = s->tokens },
+		.member_hashes = hashes,
 	};
 	in->bytes_in += s->src_len;
 	if (ts_dsw_sample(in->dsw, &ds, &e))

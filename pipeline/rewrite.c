@@ -122,7 +122,7 @@ static int roll_forward(const char *outdir)
 	}
 	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME, outdir);
 	fsync_path(tmp, 1);
-	if (ts_shards_index(outdir))
+	if (ts_shards_index(outdir, 0))
 		return -1;
 	remove_tmp(tmp);
 	fsync_path(outdir, 1);

@@ -342,10 +342,10 @@ out:
 
 /* ---- index: the sidecars loaders read (shards/index.c) ---------------------------- */
 
-int ts_shards_index(const char *outdir)
+int ts_shards_index(const char *outdir, int rehash)
 {
 	struct ts_err e = TS_ERR_INIT;
-	if (ts_dataset_write_index(outdir, &e)) {
+	if (ts_dataset_write_index_flags(outdir, rehash ? TS_INDEX_REHASH : 0, &e)) {
 		ts_error("%s", e.msg[0] ? e.msg : "cannot write the shard index");
 		return TS_EXIT_FAIL;
 	}

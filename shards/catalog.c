@@ -51,7 +51,7 @@ static const char schema_sql[] =
 	" options text, started text, ended text, status text, summary text);\n"
 	"create table shards(idx integer primary key, name text unique,"
 	" samples integer, bytes integer, hash text, complete integer,"
-	" first_record integer, end_record integer);\n"
+	" first_record integer, end_record integer, md5 text);\n"
 	"create table samples(key text primary key, record integer unique,"
 	" shard integer, width integer, height integer, orig_width integer,"
 	" orig_height integer, format text, content_hash text, image_hash text,"
@@ -90,7 +90,7 @@ static const char *const stmt_sql[Q__COUNT] = {
 			" values(?1, ?2, ?3, ?4, 'running')",
 	[Q_RUN_END] = "update runs set ended = ?2, status = ?3, summary = ?4 where id = ?1",
 	[Q_SHARD] = "insert or replace into shards(idx, name, samples, bytes, hash,"
-		    " complete, first_record, end_record) values(?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
+		    " complete, first_record, end_record, md5) values(?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
 	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
 		     " orig_width, orig_height, format, content_hash, image_hash,"
 		     " source, caption, captions, tokens, short_caption, short_tokens,"
@@ -224,6 +224,19 @@ static int query_int(struct ts_catalog *cat, const char *sql, sqlite3_int64 *v,
 	return rc;
 }
 
+/* shards.md5 (the file's MD5, streamed by the shard writer for the wids
+ * index) came within version 3: a catalog written before gets the column
+ * (NULL for its shards, whose MD5 the index then reads from the file). */
+static int ensure_md5_column(struct ts_catalog *cat, struct ts_err *err)
+{
+	sqlite3_int64 has = 0;
+	int rc = query_int(cat, "select count(*) from pragma_table_info('shards') where name = 'md5'",
+			   &has, err, "open");
+	if (rc || has)
+		return rc;
+	return exec(cat, "alter table shards add column md5 text", err, "upgrade the schema of");
+}
+
 static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 {
 	sqlite3_int64 version = 0, objects = 0;
@@ -235,9 +248,12 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return ts_err_set(err, TS_ERR_UNSUPPORTED, TS_R_NONE,
 				  "cannot open '%s': catalog schema version %lld is newer than this tessera supports (%d)",
 				  cat->path, (long long)version, CATALOG_VERSION);
-	if (version == CATALOG_VERSION)
-		/* tables version 2 gained while it was being written */
-		return exec(cat, TAGS_SQL, err, "open");
+	if (version == CATALOG_VERSION) {
+		/* tables and columns version 3 gained while it was being written */
+		if ((rc = exec(cat, TAGS_SQL, err, "open")))
+			return rc;
+		return ensure_md5_column(cat, err);
+	}
 	if (version == 1 || version == 2) {
 		/* version 2 added the caption columns of the text layer, version
 		 * 3 the image path and extra metadata of samples and rejects */
@@ -257,6 +273,8 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 				  " alter table rejects add column detail text;"
 				  " " TAGS_SQL
 				  " pragma user_version = 3", err, "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = ensure_md5_column(cat, err);
 		if (rc == TS_OK)
 			rc = exec(cat, "commit", err, "upgrade the schema of");
 		if (rc != TS_OK)
@@ -732,6 +750,7 @@ static int insert_shard(struct ts_catalog *cat, const struct ts_shard_row *shard
 	bind_text(q, 5, shard->hash);
 	bind_u64(q, 6, shard->first_record);
 	bind_u64(q, 7, shard->end_record);
+	bind_text(q, 8, shard->md5 && shard->md5[0] ? shard->md5 : NULL);
 	return run(cat, q, err, "write to");
 }
 

@@ -3,7 +3,10 @@
  * (webdataset), shardindex.json (wids), NNNNNN.idx (DALI) and
  * NNNNNN_stats.json (img2dataset's keys); formats in docs/formats.md.
  * Each file is written to NAME.tmp and renamed, so a reader never sees a
- * half-written one.  Nothing here prints.
+ * half-written one.  Nothing here prints.  Every value comes from the
+ * catalog, the MD5 of shardindex.json too (the shard writer streams it
+ * while writing), so the end of a run reads no shard; only `shards index`
+ * (TS_INDEX_REHASH) and catalogs older than the md5 column read the files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,7 @@ struct idx_state {
 	struct ts_ds_iter *ri;              /* rejects, in record order */
 	const struct ts_ds_reject *r;
 	struct ts_err *e;
+	int rehash;
 };
 
 static int write_text(const char *path, const char *text, struct ts_err *e)
@@ -98,12 +102,16 @@ static int index_shard(const struct ts_ds_shard *sh, void *user)
 	int rc;
 
 	snprintf(base, sizeof(base), "%.*s", (int)strcspn(sh->name, "."), sh->name);
-	ts_dataset_shard_path(st->ds, sh->name, path, sizeof(path));
-	if ((rc = ts_file_hash_hex(path, NULL, md5, st->e)))
-		return rc;
 	json_object_set_new(st->sizes, sh->name, json_integer((json_int_t)sh->samples));
 	if (strcmp(sh->name + strlen(sh->name) - 4, ".tar"))
 		goto stats;     /* wids and DALI read tars only */
+	if (!st->rehash && sh->md5 && strlen(sh->md5) == 32) {
+		memcpy(md5, sh->md5, 33);
+	} else {
+		ts_dataset_shard_path(st->ds, sh->name, path, sizeof(path));
+		if ((rc = ts_file_hash_hex(path, NULL, md5, st->e)))
+			return rc;
+	}
 	json_array_append_new(st->shardlist, json_pack("{s:s, s:I, s:I, s:s}",
 		"url", sh->name, "nsamples", (json_int_t)sh->samples,
 		"filesize", (json_int_t)sh->bytes, "md5sum", md5));
@@ -160,8 +168,13 @@ stats:;
 
 int ts_dataset_write_index(const char *outdir, struct ts_err *err)
 {
+	return ts_dataset_write_index_flags(outdir, 0, err);
+}
+
+int ts_dataset_write_index_flags(const char *outdir, int flags, struct ts_err *err)
+{
 	struct ts_err e = TS_ERR_INIT;
-	struct idx_state st = { .e = &e };
+	struct idx_state st = { .e = &e, .rehash = (flags & TS_INDEX_REHASH) != 0 };
 	char path[PATH_MAX + 64];
 	int rc = TS_ERR_IO;
 

@@ -71,6 +71,12 @@ uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w);
  * may be NULL.  On failure the temporary file is removed and w is freed. */
 int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 			   char *hash_hex, struct ts_err *err);
+/* The same, and md5_hex (TS_MD5_HEX_LEN + 1 bytes, may be NULL) receives
+ * the MD5 of the whole file, streamed while it was written; an SQLite
+ * shard (which is not written front to back) gives "" there. */
+#define TS_MD5_HEX_LEN 32
+int ts_shard_writer_finish_md5(struct ts_shard_writer *w, uint64_t *total_bytes,
+			       char *hash_hex, char *md5_hex, struct ts_err *err);
 
 /* Remove the temporary file and free w.  Accepts NULL. */
 void ts_shard_writer_abort(struct ts_shard_writer *w);
@@ -133,7 +139,8 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *        started TEXT, ended TEXT, status TEXT, summary TEXT)
  *   shards(idx INTEGER PRIMARY KEY, name TEXT UNIQUE, samples INTEGER,
  *          bytes INTEGER, hash TEXT, complete INTEGER,
- *          first_record INTEGER, end_record INTEGER) -- records [first, end)
+ *          first_record INTEGER, end_record INTEGER, -- records [first, end)
+ *          md5 TEXT)                                -- of the file, NULL when not known
  *   samples(key TEXT PRIMARY KEY, record INTEGER UNIQUE, shard INTEGER,
  *           width INTEGER, height INTEGER, orig_width INTEGER,
  *           orig_height INTEGER, format TEXT, content_hash TEXT,
@@ -286,6 +293,7 @@ struct ts_shard_row {
 	uint64_t samples, bytes;
 	const char *hash;
 	uint64_t first_record, end_record;
+	const char *md5;           /* MD5 of the file as hex, or NULL/"" (stored as NULL) */
 };
 
 /* One transaction: the shard row (complete = 1), its samples and members,

@@ -21,7 +21,9 @@
  *
  * libarchive writes straight through our callback (no blocking buffer), so
  * the byte counter after archive_write_header() is the member's data
- * offset.  The callback also feeds a streaming XXH3-128 of the whole file.
+ * offset.  The callback also feeds a streaming XXH3-128 and MD5 (libmd) of
+ * the whole file, so nothing reads a shard back to hash it: the MD5 goes
+ * into the catalog for the wids index (shardindex.json's md5sum).
  * The file is written as shards_dir/.NNNNNN.tar.tmp; finish writes the end
  * blocks, fsyncs, renames to NNNNNN.tar and fsyncs the directory, so a
  * final name always means a complete file.
@@ -34,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <md5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +57,7 @@ struct ts_shard_writer {
 	int write_errno;   /* errno of the failed write(2) */
 	uint64_t bytes;
 	struct ts_hasher *hash;
+	MD5_CTX md5;
 	char dir[PATH_MAX];
 	char tmp[PATH_MAX];
 	char final[PATH_MAX];
@@ -83,6 +87,7 @@ static la_ssize_t write_cb(struct archive *a, void *user, const void *buf, size_
 			return -1;
 		}
 		ts_hasher_update(w->hash, p, (size_t)n);
+		MD5Update(&w->md5, (const uint8_t *)p, (size_t)n);
 		w->bytes += (uint64_t)n;
 		p += n;
 		left -= (size_t)n;
@@ -144,6 +149,7 @@ int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
 				  "cannot create a shard in '%s': path too long", shards_dir);
 	}
 	w->hash = ts_hasher_new();
+	MD5Init(&w->md5);
 	w->a = archive_write_new();
 	if (!w->hash || !w->a) {
 		w->tmp[0] = '\0';
@@ -252,8 +258,16 @@ static int fsync_dir(const char *dir, struct ts_err *err)
 int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 			   char *hash_hex, struct ts_err *err)
 {
+	return ts_shard_writer_finish_md5(w, total_bytes, hash_hex, NULL, err);
+}
+
+int ts_shard_writer_finish_md5(struct ts_shard_writer *w, uint64_t *total_bytes,
+			       char *hash_hex, char *md5_hex, struct ts_err *err)
+{
 	int rc = TS_OK;
 
+	if (md5_hex)
+		md5_hex[0] = '\0';
 	if (w->sql) {
 		rc = ts_sqlshard_finish(w->sql, total_bytes, hash_hex, err);
 		free(w);
@@ -298,6 +312,16 @@ int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 		*total_bytes = w->bytes;
 	if (hash_hex)
 		ts_hasher_hex(w->hash, hash_hex);
+	if (md5_hex) {
+		static const char digits[] = "0123456789abcdef";
+		uint8_t dig[MD5_DIGEST_LENGTH];
+		MD5Final(dig, &w->md5);
+		for (int i = 0; i < MD5_DIGEST_LENGTH; i++) {
+			md5_hex[2 * i] = digits[dig[i] >> 4];
+			md5_hex[2 * i + 1] = digits[dig[i] & 15];
+		}
+		md5_hex[2 * MD5_DIGEST_LENGTH] = '\0';
+	}
 	writer_free(w, 0);
 	return TS_OK;
 fail:

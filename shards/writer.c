@@ -57,14 +57,14 @@ int ts_dsw_new(struct ts_dsw **out, const struct ts_dsw_opts *o, struct ts_err *
  * every row sent since the last commit visible. */
 static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err)
 {
-	char name[32], hash[TS_HASH_HEX_LEN + 1];
+	char name[32], hash[TS_HASH_HEX_LEN + 1], md5[TS_MD5_HEX_LEN + 1];
 	uint64_t bytes;
 	int rc;
 
 	if (!w->sw)
 		return TS_OK;
 	snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
-	rc = ts_shard_writer_finish(w->sw, &bytes, hash, err);
+	rc = ts_shard_writer_finish_md5(w->sw, &bytes, hash, md5, err);
 	w->sw = NULL;
 	if (rc)
 		return rc;
@@ -73,6 +73,7 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 		.idx = w->shard_idx, .name = name,
 		.samples = w->shard_samples, .bytes = bytes, .hash = hash,
 		.first_record = w->shard_first, .end_record = w->o.retry ? w->shard_first : end_record,
+		.md5 = md5,
 	};
 	if ((rc = ts_catalog_stream_commit(w->o.cat, &sr, err)))
 		return rc;
@@ -127,7 +128,10 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 	snprintf(key, sizeof(key), "%09" PRIu64, s->record);
 	for (size_t i = 0; i < s->nmembers; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s.%s", key, s->members[i].ext);
-		ts_hash_hex(s->members[i].data, s->members[i].len, hashes[i]);
+		if (s->member_hashes && s->member_hashes[i])   /* hashed by the caller */
+			snprintf(hashes[i], sizeof(hashes[i]), "%s", s->member_hashes[i]);
+		else
+			ts_hash_hex(s->members[i].data, s->members[i].len, hashes[i]);
 		mem[i] = (struct ts_member_row){ .name = names[i], .size = s->members[i].len,
 						 .hash = hashes[i] };
 		if ((rc = ts_shard_writer_add(w->sw, names[i], s->members[i].data,

@@ -38,6 +38,9 @@ struct ts_dsw_sample {
 	const struct ts_score_row *scores;   /* rows for tag_scores */
 	size_t nscores;
 	const struct ts_comp_row *comp;      /* a compositions row (tessera compose) */
+	/* NULL, or per member ts_hash_hex() of its data when the caller has
+	 * it already (NULL entries: the writer hashes that member) */
+	const char *const *member_hashes;
 };
 
 #define TS_DSW_MAX_MEMBERS 64
