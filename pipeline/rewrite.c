@@ -446,7 +446,8 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	}
 	if (tty && sl.n)
 		fputc('\n', stderr);
-	if (rejects_before(&r, UINT64_MAX) || ts_dsw_finish(r.w, end, &r.e))
+	if (rejects_before(&r, UINT64_MAX) || ts_dsw_finish(r.w, end, &r.e) ||
+	    ts_catalog_create_indexes(cat, &r.e))
 		goto fail;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(r.w, &ds);

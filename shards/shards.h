@@ -200,6 +200,11 @@ int ts_catalog_foreach_shard_name(struct ts_catalog *cat, long long from_idx,
 				  int (*fn)(const char *name, void *user), void *user,
 				  struct ts_err *err);
 
+/* Create the indexes on samples(shard) and members(shard) if missing: a new
+ * catalog is bulk-loaded without them, and every command that wrote one
+ * calls this at the end (before the sidecars, which read by shard). */
+int ts_catalog_create_indexes(struct ts_catalog *cat, struct ts_err *err);
+
 /* Run SQL whose result does not matter (pragmas at close). */
 void ts_catalog_exec(struct ts_catalog *cat, const char *sql);
 

@@ -21,7 +21,9 @@
  *
  * libarchive writes straight through our callback (no blocking buffer), so
  * the byte counter after archive_write_header() is the member's data
- * offset.  The callback also feeds a streaming XXH3-128 and MD5 (libmd) of
+ * offset.  The callback collects the bytes in a 1 MiB buffer and writes it
+ * when full and at finish: a header, a member and its padding are three
+ * callbacks, which would be three write(2) calls per member otherwise.  The callback also feeds a streaming XXH3-128 and MD5 (libmd) of
  * the whole file, so nothing reads a shard back to hash it: the MD5 goes
  * into the catalog for the wids index (shardindex.json's md5sum).
  * The file is written as shards_dir/.NNNNNN.tar.tmp; finish writes the end
@@ -55,7 +57,9 @@ struct ts_shard_writer {
 	int failed;        /* a write failed: only abort is possible */
 	int discard;       /* aborting: drop whatever libarchive still writes */
 	int write_errno;   /* errno of the failed write(2) */
-	uint64_t bytes;
+	uint64_t bytes;            /* accepted from libarchive (written + buffered) */
+	uint8_t *buf;              /* bytes not yet written */
+	size_t blen;
 	struct ts_hasher *hash;
 	MD5_CTX md5;
 	char dir[PATH_MAX];
@@ -69,29 +73,52 @@ char *ts_shard_name(unsigned index, char *buf, size_t bufsz)
 	return buf;
 }
 
-static la_ssize_t write_cb(struct archive *a, void *user, const void *buf, size_t len)
-{
-	struct ts_shard_writer *w = user;
-	const char *p = buf;
-	size_t left = len;
+#define TAR_BUF (1u << 20)
 
-	if (w->discard)
-		return (la_ssize_t)len;
-	while (left > 0) {
-		ssize_t n = ts_io_write(w->fd, p, left);
+/* Write the buffered bytes: 0, or -1 with errno. */
+static int flush_buf(struct ts_shard_writer *w)
+{
+	size_t off = 0;
+	while (off < w->blen) {
+		ssize_t n = ts_io_write(w->fd, w->buf + off, w->blen - off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			w->write_errno = errno;
-			archive_set_error(a, errno, "%s", strerror(errno));
 			return -1;
 		}
-		ts_hasher_update(w->hash, p, (size_t)n);
-		MD5Update(&w->md5, (const uint8_t *)p, (size_t)n);
-		w->bytes += (uint64_t)n;
-		p += n;
-		left -= (size_t)n;
+		off += (size_t)n;
 	}
+	w->blen = 0;
+	return 0;
+}
+
+static la_ssize_t write_cb(struct archive *a, void *user, const void *buf, size_t len)
+{
+	struct ts_shard_writer *w = user;
+	const uint8_t *p = buf;
+	size_t left = len;
+
+	if (w->discard)
+		return (la_ssize_t)len;
+	if (w->write_errno) {
+		archive_set_error(a, w->write_errno, "%s", strerror(w->write_errno));
+		return -1;
+	}
+	ts_hasher_update(w->hash, p, len);
+	MD5Update(&w->md5, p, len);
+	while (left > 0) {
+		size_t n = TAR_BUF - w->blen < left ? TAR_BUF - w->blen : left;
+		memcpy(w->buf + w->blen, p, n);
+		w->blen += n;
+		p += n;
+		left -= n;
+		if (w->blen == TAR_BUF && flush_buf(w)) {
+			archive_set_error(a, w->write_errno, "%s", strerror(w->write_errno));
+			return -1;
+		}
+	}
+	w->bytes += (uint64_t)len;
 	return (la_ssize_t)len;
 }
 
@@ -113,6 +140,7 @@ static void writer_free(struct ts_shard_writer *w, int remove_tmp)
 	if (remove_tmp && w->tmp[0])
 		unlink(w->tmp);
 	ts_hasher_free(w->hash);
+	free(w->buf);
 	free(w);
 }
 
@@ -150,8 +178,9 @@ int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
 	}
 	w->hash = ts_hasher_new();
 	MD5Init(&w->md5);
+	w->buf = malloc(TAR_BUF);
 	w->a = archive_write_new();
-	if (!w->hash || !w->a) {
+	if (!w->hash || !w->a || !w->buf) {
 		w->tmp[0] = '\0';
 		writer_free(w, 0);
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
@@ -280,6 +309,11 @@ int ts_shard_writer_finish_md5(struct ts_shard_writer *w, uint64_t *total_bytes,
 	}
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
 		rc = ar_err(w, err, "finish");
+		goto fail;
+	}
+	if (flush_buf(w)) {
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", w->tmp,
+				strerror(w->write_errno));
 		goto fail;
 	}
 	if (w->bytes % 512) {

@@ -22,8 +22,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shards.h"
+
+/* Monotonic seconds, for the time spent in the catalog and the shards
+ * (ts_dsw_stats; the ingest prints them with TESSERA_PROFILE). */
+static double mono(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 struct ts_dsw {
 	struct ts_dsw_opts o;
@@ -64,8 +74,11 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 	if (!w->sw)
 		return TS_OK;
 	snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
+	double t0 = mono();
 	rc = ts_shard_writer_finish_md5(w->sw, &bytes, hash, md5, err);
 	w->sw = NULL;
+	double t1 = mono();
+	w->st.shard_seconds += t1 - t0;
 	if (rc)
 		return rc;
 	hook(w, "shard-renamed");
@@ -75,7 +88,10 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 		.first_record = w->shard_first, .end_record = w->o.retry ? w->shard_first : end_record,
 		.md5 = md5,
 	};
-	if ((rc = ts_catalog_stream_commit(w->o.cat, &sr, err)))
+	t0 = mono();
+	rc = ts_catalog_stream_commit(w->o.cat, &sr, err);
+	w->st.catalog_seconds += mono() - t0;
+	if (rc)
 		return rc;
 	w->pending = 0;
 	w->st.shards++;
@@ -117,15 +133,22 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
 		/* rows pending here are rejects of this shard's range: a resume
 		 * drops them with the unfinished shard if it comes to that */
-		if ((rc = ts_catalog_shard_intent(w->o.cat, w->shard_idx, name, err)))
+		double t0 = mono();
+		rc = ts_catalog_shard_intent(w->o.cat, w->shard_idx, name, err);
+		w->st.catalog_seconds += mono() - t0;
+		if (rc)
 			return rc;
 		w->pending = 0;
 		hook(w, "shard-open");
-		if ((rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
-						     (enum ts_store)w->o.store, err)))
+		t0 = mono();
+		rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
+						(enum ts_store)w->o.store, err);
+		w->st.shard_seconds += mono() - t0;
+		if (rc)
 			return rc;
 	}
 	snprintf(key, sizeof(key), "%09" PRIu64, s->record);
+	double t0 = mono();
 	for (size_t i = 0; i < s->nmembers; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s.%s", key, s->members[i].ext);
 		if (s->member_hashes && s->member_hashes[i])   /* hashed by the caller */
@@ -153,9 +176,13 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.comp = s->comp,
 		.members = mem, .nmembers = s->nmembers,
 	};
+	double t1 = mono();
+	w->st.shard_seconds += t1 - t0;
 	if (w->o.retry && (rc = ts_catalog_stream_forget_rejects(w->o.cat, s->record, err)))
 		return rc;
-	if ((rc = ts_catalog_stream_sample(w->o.cat, &row, err)))
+	rc = ts_catalog_stream_sample(w->o.cat, &row, err);
+	w->st.catalog_seconds += mono() - t1;
+	if (rc)
 		return rc;
 	w->pending = 1;
 	w->st.samples++;
@@ -173,9 +200,11 @@ int ts_dsw_reject_row(struct ts_dsw *w, const struct ts_reject_row *row, struct 
 	r.stage = r.stage ? r.stage : "";
 	r.reason = r.reason ? r.reason : "";
 	r.message = r.message ? r.message : "";
+	double t0 = mono();
 	int rc = w->o.retry ? ts_catalog_stream_forget_rejects(w->o.cat, r.record, err) : 0;
 	if (rc == 0)
 		rc = ts_catalog_stream_reject(w->o.cat, &r, err);
+	w->st.catalog_seconds += mono() - t0;
 	if (rc == 0)
 		w->pending = 1;
 	return rc;
@@ -200,8 +229,10 @@ int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err)
 	if (!w->pending)
 		return TS_OK;
 	/* rejects after a shard that closed on its sample count */
+	double t0 = mono();
 	if ((rc = ts_catalog_stream_commit(w->o.cat, NULL, err)) == 0)
 		w->pending = 0;
+	w->st.catalog_seconds += mono() - t0;
 	return rc;
 }
 
