@@ -21,9 +21,10 @@
  *
  * libarchive writes straight through our callback (no blocking buffer), so
  * the byte counter after archive_write_header() is the member's data
- * offset.  The callback collects the bytes in a 1 MiB buffer and writes it
- * when full and at finish: a header, a member and its padding are three
- * callbacks, which would be three write(2) calls per member otherwise.  The callback also feeds a streaming XXH3-128 and MD5 (libmd) of
+ * offset.  The callback collects the bytes in a 1 MiB buffer, written when
+ * full and at the end of every add: a header, a member and its padding are
+ * three callbacks, and one write(2) per member instead of three, while a
+ * failed write still fails the add that made it.  The callback also feeds a streaming XXH3-128 and MD5 (libmd) of
  * the whole file, so nothing reads a shard back to hash it: the MD5 goes
  * into the catalog for the wids index (shardindex.json's md5sum).
  * The file is written as shards_dir/.NNNNNN.tar.tmp; finish writes the end
@@ -254,8 +255,15 @@ int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
 		p += n;
 		left -= (size_t)n;
 	}
-	if (archive_write_finish_entry(w->a) != ARCHIVE_OK)
+	if (archive_write_finish_entry(w->a) != ARCHIVE_OK) {
 		rc = ar_err(w, err, "write");
+		goto out;
+	}
+	if (flush_buf(w)) {
+		w->failed = 1;
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", w->tmp,
+				strerror(w->write_errno));
+	}
 out:
 	archive_entry_free(e);
 	return rc;
