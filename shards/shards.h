@@ -63,6 +63,14 @@ int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
 			const void *data, size_t len, uint64_t *data_offset,
 			struct ts_err *err);
 
+/* The same, the bytes left in the writer's buffer (1 MiB) until it fills or
+ * ts_shard_writer_flush()/finish writes them: a sample's members with one
+ * write(2).  A failed write fails the call that made it. */
+int ts_shard_writer_add_buffered(struct ts_shard_writer *w, const char *name,
+				 const void *data, size_t len, uint64_t *data_offset,
+				 struct ts_err *err);
+int ts_shard_writer_flush(struct ts_shard_writer *w, struct ts_err *err);
+
 /* Bytes written so far, headers and padding included. */
 uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w);
 

@@ -22,9 +22,10 @@
  * libarchive writes straight through our callback (no blocking buffer), so
  * the byte counter after archive_write_header() is the member's data
  * offset.  The callback collects the bytes in a 1 MiB buffer, written when
- * full and at the end of every add: a header, a member and its padding are
- * three callbacks, and one write(2) per member instead of three, while a
- * failed write still fails the add that made it.  The callback also feeds a streaming XXH3-128 and MD5 (libmd) of
+ * full and at the end of every add (the shard writer of writer.c adds a
+ * sample's members buffered and flushes once): a header, a member and its
+ * padding are three callbacks, so one write(2) per sample instead of three
+ * per member, while a failed write still fails the call that made it.  The callback also feeds a streaming XXH3-128 and MD5 (libmd) of
  * the whole file, so nothing reads a shard back to hash it: the MD5 goes
  * into the catalog for the wids index (shardindex.json's md5sum).
  * The file is written as shards_dir/.NNNNNN.tar.tmp; finish writes the end
@@ -208,9 +209,8 @@ int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
 	return TS_OK;
 }
 
-int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
-			const void *data, size_t len, uint64_t *data_offset,
-			struct ts_err *err)
+static int add_member(struct ts_shard_writer *w, const char *name, const void *data, size_t len,
+		      uint64_t *data_offset, int flush, struct ts_err *err)
 {
 	struct archive_entry *e;
 	const char *p = data;
@@ -259,14 +259,40 @@ int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
 		rc = ar_err(w, err, "write");
 		goto out;
 	}
-	if (flush_buf(w)) {
-		w->failed = 1;
-		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", w->tmp,
-				strerror(w->write_errno));
-	}
+	if (flush)
+		rc = ts_shard_writer_flush(w, err);
 out:
 	archive_entry_free(e);
 	return rc;
+}
+
+int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
+			const void *data, size_t len, uint64_t *data_offset,
+			struct ts_err *err)
+{
+	return add_member(w, name, data, len, data_offset, 1, err);
+}
+
+int ts_shard_writer_add_buffered(struct ts_shard_writer *w, const char *name,
+				 const void *data, size_t len, uint64_t *data_offset,
+				 struct ts_err *err)
+{
+	return add_member(w, name, data, len, data_offset, 0, err);
+}
+
+int ts_shard_writer_flush(struct ts_shard_writer *w, struct ts_err *err)
+{
+	if (w->sql || !w->blen)
+		return TS_OK;
+	if (w->failed)
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				  "cannot write '%s': an earlier write failed", w->tmp);
+	if (flush_buf(w)) {
+		w->failed = 1;
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", w->tmp,
+				  strerror(w->write_errno));
+	}
+	return TS_OK;
 }
 
 uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w)

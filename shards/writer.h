@@ -88,8 +88,9 @@ void ts_dsw_free(struct ts_dsw *w);      /* accepts NULL */
 struct ts_dsw_stats {
 	uint64_t samples, shards, bytes;
 	uint64_t last_samples, last_bytes;   /* of the shard committed last */
-	double catalog_seconds;   /* wall time inside catalog calls (rows, commits) */
-	double shard_seconds;     /* wall time writing shard files (fsync, rename included) */
+	/* with TESSERA_PROFILE set (else 0): CPU time of the writer's thread
+	 * inside catalog calls (rows, commits) and writing shard files */
+	double catalog_seconds, shard_seconds;
 };
 void ts_dsw_stats(const struct ts_dsw *w, struct ts_dsw_stats *st);
 
