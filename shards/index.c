@@ -80,16 +80,30 @@ static int write_json(const char *path, json_t *j, struct ts_err *e)
 	return rc;
 }
 
-/* DALI's index: "v1.2 N", then per sample "ext offset size name" per member. */
-static int dali_line(const struct ts_ds_sample *s, void *user)
+/* DALI's index: "v1.2 N", then per sample "ext offset size name" per
+ * member.  The shard's members in offset order (tar order: a sample's
+ * members lie together, samples in record order), one query per shard
+ * rather than one per sample. */
+struct dali {
+	FILE *f;
+	char key[64];
+	int any;
+};
+
+static int dali_member(const struct ts_ds_row *r, void *user)
 {
-	FILE *f = user;
-	for (size_t i = 0; i < s->nmembers; i++) {
-		const char *dot = strchr(s->members[i].name, '.');
-		fprintf(f, "%s%s %" PRIu64 " %" PRIu64 " %s", i ? " " : "", dot ? dot + 1 : "",
-			s->members[i].offset, s->members[i].size, s->members[i].name);
-	}
-	fputc('\n', f);
+	struct dali *d = user;
+	const char *key = ts_ds_row_text(r, 0), *name = ts_ds_row_text(r, 1);
+	if (!key || !name)
+		return 0;
+	const char *dot = strchr(name, '.');
+	int same = d->any && !strcmp(d->key, key);
+	if (d->any && !same)
+		fputc('\n', d->f);
+	fprintf(d->f, "%s%s %" PRId64 " %" PRId64 " %s", same ? " " : "", dot ? dot + 1 : "",
+		ts_ds_row_int(r, 2), ts_ds_row_int(r, 3), name);
+	snprintf(d->key, sizeof(d->key), "%s", key);
+	d->any = 1;
 	return 0;
 }
 
@@ -121,7 +135,17 @@ static int index_shard(const struct ts_ds_shard *sh, void *user)
 	if (!f)
 		return ts_err_set(st->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	fprintf(f, "v1.2 %" PRIu64 "\n", sh->samples);
-	rc = ts_dataset_foreach_sample(st->ds, (long)sh->idx, dali_line, f, st->e);
+	{
+		char idx[32];
+		const char *params[1] = { idx };
+		struct dali d = { .f = f };
+		snprintf(idx, sizeof(idx), "%u", sh->idx);
+		rc = ts_dataset_query(st->ds, "select key, name, offset, size from members"
+				      " where shard = cast(?1 as integer) order by offset",
+				      params, 1, dali_member, &d, st->e);
+		if (d.any)
+			fputc('\n', f);
+	}
 	fclose(f);
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/shards/%s.idx", ts_dataset_dir(st->ds), base);
