@@ -33,7 +33,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CATALOG_VERSION 3
+#define CATALOG_VERSION 4
 
 /* Version 2: the tags table (created by the upgrade from version 1 too). */
 #define TAGS_SQL \
@@ -62,7 +62,7 @@ static const char schema_sql[] =
 	" orig_height integer, format text, content_hash text, image_hash text,"
 	" source text, caption text, captions text, tokens integer,"
 	" short_caption text, short_tokens integer, split_rule text,"
-	" split_fallback text, path text, meta text);\n"
+	" split_fallback text, path text, meta text, source_format text, fixes text);\n"
 	"create table members(key text, shard integer, name text,"
 	" offset integer, size integer, hash text, primary key(key, name));\n"
 	"create table rejects(record integer, source text, stage text,"
@@ -97,9 +97,9 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
 		     " orig_width, orig_height, format, content_hash, image_hash,"
 		     " source, caption, captions, tokens, short_caption, short_tokens,"
-		     " split_rule, split_fallback, path, meta)"
+		     " split_rule, split_fallback, path, meta, source_format, fixes)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		     " ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+		     " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
 	[Q_MEMBER] = "insert into members(key, shard, name, offset, size, hash)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message, path, detail)"
@@ -233,7 +233,7 @@ static int query_int(struct ts_catalog *cat, const char *sql, sqlite3_int64 *v,
 }
 
 /* shards.md5 (the file's MD5, streamed by the shard writer for the wids
- * index) came within version 3: a catalog written before gets the column
+ * index) came within version 4: a catalog written before gets the column
  * (NULL for its shards, whose MD5 the index then reads from the file). */
 static int ensure_md5_column(struct ts_catalog *cat, struct ts_err *err)
 {
@@ -257,14 +257,15 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 				  "cannot open '%s': catalog schema version %lld is newer than this tessera supports (%d)",
 				  cat->path, (long long)version, CATALOG_VERSION);
 	if (version == CATALOG_VERSION) {
-		/* tables and columns version 3 gained while it was being written */
+		/* tables and columns the version gained while it was being written */
 		if ((rc = exec(cat, TAGS_SQL, err, "open")))
 			return rc;
 		return ensure_md5_column(cat, err);
 	}
-	if (version == 1 || version == 2) {
+	if (version >= 1 && version <= 3) {
 		/* version 2 added the caption columns of the text layer, version
-		 * 3 the image path and extra metadata of samples and rejects */
+		 * 3 the image path and extra metadata of samples and rejects,
+		 * version 4 the source format and what decoding fixed */
 		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
 			return rc;
 		if (version == 1)
@@ -274,13 +275,17 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 				  " alter table samples add column split_rule text;"
 				  " alter table samples add column split_fallback text;", err,
 				  "upgrade the schema of");
-		if (rc == TS_OK)
+		if (rc == TS_OK && version <= 2)
 			rc = exec(cat, "alter table samples add column path text;"
 				  " alter table samples add column meta text;"
 				  " alter table rejects add column path text;"
-				  " alter table rejects add column detail text;"
+				  " alter table rejects add column detail text;", err,
+				  "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = exec(cat, "alter table samples add column source_format text;"
+				  " alter table samples add column fixes text;"
 				  " " TAGS_SQL
-				  " pragma user_version = 3", err, "upgrade the schema of");
+				  " pragma user_version = 4", err, "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = ensure_md5_column(cat, err);
 		if (rc == TS_OK)
@@ -299,7 +304,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return rc;
 	rc = exec(cat, schema_sql, err, "create the schema in");
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma user_version = 3", err, "create the schema in");
+		rc = exec(cat, "pragma user_version = 4", err, "create the schema in");
 	if (rc == TS_OK)
 		rc = exec(cat, "commit", err, "create the schema in");
 	if (rc != TS_OK)
@@ -653,6 +658,8 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 	bind_text(q, 18, s->text.split_fallback);
 	bind_text(q, 19, s->path);
 	bind_text(q, 20, s->meta_json);
+	bind_text(q, 21, s->source_format);
+	bind_text(q, 22, s->fixes);
 	if ((rc = run(cat, q, err, "write to")))
 		return rc;
 	for (size_t i = 0; i < s->nmembers; i++) {
