@@ -36,9 +36,9 @@ list() {  # RECORDS FILE: a CSV of RECORDS rows over the tiny images
 	  END { for (i = 0; i < n; i++) printf "img/%s,a small photo of a thing number %d on a table\n", f[i % NR + 1], i }' \
 		"$OUT/names" > "$2"
 }
-timed() {  # NAME CMD...: "seconds peak-KiB" into $OUT/time.NAME, stderr into $OUT/err.NAME
+timed() {  # NAME CMD...: "seconds peak-KiB user system" into $OUT/time.NAME, stderr into $OUT/err.NAME
 	name=$1; shift
-	/usr/bin/time -f "%e %M" -o "$OUT/time.$name" "$@" > /dev/null 2> "$OUT/err.$name" ||
+	/usr/bin/time -f "%e %M %U %S" -o "$OUT/time.$name" "$@" > /dev/null 2> "$OUT/err.$name" ||
 		{ echo "bench catalog: $name failed:"; cat "$OUT/err.$name"; exit 1; }
 }
 maxrss=0
@@ -75,20 +75,22 @@ done
 rm -f "$OUT/list.csv"
 
 t_ing=$(cut -d' ' -f1 "$OUT/time.ingest")
+cpu_ing=$(awk '{ print $3 + $4 }' "$OUT/time.ingest")
 echo
 echo "bench catalog: $N tiny records (24 px JPEGs, --encode keep), $THREADS threads"
-echo "$prof" | awk -v n="$N" -v t="$t_ing" '
+echo "$prof" | awk -v n="$N" -v t="$t_ing" -v cpu="$cpu_ing" '
   { for (i = 1; i <= NF; i++) { if ($i == "catalog") c = $(i + 1); if ($i == "shards") s = $(i + 1) } }
   END {
-    printf "  ingest:  %.1f s, %.0f records/s\n", t, n / t
+    printf "  ingest:  %.1f s, %.0f records/s; %.1f s of CPU (%.0f us a record)\n", t, n / t, cpu, cpu / n * 1e6
     printf "  catalog: %.0f sample rows/s during the ingest (%.1f s inside catalog calls; shard files %.1f s)\n", n / c, c, s
   }'
 echo "  catalog alone (bench/catalog_insert): $(cat "$OUT/alone.txt")"
 awk -v b="$cat_bytes" -v n="$samples" 'BEGIN {
   printf "  size:    %.0f MB for %d samples = %.0f MB per million samples\n", b / 1e6, n, b / 1e6 / n * 1e6 }'
-awk -v p="$P" -v t4="$(cut -d' ' -f1 "$OUT/time.merge4")" -v r4="$(cut -d' ' -f2 "$OUT/time.merge4")" \
-    -v t16="$(cut -d' ' -f1 "$OUT/time.merge16")" -v r16="$(cut -d' ' -f2 "$OUT/time.merge16")" 'BEGIN {
-  printf "  merge:   4 x %d samples: %.1f s (%.0f samples/s), peak RSS %.1f MiB\n", p, t4, 4 * p / t4, r4 / 1024
-  printf "           16 x %d samples: %.1f s (%.0f samples/s), peak RSS %.1f MiB\n", p, t16, 16 * p / t16, r16 / 1024
-  printf "           16/4: %.2fx the time for 4.00x the samples (linear: 4.00x)\n", t16 / t4 }'
+awk -v p="$P" '{ t[FILENAME] = $1; r[FILENAME] = $2; c[FILENAME] = $3 + $4 } END {
+  a = ARGV[1]; b = ARGV[2]
+  printf "  merge:   4 x %d samples: %.1f s (%.0f samples/s), %.1f s of CPU, peak RSS %.1f MiB\n", p, t[a], 4 * p / t[a], c[a], r[a] / 1024
+  printf "           16 x %d samples: %.1f s (%.0f samples/s), %.1f s of CPU, peak RSS %.1f MiB\n", p, t[b], 16 * p / t[b], c[b], r[b] / 1024
+  printf "           16/4: %.2fx the time, %.2fx the CPU, for 4.00x the samples (linear: 4.00x)\n", t[b] / t[a], c[b] / c[a] }' \
+	"$OUT/time.merge4" "$OUT/time.merge16"
 awk -v m="$maxrss" 'BEGIN { printf "  peak RSS of the ingest and merges: %.1f MiB\n", m / 1024 }'
