@@ -17,6 +17,7 @@
 
 #include "../shards/parquet.h"
 #include "cmd.h"
+#include "opt.h"
 #include "util.h"
 
 void usage_parquet(FILE *f)
@@ -236,20 +237,11 @@ int cmd_parquet(int argc, char **argv)
 	const char *columns = NULL;
 	uint64_t rows = 10;
 
-	if (argc < 2) {
-		usage_parquet(stderr);
-		return TS_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage_parquet(stdout);
-		return TS_EXIT_OK;
-	}
+	static const char *const subs[] = { "head", "schema", NULL };
+	int prc;
+	if (ts_subcmd_pick("parquet", subs, usage_parquet, argc, argv, &prc) < 0)
+		return prc;
 	const char *sub = argv[1];
-	if (strcmp(sub, "head") && strcmp(sub, "schema")) {
-		ts_error("unknown parquet command '%s'", sub);
-		fputs("see 'tessera parquet --help'\n", stderr);
-		return TS_EXIT_USAGE;
-	}
 	argc--;
 	argv++;
 	optind = 1;

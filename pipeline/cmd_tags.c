@@ -19,6 +19,7 @@
 #include "../captions/wordnet.h"
 #include "../shards/dataset.h"
 #include "cmd.h"
+#include "opt.h"
 #include "rewrite.h"
 #include "util.h"
 #include "vocab.h"
@@ -1245,15 +1246,14 @@ done:
 
 int cmd_tags(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "stats"))
-		return tags_stats(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "extract"))
-		return tags_extract(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "import-scores"))
-		return tags_import(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "select"))
-		return tags_select(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "mask"))
-		return tags_mask(argc - 1, argv + 1);
-	return tags_run(argc, argv);
+	static const struct ts_subcmd subs[] = {
+		{ "stats", tags_stats },
+		{ "extract", tags_extract },
+		{ "import-scores", tags_import },
+		{ "select", tags_select },
+		{ "mask", tags_mask },
+		{ NULL, NULL },
+	};
+	/* no subcommand: `tessera tags [options] DATASET` tags it */
+	return ts_subcmd_run("tags", subs, tags_run, usage_tags, argc, argv);
 }

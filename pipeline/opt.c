@@ -378,3 +378,64 @@ char *ts_opt_command_line(int argc, char **argv)
 	}
 	return s;
 }
+
+/* "tokenize, stats or split" */
+static void list_names(char *buf, size_t n, const char *const *names, size_t count)
+{
+	size_t o = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < count && o < n; i++)
+		o += (size_t)snprintf(buf + o, n - o, "%s%s", i == 0 ? "" : i + 1 == count ? " or " : ", ", names[i]);
+}
+
+static int subcmd_unknown(const char *cmd, const char *const *names, size_t count, void (*usage)(FILE *f),
+			  int argc, char **argv)
+{
+	char list[512];
+	list_names(list, sizeof(list), names, count);
+	if (argc < 2) {
+		usage(stderr);
+		return TS_EXIT_USAGE;
+	}
+	return ts_usage_error(cmd, "unknown %s command '%s': expected %s", cmd, argv[1], list);
+}
+
+static int is_help(const char *a)
+{
+	return !strcmp(a, "-h") || !strcmp(a, "--help");
+}
+
+int ts_subcmd_run(const char *cmd, const struct ts_subcmd *subs, int (*dflt)(int argc, char **argv),
+		  void (*usage)(FILE *f), int argc, char **argv)
+{
+	const char *names[32];
+	size_t n = 0;
+	for (; subs[n].name && n < 32; n++) {
+		names[n] = subs[n].name;
+		if (argc >= 2 && !strcmp(argv[1], subs[n].name))
+			return subs[n].fn(argc - 1, argv + 1);
+	}
+	if (argc >= 2 && is_help(argv[1])) {
+		usage(stdout);
+		return TS_EXIT_OK;
+	}
+	if (dflt)
+		return dflt(argc, argv);
+	return subcmd_unknown(cmd, names, n, usage, argc, argv);
+}
+
+int ts_subcmd_pick(const char *cmd, const char *const *names, void (*usage)(FILE *f),
+		   int argc, char **argv, int *rc)
+{
+	size_t n = 0;
+	for (; names[n]; n++)
+		if (argc >= 2 && !strcmp(argv[1], names[n]))
+			return (int)n;
+	if (argc >= 2 && is_help(argv[1])) {
+		usage(stdout);
+		*rc = TS_EXIT_OK;
+		return -1;
+	}
+	*rc = subcmd_unknown(cmd, names, n, usage, argc, argv);
+	return -1;
+}

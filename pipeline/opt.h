@@ -38,6 +38,26 @@ int ts_usage_error(const char *cmd, const char *fmt, ...)
 /* "error: invalid value 'VAL' for OPT: WANT" and the hint; TS_EXIT_USAGE. */
 int ts_opt_bad(const char *cmd, const char *opt, const char *val, const char *want);
 
+/* Second-level commands (`tessera captions split`): each subcommand owns its
+ * function, which gets argv + 1 (its own name first). */
+struct ts_subcmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+/* Run the subcommand argv[1] names.  -h/--help: usage on stdout, 0.  No
+ * name or an unknown one: dflt(argc, argv) when given (`tessera tags DS`),
+ * else the error with the subcommands' names and the usage on stderr,
+ * TS_EXIT_USAGE.  subs ends with a zeroed entry. */
+int ts_subcmd_run(const char *cmd, const struct ts_subcmd *subs, int (*dflt)(int argc, char **argv),
+		  void (*usage)(FILE *f), int argc, char **argv);
+
+/* The same for commands whose subcommands share one option parser: the
+ * index of argv[1] in names (NULL-terminated), or -1 with the exit code in
+ * *rc (0 after --help). */
+int ts_subcmd_pick(const char *cmd, const char *const *names, void (*usage)(FILE *f),
+		   int argc, char **argv, int *rc);
+
 /* --threads: 0 means every online core. */
 int ts_opt_threads(int n);
 

@@ -9,6 +9,7 @@
  * order so callers can merge several datasets with a simple k-way merge.
  * Names read from the catalog are checked before they become paths.
  */
+#include "../base/buf.h"
 #include "dataset.h"
 
 #include <errno.h>
@@ -386,24 +387,9 @@ static int load_tags(struct ts_ds_iter *it, const char *key)
 		sqlite3_stmt *t = it->t;
 		const char *lemma = col_text(t, 2), *text = col_text(t, 3);
 		size_t ll = strlen(lemma) + 1, tl = strlen(text) + 1;
-		if (it->ntags == it->tags_cap) {
-			size_t nc = it->tags_cap ? it->tags_cap * 2 : 16;
-			struct ts_tag_row *nt = realloc(it->tags, nc * sizeof(*nt));
-			if (!nt)
-				return -1;
-			it->tags = nt;
-			it->tags_cap = nc;
-		}
-		if (used + ll + tl > it->tag_text_cap) {
-			size_t nc = it->tag_text_cap ? it->tag_text_cap : 1024;
-			while (nc < used + ll + tl)
-				nc *= 2;
-			char *nt = realloc(it->tag_text, nc);
-			if (!nt)
-				return -1;
-			it->tag_text = nt;
-			it->tag_text_cap = nc;
-		}
+		if (TS_ALLOC_GROW(it->tags, it->tags_cap, it->ntags + 1) ||
+		    TS_ALLOC_GROW(it->tag_text, it->tag_text_cap, used + ll + tl))
+			return -1;
 		memcpy(it->tag_text + used, lemma, ll);
 		memcpy(it->tag_text + used + ll, text, tl);
 		it->tags[it->ntags++] = (struct ts_tag_row){
@@ -462,24 +448,9 @@ static int load_scores(struct ts_ds_iter *it, const char *key)
 		const char *tag = col_text(it->sc, 0);
 		const char *mask = sqlite3_column_type(it->sc, 2) == SQLITE_NULL ? NULL : col_text(it->sc, 2);
 		size_t tl = strlen(tag) + 1, ml = mask ? strlen(mask) + 1 : 0;
-		if (it->nscores == it->scores_cap) {
-			size_t nc = it->scores_cap ? it->scores_cap * 2 : 16;
-			struct ts_score_row *n = realloc(it->scores, nc * sizeof(*n));
-			if (!n)
-				return -1;
-			it->scores = n;
-			it->scores_cap = nc;
-		}
-		if (used + tl + ml > it->score_text_cap) {
-			size_t nc = it->score_text_cap ? it->score_text_cap : 1024;
-			while (nc < used + tl + ml)
-				nc *= 2;
-			char *n = realloc(it->score_text, nc);
-			if (!n)
-				return -1;
-			it->score_text = n;
-			it->score_text_cap = nc;
-		}
+		if (TS_ALLOC_GROW(it->scores, it->scores_cap, it->nscores + 1) ||
+		    TS_ALLOC_GROW(it->score_text, it->score_text_cap, used + tl + ml))
+			return -1;
 		memcpy(it->score_text + used, tag, tl);
 		if (mask)
 			memcpy(it->score_text + used + tl, mask, ml);
@@ -513,18 +484,12 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 	sqlite3_bind_text(m, 1, col_text(q, 0), -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(m) == SQLITE_ROW) {
 		if (n == it->cap) {
-			size_t nc = it->cap ? it->cap * 2 : 8;
-			void *a = realloc(it->mem, nc * sizeof(*it->mem));
-			if (a)
-				it->mem = a;
-			void *b = a ? realloc(it->names, nc * sizeof(*it->names)) : NULL;
-			if (b)
-				it->names = b;
-			void *c = b ? realloc(it->hashes, nc * sizeof(*it->hashes)) : NULL;
-			if (!a || !b || !c)
+			/* three parallel arrays of one capacity */
+			size_t c1 = it->cap, c2 = it->cap, c3 = it->cap;
+			if (TS_ALLOC_GROW(it->mem, c1, n + 1) || TS_ALLOC_GROW(it->names, c2, n + 1) ||
+			    TS_ALLOC_GROW(it->hashes, c3, n + 1))
 				return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-			it->hashes = c;
-			it->cap = nc;
+			it->cap = c1;
 		}
 		snprintf(it->names[n], sizeof(it->names[n]), "%s", col_text(m, 0));
 		snprintf(it->hashes[n], sizeof(it->hashes[n]), "%s", col_text(m, 3));
