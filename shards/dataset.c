@@ -361,7 +361,9 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 	     sqlite3_prepare_v2(ds->db, "select tag, score, mask from tag_scores where key = ?1 order by tag",
 				-1, &it->sc, NULL) != SQLITE_OK) ||
 	    (ds->extra_tables &&
-	     sqlite3_prepare_v2(ds->db, "select mode, sources, regions, epoch, seed from compositions where key = ?1",
+	     sqlite3_prepare_v2(ds->db, ds->version >= 5
+				? "select mode, sources, regions, epoch, seed, path from compositions where key = ?1"
+				: "select mode, sources, regions, epoch, seed, null from compositions where key = ?1",
 				-1, &it->cp, NULL) != SQLITE_OK)) {
 		int rc = db_err(ds, err, "read");
 		ts_ds_iter_free(it);
@@ -420,17 +422,21 @@ static int load_comp(struct ts_ds_iter *it, const char *key)
 	if (sqlite3_step(it->cp) != SQLITE_ROW)
 		return 0;
 	const char *m = col_text(it->cp, 0), *s = col_text(it->cp, 1), *r = col_text(it->cp, 2);
-	size_t a = strlen(m) + 1, b = strlen(s) + 1, c = strlen(r) + 1;
-	char *t = realloc(it->comp_text, a + b + c);
+	const char *p = (const char *)sqlite3_column_text(it->cp, 5);
+	size_t a = strlen(m) + 1, b = strlen(s) + 1, c = strlen(r) + 1, d = p ? strlen(p) + 1 : 0;
+	char *t = realloc(it->comp_text, a + b + c + d);
 	if (!t)
 		return -1;
 	it->comp_text = t;
 	memcpy(t, m, a);
 	memcpy(t + a, s, b);
 	memcpy(t + a + b, r, c);
+	if (p)
+		memcpy(t + a + b + c, p, d);
 	it->comp = (struct ts_comp_row){ .mode = t, .sources_json = t + a, .regions_json = t + a + b,
 					 .epoch = sqlite3_column_int64(it->cp, 3),
-					 .seed = sqlite3_column_int64(it->cp, 4) };
+					 .seed = sqlite3_column_int64(it->cp, 4),
+					 .path = p ? t + a + b + c : NULL };
 	it->has_comp = 1;
 	return 0;
 }
