@@ -192,6 +192,7 @@ bench: deps
 	@$(MAKE) --no-print-directory tessera
 	@sh bench/run.sh
 	@sh bench/fetch.sh
+	@sh bench/catalog.sh
 
 install: tessera
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/share/man/man1

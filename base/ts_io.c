@@ -16,7 +16,7 @@
 
 #define MAX_FAULTS 8
 
-static const char *const kind_names[TS_IO__COUNT] = { "write", "fsync", "rename", "open" };
+static const char *const kind_names[TS_IO__COUNT] = { "write", "fsync", "rename", "open", "read" };
 
 static struct {
 	int kind;

@@ -6,10 +6,12 @@
  * from 1 across the process) of KIND fail with ERRNO, once:
  *   KIND   write (tar shards, sidecars, the catalog's writes through SQLite),
  *          fsync (files, directories and the catalog's syncs), rename,
- *          open (files created for writing)
+ *          open (files created for writing), read (a shard file read back
+ *          whole to hash it: `shards index`, `shards verify`, an SQLite
+ *          shard when it closes; a run's end reads none)
  *   ERRNO  ENOSPC, EIO, EDQUOT, EROFS, EACCES
  * TESSERA_FAULT=count prints, at exit, how many calls of each kind the
- * process made ("tessera: io calls: write=N fsync=N rename=N open=N"), so a
+ * process made ("tessera: io calls: write=N fsync=N rename=N open=N read=N"), so a
  * test knows which N to try.  Compiled in always; without the variable the
  * wrappers cost one branch.
  */
@@ -19,7 +21,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum ts_io_kind { TS_IO_WRITE, TS_IO_FSYNC, TS_IO_RENAME, TS_IO_OPEN, TS_IO__COUNT };
+enum ts_io_kind { TS_IO_WRITE, TS_IO_FSYNC, TS_IO_RENAME, TS_IO_OPEN, TS_IO_READ, TS_IO__COUNT };
 
 /* 0 to go on, or an errno value the caller must fail with (the call is
  * then not made).  Counts the call. */

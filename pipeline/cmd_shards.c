@@ -191,7 +191,7 @@ int cmd_shards(int argc, char **argv)
 			ts_error("%s", e.msg);
 			return TS_EXIT_FAIL;
 		}
-		int irc = ts_shards_index(args[0]);
+		int irc = ts_shards_index(args[0], 1);
 		if (fd >= 0)
 			close(fd);
 		return irc;

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../captions/bpe.h"
@@ -90,6 +91,10 @@ struct ingest {
 	pthread_cond_t cv_work, cv_done, cv_space;
 	uint64_t produced, taken, written;
 	int eof;
+	/* who sleeps, so that a hand-over signals only when someone waits */
+	int idle_workers, writer_waiting, producer_waiting;
+	double writer_wait_s, producer_wait_s;   /* TESSERA_PROFILE */
+	double writer_cpu;                       /* CPU seconds of the writer thread */
 
 	/* writer state (writer thread only) */
 	struct ts_catalog *cat;
@@ -262,7 +267,10 @@ static void process_slot(struct worker *w, struct slot *s)
 	s->orig_w = p.orig_w;
 	s->orig_h = p.orig_h;
 	ts_hash_hex(s->img, s->img_len, s->content_hash);
-	ts_hash_hex(src, src_len, s->image_hash);
+	if (src_len == s->img_len && (src == p.data || !memcmp(src, s->img, src_len)))
+		memcpy(s->image_hash, s->content_hash, sizeof(s->image_hash));   /* --encode keep */
+	else
+		ts_hash_hex(src, src_len, s->image_hash);
 	s->captions_json = json_dumps(caps, JSON_COMPACT | JSON_ENSURE_ASCII);
 	if (w->tok) {
 		const int32_t *ids;
@@ -321,8 +329,11 @@ static void *worker_main(void *arg)
 
 	for (;;) {
 		pthread_mutex_lock(&in->mu);
-		while (in->taken == in->produced && !in->eof)
+		while (in->taken == in->produced && !in->eof) {
+			in->idle_workers++;
 			pthread_cond_wait(&in->cv_work, &in->mu);
+			in->idle_workers--;
+		}
 		if (in->taken == in->produced) {
 			pthread_mutex_unlock(&in->mu);
 			break;
@@ -335,7 +346,9 @@ static void *worker_main(void *arg)
 
 		pthread_mutex_lock(&in->mu);
 		s->done = 1;
-		pthread_cond_broadcast(&in->cv_done);
+		/* wake the writer only for the slot it waits for */
+		if (in->writer_waiting && s == &in->slots[in->written % in->nslots])
+			pthread_cond_signal(&in->cv_done);
 		pthread_mutex_unlock(&in->mu);
 	}
 	return NULL;
@@ -421,6 +434,8 @@ static void write_sample(struct ingest *in, struct slot *s)
 	/* the image, KEY.txt, KEY.json, then members a tar input carries over */
 	struct ts_dsw_member m3[3], *m = m3;
 	size_t nm = 3 + s->rec.nextra;
+	/* the image was hashed by the worker (content_hash): not again */
+	const char *hashes[TS_DSW_MAX_MEMBERS] = { s->content_hash };
 	if (s->rec.nextra && !(m = calloc(nm, sizeof(*m)))) {
 		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		writer_fail(in, &e);
@@ -443,6 +458,7 @@ static void write_sample(struct ingest *in, struct slot *s)
 		.meta_json = s->rec.meta_json,
 		.source_format = s->src_fmt, .fixes = s->fixes,
 		.text = { .tokens = s->tokens },
+		.member_hashes = hashes,
 	};
 	in->bytes_in += s->src_len;
 	if (ts_dsw_sample(in->dsw, &ds, &e))
@@ -458,32 +474,49 @@ static void *writer_main(void *arg)
 	for (;;) {
 		pthread_mutex_lock(&in->mu);
 		while (!(in->written < in->produced && in->slots[in->written % in->nslots].done) &&
-		       !(in->eof && in->written == in->produced))
+		       !(in->eof && in->written == in->produced)) {
+			double t0 = ts_now();
+			in->writer_waiting = 1;
 			pthread_cond_wait(&in->cv_done, &in->mu);
+			in->writer_waiting = 0;
+			in->writer_wait_s += ts_now() - t0;
+		}
 		if (in->eof && in->written == in->produced) {
 			pthread_mutex_unlock(&in->mu);
 			break;
 		}
-		struct slot *s = &in->slots[in->written % in->nslots];
+		/* every finished slot in a row from here, taken with one lock:
+		 * they are the writer's until written moves past them */
+		uint64_t first = in->written, k = 0;
+		while (first + k < in->produced && in->slots[(first + k) % in->nslots].done)
+			k++;
 		pthread_mutex_unlock(&in->mu);
 
-		if (!in->fatal) {
-			if (s->fatal)
-				writer_fail(in, &s->fatal_err);
-			else if (s->rejected)
-				write_reject(in, s);
-			else
-				write_sample(in, s);
+		for (uint64_t i = 0; i < k; i++) {
+			struct slot *s = &in->slots[(first + i) % in->nslots];
+			if (!in->fatal) {
+				if (s->fatal)
+					writer_fail(in, &s->fatal_err);
+				else if (s->rejected)
+					write_reject(in, s);
+				else
+					write_sample(in, s);
+			}
+			ts_progress_update(in->progress, in->resumed_record + first + i + 1,
+					   in->bytes_in, in->n_rejects);
+			slot_clear(s);
 		}
-		ts_progress_update(in->progress, in->resumed_record + in->written + 1,
-				   in->bytes_in, in->n_rejects);
 
 		pthread_mutex_lock(&in->mu);
-		slot_clear(s);
-		in->written++;
-		pthread_cond_signal(&in->cv_space);
+		in->written += k;
+		/* the producer refills in bursts: wake it when half the ring is free */
+		if (in->producer_waiting && in->produced - in->written <= in->nslots / 2)
+			pthread_cond_signal(&in->cv_space);
 		pthread_mutex_unlock(&in->mu);
 	}
+	struct timespec ct;
+	if (getenv("TESSERA_PROFILE") && !clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ct))
+		in->writer_cpu = (double)ct.tv_sec + (double)ct.tv_nsec * 1e-9;
 	return NULL;
 }
 
@@ -874,13 +907,19 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 				continue;
 			}
 			pthread_mutex_lock(&in->mu);
-			while (in->produced - in->written >= in->nslots)
+			while (in->produced - in->written >= in->nslots) {
+				double tw = ts_now();
+				in->producer_waiting = 1;
 				pthread_cond_wait(&in->cv_space, &in->mu);
+				in->producer_waiting = 0;
+				in->producer_wait_s += ts_now() - tw;
+			}
 			struct slot *s = &in->slots[in->produced % in->nslots];
 			s->rec = rec;
 			memset(&rec, 0, sizeof(rec));
 			in->produced++;
-			pthread_cond_signal(&in->cv_work);
+			if (in->idle_workers)
+				pthread_cond_signal(&in->cv_work);
 			pthread_mutex_unlock(&in->mu);
 		}
 		ts_record_release(&rec);
@@ -932,6 +971,16 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	double secs = ts_now() - t0;
 	if (!failed)
 		print_summary(in, secs, interrupted);
+	if (getenv("TESSERA_PROFILE")) {
+		/* where the writer thread's time went (docs/performance.md) */
+		fprintf(stderr, "tessera: profile: %" PRIu64 " records, %" PRIu64 " samples in %.2f s;"
+			" writer CPU: catalog %.2f s (%.0f sample rows/s), shards %.2f s, the rest %.2f s;"
+			" writer waiting for workers %.2f s; producer waiting for ring space %.2f s\n",
+			in->written, ds.samples, secs, ds.catalog_seconds,
+			ds.catalog_seconds > 0 ? (double)ds.samples / ds.catalog_seconds : 0.0,
+			ds.shard_seconds, in->writer_cpu - ds.catalog_seconds - ds.shard_seconds,
+			in->writer_wait_s, in->producer_wait_s);
+	}
 	{
 		json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "samples", (json_int_t)in->n_samples,
 				       "rejects", (json_int_t)in->n_rejects,

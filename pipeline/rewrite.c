@@ -122,7 +122,7 @@ static int roll_forward(const char *outdir)
 	}
 	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME, outdir);
 	fsync_path(tmp, 1);
-	if (ts_shards_index(outdir))
+	if (ts_shards_index(outdir, 0))
 		return -1;
 	remove_tmp(tmp);
 	fsync_path(outdir, 1);
@@ -447,7 +447,8 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	}
 	if (tty && sl.n)
 		fputc('\n', stderr);
-	if (rejects_before(&r, UINT64_MAX) || ts_dsw_finish(r.w, end, &r.e))
+	if (rejects_before(&r, UINT64_MAX) || ts_dsw_finish(r.w, end, &r.e) ||
+	    ts_catalog_create_indexes(cat, &r.e))
 		goto fail;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(r.w, &ds);

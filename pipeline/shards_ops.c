@@ -9,6 +9,7 @@
  * single run over the whole input, and so are the catalog rows.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -37,6 +38,10 @@ struct part {
 	const struct ts_ds_reject *r;   /* current reject, NULL at end */
 	uint64_t end_record;            /* end of the input as this part saw it */
 	unsigned index, count;
+	int fd;                         /* the tar shard being read, kept open */
+	char fd_shard[32];
+	uint8_t *buf;                   /* the current sample's members */
+	size_t cap;
 };
 
 static int part_end_record(const struct ts_ds_shard *s, void *user)
@@ -80,6 +85,57 @@ static int advance_reject(struct part *p, struct ts_err *e)
 	return r < 0 ? r : 0;
 }
 
+/* A tar sample's members lie together in their shard (data, the next
+ * header, data...): one pread of that span from the shard file, kept open
+ * while the part's samples are in it, instead of an open per member. */
+static int read_tar_members(struct part *p, const struct ts_ds_sample *s, const char *path,
+			    struct ts_dsw_member *m, struct ts_err *e)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (size_t i = 0; i < s->nmembers; i++) {
+		const struct ts_ds_member *x = &s->members[i];
+		if (x->offset > UINT64_MAX - x->size)
+			return ts_err_set(e, TS_ERR_INVALID, TS_R_NONE, "'%s': member '%s' has a bad offset",
+					  p->dir, x->name);
+		if (x->offset < lo)
+			lo = x->offset;
+		if (x->offset + x->size > hi)
+			hi = x->offset + x->size;
+	}
+	if (hi - lo > SIZE_MAX - 1)
+		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+	size_t span = (size_t)(hi - lo);
+	if (p->fd < 0 || strcmp(p->fd_shard, s->shard_name)) {
+		if (p->fd >= 0)
+			close(p->fd);
+		p->fd_shard[0] = '\0';
+		if ((p->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s", path, strerror(errno));
+		snprintf(p->fd_shard, sizeof(p->fd_shard), "%s", s->shard_name);
+	}
+	if (p->cap < span + 1) {
+		uint8_t *nb = realloc(p->buf, span + 1);
+		if (!nb)
+			return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		p->buf = nb;
+		p->cap = span + 1;
+	}
+	for (size_t got = 0; got < span;) {
+		ssize_t r = pread(p->fd, p->buf + got, span - got, (off_t)(lo + got));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot read the members of '%s' at %llu of '%s'",
+					  s->key, (unsigned long long)lo, path);
+		got += (size_t)r;
+	}
+	for (size_t i = 0; i < s->nmembers; i++) {
+		m[i].data = p->buf + (s->members[i].offset - lo);
+		m[i].len = (size_t)s->members[i].size;
+	}
+	return TS_OK;
+}
+
 static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 {
 	const struct ts_ds_sample *s = p->s;
@@ -92,9 +148,15 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 		return ts_err_set(e, TS_ERR_INVALID, TS_R_NONE, "'%s': sample %s has %zu members",
 				  p->dir, s->key, s->nmembers);
 	ts_dataset_shard_path(p->ds, s->shard_name, path, sizeof(path));
-	for (size_t i = 0; i < s->nmembers && !rc; i++) {
+	size_t nl = strlen(s->shard_name);
+	int tar = nl > 4 && !strcmp(s->shard_name + nl - 4, ".tar");
+	for (size_t i = 0; i < s->nmembers; i++) {
 		const char *dot = strchr(s->members[i].name, '.');
 		m[i].ext = dot ? dot + 1 : "";
+	}
+	if (tar)
+		rc = read_tar_members(p, s, path, m, e);
+	for (size_t i = 0; i < s->nmembers && !rc && !tar; i++) {
 		rc = ts_shard_read_member(path, s->members[i].name, s->members[i].offset,
 					  s->members[i].size, &data[i], &m[i].len, e);
 		m[i].data = data[i];
@@ -141,6 +203,7 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 	for (int i = 0; i < n; i++) {
 		char *raw, *o;
 		parts[i].dir = dirs[i];
+		parts[i].fd = -1;
 		if (ts_dataset_open(&parts[i].ds, dirs[i], &e)) {
 			ts_error("%s", e.msg);
 			goto out;
@@ -333,6 +396,9 @@ out:
 		ts_ds_iter_free(parts[i].si);
 		ts_ds_iter_free(parts[i].ri);
 		ts_dataset_close(parts[i].ds);
+		if (parts[i].fd >= 0)
+			close(parts[i].fd);
+		free(parts[i].buf);
 	}
 	free(parts);
 	free(fp);
@@ -343,10 +409,10 @@ out:
 
 /* ---- index: the sidecars loaders read (shards/index.c) ---------------------------- */
 
-int ts_shards_index(const char *outdir)
+int ts_shards_index(const char *outdir, int rehash)
 {
 	struct ts_err e = TS_ERR_INIT;
-	if (ts_dataset_write_index(outdir, &e)) {
+	if (ts_dataset_write_index_flags(outdir, rehash ? TS_INDEX_REHASH : 0, &e)) {
 		ts_error("%s", e.msg[0] ? e.msg : "cannot write the shard index");
 		return TS_EXIT_FAIL;
 	}

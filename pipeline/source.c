@@ -215,6 +215,40 @@ static int under(const char *real, const char *real_root)
 	return !strncmp(real, real_root, n) && (real[n] == '/' || real[n] == '\0');
 }
 
+/* realpath(joined) for a file that is not a symbolic link, from the
+ * realpath of its directory, which is kept for the next call: a list
+ * names thousands of files in a few directories, and realpath() costs a
+ * readlink per path component.  NULL (nothing cached) when the last
+ * component is a link, ".", "..", missing or unreadable: the caller then
+ * calls realpath() itself, which gives the exact error.  *st receives the
+ * file's lstat (= stat, not being a link).  The cache is the source's,
+ * which one thread reads. */
+static char *cached_realpath(struct ts_source *src, const char *joined, struct stat *st)
+{
+	const char *slash = strrchr(joined, '/');
+	if (!slash || slash == joined || !slash[1] || !strcmp(slash + 1, ".") || !strcmp(slash + 1, ".."))
+		return NULL;
+	size_t dlen = (size_t)(slash - joined);
+	if (!src->dir_cache || strlen(src->dir_cache) != dlen || memcmp(src->dir_cache, joined, dlen)) {
+		free(src->dir_cache);
+		free(src->dir_real);
+		src->dir_real = NULL;
+		if (!(src->dir_cache = strndup(joined, dlen)))
+			return NULL;
+		src->dir_real = realpath(src->dir_cache, NULL);
+	}
+	if (!src->dir_real)
+		return NULL;
+	char *cand = ts_src_join(src->dir_real, slash + 1);
+	if (!cand)
+		return NULL;
+	if (lstat(cand, st) || S_ISLNK(st->st_mode)) {
+		free(cand);
+		return NULL;
+	}
+	return cand;
+}
+
 int ts_src_resolve(const struct ts_source *src, const char *rel, char **out,
 		   struct ts_err *err)
 {
@@ -240,7 +274,12 @@ int ts_src_resolve(const struct ts_source *src, const char *rel, char **out,
 	}
 	if (!joined)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	if (!(real = realpath(joined, NULL))) {
+	struct stat st;
+	int have_st = 0;
+	real = cached_realpath((struct ts_source *)src, joined, &st);
+	if (real)
+		have_st = 1;
+	else if (!(real = realpath(joined, NULL))) {
 		int e = errno;
 		int rc;
 		if (e == ENOMEM)
@@ -261,8 +300,7 @@ int ts_src_resolve(const struct ts_source *src, const char *rel, char **out,
 		free(real);
 		return TS_ERR_INVALID;
 	}
-	struct stat st;
-	if (stat(real, &st) || !S_ISREG(st.st_mode)) {
+	if ((!have_st && stat(real, &st)) || !S_ISREG(st.st_mode)) {
 		ts_err_set(err, TS_ERR_IO, TS_R_SOURCE_UNREADABLE,
 			   "cannot read '%s': not a regular file", joined);
 		free(joined);
@@ -286,6 +324,8 @@ int ts_resolve_under(const char *root, const char *rel, int confine, char **out,
 	src.opts.confine = confine;
 	int rc = ts_src_resolve(&src, rel, out, err);
 	free(src.real_root);
+	free(src.dir_cache);
+	free(src.dir_real);
 	return rc;
 }
 
@@ -798,6 +838,8 @@ void ts_source_close(struct ts_source *src)
 	free(src->input);
 	free(src->root);
 	free(src->real_root);
+	free(src->dir_cache);
+	free(src->dir_real);
 	free(src->image_col);
 	free(src->caption_col);
 	free(src->id_col);

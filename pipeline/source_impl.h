@@ -23,6 +23,7 @@ struct ts_source {
 	char *input;              /* INPUT as given */
 	char *root;               /* image root as given or derived */
 	char *real_root;          /* realpath(root), for ts_src_resolve() */
+	char *dir_cache, *dir_real;   /* ts_src_resolve(): the last directory and its realpath */
 	char *image_col;          /* NULL: the format's defaults */
 	char *caption_col;
 	char *id_col;             /* --id-col: see ts_source_opts */

@@ -15,7 +15,12 @@
  * drops anything past the last complete prefix).  Times are ISO-8601 UTC
  * ("2024-05-01T12:34:56Z").  Besides the documented tables the schema has
  * indexes on samples(shard), members(shard) and rejects(record), which the
- * resume deletes and record-ordered readers use.
+ * resume deletes and record-ordered readers use.  The first two are made
+ * after the bulk load, by ts_catalog_create_indexes() at the end of a run
+ * (one sorted pass instead of an index insert per row); a catalog that a
+ * kill left without them resumes the same way (the resume's deletes scan
+ * instead of seeking), and one that has them keeps them up to date.
+ * The connection is used by one thread at a time (SQLITE_OPEN_NOMUTEX).
  */
 #include "shards.h"
 
@@ -53,7 +58,7 @@ static const char schema_sql[] =
 	" options text, started text, ended text, status text, summary text);\n"
 	"create table shards(idx integer primary key, name text unique,"
 	" samples integer, bytes integer, hash text, complete integer,"
-	" first_record integer, end_record integer);\n"
+	" first_record integer, end_record integer, md5 text);\n"
 	"create table samples(key text primary key, record integer unique,"
 	" shard integer, width integer, height integer, orig_width integer,"
 	" orig_height integer, format text, content_hash text, image_hash text,"
@@ -64,8 +69,6 @@ static const char schema_sql[] =
 	" offset integer, size integer, hash text, primary key(key, name));\n"
 	"create table rejects(record integer, source text, stage text,"
 	" reason text, message text, path text, detail text);\n"
-	"create index samples_shard on samples(shard);\n"
-	"create index members_shard on members(shard);\n"
 	"create index rejects_record on rejects(record);\n"
 	TAGS_SQL;
 
@@ -77,7 +80,7 @@ enum {
 	Q_SHARD_LIST,
 	Q_INTENT, Q_DROPPED,
 	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS, Q_SCORE, Q_DEL_SCORES, Q_COMP, Q_DEL_COMPS,
-	Q_DEL_REJECT_ONE,
+	Q_DEL_REJECT_ONE, Q_MEMBER3,
 	Q__COUNT
 };
 
@@ -92,7 +95,7 @@ static const char *const stmt_sql[Q__COUNT] = {
 			" values(?1, ?2, ?3, ?4, 'running')",
 	[Q_RUN_END] = "update runs set ended = ?2, status = ?3, summary = ?4 where id = ?1",
 	[Q_SHARD] = "insert or replace into shards(idx, name, samples, bytes, hash,"
-		    " complete, first_record, end_record) values(?1, ?2, ?3, ?4, ?5, 1, ?6, ?7)",
+		    " complete, first_record, end_record, md5) values(?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
 	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
 		     " orig_width, orig_height, format, content_hash, image_hash,"
 		     " source, caption, captions, tokens, short_caption, short_tokens,"
@@ -121,6 +124,11 @@ static const char *const stmt_sql[Q__COUNT] = {
 		   " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[Q_DEL_COMPS] = "delete from compositions where shard >= ?1",
 	[Q_DEL_REJECT_ONE] = "delete from rejects where record = ?1",
+	/* three members in one statement (an image, KEY.txt, KEY.json): the
+	 * same rows in the same order, a third of the statement overhead */
+	[Q_MEMBER3] = "insert into members(key, shard, name, offset, size, hash)"
+		      " values(?1, ?2, ?3, ?4, ?5, ?6), (?1, ?2, ?7, ?8, ?9, ?10),"
+		      " (?1, ?2, ?11, ?12, ?13, ?14)",
 };
 
 struct ts_catalog {
@@ -226,6 +234,19 @@ static int query_int(struct ts_catalog *cat, const char *sql, sqlite3_int64 *v,
 	return rc;
 }
 
+/* shards.md5 (the file's MD5, streamed by the shard writer for the wids
+ * index) came within versions 4 and 5: a catalog written before gets the column
+ * (NULL for its shards, whose MD5 the index then reads from the file). */
+static int ensure_md5_column(struct ts_catalog *cat, struct ts_err *err)
+{
+	sqlite3_int64 has = 0;
+	int rc = query_int(cat, "select count(*) from pragma_table_info('shards') where name = 'md5'",
+			   &has, err, "open");
+	if (rc || has)
+		return rc;
+	return exec(cat, "alter table shards add column md5 text", err, "upgrade the schema of");
+}
+
 static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 {
 	sqlite3_int64 version = 0, objects = 0;
@@ -237,9 +258,12 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return ts_err_set(err, TS_ERR_UNSUPPORTED, TS_R_NONE,
 				  "cannot open '%s': catalog schema version %lld is newer than this tessera supports (%d)",
 				  cat->path, (long long)version, CATALOG_VERSION);
-	if (version == CATALOG_VERSION)
-		/* tables version 2 gained while it was being written */
-		return exec(cat, TAGS_SQL, err, "open");
+	if (version == CATALOG_VERSION) {
+		/* tables and columns the version gained while it was being written */
+		if ((rc = exec(cat, TAGS_SQL, err, "open")))
+			return rc;
+		return ensure_md5_column(cat, err);
+	}
 	if (version >= 1 && version <= 4) {
 		/* version 2 added the caption columns of the text layer, version
 		 * 3 the image path and extra metadata of samples and rejects,
@@ -277,6 +301,8 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 				  "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = exec(cat, TAGS_SQL " pragma user_version = 5", err, "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = ensure_md5_column(cat, err);
 		if (rc == TS_OK)
 			rc = exec(cat, "commit", err, "upgrade the schema of");
 		if (rc != TS_OK)
@@ -319,7 +345,7 @@ static int set_pragmas(struct ts_catalog *cat, struct ts_err *err)
 	}
 	sqlite3_finalize(q);
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma synchronous = normal; pragma cache_size = -512", err, "open");
+		rc = exec(cat, "pragma synchronous = normal; pragma cache_size = -16384", err, "open");
 	return rc;
 }
 
@@ -422,7 +448,7 @@ int ts_catalog_open(struct ts_catalog **out, const char *path,
 		free(cat);
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "cannot open '%s': path too long", path);
 	}
-	if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, catalog_vfs()) != SQLITE_OK) {
+	if (sqlite3_open_v2(path, &cat->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, catalog_vfs()) != SQLITE_OK) {
 		if (!cat->db) {
 			free(cat);
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
@@ -651,21 +677,29 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 	bind_text(q, 22, s->fixes);
 	if ((rc = run(cat, q, err, "write to")))
 		return rc;
-	q = cat->q[Q_MEMBER];
 	for (size_t i = 0; i < s->nmembers; i++) {
 		const struct ts_member_row *m = &s->members[i];
 		if (!fits_i64(m->offset) || !fits_i64(m->size))
 			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
 					  "cannot write to '%s': member '%s' out of range",
 					  cat->path, m->name ? m->name : "");
+	}
+	for (size_t i = 0; i < s->nmembers;) {
+		size_t k = s->nmembers - i >= 3 ? 3 : 1;
+		q = cat->q[k == 3 ? Q_MEMBER3 : Q_MEMBER];
 		bind_text(q, 1, s->key);
 		sqlite3_bind_int64(q, 2, s->shard);
-		bind_text(q, 3, m->name);
-		bind_u64(q, 4, m->offset);
-		bind_u64(q, 5, m->size);
-		bind_text(q, 6, m->hash);
+		for (size_t j = 0; j < k; j++) {
+			const struct ts_member_row *m = &s->members[i + j];
+			int b = 3 + 4 * (int)j;
+			bind_text(q, b, m->name);
+			bind_u64(q, b + 1, m->offset);
+			bind_u64(q, b + 2, m->size);
+			bind_text(q, b + 3, m->hash);
+		}
 		if ((rc = run(cat, q, err, "write to")))
 			return rc;
+		i += k;
 	}
 	q = cat->q[Q_TAG];
 	for (size_t i = 0; i < s->ntags; i++) {
@@ -755,6 +789,7 @@ static int insert_shard(struct ts_catalog *cat, const struct ts_shard_row *shard
 	bind_text(q, 5, shard->hash);
 	bind_u64(q, 6, shard->first_record);
 	bind_u64(q, 7, shard->end_record);
+	bind_text(q, 8, shard->md5 && shard->md5[0] ? shard->md5 : NULL);
 	return run(cat, q, err, "write to");
 }
 
@@ -863,6 +898,13 @@ int ts_catalog_foreach_shard_name(struct ts_catalog *cat, long long from_idx,
 		rc = db_err(cat, err, "read");
 	sqlite3_reset(d);
 	return rc;
+}
+
+int ts_catalog_create_indexes(struct ts_catalog *cat, struct ts_err *err)
+{
+	return exec(cat, "create index if not exists samples_shard on samples(shard);"
+		    " create index if not exists members_shard on members(shard);", err,
+		    "index");
 }
 
 void ts_catalog_exec(struct ts_catalog *cat, const char *sql)

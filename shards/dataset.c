@@ -243,8 +243,13 @@ int ts_dataset_foreach_shard(struct ts_dataset *ds,
 {
 	sqlite3_stmt *q = NULL;
 	int rc = 0, st;
-	if (sqlite3_prepare_v2(ds->db, "select idx, name, samples, bytes, hash, complete,"
-			       " first_record, end_record from shards order by idx",
+	/* md5: NULL in catalogs written before the shard writer streamed it */
+	int has_md5 = ts_dataset_has_column(ds, "shards", "md5");
+	if (sqlite3_prepare_v2(ds->db, has_md5 ?
+			       "select idx, name, samples, bytes, hash, complete,"
+			       " first_record, end_record, md5 from shards order by idx" :
+			       "select idx, name, samples, bytes, hash, complete,"
+			       " first_record, end_record, null from shards order by idx",
 			       -1, &q, NULL) != SQLITE_OK)
 		return db_err(ds, err, "read");
 	while ((st = sqlite3_step(q)) == SQLITE_ROW) {
@@ -255,6 +260,7 @@ int ts_dataset_foreach_shard(struct ts_dataset *ds,
 			.complete = sqlite3_column_int(q, 5),
 			.first_record = (uint64_t)sqlite3_column_int64(q, 6),
 			.end_record = (uint64_t)sqlite3_column_int64(q, 7),
+			.md5 = (const char *)sqlite3_column_text(q, 8),
 		};
 		if (!ts_shard_name_ok(s.name)) {
 			rc = bad_name(ds, s.name, err);

@@ -23,6 +23,7 @@ struct ts_ds_shard {
 	const char *hash;
 	int complete;
 	uint64_t first_record, end_record;
+	const char *md5;           /* MD5 of the file as the writer streamed it, or NULL */
 };
 
 struct ts_ds_member {
@@ -126,8 +127,14 @@ int ts_dataset_has_column(struct ts_dataset *ds, const char *table, const char *
 int ts_dataset_version(const struct ts_dataset *ds);
 
 /* Write the loaders' sidecars of OUTDIR/shards (shards/index.c):
- * sizes.json, shardindex.json, NNNNNN.idx, NNNNNN_stats.json. */
+ * sizes.json, shardindex.json, NNNNNN.idx, NNNNNN_stats.json.  Every
+ * value comes from the catalog: no shard file is read, except the tar
+ * shards whose MD5 the catalog lacks (written before it was recorded). */
 int ts_dataset_write_index(const char *outdir, struct ts_err *err);
+/* TS_INDEX_REHASH: read every tar shard to compute its MD5 instead
+ * (`tessera shards index`). */
+#define TS_INDEX_REHASH 1
+int ts_dataset_write_index_flags(const char *outdir, int flags, struct ts_err *err);
 
 /* Read len bytes at offset of a file into buf (pread, exact). */
 int ts_read_at(const char *path, uint64_t offset, void *buf, size_t len, struct ts_err *err);

@@ -8,6 +8,8 @@
  */
 #include "shards.h"
 
+#include "../base/ts_io.h"
+
 #include <errno.h>
 #include <md5.h>
 #include <stdio.h>
@@ -75,7 +77,13 @@ int ts_file_hash_hex(const char *path, char *xxh3_hex, char *md5_hex, struct ts_
 	MD5_CTX md5;
 	uint8_t buf[1 << 16], dig[MD5_DIGEST_LENGTH];
 	size_t n;
+	int fe = ts_io_fault(TS_IO_READ);   /* counted: the tests check a run reads none back */
 
+	if (fe) {
+		if (f)
+			fclose(f);
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot read '%s': %s", path, strerror(fe));
+	}
 	if (!f)
 		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s", path,
 				  strerror(errno));

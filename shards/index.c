@@ -3,7 +3,10 @@
  * (webdataset), shardindex.json (wids), NNNNNN.idx (DALI) and
  * NNNNNN_stats.json (img2dataset's keys); formats in docs/formats.md.
  * Each file is written to NAME.tmp and renamed, so a reader never sees a
- * half-written one.  Nothing here prints.
+ * half-written one.  Nothing here prints.  Every value comes from the
+ * catalog, the MD5 of shardindex.json too (the shard writer streams it
+ * while writing), so the end of a run reads no shard; only `shards index`
+ * (TS_INDEX_REHASH) and catalogs older than the md5 column read the files.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +30,7 @@ struct idx_state {
 	struct ts_ds_iter *ri;              /* rejects, in record order */
 	const struct ts_ds_reject *r;
 	struct ts_err *e;
+	int rehash;
 };
 
 static int write_text(const char *path, const char *text, struct ts_err *e)
@@ -76,16 +80,30 @@ static int write_json(const char *path, json_t *j, struct ts_err *e)
 	return rc;
 }
 
-/* DALI's index: "v1.2 N", then per sample "ext offset size name" per member. */
-static int dali_line(const struct ts_ds_sample *s, void *user)
+/* DALI's index: "v1.2 N", then per sample "ext offset size name" per
+ * member.  The shard's members in offset order (tar order: a sample's
+ * members lie together, samples in record order), one query per shard
+ * rather than one per sample. */
+struct dali {
+	FILE *f;
+	char key[64];
+	int any;
+};
+
+static int dali_member(const struct ts_ds_row *r, void *user)
 {
-	FILE *f = user;
-	for (size_t i = 0; i < s->nmembers; i++) {
-		const char *dot = strchr(s->members[i].name, '.');
-		fprintf(f, "%s%s %" PRIu64 " %" PRIu64 " %s", i ? " " : "", dot ? dot + 1 : "",
-			s->members[i].offset, s->members[i].size, s->members[i].name);
-	}
-	fputc('\n', f);
+	struct dali *d = user;
+	const char *key = ts_ds_row_text(r, 0), *name = ts_ds_row_text(r, 1);
+	if (!key || !name)
+		return 0;
+	const char *dot = strchr(name, '.');
+	int same = d->any && !strcmp(d->key, key);
+	if (d->any && !same)
+		fputc('\n', d->f);
+	fprintf(d->f, "%s%s %" PRId64 " %" PRId64 " %s", same ? " " : "", dot ? dot + 1 : "",
+		ts_ds_row_int(r, 2), ts_ds_row_int(r, 3), name);
+	snprintf(d->key, sizeof(d->key), "%s", key);
+	d->any = 1;
 	return 0;
 }
 
@@ -98,12 +116,16 @@ static int index_shard(const struct ts_ds_shard *sh, void *user)
 	int rc;
 
 	snprintf(base, sizeof(base), "%.*s", (int)strcspn(sh->name, "."), sh->name);
-	ts_dataset_shard_path(st->ds, sh->name, path, sizeof(path));
-	if ((rc = ts_file_hash_hex(path, NULL, md5, st->e)))
-		return rc;
 	json_object_set_new(st->sizes, sh->name, json_integer((json_int_t)sh->samples));
 	if (strcmp(sh->name + strlen(sh->name) - 4, ".tar"))
 		goto stats;     /* wids and DALI read tars only */
+	if (!st->rehash && sh->md5 && strlen(sh->md5) == 32) {
+		memcpy(md5, sh->md5, 33);
+	} else {
+		ts_dataset_shard_path(st->ds, sh->name, path, sizeof(path));
+		if ((rc = ts_file_hash_hex(path, NULL, md5, st->e)))
+			return rc;
+	}
 	json_array_append_new(st->shardlist, json_pack("{s:s, s:I, s:I, s:s}",
 		"url", sh->name, "nsamples", (json_int_t)sh->samples,
 		"filesize", (json_int_t)sh->bytes, "md5sum", md5));
@@ -113,7 +135,17 @@ static int index_shard(const struct ts_ds_shard *sh, void *user)
 	if (!f)
 		return ts_err_set(st->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	fprintf(f, "v1.2 %" PRIu64 "\n", sh->samples);
-	rc = ts_dataset_foreach_sample(st->ds, (long)sh->idx, dali_line, f, st->e);
+	{
+		char idx[32];
+		const char *params[1] = { idx };
+		struct dali d = { .f = f };
+		snprintf(idx, sizeof(idx), "%u", sh->idx);
+		rc = ts_dataset_query(st->ds, "select key, name, offset, size from members"
+				      " where shard = cast(?1 as integer) order by offset",
+				      params, 1, dali_member, &d, st->e);
+		if (d.any)
+			fputc('\n', f);
+	}
 	fclose(f);
 	if (!rc) {
 		snprintf(path, sizeof(path), "%s/shards/%s.idx", ts_dataset_dir(st->ds), base);
@@ -160,8 +192,13 @@ stats:;
 
 int ts_dataset_write_index(const char *outdir, struct ts_err *err)
 {
+	return ts_dataset_write_index_flags(outdir, 0, err);
+}
+
+int ts_dataset_write_index_flags(const char *outdir, int flags, struct ts_err *err)
+{
 	struct ts_err e = TS_ERR_INIT;
-	struct idx_state st = { .e = &e };
+	struct idx_state st = { .e = &e, .rehash = (flags & TS_INDEX_REHASH) != 0 };
 	char path[PATH_MAX + 64];
 	int rc = TS_ERR_IO;
 

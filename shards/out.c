@@ -424,6 +424,8 @@ int ts_out_finish(struct ts_out *o, uint64_t end_record, struct ts_err *err)
 {
 	int rc = ts_dsw_finish(o->w, end_record, err);
 	if (!rc)
+		rc = ts_catalog_create_indexes(o->cat, err);
+	if (!rc)
 		rc = ts_dataset_write_index(o->dir, err);
 	if (!rc)
 		o->finished = 1;

@@ -63,6 +63,14 @@ int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
 			const void *data, size_t len, uint64_t *data_offset,
 			struct ts_err *err);
 
+/* The same, the bytes left in the writer's buffer (1 MiB) until it fills or
+ * ts_shard_writer_flush()/finish writes them: a sample's members with one
+ * write(2).  A failed write fails the call that made it. */
+int ts_shard_writer_add_buffered(struct ts_shard_writer *w, const char *name,
+				 const void *data, size_t len, uint64_t *data_offset,
+				 struct ts_err *err);
+int ts_shard_writer_flush(struct ts_shard_writer *w, struct ts_err *err);
+
 /* Bytes written so far, headers and padding included. */
 uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w);
 
@@ -71,6 +79,12 @@ uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w);
  * may be NULL.  On failure the temporary file is removed and w is freed. */
 int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 			   char *hash_hex, struct ts_err *err);
+/* The same, and md5_hex (TS_MD5_HEX_LEN + 1 bytes, may be NULL) receives
+ * the MD5 of the whole file, streamed while it was written; an SQLite
+ * shard (which is not written front to back) gives "" there. */
+#define TS_MD5_HEX_LEN 32
+int ts_shard_writer_finish_md5(struct ts_shard_writer *w, uint64_t *total_bytes,
+			       char *hash_hex, char *md5_hex, struct ts_err *err);
 
 /* Remove the temporary file and free w.  Accepts NULL. */
 void ts_shard_writer_abort(struct ts_shard_writer *w);
@@ -133,7 +147,8 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *        started TEXT, ended TEXT, status TEXT, summary TEXT)
  *   shards(idx INTEGER PRIMARY KEY, name TEXT UNIQUE, samples INTEGER,
  *          bytes INTEGER, hash TEXT, complete INTEGER,
- *          first_record INTEGER, end_record INTEGER) -- records [first, end)
+ *          first_record INTEGER, end_record INTEGER, -- records [first, end)
+ *          md5 TEXT)                                -- of the file, NULL when not known
  *   samples(key TEXT PRIMARY KEY, record INTEGER UNIQUE, shard INTEGER,
  *           width INTEGER, height INTEGER, orig_width INTEGER,
  *           orig_height INTEGER, format TEXT, content_hash TEXT,
@@ -193,6 +208,11 @@ int ts_catalog_resume_drop(struct ts_catalog *cat, unsigned *next_shard,
 int ts_catalog_foreach_shard_name(struct ts_catalog *cat, long long from_idx,
 				  int (*fn)(const char *name, void *user), void *user,
 				  struct ts_err *err);
+
+/* Create the indexes on samples(shard) and members(shard) if missing: a new
+ * catalog is bulk-loaded without them, and every command that wrote one
+ * calls this at the end (before the sidecars, which read by shard). */
+int ts_catalog_create_indexes(struct ts_catalog *cat, struct ts_err *err);
 
 /* Run SQL whose result does not matter (pragmas at close). */
 void ts_catalog_exec(struct ts_catalog *cat, const char *sql);
@@ -290,6 +310,7 @@ struct ts_shard_row {
 	uint64_t samples, bytes;
 	const char *hash;
 	uint64_t first_record, end_record;
+	const char *md5;           /* MD5 of the file as hex, or NULL/"" (stored as NULL) */
 };
 
 /* One transaction: the shard row (complete = 1), its samples and members,

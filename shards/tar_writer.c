@@ -21,7 +21,13 @@
  *
  * libarchive writes straight through our callback (no blocking buffer), so
  * the byte counter after archive_write_header() is the member's data
- * offset.  The callback also feeds a streaming XXH3-128 of the whole file.
+ * offset.  The callback collects the bytes in a 1 MiB buffer, written when
+ * full and at the end of every add (the shard writer of writer.c adds a
+ * sample's members buffered and flushes once): a header, a member and its
+ * padding are three callbacks, so one write(2) per sample instead of three
+ * per member, while a failed write still fails the call that made it.  The callback also feeds a streaming XXH3-128 and MD5 (libmd) of
+ * the whole file, so nothing reads a shard back to hash it: the MD5 goes
+ * into the catalog for the wids index (shardindex.json's md5sum).
  * The file is written as shards_dir/.NNNNNN.tar.tmp; finish writes the end
  * blocks, fsyncs, renames to NNNNNN.tar and fsyncs the directory, so a
  * final name always means a complete file.
@@ -34,6 +40,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <md5.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,8 +59,11 @@ struct ts_shard_writer {
 	int failed;        /* a write failed: only abort is possible */
 	int discard;       /* aborting: drop whatever libarchive still writes */
 	int write_errno;   /* errno of the failed write(2) */
-	uint64_t bytes;
+	uint64_t bytes;            /* accepted from libarchive (written + buffered) */
+	uint8_t *buf;              /* bytes not yet written */
+	size_t blen;
 	struct ts_hasher *hash;
+	MD5_CTX md5;
 	char dir[PATH_MAX];
 	char tmp[PATH_MAX];
 	char final[PATH_MAX];
@@ -65,28 +75,52 @@ char *ts_shard_name(unsigned index, char *buf, size_t bufsz)
 	return buf;
 }
 
-static la_ssize_t write_cb(struct archive *a, void *user, const void *buf, size_t len)
-{
-	struct ts_shard_writer *w = user;
-	const char *p = buf;
-	size_t left = len;
+#define TAR_BUF (1u << 20)
 
-	if (w->discard)
-		return (la_ssize_t)len;
-	while (left > 0) {
-		ssize_t n = ts_io_write(w->fd, p, left);
+/* Write the buffered bytes: 0, or -1 with errno. */
+static int flush_buf(struct ts_shard_writer *w)
+{
+	size_t off = 0;
+	while (off < w->blen) {
+		ssize_t n = ts_io_write(w->fd, w->buf + off, w->blen - off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			w->write_errno = errno;
-			archive_set_error(a, errno, "%s", strerror(errno));
 			return -1;
 		}
-		ts_hasher_update(w->hash, p, (size_t)n);
-		w->bytes += (uint64_t)n;
-		p += n;
-		left -= (size_t)n;
+		off += (size_t)n;
 	}
+	w->blen = 0;
+	return 0;
+}
+
+static la_ssize_t write_cb(struct archive *a, void *user, const void *buf, size_t len)
+{
+	struct ts_shard_writer *w = user;
+	const uint8_t *p = buf;
+	size_t left = len;
+
+	if (w->discard)
+		return (la_ssize_t)len;
+	if (w->write_errno) {
+		archive_set_error(a, w->write_errno, "%s", strerror(w->write_errno));
+		return -1;
+	}
+	ts_hasher_update(w->hash, p, len);
+	MD5Update(&w->md5, p, len);
+	while (left > 0) {
+		size_t n = TAR_BUF - w->blen < left ? TAR_BUF - w->blen : left;
+		memcpy(w->buf + w->blen, p, n);
+		w->blen += n;
+		p += n;
+		left -= n;
+		if (w->blen == TAR_BUF && flush_buf(w)) {
+			archive_set_error(a, w->write_errno, "%s", strerror(w->write_errno));
+			return -1;
+		}
+	}
+	w->bytes += (uint64_t)len;
 	return (la_ssize_t)len;
 }
 
@@ -108,6 +142,7 @@ static void writer_free(struct ts_shard_writer *w, int remove_tmp)
 	if (remove_tmp && w->tmp[0])
 		unlink(w->tmp);
 	ts_hasher_free(w->hash);
+	free(w->buf);
 	free(w);
 }
 
@@ -144,8 +179,10 @@ int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
 				  "cannot create a shard in '%s': path too long", shards_dir);
 	}
 	w->hash = ts_hasher_new();
+	MD5Init(&w->md5);
+	w->buf = malloc(TAR_BUF);
 	w->a = archive_write_new();
-	if (!w->hash || !w->a) {
+	if (!w->hash || !w->a || !w->buf) {
 		w->tmp[0] = '\0';
 		writer_free(w, 0);
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
@@ -172,9 +209,8 @@ int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
 	return TS_OK;
 }
 
-int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
-			const void *data, size_t len, uint64_t *data_offset,
-			struct ts_err *err)
+static int add_member(struct ts_shard_writer *w, const char *name, const void *data, size_t len,
+		      uint64_t *data_offset, int flush, struct ts_err *err)
 {
 	struct archive_entry *e;
 	const char *p = data;
@@ -219,11 +255,44 @@ int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
 		p += n;
 		left -= (size_t)n;
 	}
-	if (archive_write_finish_entry(w->a) != ARCHIVE_OK)
+	if (archive_write_finish_entry(w->a) != ARCHIVE_OK) {
 		rc = ar_err(w, err, "write");
+		goto out;
+	}
+	if (flush)
+		rc = ts_shard_writer_flush(w, err);
 out:
 	archive_entry_free(e);
 	return rc;
+}
+
+int ts_shard_writer_add(struct ts_shard_writer *w, const char *name,
+			const void *data, size_t len, uint64_t *data_offset,
+			struct ts_err *err)
+{
+	return add_member(w, name, data, len, data_offset, 1, err);
+}
+
+int ts_shard_writer_add_buffered(struct ts_shard_writer *w, const char *name,
+				 const void *data, size_t len, uint64_t *data_offset,
+				 struct ts_err *err)
+{
+	return add_member(w, name, data, len, data_offset, 0, err);
+}
+
+int ts_shard_writer_flush(struct ts_shard_writer *w, struct ts_err *err)
+{
+	if (w->sql || !w->blen)
+		return TS_OK;
+	if (w->failed)
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE,
+				  "cannot write '%s': an earlier write failed", w->tmp);
+	if (flush_buf(w)) {
+		w->failed = 1;
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", w->tmp,
+				  strerror(w->write_errno));
+	}
+	return TS_OK;
 }
 
 uint64_t ts_shard_writer_bytes(const struct ts_shard_writer *w)
@@ -252,8 +321,16 @@ static int fsync_dir(const char *dir, struct ts_err *err)
 int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 			   char *hash_hex, struct ts_err *err)
 {
+	return ts_shard_writer_finish_md5(w, total_bytes, hash_hex, NULL, err);
+}
+
+int ts_shard_writer_finish_md5(struct ts_shard_writer *w, uint64_t *total_bytes,
+			       char *hash_hex, char *md5_hex, struct ts_err *err)
+{
 	int rc = TS_OK;
 
+	if (md5_hex)
+		md5_hex[0] = '\0';
 	if (w->sql) {
 		rc = ts_sqlshard_finish(w->sql, total_bytes, hash_hex, err);
 		free(w);
@@ -266,6 +343,11 @@ int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 	}
 	if (archive_write_close(w->a) != ARCHIVE_OK) {
 		rc = ar_err(w, err, "finish");
+		goto fail;
+	}
+	if (flush_buf(w)) {
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot write '%s': %s", w->tmp,
+				strerror(w->write_errno));
 		goto fail;
 	}
 	if (w->bytes % 512) {
@@ -298,6 +380,16 @@ int ts_shard_writer_finish(struct ts_shard_writer *w, uint64_t *total_bytes,
 		*total_bytes = w->bytes;
 	if (hash_hex)
 		ts_hasher_hex(w->hash, hash_hex);
+	if (md5_hex) {
+		static const char digits[] = "0123456789abcdef";
+		uint8_t dig[MD5_DIGEST_LENGTH];
+		MD5Final(dig, &w->md5);
+		for (int i = 0; i < MD5_DIGEST_LENGTH; i++) {
+			md5_hex[2 * i] = digits[dig[i] >> 4];
+			md5_hex[2 * i + 1] = digits[dig[i] & 15];
+		}
+		md5_hex[2 * MD5_DIGEST_LENGTH] = '\0';
+	}
 	writer_free(w, 0);
 	return TS_OK;
 fail:

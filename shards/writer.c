@@ -22,17 +22,31 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "shards.h"
 
+/* CPU seconds of the calling thread (the writer's), for the time spent in
+ * the catalog and the shards: ts_dsw_stats, printed by the ingest with
+ * TESSERA_PROFILE=1.  Without the variable nothing is timed (0). */
+static double thread_cpu(const struct ts_dsw *w);
 struct ts_dsw {
 	struct ts_dsw_opts o;
 	struct ts_shard_writer *sw;
 	unsigned shard_idx;
 	uint64_t shard_first, shard_samples;
 	int pending;               /* rows sent since the last commit */
+	int profile;               /* TESSERA_PROFILE set: time the calls */
 	struct ts_dsw_stats st;
 };
+
+static double thread_cpu(const struct ts_dsw *w)
+{
+	struct timespec t;
+	if (!w->profile || clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t))
+		return 0;
+	return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
 
 static void hook(struct ts_dsw *w, const char *point)
 {
@@ -46,6 +60,7 @@ int ts_dsw_new(struct ts_dsw **out, const struct ts_dsw_opts *o, struct ts_err *
 	if (!w)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	w->o = *o;
+	w->profile = getenv("TESSERA_PROFILE") != NULL;
 	w->shard_idx = o->first_shard;
 	w->shard_first = o->first_record;
 	*out = w;
@@ -57,15 +72,18 @@ int ts_dsw_new(struct ts_dsw **out, const struct ts_dsw_opts *o, struct ts_err *
  * every row sent since the last commit visible. */
 static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err)
 {
-	char name[32], hash[TS_HASH_HEX_LEN + 1];
+	char name[32], hash[TS_HASH_HEX_LEN + 1], md5[TS_MD5_HEX_LEN + 1];
 	uint64_t bytes;
 	int rc;
 
 	if (!w->sw)
 		return TS_OK;
 	snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
-	rc = ts_shard_writer_finish(w->sw, &bytes, hash, err);
+	double t0 = thread_cpu(w);
+	rc = ts_shard_writer_finish_md5(w->sw, &bytes, hash, md5, err);
 	w->sw = NULL;
+	double t1 = thread_cpu(w);
+	w->st.shard_seconds += t1 - t0;
 	if (rc)
 		return rc;
 	hook(w, "shard-renamed");
@@ -73,8 +91,12 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 		.idx = w->shard_idx, .name = name,
 		.samples = w->shard_samples, .bytes = bytes, .hash = hash,
 		.first_record = w->shard_first, .end_record = w->o.retry ? w->shard_first : end_record,
+		.md5 = md5,
 	};
-	if ((rc = ts_catalog_stream_commit(w->o.cat, &sr, err)))
+	t0 = thread_cpu(w);
+	rc = ts_catalog_stream_commit(w->o.cat, &sr, err);
+	w->st.catalog_seconds += thread_cpu(w) - t0;
+	if (rc)
 		return rc;
 	w->pending = 0;
 	w->st.shards++;
@@ -116,24 +138,36 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
 		/* rows pending here are rejects of this shard's range: a resume
 		 * drops them with the unfinished shard if it comes to that */
-		if ((rc = ts_catalog_shard_intent(w->o.cat, w->shard_idx, name, err)))
+		double t0 = thread_cpu(w);
+		rc = ts_catalog_shard_intent(w->o.cat, w->shard_idx, name, err);
+		w->st.catalog_seconds += thread_cpu(w) - t0;
+		if (rc)
 			return rc;
 		w->pending = 0;
 		hook(w, "shard-open");
-		if ((rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
-						     (enum ts_store)w->o.store, err)))
+		t0 = thread_cpu(w);
+		rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
+						(enum ts_store)w->o.store, err);
+		w->st.shard_seconds += thread_cpu(w) - t0;
+		if (rc)
 			return rc;
 	}
 	snprintf(key, sizeof(key), "%09" PRIu64, s->record);
+	double t0 = thread_cpu(w);
 	for (size_t i = 0; i < s->nmembers; i++) {
 		snprintf(names[i], sizeof(names[i]), "%s.%s", key, s->members[i].ext);
-		ts_hash_hex(s->members[i].data, s->members[i].len, hashes[i]);
+		if (s->member_hashes && s->member_hashes[i])   /* hashed by the caller */
+			snprintf(hashes[i], sizeof(hashes[i]), "%s", s->member_hashes[i]);
+		else
+			ts_hash_hex(s->members[i].data, s->members[i].len, hashes[i]);
 		mem[i] = (struct ts_member_row){ .name = names[i], .size = s->members[i].len,
 						 .hash = hashes[i] };
-		if ((rc = ts_shard_writer_add(w->sw, names[i], s->members[i].data,
-					      s->members[i].len, &mem[i].offset, err)))
+		if ((rc = ts_shard_writer_add_buffered(w->sw, names[i], s->members[i].data,
+						       s->members[i].len, &mem[i].offset, err)))
 			return rc;
 	}
+	if ((rc = ts_shard_writer_flush(w->sw, err)))
+		return rc;
 	struct ts_sample_row row = {
 		.key = key, .record = s->record, .shard = w->shard_idx,
 		.width = s->width, .height = s->height,
@@ -150,9 +184,13 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.comp = s->comp,
 		.members = mem, .nmembers = s->nmembers,
 	};
+	double t1 = thread_cpu(w);
+	w->st.shard_seconds += t1 - t0;
 	if (w->o.retry && (rc = ts_catalog_stream_forget_rejects(w->o.cat, s->record, err)))
 		return rc;
-	if ((rc = ts_catalog_stream_sample(w->o.cat, &row, err)))
+	rc = ts_catalog_stream_sample(w->o.cat, &row, err);
+	w->st.catalog_seconds += thread_cpu(w) - t1;
+	if (rc)
 		return rc;
 	w->pending = 1;
 	w->st.samples++;
@@ -170,9 +208,11 @@ int ts_dsw_reject_row(struct ts_dsw *w, const struct ts_reject_row *row, struct 
 	r.stage = r.stage ? r.stage : "";
 	r.reason = r.reason ? r.reason : "";
 	r.message = r.message ? r.message : "";
+	double t0 = thread_cpu(w);
 	int rc = w->o.retry ? ts_catalog_stream_forget_rejects(w->o.cat, r.record, err) : 0;
 	if (rc == 0)
 		rc = ts_catalog_stream_reject(w->o.cat, &r, err);
+	w->st.catalog_seconds += thread_cpu(w) - t0;
 	if (rc == 0)
 		w->pending = 1;
 	return rc;
@@ -197,8 +237,10 @@ int ts_dsw_finish(struct ts_dsw *w, uint64_t end_record, struct ts_err *err)
 	if (!w->pending)
 		return TS_OK;
 	/* rejects after a shard that closed on its sample count */
+	double t0 = thread_cpu(w);
 	if ((rc = ts_catalog_stream_commit(w->o.cat, NULL, err)) == 0)
 		w->pending = 0;
+	w->st.catalog_seconds += thread_cpu(w) - t0;
 	return rc;
 }
 

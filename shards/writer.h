@@ -40,6 +40,9 @@ struct ts_dsw_sample {
 	const struct ts_score_row *scores;   /* rows for tag_scores */
 	size_t nscores;
 	const struct ts_comp_row *comp;      /* a compositions row (tessera compose) */
+	/* NULL, or per member ts_hash_hex() of its data when the caller has
+	 * it already (NULL entries: the writer hashes that member) */
+	const char *const *member_hashes;
 };
 
 #define TS_DSW_MAX_MEMBERS 64
@@ -87,6 +90,9 @@ void ts_dsw_free(struct ts_dsw *w);      /* accepts NULL */
 struct ts_dsw_stats {
 	uint64_t samples, shards, bytes;
 	uint64_t last_samples, last_bytes;   /* of the shard committed last */
+	/* with TESSERA_PROFILE set (else 0): CPU time of the writer's thread
+	 * inside catalog calls (rows, commits) and writing shard files */
+	double catalog_seconds, shard_seconds;
 };
 void ts_dsw_stats(const struct ts_dsw *w, struct ts_dsw_stats *st);
 

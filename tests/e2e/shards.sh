@@ -1,6 +1,7 @@
 #!/bin/sh
 # e2e: partitions (--part, Slurm, Kubernetes) merged back equal a single run;
-# shards ls/cat/verify; the loader sidecars against their formats.
+# shards ls/cat/verify; the loader sidecars against their formats; the end of
+# a run reads no shard back (the MD5 of shardindex.json is streamed).
 SUITE=shards
 . tests/e2e/lib.sh
 SAMPLE=tests/data/sample
@@ -195,6 +196,54 @@ PYEOF
 	[ $? -eq 1 ] && grep -q "sample $key" "$TMP/sqv"
 }
 
+# ---- the end of a run reads no shard back (docs/formats.md, "Sidecars") ------
+io_reads() {  # FILE: the read count TESSERA_FAULT=count printed there
+	sed -n 's/^tessera: io calls: .* read=\([0-9]*\).*/\1/p' "$1"
+}
+
+md5_recorded() {  # DIR: for every tar shard, catalog md5 = md5sum of the file = shardindex.json
+	d=$1
+	sqlite3 "$d/catalog.sqlite" "select name || ' ' || ifnull(md5, 'NULL') from shards order by idx" > "$TMP/md5.cat"
+	(cd "$d/shards" && for f in $(ls | grep '^[0-9]*\.tar$'); do echo "$f $(md5sum < "$f" | cut -d' ' -f1)"; done) > "$TMP/md5.file"
+	cmp -s "$TMP/md5.cat" "$TMP/md5.file" || { echo "$d: catalog md5 (<) against md5sum (>):"; diff "$TMP/md5.cat" "$TMP/md5.file"; return 1; }
+	"$PY" -c 'import json, sys
+idx = json.load(open(sys.argv[1]))
+print("\n".join(s["url"] + " " + s["md5sum"] for s in idx["shardlist"]))' "$d/shards/shardindex.json" > "$TMP/md5.idx" || return 1
+	cmp -s "$TMP/md5.idx" "$TMP/md5.file" || { echo "$d: shardindex.json md5sum (<) against md5sum (>):"; diff "$TMP/md5.idx" "$TMP/md5.file"; return 1; }
+}
+
+no_reread() {
+	rm -rf "$TMP/nr" "$TMP/nrk" "$TMP/nrm" "$TMP/nrs"
+	TESSERA_FAULT=count "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/nr" 2> "$TMP/nr.err" || { cat "$TMP/nr.err"; return 1; }
+	check_eq "shard files ingest read back" "$(io_reads "$TMP/nr.err")" 0 || return 1
+	md5_recorded "$TMP/nr" || return 1
+	same_dataset "$TMP/nr" "$TMP/single" || return 1
+	# killed after two shards and resumed: the kept shards keep the MD5 the
+	# catalog has, and the resumed run reads none of them
+	TESSERA_CRASH_AT=shard-committed:2 "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/nrk" 2>/dev/null
+	check_eq "killed ingest" "$?" 137 || return 1
+	sqlite3 "$TMP/nrk/catalog.sqlite" "select idx || ' ' || md5 from shards where complete = 1 order by idx" > "$TMP/nrk.before"
+	check_eq "shards the kill left" "$(wc -l < "$TMP/nrk.before")" 2 || return 1
+	TESSERA_FAULT=count "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/nrk" 2> "$TMP/nrk.err" || { cat "$TMP/nrk.err"; return 1; }
+	check_eq "shard files the resumed ingest read back" "$(io_reads "$TMP/nrk.err")" 0 || return 1
+	sqlite3 "$TMP/nrk/catalog.sqlite" "select idx || ' ' || md5 from shards where idx < 2 order by idx" > "$TMP/nrk.after"
+	cmp -s "$TMP/nrk.before" "$TMP/nrk.after" || { echo "the kept shards' MD5 changed:"; diff "$TMP/nrk.before" "$TMP/nrk.after"; return 1; }
+	md5_recorded "$TMP/nrk" || return 1
+	same_dataset "$TMP/nrk" "$TMP/single" || return 1
+	# merge and a rewrite read none back either
+	TESSERA_FAULT=count "$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/nrm" 2> "$TMP/nrm.err" || { cat "$TMP/nrm.err"; return 1; }
+	check_eq "shard files merge read back" "$(io_reads "$TMP/nrm.err")" 0 || return 1
+	md5_recorded "$TMP/nrm" || return 1
+	TESSERA_FAULT=count "$TESSERA" captions split -q --rule longclip "$TMP/nr" -o "$TMP/nrs" 2> "$TMP/nrs.err" || { cat "$TMP/nrs.err"; return 1; }
+	check_eq "shard files captions split read back" "$(io_reads "$TMP/nrs.err")" 0 || return 1
+	md5_recorded "$TMP/nrs" || return 1
+	# shards index is the command that reads them: every tar, the same sidecars
+	cp "$TMP/nr/shards/shardindex.json" "$TMP/nr.idx"
+	TESSERA_FAULT=count "$TESSERA" shards index "$TMP/nr" 2> "$TMP/nri.err" || { cat "$TMP/nri.err"; return 1; }
+	check_eq "tar shards shards index read" "$(io_reads "$TMP/nri.err")" "$(ls "$TMP/nr/shards" | grep -c '^[0-9]*\.tar$')" || return 1
+	cmp "$TMP/nr/shards/shardindex.json" "$TMP/nr.idx"
+}
+
 if [ ! -f "$SAMPLE/EXPECTED.tsv" ]; then
 	skip all "tests/data/sample is missing"
 else
@@ -207,6 +256,7 @@ else
 	t verify_ok_and_flip verify_ok_and_flip
 	if [ -n "$PY" ]; then t sidecars sidecars; else skip sidecars "python3 not found"; fi
 	t index_regenerates index_regenerates
+	if [ -n "$PY" ]; then t no_reread no_reread; else skip no_reread "python3 not found"; fi
 	t sqlite_store sqlite_store
 fi
 finish

@@ -1026,7 +1026,7 @@ static void catalog_resume(void)
 	/* the state a crash leaves: shard 2 started but not complete (its row,
 	 * samples and members present), rejects beyond shard 1 */
 	CHECK(exec_sql(db,
-		"insert into shards values(2, '000002.tar', 1, 0, NULL, 0, 7, 9);"
+		"insert into shards(idx, name, samples, bytes, hash, complete, first_record, end_record) values(2, '000002.tar', 1, 0, NULL, 0, 7, 9);"
 		"insert into samples(key, record, shard) values('000000007', 7, 2);"
 		"insert into members values('000000007', 2, '000000007.jpg', 512, 10, NULL);"
 		"insert into rejects(record, reason) values(8, 'image.corrupt');"
