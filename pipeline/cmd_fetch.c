@@ -109,6 +109,9 @@ void usage_fetch(FILE *f)
 "      --encode FMT        jpeg, webp, png, keep (default: jpeg)\n"
 "      --quality Q         JPEG/WebP quality 1-100 (default: 95)\n"
 "      --subsampling S     JPEG chroma subsampling: 420 (default) or 444\n"
+"      --shard-digits N    digits of shard names: NNNNNNNN.tar and\n"
+"                          NNNNNNNN_stats.json with 8, as DataComp's tools\n"
+"                          read them (default: 6; --stats-digits is the same)\n"
 "      --max-caption-bytes N  reject captions longer than N bytes (default: 1MiB)\n"
 "      --vocab PATH        CLIP vocabulary for the catalog's token counts\n"
 "      --no-tokens         do not count CLIP tokens\n"
@@ -361,6 +364,7 @@ static int retry_setup(const char *dir, struct ts_ingest_opts *o, struct ts_fetc
 	o->px.max_pixels = (uint64_t)I("max_pixels");
 	o->px.quality = (int)I("quality");
 	o->subsampling = I("subsampling") == 444 ? 444 : 420;
+	o->shard_digits = (int)I("shard_digits");
 	o->shard_samples = (uint64_t)I("shard_samples");
 	o->shard_bytes = (uint64_t)I("shard_bytes");
 	o->max_file_bytes = (uint64_t)I("max_file_bytes");

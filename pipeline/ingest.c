@@ -579,6 +579,8 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 		json_object_set_new(j, "confine", json_true());
 	if (j && o->subsampling == 444)
 		json_object_set_new(j, "subsampling", json_integer(444));
+	if (j && o->shard_digits && o->shard_digits != 6)
+		json_object_set_new(j, "shard_digits", json_integer(o->shard_digits));
 	if (j && o->src.quoting)
 		json_object_set_new(j, "quoting", json_string(o->src.quoting == TS_QUOTING_CSV
 							      ? "csv" : "none"));
@@ -802,7 +804,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	{
 		struct ts_out_opts oo = {
 			.dir = o->outdir, .meta_key = "ingest_options", .fingerprint = fp,
-			.overwrite = o->overwrite, .store = o->store,
+			.overwrite = o->overwrite, .store = o->store, .name_digits = o->shard_digits,
 			.shard_samples = o->shard_samples, .shard_bytes = o->shard_bytes,
 			.inputs = o->inputs, .ninputs = o->ninputs,
 			.command_line = o->command_line, .version = TS_VERSION,

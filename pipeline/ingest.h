@@ -18,6 +18,7 @@ struct ts_ingest_opts {
 	struct ts_source_opts src;
 	struct ts_process_opts px;
 	int subsampling;             /* JPEG chroma: 420 (default, also 0) or 444 */
+	int shard_digits;            /* digits of shard and sidecar names (0: 6; DataComp: 8) */
 	int threads;                 /* workers; 0 = all cores */
 	uint64_t shard_samples;      /* default 10000 */
 	uint64_t shard_bytes;        /* default 1 GiB */

@@ -208,6 +208,11 @@ int ts_opt_writer(int c, const char *arg, struct ts_ingest_opts *o, struct ts_op
 			return ts_opt_bad(cmd, "--quality", arg, "expected an integer from 1 to 100");
 		o->px.quality = (int)l;
 		break;
+	case TS_OPT_SHARD_DIGITS:
+		if (ts_parse_int(arg, 5, 12, &l))
+			return ts_opt_bad(cmd, "--shard-digits", arg, "expected a number of digits from 5 to 12");
+		o->shard_digits = (int)l;
+		break;
 	case TS_OPT_SUBSAMPLING:
 		if (strcmp(arg, "420") && strcmp(arg, "444"))
 			return ts_opt_bad(cmd, "--subsampling", arg, "expected 420 or 444");

@@ -225,9 +225,11 @@ char *ts_dataset_meta(struct ts_dataset *ds, const char *name)
 
 int ts_shard_name_ok(const char *name)
 {
-	if (!name || strspn(name, "0123456789") != 6)
+	/* 6 digits (8 with --shard-digits 8), more once the number needs them */
+	size_t n = name ? strspn(name, "0123456789") : 0;
+	if (n < 5 || n > 12)
 		return 0;
-	return !strcmp(name + 6, ".tar") || !strcmp(name + 6, ".sqlite");
+	return !strcmp(name + n, ".tar") || !strcmp(name + n, ".sqlite");
 }
 
 static int bad_name(struct ts_dataset *ds, const char *name, struct ts_err *err)

@@ -398,7 +398,8 @@ int ts_out_open(struct ts_out **out, const struct ts_out_opts *opt, struct ts_er
 		.shards_dir = o->shards_dir, .cat = o->cat,
 		.first_shard = o->resume_shards, .first_record = o->resume_record,
 		.shard_samples = opt->shard_samples, .shard_bytes = opt->shard_bytes,
-		.store = opt->store, .hook = opt->hook, .hook_user = opt->hook_user,
+		.store = opt->store, .name_digits = opt->name_digits,
+		.hook = opt->hook, .hook_user = opt->hook_user,
 		.retry = opt->retry,
 	};
 	if ((rc = ts_dsw_new(&o->w, &dopts, err)))

@@ -33,6 +33,7 @@ struct ts_out_opts {
 	int overwrite;                 /* start afresh (removing only what is ours) */
 	int no_resume;                 /* an existing dataset is an error (merge) */
 	int store;                     /* enum ts_store */
+	int name_digits;               /* digits of shard names (0: 6) */
 	uint64_t shard_samples, shard_bytes;
 	const char *const *inputs;     /* paths this run reads, checked against what it may remove */
 	int ninputs;

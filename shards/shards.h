@@ -46,6 +46,10 @@ int ts_file_hash_hex(const char *path, char *xxh3_hex, char *md5_hex, struct ts_
 int ts_shard_name_ok(const char *name);
 
 /* "000042.tar" into buf (>= 32 bytes); returns buf. */
+/* "NNNNNN.ext": index zero-padded to digits (TS_SHARD_DIGITS by default;
+ * DataComp's tools want 8), wider when the number needs it. */
+#define TS_SHARD_DIGITS 6
+char *ts_shard_name_fmt(unsigned index, int digits, const char *ext, char *buf, size_t bufsz);
 char *ts_shard_name(unsigned index, char *buf, size_t bufsz);
 
 struct ts_shard_writer;
@@ -96,7 +100,7 @@ const char *ts_store_ext(enum ts_store store);   /* "tar", "sqlite" */
 /* Like ts_shard_writer_open, for either store; for SQLite the "data
  * offset" add() reports is the member's rowid in the shard. */
 int ts_shard_writer_open_store(struct ts_shard_writer **out, const char *shards_dir,
-			       unsigned index, enum ts_store store, struct ts_err *err);
+			       unsigned index, int digits, enum ts_store store, struct ts_err *err);
 
 /* ---- tar shard reader (tests, verify, wds input) ------------------------ */
 

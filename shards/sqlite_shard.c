@@ -55,7 +55,7 @@ void ts_sqlshard_abort(struct ts_sqlshard *s)
 	free(s);
 }
 
-int ts_sqlshard_open(struct ts_sqlshard **out, const char *dir, unsigned index,
+int ts_sqlshard_open(struct ts_sqlshard **out, const char *dir, unsigned index, int digits,
 		     struct ts_err *err)
 {
 	struct ts_sqlshard *s = calloc(1, sizeof(*s));
@@ -63,8 +63,10 @@ int ts_sqlshard_open(struct ts_sqlshard **out, const char *dir, unsigned index,
 	if (!s)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	snprintf(s->dir, sizeof(s->dir), "%s", dir);
-	snprintf(s->tmp, sizeof(s->tmp), "%s/.%06u.sqlite.tmp", dir, index);
-	snprintf(s->final, sizeof(s->final), "%s/%06u.sqlite", dir, index);
+	if (digits <= 0)
+		digits = 6;
+	snprintf(s->tmp, sizeof(s->tmp), "%s/.%0*u.sqlite.tmp", dir, digits, index);
+	snprintf(s->final, sizeof(s->final), "%s/%0*u.sqlite", dir, digits, index);
 	unlink(s->tmp);
 	if (sqlite3_open_v2(s->tmp, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) ||
 	    sqlite3_exec(s->db, "pragma journal_mode = off; pragma synchronous = off;"

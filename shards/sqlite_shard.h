@@ -9,7 +9,7 @@
 #include "shards.h"
 
 struct ts_sqlshard;
-int ts_sqlshard_open(struct ts_sqlshard **out, const char *dir, unsigned index,
+int ts_sqlshard_open(struct ts_sqlshard **out, const char *dir, unsigned index, int digits,
 		     struct ts_err *err);
 int ts_sqlshard_add(struct ts_sqlshard *s, const char *name, const void *data, size_t len,
 		    uint64_t *rowid, struct ts_err *err);

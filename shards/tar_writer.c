@@ -69,10 +69,15 @@ struct ts_shard_writer {
 	char final[PATH_MAX];
 };
 
+char *ts_shard_name_fmt(unsigned index, int digits, const char *ext, char *buf, size_t bufsz)
+{
+	snprintf(buf, bufsz, "%0*u.%s", digits > 0 ? digits : TS_SHARD_DIGITS, index, ext);
+	return buf;
+}
+
 char *ts_shard_name(unsigned index, char *buf, size_t bufsz)
 {
-	snprintf(buf, bufsz, "%06u.tar", index);
-	return buf;
+	return ts_shard_name_fmt(index, TS_SHARD_DIGITS, "tar", buf, bufsz);
 }
 
 #define TAR_BUF (1u << 20)
@@ -156,8 +161,17 @@ static int ar_err(struct ts_shard_writer *w, struct ts_err *err, const char *wha
 			  s ? s : "unknown libarchive error");
 }
 
+static int writer_open(struct ts_shard_writer **out, const char *shards_dir,
+		       unsigned index, int digits, struct ts_err *err);
+
 int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
 			 unsigned index, struct ts_err *err)
+{
+	return writer_open(out, shards_dir, index, TS_SHARD_DIGITS, err);
+}
+
+static int writer_open(struct ts_shard_writer **out, const char *shards_dir,
+		       unsigned index, int digits, struct ts_err *err)
 {
 	struct ts_shard_writer *w;
 	char name[32];
@@ -168,7 +182,7 @@ int ts_shard_writer_open(struct ts_shard_writer **out, const char *shards_dir,
 	if (!w)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	w->fd = -1;
-	ts_shard_name(index, name, sizeof(name));
+	ts_shard_name_fmt(index, digits, "tar", name, sizeof(name));
 	n1 = snprintf(w->tmp, sizeof(w->tmp), "%s/.%s.tmp", shards_dir, name);
 	n2 = snprintf(w->final, sizeof(w->final), "%s/%s", shards_dir, name);
 	snprintf(w->dir, sizeof(w->dir), "%s", shards_dir);
@@ -413,17 +427,17 @@ const char *ts_store_ext(enum ts_store store)
 }
 
 int ts_shard_writer_open_store(struct ts_shard_writer **out, const char *shards_dir,
-			       unsigned index, enum ts_store store, struct ts_err *err)
+			       unsigned index, int digits, enum ts_store store, struct ts_err *err)
 {
 	struct ts_shard_writer *w;
 	int rc;
 	if (store != TS_STORE_SQLITE)
-		return ts_shard_writer_open(out, shards_dir, index, err);
+		return writer_open(out, shards_dir, index, digits, err);
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	w->fd = -1;
-	if ((rc = ts_sqlshard_open(&w->sql, shards_dir, index, err))) {
+	if ((rc = ts_sqlshard_open(&w->sql, shards_dir, index, digits, err))) {
 		free(w);
 		return rc;
 	}

@@ -78,7 +78,7 @@ static int close_shard(struct ts_dsw *w, uint64_t end_record, struct ts_err *err
 
 	if (!w->sw)
 		return TS_OK;
-	snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
+	ts_shard_name_fmt(w->shard_idx, w->o.name_digits, ts_store_ext((enum ts_store)w->o.store), name, sizeof(name));
 	double t0 = thread_cpu(w);
 	rc = ts_shard_writer_finish_md5(w->sw, &bytes, hash, md5, err);
 	w->sw = NULL;
@@ -135,7 +135,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 	if (!w->sw) {
 		/* the name is in the catalog before the file exists */
 		char name[32];
-		snprintf(name, sizeof(name), "%06u.%s", w->shard_idx, ts_store_ext((enum ts_store)w->o.store));
+		ts_shard_name_fmt(w->shard_idx, w->o.name_digits, ts_store_ext((enum ts_store)w->o.store), name, sizeof(name));
 		/* rows pending here are rejects of this shard's range: a resume
 		 * drops them with the unfinished shard if it comes to that */
 		double t0 = thread_cpu(w);
@@ -146,7 +146,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		w->pending = 0;
 		hook(w, "shard-open");
 		t0 = thread_cpu(w);
-		rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx,
+		rc = ts_shard_writer_open_store(&w->sw, w->o.shards_dir, w->shard_idx, w->o.name_digits,
 						(enum ts_store)w->o.store, err);
 		w->st.shard_seconds += thread_cpu(w) - t0;
 		if (rc)

@@ -54,6 +54,7 @@ struct ts_dsw_opts {
 	uint64_t first_record;      /* where the next shard's record range starts */
 	uint64_t shard_samples, shard_bytes;
 	int store;                  /* enum ts_store: tar (0) or sqlite */
+	int name_digits;            /* digits of shard names (0: TS_SHARD_DIGITS) */
 	int retry;                  /* tessera fetch --retry-failed: samples and rejects are of
 	                               records before first_record; each replaces the record's
 	                               earlier rejects, and shards get the empty range

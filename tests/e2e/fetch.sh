@@ -290,6 +290,12 @@ list_options() {
 	timeout 30 "$TESSERA" fetch -q $RES --no-tokens --preset cc3m "$TMP/cc3m.tsv" -o "$TMP/cc3m" || return 1
 	got=$(sqlite3 "$TMP/cc3m/catalog.sqlite" "select group_concat(caption, ';') from samples")
 	[ "$got" = "A lake at dawn;Pink heather" ] || { echo "cc3m captions: $got"; return 1; }
+	# DataComp's naming: 8-digit shards and stats, which its resharder reads
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES --no-tokens --preset cc3m --stats-digits 8 "$TMP/cc3m.tsv" -o "$TMP/cc3m8" || return 1
+	check "$(cd "$TMP/cc3m8/shards" && ls | tr '\n' ' ')" = "00000000.idx 00000000.tar 00000000_stats.json shardindex.json sizes.json " || return 1
+	"$PY" -c "import json,sys; d=json.load(open(sys.argv[1])); assert d['successes'] == 2, d" "$TMP/cc3m8/shards/00000000_stats.json" || return 1
+	ts shards verify -q "$TMP/cc3m8" || return 1
 	printf '%s/img/%s\tone\tx1\n%s/img/%s\ttwo\tx2\n%s/img/%s\tthree\tx3\n' "$A" "$I" "$A" "$J" "$A" "$I" > "$TMP/cols.tsv"
 	# shellcheck disable=SC2086
 	timeout 30 "$TESSERA" fetch -q $RES --no-tokens --no-header --columns url,caption,note --keep-col note \
