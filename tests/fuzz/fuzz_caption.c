@@ -1,7 +1,7 @@
 /*
  * fuzz_caption.c - libFuzzer target for the caption path: the UTF-8 and
  * emptiness check (captions/caption.c), then the tokenizer's cleaning and
- * encoding (captions/bpe.c: ftfy-like fixes, HTML unescaping, the
+ * encoding (captions/clean.c: ftfy-like fixes, HTML unescaping; captions/bpe.c: the
  * pre-tokenizer, BPE) and the context rule.  The vocabulary is loaded once
  * from $TESSERA_VOCAB or ../shared/tokenizer (ts_bpe_load's search); when
  * absent only the check runs.  Inputs are capped at 64 KiB.
