@@ -28,6 +28,7 @@
 
 #define NMERGES 48894
 #define CACHE_MAX 100000
+#define WCACHE_MAX (1 << 17)     /* slots of the short-word cache (32 bytes each) */
 
 static const char pattern[] =
 	"<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|"
@@ -60,6 +61,16 @@ struct centry {
 	size_t n, len;
 };
 
+/* a short word's cache entry: the word's bytes (len <= 16, zero-padded)
+ * and its ids; len 0 is an empty slot */
+#define WENTRY_IDS 7
+struct wentry {
+	uint64_t k0, k1;
+	uint8_t len, n;
+	uint16_t ids[WENTRY_IDS];
+};
+_Static_assert(TS_BPE_VOCAB <= 65536, "ids fit the cache's 16 bits");
+
 struct ts_bpe_ctx {
 	const struct ts_bpe *bpe;
 	pcre2_match_data *md;
@@ -67,14 +78,16 @@ struct ts_bpe_ctx {
 	int32_t *ids;
 	size_t nids, cap_ids;
 	uint32_t *offs;            /* per id: byte offset of its piece in the cleaned text */
-	size_t cap_offs;
 	const char *last_clean;    /* the cleaned text of the last encode */
 	int last_ascii;            /* the last ts_bpe_clean gave ASCII by the fast path */
 	size_t last_clean_len;
 	int32_t *sym;
 	size_t cap_sym;
-	struct centry *cache;
+	struct centry *cache;      /* words of more than 16 bytes */
 	size_t cache_cap, cache_n;
+	struct wentry *wcache;     /* words of up to 16 bytes */
+	size_t wcache_cap, wcache_n;
+	int general_only;          /* tests: pcre2 for every caption */
 };
 
 static uint64_t fnv(const char *s, size_t n)
@@ -291,7 +304,9 @@ struct ts_bpe_ctx *ts_bpe_ctx_new(const struct ts_bpe *bpe)
 	c->md = pcre2_match_data_create_from_pattern(bpe->re, NULL);
 	c->cache_cap = 1 << 14;
 	c->cache = calloc(c->cache_cap, sizeof(*c->cache));
-	if (!c->md || !c->cache) {
+	c->wcache_cap = 1 << 12;
+	c->wcache = calloc(c->wcache_cap, sizeof(*c->wcache));
+	if (!c->md || !c->cache || !c->wcache) {
 		ts_bpe_ctx_free(c);
 		return NULL;
 	}
@@ -315,6 +330,7 @@ void ts_bpe_ctx_free(struct ts_bpe_ctx *c)
 	if (c->cache)
 		cache_clear(c);
 	free(c->cache);
+	free(c->wcache);
 	pcre2_match_data_free(c->md);
 	ts_clean_release(&c->cl);
 	free(c->offs);
@@ -329,47 +345,92 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 	return ts_clean_text(&c->cl, text, len, out, out_len, &c->last_ascii, err);
 }
 
-static int push(struct ts_bpe_ctx *c, int32_t id)
+/* Room for `more` ids (and their offsets) after the c->nids already there. */
+static int reserve_ids(struct ts_bpe_ctx *c, size_t more)
 {
-	if (c->nids == c->cap_ids) {
-		size_t nc = c->cap_ids ? c->cap_ids * 2 : 256;
-		int32_t *n = realloc(c->ids, nc * sizeof(*n));
-		if (!n)
-			return -1;
-		c->ids = n;
-		c->cap_ids = nc;
-		uint32_t *o = realloc(c->offs, nc * sizeof(*o));
-		if (!o)
-			return -1;
-		c->offs = o;
-		c->cap_offs = nc;
-	}
-	c->ids[c->nids++] = id;
+	if (c->nids + more <= c->cap_ids)
+		return 0;
+	size_t nc = c->cap_ids ? c->cap_ids : 256;
+	while (nc < c->nids + more)
+		nc *= 2;
+	int32_t *n = realloc(c->ids, nc * sizeof(*n));
+	if (!n)
+		return -1;
+	c->ids = n;
+	uint32_t *o = realloc(c->offs, nc * sizeof(*o));
+	if (!o)
+		return -1;
+	c->offs = o;
+	c->cap_ids = nc;
 	return 0;
 }
 
-/* BPE of one pre-token (raw bytes w[0..n)), appended to c->ids. */
-static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
+/* The key of a word of n <= 16 bytes: its bytes, zero-padded, in two
+ * words.  Reads 16 bytes at w (the cleaned text has 16 NUL bytes after
+ * its end, so that is always inside the buffer). */
+static inline void word_key(const char *w, size_t n, uint64_t *k0, uint64_t *k1)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t a, b;
+	memcpy(&a, w, 8);
+	memcpy(&b, w + 8, 8);
+	if (n <= 8) {
+		*k0 = n == 8 ? a : a & ((1ULL << (8 * n)) - 1);
+		*k1 = 0;
+	} else {
+		*k0 = a;
+		*k1 = n == 16 ? b : b & ((1ULL << (8 * (n - 8))) - 1);
+	}
+#else
+	unsigned char t[16] = { 0 };
+	memcpy(t, w, n);
+	memcpy(k0, t, 8);
+	memcpy(k1, t + 8, 8);
+#endif
+}
+
+static inline size_t word_slot(uint64_t k0, uint64_t k1, size_t n, size_t mask)
+{
+	return (size_t)(mix(k0 ^ (k1 * 0x9e3779b97f4a7c15ULL) ^ n) & mask);
+}
+
+/* Empty the short-word cache, or grow it (doubling, up to WCACHE_MAX
+ * slots) when it is half full. */
+static void wcache_make_room(struct ts_bpe_ctx *c)
+{
+	if (c->wcache_n * 2 < c->wcache_cap)
+		return;
+	size_t nc = c->wcache_cap * 2;
+	struct wentry *nw = nc <= WCACHE_MAX ? calloc(nc, sizeof(*nw)) : NULL;
+	if (!nw) {                       /* at the cap (or no memory): start again */
+		memset(c->wcache, 0, c->wcache_cap * sizeof(*c->wcache));
+		c->wcache_n = 0;
+		return;
+	}
+	for (size_t i = 0; i < c->wcache_cap; i++) {
+		struct wentry *e = &c->wcache[i];
+		if (!e->len)
+			continue;
+		size_t j = word_slot(e->k0, e->k1, e->len, nc - 1);
+		while (nw[j].len)
+			j = (j + 1) & (nc - 1);
+		nw[j] = *e;
+	}
+	free(c->wcache);
+	c->wcache = nw;
+	c->wcache_cap = nc;
+}
+
+/* BPE by merge rank on the bytes w[0..n) into c->sym; returns the number
+ * of symbols, or 0 when out of memory. */
+static size_t bpe_merge(struct ts_bpe_ctx *c, const char *w, size_t n)
 {
 	const struct ts_bpe *b = c->bpe;
-	size_t h = fnv(w, n) & (c->cache_cap - 1), ns = n;
-	struct centry *e;
-
-	for (size_t i = h;; i = (i + 1) & (c->cache_cap - 1)) {
-		e = &c->cache[i];
-		if (!e->word)
-			break;
-		if (e->len == n && !memcmp(e->word, w, n)) {
-			for (size_t k = 0; k < e->n; k++)
-				if (push(c, e->ids[k]))
-					return -1;
-			return 0;
-		}
-	}
+	size_t ns = n;
 	if (c->cap_sym < n) {
 		int32_t *s = realloc(c->sym, n * sizeof(*s));
 		if (!s)
-			return -1;
+			return 0;
 		c->sym = s;
 		c->cap_sym = n;
 	}
@@ -403,9 +464,31 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 		}
 		ns = o;
 	}
-	for (size_t k = 0; k < ns; k++)
-		if (push(c, s[k]))
-			return -1;
+	return ns;
+}
+
+/* BPE of a word longer than the short-word cache takes, through the
+ * general cache (bounded; cleared when full).  Appends to c->ids, which
+ * has room for n more. */
+static int bpe_long_word(struct ts_bpe_ctx *c, const char *w, size_t n)
+{
+	size_t h = fnv(w, n) & (c->cache_cap - 1), ns;
+	struct centry *e;
+
+	for (size_t i = h;; i = (i + 1) & (c->cache_cap - 1)) {
+		e = &c->cache[i];
+		if (!e->word)
+			break;
+		if (e->len == n && !memcmp(e->word, w, n)) {
+			memcpy(c->ids + c->nids, e->ids, e->n * sizeof(int32_t));
+			c->nids += e->n;
+			return 0;
+		}
+	}
+	if (!(ns = bpe_merge(c, w, n)))
+		return -1;
+	memcpy(c->ids + c->nids, c->sym, ns * sizeof(int32_t));
+	c->nids += ns;
 	/* cache it */
 	if (c->cache_n * 2 >= c->cache_cap) {
 		if (c->cache_n >= CACHE_MAX) {
@@ -443,25 +526,80 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 	}
 	memcpy(e->word, w, n);
 	e->word[n] = 0;
-	memcpy(e->ids, s, ns * sizeof(int32_t));
+	memcpy(e->ids, c->sym, ns * sizeof(int32_t));
 	e->n = ns;
 	e->len = n;
 	c->cache_n++;
 	return 0;
 }
 
+/* The short-word cache's entry for the word (k0, k1, n), or NULL. */
+static inline const struct wentry *wcache_get(const struct ts_bpe_ctx *c, uint64_t k0, uint64_t k1,
+					      size_t n)
+{
+	size_t mask = c->wcache_cap - 1;
+	for (size_t i = word_slot(k0, k1, n, mask);; i = (i + 1) & mask) {
+		const struct wentry *e = &c->wcache[i];
+		if (e->k0 == k0 && e->k1 == k1 && e->len == n)
+			return e;
+		if (!e->len)
+			return NULL;
+	}
+}
+
+/* BPE of the pre-token w[0..n) (n <= 16, key (k0, k1)), appended to
+ * c->ids, which has room for n + WENTRY_IDS more.  A word whose result
+ * has at most WENTRY_IDS ids (nearly every one) is cached, keyed by its
+ * bytes compared as two words. */
+static int bpe_short_word(struct ts_bpe_ctx *c, const char *w, size_t n, uint64_t k0, uint64_t k1)
+{
+	const struct wentry *h = wcache_get(c, k0, k1, n);
+	int32_t *dst = c->ids + c->nids;
+	if (h) {
+		for (int k = 0; k < WENTRY_IDS; k++)
+			dst[k] = h->ids[k];
+		c->nids += h->n;
+		return 0;
+	}
+	size_t ns = bpe_merge(c, w, n);
+	if (!ns)
+		return -1;
+	memcpy(dst, c->sym, ns * sizeof(int32_t));
+	c->nids += ns;
+	if (ns > WENTRY_IDS)
+		return 0;                /* not cached: rare and cheap enough */
+	wcache_make_room(c);
+	size_t mask = c->wcache_cap - 1, i;
+	for (i = word_slot(k0, k1, n, mask); c->wcache[i].len; i = (i + 1) & mask)
+		;
+	struct wentry *e = &c->wcache[i];
+	memset(e, 0, sizeof(*e));
+	e->k0 = k0;
+	e->k1 = k1;
+	e->len = (uint8_t)n;
+	e->n = (uint8_t)ns;
+	for (size_t k = 0; k < ns; k++)
+		e->ids[k] = (uint16_t)c->sym[k];
+	c->wcache_n++;
+	return 0;
+}
+
 /* The ids of the piece t[s..e) (a special token or a BPE word), each
- * recording where its piece starts. */
+ * recording where its piece starts.  c->ids has room for e - s more (a
+ * piece never gives more ids than it has bytes) plus WENTRY_IDS. */
 static int emit_piece(struct ts_bpe_ctx *c, const char *t, size_t s, size_t e)
 {
-	size_t first = c->nids;
-	if (e - s == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
-		if (push(c, TS_BPE_SOT))
+	size_t first = c->nids, n = e - s;
+	if (t[s] == '<' && n == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
+		c->ids[c->nids++] = TS_BPE_SOT;
+	} else if (t[s] == '<' && n == 13 && !memcmp(t + s, "<|endoftext|>", 13)) {
+		c->ids[c->nids++] = TS_BPE_EOT;
+	} else if (n <= 16) {
+		uint64_t k0, k1;
+		word_key(t + s, n, &k0, &k1);
+		if (bpe_short_word(c, t + s, n, k0, k1))
 			return -1;
-	} else if (e - s == 13 && !memcmp(t + s, "<|endoftext|>", 13)) {
-		if (push(c, TS_BPE_EOT))
-			return -1;
-	} else if (bpe_word(c, t + s, e - s)) {
+	} else if (bpe_long_word(c, t + s, n)) {
 		return -1;
 	}
 	for (size_t k = first; k < c->nids; k++)
@@ -469,47 +607,117 @@ static int emit_piece(struct ts_bpe_ctx *c, const char *t, size_t s, size_t e)
 	return 0;
 }
 
-/* CLIP's pre-tokenizer regex on ASCII text, alternative for alternative in
- * the pattern's order at each position (leftmost-first, as pcre2 does):
- * the two specials, the contractions, a run of letters, one digit, a run
- * of anything else but white space.  Returns the end of the piece that
- * starts at *at (white space before it skipped), or 0 at the end. */
-static size_t ascii_piece(const char *t, size_t n, size_t *at)
+/* Character classes of the ASCII pre-tokenizer (bytes >= 0x80 never reach
+ * it): \s, \p{L} and \p{N} of the regex, restricted to ASCII. */
+enum { A_OTHER = 0, A_SPACE = 1, A_ALPHA = 2, A_DIGIT = 3 };
+static const uint8_t aclass[256] = {
+	['\t'] = A_SPACE, ['\n'] = A_SPACE, ['\v'] = A_SPACE, ['\f'] = A_SPACE,
+	['\r'] = A_SPACE, [' '] = A_SPACE,
+#define D(x) [x] = A_DIGIT
+	D('0'), D('1'), D('2'), D('3'), D('4'), D('5'), D('6'), D('7'), D('8'), D('9'),
+#undef D
+#define L(x) [x] = A_ALPHA, [x - 32] = A_ALPHA
+	L('a'), L('b'), L('c'), L('d'), L('e'), L('f'), L('g'), L('h'), L('i'), L('j'), L('k'),
+	L('l'), L('m'), L('n'), L('o'), L('p'), L('q'), L('r'), L('s'), L('t'), L('u'), L('v'),
+	L('w'), L('x'), L('y'), L('z'),
+#undef L
+};
+
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* 0x80 in each byte of x (all bytes < 0x80) that is an ASCII letter */
+static inline uint64_t alpha_bytes(uint64_t x)
 {
-	size_t i = *at;
-	while (i < n && (t[i] == ' ' || (t[i] >= '\t' && t[i] <= '\r')))
-		i++;
-	*at = i;
-	if (i >= n)
-		return 0;
-	if (n - i >= 15 && !memcmp(t + i, "<|startoftext|>", 15))
-		return i + 15;
-	if (n - i >= 13 && !memcmp(t + i, "<|endoftext|>", 13))
-		return i + 13;
-	char ch = t[i];
-	if (ch == '\'' && i + 1 < n) {
-		char a = (char)(t[i + 1] | 0x20), b = i + 2 < n ? (char)(t[i + 2] | 0x20) : 0;
-		if (a == 's' || a == 't' || a == 'm' || a == 'd')
-			return i + 2;
-		if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
-			return i + 3;
+	uint64_t y = x | 0x20 * ONES;
+	return (y + (0x80 - 'a') * ONES) & ~(y + (0x80 - 'z' - 1) * ONES) & HIGH;
+}
+
+/* The end of the run of letters that starts at t[i] (a letter); when the
+ * run is at most 16 bytes, also its key for the short-word cache (*k_ok). */
+static inline size_t alpha_run(const char *t, size_t i, uint64_t *k0, uint64_t *k1, int *k_ok)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t a, b, na, nb;
+	memcpy(&a, t + i, 8);
+	na = ~alpha_bytes(a) & HIGH;
+	if (na) {
+		unsigned len = (unsigned)__builtin_ctzll(na) >> 3;   /* >= 1 */
+		*k0 = a & ((1ULL << (8 * len)) - 1);
+		*k1 = 0;
+		*k_ok = 1;
+		return i + len;
 	}
-#define ALPHA(x) (((x) | 0x20) >= 'a' && ((x) | 0x20) <= 'z')
-#define DIGIT(x) ((x) >= '0' && (x) <= '9')
-#define SPACE(x) ((x) == ' ' || ((x) >= '\t' && (x) <= '\r'))
-	if (ALPHA(ch)) {
-		while (i < n && ALPHA(t[i]))
-			i++;
-		return i;
+	memcpy(&b, t + i + 8, 8);
+	nb = ~alpha_bytes(b) & HIGH;
+	if (nb) {
+		unsigned len = (unsigned)__builtin_ctzll(nb) >> 3;
+		*k0 = a;
+		*k1 = len ? b & ((1ULL << (8 * len)) - 1) : 0;
+		*k_ok = 1;
+		return i + 8 + len;
 	}
-	if (DIGIT(ch))
-		return i + 1;
-	while (i < n && !ALPHA(t[i]) && !DIGIT(t[i]) && !SPACE(t[i]))
+	i += 16;
+#endif
+	while (aclass[(uint8_t)t[i]] == A_ALPHA)
 		i++;
+	*k_ok = 0;
 	return i;
-#undef ALPHA
-#undef DIGIT
-#undef SPACE
+}
+
+/* CLIP's pre-tokenizer regex on ASCII text t[0..tl) (t[tl] and 16 bytes
+ * after it NUL), alternative for alternative in the pattern's order at
+ * each position (leftmost-first, as pcre2 does): the two specials, the
+ * contractions, a run of letters, one digit, a run of anything else but
+ * white space; each piece's ids appended. */
+static int encode_ascii(struct ts_bpe_ctx *c, const char *t, size_t tl)
+{
+	const uint8_t *u = (const uint8_t *)t;
+	size_t i = 0;
+	while (i < tl) {
+		unsigned cls = aclass[u[i]];
+		size_t s = i, first = c->nids;
+		if (cls == A_SPACE) {
+			i++;
+			continue;
+		}
+		if (cls == A_ALPHA) {
+			uint64_t k0, k1;
+			int k_ok;
+			i = alpha_run(t, i, &k0, &k1, &k_ok);
+			if (k_ok ? bpe_short_word(c, t + s, i - s, k0, k1) : emit_piece(c, t, s, i))
+				return -1;
+			if (!k_ok)
+				continue;     /* emit_piece set the offsets */
+		} else if (cls == A_DIGIT) {
+			i++;
+			if (bpe_short_word(c, t + s, 1, u[s], 0))
+				return -1;
+		} else {
+			i++;
+			if (u[s] == '<' && tl - s >= 15 && !memcmp(t + s, "<|startoftext|>", 15))
+				i = s + 15;
+			else if (u[s] == '<' && tl - s >= 13 && !memcmp(t + s, "<|endoftext|>", 13))
+				i = s + 13;
+			else if (u[s] == '\'' && ((u[s + 1] | 0x20) == 's' || (u[s + 1] | 0x20) == 't' ||
+						  (u[s + 1] | 0x20) == 'm' || (u[s + 1] | 0x20) == 'd'))
+				i = s + 2;     /* u[tl] is NUL: never a match past the end */
+			else if (u[s] == '\'' && s + 2 < tl &&
+				 (((u[s + 1] | 0x20) == 'r' && (u[s + 2] | 0x20) == 'e') ||
+				  ((u[s + 1] | 0x20) == 'v' && (u[s + 2] | 0x20) == 'e') ||
+				  ((u[s + 1] | 0x20) == 'l' && (u[s + 2] | 0x20) == 'l')))
+				i = s + 3;
+			else
+				while (i < tl && aclass[u[i]] == A_OTHER)
+					i++;
+			if (emit_piece(c, t, s, i))
+				return -1;
+			continue;         /* emit_piece set the offsets */
+		}
+		for (size_t k = first; k < c->nids; k++)
+			c->offs[k] = (uint32_t)s;
+	}
+	return 0;
 }
 
 int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
@@ -521,19 +729,21 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 	if (rc)
 		return rc;
 	c->nids = 0;
+	if (tl > UINT32_MAX)
+		return ts_err_set(err, TS_ERR_LIMIT, TS_R_CAPTION_TOO_LONG,
+				  "caption of %zu bytes is too long to tokenize", tl);
+	/* at most one id per byte of cleaned text, plus a cache entry's slack */
+	if (reserve_ids(c, tl + WENTRY_IDS))
+		goto nomem;
 	int ascii = c->last_ascii;      /* known from the cleaning, else checked */
 	for (size_t k = 0; k < tl && !ascii; k++)
 		if ((uint8_t)t[k] >= 0x80)
 			break;
 		else if (k + 1 == tl)
 			ascii = 1;
-	if (ascii && tl <= UINT32_MAX) {
-		size_t e;
-		while ((e = ascii_piece(t, tl, &at)) != 0) {
-			if (emit_piece(c, t, at, e))
-				goto nomem;
-			at = e;
-		}
+	if (ascii && !c->general_only) {
+		if (encode_ascii(c, t, tl))
+			goto nomem;
 		at = tl + 1;          /* skip the pcre2 loop */
 	}
 	while (at <= tl) {
@@ -548,9 +758,6 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 			at = e + 1;
 			continue;
 		}
-		if (s > UINT32_MAX)
-			return ts_err_set(err, TS_ERR_LIMIT, TS_R_CAPTION_TOO_LONG,
-					  "caption of %zu bytes is too long to tokenize", tl);
 		if (emit_piece(c, t, s, e))
 			goto nomem;
 		at = e;
@@ -562,6 +769,12 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 	return TS_OK;
 nomem:
 	return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+}
+
+void ts_bpe_ctx_general(struct ts_bpe_ctx *c, int on)
+{
+	c->general_only = on;
+	c->cl.general_only = on;
 }
 
 void ts_bpe_last_pieces(const struct ts_bpe_ctx *c, const char **clean, size_t *clean_len,

@@ -47,6 +47,11 @@ int ts_bpe_encode(struct ts_bpe_ctx *ctx, const char *text, size_t len,
 void ts_bpe_last_pieces(const struct ts_bpe_ctx *ctx, const char **clean, size_t *clean_len,
 			const uint32_t **piece_start);
 
+/* For tests: on != 0 makes ctx take the general path for every caption
+ * (the full cleaning chain and the pcre2 pre-tokenizer) instead of the
+ * plain-ASCII fast paths; the ids must not change. */
+void ts_bpe_ctx_general(struct ts_bpe_ctx *ctx, int on);
+
 /* [SOT] ids [EOT] into out[0..context): when too long, the first context
  * ids are kept and the last becomes EOT; the rest is padded with 0.
  * Returns the number of ids before padding. */

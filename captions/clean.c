@@ -319,6 +319,17 @@ static int ftfy_part(struct ts_clean *c, const char *text, size_t len, size_t *o
 	return TS_OK;
 }
 
+/* The plain-ASCII pass's byte classes.  What the whole chain does to
+ * ASCII without '&': ftfy drops the controls but \t \n \f \r (so \v and
+ * the separators 0x1c-0x1f go, though Python calls them space), the rest
+ * collapses white space and lower-cases. */
+enum { P_KEEP, P_SPACE, P_DROP, P_STOP };
+static const uint8_t plain_class[256] = {
+	[0x00 ... 0x08] = P_DROP, ['\t'] = P_SPACE, ['\n'] = P_SPACE, ['\v'] = P_DROP,
+	['\f'] = P_SPACE, ['\r'] = P_SPACE, [0x0e ... 0x1f] = P_DROP, [' '] = P_SPACE,
+	['&'] = P_STOP, [0x7f] = P_DROP, [0x80 ... 0xff] = P_STOP,
+};
+
 int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char **out,
 		  size_t *out_len, int *ascii, struct ts_err *err)
 {
@@ -333,24 +344,23 @@ int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char *
 	if (reserve(&c->out, &c->out_cap, len + 32))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	if (!c->general_only) {
+		/* branch-free but for the stop: a byte is kept (lower-cased,
+		 * after a pending space), a space (pending when something was
+		 * written), dropped, or the end of the fast path */
+		char *w = c->out;
 		size_t k;
+		unsigned pend = 0;
 		for (k = 0; k < len; k++) {
 			uint8_t b = (uint8_t)text[k];
-			if (b >= 0x80 || b == '&')
+			unsigned cl = plain_class[b];
+			if (cl == P_STOP)
 				break;          /* not plain: the full cleaning below */
-			if (b == ' ' || (b >= '\t' && b <= '\r') || (b >= 0x1c && b <= 0x1f)) {
-				/* \v (0x0b) is a control ftfy drops, and not a space then */
-				if (b != 0x0b && !(b >= 0x1c && b <= 0x1f))
-					pending_space = o > 0;
-				continue;
-			}
-			if (b < 0x20 || b == 0x7f)
-				continue;
-			if (pending_space) {
-				c->out[o++] = ' ';
-				pending_space = 0;
-			}
-			c->out[o++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
+			unsigned keep = cl == P_KEEP;
+			w[o] = ' ';
+			o += pend & keep;
+			w[o] = (char)(b + ((unsigned)(b - 'A') < 26 ? 32 : 0));
+			o += keep;
+			pend = (pend & !keep) | ((cl == P_SPACE) & (o > 0));
 		}
 		if (k == len) {
 			memset(c->out + o, 0, 17);
@@ -361,7 +371,6 @@ int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char *
 			return TS_OK;
 		}
 		o = 0;
-		pending_space = 0;
 	}
 	/* ftfy, then html.unescape twice, then whitespace and lower case */
 	const char *src = text;
