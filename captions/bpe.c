@@ -37,6 +37,7 @@ static const char pattern[] =
 /* open-addressing maps: string -> id, (a, b) -> (rank, merged) */
 struct smap {
 	char **keys;
+	uint32_t *lens;
 	int32_t *vals;
 	size_t cap;
 };
@@ -110,19 +111,20 @@ static int32_t smap_get(const struct smap *m, const char *k, size_t n)
 {
 	size_t i = fnv(k, n) & (m->cap - 1);
 	while (m->keys[i]) {
-		if (strlen(m->keys[i]) == n && !memcmp(m->keys[i], k, n))
+		if (m->lens[i] == n && !memcmp(m->keys[i], k, n))
 			return m->vals[i];
 		i = (i + 1) & (m->cap - 1);
 	}
 	return -1;
 }
 
-static void smap_put(struct smap *m, char *k, int32_t v)
+static void smap_put(struct smap *m, char *k, size_t n, int32_t v)
 {
-	size_t i = fnv(k, strlen(k)) & (m->cap - 1);
-	while (m->keys[i] && strcmp(m->keys[i], k))
+	size_t i = fnv(k, n) & (m->cap - 1);
+	while (m->keys[i] && !(m->lens[i] == n && !memcmp(m->keys[i], k, n)))
 		i = (i + 1) & (m->cap - 1);
 	m->keys[i] = k;
+	m->lens[i] = (uint32_t)n;
 	m->vals[i] = v;
 }
 
@@ -163,6 +165,7 @@ void ts_bpe_free(struct ts_bpe *b)
 	for (int i = 0; i < TS_BPE_VOCAB; i++)
 		free(b->vocab[i]);
 	free(b->enc.keys);
+	free(b->enc.lens);
 	free(b->enc.vals);
 	free(b->ranks.keys);
 	free(b->ranks.vals);
@@ -215,10 +218,11 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 	b->enc.cap = 1 << 17;
 	b->enc.keys = calloc(b->enc.cap, sizeof(char *));
 	b->enc.vals = calloc(b->enc.cap, sizeof(int32_t));
+	b->enc.lens = calloc(b->enc.cap, sizeof(uint32_t));
 	b->ranks.cap = 1 << 17;
 	b->ranks.keys = calloc(b->ranks.cap, sizeof(uint64_t));
 	b->ranks.vals = calloc(b->ranks.cap, sizeof(uint64_t));
-	if (!b->enc.keys || !b->enc.vals || !b->ranks.keys || !b->ranks.vals)
+	if (!b->enc.keys || !b->enc.vals || !b->enc.lens || !b->ranks.keys || !b->ranks.vals)
 		goto nomem;
 	for (int i = 0; i < 256; i++) {
 		char w[16];
@@ -230,7 +234,7 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		b->byte_id[bs[i]] = i;
 	}
 	for (int i = 0; i < 512; i++)
-		smap_put(&b->enc, b->vocab[i], i);
+		smap_put(&b->enc, b->vocab[i], strlen(b->vocab[i]), i);
 	if (!gzgets(f, line, sizeof(line)) || strncmp(line, "\"bpe_simple_vocab", 17)) {
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
 				"'%s' is not a CLIP BPE merges file (bad first line)", used);
@@ -261,7 +265,7 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		}
 		b->vocab[512 + k] = m;
 		if (smap_get(&b->enc, m, la + lc) < 0)
-			smap_put(&b->enc, m, 512 + k);
+			smap_put(&b->enc, m, la + lc, 512 + k);
 		pmap_put(&b->ranks, a, c, (uint64_t)k << 32 | (uint32_t)(512 + k));
 	}
 	if (k != NMERGES) {

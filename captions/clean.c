@@ -330,6 +330,31 @@ static const uint8_t plain_class[256] = {
 	['&'] = P_STOP, [0x7f] = P_DROP, [0x80 ... 0xff] = P_STOP,
 };
 
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* 0x80 in each byte of x that is zero, exactly */
+static inline uint64_t zero_bytes(uint64_t x)
+{
+	return ~(((x & ~HIGH) + ~HIGH) | x | ~HIGH);
+}
+
+/* 0x80 in each byte of x (bytes < 0x80) that is 'A'..'Z' */
+static inline uint64_t upper_bytes(uint64_t x)
+{
+	return (x + (0x80 - 'A') * ONES) & ~(x + (0x80 - 'Z' - 1) * ONES) & HIGH;
+}
+
+/* Whether the eight bytes of x are all printable ASCII but '&' with no
+ * two spaces next to each other; *sp: 0x80 in each space byte. */
+static inline int plain8(uint64_t x, uint64_t *sp)
+{
+	uint64_t bad = (x & HIGH) | ((x - 0x20 * ONES) & ~x & HIGH) | zero_bytes(x ^ 0x7f * ONES) |
+		       zero_bytes(x ^ '&' * ONES);
+	*sp = zero_bytes(x ^ ' ' * ONES);
+	return !bad && !(*sp & (*sp >> 8));
+}
+
 int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char **out,
 		  size_t *out_len, int *ascii, struct ts_err *err)
 {
@@ -351,6 +376,25 @@ int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char *
 		size_t k;
 		unsigned pend = 0;
 		for (k = 0; k < len; k++) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			/* eight plain bytes at a time: printable, no '&', no two
+			 * spaces in a row and none that the state would drop */
+			while (k + 8 <= len) {
+				uint64_t x, sp;
+				memcpy(&x, text + k, 8);
+				if (!plain8(x, &sp) || ((sp & 0x80) && (pend || !o)))
+					break;
+				w[o] = ' ';
+				o += pend & !(sp & 0x80);
+				x |= upper_bytes(x) >> 2;
+				memcpy(w + o, &x, 8);
+				pend = (sp >> 63) != 0;   /* a last space waits for what follows */
+				o += 8 - pend;
+				k += 8;
+			}
+			if (k == len)
+				break;
+#endif
 			uint8_t b = (uint8_t)text[k];
 			unsigned cl = plain_class[b];
 			if (cl == P_STOP)

@@ -6,7 +6,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <pthread.h>
+#include <stdint.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +15,7 @@
 #include "../captions/bpe.h"
 #include "captions_cmds.h"
 #include "cmd.h"
+#include "pool.h"
 #include "util.h"
 #include "vocab.h"
 
@@ -84,9 +85,15 @@ int cmd_captions(int argc, char **argv)
 	return TS_EXIT_USAGE;
 }
 
-/* ---- tokenize: batches of lines, split among threads, printed in order ---- */
+/* ---- tokenize: blocks of whole lines on the ordered pool ----
+ *
+ * This thread reads the input in blocks of about BLOCK_BYTES of whole
+ * lines and submits them to the pool; workers tokenize a block's lines
+ * into the block's own output and error buffers; this thread writes the
+ * blocks back in submission order.  The output is therefore the same bytes
+ * whatever -j is, and at most `depth` blocks are in memory. */
 
-#define BATCH_LINES 16384
+#define BLOCK_BYTES (256 << 10)
 
 struct buf {
 	char *p;
@@ -131,34 +138,36 @@ struct tok_opts {
 	int truncate, pad, count, jsonl;
 };
 
+/* one worker thread's context */
 struct tok_worker {
-	pthread_t th;
 	struct ts_bpe_ctx *ctx;
 	const struct tok_opts *o;
-	char **lines;
-	size_t *lens;
-	size_t first, end;        /* lines [first, end) of the batch */
-	size_t lineno0;           /* line number of the batch's first line */
-	struct buf out, err;
 	int32_t *ctxbuf;
+};
+
+/* one block of input lines and what they became */
+struct tok_block {
+	struct buf in;            /* whole lines; the input's last one may lack '\n' */
+	size_t lineno0;           /* line number of the block's first line */
+	struct buf out, err;
 	int failed, nomem;
 };
 
-static void tok_error(struct tok_worker *w, size_t lineno, const char *msg)
+static void tok_error(struct tok_worker *w, struct tok_block *b, size_t lineno, const char *msg)
 {
 	char head[64];
 	int k = snprintf(head, sizeof(head), "tessera: error: line %zu: ", lineno);
 	size_t ml = strlen(msg);
-	if (buf_reserve(&w->err, (size_t)k + ml + 2)) {
-		w->nomem = 1;
+	if (buf_reserve(&b->err, (size_t)k + ml + 2)) {
+		b->nomem = 1;
 		return;
 	}
-	memcpy(w->err.p + w->err.n, head, (size_t)k);
-	w->err.n += (size_t)k;
-	memcpy(w->err.p + w->err.n, msg, ml);
-	w->err.n += ml;
-	w->err.p[w->err.n++] = '\n';
-	w->failed = 1;
+	memcpy(b->err.p + b->err.n, head, (size_t)k);
+	b->err.n += (size_t)k;
+	memcpy(b->err.p + b->err.n, msg, ml);
+	b->err.n += ml;
+	b->err.p[b->err.n++] = '\n';
+	b->failed = 1;
 	/* the line still gets its output line, so output line N is input line
 	 * N: empty in plain mode, {"line": N, "error": MSG} with --jsonl */
 	char *rec = NULL;
@@ -167,53 +176,53 @@ static void tok_error(struct tok_worker *w, size_t lineno, const char *msg)
 		rec = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (!rec) {
-			w->nomem = 1;
+			b->nomem = 1;
 			return;
 		}
 	}
 	size_t rl = rec ? strlen(rec) : 0;
-	if (buf_reserve(&w->out, rl + 1)) {
+	if (buf_reserve(&b->out, rl + 1)) {
 		free(rec);
-		w->nomem = 1;
+		b->nomem = 1;
 		return;
 	}
 	if (rl)
-		memcpy(w->out.p + w->out.n, rec, rl);
-	w->out.n += rl;
-	w->out.p[w->out.n++] = '\n';
+		memcpy(b->out.p + b->out.n, rec, rl);
+	b->out.n += rl;
+	b->out.p[b->out.n++] = '\n';
 	free(rec);
 }
 
-static void tok_line(struct tok_worker *w, size_t idx)
+static void tok_line(struct tok_worker *w, struct tok_block *b, const char *line, size_t line_len,
+		     size_t lineno)
 {
 	const struct tok_opts *o = w->o;
 	const char *text;
-	size_t len, lineno = w->lineno0 + idx, nids;
+	size_t len, nids;
 	const int32_t *ids;
 	struct ts_err e = TS_ERR_INIT;
 	json_t *j;
 	char msg[200];
 
 	/* a byte-order mark before the first line is not text */
-	size_t bom = lineno == 1 ? ts_bom_len(w->lines[idx], w->lens[idx]) : 0;
-	if (ts_caption_line(w->lines[idx] + bom, w->lens[idx] - bom, o->jsonl, &text, &len, &j,
-			    msg, sizeof(msg))) {
-		tok_error(w, lineno, msg);
+	size_t bom = lineno == 1 ? ts_bom_len(line, line_len) : 0;
+	if (ts_caption_line(line + bom, line_len - bom, o->jsonl, &text, &len, &j, msg, sizeof(msg))) {
+		tok_error(w, b, lineno, msg);
 		return;
 	}
 	int rc = ts_bpe_encode(w->ctx, text, len, &ids, &nids, &e);
 	json_decref(j);
 	if (rc) {
-		tok_error(w, lineno, e.msg);
+		tok_error(w, b, lineno, e.msg);
 		return;
 	}
 	if (o->count) {
-		if (buf_reserve(&w->out, 24)) {
-			w->nomem = 1;
+		if (buf_reserve(&b->out, 24)) {
+			b->nomem = 1;
 			return;
 		}
-		w->out.n += put_int(w->out.p + w->out.n, (long long)nids + 2);
-		w->out.p[w->out.n++] = '\n';
+		b->out.n += put_int(b->out.p + b->out.n, (long long)nids + 2);
+		b->out.p[b->out.n++] = '\n';
 		return;
 	}
 	const int32_t *seq = NULL;
@@ -228,11 +237,11 @@ static void tok_line(struct tok_worker *w, size_t idx)
 			whole = 0;
 		}            /* --pad without --truncate on a longer caption: whole */
 	}
-	if (buf_reserve(&w->out, (whole ? nids + 2 : total) * 13 + 4)) {
-		w->nomem = 1;
+	if (buf_reserve(&b->out, (whole ? nids + 2 : total) * 13 + 4)) {
+		b->nomem = 1;
 		return;
 	}
-	char *p = w->out.p + w->out.n;
+	char *p = b->out.p + b->out.n;
 	*p++ = '[';
 	if (whole) {
 		p += put_int(p, TS_BPE_SOT);
@@ -255,15 +264,115 @@ static void tok_line(struct tok_worker *w, size_t idx)
 	}
 	*p++ = ']';
 	*p++ = '\n';
-	w->out.n = (size_t)(p - w->out.p);
+	b->out.n = (size_t)(p - b->out.p);
 }
 
-static void *tok_main(void *arg)
+/* the pool's job: every line of one block */
+static void tok_block_run(void *worker, void *item)
 {
-	struct tok_worker *w = arg;
-	for (size_t i = w->first; i < w->end; i++)
-		tok_line(w, i);
-	return NULL;
+	struct tok_worker *w = worker;
+	struct tok_block *b = item;
+	const char *p = b->in.p, *end = b->in.p + b->in.n;
+	size_t lineno = b->lineno0;
+	b->out.n = b->err.n = 0;
+	b->failed = b->nomem = 0;
+	while (p < end && !b->nomem) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl + 1 : end;
+		tok_line(w, b, p, (size_t)(e - p), lineno++);
+		p = e;
+	}
+}
+
+/* The number of '\n' in p[0..n), eight bytes at a time. */
+static size_t count_newlines(const char *p, size_t n)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+	size_t i = 0, c = 0;
+	for (; i + 8 <= n; i += 8) {
+		uint64_t x;
+		memcpy(&x, p + i, 8);
+		x ^= '\n' * ones;
+		x = ~(((x & ~high) + ~high) | x | ~high) >> 7;   /* 1 in each '\n' byte */
+		c += (size_t)((x * ones) >> 56);
+	}
+	for (; i < n; i++)
+		c += p[i] == '\n';
+	return c;
+}
+
+/* The input, read in blocks of whole lines. */
+struct reader {
+	int fd, eof;
+	struct buf carry;         /* the start of a line the last block did not end */
+	size_t lineno;            /* number of the next block's first line */
+};
+
+/* Fill b with the next lines: at least BLOCK_BYTES of them when the input
+ * has them, fewer when a read came back short (a pipe: hand over what is
+ * there), and a line however long it is.  Returns 1 with lines, 0 at the
+ * end, -1 on a read error (errno set). */
+static int read_block(struct reader *r, struct tok_block *b)
+{
+	int seen_nl = 0;
+	b->in.n = 0;
+	if (r->carry.n) {
+		if (buf_reserve(&b->in, r->carry.n))
+			return -2;
+		memcpy(b->in.p, r->carry.p, r->carry.n);
+		b->in.n = r->carry.n;
+		r->carry.n = 0;
+	}
+	while (!r->eof && !(seen_nl && b->in.n >= BLOCK_BYTES)) {
+		if (buf_reserve(&b->in, BLOCK_BYTES))
+			return -2;
+		size_t want = b->in.cap - b->in.n;
+		ssize_t got = read(r->fd, b->in.p + b->in.n, want);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (got == 0) {
+			r->eof = 1;
+			break;
+		}
+		seen_nl |= memchr(b->in.p + b->in.n, '\n', (size_t)got) != NULL;
+		b->in.n += (size_t)got;
+		if (seen_nl && (size_t)got < want)
+			break;
+	}
+	if (!r->eof) {
+		/* keep the unfinished last line for the next block */
+		size_t keep = b->in.n;
+		while (b->in.p[keep - 1] != '\n')   /* there is one: seen_nl */
+			keep--;
+		if (buf_reserve(&r->carry, b->in.n - keep))
+			return -2;
+		memcpy(r->carry.p, b->in.p + keep, b->in.n - keep);
+		r->carry.n = b->in.n - keep;
+		b->in.n = keep;
+	}
+	b->lineno0 = r->lineno;
+	r->lineno += count_newlines(b->in.p, b->in.n);
+	if (r->eof && b->in.n && b->in.p[b->in.n - 1] != '\n')
+		r->lineno++;
+	return b->in.n > 0;
+}
+
+/* Write a finished block; 0, or -1 when it ran out of memory. */
+static int write_block(struct tok_block *b, int *rc)
+{
+	if (b->nomem)
+		return -1;
+	fwrite(b->out.p, 1, b->out.n, stdout);
+	if (b->err.n) {
+		fflush(stdout);
+		fwrite(b->err.p, 1, b->err.n, stderr);
+	}
+	if (b->failed)
+		*rc = TS_EXIT_FAIL;
+	return 0;
 }
 
 int captions_tokenize(int argc, char **argv)
@@ -289,9 +398,12 @@ int captions_tokenize(int argc, char **argv)
 	struct ts_bpe *bpe = NULL;
 	struct ts_err e = TS_ERR_INIT;
 	struct tok_worker *w = NULL;
+	struct tok_block *blocks = NULL;
+	struct ts_pool *pool = NULL;
+	void **wctx = NULL;
+	struct reader rd = { .lineno = 1 };
+	size_t depth = 0;
 	FILE *in = stdin;
-	char **lines = NULL;
-	size_t *lens = NULL, *caps = NULL, lineno = 1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j:qvh", opts, NULL)) != -1) {
@@ -315,10 +427,7 @@ int captions_tokenize(int argc, char **argv)
 		default: fputs("see 'tessera captions --help'\n", stderr); return TS_EXIT_USAGE;
 		}
 	}
-	if (threads == 0) {
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = ncpu > 0 ? ncpu : 1;
-	}
+	threads = ts_threads(threads);
 	if (argc - optind > 1) {
 		ts_error("captions tokenize takes at most one FILE");
 		return TS_EXIT_USAGE;
@@ -327,68 +436,53 @@ int captions_tokenize(int argc, char **argv)
 		ts_error("cannot open '%s': %s", argv[optind], strerror(errno));
 		return TS_EXIT_FAIL;
 	}
+	rd.fd = fileno(in);
 	if (ts_vocab_load(&bpe, vocab, &e)) {
 		ts_error("%s", e.msg);
 		rc = TS_EXIT_FAIL;
 		goto done;
 	}
+	/* -j 1: no worker thread, every block is tokenized on this one */
+	depth = threads > 1 ? 2 * (size_t)threads + 2 : 1;
 	w = calloc((size_t)threads, sizeof(*w));
-	lines = calloc(BATCH_LINES, sizeof(*lines));
-	lens = calloc(BATCH_LINES, sizeof(*lens));
-	caps = calloc(BATCH_LINES, sizeof(*caps));
-	if (!w || !lines || !lens || !caps)
+	wctx = calloc((size_t)threads, sizeof(*wctx));
+	blocks = calloc(depth, sizeof(*blocks));
+	if (!w || !wctx || !blocks)
 		goto nomem;
 	for (nw = 0; nw < threads; nw++) {
 		w[nw].o = &o;
-		w[nw].lines = lines;
-		w[nw].lens = lens;
+		wctx[nw] = &w[nw];
 		if (!(w[nw].ctx = ts_bpe_ctx_new(bpe)) ||
 		    !(w[nw].ctxbuf = malloc(((size_t)o.context + 2) * sizeof(int32_t)))) {
 			nw++;
 			goto nomem;
 		}
 	}
-	for (;;) {
-		size_t nl = 0;
-		ssize_t r = 0;
-		while (nl < BATCH_LINES && (r = getline(&lines[nl], &caps[nl], in)) >= 0)
-			lens[nl++] = (size_t)r;
-		if (nl == 0)
-			break;
-		/* contiguous ranges; a thread only when the batch is big enough */
-		int used = nl >= 1024 ? (int)threads : 1;
-		for (int k = 0; k < used; k++) {
-			w[k].first = nl * (size_t)k / (size_t)used;
-			w[k].end = nl * (size_t)(k + 1) / (size_t)used;
-			w[k].lineno0 = lineno;
-			w[k].out.n = w[k].err.n = 0;
-		}
-		int started = 0;
-		for (int k = 1; k < used; k++)
-			if (pthread_create(&w[k].th, NULL, tok_main, &w[k]) == 0)
-				started = k;
-			else
-				break;
-		tok_main(&w[0]);
-		for (int k = 1; k <= started; k++)
-			pthread_join(w[k].th, NULL);
-		for (int k = started + 1; k < used; k++)   /* threads that did not start */
-			tok_main(&w[k]);
-		for (int k = 0; k < used; k++) {
-			if (w[k].nomem)
-				goto nomem;
-			fwrite(w[k].out.p, 1, w[k].out.n, stdout);
-			if (w[k].err.n) {
-				fflush(stdout);
-				fwrite(w[k].err.p, 1, w[k].err.n, stderr);
-			}
-			if (w[k].failed)
-				rc = TS_EXIT_FAIL;
-		}
-		lineno += nl;
-		if (r < 0)
-			break;
+	if (ts_pool_new(&pool, threads > 1 ? (int)threads : 0, depth, tok_block_run, wctx)) {
+		ts_error("cannot start worker threads");
+		rc = TS_EXIT_FAIL;
+		goto done;
 	}
+	for (size_t k = 0;; k++) {
+		if (ts_pool_inflight(pool) >= depth && write_block(ts_pool_next(pool, 1), &rc))
+			goto nomem;
+		struct tok_block *b = &blocks[k % depth];
+		int r = read_block(&rd, b);
+		if (r == -2)
+			goto nomem;
+		if (r < 0) {
+			ts_error("cannot read '%s': %s", in == stdin ? "-" : argv[optind], strerror(errno));
+			rc = TS_EXIT_FAIL;
+			break;
+		}
+		if (r == 0)
+			break;
+		ts_pool_submit(pool, b);
+	}
+	ts_pool_close(pool);
+	for (struct tok_block *b; (b = ts_pool_next(pool, 1));)
+		if (write_block(b, &rc))
+			goto nomem;
 	if (fflush(stdout) || ferror(stdout)) {
 		ts_error("cannot write the output: %s", strerror(errno));
 		rc = TS_EXIT_FAIL;
@@ -398,17 +492,19 @@ nomem:
 	ts_error("out of memory");
 	rc = TS_EXIT_FAIL;
 done:
+	ts_pool_free(pool);      /* before the blocks and the workers' contexts go */
 	for (int k = 0; w && k < nw; k++) {
 		ts_bpe_ctx_free(w[k].ctx);
 		free(w[k].ctxbuf);
-		free(w[k].out.p);
-		free(w[k].err.p);
 	}
-	for (size_t i = 0; lines && i < BATCH_LINES; i++)
-		free(lines[i]);
-	free(lines);
-	free(lens);
-	free(caps);
+	for (size_t k = 0; blocks && k < depth; k++) {
+		free(blocks[k].in.p);
+		free(blocks[k].out.p);
+		free(blocks[k].err.p);
+	}
+	free(blocks);
+	free(rd.carry.p);
+	free(wctx);
 	free(w);
 	ts_bpe_free(bpe);
 	if (in != stdin)
