@@ -393,9 +393,13 @@ static inline void word_key(const char *w, size_t n, uint64_t *k0, uint64_t *k1)
 #endif
 }
 
-static inline size_t word_slot(uint64_t k0, uint64_t k1, size_t n, size_t mask)
+/* Fibonacci hashing into a table of `cap` (a power of two) slots: the top
+ * bits of a product depend on every key byte (the length is implied by the
+ * zero padding: pieces hold no NUL) */
+static inline size_t word_slot(uint64_t k0, uint64_t k1, size_t cap)
 {
-	return (size_t)(mix(k0 ^ (k1 * 0x9e3779b97f4a7c15ULL) ^ n) & mask);
+	uint64_t h = k0 * 0x9e3779b97f4a7c15ULL + k1 * 0xc2b2ae3d27d4eb4fULL;
+	return (size_t)(h >> (64 - __builtin_ctzll(cap)));
 }
 
 /* Empty the short-word cache, or grow it (doubling, up to WCACHE_MAX
@@ -415,7 +419,7 @@ static void wcache_make_room(struct ts_bpe_ctx *c)
 		struct wentry *e = &c->wcache[i];
 		if (!e->len)
 			continue;
-		size_t j = word_slot(e->k0, e->k1, e->len, nc - 1);
+		size_t j = word_slot(e->k0, e->k1, nc);
 		while (nw[j].len)
 			j = (j + 1) & (nc - 1);
 		nw[j] = *e;
@@ -542,7 +546,7 @@ static inline const struct wentry *wcache_get(const struct ts_bpe_ctx *c, uint64
 					      size_t n)
 {
 	size_t mask = c->wcache_cap - 1;
-	for (size_t i = word_slot(k0, k1, n, mask);; i = (i + 1) & mask) {
+	for (size_t i = word_slot(k0, k1, c->wcache_cap);; i = (i + 1) & mask) {
 		const struct wentry *e = &c->wcache[i];
 		if (e->k0 == k0 && e->k1 == k1 && e->len == n)
 			return e;
@@ -551,30 +555,22 @@ static inline const struct wentry *wcache_get(const struct ts_bpe_ctx *c, uint64
 	}
 }
 
-/* BPE of the pre-token w[0..n) (n <= 16, key (k0, k1)), appended to
- * c->ids, which has room for n + WENTRY_IDS more.  A word whose result
- * has at most WENTRY_IDS ids (nearly every one) is cached, keyed by its
- * bytes compared as two words. */
-static int bpe_short_word(struct ts_bpe_ctx *c, const char *w, size_t n, uint64_t k0, uint64_t k1)
+/* BPE of the pre-token w[0..n) (n <= 16, key (k0, k1)) that the
+ * short-word cache does not hold, appended to c->ids (room for n more),
+ * and cached when its result has at most WENTRY_IDS ids (nearly always). */
+static __attribute__((noinline)) int bpe_short_miss(struct ts_bpe_ctx *c, const char *w, size_t n,
+						    uint64_t k0, uint64_t k1)
 {
-	const struct wentry *h = wcache_get(c, k0, k1, n);
-	int32_t *dst = c->ids + c->nids;
-	if (h) {
-		for (int k = 0; k < WENTRY_IDS; k++)
-			dst[k] = h->ids[k];
-		c->nids += h->n;
-		return 0;
-	}
 	size_t ns = bpe_merge(c, w, n);
 	if (!ns)
 		return -1;
-	memcpy(dst, c->sym, ns * sizeof(int32_t));
+	memcpy(c->ids + c->nids, c->sym, ns * sizeof(int32_t));
 	c->nids += ns;
 	if (ns > WENTRY_IDS)
 		return 0;                /* not cached: rare and cheap enough */
 	wcache_make_room(c);
 	size_t mask = c->wcache_cap - 1, i;
-	for (i = word_slot(k0, k1, n, mask); c->wcache[i].len; i = (i + 1) & mask)
+	for (i = word_slot(k0, k1, c->wcache_cap); c->wcache[i].len; i = (i + 1) & mask)
 		;
 	struct wentry *e = &c->wcache[i];
 	memset(e, 0, sizeof(*e));
@@ -585,6 +581,31 @@ static int bpe_short_word(struct ts_bpe_ctx *c, const char *w, size_t n, uint64_
 	for (size_t k = 0; k < ns; k++)
 		e->ids[k] = (uint16_t)c->sym[k];
 	c->wcache_n++;
+	return 0;
+}
+
+/* BPE of the pre-token w[0..n) (n <= 16, key (k0, k1)), appended to
+ * c->ids (room for n more), each id recording the piece's start s.  A hit
+ * in the short-word cache is two 64-bit compares and a copy. */
+static inline int bpe_short_word(struct ts_bpe_ctx *c, const char *w, size_t n, uint64_t k0,
+				 uint64_t k1, uint32_t s)
+{
+	const struct wentry *h = wcache_get(c, k0, k1, n);
+	size_t first = c->nids;
+	if (__builtin_expect(h != NULL, 1)) {
+		c->ids[first] = h->ids[0];
+		c->offs[first] = s;
+		c->nids++;
+		if (__builtin_expect(h->n == 1, 1))
+			return 0;
+		for (unsigned k = 1; k < h->n; k++)
+			c->ids[first + k] = h->ids[k];
+		c->nids = first + h->n;
+	} else if (bpe_short_miss(c, w, n, k0, k1)) {
+		return -1;
+	}
+	for (size_t k = first; k < c->nids; k++)
+		c->offs[k] = s;
 	return 0;
 }
 
@@ -601,8 +622,7 @@ static int emit_piece(struct ts_bpe_ctx *c, const char *t, size_t s, size_t e)
 	} else if (n <= 16) {
 		uint64_t k0, k1;
 		word_key(t + s, n, &k0, &k1);
-		if (bpe_short_word(c, t + s, n, k0, k1))
-			return -1;
+		return bpe_short_word(c, t + s, n, k0, k1, (uint32_t)s);
 	} else if (bpe_long_word(c, t + s, n)) {
 		return -1;
 	}
@@ -680,7 +700,7 @@ static int encode_ascii(struct ts_bpe_ctx *c, const char *t, size_t tl)
 	size_t i = 0;
 	while (i < tl) {
 		unsigned cls = aclass[u[i]];
-		size_t s = i, first = c->nids;
+		size_t s = i;
 		if (cls == A_SPACE) {
 			i++;
 			continue;
@@ -689,13 +709,12 @@ static int encode_ascii(struct ts_bpe_ctx *c, const char *t, size_t tl)
 			uint64_t k0, k1;
 			int k_ok;
 			i = alpha_run(t, i, &k0, &k1, &k_ok);
-			if (k_ok ? bpe_short_word(c, t + s, i - s, k0, k1) : emit_piece(c, t, s, i))
+			if (k_ok ? bpe_short_word(c, t + s, i - s, k0, k1, (uint32_t)s) : emit_piece(c, t, s, i))
 				return -1;
-			if (!k_ok)
-				continue;     /* emit_piece set the offsets */
+			i += u[i] == ' ';   /* the usual single space after a word */
 		} else if (cls == A_DIGIT) {
 			i++;
-			if (bpe_short_word(c, t + s, 1, u[s], 0))
+			if (bpe_short_word(c, t + s, 1, u[s], 0, (uint32_t)s))
 				return -1;
 		} else {
 			i++;
@@ -716,10 +735,7 @@ static int encode_ascii(struct ts_bpe_ctx *c, const char *t, size_t tl)
 					i++;
 			if (emit_piece(c, t, s, i))
 				return -1;
-			continue;         /* emit_piece set the offsets */
 		}
-		for (size_t k = first; k < c->nids; k++)
-			c->offs[k] = (uint32_t)s;
 	}
 	return 0;
 }

@@ -141,6 +141,7 @@ struct tok_opts {
 /* one worker thread's context */
 struct tok_worker {
 	struct ts_bpe_ctx *ctx;
+	struct ts_err e;          /* reset per line (not the whole message) */
 	const struct tok_opts *o;
 	int32_t *ctxbuf;
 };
@@ -200,7 +201,7 @@ static void tok_line(struct tok_worker *w, struct tok_block *b, const char *line
 	const char *text;
 	size_t len, nids;
 	const int32_t *ids;
-	struct ts_err e = TS_ERR_INIT;
+	struct ts_err *e = &w->e;
 	json_t *j;
 	char msg[200];
 
@@ -210,10 +211,13 @@ static void tok_line(struct tok_worker *w, struct tok_block *b, const char *line
 		tok_error(w, b, lineno, msg);
 		return;
 	}
-	int rc = ts_bpe_encode(w->ctx, text, len, &ids, &nids, &e);
+	e->status = 0;
+	e->reason = TS_R_NONE;
+	e->msg[0] = 0;
+	int rc = ts_bpe_encode(w->ctx, text, len, &ids, &nids, e);
 	json_decref(j);
 	if (rc) {
-		tok_error(w, b, lineno, e.msg);
+		tok_error(w, b, lineno, e->msg);
 		return;
 	}
 	if (o->count) {
