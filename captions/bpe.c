@@ -28,6 +28,7 @@
 
 #define NMERGES 48894
 #define CACHE_MAX 100000
+#define TEXT_MAX (16 << 20)      /* most bytes of the merges file's used lines */
 #define WCACHE_MAX (1 << 17)     /* slots of the short-word cache (32 bytes each) */
 
 static const char pattern[] =
@@ -49,7 +50,8 @@ struct pmap {
 };
 
 struct ts_bpe {
-	char *vocab[TS_BPE_VOCAB];      /* utf-8 strings */
+	char *vocab[TS_BPE_VOCAB];      /* utf-8 strings; the merges' point into text */
+	char *text;                     /* the merges file's lines, rewritten in place */
 	struct smap enc;
 	struct pmap ranks;
 	int32_t byte_id[256];           /* id of the single-byte symbol */
@@ -162,8 +164,11 @@ void ts_bpe_free(struct ts_bpe *b)
 {
 	if (!b)
 		return;
-	for (int i = 0; i < TS_BPE_VOCAB; i++)
+	for (int i = 0; i < 512; i++)
 		free(b->vocab[i]);
+	free(b->vocab[TS_BPE_SOT]);
+	free(b->vocab[TS_BPE_EOT]);
+	free(b->text);              /* the merges' strings */
 	free(b->enc.keys);
 	free(b->enc.lens);
 	free(b->enc.vals);
@@ -177,7 +182,7 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 {
 	struct ts_bpe *b = calloc(1, sizeof(*b));
 	const char *used = path;
-	char line[1024], tmp[8];
+	char tmp[8];
 	int32_t bs[256], nb = 0, rc = TS_OK, k = 0;
 	gzFile f = NULL;
 	int ecode;
@@ -235,38 +240,67 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 	}
 	for (int i = 0; i < 512; i++)
 		smap_put(&b->enc, b->vocab[i], strlen(b->vocab[i]), i);
-	if (!gzgets(f, line, sizeof(line)) || strncmp(line, "\"bpe_simple_vocab", 17)) {
+	/* the header and the merge lines, read in one buffer (the file has
+	 * more lines after them, which the reference does not use either) */
+	size_t tn = 0, tcap = 0, lines = 0;
+	while (lines < NMERGES + 1) {
+		if (tcap - tn < 65536 + 1) {
+			if (tcap >= TEXT_MAX) {
+				rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+						"'%s' is malformed: its first %d lines exceed %d MiB", used,
+						NMERGES + 1, TEXT_MAX >> 20);
+				goto fail;
+			}
+			char *nt = realloc(b->text, tcap = tcap ? tcap * 2 : 1 << 20);
+			if (!nt)
+				goto nomem;
+			b->text = nt;
+		}
+		/* 64 KiB at a time: what follows the merges is not decompressed */
+		int got = gzread(f, b->text + tn, 65536);
+		if (got < 0) {
+			int zerr;
+			const char *zmsg = gzerror(f, &zerr);
+			rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "cannot read the CLIP vocabulary '%s': %s",
+					used, zerr == Z_ERRNO ? strerror(errno) : zmsg);
+			goto fail;
+		}
+		if (got == 0)
+			break;
+		for (const char *q = b->text + tn, *e = q + got; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+			lines++;
+		tn += (size_t)got;
+	}
+	b->text[tn] = 0;
+	char *p = b->text, *end = b->text + tn;
+	char *nl = memchr(p, '\n', tn);
+	if (strncmp(p, "\"bpe_simple_vocab", 17) || !nl) {
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
 				"'%s' is not a CLIP BPE merges file (bad first line)", used);
 		goto fail;
 	}
-	for (k = 0; k < NMERGES; k++) {
-		char *sp, *nl;
-		if (!gzgets(f, line, sizeof(line)))
+	p = nl + 1;
+	for (k = 0; k < NMERGES && p < end; k++) {
+		char *sp = NULL;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		sp = memchr(p, ' ', (size_t)(nl - p));
+		if (!sp || memchr(sp + 1, ' ', (size_t)(nl - sp - 1)))
 			break;
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = 0;
-		sp = strchr(line, ' ');
-		if (!sp || strchr(sp + 1, ' '))
+		size_t la = (size_t)(sp - p), lc = (size_t)(nl - sp - 1);
+		int32_t a = smap_get(&b->enc, p, la);
+		int32_t c = smap_get(&b->enc, sp + 1, lc);
+		if (a < 0 || c < 0)
 			break;
-		*sp = 0;
-		int32_t a = smap_get(&b->enc, line, strlen(line));
-		int32_t c = smap_get(&b->enc, sp + 1, strlen(sp + 1));
-		size_t la = strlen(line), lc = strlen(sp + 1);
-		char *m = malloc(la + lc + 1);
-		if (!m)
-			goto nomem;
-		memcpy(m, line, la);
-		memcpy(m + la, sp + 1, lc + 1);
-		if (a < 0 || c < 0) {
-			free(m);
-			break;
-		}
-		b->vocab[512 + k] = m;
-		if (smap_get(&b->enc, m, la + lc) < 0)
-			smap_put(&b->enc, m, la + lc, 512 + k);
+		/* "a b\n" becomes "ab\0" where it is */
+		memmove(sp, sp + 1, lc);
+		p[la + lc] = 0;
+		b->vocab[512 + k] = p;
+		if (smap_get(&b->enc, p, la + lc) < 0)
+			smap_put(&b->enc, p, la + lc, 512 + k);
 		pmap_put(&b->ranks, a, c, (uint64_t)k << 32 | (uint32_t)(512 + k));
+		p = nl + 1;
 	}
 	if (k != NMERGES) {
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
