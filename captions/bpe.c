@@ -35,17 +35,27 @@ static const char pattern[] =
 	"<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|"
 	"[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
-/* open-addressing maps: string -> id, (a, b) -> (rank, merged) */
+/* open-addressing maps, one 16-byte slot per entry (one cache line per
+ * probe): string -> id (NUL-terminated keys; used while loading),
+ * (a, b) -> (rank, merged) */
+struct sslot {
+	const char *key;    /* NULL = empty */
+	uint32_t hash;
+	int32_t val;
+};
+
 struct smap {
-	char **keys;
-	uint32_t *lens;
-	int32_t *vals;
+	struct sslot *s;
 	size_t cap;
 };
 
+struct pslot {
+	uint64_t key;       /* (a << 32 | b) + 1; 0 = empty */
+	uint64_t val;       /* rank << 32 | merged */
+};
+
 struct pmap {
-	uint64_t *keys;     /* (a << 32 | b) + 1; 0 = empty */
-	uint64_t *vals;     /* rank << 32 | merged */
+	struct pslot *s;
 	size_t cap;
 };
 
@@ -109,34 +119,39 @@ static uint64_t mix(uint64_t x)
 	return x;
 }
 
-static int32_t smap_get(const struct smap *m, const char *k, size_t n)
+/* The slot of the key k[0..n): its own, or the empty one it would take. */
+static struct sslot *smap_find(const struct smap *m, const char *k, size_t n)
 {
-	size_t i = fnv(k, n) & (m->cap - 1);
-	while (m->keys[i]) {
-		if (m->lens[i] == n && !memcmp(m->keys[i], k, n))
-			return m->vals[i];
-		i = (i + 1) & (m->cap - 1);
+	uint64_t h = fnv(k, n);
+	size_t i = (size_t)(h >> 32) & (m->cap - 1);
+	for (;; i = (i + 1) & (m->cap - 1)) {
+		struct sslot *e = &m->s[i];
+		if (!e->key || (e->hash == (uint32_t)h && !memcmp(e->key, k, n) && !e->key[n]))
+			return e;
 	}
-	return -1;
 }
 
-static void smap_put(struct smap *m, char *k, size_t n, int32_t v)
+static int32_t smap_get(const struct smap *m, const char *k, size_t n)
 {
-	size_t i = fnv(k, n) & (m->cap - 1);
-	while (m->keys[i] && !(m->lens[i] == n && !memcmp(m->keys[i], k, n)))
-		i = (i + 1) & (m->cap - 1);
-	m->keys[i] = k;
-	m->lens[i] = (uint32_t)n;
-	m->vals[i] = v;
+	const struct sslot *e = smap_find(m, k, n);
+	return e->key ? e->val : -1;
+}
+
+static void smap_put(struct smap *m, const char *k, size_t n, int32_t v)
+{
+	struct sslot *e = smap_find(m, k, n);
+	e->key = k;
+	e->hash = (uint32_t)fnv(k, n);
+	e->val = v;
 }
 
 static uint64_t pmap_get(const struct pmap *m, int32_t a, int32_t b)
 {
 	uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
 	size_t i = mix(key) & (m->cap - 1);
-	while (m->keys[i]) {
-		if (m->keys[i] == key)
-			return m->vals[i];
+	while (m->s[i].key) {
+		if (m->s[i].key == key)
+			return m->s[i].val;
 		i = (i + 1) & (m->cap - 1);
 	}
 	return UINT64_MAX;
@@ -146,11 +161,11 @@ static void pmap_put(struct pmap *m, int32_t a, int32_t b, uint64_t v)
 {
 	uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
 	size_t i = mix(key) & (m->cap - 1);
-	while (m->keys[i] && m->keys[i] != key)
+	while (m->s[i].key && m->s[i].key != key)
 		i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i])            /* the first (lowest) rank wins */
-		m->vals[i] = v;
-	m->keys[i] = key;
+	if (!m->s[i].key)           /* the first (lowest) rank wins */
+		m->s[i].val = v;
+	m->s[i].key = key;
 }
 
 static char *utf8_of(int32_t cp, char *buf)
@@ -169,11 +184,8 @@ void ts_bpe_free(struct ts_bpe *b)
 	free(b->vocab[TS_BPE_SOT]);
 	free(b->vocab[TS_BPE_EOT]);
 	free(b->text);              /* the merges' strings */
-	free(b->enc.keys);
-	free(b->enc.lens);
-	free(b->enc.vals);
-	free(b->ranks.keys);
-	free(b->ranks.vals);
+	free(b->enc.s);
+	free(b->ranks.s);
 	pcre2_code_free(b->re);
 	free(b);
 }
@@ -220,14 +232,11 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 			cs[nb++] = 256 + extra++;
 		}
 	}
-	b->enc.cap = 1 << 17;
-	b->enc.keys = calloc(b->enc.cap, sizeof(char *));
-	b->enc.vals = calloc(b->enc.cap, sizeof(int32_t));
-	b->enc.lens = calloc(b->enc.cap, sizeof(uint32_t));
+	b->enc.cap = 1 << 16;        /* 49,408 strings at most */
+	b->enc.s = calloc(b->enc.cap, sizeof(*b->enc.s));
 	b->ranks.cap = 1 << 17;
-	b->ranks.keys = calloc(b->ranks.cap, sizeof(uint64_t));
-	b->ranks.vals = calloc(b->ranks.cap, sizeof(uint64_t));
-	if (!b->enc.keys || !b->enc.vals || !b->enc.lens || !b->ranks.keys || !b->ranks.vals)
+	b->ranks.s = calloc(b->ranks.cap, sizeof(*b->ranks.s));
+	if (!b->enc.s || !b->ranks.s)
 		goto nomem;
 	for (int i = 0; i < 256; i++) {
 		char w[16];
@@ -321,6 +330,8 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		goto fail;
 	}
 	pcre2_jit_compile(b->re, PCRE2_JIT_COMPLETE);
+	free(b->enc.s);              /* strings to ids: only needed while loading */
+	b->enc.s = NULL;
 	gzclose(f);
 	*out = b;
 	return TS_OK;
