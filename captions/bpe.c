@@ -306,8 +306,12 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		memmove(sp, sp + 1, lc);
 		p[la + lc] = 0;
 		b->vocab[512 + k] = p;
-		if (smap_get(&b->enc, p, la + lc) < 0)
-			smap_put(&b->enc, p, la + lc, 512 + k);
+		struct sslot *e = smap_find(&b->enc, p, la + lc);
+		if (!e->key) {             /* the first merge giving a string names it */
+			e->key = p;
+			e->hash = (uint32_t)fnv(p, la + lc);
+			e->val = 512 + k;
+		}
 		pmap_put(&b->ranks, a, c, (uint64_t)k << 32 | (uint32_t)(512 + k));
 		p = nl + 1;
 	}
