@@ -455,7 +455,7 @@ static inline size_t word_slot(uint64_t k0, uint64_t k1, size_t cap)
  * slots) when it is half full. */
 static void wcache_make_room(struct ts_bpe_ctx *c)
 {
-	if (c->wcache_n * 2 < c->wcache_cap)
+	if (c->wcache_n * 4 < c->wcache_cap * 3)
 		return;
 	size_t nc = c->wcache_cap * 2;
 	struct wentry *nw = nc <= WCACHE_MAX ? calloc(nc, sizeof(*nw)) : NULL;

@@ -352,7 +352,7 @@ static inline int plain8(uint64_t x, uint64_t *sp)
 	uint64_t bad = (x & HIGH) | ((x - 0x20 * ONES) & ~x & HIGH) | zero_bytes(x ^ 0x7f * ONES) |
 		       zero_bytes(x ^ '&' * ONES);
 	*sp = zero_bytes(x ^ ' ' * ONES);
-	return !bad && !(*sp & (*sp >> 8));
+	return (bad | (*sp & (*sp >> 8))) == 0;
 }
 
 int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char **out,
@@ -382,7 +382,11 @@ int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char *
 			while (k + 8 <= len) {
 				uint64_t x, sp;
 				memcpy(&x, text + k, 8);
-				if (!plain8(x, &sp) || ((sp & 0x80) && (pend || !o)))
+				/* one branch: plain, and a leading space only
+				 * where it is written as it is */
+				unsigned ok = (unsigned)plain8(x, &sp) &
+					      ~((unsigned)(sp & 0x80) >> 7 & (pend | (o == 0)));
+				if (!ok)
 					break;
 				w[o] = ' ';
 				o += pend & !(sp & 0x80);
