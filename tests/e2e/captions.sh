@@ -370,6 +370,10 @@ else
 	t split_sentence split_sentence
 	t split_in_place split_in_place
 	t ingest_tokens ingest_tokens
-	t threads_bytes threads_bytes
+	if [ -f "$SHARED/data/captions/flickr8k.jsonl" ]; then
+		t threads_bytes threads_bytes
+	else
+		skip threads_bytes "$SHARED/data/captions/flickr8k.jsonl not found"
+	fi
 fi
 finish
