@@ -35,13 +35,12 @@ static const char pattern[] =
 	"<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|"
 	"[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
-/* open-addressing maps, one 16-byte slot per entry (one cache line per
- * probe): string -> id (NUL-terminated keys; used while loading),
- * (a, b) -> (rank, merged) */
+/* open-addressing maps of 8-byte slots (few pages to touch, one cache
+ * line per probe): string -> id (used while loading; the key is the id's
+ * vocabulary string), (a, b) -> rank (merge `rank` gives id 512 + rank) */
 struct sslot {
-	const char *key;    /* NULL = empty */
 	uint32_t hash;
-	int32_t val;
+	int32_t id1;        /* id + 1; 0 = empty */
 };
 
 struct smap {
@@ -50,9 +49,10 @@ struct smap {
 };
 
 struct pslot {
-	uint64_t key;       /* (a << 32 | b) + 1; 0 = empty */
-	uint64_t val;       /* rank << 32 | merged */
+	uint32_t key;       /* a << 16 | b; PKEY_EMPTY = empty (ids are < 65536) */
+	uint32_t rank;
 };
+#define PKEY_EMPTY UINT32_MAX
 
 struct pmap {
 	struct pslot *s;
@@ -111,61 +111,68 @@ static uint64_t fnv(const char *s, size_t n)
 	return h;
 }
 
-static uint64_t mix(uint64_t x)
+/* The slot of the key k[0..n): its own, or the empty one it would take
+ * (*h: the key's hash). */
+static struct sslot *smap_find(const struct smap *m, char *const *vocab, const char *k, size_t n,
+			       uint32_t *h)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
-/* The slot of the key k[0..n): its own, or the empty one it would take. */
-static struct sslot *smap_find(const struct smap *m, const char *k, size_t n)
-{
-	uint64_t h = fnv(k, n);
-	size_t i = (size_t)(h >> 32) & (m->cap - 1);
-	for (;; i = (i + 1) & (m->cap - 1)) {
+	uint64_t f = fnv(k, n);
+	*h = (uint32_t)f;
+	for (size_t i = (size_t)(f >> 32) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
 		struct sslot *e = &m->s[i];
-		if (!e->key || (e->hash == (uint32_t)h && !memcmp(e->key, k, n) && !e->key[n]))
+		if (!e->id1)
 			return e;
+		if (e->hash == *h) {
+			const char *key = vocab[e->id1 - 1];
+			if (!memcmp(key, k, n) && !key[n])
+				return e;
+		}
 	}
 }
 
-static int32_t smap_get(const struct smap *m, const char *k, size_t n)
+static int32_t smap_get(const struct smap *m, char *const *vocab, const char *k, size_t n)
 {
-	const struct sslot *e = smap_find(m, k, n);
-	return e->key ? e->val : -1;
+	uint32_t h;
+	const struct sslot *e = smap_find(m, vocab, k, n, &h);
+	return e->id1 - 1;
 }
 
-static void smap_put(struct smap *m, const char *k, size_t n, int32_t v)
+/* Map vocab[id] (n bytes) to id unless its string is there already. */
+static void smap_add(struct smap *m, char *const *vocab, int32_t id, size_t n)
 {
-	struct sslot *e = smap_find(m, k, n);
-	e->key = k;
-	e->hash = (uint32_t)fnv(k, n);
-	e->val = v;
+	uint32_t h;
+	struct sslot *e = smap_find(m, vocab, vocab[id], n, &h);
+	if (!e->id1) {              /* the first id of a string names it */
+		e->hash = h;
+		e->id1 = id + 1;
+	}
 }
 
+static inline size_t pslot_of(uint32_t key, size_t cap)
+{
+	return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 40) & (cap - 1);
+}
+
+/* rank << 32 | merged id of the pair (a, b), or UINT64_MAX */
 static uint64_t pmap_get(const struct pmap *m, int32_t a, int32_t b)
 {
-	uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
-	size_t i = mix(key) & (m->cap - 1);
-	while (m->s[i].key) {
+	uint32_t key = (uint32_t)a << 16 | (uint32_t)b;
+	for (size_t i = pslot_of(key, m->cap); m->s[i].key != PKEY_EMPTY; i = (i + 1) & (m->cap - 1))
 		if (m->s[i].key == key)
-			return m->s[i].val;
-		i = (i + 1) & (m->cap - 1);
-	}
+			return (uint64_t)m->s[i].rank << 32 | (512 + m->s[i].rank);
 	return UINT64_MAX;
 }
 
-static void pmap_put(struct pmap *m, int32_t a, int32_t b, uint64_t v)
+static void pmap_put(struct pmap *m, int32_t a, int32_t b, uint32_t rank)
 {
-	uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
-	size_t i = mix(key) & (m->cap - 1);
-	while (m->s[i].key && m->s[i].key != key)
+	uint32_t key = (uint32_t)a << 16 | (uint32_t)b;
+	size_t i = pslot_of(key, m->cap);
+	while (m->s[i].key != PKEY_EMPTY && m->s[i].key != key)
 		i = (i + 1) & (m->cap - 1);
-	if (!m->s[i].key)           /* the first (lowest) rank wins */
-		m->s[i].val = v;
-	m->s[i].key = key;
+	if (m->s[i].key == PKEY_EMPTY) {   /* the first (lowest) rank wins */
+		m->s[i].key = key;
+		m->s[i].rank = rank;
+	}
 }
 
 static char *utf8_of(int32_t cp, char *buf)
@@ -234,10 +241,11 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 	}
 	b->enc.cap = 1 << 16;        /* 49,408 strings at most */
 	b->enc.s = calloc(b->enc.cap, sizeof(*b->enc.s));
-	b->ranks.cap = 1 << 17;
-	b->ranks.s = calloc(b->ranks.cap, sizeof(*b->ranks.s));
+	b->ranks.cap = 1 << 16;      /* 48,894 pairs */
+	b->ranks.s = malloc(b->ranks.cap * sizeof(*b->ranks.s));
 	if (!b->enc.s || !b->ranks.s)
 		goto nomem;
+	memset(b->ranks.s, 0xff, b->ranks.cap * sizeof(*b->ranks.s));   /* PKEY_EMPTY */
 	for (int i = 0; i < 256; i++) {
 		char w[16];
 		b->vocab[i] = strdup(utf8_of(cs[i], tmp));
@@ -248,7 +256,7 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		b->byte_id[bs[i]] = i;
 	}
 	for (int i = 0; i < 512; i++)
-		smap_put(&b->enc, b->vocab[i], strlen(b->vocab[i]), i);
+		smap_add(&b->enc, b->vocab, i, strlen(b->vocab[i]));
 	/* the header and the merge lines, read in one buffer (the file has
 	 * more lines after them, which the reference does not use either) */
 	size_t tn = 0, tcap = 0, lines = 0;
@@ -298,21 +306,16 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		if (!sp || memchr(sp + 1, ' ', (size_t)(nl - sp - 1)))
 			break;
 		size_t la = (size_t)(sp - p), lc = (size_t)(nl - sp - 1);
-		int32_t a = smap_get(&b->enc, p, la);
-		int32_t c = smap_get(&b->enc, sp + 1, lc);
+		int32_t a = smap_get(&b->enc, b->vocab, p, la);
+		int32_t c = smap_get(&b->enc, b->vocab, sp + 1, lc);
 		if (a < 0 || c < 0)
 			break;
 		/* "a b\n" becomes "ab\0" where it is */
 		memmove(sp, sp + 1, lc);
 		p[la + lc] = 0;
 		b->vocab[512 + k] = p;
-		struct sslot *e = smap_find(&b->enc, p, la + lc);
-		if (!e->key) {             /* the first merge giving a string names it */
-			e->key = p;
-			e->hash = (uint32_t)fnv(p, la + lc);
-			e->val = 512 + k;
-		}
-		pmap_put(&b->ranks, a, c, (uint64_t)k << 32 | (uint32_t)(512 + k));
+		smap_add(&b->enc, b->vocab, 512 + k, la + lc);
+		pmap_put(&b->ranks, a, c, (uint32_t)k);
 		p = nl + 1;
 	}
 	if (k != NMERGES) {
@@ -355,9 +358,9 @@ struct ts_bpe_ctx *ts_bpe_ctx_new(const struct ts_bpe *bpe)
 		return NULL;
 	c->bpe = bpe;
 	c->md = pcre2_match_data_create_from_pattern(bpe->re, NULL);
-	c->cache_cap = 1 << 14;
+	c->cache_cap = 1 << 10;      /* words over 16 bytes: few */
 	c->cache = calloc(c->cache_cap, sizeof(*c->cache));
-	c->wcache_cap = 1 << 12;
+	c->wcache_cap = 1 << 14;     /* 512 KiB, touched as it fills */
 	c->wcache = calloc(c->wcache_cap, sizeof(*c->wcache));
 	if (!c->md || !c->cache || !c->wcache) {
 		ts_bpe_ctx_free(c);
@@ -380,7 +383,7 @@ void ts_bpe_ctx_free(struct ts_bpe_ctx *c)
 {
 	if (!c)
 		return;
-	if (c->cache)
+	if (c->cache && c->cache_n)
 		cache_clear(c);
 	free(c->cache);
 	free(c->wcache);
