@@ -351,9 +351,11 @@ static int read_block(struct reader *r, struct tok_block *b)
 		size_t keep = b->in.n;
 		while (b->in.p[keep - 1] != '\n')   /* there is one: seen_nl */
 			keep--;
-		if (buf_reserve(&r->carry, b->in.n - keep))
-			return -2;
-		memcpy(r->carry.p, b->in.p + keep, b->in.n - keep);
+		if (keep < b->in.n) {
+			if (buf_reserve(&r->carry, b->in.n - keep))
+				return -2;
+			memcpy(r->carry.p, b->in.p + keep, b->in.n - keep);
+		}
 		r->carry.n = b->in.n - keep;
 		b->in.n = keep;
 	}
@@ -369,7 +371,8 @@ static int write_block(struct tok_block *b, int *rc)
 {
 	if (b->nomem)
 		return -1;
-	fwrite(b->out.p, 1, b->out.n, stdout);
+	if (b->out.n)
+		fwrite(b->out.p, 1, b->out.n, stdout);
 	if (b->err.n) {
 		fflush(stdout);
 		fwrite(b->err.p, 1, b->err.n, stderr);
