@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <stdint.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,7 +148,10 @@ struct tok_worker {
 /* one block of input lines and what they became */
 struct tok_block {
 	struct buf in;            /* whole lines; the input's last one may lack '\n' */
-	size_t lineno0;           /* line number of the block's first line */
+	size_t lineno0;           /* line number of the block's first line; 0 when not
+				   * known yet (blocks read ahead of the writing) */
+	size_t nlines;            /* lines in the block, counted by the worker */
+	int first;                /* the input's first block (a BOM may start it) */
 	struct buf out, err;
 	int failed, nomem;
 };
@@ -195,7 +197,7 @@ static void tok_error(struct tok_worker *w, struct tok_block *b, size_t lineno, 
 }
 
 static void tok_line(struct tok_worker *w, struct tok_block *b, const char *line, size_t line_len,
-		     size_t lineno)
+		     size_t lineno, int first_line)
 {
 	const struct tok_opts *o = w->o;
 	const char *text;
@@ -206,7 +208,7 @@ static void tok_line(struct tok_worker *w, struct tok_block *b, const char *line
 	char msg[200];
 
 	/* a byte-order mark before the first line is not text */
-	size_t bom = lineno == 1 ? ts_bom_len(line, line_len) : 0;
+	size_t bom = first_line ? ts_bom_len(line, line_len) : 0;
 	if (ts_caption_line(line + bom, line_len - bom, o->jsonl, &text, &len, &j, msg, sizeof(msg))) {
 		tok_error(w, b, lineno, msg);
 		return;
@@ -277,39 +279,23 @@ static void tok_block_run(void *worker, void *item)
 	struct tok_worker *w = worker;
 	struct tok_block *b = item;
 	const char *p = b->in.p, *end = b->in.p + b->in.n;
-	size_t lineno = b->lineno0;
 	b->out.n = b->err.n = 0;
 	b->failed = b->nomem = 0;
+	b->nlines = 0;
 	while (p < end && !b->nomem) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p));
 		const char *e = nl ? nl + 1 : end;
-		tok_line(w, b, p, (size_t)(e - p), lineno++);
+		tok_line(w, b, p, (size_t)(e - p), b->lineno0 + b->nlines, b->first && b->nlines == 0);
+		b->nlines++;
 		p = e;
 	}
-}
-
-/* The number of '\n' in p[0..n), eight bytes at a time. */
-static size_t count_newlines(const char *p, size_t n)
-{
-	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
-	size_t i = 0, c = 0;
-	for (; i + 8 <= n; i += 8) {
-		uint64_t x;
-		memcpy(&x, p + i, 8);
-		x ^= '\n' * ones;
-		x = ~(((x & ~high) + ~high) | x | ~high) >> 7;   /* 1 in each '\n' byte */
-		c += (size_t)((x * ones) >> 56);
-	}
-	for (; i < n; i++)
-		c += p[i] == '\n';
-	return c;
 }
 
 /* The input, read in blocks of whole lines. */
 struct reader {
 	int fd, eof;
 	struct buf carry;         /* the start of a line the last block did not end */
-	size_t lineno;            /* number of the next block's first line */
+	size_t blocks;            /* blocks read */
 };
 
 /* Fill b with the next lines: at least BLOCK_BYTES of them when the input
@@ -359,16 +345,31 @@ static int read_block(struct reader *r, struct tok_block *b)
 		r->carry.n = b->in.n - keep;
 		b->in.n = keep;
 	}
-	b->lineno0 = r->lineno;
-	r->lineno += count_newlines(b->in.p, b->in.n);
-	if (r->eof && b->in.n && b->in.p[b->in.n - 1] != '\n')
-		r->lineno++;
+	b->first = r->blocks++ == 0;
 	return b->in.n > 0;
 }
 
-/* Write a finished block; 0, or -1 when it ran out of memory. */
-static int write_block(struct tok_block *b, int *rc)
+/* The lines written so far, and this thread's worker context for blocks
+ * whose messages need their line numbers (made when first needed). */
+struct writer {
+	size_t lines;
+	struct tok_worker w;
+	const struct ts_bpe *bpe;
+};
+
+/* Write a finished block; 0, or -1 when it ran out of memory.  A block
+ * tokenized before its first line number was known names its lines in
+ * messages only when one failed: it is then tokenized again here, where
+ * the number is known (rare, and the bytes are those of -j 1). */
+static int write_block(struct writer *wr, struct tok_block *b, int *rc)
 {
+	if (!b->lineno0 && (b->failed || b->nomem)) {
+		if (!wr->w.ctx && !(wr->w.ctx = ts_bpe_ctx_new(wr->bpe)))
+			return -1;
+		b->lineno0 = wr->lines + 1;
+		tok_block_run(&wr->w, b);
+	}
+	wr->lines += b->nlines;
 	if (b->nomem)
 		return -1;
 	if (b->out.n)
@@ -408,7 +409,8 @@ int captions_tokenize(int argc, char **argv)
 	struct tok_block *blocks = NULL;
 	struct ts_pool *pool = NULL;
 	void **wctx = NULL;
-	struct reader rd = { .lineno = 1 };
+	struct reader rd = { .fd = -1 };
+	struct writer wr = { .w = { .o = &o } };
 	size_t depth = 0;
 	FILE *in = stdin;
 
@@ -449,6 +451,9 @@ int captions_tokenize(int argc, char **argv)
 		rc = TS_EXIT_FAIL;
 		goto done;
 	}
+	wr.bpe = bpe;
+	if (!(wr.w.ctxbuf = malloc(((size_t)o.context + 2) * sizeof(int32_t))))
+		goto nomem;
 	/* -j 1: no worker thread, every block is tokenized on this one */
 	depth = threads > 1 ? 2 * (size_t)threads + 2 : 1;
 	w = calloc((size_t)threads, sizeof(*w));
@@ -471,9 +476,11 @@ int captions_tokenize(int argc, char **argv)
 		goto done;
 	}
 	for (size_t k = 0;; k++) {
-		if (ts_pool_inflight(pool) >= depth && write_block(ts_pool_next(pool, 1), &rc))
+		if (ts_pool_inflight(pool) >= depth && write_block(&wr, ts_pool_next(pool, 1), &rc))
 			goto nomem;
 		struct tok_block *b = &blocks[k % depth];
+		/* known when every earlier block is written (always at -j 1) */
+		b->lineno0 = ts_pool_inflight(pool) == 0 ? wr.lines + 1 : 0;
 		int r = read_block(&rd, b);
 		if (r == -2)
 			goto nomem;
@@ -488,7 +495,7 @@ int captions_tokenize(int argc, char **argv)
 	}
 	ts_pool_close(pool);
 	for (struct tok_block *b; (b = ts_pool_next(pool, 1));)
-		if (write_block(b, &rc))
+		if (write_block(&wr, b, &rc))
 			goto nomem;
 	if (fflush(stdout) || ferror(stdout)) {
 		ts_error("cannot write the output: %s", strerror(errno));
@@ -511,6 +518,8 @@ done:
 	}
 	free(blocks);
 	free(rd.carry.p);
+	ts_bpe_ctx_free(wr.w.ctx);
+	free(wr.w.ctxbuf);
 	free(wctx);
 	free(w);
 	ts_bpe_free(bpe);
