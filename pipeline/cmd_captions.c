@@ -92,7 +92,7 @@ int cmd_captions(int argc, char **argv)
  * blocks back in submission order.  The output is therefore the same bytes
  * whatever -j is, and at most `depth` blocks are in memory. */
 
-#define BLOCK_BYTES (256 << 10)
+#define BLOCK_BYTES (128 << 10)
 
 struct buf {
 	char *p;
@@ -314,9 +314,11 @@ static int read_block(struct reader *r, struct tok_block *b)
 		r->carry.n = 0;
 	}
 	while (!r->eof && !(seen_nl && b->in.n >= BLOCK_BYTES)) {
-		if (buf_reserve(&b->in, BLOCK_BYTES))
+		/* up to BLOCK_BYTES in all; past it (a line not ended yet)
+		 * 64 KiB more at a time */
+		size_t want = b->in.n < BLOCK_BYTES ? BLOCK_BYTES - b->in.n : 65536;
+		if (buf_reserve(&b->in, want))
 			return -2;
-		size_t want = b->in.cap - b->in.n;
 		ssize_t got = read(r->fd, b->in.p + b->in.n, want);
 		if (got < 0) {
 			if (errno == EINTR)
