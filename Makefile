@@ -64,7 +64,7 @@ LIB_SRC := base/ts_error.c base/ts_io.c base/rng.c \
 	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c \
 	shards/writer.c shards/out.c shards/index.c \
 	shards/thrift.c shards/parquet.c
-CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c \
+CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c pipeline/opt.c \
 	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/seen.c \
 	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
 	pipeline/captions_stats.c pipeline/captions_split.c pipeline/rewrite.c \

@@ -24,7 +24,7 @@ mkdir -p "$OUT"
 SET=${BENCH_DIR:-bench/out}/set-200
 /usr/bin/python3 bench/make_set.py "$SHARED" "$SET" 200
 rm -rf "$OUT/srv" "$OUT/port"; mkdir -p "$OUT/srv"
-for f in "$SET"/img/*.jpg; do ln -sf "$(pwd)/$f" "$OUT/srv/$(basename "$f")"; done
+for f in "$SET"/img/*.jpg; do ln -sf "$(readlink -f "$f")" "$OUT/srv/$(basename "$f")"; done
 /usr/bin/python3 tests/e2e/fetch_server.py --addrs 127.0.0.2 --images "$OUT/srv" \
 	--port-file "$OUT/port" --lifetime 3000 2> "$OUT/server.log" &
 SRV=$!

@@ -113,6 +113,17 @@ struct ts_processed {
 	int decode_w, decode_h;      /* size actually decoded (after DCT scaling and orientation) */
 };
 
+/* What processing changed besides the geometry, as a comma-separated list
+ * in a fixed order (the catalog's samples.fixes, docs/formats.md):
+ * "orientation" (EXIF rotation applied), "cmyk" (CMYK or YCCK converted to
+ * RGB), "alpha" (transparency composited on white), "16bit" (16 bits per
+ * channel reduced to 8), "gray" and "palette" (expanded to RGB),
+ * "animated" (first frame of an animation kept).  "" when nothing was
+ * changed (the original bytes kept, or an 8-bit RGB image without EXIF
+ * rotation).  Returns buf. */
+#define TS_FIXES_MAX 64
+char *ts_processed_fixes(const struct ts_processed *p, char buf[TS_FIXES_MAX]);
+
 struct ts_pixctx;
 
 /* One per worker thread.  NULL on allocation failure. */
@@ -174,6 +185,21 @@ int ts_composite_grid(const struct ts_image q[4], struct ts_image *out, int rect
  * rounded. */
 int ts_composite_mixup(const struct ts_image *a, const struct ts_image *b, double lambda,
 		       struct ts_image *out, struct ts_err *err);
+
+/* A composite's region as KEY.json's "regions" and the compositions row
+ * record it: the rectangle [x0, y0, x1, y1) of the output, less the inner
+ * rectangle minus when has_minus (CutMix's first source: the frame without
+ * the box). */
+struct ts_region {
+	int index;            /* 1, 2, ... (0 is no region) */
+	int rect[4];
+	int has_minus;
+	int minus[4];
+};
+
+/* Set map[y * w + x] = value for every pixel of r inside the w x h map
+ * (the one rasteriser of region masks: KEY.mask.png, tags mask). */
+void ts_region_fill(uint8_t *map, int w, int h, const struct ts_region *r, uint8_t value);
 
 /* An 8-bit single-channel PNG of w*h pixels (masks), deterministic, rows
  * unfiltered (filter type 0), into a malloc'ed buffer. */

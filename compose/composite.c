@@ -142,3 +142,13 @@ int ts_composite_mixup(const struct ts_image *a, const struct ts_image *b, doubl
 		out->pixels[i] = (uint8_t)((a->pixels[i] * wa + b->pixels[i] * wb + 32768) >> 16);
 	return TS_OK;
 }
+
+void ts_region_fill(uint8_t *map, int w, int h, const struct ts_region *r, uint8_t value)
+{
+	int y0 = r->rect[1] < 0 ? 0 : r->rect[1], x0 = r->rect[0] < 0 ? 0 : r->rect[0];
+	for (int y = y0; y < r->rect[3] && y < h; y++)
+		for (int x = x0; x < r->rect[2] && x < w; x++)
+			if (!(r->has_minus && x >= r->minus[0] && x < r->minus[2] &&
+			      y >= r->minus[1] && y < r->minus[3]))
+				map[(size_t)y * (size_t)w + (size_t)x] = value;
+}

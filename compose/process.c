@@ -87,3 +87,40 @@ int ts_process_image(struct ts_pixctx *c, const uint8_t *data, size_t len,
 	p->out_format = fmt;
 	return TS_OK;
 }
+
+char *ts_processed_fixes(const struct ts_processed *p, char buf[TS_FIXES_MAX])
+{
+	const struct ts_image_info *i = &p->info;
+	const char *c = i->color ? i->color : "rgb";
+	const char *f[7];
+	size_t n = 0, o = 0;
+
+	buf[0] = '\0';
+	if (p->kept_original)
+		return buf;
+	if (i->orientation > 1 && i->orientation <= 8)
+		f[n++] = "orientation";
+	if (!strcmp(c, "cmyk") || !strcmp(c, "ycck"))
+		f[n++] = "cmyk";
+	if (i->has_alpha)
+		f[n++] = "alpha";
+	if (i->bit_depth > 8)
+		f[n++] = "16bit";
+	if (!strncmp(c, "gray", 4))
+		f[n++] = "gray";
+	if (!strcmp(c, "palette"))
+		f[n++] = "palette";
+	if (i->animated)
+		f[n++] = "animated";
+	for (size_t k = 0; k < n; k++) {
+		size_t l = strlen(f[k]);
+		if (o + l + 2 > TS_FIXES_MAX)
+			break;
+		if (k)
+			buf[o++] = ',';
+		memcpy(buf + o, f[k], l);
+		o += l;
+		buf[o] = '\0';
+	}
+	return buf;
+}

@@ -30,10 +30,6 @@ int cmd_report(int argc, char **argv);
 void usage_report(FILE *f);
 int cmd_fetch(int argc, char **argv);
 void usage_fetch(FILE *f);
-/* Slurm / Kubernetes index variables into o->part_*; 0 or an exit code
- * (cmd_ingest.c; shared with fetch). */
-struct ts_ingest_opts;
-int ts_partition_from_env(struct ts_ingest_opts *o, unsigned parts);
 void usage_str(FILE *f);
 int cmd_parquet(int argc, char **argv);
 void usage_parquet(FILE *f);

@@ -14,6 +14,7 @@
 #include "../captions/bpe.h"
 #include "captions_cmds.h"
 #include "cmd.h"
+#include "opt.h"
 #include "pool.h"
 #include "util.h"
 #include "vocab.h"
@@ -68,20 +69,13 @@ void usage_captions(FILE *f)
 
 int cmd_captions(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "tokenize"))
-		return captions_tokenize(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "stats"))
-		return captions_stats(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "split"))
-		return captions_split(argc - 1, argv + 1);
-	if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-		usage_captions(stdout);
-		return TS_EXIT_OK;
-	}
-	if (argc >= 2)
-		ts_error("unknown captions command '%s'", argv[1]);
-	usage_captions(stderr);
-	return TS_EXIT_USAGE;
+	static const struct ts_subcmd subs[] = {
+		{ "tokenize", captions_tokenize },
+		{ "stats", captions_stats },
+		{ "split", captions_split },
+		{ NULL, NULL },
+	};
+	return ts_subcmd_run("captions", subs, NULL, usage_captions, argc, argv);
 }
 
 /* ---- tokenize: blocks of whole lines on the ordered pool ----

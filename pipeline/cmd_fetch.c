@@ -18,6 +18,7 @@
 #include "../shards/dataset.h"
 #include "../shards/shards.h"
 #include "ingest.h"
+#include "opt.h"
 #include "source_fetch.h"
 #include "util.h"
 
@@ -35,8 +36,9 @@ void usage_fetch(FILE *f)
 "rejects with a fetch.* reason.  Re-running on a partial OUTDIR resumes it.\n"
 "\n"
 "Input:\n"
-"  -f, --format FMT        csv, tsv, jsonl, json (default: from each LIST's\n"
-"                          extension; .json is json)\n"
+"  -f, --format FMT        csv, tsv, jsonl, json, parquet (default: from each\n"
+"                          LIST's extension, parquet by its magic; .json is\n"
+"                          json)\n"
 "      --json-path KEYS    json: the dotted key path of the record array\n"
 "                          (RedCaps: annotations); without it, the top level:\n"
 "                          an array of records, or parallel arrays (SBU:\n"
@@ -45,6 +47,21 @@ void usage_fetch(FILE *f)
 "                          img_url, image)\n"
 "      --caption-col NAME  caption column (default: first of caption, text)\n"
 "      --id-col NAME       copied into KEY.json as uid\n"
+"      --no-header         CSV/TSV: the first row is data, not a header\n"
+"      --columns LIST      CSV/TSV without a header: the column names, in order\n"
+"      --preset NAME       column layout of a known dataset: cc3m (no header:\n"
+"                          caption, url), cc12m (no header: url, caption),\n"
+"                          laion (URL, TEXT), datacomp (url, text), coyo\n"
+"                          (url, text)\n"
+"      --quoting MODE      CSV/TSV quoting: csv (the default for .csv) or none\n"
+"                          (literal fields, the default for .tsv)\n"
+"      --max-quoted-bytes N  CSV: a quoted field running over lines must end\n"
+"                          within N bytes (default: 1MiB) ...\n"
+"      --max-quoted-lines N  ... and N lines (default: 1000)\n"
+"      --keep-col COL      copy column COL into KEY.json (repeatable, or a\n"
+"                          comma-separated list)\n"
+"      --group-by KEY      CSV/TSV/JSONL: merge the rows of one URL (KEY image)\n"
+"                          or of one value of column KEY into one sample\n"
 "      --hash-col NAME     expected hash of the image bytes (hex); a mismatch\n"
 "                          is rejected as fetch.hash_mismatch\n"
 "      --hash-type TYPE    sha256 (default) or md5\n"
@@ -75,6 +92,9 @@ void usage_fetch(FILE *f)
 "                          noai,noimageai,noindex,noimageindex,none,tdm\n"
 "      --resolve H:P:A     connect HOST:PORT to ADDRESS (curl's spelling);\n"
 "                          repeatable\n"
+"      --connect-to H1:P1:H2:P2  connect to H2:P2 instead of H1:P1, the URL\n"
+"                          and Host header unchanged (curl's spelling; an\n"
+"                          empty H1 or P1 matches any); repeatable\n"
 "      --allow-private[=A,...]  allow loopback and private addresses (all, or\n"
 "                          only those listed); default: refused\n"
 "      --insecure          do not verify TLS certificates\n"
@@ -122,24 +142,18 @@ void usage_fetch(FILE *f)
 }
 
 enum {
-	OPT_URL_COL = 256, OPT_CAPTION_COL, OPT_ID_COL, OPT_HASH_COL, OPT_HASH_TYPE,
+	OPT_URL_COL = 256, OPT_HASH_COL, OPT_HASH_TYPE,
 	OPT_PER_HOST, OPT_WINDOW, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_LOW_SPEED,
 	OPT_MAX_BYTES, OPT_MAX_REDIRECTS, OPT_RETRIES, OPT_BACKOFF, OPT_MAX_RETRY_AFTER,
 	OPT_HOST_FAILURES, OPT_HOST_PAUSE, OPT_HOST_RATE, OPT_DEADLINE, OPT_USER_AGENT,
-	OPT_RESPECT, OPT_RESOLVE, OPT_ALLOW_PRIVATE, OPT_INSECURE, OPT_SEED,
-	OPT_RESIZE, OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY,
-	OPT_MAX_CAPTION_BYTES, OPT_VOCAB, OPT_NO_TOKENS, OPT_THREADS,
-	OPT_SHARD_SAMPLES, OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_STORE, OPT_DEDUP,
-	OPT_PART, OPT_PARTS, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_RETRY_FAILED, OPT_REASONS, OPT_JSON_PATH,
+	OPT_RESPECT, OPT_RESOLVE, OPT_CONNECT_TO, OPT_ALLOW_PRIVATE, OPT_INSECURE, OPT_SEED,
+	OPT_THREADS, OPT_RETRY_FAILED, OPT_REASONS, OPT_JSON_PATH,
 };
 
 static const struct option long_opts[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "url-col", required_argument, NULL, OPT_URL_COL },
 	{ "json-path", required_argument, NULL, OPT_JSON_PATH },
-	{ "caption-col", required_argument, NULL, OPT_CAPTION_COL },
-	{ "id-col", required_argument, NULL, OPT_ID_COL },
 	{ "hash-col", required_argument, NULL, OPT_HASH_COL },
 	{ "hash-type", required_argument, NULL, OPT_HASH_TYPE },
 	{ "concurrency", required_argument, NULL, 'j' },
@@ -160,43 +174,22 @@ static const struct option long_opts[] = {
 	{ "user-agent", required_argument, NULL, OPT_USER_AGENT },
 	{ "respect", required_argument, NULL, OPT_RESPECT },
 	{ "resolve", required_argument, NULL, OPT_RESOLVE },
+	{ "connect-to", required_argument, NULL, OPT_CONNECT_TO },
 	{ "allow-private", optional_argument, NULL, OPT_ALLOW_PRIVATE },
 	{ "insecure", no_argument, NULL, OPT_INSECURE },
 	{ "seed", required_argument, NULL, OPT_SEED },
-	{ "resize", required_argument, NULL, OPT_RESIZE },
-	{ "size", required_argument, NULL, 's' },
-	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
-	{ "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
-	{ "encode", required_argument, NULL, OPT_ENCODE },
-	{ "quality", required_argument, NULL, OPT_QUALITY },
-	{ "max-caption-bytes", required_argument, NULL, OPT_MAX_CAPTION_BYTES },
-	{ "vocab", required_argument, NULL, OPT_VOCAB },
-	{ "no-tokens", no_argument, NULL, OPT_NO_TOKENS },
 	{ "threads", required_argument, NULL, OPT_THREADS },
-	{ "output", required_argument, NULL, 'o' },
-	{ "shard-samples", required_argument, NULL, OPT_SHARD_SAMPLES },
-	{ "shard-bytes", required_argument, NULL, OPT_SHARD_BYTES },
-	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
-	{ "store", required_argument, NULL, OPT_STORE },
-	{ "dedup", required_argument, NULL, OPT_DEDUP },
-	{ "part", required_argument, NULL, OPT_PART },
-	{ "parts", required_argument, NULL, OPT_PARTS },
 	{ "retry-failed", required_argument, NULL, OPT_RETRY_FAILED },
 	{ "reasons", required_argument, NULL, OPT_REASONS },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
+	TS_OPT_LIST_LONGOPTS,
+	TS_OPT_WRITER_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 static int bad(const char *opt, const char *val, const char *want)
 {
-	ts_error("invalid value '%s' for %s: %s", val, opt, want);
-	fputs("see 'tessera fetch --help'\n", stderr);
-	return TS_EXIT_USAGE;
+	return ts_opt_bad("fetch", opt, val, want);
 }
 
 /* "30", "30s", "500ms", "5m", "2h" into seconds; -1 when malformed. */
@@ -372,6 +365,25 @@ static int retry_setup(const char *dir, struct ts_ingest_opts *o, struct ts_fetc
 	o->max_caption_bytes = (uint64_t)I("max_caption_bytes");
 	o->part_index = (unsigned)I("part_index");
 	o->part_count = (unsigned)I("part_count");
+	/* the reader options ingest stores only when they are not defaults */
+	const char *q = S("quoting");
+	o->src.quoting = !q ? TS_QUOTING_DEFAULT : !strcmp(q, "csv") ? TS_QUOTING_CSV : TS_QUOTING_NONE;
+	o->src.no_header = json_is_true(json_object_get(j, "no_header"));
+	o->src.columns = S("columns");
+	o->src.group_by = S("group_by");
+	o->src.max_quoted_bytes = (uint64_t)I("max_quoted_bytes");
+	o->src.max_quoted_lines = (uint64_t)I("max_quoted_lines");
+	o->src.max_group_bytes = (uint64_t)I("max_group_bytes");
+	json_t *kc = json_object_get(j, "keep_cols");
+	if (json_array_size(kc)) {
+		const char **k = calloc(json_array_size(kc), sizeof(*k));
+		if (!k)
+			goto out;
+		for (size_t i = 0; i < json_array_size(kc); i++)
+			k[i] = json_string_value(json_array_get(kc, i));
+		o->src.keep_cols = k;
+		o->src.nkeep_cols = json_array_size(kc);
+	}
 	const char *dd = S("dedup"), *st = S("store");
 	o->dedup = dd && !strcmp(dd, "exact");
 	o->store = st && !strcmp(st, "sqlite") ? TS_STORE_SQLITE : TS_STORE_TAR;
@@ -461,52 +473,52 @@ int cmd_fetch(int argc, char **argv)
 	double d, deadline = 0;
 	int c, v, rc = TS_EXIT_FAIL;
 	char *cmdline = NULL, *partdir = NULL, *ua = NULL, *fp = NULL;
-	const char **resolve = NULL;
-	size_t cl = 0;
-	int nresolve = 0;
-	unsigned parts = 0;
+	const char **resolve = NULL, **connect_to = NULL;
+	int nresolve = 0, nconnect_to = 0;
+	struct ts_opt_cli cli = { 0 };
 	const char *respect_s = "all";
 	const char *retry_dir = NULL;
 	struct retry_sel sel = { .reasons = "transient" };
 	json_t *retry_json = NULL;
 
-	memset(&o, 0, sizeof(o));
+	ts_ingest_opts_default(&o);
 	memset(&fr, 0, sizeof(fr));
 	memset(&hooks, 0, sizeof(hooks));
-	o.px.resize = TS_RESIZE_CENTER_CROP;
-	o.px.size = 256;
-	o.px.max_pixels = 100000000ULL;
-	o.px.encode = TS_ENCODE_JPEG;
-	o.px.quality = 95;
-	o.shard_samples = 10000;
-	o.tokens = 1;
-	o.shard_bytes = 1ULL << 30;
-	o.max_caption_bytes = 1ULL << 20;
-	o.progress = -1;
 	o.src.urls = 1;
 	o.src.hash_type = "sha256";
 	net = &fr.co.net;
 	ts_fetch_opts_default(net);
 
 	resolve = calloc((size_t)argc + 1, sizeof(*resolve));
-	if (!resolve)
+	connect_to = calloc((size_t)argc + 1, sizeof(*connect_to));
+	if (!resolve || !connect_to) {
+		free(resolve);
+		free(connect_to);
 		return TS_EXIT_FAIL;
+	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:s:o:j:qvh", long_opts, NULL)) != -1) {
+		int r = ts_opt_list(c, optarg, &o.src, &cli, "fetch");
+		if (r == TS_OPT_NOT_MINE)
+			r = ts_opt_writer(c, optarg, &o, &cli, "fetch");
+		if (r == TS_OPT_TAKEN)
+			continue;
+		if (r != TS_OPT_NOT_MINE) {
+			rc = r;
+			goto out;
+		}
 		switch (c) {
 		case 'f':
 			if ((v = ts_input_format_parse(optarg)) < 0 ||
 			    (v != TS_INPUT_CSV && v != TS_INPUT_TSV && v != TS_INPUT_JSONL &&
-			     v != TS_INPUT_JSON)) {
-				rc = bad("--format", optarg, "expected csv, tsv, jsonl or json");
+			     v != TS_INPUT_JSON && v != TS_INPUT_PARQUET)) {
+				rc = bad("--format", optarg, "expected csv, tsv, jsonl, json or parquet");
 				goto out;
 			}
 			o.src.format = (enum ts_input_format)v;
 			break;
 		case OPT_URL_COL: o.src.image_col = optarg; break;
 		case OPT_JSON_PATH: o.src.json_path = optarg; break;
-		case OPT_CAPTION_COL: o.src.caption_col = optarg; break;
-		case OPT_ID_COL: o.src.id_col = optarg; break;
 		case OPT_HASH_COL: o.src.hash_col = optarg; break;
 		case OPT_HASH_TYPE:
 			if (strcmp(optarg, "sha256") && strcmp(optarg, "md5")) {
@@ -651,6 +663,25 @@ int cmd_fetch(int argc, char **argv)
 			}
 			resolve[nresolve++] = optarg;
 			break;
+		case OPT_CONNECT_TO: {
+			/* HOST1:PORT1:HOST2:PORT2, each part may be empty; a
+			 * bracketed IPv6 address keeps its colons */
+			int nparts = 1, br = 0;
+			for (const char *p = optarg; *p; p++) {
+				if (*p == '[')
+					br = 1;
+				else if (*p == ']')
+					br = 0;
+				else if (*p == ':' && !br)
+					nparts++;
+			}
+			if (nparts != 4) {
+				rc = bad("--connect-to", optarg, "expected HOST1:PORT1:HOST2:PORT2 (parts may be empty)");
+				goto out;
+			}
+			connect_to[nconnect_to++] = optarg;
+			break;
+		}
 		case OPT_ALLOW_PRIVATE:
 			if (optarg && *optarg)
 				net->allow_addrs = optarg;
@@ -665,117 +696,12 @@ int cmd_fetch(int argc, char **argv)
 			}
 			net->seed = u;
 			break;
-		case OPT_RESIZE:
-			if ((v = ts_resize_mode_parse(optarg)) < 0) {
-				rc = bad("--resize", optarg,
-					 "expected no, border, keep-ratio, keep-ratio-largest, center-crop or stretch");
-				goto out;
-			}
-			o.px.resize = (enum ts_resize_mode)v;
-			break;
-		case 's':
-			if (ts_parse_int(optarg, 1, 65535, &l)) {
-				rc = bad("--size", optarg, "expected an integer from 1 to 65535");
-				goto out;
-			}
-			o.px.size = (int)l;
-			break;
-		case OPT_MIN_SIZE:
-			if (ts_parse_int(optarg, 0, 65535, &l)) {
-				rc = bad("--min-size", optarg, "expected an integer from 0 to 65535");
-				goto out;
-			}
-			o.px.min_size = (int)l;
-			break;
-		case OPT_MAX_PIXELS:
-			if (ts_parse_u64(optarg, 0, &u) || u == 0) {
-				rc = bad("--max-pixels", optarg, "expected a positive number (K/M/G suffixes allowed)");
-				goto out;
-			}
-			o.px.max_pixels = u;
-			break;
-		case OPT_ENCODE:
-			if ((v = ts_encode_fmt_parse(optarg)) < 0) {
-				rc = bad("--encode", optarg, "expected jpeg, webp, png or keep");
-				goto out;
-			}
-			o.px.encode = (enum ts_encode_fmt)v;
-			break;
-		case OPT_QUALITY:
-			if (ts_parse_int(optarg, 1, 100, &l)) {
-				rc = bad("--quality", optarg, "expected an integer from 1 to 100");
-				goto out;
-			}
-			o.px.quality = (int)l;
-			break;
-		case OPT_MAX_CAPTION_BYTES:
-			if (ts_parse_u64(optarg, 1, &u) || u == 0) {
-				rc = bad("--max-caption-bytes", optarg, "expected a positive size");
-				goto out;
-			}
-			o.max_caption_bytes = u;
-			break;
-		case OPT_VOCAB: o.vocab = optarg; break;
-		case OPT_NO_TOKENS: o.tokens = 0; break;
 		case OPT_THREADS:
 			if (ts_parse_int(optarg, 0, 1024, &l)) {
 				rc = bad("--threads", optarg, "expected an integer from 0 (all cores) to 1024");
 				goto out;
 			}
 			o.threads = (int)l;
-			break;
-		case 'o': o.outdir = optarg; break;
-		case OPT_SHARD_SAMPLES:
-			if (ts_parse_u64(optarg, 0, &u) || u == 0) {
-				rc = bad("--shard-samples", optarg, "expected a positive number");
-				goto out;
-			}
-			o.shard_samples = u;
-			break;
-		case OPT_SHARD_BYTES:
-			if (ts_parse_u64(optarg, 1, &u) || u < 4096) {
-				rc = bad("--shard-bytes", optarg, "expected a size of at least 4096");
-				goto out;
-			}
-			o.shard_bytes = u;
-			break;
-		case OPT_OVERWRITE: o.overwrite = 1; break;
-		case OPT_STORE:
-			if (!strcmp(optarg, "tar"))
-				o.store = TS_STORE_TAR;
-			else if (!strcmp(optarg, "sqlite"))
-				o.store = TS_STORE_SQLITE;
-			else {
-				rc = bad("--store", optarg, "expected tar or sqlite");
-				goto out;
-			}
-			break;
-		case OPT_DEDUP:
-			if (strcmp(optarg, "exact") && strcmp(optarg, "none")) {
-				rc = bad("--dedup", optarg, "expected none or exact");
-				goto out;
-			}
-			o.dedup = !strcmp(optarg, "exact");
-			break;
-		case OPT_PART: {
-			unsigned long pi, pn;
-			char tail;
-			if (sscanf(optarg, "%lu/%lu%c", &pi, &pn, &tail) != 2 || pn == 0 ||
-			    pn > 1000000 || pi >= pn) {
-				rc = bad("--part", optarg, "expected I/N with 0 <= I < N");
-				goto out;
-			}
-			o.part_index = (unsigned)pi;
-			o.part_count = (unsigned)pn;
-			o.part_source = "--part";
-			break;
-		}
-		case OPT_PARTS:
-			if (ts_parse_int(optarg, 1, 1000000, &l)) {
-				rc = bad("--parts", optarg, "expected a positive number");
-				goto out;
-			}
-			parts = (unsigned)l;
 			break;
 		case OPT_RETRY_FAILED: retry_dir = optarg; break;
 		case OPT_REASONS:
@@ -785,11 +711,6 @@ int cmd_fetch(int argc, char **argv)
 			}
 			sel.reasons = optarg;
 			break;
-		case OPT_JSON: o.json = 1; break;
-		case OPT_PROGRESS: o.progress = 1; break;
-		case OPT_NO_PROGRESS: o.progress = 0; break;
-		case 'q': ts_verbosity = 0; break;
-		case 'v': ts_verbosity = 2; break;
 		case 'h': usage_fetch(stdout); rc = TS_EXIT_OK; goto out;
 		default:
 			fputs("see 'tessera fetch --help'\n", stderr);
@@ -797,6 +718,9 @@ int cmd_fetch(int argc, char **argv)
 			goto out;
 		}
 	}
+	if ((rc = ts_opt_list_finish(&cli, &o.src, "fetch")))
+		goto out;
+	rc = TS_EXIT_FAIL;
 	if (retry_dir) {
 		if (optind < argc || o.outdir) {
 			ts_error("--retry-failed takes its LISTs and OUTDIR from the catalog: give no LIST or -o");
@@ -835,25 +759,19 @@ int cmd_fetch(int argc, char **argv)
 			rc = TS_EXIT_USAGE;
 			goto out;
 		}
-		if (!o.part_source && (rc = ts_partition_from_env(&o, parts)))
+		if ((rc = ts_opt_writer_finish(&cli, &o, &partdir, "fetch")))
 			goto out;
 		rc = TS_EXIT_FAIL;
-		if (o.part_count > 1) {
-			if (asprintf(&partdir, "%s/part-%05u", o.outdir, o.part_index) < 0)
-				goto out;
-			o.outdir = partdir;
-		}
 		o.inputs = (const char **)argv + optind;
 		o.ninputs = argc - optind;
 		o.max_file_bytes = net->max_bytes;
 	}
-	if (o.threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		o.threads = n > 0 ? (int)n : 1;
-	}
+	o.threads = ts_opt_threads(o.threads);
 	net->respect = (unsigned)ts_fetch_parse_respect(respect_s);
 	net->resolve = resolve;
 	net->nresolve = nresolve;
+	net->connect_to = connect_to;
+	net->nconnect_to = nconnect_to;
 	if (!net->user_agent) {
 		if (asprintf(&ua, "tessera/%s (+%s)", TS_VERSION, TS_PROJECT_URL) < 0)
 			goto out;
@@ -889,25 +807,23 @@ int cmd_fetch(int argc, char **argv)
 	hooks.summary_text = hook_summary_text;
 	o.hooks = &hooks;
 
-	FILE *m = open_memstream(&cmdline, &cl);
-	if (m) {
-		fputs("tessera", m);
-		for (int i = 0; i < argc; i++)
-			fprintf(m, " %s", argv[i]);
-		fclose(m);
-	}
+	cmdline = ts_opt_command_line(argc, argv);
 	o.command_line = cmdline ? cmdline : "tessera fetch";
 	rc = ts_ingest_run(&o);
 out:
 	ts_fetch_ctx_free(fr.ctx);
 	free(resolve);
+	free(connect_to);
 	free(cmdline);
 	free(partdir);
 	free(ua);
 	free(fp);
-	if (retry_json)
+	if (retry_json) {
 		free(o.inputs);
+		free((void *)o.src.keep_cols);
+	}
 	json_decref(retry_json);
 	free(sel.recs);
+	ts_opt_cli_release(&cli);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include "cmd.h"
 #include "../shards/shards.h"
 #include "ingest.h"
+#include "opt.h"
 #include "util.h"
 #include "vocab.h"
 
@@ -108,436 +109,111 @@ void usage_ingest(FILE *f)
 }
 
 enum {
-	OPT_IMAGE_ROOT = 256, OPT_IMAGE_COL, OPT_CAPTION_COL, OPT_RESIZE,
-	OPT_MIN_SIZE, OPT_MAX_PIXELS, OPT_ENCODE, OPT_QUALITY, OPT_SHARD_SAMPLES,
-	OPT_SHARD_BYTES, OPT_OVERWRITE, OPT_JSON, OPT_PROGRESS, OPT_NO_PROGRESS,
-	OPT_MAX_FILE_BYTES, OPT_MAX_CAPTION_BYTES, OPT_PART, OPT_PARTS, OPT_DEDUP, OPT_STORE,
-	OPT_VOCAB, OPT_NO_TOKENS, OPT_CONFINE, OPT_NO_HEADER, OPT_COLUMNS, OPT_PRESET, OPT_PQ_ID_COL,
-	OPT_QUOTING, OPT_MAX_QUOTED_BYTES, OPT_MAX_QUOTED_LINES, OPT_KEEP_COL, OPT_GROUP_BY,
-	OPT_MAX_MEMBER_BYTES,
+	OPT_IMAGE_ROOT = 256, OPT_IMAGE_COL, OPT_MAX_FILE_BYTES, OPT_CONFINE, OPT_MAX_MEMBER_BYTES,
 };
 
 static const struct option long_opts[] = {
 	{ "format", required_argument, NULL, 'f' },
 	{ "image-root", required_argument, NULL, OPT_IMAGE_ROOT },
 	{ "image-col", required_argument, NULL, OPT_IMAGE_COL },
-	{ "caption-col", required_argument, NULL, OPT_CAPTION_COL },
-	{ "resize", required_argument, NULL, OPT_RESIZE },
-	{ "size", required_argument, NULL, 's' },
-	{ "min-size", required_argument, NULL, OPT_MIN_SIZE },
-	{ "max-pixels", required_argument, NULL, OPT_MAX_PIXELS },
-	{ "encode", required_argument, NULL, OPT_ENCODE },
-	{ "quality", required_argument, NULL, OPT_QUALITY },
-	{ "max-file-bytes", required_argument, NULL, OPT_MAX_FILE_BYTES },
-	{ "max-caption-bytes", required_argument, NULL, OPT_MAX_CAPTION_BYTES },
-	{ "output", required_argument, NULL, 'o' },
-	{ "shard-samples", required_argument, NULL, OPT_SHARD_SAMPLES },
-	{ "shard-bytes", required_argument, NULL, OPT_SHARD_BYTES },
-	{ "overwrite", no_argument, NULL, OPT_OVERWRITE },
-	{ "threads", required_argument, NULL, 'j' },
-	{ "json", no_argument, NULL, OPT_JSON },
-	{ "progress", no_argument, NULL, OPT_PROGRESS },
-	{ "no-progress", no_argument, NULL, OPT_NO_PROGRESS },
-	{ "quiet", no_argument, NULL, 'q' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "help", no_argument, NULL, 'h' },
-	{ "dedup", required_argument, NULL, OPT_DEDUP },
-	{ "store", required_argument, NULL, OPT_STORE },
-	{ "part", required_argument, NULL, OPT_PART },
-	{ "parts", required_argument, NULL, OPT_PARTS },
-	{ "vocab", required_argument, NULL, OPT_VOCAB },
-	{ "no-tokens", no_argument, NULL, OPT_NO_TOKENS },
 	{ "confine", no_argument, NULL, OPT_CONFINE },
-	{ "no-header", no_argument, NULL, OPT_NO_HEADER },
-	{ "columns", required_argument, NULL, OPT_COLUMNS },
-	{ "preset", required_argument, NULL, OPT_PRESET },
-	{ "id-col", required_argument, NULL, OPT_PQ_ID_COL },
-	{ "quoting", required_argument, NULL, OPT_QUOTING },
-	{ "max-quoted-bytes", required_argument, NULL, OPT_MAX_QUOTED_BYTES },
-	{ "max-quoted-lines", required_argument, NULL, OPT_MAX_QUOTED_LINES },
-	{ "keep-col", required_argument, NULL, OPT_KEEP_COL },
-	{ "group-by", required_argument, NULL, OPT_GROUP_BY },
 	{ "max-member-bytes", required_argument, NULL, OPT_MAX_MEMBER_BYTES },
+	{ "max-file-bytes", required_argument, NULL, OPT_MAX_FILE_BYTES },
+	{ "threads", required_argument, NULL, 'j' },
+	{ "help", no_argument, NULL, 'h' },
+	TS_OPT_LIST_LONGOPTS,
+	TS_OPT_WRITER_LONGOPTS,
 	{ NULL, 0, NULL, 0 },
 };
 
 static int bad(const char *opt, const char *val, const char *want)
 {
-	ts_error("invalid value '%s' for %s: %s", val, opt, want);
-	fputs("see 'tessera ingest --help'\n", stderr);
-	return TS_EXIT_USAGE;
+	return ts_opt_bad("ingest", opt, val, want);
 }
-
-static int env_uint(const char *name, unsigned long *v)
-{
-	const char *s = getenv(name);
-	char *end;
-	if (!s || !*s)
-		return 0;
-	*v = strtoul(s, &end, 10);
-	return *end == '\0' ? 1 : -1;
-}
-
-/* Slurm job arrays and Kubernetes Indexed Jobs tell a task its index in
- * the environment.  Returns 0 (o filled, or no partitioning) or an exit code. */
-int ts_partition_from_env(struct ts_ingest_opts *o, unsigned parts)
-{
-	unsigned long id, cnt, mn, mx;
-	int r = env_uint("SLURM_ARRAY_TASK_ID", &id);
-	if (r < 0)
-		return bad("SLURM_ARRAY_TASK_ID", getenv("SLURM_ARRAY_TASK_ID"), "not a number");
-	if (r > 0) {
-		if (env_uint("SLURM_ARRAY_TASK_MIN", &mn) <= 0)
-			mn = 0;
-		if (env_uint("SLURM_ARRAY_TASK_COUNT", &cnt) <= 0) {
-			if (env_uint("SLURM_ARRAY_TASK_MAX", &mx) <= 0) {
-				if (!parts) {
-					ts_error("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT "
-						 "nor SLURM_ARRAY_TASK_MAX is; give --parts N or --part I/N");
-					return TS_EXIT_USAGE;
-				}
-				cnt = parts;
-			} else {
-				cnt = mx - mn + 1;
-			}
-		}
-		if (parts)
-			cnt = parts;
-		if (id < mn || id - mn >= cnt) {
-			ts_error("SLURM_ARRAY_TASK_ID %lu is outside the array (%lu tasks from %lu)", id, cnt, mn);
-			return TS_EXIT_USAGE;
-		}
-		o->part_index = (unsigned)(id - mn);
-		o->part_count = (unsigned)cnt;
-		o->part_source = "slurm";
-		return 0;
-	}
-	r = env_uint("JOB_COMPLETION_INDEX", &id);
-	if (r < 0)
-		return bad("JOB_COMPLETION_INDEX", getenv("JOB_COMPLETION_INDEX"), "not a number");
-	if (r > 0) {
-		if (!parts) {
-			ts_error("JOB_COMPLETION_INDEX is set: give --parts N (the Job's completions)");
-			return TS_EXIT_USAGE;
-		}
-		if (id >= parts) {
-			ts_error("JOB_COMPLETION_INDEX %lu is not below --parts %u", id, parts);
-			return TS_EXIT_USAGE;
-		}
-		o->part_index = (unsigned)id;
-		o->part_count = parts;
-		o->part_source = "kubernetes";
-		return 0;
-	}
-	if (parts > 1) {
-		ts_error("--parts needs $JOB_COMPLETION_INDEX or $SLURM_ARRAY_TASK_ID; use --part I/N otherwise");
-		return TS_EXIT_USAGE;
-	}
-	return 0;
-}
-
-/* Append the comma-separated names of list to *cols (malloc'ed copies). */
-static int add_cols(char ***cols, size_t *n, const char *list)
-{
-	const char *p = list;
-	for (;;) {
-		const char *e = strchr(p, ',');
-		size_t len = e ? (size_t)(e - p) : strlen(p);
-		if (len) {
-			char **nc = realloc(*cols, (*n + 1) * sizeof(**cols));
-			if (!nc)
-				return -1;
-			*cols = nc;
-			if (!(nc[*n] = strndup(p, len)))
-				return -1;
-			(*n)++;
-		}
-		if (!e)
-			return 0;
-		p = e + 1;
-	}
-}
-
-static void free_cols(char **cols, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(cols[i]);
-	free(cols);
-}
-
-/* --keep-col names; file-level so an early usage exit leaks nothing */
-static char **keep;
-static size_t nkeep;
 
 int cmd_ingest(int argc, char **argv)
 {
-	const char *preset = NULL;
-	int rc;
 	struct ts_ingest_opts o;
+	struct ts_opt_cli cli = { 0 };
 	uint64_t u;
 	long l;
-	int c, v;
+	int c, v, rc;
 	char *cmdline = NULL, *partdir = NULL;
-	size_t cl = 0;
-	unsigned parts = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.px.resize = TS_RESIZE_CENTER_CROP;
-	o.px.size = 256;
-	o.px.max_pixels = 100000000ULL;
-	o.px.encode = TS_ENCODE_JPEG;
-	o.px.quality = 95;
-	o.shard_samples = 10000;
-	o.tokens = 1;
-	o.shard_bytes = 1ULL << 30;
-	o.max_file_bytes = 256ULL << 20;
-	o.max_caption_bytes = 1ULL << 20;
-	o.progress = -1;
-
+	ts_ingest_opts_default(&o);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:s:o:j:qvh", long_opts, NULL)) != -1) {
+		int r = ts_opt_list(c, optarg, &o.src, &cli, "ingest");
+		if (r == TS_OPT_NOT_MINE)
+			r = ts_opt_writer(c, optarg, &o, &cli, "ingest");
+		if (r == TS_OPT_TAKEN)
+			continue;
+		if (r != TS_OPT_NOT_MINE) {
+			rc = r;
+			goto out;
+		}
 		switch (c) {
 		case 'f':
-			if ((v = ts_input_format_parse(optarg)) < 0 || v == TS_INPUT_AUTO)
-				return bad("--format", optarg,
-					   "expected folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k, wds or parquet");
+			if ((v = ts_input_format_parse(optarg)) < 0 || v == TS_INPUT_AUTO) {
+				rc = bad("--format", optarg,
+					 "expected folder, csv, tsv, jsonl, coco, sharegpt4v, urban1k, wds or parquet");
+				goto out;
+			}
 			o.src.format = (enum ts_input_format)v;
 			break;
 		case OPT_IMAGE_ROOT: o.src.image_root = optarg; break;
 		case OPT_IMAGE_COL: o.src.image_col = optarg; break;
-		case OPT_CAPTION_COL: o.src.caption_col = optarg; break;
-		case OPT_RESIZE:
-			if ((v = ts_resize_mode_parse(optarg)) < 0)
-				return bad("--resize", optarg,
-					   "expected no, border, keep-ratio, keep-ratio-largest, center-crop or stretch");
-			o.px.resize = (enum ts_resize_mode)v;
-			break;
-		case 's':
-			if (ts_parse_int(optarg, 1, 65535, &l))
-				return bad("--size", optarg, "expected an integer from 1 to 65535");
-			o.px.size = (int)l;
-			break;
-		case OPT_MIN_SIZE:
-			if (ts_parse_int(optarg, 0, 65535, &l))
-				return bad("--min-size", optarg, "expected an integer from 0 to 65535");
-			o.px.min_size = (int)l;
-			break;
-		case OPT_MAX_PIXELS:
-			if (ts_parse_u64(optarg, 0, &u) || u == 0)
-				return bad("--max-pixels", optarg, "expected a positive number (K/M/G suffixes allowed)");
-			o.px.max_pixels = u;
-			break;
-		case OPT_ENCODE:
-			if ((v = ts_encode_fmt_parse(optarg)) < 0)
-				return bad("--encode", optarg, "expected jpeg, webp, png or keep");
-			o.px.encode = (enum ts_encode_fmt)v;
-			break;
-		case OPT_QUALITY:
-			if (ts_parse_int(optarg, 1, 100, &l))
-				return bad("--quality", optarg, "expected an integer from 1 to 100");
-			o.px.quality = (int)l;
-			break;
+		case OPT_CONFINE: o.src.confine = 1; break;
 		case OPT_MAX_FILE_BYTES:
-			if (ts_parse_u64(optarg, 1, &u) || u == 0)
-				return bad("--max-file-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+			if (ts_parse_u64(optarg, 1, &u) || u == 0) {
+				rc = bad("--max-file-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+				goto out;
+			}
 			o.max_file_bytes = u;
 			break;
-		case OPT_VOCAB:
-			o.vocab = optarg;
-			break;
-		case OPT_NO_TOKENS:
-			o.tokens = 0;
-			break;
-		case OPT_CONFINE: o.src.confine = 1; break;
-		case OPT_NO_HEADER: o.src.no_header = 1; break;
-		case OPT_PQ_ID_COL: o.src.id_col = optarg; break;
-		case OPT_COLUMNS:
-			if (!optarg[0] || strstr(optarg, ",,"))
-				return bad("--columns", optarg, "expected column names separated by commas");
-			o.src.columns = optarg;
-			break;
-		case OPT_PRESET:
-			if (!ts_source_preset_find(optarg))
-				return bad("--preset", optarg, "expected cc3m, cc12m, laion, datacomp or coyo");
-			preset = optarg;
-			break;
-		case OPT_QUOTING:
-			if (!strcmp(optarg, "csv"))
-				o.src.quoting = TS_QUOTING_CSV;
-			else if (!strcmp(optarg, "none"))
-				o.src.quoting = TS_QUOTING_NONE;
-			else
-				return bad("--quoting", optarg, "expected csv or none");
-			break;
-		case OPT_MAX_QUOTED_BYTES:
-			if (ts_parse_u64(optarg, 1, &u) || u == 0)
-				return bad("--max-quoted-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
-			o.src.max_quoted_bytes = u;
-			break;
-		case OPT_MAX_QUOTED_LINES:
-			if (ts_parse_u64(optarg, 0, &u) || u < 2)
-				return bad("--max-quoted-lines", optarg, "expected a number of at least 2");
-			o.src.max_quoted_lines = u;
-			break;
 		case OPT_MAX_MEMBER_BYTES:
-			if (ts_parse_u64(optarg, 1, &u) || u == 0)
-				return bad("--max-member-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+			if (ts_parse_u64(optarg, 1, &u) || u == 0) {
+				rc = bad("--max-member-bytes", optarg, "expected a positive size (K/M/G suffixes allowed)");
+				goto out;
+			}
 			o.src.max_member_bytes = u;
 			break;
-		case OPT_KEEP_COL:
-			if (add_cols(&keep, &nkeep, optarg)) {
-				ts_error("out of memory");
-				return TS_EXIT_FAIL;
-			}
-			break;
-		case OPT_GROUP_BY:
-			if (!optarg[0])
-				return bad("--group-by", optarg, "expected image or a column name");
-			o.src.group_by = optarg;
-			break;
-		case OPT_MAX_CAPTION_BYTES:
-			if (ts_parse_u64(optarg, 1, &u) || u == 0)
-				return bad("--max-caption-bytes", optarg, "expected a positive size");
-			o.max_caption_bytes = u;
-			break;
-		case 'o': o.outdir = optarg; break;
-		case OPT_SHARD_SAMPLES:
-			if (ts_parse_u64(optarg, 0, &u) || u == 0)
-				return bad("--shard-samples", optarg, "expected a positive number");
-			o.shard_samples = u;
-			break;
-		case OPT_SHARD_BYTES:
-			if (ts_parse_u64(optarg, 1, &u) || u < 4096)
-				return bad("--shard-bytes", optarg, "expected a size of at least 4096 (K/M/G suffixes allowed)");
-			o.shard_bytes = u;
-			break;
-		case OPT_OVERWRITE: o.overwrite = 1; break;
-		case OPT_STORE:
-			if (!strcmp(optarg, "tar"))
-				o.store = TS_STORE_TAR;
-			else if (!strcmp(optarg, "sqlite"))
-				o.store = TS_STORE_SQLITE;
-			else
-				return bad("--store", optarg, "expected tar or sqlite");
-			break;
-		case OPT_DEDUP:
-			if (!strcmp(optarg, "exact"))
-				o.dedup = 1;
-			else if (!strcmp(optarg, "none"))
-				o.dedup = 0;
-			else
-				return bad("--dedup", optarg, "expected none or exact");
-			break;
 		case 'j':
-			if (ts_parse_int(optarg, 0, 1024, &l))
-				return bad("--threads", optarg, "expected an integer from 0 (all cores) to 1024");
+			if (ts_parse_int(optarg, 0, 1024, &l)) {
+				rc = bad("--threads", optarg, "expected an integer from 0 (all cores) to 1024");
+				goto out;
+			}
 			o.threads = (int)l;
 			break;
-		case OPT_JSON: o.json = 1; break;
-		case OPT_PROGRESS: o.progress = 1; break;
-		case OPT_NO_PROGRESS: o.progress = 0; break;
-		case 'q': ts_verbosity = 0; break;
-		case 'v': ts_verbosity = 2; break;
-		case 'h': usage_ingest(stdout); return TS_EXIT_OK;
-		case OPT_PART: {
-			unsigned long pi, pn;
-			char tail;
-			if (sscanf(optarg, "%lu/%lu%c", &pi, &pn, &tail) != 2 || pn == 0 ||
-			    pn > 1000000 || pi >= pn)
-				return bad("--part", optarg, "expected I/N with 0 <= I < N");
-			o.part_index = (unsigned)pi;
-			o.part_count = (unsigned)pn;
-			o.part_source = "--part";
-			break;
-		}
-		case OPT_PARTS:
-			if (ts_parse_int(optarg, 1, 1000000, &l))
-				return bad("--parts", optarg, "expected a positive number");
-			parts = (unsigned)l;
-			break;
+		case 'h':
+			usage_ingest(stdout);
+			rc = TS_EXIT_OK;
+			goto out;
 		default:
 			fputs("see 'tessera ingest --help'\n", stderr);
-			return TS_EXIT_USAGE;
+			rc = TS_EXIT_USAGE;
+			goto out;
 		}
 	}
-	if (preset) {
-		const struct ts_source_preset *ps = ts_source_preset_find(preset);
-		/* a preset with a column order is for files without a header */
-		if (ps->columns)
-			o.src.no_header = 1;
-		if (ps->columns && !o.src.columns)
-			o.src.columns = ps->columns;
-		if (!o.src.image_col)
-			o.src.image_col = ps->image_col;
-		if (!o.src.caption_col)
-			o.src.caption_col = ps->caption_col;
-	}
-	if (o.src.columns && !o.src.no_header) {
-		ts_error("--columns names the columns of a file without a header: add --no-header");
-		fputs("see 'tessera ingest --help'\n", stderr);
-		return TS_EXIT_USAGE;
-	}
-	for (size_t i = 0; i < nkeep; i++) {
-		static const char *const reserved[] = { "key", "source", "image", "format",
-			"source_format", "width", "height", "original_width", "original_height",
-			"content_hash", "source_hash", "captions", NULL };
-		for (const char *const *r = reserved; *r; r++)
-			if (!strcmp(keep[i], *r)) {
-				ts_error("--keep-col '%s': KEY.json already has a field of that name", keep[i]);
-				fputs("see 'tessera ingest --help'\n", stderr);
-				return TS_EXIT_USAGE;
-			}
-	}
-	o.src.keep_cols = (const char *const *)keep;
-	o.src.nkeep_cols = nkeep;
+	if ((rc = ts_opt_list_finish(&cli, &o.src, "ingest")))
+		goto out;
+	rc = TS_EXIT_USAGE;
 	if (!o.outdir) {
 		ts_error("no output directory: give -o OUTDIR");
 		fputs("usage: tessera ingest [options] INPUT... -o OUTDIR\n", stderr);
-		return TS_EXIT_USAGE;
+		goto out;
 	}
 	if (optind >= argc) {
 		ts_error("no INPUT given");
 		fputs("usage: tessera ingest [options] INPUT... -o OUTDIR\n", stderr);
-		return TS_EXIT_USAGE;
+		goto out;
 	}
-	if (!o.part_source) {
-		int prc = ts_partition_from_env(&o, parts);
-		if (prc)
-			return prc;
-	}
-	if (o.part_count > 1) {
-		if (asprintf(&partdir, "%s/part-%05u", o.outdir, o.part_index) < 0)
-			return TS_EXIT_FAIL;
-		o.outdir = partdir;
-	}
+	if ((rc = ts_opt_writer_finish(&cli, &o, &partdir, "ingest")))
+		goto out;
 	o.inputs = (const char **)argv + optind;
 	o.ninputs = argc - optind;
-	if (o.threads == 0) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		o.threads = n > 0 ? (int)n : 1;
-	}
-	/* the command line, for the runs table and the resume hint: each
-	 * argument quoted for a POSIX shell when it needs it */
-	FILE *m = open_memstream(&cmdline, &cl);
-	if (m) {
-		fputs("tessera", m);
-		for (int i = 0; i < argc; i++) {
-			const char *a = argv[i];
-			if (*a && strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-					 "0123456789_./:=,+@%-") == strlen(a)) {
-				fprintf(m, " %s", a);
-				continue;
-			}
-			fputs(" '", m);
-			for (; *a; a++)
-				if (*a == '\'')
-					fputs("'\\''", m);
-				else
-					fputc(*a, m);
-			fputc('\'', m);
-		}
-		fclose(m);
-	}
+	/* the command line, for the runs table and the resume hint */
+	cmdline = ts_opt_command_line(argc, argv);
 	o.command_line = cmdline ? cmdline : "tessera ingest";
 	/* the vocabulary for token counts: a named one must load (the driver
 	 * says so), a missing default is said once and counts are skipped */
@@ -553,9 +229,8 @@ int cmd_ingest(int argc, char **argv)
 		}
 	}
 	rc = ts_ingest_run(&o);
-	free_cols(keep, nkeep);
-	keep = NULL;
-	nkeep = 0;
+out:
+	ts_opt_cli_release(&cli);
 	free(cmdline);
 	free(partdir);
 	return rc;

@@ -10,12 +10,14 @@
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../shards/parquet.h"
 #include "cmd.h"
+#include "opt.h"
 #include "util.h"
 
 void usage_parquet(FILE *f)
@@ -176,7 +178,16 @@ static int head(const char *path, uint64_t nrows, int json, const char *columns)
 					putchar('\t');
 				ts_pq_get(pq, k, row, &v);
 				const struct ts_pq_field *f = ts_pq_field_at(pq, (size_t)sel[k]);
-				if (f->nested || v.kind == TS_PQV_REAL ||
+				if (v.kind == TS_PQV_REAL && !f->nested && isfinite(v.d)) {
+					/* the shortest form that reads back as the same double */
+					char num[32];
+					for (int p = 1; p <= 17; p++) {
+						snprintf(num, sizeof(num), "%.*g", p, v.d);
+						if (strtod(num, NULL) == v.d)
+							break;
+					}
+					fputs(num, stdout);
+				} else if (f->nested || v.kind == TS_PQV_REAL ||
 				    (v.kind == TS_PQV_BYTES && !f->is_string)) {
 					json_t *j = ts_pq_get_json(pq, k, row, &e);
 					char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17)) : NULL;
@@ -226,20 +237,11 @@ int cmd_parquet(int argc, char **argv)
 	const char *columns = NULL;
 	uint64_t rows = 10;
 
-	if (argc < 2) {
-		usage_parquet(stderr);
-		return TS_EXIT_USAGE;
-	}
-	if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage_parquet(stdout);
-		return TS_EXIT_OK;
-	}
+	static const char *const subs[] = { "head", "schema", NULL };
+	int prc;
+	if (ts_subcmd_pick("parquet", subs, usage_parquet, argc, argv, &prc) < 0)
+		return prc;
 	const char *sub = argv[1];
-	if (strcmp(sub, "head") && strcmp(sub, "schema")) {
-		ts_error("unknown parquet command '%s'", sub);
-		fputs("see 'tessera parquet --help'\n", stderr);
-		return TS_EXIT_USAGE;
-	}
 	argc--;
 	argv++;
 	optind = 1;

@@ -15,6 +15,7 @@
 #include "../shards/out.h"
 #include "../shards/shards.h"
 #include "cmd.h"
+#include "opt.h"
 #include "shards_ops.h"
 #include "util.h"
 
@@ -151,10 +152,9 @@ int cmd_shards(int argc, char **argv)
 	struct ts_dataset *ds = NULL;
 	struct ts_err e = TS_ERR_INIT;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage_shards(argc < 2 ? stderr : stdout);
-		return argc < 2 ? TS_EXIT_USAGE : TS_EXIT_OK;
-	}
+	static const char *const subs[] = { "ls", "cat", "verify", "index", "merge", NULL };
+	if (ts_subcmd_pick("shards", subs, usage_shards, argc, argv, &rc) < 0)
+		return rc;
 	sub = argv[1];
 	argc--;
 	argv++;
@@ -179,11 +179,6 @@ int cmd_shards(int argc, char **argv)
 		if (nargs < 1)
 			return usage_err("merge needs at least one PART_DIR");
 		return ts_shards_merge((const char **)args, nargs, out, json);
-	}
-	if (strcmp(sub, "ls") && strcmp(sub, "cat") && strcmp(sub, "verify") && strcmp(sub, "index")) {
-		ts_error("unknown shards command '%s'", sub);
-		fputs("see 'tessera shards --help'\n", stderr);
-		return TS_EXIT_USAGE;
 	}
 	if (nargs != (!strcmp(sub, "cat") ? 2 : 1))
 		return usage_err(!strcmp(sub, "cat") ? "cat needs OUTDIR and KEY" : "expected one OUTDIR");

@@ -12,6 +12,7 @@
 
 #include "../captions/strlabel.h"
 #include "cmd.h"
+#include "opt.h"
 #include "str.h"
 #include "util.h"
 
@@ -155,16 +156,9 @@ int cmd_str(int argc, char **argv)
 	long l;
 	int c, rc;
 
-	if (argc < 2 || (strcmp(argv[1], "ingest") && strcmp(argv[1], "stats") && strcmp(argv[1], "ids"))) {
-		if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-			usage_str(stdout);
-			return TS_EXIT_OK;
-		}
-		if (argc >= 2)
-			ts_error("unknown str command '%s'", argv[1]);
-		usage_str(stderr);
-		return TS_EXIT_USAGE;
-	}
+	static const char *const subs[] = { "ingest", "stats", "ids", NULL };
+	if (ts_subcmd_pick("str", subs, usage_str, argc, argv, &rc) < 0)
+		return rc;
 	sub = argv[1];
 	memset(&o, 0, sizeof(o));
 	o.size = 224;

@@ -19,6 +19,7 @@
 #include "../captions/wordnet.h"
 #include "../shards/dataset.h"
 #include "cmd.h"
+#include "opt.h"
 #include "rewrite.h"
 #include "util.h"
 #include "vocab.h"
@@ -92,6 +93,26 @@ struct tag_run {
 	size_t text_len, text_cap;
 	uint64_t captions, tags, empty;
 };
+
+/* One element of a composite's "regions" (KEY.json, KEY.tags.json):
+ * {"region": n, "rect": [x0, y0, x1, y1], "minus": [...]?}; -1 when it is
+ * not one (the region number outside 1..255, a rect not of four numbers). */
+static int region_from_json(const json_t *j, struct ts_region *r)
+{
+	const json_t *rect = json_object_get(j, "rect"), *minus = json_object_get(j, "minus");
+	json_int_t idx = json_integer_value(json_object_get(j, "region"));
+	memset(r, 0, sizeof(*r));
+	if (idx <= 0 || idx >= 256 || json_array_size(rect) != 4 || (minus && json_array_size(minus) != 4))
+		return -1;
+	r->index = (int)idx;
+	for (size_t k = 0; k < 4; k++) {
+		r->rect[k] = (int)json_integer_value(json_array_get(rect, k));
+		if (minus)
+			r->minus[k] = (int)json_integer_value(json_array_get(minus, k));
+	}
+	r->has_minus = minus != NULL;
+	return 0;
+}
 
 static int add_row(struct tag_run *r, const struct ts_tag_row *row, const char *surface, size_t n)
 {
@@ -179,18 +200,9 @@ static int tag_one(void *user, const struct ts_ds_sample *s, const struct ts_rw_
 				return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 			}
 			json_array_foreach(regions, ri, rg) {
-				int idx = (int)json_integer_value(json_object_get(rg, "region"));
-				json_t *rect = json_object_get(rg, "rect"), *minus = json_object_get(rg, "minus");
-				int q[4], m[4] = { 0, 0, 0, 0 };
-				for (int k = 0; k < 4; k++) {
-					q[k] = (int)json_integer_value(json_array_get(rect, (size_t)k));
-					if (minus)
-						m[k] = (int)json_integer_value(json_array_get(minus, (size_t)k));
-				}
-				for (int y = q[1] < 0 ? 0 : q[1]; y < q[3] && y < h; y++)
-					for (int x = q[0] < 0 ? 0 : q[0]; x < q[2] && x < w; x++)
-						if (!(minus && x >= m[0] && x < m[2] && y >= m[1] && y < m[3]))
-							map[(size_t)y * w + x] = (uint8_t)idx;
+				struct ts_region one;
+				if (region_from_json(rg, &one) == 0)
+					ts_region_fill(map, w, h, &one, (uint8_t)one.index);
 			}
 			rc = ts_encode_gray_png(map, w, h, &r->mask, &r->mask_len, err);
 			free(map);
@@ -1042,15 +1054,9 @@ static int tags_mask(int argc, char **argv)
 		ts_pixctx_free(px);
 	} else {
 		json_array_foreach(regs, i1, r) {
-			json_int_t reg = json_integer_value(json_object_get(r, "region"));
-			json_t *rect = json_object_get(r, "rect");
-			if (reg <= 0 || reg >= 256 || !want[reg] || json_array_size(rect) != 4)
-				continue;
-			int x0 = (int)json_integer_value(json_array_get(rect, 0)), y0 = (int)json_integer_value(json_array_get(rect, 1));
-			int x1 = (int)json_integer_value(json_array_get(rect, 2)), y1 = (int)json_integer_value(json_array_get(rect, 3));
-			for (int y = y0 < 0 ? 0 : y0; y < y1 && y < h; y++)
-				for (int x = x0 < 0 ? 0 : x0; x < x1 && x < w; x++)
-					mask[(size_t)y * w + x] = 255;
+			struct ts_region reg;
+			if (region_from_json(r, &reg) == 0 && want[reg.index])
+				ts_region_fill(mask, w, h, &reg, 255);
 		}
 	}
 	if (ts_encode_gray_png(mask, w, h, &png, &pngl, &e)) {
@@ -1240,15 +1246,14 @@ done:
 
 int cmd_tags(int argc, char **argv)
 {
-	if (argc >= 2 && !strcmp(argv[1], "stats"))
-		return tags_stats(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "extract"))
-		return tags_extract(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "import-scores"))
-		return tags_import(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "select"))
-		return tags_select(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "mask"))
-		return tags_mask(argc - 1, argv + 1);
-	return tags_run(argc, argv);
+	static const struct ts_subcmd subs[] = {
+		{ "stats", tags_stats },
+		{ "extract", tags_extract },
+		{ "import-scores", tags_import },
+		{ "select", tags_select },
+		{ "mask", tags_mask },
+		{ NULL, NULL },
+	};
+	/* no subcommand: `tessera tags [options] DATASET` tags it */
+	return ts_subcmd_run("tags", subs, tags_run, usage_tags, argc, argv);
 }

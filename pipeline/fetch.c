@@ -88,6 +88,7 @@ struct ts_fetch {
 	struct ts_fetch_opts o;
 	CURLM *multi;
 	struct curl_slist *resolve;
+	struct curl_slist *connect_to;
 	ts_fetch_done_fn done;
 	void *user;
 	struct job *head, *tail;
@@ -762,6 +763,8 @@ static int job_start(struct ts_fetch *f, struct job *j, double now)
 	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
 	if (f->resolve)
 		curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve);
+	if (f->connect_to)
+		curl_easy_setopt(e, CURLOPT_CONNECT_TO, f->connect_to);
 	if (curl_multi_add_handle(f->multi, e) != CURLM_OK) {
 		easy_put(f, e);
 		j->easy = NULL;
@@ -1082,6 +1085,12 @@ int ts_fetch_new(struct ts_fetch **out, const struct ts_fetch_opts *o,
 			goto nomem;
 		f->resolve = nl;
 	}
+	for (int i = 0; i < o->nconnect_to; i++) {
+		struct curl_slist *nl = curl_slist_append(f->connect_to, o->connect_to[i]);
+		if (!nl)
+			goto nomem;
+		f->connect_to = nl;
+	}
 	if (o->allow_addrs && *o->allow_addrs) {
 		const char *p = o->allow_addrs;
 		while (*p) {
@@ -1137,6 +1146,7 @@ void ts_fetch_free(struct ts_fetch *f)
 		free(f->allow[i]);
 	free(f->allow);
 	curl_slist_free_all(f->resolve);
+	curl_slist_free_all(f->connect_to);
 	curl_multi_cleanup(f->multi);
 	free(f);
 }

@@ -45,6 +45,8 @@ struct ts_fetch_opts {
 	const char *user_agent;
 	const char *const *resolve; /* "HOST:PORT:ADDR" entries (CURLOPT_RESOLVE) */
 	int nresolve;
+	const char *const *connect_to; /* "HOST:PORT:CONNECT-TO-HOST:CONNECT-TO-PORT" (CURLOPT_CONNECT_TO) */
+	int nconnect_to;
 	int allow_private;          /* 1: any address; 0: public only, plus allow_addrs */
 	const char *allow_addrs;    /* comma-separated addresses allowed although not public */
 	int insecure;               /* no TLS verification */

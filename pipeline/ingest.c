@@ -59,8 +59,9 @@ struct slot {
 	uint8_t *img;             /* stored image bytes, slot-owned, reused */
 	size_t img_cap, img_len;
 	uint64_t src_len;
-	const char *ext, *fmt;
+	const char *ext, *fmt, *src_fmt;
 	int width, height, orig_w, orig_h;
+	char fixes[TS_FIXES_MAX];  /* samples.fixes */
 	char content_hash[TS_HASH_HEX_LEN + 1];
 	char image_hash[TS_HASH_HEX_LEN + 1];
 	char *caption;            /* primary, trimmed */
@@ -256,6 +257,8 @@ static void process_slot(struct worker *w, struct slot *s)
 	s->fmt = ts_imgfmt_name(p.out_format);
 	s->width = p.width;
 	s->height = p.height;
+	s->src_fmt = ts_imgfmt_name(p.info.format);
+	ts_processed_fixes(&p, s->fixes);
 	s->orig_w = p.orig_w;
 	s->orig_h = p.orig_h;
 	ts_hash_hex(s->img, s->img_len, s->content_hash);
@@ -438,6 +441,7 @@ static void write_sample(struct ingest *in, struct slot *s)
 		.caption = s->caption, .captions_json = s->captions_json,
 		.path = s->rec.image_path ? s->rec.image_path : s->rec.image_ref,
 		.meta_json = s->rec.meta_json,
+		.source_format = s->src_fmt, .fixes = s->fixes,
 		.text = { .tokens = s->tokens },
 	};
 	in->bytes_in += s->src_len;
@@ -557,6 +561,9 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 		json_object_set_new(j, "max_group_bytes", json_integer((json_int_t)o->src.max_group_bytes));
 	if (j && o->src.max_member_bytes)
 		json_object_set_new(j, "max_member_bytes", json_integer((json_int_t)o->src.max_member_bytes));
+	/* fetch keeps its id column in its own "fetch" object */
+	if (j && o->src.id_col && !(o->hooks && o->hooks->fingerprint))
+		json_object_set_new(j, "id_col", json_string(o->src.id_col));
 	if (j && o->src.nkeep_cols)
 		json_object_set_new(j, "keep_cols", keep);
 	else

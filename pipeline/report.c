@@ -534,6 +534,17 @@ static int img_row(const struct ts_ds_row *row, void *user)
 	return 0;
 }
 
+/* samples.fixes values (docs/formats.md), in their order */
+static const struct { const char *name, *meaning; } fix_names[] = {
+	{ "orientation", "EXIF orientation applied (rotated or mirrored)" },
+	{ "cmyk", "CMYK or YCCK converted to RGB" },
+	{ "alpha", "transparency composited on white" },
+	{ "16bit", "16 bits per channel reduced to 8" },
+	{ "gray", "grayscale expanded to RGB" },
+	{ "palette", "palette expanded to RGB" },
+	{ "animated", "first frame of an animation kept" },
+};
+
 struct kv {
 	const char *k;
 	json_int_t n;
@@ -608,6 +619,30 @@ static int gather_images(struct rp *r)
 				json_array_append_new(cells, json_pack("{s:i, s:i, s:I}", "x", x, "y", y, "count",
 								       (json_int_t)a.cells[y * 24 + x]));
 	json_object_set_new(im, "aspect_ratios", asp);
+	/* source formats and what decoding fixed (catalog version 4) */
+	if (ts_dataset_has_column(r->ds, "samples", "fixes")) {
+		json_t *sf = q_objs(r, "select coalesce(source_format, '(not recorded)'), count(*) from samples"
+				    " group by 1 order by 2 desc, 1", "format,count", NULL);
+		if (!sf)
+			return -1;
+		json_object_set_new(im, "source_formats", sf);
+		char fsql[1024];
+		size_t fn = (size_t)snprintf(fsql, sizeof(fsql), "select count(fixes), sum(fixes = '')");
+		for (size_t k = 0; k < sizeof(fix_names) / sizeof(fix_names[0]); k++)
+			fn += (size_t)snprintf(fsql + fn, sizeof(fsql) - fn,
+					       ", sum(instr(',' || fixes || ',', ',%s,') > 0)", fix_names[k].name);
+		snprintf(fsql + fn, sizeof(fsql) - fn, " from samples");
+		int64_t fv[2 + sizeof(fix_names) / sizeof(fix_names[0])] = { 0 };
+		if (q_ints(r, fsql, fv))
+			return -1;
+		json_t *fx = json_pack("{s:I, s:I}", "recorded", (json_int_t)fv[0], "unchanged", (json_int_t)fv[1]);
+		json_t *by = json_array();
+		for (size_t k = 0; k < sizeof(fix_names) / sizeof(fix_names[0]); k++)
+			json_array_append_new(by, json_pack("{s:s, s:I}", "fix", fix_names[k].name, "count",
+							    (json_int_t)fv[2 + k]));
+		json_object_set_new(fx, "by_fix", by);
+		json_object_set_new(im, "fixes", fx);
+	}
 	json_object_set_new(im, "original_sizes", json_pack("{s:I, s:o}", "bin", (json_int_t)b, "cells", cells));
 	/* the stored image members' sizes (not masks or tag masks), in power-of-two bins, one scan */
 	char cases[1024];
@@ -1154,6 +1189,25 @@ static void doc_text(FILE *f, const char *s)
 		fputs("</code>", f);
 }
 
+/* A horizontal bar chart of an array of objects: label from key, length
+ * from "count". */
+static void html_bars(FILE *f, json_t *arr, const char *key, const char *id)
+{
+	size_t i, n = json_array_size(arr);
+	json_t *x;
+	const char **lab = calloc(n ? n : 1, sizeof(*lab));
+	uint64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
+	if (lab && cnt) {
+		json_array_foreach(arr, i, x) {
+			lab[i] = json_string_value(json_object_get(x, key));
+			cnt[i] = (uint64_t)ji(x, "count");
+		}
+		ts_svg_hbars(f, lab, cnt, n, id);
+	}
+	free(lab);
+	free(cnt);
+}
+
 static void html_rejects(FILE *f, json_t *d)
 {
 	json_t *by = json_object_get(d, "rejects_by_reason");
@@ -1164,17 +1218,7 @@ static void html_rejects(FILE *f, json_t *d)
 		"meanings are those of <code>docs/formats.md</code>, section <i>Reject reasons</i>.</p>\n", num(n0, ji(d, "rejects")));
 	if (!n)
 		return;
-	const char **lab = calloc(n, sizeof(*lab));
-	uint64_t *cnt = calloc(n, sizeof(*cnt));
-	if (lab && cnt) {
-		json_array_foreach(by, i, x) {
-			lab[i] = json_string_value(json_object_get(x, "reason"));
-			cnt[i] = (uint64_t)ji(x, "count");
-		}
-		ts_svg_hbars(f, lab, cnt, n, "rejects-chart");
-	}
-	free(lab);
-	free(cnt);
+	html_bars(f, by, "reason", "rejects-chart");
 	fputs("<table id=\"rejects-table\"><tr><th>reason</th><th>count</th><th>meaning</th><th>examples</th></tr>\n", f);
 	json_array_foreach(by, i, x) {
 		fputs("<tr class=\"reject\"><td class=\"mono reason\"><a href=\"#reason-", f);
@@ -1256,19 +1300,31 @@ static void html_images(FILE *f, json_t *d)
 		free(cells);
 	}
 	fputs("<h3>Aspect ratios (original width : height)</h3>\n", f);
-	json_t *asp = json_object_get(im, "aspect_ratios");
-	size_t n = json_array_size(asp);
-	const char **lab = calloc(n ? n : 1, sizeof(*lab));
-	uint64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
-	if (lab && cnt) {
-		json_array_foreach(asp, i, x) {
-			lab[i] = json_string_value(json_object_get(x, "ratio"));
-			cnt[i] = (uint64_t)ji(x, "count");
+	html_bars(f, json_object_get(im, "aspect_ratios"), "ratio", "aspect-chart");
+	size_t n;
+	json_t *fx = json_object_get(im, "fixes");
+	if (fx) {
+		fputs("<h3>Sources and what decoding fixed</h3>\n<div style=\"display:flex;gap:24px;flex-wrap:wrap\"><div>", f);
+		html_count_table(f, json_object_get(im, "source_formats"), "source-formats", "format", "source format");
+		fputs("</div><div><table id=\"fixes\"><tr><th>fixed</th><th>samples</th><th>meaning</th></tr>\n", f);
+		char n1[32];
+		json_array_foreach(json_object_get(fx, "by_fix"), i, x) {
+			const char *name = json_string_value(json_object_get(x, "fix")), *meaning = "";
+			for (size_t k = 0; k < sizeof(fix_names) / sizeof(fix_names[0]); k++)
+				if (!strcmp(fix_names[k].name, name))
+					meaning = fix_names[k].meaning;
+			fprintf(f, "<tr><td>%s</td><td class=\"n\">%s</td><td>%s</td></tr>\n", name,
+				num(n1, ji(x, "count")), meaning);
 		}
-		ts_svg_hbars(f, lab, cnt, n, "aspect-chart");
+		fprintf(f, "<tr><td>nothing</td><td class=\"n\">%s</td><td>8-bit RGB without EXIF rotation, or kept as"
+			" it came</td></tr>\n", num(n1, ji(fx, "unchanged")));
+		long long nrec = ji(d, "samples") - ji(fx, "recorded");
+		if (nrec > 0)
+			fprintf(f, "<tr><td>not recorded</td><td class=\"n\">%s</td><td>composites, scene-text crops"
+				" and samples written before catalog version 4</td></tr>\n", num(n1, nrec));
+		fputs("</table><p class=\"note\">A sample can have several fixes; from <code>samples.fixes</code>.</p>"
+		      "</div></div>\n", f);
 	}
-	free(lab);
-	free(cnt);
 	fputs("<h3>Stored images</h3>\n<div style=\"display:flex;gap:24px;flex-wrap:wrap\"><div>", f);
 	html_count_table(f, json_object_get(im, "formats"), "formats", "format", "format");
 	fputs("</div><div><table id=\"output-sizes\"><tr><th>stored size</th><th>samples</th></tr>\n", f);
@@ -1467,20 +1523,8 @@ static void html_tags(FILE *f, json_t *d)
 		ji(t, "tags"), ji(t, "distinct"), ji(t, "captions"), ji(t, "samples"),
 		json_real_value(json_object_get(t, "tags_per_caption")), ji(t, "captions_without_tags"),
 		100 * json_real_value(json_object_get(t, "share_0_tags")));
-	json_t *top = json_object_get(t, "top");
-	n = json_array_size(top);
-	const char **lab = calloc(n ? n : 1, sizeof(*lab));
-	uint64_t *cnt = calloc(n ? n : 1, sizeof(*cnt));
-	if (lab && cnt) {
-		fputs("<h3>Most frequent tags</h3>\n", f);
-		json_array_foreach(top, i, x) {
-			lab[i] = json_string_value(json_object_get(x, "lemma"));
-			cnt[i] = (uint64_t)ji(x, "count");
-		}
-		ts_svg_hbars(f, lab, cnt, n, "tags-top");
-	}
-	free(lab);
-	free(cnt);
+	fputs("<h3>Most frequent tags</h3>\n", f);
+	html_bars(f, json_object_get(t, "top"), "lemma", "tags-top");
 	json_t *per = json_object_get(t, "per_caption");
 	n = json_array_size(per);
 	struct ts_svg_bin *sb = calloc(n ? n : 1, sizeof(*sb));

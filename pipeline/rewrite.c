@@ -214,6 +214,7 @@ static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
 			.path = s->path, .meta_json = s->meta_json,
+			.source_format = s->source_format, .fixes = s->fixes,
 			.text = res.set_text ? res.text : s->text,
 			.tags = res.set_tags ? res.tags : s->tags,
 			.ntags = res.set_tags ? res.ntags : s->ntags,

@@ -108,6 +108,7 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 			.image_hash = s->image_hash, .source = s->source,
 			.caption = s->caption, .captions_json = s->captions_json,
 			.path = s->path, .meta_json = s->meta_json,
+			.source_format = s->source_format, .fixes = s->fixes,
 			.text = s->text,
 			.tags = s->tags, .ntags = s->ntags,
 			.scores = s->scores, .nscores = s->nscores,

@@ -505,7 +505,10 @@ static const char *group_key_of(const struct ts_source *src, const struct ts_rec
 {
 	if (r->reject != TS_R_NONE)
 		return NULL;
-	return strcmp(src->opts.group_by, "image") ? r->group_key : r->image_path;
+	if (strcmp(src->opts.group_by, "image"))
+		return r->group_key;
+	/* the resolved path, or for fetch (nothing resolved) the URL */
+	return src->urls ? r->image_ref : r->image_path;
 }
 
 /* Slot of key in the table (an empty one when absent). */

@@ -12,12 +12,14 @@
  *    the first of caption, text, TEXT.  Either missing, or of a type that is
  *    not a string, is a fatal open error listing the columns;
  *  - a null or empty image value is record.missing_field; a URL
- *    (http:// or https://) is kept in image_ref for tessera fetch and, read
- *    as a local path, rejected as source.missing; other values are paths
+ *    (http:// or https://) is kept in image_ref for tessera fetch (which
+ *    downloads it) and, read by ingest as a local path, rejected as
+ *    source.missing; other values are paths
  *    under --image-root (default: the file's directory);
  *  - a null caption is caption.missing (an empty one is kept and the
  *    caption checks reject it);
  *  - --id-col NAME: the value is stored as "uid" in the record's meta_json;
+ *    --hash-col NAME (fetch): the expected hash, under --hash-type;
  *    --keep-col NAME (repeatable): the value under NAME, a list column as a
  *    JSON array, a null as JSON null.  A named column the file lacks is a
  *    fatal open error.  List columns that are not kept are skipped with a
@@ -45,6 +47,8 @@ struct pqsrc {
 	int done;
 	size_t nsel;             /* 0 image, 1 caption, 2.. id then kept columns */
 	int has_id;
+	size_t hash_at;          /* the hash column's place in the selection (0: none) */
+	const char *hash_type;   /* its key in meta_json: "sha256" or "md5" */
 	size_t keep0;            /* first kept column in the selection */
 	const char **keep_names;
 	const char *img_name, *cap_name;
@@ -144,7 +148,7 @@ static int pqsrc_open(struct ts_source *src, struct ts_err *err)
 	}
 	if ((rc = need_string(src, pq, img, "image", err)) || (rc = need_string(src, pq, cap, "caption", err)))
 		goto out;
-	size_t nmax = 3 + src->nkeep_cols;
+	size_t nmax = 4 + src->nkeep_cols;
 	if (!(sel = calloc(nmax, sizeof(*sel))) ||
 	    !(p->keep_names = calloc(src->nkeep_cols ? src->nkeep_cols : 1, sizeof(char *)))) {
 		rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
@@ -164,6 +168,20 @@ static int pqsrc_open(struct ts_source *src, struct ts_err *err)
 		}
 		sel[p->nsel++] = id;
 		p->has_id = 1;
+	}
+	if (src->hash_col) {
+		int h = ts_pq_find(pq, src->hash_col);
+		if (h < 0) {
+			cols = column_list(pq);
+			rc = ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "no hash column '%s' in '%s' (columns: %s)",
+					src->hash_col, src->input, cols ? cols : "?");
+			goto out;
+		}
+		if ((rc = need_string(src, pq, h, "hash", err)))
+			goto out;
+		p->hash_at = p->nsel;
+		p->hash_type = src->hash_type ? src->hash_type : "sha256";
+		sel[p->nsel++] = h;
 	}
 	p->keep0 = p->nsel;
 	for (size_t k = 0; k < src->nkeep_cols; k++) {
@@ -208,7 +226,7 @@ static int is_url(const char *s)
 
 static int set_meta(struct pqsrc *p, struct ts_record *rec, struct ts_err *err)
 {
-	if (!p->has_id && p->nsel == p->keep0)
+	if (!p->has_id && !p->hash_at && p->nsel == p->keep0)
 		return TS_OK;
 	json_t *o = json_object();
 	if (!o)
@@ -216,6 +234,14 @@ static int set_meta(struct pqsrc *p, struct ts_record *rec, struct ts_err *err)
 	if (p->has_id) {
 		json_t *v = ts_pq_get_json(p->pq, 2, p->row, err);
 		if (!v || json_object_set_new(o, "uid", v))
+			goto nomem;
+	}
+	if (p->hash_at) {
+		/* the expected hash of the image bytes, under its type (fetch checks it) */
+		struct ts_pq_value h;
+		ts_pq_get(p->pq, p->hash_at, p->row, &h);
+		if (h.kind == TS_PQV_BYTES && h.len &&
+		    json_object_set_new(o, p->hash_type, json_stringn((const char *)h.s, h.len)))
 			goto nomem;
 	}
 	for (size_t k = p->keep0; k < p->nsel; k++) {
@@ -285,7 +311,7 @@ static int pqsrc_next(struct ts_source *src, struct ts_record *rec, struct ts_er
 	struct ts_pq_value c;
 	ts_pq_get(p->pq, 1, p->row, &c);
 	p->row++;
-	if (is_url(ref)) {
+	if (is_url(ref) && !src->urls) {
 		rec->image_ref = ref;
 		rc = ts_src_reject(rec, TS_R_SOURCE_MISSING, "the image is a URL, not a local path (tessera fetch downloads URLs): '%s'",
 				   ref);

@@ -28,7 +28,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CATALOG_VERSION 3
+#define CATALOG_VERSION 4
 
 /* Version 2: the tags table (created by the upgrade from version 1 too). */
 #define TAGS_SQL \
@@ -57,7 +57,7 @@ static const char schema_sql[] =
 	" orig_height integer, format text, content_hash text, image_hash text,"
 	" source text, caption text, captions text, tokens integer,"
 	" short_caption text, short_tokens integer, split_rule text,"
-	" split_fallback text, path text, meta text);\n"
+	" split_fallback text, path text, meta text, source_format text, fixes text);\n"
 	"create table members(key text, shard integer, name text,"
 	" offset integer, size integer, hash text, primary key(key, name));\n"
 	"create table rejects(record integer, source text, stage text,"
@@ -94,9 +94,9 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
 		     " orig_width, orig_height, format, content_hash, image_hash,"
 		     " source, caption, captions, tokens, short_caption, short_tokens,"
-		     " split_rule, split_fallback, path, meta)"
+		     " split_rule, split_fallback, path, meta, source_format, fixes)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
-		     " ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+		     " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
 	[Q_MEMBER] = "insert into members(key, shard, name, offset, size, hash)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message, path, detail)"
@@ -238,9 +238,10 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 	if (version == CATALOG_VERSION)
 		/* tables version 2 gained while it was being written */
 		return exec(cat, TAGS_SQL, err, "open");
-	if (version == 1 || version == 2) {
+	if (version >= 1 && version <= 3) {
 		/* version 2 added the caption columns of the text layer, version
-		 * 3 the image path and extra metadata of samples and rejects */
+		 * 3 the image path and extra metadata of samples and rejects,
+		 * version 4 the source format and what decoding fixed */
 		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
 			return rc;
 		if (version == 1)
@@ -250,13 +251,17 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 				  " alter table samples add column split_rule text;"
 				  " alter table samples add column split_fallback text;", err,
 				  "upgrade the schema of");
-		if (rc == TS_OK)
+		if (rc == TS_OK && version <= 2)
 			rc = exec(cat, "alter table samples add column path text;"
 				  " alter table samples add column meta text;"
 				  " alter table rejects add column path text;"
-				  " alter table rejects add column detail text;"
+				  " alter table rejects add column detail text;", err,
+				  "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = exec(cat, "alter table samples add column source_format text;"
+				  " alter table samples add column fixes text;"
 				  " " TAGS_SQL
-				  " pragma user_version = 3", err, "upgrade the schema of");
+				  " pragma user_version = 4", err, "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = exec(cat, "commit", err, "upgrade the schema of");
 		if (rc != TS_OK)
@@ -273,7 +278,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return rc;
 	rc = exec(cat, schema_sql, err, "create the schema in");
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma user_version = 3", err, "create the schema in");
+		rc = exec(cat, "pragma user_version = 4", err, "create the schema in");
 	if (rc == TS_OK)
 		rc = exec(cat, "commit", err, "create the schema in");
 	if (rc != TS_OK)
@@ -627,6 +632,8 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 	bind_text(q, 18, s->text.split_fallback);
 	bind_text(q, 19, s->path);
 	bind_text(q, 20, s->meta_json);
+	bind_text(q, 21, s->source_format);
+	bind_text(q, 22, s->fixes);
 	if ((rc = run(cat, q, err, "write to")))
 		return rc;
 	q = cat->q[Q_MEMBER];

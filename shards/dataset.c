@@ -318,22 +318,30 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->ds = ds;
 	/* version 1 catalogs have no caption columns */
-	const char *sql = ds->version >= 3
+	const char *sql = ds->version >= 4
 		? "select key, record, shard, width, height, orig_width,"
 		  " orig_height, format, content_hash, image_hash, source, caption,"
 		  " captions, (select name from shards where idx = samples.shard),"
-		  " tokens, short_caption, short_tokens, split_rule, split_fallback, path, meta"
+		  " tokens, short_caption, short_tokens, split_rule, split_fallback, path, meta,"
+		  " source_format, fixes"
+		  " from samples where ?1 < 0 or shard = ?1 order by record"
+		: ds->version == 3
+		? "select key, record, shard, width, height, orig_width,"
+		  " orig_height, format, content_hash, image_hash, source, caption,"
+		  " captions, (select name from shards where idx = samples.shard),"
+		  " tokens, short_caption, short_tokens, split_rule, split_fallback, path, meta,"
+		  " null, null"
 		  " from samples where ?1 < 0 or shard = ?1 order by record"
 		: ds->version == 2
 		? "select key, record, shard, width, height, orig_width,"
 		  " orig_height, format, content_hash, image_hash, source, caption,"
 		  " captions, (select name from shards where idx = samples.shard),"
-		  " tokens, short_caption, short_tokens, split_rule, split_fallback, null, null"
+		  " tokens, short_caption, short_tokens, split_rule, split_fallback, null, null, null, null"
 		  " from samples where ?1 < 0 or shard = ?1 order by record"
 		: "select key, record, shard, width, height, orig_width,"
 		  " orig_height, format, content_hash, image_hash, source, caption,"
 		  " captions, (select name from shards where idx = samples.shard),"
-		  " null, null, null, null, null, null, null"
+		  " null, null, null, null, null, null, null, null, null"
 		  " from samples where ?1 < 0 or shard = ?1 order by record";
 	if (sqlite3_prepare_v2(ds->db, sql, -1, &it->q, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(ds->db, "select name, offset, size, hash from members where key = ?"
@@ -542,6 +550,8 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 		},
 		.path = sqlite3_column_type(q, 19) == SQLITE_NULL ? NULL : col_text(q, 19),
 		.meta_json = sqlite3_column_type(q, 20) == SQLITE_NULL ? NULL : col_text(q, 20),
+		.source_format = sqlite3_column_type(q, 21) == SQLITE_NULL ? NULL : col_text(q, 21),
+		.fixes = sqlite3_column_type(q, 22) == SQLITE_NULL ? NULL : col_text(q, 22),
 		.tags = it->tags, .ntags = it->ntags,
 		.scores = it->scores, .nscores = it->nscores,
 		.comp = it->has_comp ? &it->comp : NULL,

@@ -39,6 +39,7 @@ struct ts_ds_sample {
 	int width, height, orig_width, orig_height;
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
 	const char *path, *meta_json;         /* version 3 columns, NULL when absent */
+	const char *source_format, *fixes;    /* version 4 columns, NULL when absent */
 	struct ts_text_cols text;             /* NULL columns: -1 / NULL */
 	const struct ts_tag_row *tags;        /* its rows of the tags table, by caption and index */
 	size_t ntags;

@@ -260,6 +260,8 @@ struct ts_sample_row {
 	const char *captions_json; /* JSON array of all captions */
 	const char *path;          /* the image's resolved path or URL, or NULL */
 	const char *meta_json;     /* JSON object of extra fields (source_meta, uid, fetch, ...) or NULL */
+	const char *source_format; /* format of the source image ("jpeg", ...), or NULL */
+	const char *fixes;         /* what decoding changed ("orientation,alpha"; "" nothing), or NULL */
 	struct ts_text_cols text;
 	const struct ts_tag_row *tags;      /* rows for the tags table */
 	size_t ntags;

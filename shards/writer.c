@@ -143,6 +143,7 @@ int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err
 		.caption = s->caption ? s->caption : "",
 		.captions_json = s->captions_json ? s->captions_json : "[]",
 		.path = s->path, .meta_json = s->meta_json,
+		.source_format = s->source_format, .fixes = s->fixes,
 		.text = s->text,
 		.tags = s->tags, .ntags = s->ntags,
 		.scores = s->scores, .nscores = s->nscores,

@@ -32,6 +32,8 @@ struct ts_dsw_sample {
 	const char *format, *content_hash, *image_hash, *source, *caption, *captions_json;
 	const char *path;           /* resolved image path or URL (samples.path), or NULL */
 	const char *meta_json;      /* extra fields (samples.meta), or NULL */
+	const char *source_format;  /* samples.source_format, or NULL */
+	const char *fixes;          /* samples.fixes, or NULL */
 	struct ts_text_cols text;   /* TS_TEXT_COLS_NONE when not known */
 	const struct ts_tag_row *tags;   /* rows for the tags table (tessera tags) */
 	size_t ntags;

@@ -8,6 +8,12 @@ on && /^\| `/ {
 	sub(/^\| `/, "", line)
 	code = line; sub(/`.*/, "", code)
 	when = line; sub(/^[^|]*\| */, "", when); sub(/ *\|$/, "", when)
+	# Markdown links keep their text: "see [Decoder limits](#decoder-limits)"
+	while (match(when, /\[[^]]*\]\([^)]*\)/)) {
+		link = substr(when, RSTART, RLENGTH)
+		sub(/\]\(.*/, "", link)
+		when = substr(when, 1, RSTART - 1) substr(link, 2) substr(when, RSTART + RLENGTH)
+	}
 	gsub(/\\/, "\\\\", when); gsub(/"/, "\\\"", when)
 	printf "\t{ \"%s\", \"%s\" },\n", code, when
 }

@@ -28,21 +28,21 @@ open(tmp + "/want.txt", "w").write("".join(json.dumps([49406] + r["ids"] + [4940
 open(tmp + "/want77.txt", "w").write("".join(json.dumps(ctx(r["ids"])) + "\n" for r in rows))
 open(tmp + "/count.txt", "w").write("".join("%d\n" % (len(r["ids"]) + 2) for r in rows))
 PYEOF
-	"$TESSERA" captions tokenize "$TMP/in.txt" > "$TMP/got.txt" || return 1
+	ts captions tokenize "$TMP/in.txt" > "$TMP/got.txt" || return 1
 	cmp "$TMP/got.txt" "$TMP/want.txt" || return 1
-	"$TESSERA" captions tokenize --context 77 --truncate --pad < "$TMP/in.txt" > "$TMP/got77.txt" || return 1
+	ts captions tokenize --context 77 --truncate --pad < "$TMP/in.txt" > "$TMP/got77.txt" || return 1
 	cmp "$TMP/got77.txt" "$TMP/want77.txt" || return 1
-	"$TESSERA" captions tokenize --count --jsonl "$TMP/in.jsonl" > "$TMP/gotc.txt" || return 1
+	ts captions tokenize --count --jsonl "$TMP/in.jsonl" > "$TMP/gotc.txt" || return 1
 	cmp "$TMP/gotc.txt" "$TMP/count.txt"
 }
 
 cli() {
-	"$TESSERA" captions --help | grep -q 'captions tokenize' || return 1
-	"$TESSERA" help captions | grep -q -- '--truncate' || return 1
-	"$TESSERA" captions 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" captions frob 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" captions tokenize --context 1 /dev/null 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" captions tokenize --vocab /nonexistent.gz /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts captions --help | grep -q 'captions tokenize' || return 1
+	ts help captions | grep -q -- '--truncate' || return 1
+	ts captions 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts captions frob 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts captions tokenize --context 1 /dev/null 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts captions tokenize --vocab /nonexistent.gz /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "cannot open the CLIP vocabulary" "$TMP/err" || return 1
 	printf 'ok line\n{not json\n' | "$TESSERA" captions tokenize --jsonl > /dev/null 2>&1; [ $? -eq 1 ] || return 1
 	"$TESSERA" captions --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
@@ -79,7 +79,7 @@ PYEOF
 
 split_longclip() {
 	long_dataset || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/lc" || return 1
+	ts captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/lc" || return 1
 	# every short/long member is Long-CLIP's rule applied to the primary caption
 	"$PY" - "$TMP/lc" <<'PYEOF'
 import json, sqlite3, sys, tarfile, glob
@@ -109,7 +109,7 @@ for shard in sorted(glob.glob(d + "/shards/*.tar")):
 assert seen == len(rows) == 67, (seen, len(rows))
 assert db.execute("select count(*) from samples where split_fallback = 'empty_short'").fetchone()[0] == 1
 PYEOF
-	[ $? -eq 0 ] || return 1
+	check $? -eq 0 || return 1
 	# the token counts in the catalog are the tokenizer's
 	sqlite3 "$TMP/lc/catalog.sqlite" "select short_caption from samples order by key" > /dev/null || return 1
 	"$PY" -c "
@@ -120,13 +120,13 @@ with open('$TMP/lc.in', 'w') as f, open('$TMP/lc.want', 'w') as w:
         f.write(json.dumps({'caption': s}) + '\n' + json.dumps({'caption': c}) + '\n')
         w.write('%d\n%d\n' % (st, t))
 " || return 1
-	"$TESSERA" captions tokenize --count --jsonl "$TMP/lc.in" > "$TMP/lc.got" || return 1
+	ts captions tokenize --count --jsonl "$TMP/lc.in" > "$TMP/lc.got" || return 1
 	cmp "$TMP/lc.got" "$TMP/lc.want"
 }
 
 split_sentence() {
 	long_dataset || return 1
-	"$TESSERA" captions split -q --short-max 20 "$TMP/long/ds" -o "$TMP/ss" || return 1
+	ts captions split -q --short-max 20 "$TMP/long/ds" -o "$TMP/ss" || return 1
 	"$PY" - "$TMP/ss" <<'PYEOF'
 import sqlite3, sys
 db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
@@ -164,33 +164,33 @@ PYEOF
 split_in_place() {
 	long_dataset || return 1
 	cp -r "$TMP/long/ds" "$TMP/ip" && cp -r "$TMP/long/ds" "$TMP/ip2" || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ref" || return 1
+	ts captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ref" || return 1
 	# killed while building: the dataset is untouched, the next split starts over
 	before=$(cat "$TMP/ip/shards/"*.tar | md5sum)
 	TESSERA_CRASH_AT=sample:30 "$TESSERA" captions split -q --rule longclip "$TMP/ip" 2>/dev/null
-	[ $? -ne 0 ] || return 1
+	check $? -ne 0 || return 1
 	[ "$(cat "$TMP/ip/shards/"*.tar | md5sum)" = "$before" ] || { echo "shards changed by a killed split"; return 1; }
-	"$TESSERA" shards verify -q "$TMP/ip" || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/ip" || return 1
+	ts shards verify -q "$TMP/ip" || return 1
+	ts captions split -q --rule longclip "$TMP/ip" || return 1
 	for f in "$TMP/ref/shards/"*.tar; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
 	[ ! -e "$TMP/ip/.rewrite.tmp" ] || return 1
 	# killed half-way through moving the shards in: readers refuse, the next
 	# split finishes, and the bytes are those of an uninterrupted split
 	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/ip2" 2>/dev/null
-	[ $? -ne 0 ] || return 1
-	"$TESSERA" shards ls "$TMP/ip2" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	check $? -ne 0 || return 1
+	ts shards ls "$TMP/ip2" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "half-way through a rewrite by 'tessera captions split'" "$TMP/err" || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/ip2" || return 1
+	ts captions split -q --rule longclip "$TMP/ip2" || return 1
 	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ip2/shards/${f##*/}" || return 1; done
-	"$TESSERA" shards verify -q "$TMP/ip2" || return 1
+	ts shards verify -q "$TMP/ip2" || return 1
 	# splitting again replaces the pairs: same bytes
-	"$TESSERA" captions split -q --rule longclip "$TMP/ip2" || return 1
+	ts captions split -q --rule longclip "$TMP/ip2" || return 1
 	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ip2/shards/${f##*/}" || return 1; done
 	# -o killed part-way: the directory holds no dataset yet, and the same
 	# command again writes the bytes of an uninterrupted run
 	TESSERA_CRASH_AT=sample:20 "$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ko" 2>/dev/null
 	[ $? -ne 0 ] && [ ! -e "$TMP/ko/catalog.sqlite" ] || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ko" || return 1
+	ts captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ko" || return 1
 	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ko/shards/${f##*/}" || return 1; done
 	# rejects of the input are kept where they were
 	[ "$(sqlite3 "$TMP/ip2/catalog.sqlite" 'select count(*) from rejects')" = \
@@ -205,8 +205,8 @@ import json
 caps = [json.loads(l)['caption'] for l in open('$SHARED/data/captions/long_iiw_model.jsonl')]
 open('$TMP/st.txt', 'w').write(''.join(c.replace('\n', ' ') + '\n' for c in caps))
 " || return 1
-	"$TESSERA" captions tokenize --count "$TMP/st.txt" > "$TMP/st.counts" || return 1
-	"$TESSERA" captions stats --json --contexts 20,77,248 "$TMP/st.txt" > "$TMP/st.json" || return 1
+	ts captions tokenize --count "$TMP/st.txt" > "$TMP/st.counts" || return 1
+	ts captions stats --json --contexts 20,77,248 "$TMP/st.txt" > "$TMP/st.json" || return 1
 	"$PY" - "$TMP/st.counts" "$TMP/st.json" <<'PYEOF' || return 1
 import json, math, sys
 n = [int(l) for l in open(sys.argv[1])]
@@ -240,7 +240,7 @@ assert (c['over'], c['tokens_lost'], c['words_lost']) == (1, 3, 3), c
 assert abs(c['words_lost_share'] - 0.5) < 1e-9
 " || return 1
 	# datasets, by shard: the shards' captions add up
-	"$TESSERA" captions stats --json --by-shard "$TMP/long/ds" > "$TMP/ds.json" || return 1
+	ts captions stats --json --by-shard "$TMP/long/ds" > "$TMP/ds.json" || return 1
 	"$PY" -c "
 import json
 j = json.load(open('$TMP/ds.json'))
@@ -248,9 +248,9 @@ assert j['kind'] == 'dataset' and j['captions'] == 67, j['captions']
 assert [s['shard'] for s in j['by_shard']] == ['000000.tar', '000001.tar', '000002.tar']
 assert sum(s['captions'] for s in j['by_shard']) == 67
 " || return 1
-	"$TESSERA" captions stats "$TMP/long/ds" | grep -q "tokens per caption, histogram" || return 1
-	"$TESSERA" captions stats --by-shard "$TMP/st.txt" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" captions stats --contexts 2 "$TMP/st.txt" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts captions stats "$TMP/long/ds" | grep -q "tokens per caption, histogram" || return 1
+	ts captions stats --by-shard "$TMP/st.txt" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts captions stats --contexts 2 "$TMP/st.txt" 2>/dev/null; [ $? -eq 2 ] || return 1
 	"$TESSERA" captions stats "$TMP" 2>/dev/null; [ $? -eq 1 ]
 }
 
@@ -265,8 +265,8 @@ with open('$TMP/it.in', 'w') as f, open('$TMP/it.want', 'w') as w:
     for c, t in db.execute('select caption, tokens from samples order by key'):
         f.write(json.dumps({'caption': c}) + '\n'); w.write('%d\n' % t)
 " || return 1
-	"$TESSERA" captions tokenize --count --jsonl "$TMP/it.in" | cmp - "$TMP/it.want" || return 1
-	"$TESSERA" ingest -q --no-tokens "$TMP/long/list.jsonl" -o "$TMP/nt" || return 1
+	ts captions tokenize --count --jsonl "$TMP/it.in" | cmp - "$TMP/it.want" || return 1
+	ts ingest -q --no-tokens "$TMP/long/list.jsonl" -o "$TMP/nt" || return 1
 	[ "$(sqlite3 "$TMP/nt/catalog.sqlite" 'select count(*) from samples where tokens is null')" = 67 ]
 }
 

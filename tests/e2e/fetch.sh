@@ -213,7 +213,7 @@ shapes() {
 	timeout 30 "$TESSERA" fetch -q $RES --no-tokens "$TMP/sbu.json" -o "$TMP/sbu" || return 1
 	got=$(sqlite3 "$TMP/sbu/catalog.sqlite" "select group_concat(key || '=' || caption, ';') from (select key, caption from samples order by key)")
 	[ "$got" = "000000000=sbu one;000000002=sbu three" ] || { echo "sbu samples: $got"; return 1; }
-	[ "$(reason_in "$TMP/sbu" 1)" = fetch.http_gone ] || return 1
+	check "$(reason_in "$TMP/sbu" 1)" = fetch.http_gone || return 1
 	printf '{"info": {"version": 1}, "annotations": [{"image_id": "rc1", "url": "%s/img/%s", "caption": "rc one", "subreddit": "pics"}, {"image_id": "rc2", "url": "%s/img/%s", "caption": "rc two"}]}' \
 		"$A" "$J" "$A" "$I" > "$TMP/redcaps.json"
 	# shellcheck disable=SC2086
@@ -234,6 +234,72 @@ assert m['uid'] == 'rc2' and m['captions'] == ['rc two'] and m['source'].endswit
 }
 reason_in() { sqlite3 "$1/catalog.sqlite" "select reason from rejects where record = $2"; }
 t sbu_redcaps_jsonl_shapes shapes
+
+# ---- parquet lists: LAION's and DataComp's columns, by preset ---------------------------
+# The fixtures (tests/data/parquet/gen.mjs) name laion.test and coyo.test on
+# port 80; --connect-to sends those connections to the test server.
+CT="--connect-to laion.test:80:127.0.0.2:$P --connect-to coyo.test:80:127.0.0.3:$P"
+pq_reasons() {  # dataset -> "record=reason;..." with ok for samples
+	sqlite3 "$1/catalog.sqlite" "select group_concat(x, ';') from (select record || '=ok' x, record from samples
+		union all select record || '=' || reason, record from rejects order by record)"
+}
+parquet_laion() {
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES $CT --no-tokens --preset laion --keep-col similarity,SAMPLE_ID,WIDTH \
+		tests/data/parquet/fetch_laion.parquet -o "$TMP/pql" || return 1
+	got=$(pq_reasons "$TMP/pql")
+	want="0=ok;1=ok;2=fetch.http_gone;3=record.missing_field;4=caption.missing;5=ok;6=ok"
+	[ "$got" = "$want" ] || { echo "expected $want, got $got"; return 1; }
+	tar xOf "$TMP/pql/shards/000000.tar" 000000000.json | "$PY" -c "
+import json, sys
+m = json.load(sys.stdin)
+want = {'captions': ['Pink heather in bloom'], 'similarity': 0.31, 'SAMPLE_ID': 1, 'WIDTH': 300}
+got = {k: m.get(k) for k in want}
+assert got == want, 'KEY.json: expected %r, got %r' % (want, got)
+assert m['source'].endswith('fetch_laion.parquet:1'), m['source']" || return 1
+	cap=$(tar xOf "$TMP/pql/shards/000000.tar" 000000005.txt)
+	[ "$cap" = "The word RED on black — «CMYK»" ] || { echo "caption of record 5: $cap"; return 1; }
+	# the URL is the sample's path; one image fetched twice has one hash
+	r=$(sqlite3 "$TMP/pql/catalog.sqlite" "select path from samples where record = 4 or record = 5")
+	[ "$r" = "http://coyo.test/img/red-sign-cmyk.jpg" ] || { echo "samples.path: $r"; return 1; }
+	n=$(sqlite3 "$TMP/pql/catalog.sqlite" "select count(distinct image_hash) from samples where record in (0, 6)")
+	[ "$n" = 1 ] || { echo "records 0 and 6 fetched the same URL, got $n different hashes"; return 1; }
+}
+t parquet_laion_preset parquet_laion
+parquet_datacomp() {
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES $CT --no-tokens --format parquet --preset datacomp --id-col uid \
+		--hash-col sha256 tests/data/parquet/fetch_datacomp.parquet -o "$TMP/pqd" || return 1
+	got=$(pq_reasons "$TMP/pqd")
+	want="0=ok;1=fetch.hash_mismatch;2=ok"
+	[ "$got" = "$want" ] || { echo "expected $want, got $got"; return 1; }
+	u=$(sqlite3 "$TMP/pqd/catalog.sqlite" "select group_concat(json_extract(meta, '$.uid'), ',') from samples")
+	[ "$u" = "00a1,00c3" ] || { echo "uids: expected 00a1,00c3, got $u"; return 1; }
+	tar xOf "$TMP/pqd/shards/000000.tar" 000000002.json | grep -q '"uid":"00c3"' || { echo "KEY.json has no uid"; return 1; }
+	# the images that arrived are the server's, byte for byte (their sha256 was checked)
+	m=$(sqlite3 "$TMP/pqd/catalog.sqlite" "select message from rejects where record = 1")
+	case $m in *"sha256 of the "*" bytes is not 0000000000"*) ;;
+	*) echo "the mismatch message names no hash: $m"; return 1 ;; esac
+}
+t parquet_datacomp_hash_uid parquet_datacomp
+
+# the list options ingest has: presets for header-less TSVs, --columns, --keep-col, --group-by
+list_options() {
+	printf 'A lake at dawn\t%s/img/%s\nPink heather\t%s/img/%s\n' "$A" "$J" "$A" "$I" > "$TMP/cc3m.tsv"
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES --no-tokens --preset cc3m "$TMP/cc3m.tsv" -o "$TMP/cc3m" || return 1
+	got=$(sqlite3 "$TMP/cc3m/catalog.sqlite" "select group_concat(caption, ';') from samples")
+	[ "$got" = "A lake at dawn;Pink heather" ] || { echo "cc3m captions: $got"; return 1; }
+	printf '%s/img/%s\tone\tx1\n%s/img/%s\ttwo\tx2\n%s/img/%s\tthree\tx3\n' "$A" "$I" "$A" "$J" "$A" "$I" > "$TMP/cols.tsv"
+	# shellcheck disable=SC2086
+	timeout 30 "$TESSERA" fetch -q $RES --no-tokens --no-header --columns url,caption,note --keep-col note \
+		--group-by image "$TMP/cols.tsv" -o "$TMP/cols" || return 1
+	got=$(sqlite3 "$TMP/cols/catalog.sqlite" "select group_concat(captions || json_extract(meta, '$.note'), ';') from samples")
+	[ "$got" = '["one","three"]x1;["two"]x2' ] || { echo "grouped captions and kept column: $got"; return 1; }
+	"$TESSERA" fetch --columns url,caption "$TMP/cols.tsv" -o "$TMP/x" 2> "$TMP/cols.err"
+	[ $? -eq 2 ] && grep -q 'add --no-header' "$TMP/cols.err" || { echo "--columns without --no-header:"; cat "$TMP/cols.err"; return 1; }
+}
+t list_options list_options
 
 # ---- timeouts: accept and never answer ------------------------------------------------
 printf 'url,caption\n%s/hang,never answers\n%s/img/%s,fine\n' "$B" "$A" "$J" > "$TMP/hang.csv"
@@ -352,7 +418,7 @@ partitions_merge() {
 	# shellcheck disable=SC2086
 	SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=2 timeout 60 "$TESSERA" fetch $FOPTS $RES "$TMP/res.csv" -o "$TMP/pp" || return 1
 	[ -f "$TMP/pp/part-00000/catalog.sqlite" ] && [ -f "$TMP/pp/part-00001/catalog.sqlite" ] || { echo "no part directories"; return 1; }
-	"$TESSERA" shards merge -q "$TMP/pp/part-00000" "$TMP/pp/part-00001" -o "$TMP/pm" || return 1
+	ts shards merge -q "$TMP/pp/part-00000" "$TMP/pp/part-00001" -o "$TMP/pm" || return 1
 	same_dataset "$TMP/r0" "$TMP/pm"
 }
 t partitions_then_merge_equal_one_run partitions_merge
@@ -445,11 +511,11 @@ else skip dns_failure_ratio_warns_once "needs root, unshare -m and a free 127.0.
 
 # ---- the command line ------------------------------------------------------------------
 cli() {
-	"$TESSERA" fetch --help | grep -q 'usage: tessera fetch' || return 1
-	"$TESSERA" fetch "$TMP/faults.csv" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" fetch --per-host 0 "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" fetch --respect nonsense "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" fetch --low-speed 1K "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --help | grep -q 'usage: tessera fetch' || return 1
+	ts fetch "$TMP/faults.csv" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --per-host 0 "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --respect nonsense "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --low-speed 1K "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
 	"$TESSERA" fetch --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-fetch.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"

@@ -9,7 +9,7 @@ PY=$(command -v python3 || true)
 
 # ---- the bundled sample ---------------------------------------------------
 sample_ingest() {
-	"$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$TMP/s2" || return 1
+	ts ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$TMP/s2" || return 1
 	n_ok=$(awk -F'\t' '$2 == "ok"' "$SAMPLE/EXPECTED.tsv" | wc -l)
 	got=$(sqlite3 "$TMP/s2/catalog.sqlite" "select count(*) from samples")
 	[ "$got" -eq "$n_ok" ] || { echo "samples: $got, expected $n_ok"; return 1; }
@@ -39,7 +39,7 @@ sample_readers() {
 }
 
 threads_identical() {
-	"$TESSERA" ingest -q --threads 1 --shard-samples 8 "$SAMPLE" -o "$TMP/s1" || return 1
+	ts ingest -q --threads 1 --shard-samples 8 "$SAMPLE" -o "$TMP/s1" || return 1
 	same_dataset "$TMP/s1" "$TMP/s2"
 }
 
@@ -49,7 +49,7 @@ resume_at() {  # $1 = crash point (TESSERA_CRASH_AT syntax)
 	TESSERA_CRASH_AT=$1 "$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$d" 2>/dev/null
 	st=$?
 	[ $st -eq 137 ] || { echo "expected SIGKILL (137), got $st"; return 1; }
-	"$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$d" || return 1
+	ts ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$d" || return 1
 	same_dataset "$d" "$TMP/s1" || return 1
 	[ "$(sqlite3 "$d/catalog.sqlite" "select count(*) from runs")" -eq 2 ]
 }
@@ -63,8 +63,8 @@ resume_timed_kill() {  # a real kill -9 at an arbitrary moment, then a second on
 		kill -9 $pid 2>/dev/null
 		wait $pid 2>/dev/null
 	done
-	"$TESSERA" ingest -q --threads 2 --shard-samples 4 "$SAMPLE" -o "$d" || return 1
-	"$TESSERA" ingest -q --threads 1 --shard-samples 4 "$SAMPLE" -o "$TMP/ref4" || return 1
+	ts ingest -q --threads 2 --shard-samples 4 "$SAMPLE" -o "$d" || return 1
+	ts ingest -q --threads 1 --shard-samples 4 "$SAMPLE" -o "$TMP/ref4" || return 1
 	same_dataset "$d" "$TMP/ref4"
 }
 
@@ -79,22 +79,22 @@ interrupt_then_resume() {  # SIGINT: exit 130, partial shard dropped, resume com
 	[ $st -eq 130 ] || [ $st -eq 0 ] || { echo "exit status $st after SIGINT"; return 1; }
 	ls "$d/shards" | grep -q '\.tmp$' && { echo "temporary shard left behind"; return 1; }
 	if [ $st -eq 130 ]; then
-		[ "$(sqlite3 "$d/catalog.sqlite" "select status from runs order by id desc limit 1")" = interrupted ] || return 1
+		check "$(sqlite3 "$d/catalog.sqlite" "select status from runs order by id desc limit 1")" = interrupted || return 1
 	fi
-	"$TESSERA" ingest -q --threads 2 --shard-samples 4 "$SAMPLE" -o "$d" || return 1
+	ts ingest -q --threads 2 --shard-samples 4 "$SAMPLE" -o "$d" || return 1
 	same_dataset "$d" "$TMP/ref4"
 }
 
 rerun_complete_is_noop() {
 	cp -r "$TMP/s1" "$TMP/again"
-	"$TESSERA" ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$TMP/again" || return 1
+	ts ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$TMP/again" || return 1
 	same_dataset "$TMP/again" "$TMP/s1"
 }
 
 other_options_refused() {
 	"$TESSERA" ingest -q --shard-samples 9 "$SAMPLE" -o "$TMP/s1" 2> "$TMP/err"
 	[ $? -eq 1 ] && grep -q "overwrite" "$TMP/err" || return 1
-	"$TESSERA" ingest -q --overwrite --shard-samples 9 "$SAMPLE" -o "$TMP/ow" || return 1
+	ts ingest -q --overwrite --shard-samples 9 "$SAMPLE" -o "$TMP/ow" || return 1
 }
 
 # ---- input formats -------------------------------------------------------------
@@ -127,7 +127,7 @@ JSON
 q() { sqlite3 -separator '|' "$1/catalog.sqlite" "$2"; }
 
 fmt_csv() {
-	"$TESSERA" ingest -q "$L/list.csv" -o "$TMP/csv" || return 1
+	ts ingest -q "$L/list.csv" -o "$TMP/csv" || return 1
 	[ "$(q "$TMP/csv" "select key, caption from samples order by key" | tr '\n' '~')" = \
 	  "000000000|A photo, with a comma~000000001|He said \"hi\"~over two lines~" ] || { q "$TMP/csv" "select key, caption from samples"; return 1; }
 	[ "$(q "$TMP/csv" "select record, reason from rejects order by record" | tr '\n' ' ')" = \
@@ -135,34 +135,34 @@ fmt_csv() {
 	[ ! -e "$TMP/etc" ] && [ -z "$(ls "$TMP/csv" | grep -v -e shards -e catalog)" ]
 }
 fmt_tsv() {
-	"$TESSERA" ingest -q "$L/list.tsv" -o "$TMP/tsv" || return 1
+	ts ingest -q "$L/list.tsv" -o "$TMP/tsv" || return 1
 	[ "$(q "$TMP/tsv" "select count(*) from samples")" = 2 ]
 }
 fmt_jsonl() {
-	"$TESSERA" ingest -q "$L/list.jsonl" -o "$TMP/jsonl" || return 1
+	ts ingest -q "$L/list.jsonl" -o "$TMP/jsonl" || return 1
 	[ "$(q "$TMP/jsonl" "select key, captions from samples order by key" | tr '\n' ' ')" = \
 	  '000000000|["first line"] 000000002|["primary","secondary"] ' ] || { q "$TMP/jsonl" "select key, captions from samples"; return 1; }
 	[ "$(q "$TMP/jsonl" "select record, reason from rejects order by record" | tr '\n' ' ')" = \
 	  "1|record.bad_json 3|record.bad_json 4|record.missing_field " ] || { q "$TMP/jsonl" "select * from rejects"; return 1; }
 }
 fmt_coco() {
-	"$TESSERA" ingest -q --format coco --image-root "$L/img" "$L/coco.json" -o "$TMP/coco" || return 1
+	ts ingest -q --format coco --image-root "$L/img" "$L/coco.json" -o "$TMP/coco" || return 1
 	[ "$(q "$TMP/coco" "select key, captions from samples order by key" | tr '\n' ' ')" = \
 	  '000000000|["a one"] 000000001|["b one","b two"] ' ] || { q "$TMP/coco" "select key, captions from samples"; return 1; }
 	[ "$(q "$TMP/coco" "select record, reason from rejects")" = "2|caption.missing" ]
 }
 fmt_sharegpt4v() {
-	"$TESSERA" ingest -q --image-root "$L/img" "$L/sg4v.json" -o "$TMP/sg" || return 1
-	[ "$(q "$TMP/sg" "select key from samples order by key" | tr '\n' ' ')" = "000000000 000000002 " ] || return 1
-	[ "$(q "$TMP/sg" "select caption from samples where key='000000000'")" = "$(printf 'A long caption.\nWith two lines.')" ] || return 1
+	ts ingest -q --image-root "$L/img" "$L/sg4v.json" -o "$TMP/sg" || return 1
+	check "$(q "$TMP/sg" "select key from samples order by key" | tr '\n' ' ')" = "000000000 000000002 " || return 1
+	check "$(q "$TMP/sg" "select caption from samples where key='000000000'")" = "$(printf 'A long caption.\nWith two lines.')" || return 1
 	[ "$(q "$TMP/sg" "select record, reason from rejects")" = "1|record.missing_field" ]
 }
 fmt_urban1k() {
-	"$TESSERA" ingest -q "$L/urban" -o "$TMP/urban" || return 1
+	ts ingest -q "$L/urban" -o "$TMP/urban" || return 1
 	[ "$(q "$TMP/urban" "select caption from samples order by key" | tr '\n' '|')" = "Urban caption a.|Urban caption b.|" ]
 }
 multi_input_keys() {  # record numbers continue across INPUTs
-	"$TESSERA" ingest -q "$L/list.tsv" "$L/urban" -o "$TMP/multi" || return 1
+	ts ingest -q "$L/list.tsv" "$L/urban" -o "$TMP/multi" || return 1
 	[ "$(q "$TMP/multi" "select key from samples order by key" | tr '\n' ' ')" = "000000000 000000001 000000002 000000003 " ]
 }
 
@@ -173,7 +173,7 @@ resize_modes() {
 	ow=$(sqlite3 "$TMP/s1/catalog.sqlite" "select orig_width from samples where source like '%$(basename "$img")'")
 	for m in no border keep-ratio keep-ratio-largest center-crop stretch; do
 		for e in jpeg png webp; do
-			"$TESSERA" ingest -q --resize $m --size 200 --encode $e "$TMP/one" -o "$TMP/rm-$m-$e" || return 1
+			ts ingest -q --resize $m --size 200 --encode $e "$TMP/one" -o "$TMP/rm-$m-$e" || return 1
 			r=$(q "$TMP/rm-$m-$e" "select format, width, height, orig_width, orig_height from samples")
 			fmt=${r%%|*}; [ "$fmt" = "$e" ] || { echo "$m $e: $r"; return 1; }
 		done
@@ -192,14 +192,14 @@ resize_modes() {
 
 # ---- the command line ---------------------------------------------------------------
 cli_usage() {
-	"$TESSERA" --version | grep -q '^tessera [0-9]' || return 1
-	"$TESSERA" ingest --help | grep -q 'usage: tessera ingest' || return 1
-	"$TESSERA" help ingest | grep -q -- '--shard-samples' || return 1
-	"$TESSERA" ingest "$SAMPLE" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" ingest -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" ingest --resize sideways "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" ingest --quality 101 "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" frobnicate 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts --version | grep -q '^tessera [0-9]' || return 1
+	ts ingest --help | grep -q 'usage: tessera ingest' || return 1
+	ts help ingest | grep -q -- '--shard-samples' || return 1
+	ts ingest "$SAMPLE" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts ingest -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts ingest --resize sideways "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts ingest --quality 101 "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts frobnicate 2>/dev/null; [ $? -eq 2 ] || return 1
 	# --help and the man page list the same options
 	"$TESSERA" ingest --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-ingest.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
@@ -215,24 +215,24 @@ dedup_exact() {
 		cp "$f" "$D/a$i.jpg"; echo "first copy $i" > "$D/a$i.txt"
 		cp "$f" "$D/b$i.jpg"; echo "second copy $i" > "$D/b$i.txt"
 	done
-	"$TESSERA" ingest -q --dedup exact --shard-samples 2 "$D" -o "$TMP/dd" || return 1
-	[ "$(q "$TMP/dd" "select count(*) from samples")" = 6 ] || return 1
-	[ "$(q "$TMP/dd" "select count(*) from rejects where reason = 'duplicate'")" = 6 ] || return 1
+	ts ingest -q --dedup exact --shard-samples 2 "$D" -o "$TMP/dd" || return 1
+	check "$(q "$TMP/dd" "select count(*) from samples")" = 6 || return 1
+	check "$(q "$TMP/dd" "select count(*) from rejects where reason = 'duplicate'")" = 6 || return 1
 	# b1 (record 6) names a1 (record 0)
-	[ "$(q "$TMP/dd" "select message from rejects where source = 'b1.jpg'")" = "same bytes as sample 000000000" ] || return 1
+	check "$(q "$TMP/dd" "select message from rejects where source = 'b1.jpg'")" = "same bytes as sample 000000000" || return 1
 	# without --dedup every copy is a sample
-	"$TESSERA" ingest -q "$D" -o "$TMP/nodd" || return 1
-	[ "$(q "$TMP/nodd" "select count(*) from samples")" = 12 ] || return 1
+	ts ingest -q "$D" -o "$TMP/nodd" || return 1
+	check "$(q "$TMP/nodd" "select count(*) from samples")" = 12 || return 1
 	# resumed after a kill, the kept samples still count as seen
 	TESSERA_CRASH_AT=shard-committed:2 "$TESSERA" ingest -q --dedup exact --shard-samples 2 "$D" -o "$TMP/dd2" 2>/dev/null
-	"$TESSERA" ingest -q --dedup exact --shard-samples 2 "$D" -o "$TMP/dd2" || return 1
+	ts ingest -q --dedup exact --shard-samples 2 "$D" -o "$TMP/dd2" || return 1
 	same_dataset "$TMP/dd2" "$TMP/dd"
 }
 
 fmt_wds() {  # our own shards as input: re-shard and resize, captions kept
-	"$TESSERA" ingest -q --resize keep-ratio --size 100 --shard-samples 5 "$TMP"/s1/shards/*.tar -o "$TMP/wds" || return 1
-	[ "$(q "$TMP/wds" "select count(*) from samples")" = 34 ] || return 1
-	[ "$(q "$TMP/wds" "select count(*) from samples where min(width, height) != 100")" = 0 ] || return 1
+	ts ingest -q --resize keep-ratio --size 100 --shard-samples 5 "$TMP"/s1/shards/*.tar -o "$TMP/wds" || return 1
+	check "$(q "$TMP/wds" "select count(*) from samples")" = 34 || return 1
+	check "$(q "$TMP/wds" "select count(*) from samples where min(width, height) != 100")" = 0 || return 1
 	q "$TMP/s1" "select caption from samples order by key" > "$TMP/c1"
 	q "$TMP/wds" "select caption from samples order by key" > "$TMP/c2"
 	cmp "$TMP/c1" "$TMP/c2" || return 1
@@ -259,8 +259,8 @@ with tarfile.open(sys.argv[1], "w") as tf:
     add("README", b"no dot: not a sample")
     add("008.jpg", img)
 PYEOF
-	"$TESSERA" ingest -q "$TMP/evil.tar" -o "$TMP/evil" || return 1
-	[ "$(q "$TMP/evil" "select key, caption from samples order by key" | tr '\n' ' ')" = "000000000|good one 000000005|from json " ] || return 1
+	ts ingest -q "$TMP/evil.tar" -o "$TMP/evil" || return 1
+	check "$(q "$TMP/evil" "select key, caption from samples order by key" | tr '\n' ' ')" = "000000000|good one 000000005|from json " || return 1
 	[ "$(q "$TMP/evil" "select record, reason from rejects order by record" | tr '\n' ' ')" = \
 	  "1|record.unsafe_member 2|record.unsafe_member 3|record.unsafe_member 4|record.missing_field 6|record.unsafe_member 7|caption.missing " ] ||
 	  { q "$TMP/evil" "select * from rejects"; return 1; }
@@ -273,12 +273,12 @@ progress_line() {  # only on a terminal, never with -q or into a pipe
 	tr '\r' '\n' < "$TMP/tty.out" | grep -aq '^ingest: [0-9]*/42 ([0-9]*%) .* samples/s .* MB/s [0-9]* rejects' || return 1
 	script -qec "'$TESSERA' ingest -q --shard-samples 8 '$SAMPLE' -o '$TMP/pr2'" /dev/null > "$TMP/tty-q.out" 2>&1
 	! grep -aq 'samples/s' "$TMP/tty-q.out" || return 1
-	"$TESSERA" ingest --shard-samples 8 "$SAMPLE" -o "$TMP/pr3" 2> "$TMP/pipe.err" || return 1
+	ts ingest --shard-samples 8 "$SAMPLE" -o "$TMP/pr3" 2> "$TMP/pipe.err" || return 1
 	! grep -q 'samples/s' "$TMP/pipe.err" && grep -q '^ingest done: 42 records, 34 samples written, 8 rejected' "$TMP/pipe.err"
 }
 
 json_summary() {
-	"$TESSERA" ingest --json "$L/list.csv" -o "$TMP/json" > "$TMP/summary.json" 2>/dev/null || return 1
+	ts ingest --json "$L/list.csv" -o "$TMP/json" > "$TMP/summary.json" 2>/dev/null || return 1
 	[ -n "$PY" ] || { grep -q '"samples": 2' "$TMP/summary.json"; return; }
 	"$PY" -c '
 import json, sys

@@ -84,7 +84,7 @@ big.tar:000001|record.member_too_large|{\"offset\":$boff}"
 
 reshard_keeps() {  # all captions of KEY.json, source_meta, short/long members; old pixels' members dropped
 	[ -f "$TMP/good.tar" ] || make_tars || return 1
-	"$TESSERA" ingest -q --size 64 "$TMP/good.tar" -o "$TMP/rs" || return 1
+	ts ingest -q --size 64 "$TMP/good.tar" -o "$TMP/rs" || return 1
 	sh_tar="$TMP/rs/shards/000000.tar"
 	"$PY" - "$sh_tar" <<'PYEOF' || return 1
 import json, sys, tarfile
@@ -138,7 +138,7 @@ with open(sys.argv[2] + "/want", "w") as f:
     for im in seen:
         f.write(im + "|" + json.dumps(want[im], separators=(",", ":")) + "\n")
 PYEOF
-	"$TESSERA" ingest -q --group-by image --dedup exact --image-root "$COCO" "$TMP/gb/list.csv" -o "$TMP/gbo" || return 1
+	ts ingest -q --group-by image --dedup exact --image-root "$COCO" "$TMP/gb/list.csv" -o "$TMP/gbo" || return 1
 	[ "$(q "$TMP/gbo" "select count(*) from rejects")" = 0 ] || { q "$TMP/gbo" "select reason, count(*) from rejects group by 1"; return 1; }
 	q "$TMP/gbo" "select replace(path, rtrim(path, replace(path, '/', '')), ''), captions from samples order by key" > "$TMP/gb/got"
 	cmp "$TMP/gb/got" "$TMP/gb/want" || { diff "$TMP/gb/got" "$TMP/gb/want" | head; return 1; }
@@ -148,14 +148,14 @@ PYEOF
 cc3m_no_header() {  # a header-less CC3M-style TSV with quotes: every line is a sample, captions literal
 	mkdir -p "$TMP/cc/img" && cp "$IMG" "$TMP/cc/img/a.jpg" && cp "$IMG" "$TMP/cc/img/b.jpg" || return 1
 	printf '"Hello" sign on a door\timg/a.jpg\na 6" pipe, and a "quote\timg/b.jpg\nlast one\timg/a.jpg\n' > "$TMP/cc/cc3m.tsv"
-	"$TESSERA" ingest -q --preset cc3m "$TMP/cc/cc3m.tsv" -o "$TMP/cco" || return 1
+	ts ingest -q --preset cc3m "$TMP/cc/cc3m.tsv" -o "$TMP/cco" || return 1
 	got=$(q "$TMP/cco" "select caption from samples order by key")
 	want='"Hello" sign on a door
 a 6" pipe, and a "quote
 last one'
 	[ "$got" = "$want" ] || { printf 'got:\n%s\n' "$got"; return 1; }
 	# the same with names and positions
-	"$TESSERA" ingest -q --no-header --image-col 2 --caption-col 1 "$TMP/cc/cc3m.tsv" -o "$TMP/cco2" || return 1
+	ts ingest -q --no-header --image-col 2 --caption-col 1 "$TMP/cc/cc3m.tsv" -o "$TMP/cco2" || return 1
 	[ "$(q "$TMP/cco2" "select count(*) from samples")" = 3 ]
 }
 
@@ -163,11 +163,11 @@ paths_and_rejects() {  # absolute paths read as given, --confine refuses them; a
 	mkdir -p "$TMP/ab/list" && cp "$IMG" "$TMP/ab/photo.jpg" || return 1
 	printf 'image,caption\n%s,absolute\nnot/here.jpg,missing one\n../photo.jpg,climbs out\n' "$TMP/ab/photo.jpg" > "$TMP/ab/list/l.csv"
 	"$TESSERA" ingest --no-progress "$TMP/ab/list/l.csv" -o "$TMP/abo" 2> "$TMP/ab/err" || { cat "$TMP/ab/err"; return 1; }
-	[ "$(q "$TMP/abo" "select caption from samples")" = absolute ] || return 1
-	[ "$(q "$TMP/abo" "select reason from rejects order by record" | tr '\n' ' ')" = "source.missing source.escapes_root " ] || return 1
+	check "$(q "$TMP/abo" "select caption from samples")" = absolute || return 1
+	check "$(q "$TMP/abo" "select reason from rejects order by record" | tr '\n' ' ')" = "source.missing source.escapes_root " || return 1
 	grep -q "rejected '$TMP/ab/list/l.csv:3' ('$TMP/ab/list/not/here.jpg') (source.missing)" "$TMP/ab/err" ||
 	  { echo "the reject line does not name the image:"; cat "$TMP/ab/err"; return 1; }
-	[ "$(q "$TMP/abo" "select path from rejects where record = 1")" = "$TMP/ab/list/not/here.jpg" ] || return 1
+	check "$(q "$TMP/abo" "select path from rejects where record = 1")" = "$TMP/ab/list/not/here.jpg" || return 1
 	# every record rejected: exit 3 (docs/formats.md)
 	"$TESSERA" ingest -q --confine "$TMP/ab/list/l.csv" -o "$TMP/abc" 2> /dev/null; rc=$?
 	[ $rc -eq 3 ] || { echo "--confine run: exit $rc, want 3 (every record rejected)"; return 1; }
@@ -177,15 +177,15 @@ paths_and_rejects() {  # absolute paths read as given, --confine refuses them; a
 bom_sidecar() {  # a sidecar's byte-order mark does not land in KEY.txt; a BOM'd JSONL keeps its first record
 	mkdir -p "$TMP/bom/f" && cp "$IMG" "$TMP/bom/f/a.jpg" || return 1
 	printf '\357\273\277a caption' > "$TMP/bom/f/a.txt"
-	"$TESSERA" ingest -q "$TMP/bom/f" -o "$TMP/bomo" || return 1
-	[ "$(tar -xOf "$TMP/bomo/shards/000000.tar" 000000000.txt | od -An -c | head -1 | tr -s ' ')" = " a c a p t i o n" ] || return 1
+	ts ingest -q "$TMP/bom/f" -o "$TMP/bomo" || return 1
+	check "$(tar -xOf "$TMP/bomo/shards/000000.tar" 000000000.txt | od -An -c | head -1 | tr -s ' ')" = " a c a p t i o n" || return 1
 	printf '\357\273\277{"image": "f/a.jpg", "caption": "first"}\n{"image": "f/a.jpg", "caption": "second"}\n' > "$TMP/bom/l.jsonl"
-	"$TESSERA" ingest -q "$TMP/bom/l.jsonl" -o "$TMP/bomj" || return 1
+	ts ingest -q "$TMP/bom/l.jsonl" -o "$TMP/bomj" || return 1
 	[ "$(q "$TMP/bomj" "select caption from samples order by key" | tr '\n' ' ')" = "first second " ]
 }
 
 options_fingerprint() {  # a reader option that changes the output changes the fingerprint: no silent resume
-	"$TESSERA" ingest -q --preset cc3m "$TMP/cc/cc3m.tsv" -o "$TMP/fp" || return 1
+	ts ingest -q --preset cc3m "$TMP/cc/cc3m.tsv" -o "$TMP/fp" || return 1
 	if "$TESSERA" ingest -q --preset cc3m --quoting csv "$TMP/cc/cc3m.tsv" -o "$TMP/fp" 2> /dev/null; then
 		echo "resumed a dataset made with other quoting"; return 1
 	fi

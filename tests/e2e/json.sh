@@ -28,27 +28,27 @@ EOF
 
 every_json_output() {
 	ds="$Q/ds"
-	"$TESSERA" ingest -q --json --shard-samples 8 "$SAMPLE" -o "$ds" > "$TMP/j" || return 1
+	ts ingest -q --json --shard-samples 8 "$SAMPLE" -o "$ds" > "$TMP/j" || return 1
 	valid ingest "$TMP/j" 'd-é' || return 1
-	"$TESSERA" compose -q --json --rate 0.5 "$ds" -o "$Q/comp" > "$TMP/j" || return 1
+	ts compose -q --json --rate 0.5 "$ds" -o "$Q/comp" > "$TMP/j" || return 1
 	valid compose "$TMP/j" 'd-é' || return 1
-	"$TESSERA" captions split -q --json --rule longclip "$ds" -o "$Q/split" > "$TMP/j" || return 1
+	ts captions split -q --json --rule longclip "$ds" -o "$Q/split" > "$TMP/j" || return 1
 	valid "captions split" "$TMP/j" 'd-é' || return 1
-	"$TESSERA" captions stats --json "$ds" > "$TMP/j" || return 1
+	ts captions stats --json "$ds" > "$TMP/j" || return 1
 	valid "captions stats" "$TMP/j" || return 1
-	"$TESSERA" shards verify --json "$ds" > "$TMP/j" || return 1
+	ts shards verify --json "$ds" > "$TMP/j" || return 1
 	valid "shards verify" "$TMP/j" || return 1
-	"$TESSERA" shards ls --json "$ds" > "$TMP/j" || return 1
+	ts shards ls --json "$ds" > "$TMP/j" || return 1
 	valid "shards ls" "$TMP/j" || return 1
-	"$TESSERA" ingest -q --part 0/2 "$SAMPLE" -o "$Q/parts" && "$TESSERA" ingest -q --part 1/2 "$SAMPLE" -o "$Q/parts" || return 1
-	"$TESSERA" shards merge -q --json "$Q/parts/part-00000" "$Q/parts/part-00001" -o "$Q/merged" > "$TMP/j" || return 1
+	ts ingest -q --part 0/2 "$SAMPLE" -o "$Q/parts" && "$TESSERA" ingest -q --part 1/2 "$SAMPLE" -o "$Q/parts" || return 1
+	ts shards merge -q --json "$Q/parts/part-00000" "$Q/parts/part-00001" -o "$Q/merged" > "$TMP/j" || return 1
 	valid "shards merge" "$TMP/j" 'd-é' || return 1
-	"$TESSERA" tags -q --json "$ds" -o "$Q/tags" > "$TMP/j" || return 1
+	ts tags -q --json "$ds" -o "$Q/tags" > "$TMP/j" || return 1
 	valid tags "$TMP/j" 'd-é' || return 1
-	"$TESSERA" tags stats --json "$Q/tags" > "$TMP/j" || return 1
+	ts tags stats --json "$Q/tags" > "$TMP/j" || return 1
 	valid "tags stats" "$TMP/j" || return 1
 	(cd "$SAMPLE" && find more -name '*.jpg' | sort | head -4 | awk '{ print $0 "\tword" NR }') > "$Q/gt.txt"
-	"$TESSERA" str ingest -q --json "$Q/gt.txt" --image-root "$SAMPLE" --store wds -o "$Q/str" > "$TMP/j" || return 1
+	ts str ingest -q --json "$Q/gt.txt" --image-root "$SAMPLE" --store wds -o "$Q/str" > "$TMP/j" || return 1
 	valid "str ingest" "$TMP/j" 'd-é'
 }
 

@@ -1,6 +1,10 @@
 # tests/e2e/lib.sh - helpers for e2e scripts: `t NAME CMD...` runs one case,
 # counting it passed when CMD exits 0; `skip NAME REASON`; `finish SUITE`.
 # E2E_ONLY=substring (matched against SUITE.NAME) runs only those cases.
+# A failing case prints what it expected and what came: `check GOT OP WANT`
+# and `check_eq NAME GOT WANT` say it, and `ts ARGS...` (tessera) names
+# the command and its exit status, even when the case sends its stderr
+# elsewhere (fd 3 is the case's report).
 : "${TESSERA:?set TESSERA}"
 SHARED=${TS_SHARED:-../shared}
 T_PASS=0; T_FAIL=0; T_SKIP=0
@@ -10,11 +14,27 @@ t() {
 	name=$1; shift
 	# E2E_ONLY=substring runs only the matching cases (like T_ONLY for units)
 	case "$SUITE.$name" in *"${E2E_ONLY:-}"*) ;; *) return 0 ;; esac
-	if out=$("$@" 2>&1); then
+	if out=$("$@" 2>&1 3>&1); then
 		T_PASS=$((T_PASS + 1)); echo "ok $SUITE.$name"
 	else
 		T_FAIL=$((T_FAIL + 1)); echo "FAIL $SUITE.$name"; printf '%s\n' "$out" | sed 's/^/    /' | tail -n 30
 	fi
+}
+# check GOT OP WANT: `[ GOT OP WANT ]`, and when it does not hold, what came
+check() {
+	[ "$1" "$2" "$3" ] && return 0
+	echo "expected $2 '$3', got '$1'"
+	return 1
+}
+check_eq() {  # NAME GOT WANT
+	[ "$2" = "$3" ] || { echo "$1: expected '$3', got '$2'"; return 1; }
+}
+# ts ARGS...: "$TESSERA" ARGS...; a failure is reported with its exit status
+ts() {
+	"$TESSERA" "$@"
+	_ts_rc=$?
+	[ $_ts_rc -eq 0 ] || { echo "tessera $*: exit $_ts_rc" >&3; } 2> /dev/null
+	return $_ts_rc
 }
 skip() { T_SKIP=$((T_SKIP + 1)); echo "SKIPPED $SUITE.$1: $2"; }
 finish() { echo "$SUITE: $T_PASS passed, $T_FAIL failed, $T_SKIP skipped"; }

@@ -13,10 +13,6 @@ SAMPLE=tests/data/sample
 snapshot() { (cd "$1" && find . -type f ! -name .tessera.lock | sort | xargs md5sum); }
 # same_dataset without the catalog dump's run-dependent rows, plus sidecars
 want() { printf '%s\n' "$*"; }
-check_eq() {  # NAME GOT WANT
-	[ "$2" = "$3" ] || { echo "$1: expected '$3', got '$2'"; return 1; }
-}
-
 base() {  # a small dataset of the bundled sample, 4 samples a shard
 	[ -d "$TMP/base" ] && return 0
 	"$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$TMP/base" || { echo "base ingest failed"; return 1; }
@@ -47,7 +43,7 @@ input_inside_outdir_refused() {  # the report's case: re-sharding a dataset into
 		check_eq "files after the refused run ($ow)" "$(snapshot "$d")" "$before" || return 1
 	done
 	# compose and str refuse the same
-	"$TESSERA" compose -q "$d" -o "$d" 2> "$TMP/err"; check_eq "compose into its input" "$?" 1 || return 1
+	ts compose -q "$d" -o "$d" 2> "$TMP/err"; check_eq "compose into its input" "$?" 1 || return 1
 	check_eq "files after compose" "$(snapshot "$d")" "$before"
 }
 
@@ -57,7 +53,7 @@ overwrite_removes_only_ours() {
 	echo "keep me" > "$d/README"
 	echo "keep me too" > "$d/shards/000099.tar"        # not in the catalog
 	echo "and me" > "$d/shards/notes.txt"
-	"$TESSERA" ingest -q --overwrite --shard-samples 8 "$SAMPLE" -o "$d" || return 1
+	ts ingest -q --overwrite --shard-samples 8 "$SAMPLE" -o "$d" || return 1
 	check_eq README "$(cat "$d/README")" "keep me" || return 1
 	check_eq 000099.tar "$(cat "$d/shards/000099.tar")" "keep me too" || return 1
 	check_eq notes.txt "$(cat "$d/shards/notes.txt")" "and me" || return 1
@@ -72,7 +68,7 @@ resume_keeps_unknown_shard_files() {  # a resume removes only names the catalog 
 	TESSERA_CRASH_AT=shard-committed:2 "$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$d" 2>/dev/null
 	check_eq "killed run" "$?" 137 || return 1
 	echo "a file of mine" > "$d/shards/000009.tar"
-	"$TESSERA" ingest -q --shard-samples 4 "$SAMPLE" -o "$d" || return 1
+	ts ingest -q --shard-samples 4 "$SAMPLE" -o "$d" || return 1
 	check_eq "foreign 000009.tar" "$(cat "$d/shards/000009.tar")" "a file of mine" || return 1
 	rm "$d/shards/000009.tar"
 	base && same_dataset "$d" "$TMP/base"
@@ -107,8 +103,8 @@ merge_cmd() { "$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/par
 every_crash_point() {
 	base || return 1
 	OUT="$TMP/compose-ref"; rm -rf "$OUT"; compose_cmd || return 1
-	"$TESSERA" ingest -q --shard-samples 4 --part 0/2 "$SAMPLE" -o "$TMP/parts" || return 1
-	"$TESSERA" ingest -q --shard-samples 4 --part 1/2 "$SAMPLE" -o "$TMP/parts" || return 1
+	ts ingest -q --shard-samples 4 --part 0/2 "$SAMPLE" -o "$TMP/parts" || return 1
+	ts ingest -q --shard-samples 4 --part 1/2 "$SAMPLE" -o "$TMP/parts" || return 1
 	OUT="$TMP/merge-ref"; rm -rf "$OUT"; merge_cmd || return 1
 	# a scene-text list over the sample's files (its text files become rejects)
 	(cd "$SAMPLE" && find more -type f | sort | awk '{ print $0 "\tword" NR }') > "$TMP/gt.txt"
@@ -151,6 +147,44 @@ signals_clean() {
 		signal_stop compose $sig "$TMP/compose-ref" compose_cmd || return 1
 		signal_stop merge $sig "$TMP/merge-ref" merge_cmd || return 1
 		signal_stop str $sig "$TMP/str-ref" str_cmd || return 1
+	done
+}
+
+# the rewrites (captions split, tags), in place and into -o: SIGINT or
+# SIGTERM mid-write exits 130, leaves the source dataset as it was (byte for
+# byte), no .rewrite.tmp, and the same command again gives what an
+# uninterrupted run gives
+rewrite_stop() {  # NAME SIGNAL CMD... (CMD acts on $RW)
+	name=$1; sig=$2; shift 2
+	rm -rf "$RW"; cp -a "$TMP/rw-src" "$RW"
+	TESSERA_CRASH_AT=shard-committed TESSERA_CRASH_SIGNAL=$sig "$@" 2> "$TMP/err"; st=$?
+	check_eq "$name: exit status after SIG$sig" "$st" 130 || { cat "$TMP/err"; return 1; }
+	[ -e "$RW/.rewrite.tmp" ] && { echo "$name: $RW/.rewrite.tmp left"; return 1; }
+	same_dataset "$RW" "$TMP/rw-src" || { echo "$name: the interrupted rewrite changed the dataset"; return 1; }
+	"$@" 2> "$TMP/err" || { echo "$name: the re-run failed:"; cat "$TMP/err"; return 1; }
+}
+rewrites_signals() {
+	base || return 1
+	rm -rf "$TMP/rw-src" "$TMP/rw-split" "$TMP/rw-tags" "$TMP/rw-o" "$TMP/rw-oref"
+	cp -a "$TMP/base" "$TMP/rw-src"
+	RW=$TMP/rw-split; cp -a "$TMP/rw-src" "$RW"
+	ts captions split -q --rule longclip "$RW" || return 1
+	mv "$RW" "$TMP/rw-split-ref"
+	RW=$TMP/rw-tags; cp -a "$TMP/rw-src" "$RW"
+	ts tags -q "$RW" || return 1
+	mv "$RW" "$TMP/rw-tags-ref"
+	ts captions split -q --rule longclip "$TMP/rw-src" -o "$TMP/rw-oref" || return 1
+	for sig in INT TERM; do
+		RW=$TMP/rw-split
+		rewrite_stop "split in place" $sig "$TESSERA" captions split -q --rule longclip "$RW" || return 1
+		same_dataset "$RW" "$TMP/rw-split-ref" || return 1
+		RW=$TMP/rw-tags
+		rewrite_stop "tags in place" $sig "$TESSERA" tags -q "$RW" || return 1
+		same_dataset "$RW" "$TMP/rw-tags-ref" || return 1
+		# into -o: the source is RW and stays as it was; the output resumes
+		RW=$TMP/rw-srccopy; rm -rf "$TMP/rw-o"
+		rewrite_stop "split -o" $sig "$TESSERA" captions split -q --rule longclip "$RW" -o "$TMP/rw-o" || return 1
+		same_dataset "$TMP/rw-o" "$TMP/rw-oref" || return 1
 	done
 }
 
@@ -278,7 +312,7 @@ io_faults() {
 	fault_runs compose "$TMP/compose-ref" 2 compose_cmd || return 1
 	fault_runs merge "$TMP/merge-ref" 2 merge_cmd || return 1
 	fault_runs str "$TMP/str-ref" 2 str_cmd || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-fref" || return 1
+	ts captions split -q --rule longclip "$TMP/base" -o "$TMP/split-fref" || return 1
 	fault_runs split "$TMP/split-fref" 2 split_cmd
 }
 split_cmd() { "$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$OUT"; }
@@ -321,7 +355,7 @@ non_utf8_path_is_a_sample() {  # a valid image whose file name is not UTF-8
 
 split_o_killed_then_rerun() {  # the re-run finishes the moved rewrite and exits 0
 	base || return 1
-	"$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-ref" || return 1
+	ts captions split -q --rule longclip "$TMP/base" -o "$TMP/split-ref" || return 1
 	rm -rf "$TMP/split-k"
 	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/base" -o "$TMP/split-k" 2>/dev/null
 	check_eq "killed split" "$?" 137 || return 1
@@ -347,6 +381,7 @@ t locks locks
 t tampered_shard_name tampered_shard_name
 t non_utf8_path_is_a_sample non_utf8_path_is_a_sample
 t split_o_killed_then_rerun split_o_killed_then_rerun
+t rewrites_signals rewrites_signals
 t io_faults io_faults
 if why=$(can_mount_tmpfs); then
 	t real_enospc real_enospc

@@ -41,9 +41,9 @@ PYEOF
 # named by another member (KEY.tags.json's "mask") is in the shard
 select_members() {
 	composed && cp -r "$TMP/co0" "$TMP/co" && scores "$TMP/co" || return 1
-	"$TESSERA" tags import-scores -q "$TMP/co" "$TMP/co/scores.jsonl" || return 1
-	"$TESSERA" tags select -q --threshold 0.5 "$TMP/co" -o "$TMP/sel" || return 1
-	"$TESSERA" shards verify -q "$TMP/sel" || return 1
+	ts tags import-scores -q "$TMP/co" "$TMP/co/scores.jsonl" || return 1
+	ts tags select -q --threshold 0.5 "$TMP/co" -o "$TMP/sel" || return 1
+	ts shards verify -q "$TMP/sel" || return 1
 	"$PY" - "$TMP/co" "$TMP/sel" <<'PYEOF'
 import glob, json, sys, tarfile
 src, sel = sys.argv[1:3]
@@ -79,7 +79,7 @@ select_no_scores() {
 		{ cat "$TMP/err"; return 1; }
 	[ ! -e "$TMP/tgs" ] || { echo "an output was written"; return 1; }
 	# the input is untouched, even for an in-place select
-	"$TESSERA" tags select -q --threshold 0.5 "$TMP/tg" 2> /dev/null; [ $? -eq 1 ] || return 1
+	ts tags select -q --threshold 0.5 "$TMP/tg" 2> /dev/null; [ $? -eq 1 ] || return 1
 	same_dataset "$TMP/tg0" "$TMP/tg"
 }
 
@@ -87,15 +87,15 @@ select_no_scores() {
 # of the tag's source (lambda for A's tags, 1 - lambda for B's), uniform
 mask_mixup() {
 	base || return 1
-	"$TESSERA" compose -q --rate 1 --mode mixup --seed 3 "$TMP/ds" -o "$TMP/mx" || return 1
-	"$TESSERA" tags -q "$TMP/mx" || return 1
+	ts compose -q --rate 1 --mode mixup --seed 3 "$TMP/ds" -o "$TMP/mx" || return 1
+	ts tags -q "$TMP/mx" || return 1
 	key=$(sqlite3 "$TMP/mx/catalog.sqlite" "select key from tags where region = 2 intersect select key from tags where region = 1 order by key limit 1")
 	[ -n "$key" ] || { echo "no composite with tags in both regions"; return 1; }
 	for reg in 1 2; do
 		tag=$(sqlite3 "$TMP/mx/catalog.sqlite" "select lemma from tags where key = '$key' and region = $reg and lemma not in (select lemma from tags where key = '$key' and region != $reg) limit 1")
 		[ -n "$tag" ] || continue
-		"$TESSERA" tags mask "$TMP/mx" "$key" "$tag" -o "$TMP/mx$reg.png" || return 1
-		"$TESSERA" shards cat "$TMP/mx" "$key" --member json > "$TMP/mx.json" || return 1
+		ts tags mask "$TMP/mx" "$key" "$tag" -o "$TMP/mx$reg.png" || return 1
+		ts shards cat "$TMP/mx" "$key" --member json > "$TMP/mx.json" || return 1
 		"$PY" - "$TMP/mx$reg.png" "$TMP/mx.json" $reg <<'PYEOF' || return 1
 import json, struct, sys, zlib
 data = open(sys.argv[1], "rb").read()
@@ -156,7 +156,7 @@ PYEOF
 	[ $? -eq 1 ] || { echo "plain: exit $?, want 1"; return 1; }
 	"$TESSERA" captions tokenize -j 2 --jsonl "$TMP/tok.jsonl" > "$TMP/tokj.out" 2> "$TMP/tokj.err"
 	[ $? -eq 1 ] || { echo "jsonl: exit $?, want 1"; return 1; }
-	"$TESSERA" captions tokenize "$TMP/good.txt" > "$TMP/good.out" || return 1
+	ts captions tokenize "$TMP/good.txt" > "$TMP/good.out" || return 1
 	[ "$(grep -c 'error: line' "$TMP/tok.err")" = 3 ] || { cat "$TMP/tok.err"; return 1; }
 	"$PY" - "$TMP" <<'PYEOF'
 import json, sys

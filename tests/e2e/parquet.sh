@@ -27,15 +27,15 @@ EOF
 }
 
 cli() {
-	"$TESSERA" parquet --help | grep -q 'tessera parquet head' || return 1
-	"$TESSERA" help parquet | grep -q -- '--rows' || return 1
-	"$TESSERA" --help | grep -q '^  parquet ' || return 1
-	"$TESSERA" parquet 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" parquet frob x 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" parquet head 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" parquet head -n x $FIX/lists.parquet 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" parquet schema --json $FIX/lists.parquet 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" parquet schema "$TMP/nothing.parquet" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts parquet --help | grep -q 'tessera parquet head' || return 1
+	ts help parquet | grep -q -- '--rows' || return 1
+	ts --help | grep -q '^  parquet ' || return 1
+	ts parquet 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts parquet frob x 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts parquet head 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts parquet head -n x $FIX/lists.parquet 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts parquet schema --json $FIX/lists.parquet 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts parquet schema "$TMP/nothing.parquet" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "cannot open '.*nothing.parquet'" "$TMP/err" || return 1
 	"$TESSERA" parquet --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-parquet.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
@@ -44,7 +44,7 @@ cli() {
 }
 
 schema_lists() {
-	"$TESSERA" parquet schema $FIX/lists.parquet > "$TMP/schema" || return 1
+	ts parquet schema $FIX/lists.parquet > "$TMP/schema" || return 1
 	grep -q '^rows: 30$' "$TMP/schema" || { cat "$TMP/schema"; return 1; }
 	grep -Eq '^  face_bboxes +list<list<double>> +optional +zstd$' "$TMP/schema" || { cat "$TMP/schema"; return 1; }
 	grep -Eq '^  all_captions +list<string> +optional +zstd$' "$TMP/schema" || { cat "$TMP/schema"; return 1; }
@@ -55,32 +55,32 @@ head_fixtures() {
 	[ -n "$PY" ] || { echo "no python3"; return 1; }
 	for f in types_uncompressed types_snappy types_gzip types_zstd required plain dict groups lists local_images \
 		 v1_uncompressed v1_snappy v1_gzip v1_zstd; do
-		"$TESSERA" parquet head -n 0 --json $FIX/$f.parquet > "$TMP/$f.got" || return 1
+		ts parquet head -n 0 --json $FIX/$f.parquet > "$TMP/$f.got" || return 1
 		same_rows "$TMP/$f.got" $FIX/$f.expected.jsonl || { echo "in $f"; return 1; }
 	done
 }
 
 head_table() {
-	"$TESSERA" parquet head -n 2 $FIX/types_snappy.parquet > "$TMP/table" || return 1
+	ts parquet head -n 2 $FIX/types_snappy.parquet > "$TMP/table" || return 1
 	[ "$(head -n 1 "$TMP/table")" = "$(printf 'url\ttext\tid\tn32\tf\td\tok\tbin\tfixed')" ] || { cat "$TMP/table"; return 1; }
-	[ "$(wc -l < "$TMP/table")" -eq 3 ] || return 1
+	check "$(wc -l < "$TMP/table")" -eq 3 || return 1
 	# row 0: its text ends in a tab, a quote and a newline, escaped
 	sed -n 2p "$TMP/table" | grep -q '\\t"quoted"\\n	-5000000	-32768	' || { cat "$TMP/table"; return 1; }
-	"$TESSERA" parquet head -n 3 --json $FIX/types_snappy.parquet | wc -l | grep -q '^3$' || return 1
+	ts parquet head -n 3 --json $FIX/types_snappy.parquet | wc -l | grep -q '^3$' || return 1
 	# only the named columns, in that order
 	[ "$("$TESSERA" parquet head -n 1 -c id,url $FIX/types_snappy.parquet | tr '\t\n' '| ')" = \
 	  "id|url -5000000|https://img.example.org/0/0.jpg " ] || return 1
-	"$TESSERA" parquet head -c id,nope $FIX/types_snappy.parquet 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts parquet head -c id,nope $FIX/types_snappy.parquet 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "no column 'nope'" "$TMP/err"
 }
 
 head_pyarrow() {
 	[ -f "$PQ/test_1000.parquet" ] || { echo "SKIP"; return 0; }
 	for f in test_1000 test_10000 sample_image test_bbox; do
-		"$TESSERA" parquet head -n 0 --json "$PQ/$f.parquet" > "$TMP/$f.got" || return 1
+		ts parquet head -n 0 --json "$PQ/$f.parquet" > "$TMP/$f.got" || return 1
 		same_rows "$TMP/$f.got" "$PQ/$f.expected.jsonl" || { echo "in $f"; return 1; }
 	done
-	"$TESSERA" parquet head "$PQ/test_1000.parquet" | head -n 1 | grep -q "^URL	TEXT	__index_level_0__$" || return 1
+	ts parquet head "$PQ/test_1000.parquet" | head -n 1 | grep -q "^URL	TEXT	__index_level_0__$" || return 1
 	[ "$("$TESSERA" parquet head "$PQ/test_1000.parquet" | wc -l)" -eq 11 ]
 }
 
@@ -132,7 +132,7 @@ detect_and_damaged() {
 	got=$(q "$TMP/dd" "select record || ':' || reason from rejects order by record limit 1")
 	[ "$got" = "0:record.bad_row" ] || { echo "first reject: $got"; return 1; }
 	q "$TMP/dd" "select message from rejects where record = 0" | grep -q "damaged.parquet': column 'url': row group 0, page at offset 4" || return 1
-	[ "$(q "$TMP/dd" "select count(*) from samples")" -eq 7 ] || return 1
+	check "$(q "$TMP/dd" "select count(*) from samples")" -eq 7 || return 1
 	[ "$(q "$TMP/dd" "select min(key) from samples")" = "000000001" ]
 }
 
@@ -141,15 +141,15 @@ laion_urls() {
 	# every record is a URL, so every one is rejected: exit status 3
 	"$TESSERA" ingest -q --no-tokens --preset laion "$PQ/test_1000.parquet" -o "$TMP/laion"
 	st=$?; [ $st -eq 3 ] || { echo "expected exit 3 (all rejected), got $st"; return 1; }
-	[ "$(q "$TMP/laion" "select count(*) from rejects where reason = 'source.missing' and message like '%is a URL%'")" -eq 1000 ] || return 1
+	check "$(q "$TMP/laion" "select count(*) from rejects where reason = 'source.missing' and message like '%is a URL%'")" -eq 1000 || return 1
 	q "$TMP/laion" "select source from rejects where record = 41" | grep -q 'test_1000.parquet:42$'
 }
 
 usage_errors() {
-	"$TESSERA" ingest --preset cc99 x -o "$TMP/u" 2> "$TMP/err"; [ $? -eq 2 ] || return 1
+	ts ingest --preset cc99 x -o "$TMP/u" 2> "$TMP/err"; [ $? -eq 2 ] || return 1
 	grep -q "invalid value 'cc99' for --preset" "$TMP/err" || return 1
 	"$TESSERA" ingest -q --keep-col nope --image-root tests/data/sample $FIX/local_images.parquet -o "$TMP/u" 2> "$TMP/err"
-	[ $? -eq 1 ] || return 1
+	check $? -eq 1 || return 1
 	grep -q "no column 'nope' to keep" "$TMP/err" || { cat "$TMP/err"; return 1; }
 	"$TESSERA" ingest -q $FIX/unsupported_lz4.parquet -o "$TMP/lz4" 2> /dev/null
 	st=$?; [ $st -eq 3 ] || { echo "lz4 file: expected exit 3 (all rejected), got $st"; return 1; }

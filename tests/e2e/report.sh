@@ -22,7 +22,7 @@ demo() {  # the demo dataset, as `make demo` makes it
 composed() {  # demo, composed, then tagged (tags rewrite the composed dataset in place)
 	[ -d "$TMP/ct" ] && return 0
 	demo || return 1
-	"$TESSERA" compose -q --rate 0.5 --seed 1 "$TMP/demo" -o "$TMP/ct" || return 1
+	ts compose -q --rate 0.5 --seed 1 "$TMP/demo" -o "$TMP/ct" || return 1
 	"$TESSERA" tags -q "$TMP/ct"
 }
 
@@ -34,8 +34,8 @@ need_vocab() {
 json_matches_stats() {
 	need_vocab || return 0
 	demo || return 1
-	"$TESSERA" report --json "$TMP/demo" > "$TMP/r.json" || return 1
-	"$TESSERA" captions stats --json "$TMP/demo" > "$TMP/s.json" || return 1
+	ts report --json "$TMP/demo" > "$TMP/r.json" || return 1
+	ts captions stats --json "$TMP/demo" > "$TMP/s.json" || return 1
 	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select reason, count(*) from rejects group by reason order by reason" > "$TMP/rej.txt"
 	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select (select count(*) from samples), (select count(*) from rejects), (select count(*) from shards), (select sum(bytes) from shards)" > "$TMP/tot.txt"
 	sqlite3 "$TMP/demo/catalog.sqlite" "select count(tokens) from samples" > "$TMP/ntok.txt"
@@ -79,10 +79,10 @@ PYEOF
 split_stats() {
 	need_vocab || return 0
 	demo || return 1
-	"$TESSERA" captions split -q "$TMP/demo" -o "$TMP/split" || return 1
-	"$TESSERA" report --json --samples 0 "$TMP/split" > "$TMP/sp.json" || return 1
+	ts captions split -q "$TMP/demo" -o "$TMP/split" || return 1
+	ts report --json --samples 0 "$TMP/split" > "$TMP/sp.json" || return 1
 	sqlite3 "$TMP/split/catalog.sqlite" "select short_caption from samples where short_caption is not null order by record" > "$TMP/short.txt"
-	"$TESSERA" captions stats --json "$TMP/short.txt" > "$TMP/short.json" || return 1
+	ts captions stats --json "$TMP/short.txt" > "$TMP/short.json" || return 1
 	"$PY" - "$TMP" <<'PYEOF'
 import json, sys
 t = sys.argv[1]
@@ -102,7 +102,7 @@ PYEOF
 # without a vocabulary: the catalog's token counts
 catalog_tokens() {
 	demo || return 1
-	"$TESSERA" report --json --samples 0 --catalog-tokens "$TMP/demo" > "$TMP/ct.json" 2> "$TMP/ct.err" || return 1
+	ts report --json --samples 0 --catalog-tokens "$TMP/demo" > "$TMP/ct.json" 2> "$TMP/ct.err" || return 1
 	grep -q "catalog's token counts" "$TMP/ct.err" || return 1
 	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select tokens / 10 * 10, count(*) from samples group by 1 order by 1" > "$TMP/tk.txt"
 	sqlite3 "$TMP/demo/catalog.sqlite" "select count(*) from samples where tokens > 20" > "$TMP/o20.txt"
@@ -120,15 +120,15 @@ if c["contexts"][0]["over"] != int(open(t + "/o20.txt").read()):
     sys.exit("over 20: %r" % c["contexts"][0])
 PYEOF
 	# a --vocab or $TESSERA_VOCAB that is missing is an error, not a fallback
-	"$TESSERA" report --json --vocab /nonexistent/v.gz "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ] || return 1
+	ts report --json --vocab /nonexistent/v.gz "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ] || return 1
 	TESSERA_VOCAB=/nonexistent/v.gz "$TESSERA" report --json "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ]
 }
 
 # composites and tags: the JSON against the compositions/tags tables and tags stats
 composed_json() {
 	composed || return 1
-	"$TESSERA" report --json "$TMP/ct" > "$TMP/c.json" || return 1
-	"$TESSERA" tags stats --json "$TMP/ct" > "$TMP/ts.json" || return 1
+	ts report --json "$TMP/ct" > "$TMP/c.json" || return 1
+	ts tags stats --json "$TMP/ct" > "$TMP/ts.json" || return 1
 	sqlite3 -separator ' ' "$TMP/ct/catalog.sqlite" "select mode, count(*) from compositions group by mode" > "$TMP/modes.txt"
 	"$PY" - "$TMP" <<'PYEOF'
 import json, sys
@@ -164,8 +164,8 @@ merged() {
 		"$TESSERA" ingest -q --format folder --part $i/3 tests/data/sample -o "$TMP/parts" 2>/dev/null
 		[ -f "$TMP/parts/part-0000$i/catalog.sqlite" ] || return 1
 	done
-	"$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" 2>/dev/null || return 1
-	"$TESSERA" report --json --samples 0 "$TMP/merged" > "$TMP/m.json" 2>/dev/null || return 1
+	ts shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" 2>/dev/null || return 1
+	ts report --json --samples 0 "$TMP/merged" > "$TMP/m.json" 2>/dev/null || return 1
 	for i in 0 1 2; do
 		sqlite3 -separator ' ' "$TMP/parts/part-0000$i/catalog.sqlite" "select $i, (select count(*) from samples), (select count(*) from rejects)"
 	done > "$TMP/parts.txt"
@@ -182,11 +182,11 @@ PYEOF
 # the same seed gives the same page; another seed another sheet
 seeded() {
 	demo || return 1
-	"$TESSERA" report -q --seed 7 "$TMP/demo" -o "$TMP/s7a.html" || return 1
-	"$TESSERA" report -q --seed 7 "$TMP/demo" -o "$TMP/s7b.html" || return 1
+	ts report -q --seed 7 "$TMP/demo" -o "$TMP/s7a.html" || return 1
+	ts report -q --seed 7 "$TMP/demo" -o "$TMP/s7b.html" || return 1
 	cmp "$TMP/s7a.html" "$TMP/s7b.html" || return 1
-	"$TESSERA" report --json --samples 6 --seed 1 "$TMP/demo" > "$TMP/k1.json" 2>/dev/null || return 1
-	"$TESSERA" report --json --samples 6 --seed 2 "$TMP/demo" > "$TMP/k2.json" 2>/dev/null || return 1
+	ts report --json --samples 6 --seed 1 "$TMP/demo" > "$TMP/k1.json" 2>/dev/null || return 1
+	ts report --json --samples 6 --seed 2 "$TMP/demo" > "$TMP/k2.json" 2>/dev/null || return 1
 	"$PY" - "$TMP" <<'PYEOF'
 import json, sys
 t = sys.argv[1]
@@ -207,8 +207,8 @@ escaping() {
 	printf '%s\n' '<script>alert("x")</script> A cat & a "dog" '"'"'sit'"'"' — café ☕ <b>bold</b>' > "$d/sub <i>/a&b \"x\".txt"
 	cp tests/data/sample/photos/lake-at-dawn.jpg "$d/plain.jpg" && echo 'A calm lake at dawn.' > "$d/plain.txt"
 	o="$TMP/out <script>&\"'ü"
-	"$TESSERA" ingest -q --format folder "$d" -o "$o" || return 1
-	"$TESSERA" report -q "$o" -o "$TMP/esc.html" || return 1
+	ts ingest -q --format folder "$d" -o "$o" || return 1
+	ts report -q "$o" -o "$TMP/esc.html" || return 1
 	"$PY" - "$TMP/esc.html" "$o" "$d/sub <i>/a&b \"x\".txt" <<'PYEOF'
 import html.parser, sys
 page = open(sys.argv[1], encoding="utf-8").read()
@@ -235,7 +235,7 @@ PYEOF
 	# a dataset path that is not UTF-8: U+FFFD on the page and in the JSON
 	b="$TMP/$(printf 'not\377utf8')"
 	cp -r "$o" "$b" && rm -f "$b/.tessera.lock" || return 1
-	"$TESSERA" report -q --json --samples 1 "$b" -o "$TMP/b.html" > "$TMP/b.json" || return 1
+	ts report -q --json --samples 1 "$b" -o "$TMP/b.html" > "$TMP/b.json" || return 1
 	"$PY" -c 'import json, sys; d = json.load(open(sys.argv[1], encoding="utf-8")); assert d["dataset"].endswith("not\ufffdutf8"), d["dataset"]; open(sys.argv[2], encoding="utf-8").read()' "$TMP/b.json" "$TMP/b.html"
 }
 
@@ -244,7 +244,7 @@ readonly_use() {
 	demo || return 1
 	rm -rf "$TMP/ro" && mkdir "$TMP/ro" && cp -r "$TMP/demo/shards" "$TMP/demo/catalog.sqlite" "$TMP/ro/" || return 1
 	(cd "$TMP/ro" && find . -type f | sort | xargs sha256sum) > "$TMP/ro.before"
-	"$TESSERA" report -q "$TMP/ro" -o "$TMP/ro.html" 2>/dev/null || return 1
+	ts report -q "$TMP/ro" -o "$TMP/ro.html" 2>/dev/null || return 1
 	# a reader may add the shared lock file (shards/out.c) and SQLite's files of a WAL catalog
 	(cd "$TMP/ro" && find . -type f ! -name 'catalog.sqlite-shm' ! -name 'catalog.sqlite-wal' ! -name .tessera.lock |
 		sort | xargs sha256sum) > "$TMP/ro.after"
@@ -260,12 +260,12 @@ readonly_use() {
 }
 
 cli() {
-	"$TESSERA" report 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" report "$TMP" 2> "$TMP/err"; [ $? -eq 2 ] && grep -q "see 'tessera report --help'" "$TMP/err" || return 1
-	"$TESSERA" report --samples x "$TMP" -o x.html 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" report "$TMP/nothing-here" -o "$TMP/x.html" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts report 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts report "$TMP" 2> "$TMP/err"; [ $? -eq 2 ] && grep -q "see 'tessera report --help'" "$TMP/err" || return 1
+	ts report --samples x "$TMP" -o x.html 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts report "$TMP/nothing-here" -o "$TMP/x.html" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "not a tessera dataset" "$TMP/err" && [ ! -e "$TMP/x.html" ] && [ ! -e "$TMP/x.html.tmp" ] || return 1
-	"$TESSERA" help | grep -q '^  report ' || return 1
+	ts help | grep -q '^  report ' || return 1
 	"$TESSERA" report --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-report.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"
@@ -283,8 +283,8 @@ chrome() {  # chrome OUTFILE ARGS... (a fresh profile, bounded in time)
 browser_demo() {
 	need_vocab || return 0
 	demo || return 1
-	"$TESSERA" report -q "$TMP/demo" -o "$TMP/demo.html" || return 1
-	"$TESSERA" captions stats --json "$TMP/demo" > "$TMP/ds.json" || return 1
+	ts report -q "$TMP/demo" -o "$TMP/demo.html" || return 1
+	ts captions stats --json "$TMP/demo" > "$TMP/ds.json" || return 1
 	# one browser run: the DOM on stdout and the screenshot
 	chrome "$TMP/demo.dom" --dump-dom --screenshot="$TMP/demo.png" --window-size=1200,2400 "file://$TMP/demo.html" ||
 		{ cat "$TMP/chrome.err"; return 1; }
@@ -306,12 +306,19 @@ class P(html.parser.HTMLParser):
         if tag == "tr" and a.get("class") == "reject": self.cur = []; self.rows.append(self.cur)
         if tag == "td" and self.cur is not None: self.cur.append("")
         if tag == "img" and a.get("src", "").startswith("data:image/jpeg;base64,") and a.get("width"): self.imgs += 1
+        if tag == "table" and a.get("id") == "fixes": self.fixes = []
+        if tag == "tr" and getattr(self, "fixes", None) is not None and a.get("class") is None: self.fixes.append("")
     def handle_endtag(self, tag):
         if tag == "svg" and self.stack: self.stack.pop()
         if tag == "tr": self.cur = None
+        if tag == "table" and getattr(self, "fixes", None) is not None: self.fixtab = self.fixes; self.fixes = None
     def handle_data(self, d):
         if self.cur: self.cur[-1] += d
+        if getattr(self, "fixes", None): self.fixes[-1] += d + "|"
 p = P(); p.feed(open(t + "/demo.dom", encoding="utf-8").read())
+rows = [r.split("|") for r in getattr(p, "fixtab", [])[1:]]
+if [r[0] for r in rows][:7] != ["orientation", "cmyk", "alpha", "16bit", "gray", "palette", "animated"]:
+    sys.exit("fixes table: expected one row per fix, got %r" % rows)
 s = json.load(open(t + "/ds.json"))
 want = [b["count"] for b in s["histogram"]["bins"]]
 if p.bars.get("hist-tokens") != want:
@@ -337,7 +344,7 @@ PYEOF
 
 browser_composed() {
 	composed || return 1
-	"$TESSERA" report -q "$TMP/ct" -o "$TMP/ct.html" || return 1
+	ts report -q "$TMP/ct" -o "$TMP/ct.html" || return 1
 	chrome "$TMP/ct.dom" --dump-dom "file://$TMP/ct.html" || { cat "$TMP/chrome.err"; return 1; }
 	sqlite3 "$TMP/ct/catalog.sqlite" "select count(*) from compositions" > "$TMP/nc.txt"
 	"$PY" - "$TMP" <<'PYEOF'
@@ -361,7 +368,60 @@ if p.parts != {"r1", "r2"} or p.tags < n:
 PYEOF
 }
 
+# what decoding fixed, per sample, against what Pillow (and the PNG header)
+# says about each source file; the report's counts are the catalog's
+fixes() {
+	demo || return 1
+	"$PY" -c 'import PIL' 2>/dev/null || { echo "SKIPPED: Debian python3-pil not installed"; return 0; }
+	ts report --json "$TMP/demo" > "$TMP/fx.json" || return 1
+	sqlite3 -separator '	' "$TMP/demo/catalog.sqlite" "select path, source_format, fixes from samples order by record" > "$TMP/fx.tsv"
+	"$PY" - "$TMP" <<'PYEOF'
+import json, sys
+from PIL import Image
+t = sys.argv[1]
+bad = []
+counts = {}
+rows = [l.rstrip("\n").split("\t") for l in open(t + "/fx.tsv", encoding="utf-8")]
+for path, fmt, fixes in rows:
+    im = Image.open(path)
+    want = []
+    if im.format == "JPEG" and im.getexif().get(274, 1) in range(2, 9):
+        want.append("orientation")
+    if im.mode == "CMYK":
+        want.append("cmyk")
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        want.append("alpha")
+    raw = open(path, "rb").read(32)
+    if im.format == "PNG" and raw[24] == 16:
+        want.append("16bit")
+    if im.mode in ("L", "LA", "1", "I", "I;16") and im.format in ("JPEG", "PNG", "WEBP"):
+        want.append("gray")
+    if im.mode == "P":
+        want.append("palette")
+    if getattr(im, "n_frames", 1) > 1:
+        want.append("animated")
+    if fixes != ",".join(want) or fmt != im.format.lower():
+        bad.append("%s: expected format %s, fixes %r; catalog says %s, %r" % (path, im.format.lower(), ",".join(want), fmt, fixes))
+    for f in want:
+        counts[f] = counts.get(f, 0) + 1
+if bad:
+    sys.exit("\n".join(bad))
+if not {"orientation", "cmyk", "alpha", "16bit", "gray", "palette"} <= set(counts):
+    sys.exit("the demo sample should exercise every fix but animation, got %r" % counts)
+r = json.load(open(t + "/fx.json"))["images"]
+got = {x["fix"]: x["count"] for x in r["fixes"]["by_fix"] if x["count"]}
+if got != counts or r["fixes"]["recorded"] != len(rows) or r["fixes"]["unchanged"] != sum(1 for x in rows if not x[2]):
+    sys.exit("report fixes: expected %r (%d recorded), got %r" % (counts, len(rows), r["fixes"]))
+sf = {}
+for x in rows:
+    sf[x[1]] = sf.get(x[1], 0) + 1
+if {x["format"]: x["count"] for x in r["source_formats"]} != sf:
+    sys.exit("source formats: expected %r, got %r" % (sf, r["source_formats"]))
+PYEOF
+}
+
 t json_matches_stats json_matches_stats
+t fixes fixes
 t split_stats split_stats
 t catalog_tokens catalog_tokens
 t composed_json composed_json

@@ -11,15 +11,15 @@ single() { "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/single"; }
 
 parts_merge() {
 	for i in 0 1 2; do
-		"$TESSERA" ingest $OPTS --part $i/3 "$SAMPLE" -o "$TMP/parts" || return 1
+		ts ingest $OPTS --part $i/3 "$SAMPLE" -o "$TMP/parts" || return 1
 	done
 	[ -d "$TMP/parts/part-00000" ] && [ -d "$TMP/parts/part-00002" ] || return 1
 	# the partitions split the samples: r % 3 == i
 	for i in 0 1 2; do
 		bad=$(sqlite3 "$TMP/parts/part-0000$i/catalog.sqlite" "select count(*) from samples where record % 3 != $i")
-		[ "$bad" -eq 0 ] || return 1
+		check "$bad" -eq 0 || return 1
 	done
-	"$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" || return 1
+	ts shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" || return 1
 	same_dataset "$TMP/merged" "$TMP/single"
 }
 
@@ -42,9 +42,9 @@ kubernetes_env() {
 
 merge_refuses() {
 	"$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/part-00001" -o "$TMP/m2" 2>/dev/null
-	[ $? -eq 1 ] || return 1
+	check $? -eq 1 || return 1
 	"$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/part-00000" "$TMP/parts/part-00001" -o "$TMP/m3" 2>/dev/null
-	[ $? -eq 1 ] || return 1
+	check $? -eq 1 || return 1
 	# the same merge again resumes a finished dataset: nothing changes
 	(cd "$TMP/merged/shards" && md5sum *) > "$TMP/m.before"
 	"$TESSERA" shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" || { echo "re-run of a finished merge failed"; return 1; }
@@ -56,13 +56,13 @@ merge_refuses() {
 }
 
 ls_cat() {
-	"$TESSERA" shards ls "$TMP/single" > "$TMP/ls" || return 1
+	ts shards ls "$TMP/single" > "$TMP/ls" || return 1
 	n=$(ls "$TMP/single/shards/"*.tar | wc -l)
-	[ "$(grep -c 'complete' "$TMP/ls")" -eq "$n" ] || return 1
+	check "$(grep -c 'complete' "$TMP/ls")" -eq "$n" || return 1
 	key=$(sqlite3 "$TMP/single/catalog.sqlite" "select key from samples order by key limit 1 offset 5")
 	[ "$("$TESSERA" shards cat "$TMP/single" "$key" --member txt)" = \
 	  "$(sqlite3 "$TMP/single/catalog.sqlite" "select caption from samples where key='$key'")" ] || return 1
-	"$TESSERA" shards cat "$TMP/single" "$key" > "$TMP/img" || return 1
+	ts shards cat "$TMP/single" "$key" > "$TMP/img" || return 1
 	shard=$(sqlite3 "$TMP/single/catalog.sqlite" "select s.name from samples x join shards s on s.idx = x.shard where x.key='$key'")
 	tar xOf "$TMP/single/shards/$shard" "$key.jpg" | cmp - "$TMP/img" || return 1
 	"$TESSERA" shards cat "$TMP/single" 999999999 > /dev/null 2>&1; [ $? -eq 1 ]
@@ -132,18 +132,18 @@ PYEOF
 index_regenerates() {
 	cp -r "$TMP/single" "$TMP/reindex"
 	rm "$TMP/reindex/shards/"*.idx "$TMP/reindex/shards/sizes.json" "$TMP/reindex/shards/shardindex.json" "$TMP/reindex/shards/"*_stats.json
-	"$TESSERA" shards index "$TMP/reindex" || return 1
+	ts shards index "$TMP/reindex" || return 1
 	same_dataset "$TMP/reindex" "$TMP/single"
 }
 
 cli() {
-	"$TESSERA" shards --help | grep -q 'tessera shards verify' || return 1
-	"$TESSERA" help shards | grep -q 'merge' || return 1
-	"$TESSERA" shards 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" shards frob "$TMP" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" shards verify 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" shards merge "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" shards ls "$TMP/not-a-dataset" 2>/dev/null; [ $? -eq 1 ] || return 1
+	ts shards --help | grep -q 'tessera shards verify' || return 1
+	ts help shards | grep -q 'merge' || return 1
+	ts shards 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts shards frob "$TMP" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts shards verify 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts shards merge "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts shards ls "$TMP/not-a-dataset" 2>/dev/null; [ $? -eq 1 ] || return 1
 	"$TESSERA" shards --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-shards.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"
@@ -151,10 +151,10 @@ cli() {
 
 t cli cli
 sqlite_store() {  # same samples as the tar store, deterministic, resumable, mergeable
-	"$TESSERA" ingest $OPTS --store sqlite "$SAMPLE" -o "$TMP/sq" || return 1
+	ts ingest $OPTS --store sqlite "$SAMPLE" -o "$TMP/sq" || return 1
 	ls "$TMP/sq/shards" | grep -q '^000000\.sqlite$' || return 1
 	! ls "$TMP/sq/shards" | grep -q '\.tar$' || return 1
-	"$TESSERA" shards verify "$TMP/sq" > /dev/null || return 1
+	ts shards verify "$TMP/sq" > /dev/null || return 1
 	[ -n "$PY" ] && { "$PY" - "$TMP/sq" "$TMP/single" <<'PYEOF' || return 1
 import os, sqlite3, sys, tarfile
 sq, tr = sys.argv[1], sys.argv[2]
@@ -178,14 +178,14 @@ assert sq_members == tar_members, (len(sq_members), len(tar_members))
 PYEOF
 	}
 	# threads and a kill change nothing
-	"$TESSERA" ingest -q --threads 1 --shard-samples 4 --store sqlite "$SAMPLE" -o "$TMP/sq1" || return 1
+	ts ingest -q --threads 1 --shard-samples 4 --store sqlite "$SAMPLE" -o "$TMP/sq1" || return 1
 	same_dataset "$TMP/sq1" "$TMP/sq" || return 1
 	TESSERA_CRASH_AT=shard-committed:2 "$TESSERA" ingest $OPTS --store sqlite "$SAMPLE" -o "$TMP/sqk" 2>/dev/null
-	"$TESSERA" ingest $OPTS --store sqlite "$SAMPLE" -o "$TMP/sqk" || return 1
+	ts ingest $OPTS --store sqlite "$SAMPLE" -o "$TMP/sqk" || return 1
 	same_dataset "$TMP/sqk" "$TMP/sq" || return 1
 	# partitions merge back to the same files
 	for i in 0 1; do "$TESSERA" ingest $OPTS --store sqlite --part $i/2 "$SAMPLE" -o "$TMP/sqp" || return 1; done
-	"$TESSERA" shards merge -q "$TMP"/sqp/part-* -o "$TMP/sqm" || return 1
+	ts shards merge -q "$TMP"/sqp/part-* -o "$TMP/sqm" || return 1
 	same_dataset "$TMP/sqm" "$TMP/sq" || return 1
 	# a damaged blob is named by verify
 	cp -r "$TMP/sq" "$TMP/sqbad"

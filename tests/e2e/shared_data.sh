@@ -32,7 +32,7 @@ with open(out, "w", newline="") as f, open(expect, "w") as e:
             ok = not ok
         e.write("%d %s %s\n" % (i, "ok" if ok else "reject", rel))
 PYEOF
-	"$TESSERA" ingest --no-progress --threads 2 --image-root "$IMAGES" "$TMP/corpus.csv" -o "$TMP/corpus" 2> "$TMP/stderr" || return 1
+	ts ingest --no-progress --threads 2 --image-root "$IMAGES" "$TMP/corpus.csv" -o "$TMP/corpus" 2> "$TMP/stderr" || return 1
 	sqlite3 "$TMP/corpus/catalog.sqlite" "select record from samples" | sort -n > "$TMP/got_ok"
 	awk '$2 == "ok" { print $1 }' "$TMP/expect" | sort -n > "$TMP/want_ok"
 	if ! cmp -s "$TMP/got_ok" "$TMP/want_ok"; then
@@ -44,7 +44,7 @@ PYEOF
 	fi
 	# every reject named its source on stderr
 	n=$(sqlite3 "$TMP/corpus/catalog.sqlite" "select count(*) from rejects")
-	[ "$(grep -c "^tessera: rejected '" "$TMP/stderr")" -eq "$n" ] || return 1
+	check "$(grep -c "^tessera: rejected '" "$TMP/stderr")" -eq "$n" || return 1
 	"$PY" tests/e2e/check_dataset.py "$TMP/corpus"
 }
 
@@ -70,9 +70,9 @@ PYEOF
 }
 
 coco_pairs_jsonl() {  # 55 human captions of 11 COCO images, one record per caption line
-	"$TESSERA" ingest -q --resize center-crop --size 224 "$PAIRED/captions.jsonl" -o "$TMP/pairs" || return 1
-	[ "$(sqlite3 "$TMP/pairs/catalog.sqlite" "select count(*) from samples")" -eq "$(wc -l < "$PAIRED/captions.jsonl")" ] || return 1
-	[ "$(sqlite3 "$TMP/pairs/catalog.sqlite" "select count(*) from samples where width=224 and height=224")" -eq 55 ] || return 1
+	ts ingest -q --resize center-crop --size 224 "$PAIRED/captions.jsonl" -o "$TMP/pairs" || return 1
+	check "$(sqlite3 "$TMP/pairs/catalog.sqlite" "select count(*) from samples")" -eq "$(wc -l < "$PAIRED/captions.jsonl")" || return 1
+	check "$(sqlite3 "$TMP/pairs/catalog.sqlite" "select count(*) from samples where width=224 and height=224")" -eq 55 || return 1
 	"$PY" tests/e2e/check_dataset.py "$TMP/pairs"
 }
 

@@ -13,19 +13,19 @@ CHK="$PYL tests/e2e/str_check.py"
 PY=$(command -v python3 || true)
 
 cli() {
-	"$TESSERA" str --help | grep -q 'tessera str ingest' || return 1
-	"$TESSERA" help str | grep -q -- '--max-label-length' || return 1
-	"$TESSERA" --help | grep -q '^  str ' || return 1
-	"$TESSERA" str 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" str frob 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts str --help | grep -q 'tessera str ingest' || return 1
+	ts help str | grep -q -- '--max-label-length' || return 1
+	ts --help | grep -q '^  str ' || return 1
+	ts str 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts str frob 2>/dev/null; [ $? -eq 2 ] || return 1
 	"$TESSERA" str ingest /dev/null 2>/dev/null; [ $? -eq 2 ] || return 1      # no -o
-	"$TESSERA" str ingest --store zip x -o y 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" str ids --charset /nonexistent ab 2> "$TMP/err"; [ $? -eq 2 ] || return 1
+	ts str ingest --store zip x -o y 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts str ids --charset /nonexistent ab 2> "$TMP/err"; [ $? -eq 2 ] || return 1
 	grep -q "cannot open charset file '/nonexistent'" "$TMP/err" || return 1
-	"$TESSERA" str stats "$TMP/nothing-here" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str stats "$TMP/nothing-here" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "cannot open '.*nothing-here'" "$TMP/err" || return 1
 	mkdir -p "$TMP/empty-tree/a/b"
-	"$TESSERA" str ingest "$TMP/empty-tree" -o "$TMP/x" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ingest "$TMP/empty-tree" -o "$TMP/x" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "no LMDB environment" "$TMP/err" || return 1
 	"$TESSERA" str --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-str.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
@@ -43,7 +43,7 @@ ids() {
 		done
 	done
 	# a label the filter drops: exit 1 with the reason
-	"$TESSERA" str ids "$(printf '\360\237\230\200')" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ids "$(printf '\360\237\230\200')" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q 'label.empty_after_filter' "$TMP/err"
 }
 
@@ -51,16 +51,16 @@ ids() {
 gt_lmdb() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gt.txt") || return 1
 	for cs in 94 36; do
-		"$TESSERA" str ingest -q --image-root "$root" --charset $cs "$TMP/gt.txt" -o "$TMP/gt-$cs" || return 1
+		ts str ingest -q --image-root "$root" --charset $cs "$TMP/gt.txt" -o "$TMP/gt-$cs" || return 1
 		STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-$cs" $cs 25 0 || return 1
 	done
 	# the same records with the filter off: labels kept byte for byte
-	"$TESSERA" str ingest -q --filter none --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-raw" || return 1
+	ts str ingest -q --filter none --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-raw" || return 1
 	STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-raw" 94 25 0 --no-filter || return 1
 	# a second run refuses to overwrite, --overwrite replaces
-	"$TESSERA" str ingest -q --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ingest -q --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q 'already exists' "$TMP/err" || return 1
-	"$TESSERA" str ingest -q --overwrite --max-label-length 26 --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" || return 1
+	ts str ingest -q --overwrite --max-label-length 26 --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" || return 1
 	STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-94" 94 26 0
 }
 
@@ -68,7 +68,7 @@ gt_lmdb() {
 gt_random() {
 	root=$($CHK gtrandom "$SHARED" "$TMP/gtrand.txt" 1500 5) || return 1
 	for cs in 94 36; do
-		"$TESSERA" str ingest -q --image-root "$root" --charset $cs "$TMP/gtrand.txt" -o "$TMP/rand-$cs" || return 1
+		ts str ingest -q --image-root "$root" --charset $cs "$TMP/gtrand.txt" -o "$TMP/rand-$cs" || return 1
 		STR_ROOT=$root $CHK check "$TMP/gtrand.txt" "$TMP/rand-$cs" $cs 25 0 || return 1
 	done
 }
@@ -80,13 +80,13 @@ gt_bad() {
 	head -c 700 "$DATA/images/parseq__cute-184.jpg" > "$TMP/bad/img/cut.jpg"
 	echo '<html>not an image</html>' > "$TMP/bad/img/page.jpg"
 	printf 'img/ok.jpg SALMON\nimg/missing.jpg x\n\nimg/ok.jpg\n../../etc/passwd root\nimg/cut.jpg CUT\nimg/page.jpg PAGE\nimg/ok.jpg \360\237\230\200\nimg/ok.jpg caf\351\n' > "$TMP/bad/gt.txt"
-	"$TESSERA" str ingest "$TMP/bad/gt.txt" -o "$TMP/bad/out" 2> "$TMP/err" || return 1
+	ts str ingest "$TMP/bad/gt.txt" -o "$TMP/bad/out" 2> "$TMP/err" || return 1
 	for want in "gt.txt:2' (source.missing)" "gt.txt:4' (record.bad_row)" "gt.txt:5' (source.escapes_root)" \
 		"gt.txt:6' (image.truncated)" "gt.txt:7' (image.not_an_image)" "gt.txt:8' (label.empty_after_filter)" \
 		"gt.txt:9' (caption.invalid_utf8)"; do
 		grep -qF "$want" "$TMP/err" || { echo "missing: $want"; cat "$TMP/err"; return 1; }
 	done
-	[ "$(grep -c '"type":"reject"' "$TMP/bad/out/str-report.jsonl")" -eq 7 ] || return 1
+	check "$(grep -c '"type":"reject"' "$TMP/bad/out/str-report.jsonl")" -eq 7 || return 1
 	$PYL -c "
 import lmdb, sys
 t = lmdb.open(sys.argv[1], readonly=True, lock=False).begin()
@@ -111,14 +111,14 @@ tree() {
 	$CHK check "$TMP/tree/train/real/setB" "$TMP/tree-out/train/real/setB" 94 25 0 || return 1
 	$CHK check "$TMP/tree/test/IIIT5k" "$TMP/tree-out/test/IIIT5k" 94 25 0 --no-filter || return 1
 	# --filter clip4str applies to test sets too, here with the test charset
-	"$TESSERA" str ingest -q --filter clip4str --charset 36 "$TMP/tree/test" -o "$TMP/test36" || return 1
+	ts str ingest -q --filter clip4str --charset 36 "$TMP/tree/test" -o "$TMP/test36" || return 1
 	$CHK check "$TMP/tree/test/IIIT5k" "$TMP/test36/IIIT5k" 36 25 0
 }
 
 # the shared mmocr environments: imgs copied byte for byte, the broken
 # one's image rejected, the label-only one's records missing their images
 shared_lmdb() {
-	"$TESSERA" str ingest --json "$DATA/lmdb" -o "$TMP/mmocr" > "$TMP/sum.json" 2> "$TMP/err" || return 1
+	ts str ingest --json "$DATA/lmdb" -o "$TMP/mmocr" > "$TMP/sum.json" 2> "$TMP/err" || return 1
 	$CHK check "$DATA/lmdb/mmocr_imgs.lmdb" "$TMP/mmocr/mmocr_imgs.lmdb" 94 25 0 || return 1
 	grep -q "mmocr_broken.lmdb:000000001' (image\." "$TMP/err" || return 1
 	$PYL - "$TMP/sum.json" <<'EOF'
@@ -133,13 +133,13 @@ EOF
 
 resize() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gtr.txt") || return 1
-	"$TESSERA" str ingest -q --resize stretch --size 224 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/r224" || return 1
+	ts str ingest -q --resize stretch --size 224 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/r224" || return 1
 	STR_ROOT=$root $CHK check "$TMP/gtr.txt" "$TMP/r224" 94 25 0 --resize 224
 }
 
 min_dim() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gtm.txt") || return 1
-	"$TESSERA" str ingest -q --min-image-dim 40 --image-root "$root" "$TMP/gtm.txt" -o "$TMP/m40" || return 1
+	ts str ingest -q --min-image-dim 40 --image-root "$root" "$TMP/gtm.txt" -o "$TMP/m40" || return 1
 	grep -q '"reason":"image.too_small"' "$TMP/m40/str-report.jsonl" || return 1
 	STR_ROOT=$root $CHK check "$TMP/gtm.txt" "$TMP/m40" 94 25 40
 }
@@ -147,19 +147,19 @@ min_dim() {
 # --store wds: the dataset contract; changed labels keep their original
 wds() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gtw.txt") || return 1
-	"$TESSERA" str ingest -q --store wds --shard-samples 16 --image-root "$root" "$TMP/gtw.txt" -o "$TMP/w" || return 1
-	"$TESSERA" shards verify "$TMP/w" > /dev/null || return 1
+	ts str ingest -q --store wds --shard-samples 16 --image-root "$root" "$TMP/gtw.txt" -o "$TMP/w" || return 1
+	ts shards verify "$TMP/w" > /dev/null || return 1
 	"$PY" tests/e2e/check_dataset.py "$TMP/w" || return 1
 	n=$(sqlite3 "$TMP/w/catalog.sqlite" "select count(*) from samples")
 	[ "$(wc -l < "$TMP/gtw.txt")" -eq $((n + $(sqlite3 "$TMP/w/catalog.sqlite" "select count(*) from rejects"))) ] || return 1
-	[ "$(sqlite3 "$TMP/w/catalog.sqlite" "select count(*) from members where name not like '%.jpg' and name not like '%.txt' and name not like '%.json'")" -eq 0 ] || return 1
+	check "$(sqlite3 "$TMP/w/catalog.sqlite" "select count(*) from members where name not like '%.jpg' and name not like '%.txt' and name not like '%.json'")" -eq 0 || return 1
 	# 'Café' became 'Cafe': the catalog and KEY.json keep the original
 	key=$(sqlite3 "$TMP/w/catalog.sqlite" "select key from samples where caption = 'Cafe'")
 	[ -n "$key" ] || return 1
-	[ "$(sqlite3 "$TMP/w/catalog.sqlite" "select json_extract(captions, '\$[1]') from samples where key = '$key'")" = "$(printf 'Caf\303\251')" ] || return 1
-	"$TESSERA" shards cat "$TMP/w" "$key" --member json | grep -q "\"original_label\":\"Caf" || return 1
+	check "$(sqlite3 "$TMP/w/catalog.sqlite" "select json_extract(captions, '\$[1]') from samples where key = '$key'")" = "$(printf 'Caf\303\251')" || return 1
+	ts shards cat "$TMP/w" "$key" --member json | grep -q "\"original_label\":\"Caf" || return 1
 	# the same samples, labels and rejects as --store lmdb gives
-	"$TESSERA" str ingest -q --image-root "$root" "$TMP/gtw.txt" -o "$TMP/wl" || return 1
+	ts str ingest -q --image-root "$root" "$TMP/gtw.txt" -o "$TMP/wl" || return 1
 	$PYL - "$TMP/w" "$TMP/wl" <<'EOF'
 import json, lmdb, sqlite3, sys
 db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
@@ -174,14 +174,14 @@ assert rej == [(r["record"], r["reason"]) for r in rep if r["type"] == "reject"]
 EOF
 	# a tessera dataset as a source: stats agree with the gt list's, and
 	# the original labels come back through the filter to the same LMDB
-	"$TESSERA" str stats --json --image-root "$root" "$TMP/gtw.txt" > "$TMP/st1.json" || return 1
-	"$TESSERA" str stats --json "$TMP/w" > "$TMP/st2.json" || return 1
+	ts str stats --json --image-root "$root" "$TMP/gtw.txt" > "$TMP/st1.json" || return 1
+	ts str stats --json "$TMP/w" > "$TMP/st2.json" || return 1
 	$PYL -c "
 import json, sys
 a, b = (json.load(open(f)) for f in sys.argv[1:3])
 assert a['samples'] == b['samples'] and a['filter'] == b['filter'], (a['filter'], b['filter'])
 " "$TMP/st1.json" "$TMP/st2.json" || return 1
-	"$TESSERA" str ingest -q "$TMP/w" -o "$TMP/wback" || return 1
+	ts str ingest -q "$TMP/w" -o "$TMP/wback" || return 1
 	$PYL -c "
 import lmdb, sys
 a, b = (lmdb.open(d, readonly=True, lock=False).begin() for d in sys.argv[1:3])
@@ -196,12 +196,12 @@ for i in range(1, n + 1):
 # other options into the same output are refused
 wds_resume() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gtr.txt") || return 1
-	"$TESSERA" str ingest -q --store wds --shard-samples 8 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr1" || return 1
+	ts str ingest -q --store wds --shard-samples 8 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr1" || return 1
 	for point in sample:11 shard-committed:1; do
 		rm -rf "$TMP/wr2"
 		TESSERA_CRASH_AT=$point "$TESSERA" str ingest -q --store wds --shard-samples 8 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr2" 2>/dev/null
 		[ $? -ne 0 ] || { echo "$point: not killed"; return 1; }
-		"$TESSERA" str ingest -q --store wds --shard-samples 8 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr2" || return 1
+		ts str ingest -q --store wds --shard-samples 8 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr2" || return 1
 		for f in "$TMP/wr1/shards/"*.tar; do cmp "$f" "$TMP/wr2/shards/${f##*/}" || return 1; done
 		[ "$(sqlite3 "$TMP/wr1/catalog.sqlite" 'select key, caption from samples order by key; select record, reason from rejects order by record')" = \
 		  "$(sqlite3 "$TMP/wr2/catalog.sqlite" 'select key, caption from samples order by key; select record, reason from rejects order by record')" ] || return 1
@@ -216,18 +216,18 @@ corrupt() {
 	$CHK write-env "$TMP/ct/bad" "$SHARED" 0 5 || return 1
 	$PYL -c "
 import sys; f = open(sys.argv[1], 'r+b'); f.write(bytes((i * 37 + 11) % 256 for i in range(8192)))" "$TMP/ct/bad/data.mdb"
-	"$TESSERA" str ingest -q "$TMP/ct/bad" -o "$TMP/ct-out1" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ingest -q "$TMP/ct/bad" -o "$TMP/ct-out1" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "error: '.*ct/bad/data.mdb' is corrupt or not an LMDB file" "$TMP/err" || { cat "$TMP/err"; return 1; }
 	[ ! -e "$TMP/ct-out1/data.mdb" ] || return 1
-	"$TESSERA" str ingest -q "$TMP/ct" -o "$TMP/ct-out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ingest -q "$TMP/ct" -o "$TMP/ct-out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "bad/data.mdb" "$TMP/err" || return 1
 	$CHK check "$TMP/ct/good" "$TMP/ct-out/good" 94 25 0 || return 1
-	"$TESSERA" str stats "$TMP/ct/bad" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str stats "$TMP/ct/bad" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "bad/data.mdb" "$TMP/err" || return 1
 	# cut in half
 	cp -r "$TMP/ct/good" "$TMP/ct-cut"
 	truncate -s 8192 "$TMP/ct-cut/data.mdb"
-	"$TESSERA" str ingest -q "$TMP/ct-cut" -o "$TMP/ct-out2" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ingest -q "$TMP/ct-cut" -o "$TMP/ct-out2" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "data.mdb' is truncated" "$TMP/err"
 }
 
@@ -242,8 +242,8 @@ crafted() {
 	"$TESSERA" str ingest --store wds "$TMP/cr/num_huge" -o "$TMP/cr-o1" 2> "$TMP/err" || { cat "$TMP/err"; return 1; }
 	grep -q "warning: '.*num_huge/data.mdb': num-samples says 9999999999999999999 but the last record in the file is 4: reading 4" "$TMP/err" ||
 		{ cat "$TMP/err"; return 1; }
-	[ "$(sqlite3 "$TMP/cr-o1/catalog.sqlite" 'select group_concat(caption, " ") from samples')" = "CHEWBACCA rain Overflow last" ] || return 1
-	"$TESSERA" str ingest -q --store wds "$TMP/cr/leaf_ptrs_beyond" -o "$TMP/cr-o2" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	check "$(sqlite3 "$TMP/cr-o1/catalog.sqlite" 'select group_concat(caption, " ") from samples')" = "CHEWBACCA rain Overflow last" || return 1
+	ts str ingest -q --store wds "$TMP/cr/leaf_ptrs_beyond" -o "$TMP/cr-o2" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "error: '.*leaf_ptrs_beyond/data.mdb' is corrupt: the reader died too often at record 24; 15 records were read, 9 damaged, records 25..60 not read" "$TMP/err" ||
 		{ cat "$TMP/err"; return 1; }
 	got=$(sqlite3 "$TMP/cr-o2/catalog.sqlite" "select count(*) from samples; select group_concat(record, ' ') from rejects where reason = 'lmdb.corrupt'; select count(*) from rejects where message like '%died of SIGBUS%reading record%'")
@@ -252,16 +252,70 @@ crafted() {
 	"$TESSERA" str ingest -q "$TMP/cr/overflow_size" -o "$TMP/cr-o3" 2> "$TMP/err" || { cat "$TMP/err"; return 1; }
 	grep -q '"reason":"lmdb.corrupt".*image-000000003 of 3221225472 bytes runs past the end of the file' "$TMP/cr-o3/str-report.jsonl" ||
 		{ cat "$TMP/cr-o3/str-report.jsonl"; return 1; }
-	[ "$(head -c 1 "$TMP/cr-o3/data.mdb" | wc -c)" = 1 ] || return 1
-	"$TESSERA" str stats "$TMP/cr/leaf_ptrs_beyond" > "$TMP/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	check "$(head -c 1 "$TMP/cr-o3/data.mdb" | wc -c)" = 1 || return 1
+	ts str stats "$TMP/cr/leaf_ptrs_beyond" > "$TMP/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "error: .*died too often" "$TMP/err" && grep -q "lmdb.corrupt *9" "$TMP/out" || return 1
-	"$TESSERA" str ingest -q "$TMP/cr/psize_zero" -o "$TMP/cr-o4" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ingest -q "$TMP/cr/psize_zero" -o "$TMP/cr-o4" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "error: '.*psize_zero/data.mdb' is corrupt or not an LMDB file: page size 0" "$TMP/err"
+}
+
+# a mutation campaign in the spirit of the fuzzer-found files: 100 damaged
+# copies of a real environment (bytes flipped anywhere and in the meta
+# pages, truncations, huge page numbers and sizes, zeroed pages; seeded,
+# so the same files every run), each through str stats and str ingest: a
+# clear error or a result, never a signal, never a hang
+mutants() {
+	/usr/bin/python3 - tests/data/lmdb/base.mdb "$TMP/mut" 100 <<'PYEOF' || return 1
+import os, random, struct, sys
+src, out, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+data = open(src, "rb").read()
+r = random.Random(20261201)
+ps = 4096
+for i in range(n):
+    b = bytearray(data)
+    kind = i % 5
+    if kind == 0:                                   # a few bytes anywhere
+        for _ in range(r.randint(1, 8)):
+            b[r.randrange(len(b))] = r.randrange(256)
+    elif kind == 1:                                 # the meta pages
+        for _ in range(r.randint(1, 4)):
+            b[r.randrange(min(2 * ps, len(b)))] = r.randrange(256)
+    elif kind == 2:                                 # cut short
+        b = b[: r.randrange(1, len(b))]
+    elif kind == 3:                                 # a huge 32- or 64-bit field
+        off = r.randrange(0, len(b) - 8) & ~3
+        b[off:off + 8] = struct.pack("<Q", r.choice([2**64 - 1, 2**63, 2**32 - 1, 2**31, len(b) * 7]))
+    else:                                           # a page of zeros
+        p = r.randrange(len(b) // ps)
+        b[p * ps:(p + 1) * ps] = bytes(ps)
+    d = "%s/%03d" % (out, i)
+    os.makedirs(d)
+    open(d + "/data.mdb", "wb").write(b)
+PYEOF
+	bad=0; errs=0; ok=0
+	for d in "$TMP"/mut/*; do
+		for cmd in stats ingest; do
+			if [ $cmd = stats ]; then
+				timeout 60 "$TESSERA" str stats "$d" > /dev/null 2> "$TMP/merr"; st=$?
+			else
+				rm -rf "$TMP/mut-o"
+				timeout 60 "$TESSERA" str ingest -q --store wds "$d" -o "$TMP/mut-o" 2> "$TMP/merr"; st=$?
+			fi
+			case $st in
+			0) ok=$((ok + 1)) ;;
+			1) grep -q 'error:' "$TMP/merr" && errs=$((errs + 1)) ||
+				{ echo "$d ($cmd): exit 1 without a message"; bad=$((bad + 1)); } ;;
+			*) echo "$d ($cmd): exit status $st: $(head -c 300 "$TMP/merr")"; bad=$((bad + 1)) ;;
+			esac
+		done
+	done
+	echo "100 mutants, 200 runs: $ok results, $errs clear errors, $bad bad"
+	check "$bad" -eq 0
 }
 
 stats() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gts.txt") || return 1
-	"$TESSERA" str ingest -q --image-root "$root" "$TMP/gts.txt" -o "$TMP/s" || return 1
+	ts str ingest -q --image-root "$root" "$TMP/gts.txt" -o "$TMP/s" || return 1
 	STR_ROOT=$root "$TESSERA" str stats --json --image-root "$root" "$TMP/gts.txt" > "$TMP/stats.json" || return 1
 	STR_ROOT=$root $CHK outside "$TMP/gts.txt" 94 > "$TMP/outside.json" || return 1
 	$PYL - "$TMP/stats.json" "$TMP/s/str-report.jsonl" "$TMP/gts.txt" "$TMP/outside.json" <<'EOF'
@@ -286,6 +340,7 @@ EOF
 
 t cli cli
 t crafted crafted
+t mutants mutants
 if [ -x "$PYL" ]; then
 	t ids ids
 else

@@ -26,7 +26,7 @@ PYEOF
 
 members_and_table() {
 	dataset || return 1
-	"$TESSERA" tags -q "$TMP/ds" -o "$TMP/tg" || return 1
+	ts tags -q "$TMP/ds" -o "$TMP/tg" || return 1
 	"$PY" - "$TMP/tg" "$TMP/spans.jsonl" <<'PYEOF' || return 1
 import glob, json, sqlite3, sys, tarfile
 d, spans = sys.argv[1], sys.argv[2]
@@ -74,8 +74,8 @@ with open('$TMP/a.jsonl', 'w') as a, open('$TMP/b.jsonl', 'w') as b:
         a.write(json.dumps({'caption': r['text']}) + '\n')
         b.write(json.dumps({'caption': r['tag']}) + '\n')
 " || return 1
-	"$TESSERA" captions tokenize --jsonl "$TMP/a.jsonl" > "$TMP/a.ids" || return 1
-	"$TESSERA" captions tokenize --jsonl "$TMP/b.jsonl" > "$TMP/b.ids" || return 1
+	ts captions tokenize --jsonl "$TMP/a.jsonl" > "$TMP/a.ids" || return 1
+	ts captions tokenize --jsonl "$TMP/b.jsonl" > "$TMP/b.ids" || return 1
 	"$PY" - "$TMP/spans.jsonl" "$TMP/a.ids" "$TMP/b.ids" <<'PYEOF'
 import json, sys
 for s, a, b in zip(open(sys.argv[1]), open(sys.argv[2]), open(sys.argv[3])):
@@ -87,7 +87,7 @@ PYEOF
 
 stats_add_up() {
 	[ -d "$TMP/tg" ] || members_and_table || return 1
-	"$TESSERA" tags stats --json --top 5 "$TMP/tg" > "$TMP/st.json" || return 1
+	ts tags stats --json --top 5 "$TMP/tg" > "$TMP/st.json" || return 1
 	"$PY" - "$TMP/tg" "$TMP/st.json" <<'PYEOF'
 import json, sqlite3, sys
 from collections import Counter
@@ -104,8 +104,8 @@ assert [t["count"] for t in j["top"]] == [n for _, n in c.most_common(5)], j["to
 assert j["histogram"] == {str(k): v for k, v in sorted(per.items()) if v}, (j["histogram"], per)
 assert abs(j["share_0_tags"] - per[0] / captions) < 1e-9 and abs(j["share_1_tag"] - per[1] / captions) < 1e-9
 PYEOF
-	[ $? -eq 0 ] || return 1
-	"$TESSERA" tags stats "$TMP/tg" | grep -q "top 20 tags" || return 1
+	check $? -eq 0 || return 1
+	ts tags stats "$TMP/tg" | grep -q "top 20 tags" || return 1
 	# a dataset never tagged: a clear error
 	"$TESSERA" tags stats "$TMP/ds" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "no tags yet" "$TMP/err"
 }
@@ -115,14 +115,14 @@ in_place() {
 	[ -d "$TMP/tg" ] || "$TESSERA" tags -q "$TMP/ds" -o "$TMP/tg" || return 1
 	cp -r "$TMP/ds" "$TMP/ip" || return 1
 	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" tags -q "$TMP/ip" 2>/dev/null
-	[ $? -ne 0 ] || return 1
-	"$TESSERA" tags stats "$TMP/ip" > /dev/null 2>&1; [ $? -eq 1 ] || return 1
-	"$TESSERA" tags -q "$TMP/ip" || return 1
+	check $? -ne 0 || return 1
+	ts tags stats "$TMP/ip" > /dev/null 2>&1; [ $? -eq 1 ] || return 1
+	ts tags -q "$TMP/ip" || return 1
 	for f in "$TMP/tg/shards/"*; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
 	# tagging again gives the same bytes; split after tags keeps the tags
-	"$TESSERA" tags -q "$TMP/ip" || return 1
+	ts tags -q "$TMP/ip" || return 1
 	for f in "$TMP/tg/shards/"*; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
-	"$TESSERA" captions split -q "$TMP/ip" || return 1
+	ts captions split -q "$TMP/ip" || return 1
 	[ "$(sqlite3 "$TMP/ip/catalog.sqlite" 'select count(*) from tags')" = \
 	  "$(sqlite3 "$TMP/tg/catalog.sqlite" 'select count(*) from tags')" ] || return 1
 	tar tf "$TMP/ip/shards/000000.tar" | grep -q '000000000.tags.json' &&
@@ -134,7 +134,7 @@ scores_select_mask() {
 	[ -d "$TMP/tg" ] || members_and_table || return 1
 	cp -r "$TMP/tg" "$TMP/sc" || return 1
 	# a mask the model "made": a region mask from tessera itself, and one of the wrong size
-	"$TESSERA" tags mask "$TMP/sc" 000000000 "$(sqlite3 "$TMP/sc/catalog.sqlite" "select lemma from tags where key = '000000000' limit 1")" -o "$TMP/m.png" || return 1
+	ts tags mask "$TMP/sc" 000000000 "$(sqlite3 "$TMP/sc/catalog.sqlite" "select lemma from tags where key = '000000000' limit 1")" -o "$TMP/m.png" || return 1
 	"$PY" - "$TMP/sc" "$TMP/scores.jsonl" "$TMP/m.png" "$TMP/small.png" <<'PYEOF' || return 1
 import json, random, sqlite3, struct, sys, zlib
 d, out, good, small = sys.argv[1:5]
@@ -159,7 +159,7 @@ with open(out, "w") as f:
         if i == 5:
             f.write("{\"key\": \"000000001\", \"tag\": \"dog\"}\n")   # no score
 PYEOF
-	"$TESSERA" tags import-scores --json "$TMP/sc" "$TMP/scores.jsonl" > "$TMP/imp.json" 2> "$TMP/imp.err" || return 1
+	ts tags import-scores --json "$TMP/sc" "$TMP/scores.jsonl" > "$TMP/imp.json" 2> "$TMP/imp.err" || return 1
 	grep -q 'scores.jsonl:7: expected' "$TMP/imp.err" || return 1
 	grep -q "has no tag 'no-such-tag'" "$TMP/imp.err" || return 1
 	grep -q "key '999999999', which is not a sample" "$TMP/imp.err" || return 1
@@ -183,9 +183,9 @@ names = [m.name for f in sorted(glob.glob(d + "/shards/*.tar")) for m in tarfile
 masks = [n for n in names if n.endswith(".tagmask.png")]
 assert len(masks) == 1 and masks[0].startswith("000000000."), masks
 PYEOF
-	"$TESSERA" shards verify -q "$TMP/sc" || return 1
+	ts shards verify -q "$TMP/sc" || return 1
 	# select keeps exactly the tags scored >= T, with the image, caption and masks
-	"$TESSERA" tags select -q --threshold 0.5 "$TMP/sc" -o "$TMP/sel" || return 1
+	ts tags select -q --threshold 0.5 "$TMP/sc" -o "$TMP/sel" || return 1
 	"$PY" - "$TMP/sc" "$TMP/sel" <<'PYEOF' || return 1
 import glob, json, sqlite3, sys, tarfile
 src, sel = sys.argv[1:3]
@@ -231,9 +231,9 @@ PYEOF
 
 composite_masks() {
 	dataset || return 1
-	"$TESSERA" compose -q --rate 1 --mode halves "$TMP/ds" -o "$TMP/co" || return 1
-	"$TESSERA" compose -q --rate 1 --mode cutmix "$TMP/ds" -o "$TMP/cc" || return 1
-	"$TESSERA" tags -q "$TMP/co" && "$TESSERA" tags -q "$TMP/cc" || return 1
+	ts compose -q --rate 1 --mode halves "$TMP/ds" -o "$TMP/co" || return 1
+	ts compose -q --rate 1 --mode cutmix "$TMP/ds" -o "$TMP/cc" || return 1
+	ts tags -q "$TMP/co" && "$TESSERA" tags -q "$TMP/cc" || return 1
 	for d in "$TMP/co" "$TMP/cc"; do
 	"$PY" - "$d" <<'PYEOF' || return 1
 import glob, json, struct, sys, tarfile, zlib
@@ -287,7 +287,7 @@ PYEOF
 	# a tag's mask from the composite: 255 exactly on its source's half
 	key=000000000
 	lemma=$(sqlite3 "$TMP/co/catalog.sqlite" "select lemma from tags where key = '$key' and region = 2 limit 1")
-	"$TESSERA" tags mask "$TMP/co" $key "$lemma" -o "$TMP/cm.png" || return 1
+	ts tags mask "$TMP/co" $key "$lemma" -o "$TMP/cm.png" || return 1
 	"$PY" - "$TMP/cm.png" <<'PYEOF'
 import struct, sys, zlib
 data = open(sys.argv[1], "rb").read()
@@ -307,20 +307,20 @@ PYEOF
 
 extract() {
 	printf 'A black dog is running through the grass .\nTwo dogs play near a fire hydrant.\nis and the of\n{"caption": "x"}\n' |
-		"$TESSERA" tags extract > "$TMP/x.out" || return 1
+		ts tags extract > "$TMP/x.out" || return 1
 	[ "$(sed -n 1p "$TMP/x.out")" = '[{"lemma":"dog","text":"dog","char":[8,11],"bytes":[8,11],"tokens":[3,4],"truncated":false},{"lemma":"grass","text":"grass","char":[35,40],"bytes":[35,40],"tokens":[8,9],"truncated":false}]' ] || { cat "$TMP/x.out"; return 1; }
 	sed -n 2p "$TMP/x.out" | grep -q '"lemma":"fire hydrant","text":"fire hydrant"' || return 1
-	[ "$(sed -n 3p "$TMP/x.out")" = '[]' ] || return 1
+	check "$(sed -n 3p "$TMP/x.out")" = '[]' || return 1
 	printf '{"caption": "A cat on a mat"}\nnot json\n' | "$TESSERA" tags extract --jsonl > "$TMP/y.out" 2>/dev/null
 	[ $? -eq 1 ] && grep -q '"lemma":"cat"' "$TMP/y.out"
 }
 
 cli() {
-	"$TESSERA" tags --help | grep -q 'tessera tags stats' || return 1
-	"$TESSERA" tags 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" tags --wordnet /nonexistent "$TMP" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts tags --help | grep -q 'tessera tags stats' || return 1
+	ts tags 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts tags --wordnet /nonexistent "$TMP" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	grep -q "wordnet-base" "$TMP/err" || return 1
-	"$TESSERA" tags /nonexistent-dataset 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts tags /nonexistent-dataset 2> "$TMP/err"; [ $? -eq 1 ] || return 1
 	"$TESSERA" tags --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-tags.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"

@@ -1057,6 +1057,36 @@ static void resampler(void)
 	ts_image_release(&dst);
 }
 
+/* One rasteriser for region masks: a CutMix frame less its box, and a
+ * rectangle clipped at the map's edges, against pixels counted by hand. */
+static void region_fill(void)
+{
+	uint8_t map[16 * 16];
+	memset(map, 0, sizeof(map));
+	struct ts_region frame = { .index = 1, .rect = { 0, 0, 16, 16 }, .has_minus = 1,
+				   .minus = { 4, 6, 10, 12 } };
+	struct ts_region box = { .index = 2, .rect = { 4, 6, 10, 12 } };
+	ts_region_fill(map, 16, 16, &frame, 1);
+	ts_region_fill(map, 16, 16, &box, 2);
+	size_t n[3] = { 0, 0, 0 };
+	for (size_t i = 0; i < sizeof(map); i++)
+		n[map[i] < 3 ? map[i] : 0]++;
+	CHECKF(n[0] == 0 && n[1] == 256 - 36 && n[2] == 36, "expected 220 pixels of region 1 and 36 of 2, got %zu, %zu (%zu unset)",
+	       n[1], n[2], n[0]);
+	CHECK_EQ_INT(map[6 * 16 + 4], 2);
+	CHECK_EQ_INT(map[11 * 16 + 9], 2);
+	CHECK_EQ_INT(map[12 * 16 + 9], 1);
+	CHECK_EQ_INT(map[6 * 16 + 10], 1);
+	/* clipped: a rectangle reaching past the map paints only what is inside */
+	memset(map, 0, sizeof(map));
+	struct ts_region off = { .index = 3, .rect = { -5, 14, 40, 99 } };
+	ts_region_fill(map, 16, 16, &off, 9);
+	size_t k = 0;
+	for (size_t i = 0; i < sizeof(map); i++)
+		k += map[i] == 9;
+	CHECKF(k == 32, "expected the two bottom rows (32 pixels), got %zu", k);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -1075,6 +1105,7 @@ int main(void)
 		{ "threads", threads },
 		{ "encoders", encoders },
 		{ "resampler", resampler },
+		{ "region_fill", region_fill },
 		{ NULL, NULL },
 	};
 	return t_run("compose", cases);

@@ -908,7 +908,7 @@ static void catalog_basics(void)
 	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
 	if (!cat)
 		return;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 3);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 4);
 	text(db, "pragma journal_mode", v, sizeof(v));
 	CHECK_EQ_STR(v, "wal");
 	CHECK_EQ_INT(count(db, "select count(*) from sqlite_master where type = 'table' and name in"
@@ -1103,9 +1103,9 @@ static void catalog_bad_files(void)
 
 	/* a newer schema version is refused */
 	snprintf(db, sizeof(db), "%s/newer.sqlite", d);
-	CHECK(exec_sql(db, "pragma user_version = 4; create table meta(name, value)") == 0);
+	CHECK(exec_sql(db, "pragma user_version = 5; create table meta(name, value)") == 0);
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), TS_ERR_UNSUPPORTED);
-	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 4"), "%s", e.msg);
+	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 5"), "%s", e.msg);
 
 	/* a version 1 catalog (before the caption columns) is upgraded in place,
 	 * its rows kept */
@@ -1129,10 +1129,10 @@ static void catalog_bad_files(void)
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
 	ts_catalog_close(cat);
 	cat = NULL;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 3);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 4);
 	CHECK_EQ_INT(count(db, "select count(*) from samples where caption = 'A dog.' and tokens is null"
 			   " and short_caption is null and split_rule is null and path is null"
-			   " and meta is null"), 1);
+			   " and meta is null and source_format is null and fixes is null"), 1);
 	CHECK_EQ_INT(count(db, "select count(*) from pragma_table_info('rejects')"
 			   " where name in ('path', 'detail')"), 2);
 

@@ -1,7 +1,7 @@
 // gen.mjs - writes the parquet fixtures in this folder with hyparquet-writer
 // and, next to each NAME.parquet, NAME.expected.jsonl: every row as an
 // independent reader (hyparquet) decodes it, one JSON object per line.
-// Regenerate with: npm install && node gen.mjs   (needs the zstd command
+// Regenerate with: npm install && sh gen.sh   (needs the zstd command
 // for the ZSTD fixture: node 20 has no zstd in zlib).
 //
 // Expected-value conventions (the same as tessera parquet head --json):
@@ -188,6 +188,36 @@ await write('unsupported_lz4', [
   { name: 'url', type: 'STRING', data: ['a.jpg', 'b.jpg'] },
   { name: 'text', type: 'STRING', data: ['x', 'y'] },
 ], { codec: 'LZ4', noExpected: true })
+
+// URL lists for tessera fetch (tests/e2e/fetch.sh), with host names the test
+// maps to its loopback server with --connect-to: LAION's columns (URL, TEXT,
+// WIDTH, HEIGHT, similarity, SAMPLE_ID; snappy, dictionaries) and
+// DataComp's (uid, url, text, sha256; zstd).  Images are the sample photos
+// the server serves under /img/.
+{
+  const img = ['heather-flowers.jpg', 'lake-at-dawn.jpg', 'squirrel-on-branch.jpg', 'red-sign-cmyk.jpg']
+  const url = [
+    `http://laion.test/img/${img[0]}`, `http://laion.test/img/${img[1]}`, 'http://laion.test/status/404',
+    null, `http://coyo.test/img/${img[2]}`, `http://coyo.test/img/${img[3]}`, `http://laion.test/img/${img[0]}`,
+  ]
+  const textCol = ['Pink heather in bloom', 'A calm lake at dawn', 'gone', 'no url', null,
+    'The word RED on black — «CMYK»', 'heather again, "quoted"']
+  await write('fetch_laion', [
+    { name: 'URL', type: 'STRING', data: url, encoding: 'RLE_DICTIONARY' },
+    { name: 'TEXT', type: 'STRING', data: textCol },
+    { name: 'WIDTH', type: 'INT32', data: [300, 1024, 10, null, 535, 100, 300] },
+    { name: 'HEIGHT', type: 'INT32', data: [225, 640, 10, null, 426, 100, 225] },
+    { name: 'similarity', type: 'DOUBLE', data: [0.31, 0.29, 0.3, 0.28, 0.35, 0.33, 0.305] },
+    { name: 'SAMPLE_ID', type: 'INT64', data: [1n, 2n, 3n, 4n, 5n, 6n, 7n] },
+  ], { codec: 'SNAPPY' })
+  await write('fetch_datacomp', [
+    { name: 'uid', type: 'STRING', data: ['00a1', '00b2', '00c3'] },
+    { name: 'url', type: 'STRING', data: [`http://laion.test/img/${img[1]}`, `http://coyo.test/img/${img[2]}`, `http://coyo.test/img/${img[3]}`] },
+    { name: 'text', type: 'STRING', data: ['lake', 'squirrel', 'sign'] },
+    // the real sha256 of lake-at-dawn.jpg and red-sign-cmyk.jpg; a wrong one for the squirrel
+    { name: 'sha256', type: 'STRING', data: [process.env.SHA_LAKE, '0'.repeat(64), process.env.SHA_SIGN] },
+  ], { codec: 'ZSTD' })
+}
 
 // DATA_PAGE (v1) files, one per codec: url (OPTIONAL, PLAIN, two pages),
 // text (OPTIONAL, a dictionary page and PLAIN_DICTIONARY data pages),
