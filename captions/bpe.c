@@ -6,11 +6,15 @@
  * U+0100 and up, in byte order), the same 256 with "</w>", then one entry
  * per merge line (lines 1..48894 after the header), then <|startoftext|>
  * and <|endoftext|>.  Every merge result is itself a vocabulary entry, so
- * BPE runs on ids: a table maps a pair of ids to (rank, merged id).
- * A word's result is cached per context (bounded; cleared when full).
- * The text is cleaned first (captions/clean.c); Unicode properties come
- * from pcre2 (the regex, with UTF and UCP); nothing here is a hand-written
- * table.
+ * BPE runs on ids: a table maps a pair of ids to its rank (merge k makes
+ * id 512 + k).  A word's result is cached per context (bounded; cleared
+ * when full): words of up to 16 bytes by their bytes, as two 64-bit words.
+ * The text is cleaned first (captions/clean.c).  Text that is ASCII after
+ * cleaning is split by an exact equivalent of the regex (its classes
+ * restricted to ASCII); anything else goes through pcre2 (UTF, UCP), so no
+ * Unicode property is a hand-written table here.  Always true: the fast
+ * path and the general one give the same ids (ts_bpe_ctx_general; the
+ * tests and the fuzz target compare them).
  */
 #include "bpe.h"
 #include "clean.h"
