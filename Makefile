@@ -14,7 +14,7 @@ PREFIX ?= /usr/local
 BUILD ?= build
 
 CC ?= cc
-PKGS := libturbojpeg libwebp libwebpdemux spng libarchive sqlite3 \
+PKGS := libturbojpeg libjpeg libwebp libwebpdemux spng libarchive sqlite3 \
 	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd libsodium \
 	snappy libzstd libcurl
 
@@ -24,7 +24,7 @@ DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libutf8proc-dev libjansson-dev liblmdb-dev libxxhash-dev zlib1g-dev \
 	libexif-dev libcsv-dev libmd-dev python3 sqlite3 tar wordnet-base python3-lmdb python3-pil time \
 	libsodium-dev chromium fonts-dejavu-core libsnappy-dev libzstd-dev libcurl4-openssl-dev openssl \
-	xxhash
+	xxhash libjpeg-turbo-progs
 
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -56,8 +56,8 @@ LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 
 # Sources are listed, not globbed (like git's Makefile): a half-written file
 # in the tree never breaks the build, and adding a file is a visible change.
-LIB_SRC := base/ts_error.c base/ts_io.c base/rng.c \
-	compose/codec.c compose/resize.c compose/process.c compose/composite.c \
+LIB_SRC := base/ts_error.c base/ts_io.c base/buf.c base/rng.c \
+	compose/codec.c compose/resize.c compose/process.c compose/composite.c compose/dct.c compose/jpeg_region.c \
 	captions/caption.c captions/clean.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \

@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""Reference for `tessera compose` (halves, vertical, 224, JPEG q95) with
-Pillow, on the same pairs: for each composite in tessera's output catalog,
-decode both sources from the input dataset's shards, bring each to 224x224
-(center crop), paste the center half of each into one frame, encode JPEG
-q95, join the captions, and write a tar."""
+"""Reference for `tessera compose` (halves, vertical, S = 224 or argv[4],
+JPEG q95) with Pillow, on the same pairs: for each composite in tessera's
+output catalog, decode both sources from the input dataset's shards, bring
+each to S x S (center crop), paste the center half of each into one frame,
+encode JPEG q95, join the captions, and write a tar."""
 import io
 import json
 import sqlite3
@@ -12,8 +12,8 @@ import tarfile
 
 from PIL import Image
 
-S = 224
 src, composed, out = sys.argv[1], sys.argv[2], sys.argv[3]
+S = int(sys.argv[4]) if len(sys.argv) > 4 else 224
 db = sqlite3.connect(src + "/catalog.sqlite")
 where = {k: (shard, off, size) for k, shard, off, size in db.execute(
     "select m.key, s.name, m.offset, m.size from members m join shards s on s.idx = m.shard"

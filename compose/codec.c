@@ -6,7 +6,7 @@
  * Decoders: TurboJPEG (with DCT scaling), libspng, libwebp; EXIF
  * orientation is read with libexif from JPEG APP1, PNG eXIf (or
  * ImageMagick's "Raw profile type exif" text chunk) and the WebP EXIF
- * chunk.  Encoders: TurboJPEG (4:2:0, quality, TJFLAG_NOREALLOC into a
+ * chunk.  Encoders: TurboJPEG (4:2:0 or 4:4:4 per context, quality, TJFLAG_NOREALLOC into a
  * context buffer; no TJFLAG_FASTDCT, so the accurate integer DCT), libwebp lossy
  * (WebPEncodeRGB: default config, quality, single thread), libspng (RGB8,
  * zlib level 6, spng's default adaptive filter choice); all three are
@@ -89,6 +89,11 @@ struct ts_pixctx *ts_pixctx_new(void)
 		return NULL;
 	}
 	return c;
+}
+
+void ts_pixctx_set_subsampling(struct ts_pixctx *c, int subsampling)
+{
+	c->subsampling = subsampling == 444 ? 444 : 420;
 }
 
 void ts_pixctx_free(struct ts_pixctx *c)
@@ -191,7 +196,7 @@ static int exif_orientation(const uint8_t *data, size_t len, int has_header)
 }
 
 /* JPEG: libexif finds the APP1 segment itself when given the file. */
-static int jpeg_orientation(const uint8_t *d, size_t len)
+int jpeg_orientation(const uint8_t *d, size_t len)
 {
 	/* only the header part: markers before the first SOS */
 	size_t i = 2;
@@ -219,7 +224,7 @@ static void tj_reset(struct ts_pixctx *c)
 	c->tjd = tjInitDecompress();
 }
 
-static int tj_reason(const char *msg)
+int tj_reason(const char *msg)
 {
 	/* the data stops before the image does; "missing SOS" is a file cut
 	 * before its first scan */
@@ -233,7 +238,7 @@ static int tj_reason(const char *msg)
 	return TS_R_IMAGE_CORRUPT;
 }
 
-static int tj_status(int reason)
+int tj_status(int reason)
 {
 	return reason == TS_R_IMAGE_UNSUPPORTED ? TS_ERR_UNSUPPORTED : TS_ERR_INVALID;
 }
@@ -243,7 +248,7 @@ static int tj_status(int reason)
  * JWRN_JFIF_MAJOR, JWRN_NOT_SEQUENTIAL, JWRN_BOGUS_PROGRESSION,
  * JWRN_ADOBE_XFORM).  Everything else (premature end of the file or of a
  * data segment, bad Huffman or arithmetic code, lost RST sync) is not. */
-static int tj_warning_harmless(const char *m)
+int tj_warning_harmless(const char *m)
 {
 	return strstr(m, "extraneous bytes before marker") || strstr(m, "bad ICC marker") ||
 	       strstr(m, "unknown JFIF revision") || strstr(m, "Invalid SOS parameters") ||
@@ -256,7 +261,7 @@ static int tj_warning_harmless(const char *m)
  * a stuffed byte, FF D0..D7 a restart), and skips junk between markers as
  * libjpeg's next_marker() does.  Only used after a harmless warning, since
  * TurboJPEG would not tell us about a premature end that followed it. */
-static int jpeg_reaches_eoi(const uint8_t *d, size_t len)
+int jpeg_reaches_eoi(const uint8_t *d, size_t len)
 {
 	size_t i = 2;
 	for (;;) {
@@ -813,11 +818,12 @@ int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fm
 		quality = 95;
 	switch (fmt) {
 	case TS_FMT_JPEG: {
-		unsigned long bound = tjBufSize(w, h, TJSAMP_420), n = bound;
+		int ss = c->subsampling == 444 ? TJSAMP_444 : TJSAMP_420;
+		unsigned long bound = tjBufSize(w, h, ss), n = bound;
 		if (ts_grow((void **)&c->enc, &c->enc_cap, bound))
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
 		unsigned char *buf = c->enc;
-		if (tjCompress2(c->tjc, img->pixels, w, 0, h, TJPF_RGB, &buf, &n, TJSAMP_420,
+		if (tjCompress2(c->tjc, img->pixels, w, 0, h, TJPF_RGB, &buf, &n, ss,
 				quality, TJFLAG_NOREALLOC))
 			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED,
 					  "JPEG encoder: %s", tjGetErrorStr2(c->tjc));

@@ -98,7 +98,7 @@ struct ts_process_opts {
 	uint64_t max_pixels;      /* reject when header w*h > max_pixels (0: no limit) */
 	enum ts_encode_fmt encode;
 	int quality;              /* 1..100 for JPEG/WebP */
-};
+};                            /* JPEG chroma subsampling: ts_pixctx_set_subsampling */
 
 /* Result of processing one image.  Buffers are owned by the ts_pixctx and
  * stay valid until the next call on the same context. */
@@ -129,6 +129,9 @@ struct ts_pixctx;
 /* One per worker thread.  NULL on allocation failure. */
 struct ts_pixctx *ts_pixctx_new(void);
 void ts_pixctx_free(struct ts_pixctx *ctx);   /* accepts NULL */
+/* Chroma subsampling of the context's JPEG encodes: 420 (the default) or
+ * 444 (any other value means 420). */
+void ts_pixctx_set_subsampling(struct ts_pixctx *ctx, int subsampling);
 
 /* Decode into RGB8 with EXIF orientation applied.  When want_w/want_h are
  * > 0, JPEGs may be decoded with DCT scaling to the smallest size that is
@@ -148,7 +151,7 @@ int ts_resample(const struct ts_image *src, int dst_w, int dst_h,
 int ts_apply_plan(const struct ts_image *src, const struct ts_resize_plan *plan,
 		  struct ts_image *dst, struct ts_err *err);
 
-/* Encode RGB8 to JPEG (4:2:0, quality), WebP (lossy, quality) or PNG
+/* Encode RGB8 to JPEG (4:2:0 or the context's subsampling, quality), WebP (lossy, quality) or PNG
  * (deterministic zlib settings).  *out points into ctx-owned memory, valid
  * until the next call on ctx. */
 int ts_encode(struct ts_pixctx *ctx, const struct ts_image *img,
@@ -162,12 +165,34 @@ int ts_encode(struct ts_pixctx *ctx, const struct ts_image *img,
 int ts_fit_square(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int size, int stretch,
 		  uint64_t max_pixels, struct ts_image *out, struct ts_err *err);
 
+/* ts_fit_square's result, but only its window [wx, wx+ww) x [wy, wy+wh),
+ * written into dst at (dx, dy) (dst is made size x size first when it is
+ * not; its other pixels are left as they are).  A JPEG is decoded only
+ * where the window reads it; the pixels are those ts_fit_square gives. */
+int ts_fit_window(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int size, int stretch,
+		  uint64_t max_pixels, int wx, int wy, int ww, int wh, struct ts_image *dst, int dx, int dy,
+		  struct ts_err *err);
+
 /* Halves: a and b are S x S.  vertical: rows [(S-h1)/2, +h1) of a on top
  * (h1 = S/2), the center h2 = S - h1 rows of b below; horizontal: the same
  * with columns, a on the left.  rects receives each source's rectangle in
  * the output, [x0, y0, x1, y1). */
 int ts_composite_halves(const struct ts_image *a, const struct ts_image *b, int vertical,
 			struct ts_image *out, int rects[2][4], struct ts_err *err);
+
+/* Halves in the DCT domain (dct.c): a and b are the sources' JPEG bytes.
+ * When both are baseline YCbCr JPEGs of exactly size x size, upright, with
+ * the sampling (subsampling 420 or 444) and quantization tables our
+ * encoder writes at quality, and the cut and paste offsets fall on MCU
+ * boundaries, the composite ts_composite_halves would make is assembled
+ * from their coefficients without decoding: returns 0 with the JPEG in
+ * *out (ctx-owned, valid until the next call on ctx).  Otherwise, and on
+ * any libjpeg error or warning, returns TS_DCT_FALLBACK with the reason
+ * in *why (a static string); the caller then takes the pixel path. */
+#define TS_DCT_FALLBACK 1
+int ts_halves_dct(struct ts_pixctx *ctx, const uint8_t *a, size_t alen, const uint8_t *b,
+		  size_t blen, int size, int vertical, int quality, int subsampling,
+		  const uint8_t **out, size_t *out_len, const char **why);
 
 /* CutMix: a with the box [x0, y0, x1, y1) taken from b (same position). */
 int ts_composite_cutmix(const struct ts_image *a, const struct ts_image *b, const int box[4],

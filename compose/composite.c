@@ -1,9 +1,11 @@
 /*
  * composite.c - CLIP-C compositions on RGB8 buffers (see compose.h):
  * bringing a source to the S x S frame, and the halves, cutmix and mixup
- * compositions.  Pure pixel arithmetic, deterministic.
+ * compositions.  Pure pixel arithmetic, deterministic.  ts_fit_window
+ * decodes only the part of a JPEG source the window reads (jpeg_region.c),
+ * giving the pixels a whole decode would.
  */
-#include "compose.h"
+#include "compose_impl.h"
 
 #include <stdlib.h>
 #include <math.h>
@@ -29,6 +31,55 @@ int ts_fit_square(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int si
 		rc = ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_CORRUPT, "fit gave %dx%d, not %dx%d",
 				out->width, out->height, size, size);
 	return rc;
+}
+
+int ts_fit_window(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int size, int stretch,
+		  uint64_t max_pixels, int wx, int wy, int ww, int wh, struct ts_image *dst, int dx, int dy,
+		  struct ts_err *err)
+{
+	struct ts_image_info info;
+	struct ts_resize_plan plan;
+	int rc;
+
+	if (size <= 0 || wx < 0 || wy < 0 || ww <= 0 || wh <= 0 || wx + ww > size || wy + wh > size)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "bad window for size %d", size);
+	if (dst->width != size || dst->height != size) {
+		if ((rc = ts_image_alloc(dst, size, size, err)))
+			return rc;
+	}
+	if ((rc = ts_image_probe_ctx(ctx, data, len, &info, err)))
+		return rc;
+	if (max_pixels && (uint64_t)info.width * (uint64_t)info.height > max_pixels)
+		return ts_err_set(err, TS_ERR_LIMIT, TS_R_IMAGE_TOO_LARGE,
+				  "%dx%d is %llu pixels, more than the limit of %llu",
+				  info.width, info.height,
+				  (unsigned long long)info.width * (unsigned long long)info.height,
+				  (unsigned long long)max_pixels);
+	/* as ts_fit_square: the DCT scale covering size x size, then the plan
+	 * on the decoded size */
+	if (info.format == TS_FMT_JPEG && info.orientation == 1 && strcmp(info.color, "cmyk") &&
+	    strcmp(info.color, "ycck")) {
+		int num, den, bw, bh, x0, x1, y0, y1, ox = 0, oy = 0;
+		ts_jpeg_scale(&info, size, size, &num, &den, &bw, &bh);
+		ts_resize_plan(stretch ? TS_RESIZE_STRETCH : TS_RESIZE_CENTER_CROP, size, bw, bh, &plan);
+		int cx = plan.off_x < 0 ? -plan.off_x : 0, cy = plan.off_y < 0 ? -plan.off_y : 0;
+		ts_resample_span(bw, plan.scaled_w, cx + wx, ww, &x0, &x1);
+		ts_resample_span(bh, plan.scaled_h, cy + wy, wh, &y0, &y1);
+		rc = ts_decode_jpeg_region(ctx, data, len, &info, num, den, x0, y0, x1, y1, &ctx->dec, &ox, &oy, err);
+		if (rc < 0)
+			return rc;
+		if (rc == TS_OK)
+			return ts_resample_region(ctx, &ctx->dec, ox, oy, bw, bh, plan.scaled_w, plan.scaled_h,
+						  cx + wx, cy + wy, ww, wh, dst, dx, dy, err);
+		/* progressive: decoded whole */
+	}
+	if ((rc = ts_decode_probed(ctx, data, len, &info, size, size, &ctx->dec, err)))
+		return rc;
+	ts_resize_plan(stretch ? TS_RESIZE_STRETCH : TS_RESIZE_CENTER_CROP, size, ctx->dec.width, ctx->dec.height,
+		       &plan);
+	int cx = plan.off_x < 0 ? -plan.off_x : 0, cy = plan.off_y < 0 ? -plan.off_y : 0;
+	return ts_resample_window(ctx, &ctx->dec, plan.scaled_w, plan.scaled_h, cx + wx, cy + wy, ww, wh,
+				  dst, dx, dy, err);
 }
 
 static int frame(struct ts_image *out, int s, struct ts_err *err)

@@ -8,7 +8,10 @@
  * alpha (the image is still fully decoded first, so a damaged file is
  * rejected, not kept); otherwise it re-encodes in the source format (JPEG
  * at the given quality, PNG, lossy WebP).  The output size is checked
- * against max_pixels as the source is.
+ * against max_pixels as the source is.  A JPEG whose plan crops (center-crop
+ * of a non-square image) is decoded only where the output reads it
+ * (jpeg_region.c); the pixels, and so the output bytes, are those of a
+ * whole decode.
  */
 #include "compose_impl.h"
 
@@ -52,6 +55,44 @@ int ts_process_image(struct ts_pixctx *c, const uint8_t *data, size_t len,
 			plan.scaled_h == oh && info->orientation == 1 && info->bit_depth == 8 &&
 			!info->has_alpha && !info->animated && !strcmp(info->color, "rgb");
 
+	/* the output window in the scaled image (as ts_apply_plan_ctx) */
+	int wx = plan.off_x < 0 ? -plan.off_x : 0, wy = plan.off_y < 0 ? -plan.off_y : 0;
+	int wdx = plan.off_x > 0 ? plan.off_x : 0, wdy = plan.off_y > 0 ? plan.off_y : 0;
+	int ww = plan.scaled_w - wx, wh = plan.scaled_h - wy;
+	if (ww > plan.out_w - wdx)
+		ww = plan.out_w - wdx;
+	if (wh > plan.out_h - wdy)
+		wh = plan.out_h - wdy;
+	if (info->format == TS_FMT_JPEG && info->orientation == 1 && strcmp(info->color, "cmyk") &&
+	    strcmp(info->color, "ycck") && !unchanged && (ww < plan.scaled_w || wh < plan.scaled_h)) {
+		int num, den, bw, bh, x0, x1, y0, y1, ox = 0, oy = 0;
+		ts_jpeg_scale(info, plan.scaled_w, plan.scaled_h, &num, &den, &bw, &bh);
+		ts_resample_span(bw, plan.scaled_w, wx, ww, &x0, &x1);
+		ts_resample_span(bh, plan.scaled_h, wy, wh, &y0, &y1);
+		rc = ts_decode_jpeg_region(c, data, len, info, num, den, x0, y0, x1, y1, &c->dec, &ox, &oy, err);
+		if (rc < 0)
+			return rc;
+		if (rc == TS_OK) {
+			p->decode_w = bw;
+			p->decode_h = bh;
+			if ((rc = ts_image_alloc(&c->out, plan.out_w, plan.out_h, err)))
+				return rc;
+			if (wdx || wdy || ww < plan.out_w || wh < plan.out_h)
+				memset(c->out.pixels, 255, (size_t)plan.out_w * plan.out_h * 3);
+			if ((rc = ts_resample_region(c, &c->dec, ox, oy, bw, bh, plan.scaled_w, plan.scaled_h, wx, wy,
+						     ww, wh, &c->out, wdx, wdy, err)))
+				return rc;
+			fmt = o->encode == TS_ENCODE_WEBP ? TS_FMT_WEBP : o->encode == TS_ENCODE_PNG ? TS_FMT_PNG :
+			      o->encode == TS_ENCODE_KEEP ? info->format : TS_FMT_JPEG;
+			if ((rc = ts_encode(c, &c->out, fmt, o->quality, &p->data, &p->len, err)))
+				return rc;
+			p->width = c->out.width;
+			p->height = c->out.height;
+			p->out_format = fmt;
+			return TS_OK;
+		}
+		/* progressive: decoded whole below */
+	}
 	if ((rc = ts_decode_probed(c, data, len, info, plan.scaled_w, plan.scaled_h, &c->dec, err)))
 		return rc;
 	p->decode_w = c->dec.width;

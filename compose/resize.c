@@ -189,11 +189,53 @@ static inline uint8_t clamp8(int32_t v)
 	return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
 }
 
+void ts_resample_span(int in, int out, int x0, int n, int *lo, int *hi)
+{
+	double scale = (double)in / out, fs = scale < 1.0 ? 1.0 : scale;
+	double support = 2.0 * fs;
+	int kmax = (int)ceil(support) * 2 + 1;
+	*lo = in;
+	*hi = 0;
+	if (in == out) {
+		*lo = x0;
+		*hi = x0 + n;
+		return;
+	}
+	/* as make_coefs: the first and the last output bound the spans */
+	for (int k = 0; k < 2 && n > 0; k++) {
+		int i = k ? n - 1 : 0;
+		double center = (x0 + i + 0.5) * scale;
+		int xmin = (int)floor(center - support + 0.5), xmax = (int)floor(center + support + 0.5);
+		if (xmin < 0)
+			xmin = 0;
+		if (xmax > in)
+			xmax = in;
+		if (xmax - xmin > kmax)
+			xmax = xmin + kmax;
+		if (xmax <= xmin) {
+			xmin = center < in ? (int)center : in - 1;
+			xmax = xmin + 1;
+		}
+		if (xmin < *lo)
+			*lo = xmin;
+		if (xmax > *hi)
+			*hi = xmax;
+	}
+}
+
 int ts_resample_window(struct ts_pixctx *c, const struct ts_image *src,
 		       int scaled_w, int scaled_h, int x0, int y0, int out_w, int out_h,
 		       struct ts_image *dst, int dx, int dy, struct ts_err *err)
 {
-	int sw = src->width, sh = src->height, hs, vs;
+	return ts_resample_region(c, src, 0, 0, src->width, src->height, scaled_w, scaled_h, x0, y0,
+				  out_w, out_h, dst, dx, dy, err);
+}
+
+int ts_resample_region(struct ts_pixctx *c, const struct ts_image *src, int ox, int oy, int full_w,
+		       int full_h, int scaled_w, int scaled_h, int x0, int y0, int out_w, int out_h,
+		       struct ts_image *dst, int dx, int dy, struct ts_err *err)
+{
+	int sw = full_w, sh = full_h, hs, vs, rw = src->width;
 	size_t dstride = (size_t)dst->width * 3;
 
 	if (out_w <= 0 || out_h <= 0)
@@ -201,7 +243,7 @@ int ts_resample_window(struct ts_pixctx *c, const struct ts_image *src,
 	if (scaled_w == sw && scaled_h == sh) {    /* no scaling: copy the window */
 		for (int y = 0; y < out_h; y++)
 			memcpy(dst->pixels + (size_t)(dy + y) * dstride + (size_t)dx * 3,
-			       src->pixels + ((size_t)(y0 + y) * sw + x0) * 3, (size_t)out_w * 3);
+			       src->pixels + ((size_t)(y0 + y - oy) * rw + (x0 - ox)) * 3, (size_t)out_w * 3);
 		return TS_OK;
 	}
 	if (make_coefs(&c->coef, &c->coef_cap, sw, scaled_w, x0, out_w, 0, &hs))
@@ -226,11 +268,11 @@ int ts_resample_window(struct ts_pixctx *c, const struct ts_image *src,
 
 	/* horizontal pass; int32 is enough: |sum of weights| <= 1.3 * 2^22 * 255 < 2^31 */
 	for (size_t r = 0; r < rows; r++) {
-		const uint8_t *s = src->pixels + (size_t)(ylo + (int)r) * sw * 3;
+		const uint8_t *s = src->pixels + (size_t)(ylo + (int)r - oy) * rw * 3;
 		uint8_t *o = c->hbuf + r * hstride;
 		const int32_t *t = hc;
 		for (int i = 0; i < out_w; i++, t += hs, o += 3) {
-			const uint8_t *p = s + (size_t)t[0] * 3;
+			const uint8_t *p = s + (size_t)(t[0] - ox) * 3;
 			const int32_t *k = t + 2;
 			int32_t r0 = 1 << (PREC - 1), g0 = r0, b0 = r0;
 			for (int n = t[1]; n > 0; n--, p += 3, k++) {

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -73,6 +74,9 @@ void usage_compose(FILE *f)
 "      --tries T         partners tried for --max-tokens (default: 8)\n"
 "      --encode FMT      jpeg (default), png or webp\n"
 "      --quality Q       JPEG/WebP quality (default: 95)\n"
+"      --subsampling S   JPEG chroma subsampling: 420 (default) or 444\n"
+"      --no-dct          halves: always decode and re-encode (no lossless\n"
+"                        assembly from the sources' DCT coefficients)\n"
 "      --shard-samples N samples per shard (default: 10000)\n"
 "      --vocab PATH      CLIP vocabulary (for --max-tokens and token counts)\n"
 "  -j, --threads N       worker threads (default: all cores)\n"
@@ -136,6 +140,7 @@ struct job {
 	char content_hash[TS_HASH_HEX_LEN + 1];
 	long long tokens, short_tokens;
 	size_t partner;              /* the partner used */
+	int dct;                     /* made from the sources' DCT coefficients */
 	char source[160];            /* "compose:KEY_A+KEY_B..." */
 	/* originals: the member bytes */
 	uint8_t **mdata;
@@ -165,7 +170,7 @@ struct opts {
 	const char *indir, *outdir, *vocab;
 	enum mode mode;
 	enum ts_imgfmt encode;       /* TS_FMT_JPEG, TS_FMT_WEBP or TS_FMT_PNG */
-	int vertical, size, stretch, include_originals, threads, json, quality;
+	int vertical, size, stretch, include_originals, threads, json, quality, subsampling, no_dct;
 	double alpha, rate;
 	int epochs, tries;
 	long max_tokens;
@@ -204,14 +209,49 @@ static int read_image(struct ctx *c, const struct src *s, uint8_t **data, size_t
 				    data, len, e);
 }
 
-static int load_fit(struct worker *w, const struct src *s, struct ts_image *img, struct ts_err *e)
+/* The source's image brought to the frame; *bytes, when not NULL, holds
+ * its bytes already read (taken over and freed here). */
+static int load_fit_bytes(struct worker *w, const struct src *s, uint8_t **bytes, size_t blen,
+			  struct ts_image *img, struct ts_err *e)
 {
-	uint8_t *data = NULL;
-	size_t len = 0;
+	uint8_t *data = bytes ? *bytes : NULL;
+	size_t len = bytes ? blen : 0;
 	int size = w->c->o->mode == MODE_GRID ? w->c->o->size / 2 : w->c->o->size;
-	int rc = read_image(w->c, s, &data, &len, e);
+	int rc = data ? TS_OK : read_image(w->c, s, &data, &len, e);
+	if (bytes)
+		*bytes = NULL;
 	if (rc == TS_OK)
 		rc = ts_fit_square(w->px, data, len, size, w->c->o->stretch, 1ull << 28, img, e);
+	free(data);
+	return rc;
+}
+
+static int load_fit(struct worker *w, const struct src *s, struct ts_image *img, struct ts_err *e)
+{
+	return load_fit_bytes(w, s, NULL, 0, img, e);
+}
+
+/* Halves through pixels: only the part of source k (0 = A, 1 = B) that
+ * the composite shows, decoded into w->out at its place (the pixels
+ * ts_composite_halves would copy there); *bytes as for load_fit_bytes. */
+static int load_half(struct worker *w, const struct src *s, uint8_t **bytes, size_t blen, int k,
+		     struct ts_err *e)
+{
+	const struct opts *o = w->c->o;
+	int S = o->size, h1 = S / 2, h2 = S - h1, n = k ? h2 : h1, from = k ? (S - h2) / 2 : (S - h1) / 2;
+	uint8_t *data = bytes ? *bytes : NULL;
+	size_t len = bytes ? blen : 0;
+	int rc = data ? TS_OK : read_image(w->c, s, &data, &len, e);
+	if (bytes)
+		*bytes = NULL;
+	if (rc == TS_OK) {
+		if (o->vertical)
+			rc = ts_fit_window(w->px, data, len, S, o->stretch, 1ull << 28, 0, from, S, n, &w->out, 0,
+					   k ? h1 : 0, e);
+		else
+			rc = ts_fit_window(w->px, data, len, S, o->stretch, 1ull << 28, from, 0, n, S, &w->out,
+					   k ? h1 : 0, 0, e);
+	}
 	free(data);
 	return rc;
 }
@@ -390,7 +430,8 @@ static void do_grid(struct worker *w, struct job *j)
 	json_t *join = json_array();
 	for (int k = 0; k < 4; k++)
 		json_array_append_new(join, json_pack("[I,I]", (json_int_t)st[k], (json_int_t)en[k]));
-	json_t *meta = json_pack("{s:s, s:s, s:O, s:O, s:I, s:i, s:i, s:i, s:O, s:o}", "key", key, "mode", "grid",
+	json_t *meta = json_pack("{s:s, s:s, s:s, s:O, s:O, s:I, s:i, s:i, s:i, s:O, s:o}", "key", key, "mode", "grid",
+				 "path", "pixels",
 				 "sources", srcs, "regions", regions, "seed", (json_int_t)o->seed, "epoch", j->epoch,
 				 "width", S, "height", S, "captions", caps, "join", join);
 	j->json = meta ? json_dumps(meta, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
@@ -424,10 +465,31 @@ static void do_composite(struct worker *w, struct job *j)
 		do_grid(w, j);
 		return;
 	}
-	if (load_fit(w, A, &w->a, &e)) {
+	/* halves of two JPEGs: from their DCT coefficients when they allow it
+	 * (both then decode, so the planned partner is the one used); else,
+	 * or when that does not hold, through pixels with the bytes read */
+	uint8_t *abytes = NULL, *bbytes = NULL;
+	size_t alen = 0, blen = 0;
+	const uint8_t *dct_img = NULL;
+	size_t dct_len = 0;
+	if (o->mode == MODE_HALVES && !o->no_dct && o->encode == TS_FMT_JPEG && j->b != j->a) {
+		struct ts_err ie = TS_ERR_INIT;
+		const char *why = NULL;
+		if (read_image(c, A, &abytes, &alen, &ie) == 0 && read_image(c, &c->win[j->b], &bbytes, &blen, &ie) == 0 &&
+		    ts_halves_dct(w->px, abytes, alen, bbytes, blen, S, o->vertical, o->quality, o->subsampling,
+				  &dct_img, &dct_len, &why) == 0)
+			j->dct = 1;
+		else if (ts_verbosity >= 2 && why)
+			ts_info("composite %" PRIu64 " (%s+%s): pixel path: %s", j->record, A->key, c->win[j->b].key, why);
+	}
+	int halves = o->mode == MODE_HALVES;
+	if (!j->dct && (halves ? load_half(w, A, abytes ? &abytes : NULL, alen, 0, &e)
+			       : load_fit_bytes(w, A, abytes ? &abytes : NULL, alen, &w->a, &e))) {
+		free(bbytes);
 		job_reject(j, A->key, &e);
 		return;
 	}
+	free(abytes);
 	/* the partner; re-drawn (seeded by the composite's place) while its
 	 * image does not decode */
 	unsigned char *bad = NULL;
@@ -435,9 +497,10 @@ static void do_composite(struct worker *w, struct job *j)
 	long b = j->b == j->a ? -1 : (long)j->b;
 	ts_rng_seed(&r, o->seed ^ 0x5bd1e995ULL, (uint64_t)j->epoch + 1, c->window_no + 1,
 		 ((uint64_t)j->a << 20) ^ j->anchor_k);
-	for (int t = 0; b >= 0; t++) {
+	for (int t = 0; b >= 0 && !j->dct; t++) {
 		struct ts_err be = TS_ERR_INIT;
-		if (load_fit(w, &c->win[b], &w->b, &be) == 0)
+		if ((halves ? load_half(w, &c->win[b], bbytes ? &bbytes : NULL, blen, 1, &be)
+			    : load_fit_bytes(w, &c->win[b], bbytes ? &bbytes : NULL, blen, &w->b, &be)) == 0)
 			break;
 		ts_warning("sample %s: %s; its partner is drawn again", c->win[b].key, be.msg);
 		if (!bad && !(bad = calloc(c->nwin, 1)))
@@ -446,6 +509,7 @@ static void do_composite(struct worker *w, struct job *j)
 		b = t < 16 ? draw_partner(c, &r, j->a, bad) : -1;
 	}
 	free(bad);
+	free(bbytes);
 	if (b < 0) {
 		ts_err_set(&e, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT, "no partner with a usable image for %s", A->key);
 		job_reject(j, A->key, &e);
@@ -461,7 +525,11 @@ static void do_composite(struct worker *w, struct job *j)
 	int rc = 0;
 	if (o->mode == MODE_HALVES) {
 		int rects[2][4];
-		rc = ts_composite_halves(&w->a, &w->b, o->vertical, &w->out, rects, &e);
+		/* both paths made w->out (pixels) or the JPEG (dct) already: the
+		 * rectangles are ts_composite_halves' */
+		int h1 = S / 2;
+		int rv[2][4] = { { 0, 0, S, h1 }, { 0, h1, S, S } }, rh[2][4] = { { 0, 0, h1, S }, { h1, 0, S, S } };
+		memcpy(rects, o->vertical ? rv : rh, sizeof(rv));
 		for (int k = 0; k < 2 && !rc; k++)
 			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", k ? B->key : A->key,
 								 "region", k + 1, "rect", rects[k][0], rects[k][1],
@@ -495,9 +563,9 @@ static void do_composite(struct worker *w, struct job *j)
 			json_object_set_new(meta, "soft", json_true());
 		}
 	}
-	const uint8_t *enc = NULL;
-	size_t enc_len = 0;
-	if (!rc)
+	const uint8_t *enc = dct_img;
+	size_t enc_len = dct_len;
+	if (!rc && !j->dct)
 		rc = ts_encode(w->px, &w->out, o->encode, o->quality, &enc, &enc_len, &e);
 	if (!rc && !(j->img = malloc(enc_len)))
 		rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
@@ -525,6 +593,7 @@ static void do_composite(struct worker *w, struct job *j)
 	json_t *srcs = json_pack("[s,s]", A->key, B->key);
 	json_object_set_new(meta, "key", json_string(key));
 	json_object_set_new(meta, "mode", json_string(mode_names[o->mode]));
+	json_object_set_new(meta, "path", json_string(j->dct ? "dct" : "pixels"));
 	json_object_set_new(meta, "sources", json_copy(srcs));
 	json_object_set_new(meta, "regions", json_copy(regions));
 	json_object_set_new(meta, "seed", json_integer((json_int_t)o->seed));
@@ -563,7 +632,7 @@ static void pool_job(void *worker, void *item)
 
 struct out_state {
 	struct ts_dsw *w;
-	uint64_t composites, originals, rejects, over_budget;
+	uint64_t composites, originals, rejects, over_budget, dct, pixels;
 	struct ts_err e;
 };
 
@@ -629,7 +698,7 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 	caps = json_dumps(cj, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(cj);
 	struct ts_comp_row comp = { mode_names[c->o->mode], j->sources_json, j->regions_json, j->epoch,
-				    (long long)c->o->seed };
+				    (long long)c->o->seed, j->dct ? "dct" : "pixels" };
 	struct ts_dsw_sample ds = {
 		.record = j->record, .members = m, .nmembers = nm,
 		.width = c->o->size, .height = c->o->size, .orig_width = c->o->size, .orig_height = c->o->size,
@@ -643,6 +712,8 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 	int rc = ts_dsw_sample(os->w, &ds, &os->e);
 	free(caps);
 	os->composites++;
+	os->dct += j->dct != 0;
+	os->pixels += !j->dct;
 	os->over_budget += j->over_budget;
 	return rc;
 }
@@ -814,7 +885,7 @@ static int count_shard(const struct ts_ds_shard *s, void *user)
 int cmd_compose(int argc, char **argv)
 {
 	enum { O_MODE = 256, O_AXIS, O_SIZE, O_FIT, O_ALPHA, O_RATE, O_EPOCHS, O_SEED, O_WINDOW, O_ORIG,
-	       O_MAXTOK, O_TRIES, O_ENCODE, O_QUALITY, O_SHARD_SAMPLES, O_VOCAB, O_JSON };
+	       O_MAXTOK, O_TRIES, O_ENCODE, O_QUALITY, O_SHARD_SAMPLES, O_VOCAB, O_JSON, O_SUBSAMPLING, O_NO_DCT };
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
 		{ "mode", required_argument, NULL, O_MODE },
@@ -831,6 +902,8 @@ int cmd_compose(int argc, char **argv)
 		{ "tries", required_argument, NULL, O_TRIES },
 		{ "encode", required_argument, NULL, O_ENCODE },
 		{ "quality", required_argument, NULL, O_QUALITY },
+		{ "subsampling", required_argument, NULL, O_SUBSAMPLING },
+		{ "no-dct", no_argument, NULL, O_NO_DCT },
 		{ "shard-samples", required_argument, NULL, O_SHARD_SAMPLES },
 		{ "vocab", required_argument, NULL, O_VOCAB },
 		{ "threads", required_argument, NULL, 'j' },
@@ -841,7 +914,7 @@ int cmd_compose(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct opts o = { .encode = TS_FMT_JPEG, .vertical = 1, .size = 224, .alpha = 1.0, .rate = 0.5, .epochs = 1, .tries = 8,
-			  .quality = 95, .window = 10000, .shard_samples = 10000 };
+			  .quality = 95, .subsampling = 420, .window = 10000, .shard_samples = 10000 };
 	long v;
 	char *end;
 	int c;
@@ -934,6 +1007,14 @@ int cmd_compose(int argc, char **argv)
 				return TS_EXIT_USAGE;
 			o.quality = (int)v;
 			break;
+		case O_SUBSAMPLING:
+			if (strcmp(optarg, "420") && strcmp(optarg, "444")) {
+				ts_error("invalid value '%s' for --subsampling: expected 420 or 444", optarg);
+				return TS_EXIT_USAGE;
+			}
+			o.subsampling = atoi(optarg);
+			break;
+		case O_NO_DCT: o.no_dct = 1; break;
 		case O_SHARD_SAMPLES:
 			if (ts_opt_int("shard-samples", optarg, 1, 100000000, "1 or more", &v))
 				return TS_EXIT_USAGE;
@@ -966,6 +1047,12 @@ int cmd_compose(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		o.threads = n > 0 ? (int)n : 1;
 	}
+	/* libjpeg allocates and frees a few hundred KiB of coefficient and
+	 * row buffers per image; with glibc's default thresholds they come
+	 * from fresh mmap or brk pages each time (a third of the DCT path's
+	 * time went to page faults).  Keep them in the heap and reuse them. */
+	mallopt(M_MMAP_THRESHOLD, 8 << 20);
+	mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
 	struct ctx cx = { .o = &o };
 	uint64_t resume_record = 0;
@@ -1021,6 +1108,12 @@ int cmd_compose(int argc, char **argv)
 			       "include_originals", o.include_originals, "max_tokens", (json_int_t)o.max_tokens,
 			       "tries", o.tries, "encode", ts_imgfmt_name(o.encode),
 			       "quality", o.quality, "shard_samples", (json_int_t)o.shard_samples, "input", inj);
+	/* options added later: in the fingerprint only when not the default,
+	 * so a dataset made before them still resumes */
+	if (oj && o.subsampling == 444)
+		json_object_set_new(oj, "subsampling", json_integer(444));
+	if (oj && o.no_dct)
+		json_object_set_new(oj, "dct", json_false());
 	char *optsj = oj ? json_dumps(oj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(oj);
 	if (!optsj) {
@@ -1057,6 +1150,8 @@ int cmd_compose(int argc, char **argv)
 	for (int t = 0; t < o.threads; t++) {
 		ws[t].c = &cx;
 		ws[t].px = ts_pixctx_new();
+		if (ws[t].px)
+			ts_pixctx_set_subsampling(ws[t].px, o.subsampling);
 		ws[t].tok = cx.bpe ? ts_bpe_ctx_new(cx.bpe) : NULL;
 		if (!ws[t].px) {
 			ts_err_set(&os.e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
@@ -1131,7 +1226,8 @@ int cmd_compose(int argc, char **argv)
 	double secs = ts_now() - t0;
 	int interrupted = ts_stop_requested != 0;
 	{
-		json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "composites", (json_int_t)os.composites,
+		json_t *sj = json_pack("{s:I, s:I, s:I, s:I, s:I, s:f}", "composites", (json_int_t)os.composites,
+				       "dct", (json_int_t)os.dct, "pixels", (json_int_t)os.pixels,
 				       "originals", (json_int_t)os.originals, "rejects", (json_int_t)os.rejects,
 				       "seconds", secs);
 		char *summary = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
@@ -1153,16 +1249,17 @@ int cmd_compose(int argc, char **argv)
 		goto out;
 	}
 	if (o.json)
-		ts_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
+		ts_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f}",
 					"command", "compose", "outdir", o.outdir, "mode", mode_names[o.mode],
-					"composites", (json_int_t)os.composites, "originals", (json_int_t)os.originals,
+					"composites", (json_int_t)os.composites, "dct", (json_int_t)os.dct,
+					"pixels", (json_int_t)os.pixels, "originals", (json_int_t)os.originals,
 					"rejects", (json_int_t)os.rejects, "over_budget", (json_int_t)os.over_budget,
 					"shards", (json_int_t)st.shards, "seconds", secs,
 					"composites_per_second", secs > 0 ? (double)os.composites / secs : 0.0));
 	else if (ts_verbosity >= 1)
-		fprintf(stderr, "compose done: %" PRIu64 " composites, %" PRIu64 " originals, %" PRIu64
-			" rejects, %" PRIu64 " over budget, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",
-			os.composites, os.originals, os.rejects, os.over_budget, st.shards, secs,
+		fprintf(stderr, "compose done: %" PRIu64 " composites (%" PRIu64 " dct, %" PRIu64 " pixels), %" PRIu64
+			" originals, %" PRIu64 " rejects, %" PRIu64 " over budget, %" PRIu64 " shards, %.1f s (%.1f composites/s)\n",
+			os.composites, os.dct, os.pixels, os.originals, os.rejects, os.over_budget, st.shards, secs,
 			secs > 0 ? (double)os.composites / secs : 0.0);
 	rc = TS_EXIT_OK;
 	goto out;

@@ -108,6 +108,7 @@ void usage_fetch(FILE *f)
 "      --max-pixels N      reject images with more pixels than N (default: 100M)\n"
 "      --encode FMT        jpeg, webp, png, keep (default: jpeg)\n"
 "      --quality Q         JPEG/WebP quality 1-100 (default: 95)\n"
+"      --subsampling S     JPEG chroma subsampling: 420 (default) or 444\n"
 "      --max-caption-bytes N  reject captions longer than N bytes (default: 1MiB)\n"
 "      --vocab PATH        CLIP vocabulary for the catalog's token counts\n"
 "      --no-tokens         do not count CLIP tokens\n"
@@ -359,6 +360,7 @@ static int retry_setup(const char *dir, struct ts_ingest_opts *o, struct ts_fetc
 	o->px.min_size = (int)I("min_size");
 	o->px.max_pixels = (uint64_t)I("max_pixels");
 	o->px.quality = (int)I("quality");
+	o->subsampling = I("subsampling") == 444 ? 444 : 420;
 	o->shard_samples = (uint64_t)I("shard_samples");
 	o->shard_bytes = (uint64_t)I("shard_bytes");
 	o->max_file_bytes = (uint64_t)I("max_file_bytes");

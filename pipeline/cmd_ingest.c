@@ -69,6 +69,7 @@ void usage_ingest(FILE *f)
 "                          the header before decoding (default: 100M)\n"
 "      --encode FMT        jpeg, webp, png, keep (default: jpeg)\n"
 "      --quality Q         JPEG/WebP quality 1-100 (default: 95)\n"
+"      --subsampling S     JPEG chroma subsampling: 420 (default) or 444\n"
 "      --max-file-bytes N  reject source files larger than N (default: 256MiB)\n"
 "      --max-caption-bytes N  reject captions longer than N bytes (default: 1MiB)\n"
 "      --vocab PATH        CLIP vocabulary for the catalog's token counts\n"

@@ -544,6 +544,8 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 	 * a dataset made before they existed still resumes */
 	if (j && o->src.confine)
 		json_object_set_new(j, "confine", json_true());
+	if (j && o->subsampling == 444)
+		json_object_set_new(j, "subsampling", json_integer(444));
 	if (j && o->src.quoting)
 		json_object_set_new(j, "quoting", json_string(o->src.quoting == TS_QUOTING_CSV
 							      ? "csv" : "none"));
@@ -823,6 +825,8 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		struct worker *w = &workers[nworkers];
 		w->in = in;
 		w->px = ts_pixctx_new();
+		if (w->px)
+			ts_pixctx_set_subsampling(w->px, o->subsampling);
 		w->tok = in->bpe ? ts_bpe_ctx_new(in->bpe) : NULL;
 		if (!w->px || (in->bpe && !w->tok) || pthread_create(&w->th, NULL, worker_main, w)) {
 			ts_pixctx_free(w->px);

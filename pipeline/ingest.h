@@ -17,6 +17,7 @@ struct ts_ingest_opts {
 	const char *outdir;
 	struct ts_source_opts src;
 	struct ts_process_opts px;
+	int subsampling;             /* JPEG chroma: 420 (default, also 0) or 444 */
 	int threads;                 /* workers; 0 = all cores */
 	uint64_t shard_samples;      /* default 10000 */
 	uint64_t shard_bytes;        /* default 1 GiB */

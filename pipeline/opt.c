@@ -208,6 +208,11 @@ int ts_opt_writer(int c, const char *arg, struct ts_ingest_opts *o, struct ts_op
 			return ts_opt_bad(cmd, "--quality", arg, "expected an integer from 1 to 100");
 		o->px.quality = (int)l;
 		break;
+	case TS_OPT_SUBSAMPLING:
+		if (strcmp(arg, "420") && strcmp(arg, "444"))
+			return ts_opt_bad(cmd, "--subsampling", arg, "expected 420 or 444");
+		o->subsampling = atoi(arg);
+		break;
 	case TS_OPT_MAX_CAPTION_BYTES:
 		if (ts_parse_u64(arg, 1, &u) || u == 0)
 			return ts_opt_bad(cmd, "--max-caption-bytes", arg, "expected a positive size");

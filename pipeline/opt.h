@@ -72,7 +72,7 @@ enum {
 	TS_OPT_QUALITY, TS_OPT_MAX_CAPTION_BYTES, TS_OPT_VOCAB, TS_OPT_NO_TOKENS,
 	TS_OPT_SHARD_SAMPLES, TS_OPT_SHARD_BYTES, TS_OPT_OVERWRITE, TS_OPT_STORE,
 	TS_OPT_DEDUP, TS_OPT_PART, TS_OPT_PARTS, TS_OPT_JSON, TS_OPT_PROGRESS,
-	TS_OPT_NO_PROGRESS,
+	TS_OPT_NO_PROGRESS, TS_OPT_SUBSAMPLING,
 };
 
 /* How list files are read. */
@@ -96,6 +96,7 @@ enum {
 	{ "max-pixels", required_argument, NULL, TS_OPT_MAX_PIXELS }, \
 	{ "encode", required_argument, NULL, TS_OPT_ENCODE }, \
 	{ "quality", required_argument, NULL, TS_OPT_QUALITY }, \
+	{ "subsampling", required_argument, NULL, TS_OPT_SUBSAMPLING }, \
 	{ "max-caption-bytes", required_argument, NULL, TS_OPT_MAX_CAPTION_BYTES }, \
 	{ "vocab", required_argument, NULL, TS_OPT_VOCAB }, \
 	{ "no-tokens", no_argument, NULL, TS_OPT_NO_TOKENS }, \

@@ -20,6 +20,7 @@
  * One thread: crops are small and LMDB writes are serial anyway.
  */
 #define _GNU_SOURCE
+#include "../base/buf.h"
 #include "str.h"
 
 #include <dirent.h>
@@ -77,14 +78,8 @@ static void dslist_free(struct str_dslist *l)
 
 static int dslist_add(struct str_dslist *l, const char *path, const char *name, int kind)
 {
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 8;
-		struct str_ds *nv = realloc(l->v, nc * sizeof(*nv));
-		if (!nv)
-			return -1;
-		l->v = nv;
-		l->cap = nc;
-	}
+	if (TS_ALLOC_GROW(l->v, l->cap, l->n + 1))
+		return -1;
 	l->v[l->n].path = strdup(path);
 	l->v[l->n].name = strdup(name);
 	l->v[l->n].kind = kind;
@@ -948,15 +943,9 @@ static void count_outside(int32_t cp, void *user)
 		else
 			hi = mid;
 	}
-	if (s->nout == s->capout) {
-		size_t nc = s->capout ? s->capout * 2 : 64;
-		struct cp_count *nv = realloc(s->outside, nc * sizeof(*nv));
-		if (!nv) {
-			s->oom = 1;
-			return;
-		}
-		s->outside = nv;
-		s->capout = nc;
+	if (TS_ALLOC_GROW(s->outside, s->capout, s->nout + 1)) {
+		s->oom = 1;
+		return;
 	}
 	memmove(s->outside + lo + 1, s->outside + lo, (s->nout - lo) * sizeof(*s->outside));
 	s->outside[lo].cp = cp;
@@ -967,16 +956,11 @@ static void count_outside(int32_t cp, void *user)
 static int add_size(struct stats *s, int w, int h)
 {
 	if (s->nimg == s->capimg) {
-		size_t nc = s->capimg ? s->capimg * 2 : 256;
-		int *nw = realloc(s->w, nc * sizeof(int));
-		if (!nw)
+		/* two parallel arrays of one capacity */
+		size_t cw = s->capimg, ch = s->capimg;
+		if (TS_ALLOC_GROW(s->w, cw, s->nimg + 1) || TS_ALLOC_GROW(s->h, ch, s->nimg + 1))
 			return -1;
-		s->w = nw;
-		int *nh = realloc(s->h, nc * sizeof(int));
-		if (!nh)
-			return -1;
-		s->h = nh;
-		s->capimg = nc;
+		s->capimg = cw;
 	}
 	s->w[s->nimg] = w;
 	s->h[s->nimg] = h;

@@ -2,10 +2,12 @@
  * catalog.c - the SQLite catalog (schema in shards.h and docs/formats.md).
  *
  * Written by one thread.  WAL journal while open (DELETE again at close, so
- * a finished catalog is one self-contained file), synchronous=NORMAL, schema version 3
- * in PRAGMA user_version (version 1 and 2 catalogs are upgraded in place:
+ * a finished catalog is one self-contained file), synchronous=NORMAL, schema version 5
+ * in PRAGMA user_version (version 1 to 4 catalogs are upgraded in place:
  * version 2 added the samples' caption columns, version 3 the image path
- * and extra metadata of samples and rejects); a file with a newer version, or a
+ * and extra metadata of samples and rejects, version 4 the source format
+ * and what decoding fixed, version 5 the path that made each composite,
+ * compositions.path); a file with a newer version, or a
  * non-empty database without one, is refused rather than touched.  Every statement
  * is prepared once at open and kept in the struct.  A shard, its samples,
  * members and rejects go in one transaction, so after a crash the catalog
@@ -28,7 +30,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CATALOG_VERSION 4
+#define CATALOG_VERSION 5
 
 /* Version 2: the tags table (created by the upgrade from version 1 too). */
 #define TAGS_SQL \
@@ -42,7 +44,7 @@
 	" primary key(key, tag));\n" \
 	"create index if not exists tag_scores_shard on tag_scores(shard);\n" \
 	"create table if not exists compositions(key text primary key, shard integer, mode text, sources text," \
-	" regions text, epoch integer, seed integer);\n" \
+	" regions text, epoch integer, seed integer, path text);\n" \
 	"create index if not exists compositions_shard on compositions(shard);\n"
 
 static const char schema_sql[] =
@@ -115,8 +117,8 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_DEL_TAGS] = "delete from tags where shard >= ?1",
 	[Q_SCORE] = "insert into tag_scores(key, shard, tag, score, mask) values(?1, ?2, ?3, ?4, ?5)",
 	[Q_DEL_SCORES] = "delete from tag_scores where shard >= ?1",
-	[Q_COMP] = "insert into compositions(key, shard, mode, sources, regions, epoch, seed)"
-		   " values(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[Q_COMP] = "insert into compositions(key, shard, mode, sources, regions, epoch, seed, path)"
+		   " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
 	[Q_DEL_COMPS] = "delete from compositions where shard >= ?1",
 	[Q_DEL_REJECT_ONE] = "delete from rejects where record = ?1",
 };
@@ -238,10 +240,11 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 	if (version == CATALOG_VERSION)
 		/* tables version 2 gained while it was being written */
 		return exec(cat, TAGS_SQL, err, "open");
-	if (version >= 1 && version <= 3) {
+	if (version >= 1 && version <= 4) {
 		/* version 2 added the caption columns of the text layer, version
 		 * 3 the image path and extra metadata of samples and rejects,
-		 * version 4 the source format and what decoding fixed */
+		 * version 4 the source format and what decoding fixed, version 5
+		 * compositions.path */
 		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
 			return rc;
 		if (version == 1)
@@ -257,11 +260,23 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 				  " alter table rejects add column path text;"
 				  " alter table rejects add column detail text;", err,
 				  "upgrade the schema of");
-		if (rc == TS_OK)
+		if (rc == TS_OK && version <= 3)
 			rc = exec(cat, "alter table samples add column source_format text;"
-				  " alter table samples add column fixes text;"
-				  " " TAGS_SQL
-				  " pragma user_version = 4", err, "upgrade the schema of");
+				  " alter table samples add column fixes text;", err, "upgrade the schema of");
+		/* a compositions table made before version 5 lacks the column;
+		 * one created just now by TAGS_SQL has it */
+		sqlite3_int64 has_comp = 0, has_path = 0;
+		if (rc == TS_OK)
+			rc = query_int(cat, "select count(*) from sqlite_master where type = 'table'"
+				       " and name = 'compositions'", &has_comp, err, "upgrade the schema of");
+		if (rc == TS_OK && has_comp)
+			rc = query_int(cat, "select count(*) from pragma_table_info('compositions')"
+				       " where name = 'path'", &has_path, err, "upgrade the schema of");
+		if (rc == TS_OK && has_comp && !has_path)
+			rc = exec(cat, "alter table compositions add column path text", err,
+				  "upgrade the schema of");
+		if (rc == TS_OK)
+			rc = exec(cat, TAGS_SQL " pragma user_version = 5", err, "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = exec(cat, "commit", err, "upgrade the schema of");
 		if (rc != TS_OK)
@@ -278,7 +293,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return rc;
 	rc = exec(cat, schema_sql, err, "create the schema in");
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma user_version = 4", err, "create the schema in");
+		rc = exec(cat, "pragma user_version = 5", err, "create the schema in");
 	if (rc == TS_OK)
 		rc = exec(cat, "commit", err, "create the schema in");
 	if (rc != TS_OK)
@@ -691,6 +706,7 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		bind_text(q, 5, s->comp->regions_json);
 		sqlite3_bind_int64(q, 6, s->comp->epoch);
 		sqlite3_bind_int64(q, 7, s->comp->seed);
+		bind_text(q, 8, s->comp->path);
 		if ((rc = run(cat, q, err, "write to")))
 			return rc;
 	}

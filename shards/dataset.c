@@ -9,6 +9,7 @@
  * order so callers can merge several datasets with a simple k-way merge.
  * Names read from the catalog are checked before they become paths.
  */
+#include "../base/buf.h"
 #include "dataset.h"
 
 #include <errno.h>
@@ -354,7 +355,9 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 	     sqlite3_prepare_v2(ds->db, "select tag, score, mask from tag_scores where key = ?1 order by tag",
 				-1, &it->sc, NULL) != SQLITE_OK) ||
 	    (ds->extra_tables &&
-	     sqlite3_prepare_v2(ds->db, "select mode, sources, regions, epoch, seed from compositions where key = ?1",
+	     sqlite3_prepare_v2(ds->db, ds->version >= 5
+				? "select mode, sources, regions, epoch, seed, path from compositions where key = ?1"
+				: "select mode, sources, regions, epoch, seed, null from compositions where key = ?1",
 				-1, &it->cp, NULL) != SQLITE_OK)) {
 		int rc = db_err(ds, err, "read");
 		ts_ds_iter_free(it);
@@ -380,24 +383,9 @@ static int load_tags(struct ts_ds_iter *it, const char *key)
 		sqlite3_stmt *t = it->t;
 		const char *lemma = col_text(t, 2), *text = col_text(t, 3);
 		size_t ll = strlen(lemma) + 1, tl = strlen(text) + 1;
-		if (it->ntags == it->tags_cap) {
-			size_t nc = it->tags_cap ? it->tags_cap * 2 : 16;
-			struct ts_tag_row *nt = realloc(it->tags, nc * sizeof(*nt));
-			if (!nt)
-				return -1;
-			it->tags = nt;
-			it->tags_cap = nc;
-		}
-		if (used + ll + tl > it->tag_text_cap) {
-			size_t nc = it->tag_text_cap ? it->tag_text_cap : 1024;
-			while (nc < used + ll + tl)
-				nc *= 2;
-			char *nt = realloc(it->tag_text, nc);
-			if (!nt)
-				return -1;
-			it->tag_text = nt;
-			it->tag_text_cap = nc;
-		}
+		if (TS_ALLOC_GROW(it->tags, it->tags_cap, it->ntags + 1) ||
+		    TS_ALLOC_GROW(it->tag_text, it->tag_text_cap, used + ll + tl))
+			return -1;
 		memcpy(it->tag_text + used, lemma, ll);
 		memcpy(it->tag_text + used + ll, text, tl);
 		it->tags[it->ntags++] = (struct ts_tag_row){
@@ -428,17 +416,21 @@ static int load_comp(struct ts_ds_iter *it, const char *key)
 	if (sqlite3_step(it->cp) != SQLITE_ROW)
 		return 0;
 	const char *m = col_text(it->cp, 0), *s = col_text(it->cp, 1), *r = col_text(it->cp, 2);
-	size_t a = strlen(m) + 1, b = strlen(s) + 1, c = strlen(r) + 1;
-	char *t = realloc(it->comp_text, a + b + c);
+	const char *p = (const char *)sqlite3_column_text(it->cp, 5);
+	size_t a = strlen(m) + 1, b = strlen(s) + 1, c = strlen(r) + 1, d = p ? strlen(p) + 1 : 0;
+	char *t = realloc(it->comp_text, a + b + c + d);
 	if (!t)
 		return -1;
 	it->comp_text = t;
 	memcpy(t, m, a);
 	memcpy(t + a, s, b);
 	memcpy(t + a + b, r, c);
+	if (p)
+		memcpy(t + a + b + c, p, d);
 	it->comp = (struct ts_comp_row){ .mode = t, .sources_json = t + a, .regions_json = t + a + b,
 					 .epoch = sqlite3_column_int64(it->cp, 3),
-					 .seed = sqlite3_column_int64(it->cp, 4) };
+					 .seed = sqlite3_column_int64(it->cp, 4),
+					 .path = p ? t + a + b + c : NULL };
 	it->has_comp = 1;
 	return 0;
 }
@@ -456,24 +448,9 @@ static int load_scores(struct ts_ds_iter *it, const char *key)
 		const char *tag = col_text(it->sc, 0);
 		const char *mask = sqlite3_column_type(it->sc, 2) == SQLITE_NULL ? NULL : col_text(it->sc, 2);
 		size_t tl = strlen(tag) + 1, ml = mask ? strlen(mask) + 1 : 0;
-		if (it->nscores == it->scores_cap) {
-			size_t nc = it->scores_cap ? it->scores_cap * 2 : 16;
-			struct ts_score_row *n = realloc(it->scores, nc * sizeof(*n));
-			if (!n)
-				return -1;
-			it->scores = n;
-			it->scores_cap = nc;
-		}
-		if (used + tl + ml > it->score_text_cap) {
-			size_t nc = it->score_text_cap ? it->score_text_cap : 1024;
-			while (nc < used + tl + ml)
-				nc *= 2;
-			char *n = realloc(it->score_text, nc);
-			if (!n)
-				return -1;
-			it->score_text = n;
-			it->score_text_cap = nc;
-		}
+		if (TS_ALLOC_GROW(it->scores, it->scores_cap, it->nscores + 1) ||
+		    TS_ALLOC_GROW(it->score_text, it->score_text_cap, used + tl + ml))
+			return -1;
 		memcpy(it->score_text + used, tag, tl);
 		if (mask)
 			memcpy(it->score_text + used + tl, mask, ml);
@@ -507,18 +484,12 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 	sqlite3_bind_text(m, 1, col_text(q, 0), -1, SQLITE_TRANSIENT);
 	while (sqlite3_step(m) == SQLITE_ROW) {
 		if (n == it->cap) {
-			size_t nc = it->cap ? it->cap * 2 : 8;
-			void *a = realloc(it->mem, nc * sizeof(*it->mem));
-			if (a)
-				it->mem = a;
-			void *b = a ? realloc(it->names, nc * sizeof(*it->names)) : NULL;
-			if (b)
-				it->names = b;
-			void *c = b ? realloc(it->hashes, nc * sizeof(*it->hashes)) : NULL;
-			if (!a || !b || !c)
+			/* three parallel arrays of one capacity */
+			size_t c1 = it->cap, c2 = it->cap, c3 = it->cap;
+			if (TS_ALLOC_GROW(it->mem, c1, n + 1) || TS_ALLOC_GROW(it->names, c2, n + 1) ||
+			    TS_ALLOC_GROW(it->hashes, c3, n + 1))
 				return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-			it->hashes = c;
-			it->cap = nc;
+			it->cap = c1;
 		}
 		snprintf(it->names[n], sizeof(it->names[n]), "%s", col_text(m, 0));
 		snprintf(it->hashes[n], sizeof(it->hashes[n]), "%s", col_text(m, 3));

@@ -148,7 +148,8 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *   tags(key, shard, caption, idx, lemma, text, char_start, char_end,
  *        byte_start, byte_end, tok_start, tok_end, truncated, region)
  *   tag_scores(key, shard, tag, score, mask)         -- version 2
- *   compositions(key, shard, mode, sources, regions, epoch, seed)  -- version 2
+ *   compositions(key, shard, mode, sources, regions, epoch, seed,  -- version 2
+ *                path)                                            -- version 4
  */
 
 struct ts_catalog;
@@ -245,6 +246,7 @@ struct ts_comp_row {
 	const char *sources_json;   /* ["KEY_A", "KEY_B"] */
 	const char *regions_json;   /* per source its rectangle or weight */
 	long long epoch, seed;
+	const char *path;           /* "dct" or "pixels"; NULL before version 4 */
 };
 
 struct ts_sample_row {

@@ -293,6 +293,185 @@ assert sum(1 for t, _ in rows if t <= 14) >= 5
 PYEOF
 }
 
+# JPEG sources of the bundled photographs at --size S (ingest's own
+# encoder: the lossless path's case)
+photo_dataset() {  # dir size [ingest options...]
+	d=$1; s=$2; shift 2
+	[ -d "$d" ] || "$TESSERA" ingest -q --size "$s" "$@" tests/data/sample/photos -o "$d"
+}
+
+# For composites made by the DCT path: decoding gives, farther than one MCU
+# from the seam and from the two cut edges, exactly the decoded source's
+# pixel; the file is a baseline JPEG (SOF0) that Pillow and djpeg read;
+# the catalog's path column and KEY.json agree.  $3: the path every
+# composite must have, or "" to skip that check.
+check_dct() {  # outdir srcdir want_path
+	/usr/bin/python3 -c 'import PIL' 2>/dev/null || { echo "SKIPPED dct pixel check: Debian python3-pil not installed"; return 0; }
+	/usr/bin/python3 - "$1" "$2" "$3" <<'PYEOF' || return 1
+import glob, io, json, sqlite3, subprocess, sys, tarfile
+from PIL import Image
+out, src, want = sys.argv[1:4]
+def jpegs(d):
+    r = {}
+    for f in sorted(glob.glob(d + "/shards/*.tar")):
+        with tarfile.open(f) as tf:
+            for m in tf.getmembers():
+                if m.name.endswith((".jpg", ".json")):
+                    r[m.name] = tf.extractfile(m).read()
+    return r
+si, oi = jpegs(src), jpegs(out)
+db = sqlite3.connect(out + "/catalog.sqlite")
+n = 0
+for key, sources, path in db.execute("select key, sources, path from compositions"):
+    meta = json.loads(oi[key + ".json"])
+    assert meta["path"] == path, (key, meta["path"], path)
+    assert want == "" or path == want, (key, path, want)
+    if path != "dct":
+        continue
+    data = oi[key + ".jpg"]
+    # SOF0 (baseline) and no other frame type before the first scan
+    i, sof = 2, None
+    while i + 4 <= len(data) and data[i] == 0xFF and data[i + 1] != 0xDA:
+        if 0xC0 <= data[i + 1] <= 0xCF and data[i + 1] not in (0xC4, 0xC8, 0xCC):
+            sof = data[i + 1]
+        i += 2 + (data[i + 2] << 8 | data[i + 3])
+    assert sof == 0xC0, (key, sof)
+    ppm = subprocess.run(["djpeg", "-ppm"], input=data, capture_output=True)
+    assert ppm.returncode == 0 and ppm.stdout.startswith(b"P6") and not ppm.stderr, (key, ppm.stderr)
+    c = Image.open(io.BytesIO(data))
+    assert c.format == "JPEG" and not c.info.get("progressive") and not c.info.get("progression"), (key, c.info)
+    c = c.convert("RGB")
+    a, b = json.loads(sources)
+    A = Image.open(io.BytesIO(si[a + ".jpg"])).convert("RGB")
+    B = Image.open(io.BytesIO(si[b + ".jpg"])).convert("RGB")
+    S = c.size[0]
+    assert c.size == (S, S) == A.size == B.size, (key, c.size, A.size)
+    vertical = meta["axis"] == "vertical"
+    h1 = S // 2; a0 = (S - h1) // 2; b0 = (S - (S - h1)) // 2
+    mcu = 16 if Image.open(io.BytesIO(data)).layer[0][1:3] == (2, 2) else 8
+    cp, ap, bp = c.load(), A.load(), B.load()
+    checked = 0
+    for y in range(S):
+        for x in range(S):
+            u = y if vertical else x        # across the seam
+            if min(abs(u - h1), u, S - 1 - u) < mcu:
+                continue
+            if vertical:
+                s = ap[x, a0 + y] if y < h1 else bp[x, b0 + y - h1]
+            else:
+                s = ap[a0 + x, y] if x < h1 else bp[b0 + x - h1, y]
+            assert cp[x, y] == s, (key, x, y, cp[x, y], s)
+            checked += 1
+    assert checked >= S * (S - 4 * mcu), checked
+    n += 1
+assert want != "dct" or n > 0, "no composite on the dct path"
+PYEOF
+}
+
+dct_path() {
+	photo_dataset "$TMP/p256" 256 || return 1
+	for j in 1 2 4; do
+		"$TESSERA" compose -q --size 256 --rate 1 --seed 2 -j $j "$TMP/p256" -o "$TMP/d$j" || return 1
+	done
+	same_dataset "$TMP/d1" "$TMP/d2" && same_dataset "$TMP/d1" "$TMP/d4" || return 1
+	check_dct "$TMP/d1" "$TMP/p256" dct || return 1
+	"$TESSERA" compose -q --size 256 --rate 1 --seed 2 --axis horizontal "$TMP/p256" -o "$TMP/dh" || return 1
+	check_dct "$TMP/dh" "$TMP/p256" dct || return 1
+	# forced, or conditions that do not hold: the pixel path
+	"$TESSERA" compose --json --size 256 --rate 1 --seed 2 --no-dct "$TMP/p256" -o "$TMP/dn" > "$TMP/dn.json" || return 1
+	check_dct "$TMP/dn" "$TMP/p256" pixels || return 1
+	"$PY" - "$TMP/dn.json" <<'PYEOF' || return 1
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["dct"] == 0 and j["pixels"] == j["composites"] > 0, j
+PYEOF
+	"$TESSERA" compose -q --size 256 --rate 1 --quality 90 "$TMP/p256" -o "$TMP/dq" || return 1
+	check_dct "$TMP/dq" "$TMP/p256" pixels || return 1
+	# 224: 4:2:0 MCUs (16) do not divide the cut at 56; 4:4:4 ones (8) do
+	photo_dataset "$TMP/p224" 224 || return 1
+	"$TESSERA" compose -q --rate 1 "$TMP/p224" -o "$TMP/d224" || return 1
+	check_dct "$TMP/d224" "$TMP/p224" pixels || return 1
+	photo_dataset "$TMP/p444" 224 --subsampling 444 || return 1
+	"$TESSERA" compose -q --rate 1 --subsampling 444 "$TMP/p444" -o "$TMP/d444" || return 1
+	check_dct "$TMP/d444" "$TMP/p444" dct || return 1
+	"$TESSERA" compose -q --rate 1 "$TMP/p444" -o "$TMP/d444p" || return 1   # 420 asked for
+	check_dct "$TMP/d444p" "$TMP/p444" pixels
+}
+
+# A set mixing JPEGs the lossless path takes (baseline 4:2:0 q95, as
+# Pillow writes them too) with ones it does not (progressive, 4:4:4,
+# another quality), kept as they are by ingest, and one damaged after
+# ingest: each composite's path follows its two sources, the damaged one is
+# never used, and the summary counts both paths.
+dct_mixed() {
+	/usr/bin/python3 -c 'import PIL' 2>/dev/null || { echo "SKIPPED: Debian python3-pil not installed"; return 0; }
+	mkdir -p "$TMP/mx/in" || return 1
+	/usr/bin/python3 - "$TMP/mx/in" tests/data/sample/photos <<'PYEOF' || return 1
+import glob, sys
+from PIL import Image
+out, photos = sys.argv[1:3]
+files = sorted(glob.glob(photos + "/*.jpg"))[:12]
+kinds = ["ok"] * 8 + ["progressive", "444", "q80", "ok"]
+for i, (f, kind) in enumerate(zip(files, kinds)):
+    im = Image.open(f).convert("RGB")
+    s = min(im.size)
+    im = im.crop(((im.size[0] - s) // 2, (im.size[1] - s) // 2, (im.size[0] - s) // 2 + s, (im.size[1] - s) // 2 + s)).resize((256, 256))
+    kw = {"quality": 80 if kind == "q80" else 95, "subsampling": 0 if kind == "444" else 2,
+          "progressive": kind == "progressive"}
+    im.save("%s/%02d-%s.jpg" % (out, i, kind), **kw)
+    open("%s/%02d-%s.txt" % (out, i, kind), "w").write("Photo %d, %s.\n" % (i, kind))
+PYEOF
+	"$TESSERA" ingest -q --encode keep --size 256 "$TMP/mx/in" -o "$TMP/mx/ds" || return 1
+	# damage the entropy data of the last one (an "ok" file) in place
+	"$PY" - "$TMP/mx/ds" <<'PYEOF' || return 1
+import sqlite3, sys
+d = sys.argv[1]
+db = sqlite3.connect(d + "/catalog.sqlite")
+off, size = db.execute("select m.offset, m.size from members m join samples s using (key)"
+                       " where s.source like '%11-ok.jpg' and m.name like '%.jpg'").fetchone()
+with open(d + "/shards/000000.tar", "r+b") as f:
+    f.seek(off + size // 2)
+    f.write(b"\xff\x01" * 64)
+PYEOF
+	for j in 1 2; do
+		"$TESSERA" compose --json --size 256 --rate 2 -j $j "$TMP/mx/ds" -o "$TMP/mx/c$j" > "$TMP/mx/c$j.json" 2>/dev/null || return 1
+	done
+	same_dataset "$TMP/mx/c1" "$TMP/mx/c2" || return 1
+	check_dct "$TMP/mx/c1" "$TMP/mx/ds" "" || return 1
+	"$PY" - "$TMP/mx/c1" "$TMP/mx/ds" "$TMP/mx/c1.json" <<'PYEOF'
+import json, sqlite3, sys
+out, src, summ = sys.argv[1:4]
+kind = {k: s.rsplit("-", 1)[1].split(".")[0] for k, s in sqlite3.connect(src + "/catalog.sqlite").execute("select key, source from samples")}
+bad = [k for k, s in sqlite3.connect(src + "/catalog.sqlite").execute("select key, source from samples") if s.endswith("11-ok.jpg")][0]
+db = sqlite3.connect(out + "/catalog.sqlite")
+n = {"dct": 0, "pixels": 0}
+for sources, path in db.execute("select sources, path from compositions"):
+    a, b = json.loads(sources)
+    assert bad not in (a, b), (a, b)
+    want = "dct" if kind[a] == kind[b] == "ok" else "pixels"
+    assert path == want, (a, kind[a], b, kind[b], path)
+    n[path] += 1
+assert n["dct"] > 0 and n["pixels"] > 0, n
+rej = db.execute("select source, reason from rejects").fetchall()
+assert rej and all(r[0] == bad and r[1].startswith("image.") for r in rej), rej
+j = json.load(open(summ))
+assert (j["dct"], j["pixels"]) == (n["dct"], n["pixels"]), (j, n)
+PYEOF
+}
+
+dct_resume() {
+	photo_dataset "$TMP/p256" 256 || return 1
+	"$TESSERA" compose -q --size 256 --rate 1.5 --shard-samples 4 --seed 5 "$TMP/p256" -o "$TMP/dru" || return 1
+	for point in sample:9 shard-renamed:3 shard-committed:2; do
+		rm -rf "$TMP/drk"
+		TESSERA_CRASH_AT=$point "$TESSERA" compose -q --size 256 --rate 1.5 --shard-samples 4 --seed 5 "$TMP/p256" -o "$TMP/drk" 2>/dev/null
+		[ $? -ne 0 ] || { echo "$point: not killed"; return 1; }
+		"$TESSERA" compose -q --size 256 --rate 1.5 --shard-samples 4 --seed 5 "$TMP/p256" -o "$TMP/drk" || return 1
+		same_dataset "$TMP/dru" "$TMP/drk" || { echo "$point: differs"; return 1; }
+	done
+	[ "$(sqlite3 "$TMP/drk/catalog.sqlite" "select count(*) from compositions where path = 'dct'")" -gt 0 ]
+}
+
 if [ -z "$PY" ]; then
 	skip all "python3 not found"
 else
@@ -304,6 +483,9 @@ else
 	t budget budget
 	t short_long_and_rerun short_long_and_rerun
 	t resume resume
+	t dct_path dct_path
+	t dct_mixed dct_mixed
+	t dct_resume dct_resume
 	t errors_and_cli errors_and_cli
 fi
 finish

@@ -1,5 +1,6 @@
 /* test_base.c - the error model: every reason has a unique, stable name. */
 #include "t.h"
+#include "../../base/buf.h"
 #include "../../base/rng.h"
 #include "../../base/ts_error.h"
 #include "../../captions/caption.h"
@@ -101,6 +102,53 @@ static void rng_reference(void)
 	CHECKF(sum / 20000 > 0.48 && sum / 20000 < 0.52, "mean %f", sum / 20000);
 }
 
+/* growable arrays and byte buffers: contents kept across growth, the NUL
+ * after the bytes, the cap, overflow refused */
+static void buffers(void)
+{
+	int *a = NULL;
+	size_t alloc = 0;
+	for (size_t i = 0; i < 1000; i++) {
+		CHECK_EQ_INT(TS_ALLOC_GROW(a, alloc, i + 1), 0);
+		a[i] = (int)i * 3;
+	}
+	CHECK(alloc >= 1000 && alloc < 2048);
+	int ok = 1;
+	for (size_t i = 0; i < 1000; i++)
+		ok &= a[i] == (int)i * 3;
+	CHECK(ok);
+	int *keep = a;
+	CHECK_EQ_INT(ts_alloc_grow(&a, &alloc, SIZE_MAX / 2, sizeof(int)), TS_ERR_NOMEM);
+	CHECK(a == keep);
+	free(a);
+
+	struct ts_buf b = TS_BUF_INIT;
+	CHECK_EQ_INT(ts_buf_adds(&b, "tessera"), 0);
+	CHECK_EQ_INT(ts_buf_addch(&b, ' '), 0);
+	CHECK_EQ_INT(ts_buf_addf(&b, "%d:%s", 42, "x"), 0);
+	CHECK_EQ_STR(b.data, "tessera 42:x");
+	CHECK_EQ_INT((int)b.len, 12);
+	char big[600];
+	memset(big, 'q', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	CHECK_EQ_INT(ts_buf_addf(&b, "[%s]", big), 0);   /* longer than the stack copy */
+	CHECK_EQ_INT((int)b.len, 12 + 601);
+	CHECK(b.data[b.len] == '\0' && b.data[b.len - 1] == ']' && b.data[13] == 'q');
+	ts_buf_reset(&b);
+	CHECK(b.len == 0 && b.data[0] == '\0');
+	size_t n;
+	char *d = ts_buf_detach(&b, &n);
+	CHECK(d && n == 0 && d[0] == '\0' && b.data == NULL);
+	free(d);
+	struct ts_buf c = TS_BUF_INIT;
+	c.max = 8;
+	CHECK_EQ_INT(ts_buf_add(&c, "12345678", 8), 0);
+	CHECK_EQ_INT(ts_buf_addch(&c, '9'), TS_ERR_LIMIT);
+	CHECK_EQ_STR(c.data, "12345678");
+	ts_buf_release(&c);
+	CHECK(c.data == NULL && c.len == 0 && c.max == 8);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -109,6 +157,7 @@ int main(void)
 		{ "caption_check", caption_check },
 		{ "reasons_documented", reasons_documented },
 		{ "rng_reference", rng_reference },
+		{ "buffers", buffers },
 		{ NULL, NULL },
 	};
 	return t_run("base", cases);

@@ -1057,6 +1057,106 @@ static void resampler(void)
 	ts_image_release(&dst);
 }
 
+/* Center-crop decodes only what the output keeps (jpeg_region.c): on real
+ * JPEGs of every kind in the corpus (4:2:0, 4:2:2, 4:4:4, gray, baseline
+ * and progressive, from 300 px to tens of megapixels) the output bytes are
+ * those of decoding the whole image, and a file cut short or damaged fails
+ * with the reason the whole decode gives. */
+static void crop_decode_exact(void)
+{
+	char p[512], line[8192];
+	snprintf(p, sizeof(p), "%s/data/images/MANIFEST.jsonl", t_shared());
+	FILE *f = fopen(p, "r");
+	if (!f)
+		SKIP("../shared/data/images not found");
+	struct ts_pixctx *c = ts_pixctx_new(), *r = ts_pixctx_new();
+	struct ts_image full = { 0 }, out = { 0 };
+	int checked = 0, damaged = 0;
+	while (fgets(line, sizeof(line), f) && checked < 32) {
+		json_t *j = json_loads(line, 0, NULL);
+		const char *path = json_string_value(json_object_get(j, "path"));
+		const char *fmt = json_string_value(json_object_get(j, "format"));
+		const char *dec = json_string_value(json_object_get(j, "decodes"));
+		long long w = json_integer_value(json_object_get(j, "w")), h = json_integer_value(json_object_get(j, "h"));
+		size_t n = 0;
+		uint8_t *d = path && fmt && !strcmp(fmt, "JPEG") && dec && !strcmp(dec, "ok") && w != h &&
+			     w * h <= 12000000 ? t_shared_img(path + strlen("images/"), &n) : NULL;
+		json_decref(j);
+		if (!d)
+			continue;
+		static const int sizes[] = { 224, 97 };
+		for (int k = 0; k < 2; k++) {
+			struct ts_process_opts o = { .resize = TS_RESIZE_CENTER_CROP, .size = sizes[k],
+						     .encode = TS_ENCODE_PNG, .quality = 95 };
+			struct ts_processed pr;
+			struct ts_image_info info;
+			struct ts_resize_plan plan;
+			struct ts_err e = TS_ERR_INIT, e2 = TS_ERR_INIT;
+			int rc = ts_process_image(c, d, n, &o, &pr, &e);
+			/* the reference: the whole image decoded, then the plan */
+			int rr = ts_decode(r, d, n, 0, 1, 1, &full, &info, &e2);
+			if (rr == 0) {
+				int ow = info.orientation >= 5 ? info.height : info.width;
+				int oh = info.orientation >= 5 ? info.width : info.height;
+				ts_resize_plan(TS_RESIZE_CENTER_CROP, sizes[k], ow, oh, &plan);
+				rr = ts_decode(r, d, n, 0, plan.scaled_w, plan.scaled_h, &full, &info, &e2);
+			}
+			if (rr == 0)
+				rr = ts_apply_plan(&full, &plan, &out, &e2);
+			CHECKF(rc == 0 && rr == 0, "%s: %s / %s", path, e.msg, e2.msg);
+			if (rc || rr)
+				continue;
+			CHECKF(pr.width == out.width && pr.height == out.height, "%s: %dx%d, want %dx%d", path,
+			       pr.width, pr.height, out.width, out.height);
+			const uint8_t *enc;
+			size_t elen;
+			CHECK(ts_encode(r, &out, TS_FMT_PNG, 95, &enc, &elen, &e2) == 0);
+			CHECKF(pr.len == elen && !memcmp(pr.data, enc, elen), "%s at %d: the output differs from a whole decode's",
+			       path, sizes[k]);
+		}
+		/* cut short, and entropy data overwritten, in the part the crop
+		 * cuts away (the end of the file: the last rows) */
+		if (damaged < 8 && n > 4096) {
+			size_t cuts[2] = { n * 9 / 10, n - 2 };
+			for (int k = 0; k < 2; k++) {
+				struct ts_process_opts o = { .resize = TS_RESIZE_CENTER_CROP, .size = 224,
+							     .encode = TS_ENCODE_JPEG, .quality = 95 };
+				struct ts_processed pr;
+				struct ts_image_info info;
+				struct ts_err e = TS_ERR_INIT, e2 = TS_ERR_INIT;
+				int rc = ts_process_image(c, d, cuts[k], &o, &pr, &e);
+				int rr = ts_decode(r, d, cuts[k], 0, 224, 224, &full, &info, &e2);
+				CHECKF(rr != 0 && rc != 0 && e.reason == e2.reason, "%s cut at %zu of %zu: %d '%s', whole decode %d '%s'",
+				       path, cuts[k], n, rc, e.msg, rr, e2.msg);
+			}
+			uint8_t *bad = malloc(n);
+			if (bad) {
+				memcpy(bad, d, n);
+				memset(bad + n * 19 / 20, 0xa5, n / 100);
+				struct ts_process_opts o = { .resize = TS_RESIZE_CENTER_CROP, .size = 224,
+							     .encode = TS_ENCODE_JPEG, .quality = 95 };
+				struct ts_processed pr;
+				struct ts_image_info info;
+				struct ts_err e = TS_ERR_INIT, e2 = TS_ERR_INIT;
+				int rc = ts_process_image(c, bad, n, &o, &pr, &e);
+				int rr = ts_decode(r, bad, n, 0, 224, 224, &full, &info, &e2);
+				CHECKF((rc == 0) == (rr == 0) && (rc == 0 || e.reason == e2.reason),
+				       "%s damaged: %d '%s', whole decode %d '%s'", path, rc, e.msg, rr, e2.msg);
+				free(bad);
+			}
+			damaged++;
+		}
+		free(d);
+		checked++;
+	}
+	fclose(f);
+	CHECKF(checked >= 20, "%d files", checked);
+	ts_image_release(&full);
+	ts_image_release(&out);
+	ts_pixctx_free(c);
+	ts_pixctx_free(r);
+}
+
 /* One rasteriser for region masks: a CutMix frame less its box, and a
  * rectangle clipped at the map's edges, against pixels counted by hand. */
 static void region_fill(void)
@@ -1105,6 +1205,7 @@ int main(void)
 		{ "threads", threads },
 		{ "encoders", encoders },
 		{ "resampler", resampler },
+		{ "crop_decode_exact", crop_decode_exact },
 		{ "region_fill", region_fill },
 		{ NULL, NULL },
 	};

@@ -10,6 +10,7 @@
 
 #include "../../captions/merge.h"
 #include "../../compose/compose.h"
+#include "t_img.h"
 
 /* An S x S image whose four quadrants have distinct colours. */
 static void blocks(struct ts_image *img, int s, uint8_t base)
@@ -346,6 +347,150 @@ done:
 	ts_image_release(&out);
 }
 
+/* ts_fit_window gives exactly the pixels of ts_fit_square's frame in its
+ * window, on real files of every kind (JPEG baseline, progressive, gray,
+ * EXIF-rotated, larger and smaller than the frame; PNG; WebP). */
+static void fit_window_exact(void)
+{
+	static const char *const files[] = {
+		"pillow-tests/hopper.jpg", "opencv-samples/left01.jpg", "pillow-tests/orientation_rectangle.jpg",
+		"mate-backgrounds/Elephants_5640x3172.jpg", "pillow-tests/hopper.png", "pillow-tests/hopper.webp",
+		"pillow-tests/pil_sample_cmyk.jpg", "desktop-base/fullscreenpreview.jpg", "pillow-tests/hopper_16bit_qtables.jpg",
+	};
+	static const int sizes[] = { 224, 256, 97, 640 };
+	struct ts_pixctx *c = ts_pixctx_new();
+	struct ts_image full = { 0 }, win = { 0 };
+	int done = 0;
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		size_t n;
+		uint8_t *d = t_shared_img(files[f], &n);
+		if (!d)
+			continue;
+		for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+			for (int stretch = 0; stretch < 2; stretch++) {
+				int S = sizes[k];
+				struct ts_err e = TS_ERR_INIT;
+				int rc = ts_fit_square(c, d, n, S, stretch, 0, &full, &e);
+				CHECKF(rc == 0, "%s: %s", files[f], e.msg);
+				if (rc)
+					continue;
+				/* the two halves windows of both axes, and a small odd one */
+				int wins[5][4] = { { 0, (S - S / 2) / 2, S, S / 2 }, { 0, S / 4, S, S - S / 2 },
+						   { (S - S / 2) / 2, 0, S / 2, S }, { S / 4, 0, S - S / 2, S },
+						   { S / 3, S / 5, S / 7 + 1, S / 3 } };
+				for (int w = 0; w < 5; w++) {
+					int *r = wins[w];
+					memset(win.pixels ? win.pixels : (uint8_t *)"", 0, win.pixels ? win.cap : 0);
+					rc = ts_fit_window(c, d, n, S, stretch, 0, r[0], r[1], r[2], r[3], &win, 0, 0, &e);
+					CHECKF(rc == 0 && win.width == S && win.height == S, "%s: %s", files[f], e.msg);
+					if (rc)
+						continue;
+					int bad = 0;
+					for (int y = 0; y < r[3] && !bad; y++)
+						bad = memcmp(win.pixels + (size_t)y * S * 3,
+							     full.pixels + ((size_t)(r[1] + y) * S + r[0]) * 3, (size_t)r[2] * 3) != 0;
+					CHECKF(!bad, "%s at %d (stretch %d): window %d,%d %dx%d differs from the whole frame",
+					       files[f], S, stretch, r[0], r[1], r[2], r[3]);
+				}
+				done++;
+			}
+		}
+		free(d);
+	}
+	if (!done)
+		SKIP("../shared/data/images not found");
+	ts_image_release(&full);
+	ts_image_release(&win);
+	ts_pixctx_free(c);
+}
+
+/* A photo-like S x S test image: smooth gradients plus texture. */
+static void photo(struct ts_image *img, int s, int seed)
+{
+	img->width = img->height = s;
+	img->pixels = malloc((size_t)s * s * 3);
+	img->cap = (size_t)s * s * 3;
+	for (int y = 0; y < s; y++)
+		for (int x = 0; x < s; x++) {
+			uint8_t *p = img->pixels + ((size_t)y * s + x) * 3;
+			p[0] = (uint8_t)(x * 255 / s + seed * 40);
+			p[1] = (uint8_t)(y * 255 / s + ((x * 7 + y * 13 + seed) % 23) * 3);
+			p[2] = (uint8_t)(128 + 100 * sin((x + seed * 17) * 0.11) * cos(y * 0.07));
+		}
+}
+
+/* ts_halves_dct: taken exactly when its conditions hold; the composite
+ * decodes to the sources' pixels away from the seam and the cut edges. */
+static void halves_dct(void)
+{
+	struct ts_pixctx *c = ts_pixctx_new();
+	struct ts_image a = { 0 }, b = { 0 }, da = { 0 }, db = { 0 }, dc = { 0 };
+	struct ts_image_info info;
+	struct ts_err e = TS_ERR_INIT;
+	const uint8_t *enc, *out;
+	size_t n, alen, blen, olen;
+	const char *why;
+	struct { int s, ss, qa, qb, vertical, want; } cases[] = {
+		{ 256, 420, 95, 95, 1, 0 }, { 256, 420, 95, 95, 0, 0 }, { 224, 444, 95, 95, 1, 0 },
+		{ 224, 420, 95, 95, 1, TS_DCT_FALLBACK }, { 256, 420, 95, 90, 1, TS_DCT_FALLBACK },
+		{ 128, 444, 80, 80, 0, 0 }, { 65, 420, 95, 95, 1, 0 }, { 100, 444, 95, 95, 1, TS_DCT_FALLBACK },
+	};
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		int S = cases[k].s;
+		photo(&a, S, 1);
+		photo(&b, S, 2);
+		ts_pixctx_set_subsampling(c, cases[k].ss);
+		CHECK(ts_encode(c, &a, TS_FMT_JPEG, cases[k].qa, &enc, &n, &e) == 0);
+		uint8_t *ja = malloc(n);
+		memcpy(ja, enc, n);
+		alen = n;
+		CHECK(ts_encode(c, &b, TS_FMT_JPEG, cases[k].qb, &enc, &n, &e) == 0);
+		uint8_t *jb = malloc(n);
+		memcpy(jb, enc, n);
+		blen = n;
+		int rc = ts_halves_dct(c, ja, alen, jb, blen, S, cases[k].vertical, cases[k].qa, cases[k].ss, &out, &olen, &why);
+		CHECKF(rc == cases[k].want, "case %zu (S %d, %d, q %d/%d): %d, want %d (%s)", k, S, cases[k].ss,
+		       cases[k].qa, cases[k].qb, rc, cases[k].want, why ? why : "");
+		if (rc == 0) {
+			uint8_t *jc = malloc(olen);
+			memcpy(jc, out, olen);
+			CHECK(ts_decode(c, ja, alen, 0, 0, 0, &da, &info, &e) == 0);
+			CHECK(ts_decode(c, jb, blen, 0, 0, 0, &db, &info, &e) == 0);
+			CHECKF(ts_decode(c, jc, olen, 0, 0, 0, &dc, &info, &e) == 0, "%s", e.msg);
+			int h1 = S / 2, a0 = (S - h1) / 2, b0 = (S - (S - h1)) / 2, mcu = cases[k].ss == 420 ? 16 : 8;
+			int bad = 0, diffs = 0;
+			for (int y = 0; y < S; y++)
+				for (int x = 0; x < S; x++) {
+					int u = cases[k].vertical ? y : x;
+					int near = abs(u - h1) < mcu || u < mcu || S - 1 - u < mcu;
+					const uint8_t *src = cases[k].vertical
+						? (y < h1 ? px(&da, x, a0 + y) : px(&db, x, b0 + y - h1))
+						: (x < h1 ? px(&da, a0 + x, y) : px(&db, b0 + x - h1, y));
+					int same = !memcmp(px(&dc, x, y), src, 3);
+					bad += !near && !same;
+					diffs += !same;
+				}
+			CHECKF(bad == 0, "case %zu: %d pixels away from the seam differ from the source", k, bad);
+			/* and the luma is exact everywhere: 4:4:4 has no chroma
+			 * upsampling, so every pixel is the source's */
+			if (cases[k].ss == 444)
+				CHECKF(diffs == 0, "case %zu: %d pixels differ (4:4:4)", k, diffs);
+			/* cut short: the pixel path's business */
+			CHECK(ts_halves_dct(c, ja, alen * 2 / 3, jb, blen, S, 1, cases[k].qa, cases[k].ss, &out, &olen,
+					    &why) == TS_DCT_FALLBACK);
+			free(jc);
+		}
+		free(ja);
+		free(jb);
+		ts_image_release(&a);
+		ts_image_release(&b);
+	}
+	ts_image_release(&da);
+	ts_image_release(&db);
+	ts_image_release(&dc);
+	ts_pixctx_free(c);
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -354,6 +499,8 @@ int main(void)
 		{ "grid_and_box", grid_and_box },
 		{ "caption_rule", caption_rule },
 		{ "real_captions", real_captions },
+		{ "fit_window_exact", fit_window_exact },
+		{ "halves_dct", halves_dct },
 		{ NULL, NULL },
 	};
 	return t_run("composite", cases);

@@ -908,7 +908,7 @@ static void catalog_basics(void)
 	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
 	if (!cat)
 		return;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 4);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 5);
 	text(db, "pragma journal_mode", v, sizeof(v));
 	CHECK_EQ_STR(v, "wal");
 	CHECK_EQ_INT(count(db, "select count(*) from sqlite_master where type = 'table' and name in"
@@ -1103,9 +1103,9 @@ static void catalog_bad_files(void)
 
 	/* a newer schema version is refused */
 	snprintf(db, sizeof(db), "%s/newer.sqlite", d);
-	CHECK(exec_sql(db, "pragma user_version = 5; create table meta(name, value)") == 0);
+	CHECK(exec_sql(db, "pragma user_version = 6; create table meta(name, value)") == 0);
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), TS_ERR_UNSUPPORTED);
-	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 5"), "%s", e.msg);
+	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 6"), "%s", e.msg);
 
 	/* a version 1 catalog (before the caption columns) is upgraded in place,
 	 * its rows kept */
@@ -1129,12 +1129,42 @@ static void catalog_bad_files(void)
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
 	ts_catalog_close(cat);
 	cat = NULL;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 4);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 5);
 	CHECK_EQ_INT(count(db, "select count(*) from samples where caption = 'A dog.' and tokens is null"
 			   " and short_caption is null and split_rule is null and path is null"
 			   " and meta is null and source_format is null and fixes is null"), 1);
 	CHECK_EQ_INT(count(db, "select count(*) from pragma_table_info('rejects')"
 			   " where name in ('path', 'detail')"), 2);
+	CHECK_EQ_INT(count(db, "select count(*) from pragma_table_info('compositions') where name = 'path'"), 1);
+
+	/* a version 3 catalog with compositions (before their path column):
+	 * the column is added, the rows kept with no path */
+	snprintf(db, sizeof(db), "%s/v3.sqlite", d);
+	CHECK(exec_sql(db, "create table meta(name text primary key, value text);"
+		       " create table runs(id integer primary key, command text, version text,"
+		       " options text, started text, ended text, status text, summary text);"
+		       " create table shards(idx integer primary key, name text unique,"
+		       " samples integer, bytes integer, hash text, complete integer,"
+		       " first_record integer, end_record integer);"
+		       " create table samples(key text primary key, record integer unique,"
+		       " shard integer, width integer, height integer, orig_width integer,"
+		       " orig_height integer, format text, content_hash text, image_hash text,"
+		       " source text, caption text, captions text, tokens integer,"
+		       " short_caption text, short_tokens integer, split_rule text,"
+		       " split_fallback text, path text, meta text);"
+		       " create table members(key text, shard integer, name text,"
+		       " offset integer, size integer, hash text, primary key(key, name));"
+		       " create table rejects(record integer, source text, stage text,"
+		       " reason text, message text, path text, detail text);"
+		       " create table compositions(key text primary key, shard integer, mode text,"
+		       " sources text, regions text, epoch integer, seed integer);"
+		       " insert into compositions values('000000000', 0, 'halves', '[]', '[]', 0, 7);"
+		       " pragma user_version = 3") == 0);
+	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
+	ts_catalog_close(cat);
+	cat = NULL;
+	CHECK_EQ_INT(count(db, "pragma user_version"), 5);
+	CHECK_EQ_INT(count(db, "select count(*) from compositions where seed = 7 and path is null"), 1);
 
 	/* somebody else's SQLite database */
 	snprintf(db, sizeof(db), "%s/other.sqlite", d);
