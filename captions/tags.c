@@ -116,7 +116,22 @@ const char *const ts_tag_scene_words[] = {
 	"image", "photo", "picture", "view", "background", "side", "front",
 	/* the photograph's own words: how it was taken, not what it shows */
 	"photograph", "shot", "closeup", "close-up", "frame", "backdrop", "foreground", "scene",
-	"composition", "perspective", "lighting", "viewer", "focus", NULL,
+	"composition", "perspective", "lighting", "viewer", "focus", "medium", "subject", "setting",
+	"focal_point", "center_stage", "element", "aesthetic", "atmosphere", "ambiance", "effect",
+	/* how a thing looks, not a thing: its colour, surface, form or style
+	 * as a noun ("hues of red", "a floral pattern", "a bold font", "rustic
+	 * charm", "a touch of green") */
+	"color", "colour", "hue", "tint", "texture", "pattern", "design", "font", "typeface", "style",
+	"appearance", "charm", "touch", NULL,
+};
+
+/* Places within a thing: where something is on it or in it, not a thing
+ * of its own, when the phrase says so: after a possessive ("its base",
+ * "the pole's base", "her top row") or after "in"/"at" ("in the middle of
+ * the road", "at the center of the bag", "in the bottom right corner") */
+static const char *const place_words[] = {
+	"top", "bottom", "center", "centre", "middle", "midst", "corner", "base", "rear", "edge", "end",
+	"interior", "exterior", "front_end", "rear_end", NULL,
 };
 
 const char *ts_tag_stopword(size_t i)
@@ -200,6 +215,7 @@ struct word {
 	int capital;                /* begins with an upper-case letter */
 	int stop_after;             /* a full stop, '!' or '?' right after */
 	int in_name;                /* one of two or more capitalised words in a row */
+	int noun;                   /* a noun by its place ("a soda can,") */
 };
 
 static int is_word_cp(utf8proc_int32_t cp)
@@ -359,6 +375,30 @@ static int adjective_led(const struct ts_wordnet *wn, const char *w)
 	return a > 2 * nn;
 }
 
+/* Is the noun lemma, words [first, last], a place within the thing the
+ * phrase names (see place_words)?  Adjectives and modifiers between
+ * ("the bottom right corner") are passed over. */
+static int place_within(const char *lemma, const struct word *ws, size_t first)
+{
+	int place = 0;
+	for (int i = 0; place_words[i] && !place; i++)
+		place = !strcmp(place_words[i], lemma);
+	if (!place)
+		return 0;
+	size_t j = first;
+	for (int k = 0; k < 3 && j > 0 && !ws[j - 1].punct_after && (ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD); k++)
+		j--;
+	if (j == 0 || ws[j - 1].punct_after)
+		return 0;
+	const struct word *b = &ws[j - 1];
+	/* a possessive: "its", or the "s" of "the pole's" */
+	if (b->c == C_POSS || (b->c == C_STOP && !strcmp(b->low, "s") && j >= 2 && ws[j - 2].punct_after))
+		return 1;
+	if (b->c == C_DET && j >= 2 && !ws[j - 2].punct_after)
+		b = &ws[j - 2];
+	return !strcmp(b->low, "in") || !strcmp(b->low, "at");
+}
+
 static int is_scene(const char *lemma)
 {
 	for (int i = 0; ts_tag_scene_words[i]; i++)
@@ -380,7 +420,16 @@ static int visible(const struct ts_tagger *t, const char *lemma, const struct wo
 	if (c >= 0.3 || c < 0)          /* < 0: not in WordNet, a noun by its place */
 		return 1;
 	int of_next = last + 1 < nw && !ws[last].punct_after && !strcmp(ws[last + 1].low, "of");
-	return !of_next && ts_wordnet_perceptible(t->wn, lemma) >= 0.5;
+	return !of_next && ts_wordnet_perceptible(t->wn, lemma) >= 0.6;
+}
+
+/* Is word j (a noun) the last of a noun phrase a preposition opened, with
+ * colour words between ("with red maple")? */
+static int after_prep(const struct word *ws, size_t j)
+{
+	while (j > 0 && ws[j - 1].c == C_MOD && !ws[j - 1].punct_after)
+		j--;
+	return j >= 1 && ws[j - 1].c == C_PREP && !ws[j - 1].punct_after;
 }
 
 /* Does word i, ending in -s after a singular noun, read as that noun's verb
@@ -397,7 +446,7 @@ static int agreeing_verb(const struct ts_wordnet *wn, const struct word *ws, siz
 	 * a preposition ("with price tags") */
 	if (!ts_wordnet_morphy(wn, ws[i - 1].low, TS_POS_NOUN, pl, sizeof(pl)) || strcmp(pl, ws[i - 1].low))
 		return 0;
-	if (i >= 2 && ws[i - 2].c == C_PREP && !ws[i - 2].punct_after)
+	if (after_prep(ws, i - 1))
 		return 0;
 	if (i + 1 < nw && !ws[i].punct_after && ws[i + 1].c == C_OPEN)
 		return 0;
@@ -443,6 +492,14 @@ static int bare_after_singular(const struct ts_wordnet *wn, const struct word *w
 	return 1;
 }
 
+/* Does the noun lemma name people or animals ("a crowd of people", "a
+ * herd of cows": such a collection is seen as one)? */
+static int animate(const struct ts_wordnet *wn, const char *lemma)
+{
+	int lf = ts_wordnet_main_lexfile(wn, lemma);
+	return lf == 5 || lf == 18 || !strcmp(lemma, "people") || !strcmp(lemma, "folk");
+}
+
 struct cand {
 	size_t first, last;        /* words [first, last] */
 	char lemma[96];            /* WordNet form, '_' between words */
@@ -454,19 +511,28 @@ struct cand {
  * when it only makes a candidate compound, 0 when it is a material or
  * mostly an adjective (neither).  By the lexicographer file of its main
  * sense. */
-static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const struct cand *c)
+static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const struct cand *c,
+			 const struct cand *head)
 {
 	if (c->first != c->last || adjective_led(t->wn, ws[c->first].low))
 		return 0;
+	/* an age or sex before a person or an animal describes it ("adult
+	 * zebra", "female hiker", "male cheerleader") */
+	if (head && animate(t->wn, head->lemma) && animate(t->wn, c->lemma) &&
+	    ts_wordnet_has(t->wn, ws[c->first].low, TS_POS_ADJ))
+		return 0;
 	switch (ts_wordnet_main_lexfile(t->wn, c->lemma)) {
+	case 3:     /* noun.Tops: food, animal, plant as such ("food items") */
 	case 5:     /* noun.animal */
 	case 6:     /* noun.artifact */
 	case 8:     /* noun.body */
-	case 13:    /* noun.food */
 	case 15:    /* noun.location */
 	case 17:    /* noun.object */
-	case 20:    /* noun.plant */
 		return 2;
+	case 13:    /* noun.food and noun.plant say what the head is made of or
+		     * which kind it is ("sauce bowl", "parsley sprig", "lotus
+		     * flower") */
+	case 20:
 	case 4:     /* noun.act */
 	case 10:    /* noun.communication */
 		return 1;
@@ -503,6 +569,22 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			caps += (size_t)ws[i].capital;
 		}
 	int names = caps * 4 < opens * 3;
+	/* "can" ending a noun phrase a determiner opened is the thing ("a
+	 * Coca-Cola can,", "the trash can is"), not the auxiliary */
+	for (size_t i = 1; i < nw; i++) {
+		if (strcmp(ws[i].low, "can") || ws[i - 1].punct_after)
+			continue;
+		size_t j = i;
+		while (j > 0 && (ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD) && !ws[j - 1].punct_after)
+			j--;
+		enum cls nx = i + 1 == nw || ws[i].punct_after ? C_PUNCT : ws[i + 1].c;
+		if (j < i && j > 0 && !ws[j - 1].punct_after &&
+		    (ws[j - 1].c == C_DET || ws[j - 1].c == C_POSS || ws[j - 1].c == C_NUM) &&
+		    (nx == C_PUNCT || nx == C_PREP || nx == C_CONJ || nx == C_AUX)) {
+			ws[i].c = C_OPEN;
+			ws[i].noun = 1;
+		}
+	}
 	/* two or more capitalised words in a row are one name, wherever they
 	 * stand ("a Hello Kitty phone", "the Rite Aid pharmacy", "Seth
 	 * Macfarlane"): no tags */
@@ -543,11 +625,15 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			continue;
 		}
 		if (w->c != C_OPEN && w->c != C_MOD) {
-			np_open = w->c == C_DET || w->c == C_NUM || w->c == C_POSS;
+			/* "that" or "which" right after a noun begins a clause about
+			 * it: what follows is its verb ("lines that form a pattern") */
+			int rel = i > 0 && !ws[i - 1].punct_after && prev_cls == C_OPEN && prev_pos == P_N &&
+				  (!strcmp(w->low, "that") || !strcmp(w->low, "which"));
+			np_open = !rel && (w->c == C_DET || w->c == C_NUM || w->c == C_POSS);
 			noun_before_conj = w->c == C_CONJ &&
 					   ((prev_cls == C_OPEN && prev_pos == P_N && nc > 0 && cs[nc - 1].last == i - 1) ||
 					    (prev_cls == C_CONJ && noun_before_conj));
-			prev_cls = (int)w->c;
+			prev_cls = rel ? C_PRON : (int)w->c;
 			prev_pos = P_NONE;
 			i++;
 			continue;
@@ -612,14 +698,16 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 				snprintf(last, sizeof(last), "%s", key);
 			}
 			/* led by an adjective, the compound is its head noun ("young
-			 * man" is a man) */
-			if (adjective_led(wn, ws[i].low))
+			 * man" is a man); not when an -ing word leads it ("dining
+			 * table", "living room") */
+			if (adjective_led(wn, ws[i].low) && !ends_with(ws[i].low, "ing"))
 				continue;
 			/* a compound that is not a thing to see, or whose last word is
 			 * its first noun's verb ("cat sleeps" is not the catnap), does
-			 * not swallow its words: they are taken one by one */
-			if (agreeing_verb(wn, ws, i + k - 1, nw) ||
-			    (is_scene(last) ? !t->o.keep_scene_words : !visible(t, last, ws, i + k - 1, nw)))
+			 * not swallow its words: they are taken one by one; a scene
+			 * compound does, and goes with the scene words ("takes center
+			 * stage", "the focal point") */
+			if (agreeing_verb(wn, ws, i + k - 1, nw) || (!is_scene(last) && !visible(t, last, ws, i + k - 1, nw)))
 				continue;
 			struct cand *c = &cs[nc++];
 			c->first = i;
@@ -680,8 +768,11 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			s[P_V] *= 2;
 		} else if (prev_cls == C_CONJ && noun_before_conj && !adjective_led(wn, w->low)) {
 			/* "a jacket and pants", "buttons, dials, and knobs": the same
-			 * kind as before "and" or the comma, unless mostly an adjective */
-			s[P_N] *= 3;
+			 * kind as before "and" or the comma, unless mostly an adjective,
+			 * or a bare word after the comma that a preposition follows: a
+			 * participle opening a phrase (", set against a backdrop") */
+			if (!(ws[i - 1].comma_after && i + 1 < nw && !w->punct_after && ws[i + 1].c == C_PREP))
+				s[P_N] *= 3;
 		} else if (prev_cls == C_AUX) {
 			if (ends_with(w->low, "ing") || ends_with(w->low, "ed"))
 				s[P_N] *= 0.05;
@@ -691,11 +782,26 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			 * and only adjectives since has its noun still to come */
 			s[P_V] *= np_open ? 0.01 : 0.05;
 		} else if (prev_cls == C_OPEN && prev_pos == P_V) {
-			/* the object of the verb before ("enjoying drinks") */
+			/* the object of the verb before ("enjoying drinks"); an
+			 * adverb ending the phrase ("pulled back,") */
 			s[P_N] *= 3;
 			s[P_V] *= 0.3;
+			if (i + 1 == nw || w->punct_after || ws[i + 1].c == C_CONJ)
+				s[P_R] *= 3;
+			/* an -ing word after a verb is its complement ("seen
+			 * standing", "is seen snorkeling") */
+			if (ends_with(w->low, "ing"))
+				s[P_N] *= 0.05;
+		} else if (prev_cls == C_OPEN && prev_pos == P_R) {
+			/* after an adverb, an adjective or a verb ("slightly open",
+			 * "waves that gently lap") */
+			s[P_N] *= 0.1;
 		} else if (prev_cls == C_OPEN && prev_pos == P_N) {
 			s[P_V] *= agreeing_verb(wn, ws, i, nw) ? 8 : bare_after_singular(wn, ws, i) ? 0.1 : 2;
+			/* an -s form ending the object of a preposition is its plural
+			 * noun, not a verb ("with red maple leaves,") */
+			if (ends_with(w->low, "s") && after_prep(ws, i - 1) && (i + 1 == nw || w->punct_after))
+				s[P_V] *= 0.01;
 		}
 		/* an -ing word that is a noun in its own right ("building",
 		 * "clothing"), not only a verb form */
@@ -728,22 +834,32 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		/* before a colour word, an adjective ("a lush green", "glossy red") */
 		if (!end && next == C_MOD && s[P_A] > 0)
 			s[P_N] *= 0.1;
+		if (w->noun && s[P_N] > 0)
+			s[P_V] = s[P_A] = s[P_R] = 0;
 		int best = P_NONE;
 		for (int p = 0; p < 4; p++)
 			if (s[p] > 0 && (best == P_NONE || s[p] > s[best]))
 				best = p;
 		/* a past participle right before a noun describes it ("fallen
-		 * leaves", "parked cars") */
-		if (best == P_V && !end && ws[i + 1].c == C_OPEN && !ends_with(w->low, "s") &&
+		 * leaves", "parked cars"); not after an auxiliary, where it is
+		 * the verb ("can be seen standing") */
+		if (best == P_V && !end && ws[i + 1].c == C_OPEN && !ends_with(w->low, "s") && prev_cls != C_AUX &&
 		    !ends_with(w->low, "ing") && ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) &&
 		    strcmp(lx, w->low) && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)))
 			best = P_A;
 		/* a word WordNet does not have at all, where a noun phrase still
 		 * needs its noun ("a biker", "the Dreamliner"): a noun, its plural
 		 * -s dropped; not a hyphenated one, which is a made-up modifier
-		 * ("a high-angle shot", "a fair-skinned man") */
+		 * ("a high-angle shot", "a fair-skinned man") unless a verb
+		 * follows it, or a word that is no word of a noun phrase ("a gold
+		 * rolls-royce parked") */
 		size_t wl = strlen(w->low);
-		if (best == P_NONE && np_open && wl >= 3 && isalpha((unsigned char)w->low[0]) && !strchr(w->low, '-') &&
+		char nx[MAXW];
+		int hyphen_ok = !strchr(w->low, '-') ||
+				(!w->comma_after && (end || (ws[i + 1].c != C_OPEN && ws[i + 1].c != C_MOD) ||
+						     (ws[i + 1].c == C_OPEN && !ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, nx, sizeof(nx)) &&
+						      ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_VERB, nx, sizeof(nx)) && strcmp(nx, ws[i + 1].low))));
+		if (best == P_NONE && np_open && wl >= 3 && isalpha((unsigned char)w->low[0]) && hyphen_ok &&
 		    !ts_wordnet_has(wn, w->low, TS_POS_VERB) && !ts_wordnet_has(wn, w->low, TS_POS_ADJ)) {
 			snprintf(ln, sizeof(ln), "%s", w->low);
 			if (wl > 3 && ln[wl - 1] == 's' && ln[wl - 2] != 's')
@@ -775,6 +891,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		struct cand *c = &cs[k];
 		int scene = is_scene(c->lemma);
 		ok[k] = scene ? t->o.keep_scene_words : visible(t, c->lemma, ws, c->last, nw);
+		if (ok[k] && !t->o.keep_scene_words && place_within(c->lemma, ws, c->first))
+			ok[k] = 0;
 	}
 	size_t keep = 0;
 	for (size_t k = 0; k < nc; k++) {
@@ -787,13 +905,24 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		    !ws[c->last].punct_after && !ok[k + 1]) {
 			char al[MAXW];
 			double a = pos_score(wn, ws[c->last].low, TS_POS_ADJ, al, sizeof(al));
-			if (a > 0 && a >= pos_score(wn, ws[c->last].low, TS_POS_NOUN, al, sizeof(al)))
+			double nn = pos_score(wn, ws[c->last].low, TS_POS_NOUN, al, sizeof(al));
+			if (a > 0 && a >= nn)
+				continue;
+			/* or a word WordNet lacks, a noun only by its place ("a bokeh
+			 * effect") */
+			if (nn == 0)
 				continue;
 		}
 		int of_next = c->last + 1 < nw && !ws[c->last].punct_after && !strcmp(ws[c->last + 1].low, "of");
 		/* a collection of what follows: the things are the tags ("a
 		 * variety of houses", "a cluster of orchids") */
-		if (!t->o.all_nouns && of_next && ts_wordnet_collective(wn, c->lemma) >= 0.5)
+		if (!t->o.all_nouns && of_next && ts_wordnet_collective(wn, c->lemma) >= 0.5 &&
+		    !(k + 1 < nc && animate(wn, cs[k + 1].lemma)))
+			continue;
+		/* of a colour, not a thing ("a mix of red, yellow, and blue", "a
+		 * pop of green to"): a colour word after "of" that no noun follows */
+		if (!t->o.all_nouns && of_next && c->last + 2 < nw && ws[c->last + 2].c == C_MOD &&
+		    (ws[c->last + 2].punct_after || c->last + 3 == nw || ws[c->last + 3].c != C_OPEN))
 			continue;
 		if (!t->o.all_nouns && of_next) {
 			/* the head of the noun phrase after "of", in the same phrase */
@@ -832,14 +961,14 @@ keep_it:
 		struct cand *c = &cs[k];
 		int modifier = k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after;
 		if (k > 0 && cs[k - 1].last + 1 == c->first && !ws[cs[k - 1].last].punct_after &&
-		    modifier_kind(t, ws, &cs[k - 1]) >= 1) {
+		    modifier_kind(t, ws, &cs[k - 1], c) >= (modifier ? 2 : 1)) {
 			struct cand *d = &out[no++];
 			d->first = cs[k - 1].first;
 			d->last = c->last;
 			d->pos = P_N;
 			snprintf(d->lemma, sizeof(d->lemma), "%s_%s", ws[cs[k - 1].first].low, c->lemma);
 		}
-		if (modifier && modifier_kind(t, ws, c) < 2)
+		if (modifier && modifier_kind(t, ws, c, &cs[k + 1]) < 2)
 			continue;
 		out[no++] = *c;
 	}

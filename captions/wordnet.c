@@ -150,7 +150,8 @@ static int load_index(struct ts_wordnet *wn, const char *dir, enum ts_pos pos, s
 	return TS_OK;
 }
 
-/* Exceptions: the first base listed for a form is kept. */
+/* Exceptions: the bases listed for a form, separated by spaces ("soles":
+ * "sol sole"); morphy picks among them. */
 static int exc_put(struct ts_wordnet *wn, const char *key, const char *base)
 {
 	if (wn->xn * 2 >= wn->xcap) {
@@ -200,8 +201,12 @@ static int load_exc(struct ts_wordnet *wn, const char *dir, enum ts_pos pos, str
 	if (!f)
 		return TS_ERR_IO;
 	while (fgets(line, sizeof(line), f)) {
-		char *save = NULL, *w = strtok_r(line, " \n", &save), *b = strtok_r(NULL, " \n", &save);
+		char *save = NULL, *w = strtok_r(line, " \n", &save), *b = save;
 		if (!w || !b)
+			continue;
+		b += strspn(b, " ");
+		b[strcspn(b, "\n")] = 0;
+		if (!*b)
 			continue;
 		char key[512];
 		snprintf(key, sizeof(key), "%d%s", (int)pos, w);
@@ -370,11 +375,31 @@ int ts_wordnet_morphy(const struct ts_wordnet *wn, const char *word, enum ts_pos
 		return 0;
 	key[0] = (char)('0' + pos);
 	memcpy(key + 1, word, len + 1);
+	/* of the exception's bases WordNet has, the most used ("soles": sole,
+	 * not sol), the first on a tie */
 	const char *base = exc_get(wn, key);
-	if (base && ts_wordnet_has(wn, base, pos) && strlen(base) < n) {
-		strcpy(out, base);
-		return 1;
+	int found = 0;
+	unsigned best = 0;
+	while (base && *base) {
+		size_t bl = strcspn(base, " ");
+		char b[256];
+		if (bl < sizeof(b) && bl < n) {
+			memcpy(b, base, bl);
+			b[bl] = 0;
+			if (ts_wordnet_has(wn, b, pos)) {
+				unsigned c = ts_wordnet_count(wn, b, pos);
+				if (!found || c > best) {
+					strcpy(out, b);
+					best = c;
+					found = 1;
+				}
+			}
+		}
+		base += bl;
+		base += strspn(base, " ");
 	}
+	if (found)
+		return 1;
 	/* "-ful" nouns: the rules apply to the base ("boxesful" -> "boxful") are
 	 * left out; captions do not need them */
 	for (int r = 0; r < 8 && rules[pos][r][0]; r++) {

@@ -153,6 +153,40 @@ static void rules(void)
 	/* measures of what is not a thing, places in the photograph, names */
 	CHECK_EQ_STR(tag_list("a pop of color in the lower left corner of the frame, a dog", &o), "dog");
 	CHECK_EQ_STR(tag_list("People stand outside a pharmacy on Broadway .", &o), "people|pharmacy");
+	/* places within a thing after a possessive or "in"/"at" ("on top of"
+	 * is a place to stand) */
+	CHECK_EQ_STR(tag_list("A cat sleeps in the middle of the road.", &o), "cat|road");
+	CHECK_EQ_STR(tag_list("The lamp has a crack at its base.", &o), "lamp|crack");
+	CHECK_EQ_STR(tag_list("A boy stands on top of a rock.", &o), "boy|top|rock");
+	/* the photograph's words and words for how a thing looks */
+	CHECK_EQ_STR(tag_list("A medium shot of a woman in a red dress.", &o), "woman|dress");
+	CHECK_EQ_STR(tag_list("The vase has a floral pattern in hues of blue.", &o), "vase");
+	CHECK_EQ_STR(tag_list("Letters in a white font cover the wall.", &o), "letter|wall");
+	CHECK_EQ_STR(tag_list("The dog takes center stage in the garden.", &o), "dog|garden");
+	CHECK_EQ_STR(tag_list("A blurred bokeh effect behind the man.", &o), "man");
+	CHECK_EQ_STR(tag_list("A scarf in a mix of red, yellow, and blue.", &o), "scarf");
+	/* runs of nouns: a modifier of a modifier, an age or sex, a food or
+	 * plant that says which kind */
+	CHECK_EQ_STR(tag_list("A red double decker bus drives down the street.", &o), "bus|street");
+	CHECK_EQ_STR(tag_list("An adult zebra stands near a female lion.", &o), "zebra|lion");
+	CHECK_EQ_STR(tag_list("A parsley sprig sits on the plate.", &o), "parsley sprig|sprig|plate");
+	CHECK_EQ_STR(tag_list("A table with an assortment of food items.", &o), "table|food|food item|item");
+	/* a crowd of people is seen as one */
+	CHECK_EQ_STR(tag_list("A crowd of people watch the parade.", &o), "crowd|people|parade");
+	/* parts of speech: a plural ending a preposition's object, the most
+	 * used base of an irregular plural, "can" as a thing, a hyphenated
+	 * name before a verb, a relative clause, an adverb, a participle
+	 * after a comma */
+	CHECK_EQ_STR(tag_list("A shirt covered with red maple leaves, and a hat.", &o), "shirt|maple leaf|leaf|hat");
+	CHECK_EQ_STR(tag_list("Blue shoes with white soles and laces.", &o), "shoe|sole|lace");
+	CHECK_EQ_STR(tag_list("A detailed close-up of a red Coca-Cola can, wet with dew.", &o), "can|dew");
+	CHECK_EQ_STR(tag_list("A gold rolls-royce parked in front of a hotel.", &o), "rolls-royce|hotel");
+	CHECK_EQ_STR(tag_list("Lines that form a circle.", &o), "line|circle");
+	CHECK_EQ_STR(tag_list("Waves gently lap at the shore.", &o), "wave|shore");
+	CHECK_EQ_STR(tag_list("A vase of flowers, set against a white wall.", &o), "vase|flower|wall");
+	CHECK_EQ_STR(tag_list("Spectators can be seen standing on the sidelines.", &o), "spectator|sideline");
+	CHECK_EQ_STR(tag_list("The monkey, positioned on the left, gazes towards the trees.", &o), "monkey|tree");
+	CHECK_EQ_STR(tag_list("A man is seen snorkeling underwater.", &o), "man");
 }
 
 /* Every tag's spans, on real captions: the text at the byte and code-point
@@ -265,6 +299,31 @@ static void stopwords_documented(void)
 		CHECKF(listed == words, "docs list %zu stop words, the table has %zu", listed, words);
 	}
 	free(doc);
+	/* and every scene word in rule 7 ("focal_point" as "focal point") */
+	doc = t_slurp("docs/tags.md", &n);
+	char *r7 = doc ? strstr((char *)doc, "7. **Things to see.**") : NULL;
+	char *r8 = r7 ? strstr(r7, "\n8. ") : NULL;
+	CHECKF(r7 && r8, "docs/tags.md has no rule 7 followed by rule 8");
+	if (r7 && r8) {
+		*r8 = 0;
+		/* the text wraps lines: compare with new lines as spaces */
+		for (char *q = r7; *q; q++)
+			if (*q == '\n')
+				*q = ' ';
+		for (size_t i = 0; ts_tag_scene_words[i]; i++) {
+			char w[64], pat[72];
+			snprintf(w, sizeof(w), "%s", ts_tag_scene_words[i]);
+			for (char *q = w; *q; q++)
+				if (*q == '_')
+					*q = ' ';
+			snprintf(pat, sizeof(pat), " %s", w);
+			const char *hit = strstr(r7, pat);
+			while (hit && (hit[strlen(pat)] >= 'a' && hit[strlen(pat)] <= 'z'))
+				hit = strstr(hit + 1, pat);
+			CHECKF(hit != NULL, "scene word '%s' is not in rule 7 of docs/tags.md", w);
+		}
+	}
+	free(doc);
 }
 
 /* append " word" to buf[cap], as far as it fits */
@@ -279,9 +338,9 @@ static void append_word(char *buf, size_t cap, const char *w)
 
 /* Precision and recall against a hand-labelled set (tests/data/tags/),
  * each set on its own.  The target of docs/tags.md is recall >= 0.97 at
- * precision >= 0.90; a set that does not reach it yet is held at the
- * floor given (what it measures today, rounded down), and the line says
- * so.  Below the floor it prints every caption with a miss or a false
+ * precision >= 0.90, asserted for every set that reaches it; a set that
+ * does not reach it yet is held at the floor given (what it measures
+ * today, rounded down), and the line says so.  Below the floor it prints every caption with a miss or a false
  * positive (what the labels expect, what came); TAGS_VERBOSE=1 prints
  * them always. */
 static void score_set(const char *path, size_t want_rows, double min_prec, double min_rec)
@@ -417,12 +476,13 @@ static void gold_flickr8k(void)
 
 static void gold_coco(void)
 {
-	score_set("tests/data/tags/gold-coco.tsv", 55, 0.85, 0.97);
+	score_set("tests/data/tags/gold-coco.tsv", 55, 0.90, 0.97);
 }
 
 static void gold_iiw(void)
 {
-	score_set("tests/data/tags/gold-iiw.tsv", 245, 0.76, 0.95);
+	/* below the target in precision: held at what it measures */
+	score_set("tests/data/tags/gold-iiw.tsv", 245, 0.83, 0.97);
 }
 
 int main(void)
