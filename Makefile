@@ -58,7 +58,7 @@ LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 # in the tree never breaks the build, and adding a file is a visible change.
 LIB_SRC := base/ts_error.c base/ts_io.c base/buf.c base/rng.c \
 	compose/codec.c compose/resize.c compose/process.c compose/composite.c compose/dct.c compose/jpeg_region.c \
-	captions/caption.c captions/bpe.c captions/sentence.c captions/strlabel.c \
+	captions/caption.c captions/clean.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \
 	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c \

@@ -6,18 +6,20 @@
  * U+0100 and up, in byte order), the same 256 with "</w>", then one entry
  * per merge line (lines 1..48894 after the header), then <|startoftext|>
  * and <|endoftext|>.  Every merge result is itself a vocabulary entry, so
- * BPE runs on ids: a table maps a pair of ids to (rank, merged id).
- * A word's result is cached per context (bounded; cleared when full).
- * Unicode properties come from pcre2 (the regex, with UTF and UCP) and
- * utf8proc (lower case, white space); nothing here is a hand-written table.
+ * BPE runs on ids: a table maps a pair of ids to its rank (merge k makes
+ * id 512 + k).  A word's result is cached per context (bounded; cleared
+ * when full): words of up to 16 bytes by their bytes, as two 64-bit words.
+ * The text is cleaned first (captions/clean.c).  Text that is ASCII after
+ * cleaning is split by an exact equivalent of the regex (its classes
+ * restricted to ASCII); anything else goes through pcre2 (UTF, UCP), so no
+ * Unicode property is a hand-written table here.  Always true: the fast
+ * path and the general one give the same ids (ts_bpe_ctx_general; the
+ * tests and the fuzz target compare them).
  */
 #include "bpe.h"
+#include "clean.h"
 
-#include <ctype.h>
 #include <errno.h>
-#include <iconv.h>
-#include <pthread.h>
-#include <unistd.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,26 +32,40 @@
 
 #define NMERGES 48894
 #define CACHE_MAX 100000
+#define TEXT_MAX (16 << 20)      /* most bytes of the merges file's used lines */
+#define WCACHE_MAX (1 << 17)     /* slots of the short-word cache (32 bytes each) */
 
 static const char pattern[] =
 	"<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|"
 	"[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 
-/* open-addressing maps: string -> id, (a, b) -> (rank, merged) */
+/* open-addressing maps of 8-byte slots (few pages to touch, one cache
+ * line per probe): string -> id (used while loading; the key is the id's
+ * vocabulary string), (a, b) -> rank (merge `rank` gives id 512 + rank) */
+struct sslot {
+	uint32_t hash;
+	int32_t id1;        /* id + 1; 0 = empty */
+};
+
 struct smap {
-	char **keys;
-	int32_t *vals;
+	struct sslot *s;
 	size_t cap;
 };
 
+struct pslot {
+	uint32_t key;       /* a << 16 | b; PKEY_EMPTY = empty (ids are < 65536) */
+	uint32_t rank;
+};
+#define PKEY_EMPTY UINT32_MAX
+
 struct pmap {
-	uint64_t *keys;     /* (a << 32 | b) + 1; 0 = empty */
-	uint64_t *vals;     /* rank << 32 | merged */
+	struct pslot *s;
 	size_t cap;
 };
 
 struct ts_bpe {
-	char *vocab[TS_BPE_VOCAB];      /* utf-8 strings */
+	char *vocab[TS_BPE_VOCAB];      /* utf-8 strings; the merges' point into text */
+	char *text;                     /* the merges file's lines, rewritten in place */
 	struct smap enc;
 	struct pmap ranks;
 	int32_t byte_id[256];           /* id of the single-byte symbol */
@@ -62,22 +78,33 @@ struct centry {
 	size_t n, len;
 };
 
+/* a short word's cache entry: the word's bytes (len <= 16, zero-padded)
+ * and its ids; len 0 is an empty slot */
+#define WENTRY_IDS 7
+struct wentry {
+	uint64_t k0, k1;
+	uint8_t len, n;
+	uint16_t ids[WENTRY_IDS];
+};
+_Static_assert(TS_BPE_VOCAB <= 65536, "ids fit the cache's 16 bits");
+
 struct ts_bpe_ctx {
 	const struct ts_bpe *bpe;
 	pcre2_match_data *md;
-	char *clean, *tmp, *tmp2;
-	size_t clean_cap, tmp_cap, tmp2_cap;
+	struct ts_clean cl;
 	int32_t *ids;
 	size_t nids, cap_ids;
 	uint32_t *offs;            /* per id: byte offset of its piece in the cleaned text */
-	size_t cap_offs;
 	const char *last_clean;    /* the cleaned text of the last encode */
 	int last_ascii;            /* the last ts_bpe_clean gave ASCII by the fast path */
 	size_t last_clean_len;
 	int32_t *sym;
 	size_t cap_sym;
-	struct centry *cache;
+	struct centry *cache;      /* words of more than 16 bytes */
 	size_t cache_cap, cache_n;
+	struct wentry *wcache;     /* words of up to 16 bytes */
+	size_t wcache_cap, wcache_n;
+	int general_only;          /* tests: pcre2 for every caption */
 };
 
 static uint64_t fnv(const char *s, size_t n)
@@ -88,55 +115,68 @@ static uint64_t fnv(const char *s, size_t n)
 	return h;
 }
 
-static uint64_t mix(uint64_t x)
+/* The slot of the key k[0..n): its own, or the empty one it would take
+ * (*h: the key's hash). */
+static struct sslot *smap_find(const struct smap *m, char *const *vocab, const char *k, size_t n,
+			       uint32_t *h)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	return x;
-}
-
-static int32_t smap_get(const struct smap *m, const char *k, size_t n)
-{
-	size_t i = fnv(k, n) & (m->cap - 1);
-	while (m->keys[i]) {
-		if (strlen(m->keys[i]) == n && !memcmp(m->keys[i], k, n))
-			return m->vals[i];
-		i = (i + 1) & (m->cap - 1);
+	uint64_t f = fnv(k, n);
+	*h = (uint32_t)f;
+	for (size_t i = (size_t)(f >> 32) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		struct sslot *e = &m->s[i];
+		if (!e->id1)
+			return e;
+		if (e->hash == *h) {
+			const char *key = vocab[e->id1 - 1];
+			if (!memcmp(key, k, n) && !key[n])
+				return e;
+		}
 	}
-	return -1;
 }
 
-static void smap_put(struct smap *m, char *k, int32_t v)
+static int32_t smap_get(const struct smap *m, char *const *vocab, const char *k, size_t n)
 {
-	size_t i = fnv(k, strlen(k)) & (m->cap - 1);
-	while (m->keys[i] && strcmp(m->keys[i], k))
-		i = (i + 1) & (m->cap - 1);
-	m->keys[i] = k;
-	m->vals[i] = v;
+	uint32_t h;
+	const struct sslot *e = smap_find(m, vocab, k, n, &h);
+	return e->id1 - 1;
 }
 
+/* Map vocab[id] (n bytes) to id unless its string is there already. */
+static void smap_add(struct smap *m, char *const *vocab, int32_t id, size_t n)
+{
+	uint32_t h;
+	struct sslot *e = smap_find(m, vocab, vocab[id], n, &h);
+	if (!e->id1) {              /* the first id of a string names it */
+		e->hash = h;
+		e->id1 = id + 1;
+	}
+}
+
+static inline size_t pslot_of(uint32_t key, size_t cap)
+{
+	return (size_t)((key * 0x9e3779b97f4a7c15ULL) >> 40) & (cap - 1);
+}
+
+/* rank << 32 | merged id of the pair (a, b), or UINT64_MAX */
 static uint64_t pmap_get(const struct pmap *m, int32_t a, int32_t b)
 {
-	uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
-	size_t i = mix(key) & (m->cap - 1);
-	while (m->keys[i]) {
-		if (m->keys[i] == key)
-			return m->vals[i];
-		i = (i + 1) & (m->cap - 1);
-	}
+	uint32_t key = (uint32_t)a << 16 | (uint32_t)b;
+	for (size_t i = pslot_of(key, m->cap); m->s[i].key != PKEY_EMPTY; i = (i + 1) & (m->cap - 1))
+		if (m->s[i].key == key)
+			return (uint64_t)m->s[i].rank << 32 | (512 + m->s[i].rank);
 	return UINT64_MAX;
 }
 
-static void pmap_put(struct pmap *m, int32_t a, int32_t b, uint64_t v)
+static void pmap_put(struct pmap *m, int32_t a, int32_t b, uint32_t rank)
 {
-	uint64_t key = ((uint64_t)(uint32_t)a << 32 | (uint32_t)b) + 1;
-	size_t i = mix(key) & (m->cap - 1);
-	while (m->keys[i] && m->keys[i] != key)
+	uint32_t key = (uint32_t)a << 16 | (uint32_t)b;
+	size_t i = pslot_of(key, m->cap);
+	while (m->s[i].key != PKEY_EMPTY && m->s[i].key != key)
 		i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i])            /* the first (lowest) rank wins */
-		m->vals[i] = v;
-	m->keys[i] = key;
+	if (m->s[i].key == PKEY_EMPTY) {   /* the first (lowest) rank wins */
+		m->s[i].key = key;
+		m->s[i].rank = rank;
+	}
 }
 
 static char *utf8_of(int32_t cp, char *buf)
@@ -150,12 +190,13 @@ void ts_bpe_free(struct ts_bpe *b)
 {
 	if (!b)
 		return;
-	for (int i = 0; i < TS_BPE_VOCAB; i++)
+	for (int i = 0; i < 512; i++)
 		free(b->vocab[i]);
-	free(b->enc.keys);
-	free(b->enc.vals);
-	free(b->ranks.keys);
-	free(b->ranks.vals);
+	free(b->vocab[TS_BPE_SOT]);
+	free(b->vocab[TS_BPE_EOT]);
+	free(b->text);              /* the merges' strings */
+	free(b->enc.s);
+	free(b->ranks.s);
 	pcre2_code_free(b->re);
 	free(b);
 }
@@ -164,7 +205,7 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 {
 	struct ts_bpe *b = calloc(1, sizeof(*b));
 	const char *used = path;
-	char line[1024], tmp[8];
+	char tmp[8];
 	int32_t bs[256], nb = 0, rc = TS_OK, k = 0;
 	gzFile f = NULL;
 	int ecode;
@@ -202,14 +243,13 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 			cs[nb++] = 256 + extra++;
 		}
 	}
-	b->enc.cap = 1 << 17;
-	b->enc.keys = calloc(b->enc.cap, sizeof(char *));
-	b->enc.vals = calloc(b->enc.cap, sizeof(int32_t));
-	b->ranks.cap = 1 << 17;
-	b->ranks.keys = calloc(b->ranks.cap, sizeof(uint64_t));
-	b->ranks.vals = calloc(b->ranks.cap, sizeof(uint64_t));
-	if (!b->enc.keys || !b->enc.vals || !b->ranks.keys || !b->ranks.vals)
+	b->enc.cap = 1 << 16;        /* 49,408 strings at most */
+	b->enc.s = calloc(b->enc.cap, sizeof(*b->enc.s));
+	b->ranks.cap = 1 << 16;      /* 48,894 pairs */
+	b->ranks.s = malloc(b->ranks.cap * sizeof(*b->ranks.s));
+	if (!b->enc.s || !b->ranks.s)
 		goto nomem;
+	memset(b->ranks.s, 0xff, b->ranks.cap * sizeof(*b->ranks.s));   /* PKEY_EMPTY */
 	for (int i = 0; i < 256; i++) {
 		char w[16];
 		b->vocab[i] = strdup(utf8_of(cs[i], tmp));
@@ -220,39 +260,67 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		b->byte_id[bs[i]] = i;
 	}
 	for (int i = 0; i < 512; i++)
-		smap_put(&b->enc, b->vocab[i], i);
-	if (!gzgets(f, line, sizeof(line)) || strncmp(line, "\"bpe_simple_vocab", 17)) {
+		smap_add(&b->enc, b->vocab, i, strlen(b->vocab[i]));
+	/* the header and the merge lines, read in one buffer (the file has
+	 * more lines after them, which the reference does not use either) */
+	size_t tn = 0, tcap = 0, lines = 0;
+	while (lines < NMERGES + 1) {
+		if (tcap - tn < 65536 + 1) {
+			if (tcap >= TEXT_MAX) {
+				rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+						"'%s' is malformed: its first %d lines exceed %d MiB", used,
+						NMERGES + 1, TEXT_MAX >> 20);
+				goto fail;
+			}
+			char *nt = realloc(b->text, tcap = tcap ? tcap * 2 : 1 << 20);
+			if (!nt)
+				goto nomem;
+			b->text = nt;
+		}
+		/* 64 KiB at a time: what follows the merges is not decompressed */
+		int got = gzread(f, b->text + tn, 65536);
+		if (got < 0) {
+			int zerr;
+			const char *zmsg = gzerror(f, &zerr);
+			rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "cannot read the CLIP vocabulary '%s': %s",
+					used, zerr == Z_ERRNO ? strerror(errno) : zmsg);
+			goto fail;
+		}
+		if (got == 0)
+			break;
+		for (const char *q = b->text + tn, *e = q + got; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+			lines++;
+		tn += (size_t)got;
+	}
+	b->text[tn] = 0;
+	char *p = b->text, *end = b->text + tn;
+	char *nl = memchr(p, '\n', tn);
+	if (strncmp(p, "\"bpe_simple_vocab", 17) || !nl) {
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
 				"'%s' is not a CLIP BPE merges file (bad first line)", used);
 		goto fail;
 	}
-	for (k = 0; k < NMERGES; k++) {
-		char *sp, *nl;
-		if (!gzgets(f, line, sizeof(line)))
+	p = nl + 1;
+	for (k = 0; k < NMERGES && p < end; k++) {
+		char *sp = NULL;
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			nl = end;
+		sp = memchr(p, ' ', (size_t)(nl - p));
+		if (!sp || memchr(sp + 1, ' ', (size_t)(nl - sp - 1)))
 			break;
-		nl = strchr(line, '\n');
-		if (nl)
-			*nl = 0;
-		sp = strchr(line, ' ');
-		if (!sp || strchr(sp + 1, ' '))
+		size_t la = (size_t)(sp - p), lc = (size_t)(nl - sp - 1);
+		int32_t a = smap_get(&b->enc, b->vocab, p, la);
+		int32_t c = smap_get(&b->enc, b->vocab, sp + 1, lc);
+		if (a < 0 || c < 0)
 			break;
-		*sp = 0;
-		int32_t a = smap_get(&b->enc, line, strlen(line));
-		int32_t c = smap_get(&b->enc, sp + 1, strlen(sp + 1));
-		size_t la = strlen(line), lc = strlen(sp + 1);
-		char *m = malloc(la + lc + 1);
-		if (!m)
-			goto nomem;
-		memcpy(m, line, la);
-		memcpy(m + la, sp + 1, lc + 1);
-		if (a < 0 || c < 0) {
-			free(m);
-			break;
-		}
-		b->vocab[512 + k] = m;
-		if (smap_get(&b->enc, m, la + lc) < 0)
-			smap_put(&b->enc, m, 512 + k);
-		pmap_put(&b->ranks, a, c, (uint64_t)k << 32 | (uint32_t)(512 + k));
+		/* "a b\n" becomes "ab\0" where it is */
+		memmove(sp, sp + 1, lc);
+		p[la + lc] = 0;
+		b->vocab[512 + k] = p;
+		smap_add(&b->enc, b->vocab, 512 + k, la + lc);
+		pmap_put(&b->ranks, a, c, (uint32_t)k);
+		p = nl + 1;
 	}
 	if (k != NMERGES) {
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
@@ -273,6 +341,8 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		goto fail;
 	}
 	pcre2_jit_compile(b->re, PCRE2_JIT_COMPLETE);
+	free(b->enc.s);              /* strings to ids: only needed while loading */
+	b->enc.s = NULL;
 	gzclose(f);
 	*out = b;
 	return TS_OK;
@@ -292,9 +362,11 @@ struct ts_bpe_ctx *ts_bpe_ctx_new(const struct ts_bpe *bpe)
 		return NULL;
 	c->bpe = bpe;
 	c->md = pcre2_match_data_create_from_pattern(bpe->re, NULL);
-	c->cache_cap = 1 << 14;
+	c->cache_cap = 1 << 10;      /* words over 16 bytes: few */
 	c->cache = calloc(c->cache_cap, sizeof(*c->cache));
-	if (!c->md || !c->cache) {
+	c->wcache_cap = 1 << 14;     /* 512 KiB, touched as it fills */
+	c->wcache = calloc(c->wcache_cap, sizeof(*c->wcache));
+	if (!c->md || !c->cache || !c->wcache) {
 		ts_bpe_ctx_free(c);
 		return NULL;
 	}
@@ -315,455 +387,114 @@ void ts_bpe_ctx_free(struct ts_bpe_ctx *c)
 {
 	if (!c)
 		return;
-	if (c->cache)
+	if (c->cache && c->cache_n)
 		cache_clear(c);
 	free(c->cache);
+	free(c->wcache);
 	pcre2_match_data_free(c->md);
-	free(c->clean);
-	free(c->tmp);
-	free(c->tmp2);
+	ts_clean_release(&c->cl);
 	free(c->offs);
 	free(c->ids);
 	free(c->sym);
 	free(c);
 }
 
-/* Python's str.isspace(): Unicode White_Space plus the separators U+001C..1F */
-static int py_space(utf8proc_int32_t cp)
-{
-	if ((cp >= 0x09 && cp <= 0x0d) || (cp >= 0x1c && cp <= 0x20) || cp == 0x85)
-		return 1;
-	utf8proc_category_t k = utf8proc_category(cp);
-	return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
-}
-
-#include "html5_entities.inc"
-
-static int cmp_entity(const void *k, const void *e)
-{
-	return strcmp(k, ((const struct html5_entity *)e)->name);
-}
-
-static const char *entity(const char *name, size_t n)
-{
-	char key[40];
-	if (n >= sizeof(key))
-		return NULL;
-	memcpy(key, name, n);
-	key[n] = 0;
-	const struct html5_entity *e = bsearch(key, html5_entities,
-					      sizeof(html5_entities) / sizeof(html5_entities[0]),
-					      sizeof(html5_entities[0]), cmp_entity);
-	return e ? e->value : NULL;
-}
-
-/* grow a buffer to hold need bytes */
-static int reserve(char **b, size_t *cap, size_t need)
-{
-	if (*cap >= need)
-		return 0;
-	char *n = realloc(*b, need);
-	if (!n)
-		return -1;
-	*b = n;
-	*cap = need;
-	return 0;
-}
-
-static size_t put_cp(char *o, uint32_t cp)
-{
-	return (size_t)utf8proc_encode_char((utf8proc_int32_t)cp, (utf8proc_uint8_t *)o);
-}
-
-/* Python's html.unescape on UTF-8 text: numeric references (with the
- * HTML5 fix-ups) and named ones, the longest known prefix of a name
- * without ';' included.  out needs room for len * 2 + 8 bytes (a
- * reference is never shorter than its longest replacement minus 2). */
-static size_t html_unescape(const char *in, size_t len, char *o)
-{
-	size_t i = 0, w = 0;
-	while (i < len) {
-		if (in[i] != '&' || i + 1 >= len) {
-			o[w++] = in[i++];
-			continue;
-		}
-		size_t j = i + 1;
-		if (in[j] == '#') {
-			int hex = j + 1 < len && (in[j + 1] == 'x' || in[j + 1] == 'X');
-			size_t d = j + 1 + (size_t)hex, k = d;
-			uint64_t num = 0;
-			while (k < len && (hex ? isxdigit((unsigned char)in[k]) : isdigit((unsigned char)in[k]))) {
-				int v = isdigit((unsigned char)in[k]) ? in[k] - '0' : (in[k] | 0x20) - 'a' + 10;
-				num = num > 0x10ffffff ? num : num * (hex ? 16 : 10) + (uint64_t)v;
-				k++;
-			}
-			if (k == d) {          /* "&#" without digits: not a reference */
-				o[w++] = in[i++];
-				continue;
-			}
-			if (k < len && in[k] == ';')
-				k++;
-			const char *rep = NULL;
-			for (size_t t = 0; t < sizeof(html5_invalid_charrefs) / sizeof(html5_invalid_charrefs[0]); t++)
-				if (html5_invalid_charrefs[t].num == num)
-					rep = html5_invalid_charrefs[t].value;
-			if (rep) {
-				size_t rl = strlen(rep);
-				memcpy(o + w, rep, rl);
-				w += rl;
-			} else if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) {
-				w += put_cp(o + w, 0xfffd);
-			} else {
-				int bad = 0;
-				for (size_t t = 0; t < sizeof(html5_invalid_codepoints) / sizeof(uint32_t); t++)
-					bad |= html5_invalid_codepoints[t] == num;
-				if (!bad)
-					w += put_cp(o + w, (uint32_t)num);
-			}
-			i = k;
-			continue;
-		}
-		/* a name: up to 32 characters other than \t \n \f space < & # ; */
-		size_t k = j, chars = 0;
-		while (k < len && chars < 32 && !strchr("\t\n\f <&#;", in[k])) {
-			utf8proc_int32_t cp;
-			utf8proc_ssize_t n = utf8proc_iterate((const utf8proc_uint8_t *)in + k,
-							      (utf8proc_ssize_t)(len - k), &cp);
-			k += n > 0 ? (size_t)n : 1;
-			chars++;
-		}
-		if (k == j) {
-			o[w++] = in[i++];
-			continue;
-		}
-		size_t end = k < len && in[k] == ';' ? k + 1 : k;
-		const char *v = entity(in + j, end - j);
-		size_t used = end;
-		if (!v) {
-			/* the longest prefix (of at least 2 characters) that is a name */
-			for (size_t x = (end - j) - 1; x >= 2 && !v; x--)
-				if ((v = entity(in + j, x)))
-					used = j + x;
-		}
-		if (!v) {
-			o[w++] = in[i++];
-			continue;
-		}
-		size_t vl = strlen(v);
-		memcpy(o + w, v, vl);
-		w += vl;
-		i = used;
-	}
-	return w;
-}
-
-/* The 32 code points Windows-1252 gives bytes 0x80-0x9F, read once from
- * iconv; the five bytes it leaves undefined (0x81 0x8D 0x8F 0x90 0x9D)
- * stand for the C1 control of the same value, as in the "sloppy" codec
- * that text decoded byte by byte produces. */
-static uint32_t cp1252_hi[32];
-static pthread_once_t cp1252_once = PTHREAD_ONCE_INIT;
-
-static void cp1252_init(void)
-{
-	iconv_t cd = iconv_open("UTF-32LE", "CP1252");
-	for (unsigned b = 0; b < 32; b++) {
-		char in = (char)(0x80 + b), outb[4];
-		char *ip = &in, *op = outb;
-		size_t il = 1, ol = 4;
-		cp1252_hi[b] = 0x80 + b;
-		if (cd != (iconv_t)-1 && iconv(cd, &ip, &il, &op, &ol) != (size_t)-1 && ol == 0)
-			cp1252_hi[b] = (uint32_t)(uint8_t)outb[0] | (uint32_t)(uint8_t)outb[1] << 8 |
-				       (uint32_t)(uint8_t)outb[2] << 16 | (uint32_t)(uint8_t)outb[3] << 24;
-	}
-	if (cd != (iconv_t)-1)
-		iconv_close(cd);
-}
-
-/* One code point to its byte in sloppy Windows-1252 (k = 0) or Latin-1
- * (k = 1); -1 when it has none. */
-static int single_byte(uint32_t cp, int k)
-{
-	if (cp < 0x80 || (cp >= 0xa0 && cp <= 0xff))
-		return (int)cp;
-	if (k == 1)
-		return cp <= 0xff ? (int)cp : -1;
-	for (unsigned b = 0; b < 32; b++)
-		if (cp1252_hi[b] == cp)
-			return (int)(0x80 + b);
-	return -1;
-}
-
-/* ftfy's commonest encoding repair: text that was UTF-8, decoded as
- * Windows-1252 (or Latin-1) and re-encoded.  When the whole text encodes
- * back to single bytes and those bytes are valid UTF-8 holding at least
- * one multi-byte character, the decoded text replaces it.  A
- * simplification of ftfy.fix_encoding: the whole text or nothing, no
- * per-segment repair. */
-static int fix_mojibake(struct ts_bpe_ctx *c, const char *text, size_t len,
-			const char **out, size_t *olen)
-{
-	int suspicious = 0;
-	for (size_t i = 0; i + 1 < len; i++)
-		suspicious |= ((uint8_t)text[i] == 0xc2 || (uint8_t)text[i] == 0xc3 ||
-			       (uint8_t)text[i] == 0xe2 || (uint8_t)text[i] == 0xc5);
-	if (!suspicious)
-		return 0;
-	if (reserve(&c->tmp2, &c->tmp2_cap, len + 16))
-		return 0;
-	pthread_once(&cp1252_once, cp1252_init);
-	for (int k = 0; k < 2; k++) {
-		size_t i = 0, n = 0;
-		int ok = 1, multi = 0;
-		while (i < len && ok) {
-			utf8proc_int32_t cp;
-			utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)text + i,
-							      (utf8proc_ssize_t)(len - i), &cp);
-			int b = m > 0 ? single_byte((uint32_t)cp, k) : -1;
-			ok = b >= 0;
-			if (ok) {
-				c->tmp2[n++] = (char)b;
-				multi |= b >= 0xc2;
-				i += (size_t)m;
-			}
-		}
-		if (!ok || !multi || n >= len)
-			continue;
-		/* valid UTF-8? */
-		i = 0;
-		while (i < n && ok) {
-			utf8proc_int32_t cp;
-			utf8proc_ssize_t m = utf8proc_iterate((const utf8proc_uint8_t *)c->tmp2 + i,
-							      (utf8proc_ssize_t)(n - i), &cp);
-			ok = m > 0;
-			i += m > 0 ? (size_t)m : 0;
-		}
-		if (ok) {
-			*out = c->tmp2;
-			*olen = n;
-			return 1;
-		}
-	}
-	return 0;
-}
-
-/* A part of ftfy.fix_text: control characters go, quotes are uncurled,
- * Latin ligatures and full/half-width forms unfolded (NFKC of that
- * character alone), then NFC.  Returns the length in c->tmp. */
-static int ftfy_part(struct ts_bpe_ctx *c, const char *text, size_t len, size_t *olen,
-		     struct ts_err *err)
-{
-	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)text;
-	size_t i = 0, o = 0;
-	int ascii = 1;
-
-	if (reserve(&c->tmp, &c->tmp_cap, len * 3 + 16))
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	for (size_t k = 0; k < len && ascii; k++)
-		ascii = p[k] < 0x80;
-	if (ascii) {
-		/* the same steps, for ASCII: only control characters change, and
-		 * NFC leaves ASCII as it is */
-		for (size_t k = 0; k < len; k++)
-			if (!((p[k] < 0x20 && p[k] != '\t' && p[k] != '\n' && p[k] != '\f' && p[k] != '\r') ||
-			      p[k] == 0x7f))
-				c->tmp[o++] = (char)p[k];
-		*olen = o;
-		return TS_OK;
-	}
-	while (i < len) {
-		utf8proc_int32_t cp;
-		utf8proc_ssize_t n = utf8proc_iterate(p + i, (utf8proc_ssize_t)(len - i), &cp);
-		if (n <= 0)
-			return ts_err_set(err, TS_ERR_INVALID, TS_R_CAPTION_INVALID_UTF8,
-					  "caption is not valid UTF-8 (byte %zu)", i);
-		i += (size_t)n;
-		if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\f' && cp != '\r') ||
-		    (cp >= 0x7f && cp <= 0x9f) || cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) ||
-		    (cp >= 0x206a && cp <= 0x206f))
-			continue;
-		if (cp == 0x2bc || (cp >= 0x2018 && cp <= 0x201b))
-			cp = '\'';
-		else if (cp >= 0x201c && cp <= 0x201f)
-			cp = '"';
-		if ((cp >= 0xfb00 && cp <= 0xfb06) || (cp >= 0xff01 && cp <= 0xffee) || cp == 0x3000 ||
-		    cp == 0x132 || cp == 0x133 || (cp >= 0x1c4 && cp <= 0x1cc) ||
-		    (cp >= 0x1f1 && cp <= 0x1f3)) {
-			utf8proc_uint8_t one[8], *nf = NULL;
-			utf8proc_ssize_t l1 = utf8proc_encode_char(cp, one);
-			utf8proc_ssize_t m = utf8proc_map(one, l1, &nf, UTF8PROC_STABLE | UTF8PROC_COMPOSE |
-							  UTF8PROC_COMPAT);
-			if (m > 0 && m <= 9) {
-				memcpy(c->tmp + o, nf, (size_t)m);
-				o += (size_t)m;
-				free(nf);
-				continue;
-			}
-			free(nf);
-		}
-		o += put_cp(c->tmp + o, (uint32_t)cp);
-	}
-	utf8proc_uint8_t *nf = NULL;
-	utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)c->tmp, (utf8proc_ssize_t)o, &nf,
-					  UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-	if (m >= 0 && nf && !reserve(&c->tmp, &c->tmp_cap, (size_t)m + 1)) {
-		memcpy(c->tmp, nf, (size_t)m);
-		o = (size_t)m;
-	}
-	free(nf);
-	*olen = o;
-	return TS_OK;
-}
-
 int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 		 const char **out, size_t *out_len, struct ts_err *err)
 {
-	size_t n = 0, i = 0, o = 0;
-	int pending_space = 0, rc;
-
-	/* ASCII without '&' (most captions): every step below reduces to
-	 * dropping control characters, collapsing white space (Python's
-	 * isspace) and lower-casing; one pass does it */
-	c->last_ascii = 0;
-	if (reserve(&c->clean, &c->clean_cap, len + 16))
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	{
-		size_t k;
-		for (k = 0; k < len; k++) {
-			uint8_t b = (uint8_t)text[k];
-			if (b >= 0x80 || b == '&')
-				break;          /* not plain: the full cleaning below */
-			if (b == ' ' || (b >= '\t' && b <= '\r') || (b >= 0x1c && b <= 0x1f)) {
-				/* \v (0x0b) is a control ftfy drops, and not a space then */
-				if (b != 0x0b && !(b >= 0x1c && b <= 0x1f))
-					pending_space = o > 0;
-				continue;
-			}
-			if (b < 0x20 || b == 0x7f)
-				continue;
-			if (pending_space) {
-				c->clean[o++] = ' ';
-				pending_space = 0;
-			}
-			c->clean[o++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
-		}
-		if (k == len) {
-			c->clean[o] = 0;
-			c->last_ascii = 1;
-			*out = c->clean;
-			*out_len = o;
-			return TS_OK;
-		}
-		o = 0;
-		pending_space = 0;
-	}
-	/* ftfy, then html.unescape twice, then whitespace and lower case */
-	const char *src = text;
-	size_t srclen = len;
-	char *fixed = NULL;
-	if (fix_mojibake(c, text, len, &src, &srclen)) {
-		if (!(fixed = malloc(srclen + 1)))
-			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		memcpy(fixed, src, srclen);
-		src = fixed;
-	}
-	rc = ftfy_part(c, src, srclen, &n, err);
-	free(fixed);
-	if (rc)
-		return rc;
-	if (reserve(&c->tmp2, &c->tmp2_cap, n * 2 + 16) ||
-	    reserve(&c->clean, &c->clean_cap, n * 4 + 16))
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	n = html_unescape(c->tmp, n, c->tmp2);
-	if (reserve(&c->tmp, &c->tmp_cap, n * 2 + 16))
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	n = html_unescape(c->tmp2, n, c->tmp);
-	if (reserve(&c->clean, &c->clean_cap, n * 2 + 16))
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)c->tmp;
-	while (i < n) {
-		utf8proc_int32_t cp;
-		if (p[i] < 0x80) {           /* ASCII: Python's isspace and lower() */
-			uint8_t b = p[i++];
-			if (b == ' ' || (b >= '\t' && b <= '\r') || (b >= 0x1c && b <= 0x1f)) {
-				pending_space = o > 0;
-				continue;
-			}
-			if (pending_space) {
-				c->clean[o++] = ' ';
-				pending_space = 0;
-			}
-			c->clean[o++] = (char)(b >= 'A' && b <= 'Z' ? b + 32 : b);
-			continue;
-		}
-		utf8proc_ssize_t k = utf8proc_iterate(p + i, (utf8proc_ssize_t)(n - i), &cp);
-		if (k <= 0)
-			return ts_err_set(err, TS_ERR_INVALID, TS_R_CAPTION_INVALID_UTF8,
-					  "caption is not valid UTF-8 after unescaping");
-		i += (size_t)k;
-		if (py_space(cp)) {
-			pending_space = o > 0;
-			continue;
-		}
-		if (pending_space) {
-			c->clean[o++] = ' ';
-			pending_space = 0;
-		}
-		if (cp == 0x130) {             /* İ lowers to i + combining dot, as Python */
-			c->clean[o++] = 'i';
-			cp = 0x307;
-		} else {
-			cp = utf8proc_tolower(cp);
-		}
-		o += put_cp(c->clean + o, (uint32_t)cp);
-	}
-	c->clean[o] = 0;
-	*out = c->clean;
-	*out_len = o;
-	return TS_OK;
+	return ts_clean_text(&c->cl, text, len, out, out_len, &c->last_ascii, err);
 }
 
-static int push(struct ts_bpe_ctx *c, int32_t id)
+/* Room for `more` ids (and their offsets) after the c->nids already there. */
+static int reserve_ids(struct ts_bpe_ctx *c, size_t more)
 {
-	if (c->nids == c->cap_ids) {
-		size_t nc = c->cap_ids ? c->cap_ids * 2 : 256;
-		int32_t *n = realloc(c->ids, nc * sizeof(*n));
-		if (!n)
-			return -1;
-		c->ids = n;
-		c->cap_ids = nc;
-		uint32_t *o = realloc(c->offs, nc * sizeof(*o));
-		if (!o)
-			return -1;
-		c->offs = o;
-		c->cap_offs = nc;
-	}
-	c->ids[c->nids++] = id;
+	if (c->nids + more <= c->cap_ids)
+		return 0;
+	size_t nc = c->cap_ids ? c->cap_ids : 256;
+	while (nc < c->nids + more)
+		nc *= 2;
+	int32_t *n = realloc(c->ids, nc * sizeof(*n));
+	if (!n)
+		return -1;
+	c->ids = n;
+	uint32_t *o = realloc(c->offs, nc * sizeof(*o));
+	if (!o)
+		return -1;
+	c->offs = o;
+	c->cap_ids = nc;
 	return 0;
 }
 
-/* BPE of one pre-token (raw bytes w[0..n)), appended to c->ids. */
-static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
+/* The key of a word of n <= 16 bytes: its bytes, zero-padded, in two
+ * words.  Reads 16 bytes at w (the cleaned text has 16 NUL bytes after
+ * its end, so that is always inside the buffer). */
+static inline void word_key(const char *w, size_t n, uint64_t *k0, uint64_t *k1)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t a, b;
+	memcpy(&a, w, 8);
+	memcpy(&b, w + 8, 8);
+	if (n <= 8) {
+		*k0 = n == 8 ? a : a & ((1ULL << (8 * n)) - 1);
+		*k1 = 0;
+	} else {
+		*k0 = a;
+		*k1 = n == 16 ? b : b & ((1ULL << (8 * (n - 8))) - 1);
+	}
+#else
+	unsigned char t[16] = { 0 };
+	memcpy(t, w, n);
+	memcpy(k0, t, 8);
+	memcpy(k1, t + 8, 8);
+#endif
+}
+
+/* Fibonacci hashing into a table of `cap` (a power of two) slots: the top
+ * bits of a product depend on every key byte (the length is implied by the
+ * zero padding: pieces hold no NUL) */
+static inline size_t word_slot(uint64_t k0, uint64_t k1, size_t cap)
+{
+	uint64_t h = k0 * 0x9e3779b97f4a7c15ULL + k1 * 0xc2b2ae3d27d4eb4fULL;
+	return (size_t)(h >> (64 - __builtin_ctzll(cap)));
+}
+
+/* Empty the short-word cache, or grow it (doubling, up to WCACHE_MAX
+ * slots) when it is half full. */
+static void wcache_make_room(struct ts_bpe_ctx *c)
+{
+	if (c->wcache_n * 4 < c->wcache_cap * 3)
+		return;
+	size_t nc = c->wcache_cap * 2;
+	struct wentry *nw = nc <= WCACHE_MAX ? calloc(nc, sizeof(*nw)) : NULL;
+	if (!nw) {                       /* at the cap (or no memory): start again */
+		memset(c->wcache, 0, c->wcache_cap * sizeof(*c->wcache));
+		c->wcache_n = 0;
+		return;
+	}
+	for (size_t i = 0; i < c->wcache_cap; i++) {
+		struct wentry *e = &c->wcache[i];
+		if (!e->len)
+			continue;
+		size_t j = word_slot(e->k0, e->k1, nc);
+		while (nw[j].len)
+			j = (j + 1) & (nc - 1);
+		nw[j] = *e;
+	}
+	free(c->wcache);
+	c->wcache = nw;
+	c->wcache_cap = nc;
+}
+
+/* BPE by merge rank on the bytes w[0..n) into c->sym; returns the number
+ * of symbols, or 0 when out of memory. */
+static size_t bpe_merge(struct ts_bpe_ctx *c, const char *w, size_t n)
 {
 	const struct ts_bpe *b = c->bpe;
-	size_t h = fnv(w, n) & (c->cache_cap - 1), ns = n;
-	struct centry *e;
-
-	for (size_t i = h;; i = (i + 1) & (c->cache_cap - 1)) {
-		e = &c->cache[i];
-		if (!e->word)
-			break;
-		if (e->len == n && !memcmp(e->word, w, n)) {
-			for (size_t k = 0; k < e->n; k++)
-				if (push(c, e->ids[k]))
-					return -1;
-			return 0;
-		}
-	}
+	size_t ns = n;
 	if (c->cap_sym < n) {
 		int32_t *s = realloc(c->sym, n * sizeof(*s));
 		if (!s)
-			return -1;
+			return 0;
 		c->sym = s;
 		c->cap_sym = n;
 	}
@@ -797,9 +528,31 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 		}
 		ns = o;
 	}
-	for (size_t k = 0; k < ns; k++)
-		if (push(c, s[k]))
-			return -1;
+	return ns;
+}
+
+/* BPE of a word longer than the short-word cache takes, through the
+ * general cache (bounded; cleared when full).  Appends to c->ids, which
+ * has room for n more. */
+static int bpe_long_word(struct ts_bpe_ctx *c, const char *w, size_t n)
+{
+	size_t h = fnv(w, n) & (c->cache_cap - 1), ns;
+	struct centry *e;
+
+	for (size_t i = h;; i = (i + 1) & (c->cache_cap - 1)) {
+		e = &c->cache[i];
+		if (!e->word)
+			break;
+		if (e->len == n && !memcmp(e->word, w, n)) {
+			memcpy(c->ids + c->nids, e->ids, e->n * sizeof(int32_t));
+			c->nids += e->n;
+			return 0;
+		}
+	}
+	if (!(ns = bpe_merge(c, w, n)))
+		return -1;
+	memcpy(c->ids + c->nids, c->sym, ns * sizeof(int32_t));
+	c->nids += ns;
 	/* cache it */
 	if (c->cache_n * 2 >= c->cache_cap) {
 		if (c->cache_n >= CACHE_MAX) {
@@ -837,25 +590,96 @@ static int bpe_word(struct ts_bpe_ctx *c, const char *w, size_t n)
 	}
 	memcpy(e->word, w, n);
 	e->word[n] = 0;
-	memcpy(e->ids, s, ns * sizeof(int32_t));
+	memcpy(e->ids, c->sym, ns * sizeof(int32_t));
 	e->n = ns;
 	e->len = n;
 	c->cache_n++;
 	return 0;
 }
 
+/* The short-word cache's entry for the word (k0, k1, n), or NULL. */
+static inline const struct wentry *wcache_get(const struct ts_bpe_ctx *c, uint64_t k0, uint64_t k1,
+					      size_t n)
+{
+	size_t mask = c->wcache_cap - 1;
+	for (size_t i = word_slot(k0, k1, c->wcache_cap);; i = (i + 1) & mask) {
+		const struct wentry *e = &c->wcache[i];
+		if (e->k0 == k0 && e->k1 == k1 && e->len == n)
+			return e;
+		if (!e->len)
+			return NULL;
+	}
+}
+
+/* BPE of the pre-token w[0..n) (n <= 16, key (k0, k1)) that the
+ * short-word cache does not hold, appended to c->ids (room for n more),
+ * and cached when its result has at most WENTRY_IDS ids (nearly always). */
+static __attribute__((noinline)) int bpe_short_miss(struct ts_bpe_ctx *c, const char *w, size_t n,
+						    uint64_t k0, uint64_t k1)
+{
+	size_t ns = bpe_merge(c, w, n);
+	if (!ns)
+		return -1;
+	memcpy(c->ids + c->nids, c->sym, ns * sizeof(int32_t));
+	c->nids += ns;
+	if (ns > WENTRY_IDS)
+		return 0;                /* not cached: rare and cheap enough */
+	wcache_make_room(c);
+	size_t mask = c->wcache_cap - 1, i;
+	for (i = word_slot(k0, k1, c->wcache_cap); c->wcache[i].len; i = (i + 1) & mask)
+		;
+	struct wentry *e = &c->wcache[i];
+	memset(e, 0, sizeof(*e));
+	e->k0 = k0;
+	e->k1 = k1;
+	e->len = (uint8_t)n;
+	e->n = (uint8_t)ns;
+	for (size_t k = 0; k < ns; k++)
+		e->ids[k] = (uint16_t)c->sym[k];
+	c->wcache_n++;
+	return 0;
+}
+
+/* BPE of the pre-token w[0..n) (n <= 16, key (k0, k1)), appended to
+ * c->ids (room for n more), each id recording the piece's start s.  A hit
+ * in the short-word cache is two 64-bit compares and a copy. */
+static inline int bpe_short_word(struct ts_bpe_ctx *c, const char *w, size_t n, uint64_t k0,
+				 uint64_t k1, uint32_t s)
+{
+	const struct wentry *h = wcache_get(c, k0, k1, n);
+	size_t first = c->nids;
+	if (__builtin_expect(h != NULL, 1)) {
+		c->ids[first] = h->ids[0];
+		c->offs[first] = s;
+		c->nids++;
+		if (__builtin_expect(h->n == 1, 1))
+			return 0;
+		for (unsigned k = 1; k < h->n; k++)
+			c->ids[first + k] = h->ids[k];
+		c->nids = first + h->n;
+	} else if (bpe_short_miss(c, w, n, k0, k1)) {
+		return -1;
+	}
+	for (size_t k = first; k < c->nids; k++)
+		c->offs[k] = s;
+	return 0;
+}
+
 /* The ids of the piece t[s..e) (a special token or a BPE word), each
- * recording where its piece starts. */
+ * recording where its piece starts.  c->ids has room for e - s more (a
+ * piece never gives more ids than it has bytes) plus WENTRY_IDS. */
 static int emit_piece(struct ts_bpe_ctx *c, const char *t, size_t s, size_t e)
 {
-	size_t first = c->nids;
-	if (e - s == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
-		if (push(c, TS_BPE_SOT))
-			return -1;
-	} else if (e - s == 13 && !memcmp(t + s, "<|endoftext|>", 13)) {
-		if (push(c, TS_BPE_EOT))
-			return -1;
-	} else if (bpe_word(c, t + s, e - s)) {
+	size_t first = c->nids, n = e - s;
+	if (t[s] == '<' && n == 15 && !memcmp(t + s, "<|startoftext|>", 15)) {
+		c->ids[c->nids++] = TS_BPE_SOT;
+	} else if (t[s] == '<' && n == 13 && !memcmp(t + s, "<|endoftext|>", 13)) {
+		c->ids[c->nids++] = TS_BPE_EOT;
+	} else if (n <= 16) {
+		uint64_t k0, k1;
+		word_key(t + s, n, &k0, &k1);
+		return bpe_short_word(c, t + s, n, k0, k1, (uint32_t)s);
+	} else if (bpe_long_word(c, t + s, n)) {
 		return -1;
 	}
 	for (size_t k = first; k < c->nids; k++)
@@ -863,47 +687,113 @@ static int emit_piece(struct ts_bpe_ctx *c, const char *t, size_t s, size_t e)
 	return 0;
 }
 
-/* CLIP's pre-tokenizer regex on ASCII text, alternative for alternative in
- * the pattern's order at each position (leftmost-first, as pcre2 does):
- * the two specials, the contractions, a run of letters, one digit, a run
- * of anything else but white space.  Returns the end of the piece that
- * starts at *at (white space before it skipped), or 0 at the end. */
-static size_t ascii_piece(const char *t, size_t n, size_t *at)
+/* Character classes of the ASCII pre-tokenizer (bytes >= 0x80 never reach
+ * it): \s, \p{L} and \p{N} of the regex, restricted to ASCII. */
+enum { A_OTHER = 0, A_SPACE = 1, A_ALPHA = 2, A_DIGIT = 3 };
+static const uint8_t aclass[256] = {
+	['\t'] = A_SPACE, ['\n'] = A_SPACE, ['\v'] = A_SPACE, ['\f'] = A_SPACE,
+	['\r'] = A_SPACE, [' '] = A_SPACE,
+#define D(x) [x] = A_DIGIT
+	D('0'), D('1'), D('2'), D('3'), D('4'), D('5'), D('6'), D('7'), D('8'), D('9'),
+#undef D
+#define L(x) [x] = A_ALPHA, [x - 32] = A_ALPHA
+	L('a'), L('b'), L('c'), L('d'), L('e'), L('f'), L('g'), L('h'), L('i'), L('j'), L('k'),
+	L('l'), L('m'), L('n'), L('o'), L('p'), L('q'), L('r'), L('s'), L('t'), L('u'), L('v'),
+	L('w'), L('x'), L('y'), L('z'),
+#undef L
+};
+
+#define ONES 0x0101010101010101ULL
+#define HIGH 0x8080808080808080ULL
+
+/* 0x80 in each byte of x (all bytes < 0x80) that is an ASCII letter */
+static inline uint64_t alpha_bytes(uint64_t x)
 {
-	size_t i = *at;
-	while (i < n && (t[i] == ' ' || (t[i] >= '\t' && t[i] <= '\r')))
-		i++;
-	*at = i;
-	if (i >= n)
-		return 0;
-	if (n - i >= 15 && !memcmp(t + i, "<|startoftext|>", 15))
-		return i + 15;
-	if (n - i >= 13 && !memcmp(t + i, "<|endoftext|>", 13))
-		return i + 13;
-	char ch = t[i];
-	if (ch == '\'' && i + 1 < n) {
-		char a = (char)(t[i + 1] | 0x20), b = i + 2 < n ? (char)(t[i + 2] | 0x20) : 0;
-		if (a == 's' || a == 't' || a == 'm' || a == 'd')
-			return i + 2;
-		if ((a == 'r' && b == 'e') || (a == 'v' && b == 'e') || (a == 'l' && b == 'l'))
-			return i + 3;
+	uint64_t y = x | 0x20 * ONES;
+	return (y + (0x80 - 'a') * ONES) & ~(y + (0x80 - 'z' - 1) * ONES) & HIGH;
+}
+
+/* The end of the run of letters that starts at t[i] (a letter); when the
+ * run is at most 16 bytes, also its key for the short-word cache (*k_ok). */
+static inline size_t alpha_run(const char *t, size_t i, uint64_t *k0, uint64_t *k1, int *k_ok)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t a, b, na, nb;
+	memcpy(&a, t + i, 8);
+	na = ~alpha_bytes(a) & HIGH;
+	if (na) {
+		unsigned len = (unsigned)__builtin_ctzll(na) >> 3;   /* >= 1 */
+		*k0 = a & ((1ULL << (8 * len)) - 1);
+		*k1 = 0;
+		*k_ok = 1;
+		return i + len;
 	}
-#define ALPHA(x) (((x) | 0x20) >= 'a' && ((x) | 0x20) <= 'z')
-#define DIGIT(x) ((x) >= '0' && (x) <= '9')
-#define SPACE(x) ((x) == ' ' || ((x) >= '\t' && (x) <= '\r'))
-	if (ALPHA(ch)) {
-		while (i < n && ALPHA(t[i]))
-			i++;
-		return i;
+	memcpy(&b, t + i + 8, 8);
+	nb = ~alpha_bytes(b) & HIGH;
+	if (nb) {
+		unsigned len = (unsigned)__builtin_ctzll(nb) >> 3;
+		*k0 = a;
+		*k1 = len ? b & ((1ULL << (8 * len)) - 1) : 0;
+		*k_ok = 1;
+		return i + 8 + len;
 	}
-	if (DIGIT(ch))
-		return i + 1;
-	while (i < n && !ALPHA(t[i]) && !DIGIT(t[i]) && !SPACE(t[i]))
+	i += 16;
+#endif
+	while (aclass[(uint8_t)t[i]] == A_ALPHA)
 		i++;
+	*k_ok = 0;
 	return i;
-#undef ALPHA
-#undef DIGIT
-#undef SPACE
+}
+
+/* CLIP's pre-tokenizer regex on ASCII text t[0..tl) (t[tl] and 16 bytes
+ * after it NUL), alternative for alternative in the pattern's order at
+ * each position (leftmost-first, as pcre2 does): the two specials, the
+ * contractions, a run of letters, one digit, a run of anything else but
+ * white space; each piece's ids appended. */
+static int encode_ascii(struct ts_bpe_ctx *c, const char *t, size_t tl)
+{
+	const uint8_t *u = (const uint8_t *)t;
+	size_t i = 0;
+	while (i < tl) {
+		unsigned cls = aclass[u[i]];
+		size_t s = i;
+		if (cls == A_SPACE) {
+			i++;
+			continue;
+		}
+		if (cls == A_ALPHA) {
+			uint64_t k0, k1;
+			int k_ok;
+			i = alpha_run(t, i, &k0, &k1, &k_ok);
+			if (k_ok ? bpe_short_word(c, t + s, i - s, k0, k1, (uint32_t)s) : emit_piece(c, t, s, i))
+				return -1;
+			i += u[i] == ' ';   /* the usual single space after a word */
+		} else if (cls == A_DIGIT) {
+			i++;
+			if (bpe_short_word(c, t + s, 1, u[s], 0, (uint32_t)s))
+				return -1;
+		} else {
+			i++;
+			if (u[s] == '<' && tl - s >= 15 && !memcmp(t + s, "<|startoftext|>", 15))
+				i = s + 15;
+			else if (u[s] == '<' && tl - s >= 13 && !memcmp(t + s, "<|endoftext|>", 13))
+				i = s + 13;
+			else if (u[s] == '\'' && ((u[s + 1] | 0x20) == 's' || (u[s + 1] | 0x20) == 't' ||
+						  (u[s + 1] | 0x20) == 'm' || (u[s + 1] | 0x20) == 'd'))
+				i = s + 2;     /* u[tl] is NUL: never a match past the end */
+			else if (u[s] == '\'' && s + 2 < tl &&
+				 (((u[s + 1] | 0x20) == 'r' && (u[s + 2] | 0x20) == 'e') ||
+				  ((u[s + 1] | 0x20) == 'v' && (u[s + 2] | 0x20) == 'e') ||
+				  ((u[s + 1] | 0x20) == 'l' && (u[s + 2] | 0x20) == 'l')))
+				i = s + 3;
+			else
+				while (i < tl && aclass[u[i]] == A_OTHER)
+					i++;
+			if (emit_piece(c, t, s, i))
+				return -1;
+		}
+	}
+	return 0;
 }
 
 int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
@@ -915,19 +805,21 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 	if (rc)
 		return rc;
 	c->nids = 0;
+	if (tl > UINT32_MAX)
+		return ts_err_set(err, TS_ERR_LIMIT, TS_R_CAPTION_TOO_LONG,
+				  "caption of %zu bytes is too long to tokenize", tl);
+	/* at most one id per byte of cleaned text, plus a cache entry's slack */
+	if (reserve_ids(c, tl + WENTRY_IDS))
+		goto nomem;
 	int ascii = c->last_ascii;      /* known from the cleaning, else checked */
 	for (size_t k = 0; k < tl && !ascii; k++)
 		if ((uint8_t)t[k] >= 0x80)
 			break;
 		else if (k + 1 == tl)
 			ascii = 1;
-	if (ascii && tl <= UINT32_MAX) {
-		size_t e;
-		while ((e = ascii_piece(t, tl, &at)) != 0) {
-			if (emit_piece(c, t, at, e))
-				goto nomem;
-			at = e;
-		}
+	if (ascii && !c->general_only) {
+		if (encode_ascii(c, t, tl))
+			goto nomem;
 		at = tl + 1;          /* skip the pcre2 loop */
 	}
 	while (at <= tl) {
@@ -942,9 +834,6 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 			at = e + 1;
 			continue;
 		}
-		if (s > UINT32_MAX)
-			return ts_err_set(err, TS_ERR_LIMIT, TS_R_CAPTION_TOO_LONG,
-					  "caption of %zu bytes is too long to tokenize", tl);
 		if (emit_piece(c, t, s, e))
 			goto nomem;
 		at = e;
@@ -956,6 +845,12 @@ int ts_bpe_encode(struct ts_bpe_ctx *c, const char *text, size_t len,
 	return TS_OK;
 nomem:
 	return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+}
+
+void ts_bpe_ctx_general(struct ts_bpe_ctx *c, int on)
+{
+	c->general_only = on;
+	c->cl.general_only = on;
 }
 
 void ts_bpe_last_pieces(const struct ts_bpe_ctx *c, const char **clean, size_t *clean_len,

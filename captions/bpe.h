@@ -1,12 +1,10 @@
 /*
  * bpe.h - OpenAI CLIP's byte-level BPE tokenizer (the groundwork of issue
  * 3): the vocabulary, the pre-tokenizer regex, BPE by merge rank, and the
- * context rule, and the reference's cleaning: a part of ftfy.fix_text
- * (control characters, quotes, ligatures, character width, NFC, and the
- * commonest UTF-8-as-Windows-1252 mojibake), html.unescape twice (the
- * HTML5 entity set, generated from Python's html module), whitespace and
- * Unicode lower case.  tests/unit/test_bpe.c gives the per-category
- * agreement with the reference vectors.
+ * context rule, after the reference's cleaning (captions/clean.h: a part
+ * of ftfy.fix_text, html.unescape twice, white space and Unicode lower
+ * case).  tests/unit/test_bpe.c gives the per-category agreement with the
+ * reference vectors.
  *
  * Thread-safety: struct ts_bpe is read-only after ts_bpe_load and shared;
  * each thread uses its own struct ts_bpe_ctx (regex match data, scratch).
@@ -48,6 +46,11 @@ int ts_bpe_encode(struct ts_bpe_ctx *ctx, const char *text, size_t len,
  * starts (a word's ids share one offset).  Valid until the next call on ctx. */
 void ts_bpe_last_pieces(const struct ts_bpe_ctx *ctx, const char **clean, size_t *clean_len,
 			const uint32_t **piece_start);
+
+/* For tests: on != 0 makes ctx take the general path for every caption
+ * (the full cleaning chain and the pcre2 pre-tokenizer) instead of the
+ * plain-ASCII fast paths; the ids must not change. */
+void ts_bpe_ctx_general(struct ts_bpe_ctx *ctx, int on);
 
 /* [SOT] ids [EOT] into out[0..context): when too long, the first context
  * ids are kept and the last becomes EOT; the rest is padded with 0.

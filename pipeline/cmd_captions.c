@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
-#include <pthread.h>
 #include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "captions_cmds.h"
 #include "cmd.h"
 #include "opt.h"
+#include "pool.h"
 #include "util.h"
 #include "vocab.h"
 
@@ -78,9 +78,15 @@ int cmd_captions(int argc, char **argv)
 	return ts_subcmd_run("captions", subs, NULL, usage_captions, argc, argv);
 }
 
-/* ---- tokenize: batches of lines, split among threads, printed in order ---- */
+/* ---- tokenize: blocks of whole lines on the ordered pool ----
+ *
+ * This thread reads the input in blocks of about BLOCK_BYTES of whole
+ * lines and submits them to the pool; workers tokenize a block's lines
+ * into the block's own output and error buffers; this thread writes the
+ * blocks back in submission order.  The output is therefore the same bytes
+ * whatever -j is, and at most `depth` blocks are in memory. */
 
-#define BATCH_LINES 16384
+#define BLOCK_BYTES (128 << 10)
 
 struct buf {
 	char *p;
@@ -125,34 +131,40 @@ struct tok_opts {
 	int truncate, pad, count, jsonl;
 };
 
+/* one worker thread's context */
 struct tok_worker {
-	pthread_t th;
 	struct ts_bpe_ctx *ctx;
+	struct ts_err e;          /* reset per line (not the whole message) */
 	const struct tok_opts *o;
-	char **lines;
-	size_t *lens;
-	size_t first, end;        /* lines [first, end) of the batch */
-	size_t lineno0;           /* line number of the batch's first line */
-	struct buf out, err;
 	int32_t *ctxbuf;
+};
+
+/* one block of input lines and what they became */
+struct tok_block {
+	struct buf in;            /* whole lines; the input's last one may lack '\n' */
+	size_t lineno0;           /* line number of the block's first line; 0 when not
+				   * known yet (blocks read ahead of the writing) */
+	size_t nlines;            /* lines in the block, counted by the worker */
+	int first;                /* the input's first block (a BOM may start it) */
+	struct buf out, err;
 	int failed, nomem;
 };
 
-static void tok_error(struct tok_worker *w, size_t lineno, const char *msg)
+static void tok_error(struct tok_worker *w, struct tok_block *b, size_t lineno, const char *msg)
 {
 	char head[64];
 	int k = snprintf(head, sizeof(head), "tessera: error: line %zu: ", lineno);
 	size_t ml = strlen(msg);
-	if (buf_reserve(&w->err, (size_t)k + ml + 2)) {
-		w->nomem = 1;
+	if (buf_reserve(&b->err, (size_t)k + ml + 2)) {
+		b->nomem = 1;
 		return;
 	}
-	memcpy(w->err.p + w->err.n, head, (size_t)k);
-	w->err.n += (size_t)k;
-	memcpy(w->err.p + w->err.n, msg, ml);
-	w->err.n += ml;
-	w->err.p[w->err.n++] = '\n';
-	w->failed = 1;
+	memcpy(b->err.p + b->err.n, head, (size_t)k);
+	b->err.n += (size_t)k;
+	memcpy(b->err.p + b->err.n, msg, ml);
+	b->err.n += ml;
+	b->err.p[b->err.n++] = '\n';
+	b->failed = 1;
 	/* the line still gets its output line, so output line N is input line
 	 * N: empty in plain mode, {"line": N, "error": MSG} with --jsonl */
 	char *rec = NULL;
@@ -161,53 +173,56 @@ static void tok_error(struct tok_worker *w, size_t lineno, const char *msg)
 		rec = j ? json_dumps(j, JSON_COMPACT) : NULL;
 		json_decref(j);
 		if (!rec) {
-			w->nomem = 1;
+			b->nomem = 1;
 			return;
 		}
 	}
 	size_t rl = rec ? strlen(rec) : 0;
-	if (buf_reserve(&w->out, rl + 1)) {
+	if (buf_reserve(&b->out, rl + 1)) {
 		free(rec);
-		w->nomem = 1;
+		b->nomem = 1;
 		return;
 	}
 	if (rl)
-		memcpy(w->out.p + w->out.n, rec, rl);
-	w->out.n += rl;
-	w->out.p[w->out.n++] = '\n';
+		memcpy(b->out.p + b->out.n, rec, rl);
+	b->out.n += rl;
+	b->out.p[b->out.n++] = '\n';
 	free(rec);
 }
 
-static void tok_line(struct tok_worker *w, size_t idx)
+static void tok_line(struct tok_worker *w, struct tok_block *b, const char *line, size_t line_len,
+		     size_t lineno, int first_line)
 {
 	const struct tok_opts *o = w->o;
 	const char *text;
-	size_t len, lineno = w->lineno0 + idx, nids;
+	size_t len, nids;
 	const int32_t *ids;
-	struct ts_err e = TS_ERR_INIT;
+	struct ts_err *e = &w->e;
 	json_t *j;
 	char msg[200];
 
 	/* a byte-order mark before the first line is not text */
-	size_t bom = lineno == 1 ? ts_bom_len(w->lines[idx], w->lens[idx]) : 0;
-	if (ts_caption_line(w->lines[idx] + bom, w->lens[idx] - bom, o->jsonl, &text, &len, &j,
-			    msg, sizeof(msg))) {
-		tok_error(w, lineno, msg);
+	size_t bom = first_line ? ts_bom_len(line, line_len) : 0;
+	if (ts_caption_line(line + bom, line_len - bom, o->jsonl, &text, &len, &j, msg, sizeof(msg))) {
+		tok_error(w, b, lineno, msg);
 		return;
 	}
-	int rc = ts_bpe_encode(w->ctx, text, len, &ids, &nids, &e);
+	e->status = 0;
+	e->reason = TS_R_NONE;
+	e->msg[0] = 0;
+	int rc = ts_bpe_encode(w->ctx, text, len, &ids, &nids, e);
 	json_decref(j);
 	if (rc) {
-		tok_error(w, lineno, e.msg);
+		tok_error(w, b, lineno, e->msg);
 		return;
 	}
 	if (o->count) {
-		if (buf_reserve(&w->out, 24)) {
-			w->nomem = 1;
+		if (buf_reserve(&b->out, 24)) {
+			b->nomem = 1;
 			return;
 		}
-		w->out.n += put_int(w->out.p + w->out.n, (long long)nids + 2);
-		w->out.p[w->out.n++] = '\n';
+		b->out.n += put_int(b->out.p + b->out.n, (long long)nids + 2);
+		b->out.p[b->out.n++] = '\n';
 		return;
 	}
 	const int32_t *seq = NULL;
@@ -222,11 +237,11 @@ static void tok_line(struct tok_worker *w, size_t idx)
 			whole = 0;
 		}            /* --pad without --truncate on a longer caption: whole */
 	}
-	if (buf_reserve(&w->out, (whole ? nids + 2 : total) * 13 + 4)) {
-		w->nomem = 1;
+	if (buf_reserve(&b->out, (whole ? nids + 2 : total) * 13 + 4)) {
+		b->nomem = 1;
 		return;
 	}
-	char *p = w->out.p + w->out.n;
+	char *p = b->out.p + b->out.n;
 	*p++ = '[';
 	if (whole) {
 		p += put_int(p, TS_BPE_SOT);
@@ -249,15 +264,119 @@ static void tok_line(struct tok_worker *w, size_t idx)
 	}
 	*p++ = ']';
 	*p++ = '\n';
-	w->out.n = (size_t)(p - w->out.p);
+	b->out.n = (size_t)(p - b->out.p);
 }
 
-static void *tok_main(void *arg)
+/* the pool's job: every line of one block */
+static void tok_block_run(void *worker, void *item)
 {
-	struct tok_worker *w = arg;
-	for (size_t i = w->first; i < w->end; i++)
-		tok_line(w, i);
-	return NULL;
+	struct tok_worker *w = worker;
+	struct tok_block *b = item;
+	const char *p = b->in.p, *end = b->in.p + b->in.n;
+	b->out.n = b->err.n = 0;
+	b->failed = b->nomem = 0;
+	b->nlines = 0;
+	while (p < end && !b->nomem) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *e = nl ? nl + 1 : end;
+		tok_line(w, b, p, (size_t)(e - p), b->lineno0 + b->nlines, b->first && b->nlines == 0);
+		b->nlines++;
+		p = e;
+	}
+}
+
+/* The input, read in blocks of whole lines. */
+struct reader {
+	int fd, eof;
+	struct buf carry;         /* the start of a line the last block did not end */
+	size_t blocks;            /* blocks read */
+};
+
+/* Fill b with the next lines: at least BLOCK_BYTES of them when the input
+ * has them, fewer when a read came back short (a pipe: hand over what is
+ * there), and a line however long it is.  Returns 1 with lines, 0 at the
+ * end, -1 on a read error (errno set). */
+static int read_block(struct reader *r, struct tok_block *b)
+{
+	int seen_nl = 0;
+	b->in.n = 0;
+	if (r->carry.n) {
+		if (buf_reserve(&b->in, r->carry.n))
+			return -2;
+		memcpy(b->in.p, r->carry.p, r->carry.n);
+		b->in.n = r->carry.n;
+		r->carry.n = 0;
+	}
+	while (!r->eof && !(seen_nl && b->in.n >= BLOCK_BYTES)) {
+		/* up to BLOCK_BYTES in all; past it (a line not ended yet)
+		 * 64 KiB more at a time */
+		size_t want = b->in.n < BLOCK_BYTES ? BLOCK_BYTES - b->in.n : 65536;
+		if (buf_reserve(&b->in, want))
+			return -2;
+		ssize_t got = read(r->fd, b->in.p + b->in.n, want);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (got == 0) {
+			r->eof = 1;
+			break;
+		}
+		seen_nl |= memchr(b->in.p + b->in.n, '\n', (size_t)got) != NULL;
+		b->in.n += (size_t)got;
+		if (seen_nl && (size_t)got < want)
+			break;
+	}
+	if (!r->eof) {
+		/* keep the unfinished last line for the next block */
+		size_t keep = b->in.n;
+		while (b->in.p[keep - 1] != '\n')   /* there is one: seen_nl */
+			keep--;
+		if (keep < b->in.n) {
+			if (buf_reserve(&r->carry, b->in.n - keep))
+				return -2;
+			memcpy(r->carry.p, b->in.p + keep, b->in.n - keep);
+		}
+		r->carry.n = b->in.n - keep;
+		b->in.n = keep;
+	}
+	b->first = r->blocks++ == 0;
+	return b->in.n > 0;
+}
+
+/* The lines written so far, and this thread's worker context for blocks
+ * whose messages need their line numbers (made when first needed). */
+struct writer {
+	size_t lines;
+	struct tok_worker w;
+	const struct ts_bpe *bpe;
+};
+
+/* Write a finished block; 0, or -1 when it ran out of memory.  A block
+ * tokenized before its first line number was known names its lines in
+ * messages only when one failed: it is then tokenized again here, where
+ * the number is known (rare, and the bytes are those of -j 1). */
+static int write_block(struct writer *wr, struct tok_block *b, int *rc)
+{
+	if (!b->lineno0 && (b->failed || b->nomem)) {
+		if (!wr->w.ctx && !(wr->w.ctx = ts_bpe_ctx_new(wr->bpe)))
+			return -1;
+		b->lineno0 = wr->lines + 1;
+		tok_block_run(&wr->w, b);
+	}
+	wr->lines += b->nlines;
+	if (b->nomem)
+		return -1;
+	if (b->out.n)
+		fwrite(b->out.p, 1, b->out.n, stdout);
+	if (b->err.n) {
+		fflush(stdout);
+		fwrite(b->err.p, 1, b->err.n, stderr);
+	}
+	if (b->failed)
+		*rc = TS_EXIT_FAIL;
+	return 0;
 }
 
 int captions_tokenize(int argc, char **argv)
@@ -283,9 +402,13 @@ int captions_tokenize(int argc, char **argv)
 	struct ts_bpe *bpe = NULL;
 	struct ts_err e = TS_ERR_INIT;
 	struct tok_worker *w = NULL;
+	struct tok_block *blocks = NULL;
+	struct ts_pool *pool = NULL;
+	void **wctx = NULL;
+	struct reader rd = { .fd = -1 };
+	struct writer wr = { .w = { .o = &o } };
+	size_t depth = 0;
 	FILE *in = stdin;
-	char **lines = NULL;
-	size_t *lens = NULL, *caps = NULL, lineno = 1;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "j:qvh", opts, NULL)) != -1) {
@@ -309,10 +432,7 @@ int captions_tokenize(int argc, char **argv)
 		default: fputs("see 'tessera captions --help'\n", stderr); return TS_EXIT_USAGE;
 		}
 	}
-	if (threads == 0) {
-		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-		threads = ncpu > 0 ? ncpu : 1;
-	}
+	threads = ts_threads(threads);
 	if (argc - optind > 1) {
 		ts_error("captions tokenize takes at most one FILE");
 		return TS_EXIT_USAGE;
@@ -321,68 +441,58 @@ int captions_tokenize(int argc, char **argv)
 		ts_error("cannot open '%s': %s", argv[optind], strerror(errno));
 		return TS_EXIT_FAIL;
 	}
+	rd.fd = fileno(in);
 	if (ts_vocab_load(&bpe, vocab, &e)) {
 		ts_error("%s", e.msg);
 		rc = TS_EXIT_FAIL;
 		goto done;
 	}
+	wr.bpe = bpe;
+	if (!(wr.w.ctxbuf = malloc(((size_t)o.context + 2) * sizeof(int32_t))))
+		goto nomem;
+	/* -j 1: no worker thread, every block is tokenized on this one */
+	depth = threads > 1 ? 2 * (size_t)threads + 2 : 1;
 	w = calloc((size_t)threads, sizeof(*w));
-	lines = calloc(BATCH_LINES, sizeof(*lines));
-	lens = calloc(BATCH_LINES, sizeof(*lens));
-	caps = calloc(BATCH_LINES, sizeof(*caps));
-	if (!w || !lines || !lens || !caps)
+	wctx = calloc((size_t)threads, sizeof(*wctx));
+	blocks = calloc(depth, sizeof(*blocks));
+	if (!w || !wctx || !blocks)
 		goto nomem;
 	for (nw = 0; nw < threads; nw++) {
 		w[nw].o = &o;
-		w[nw].lines = lines;
-		w[nw].lens = lens;
+		wctx[nw] = &w[nw];
 		if (!(w[nw].ctx = ts_bpe_ctx_new(bpe)) ||
 		    !(w[nw].ctxbuf = malloc(((size_t)o.context + 2) * sizeof(int32_t)))) {
 			nw++;
 			goto nomem;
 		}
 	}
-	for (;;) {
-		size_t nl = 0;
-		ssize_t r = 0;
-		while (nl < BATCH_LINES && (r = getline(&lines[nl], &caps[nl], in)) >= 0)
-			lens[nl++] = (size_t)r;
-		if (nl == 0)
-			break;
-		/* contiguous ranges; a thread only when the batch is big enough */
-		int used = nl >= 1024 ? (int)threads : 1;
-		for (int k = 0; k < used; k++) {
-			w[k].first = nl * (size_t)k / (size_t)used;
-			w[k].end = nl * (size_t)(k + 1) / (size_t)used;
-			w[k].lineno0 = lineno;
-			w[k].out.n = w[k].err.n = 0;
-		}
-		int started = 0;
-		for (int k = 1; k < used; k++)
-			if (pthread_create(&w[k].th, NULL, tok_main, &w[k]) == 0)
-				started = k;
-			else
-				break;
-		tok_main(&w[0]);
-		for (int k = 1; k <= started; k++)
-			pthread_join(w[k].th, NULL);
-		for (int k = started + 1; k < used; k++)   /* threads that did not start */
-			tok_main(&w[k]);
-		for (int k = 0; k < used; k++) {
-			if (w[k].nomem)
-				goto nomem;
-			fwrite(w[k].out.p, 1, w[k].out.n, stdout);
-			if (w[k].err.n) {
-				fflush(stdout);
-				fwrite(w[k].err.p, 1, w[k].err.n, stderr);
-			}
-			if (w[k].failed)
-				rc = TS_EXIT_FAIL;
-		}
-		lineno += nl;
-		if (r < 0)
-			break;
+	if (ts_pool_new(&pool, threads > 1 ? (int)threads : 0, depth, tok_block_run, wctx)) {
+		ts_error("cannot start worker threads");
+		rc = TS_EXIT_FAIL;
+		goto done;
 	}
+	for (size_t k = 0;; k++) {
+		if (ts_pool_inflight(pool) >= depth && write_block(&wr, ts_pool_next(pool, 1), &rc))
+			goto nomem;
+		struct tok_block *b = &blocks[k % depth];
+		/* known when every earlier block is written (always at -j 1) */
+		b->lineno0 = ts_pool_inflight(pool) == 0 ? wr.lines + 1 : 0;
+		int r = read_block(&rd, b);
+		if (r == -2)
+			goto nomem;
+		if (r < 0) {
+			ts_error("cannot read '%s': %s", in == stdin ? "-" : argv[optind], strerror(errno));
+			rc = TS_EXIT_FAIL;
+			break;
+		}
+		if (r == 0)
+			break;
+		ts_pool_submit(pool, b);
+	}
+	ts_pool_close(pool);
+	for (struct tok_block *b; (b = ts_pool_next(pool, 1));)
+		if (write_block(&wr, b, &rc))
+			goto nomem;
 	if (fflush(stdout) || ferror(stdout)) {
 		ts_error("cannot write the output: %s", strerror(errno));
 		rc = TS_EXIT_FAIL;
@@ -392,17 +502,21 @@ nomem:
 	ts_error("out of memory");
 	rc = TS_EXIT_FAIL;
 done:
+	ts_pool_free(pool);      /* before the blocks and the workers' contexts go */
 	for (int k = 0; w && k < nw; k++) {
 		ts_bpe_ctx_free(w[k].ctx);
 		free(w[k].ctxbuf);
-		free(w[k].out.p);
-		free(w[k].err.p);
 	}
-	for (size_t i = 0; lines && i < BATCH_LINES; i++)
-		free(lines[i]);
-	free(lines);
-	free(lens);
-	free(caps);
+	for (size_t k = 0; blocks && k < depth; k++) {
+		free(blocks[k].in.p);
+		free(blocks[k].out.p);
+		free(blocks[k].err.p);
+	}
+	free(blocks);
+	free(rd.carry.p);
+	ts_bpe_ctx_free(wr.w.ctx);
+	free(wr.w.ctxbuf);
+	free(wctx);
 	free(w);
 	ts_bpe_free(bpe);
 	if (in != stdin)

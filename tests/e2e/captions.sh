@@ -270,6 +270,94 @@ with open('$TMP/it.in', 'w') as f, open('$TMP/it.want', 'w') as w:
 	[ "$(sqlite3 "$TMP/nt/catalog.sqlite" 'select count(*) from samples where tokens is null')" = 67 ]
 }
 
+# tokenize's output does not depend on -j: real captions (flickr8k, several
+# input blocks), with a byte-order mark, empty and blank lines, CRLF, a line
+# that is not UTF-8, one longer than an input block, and no newline at the
+# end; plain, --count, --truncate --pad and --jsonl, stdout and stderr and
+# the exit status compared byte for byte at -j 1, 2 and 4.  The ids of the
+# lines that are reference vectors are checked against the reference.
+threads_bytes() {
+	"$PY" - "$SHARED/data/captions/flickr8k.jsonl" "$VEC/vectors-flickr8k.jsonl" "$TMP" <<'PYEOF' || return 1
+import json, sys
+src, vec, tmp = sys.argv[1], sys.argv[2], sys.argv[3]
+caps = [json.loads(l)["caption"].replace("\n", " ").replace("\r", " ") for l in open(src, encoding="utf-8")]
+ref = {}
+for l in open(vec, encoding="utf-8"):
+    r = json.loads(l)
+    ref[r["text"]] = r["ids"]
+lines = [c.encode() for c in caps]
+lines[0] = b"\xef\xbb\xbf" + lines[0]          # a byte-order mark: not text
+lines[10:10] = [b"", b"   ", b"A dog runs .\r"]  # empty, blank, CRLF
+lines[20000:20000] = [b"caf\xc3 au lait"]        # not UTF-8: an error line
+lines[30000:30000] = [b"dog " * 100000]          # 400 KB: longer than a block
+data = b"\n".join(lines)                          # no newline at the end
+open(tmp + "/tb.txt", "wb").write(data)
+with open(tmp + "/tb.jsonl", "wb") as f:
+    for i, l in enumerate(lines):
+        if i == 20000:
+            f.write(b"{not json\n")
+        else:
+            f.write(json.dumps({"caption": l.decode("utf-8", "replace").lstrip("\ufeff")}).encode() + b"\n")
+# the lines whose ids the reference gives: "LINE<TAB>[SOT, ids..., EOT]"
+with open(tmp + "/tb.ref", "w") as f:
+    for i, l in enumerate(lines):
+        t = l.decode("utf-8", "replace").lstrip("\ufeff")
+        if t in ref:
+            f.write("%d\t%s\n" % (i + 1, json.dumps([49406] + ref[t] + [49407])))
+print(len(lines))
+PYEOF
+	n=$(wc -l < "$TMP/tb.txt"); n=$((n + 1))
+	for mode in plain count pad jsonl; do
+		case $mode in
+		plain) set -- "$TMP/tb.txt" ;;
+		count) set -- --count "$TMP/tb.txt" ;;
+		pad) set -- --truncate --pad "$TMP/tb.txt" ;;
+		jsonl) set -- --jsonl "$TMP/tb.jsonl" ;;
+		esac
+		for j in 1 2 4; do
+			"$TESSERA" captions tokenize -j $j "$@" > "$TMP/tb.$mode.$j.out" 2> "$TMP/tb.$mode.$j.err"
+			echo $? > "$TMP/tb.$mode.$j.rc"
+		done
+		[ "$(cat "$TMP/tb.$mode.1.rc")" = 1 ] ||
+			{ echo "$mode: expected exit status 1 (one bad line), got $(cat "$TMP/tb.$mode.1.rc")"; return 1; }
+		got=$(wc -l < "$TMP/tb.$mode.1.out")
+		[ "$got" = "$n" ] || { echo "$mode: expected $n output lines (one per input line), got $got"; return 1; }
+		grep -q "^tessera: error: line 20001: " "$TMP/tb.$mode.1.err" ||
+			{ echo "$mode: expected an error for line 20001, got:"; head -3 "$TMP/tb.$mode.1.err"; return 1; }
+		for j in 2 4; do
+			for x in out err rc; do
+				cmp "$TMP/tb.$mode.1.$x" "$TMP/tb.$mode.$j.$x" ||
+					{ echo "$mode: -j $j std$x differs from -j 1"; return 1; }
+			done
+		done
+	done
+	# the reference's ids where it has them, and the edge lines
+	printf 'A dog runs .\n' | "$TESSERA" captions tokenize > "$TMP/tb.crlf" || return 1
+	"$PY" - "$TMP" <<'PYEOF'
+import json, sys
+tmp = sys.argv[1]
+out = open(tmp + "/tb.plain.1.out").read().split("\n")
+cnt = open(tmp + "/tb.count.1.out").read().split("\n")
+ref = [l.rstrip("\n").split("\t") for l in open(tmp + "/tb.ref")]
+assert len(ref) > 1000, "expected over 1000 reference lines, got %d" % len(ref)
+for no, ids in ref:
+    got = out[int(no) - 1]
+    assert got == ids, "line %s: expected %s, got %s" % (no, ids, got)
+assert out[10] == "[49406, 49407]" and out[11] == "[49406, 49407]", ("empty lines", out[10:12])
+assert out[12] == open(tmp + "/tb.crlf").read().rstrip("\n"), ("CRLF line", out[12])
+assert out[20000] == "", ("the bad line's output line must be empty", out[20000][:80])
+assert cnt[30000] == "100002", ("the 400 KB line: expected 100002 tokens, got", cnt[30000])
+assert out[-2] != "" and out[-1] == "", "the last line (no newline) is tokenized"
+PYEOF
+	[ $? -eq 0 ] || return 1
+	# a pipe whose reads come back short, mid-line: the same bytes as the file
+	head -c 100000 "$TMP/tb.txt" > "$TMP/tb.head"
+	{ head -c 70001 "$TMP/tb.head"; sleep 0.3; tail -c +70002 "$TMP/tb.head"; } |
+		"$TESSERA" captions tokenize -j 2 > "$TMP/tb.pipe.out" 2>&1
+	"$TESSERA" captions tokenize -j 1 "$TMP/tb.head" > "$TMP/tb.file.out" 2>&1
+	cmp "$TMP/tb.pipe.out" "$TMP/tb.file.out" || { echo "a pipe read in pieces gave other bytes than the file"; return 1; }
+}
+
 if [ ! -f "$VEC/bpe_simple_vocab_16e6.txt.gz" ]; then
 	skip all "$VEC not found (../shared is absent)"
 elif [ -z "$PY" ]; then
@@ -282,5 +370,10 @@ else
 	t split_sentence split_sentence
 	t split_in_place split_in_place
 	t ingest_tokens ingest_tokens
+	if [ -f "$SHARED/data/captions/flickr8k.jsonl" ]; then
+		t threads_bytes threads_bytes
+	else
+		skip threads_bytes "$SHARED/data/captions/flickr8k.jsonl not found"
+	fi
 fi
 finish

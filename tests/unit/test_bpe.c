@@ -37,7 +37,9 @@ struct tally {
 	int n, ids_ok, clean_ok;
 };
 
-static void run_file(const char *name)
+/* general: every caption through the general path (full cleaning chain,
+ * pcre2 pre-tokenizer) instead of the plain-ASCII fast paths */
+static void run_file_path(const char *name, int general)
 {
 	char p[512], line[1 << 16];
 	struct tally t[16];
@@ -51,6 +53,7 @@ static void run_file(const char *name)
 		return;
 	}
 	struct ts_bpe_ctx *c = ts_bpe_ctx_new(bpe);
+	ts_bpe_ctx_general(c, general);
 	memset(t, 0, sizeof(t));
 	while (fgets(line, sizeof(line), f)) {
 		json_error_t je;
@@ -83,15 +86,90 @@ static void run_file(const char *name)
 	fclose(f);
 	ts_bpe_ctx_free(c);
 	for (int k = 0; k < nt; k++) {
-		printf("  %s category %s: ids %d/%d, clean %d/%d\n", name, t[k].cat, t[k].ids_ok,
-		       t[k].n, t[k].clean_ok, t[k].n);
+		printf("  %s%s category %s: ids %d/%d, clean %d/%d\n", name, general ? " (general path)" : "",
+		       t[k].cat, t[k].ids_ok, t[k].n, t[k].clean_ok, t[k].n);
 		CHECKF(t[k].ids_ok == t[k].n && t[k].clean_ok == t[k].n, "%s: %s", name, t[k].cat);
 	}
 }
 
+static void run_file(const char *name) { run_file_path(name, 0); }
+
 static void vectors_edge(void) { run_file("vectors-edge.jsonl"); }
 static void vectors_long(void) { run_file("vectors-long.jsonl"); }
 static void vectors_flickr8k(void) { run_file("vectors-flickr8k.jsonl"); }
+
+/* The same vectors through the general path: the fast paths are only a
+ * shortcut, so both must give the reference's ids. */
+static void vectors_general(void)
+{
+	run_file_path("vectors-edge.jsonl", 1);
+	run_file_path("vectors-long.jsonl", 1);
+	run_file_path("vectors-flickr8k.jsonl", 1);
+}
+
+/* Text built to hit the fast paths' edges (case, contractions at the end,
+ * specials, digits, runs of punctuation, controls, every kind of white
+ * space, words longer than 16 bytes, '&' and entities, and non-ASCII that
+ * ends a fast path part way): fast and general paths agree on the cleaned
+ * text, the ids and the piece offsets. */
+static void fast_vs_general(void)
+{
+	if (!load())
+		SKIP("../shared/tokenizer not found");
+	static const char *atoms[] = {
+		"a", "A", "dog", "DOG", "Dog's", "'s", "'S", "'t", "'re", "'VE", "'m", "'ll", "'d", "'x",
+		"'", "''", "<|startoftext|>", "<|endoftext|>", "<|ENDOFTEXT|>", "<|end", "<", "|", ">",
+		"0", "42", "1999", "3.5", ",", ".", "...", "!?", "-", "--", "(", ")", "\"", "#", "@", "~",
+		" ", "  ", "\t", "\n", "\r", "\f", "\v", "\x1c", "\x1f", "\x01", "\x7f",
+		"supercalifragilistic", "abcdefghijklmnop", "abcdefghijklmnopq", "abcdefgh", "abcdefghi",
+		"pneumonoultramicroscopicsilicovolcanoconiosis", "x", "zz", "q1", "a_b", "[", "]",
+		"&", "&amp;", "&lt;b&gt;", "AT&T", "&#39;", "&nbsp;",
+		/* and a few that end the fast paths part way */
+		"caf\xc3\xa9", "\xe2\x80\x99", "\xc3\xa2\xe2\x82\xac\xe2\x84\xa2", "\xef\xbc\xa1",
+	};
+	const size_t na = sizeof(atoms) / sizeof(atoms[0]);
+	struct ts_bpe_ctx *fast = ts_bpe_ctx_new(bpe), *gen = ts_bpe_ctx_new(bpe);
+	ts_bpe_ctx_general(gen, 1);
+	uint64_t r = 0x9e3779b97f4a7c15ULL;
+	int bad = 0, n_ok = 0;
+	for (int it = 0; it < 20000 && bad < 3; it++) {
+		char text[512];
+		size_t tl = 0;
+		int parts = 1 + (int)(r % 12);
+		for (int p = 0; p < parts; p++) {
+			r ^= r << 13;
+			r ^= r >> 7;
+			r ^= r << 17;
+			const char *a = atoms[r % na];
+			size_t al = strlen(a);
+			if (tl + al >= sizeof(text))
+				break;
+			memcpy(text + tl, a, al);
+			tl += al;
+		}
+		struct ts_err e1 = TS_ERR_INIT, e2 = TS_ERR_INIT;
+		const int32_t *i1, *i2;
+		const uint32_t *o1, *o2;
+		const char *c1, *c2;
+		size_t n1, n2, l1, l2;
+		int r1 = ts_bpe_encode(fast, text, tl, &i1, &n1, &e1);
+		int r2 = ts_bpe_encode(gen, text, tl, &i2, &n2, &e2);
+		ts_bpe_last_pieces(fast, &c1, &l1, &o1);
+		ts_bpe_last_pieces(gen, &c2, &l2, &o2);
+		int same = r1 == 0 && r2 == 0 && n1 == n2 && l1 == l2 && !memcmp(c1, c2, l1) &&
+			   !memcmp(i1, i2, n1 * sizeof(*i1)) && !memcmp(o1, o2, n1 * sizeof(*o1));
+		if (!same) {
+			fprintf(stderr, "  fast and general paths differ on \"%.*s\": %zu ids \"%.*s\" against %zu ids \"%.*s\"\n",
+				(int)tl, text, n1, (int)l1, c1, n2, (int)l2, c2);
+			bad++;
+		}
+		n_ok += same;
+	}
+	CHECKF(bad == 0, "%d texts differ", bad);
+	printf("  fast and general paths agree on %d generated texts\n", n_ok);
+	ts_bpe_ctx_free(fast);
+	ts_bpe_ctx_free(gen);
+}
 
 static void context_rule(void)
 {
@@ -283,6 +361,8 @@ int main(void)
 		{ "vectors_edge", vectors_edge },
 		{ "vectors_long", vectors_long },
 		{ "vectors_flickr8k", vectors_flickr8k },
+		{ "vectors_general", vectors_general },
+		{ "fast_vs_general", fast_vs_general },
 		{ "context_rule", context_rule },
 		{ "specials", specials },
 		{ "vocab_errors", vocab_errors },
