@@ -31,7 +31,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 OPT ?= -O2 -g
-CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -D_FILE_OFFSET_BITS=64 \
+CFLAGS_ALL = -std=gnu11 $(OPT) $(WARN) -D_FILE_OFFSET_BITS=64 -I. \
 	-DTS_VERSION='"$(VERSION)"' -DTS_DATADIR='"$(PREFIX)/share/tessera"' -DTS_SRCDIR='"$(CURDIR)"' \
 	$(PKG_CFLAGS) $(CFLAGS)
 LDFLAGS_ALL = $(LDFLAGS)
@@ -65,17 +65,17 @@ LIB_SRC := base/ts_error.c base/ts_io.c base/buf.c base/rng.c \
 	shards/writer.c shards/out.c shards/index.c \
 	shards/thrift.c shards/parquet.c
 CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c pipeline/opt.c \
-	pipeline/cmd_ingest.c pipeline/ingest.c pipeline/seen.c \
-	pipeline/cmd_shards.c pipeline/shards_ops.c pipeline/cmd_captions.c \
-	pipeline/captions_stats.c pipeline/captions_split.c pipeline/rewrite.c \
-	pipeline/cmd_tags.c pipeline/cmd_compose.c \
-	pipeline/source.c pipeline/source_folder.c pipeline/source_csv.c \
-	pipeline/source_jsonl.c pipeline/source_coco.c pipeline/source_sharegpt4v.c \
-	pipeline/source_urban1k.c pipeline/source_wds.c pipeline/source_count.c pipeline/source_json.c \
-	pipeline/cmd_str.c pipeline/str.c pipeline/vocab.c \
-	pipeline/cmd_report.c pipeline/report.c pipeline/report_svg.c \
-	pipeline/cmd_parquet.c pipeline/source_parquet.c \
-	pipeline/fetch.c pipeline/source_fetch.c pipeline/cmd_fetch.c
+	pipeline/commands/cmd_ingest.c pipeline/drivers/ingest.c pipeline/drivers/seen.c \
+	pipeline/commands/cmd_shards.c pipeline/drivers/shards_ops.c pipeline/commands/cmd_captions.c pipeline/commands/captions_usage.c \
+	pipeline/drivers/captions_stats.c pipeline/drivers/captions_split.c pipeline/drivers/rewrite.c \
+	pipeline/commands/cmd_tags.c pipeline/commands/cmd_compose.c \
+	pipeline/sources/source.c pipeline/sources/source_folder.c pipeline/sources/source_csv.c \
+	pipeline/sources/source_jsonl.c pipeline/sources/source_coco.c pipeline/sources/source_sharegpt4v.c \
+	pipeline/sources/source_urban1k.c pipeline/sources/source_wds.c pipeline/sources/source_count.c pipeline/sources/source_json.c \
+	pipeline/commands/cmd_str.c pipeline/drivers/str.c pipeline/vocab.c \
+	pipeline/commands/cmd_report.c pipeline/drivers/report.c pipeline/drivers/report_svg.c \
+	pipeline/commands/cmd_parquet.c pipeline/sources/source_parquet.c \
+	pipeline/drivers/fetch.c pipeline/sources/source_fetch.c pipeline/commands/cmd_fetch.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
@@ -110,8 +110,8 @@ $(BUILD)/%.o: %.c
 $(BUILD)/gen/reject_doc.h: docs/formats.md tools/reject_doc.awk
 	@mkdir -p $(dir $@)
 	awk -f tools/reject_doc.awk docs/formats.md > $@.tmp && mv $@.tmp $@
-$(BUILD)/pipeline/report.o: $(BUILD)/gen/reject_doc.h
-$(BUILD)/pipeline/report.o: CFLAGS_ALL += -I$(BUILD)/gen
+$(BUILD)/pipeline/drivers/report.o: $(BUILD)/gen/reject_doc.h
+$(BUILD)/pipeline/drivers/report.o: CFLAGS_ALL += -I$(BUILD)/gen
 
 $(BUILD)/libtessera.a: $(LIB_OBJ)
 	@rm -f $@

@@ -16,7 +16,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../shards/shards.h"
+#include "shards/shards.h"
 
 static double clock_s(clockid_t id)
 {

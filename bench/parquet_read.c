@@ -10,7 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../shards/parquet.h"
+#include "shards/parquet.h"
 
 static double now(void)
 {

@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cmd.h"
-#include "util.h"
+#include "pipeline/cmd.h"
+#include "pipeline/util.h"
 
 static void usage_help(FILE *f)
 {

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cmd.h"
-#include "../shards/shards.h"
-#include "opt.h"
-#include "source.h"
-#include "util.h"
+#include "pipeline/cmd.h"
+#include "shards/shards.h"
+#include "pipeline/opt.h"
+#include "pipeline/sources/source.h"
+#include "pipeline/util.h"
 
 int ts_usage_error(const char *cmd, const char *fmt, ...)
 {

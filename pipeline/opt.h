@@ -26,7 +26,7 @@
 #include <getopt.h>
 #include <stddef.h>
 
-#include "ingest.h"
+#include "pipeline/drivers/ingest.h"
 
 #define TS_OPT_TAKEN (-1)     /* the group parsed and stored the option */
 #define TS_OPT_NOT_MINE (-2)  /* not one of the group's options */

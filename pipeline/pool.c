@@ -7,7 +7,7 @@
  * when it is done and it is the oldest, which is what keeps the order.
  * One mutex guards the indexes; workers run items without it.
  */
-#include "pool.h"
+#include "pipeline/pool.h"
 
 #include <pthread.h>
 #include <stdint.h>

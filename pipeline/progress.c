@@ -3,14 +3,14 @@
  * redrawn in place with \r on a terminal.  Only the writer thread calls
  * update/clear, so there is no locking.
  */
-#include "progress.h"
+#include "pipeline/progress.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "util.h"
+#include "pipeline/util.h"
 
 struct ts_progress {
 	const char *title;

@@ -3,7 +3,7 @@
  * command layer.  Messages go to stderr in git's style: "tessera: error:
  * cannot open 'x': reason" (lower case, no full stop).
  */
-#include "util.h"
+#include "pipeline/util.h"
 
 #include <jansson.h>
 #include <utf8proc.h>

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <stdint.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 /* Verbosity: 0 quiet (-q), 1 normal, 2 verbose (-v). */
 extern int ts_verbosity;

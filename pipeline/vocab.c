@@ -7,7 +7,7 @@
  * was built from (data/), and the configured PREFIX/share/tessera.  What
  * must hold: the current directory plays no part.
  */
-#include "vocab.h"
+#include "pipeline/vocab.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../captions/bpe.h"
+#include "captions/bpe.h"
 
 #ifndef TS_SRCDIR
 #define TS_SRCDIR NULL

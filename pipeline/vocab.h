@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 #define TS_VOCAB_NAME "bpe_simple_vocab_16e6.txt.gz"
 

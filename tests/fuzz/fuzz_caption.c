@@ -15,9 +15,9 @@
 
 #include <string.h>
 
-#include "../../captions/bpe.h"
-#include "../../captions/caption.h"
-#include "../../pipeline/vocab.h"
+#include "captions/bpe.h"
+#include "captions/caption.h"
+#include "pipeline/vocab.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

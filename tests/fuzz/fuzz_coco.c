@@ -1,11 +1,11 @@
 /*
  * fuzz_coco.c - libFuzzer target for the coco list reader
- * (pipeline/source_coco.c) through ts_source (see fuzz_source.h).
+ * (pipeline/sources/source_coco.c) through ts_source (see fuzz_source.h).
  */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz_source.h"
+#include "tests/fuzz/fuzz_source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

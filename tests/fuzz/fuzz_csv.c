@@ -1,12 +1,12 @@
 /*
  * fuzz_csv.c - libFuzzer target for the CSV and TSV list reader
- * (pipeline/source_csv.c) through ts_source (see fuzz_source.h); the last
+ * (pipeline/sources/source_csv.c) through ts_source (see fuzz_source.h); the last
  * byte's low bit picks TSV.
  */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz_source.h"
+#include "tests/fuzz/fuzz_source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

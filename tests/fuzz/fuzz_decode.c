@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../compose/compose.h"
+#include "compose/compose.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

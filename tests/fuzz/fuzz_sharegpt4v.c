@@ -1,11 +1,11 @@
 /*
  * fuzz_sharegpt4v.c - libFuzzer target for the sharegpt4v list reader
- * (pipeline/source_sharegpt4v.c) through ts_source (see fuzz_source.h).
+ * (pipeline/sources/source_sharegpt4v.c) through ts_source (see fuzz_source.h).
  */
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fuzz_source.h"
+#include "tests/fuzz/fuzz_source.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -9,8 +9,8 @@
 #ifndef TS_FUZZ_SOURCE_H
 #define TS_FUZZ_SOURCE_H
 
-#include "../../pipeline/source.h"
-#include "fuzz_util.h"
+#include "pipeline/sources/source.h"
+#include "tests/fuzz/fuzz_util.h"
 
 static int fuzz_source_run(const uint8_t *data, size_t size, const char *name,
 			   enum ts_input_format fmt)

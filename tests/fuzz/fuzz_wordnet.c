@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "../../captions/wordnet.h"
-#include "fuzz_util.h"
+#include "captions/wordnet.h"
+#include "tests/fuzz/fuzz_util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

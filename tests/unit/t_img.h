@@ -9,8 +9,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "t.h"
-#include "../../compose/compose.h"
+#include "tests/unit/t.h"
+#include "compose/compose.h"
 
 /* ../shared/data/images/REL, or NULL when the corpus is absent */
 static inline uint8_t *t_shared_img(const char *rel, size_t *len)

@@ -1,9 +1,9 @@
 /* test_base.c - the error model: every reason has a unique, stable name. */
-#include "t.h"
-#include "../../base/buf.h"
-#include "../../base/rng.h"
-#include "../../base/ts_error.h"
-#include "../../captions/caption.h"
+#include "tests/unit/t.h"
+#include "base/buf.h"
+#include "base/rng.h"
+#include "base/ts_error.h"
+#include "captions/caption.h"
 
 static void reasons_unique(void)
 {

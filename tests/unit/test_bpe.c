@@ -4,14 +4,14 @@
  * rule, vocabulary errors and two threads sharing one vocabulary.
  * Every category of every file must agree 100%, ids and cleaned text.
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <jansson.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <unistd.h>
 
-#include "../../captions/bpe.h"
+#include "captions/bpe.h"
 
 static struct ts_bpe *bpe;
 

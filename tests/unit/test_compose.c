@@ -9,7 +9,7 @@
  *
  * Cases that need the shared corpus SKIP when it is absent.
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -17,8 +17,8 @@
 #include <stdint.h>
 #include <zlib.h>
 
-#include "../../compose/compose.h"
-#include "t_img.h"
+#include "compose/compose.h"
+#include "tests/unit/t_img.h"
 
 #define BIG 100000000ULL   /* max_pixels for cases that do not test the cap */
 

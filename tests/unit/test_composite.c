@@ -3,14 +3,14 @@
  * colour blocks (exact), and the caption join on real captions from
  * ../shared/data/captions (endings ".", "!", "?", acronyms).
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <jansson.h>
 #include <math.h>
 
-#include "../../captions/merge.h"
-#include "../../compose/compose.h"
-#include "t_img.h"
+#include "captions/merge.h"
+#include "compose/compose.h"
+#include "tests/unit/t_img.h"
 
 /* An S x S image whose four quadrants have distinct colours. */
 static void blocks(struct ts_image *img, int s, uint8_t base)

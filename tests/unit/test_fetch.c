@@ -1,14 +1,14 @@
 /* test_fetch.c - the downloader's pure parts: which addresses are public,
  * the --respect words, transient versus permanent reasons, and that every
  * fetch.* reason is marked permanent or transient in docs/formats.md. */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include "../../base/ts_error.h"
-#include "../../pipeline/fetch.h"
+#include "base/ts_error.h"
+#include "pipeline/drivers/fetch.h"
 
 static int priv(const char *a)
 {

@@ -12,38 +12,38 @@
  * Each target is included with its entry point renamed, so one binary
  * holds them all; a new target adds an include and a line in targets[].
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <dirent.h>
 #include <stdint.h>
 
-#include "../fuzz/fuzz_decode.c"
+#include "tests/fuzz/fuzz_decode.c"
 #define LLVMFuzzerTestOneInput fuzz_tar_one
-#include "../fuzz/fuzz_tar.c"
+#include "tests/fuzz/fuzz_tar.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_csv_one
-#include "../fuzz/fuzz_csv.c"
+#include "tests/fuzz/fuzz_csv.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_jsonl_one
-#include "../fuzz/fuzz_jsonl.c"
+#include "tests/fuzz/fuzz_jsonl.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_coco_one
-#include "../fuzz/fuzz_coco.c"
+#include "tests/fuzz/fuzz_coco.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_sharegpt4v_one
-#include "../fuzz/fuzz_sharegpt4v.c"
+#include "tests/fuzz/fuzz_sharegpt4v.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_caption_one
-#include "../fuzz/fuzz_caption.c"
+#include "tests/fuzz/fuzz_caption.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_wordnet_one
-#include "../fuzz/fuzz_wordnet.c"
+#include "tests/fuzz/fuzz_wordnet.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_lmdb_one
-#include "../fuzz/fuzz_lmdb.c"
+#include "tests/fuzz/fuzz_lmdb.c"
 #undef LLVMFuzzerTestOneInput
 #define LLVMFuzzerTestOneInput fuzz_parquet_one
-#include "../fuzz/fuzz_parquet.c"
+#include "tests/fuzz/fuzz_parquet.c"
 #undef LLVMFuzzerTestOneInput
 
 static const struct {

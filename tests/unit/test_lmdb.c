@@ -8,14 +8,14 @@
  * handler of the process is touched.
  */
 #define _GNU_SOURCE
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <signal.h>
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../shards/lmdb_store.h"
+#include "shards/lmdb_store.h"
 
 static char tmp_root[64];
 

@@ -1,6 +1,6 @@
 /*
  * test_parquet.c - the parquet reader (shards/parquet.c) and the parquet
- * source (pipeline/source_parquet.c).  Values are compared row by row with
+ * source (pipeline/sources/source_parquet.c).  Values are compared row by row with
  * the NAME.expected.jsonl files that an independent reader (hyparquet)
  * wrote: the four real pyarrow files in ../shared/data/parquet (DATA_PAGE
  * v1, PLAIN_DICTIONARY) and the hyparquet-writer fixtures in
@@ -9,16 +9,16 @@
  * PLAIN_DICTIONARY column for all four codecs).  Damaged copies of those
  * files must give an error naming what is wrong, never a crash.
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <unistd.h>
 
-#include "../../shards/parquet.h"
-#include "../../shards/thrift.h"
-#include "../../pipeline/source.h"
+#include "shards/parquet.h"
+#include "shards/thrift.h"
+#include "pipeline/sources/source.h"
 
 #define FIX "tests/data/parquet/"
 

@@ -5,15 +5,15 @@
  * alpha on white, hostile inputs, DCT scaling, determinism, encoders and
  * the resampler's antialiasing.
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <zlib.h>
 
-#include "../../compose/compose.h"
-#include "t_img.h"
+#include "compose/compose.h"
+#include "tests/unit/t_img.h"
 
 
 

@@ -2,12 +2,12 @@
  * order at every thread count, with uneven work; never more than `depth`
  * items in flight; a consumer on another thread; the inline (0-thread)
  * path. */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <pthread.h>
 #include <stdint.h>
 
-#include "../../pipeline/pool.h"
+#include "pipeline/pool.h"
 
 struct item {
 	unsigned in;

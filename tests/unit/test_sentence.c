@@ -3,13 +3,13 @@
  * of `tessera captions split` (docs/captions.md): hand-made edges, then
  * properties over the real long captions in ../shared/data/captions.
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <jansson.h>
 #include <unistd.h>
 
-#include "../../captions/bpe.h"
-#include "../../captions/sentence.h"
+#include "captions/bpe.h"
+#include "captions/sentence.h"
 
 static struct ts_sentences *sp;
 static struct ts_bpe *bpe;

@@ -9,7 +9,7 @@
  * only the check that needs it, with a SKIP line saying so.
  */
 #define _GNU_SOURCE   /* memmem */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -22,7 +22,7 @@
 
 #include <sqlite3.h>
 
-#include "../../shards/shards.h"
+#include "shards/shards.h"
 
 /* ---- helpers ---- */
 

@@ -6,7 +6,7 @@
  * kept in tests/data/inputs/); realistic captions come from ../shared when
  * it is present.
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 
 #include <jansson.h>
 
-#include "../../pipeline/source.h"
+#include "pipeline/sources/source.h"
 
 /* ---- fixture helpers ---- */
 

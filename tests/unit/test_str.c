@@ -8,7 +8,7 @@
  * Temporary files live under one mkdtemp directory, removed at the end.
  * Cases that need ../shared say SKIPPED when it is absent.
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <ctype.h>
 #include <jansson.h>
@@ -16,8 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../captions/strlabel.h"
-#include "../../shards/lmdb_store.h"
+#include "captions/strlabel.h"
+#include "shards/lmdb_store.h"
 
 static char tmp_root[64];
 

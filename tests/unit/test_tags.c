@@ -6,14 +6,14 @@
  * TAGS_VERBOSE=1 prints every caption where the extractor and the labels
  * disagree.
  */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <jansson.h>
 #include <unistd.h>
 
-#include "../../captions/bpe.h"
-#include "../../captions/tags.h"
-#include "../../captions/wordnet.h"
+#include "captions/bpe.h"
+#include "captions/tags.h"
+#include "captions/wordnet.h"
 
 static struct ts_wordnet *wn;
 static struct ts_bpe *bpe;

@@ -1,15 +1,15 @@
 /* test_util.c - command-layer helpers: number parsing, file reads, the
  * report's HTML escaping, charts and reject meanings. */
-#include "t.h"
+#include "tests/unit/t.h"
 
 #include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../pipeline/report.h"
-#include "../../pipeline/report_svg.h"
-#include "../../pipeline/util.h"
-#include "../../pipeline/vocab.h"
+#include "pipeline/drivers/report.h"
+#include "pipeline/drivers/report_svg.h"
+#include "pipeline/util.h"
+#include "pipeline/vocab.h"
 
 /* What fn writes, as a malloc'ed string. */
 static char *capture_html(const char *s, size_t len)

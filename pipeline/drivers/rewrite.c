@@ -1,0 +1,520 @@
+/*
+ * rewrite.c - rewrite every sample of a dataset (see rewrite.h for the
+ * protocol).
+ */
+#include "pipeline/drivers/rewrite.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pipeline/cmd.h"
+#include "shards/out.h"
+#include "shards/writer.h"
+#include "pipeline/drivers/shards_ops.h"
+#include "pipeline/util.h"
+
+#define TMPDIR_NAME ".rewrite.tmp"
+
+struct run {
+	struct ts_dataset *ds;
+	struct ts_dsw *w;
+	struct ts_ds_iter *ri;
+	const struct ts_ds_reject *r;
+	ts_rw_fn fn;
+	void *user;
+	uint64_t samples, rejects;
+	struct ts_err e;
+};
+
+static int fsync_path(const char *path, int dir)
+{
+	int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
+	if (fd < 0)
+		return -1;
+	int rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* Remove dir and the files in it and in its shards/ (what a rewrite writes). */
+static void remove_tmp(const char *dir)
+{
+	char p[PATH_MAX + 300];
+	const char *subs[] = { "shards", "" };
+	for (int k = 0; k < 2; k++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, subs[k]);
+		DIR *d = opendir(p);
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			char f[PATH_MAX + 600];
+			if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") || !strcmp(de->d_name, "shards"))
+				continue;
+			snprintf(f, sizeof(f), "%s/%s", p, de->d_name);
+			unlink(f);
+		}
+		if (d)
+			closedir(d);
+		if (k == 0)
+			rmdir(p);
+	}
+	rmdir(dir);
+}
+
+/* Step 3 of the protocol above; safe to repeat after a crash at any point. */
+static int roll_forward(const char *outdir)
+{
+	char tmp[PATH_MAX], from[PATH_MAX + 300], to[PATH_MAX + 300];
+	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME "/shards", outdir);
+	DIR *d = opendir(tmp);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		size_t l = strlen(de->d_name);
+		if (de->d_name[0] == '.' || !((l > 4 && !strcmp(de->d_name + l - 4, ".tar")) ||
+					      (l > 7 && !strcmp(de->d_name + l - 7, ".sqlite"))))
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", tmp, de->d_name);
+		snprintf(to, sizeof(to), "%s/shards/%s", outdir, de->d_name);
+		if (rename(from, to)) {
+			ts_error("cannot move '%s' to '%s': %s", from, to, strerror(errno));
+			closedir(d);
+			return -1;
+		}
+		ts_crash_hook(NULL, "rewrite-moved");
+	}
+	if (d)
+		closedir(d);
+	snprintf(to, sizeof(to), "%s/shards", outdir);
+	fsync_path(to, 1);
+	snprintf(from, sizeof(from), "%s/" TMPDIR_NAME "/catalog.sqlite", outdir);
+	if (access(from, F_OK) == 0) {
+		/* the old catalog was checkpointed and closed: its -wal and -shm are
+		 * empty or gone, and must not be applied to the new file */
+		snprintf(to, sizeof(to), "%s/catalog.sqlite-wal", outdir);
+		unlink(to);
+		snprintf(to, sizeof(to), "%s/catalog.sqlite-shm", outdir);
+		unlink(to);
+		snprintf(to, sizeof(to), "%s/catalog.sqlite", outdir);
+		if (rename(from, to)) {
+			ts_error("cannot move '%s' to '%s': %s", from, to, strerror(errno));
+			return -1;
+		}
+		fsync_path(outdir, 1);
+	}
+	/* the dataset is whole again: READY becomes INDEX (readers may open
+	 * it), and a crash before the sidecars are rewritten leaves INDEX for
+	 * the next rewrite to finish */
+	snprintf(from, sizeof(from), "%s/" TMPDIR_NAME "/READY", outdir);
+	snprintf(to, sizeof(to), "%s/" TMPDIR_NAME "/INDEX", outdir);
+	if (access(from, F_OK) == 0 && rename(from, to)) {
+		ts_error("cannot rename '%s': %s", from, strerror(errno));
+		return -1;
+	}
+	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME, outdir);
+	fsync_path(tmp, 1);
+	if (ts_shards_index(outdir, 0))
+		return -1;
+	remove_tmp(tmp);
+	fsync_path(outdir, 1);
+	return 0;
+}
+
+static int next_reject(struct run *r)
+{
+	int k = ts_ds_next_reject(r->ri, &r->r, &r->e);
+	if (k <= 0)
+		r->r = NULL;
+	return k < 0 ? -1 : 0;
+}
+
+/* Copy the rejects with record < end. */
+static int rejects_before(struct run *r, uint64_t end)
+{
+	while (r->r && r->r->record < end) {
+		struct ts_reject_row rr = {
+			.record = r->r->record, .source = r->r->source, .stage = r->r->stage,
+			.reason = r->r->reason, .message = r->r->message,
+			.path = r->r->path, .detail_json = r->r->detail_json,
+		};
+		if (ts_dsw_reject_row(r->w, &rr, &r->e) || next_reject(r))
+			return -1;
+		r->rejects++;
+	}
+	return 0;
+}
+
+
+static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
+{
+	struct ts_rw_member in[TS_DSW_MAX_MEMBERS];
+	struct ts_dsw_member m[TS_DSW_MAX_MEMBERS];
+	uint8_t *data[TS_DSW_MAX_MEMBERS] = { 0 };
+	struct ts_rw_result res;
+	char path[PATH_MAX + 64];
+	size_t nin = 0, nm = 0;
+	int rc = TS_OK;
+
+	if (rejects_before(r, s->record))
+		return -1;
+	if (s->nmembers > TS_DSW_MAX_MEMBERS)
+		return ts_err_set(&r->e, TS_ERR_INVALID, TS_R_NONE, "sample %s has too many members (%zu)",
+				  s->key, s->nmembers);
+	ts_dataset_shard_path(r->ds, s->shard_name, path, sizeof(path));
+	for (size_t i = 0; i < s->nmembers && !rc; i++) {
+		const char *dot = strchr(s->members[i].name, '.');
+		in[nin].ext = dot ? dot + 1 : "";
+		rc = ts_shard_read_member(path, s->members[i].name, s->members[i].offset,
+					  s->members[i].size, &data[nin], &in[nin].len, &r->e);
+		in[nin].data = data[nin];
+		nin++;
+	}
+	memset(&res, 0, sizeof(res));
+	if (!rc)
+		rc = r->fn(r->user, s, in, nin, &res, &r->e);
+	if (!rc) {
+		for (size_t i = 0; i < nin; i++) {
+			int replaced = 0;
+			for (size_t k = 0; k < res.nadd; k++)
+				replaced |= !strcmp(in[i].ext, res.add[k].ext);
+			int kept = !res.keep_exts;
+			for (size_t k = 0; res.keep_exts && res.keep_exts[k]; k++)
+				kept |= !strcmp(in[i].ext, res.keep_exts[k]);
+			if (res.drop_suffix) {
+				size_t a = strlen(in[i].ext), b = strlen(res.drop_suffix);
+				kept &= !(a >= b && !strcmp(in[i].ext + a - b, res.drop_suffix));
+			}
+			if (!replaced && kept)
+				m[nm++] = (struct ts_dsw_member){ in[i].ext, in[i].data, in[i].len };
+		}
+		for (size_t k = 0; k < res.nadd && !rc; k++) {
+			if (nm == TS_DSW_MAX_MEMBERS) {
+				rc = ts_err_set(&r->e, TS_ERR_INVALID, TS_R_NONE, "sample %s would have more than %d members",
+						s->key, TS_DSW_MAX_MEMBERS);
+				break;
+			}
+			m[nm++] = (struct ts_dsw_member){ res.add[k].ext, res.add[k].data, res.add[k].len };
+		}
+	}
+	if (!rc) {
+		struct ts_dsw_sample ds = {
+			.record = s->record, .members = m, .nmembers = nm,
+			.width = s->width, .height = s->height,
+			.orig_width = s->orig_width, .orig_height = s->orig_height,
+			.format = s->format, .content_hash = s->content_hash,
+			.image_hash = s->image_hash, .source = s->source,
+			.caption = s->caption, .captions_json = s->captions_json,
+			.path = s->path, .meta_json = s->meta_json,
+			.source_format = s->source_format, .fixes = s->fixes,
+			.text = res.set_text ? res.text : s->text,
+			.tags = res.set_tags ? res.tags : s->tags,
+			.ntags = res.set_tags ? res.ntags : s->ntags,
+			.scores = res.set_scores ? res.scores : s->scores,
+			.nscores = res.set_scores ? res.nscores : s->nscores,
+			.comp = s->comp,
+		};
+		rc = ts_dsw_sample(r->w, &ds, &r->e);
+		r->samples++;
+	}
+	for (size_t i = 0; i < nin; i++)
+		free(data[i]);
+	return rc ? -1 : 0;
+}
+
+struct shard_list {
+	unsigned *idx;
+	uint64_t *end;
+	size_t n;
+};
+
+static int collect_shard(const struct ts_ds_shard *s, void *user)
+{
+	struct shard_list *l = user;
+	unsigned *a = realloc(l->idx, (l->n + 1) * sizeof(*a));
+	if (a)
+		l->idx = a;
+	uint64_t *b = a ? realloc(l->end, (l->n + 1) * sizeof(*b)) : NULL;
+	if (!b)
+		return -1;
+	l->end = b;
+	l->idx[l->n] = s->idx;
+	l->end[l->n++] = s->end_record;
+	return 0;
+}
+
+static int lock_dir(const char *dir)
+{
+	char p[PATH_MAX + 32];
+	snprintf(p, sizeof(p), "%s/.tessera.lock", dir);
+	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
+		ts_error("'%s' is in use by another tessera process (or cannot be locked: %s)", dir,
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int ts_rewrite_recover(const char *dir)
+{
+	char work[PATH_MAX], a[PATH_MAX + 64], b[PATH_MAX + 64];
+	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, dir);
+	snprintf(a, sizeof(a), "%s/READY", work);
+	snprintf(b, sizeof(b), "%s/INDEX", work);
+	if (access(a, F_OK) == 0 || access(b, F_OK) == 0) {
+		ts_info("finishing an interrupted rewrite of '%s'", dir);
+		return roll_forward(dir);
+	}
+	if (access(work, F_OK) == 0)
+		remove_tmp(work);     /* an interrupted rewrite that had not decided */
+	return 0;
+}
+
+/* Does the finished dataset `dir` hold this rewrite (the same meta row)
+ * of the same input (the same ingest options, carried over)? */
+static int same_rewrite(const char *dir, const struct ts_rw_opts *o, const char *in_opts)
+{
+	struct ts_dataset *fin = NULL;
+	struct ts_err e = TS_ERR_INIT;
+	char *m = NULL, *io = NULL;
+	int same = 0;
+	if (o->meta_name && o->meta_json && ts_dataset_open_flags(&fin, dir, TS_DS_NOLOCK, &e) == 0) {
+		m = ts_dataset_meta(fin, o->meta_name);
+		io = ts_dataset_meta(fin, "ingest_options");
+		same = m && !strcmp(m, o->meta_json) &&
+		       ((!io && !in_opts) || (io && in_opts && !strcmp(io, in_opts)));
+	}
+	free(m);
+	free(io);
+	ts_dataset_close(fin);
+	return same;
+}
+
+int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw_stats *st)
+{
+	struct run r = { .fn = fn, .user = user, .e = TS_ERR_INIT };
+	struct shard_list sl = { 0 };
+	struct ts_catalog *cat = NULL;
+	const char *indir = o->indir, *out = o->outdir;
+	char work[PATH_MAX], path[PATH_MAX + 64], *opts_meta = NULL;
+	int rc = TS_EXIT_FAIL, lock_in = -1, lock_out = -1, store = TS_STORE_TAR;
+	int64_t run_id = 0;
+	double t0 = ts_now();
+	struct stat sb;
+
+	memset(st, 0, sizeof(*st));
+	snprintf(path, sizeof(path), "%s/catalog.sqlite", indir);
+	if (stat(path, &sb)) {
+		ts_error("'%s' is not a tessera dataset (no catalog.sqlite)", indir);
+		return TS_EXIT_FAIL;
+	}
+	if ((lock_in = lock_dir(indir)) < 0)
+		return TS_EXIT_FAIL;
+	if (ts_rewrite_recover(indir))
+		goto done;
+	/* checkpoint the catalog (and upgrade an old schema) before reading it */
+	if (ts_catalog_open(&cat, path, &r.e) ||
+	    ts_catalog_meta_get(cat, "ingest_options", &opts_meta, &r.e)) {
+		ts_error("%s", r.e.msg);
+		goto done;
+	}
+	ts_catalog_close(cat);
+	cat = NULL;
+	if (opts_meta) {
+		json_t *j = json_loads(opts_meta, 0, NULL);
+		const char *sto = json_string_value(json_object_get(j, "store"));
+		store = sto && !strcmp(sto, "sqlite") ? TS_STORE_SQLITE : TS_STORE_TAR;
+		json_decref(j);
+	}
+	if (out) {
+		snprintf(path, sizeof(path), "%s/catalog.sqlite", out);
+		if (stat(path, &sb) == 0) {
+			/* finish a move a killed run left (its sidecars), then: the
+			 * same rewrite of the same input, finished, is nothing to do */
+			if ((lock_out = lock_dir(out)) < 0 || ts_rewrite_recover(out))
+				goto done;
+			if (same_rewrite(out, o, opts_meta)) {
+				ts_info("'%s' already holds this %s of '%s'", out, o->what, indir);
+				rc = TS_EXIT_OK;
+			} else {
+				ts_error("'%s' already holds a dataset; write into a new directory", out);
+			}
+			goto done;
+		}
+		/* a killed rewrite's .rewrite.tmp is ours; anything else is not */
+		if (ts_out_check_dir(out, &r.e)) {
+			ts_error("%s", r.e.msg);
+			goto done;
+		}
+		if (ts_mkdirs(out, 0755)) {
+			ts_error("cannot create '%s': %s", out, strerror(errno));
+			goto done;
+		}
+		if ((lock_out = lock_dir(out)) < 0 || ts_rewrite_recover(out))
+			goto done;
+		/* finished by the recovery (an earlier run was killed after READY):
+		 * done, when that run was this same command */
+		if (stat(path, &sb) == 0) {
+			if (same_rewrite(out, o, opts_meta)) {
+				ts_info("'%s': finished the interrupted %s", out, o->what);
+				rc = TS_EXIT_OK;
+			} else {
+				ts_error("'%s' already holds a dataset; write into a new directory", out);
+			}
+			goto done;
+		}
+		snprintf(path, sizeof(path), "%s/shards", out);
+		if (ts_mkdirs(path, 0755)) {
+			ts_error("cannot create '%s': %s", path, strerror(errno));
+			goto done;
+		}
+	}
+	/* the new dataset is built aside in TARGET/.rewrite.tmp and moved in
+	 * once complete, also for -o: a killed run never leaves a dataset
+	 * that looks whole */
+	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, out ? out : indir);
+	if (ts_dataset_open_flags(&r.ds, indir, TS_DS_NOLOCK, &r.e) ||
+	    ts_dataset_foreach_shard(r.ds, collect_shard, &sl, &r.e)) {
+		ts_error("%s", r.e.msg[0] ? r.e.msg : "out of memory");
+		goto done;
+	}
+	snprintf(path, sizeof(path), "%s/shards", work);
+	if (ts_mkdirs(path, 0755)) {
+		ts_error("cannot create '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	snprintf(path, sizeof(path), "%s/catalog.sqlite", work);
+	{
+		/* the meta rows of the input carry over */
+		struct ts_dataset *ds = r.ds;
+		static const char *const keep[] = { "ingest_options", "split", "tags" };
+		if (ts_catalog_open(&cat, path, &r.e)) {
+			ts_error("%s", r.e.msg);
+			goto done;
+		}
+		for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
+			char *v = ts_dataset_meta(ds, keep[k]);
+			int bad = v && ts_catalog_meta_set(cat, keep[k], v, &r.e);
+			free(v);
+			if (bad) {
+				ts_error("%s", r.e.msg);
+				goto done;
+			}
+		}
+	}
+	if ((o->meta_name && ts_catalog_meta_set(cat, o->meta_name, o->meta_json, &r.e)) ||
+	    ts_catalog_run_begin(cat, o->command, TS_VERSION, o->meta_json ? o->meta_json : "{}", &run_id, &r.e)) {
+		ts_error("%s", r.e.msg);
+		goto done;
+	}
+	snprintf(path, sizeof(path), "%s/shards", work);
+	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = UINT64_MAX,
+				     .shard_bytes = UINT64_MAX, .store = store,
+				     .hook = ts_crash_hook };
+	if (ts_dsw_new(&r.w, &dopts, &r.e) || ts_ds_iter_rejects(r.ds, &r.ri, &r.e) || next_reject(&r))
+		goto fail;
+	uint64_t end = 0;
+	int tty = ts_verbosity >= 1 && isatty(2);
+	ts_signals_catch();
+	for (size_t k = 0; k < sl.n; k++) {
+		if (ts_stop_requested)
+			goto fail;
+		struct ts_ds_iter *si = NULL;
+		const struct ts_ds_sample *s;
+		int n;
+		if (ts_ds_iter_samples(r.ds, (long)sl.idx[k], &si, &r.e))
+			goto fail;
+		while ((n = ts_ds_next_sample(si, &s, &r.e)) == 1)
+			if (rewrite_sample(&r, s))
+				break;
+		ts_ds_iter_free(si);
+		if (n != 0 || rejects_before(&r, sl.end[k]) || ts_dsw_finish(r.w, sl.end[k], &r.e))
+			goto fail;
+		end = sl.end[k];
+		if (tty)
+			fprintf(stderr, "\r%s: %zu/%zu shards, %" PRIu64 " samples", o->what, k + 1, sl.n, r.samples);
+	}
+	if (tty && sl.n)
+		fputc('\n', stderr);
+	if (rejects_before(&r, UINT64_MAX) || ts_dsw_finish(r.w, end, &r.e) ||
+	    ts_catalog_create_indexes(cat, &r.e))
+		goto fail;
+	struct ts_dsw_stats ds;
+	ts_dsw_stats(r.w, &ds);
+	char *summary = ts_json_canonical(json_pack("{s:I, s:I, s:f}", "samples", (json_int_t)r.samples,
+						    "rejects", (json_int_t)r.rejects, "seconds", ts_now() - t0));
+	ts_catalog_run_end(cat, run_id, "ok", summary ? summary : "{}", &r.e);
+	free(summary);
+	ts_dsw_free(r.w);
+	r.w = NULL;
+	ts_catalog_close(cat);
+	cat = NULL;
+	ts_ds_iter_free(r.ri);
+	r.ri = NULL;
+	ts_dataset_close(r.ds);
+	r.ds = NULL;
+	{
+		snprintf(path, sizeof(path), "%s/catalog.sqlite", work);
+		fsync_path(path, 0);
+		snprintf(path, sizeof(path), "%s/READY", work);
+		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0 || fsync(fd)) {
+			ts_error("cannot create '%s': %s", path, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto done;
+		}
+		close(fd);
+		fsync_path(work, 1);
+		ts_crash_hook(NULL, "rewrite-ready");
+		if (roll_forward(out ? out : indir))
+			goto done;
+	}
+	st->samples = r.samples;
+	st->rejects = r.rejects;
+	st->shards = ds.shards;
+	st->seconds = ts_now() - t0;
+	rc = TS_EXIT_OK;
+	goto done;
+fail:
+	if (ts_stop_requested && !r.e.msg[0]) {
+		/* nothing was decided: the dataset stays as it was */
+		ts_info("%s interrupted: '%s' is unchanged", o->what, out ? out : indir);
+		rc = 130;
+	} else {
+		ts_error("%s", r.e.msg[0] ? r.e.msg : "rewrite failed");
+	}
+	ts_dsw_discard(r.w);
+	if (cat)
+		ts_catalog_run_end(cat, run_id, ts_stop_requested ? "interrupted" : "failed", "{}", &r.e);
+	ts_dsw_free(r.w);
+	r.w = NULL;
+	ts_catalog_close(cat);
+	cat = NULL;
+	remove_tmp(work);
+done:
+	ts_signals_restore();
+	ts_dsw_free(r.w);
+	ts_ds_iter_free(r.ri);
+	ts_catalog_close(cat);
+	ts_dataset_close(r.ds);
+	free(sl.idx);
+	free(sl.end);
+	free(opts_meta);
+	if (lock_out >= 0)
+		close(lock_out);
+	if (lock_in >= 0)
+		close(lock_in);
+	return rc;
+}
