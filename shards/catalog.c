@@ -476,20 +476,40 @@ fail:
 	return rc;
 }
 
-void ts_catalog_close(struct ts_catalog *cat)
+int ts_catalog_close_checked(struct ts_catalog *cat, struct ts_err *err)
 {
+	int rc = TS_OK;
 	if (!cat)
-		return;
+		return TS_OK;
 	for (int i = 0; i < Q__COUNT; i++)
 		sqlite3_finalize(cat->q[i]);
 	/* leave WAL mode: the closed file stands alone, so it opens on
-	 * read-only storage (where no -wal or -shm can be created) */
+	 * read-only storage (where no -wal or -shm can be created); when the
+	 * log cannot be folded back (a failed write), the file is not whole
+	 * without its -wal, and the caller must know */
 	if (cat->db && sqlite3_get_autocommit(cat->db)) {
+		sqlite3_stmt *q = NULL;
+		char mode[16] = "";
 		sqlite3_busy_timeout(cat->db, 1000);
-		sqlite3_exec(cat->db, "pragma journal_mode = delete", NULL, NULL, NULL);
+		if (sqlite3_prepare_v2(cat->db, "pragma journal_mode = delete", -1, &q, NULL) == SQLITE_OK &&
+		    sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0))
+			snprintf(mode, sizeof(mode), "%s", (const char *)sqlite3_column_text(q, 0));
+		sqlite3_finalize(q);
+		if (strcmp(mode, "delete"))
+			rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE,
+					"cannot close '%s': its write-ahead log was not folded back (%s)",
+					cat->path, sqlite3_errmsg(cat->db));
 	}
-	sqlite3_close_v2(cat->db);
+	if (sqlite3_close_v2(cat->db) != SQLITE_OK && rc == TS_OK)
+		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot close '%s'", cat->path);
 	free(cat);
+	return rc;
+}
+
+void ts_catalog_close(struct ts_catalog *cat)
+{
+	struct ts_err e = TS_ERR_INIT;
+	ts_catalog_close_checked(cat, &e);
 }
 
 int ts_catalog_meta_get(struct ts_catalog *cat, const char *name,

@@ -455,7 +455,14 @@ int ts_out_close(struct ts_out *o, const char *status, const char *summary_json,
 	o->w = NULL;
 	if (o->cat)
 		standalone(o->cat);
-	ts_catalog_close(o->cat);
+	struct ts_err ce = TS_ERR_INIT;
+	int crc = ts_catalog_close_checked(o->cat, &ce);
+	if (crc && rc == TS_OK) {
+		/* the runs row is in, but the file needs its -wal: say so (a
+		 * re-run finishes the job) */
+		*err = ce;
+		rc = crc;
+	}
 	o->cat = NULL;
 	if (o->lockfd >= 0)
 		close(o->lockfd);

@@ -178,6 +178,10 @@ struct ts_catalog;
 int ts_catalog_open(struct ts_catalog **out, const char *path,
 		    struct ts_err *err);
 void ts_catalog_close(struct ts_catalog *cat);   /* accepts NULL */
+/* The same, saying whether the file now stands alone (journal back in
+ * DELETE mode): TS_ERR_IO when its write-ahead log could not be folded
+ * back, and the catalog must not be moved without its -wal. */
+int ts_catalog_close_checked(struct ts_catalog *cat, struct ts_err *err);
 
 /* meta table: value is a malloc'ed string or NULL when absent. */
 int ts_catalog_meta_get(struct ts_catalog *cat, const char *name,

@@ -458,8 +458,14 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	free(summary);
 	ts_dsw_free(r.w);
 	r.w = NULL;
-	ts_catalog_close(cat);
+	int crc = ts_catalog_close_checked(cat, &r.e);
 	cat = NULL;
+	if (crc) {
+		/* the new catalog is not whole without its -wal: start over next time */
+		ts_error("%s", r.e.msg);
+		remove_tmp(work);
+		goto done;
+	}
 	ts_ds_iter_free(r.ri);
 	r.ri = NULL;
 	ts_dataset_close(r.ds);
