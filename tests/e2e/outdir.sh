@@ -309,6 +309,8 @@ fault_runs() {  # NAME REF PER_KIND CMD...
 	for kv in $counts; do
 		kind=${kv%%=*}; total=${kv#*=}
 		[ "$total" -gt 0 ] || continue
+		# FAULT_KINDS="fsync rename": only those kinds of call
+		case " ${FAULT_KINDS:-$kind} " in *" $kind "*) ;; *) continue ;; esac
 		# FAULT_ALL=1: every call, not a spread (minutes; see docs/testing.md)
 		[ -n "${FAULT_ALL:-}" ] && per=$total
 		step=$(( (total + per - 1) / per )); [ $step -ge 1 ] || step=1
