@@ -449,3 +449,10 @@ int ts_subcmd_pick(const char *cmd, const char *const *names, void (*usage)(FILE
 	*rc = subcmd_unknown(cmd, names, n, usage, argc, argv);
 	return -1;
 }
+
+int ts_opt_groups(int c, const char *arg, struct ts_ingest_opts *o, struct ts_opt_cli *cli,
+		  const char *cmd)
+{
+	int r = ts_opt_list(c, arg, &o->src, cli, cmd);
+	return r == TS_OPT_NOT_MINE ? ts_opt_writer(c, arg, o, cli, cmd) : r;
+}

@@ -7,9 +7,7 @@
  *
  * A command's getopt_long loop offers each option to the groups first:
  *
- *	int r = ts_opt_list(c, optarg, &o.src, &cli, "fetch");
- *	if (r == TS_OPT_NOT_MINE)
- *		r = ts_opt_writer(c, optarg, &o, &cli, "fetch");
+ *	int r = ts_opt_groups(c, optarg, &o, &cli, "fetch");
  *	if (r == TS_OPT_TAKEN)
  *		continue;
  *	if (r != TS_OPT_NOT_MINE)
@@ -141,6 +139,10 @@ int ts_opt_writer(int c, const char *arg, struct ts_ingest_opts *o, struct ts_op
 int ts_opt_list_finish(struct ts_opt_cli *cli, struct ts_source_opts *src, const char *cmd);
 int ts_opt_writer_finish(struct ts_opt_cli *cli, struct ts_ingest_opts *o, char **partdir,
 			 const char *cmd);
+
+/* ts_opt_list, then ts_opt_writer: what the commands' loops call first. */
+int ts_opt_groups(int c, const char *arg, struct ts_ingest_opts *o, struct ts_opt_cli *cli,
+		  const char *cmd);
 
 void ts_opt_cli_release(struct ts_opt_cli *cli);   /* the kept names; cli zeroed */
 

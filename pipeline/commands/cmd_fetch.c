@@ -504,9 +504,7 @@ int cmd_fetch(int argc, char **argv)
 	}
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:s:o:j:qvh", long_opts, NULL)) != -1) {
-		int r = ts_opt_list(c, optarg, &o.src, &cli, "fetch");
-		if (r == TS_OPT_NOT_MINE)
-			r = ts_opt_writer(c, optarg, &o, &cli, "fetch");
+		int r = ts_opt_groups(c, optarg, &o, &cli, "fetch");
 		if (r == TS_OPT_TAKEN)
 			continue;
 		if (r != TS_OPT_NOT_MINE) {

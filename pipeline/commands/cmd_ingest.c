@@ -147,9 +147,7 @@ int cmd_ingest(int argc, char **argv)
 	ts_ingest_opts_default(&o);
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "f:s:o:j:qvh", long_opts, NULL)) != -1) {
-		int r = ts_opt_list(c, optarg, &o.src, &cli, "ingest");
-		if (r == TS_OPT_NOT_MINE)
-			r = ts_opt_writer(c, optarg, &o, &cli, "ingest");
+		int r = ts_opt_groups(c, optarg, &o, &cli, "ingest");
 		if (r == TS_OPT_TAKEN)
 			continue;
 		if (r != TS_OPT_NOT_MINE) {
