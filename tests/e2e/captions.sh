@@ -37,14 +37,14 @@ PYEOF
 }
 
 cli() {
-	ts captions --help | grep -q 'captions tokenize' || return 1
-	ts help captions | grep -q -- '--truncate' || return 1
-	ts captions 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts captions frob 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts captions tokenize --context 1 /dev/null 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts captions tokenize --vocab /nonexistent.gz /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "cannot open the CLIP vocabulary" "$TMP/err" || return 1
-	printf 'ok line\n{not json\n' | "$TESSERA" captions tokenize --jsonl > /dev/null 2>&1; [ $? -eq 1 ] || return 1
+	ts captions --help | has 'captions tokenize' || return 1
+	ts help captions | has -- '--truncate' || return 1
+	ts captions 2>/dev/null; check $? -eq 2 || return 1
+	ts captions frob 2>/dev/null; check $? -eq 2 || return 1
+	ts captions tokenize --context 1 /dev/null 2>/dev/null; check $? -eq 2 || return 1
+	ts captions tokenize --vocab /nonexistent.gz /dev/null 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "cannot open the CLIP vocabulary" "$TMP/err" || return 1
+	printf 'ok line\n{not json\n' | "$TESSERA" captions tokenize --jsonl > /dev/null 2>&1; check $? -eq 1 || return 1
 	"$TESSERA" captions --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-captions.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"
@@ -173,13 +173,13 @@ split_in_place() {
 	ts shards verify -q "$TMP/ip" || return 1
 	ts captions split -q --rule longclip "$TMP/ip" || return 1
 	for f in "$TMP/ref/shards/"*.tar; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
-	[ ! -e "$TMP/ip/.rewrite.tmp" ] || return 1
+	absent "$TMP/ip/.rewrite.tmp" || return 1
 	# killed half-way through moving the shards in: readers refuse, the next
 	# split finishes, and the bytes are those of an uninterrupted split
 	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" captions split -q --rule longclip "$TMP/ip2" 2>/dev/null
 	check $? -ne 0 || return 1
-	ts shards ls "$TMP/ip2" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "half-way through a rewrite by 'tessera captions split'" "$TMP/err" || return 1
+	ts shards ls "$TMP/ip2" > /dev/null 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "half-way through a rewrite by 'tessera captions split'" "$TMP/err" || return 1
 	ts captions split -q --rule longclip "$TMP/ip2" || return 1
 	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ip2/shards/${f##*/}" || return 1; done
 	ts shards verify -q "$TMP/ip2" || return 1
@@ -189,7 +189,7 @@ split_in_place() {
 	# -o killed part-way: the directory holds no dataset yet, and the same
 	# command again writes the bytes of an uninterrupted run
 	TESSERA_CRASH_AT=sample:20 "$TESSERA" captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ko" 2>/dev/null
-	[ $? -ne 0 ] && [ ! -e "$TMP/ko/catalog.sqlite" ] || return 1
+	check $? -ne 0 && absent "$TMP/ko/catalog.sqlite" || return 1
 	ts captions split -q --rule longclip "$TMP/long/ds" -o "$TMP/ko" || return 1
 	for f in "$TMP/ref/shards/"*; do cmp "$f" "$TMP/ko/shards/${f##*/}" || return 1; done
 	# rejects of the input are kept where they were
@@ -248,9 +248,9 @@ assert j['kind'] == 'dataset' and j['captions'] == 67, j['captions']
 assert [s['shard'] for s in j['by_shard']] == ['000000.tar', '000001.tar', '000002.tar']
 assert sum(s['captions'] for s in j['by_shard']) == 67
 " || return 1
-	ts captions stats "$TMP/long/ds" | grep -q "tokens per caption, histogram" || return 1
-	ts captions stats --by-shard "$TMP/st.txt" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts captions stats --contexts 2 "$TMP/st.txt" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts captions stats "$TMP/long/ds" | has "tokens per caption, histogram" || return 1
+	ts captions stats --by-shard "$TMP/st.txt" 2>/dev/null; check $? -eq 2 || return 1
+	ts captions stats --contexts 2 "$TMP/st.txt" 2>/dev/null; check $? -eq 2 || return 1
 	"$TESSERA" captions stats "$TMP" 2>/dev/null; [ $? -eq 1 ]
 }
 
@@ -267,7 +267,7 @@ with open('$TMP/it.in', 'w') as f, open('$TMP/it.want', 'w') as w:
 " || return 1
 	ts captions tokenize --count --jsonl "$TMP/it.in" | cmp - "$TMP/it.want" || return 1
 	ts ingest -q --no-tokens "$TMP/long/list.jsonl" -o "$TMP/nt" || return 1
-	[ "$(sqlite3 "$TMP/nt/catalog.sqlite" 'select count(*) from samples where tokens is null')" = 67 ]
+	check "$(sqlite3 "$TMP/nt/catalog.sqlite" 'select count(*) from samples where tokens is null')" = 67
 }
 
 # tokenize's output does not depend on -j: real captions (flickr8k, several
@@ -349,7 +349,7 @@ assert out[20000] == "", ("the bad line's output line must be empty", out[20000]
 assert cnt[30000] == "100002", ("the 400 KB line: expected 100002 tokens, got", cnt[30000])
 assert out[-2] != "" and out[-1] == "", "the last line (no newline) is tokenized"
 PYEOF
-	[ $? -eq 0 ] || return 1
+	check $? -eq 0 || return 1
 	# a pipe whose reads come back short, mid-line: the same bytes as the file
 	head -c 100000 "$TMP/tb.txt" > "$TMP/tb.head"
 	{ head -c 70001 "$TMP/tb.head"; sleep 0.3; tail -c +70002 "$TMP/tb.head"; } |

@@ -156,7 +156,7 @@ modes() {
 	check_pixels "$TMP/mx" "$TMP/a/ds" || return 1
 	ts compose -q --encode png --mode grid --size 64 --rate 1 "$TMP/a/ds" -o "$TMP/gr" || return 1
 	check_pixels "$TMP/gr" "$TMP/a/ds" || return 1
-	ts compose -q --mode grid --size 63 "$TMP/a/ds" -o "$TMP/gr2" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts compose -q --mode grid --size 63 "$TMP/a/ds" -o "$TMP/gr2" 2>/dev/null; check $? -eq 2 || return 1
 	check "$(sqlite3 "$TMP/gr/catalog.sqlite" "select caption from samples where key = '000000000'" | grep -o ', ' | wc -l)" -ge 2 || return 1
 	"$PY" - "$TMP/cm" "$TMP/mx" <<'PYEOF'
 import glob, json, sys, tarfile
@@ -195,7 +195,7 @@ with open(d + "/shards/000000.tar", "r+b") as f:
     f.write(b"\xff" * (size - 60))
 PYEOF
 	ts compose --encode png --rate 2 "$TMP/b/ds" -o "$TMP/bo" 2> "$TMP/bo.err" || return 1
-	grep -q "000000004" "$TMP/bo.err" || return 1
+	has "000000004" "$TMP/bo.err" || return 1
 	"$PY" - "$TMP/bo" <<'PYEOF'
 import json, sqlite3, sys
 db = sqlite3.connect(sys.argv[1] + "/catalog.sqlite")
@@ -259,13 +259,13 @@ resume() {
 
 errors_and_cli() {
 	make_dataset "$TMP/one" 1 || return 1
-	ts compose "$TMP/one/ds" -o "$TMP/one/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "at least 2" "$TMP/err" || return 1
-	ts compose "$TMP/one/ds" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts compose --mode tiles "$TMP/one/ds" -o x 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts compose "$TMP/one/ds" -o "$TMP/one/out" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "at least 2" "$TMP/err" || return 1
+	ts compose "$TMP/one/ds" 2>/dev/null; check $? -eq 2 || return 1
+	ts compose --mode tiles "$TMP/one/ds" -o x 2>/dev/null; check $? -eq 2 || return 1
 	[ -d "$TMP/h1" ] || halves || return 1
-	ts compose -q "$TMP/a/ds" -o "$TMP/h1" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "other inputs or options" "$TMP/err" || return 1
-	ts compose -q "$TMP/a/ds" -o "$TMP/a/ds" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "lies inside the output" "$TMP/err" || return 1
+	ts compose -q "$TMP/a/ds" -o "$TMP/h1" 2> "$TMP/err"; check $? -eq 1 && has "other inputs or options" "$TMP/err" || return 1
+	ts compose -q "$TMP/a/ds" -o "$TMP/a/ds" 2> "$TMP/err"; check $? -eq 1 && has "lies inside the output" "$TMP/err" || return 1
 	"$TESSERA" compose --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-compose.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"
@@ -469,7 +469,7 @@ dct_resume() {
 		"$TESSERA" compose -q --size 256 --rate 1.5 --shard-samples 4 --seed 5 "$TMP/p256" -o "$TMP/drk" || return 1
 		same_dataset "$TMP/dru" "$TMP/drk" || { echo "$point: differs"; return 1; }
 	done
-	[ "$(sqlite3 "$TMP/drk/catalog.sqlite" "select count(*) from compositions where path = 'dct'")" -gt 0 ]
+	check "$(sqlite3 "$TMP/drk/catalog.sqlite" "select count(*) from compositions where path = 'dct'")" -gt 0
 }
 
 if [ -z "$PY" ]; then

@@ -229,8 +229,8 @@ assert m['uid'] == 'rc2' and m['captions'] == ['rc two'] and m['source'].endswit
 	timeout 30 "$TESSERA" fetch --progress $RES --no-tokens --id-col key "$TMP/l.jsonl" -o "$TMP/jl" 2> "$TMP/jl.err" || return 1
 	# the progress line (forced: stderr is no terminal here) has the fetch fields
 	grep -q 'in flight, .* MB/s, .*% ok, .* hosts in backoff, oldest' "$TMP/jl.err" || { echo "no fetch progress line:"; cat "$TMP/jl.err"; return 1; }
-	tar xOf "$TMP/jl/shards/000000.tar" 000000000.json | grep -q '"uid":"17"' || return 1
-	[ "$(reason_in "$TMP/jl" 1)" = fetch.http_gone ]
+	tar xOf "$TMP/jl/shards/000000.tar" 000000000.json | has '"uid":"17"' || return 1
+	check "$(reason_in "$TMP/jl" 1)" = fetch.http_gone
 }
 reason_in() { sqlite3 "$1/catalog.sqlite" "select reason from rejects where record = $2"; }
 t sbu_redcaps_jsonl_shapes shapes
@@ -517,11 +517,11 @@ else skip dns_failure_ratio_warns_once "needs root, unshare -m and a free 127.0.
 
 # ---- the command line ------------------------------------------------------------------
 cli() {
-	ts fetch --help | grep -q 'usage: tessera fetch' || return 1
-	ts fetch "$TMP/faults.csv" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts fetch --per-host 0 "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts fetch --respect nonsense "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts fetch --low-speed 1K "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts fetch --help | has 'usage: tessera fetch' || return 1
+	ts fetch "$TMP/faults.csv" 2>/dev/null; check $? -eq 2 || return 1
+	ts fetch --per-host 0 "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; check $? -eq 2 || return 1
+	ts fetch --respect nonsense "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; check $? -eq 2 || return 1
+	ts fetch --low-speed 1K "$TMP/faults.csv" -o "$TMP/x" 2>/dev/null; check $? -eq 2 || return 1
 	"$TESSERA" fetch --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-fetch.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"

@@ -33,7 +33,7 @@ sample_readers() {
 		tar tf "$f" > /dev/null || return 1
 	done
 	# members of a sample are adjacent, in the order image, txt, json
-	tar tf "$TMP/s2/shards/000000.tar" | head -3 | sed 's/.*\.//' | tr '\n' ' ' | grep -Eq '^(jpg|png|webp) txt json $' || return 1
+	tar tf "$TMP/s2/shards/000000.tar" | head -3 | sed 's/.*\.//' | tr '\n' ' ' | has -E '^(jpg|png|webp) txt json $' || return 1
 	[ -n "$PY" ] || return 0
 	"$PY" tests/e2e/check_dataset.py "$TMP/s2"
 }
@@ -51,7 +51,7 @@ resume_at() {  # $1 = crash point (TESSERA_CRASH_AT syntax)
 	[ $st -eq 137 ] || { echo "expected SIGKILL (137), got $st"; return 1; }
 	ts ingest -q --threads 2 --shard-samples 8 "$SAMPLE" -o "$d" || return 1
 	same_dataset "$d" "$TMP/s1" || return 1
-	[ "$(sqlite3 "$d/catalog.sqlite" "select count(*) from runs")" -eq 2 ]
+	check "$(sqlite3 "$d/catalog.sqlite" "select count(*) from runs")" -eq 2
 }
 
 resume_timed_kill() {  # a real kill -9 at an arbitrary moment, then a second one
@@ -93,7 +93,7 @@ rerun_complete_is_noop() {
 
 other_options_refused() {
 	"$TESSERA" ingest -q --shard-samples 9 "$SAMPLE" -o "$TMP/s1" 2> "$TMP/err"
-	[ $? -eq 1 ] && grep -q "overwrite" "$TMP/err" || return 1
+	check $? -eq 1 && has "overwrite" "$TMP/err" || return 1
 	ts ingest -q --overwrite --shard-samples 9 "$SAMPLE" -o "$TMP/ow" || return 1
 }
 
@@ -132,11 +132,11 @@ fmt_csv() {
 	  "000000000|A photo, with a comma~000000001|He said \"hi\"~over two lines~" ] || { q "$TMP/csv" "select key, caption from samples"; return 1; }
 	[ "$(q "$TMP/csv" "select record, reason from rejects order by record" | tr '\n' ' ')" = \
 	  "2|source.missing 3|source.escapes_root 4|caption.empty " ] || { q "$TMP/csv" "select * from rejects"; return 1; }
-	[ ! -e "$TMP/etc" ] && [ -z "$(ls "$TMP/csv" | grep -v -e shards -e catalog)" ]
+	absent "$TMP/etc" && [ -z "$(ls "$TMP/csv" | grep -v -e shards -e catalog)" ]
 }
 fmt_tsv() {
 	ts ingest -q "$L/list.tsv" -o "$TMP/tsv" || return 1
-	[ "$(q "$TMP/tsv" "select count(*) from samples")" = 2 ]
+	check "$(q "$TMP/tsv" "select count(*) from samples")" = 2
 }
 fmt_jsonl() {
 	ts ingest -q "$L/list.jsonl" -o "$TMP/jsonl" || return 1
@@ -149,21 +149,21 @@ fmt_coco() {
 	ts ingest -q --format coco --image-root "$L/img" "$L/coco.json" -o "$TMP/coco" || return 1
 	[ "$(q "$TMP/coco" "select key, captions from samples order by key" | tr '\n' ' ')" = \
 	  '000000000|["a one"] 000000001|["b one","b two"] ' ] || { q "$TMP/coco" "select key, captions from samples"; return 1; }
-	[ "$(q "$TMP/coco" "select record, reason from rejects")" = "2|caption.missing" ]
+	check "$(q "$TMP/coco" "select record, reason from rejects")" = "2|caption.missing"
 }
 fmt_sharegpt4v() {
 	ts ingest -q --image-root "$L/img" "$L/sg4v.json" -o "$TMP/sg" || return 1
 	check "$(q "$TMP/sg" "select key from samples order by key" | tr '\n' ' ')" = "000000000 000000002 " || return 1
 	check "$(q "$TMP/sg" "select caption from samples where key='000000000'")" = "$(printf 'A long caption.\nWith two lines.')" || return 1
-	[ "$(q "$TMP/sg" "select record, reason from rejects")" = "1|record.missing_field" ]
+	check "$(q "$TMP/sg" "select record, reason from rejects")" = "1|record.missing_field"
 }
 fmt_urban1k() {
 	ts ingest -q "$L/urban" -o "$TMP/urban" || return 1
-	[ "$(q "$TMP/urban" "select caption from samples order by key" | tr '\n' '|')" = "Urban caption a.|Urban caption b.|" ]
+	check "$(q "$TMP/urban" "select caption from samples order by key" | tr '\n' '|')" = "Urban caption a.|Urban caption b.|"
 }
 multi_input_keys() {  # record numbers continue across INPUTs
 	ts ingest -q "$L/list.tsv" "$L/urban" -o "$TMP/multi" || return 1
-	[ "$(q "$TMP/multi" "select key from samples order by key" | tr '\n' ' ')" = "000000000 000000001 000000002 000000003 " ]
+	check "$(q "$TMP/multi" "select key from samples order by key" | tr '\n' ' ')" = "000000000 000000001 000000002 000000003 "
 }
 
 # ---- resize modes and encoders through the command -----------------------------------
@@ -192,14 +192,14 @@ resize_modes() {
 
 # ---- the command line ---------------------------------------------------------------
 cli_usage() {
-	ts --version | grep -q '^tessera [0-9]' || return 1
-	ts ingest --help | grep -q 'usage: tessera ingest' || return 1
-	ts help ingest | grep -q -- '--shard-samples' || return 1
-	ts ingest "$SAMPLE" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts ingest -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts ingest --resize sideways "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts ingest --quality 101 "$SAMPLE" -o "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts frobnicate 2>/dev/null; [ $? -eq 2 ] || return 1
+	ts --version | has '^tessera [0-9]' || return 1
+	ts ingest --help | has 'usage: tessera ingest' || return 1
+	ts help ingest | has -- '--shard-samples' || return 1
+	ts ingest "$SAMPLE" 2>/dev/null; check $? -eq 2 || return 1
+	ts ingest -o "$TMP/x" 2>/dev/null; check $? -eq 2 || return 1
+	ts ingest --resize sideways "$SAMPLE" -o "$TMP/x" 2>/dev/null; check $? -eq 2 || return 1
+	ts ingest --quality 101 "$SAMPLE" -o "$TMP/x" 2>/dev/null; check $? -eq 2 || return 1
+	ts frobnicate 2>/dev/null; check $? -eq 2 || return 1
 	# --help and the man page list the same options
 	"$TESSERA" ingest --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-ingest.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
@@ -236,7 +236,7 @@ fmt_wds() {  # our own shards as input: re-shard and resize, captions kept
 	q "$TMP/s1" "select caption from samples order by key" > "$TMP/c1"
 	q "$TMP/wds" "select caption from samples order by key" > "$TMP/c2"
 	cmp "$TMP/c1" "$TMP/c2" || return 1
-	[ "$(q "$TMP/wds" "select source from samples where key = '000000000'")" = "$TMP/s1/shards/000000.tar:000000008" ]
+	check "$(q "$TMP/wds" "select source from samples where key = '000000000'")" = "$TMP/s1/shards/000000.tar:000000008"
 }
 
 fmt_wds_hostile() {  # escaping names, links, missing image or caption: rejects; the rest arrives
@@ -264,17 +264,17 @@ PYEOF
 	[ "$(q "$TMP/evil" "select record, reason from rejects order by record" | tr '\n' ' ')" = \
 	  "1|record.unsafe_member 2|record.unsafe_member 3|record.unsafe_member 4|record.missing_field 6|record.unsafe_member 7|caption.missing " ] ||
 	  { q "$TMP/evil" "select * from rejects"; return 1; }
-	[ ! -e "$TMP/002.jpg" ] && [ ! -e /abs ]
+	absent "$TMP/002.jpg" && absent /abs
 }
 
 progress_line() {  # only on a terminal, never with -q or into a pipe
 	command -v script > /dev/null || { echo "script(1) not found"; return 1; }
 	script -qec "'$TESSERA' ingest --shard-samples 8 '$SAMPLE' -o '$TMP/pr1'" /dev/null > "$TMP/tty.out" 2>&1
-	tr '\r' '\n' < "$TMP/tty.out" | grep -aq '^ingest: [0-9]*/42 ([0-9]*%) .* samples/s .* MB/s [0-9]* rejects' || return 1
+	tr '\r' '\n' < "$TMP/tty.out" | has -a '^ingest: [0-9]*/42 ([0-9]*%) .* samples/s .* MB/s [0-9]* rejects' || return 1
 	script -qec "'$TESSERA' ingest -q --shard-samples 8 '$SAMPLE' -o '$TMP/pr2'" /dev/null > "$TMP/tty-q.out" 2>&1
-	! grep -aq 'samples/s' "$TMP/tty-q.out" || return 1
+	lacks -a 'samples/s' "$TMP/tty-q.out" || return 1
 	ts ingest --shard-samples 8 "$SAMPLE" -o "$TMP/pr3" 2> "$TMP/pipe.err" || return 1
-	! grep -q 'samples/s' "$TMP/pipe.err" && grep -q '^ingest done: 42 records, 34 samples written, 8 rejected' "$TMP/pipe.err"
+	lacks 'samples/s' "$TMP/pipe.err" && has '^ingest done: 42 records, 34 samples written, 8 rejected' "$TMP/pipe.err"
 }
 
 json_summary() {

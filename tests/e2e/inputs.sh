@@ -79,7 +79,7 @@ big.tar:000001|record.member_too_large|{\"offset\":$boff}"
 	grep -q "cannot read '$TMP/cksum.tar' at byte $off" "$TMP/dmg.err" ||
 	  { echo "no message with the tar and the offset:"; cat "$TMP/dmg.err"; return 1; }
 	# the long pax path kept its key in source
-	[ "$(q "$TMP/dmg" "select count(*) from samples where source like '%longpax.tar:d/yyy%/000002'")" = 1 ]
+	check "$(q "$TMP/dmg" "select count(*) from samples where source like '%longpax.tar:d/yyy%/000002'")" = 1
 }
 
 reshard_keeps() {  # all captions of KEY.json, source_meta, short/long members; old pixels' members dropped
@@ -112,7 +112,7 @@ for n in names:
 sys.exit(0 if ok else 1)
 PYEOF
 	# the catalog has every caption too
-	[ "$(q "$TMP/rs" "select captions from samples where key = '000000003'")" = '["caption 3","second 3"]' ]
+	check "$(q "$TMP/rs" "select captions from samples where key = '000000003'")" = '["caption 3","second 3"]'
 }
 
 group_by_coco() {  # real COCO captions, one row per caption, shuffled: 11 images, 5 captions each, in row order
@@ -142,7 +142,7 @@ PYEOF
 	[ "$(q "$TMP/gbo" "select count(*) from rejects")" = 0 ] || { q "$TMP/gbo" "select reason, count(*) from rejects group by 1"; return 1; }
 	q "$TMP/gbo" "select replace(path, rtrim(path, replace(path, '/', '')), ''), captions from samples order by key" > "$TMP/gb/got"
 	cmp "$TMP/gb/got" "$TMP/gb/want" || { diff "$TMP/gb/got" "$TMP/gb/want" | head; return 1; }
-	[ "$(wc -l < "$TMP/gb/got")" = 11 ]
+	check "$(wc -l < "$TMP/gb/got")" = 11
 }
 
 cc3m_no_header() {  # a header-less CC3M-style TSV with quotes: every line is a sample, captions literal
@@ -156,7 +156,7 @@ last one'
 	[ "$got" = "$want" ] || { printf 'got:\n%s\n' "$got"; return 1; }
 	# the same with names and positions
 	ts ingest -q --no-header --image-col 2 --caption-col 1 "$TMP/cc/cc3m.tsv" -o "$TMP/cco2" || return 1
-	[ "$(q "$TMP/cco2" "select count(*) from samples")" = 3 ]
+	check "$(q "$TMP/cco2" "select count(*) from samples")" = 3
 }
 
 paths_and_rejects() {  # absolute paths read as given, --confine refuses them; a reject names the list line and the image
@@ -171,7 +171,7 @@ paths_and_rejects() {  # absolute paths read as given, --confine refuses them; a
 	# every record rejected: exit 3 (docs/formats.md)
 	"$TESSERA" ingest -q --confine "$TMP/ab/list/l.csv" -o "$TMP/abc" 2> /dev/null; rc=$?
 	[ $rc -eq 3 ] || { echo "--confine run: exit $rc, want 3 (every record rejected)"; return 1; }
-	[ "$(q "$TMP/abc" "select reason from rejects order by record" | tr '\n' ' ')" = "source.escapes_root source.missing source.escapes_root " ]
+	check "$(q "$TMP/abc" "select reason from rejects order by record" | tr '\n' ' ')" = "source.escapes_root source.missing source.escapes_root "
 }
 
 bom_sidecar() {  # a sidecar's byte-order mark does not land in KEY.txt; a BOM'd JSONL keeps its first record
@@ -181,7 +181,7 @@ bom_sidecar() {  # a sidecar's byte-order mark does not land in KEY.txt; a BOM'd
 	check "$(tar -xOf "$TMP/bomo/shards/000000.tar" 000000000.txt | od -An -c | head -1 | tr -s ' ')" = " a c a p t i o n" || return 1
 	printf '\357\273\277{"image": "f/a.jpg", "caption": "first"}\n{"image": "f/a.jpg", "caption": "second"}\n' > "$TMP/bom/l.jsonl"
 	ts ingest -q "$TMP/bom/l.jsonl" -o "$TMP/bomj" || return 1
-	[ "$(q "$TMP/bomj" "select caption from samples order by key" | tr '\n' ' ')" = "first second " ]
+	check "$(q "$TMP/bomj" "select caption from samples order by key" | tr '\n' ' ')" = "first second "
 }
 
 options_fingerprint() {  # a reader option that changes the output changes the fingerprint: no silent resume

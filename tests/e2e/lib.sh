@@ -26,6 +26,31 @@ check() {
 	echo "expected $2 '$3', got '$1'"
 	return 1
 }
+# has [GREP-OPTIONS] PATTERN [FILE]: grep -q PATTERN in FILE (or stdin);
+# when no line matches, says so and shows the first lines there were.
+# lacks: the opposite, showing the lines that matched.
+has() { _grep_expect 0 "$@"; }
+lacks() { _grep_expect 1 "$@"; }
+_grep_expect() {
+	_neg=$1; shift; _o=
+	while [ $# -gt 0 ]; do
+		case $1 in --) shift; break ;; -?*) _o="$_o $1"; shift ;; *) break ;; esac
+	done
+	_p=$1; shift
+	if [ $# -gt 0 ]; then _f=$1; _w="in $1"; else _f=$TMP/.has.$$; cat > "$_f"; _w="in the output"; fi
+	# shellcheck disable=SC2086
+	if grep -q $_o -- "$_p" "$_f"; then _m=0; else _m=1; fi
+	[ $_m = "$_neg" ] && return 0
+	if [ "$_neg" = 0 ]; then
+		echo "expected a line matching '$_p' $_w; it has:"; head -n 15 "$_f" | sed 's/^/  | /'
+	else
+		echo "expected no line matching '$_p' $_w; these match:"; grep $_o -- "$_p" "$_f" | head -n 15 | sed 's/^/  | /'
+	fi
+	return 1
+}
+# exists -f|-d|-e|-s PATH, absent PATH: the file test, saying what was there
+exists() { [ "$1" "$2" ] && return 0; echo "expected $2 to exist ($1): $(ls -ld "$2" 2>&1)"; return 1; }
+absent() { [ ! -e "$1" ] && [ ! -L "$1" ] && return 0; echo "expected $1 not to exist: $(ls -ld "$1")"; return 1; }
 check_eq() {  # NAME GOT WANT
 	[ "$2" = "$3" ] || { echo "$1: expected '$3', got '$2'"; return 1; }
 }

@@ -18,7 +18,7 @@ nomem_fatal() {
 	grep -q "error: out of memory processing 'huge.png'" "$TMP/nm.err" || { cat "$TMP/nm.err"; return 1; }
 	n=$(sqlite3 "$TMP/nmo/catalog.sqlite" "select count(*) from rejects")
 	[ "$n" = 0 ] || { echo "$n reject rows for an allocation failure"; return 1; }
-	[ "$(sqlite3 "$TMP/nmo/catalog.sqlite" "select status from runs")" = failed ]
+	check "$(sqlite3 "$TMP/nmo/catalog.sqlite" "select status from runs")" = failed
 }
 
 # every record rejected: exit 3 and one hint naming the top reason, its
@@ -40,7 +40,7 @@ all_rejected() {
 	mkdir -p "$TMP/ar/data/img" && cp "$SAMPLE/photos/$(ls "$SAMPLE/photos" | grep -m1 '\.jpg$')" "$TMP/ar/data/img/2.jpg"
 	"$TESSERA" ingest -q "$TMP/ar/list.csv" --image-root "$TMP/ar/data" -o "$TMP/aro2" 2> "$TMP/ar.err" ||
 		{ echo "a run with one sample failed: $?"; cat "$TMP/ar.err"; return 1; }
-	! grep -q "records rejected" "$TMP/ar.err"
+	lacks "records rejected" "$TMP/ar.err"
 }
 
 # an interrupted run (SIGINT while the reader waits on a FIFO, after three
@@ -77,7 +77,7 @@ interrupted() {
 	bindir=$(cd "$(dirname "$TESSERA")" && pwd)
 	(cd "$d" && PATH="$bindir:$PATH" && eval "$cmd") 2> "$d/err2" || { cat "$d/err2"; return 1; }
 	grep -q "resumed at record 3" "$d/err2" || { cat "$d/err2"; return 1; }
-	[ "$(sqlite3 "$d/out dir/catalog.sqlite" "select count(*) from samples")" = 6 ]
+	check "$(sqlite3 "$d/out dir/catalog.sqlite" "select count(*) from samples")" = 6
 }
 
 # the progress line has a total for every list format and for tar input

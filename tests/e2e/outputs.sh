@@ -79,7 +79,7 @@ select_no_scores() {
 		{ cat "$TMP/err"; return 1; }
 	[ ! -e "$TMP/tgs" ] || { echo "an output was written"; return 1; }
 	# the input is untouched, even for an in-place select
-	ts tags select -q --threshold 0.5 "$TMP/tg" 2> /dev/null; [ $? -eq 1 ] || return 1
+	ts tags select -q --threshold 0.5 "$TMP/tg" 2> /dev/null; check $? -eq 1 || return 1
 	same_dataset "$TMP/tg0" "$TMP/tg"
 }
 

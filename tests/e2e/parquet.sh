@@ -27,20 +27,20 @@ EOF
 }
 
 cli() {
-	ts parquet --help | grep -q 'tessera parquet head' || return 1
-	ts help parquet | grep -q -- '--rows' || return 1
-	ts --help | grep -q '^  parquet ' || return 1
-	ts parquet 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts parquet frob x 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts parquet head 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts parquet head -n x $FIX/lists.parquet 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts parquet schema --json $FIX/lists.parquet 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts parquet schema "$TMP/nothing.parquet" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "cannot open '.*nothing.parquet'" "$TMP/err" || return 1
+	ts parquet --help | has 'tessera parquet head' || return 1
+	ts help parquet | has -- '--rows' || return 1
+	ts --help | has '^  parquet ' || return 1
+	ts parquet 2>/dev/null; check $? -eq 2 || return 1
+	ts parquet frob x 2>/dev/null; check $? -eq 2 || return 1
+	ts parquet head 2>/dev/null; check $? -eq 2 || return 1
+	ts parquet head -n x $FIX/lists.parquet 2>/dev/null; check $? -eq 2 || return 1
+	ts parquet schema --json $FIX/lists.parquet 2>/dev/null; check $? -eq 2 || return 1
+	ts parquet schema "$TMP/nothing.parquet" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "cannot open '.*nothing.parquet'" "$TMP/err" || return 1
 	"$TESSERA" parquet --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-parquet.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts" || return 1
-	grep -q 'tessera-parquet' docs/man/tessera.1 && grep -q 'tessera parquet' README.md
+	has 'tessera-parquet' docs/man/tessera.1 && has 'tessera parquet' README.md
 }
 
 schema_lists() {
@@ -66,12 +66,12 @@ head_table() {
 	check "$(wc -l < "$TMP/table")" -eq 3 || return 1
 	# row 0: its text ends in a tab, a quote and a newline, escaped
 	sed -n 2p "$TMP/table" | grep -q '\\t"quoted"\\n	-5000000	-32768	' || { cat "$TMP/table"; return 1; }
-	ts parquet head -n 3 --json $FIX/types_snappy.parquet | wc -l | grep -q '^3$' || return 1
+	ts parquet head -n 3 --json $FIX/types_snappy.parquet | wc -l | has '^3$' || return 1
 	# only the named columns, in that order
 	[ "$("$TESSERA" parquet head -n 1 -c id,url $FIX/types_snappy.parquet | tr '\t\n' '| ')" = \
 	  "id|url -5000000|https://img.example.org/0/0.jpg " ] || return 1
-	ts parquet head -c id,nope $FIX/types_snappy.parquet 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "no column 'nope'" "$TMP/err"
+	ts parquet head -c id,nope $FIX/types_snappy.parquet 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "no column 'nope'" "$TMP/err"
 }
 
 head_pyarrow() {
@@ -80,8 +80,8 @@ head_pyarrow() {
 		ts parquet head -n 0 --json "$PQ/$f.parquet" > "$TMP/$f.got" || return 1
 		same_rows "$TMP/$f.got" "$PQ/$f.expected.jsonl" || { echo "in $f"; return 1; }
 	done
-	ts parquet head "$PQ/test_1000.parquet" | head -n 1 | grep -q "^URL	TEXT	__index_level_0__$" || return 1
-	[ "$("$TESSERA" parquet head "$PQ/test_1000.parquet" | wc -l)" -eq 11 ]
+	ts parquet head "$PQ/test_1000.parquet" | head -n 1 | has "^URL	TEXT	__index_level_0__$" || return 1
+	check "$("$TESSERA" parquet head "$PQ/test_1000.parquet" | wc -l)" -eq 11
 }
 
 # a DataComp-style local dump: uid, url (paths under tests/data/sample), text, face_bboxes
@@ -95,7 +95,7 @@ ingest_local() {
 	for pair in 000000000:photos/cobbled-lane-leuven 000000005:more/aloe-plant-portrait 000000010:more/brass-pocket-mirror; do
 		k=${pair%%:*}; img=${pair#*:}
 		[ "$(cat "$TMP/dcx/$k.txt")" = "$(cat tests/data/sample/$img.txt)" ] || { echo "$k caption"; return 1; }
-		q "$TMP/dc" "select path from samples where key = '$k'" | grep -q "tests/data/sample/$img.jpg$" || return 1
+		q "$TMP/dc" "select path from samples where key = '$k'" | has "tests/data/sample/$img.jpg$" || return 1
 	done
 	[ -n "$PY" ] || return 0
 	"$PY" - "$TMP/dcx" "$TMP/dc/catalog.sqlite" <<'EOF' || return 1
@@ -131,9 +131,9 @@ detect_and_damaged() {
 		"$TMP/damaged.parquet" "$TMP/list.dat" -o "$TMP/dd" || return 1
 	got=$(q "$TMP/dd" "select record || ':' || reason from rejects order by record limit 1")
 	[ "$got" = "0:record.bad_row" ] || { echo "first reject: $got"; return 1; }
-	q "$TMP/dd" "select message from rejects where record = 0" | grep -q "damaged.parquet': column 'url': row group 0, page at offset 4" || return 1
+	q "$TMP/dd" "select message from rejects where record = 0" | has "damaged.parquet': column 'url': row group 0, page at offset 4" || return 1
 	check "$(q "$TMP/dd" "select count(*) from samples")" -eq 7 || return 1
-	[ "$(q "$TMP/dd" "select min(key) from samples")" = "000000001" ]
+	check "$(q "$TMP/dd" "select min(key) from samples")" = "000000001"
 }
 
 laion_urls() {
@@ -146,8 +146,8 @@ laion_urls() {
 }
 
 usage_errors() {
-	ts ingest --preset cc99 x -o "$TMP/u" 2> "$TMP/err"; [ $? -eq 2 ] || return 1
-	grep -q "invalid value 'cc99' for --preset" "$TMP/err" || return 1
+	ts ingest --preset cc99 x -o "$TMP/u" 2> "$TMP/err"; check $? -eq 2 || return 1
+	has "invalid value 'cc99' for --preset" "$TMP/err" || return 1
 	"$TESSERA" ingest -q --keep-col nope --image-root tests/data/sample $FIX/local_images.parquet -o "$TMP/u" 2> "$TMP/err"
 	check $? -eq 1 || return 1
 	grep -q "no column 'nope' to keep" "$TMP/err" || { cat "$TMP/err"; return 1; }

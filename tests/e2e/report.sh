@@ -16,7 +16,7 @@ CHROMIUM=${TS_CHROMIUM-$(command -v chromium || true)}
 demo() {  # the demo dataset, as `make demo` makes it
 	[ -d "$TMP/demo" ] && return 0
 	"$TESSERA" ingest -q --format folder tests/data/sample -o "$TMP/demo" 2>/dev/null
-	[ -f "$TMP/demo/catalog.sqlite" ]
+	exists -f "$TMP/demo/catalog.sqlite"
 }
 
 composed() {  # demo, composed, then tagged (tags rewrite the composed dataset in place)
@@ -103,7 +103,7 @@ PYEOF
 catalog_tokens() {
 	demo || return 1
 	ts report --json --samples 0 --catalog-tokens "$TMP/demo" > "$TMP/ct.json" 2> "$TMP/ct.err" || return 1
-	grep -q "catalog's token counts" "$TMP/ct.err" || return 1
+	has "catalog's token counts" "$TMP/ct.err" || return 1
 	sqlite3 -separator ' ' "$TMP/demo/catalog.sqlite" "select tokens / 10 * 10, count(*) from samples group by 1 order by 1" > "$TMP/tk.txt"
 	sqlite3 "$TMP/demo/catalog.sqlite" "select count(*) from samples where tokens > 20" > "$TMP/o20.txt"
 	"$PY" - "$TMP" <<'PYEOF'
@@ -120,7 +120,7 @@ if c["contexts"][0]["over"] != int(open(t + "/o20.txt").read()):
     sys.exit("over 20: %r" % c["contexts"][0])
 PYEOF
 	# a --vocab or $TESSERA_VOCAB that is missing is an error, not a fallback
-	ts report --json --vocab /nonexistent/v.gz "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ] || return 1
+	ts report --json --vocab /nonexistent/v.gz "$TMP/demo" > /dev/null 2>&1; check $? -eq 1 || return 1
 	TESSERA_VOCAB=/nonexistent/v.gz "$TESSERA" report --json "$TMP/demo" > /dev/null 2>&1; [ $? -eq 1 ]
 }
 
@@ -162,7 +162,7 @@ PYEOF
 merged() {
 	for i in 0 1 2; do
 		"$TESSERA" ingest -q --format folder --part $i/3 tests/data/sample -o "$TMP/parts" 2>/dev/null
-		[ -f "$TMP/parts/part-0000$i/catalog.sqlite" ] || return 1
+		exists -f "$TMP/parts/part-0000$i/catalog.sqlite" || return 1
 	done
 	ts shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" 2>/dev/null || return 1
 	ts report --json --samples 0 "$TMP/merged" > "$TMP/m.json" 2>/dev/null || return 1
@@ -260,12 +260,12 @@ readonly_use() {
 }
 
 cli() {
-	ts report 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts report "$TMP" 2> "$TMP/err"; [ $? -eq 2 ] && grep -q "see 'tessera report --help'" "$TMP/err" || return 1
-	ts report --samples x "$TMP" -o x.html 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts report "$TMP/nothing-here" -o "$TMP/x.html" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "not a tessera dataset" "$TMP/err" && [ ! -e "$TMP/x.html" ] && [ ! -e "$TMP/x.html.tmp" ] || return 1
-	ts help | grep -q '^  report ' || return 1
+	ts report 2>/dev/null; check $? -eq 2 || return 1
+	ts report "$TMP" 2> "$TMP/err"; check $? -eq 2 && has "see 'tessera report --help'" "$TMP/err" || return 1
+	ts report --samples x "$TMP" -o x.html 2>/dev/null; check $? -eq 2 || return 1
+	ts report "$TMP/nothing-here" -o "$TMP/x.html" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "not a tessera dataset" "$TMP/err" && absent "$TMP/x.html" && absent "$TMP/x.html.tmp" || return 1
+	ts help | has '^  report ' || return 1
 	"$TESSERA" report --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-report.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"

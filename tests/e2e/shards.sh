@@ -14,7 +14,7 @@ parts_merge() {
 	for i in 0 1 2; do
 		ts ingest $OPTS --part $i/3 "$SAMPLE" -o "$TMP/parts" || return 1
 	done
-	[ -d "$TMP/parts/part-00000" ] && [ -d "$TMP/parts/part-00002" ] || return 1
+	exists -d "$TMP/parts/part-00000" && exists -d "$TMP/parts/part-00002" || return 1
 	# the partitions split the samples: r % 3 == i
 	for i in 0 1 2; do
 		bad=$(sqlite3 "$TMP/parts/part-0000$i/catalog.sqlite" "select count(*) from samples where record % 3 != $i")
@@ -26,7 +26,7 @@ parts_merge() {
 
 slurm_env() {
 	SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 "$TESSERA" ingest $OPTS --json "$SAMPLE" -o "$TMP/slurm" > "$TMP/slurm.json" || return 1
-	grep -q '"source": "slurm"' "$TMP/slurm.json" || return 1
+	has '"source": "slurm"' "$TMP/slurm.json" || return 1
 	same_dataset "$TMP/slurm/part-00001" "$TMP/parts/part-00001" || return 1
 	# MIN/MAX form: tasks 5..7, task 7 is partition 2
 	SLURM_ARRAY_TASK_ID=7 SLURM_ARRAY_TASK_MIN=5 SLURM_ARRAY_TASK_MAX=7 "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/slurm2" || return 1
@@ -35,10 +35,10 @@ slurm_env() {
 
 kubernetes_env() {
 	JOB_COMPLETION_INDEX=2 "$TESSERA" ingest $OPTS --parts 3 --json "$SAMPLE" -o "$TMP/k8s" > "$TMP/k8s.json" || return 1
-	grep -q '"source": "kubernetes"' "$TMP/k8s.json" || return 1
+	has '"source": "kubernetes"' "$TMP/k8s.json" || return 1
 	same_dataset "$TMP/k8s/part-00002" "$TMP/parts/part-00002" || return 1
 	JOB_COMPLETION_INDEX=2 "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/k8s-bad" 2>/dev/null
-	[ $? -eq 2 ]
+	check $? -eq 2
 }
 
 merge_refuses() {
@@ -138,13 +138,13 @@ index_regenerates() {
 }
 
 cli() {
-	ts shards --help | grep -q 'tessera shards verify' || return 1
-	ts help shards | grep -q 'merge' || return 1
-	ts shards 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts shards frob "$TMP" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts shards verify 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts shards merge "$TMP/x" 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts shards ls "$TMP/not-a-dataset" 2>/dev/null; [ $? -eq 1 ] || return 1
+	ts shards --help | has 'tessera shards verify' || return 1
+	ts help shards | has 'merge' || return 1
+	ts shards 2>/dev/null; check $? -eq 2 || return 1
+	ts shards frob "$TMP" 2>/dev/null; check $? -eq 2 || return 1
+	ts shards verify 2>/dev/null; check $? -eq 2 || return 1
+	ts shards merge "$TMP/x" 2>/dev/null; check $? -eq 2 || return 1
+	ts shards ls "$TMP/not-a-dataset" 2>/dev/null; check $? -eq 1 || return 1
 	"$TESSERA" shards --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-shards.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"
@@ -153,10 +153,10 @@ cli() {
 t cli cli
 sqlite_store() {  # same samples as the tar store, deterministic, resumable, mergeable
 	ts ingest $OPTS --store sqlite "$SAMPLE" -o "$TMP/sq" || return 1
-	ls "$TMP/sq/shards" | grep -q '^000000\.sqlite$' || return 1
-	! ls "$TMP/sq/shards" | grep -q '\.tar$' || return 1
+	ls "$TMP/sq/shards" | has '^000000\.sqlite$' || return 1
+	ls "$TMP/sq/shards" | lacks '\.tar$' || return 1
 	ts shards verify "$TMP/sq" > /dev/null || return 1
-	[ -n "$PY" ] && { "$PY" - "$TMP/sq" "$TMP/single" <<'PYEOF' || return 1
+	check "$PY" != "" && { "$PY" - "$TMP/sq" "$TMP/single" <<'PYEOF' || return 1
 import os, sqlite3, sys, tarfile
 sq, tr = sys.argv[1], sys.argv[2]
 tar_members = {}
@@ -193,7 +193,7 @@ PYEOF
 	sqlite3 "$TMP/sqbad/shards/000001.sqlite" "update members set data = x'00' || substr(data, 2) where name like '%.txt' and rowid = (select min(rowid) from members where name like '%.txt')"
 	key=$(sqlite3 "$TMP/sqbad/shards/000001.sqlite" "select key from members where name like '%.txt' order by rowid limit 1")
 	"$TESSERA" shards verify "$TMP/sqbad" > "$TMP/sqv"
-	[ $? -eq 1 ] && grep -q "sample $key" "$TMP/sqv"
+	check $? -eq 1 && has "sample $key" "$TMP/sqv"
 }
 
 # ---- the end of a run reads no shard back (docs/formats.md, "Sidecars") ------

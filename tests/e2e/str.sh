@@ -13,24 +13,24 @@ CHK="$PYL tests/e2e/str_check.py"
 PY=$(command -v python3 || true)
 
 cli() {
-	ts str --help | grep -q 'tessera str ingest' || return 1
-	ts help str | grep -q -- '--max-label-length' || return 1
-	ts --help | grep -q '^  str ' || return 1
-	ts str 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts str frob 2>/dev/null; [ $? -eq 2 ] || return 1
-	"$TESSERA" str ingest /dev/null 2>/dev/null; [ $? -eq 2 ] || return 1      # no -o
-	ts str ingest --store zip x -o y 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts str ids --charset /nonexistent ab 2> "$TMP/err"; [ $? -eq 2 ] || return 1
-	grep -q "cannot open charset file '/nonexistent'" "$TMP/err" || return 1
-	ts str stats "$TMP/nothing-here" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "cannot open '.*nothing-here'" "$TMP/err" || return 1
+	ts str --help | has 'tessera str ingest' || return 1
+	ts help str | has -- '--max-label-length' || return 1
+	ts --help | has '^  str ' || return 1
+	ts str 2>/dev/null; check $? -eq 2 || return 1
+	ts str frob 2>/dev/null; check $? -eq 2 || return 1
+	"$TESSERA" str ingest /dev/null 2>/dev/null; check $? -eq 2 || return 1      # no -o
+	ts str ingest --store zip x -o y 2>/dev/null; check $? -eq 2 || return 1
+	ts str ids --charset /nonexistent ab 2> "$TMP/err"; check $? -eq 2 || return 1
+	has "cannot open charset file '/nonexistent'" "$TMP/err" || return 1
+	ts str stats "$TMP/nothing-here" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "cannot open '.*nothing-here'" "$TMP/err" || return 1
 	mkdir -p "$TMP/empty-tree/a/b"
-	ts str ingest "$TMP/empty-tree" -o "$TMP/x" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "no LMDB environment" "$TMP/err" || return 1
+	ts str ingest "$TMP/empty-tree" -o "$TMP/x" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "no LMDB environment" "$TMP/err" || return 1
 	"$TESSERA" str --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-str.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts" || return 1
-	grep -q 'tessera-str' docs/man/tessera.1 && grep -q 'tessera str' README.md
+	has 'tessera-str' docs/man/tessera.1 && has 'tessera str' README.md
 }
 
 ids() {
@@ -43,8 +43,8 @@ ids() {
 		done
 	done
 	# a label the filter drops: exit 1 with the reason
-	ts str ids "$(printf '\360\237\230\200')" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q 'label.empty_after_filter' "$TMP/err"
+	ts str ids "$(printf '\360\237\230\200')" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has 'label.empty_after_filter' "$TMP/err"
 }
 
 # gt list of the shared crops plus tricky labels -> LMDB, read back by python-lmdb
@@ -58,8 +58,8 @@ gt_lmdb() {
 	ts str ingest -q --filter none --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-raw" || return 1
 	STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-raw" 94 25 0 --no-filter || return 1
 	# a second run refuses to overwrite, --overwrite replaces
-	ts str ingest -q --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q 'already exists' "$TMP/err" || return 1
+	ts str ingest -q --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has 'already exists' "$TMP/err" || return 1
 	ts str ingest -q --overwrite --max-label-length 26 --image-root "$root" "$TMP/gt.txt" -o "$TMP/gt-94" || return 1
 	STR_ROOT=$root $CHK check "$TMP/gt.txt" "$TMP/gt-94" 94 26 0
 }
@@ -106,7 +106,7 @@ tree() {
 	for d in train/real/setA train/real/setB test/IIIT5k; do
 		[ -f "$TMP/tree-out/$d/data.mdb" ] || { echo "no $d"; return 1; }
 	done
-	grep -q "IIIT5k' looks like an evaluation set" "$TMP/err" || return 1
+	has "IIIT5k' looks like an evaluation set" "$TMP/err" || return 1
 	$CHK check "$TMP/tree/train/real/setA" "$TMP/tree-out/train/real/setA" 94 25 0 || return 1
 	$CHK check "$TMP/tree/train/real/setB" "$TMP/tree-out/train/real/setB" 94 25 0 || return 1
 	$CHK check "$TMP/tree/test/IIIT5k" "$TMP/tree-out/test/IIIT5k" 94 25 0 --no-filter || return 1
@@ -120,7 +120,7 @@ tree() {
 shared_lmdb() {
 	ts str ingest --json "$DATA/lmdb" -o "$TMP/mmocr" > "$TMP/sum.json" 2> "$TMP/err" || return 1
 	$CHK check "$DATA/lmdb/mmocr_imgs.lmdb" "$TMP/mmocr/mmocr_imgs.lmdb" 94 25 0 || return 1
-	grep -q "mmocr_broken.lmdb:000000001' (image\." "$TMP/err" || return 1
+	has "mmocr_broken.lmdb:000000001' (image\." "$TMP/err" || return 1
 	$PYL - "$TMP/sum.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
@@ -140,7 +140,7 @@ resize() {
 min_dim() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gtm.txt") || return 1
 	ts str ingest -q --min-image-dim 40 --image-root "$root" "$TMP/gtm.txt" -o "$TMP/m40" || return 1
-	grep -q '"reason":"image.too_small"' "$TMP/m40/str-report.jsonl" || return 1
+	has '"reason":"image.too_small"' "$TMP/m40/str-report.jsonl" || return 1
 	STR_ROOT=$root $CHK check "$TMP/gtm.txt" "$TMP/m40" 94 25 40
 }
 
@@ -155,9 +155,9 @@ wds() {
 	check "$(sqlite3 "$TMP/w/catalog.sqlite" "select count(*) from members where name not like '%.jpg' and name not like '%.txt' and name not like '%.json'")" -eq 0 || return 1
 	# 'Café' became 'Cafe': the catalog and KEY.json keep the original
 	key=$(sqlite3 "$TMP/w/catalog.sqlite" "select key from samples where caption = 'Cafe'")
-	[ -n "$key" ] || return 1
+	check "$key" != "" || return 1
 	check "$(sqlite3 "$TMP/w/catalog.sqlite" "select json_extract(captions, '\$[1]') from samples where key = '$key'")" = "$(printf 'Caf\303\251')" || return 1
-	ts shards cat "$TMP/w" "$key" --member json | grep -q "\"original_label\":\"Caf" || return 1
+	ts shards cat "$TMP/w" "$key" --member json | has "\"original_label\":\"Caf" || return 1
 	# the same samples, labels and rejects as --store lmdb gives
 	ts str ingest -q --image-root "$root" "$TMP/gtw.txt" -o "$TMP/wl" || return 1
 	$PYL - "$TMP/w" "$TMP/wl" <<'EOF'
@@ -207,7 +207,7 @@ wds_resume() {
 		  "$(sqlite3 "$TMP/wr2/catalog.sqlite" 'select key, caption from samples order by key; select record, reason from rejects order by record')" ] || return 1
 	done
 	"$TESSERA" str ingest -q --store wds --shard-samples 9 --image-root "$root" "$TMP/gtr.txt" -o "$TMP/wr2" 2> "$TMP/err"
-	[ $? -eq 1 ] && grep -q "other inputs or options" "$TMP/err"
+	check $? -eq 1 && has "other inputs or options" "$TMP/err"
 }
 
 # a damaged data.mdb: a clear error naming it; the other datasets of a tree still arrive
@@ -216,19 +216,19 @@ corrupt() {
 	$CHK write-env "$TMP/ct/bad" "$SHARED" 0 5 || return 1
 	$PYL -c "
 import sys; f = open(sys.argv[1], 'r+b'); f.write(bytes((i * 37 + 11) % 256 for i in range(8192)))" "$TMP/ct/bad/data.mdb"
-	ts str ingest -q "$TMP/ct/bad" -o "$TMP/ct-out1" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ingest -q "$TMP/ct/bad" -o "$TMP/ct-out1" 2> "$TMP/err"; check $? -eq 1 || return 1
 	grep -q "error: '.*ct/bad/data.mdb' is corrupt or not an LMDB file" "$TMP/err" || { cat "$TMP/err"; return 1; }
-	[ ! -e "$TMP/ct-out1/data.mdb" ] || return 1
-	ts str ingest -q "$TMP/ct" -o "$TMP/ct-out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "bad/data.mdb" "$TMP/err" || return 1
+	absent "$TMP/ct-out1/data.mdb" || return 1
+	ts str ingest -q "$TMP/ct" -o "$TMP/ct-out" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "bad/data.mdb" "$TMP/err" || return 1
 	$CHK check "$TMP/ct/good" "$TMP/ct-out/good" 94 25 0 || return 1
-	ts str stats "$TMP/ct/bad" > /dev/null 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "bad/data.mdb" "$TMP/err" || return 1
+	ts str stats "$TMP/ct/bad" > /dev/null 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "bad/data.mdb" "$TMP/err" || return 1
 	# cut in half
 	cp -r "$TMP/ct/good" "$TMP/ct-cut"
 	truncate -s 8192 "$TMP/ct-cut/data.mdb"
-	ts str ingest -q "$TMP/ct-cut" -o "$TMP/ct-out2" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "data.mdb' is truncated" "$TMP/err"
+	ts str ingest -q "$TMP/ct-cut" -o "$TMP/ct-out2" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "data.mdb' is truncated" "$TMP/err"
 }
 
 # the crafted files of tests/data/lmdb/ (no python needed): num-samples far
@@ -243,7 +243,7 @@ crafted() {
 	grep -q "warning: '.*num_huge/data.mdb': num-samples says 9999999999999999999 but the last record in the file is 4: reading 4" "$TMP/err" ||
 		{ cat "$TMP/err"; return 1; }
 	check "$(sqlite3 "$TMP/cr-o1/catalog.sqlite" 'select group_concat(caption, " ") from samples')" = "CHEWBACCA rain Overflow last" || return 1
-	ts str ingest -q --store wds "$TMP/cr/leaf_ptrs_beyond" -o "$TMP/cr-o2" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts str ingest -q --store wds "$TMP/cr/leaf_ptrs_beyond" -o "$TMP/cr-o2" 2> "$TMP/err"; check $? -eq 1 || return 1
 	grep -q "error: '.*leaf_ptrs_beyond/data.mdb' is corrupt: the reader died too often at record 24; 15 records were read, 9 damaged, records 25..60 not read" "$TMP/err" ||
 		{ cat "$TMP/err"; return 1; }
 	got=$(sqlite3 "$TMP/cr-o2/catalog.sqlite" "select count(*) from samples; select group_concat(record, ' ') from rejects where reason = 'lmdb.corrupt'; select count(*) from rejects where message like '%died of SIGBUS%reading record%'")
@@ -253,10 +253,10 @@ crafted() {
 	grep -q '"reason":"lmdb.corrupt".*image-000000003 of 3221225472 bytes runs past the end of the file' "$TMP/cr-o3/str-report.jsonl" ||
 		{ cat "$TMP/cr-o3/str-report.jsonl"; return 1; }
 	check "$(head -c 1 "$TMP/cr-o3/data.mdb" | wc -c)" = 1 || return 1
-	ts str stats "$TMP/cr/leaf_ptrs_beyond" > "$TMP/out" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "error: .*died too often" "$TMP/err" && grep -q "lmdb.corrupt *9" "$TMP/out" || return 1
-	ts str ingest -q "$TMP/cr/psize_zero" -o "$TMP/cr-o4" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "error: '.*psize_zero/data.mdb' is corrupt or not an LMDB file: page size 0" "$TMP/err"
+	ts str stats "$TMP/cr/leaf_ptrs_beyond" > "$TMP/out" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "error: .*died too often" "$TMP/err" && has "lmdb.corrupt *9" "$TMP/out" || return 1
+	ts str ingest -q "$TMP/cr/psize_zero" -o "$TMP/cr-o4" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "error: '.*psize_zero/data.mdb' is corrupt or not an LMDB file: page size 0" "$TMP/err"
 }
 
 # a mutation campaign in the spirit of the fuzzer-found files: 100 damaged

@@ -105,7 +105,7 @@ assert j["histogram"] == {str(k): v for k, v in sorted(per.items()) if v}, (j["h
 assert abs(j["share_0_tags"] - per[0] / captions) < 1e-9 and abs(j["share_1_tag"] - per[1] / captions) < 1e-9
 PYEOF
 	check $? -eq 0 || return 1
-	ts tags stats "$TMP/tg" | grep -q "top 20 tags" || return 1
+	ts tags stats "$TMP/tg" | has "top 20 tags" || return 1
 	# a dataset never tagged: a clear error
 	"$TESSERA" tags stats "$TMP/ds" 2> "$TMP/err"; [ $? -eq 1 ] && grep -q "no tags yet" "$TMP/err"
 }
@@ -116,7 +116,7 @@ in_place() {
 	cp -r "$TMP/ds" "$TMP/ip" || return 1
 	TESSERA_CRASH_AT=rewrite-moved:1 "$TESSERA" tags -q "$TMP/ip" 2>/dev/null
 	check $? -ne 0 || return 1
-	ts tags stats "$TMP/ip" > /dev/null 2>&1; [ $? -eq 1 ] || return 1
+	ts tags stats "$TMP/ip" > /dev/null 2>&1; check $? -eq 1 || return 1
 	ts tags -q "$TMP/ip" || return 1
 	for f in "$TMP/tg/shards/"*; do cmp "$f" "$TMP/ip/shards/${f##*/}" || return 1; done
 	# tagging again gives the same bytes; split after tags keeps the tags
@@ -160,10 +160,10 @@ with open(out, "w") as f:
             f.write("{\"key\": \"000000001\", \"tag\": \"dog\"}\n")   # no score
 PYEOF
 	ts tags import-scores --json "$TMP/sc" "$TMP/scores.jsonl" > "$TMP/imp.json" 2> "$TMP/imp.err" || return 1
-	grep -q 'scores.jsonl:7: expected' "$TMP/imp.err" || return 1
-	grep -q "has no tag 'no-such-tag'" "$TMP/imp.err" || return 1
-	grep -q "key '999999999', which is not a sample" "$TMP/imp.err" || return 1
-	grep -q "is not a PNG the size of the image" "$TMP/imp.err" || return 1
+	has 'scores.jsonl:7: expected' "$TMP/imp.err" || return 1
+	has "has no tag 'no-such-tag'" "$TMP/imp.err" || return 1
+	has "key '999999999', which is not a sample" "$TMP/imp.err" || return 1
+	has "is not a PNG the size of the image" "$TMP/imp.err" || return 1
 	"$PY" - "$TMP/sc" "$TMP/scores.jsonl" "$TMP/imp.json" <<'PYEOF' || return 1
 import json, sqlite3, sys, tarfile, glob
 d, sc, imp = sys.argv[1:4]
@@ -309,18 +309,18 @@ extract() {
 	printf 'A black dog is running through the grass .\nTwo dogs play near a fire hydrant.\nis and the of\n{"caption": "x"}\n' |
 		ts tags extract > "$TMP/x.out" || return 1
 	[ "$(sed -n 1p "$TMP/x.out")" = '[{"lemma":"dog","text":"dog","char":[8,11],"bytes":[8,11],"tokens":[3,4],"truncated":false},{"lemma":"grass","text":"grass","char":[35,40],"bytes":[35,40],"tokens":[8,9],"truncated":false}]' ] || { cat "$TMP/x.out"; return 1; }
-	sed -n 2p "$TMP/x.out" | grep -q '"lemma":"fire hydrant","text":"fire hydrant"' || return 1
+	sed -n 2p "$TMP/x.out" | has '"lemma":"fire hydrant","text":"fire hydrant"' || return 1
 	check "$(sed -n 3p "$TMP/x.out")" = '[]' || return 1
 	printf '{"caption": "A cat on a mat"}\nnot json\n' | "$TESSERA" tags extract --jsonl > "$TMP/y.out" 2>/dev/null
-	[ $? -eq 1 ] && grep -q '"lemma":"cat"' "$TMP/y.out"
+	check $? -eq 1 && has '"lemma":"cat"' "$TMP/y.out"
 }
 
 cli() {
-	ts tags --help | grep -q 'tessera tags stats' || return 1
-	ts tags 2>/dev/null; [ $? -eq 2 ] || return 1
-	ts tags --wordnet /nonexistent "$TMP" 2> "$TMP/err"; [ $? -eq 1 ] || return 1
-	grep -q "wordnet-base" "$TMP/err" || return 1
-	ts tags /nonexistent-dataset 2> "$TMP/err"; [ $? -eq 1 ] || return 1
+	ts tags --help | has 'tessera tags stats' || return 1
+	ts tags 2>/dev/null; check $? -eq 2 || return 1
+	ts tags --wordnet /nonexistent "$TMP" 2> "$TMP/err"; check $? -eq 1 || return 1
+	has "wordnet-base" "$TMP/err" || return 1
+	ts tags /nonexistent-dataset 2> "$TMP/err"; check $? -eq 1 || return 1
 	"$TESSERA" tags --help | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/help.opts"
 	sed 's/\\-/-/g' docs/man/tessera-tags.1 | grep -o -- '--[a-z][a-z-]*' | sort -u > "$TMP/man.opts"
 	diff "$TMP/help.opts" "$TMP/man.opts"

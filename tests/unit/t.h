@@ -73,18 +73,18 @@ static inline int t_run(const char *suite, const struct t_case *cases)
 		t_skip_reason = NULL;
 		c->fn();
 		if (t_skip_reason) {
-			printf("SKIPPED %s.%s: %s\n", suite, c->name, t_skip_reason);
+			printf("SKIPPED unit.%s.%s: %s\n", suite, c->name, t_skip_reason);
 			skipped++;
 		} else if (t_fail_count) {
-			printf("FAIL %s.%s\n", suite, c->name);
+			printf("FAIL unit.%s.%s\n", suite, c->name);
 			failed++;
 		} else {
-			printf("ok %s.%s\n", suite, c->name);
+			printf("ok unit.%s.%s\n", suite, c->name);
 			passed++;
 		}
 	}
 	skipped += t_extra_skipped;
-	printf("%s: %d passed, %d failed, %d skipped\n", suite, passed, failed, skipped);
+	printf("unit.%s: %d passed, %d failed, %d skipped\n", suite, passed, failed, skipped);
 	return failed ? 1 : 0;
 }
 
