@@ -17,6 +17,7 @@
  * tests and the fuzz target compare them).
  */
 #include "bpe.h"
+#include "../base/buf.h"
 #include "clean.h"
 
 #include <errno.h>
@@ -408,20 +409,16 @@ int ts_bpe_clean(struct ts_bpe_ctx *c, const char *text, size_t len,
 /* Room for `more` ids (and their offsets) after the c->nids already there. */
 static int reserve_ids(struct ts_bpe_ctx *c, size_t more)
 {
-	if (c->nids + more <= c->cap_ids)
+	size_t need = c->nids + more, a = c->cap_ids;
+	if (need <= a)
 		return 0;
-	size_t nc = c->cap_ids ? c->cap_ids : 256;
-	while (nc < c->nids + more)
-		nc *= 2;
-	int32_t *n = realloc(c->ids, nc * sizeof(*n));
-	if (!n)
+	/* ids and offs grow together: cap_ids is the capacity of both */
+	if (ts_alloc_grow(&c->ids, &a, need, sizeof(*c->ids)))
 		return -1;
-	c->ids = n;
-	uint32_t *o = realloc(c->offs, nc * sizeof(*o));
-	if (!o)
+	a = c->cap_ids;
+	if (ts_alloc_grow(&c->offs, &a, need, sizeof(*c->offs)))
 		return -1;
-	c->offs = o;
-	c->cap_ids = nc;
+	c->cap_ids = a;
 	return 0;
 }
 
@@ -491,13 +488,8 @@ static size_t bpe_merge(struct ts_bpe_ctx *c, const char *w, size_t n)
 {
 	const struct ts_bpe *b = c->bpe;
 	size_t ns = n;
-	if (c->cap_sym < n) {
-		int32_t *s = realloc(c->sym, n * sizeof(*s));
-		if (!s)
-			return 0;
-		c->sym = s;
-		c->cap_sym = n;
-	}
+	if (ts_alloc_grow(&c->sym, &c->cap_sym, n, sizeof(*c->sym)))
+		return 0;
 	int32_t *s = c->sym;
 	for (size_t i = 0; i < n; i++)
 		s[i] = b->byte_id[(uint8_t)w[i]];

@@ -9,6 +9,7 @@
  * html5_entities.inc; nothing here is a hand-written Unicode table.
  */
 #include "clean.h"
+#include "../base/buf.h"
 
 #include <ctype.h>
 #include <iconv.h>
@@ -62,19 +63,6 @@ static const char *entity(const char *name, size_t n)
 					      sizeof(html5_entities) / sizeof(html5_entities[0]),
 					      sizeof(html5_entities[0]), cmp_entity);
 	return e ? e->value : NULL;
-}
-
-/* grow a buffer to hold need bytes */
-static int reserve(char **b, size_t *cap, size_t need)
-{
-	if (*cap >= need)
-		return 0;
-	char *n = realloc(*b, need);
-	if (!n)
-		return -1;
-	*b = n;
-	*cap = need;
-	return 0;
 }
 
 static size_t put_cp(char *o, uint32_t cp)
@@ -216,7 +204,7 @@ static int fix_mojibake(struct ts_clean *c, const char *text, size_t len,
 			       (uint8_t)text[i] == 0xe2 || (uint8_t)text[i] == 0xc5);
 	if (!suspicious)
 		return 0;
-	if (reserve(&c->tmp2, &c->tmp2_cap, len + 16))
+	if (ts_alloc_grow(&c->tmp2, &c->tmp2_cap, len + 16, 1))
 		return 0;
 	pthread_once(&cp1252_once, cp1252_init);
 	for (int k = 0; k < 2; k++) {
@@ -264,7 +252,7 @@ static int ftfy_part(struct ts_clean *c, const char *text, size_t len, size_t *o
 	size_t i = 0, o = 0;
 	int ascii = 1;
 
-	if (reserve(&c->tmp, &c->tmp_cap, len * 3 + 16))
+	if (ts_alloc_grow(&c->tmp, &c->tmp_cap, len * 3 + 16, 1))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	for (size_t k = 0; k < len && ascii; k++)
 		ascii = p[k] < 0x80;
@@ -313,7 +301,7 @@ static int ftfy_part(struct ts_clean *c, const char *text, size_t len, size_t *o
 	utf8proc_uint8_t *nf = NULL;
 	utf8proc_ssize_t m = utf8proc_map((const utf8proc_uint8_t *)c->tmp, (utf8proc_ssize_t)o, &nf,
 					  UTF8PROC_STABLE | UTF8PROC_COMPOSE);
-	if (m >= 0 && nf && !reserve(&c->tmp, &c->tmp_cap, (size_t)m + 1)) {
+	if (m >= 0 && nf && !ts_alloc_grow(&c->tmp, &c->tmp_cap, (size_t)m + 1, 1)) {
 		memcpy(c->tmp, nf, (size_t)m);
 		o = (size_t)m;
 	}
@@ -369,7 +357,7 @@ int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char *
 	 * isspace) and lower-casing; one pass does it */
 	if (ascii)
 		*ascii = 0;
-	if (reserve(&c->out, &c->out_cap, len + 32))
+	if (ts_alloc_grow(&c->out, &c->out_cap, len + 32, 1))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	if (!c->general_only) {
 		/* branch-free but for the stop: a byte is kept (lower-cased,
@@ -460,14 +448,14 @@ int ts_clean_text(struct ts_clean *c, const char *text, size_t len, const char *
 	free(fixed);
 	if (rc)
 		return rc;
-	if (reserve(&c->tmp2, &c->tmp2_cap, n * 2 + 16) ||
-	    reserve(&c->out, &c->out_cap, n * 4 + 16))
+	if (ts_alloc_grow(&c->tmp2, &c->tmp2_cap, n * 2 + 16, 1) ||
+	    ts_alloc_grow(&c->out, &c->out_cap, n * 4 + 16, 1))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	n = html_unescape(c->tmp, n, c->tmp2);
-	if (reserve(&c->tmp, &c->tmp_cap, n * 2 + 16))
+	if (ts_alloc_grow(&c->tmp, &c->tmp_cap, n * 2 + 16, 1))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	n = html_unescape(c->tmp2, n, c->tmp);
-	if (reserve(&c->out, &c->out_cap, n * 2 + 32))
+	if (ts_alloc_grow(&c->out, &c->out_cap, n * 2 + 32, 1))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	const utf8proc_uint8_t *p = (const utf8proc_uint8_t *)c->tmp;
 	while (i < n) {

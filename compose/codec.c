@@ -130,29 +130,12 @@ int ts_image_alloc(struct ts_image *img, int w, int h, struct ts_err *err)
 	size_t need = (size_t)w * (size_t)h * 3;
 	if (w <= 0 || h <= 0)
 		return ts_err_set(err, TS_ERR_INVALID, TS_R_IMAGE_CORRUPT, "invalid size %dx%d", w, h);
-	if (img->cap < need) {
-		uint8_t *p = realloc(img->pixels, need);
-		if (!p)
-			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE,
-					  "out of memory for %dx%d pixels", w, h);
-		img->pixels = p;
-		img->cap = need;
-	}
+	if (ts_alloc_grow(&img->pixels, &img->cap, need, 1))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE,
+				  "out of memory for %dx%d pixels", w, h);
 	img->width = w;
 	img->height = h;
 	return TS_OK;
-}
-
-int ts_grow(void **p, size_t *cap, size_t need)
-{
-	if (*cap >= need)
-		return 0;
-	void *n = realloc(*p, need);
-	if (!n)
-		return -1;
-	*p = n;
-	*cap = need;
-	return 0;
 }
 
 /* ---- EXIF orientation -------------------------------------------------------- */
@@ -559,7 +542,7 @@ static int decode_jpeg(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	}
 	if (cmyk) {
 		size_t need = (size_t)bw * bh * 4;
-		if (ts_grow((void **)&c->raw, &c->raw_cap, need))
+		if (ts_alloc_grow(&c->raw, &c->raw_cap, need, 1))
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
 	}
 	if ((rc = ts_image_alloc(out, bw, bh, err)))
@@ -613,7 +596,7 @@ static int decode_png(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	 * damage after the image data (a truncated IEND) does not lose the
 	 * sample; damage before the last row does. */
 	if ((rc = spng_decoded_image_size(s, SPNG_FMT_RGBA8, &need)) ||
-	    ts_grow((void **)&c->raw, &c->raw_cap, need) ||
+	    ts_alloc_grow(&c->raw, &c->raw_cap, need, 1) ||
 	    (rc = spng_decode_image(s, NULL, 0, SPNG_FMT_RGBA8,
 				    SPNG_DECODE_TRNS | SPNG_DECODE_PROGRESSIVE))) {
 		r = rc ? png_fail(err, rc) :
@@ -705,7 +688,7 @@ static int decode_webp(struct ts_pixctx *c, const uint8_t *d, size_t len,
 	cfg.output.is_external_memory = 1;
 	if (info->has_alpha) {
 		size_t need = (size_t)w * h * 4;
-		if (ts_grow((void **)&c->raw, &c->raw_cap, need))
+		if (ts_alloc_grow(&c->raw, &c->raw_cap, need, 1))
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
 		cfg.output.colorspace = MODE_RGBA;
 		cfg.output.u.RGBA.rgba = c->raw;
@@ -820,7 +803,7 @@ int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fm
 	case TS_FMT_JPEG: {
 		int ss = c->subsampling == 444 ? TJSAMP_444 : TJSAMP_420;
 		unsigned long bound = tjBufSize(w, h, ss), n = bound;
-		if (ts_grow((void **)&c->enc, &c->enc_cap, bound))
+		if (ts_alloc_grow(&c->enc, &c->enc_cap, bound, 1))
 			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
 		unsigned char *buf = c->enc;
 		if (tjCompress2(c->tjc, img->pixels, w, 0, h, TJPF_RGB, &buf, &n, ss,
@@ -834,7 +817,7 @@ int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fm
 	case TS_FMT_WEBP: {
 		uint8_t *o = NULL;
 		size_t n = WebPEncodeRGB(img->pixels, w, h, w * 3, (float)quality, &o);
-		if (!n || ts_grow((void **)&c->enc, &c->enc_cap, n)) {
+		if (!n || ts_alloc_grow(&c->enc, &c->enc_cap, n, 1)) {
 			WebPFree(o);
 			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED,
 					  "WebP encoder failed for %dx%d", w, h);
@@ -860,7 +843,7 @@ int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fm
 		rc = spng_encode_image(s, img->pixels, (size_t)w * h * 3, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
 		png = rc ? NULL : spng_get_png_buffer(s, &n, &e);
 		spng_ctx_free(s);
-		if (!png || e || ts_grow((void **)&c->enc, &c->enc_cap, n)) {
+		if (!png || e || ts_alloc_grow(&c->enc, &c->enc_cap, n, 1)) {
 			free(png);
 			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED,
 					  "PNG encoder: %s", spng_strerror(rc ? rc : e));

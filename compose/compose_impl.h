@@ -8,6 +8,7 @@
 #include <turbojpeg.h>
 
 #include "compose.h"
+#include "../base/buf.h"
 
 struct ts_pixctx {
 	tjhandle tjd, tjc;
@@ -28,7 +29,7 @@ struct ts_pixctx {
 };
 
 int ts_image_alloc(struct ts_image *img, int w, int h, struct ts_err *err);
-int ts_grow(void **p, size_t *cap, size_t need);
+
 /* probe with the context's decoder handle (c may be NULL) */
 int ts_image_probe_ctx(struct ts_pixctx *c, const uint8_t *d, size_t len,
 		       struct ts_image_info *info, struct ts_err *err);

@@ -85,13 +85,8 @@ int ts_fit_window(struct ts_pixctx *ctx, const uint8_t *data, size_t len, int si
 static int frame(struct ts_image *out, int s, struct ts_err *err)
 {
 	size_t need = (size_t)s * s * 3;
-	if (out->cap < need) {
-		uint8_t *p = realloc(out->pixels, need);
-		if (!p)
-			return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		out->pixels = p;
-		out->cap = need;
-	}
+	if (ts_alloc_grow(&out->pixels, &out->cap, need, 1))
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	out->width = out->height = s;
 	return TS_OK;
 }

@@ -65,7 +65,7 @@ static boolean dest_empty(j_compress_ptr ci)
 {
 	struct dct_dest *d = (struct dct_dest *)ci->dest;
 	size_t old = d->c->enc_cap;
-	if (ts_grow((void **)&d->c->enc, &d->c->enc_cap, old * 2)) {
+	if (ts_alloc_grow(&d->c->enc, &d->c->enc_cap, old * 2, 1)) {
 		ci->err->msg_code = JERR_OUT_OF_MEMORY;
 		ci->err->error_exit((j_common_ptr)ci);
 	}
@@ -223,7 +223,7 @@ int ts_halves_dct(struct ts_pixctx *c, const uint8_t *a, size_t alen, const uint
 	/* write: a's parameters (size, sampling, tables), its coefficients */
 	jpeg_copy_critical_parameters(&da, &dc);
 	dc.optimize_coding = FALSE;
-	if (ts_grow((void **)&c->enc, &c->enc_cap, alen + blen + 4096)) {
+	if (ts_alloc_grow(&c->enc, &c->enc_cap, alen + blen + 4096, 1)) {
 		reason = "out of memory";
 		goto out;
 	}

@@ -140,7 +140,7 @@ int ts_decode_jpeg_region(struct ts_pixctx *c, const uint8_t *d, size_t len, con
 		jpeg_skip_scanlines(&di, (JDIMENSION)(H - 1 - (int)di.output_scanline));
 	if ((int)di.output_scanline < H) {
 		JSAMPROW row;
-		if (ts_grow((void **)&c->raw, &c->raw_cap, (size_t)rw * 3)) {
+		if (ts_alloc_grow(&c->raw, &c->raw_cap, (size_t)rw * 3, 1)) {
 			rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, "out of memory");
 			goto out;
 		}

@@ -147,7 +147,7 @@ static int make_coefs(int32_t **buf, size_t *cap, int in, int out, int x0, int n
 	int kmax = (int)ceil(support) * 2 + 1, stride = kmax + 2;
 	size_t need = (at + (size_t)n * stride) * sizeof(int32_t);
 
-	if (ts_grow((void **)buf, cap, need))
+	if (ts_alloc_grow(buf, cap, need, 1))
 		return -1;
 	int32_t *t = *buf + at;
 	for (int i = 0; i < n; i++, t += stride) {
@@ -263,7 +263,7 @@ int ts_resample_region(struct ts_pixctx *c, const struct ts_image *src, int ox, 
 			yhi = t[0] + t[1];
 	}
 	size_t rows = (size_t)(yhi - ylo), hstride = (size_t)out_w * 3;
-	if (ts_grow((void **)&c->hbuf, &c->hbuf_cap, rows * hstride))
+	if (ts_alloc_grow(&c->hbuf, &c->hbuf_cap, rows * hstride, 1))
 		goto nomem;
 
 	/* horizontal pass; int32 is enough: |sum of weights| <= 1.3 * 2^22 * 255 < 2^31 */
@@ -287,7 +287,7 @@ int ts_resample_region(struct ts_pixctx *c, const struct ts_image *src, int ox, 
 	}
 	/* vertical pass: a row of accumulators, taps outer, so the inner loop
 	 * runs along contiguous memory */
-	if (ts_grow((void **)&c->acc, &c->acc_cap, hstride * sizeof(int32_t)))
+	if (ts_alloc_grow(&c->acc, &c->acc_cap, hstride * sizeof(int32_t), 1))
 		goto nomem;
 	for (int j = 0; j < out_h; j++) {
 		const int32_t *t = vc + (size_t)j * vs;

@@ -20,6 +20,7 @@
 #define _GNU_SOURCE
 #include "parquet.h"
 #include "thrift.h"
+#include "../base/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -810,14 +811,8 @@ int ts_pq_select(struct ts_pq *pq, const int *fields, size_t n, struct ts_err *e
 
 static int keep_buf(struct pq_col *c, uint8_t *b)
 {
-	if (c->nbufs == c->bufcap) {
-		size_t nc = c->bufcap ? c->bufcap * 2 : 8;
-		uint8_t **nb = realloc(c->bufs, nc * sizeof(*nb));
-		if (!nb)
-			return -1;
-		c->bufs = nb;
-		c->bufcap = nc;
-	}
+	if (TS_ALLOC_GROW(c->bufs, c->bufcap, c->nbufs + 1))
+		return -1;
 	c->bufs[c->nbufs++] = b;
 	return 0;
 }
@@ -826,16 +821,8 @@ static uint32_t *scratch(struct ts_pq *pq, size_t n)
 {
 	if (n == 0)
 		n = 1;
-	if (n > pq->scratch_cap) {
-		size_t nc = pq->scratch_cap ? pq->scratch_cap : 1024;
-		while (nc < n)
-			nc *= 2;
-		uint32_t *s = realloc(pq->scratch, nc * sizeof(*s));
-		if (!s)
-			return NULL;
-		pq->scratch = s;
-		pq->scratch_cap = nc;
-	}
+	if (TS_ALLOC_GROW(pq->scratch, pq->scratch_cap, n))
+		return NULL;
 	return pq->scratch;
 }
 
@@ -1164,37 +1151,21 @@ static int grow_vals(struct pq_col *c, size_t need)
 {
 	if (need == 0)
 		need = 1;   /* never a NULL array to point into */
-	if (need <= c->valcap)
-		return 0;
-	size_t nc = c->valcap ? c->valcap : 1024;
-	while (nc < need)
-		nc *= 2;
-	struct val *v = realloc(c->vals, nc * sizeof(*v));
-	if (!v)
-		return -1;
-	c->vals = v;
-	c->valcap = nc;
-	return 0;
+	return TS_ALLOC_GROW(c->vals, c->valcap, need) ? -1 : 0;
 }
 
 static int grow_levels(struct pq_col *c, size_t need)
 {
 	if (need == 0)
 		need = 1;
-	if (need <= c->levcap)
-		return 0;
-	size_t nc = c->levcap ? c->levcap : 1024;
-	while (nc < need)
-		nc *= 2;
-	uint8_t *d = realloc(c->def, nc);
-	if (!d)
+	/* def and rep grow together: levcap is the capacity of both */
+	size_t a = c->levcap;
+	if (TS_ALLOC_GROW(c->def, a, need))
 		return -1;
-	c->def = d;
-	uint8_t *r = realloc(c->rep, nc);
-	if (!r)
+	a = c->levcap;
+	if (TS_ALLOC_GROW(c->rep, a, need))
 		return -1;
-	c->rep = r;
-	c->levcap = nc;
+	c->levcap = a;
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pipeline/cmd.h"
+#include "base/buf.h"
 #include "shards/dataset.h"
 #include "shards/shards.h"
 #include "pipeline/drivers/ingest.h"
@@ -269,14 +270,8 @@ static int sel_reject(const struct ts_ds_reject *rj, void *user)
 	struct retry_sel *r = user;
 	if (rj->record >= r->end || !reason_selected(r->reasons, rj->reason))
 		return 0;
-	if (r->n == r->cap) {
-		size_t nc = r->cap ? r->cap * 2 : 256;
-		uint64_t *nr = realloc(r->recs, nc * sizeof(*nr));
-		if (!nr)
-			return -1;
-		r->recs = nr;
-		r->cap = nc;
-	}
+	if (TS_ALLOC_GROW(r->recs, r->cap, r->n + 1))
+		return -1;
 	r->recs[r->n++] = rj->record;
 	return 0;
 }

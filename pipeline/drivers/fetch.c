@@ -26,6 +26,7 @@
  */
 #define _GNU_SOURCE
 #include "pipeline/drivers/fetch.h"
+#include "base/buf.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -671,14 +672,8 @@ int ts_fetch_add(struct ts_fetch *f, uint64_t id, const char *url, struct ts_err
 		}
 	}
 	if (j->state == J_DONE) {
-		if (f->nfin == f->capfin) {
-			size_t nc = f->capfin ? f->capfin * 2 : 64;
-			struct job **nf = realloc(f->finished, nc * sizeof(*nf));
-			if (!nf)
-				goto nomem;
-			f->finished = nf;
-			f->capfin = nc;
-		}
+		if (TS_ALLOC_GROW(f->finished, f->capfin, f->nfin + 1))
+			goto nomem;
 		f->finished[f->nfin++] = j;
 		return 0;
 	}
@@ -702,15 +697,9 @@ static void easy_put(struct ts_fetch *f, CURL *e)
 {
 	if (!e)
 		return;
-	if (f->npool == f->cappool) {
-		size_t nc = f->cappool ? f->cappool * 2 : 64;
-		CURL **np = realloc(f->pool, nc * sizeof(*np));
-		if (!np) {
-			curl_easy_cleanup(e);
-			return;
-		}
-		f->pool = np;
-		f->cappool = nc;
+	if (TS_ALLOC_GROW(f->pool, f->cappool, f->npool + 1)) {
+		curl_easy_cleanup(e);
+		return;
 	}
 	curl_easy_reset(e);
 	f->pool[f->npool++] = e;

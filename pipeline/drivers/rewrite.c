@@ -3,6 +3,7 @@
  * protocol).
  */
 #include "pipeline/drivers/rewrite.h"
+#include "base/buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -231,23 +232,17 @@ static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
 }
 
 struct shard_list {
-	unsigned *idx;
-	uint64_t *end;
-	size_t n;
+	struct { unsigned idx; uint64_t end; } *v;   /* each shard and its end record */
+	size_t n, alloc;
 };
 
 static int collect_shard(const struct ts_ds_shard *s, void *user)
 {
 	struct shard_list *l = user;
-	unsigned *a = realloc(l->idx, (l->n + 1) * sizeof(*a));
-	if (a)
-		l->idx = a;
-	uint64_t *b = a ? realloc(l->end, (l->n + 1) * sizeof(*b)) : NULL;
-	if (!b)
+	if (TS_ALLOC_GROW(l->v, l->alloc, l->n + 1))
 		return -1;
-	l->end = b;
-	l->idx[l->n] = s->idx;
-	l->end[l->n++] = s->end_record;
+	l->v[l->n].idx = s->idx;
+	l->v[l->n++].end = s->end_record;
 	return 0;
 }
 
@@ -433,15 +428,15 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		struct ts_ds_iter *si = NULL;
 		const struct ts_ds_sample *s;
 		int n;
-		if (ts_ds_iter_samples(r.ds, (long)sl.idx[k], &si, &r.e))
+		if (ts_ds_iter_samples(r.ds, (long)sl.v[k].idx, &si, &r.e))
 			goto fail;
 		while ((n = ts_ds_next_sample(si, &s, &r.e)) == 1)
 			if (rewrite_sample(&r, s))
 				break;
 		ts_ds_iter_free(si);
-		if (n != 0 || rejects_before(&r, sl.end[k]) || ts_dsw_finish(r.w, sl.end[k], &r.e))
+		if (n != 0 || rejects_before(&r, sl.v[k].end) || ts_dsw_finish(r.w, sl.v[k].end, &r.e))
 			goto fail;
-		end = sl.end[k];
+		end = sl.v[k].end;
 		if (tty)
 			fprintf(stderr, "\r%s: %zu/%zu shards, %" PRIu64 " samples", o->what, k + 1, sl.n, r.samples);
 	}
@@ -515,8 +510,7 @@ done:
 	ts_ds_iter_free(r.ri);
 	ts_catalog_close(cat);
 	ts_dataset_close(r.ds);
-	free(sl.idx);
-	free(sl.end);
+	free(sl.v);
 	free(opts_meta);
 	if (lock_out >= 0)
 		close(lock_out);

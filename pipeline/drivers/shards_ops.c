@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "shards/dataset.h"
+#include "base/buf.h"
 #include "shards/shards.h"
 #include "pipeline/cmd.h"
 #include "shards/out.h"
@@ -464,14 +465,8 @@ static void problem(struct verify_state *v, const char *shard, const char *key, 
 static int collect_member(const struct ts_tar_member *m, void *user)
 {
 	struct verify_state *v = user;
-	if (v->nent == v->cent) {
-		size_t nc = v->cent ? v->cent * 2 : 256;
-		struct tar_entry *ne = realloc(v->ent, nc * sizeof(*ne));
-		if (!ne)
-			return ts_err_set(v->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		v->ent = ne;
-		v->cent = nc;
-	}
+	if (TS_ALLOC_GROW(v->ent, v->cent, v->nent + 1))
+		return ts_err_set(v->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	struct tar_entry *t = &v->ent[v->nent];
 	t->name = strdup(m->name);
 	if (!t->name)

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE   /* vasprintf */
 #include "pipeline/sources/source_impl.h"
+#include "base/buf.h"
 
 #include <jansson.h>
 
@@ -607,18 +608,12 @@ static int group_add(struct ts_source *src, struct ts_groups *g, struct ts_recor
 		}
 	}
 	if (g->n == g->cap) {
-		size_t ncap = g->cap ? g->cap * 2 : 256;
-		struct ts_record *nh = realloc(g->held, ncap * sizeof(*nh));
-		if (!nh)
+		if (TS_ALLOC_GROW(g->held, g->cap, g->n + 1))
 			return TS_ERR_NOMEM;
 		/* the table borrows keys from held records: re-point them */
 		for (size_t i = 0; i < g->hcap; i++)
-			if (g->keys[i]) {
-				const struct ts_record *r = &nh[g->at[i]];
-				g->keys[i] = (char *)group_key_of(src, r);
-			}
-		g->held = nh;
-		g->cap = ncap;
+			if (g->keys[i])
+				g->keys[i] = (char *)group_key_of(src, &g->held[g->at[i]]);
 	}
 	g->held[g->n] = *rec;
 	memset(rec, 0, sizeof(*rec));

@@ -45,6 +45,7 @@
  *    first line of the row.
  */
 #include "pipeline/sources/source_impl.h"
+#include "base/buf.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -112,16 +113,14 @@ static void row_free(struct row *r)
 static int add_field(struct csvsrc *c, const void *s, size_t len)
 {
 	if (c->cur.n == c->curcap) {
-		size_t ncap = c->curcap ? c->curcap * 2 : 8;
-		char **f = realloc(c->cur.f, ncap * sizeof(*f));
-		if (!f)
+		/* f and len grow together: curcap is the capacity of both */
+		size_t a = c->curcap;
+		if (TS_ALLOC_GROW(c->cur.f, a, c->cur.n + 1))
 			return -1;
-		c->cur.f = f;
-		size_t *l = realloc(c->cur.len, ncap * sizeof(*l));
-		if (!l)
+		a = c->curcap;
+		if (TS_ALLOC_GROW(c->cur.len, a, c->cur.n + 1))
 			return -1;
-		c->cur.len = l;
-		c->curcap = ncap;
+		c->curcap = a;
 	}
 	char *copy = malloc(len + 1);
 	if (!copy)
@@ -148,16 +147,10 @@ static void push_row(struct csvsrc *c, char *bad)
 		free(bad);
 		return;
 	}
-	if (c->qn == c->qcap) {
-		size_t ncap = c->qcap ? c->qcap * 2 : 16;
-		struct row *q = realloc(c->q, ncap * sizeof(*q));
-		if (!q) {
-			free(bad);
-			c->nomem = 1;
-			return;
-		}
-		c->q = q;
-		c->qcap = ncap;
+	if (TS_ALLOC_GROW(c->q, c->qcap, c->qn + 1)) {
+		free(bad);
+		c->nomem = 1;
+		return;
 	}
 	c->cur.line = c->row_line;
 	c->cur.bad = bad;
@@ -264,17 +257,9 @@ static void literal_feed(struct ts_source *src, struct csvsrc *c, const char *se
 			c->llen = 0;
 			c->skip_line = 1;
 		} else if (body) {
-			if (c->llen + body > c->lcap) {
-				size_t ncap = c->lcap ? c->lcap : 4096;
-				while (ncap < c->llen + body)
-					ncap *= 2;
-				char *nb = realloc(c->lbuf, ncap);
-				if (!nb) {
-					c->nomem = 1;
-					return;
-				}
-				c->lbuf = nb;
-				c->lcap = ncap;
+			if (TS_ALLOC_GROW(c->lbuf, c->lcap, c->llen + body)) {
+				c->nomem = 1;
+				return;
 			}
 			memcpy(c->lbuf + c->llen, seg, body);
 			c->llen += body;

@@ -24,6 +24,7 @@
  * The root itself that cannot be listed is a fatal open error.
  */
 #include "pipeline/sources/source_impl.h"
+#include "base/buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -48,14 +49,8 @@ struct folder {
 
 static int add_file(struct folder *f, char *rel)
 {
-	if (f->nfiles == f->cap) {
-		size_t ncap = f->cap ? f->cap * 2 : 256;
-		char **n = realloc(f->files, ncap * sizeof(*n));
-		if (!n)
-			return TS_ERR_NOMEM;
-		f->files = n;
-		f->cap = ncap;
-	}
+	if (TS_ALLOC_GROW(f->files, f->cap, f->nfiles + 1))
+		return TS_ERR_NOMEM;
 	f->files[f->nfiles++] = rel;
 	return TS_OK;
 }

@@ -20,6 +20,7 @@
  *    directory; source is "<input>:<line>" (1-based).
  */
 #include "pipeline/sources/source_impl.h"
+#include "base/buf.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -104,17 +105,9 @@ static int read_line(struct ts_source *src, struct jsonl *j, int *too_long,
 			j->llen = 0;
 		}
 		if (!*too_long && n) {
-			if (j->llen + n + 1 > j->lcap) {
-				size_t ncap = j->lcap ? j->lcap : 4096;
-				while (ncap < j->llen + n + 1)
-					ncap *= 2;
-				char *nb = realloc(j->line, ncap);
-				if (!nb)
-					return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE,
-							  "out of memory reading '%s'", src->input);
-				j->line = nb;
-				j->lcap = ncap;
-			}
+			if (TS_ALLOC_GROW(j->line, j->lcap, j->llen + n + 1))
+				return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE,
+						  "out of memory reading '%s'", src->input);
 			memcpy(j->line + j->llen, seg, n);
 			j->llen += n;
 		}

@@ -27,6 +27,7 @@
  *    directory; source is "<input>:[<i>]", i the element's position.
  */
 #include "pipeline/sources/source_impl.h"
+#include "base/buf.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -130,16 +131,8 @@ static int append(struct sg *s, const unsigned char *p, size_t n, uint64_t cap)
 	s->etotal += n;
 	if (s->etotal > cap || n == 0)
 		return TS_OK;
-	if (s->elen + n > s->ecap) {
-		size_t ncap = s->ecap ? s->ecap : 4096;
-		while (ncap < s->elen + n)
-			ncap *= 2;
-		char *nb = realloc(s->el, ncap);
-		if (!nb)
-			return TS_ERR_NOMEM;
-		s->el = nb;
-		s->ecap = ncap;
-	}
+	if (TS_ALLOC_GROW(s->el, s->ecap, s->elen + n))
+		return TS_ERR_NOMEM;
 	memcpy(s->el + s->elen, p, n);
 	s->elen += n;
 	return TS_OK;

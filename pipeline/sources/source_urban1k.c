@@ -9,6 +9,7 @@
  * caption.missing.  The count is known at open.
  */
 #include "pipeline/sources/source_impl.h"
+#include "base/buf.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -71,14 +72,8 @@ static int urban_open(struct ts_source *src, struct ts_err *err)
 		free(full);
 		if (skip)
 			continue;
-		if (u->n == u->cap) {
-			size_t ncap = u->cap ? u->cap * 2 : 256;
-			char **nn = realloc(u->names, ncap * sizeof(*nn));
-			if (!nn)
-				goto nomem;
-			u->names = nn;
-			u->cap = ncap;
-		}
+		if (TS_ALLOC_GROW(u->names, u->cap, u->n + 1))
+			goto nomem;
 		if (!(u->names[u->n] = strdup(de->d_name)))
 			goto nomem;
 		u->n++;
