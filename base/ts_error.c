@@ -88,6 +88,20 @@ void ts_err_clear(struct ts_err *err)
 	}
 }
 
+int ts_err_is_reject(const struct ts_err *err)
+{
+	switch (err->status) {
+	case TS_ERR_INVALID:
+	case TS_ERR_LIMIT:
+	case TS_ERR_UNSUPPORTED:
+		return 1;
+	case TS_ERR_IO:
+		return err->reason != TS_R_NONE;
+	default:
+		return 0;
+	}
+}
+
 const char *ts_reason_name(enum ts_reason reason)
 {
 	if ((int)reason < 0 || reason >= TS_R__COUNT || !reasons[reason].name)

@@ -82,5 +82,6 @@ int main(int argc, char **argv)
 		ts_error("'%s' is not a tessera command; see 'tessera --help'", argv[1]);
 		return TS_EXIT_USAGE;
 	}
+	ts_command = c->name;
 	return c->fn(argc - 1, argv + 1);
 }

@@ -27,6 +27,12 @@ int ts_usage_error(const char *cmd, const char *fmt, ...)
 	return TS_EXIT_USAGE;
 }
 
+int ts_usage_hint(void)
+{
+	fprintf(stderr, "see 'tessera %s --help'\n", ts_command ? ts_command : "");
+	return TS_EXIT_USAGE;
+}
+
 int ts_opt_bad(const char *cmd, const char *opt, const char *val, const char *want)
 {
 	return ts_usage_error(cmd, "invalid value '%s' for %s: %s", val, opt, want);

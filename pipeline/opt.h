@@ -33,6 +33,9 @@
  * TS_EXIT_USAGE. */
 int ts_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* "see 'tessera COMMAND --help'" (the command main.c runs) on stderr, after
+ * getopt's own message; returns TS_EXIT_USAGE. */
+int ts_usage_hint(void);
 /* "error: invalid value 'VAL' for OPT: WANT" and the hint; TS_EXIT_USAGE. */
 int ts_opt_bad(const char *cmd, const char *opt, const char *val, const char *want);
 

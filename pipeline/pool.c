@@ -174,11 +174,3 @@ void ts_pool_free(struct ts_pool *p)
 	free(p->th);
 	free(p);
 }
-
-int ts_threads(long requested)
-{
-	if (requested > 0)
-		return (int)requested;
-	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n > 0 ? (int)n : 1;
-}

@@ -47,7 +47,4 @@ size_t ts_pool_inflight(struct ts_pool *p);
 /* Join the workers (after the last ts_pool_next) and free.  Accepts NULL. */
 void ts_pool_free(struct ts_pool *p);
 
-/* Worker threads for -j N: N itself, or every online core for 0. */
-int ts_threads(long requested);
-
 #endif

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 int ts_verbosity = 1;
+const char *ts_command;
 
 static void vmsg(const char *prefix, const char *fmt, va_list ap)
 {
@@ -249,6 +250,8 @@ int ts_opt_int(const char *name, const char *arg, long lo, long hi, const char *
 	if (ts_parse_int(arg, lo, hi, out) == 0)
 		return 0;
 	ts_error("invalid value '%s' for --%s: expected %s", arg, name, want);
+	if (ts_command)
+		fprintf(stderr, "see 'tessera %s --help'\n", ts_command);
 	return -1;
 }
 

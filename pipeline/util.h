@@ -14,6 +14,8 @@
 
 /* Verbosity: 0 quiet (-q), 1 normal, 2 verbose (-v). */
 extern int ts_verbosity;
+/* The command being run ("ingest", ...; set by main.c), for usage hints. */
+extern const char *ts_command;
 
 void ts_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void ts_warning(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -27,7 +29,7 @@ int ts_parse_u64(const char *s, int binary, uint64_t *out);
 int ts_parse_int(const char *s, long lo, long hi, long *out);
 
 /* An integer option in [lo, hi]: 0, or -1 after printing "invalid value
- * 'ARG' for --NAME: expected WANT". */
+ * 'ARG' for --NAME: expected WANT" and "see 'tessera COMMAND --help'". */
 int ts_opt_int(const char *name, const char *arg, long lo, long hi, const char *want, long *out);
 
 /* mkdir -p; 0 or -1 with errno. */

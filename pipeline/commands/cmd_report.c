@@ -8,6 +8,7 @@
 
 #include "pipeline/cmd.h"
 #include "pipeline/drivers/report.h"
+#include "pipeline/opt.h"
 #include "pipeline/util.h"
 
 void usage_report(FILE *f)
@@ -88,7 +89,7 @@ int cmd_report(int argc, char **argv)
 		case 'q': ts_verbosity = 0; break;
 		case 'v': ts_verbosity = 2; break;
 		case 'h': usage_report(stdout); return TS_EXIT_OK;
-		default: fputs("see 'tessera report --help'\n", stderr); return TS_EXIT_USAGE;
+		default: return ts_usage_hint();
 		}
 	}
 	if (argc - optind != 1) {

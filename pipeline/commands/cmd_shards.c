@@ -167,7 +167,7 @@ int cmd_shards(int argc, char **argv)
 		case 'q': ts_verbosity = 0; break;
 		case 'v': ts_verbosity = 2; break;
 		case 'h': usage_shards(stdout); return TS_EXIT_OK;
-		default: fputs("see 'tessera shards --help'\n", stderr); return TS_EXIT_USAGE;
+		default: return ts_usage_hint();
 		}
 	}
 	int nargs = argc - optind;

@@ -22,6 +22,7 @@
 #include "pipeline/drivers/captions_cmds.h"
 #include "pipeline/drivers/captions_stats.h"
 #include "pipeline/cmd.h"
+#include "pipeline/opt.h"
 #include "pipeline/util.h"
 #include "pipeline/vocab.h"
 
@@ -420,7 +421,7 @@ int captions_stats(int argc, char **argv)
 		case 'q': ts_verbosity = 0; break;
 		case 'v': ts_verbosity = 2; break;
 		case 'h': usage_captions(stdout); return TS_EXIT_OK;
-		default: fputs("see 'tessera captions --help'\n", stderr); return TS_EXIT_USAGE;
+		default: return ts_usage_hint();
 		}
 	}
 	if (argc - optind != 1) {

@@ -149,6 +149,31 @@ static void buffers(void)
 	CHECK(c.data == NULL && c.len == 0 && c.max == 8);
 }
 
+/* the one rule: the input's fault is a reject, ours ends the run */
+static void reject_or_fatal(void)
+{
+	static const struct { int status; enum ts_reason reason; int reject; } cases[] = {
+		{ TS_ERR_INVALID, TS_R_IMAGE_CORRUPT, 1 },
+		{ TS_ERR_INVALID, TS_R_NONE, 1 },
+		{ TS_ERR_LIMIT, TS_R_IMAGE_TOO_LARGE, 1 },
+		{ TS_ERR_UNSUPPORTED, TS_R_NONE, 1 },
+		{ TS_ERR_IO, TS_R_SOURCE_UNREADABLE, 1 },   /* an input that cannot be read */
+		{ TS_ERR_IO, TS_R_NONE, 0 },                /* the output, or ours */
+		{ TS_ERR_NOMEM, TS_R_NONE, 0 },
+		{ TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, 0 },  /* no memory is never the sample's fault */
+		{ TS_ERR_INTERNAL, TS_R_NONE, 0 },
+		{ TS_ERR_USAGE, TS_R_NONE, 0 },
+		{ TS_ERR_EXISTS, TS_R_NONE, 0 },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct ts_err e = TS_ERR_INIT;
+		ts_err_set(&e, cases[i].status, cases[i].reason, "x");
+		CHECKF(ts_err_is_reject(&e) == cases[i].reject, "%s with reason %s: expected %s, got %s",
+		       ts_status_name(cases[i].status), ts_reason_name(cases[i].reason),
+		       cases[i].reject ? "a reject" : "fatal", cases[i].reject ? "fatal" : "a reject");
+	}
+}
+
 int main(void)
 {
 	static const struct t_case cases[] = {
@@ -158,6 +183,7 @@ int main(void)
 		{ "reasons_documented", reasons_documented },
 		{ "rng_reference", rng_reference },
 		{ "buffers", buffers },
+		{ "reject_or_fatal", reject_or_fatal },
 		{ NULL, NULL },
 	};
 	return t_run("base", cases);

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "pipeline/opt.h"
 #include "pipeline/pool.h"
 
 struct item {
@@ -134,8 +135,8 @@ out:
 
 static void threads_default(void)
 {
-	CHECK_EQ_INT(ts_threads(3), 3);
-	CHECK(ts_threads(0) >= 1);
+	CHECK_EQ_INT(ts_opt_threads(3), 3);
+	CHECK(ts_opt_threads(0) >= 1);
 }
 
 int main(void)
