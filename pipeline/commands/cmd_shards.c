@@ -136,6 +136,32 @@ static int shards_cat(struct ts_dataset *ds, const char *key, const char *ext)
 	return rc;
 }
 
+/* shards merge: the driver's outcome, as a summary and an exit code */
+static int merge(char **parts, int n, const char *out, int json)
+{
+	struct ts_merge_result r;
+	struct ts_err e = TS_ERR_INIT;
+	if (ts_shards_merge((const char **)parts, n, out, &r, &e)) {
+		ts_error("%s", e.msg);
+		return TS_EXIT_FAIL;
+	}
+	if (r.interrupted) {
+		ts_info("merge interrupted: %" PRIu64 " complete shards kept; run the same command to resume it",
+			r.shards);
+		return TS_EXIT_INTERRUPTED;
+	}
+	if (json)
+		ts_print_json(json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:f}", "command", "shards merge",
+					"outdir", out, "partitions", n, "samples", (json_int_t)r.samples,
+					"rejects", (json_int_t)r.rejects, "shards", (json_int_t)r.shards,
+					"bytes", (json_int_t)r.bytes, "seconds", r.seconds));
+	else if (ts_verbosity >= 1)
+		fprintf(stderr, "merge done: %d partitions, %" PRIu64 " samples, %" PRIu64
+			" rejects, %" PRIu64 " shards (%.1f MB), %.1f s\n",
+			n, r.samples, r.rejects, r.shards, (double)r.bytes / 1e6, r.seconds);
+	return TS_EXIT_OK;
+}
+
 int cmd_shards(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -178,7 +204,7 @@ int cmd_shards(int argc, char **argv)
 			return usage_err("merge needs -o OUTDIR");
 		if (nargs < 1)
 			return usage_err("merge needs at least one PART_DIR");
-		return ts_shards_merge((const char **)args, nargs, out, json);
+		return merge(args, nargs, out, json);
 	}
 	if (nargs != (!strcmp(sub, "cat") ? 2 : 1))
 		return usage_err(!strcmp(sub, "cat") ? "cat needs OUTDIR and KEY" : "expected one OUTDIR");
@@ -191,10 +217,12 @@ int cmd_shards(int argc, char **argv)
 			ts_error("%s", e.msg);
 			return TS_EXIT_FAIL;
 		}
-		int irc = ts_shards_index(args[0], 1);
+		int irc = ts_shards_index(args[0], 1, &e);
 		if (fd >= 0)
 			close(fd);
-		return irc;
+		if (irc)
+			ts_error("%s", e.msg);
+		return irc ? TS_EXIT_FAIL : TS_EXIT_OK;
 	}
 	if (ts_dataset_open(&ds, args[0], &e)) {
 		ts_error("%s", e.msg);
@@ -204,8 +232,15 @@ int cmd_shards(int argc, char **argv)
 		rc = shards_ls(ds, json);
 	else if (!strcmp(sub, "cat"))
 		rc = shards_cat(ds, args[1], member);
-	else
-		rc = ts_shards_verify(ds, json);
+	else {
+		uint64_t problems = 0;
+		if (ts_shards_verify(ds, json, &problems, &e)) {
+			ts_error("%s", e.msg);
+			rc = TS_EXIT_FAIL;
+		} else {
+			rc = problems ? TS_EXIT_FAIL : TS_EXIT_OK;
+		}
+	}
 	ts_dataset_close(ds);
 	return rc;
 }

@@ -123,8 +123,11 @@ static int roll_forward(const char *outdir)
 	}
 	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME, outdir);
 	fsync_path(tmp, 1);
-	if (ts_shards_index(outdir, 0))
+	struct ts_err ie = TS_ERR_INIT;
+	if (ts_shards_index(outdir, 0, &ie)) {
+		ts_error("%s", ie.msg);
 		return -1;
+	}
 	remove_tmp(tmp);
 	fsync_path(outdir, 1);
 	return 0;

@@ -23,7 +23,6 @@
 #include "shards/dataset.h"
 #include "base/buf.h"
 #include "shards/shards.h"
-#include "pipeline/cmd.h"
 #include "shards/out.h"
 #include "shards/writer.h"
 #include "pipeline/drivers/shards_ops.h"
@@ -184,35 +183,33 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 	return rc;
 }
 
-int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
+int ts_shards_merge(const char **dirs, int n, const char *outdir, struct ts_merge_result *res,
+		    struct ts_err *err)
 {
 	struct part *parts = calloc((size_t)n, sizeof(*parts));
-	struct ts_err e = TS_ERR_INIT;
 	struct ts_catalog *cat = NULL;
 	struct ts_dsw *w = NULL;
 	struct ts_out *od = NULL;
 	char *opts0 = NULL, *raw0 = NULL, *fp = NULL;
 	uint64_t end = 0, nrej = 0, shard_samples = 10000, shard_bytes = 1ULL << 30, resume = 0;
 	int store = TS_STORE_TAR, interrupted = 0;
-	int rc = TS_EXIT_FAIL;
+	int rc = -1;   /* TS_OK once done or interrupted */
 	double t0 = ts_now();
 
-	if (!parts) {
-		ts_error("out of memory");
-		return TS_EXIT_FAIL;
-	}
+	memset(res, 0, sizeof(*res));
+	if (!parts)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	for (int i = 0; i < n; i++) {
 		char *raw, *o;
 		parts[i].dir = dirs[i];
 		parts[i].fd = -1;
-		if (ts_dataset_open(&parts[i].ds, dirs[i], &e)) {
-			ts_error("%s", e.msg);
+		if (ts_dataset_open(&parts[i].ds, dirs[i], err)) {
 			goto out;
 		}
 		raw = ts_dataset_meta(parts[i].ds, "ingest_options");
 		o = raw ? options_without_part(raw, &parts[i].index, &parts[i].count) : NULL;
 		if (!o) {
-			ts_error("'%s' has no ingest options in its catalog", dirs[i]);
+			ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "'%s' has no ingest options in its catalog", dirs[i]);
 			free(raw);
 			goto out;
 		}
@@ -224,25 +221,24 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 			free(o);
 			free(raw);
 			if (!same) {
-				ts_error("'%s' was made with other inputs or options than '%s'", dirs[i], dirs[0]);
+				ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "'%s' was made with other inputs or options than '%s'", dirs[i], dirs[0]);
 				goto out;
 			}
 		}
-		if (ts_dataset_foreach_shard(parts[i].ds, part_end_record, &parts[i], &e)) {
-			ts_error("%s", e.msg);
+		if (ts_dataset_foreach_shard(parts[i].ds, part_end_record, &parts[i], err)) {
 			goto out;
 		}
 	}
 	/* every partition 0..N-1 exactly once (a single unpartitioned dataset is fine too) */
 	unsigned count = parts[0].count ? parts[0].count : 1;
 	if ((unsigned)n != count) {
-		ts_error("%d partition%s given, but they are %u-way partitions", n, n == 1 ? "" : "s", count);
+		ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "%d partition%s given, but they are %u-way partitions", n, n == 1 ? "" : "s", count);
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
 		for (int j = 0; j < i; j++)
 			if (parts[j].index == parts[i].index) {
-				ts_error("'%s' and '%s' are both partition %u", dirs[j], dirs[i], parts[i].index);
+				ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "'%s' and '%s' are both partition %u", dirs[j], dirs[i], parts[i].index);
 				goto out;
 			}
 		if (parts[i].end_record > end)
@@ -270,7 +266,7 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 		fp = fj ? json_dumps(fj, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 		json_decref(fj);
 		if (!fp) {
-			ts_error("out of memory");
+			ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 			goto out;
 		}
 	}
@@ -282,8 +278,7 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 			.command_line = "tessera shards merge", .version = TS_VERSION,
 			.hook = ts_crash_hook,
 		};
-		if (ts_out_open(&od, &oo, &e)) {
-			ts_error("%s", e.msg);
+		if (ts_out_open(&od, &oo, err)) {
 			goto out;
 		}
 	}
@@ -291,15 +286,15 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 	w = ts_out_writer(od);
 	resume = ts_out_resume_record(od);
 	/* readers of the merged dataset take it as one ingest with these options */
-	if (ts_catalog_meta_set(cat, "ingest_options", opts0, &e))
+	if (ts_catalog_meta_set(cat, "ingest_options", opts0, err))
 		goto fail;
 	if (resume)
 		ts_info("resuming the merge into '%s' at record %" PRIu64, outdir, resume);
 	ts_signals_catch();
 	for (int i = 0; i < n; i++) {
-		if (ts_ds_iter_samples(parts[i].ds, -1, &parts[i].si, &e) ||
-		    ts_ds_iter_rejects(parts[i].ds, &parts[i].ri, &e) ||
-		    advance_sample(&parts[i], &e) || advance_reject(&parts[i], &e))
+		if (ts_ds_iter_samples(parts[i].ds, -1, &parts[i].si, err) ||
+		    ts_ds_iter_rejects(parts[i].ds, &parts[i].ri, err) ||
+		    advance_sample(&parts[i], err) || advance_reject(&parts[i], err))
 			goto fail;
 	}
 	for (;;) {
@@ -327,12 +322,12 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 		}
 		if (rec < resume) {
 			/* kept from the run that was killed */
-			if (is_sample ? advance_sample(best, &e) : advance_reject(best, &e))
+			if (is_sample ? advance_sample(best, err) : advance_reject(best, err))
 				goto fail;
 			continue;
 		}
 		if (is_sample) {
-			if (merge_sample(best, w, &e) || advance_sample(best, &e))
+			if (merge_sample(best, w, err) || advance_sample(best, err))
 				goto fail;
 		} else {
 			const struct ts_ds_reject *r = best->r;
@@ -341,55 +336,35 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, int json)
 				.reason = r->reason, .message = r->message,
 				.path = r->path, .detail_json = r->detail_json,
 			};
-			if (ts_dsw_reject_row(w, &rr, &e) ||
-			    advance_reject(best, &e))
+			if (ts_dsw_reject_row(w, &rr, err) ||
+			    advance_reject(best, err))
 				goto fail;
 			nrej++;
 		}
 	}
-	if (!interrupted && ts_out_finish(od, end, &e))
+	if (!interrupted && ts_out_finish(od, end, err))
 		goto fail;
 	struct ts_dsw_stats ds;
 	ts_dsw_stats(w, &ds);
-	double secs = ts_now() - t0;
+	res->partitions = n;
+	res->samples = ds.samples;
+	res->rejects = nrej;
+	res->shards = ds.shards;
+	res->bytes = ds.bytes;
+	res->seconds = ts_now() - t0;
+	res->interrupted = interrupted;
 	json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "samples", (json_int_t)ds.samples,
 			       "rejects", (json_int_t)nrej, "shards_written", (json_int_t)ds.shards,
-			       "seconds", secs);
+			       "seconds", res->seconds);
 	char *summary = sj ? json_dumps(sj, JSON_COMPACT) : NULL;
 	json_decref(sj);
 	struct ts_out *tmp = od;
 	od = NULL;
-	if (ts_out_close(tmp, interrupted ? "interrupted" : "ok", summary, &e)) {
-		free(summary);
-		ts_error("%s", e.msg);
-		goto out;
-	}
+	if (ts_out_close(tmp, interrupted ? "interrupted" : "ok", summary, err) == TS_OK)
+		rc = TS_OK;
 	free(summary);
-	if (interrupted) {
-		ts_info("merge interrupted: %" PRIu64 " complete shards kept; run the same command to resume it",
-			ds.shards);
-		rc = 130;
-		goto out;
-	}
-	if (json) {
-		json_t *j = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:f}", "command", "shards merge",
-				      "outdir", outdir, "partitions", n, "samples", (json_int_t)ds.samples,
-				      "rejects", (json_int_t)nrej, "shards", (json_int_t)ds.shards,
-				      "bytes", (json_int_t)ds.bytes, "seconds", secs);
-		char *js = j ? json_dumps(j, JSON_COMPACT) : NULL;
-		if (js)
-			puts(js);
-		free(js);
-		json_decref(j);
-	} else if (ts_verbosity >= 1) {
-		fprintf(stderr, "merge done: %d partitions, %" PRIu64 " samples, %" PRIu64
-			" rejects, %" PRIu64 " shards (%.1f MB), %.1f s\n",
-			n, ds.samples, nrej, ds.shards, (double)ds.bytes / 1e6, secs);
-	}
-	rc = TS_EXIT_OK;
 	goto out;
 fail:
-	ts_error("%s", e.msg);
 out:
 	ts_signals_restore();
 	ts_out_free(od);
@@ -405,19 +380,19 @@ out:
 	free(fp);
 	free(opts0);
 	free(raw0);
-	return rc;
+	if (rc == TS_OK)
+		return TS_OK;
+	return err->status ? err->status : ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "merge failed");
 }
 
 /* ---- index: the sidecars loaders read (shards/index.c) ---------------------------- */
 
-int ts_shards_index(const char *outdir, int rehash)
+int ts_shards_index(const char *outdir, int rehash, struct ts_err *err)
 {
-	struct ts_err e = TS_ERR_INIT;
-	if (ts_dataset_write_index_flags(outdir, rehash ? TS_INDEX_REHASH : 0, &e)) {
-		ts_error("%s", e.msg[0] ? e.msg : "cannot write the shard index");
-		return TS_EXIT_FAIL;
-	}
-	return TS_EXIT_OK;
+	int rc = ts_dataset_write_index_flags(outdir, rehash ? TS_INDEX_REHASH : 0, err);
+	if (rc && !err->msg[0])
+		ts_err_set(err, rc, TS_R_NONE, "cannot write the shard index");
+	return rc;
 }
 
 /* ---- verify --------------------------------------------------------------------------- */
@@ -565,10 +540,9 @@ out:
 	return rc;
 }
 
-int ts_shards_verify(struct ts_dataset *ds, int json)
+int ts_shards_verify(struct ts_dataset *ds, int json, uint64_t *problems, struct ts_err *err)
 {
-	struct ts_err e = TS_ERR_INIT;
-	struct verify_state v = { .ds = ds, .e = &e, .list = json ? json_array() : NULL };
+	struct verify_state v = { .ds = ds, .e = err, .list = json ? json_array() : NULL };
 	char *cmd = NULL, *status = NULL;
 	/* complete, not only intact: the last run must have finished */
 	if (ts_dataset_last_run(ds, &cmd, &status) > 0 && strcmp(status, "ok"))
@@ -577,12 +551,12 @@ int ts_shards_verify(struct ts_dataset *ds, int json)
 			? "was interrupted" : "failed");
 	free(cmd);
 	free(status);
-	int rc = ts_dataset_foreach_shard(ds, verify_shard, &v, &e);
+	*problems = 0;
+	int rc = ts_dataset_foreach_shard(ds, verify_shard, &v, err);
 	free(v.ent);
 	if (rc) {
 		json_decref(v.list);
-		ts_error("%s", e.msg);
-		return TS_EXIT_FAIL;
+		return err->status ? err->status : rc;
 	}
 	if (json) {
 		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:o}", "command", "shards verify",
@@ -596,5 +570,6 @@ int ts_shards_verify(struct ts_dataset *ds, int json)
 		printf("verified %" PRIu64 " shards, %" PRIu64 " samples: %" PRIu64 " problem%s\n",
 		       v.shards, v.samples, v.problems, v.problems == 1 ? "" : "s");
 	}
-	return v.problems ? TS_EXIT_FAIL : TS_EXIT_OK;
+	*problems = v.problems;
+	return TS_OK;
 }
