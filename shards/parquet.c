@@ -563,21 +563,22 @@ static int build_schema(struct ts_pq *pq, struct ts_err *err)
 			f->pub.unsupported = "a negative FIXED_LEN_BYTE_ARRAY length";
 		char tb[32];
 		const char *base = leaf_type_name(leaf, f->pub.is_string, tb, sizeof(tb));
-		int reps = f->max_rep > MAX_REP ? MAX_REP : f->max_rep;
-		size_t dl = strlen(base) + (size_t)reps * 6 + (nl > 1 ? 16 : 0) + 1;
-		if (!(f->desc = malloc(dl)))
-			return ferr(pq, err, TS_ERR_NOMEM, "out of memory");
+		int reps = f->max_rep > MAX_REP ? MAX_REP : f->max_rep, bad = 0;
+		struct ts_buf d = TS_BUF_INIT;
 		if (nl > 1)
-			snprintf(f->desc, dl, "struct(%zu columns)", nl);
+			bad = ts_buf_addf(&d, "struct(%zu columns)", nl);
 		else {
-			char *p = f->desc;
-			for (int k = 0; k < reps; k++)
-				p += sprintf(p, "list<");
-			p += sprintf(p, "%s", base);
-			for (int k = 0; k < reps; k++)
-				*p++ = '>';
-			*p = '\0';
+			for (int k = 0; k < reps && !bad; k++)
+				bad = ts_buf_adds(&d, "list<");
+			bad = bad || ts_buf_adds(&d, base);
+			for (int k = 0; k < reps && !bad; k++)
+				bad = ts_buf_addch(&d, '>');
 		}
+		if (bad) {
+			ts_buf_release(&d);
+			return ferr(pq, err, TS_ERR_NOMEM, "out of memory");
+		}
+		f->desc = ts_buf_detach(&d, NULL);
 		f->pub.type_desc = f->desc;
 	}
 	if (pos != pq->nelems)
@@ -1729,13 +1730,16 @@ static json_t *value_json(const struct field *f, const struct val *v)
 		json_t *s = f->pub.is_string ? json_stringn((const char *)x.s, x.len) : NULL;
 		if (s)
 			return s;
+		static const char digits[] = "0123456789abcdef";
 		char *hex = malloc(2 * x.len + 3);
 		if (!hex)
 			return NULL;
 		hex[0] = '0';
 		hex[1] = 'x';
-		for (size_t i = 0; i < x.len; i++)
-			sprintf(hex + 2 + 2 * i, "%02x", x.s[i]);
+		for (size_t i = 0; i < x.len; i++) {
+			hex[2 + 2 * i] = digits[x.s[i] >> 4];
+			hex[3 + 2 * i] = digits[x.s[i] & 15];
+		}
 		hex[2 + 2 * x.len] = '\0';
 		s = json_string(hex);
 		free(hex);

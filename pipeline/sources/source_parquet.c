@@ -31,6 +31,7 @@
  *    out are kept: they were read from intact pages.
  */
 #include "pipeline/sources/source_impl.h"
+#include "base/buf.h"
 
 #include <jansson.h>
 #include <stdio.h>
@@ -85,16 +86,13 @@ static int pick(struct ts_pq *pq, const char *given, const char *const *defaults
 
 static char *column_list(struct ts_pq *pq)
 {
-	size_t n = 1;
+	struct ts_buf b = TS_BUF_INIT;
 	for (size_t i = 0; i < ts_pq_nfields(pq); i++)
-		n += strlen(ts_pq_field_at(pq, i)->name) + 2;
-	char *s = malloc(n), *p = s;
-	if (!s)
-		return NULL;
-	*p = '\0';
-	for (size_t i = 0; i < ts_pq_nfields(pq); i++)
-		p += sprintf(p, "%s%s", i ? ", " : "", ts_pq_field_at(pq, i)->name);
-	return s;
+		if (ts_buf_addf(&b, "%s%s", i ? ", " : "", ts_pq_field_at(pq, i)->name)) {
+			ts_buf_release(&b);
+			return NULL;
+		}
+	return ts_buf_detach(&b, NULL);
 }
 
 static int need_string(struct ts_source *src, struct ts_pq *pq, int i, const char *role,
