@@ -1,14 +1,14 @@
 /*
- * captions_stats.c - `tessera captions stats`: how long captions are in
- * CLIP tokens and what truncation at each context throws away
- * (docs/captions.md gives every definition).
+ * captions_stats.c - the work of `tessera captions stats` (and of the
+ * report's caption numbers): how long captions are in CLIP tokens and what
+ * truncation at each context throws away (docs/captions.md gives every
+ * definition).  cmd_captions.c parses the options and prints the result.
  *
  * Token counts are kept as an exact histogram (count of captions per token
  * count), so percentiles are exact and memory does not grow with the
  * number of captions.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -19,12 +19,8 @@
 #include "captions/bpe.h"
 #include "captions/sentence.h"
 #include "shards/dataset.h"
-#include "pipeline/drivers/captions_cmds.h"
 #include "pipeline/drivers/captions_stats.h"
-#include "pipeline/cmd.h"
-#include "pipeline/opt.h"
 #include "pipeline/util.h"
-#include "pipeline/vocab.h"
 
 #define MAX_CONTEXTS TS_CSTATS_MAX_CONTEXTS
 
@@ -299,171 +295,49 @@ static int ds_sample(const struct ts_ds_sample *s, void *user)
 	return add_caption(st, s->caption ? s->caption : "", s->caption ? strlen(s->caption) : 0, s->key);
 }
 
-static void print_text(const struct ts_cstats *st, json_t *j, const char *source)
+int ts_cstats_run(const struct ts_cstats_opts *o, json_t **out, struct ts_err *err)
 {
-	json_t *t = json_object_get(j, "tokens"), *s = json_object_get(j, "sentences");
-	const struct acc *a = &st->all;
-	printf("%s: %" PRIu64 " captions", source, a->captions);
-	if (st->blank || st->skipped)
-		printf(" (%" PRIu64 " blank and %" PRIu64 " unreadable not counted)", st->blank, st->skipped);
-	printf("\n\ntokens per caption (SOT and EOT included)\n");
-	printf("  mean %.2f   min %zu   median %zu   p90 %zu   p99 %zu   max %zu\n",
-	       json_real_value(json_object_get(t, "mean")), a->min,
-	       (size_t)json_integer_value(json_object_get(t, "median")),
-	       (size_t)json_integer_value(json_object_get(t, "p90")),
-	       (size_t)json_integer_value(json_object_get(t, "p99")), a->max);
-	printf("sentences per caption\n  mean %.2f   median %zu   max %zu\n\n",
-	       json_real_value(json_object_get(s, "mean")),
-	       (size_t)json_integer_value(json_object_get(s, "median")), a->max_sent);
-	printf("  context   over it   captions   tokens lost   words lost\n");
-	for (int c = 0; c < st->nctx; c++)
-		printf("  %7zu %9" PRIu64 " %9.2f%% %12.2f%% %11.2f%%\n", st->ctx[c], a->over[c],
-		       100 * share(a->over[c], a->captions), 100 * share(a->lost_tokens[c], a->content),
-		       100 * share(a->lost_words[c], a->words));
-	json_t *bins = json_object_get(json_object_get(j, "histogram"), "bins");
-	uint64_t top = 1;
-	size_t i;
-	json_t *b;
-	json_array_foreach(bins, i, b)
-		if ((uint64_t)json_integer_value(json_object_get(b, "count")) > top)
-			top = (uint64_t)json_integer_value(json_object_get(b, "count"));
-	printf("\ntokens per caption, histogram\n");
-	json_array_foreach(bins, i, b) {
-		uint64_t cnt = (uint64_t)json_integer_value(json_object_get(b, "count"));
-		int bar = (int)((cnt * 50 + top - 1) / top);
-		printf("  %5" JSON_INTEGER_FORMAT "-%-5" JSON_INTEGER_FORMAT " %-50.*s %" PRIu64 " (%.1f%%)\n",
-		       json_integer_value(json_object_get(b, "from")),
-		       json_integer_value(json_object_get(b, "to")), bar,
-		       "##################################################", cnt,
-		       100 * share(cnt, a->captions));
-	}
-	json_t *bs = json_object_get(j, "by_shard");
-	if (bs) {
-		printf("\n  shard            captions   mean   median   p90   max   over %zu\n",
-		       st->nctx ? st->ctx[st->nctx > 1 ? 1 : 0] : 77);
-		json_array_foreach(bs, i, b) {
-			json_t *bt = json_object_get(b, "tokens");
-			json_t *bc = json_array_get(json_object_get(b, "contexts"), st->nctx > 1 ? 1 : 0);
-			printf("  %-16s %8" JSON_INTEGER_FORMAT " %6.2f %8" JSON_INTEGER_FORMAT " %5" JSON_INTEGER_FORMAT
-			       " %5" JSON_INTEGER_FORMAT " %9.2f%%\n",
-			       json_string_value(json_object_get(b, "shard")),
-			       json_integer_value(json_object_get(b, "captions")),
-			       json_real_value(json_object_get(bt, "mean")),
-			       json_integer_value(json_object_get(bt, "median")),
-			       json_integer_value(json_object_get(bt, "p90")),
-			       json_integer_value(json_object_get(bt, "max")),
-			       bc ? 100 * json_real_value(json_object_get(bc, "over_share")) : 0.0);
-		}
-	}
-}
-
-static int parse_contexts(const char *s, struct ts_cstats *st)
-{
-	char *copy = strdup(s), *save = NULL;
-	st->nctx = 0;
-	for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-		long v;
-		if (st->nctx == MAX_CONTEXTS || ts_parse_int(t, 3, 1 << 20, &v)) {
-			free(copy);
-			return -1;
-		}
-		st->ctx[st->nctx++] = (size_t)v;
-	}
-	free(copy);
-	return st->nctx ? 0 : -1;
-}
-
-int captions_stats(int argc, char **argv)
-{
-	enum { O_CONTEXTS = 256, O_JSON, O_BY_SHARD, O_VOCAB, O_JSONL, O_BIN };
-	static const struct option opts[] = {
-		{ "contexts", required_argument, NULL, O_CONTEXTS },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "by-shard", no_argument, NULL, O_BY_SHARD },
-		{ "jsonl", no_argument, NULL, O_JSONL },
-		{ "bin-width", required_argument, NULL, O_BIN },
-		{ "vocab", required_argument, NULL, O_VOCAB },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct ts_cstats st = { .ctx = { 20, 77, 248 }, .nctx = 3, .bin = 10, .cur_shard = -1,
-			    .e = TS_ERR_INIT };
-	struct ts_bpe *bpe = NULL;
+	struct ts_cstats st = { .nctx = o->nctx, .bin = o->bin, .cur_shard = -1, .e = TS_ERR_INIT };
 	struct ts_dataset *ds = NULL;
-	const char *vocab = NULL, *src;
-	int by_shard = 0, jsonl = 0, c, rc = TS_EXIT_FAIL;
 	FILE *in = NULL;
 	char *line = NULL, path[4096];
 	size_t cap = 0, lineno = 0;
 	ssize_t n;
 	struct stat sb;
+	int jsonl = o->jsonl, rc = TS_OK;
+	const char *src = o->source;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
-		switch (c) {
-		case O_CONTEXTS:
-			if (parse_contexts(optarg, &st)) {
-				ts_error("invalid value '%s' for --contexts: expected up to %d comma-separated numbers of 3 or more",
-					 optarg, MAX_CONTEXTS);
-				return TS_EXIT_USAGE;
-			}
-			break;
-		case O_JSON: st.json = 1; break;
-		case O_BY_SHARD: by_shard = 1; break;
-		case O_JSONL: jsonl = 1; break;
-		case O_BIN:
-			if (ts_opt_int("bin-width", optarg, 1, 1 << 20, "1 or more", &st.bin))
-				return TS_EXIT_USAGE;
-			break;
-		case O_VOCAB: vocab = optarg; break;
-		case 'q': ts_verbosity = 0; break;
-		case 'v': ts_verbosity = 2; break;
-		case 'h': usage_captions(stdout); return TS_EXIT_OK;
-		default: return ts_usage_hint();
-		}
-	}
-	if (argc - optind != 1) {
-		ts_error("captions stats takes one SOURCE (a dataset OUTDIR, a text file or JSONL; - for standard input)");
-		return TS_EXIT_USAGE;
-	}
-	src = argv[optind];
+	*out = NULL;
+	memcpy(st.ctx, o->ctx, sizeof(st.ctx));
 	snprintf(path, sizeof(path), "%s/catalog.sqlite", src);
 	int is_ds = stat(src, &sb) == 0 && S_ISDIR(sb.st_mode);
-	if (is_ds && stat(path, &sb) != 0) {
-		ts_error("'%s' is a directory but not a tessera dataset (no catalog.sqlite)", src);
-		return TS_EXIT_FAIL;
-	}
-	if (by_shard && !is_ds) {
-		ts_error("--by-shard needs a dataset OUTDIR as SOURCE");
-		return TS_EXIT_USAGE;
-	}
+	if (is_ds && stat(path, &sb) != 0)
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+				  "'%s' is a directory but not a tessera dataset (no catalog.sqlite)", src);
+	if (o->by_shard && !is_ds)
+		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "--by-shard needs a dataset OUTDIR as SOURCE");
 	if (!is_ds) {
 		size_t l = strlen(src);
 		jsonl |= l > 6 && !strcmp(src + l - 6, ".jsonl");
 		in = strcmp(src, "-") ? fopen(src, "r") : stdin;
-		if (!in) {
-			ts_error("cannot open '%s': %s", src, strerror(errno));
-			return TS_EXIT_FAIL;
-		}
-	} else if (ts_dataset_open(&ds, src, &st.e)) {
-		ts_error("%s", st.e.msg);
-		return TS_EXIT_FAIL;
+		if (!in)
+			return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s", src, strerror(errno));
+	} else if ((rc = ts_dataset_open(&ds, src, err))) {
+		return rc;
 	}
-	if (ts_vocab_load(&bpe, vocab, &st.e) || !(st.bpe = ts_bpe_ctx_new(bpe)) ||
-	    ts_sentences_new(&st.sp, &st.e)) {
-		ts_error("%s", st.e.msg[0] ? st.e.msg : "out of memory");
+	if (!(st.bpe = ts_bpe_ctx_new(o->bpe)) || ts_sentences_new(&st.sp, &st.e)) {
+		rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "%s", st.e.msg[0] ? st.e.msg : "out of memory");
 		goto done;
 	}
-	if (by_shard)
-		st.by_shard = json_array();
+	if (o->by_shard && !(st.by_shard = json_array())) {
+		rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		goto done;
+	}
 	if (ds) {
 		int r = ts_dataset_foreach_sample(ds, -1, ds_sample, &st, &st.e);
-		if (r < 0) {
-			ts_error("%s", st.e.msg);
-			goto done;
-		} else if (r) {
+		if (r) {
+			*err = st.e;
+			rc = st.e.status ? st.e.status : ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 			goto done;
 		}
 		flush_shard(&st);
@@ -484,8 +358,10 @@ int captions_stats(int argc, char **argv)
 			}
 			int r = add_caption(&st, text, len, where);
 			json_decref(j);
-			if (r)
+			if (r) {
+				rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 				goto done;
+			}
 		}
 	}
 	json_t *j = acc_json(&st, &st.all, 1);
@@ -495,16 +371,7 @@ int captions_stats(int argc, char **argv)
 	json_object_set_new(j, "unreadable", json_integer((json_int_t)st.skipped));
 	if (st.by_shard)
 		json_object_set(j, "by_shard", st.by_shard);
-	if (st.json) {
-		char *s = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(12));
-		if (s)
-			puts(s);
-		free(s);
-	} else {
-		print_text(&st, j, src);
-	}
-	json_decref(j);
-	rc = st.skipped ? TS_EXIT_FAIL : TS_EXIT_OK;
+	*out = j;
 done:
 	acc_reset(&st.all);
 	acc_reset(&st.shard);
@@ -513,7 +380,6 @@ done:
 	free(line);
 	ts_sentences_free(st.sp);
 	ts_bpe_ctx_free(st.bpe);
-	ts_bpe_free(bpe);
 	ts_dataset_close(ds);
 	if (in && in != stdin)
 		fclose(in);

@@ -9,8 +9,11 @@
 
 #include <stddef.h>
 
+#include "base/ts_error.h"
+
 #define TS_CSTATS_MAX_CONTEXTS 16
 
+struct ts_bpe;
 struct ts_bpe_ctx;
 struct ts_sentences;
 struct ts_cstats;
@@ -41,5 +44,23 @@ int ts_cstats_add(struct ts_cstats *st, const char *text, size_t len, const char
 /* The JSON document of `captions stats --json` for a dataset SOURCE
  * (new reference). */
 json_t *ts_cstats_json(const struct ts_cstats *st, const char *source);
+
+/* `tessera captions stats SOURCE`: a dataset OUTDIR, a text file (one
+ * caption per line), JSONL ({"caption": ...} per line), or "-". */
+struct ts_cstats_opts {
+	const char *source;
+	size_t ctx[TS_CSTATS_MAX_CONTEXTS];   /* contexts; default 20, 77, 248 */
+	int nctx;
+	long bin;                    /* histogram bin width in tokens (default 10) */
+	int by_shard;                /* one summary per shard too (datasets only) */
+	int jsonl;                   /* JSONL input (also when SOURCE ends in .jsonl) */
+	const struct ts_bpe *bpe;
+};
+
+/* The statistics of the source, as the document `captions stats --json`
+ * prints, in *out (new reference): TS_OK, or the failure in err
+ * (TS_ERR_USAGE for options that do not fit the source).  Lines that
+ * cannot be read are counted as "unreadable" and named on stderr. */
+int ts_cstats_run(const struct ts_cstats_opts *o, json_t **out, struct ts_err *err);
 
 #endif
