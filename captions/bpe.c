@@ -264,36 +264,39 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 		smap_add(&b->enc, b->vocab, i, strlen(b->vocab[i]));
 	/* the header and the merge lines, read in one buffer (the file has
 	 * more lines after them, which the reference does not use either) */
-	size_t tn = 0, tcap = 0, lines = 0;
+	struct ts_buf t = { .max = TEXT_MAX };
+	size_t tn, lines = 0;
 	while (lines < NMERGES + 1) {
-		if (tcap - tn < 65536 + 1) {
-			if (tcap >= TEXT_MAX) {
-				rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
-						"'%s' is malformed: its first %d lines exceed %d MiB", used,
-						NMERGES + 1, TEXT_MAX >> 20);
-				goto fail;
-			}
-			char *nt = realloc(b->text, tcap = tcap ? tcap * 2 : 1 << 20);
-			if (!nt)
-				goto nomem;
-			b->text = nt;
-		}
 		/* 64 KiB at a time: what follows the merges is not decompressed */
-		int got = gzread(f, b->text + tn, 65536);
+		int grc = ts_buf_grow(&t, 65536);
+		if (grc == TS_ERR_LIMIT) {
+			ts_buf_release(&t);
+			rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
+					"'%s' is malformed: its first %d lines exceed %d MiB", used,
+					NMERGES + 1, TEXT_MAX >> 20);
+			goto fail;
+		}
+		if (grc) {
+			ts_buf_release(&t);
+			goto nomem;
+		}
+		int got = gzread(f, t.data + t.len, 65536);
 		if (got < 0) {
 			int zerr;
 			const char *zmsg = gzerror(f, &zerr);
+			ts_buf_release(&t);
 			rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "cannot read the CLIP vocabulary '%s': %s",
 					used, zerr == Z_ERRNO ? strerror(errno) : zmsg);
 			goto fail;
 		}
 		if (got == 0)
 			break;
-		for (const char *q = b->text + tn, *e = q + got; (q = memchr(q, '\n', (size_t)(e - q))); q++)
+		for (const char *q = t.data + t.len, *e = q + got; (q = memchr(q, '\n', (size_t)(e - q))); q++)
 			lines++;
-		tn += (size_t)got;
+		t.len += (size_t)got;
 	}
-	b->text[tn] = 0;
+	if (!(b->text = ts_buf_detach(&t, &tn)))
+		goto nomem;
 	char *p = b->text, *end = b->text + tn;
 	char *nl = memchr(p, '\n', tn);
 	if (strncmp(p, "\"bpe_simple_vocab", 17) || !nl) {
