@@ -78,7 +78,7 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c p
 	pipeline/drivers/fetch.c pipeline/sources/source_fetch.c pipeline/commands/cmd_fetch.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
-UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c tests/unit/test_compose.c \
+UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c \
 	tests/unit/test_shards.c tests/unit/test_source.c tests/unit/test_fuzz_replay.c \
 	tests/unit/test_bpe.c tests/unit/test_sentence.c tests/unit/test_tags.c tests/unit/test_str.c tests/unit/test_composite.c \
 	tests/unit/test_pool.c tests/unit/test_lmdb.c tests/unit/test_parquet.c tests/unit/test_fetch.c

@@ -72,12 +72,13 @@ static inline int t_run(const char *suite, const struct t_case *cases)
 		t_fail_count = 0;
 		t_skip_reason = NULL;
 		c->fn();
-		if (t_skip_reason) {
-			printf("SKIPPED unit.%s.%s: %s\n", suite, c->name, t_skip_reason);
-			skipped++;
-		} else if (t_fail_count) {
+		/* a check that failed before a SKIP is still a failure */
+		if (t_fail_count) {
 			printf("FAIL unit.%s.%s\n", suite, c->name);
 			failed++;
+		} else if (t_skip_reason) {
+			printf("SKIPPED unit.%s.%s: %s\n", suite, c->name, t_skip_reason);
+			skipped++;
 		} else {
 			printf("ok unit.%s.%s\n", suite, c->name);
 			passed++;

@@ -1,6 +1,6 @@
 /*
  * t_img.h - helpers for the pixel-layer unit tests (test_pixels.c,
- * test_compose.c): a shared-corpus image reader and the mean absolute
+ * test_composite.c): a shared-corpus image reader and the mean absolute
  * difference of two RGB images.
  */
 #ifndef TS_T_IMG_H
