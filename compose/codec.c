@@ -791,6 +791,39 @@ int ts_decode(struct ts_pixctx *c, const uint8_t *data, size_t len,
 	return ts_decode_probed(c, data, len, info, want_w, want_h, out, err);
 }
 
+/* 8-bit PNG of w x h pixels with `channels` 3 (RGB) or 1 (gray) into a
+ * malloc'ed *png.  Gray images are masks, runs of a few values: no row
+ * filters (filter type 0 on every row), which also keeps them trivial to
+ * read. */
+static int png_encode(const uint8_t *pixels, int w, int h, int channels, void **png, size_t *n,
+		      struct ts_err *err)
+{
+	spng_ctx *s = spng_ctx_new(SPNG_CTX_ENCODER);
+	struct spng_ihdr ih = { .width = (uint32_t)w, .height = (uint32_t)h, .bit_depth = 8,
+				.color_type = channels == 1 ? SPNG_COLOR_TYPE_GRAYSCALE : SPNG_COLOR_TYPE_TRUECOLOR };
+	int e = 0, rc;
+	*png = NULL;
+	*n = 0;
+	if (!s)
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
+	spng_set_option(s, SPNG_ENCODE_TO_BUFFER, 1);
+	spng_set_option(s, SPNG_IMG_COMPRESSION_LEVEL, 6);
+	if (channels == 1)
+		spng_set_option(s, SPNG_FILTER_CHOICE, SPNG_DISABLE_FILTERING);
+	spng_set_ihdr(s, &ih);
+	rc = spng_encode_image(s, pixels, (size_t)w * h * (size_t)channels, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+	*png = rc ? NULL : spng_get_png_buffer(s, n, &e);
+	spng_ctx_free(s);
+	if (!*png || e) {
+		free(*png);
+		*png = NULL;
+		*n = 0;
+		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED, "PNG encoder: %s",
+				  spng_strerror(rc ? rc : e));
+	}
+	return TS_OK;
+}
+
 /* ---- encode ------------------------------------------------------------------------ */
 
 int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fmt,
@@ -829,24 +862,14 @@ int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fm
 		return TS_OK;
 	}
 	case TS_FMT_PNG: {
-		spng_ctx *s = spng_ctx_new(SPNG_CTX_ENCODER);
-		struct spng_ihdr ih = { .width = (uint32_t)w, .height = (uint32_t)h, .bit_depth = 8,
-					.color_type = SPNG_COLOR_TYPE_TRUECOLOR };
-		size_t n = 0;
-		int e = 0, rc;
 		void *png;
-		if (!s)
-			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
-		spng_set_option(s, SPNG_ENCODE_TO_BUFFER, 1);
-		spng_set_option(s, SPNG_IMG_COMPRESSION_LEVEL, 6);
-		spng_set_ihdr(s, &ih);
-		rc = spng_encode_image(s, img->pixels, (size_t)w * h * 3, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
-		png = rc ? NULL : spng_get_png_buffer(s, &n, &e);
-		spng_ctx_free(s);
-		if (!png || e || ts_alloc_grow(&c->enc, &c->enc_cap, n, 1)) {
+		size_t n;
+		int rc = png_encode(img->pixels, w, h, 3, &png, &n, err);
+		if (rc)
+			return rc;
+		if (ts_alloc_grow(&c->enc, &c->enc_cap, n, 1)) {
 			free(png);
-			return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED,
-					  "PNG encoder: %s", spng_strerror(rc ? rc : e));
+			return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
 		}
 		memcpy(c->enc, png, n);
 		free(png);
@@ -862,33 +885,12 @@ int ts_encode(struct ts_pixctx *c, const struct ts_image *img, enum ts_imgfmt fm
 int ts_encode_gray_png(const uint8_t *pixels, int w, int h, uint8_t **out, size_t *out_len,
 		       struct ts_err *err)
 {
-	spng_ctx *s = spng_ctx_new(SPNG_CTX_ENCODER);
-	struct spng_ihdr ih = { .width = (uint32_t)w, .height = (uint32_t)h, .bit_depth = 8,
-				.color_type = SPNG_COLOR_TYPE_GRAYSCALE };
-	size_t n = 0;
-	int e = 0, rc;
-	void *png;
+	void *png = NULL;
 	*out = NULL;
 	*out_len = 0;
 	if (w <= 0 || h <= 0)
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_IMAGE_ENCODE_FAILED, "empty mask (%dx%d)", w, h);
-	if (!s)
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_IMAGE_ENCODE_FAILED, "out of memory");
-	spng_set_option(s, SPNG_ENCODE_TO_BUFFER, 1);
-	spng_set_option(s, SPNG_IMG_COMPRESSION_LEVEL, 6);
-	/* masks are runs of a few values: no row filters (filter type 0 on
-	 * every row), which also keeps them trivial to read */
-	spng_set_option(s, SPNG_FILTER_CHOICE, SPNG_DISABLE_FILTERING);
-	spng_set_ihdr(s, &ih);
-	rc = spng_encode_image(s, pixels, (size_t)w * h, SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
-	png = rc ? NULL : spng_get_png_buffer(s, &n, &e);
-	spng_ctx_free(s);
-	if (!png || e) {
-		free(png);
-		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED, "PNG encoder: %s",
-				  spng_strerror(rc ? rc : e));
-	}
+	int rc = png_encode(pixels, w, h, 1, &png, out_len, err);
 	*out = png;
-	*out_len = n;
-	return TS_OK;
+	return rc;
 }
