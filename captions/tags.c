@@ -377,14 +377,20 @@ static int adjective_led(const struct ts_wordnet *wn, const char *w)
 
 /* Is the noun lemma, words [first, last], a place within the thing the
  * phrase names (see place_words)?  Adjectives and modifiers between
- * ("the bottom right corner") are passed over. */
-static int place_within(const char *lemma, const struct word *ws, size_t first)
+ * ("the bottom right corner") are passed over.  Before "of" it is always
+ * a place within what follows ("the top of the waffle", "on top of
+ * rocks", "the end of the dock"), but for the inside and the outside of a
+ * thing, which name what is seen there ("the interior of a temple"). */
+static int place_within(const char *lemma, const struct word *ws, size_t first, size_t last, size_t nw)
 {
 	int place = 0;
 	for (int i = 0; place_words[i] && !place; i++)
 		place = !strcmp(place_words[i], lemma);
 	if (!place)
 		return 0;
+	if (last + 1 < nw && !ws[last].punct_after && !strcmp(ws[last + 1].low, "of") &&
+	    strcmp(lemma, "interior") && strcmp(lemma, "exterior"))
+		return 1;
 	size_t j = first;
 	for (int k = 0; k < 3 && j > 0 && !ws[j - 1].punct_after && (ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD); k++)
 		j--;
@@ -515,6 +521,11 @@ static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const
 			 const struct cand *head)
 {
 	if (c->first != c->last || adjective_led(t->wn, ws[c->first].low))
+		return 0;
+	/* a building material says what the head is made of ("a brick
+	 * building", "a stone pillar", "a tile floor", "a cobblestone
+	 * street"); the stone of "a stone wall" is WordNet's compound */
+	if (ts_wordnet_material(t->wn, c->lemma))
 		return 0;
 	/* an age or sex before a person or an animal describes it ("adult
 	 * zebra", "female hiker", "male cheerleader") */
@@ -742,7 +753,15 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			i += got;
 			continue;
 		}
-		if (names && w->capital && i > 0 && !ws[i - 1].stop_after && !np_open &&
+		/* a name before a noun or a number of its phrase is a name even
+		 * where a noun phrase is open: it says which one, and the noun
+		 * is the thing ("the Pepsi logo", "a Boeing 787 Dreamliner", "a
+		 * Mohawk style haircut") */
+		char nl[MAXW];
+		int name_before = names && w->capital && i + 1 < nw && !w->punct_after &&
+				  (ws[i + 1].c == C_NUM ||
+				   (ws[i + 1].c == C_OPEN && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, nl, sizeof(nl))));
+		if (names && w->capital && i > 0 && !ws[i - 1].stop_after && (!np_open || name_before) &&
 		    !(prev_cls == C_CONJ && noun_before_conj)) {
 			prev_cls = C_OPEN;
 			prev_pos = P_N;
@@ -891,7 +910,7 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		struct cand *c = &cs[k];
 		int scene = is_scene(c->lemma);
 		ok[k] = scene ? t->o.keep_scene_words : visible(t, c->lemma, ws, c->last, nw);
-		if (ok[k] && !t->o.keep_scene_words && place_within(c->lemma, ws, c->first))
+		if (ok[k] && !t->o.keep_scene_words && place_within(c->lemma, ws, c->first, c->last, nw))
 			ok[k] = 0;
 	}
 	size_t keep = 0;
