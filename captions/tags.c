@@ -405,6 +405,37 @@ static int place_within(const char *lemma, const struct word *ws, size_t first, 
 	return !strcmp(b->low, "in") || !strcmp(b->low, "at");
 }
 
+/* Does a quotation mark open right after byte b1 (white space between)? */
+static int quote_after(const char *s, size_t len, size_t b1)
+{
+	while (b1 < len && (s[b1] == ' ' || s[b1] == '\t'))
+		b1++;
+	if (b1 < len && (s[b1] == '"' || s[b1] == '\''))
+		return 1;
+	/* U+201C, U+2018: E2 80 9C, E2 80 98 */
+	return b1 + 2 < len && (unsigned char)s[b1] == 0xe2 && (unsigned char)s[b1 + 1] == 0x80 &&
+	       ((unsigned char)s[b1 + 2] == 0x9c || (unsigned char)s[b1 + 2] == 0x98);
+}
+
+/* Is the noun phrase ending in word `first` said not to be there: the
+ * object of "without", "devoid of" or "free of" ("a sky devoid of any
+ * clouds", "a man without a shirt")?  Adjectives, colour words, nouns
+ * before it and a determiner or number are passed over. */
+static int absent(const struct word *ws, size_t first)
+{
+	size_t j = first;
+	for (int k = 0; k < 5 && j > 0 && !ws[j - 1].punct_after &&
+			(ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD || ws[j - 1].c == C_NUM || ws[j - 1].c == C_DET);
+	     k++)
+		j--;
+	if (j == 0 || ws[j - 1].punct_after)
+		return 0;
+	if (!strcmp(ws[j - 1].low, "without"))
+		return 1;
+	return !strcmp(ws[j - 1].low, "of") && j >= 2 && !ws[j - 2].punct_after &&
+	       (!strcmp(ws[j - 2].low, "devoid") || !strcmp(ws[j - 2].low, "free"));
+}
+
 static int is_scene(const char *lemma)
 {
 	for (int i = 0; ts_tag_scene_words[i]; i++)
@@ -550,6 +581,18 @@ static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const
 	default:
 		return 0;
 	}
+}
+
+/* Is the noun c before the noun head, together, a candidate compound?
+ * When c only says what kind head is (an act, a food: "stop sign", "game
+ * controller"); when c is a thing of its own and a tag itself, only
+ * where head alone is a word of many senses that c tells apart ("train
+ * track", "rock face", "artillery piece", "dress form"): elsewhere the
+ * two words are the candidates ("city street" -> city, street). */
+static int pair_kind(const struct ts_tagger *t, const struct word *ws, const struct cand *c, const struct cand *head)
+{
+	int kind = modifier_kind(t, ws, c, head);
+	return kind == 1 || (kind == 2 && ts_wordnet_noun_senses(t->wn, head->lemma) >= 10);
 }
 
 int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const char *caption,
@@ -912,6 +955,29 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		ok[k] = scene ? t->o.keep_scene_words : visible(t, c->lemma, ws, c->last, nw);
 		if (ok[k] && !t->o.keep_scene_words && place_within(c->lemma, ws, c->first, c->last, nw))
 			ok[k] = 0;
+		/* a noun right before a quotation names the text quoted ("the
+		 * number "72"", "the words "AMC"") */
+		if (!ok[k] && !scene && quote_after(caption, len, ws[c->last].b1))
+			ok[k] = 1;
+		if (ok[k] && !t->o.all_nouns && absent(ws, c->first))
+			ok[k] = 0;
+	}
+	/* a noun joined by "and" or "or" to a thing to see is one of the same
+	 * kind ("names and numbers", "numbers and letters") */
+	for (size_t k = 0; k < nc; k++) {
+		const struct cand *c = &cs[k];
+		if (ok[k] || is_scene(c->lemma) || place_within(c->lemma, ws, c->first, c->last, nw) ||
+		    absent(ws, c->first))
+			continue;
+		for (int d = -1; d <= 1; d += 2) {
+			if ((d < 0 && k == 0) || (d > 0 && k + 1 >= nc))
+				continue;
+			const struct cand *a = d < 0 ? &cs[k - 1] : c, *b = d < 0 ? c : &cs[k + 1];
+			size_t j = a->last + 1;
+			if (ok[k + (size_t)d] == 1 && b->first == j + 1 && !ws[a->last].punct_after &&
+			    !ws[j].punct_after && (!strcmp(ws[j].low, "and") || !strcmp(ws[j].low, "or")))
+				ok[k] = 2;
+		}
 	}
 	size_t keep = 0;
 	for (size_t k = 0; k < nc; k++) {
@@ -980,7 +1046,7 @@ keep_it:
 		struct cand *c = &cs[k];
 		int modifier = k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after;
 		if (k > 0 && cs[k - 1].last + 1 == c->first && !ws[cs[k - 1].last].punct_after &&
-		    modifier_kind(t, ws, &cs[k - 1], c) >= (modifier ? 2 : 1)) {
+		    !modifier && pair_kind(t, ws, &cs[k - 1], c)) {
 			struct cand *d = &out[no++];
 			d->first = cs[k - 1].first;
 			d->last = c->last;

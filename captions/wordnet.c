@@ -538,3 +538,9 @@ int ts_wordnet_material(const struct ts_wordnet *wn, const char *lemma)
 	const struct lemma *l = lemma_find(wn, lemma);
 	return l && l->material;
 }
+
+unsigned ts_wordnet_noun_senses(const struct ts_wordnet *wn, const char *lemma)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	return l && (l->pos & 1) ? l->senses : 0;
+}

@@ -67,4 +67,6 @@ int ts_wordnet_main_lexfile(const struct ts_wordnet *wn, const char *lemma);
  * tile, cobblestone, concrete, plank)?  Before another noun such a word
  * says what the thing is made of ("a brick building"). */
 int ts_wordnet_material(const struct ts_wordnet *wn, const char *lemma);
+/* How many senses WordNet gives the noun lemma (0 when it is no noun). */
+unsigned ts_wordnet_noun_senses(const struct ts_wordnet *wn, const char *lemma);
 #endif

@@ -129,7 +129,7 @@ static void rules(void)
 	 * convention") */
 	CHECK_EQ_STR(tag_list("A man in a red shirt stands near a brick building.", &o), "man|shirt|building");
 	CHECK_EQ_STR(tag_list("A woman walks on a cobblestone street past a stone pillar.", &o), "woman|street|pillar");
-	CHECK_EQ_STR(tag_list("A bus drives down a city street.", &o), "bus|city|city street|street");
+	CHECK_EQ_STR(tag_list("A bus drives down a city street.", &o), "bus|city|street");
 	/* a name before a noun or a number says which one */
 	CHECK_EQ_STR(tag_list("A cart with the Pepsi logo stands by a Boeing 787 Dreamliner.", &o), "cart|logo|dreamliner");
 	CHECK_EQ_STR(tag_list("A child rides on a man 's shoulders .", &o), "child|man|shoulder");
@@ -175,11 +175,13 @@ static void rules(void)
 	CHECK_EQ_STR(tag_list("A blurred bokeh effect behind the man.", &o), "man");
 	CHECK_EQ_STR(tag_list("A scarf in a mix of red, yellow, and blue.", &o), "scarf");
 	/* runs of nouns: a modifier of a modifier, an age or sex, a food or
-	 * plant that says which kind */
+	 * plant that says which kind; a thing of its own before a noun is a
+	 * tag, and makes a pair only with a head of many senses */
 	CHECK_EQ_STR(tag_list("A red double decker bus drives down the street.", &o), "bus|street");
 	CHECK_EQ_STR(tag_list("An adult zebra stands near a female lion.", &o), "zebra|lion");
 	CHECK_EQ_STR(tag_list("A parsley sprig sits on the plate.", &o), "parsley sprig|sprig|plate");
-	CHECK_EQ_STR(tag_list("A table with an assortment of food items.", &o), "table|food|food item|item");
+	CHECK_EQ_STR(tag_list("A table with an assortment of food items.", &o), "table|food|item");
+	CHECK_EQ_STR(tag_list("The rock face is steep.", &o), "rock|rock face|face");
 	/* a crowd of people is seen as one */
 	CHECK_EQ_STR(tag_list("A crowd of people watch the parade.", &o), "crowd|people|parade");
 	/* parts of speech: a plural ending a preposition's object, the most
