@@ -405,6 +405,55 @@ static int place_within(const char *lemma, const struct word *ws, size_t first, 
 	return !strcmp(b->low, "in") || !strcmp(b->low, "at");
 }
 
+/* The words [*a0, *a1] of an apposition that restates the sentence's
+ * subject: "The sky, a vibrant blue canvas, is devoid of clouds", "The
+ * clouds, a mix of wispy and cirrus formations, add texture", "A drizzle
+ * of sauce, a thick, creamy yellow substance, graces the waffle": a noun
+ * phrase opening the caption, a comma, "a"/"an", and up to the comma after
+ * which the verb comes (an auxiliary, or a verb's -s form or bare form;
+ * not "and", which makes it a list).  It names no new thing.  Returns 0
+ * when there is none. */
+static int apposition(const struct ts_wordnet *wn, const struct word *ws, size_t nw, size_t *a0, size_t *a1)
+{
+	size_t i = 0;
+	if (nw < 4 || (ws[0].c != C_DET && ws[0].c != C_POSS && ws[0].c != C_NUM))
+		return 0;
+	/* the subject: no auxiliary, no comma until its end */
+	while (i < nw && !ws[i].punct_after && ws[i].c != C_AUX && ws[i].c != C_CONJ)
+		i++;
+	if (i >= nw || !ws[i].comma_after || ws[i].c == C_AUX || ws[i].c == C_CONJ || i + 2 >= nw ||
+	    (strcmp(ws[i + 1].low, "a") && strcmp(ws[i + 1].low, "an")))
+		return 0;
+	for (size_t j = i + 2; j + 1 < nw; j++) {
+		if (ws[j].c == C_AUX)
+			return 0;
+		if (!ws[j].punct_after)
+			continue;
+		if (!ws[j].comma_after)
+			return 0;
+		const struct word *v = &ws[j + 1];
+		char vl[MAXW];
+		if (v->c == C_AUX || (v->c == C_OPEN && ts_wordnet_morphy(wn, v->low, TS_POS_VERB, vl, sizeof(vl)) &&
+				      !ts_wordnet_has(wn, v->low, TS_POS_ADJ))) {
+			*a0 = i + 1;
+			*a1 = j;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Is word `first` in what the caption only supposes: after "might" or
+ * "may" in the same phrase ("suggesting it might be in the midst of a
+ * meal")? */
+static int supposed(const struct word *ws, size_t first)
+{
+	for (size_t j = first; j > 0 && !ws[j - 1].punct_after; j--)
+		if (!strcmp(ws[j - 1].low, "might") || !strcmp(ws[j - 1].low, "may"))
+			return 1;
+	return 0;
+}
+
 /* Does a quotation mark open right after byte b1 (white space between)? */
 static int quote_after(const char *s, size_t len, size_t b1)
 {
@@ -949,6 +998,8 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		free(cs);
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	}
+	size_t ap0 = 0, ap1 = 0;
+	int appos = !t->o.all_nouns && apposition(wn, ws, nw, &ap0, &ap1);
 	for (size_t k = 0; k < nc; k++) {
 		struct cand *c = &cs[k];
 		int scene = is_scene(c->lemma);
@@ -959,7 +1010,9 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		 * number "72"", "the words "AMC"") */
 		if (!ok[k] && !scene && quote_after(caption, len, ws[c->last].b1))
 			ok[k] = 1;
-		if (ok[k] && !t->o.all_nouns && absent(ws, c->first))
+		if (ok[k] && !t->o.all_nouns && (absent(ws, c->first) || supposed(ws, c->first)))
+			ok[k] = 0;
+		if (appos && c->first >= ap0 && c->last <= ap1)
 			ok[k] = 0;
 	}
 	/* a noun joined by "and" or "or" to a thing to see is one of the same
@@ -1054,6 +1107,11 @@ keep_it:
 			snprintf(d->lemma, sizeof(d->lemma), "%s_%s", ws[cs[k - 1].first].low, c->lemma);
 		}
 		if (modifier && modifier_kind(t, ws, c, &cs[k + 1]) < 2)
+			continue;
+		/* the thing of its own that makes a pair with a head of many
+		 * senses is part of that one name ("train track", "rock face") */
+		if (modifier && !(k + 2 < nc && cs[k + 2].first == cs[k + 1].last + 1 && !ws[cs[k + 1].last].punct_after) &&
+		    pair_kind(t, ws, c, &cs[k + 1]))
 			continue;
 		out[no++] = *c;
 	}
