@@ -286,16 +286,22 @@ static int split_words(const char *s, size_t len, struct word **ws, size_t *nw, 
 				break;
 			if (!is_word_cp(cp)) {
 				/* inner apostrophe or hyphen, followed by a word character */
-				if ((cp == '\'' || cp == 0x2019 || cp == '-') && i + (size_t)k < len) {
+				/* or an ampersand between capitals ("A&M", "AT&T") */
+				int amp = cp == '&' && o > 0 && i + 1 < len && s[i + 1] >= 'A' && s[i + 1] <= 'Z' &&
+					  s[i - 1] >= 'A' && s[i - 1] <= 'Z';
+				if ((cp == '\'' || cp == 0x2019 || cp == '-' || amp) && i + (size_t)k < len) {
 					utf8proc_int32_t nx;
 					utf8proc_ssize_t k2 = utf8proc_iterate((const utf8proc_uint8_t *)s + i + k,
 									       (utf8proc_ssize_t)(len - i - (size_t)k), &nx);
-					/* a possessive 's ends the word */
-					int poss = cp != '-' && k2 > 0 && (nx == 's' || nx == 'S') &&
-						   (i + (size_t)k + 1 >= len || !is_word_cp((unsigned char)s[i + k + 1]));
+					/* a possessive 's ends the word, but for one that leads a
+					 * hyphenated modifier ("a bird's-eye view") */
+					size_t after = i + (size_t)k + 1;
+					int poss = cp != '-' && !amp && k2 > 0 && (nx == 's' || nx == 'S') &&
+						   (after >= len || !is_word_cp((unsigned char)s[after])) &&
+						   !(after + 1 < len && s[after] == '-' && isalpha((unsigned char)s[after + 1]));
 					if (k2 > 0 && is_word_cp(nx) && !poss) {
 						if (o + 1 < MAXW)
-							low[o++] = cp == '-' ? '-' : '\'';
+							low[o++] = cp == '-' ? '-' : amp ? '&' : '\'';
 						i += (size_t)k;
 						ci++;
 						continue;
@@ -388,8 +394,8 @@ static int place_within(const char *lemma, const struct word *ws, size_t first, 
 		place = !strcmp(place_words[i], lemma);
 	if (!place)
 		return 0;
-	if (last + 1 < nw && !ws[last].punct_after && !strcmp(ws[last + 1].low, "of") &&
-	    strcmp(lemma, "interior") && strcmp(lemma, "exterior"))
+	int inside = !strcmp(lemma, "interior") || !strcmp(lemma, "exterior");
+	if (last + 1 < nw && !ws[last].punct_after && !strcmp(ws[last + 1].low, "of") && !inside)
 		return 1;
 	size_t j = first;
 	for (int k = 0; k < 3 && j > 0 && !ws[j - 1].punct_after && (ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD); k++)
@@ -399,6 +405,10 @@ static int place_within(const char *lemma, const struct word *ws, size_t first, 
 	const struct word *b = &ws[j - 1];
 	/* a possessive: "its", or the "s" of "the pole's" */
 	if (b->c == C_POSS || (b->c == C_STOP && !strcmp(b->low, "s") && j >= 2 && ws[j - 2].punct_after))
+		return 1;
+	/* "the": the place of a thing known ("the corners are embellished",
+	 * "around the corner") */
+	if (!strcmp(b->low, "the") && !inside)
 		return 1;
 	if (b->c == C_DET && j >= 2 && !ws[j - 2].punct_after)
 		b = &ws[j - 2];
@@ -591,6 +601,21 @@ struct cand {
 	char lemma[96];            /* WordNet form, '_' between words */
 	int pos;                   /* P_* */
 };
+
+/* Is the noun phrase after "of" (word `of`) a bare plural, adjectives and
+ * colour words before it and its head the candidate c ("of vegetables",
+ * "of orange carrots")? */
+static int bare_plural_after(const struct ts_wordnet *wn, const struct word *ws, size_t of, const struct cand *c)
+{
+	char l[MAXW];
+	if (ws[of].punct_after || c->first <= of)
+		return 0;
+	for (size_t j = of + 1; j < c->first; j++)
+		if ((ws[j].c != C_OPEN && ws[j].c != C_MOD) || ws[j].punct_after)
+			return 0;
+	const char *w = ws[c->last].low;
+	return ends_with(w, "s") && ts_wordnet_morphy(wn, w, TS_POS_NOUN, l, sizeof(l)) && strcmp(l, w);
+}
 
 /* A one-word noun right before another noun: 2 when it names a thing of
  * its own (a tag itself and the first word of a candidate compound), 1
@@ -945,6 +970,16 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		/* before a colour word, an adjective ("a lush green", "glossy red") */
 		if (!end && next == C_MOD && s[P_A] > 0)
 			s[P_N] *= 0.1;
+		/* before a comma, an adjective or a past participle that WordNet
+		 * has as no noun and another word: one of two adjectives of the
+		 * noun to come ("dark, charred dirt", "a thick, creamy sauce") */
+		if (w->comma_after && s[P_A] > 0 && i + 2 < nw && !ws[i + 1].punct_after &&
+		    (ws[i + 2].c == C_OPEN || ws[i + 2].c == C_MOD) &&
+		    (ws[i + 1].c == C_MOD ||
+		     (ws[i + 1].c == C_OPEN && !ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)) &&
+		      (ts_wordnet_has(wn, ws[i + 1].low, TS_POS_ADJ) ||
+		       (ends_with(ws[i + 1].low, "ed") && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_VERB, lx, sizeof(lx)))))))
+			s[P_N] *= 0.1;
 		if (w->noun && s[P_N] > 0)
 			s[P_V] = s[P_A] = s[P_R] = 0;
 		int best = P_NONE;
@@ -1057,6 +1092,16 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		if (!t->o.all_nouns && of_next && ts_wordnet_collective(wn, c->lemma) >= 0.5 &&
 		    !(k + 1 < nc && animate(wn, cs[k + 1].lemma)))
 			continue;
+		/* so is a noun that is not a made thing or a place before "of"
+		 * and a bare plural: it measures or arranges them ("a medley of
+		 * vegetables", "a range of mountains", "lumps of apples"; not "a
+		 * bowl of apples", "a field of flowers", "a group of trees") */
+		if (!t->o.all_nouns && of_next && k + 1 < nc && !is_scene(c->lemma) && !animate(wn, cs[k + 1].lemma) &&
+		    bare_plural_after(wn, ws, c->last + 1, &cs[k + 1])) {
+			int lf = ts_wordnet_main_lexfile(wn, c->lemma);
+			if (lf != 3 && lf != 6 && lf != 15)     /* noun.Tops ("a group of"), artifact, location */
+				continue;
+		}
 		/* of a colour, not a thing ("a mix of red, yellow, and blue", "a
 		 * pop of green to"): a colour word after "of" that no noun follows */
 		if (!t->o.all_nouns && of_next && c->last + 2 < nw && ws[c->last + 2].c == C_MOD &&
