@@ -21,9 +21,13 @@
  *    needs its noun are nouns; capitalised words inside a sentence are
  *    names.
  * 5. Dropped: scene words, nouns that are neither concrete nor perceptible
- *    (acts, events, shapes, states), measures and collections before "of".
+ *    (acts, events, shapes, states), places within a thing, measures and
+ *    collections before "of", what the caption says is not there or only
+ *    supposes, an apposition restating the subject.
  * 6. Of adjacent nouns the last is the head; a modifier noun that names a
- *    thing is a tag too, and the pair a candidate compound.
+ *    thing is a tag too (a pair with the head only when the head has many
+ *    senses), one that says which kind makes a candidate compound, a
+ *    building material neither.
  */
 #include "tags.h"
 
