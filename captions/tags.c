@@ -21,9 +21,13 @@
  *    needs its noun are nouns; capitalised words inside a sentence are
  *    names.
  * 5. Dropped: scene words, nouns that are neither concrete nor perceptible
- *    (acts, events, shapes, states), measures and collections before "of".
+ *    (acts, events, shapes, states), places within a thing, measures and
+ *    collections before "of", what the caption says is not there or only
+ *    supposes, an apposition restating the subject.
  * 6. Of adjacent nouns the last is the head; a modifier noun that names a
- *    thing is a tag too, and the pair a candidate compound.
+ *    thing is a tag too (a pair with the head only when the head has many
+ *    senses), one that says which kind makes a candidate compound, a
+ *    building material neither.
  */
 #include "tags.h"
 
@@ -286,16 +290,22 @@ static int split_words(const char *s, size_t len, struct word **ws, size_t *nw, 
 				break;
 			if (!is_word_cp(cp)) {
 				/* inner apostrophe or hyphen, followed by a word character */
-				if ((cp == '\'' || cp == 0x2019 || cp == '-') && i + (size_t)k < len) {
+				/* or an ampersand between capitals ("A&M", "AT&T") */
+				int amp = cp == '&' && o > 0 && i + 1 < len && s[i + 1] >= 'A' && s[i + 1] <= 'Z' &&
+					  s[i - 1] >= 'A' && s[i - 1] <= 'Z';
+				if ((cp == '\'' || cp == 0x2019 || cp == '-' || amp) && i + (size_t)k < len) {
 					utf8proc_int32_t nx;
 					utf8proc_ssize_t k2 = utf8proc_iterate((const utf8proc_uint8_t *)s + i + k,
 									       (utf8proc_ssize_t)(len - i - (size_t)k), &nx);
-					/* a possessive 's ends the word */
-					int poss = cp != '-' && k2 > 0 && (nx == 's' || nx == 'S') &&
-						   (i + (size_t)k + 1 >= len || !is_word_cp((unsigned char)s[i + k + 1]));
+					/* a possessive 's ends the word, but for one that leads a
+					 * hyphenated modifier ("a bird's-eye view") */
+					size_t after = i + (size_t)k + 1;
+					int poss = cp != '-' && !amp && k2 > 0 && (nx == 's' || nx == 'S') &&
+						   (after >= len || !is_word_cp((unsigned char)s[after])) &&
+						   !(after + 1 < len && s[after] == '-' && isalpha((unsigned char)s[after + 1]));
 					if (k2 > 0 && is_word_cp(nx) && !poss) {
 						if (o + 1 < MAXW)
-							low[o++] = cp == '-' ? '-' : '\'';
+							low[o++] = cp == '-' ? '-' : amp ? '&' : '\'';
 						i += (size_t)k;
 						ci++;
 						continue;
@@ -377,14 +387,20 @@ static int adjective_led(const struct ts_wordnet *wn, const char *w)
 
 /* Is the noun lemma, words [first, last], a place within the thing the
  * phrase names (see place_words)?  Adjectives and modifiers between
- * ("the bottom right corner") are passed over. */
-static int place_within(const char *lemma, const struct word *ws, size_t first)
+ * ("the bottom right corner") are passed over.  Before "of" it is always
+ * a place within what follows ("the top of the waffle", "on top of
+ * rocks", "the end of the dock"), but for the inside and the outside of a
+ * thing, which name what is seen there ("the interior of a temple"). */
+static int place_within(const char *lemma, const struct word *ws, size_t first, size_t last, size_t nw)
 {
 	int place = 0;
 	for (int i = 0; place_words[i] && !place; i++)
 		place = !strcmp(place_words[i], lemma);
 	if (!place)
 		return 0;
+	int inside = !strcmp(lemma, "interior") || !strcmp(lemma, "exterior");
+	if (last + 1 < nw && !ws[last].punct_after && !strcmp(ws[last + 1].low, "of") && !inside)
+		return 1;
 	size_t j = first;
 	for (int k = 0; k < 3 && j > 0 && !ws[j - 1].punct_after && (ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD); k++)
 		j--;
@@ -394,9 +410,93 @@ static int place_within(const char *lemma, const struct word *ws, size_t first)
 	/* a possessive: "its", or the "s" of "the pole's" */
 	if (b->c == C_POSS || (b->c == C_STOP && !strcmp(b->low, "s") && j >= 2 && ws[j - 2].punct_after))
 		return 1;
+	/* "the": the place of a thing known ("the corners are embellished",
+	 * "around the corner") */
+	if (!strcmp(b->low, "the") && !inside)
+		return 1;
 	if (b->c == C_DET && j >= 2 && !ws[j - 2].punct_after)
 		b = &ws[j - 2];
 	return !strcmp(b->low, "in") || !strcmp(b->low, "at");
+}
+
+/* The words [*a0, *a1] of an apposition that restates the sentence's
+ * subject: "The sky, a vibrant blue canvas, is devoid of clouds", "The
+ * clouds, a mix of wispy and cirrus formations, add texture", "A drizzle
+ * of sauce, a thick, creamy yellow substance, graces the waffle": a noun
+ * phrase opening the caption, a comma, "a"/"an", and up to the comma after
+ * which the verb comes (an auxiliary, or a verb's -s form or bare form;
+ * not "and", which makes it a list).  It names no new thing.  Returns 0
+ * when there is none. */
+static int apposition(const struct ts_wordnet *wn, const struct word *ws, size_t nw, size_t *a0, size_t *a1)
+{
+	size_t i = 0;
+	if (nw < 4 || (ws[0].c != C_DET && ws[0].c != C_POSS && ws[0].c != C_NUM))
+		return 0;
+	/* the subject: no auxiliary, no comma until its end */
+	while (i < nw && !ws[i].punct_after && ws[i].c != C_AUX && ws[i].c != C_CONJ)
+		i++;
+	if (i >= nw || !ws[i].comma_after || ws[i].c == C_AUX || ws[i].c == C_CONJ || i + 2 >= nw ||
+	    (strcmp(ws[i + 1].low, "a") && strcmp(ws[i + 1].low, "an")))
+		return 0;
+	for (size_t j = i + 2; j + 1 < nw; j++) {
+		if (ws[j].c == C_AUX)
+			return 0;
+		if (!ws[j].punct_after)
+			continue;
+		if (!ws[j].comma_after)
+			return 0;
+		const struct word *v = &ws[j + 1];
+		char vl[MAXW];
+		if (v->c == C_AUX || (v->c == C_OPEN && ts_wordnet_morphy(wn, v->low, TS_POS_VERB, vl, sizeof(vl)) &&
+				      !ts_wordnet_has(wn, v->low, TS_POS_ADJ))) {
+			*a0 = i + 1;
+			*a1 = j;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Is word `first` in what the caption only supposes: after "might" or
+ * "may" in the same phrase ("suggesting it might be in the midst of a
+ * meal")? */
+static int supposed(const struct word *ws, size_t first)
+{
+	for (size_t j = first; j > 0 && !ws[j - 1].punct_after; j--)
+		if (!strcmp(ws[j - 1].low, "might") || !strcmp(ws[j - 1].low, "may"))
+			return 1;
+	return 0;
+}
+
+/* Does a quotation mark open right after byte b1 (white space between)? */
+static int quote_after(const char *s, size_t len, size_t b1)
+{
+	while (b1 < len && (s[b1] == ' ' || s[b1] == '\t'))
+		b1++;
+	if (b1 < len && (s[b1] == '"' || s[b1] == '\''))
+		return 1;
+	/* U+201C, U+2018: E2 80 9C, E2 80 98 */
+	return b1 + 2 < len && (unsigned char)s[b1] == 0xe2 && (unsigned char)s[b1 + 1] == 0x80 &&
+	       ((unsigned char)s[b1 + 2] == 0x9c || (unsigned char)s[b1 + 2] == 0x98);
+}
+
+/* Is the noun phrase ending in word `first` said not to be there: the
+ * object of "without", "devoid of" or "free of" ("a sky devoid of any
+ * clouds", "a man without a shirt")?  Adjectives, colour words, nouns
+ * before it and a determiner or number are passed over. */
+static int absent(const struct word *ws, size_t first)
+{
+	size_t j = first;
+	for (int k = 0; k < 5 && j > 0 && !ws[j - 1].punct_after &&
+			(ws[j - 1].c == C_OPEN || ws[j - 1].c == C_MOD || ws[j - 1].c == C_NUM || ws[j - 1].c == C_DET);
+	     k++)
+		j--;
+	if (j == 0 || ws[j - 1].punct_after)
+		return 0;
+	if (!strcmp(ws[j - 1].low, "without"))
+		return 1;
+	return !strcmp(ws[j - 1].low, "of") && j >= 2 && !ws[j - 2].punct_after &&
+	       (!strcmp(ws[j - 2].low, "devoid") || !strcmp(ws[j - 2].low, "free"));
 }
 
 static int is_scene(const char *lemma)
@@ -506,6 +606,21 @@ struct cand {
 	int pos;                   /* P_* */
 };
 
+/* Is the noun phrase after "of" (word `of`) a bare plural, adjectives and
+ * colour words before it and its head the candidate c ("of vegetables",
+ * "of orange carrots")? */
+static int bare_plural_after(const struct ts_wordnet *wn, const struct word *ws, size_t of, const struct cand *c)
+{
+	char l[MAXW];
+	if (ws[of].punct_after || c->first <= of)
+		return 0;
+	for (size_t j = of + 1; j < c->first; j++)
+		if ((ws[j].c != C_OPEN && ws[j].c != C_MOD) || ws[j].punct_after)
+			return 0;
+	const char *w = ws[c->last].low;
+	return ends_with(w, "s") && ts_wordnet_morphy(wn, w, TS_POS_NOUN, l, sizeof(l)) && strcmp(l, w);
+}
+
 /* A one-word noun right before another noun: 2 when it names a thing of
  * its own (a tag itself and the first word of a candidate compound), 1
  * when it only makes a candidate compound, 0 when it is a material or
@@ -515,6 +630,11 @@ static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const
 			 const struct cand *head)
 {
 	if (c->first != c->last || adjective_led(t->wn, ws[c->first].low))
+		return 0;
+	/* a building material says what the head is made of ("a brick
+	 * building", "a stone pillar", "a tile floor", "a cobblestone
+	 * street"); the stone of "a stone wall" is WordNet's compound */
+	if (ts_wordnet_material(t->wn, c->lemma))
 		return 0;
 	/* an age or sex before a person or an animal describes it ("adult
 	 * zebra", "female hiker", "male cheerleader") */
@@ -539,6 +659,18 @@ static int modifier_kind(const struct ts_tagger *t, const struct word *ws, const
 	default:
 		return 0;
 	}
+}
+
+/* Is the noun c before the noun head, together, a candidate compound?
+ * When c only says what kind head is (an act, a food: "stop sign", "game
+ * controller"); when c is a thing of its own and a tag itself, only
+ * where head alone is a word of many senses that c tells apart ("train
+ * track", "rock face", "artillery piece", "dress form"): elsewhere the
+ * two words are the candidates ("city street" -> city, street). */
+static int pair_kind(const struct ts_tagger *t, const struct word *ws, const struct cand *c, const struct cand *head)
+{
+	int kind = modifier_kind(t, ws, c, head);
+	return kind == 1 || (kind == 2 && ts_wordnet_noun_senses(t->wn, head->lemma) >= 10);
 }
 
 int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const char *caption,
@@ -742,7 +874,15 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 			i += got;
 			continue;
 		}
-		if (names && w->capital && i > 0 && !ws[i - 1].stop_after && !np_open &&
+		/* a name before a noun or a number of its phrase is a name even
+		 * where a noun phrase is open: it says which one, and the noun
+		 * is the thing ("the Pepsi logo", "a Boeing 787 Dreamliner", "a
+		 * Mohawk style haircut") */
+		char nl[MAXW];
+		int name_before = names && w->capital && i + 1 < nw && !w->punct_after &&
+				  (ws[i + 1].c == C_NUM ||
+				   (ws[i + 1].c == C_OPEN && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, nl, sizeof(nl))));
+		if (names && w->capital && i > 0 && !ws[i - 1].stop_after && (!np_open || name_before) &&
 		    !(prev_cls == C_CONJ && noun_before_conj)) {
 			prev_cls = C_OPEN;
 			prev_pos = P_N;
@@ -834,6 +974,16 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		/* before a colour word, an adjective ("a lush green", "glossy red") */
 		if (!end && next == C_MOD && s[P_A] > 0)
 			s[P_N] *= 0.1;
+		/* before a comma, an adjective or a past participle that WordNet
+		 * has as no noun and another word: one of two adjectives of the
+		 * noun to come ("dark, charred dirt", "a thick, creamy sauce") */
+		if (w->comma_after && s[P_A] > 0 && i + 2 < nw && !ws[i + 1].punct_after &&
+		    (ws[i + 2].c == C_OPEN || ws[i + 2].c == C_MOD) &&
+		    (ws[i + 1].c == C_MOD ||
+		     (ws[i + 1].c == C_OPEN && !ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)) &&
+		      (ts_wordnet_has(wn, ws[i + 1].low, TS_POS_ADJ) ||
+		       (ends_with(ws[i + 1].low, "ed") && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_VERB, lx, sizeof(lx)))))))
+			s[P_N] *= 0.1;
 		if (w->noun && s[P_N] > 0)
 			s[P_V] = s[P_A] = s[P_R] = 0;
 		int best = P_NONE;
@@ -887,12 +1037,39 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		free(cs);
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	}
+	size_t ap0 = 0, ap1 = 0;
+	int appos = !t->o.all_nouns && apposition(wn, ws, nw, &ap0, &ap1);
 	for (size_t k = 0; k < nc; k++) {
 		struct cand *c = &cs[k];
 		int scene = is_scene(c->lemma);
 		ok[k] = scene ? t->o.keep_scene_words : visible(t, c->lemma, ws, c->last, nw);
-		if (ok[k] && !t->o.keep_scene_words && place_within(c->lemma, ws, c->first))
+		if (ok[k] && !t->o.keep_scene_words && place_within(c->lemma, ws, c->first, c->last, nw))
 			ok[k] = 0;
+		/* a noun right before a quotation names the text quoted ("the
+		 * number "72"", "the words "AMC"") */
+		if (!ok[k] && !scene && quote_after(caption, len, ws[c->last].b1))
+			ok[k] = 1;
+		if (ok[k] && !t->o.all_nouns && (absent(ws, c->first) || supposed(ws, c->first)))
+			ok[k] = 0;
+		if (appos && c->first >= ap0 && c->last <= ap1)
+			ok[k] = 0;
+	}
+	/* a noun joined by "and" or "or" to a thing to see is one of the same
+	 * kind ("names and numbers", "numbers and letters") */
+	for (size_t k = 0; k < nc; k++) {
+		const struct cand *c = &cs[k];
+		if (ok[k] || is_scene(c->lemma) || place_within(c->lemma, ws, c->first, c->last, nw) ||
+		    absent(ws, c->first))
+			continue;
+		for (int d = -1; d <= 1; d += 2) {
+			if ((d < 0 && k == 0) || (d > 0 && k + 1 >= nc))
+				continue;
+			const struct cand *a = d < 0 ? &cs[k - 1] : c, *b = d < 0 ? c : &cs[k + 1];
+			size_t j = a->last + 1;
+			if (ok[k + (size_t)d] == 1 && b->first == j + 1 && !ws[a->last].punct_after &&
+			    !ws[j].punct_after && (!strcmp(ws[j].low, "and") || !strcmp(ws[j].low, "or")))
+				ok[k] = 2;
+		}
 	}
 	size_t keep = 0;
 	for (size_t k = 0; k < nc; k++) {
@@ -919,6 +1096,16 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		if (!t->o.all_nouns && of_next && ts_wordnet_collective(wn, c->lemma) >= 0.5 &&
 		    !(k + 1 < nc && animate(wn, cs[k + 1].lemma)))
 			continue;
+		/* so is a noun that is not a made thing or a place before "of"
+		 * and a bare plural: it measures or arranges them ("a medley of
+		 * vegetables", "a range of mountains", "lumps of apples"; not "a
+		 * bowl of apples", "a field of flowers", "a group of trees") */
+		if (!t->o.all_nouns && of_next && k + 1 < nc && !is_scene(c->lemma) && !animate(wn, cs[k + 1].lemma) &&
+		    bare_plural_after(wn, ws, c->last + 1, &cs[k + 1])) {
+			int lf = ts_wordnet_main_lexfile(wn, c->lemma);
+			if (lf != 3 && lf != 6 && lf != 15)     /* noun.Tops ("a group of"), artifact, location */
+				continue;
+		}
 		/* of a colour, not a thing ("a mix of red, yellow, and blue", "a
 		 * pop of green to"): a colour word after "of" that no noun follows */
 		if (!t->o.all_nouns && of_next && c->last + 2 < nw && ws[c->last + 2].c == C_MOD &&
@@ -961,7 +1148,7 @@ keep_it:
 		struct cand *c = &cs[k];
 		int modifier = k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after;
 		if (k > 0 && cs[k - 1].last + 1 == c->first && !ws[cs[k - 1].last].punct_after &&
-		    modifier_kind(t, ws, &cs[k - 1], c) >= (modifier ? 2 : 1)) {
+		    !modifier && pair_kind(t, ws, &cs[k - 1], c)) {
 			struct cand *d = &out[no++];
 			d->first = cs[k - 1].first;
 			d->last = c->last;
@@ -969,6 +1156,11 @@ keep_it:
 			snprintf(d->lemma, sizeof(d->lemma), "%s_%s", ws[cs[k - 1].first].low, c->lemma);
 		}
 		if (modifier && modifier_kind(t, ws, c, &cs[k + 1]) < 2)
+			continue;
+		/* the thing of its own that makes a pair with a head of many
+		 * senses is part of that one name ("train track", "rock face") */
+		if (modifier && !(k + 2 < nc && cs[k + 2].first == cs[k + 1].last + 1 && !ws[cs[k + 1].last].punct_after) &&
+		    pair_kind(t, ws, c, &cs[k + 1]))
 			continue;
 		out[no++] = *c;
 	}

@@ -25,6 +25,7 @@ struct lemma {
 	uint16_t senses, concrete_senses;   /* noun senses, and those concrete */
 	uint16_t perceptible_senses;        /* ... and those perceptible */
 	uint8_t main_lex, main_lex_set;     /* lexicographer file of its most used noun sense */
+	uint8_t material;          /* one of its two most used noun senses is a building material */
 	uint32_t main_cnt;
 	uint32_t *offsets;         /* data.noun offsets of the noun senses (while loading) */
 };
@@ -274,6 +275,70 @@ static int load_counts(struct ts_wordnet *wn, const char *dir, struct ts_err *er
 	return TS_OK;
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Which noun lemmas have a building material among their two most used
+ * senses (index.noun lists the senses in order of use): the synsets under
+ * WordNet's "building material" by its hyponym pointers ("~", in
+ * data.noun "offset lex ss_type w_cnt word lex_id ... p_cnt ptr offset pos
+ * source/target ..."): brick, stone, tile, cobblestone, concrete, plank.  A
+ * WordNet without that synset marks none. */
+static int load_materials(struct ts_wordnet *wn, const char *dir, struct ts_err *err)
+{
+	const struct lemma *root = lemma_find(wn, "building_material");
+	if (!root || !root->senses)
+		return TS_OK;
+	FILE *f = open_db(dir, "data.noun", err);
+	if (!f)
+		return TS_ERR_IO;
+	uint32_t set[512];
+	size_t n = 0, done = 0;
+	char *line = NULL;
+	size_t lcap = 0;
+	set[n++] = root->offsets[0];
+	/* breadth first; set[0..done) are read, set[done..n) wait */
+	while (done < n) {
+		uint32_t off = set[done++];
+		if (fseek(f, (long)off, SEEK_SET) || getline(&line, &lcap, f) < 0)
+			continue;
+		char *save = NULL, *tok = strtok_r(line, " ", &save);
+		for (int k = 0; k < 3 && tok; k++)        /* offset, lex_filenum, ss_type */
+			tok = strtok_r(NULL, " ", &save);
+		long nwords = tok ? strtol(tok, NULL, 16) : 0;
+		for (long k = 0; k < 2 * nwords && tok; k++)
+			tok = strtok_r(NULL, " ", &save);
+		tok = strtok_r(NULL, " ", &save);
+		long np = tok ? strtol(tok, NULL, 10) : 0;
+		for (long k = 0; k < np; k++) {
+			char *sym = strtok_r(NULL, " ", &save), *to = strtok_r(NULL, " ", &save);
+			char *ps = strtok_r(NULL, " ", &save), *st = strtok_r(NULL, " ", &save);
+			if (!sym || !to || !ps || !st)
+				break;
+			if (strcmp(sym, "~") || strcmp(ps, "n") || n == sizeof(set) / sizeof(set[0]))
+				continue;
+			uint32_t h = (uint32_t)strtoul(to, NULL, 10);
+			int seen = 0;
+			for (size_t j = 0; j < n && !seen; j++)
+				seen = set[j] == h;
+			if (!seen)
+				set[n++] = h;
+		}
+	}
+	free(line);
+	fclose(f);
+	qsort(set, n, sizeof(set[0]), cmp_u32);
+	for (size_t i = 0; i < wn->lcap; i++) {
+		struct lemma *l = &wn->l[i];
+		for (unsigned k = 0; l->word && k < l->senses && k < 2 && !l->material; k++)
+			l->material = bsearch(&l->offsets[k], set, n, sizeof(set[0]), cmp_u32) != NULL;
+	}
+	return TS_OK;
+}
+
 /* How many of each noun lemma's senses are concrete, from the
  * lexicographer file of each sense in data.noun ("offset lex_filenum
  * ss_type ..." at that byte offset), and which are perceptible; the
@@ -323,7 +388,8 @@ int ts_wordnet_load(struct ts_wordnet **out, const char *dir, struct ts_err *err
 	for (int p = 0; p < 4; p++)
 		if ((rc = load_exc(wn, dir, (enum ts_pos)p, err)))
 			goto fail;
-	if ((rc = load_counts(wn, dir, err)) || (rc = load_first_lex(wn, dir, err)))
+	if ((rc = load_counts(wn, dir, err)) || (rc = load_materials(wn, dir, err)) ||
+	    (rc = load_first_lex(wn, dir, err)))
 		goto fail;
 	*out = wn;
 	return TS_OK;
@@ -465,4 +531,16 @@ int ts_wordnet_main_lexfile(const struct ts_wordnet *wn, const char *lemma)
 {
 	const struct lemma *l = lemma_find(wn, lemma);
 	return l && (l->pos & 1) && l->main_lex_set ? l->main_lex : -1;
+}
+
+int ts_wordnet_material(const struct ts_wordnet *wn, const char *lemma)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	return l && l->material;
+}
+
+unsigned ts_wordnet_noun_senses(const struct ts_wordnet *wn, const char *lemma)
+{
+	const struct lemma *l = lemma_find(wn, lemma);
+	return l && (l->pos & 1) ? l->senses : 0;
 }

@@ -62,4 +62,11 @@ double ts_wordnet_collective(const struct ts_wordnet *wn, const char *lemma);
  * noun.substance, ...; -1 when lemma is not a noun. */
 int ts_wordnet_main_lexfile(const struct ts_wordnet *wn, const char *lemma);
 
+/* Is one of the noun lemma's two most used senses a building material
+ * (WordNet's building_material and the synsets below it: brick, stone,
+ * tile, cobblestone, concrete, plank)?  Before another noun such a word
+ * says what the thing is made of ("a brick building"). */
+int ts_wordnet_material(const struct ts_wordnet *wn, const char *lemma);
+/* How many senses WordNet gives the noun lemma (0 when it is no noun). */
+unsigned ts_wordnet_noun_senses(const struct ts_wordnet *wn, const char *lemma);
 #endif
