@@ -145,9 +145,14 @@ PYEOF
 	check "$(wc -l < "$TMP/gb/got")" = 11
 }
 
-cc3m_no_header() {  # a header-less CC3M-style TSV with quotes: every line is a sample, captions literal
+cc3m_list() {  # fixture: a header-less CC3M-style TSV with quotes
+	[ -f "$TMP/cc/cc3m.tsv" ] && return 0
 	mkdir -p "$TMP/cc/img" && cp "$IMG" "$TMP/cc/img/a.jpg" && cp "$IMG" "$TMP/cc/img/b.jpg" || return 1
 	printf '"Hello" sign on a door\timg/a.jpg\na 6" pipe, and a "quote\timg/b.jpg\nlast one\timg/a.jpg\n' > "$TMP/cc/cc3m.tsv"
+}
+
+cc3m_no_header() {  # a header-less CC3M-style TSV with quotes: every line is a sample, captions literal
+	cc3m_list || return 1
 	ts ingest -q --preset cc3m "$TMP/cc/cc3m.tsv" -o "$TMP/cco" || return 1
 	got=$(q "$TMP/cco" "select caption from samples order by key")
 	want='"Hello" sign on a door
@@ -185,6 +190,7 @@ bom_sidecar() {  # a sidecar's byte-order mark does not land in KEY.txt; a BOM'd
 }
 
 options_fingerprint() {  # a reader option that changes the output changes the fingerprint: no silent resume
+	cc3m_list || return 1
 	ts ingest -q --preset cc3m "$TMP/cc/cc3m.tsv" -o "$TMP/fp" || return 1
 	if "$TESSERA" ingest -q --preset cc3m --quoting csv "$TMP/cc/cc3m.tsv" -o "$TMP/fp" 2> /dev/null; then
 		echo "resumed a dataset made with other quoting"; return 1

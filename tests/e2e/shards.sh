@@ -8,23 +8,30 @@ SAMPLE=tests/data/sample
 PY=$(command -v python3 || true)
 OPTS="-q --threads 2 --shard-samples 4"
 
-single() { "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/single"; }
-
-parts_merge() {
+# fixtures, made by the first case that needs them (every case runs alone)
+single() { [ -f "$TMP/single/catalog.sqlite" ] || ts ingest $OPTS "$SAMPLE" -o "$TMP/single"; }
+parts() {
+	[ -f "$TMP/parts/part-00002/catalog.sqlite" ] && return 0
 	for i in 0 1 2; do
 		ts ingest $OPTS --part $i/3 "$SAMPLE" -o "$TMP/parts" || return 1
 	done
+}
+merged() { [ -f "$TMP/merged/catalog.sqlite" ] || { parts && ts shards merge -q "$TMP"/parts/part-* -o "$TMP/merged"; }; }
+
+parts_merge() {
+	parts || return 1
 	exists -d "$TMP/parts/part-00000" && exists -d "$TMP/parts/part-00002" || return 1
 	# the partitions split the samples: r % 3 == i
 	for i in 0 1 2; do
 		bad=$(sqlite3 "$TMP/parts/part-0000$i/catalog.sqlite" "select count(*) from samples where record % 3 != $i")
 		check "$bad" -eq 0 || return 1
 	done
-	ts shards merge -q "$TMP"/parts/part-* -o "$TMP/merged" || return 1
+	merged && single || return 1
 	same_dataset "$TMP/merged" "$TMP/single"
 }
 
 slurm_env() {
+	parts || return 1
 	SLURM_ARRAY_TASK_ID=1 SLURM_ARRAY_TASK_COUNT=3 "$TESSERA" ingest $OPTS --json "$SAMPLE" -o "$TMP/slurm" > "$TMP/slurm.json" || return 1
 	has '"source": "slurm"' "$TMP/slurm.json" || return 1
 	same_dataset "$TMP/slurm/part-00001" "$TMP/parts/part-00001" || return 1
@@ -34,6 +41,7 @@ slurm_env() {
 }
 
 kubernetes_env() {
+	parts || return 1
 	JOB_COMPLETION_INDEX=2 "$TESSERA" ingest $OPTS --parts 3 --json "$SAMPLE" -o "$TMP/k8s" > "$TMP/k8s.json" || return 1
 	has '"source": "kubernetes"' "$TMP/k8s.json" || return 1
 	same_dataset "$TMP/k8s/part-00002" "$TMP/parts/part-00002" || return 1
@@ -42,6 +50,7 @@ kubernetes_env() {
 }
 
 merge_refuses() {
+	parts && merged || return 1
 	"$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/part-00001" -o "$TMP/m2" 2>/dev/null
 	check $? -eq 1 || return 1
 	"$TESSERA" shards merge -q "$TMP/parts/part-00000" "$TMP/parts/part-00000" "$TMP/parts/part-00001" -o "$TMP/m3" 2>/dev/null
@@ -57,6 +66,7 @@ merge_refuses() {
 }
 
 ls_cat() {
+	single || return 1
 	ts shards ls "$TMP/single" > "$TMP/ls" || return 1
 	n=$(ls "$TMP/single/shards/"*.tar | wc -l)
 	check "$(grep -c 'complete' "$TMP/ls")" -eq "$n" || return 1
@@ -70,6 +80,7 @@ ls_cat() {
 }
 
 verify_ok_and_flip() {
+	single || return 1
 	"$TESSERA" shards verify "$TMP/single" > "$TMP/v0" || { cat "$TMP/v0"; return 1; }
 	for ext in jpg txt json; do
 		cp -r "$TMP/single" "$TMP/flip-$ext"
@@ -86,6 +97,7 @@ verify_ok_and_flip() {
 }
 
 sidecars() {
+	single || return 1
 	[ -n "$PY" ] || { echo "python3 missing"; return 1; }
 	"$PY" - "$TMP/single" <<'PYEOF'
 import hashlib, json, os, sqlite3, sys, tarfile
@@ -131,6 +143,7 @@ PYEOF
 }
 
 index_regenerates() {
+	single || return 1
 	cp -r "$TMP/single" "$TMP/reindex"
 	rm "$TMP/reindex/shards/"*.idx "$TMP/reindex/shards/sizes.json" "$TMP/reindex/shards/shardindex.json" "$TMP/reindex/shards/"*_stats.json
 	ts shards index "$TMP/reindex" || return 1
@@ -152,6 +165,7 @@ cli() {
 
 t cli cli
 sqlite_store() {  # same samples as the tar store, deterministic, resumable, mergeable
+	single || return 1
 	ts ingest $OPTS --store sqlite "$SAMPLE" -o "$TMP/sq" || return 1
 	ls "$TMP/sq/shards" | has '^000000\.sqlite$' || return 1
 	ls "$TMP/sq/shards" | lacks '\.tar$' || return 1
@@ -213,6 +227,7 @@ print("\n".join(s["url"] + " " + s["md5sum"] for s in idx["shardlist"]))' "$d/sh
 }
 
 no_reread() {
+	single && parts || return 1
 	rm -rf "$TMP/nr" "$TMP/nrk" "$TMP/nrm" "$TMP/nrs"
 	TESSERA_FAULT=count "$TESSERA" ingest $OPTS "$SAMPLE" -o "$TMP/nr" 2> "$TMP/nr.err" || { cat "$TMP/nr.err"; return 1; }
 	check_eq "shard files ingest read back" "$(io_reads "$TMP/nr.err")" 0 || return 1
