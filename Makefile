@@ -169,13 +169,14 @@ test: deps
 check: test
 
 # ThreadSanitizer over the multi-threaded paths: the unit tests and the e2e
-# suites of the commands that run workers (ingest, compose, tokenize -j, fetch)
+# suites of the commands that run workers (ingest, compose, captions tokenize
+# and split -j, fetch, tags)
 tsan: deps
 	@$(MAKE) --no-print-directory SANITIZE=thread tessera unit
 	@TESSERA=$(CURDIR)/build-tsan/tessera UNIT_DIR=$(CURDIR)/build-tsan/tests \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 		UNIT_BINS="$(addprefix $(CURDIR)/,$(UNIT_BIN:$(BUILD)/%=build-tsan/%))" \
-		E2E_SUITES="ingest compose captions fetch" sh tests/run.sh
+		E2E_SUITES="ingest compose captions fetch tags" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory tessera
