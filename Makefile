@@ -68,7 +68,7 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c p
 	pipeline/commands/cmd_ingest.c pipeline/drivers/ingest.c pipeline/drivers/seen.c \
 	pipeline/commands/cmd_shards.c pipeline/drivers/shards_ops.c pipeline/commands/cmd_captions.c pipeline/commands/captions_usage.c \
 	pipeline/drivers/captions_stats.c pipeline/drivers/captions_split.c pipeline/drivers/captions_tokenize.c pipeline/drivers/rewrite.c \
-	pipeline/commands/cmd_tags.c pipeline/commands/cmd_compose.c pipeline/drivers/compose.c \
+	pipeline/drivers/tags.c pipeline/commands/cmd_tags.c pipeline/commands/cmd_compose.c pipeline/drivers/compose.c \
 	pipeline/sources/source.c pipeline/sources/source_folder.c pipeline/sources/source_csv.c \
 	pipeline/sources/source_jsonl.c pipeline/sources/source_coco.c pipeline/sources/source_sharegpt4v.c \
 	pipeline/sources/source_urban1k.c pipeline/sources/source_wds.c pipeline/sources/source_count.c pipeline/sources/source_json.c \
@@ -169,13 +169,14 @@ test: deps
 check: test
 
 # ThreadSanitizer over the multi-threaded paths: the unit tests and the e2e
-# suites of the commands that run workers (ingest, compose, tokenize -j, fetch)
+# suites of the commands that run workers (ingest, compose, captions tokenize
+# and split -j, fetch, tags)
 tsan: deps
 	@$(MAKE) --no-print-directory SANITIZE=thread tessera unit
 	@TESSERA=$(CURDIR)/build-tsan/tessera UNIT_DIR=$(CURDIR)/build-tsan/tests \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 		UNIT_BINS="$(addprefix $(CURDIR)/,$(UNIT_BIN:$(BUILD)/%=build-tsan/%))" \
-		E2E_SUITES="ingest compose captions fetch" sh tests/run.sh
+		E2E_SUITES="ingest compose captions fetch tags" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory tessera

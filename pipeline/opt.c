@@ -1,6 +1,7 @@
 /*
- * opt.c - the option groups ingest and fetch share, and the usage-error
- * message every command prints (opt.h).
+ * opt.c - the option groups ingest and fetch share, the one of the
+ * rewriting commands, and the usage-error message every command prints
+ * (opt.h).
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -44,6 +45,24 @@ int ts_opt_threads(int n)
 		return n;
 	long c = sysconf(_SC_NPROCESSORS_ONLN);
 	return c > 0 ? (int)c : 1;
+}
+
+int ts_opt_rewrite(int c, const char *arg, struct ts_opt_rw *rw)
+{
+	long v;
+	switch (c) {
+	case 'o': rw->out = arg; break;
+	case 'j':
+		if (ts_opt_int("threads", arg, 0, 1024, "0 (all cores) to 1024", &v))
+			return TS_EXIT_USAGE;
+		rw->threads = (int)v;
+		break;
+	case TS_OPT_REWRITE_JSON: rw->json = 1; break;
+	case 'q': ts_verbosity = 0; break;
+	case 'v': ts_verbosity = 2; break;
+	default: return TS_OPT_NOT_MINE;
+	}
+	return TS_OPT_TAKEN;
 }
 
 void ts_ingest_opts_default(struct ts_ingest_opts *o)

@@ -62,6 +62,28 @@ int ts_subcmd_pick(const char *cmd, const char *const *names, void (*usage)(FILE
 /* --threads: 0 means every online core. */
 int ts_opt_threads(int n);
 
+/* The options of the commands that rewrite a dataset (`captions split`,
+ * `tags`, `tags import-scores`, `tags select`; pipeline/drivers/rewrite.h):
+ * -o DIR, -j N, --json, -q and -v.  A command lists TS_OPT_REWRITE_LONGOPTS
+ * in its table, TS_OPT_REWRITE_SHORTOPTS in its short options, and offers
+ * each option to ts_opt_rewrite first, as to the groups below. */
+struct ts_opt_rw {
+	const char *out;      /* -o: write a new dataset there; NULL: in place */
+	int threads;          /* -j: worker threads, 0 (the default) every online core */
+	int json;             /* --json: the summary as JSON on stdout */
+};
+
+#define TS_OPT_REWRITE_SHORTOPTS "o:j:qv"
+#define TS_OPT_REWRITE_LONGOPTS \
+	{ "output", required_argument, NULL, 'o' }, \
+	{ "threads", required_argument, NULL, 'j' }, \
+	{ "json", no_argument, NULL, TS_OPT_REWRITE_JSON }, \
+	{ "quiet", no_argument, NULL, 'q' }, \
+	{ "verbose", no_argument, NULL, 'v' }
+
+/* TS_OPT_TAKEN, TS_OPT_NOT_MINE, or TS_EXIT_USAGE after the message. */
+int ts_opt_rewrite(int c, const char *arg, struct ts_opt_rw *rw);
+
 /* Option ids of the groups (above any command's own, below none of
  * getopt's short options). */
 enum {
@@ -74,6 +96,8 @@ enum {
 	TS_OPT_SHARD_SAMPLES, TS_OPT_SHARD_BYTES, TS_OPT_OVERWRITE, TS_OPT_STORE,
 	TS_OPT_DEDUP, TS_OPT_PART, TS_OPT_PARTS, TS_OPT_JSON, TS_OPT_PROGRESS,
 	TS_OPT_NO_PROGRESS, TS_OPT_SUBSAMPLING, TS_OPT_SHARD_DIGITS,
+
+	TS_OPT_REWRITE_JSON = 0x1200,
 };
 
 /* How list files are read. */

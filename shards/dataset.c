@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -575,6 +576,106 @@ int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, st
 	};
 	*out = &it->r;
 	return 1;
+}
+
+/* ts_ds_sample_dup in two passes over the same walk: the first (base
+ * NULL) only adds up the sizes, the second copies into the block. */
+struct dup {
+	char *base;
+	size_t at;
+};
+
+static void *dup_take(struct dup *d, size_t n, size_t align)
+{
+	d->at = (d->at + align - 1) / align * align;
+	void *p = d->base ? d->base + d->at : NULL;
+	d->at += n;
+	return p;
+}
+
+static const char *dup_str(struct dup *d, const char *s)
+{
+	if (!s)
+		return NULL;
+	size_t n = strlen(s) + 1;
+	char *p = dup_take(d, n, 1);
+	if (p)
+		memcpy(p, s, n);
+	return p;
+}
+
+static void dup_walk(struct dup *d, const struct ts_ds_sample *s)
+{
+	const size_t al = _Alignof(max_align_t);
+	struct ts_ds_sample *c = dup_take(d, sizeof(*c), al);
+	struct ts_ds_sample tmp;
+	if (!c)
+		c = &tmp;
+	*c = *s;
+	struct ts_tag_row *tags = dup_take(d, s->ntags * sizeof(*tags), al);
+	struct ts_score_row *scores = dup_take(d, s->nscores * sizeof(*scores), al);
+	struct ts_comp_row *comp = s->comp ? dup_take(d, sizeof(*comp), al) : NULL;
+	struct ts_ds_member *members = dup_take(d, s->nmembers * sizeof(*members), al);
+	struct ts_tag_row tr;
+	struct ts_score_row sr;
+	struct ts_comp_row cr;
+	struct ts_ds_member mr;
+	c->key = dup_str(d, s->key);
+	c->shard_name = dup_str(d, s->shard_name);
+	c->format = dup_str(d, s->format);
+	c->content_hash = dup_str(d, s->content_hash);
+	c->image_hash = dup_str(d, s->image_hash);
+	c->source = dup_str(d, s->source);
+	c->caption = dup_str(d, s->caption);
+	c->captions_json = dup_str(d, s->captions_json);
+	c->path = dup_str(d, s->path);
+	c->meta_json = dup_str(d, s->meta_json);
+	c->source_format = dup_str(d, s->source_format);
+	c->fixes = dup_str(d, s->fixes);
+	c->text.short_caption = dup_str(d, s->text.short_caption);
+	c->text.split_rule = dup_str(d, s->text.split_rule);
+	c->text.split_fallback = dup_str(d, s->text.split_fallback);
+	for (size_t i = 0; i < s->ntags; i++) {
+		struct ts_tag_row *t = tags ? &tags[i] : &tr;
+		*t = s->tags[i];
+		t->lemma = dup_str(d, s->tags[i].lemma);
+		t->text = dup_str(d, s->tags[i].text);
+	}
+	for (size_t i = 0; i < s->nscores; i++) {
+		struct ts_score_row *t = scores ? &scores[i] : &sr;
+		*t = s->scores[i];
+		t->tag = dup_str(d, s->scores[i].tag);
+		t->mask = dup_str(d, s->scores[i].mask);
+	}
+	if (s->comp) {
+		struct ts_comp_row *t = comp ? comp : &cr;
+		*t = *s->comp;
+		t->mode = dup_str(d, s->comp->mode);
+		t->sources_json = dup_str(d, s->comp->sources_json);
+		t->regions_json = dup_str(d, s->comp->regions_json);
+		t->path = dup_str(d, s->comp->path);
+	}
+	for (size_t i = 0; i < s->nmembers; i++) {
+		struct ts_ds_member *t = members ? &members[i] : &mr;
+		*t = s->members[i];
+		t->name = dup_str(d, s->members[i].name);
+		t->hash = dup_str(d, s->members[i].hash);
+	}
+	c->tags = s->ntags ? tags : NULL;
+	c->scores = s->nscores ? scores : NULL;
+	c->comp = comp;
+	c->members = s->nmembers ? members : NULL;
+}
+
+struct ts_ds_sample *ts_ds_sample_dup(const struct ts_ds_sample *s)
+{
+	struct dup d = { NULL, 0 };
+	dup_walk(&d, s);
+	if (!(d.base = malloc(d.at)))
+		return NULL;
+	d.at = 0;
+	dup_walk(&d, s);
+	return (struct ts_ds_sample *)d.base;    /* the copy is the block's start */
 }
 
 int ts_dataset_foreach_sample(struct ts_dataset *ds, long shard,

@@ -51,6 +51,11 @@ struct ts_ds_sample {
 	size_t nmembers;
 };
 
+/* A copy of s that outlives the cursor it came from (for work handed to
+ * other threads): one malloc'ed block, freed with free(); NULL when out of
+ * memory. */
+struct ts_ds_sample *ts_ds_sample_dup(const struct ts_ds_sample *s);
+
 struct ts_ds_reject {
 	uint64_t record;
 	const char *source, *stage, *reason, *message;

@@ -44,6 +44,8 @@ void usage_captions(FILE *f)
 "      --short-max N    most tokens of a sentence-rule short caption, SOT and\n"
 "                       EOT included (default: 77)\n"
 "  -o, --output DIR     write a new dataset to DIR instead of rewriting OUTDIR\n"
+"  -j, --threads N      worker threads (default: all cores); the output is the\n"
+"                       same for every N\n"
 "\n"
 "Common options:\n"
 "      --vocab PATH   bpe_simple_vocab_16e6.txt.gz (default: $TESSERA_VOCAB,\n"

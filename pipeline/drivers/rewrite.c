@@ -1,6 +1,14 @@
 /*
  * rewrite.c - rewrite every sample of a dataset (see rewrite.h for the
  * protocol).
+ *
+ * The calling thread reads the samples shard by shard and submits each (a
+ * copy, with the shard's path) to the ordered pool; workers read the
+ * sample's members and run the command's work; this thread takes the
+ * results back in record order and alone writes them, with the input's
+ * rejects between them, through the shard writer.  A shard's samples are
+ * all written before the shard is closed, so shard boundaries, commit
+ * order and every byte are those of one thread.
  */
 #include "pipeline/drivers/rewrite.h"
 #include "base/buf.h"
@@ -19,10 +27,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "pipeline/cmd.h"
+#include "pipeline/drivers/shards_ops.h"
+#include "pipeline/pool.h"
 #include "shards/out.h"
 #include "shards/writer.h"
-#include "pipeline/drivers/shards_ops.h"
 #include "pipeline/util.h"
 
 #define TMPDIR_NAME ".rewrite.tmp"
@@ -32,10 +40,29 @@ struct run {
 	struct ts_dsw *w;
 	struct ts_ds_iter *ri;
 	const struct ts_ds_reject *r;
-	ts_rw_fn fn;
-	void *user;
+	const struct ts_rw_ops *ops;
+	struct ts_pool *pool;
+	size_t depth;              /* samples in flight at most */
 	uint64_t samples, rejects;
 	struct ts_err e;
+};
+
+/* One sample on the pool: the copy, its members' bytes, the work's result. */
+struct item {
+	struct ts_ds_sample *s;
+	char path[PATH_MAX + 64];  /* its shard */
+	struct ts_rw_member in[TS_DSW_MAX_MEMBERS];
+	uint8_t *data[TS_DSW_MAX_MEMBERS];
+	size_t nin;
+	struct ts_rw_result res;
+	int rc, ran;               /* ran: the work was called (done is owed) */
+	struct ts_err e;
+};
+
+/* A worker thread's context on the pool: the run and the command's own. */
+struct wctx {
+	const struct ts_rw_ops *ops;
+	void *user;
 };
 
 static int fsync_path(const char *path, int dir)
@@ -73,7 +100,7 @@ static void remove_tmp(const char *dir)
 }
 
 /* Step 3 of the protocol above; safe to repeat after a crash at any point. */
-static int roll_forward(const char *outdir)
+static int roll_forward(const char *outdir, struct ts_err *err)
 {
 	char tmp[PATH_MAX], from[PATH_MAX + 300], to[PATH_MAX + 300];
 	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME "/shards", outdir);
@@ -87,7 +114,7 @@ static int roll_forward(const char *outdir)
 		snprintf(from, sizeof(from), "%s/%s", tmp, de->d_name);
 		snprintf(to, sizeof(to), "%s/shards/%s", outdir, de->d_name);
 		if (rename(from, to)) {
-			ts_error("cannot move '%s' to '%s': %s", from, to, strerror(errno));
+			ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot move '%s' to '%s': %s", from, to, strerror(errno));
 			closedir(d);
 			return -1;
 		}
@@ -106,10 +133,9 @@ static int roll_forward(const char *outdir)
 		snprintf(to, sizeof(to), "%s/catalog.sqlite-shm", outdir);
 		unlink(to);
 		snprintf(to, sizeof(to), "%s/catalog.sqlite", outdir);
-		if (rename(from, to)) {
-			ts_error("cannot move '%s' to '%s': %s", from, to, strerror(errno));
-			return -1;
-		}
+		if (rename(from, to))
+			return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot move '%s' to '%s': %s", from, to,
+					  strerror(errno));
 		fsync_path(outdir, 1);
 	}
 	/* the dataset is whole again: READY becomes INDEX (readers may open
@@ -117,17 +143,12 @@ static int roll_forward(const char *outdir)
 	 * the next rewrite to finish */
 	snprintf(from, sizeof(from), "%s/" TMPDIR_NAME "/READY", outdir);
 	snprintf(to, sizeof(to), "%s/" TMPDIR_NAME "/INDEX", outdir);
-	if (access(from, F_OK) == 0 && rename(from, to)) {
-		ts_error("cannot rename '%s': %s", from, strerror(errno));
-		return -1;
-	}
+	if (access(from, F_OK) == 0 && rename(from, to))
+		return ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot rename '%s': %s", from, strerror(errno));
 	snprintf(tmp, sizeof(tmp), "%s/" TMPDIR_NAME, outdir);
 	fsync_path(tmp, 1);
-	struct ts_err ie = TS_ERR_INIT;
-	if (ts_shards_index(outdir, 0, &ie)) {
-		ts_error("%s", ie.msg);
+	if (ts_shards_index(outdir, 0, err))
 		return -1;
-	}
 	remove_tmp(tmp);
 	fsync_path(outdir, 1);
 	return 0;
@@ -158,80 +179,163 @@ static int rejects_before(struct run *r, uint64_t end)
 }
 
 
-static int rewrite_sample(struct run *r, const struct ts_ds_sample *s)
+/* On a worker: the sample's members, then the command's work. */
+static void work_item(void *worker, void *v)
 {
-	struct ts_rw_member in[TS_DSW_MAX_MEMBERS];
-	struct ts_dsw_member m[TS_DSW_MAX_MEMBERS];
-	uint8_t *data[TS_DSW_MAX_MEMBERS] = { 0 };
-	struct ts_rw_result res;
-	char path[PATH_MAX + 64];
-	size_t nin = 0, nm = 0;
+	struct wctx *w = worker;
+	struct item *it = v;
+	const struct ts_ds_sample *s = it->s;
 	int rc = TS_OK;
 
-	if (rejects_before(r, s->record))
-		return -1;
-	if (s->nmembers > TS_DSW_MAX_MEMBERS)
-		return ts_err_set(&r->e, TS_ERR_INVALID, TS_R_NONE, "sample %s has too many members (%zu)",
-				  s->key, s->nmembers);
-	ts_dataset_shard_path(r->ds, s->shard_name, path, sizeof(path));
+	if (s->nmembers > TS_DSW_MAX_MEMBERS) {
+		it->rc = ts_err_set(&it->e, TS_ERR_INVALID, TS_R_NONE, "sample %s has too many members (%zu)",
+				    s->key, s->nmembers);
+		return;
+	}
 	for (size_t i = 0; i < s->nmembers && !rc; i++) {
 		const char *dot = strchr(s->members[i].name, '.');
-		in[nin].ext = dot ? dot + 1 : "";
-		rc = ts_shard_read_member(path, s->members[i].name, s->members[i].offset,
-					  s->members[i].size, &data[nin], &in[nin].len, &r->e);
-		in[nin].data = data[nin];
-		nin++;
-	}
-	memset(&res, 0, sizeof(res));
-	if (!rc)
-		rc = r->fn(r->user, s, in, nin, &res, &r->e);
-	if (!rc) {
-		for (size_t i = 0; i < nin; i++) {
-			int replaced = 0;
-			for (size_t k = 0; k < res.nadd; k++)
-				replaced |= !strcmp(in[i].ext, res.add[k].ext);
-			int kept = !res.keep_exts;
-			for (size_t k = 0; res.keep_exts && res.keep_exts[k]; k++)
-				kept |= !strcmp(in[i].ext, res.keep_exts[k]);
-			if (res.drop_suffix) {
-				size_t a = strlen(in[i].ext), b = strlen(res.drop_suffix);
-				kept &= !(a >= b && !strcmp(in[i].ext + a - b, res.drop_suffix));
-			}
-			if (!replaced && kept)
-				m[nm++] = (struct ts_dsw_member){ in[i].ext, in[i].data, in[i].len };
-		}
-		for (size_t k = 0; k < res.nadd && !rc; k++) {
-			if (nm == TS_DSW_MAX_MEMBERS) {
-				rc = ts_err_set(&r->e, TS_ERR_INVALID, TS_R_NONE, "sample %s would have more than %d members",
-						s->key, TS_DSW_MAX_MEMBERS);
-				break;
-			}
-			m[nm++] = (struct ts_dsw_member){ res.add[k].ext, res.add[k].data, res.add[k].len };
-		}
+		it->in[it->nin].ext = dot ? dot + 1 : "";
+		rc = ts_shard_read_member(it->path, s->members[i].name, s->members[i].offset,
+					  s->members[i].size, &it->data[it->nin], &it->in[it->nin].len, &it->e);
+		it->in[it->nin].data = it->data[it->nin];
+		it->nin++;
 	}
 	if (!rc) {
-		struct ts_dsw_sample ds = {
-			.record = s->record, .members = m, .nmembers = nm,
-			.width = s->width, .height = s->height,
-			.orig_width = s->orig_width, .orig_height = s->orig_height,
-			.format = s->format, .content_hash = s->content_hash,
-			.image_hash = s->image_hash, .source = s->source,
-			.caption = s->caption, .captions_json = s->captions_json,
-			.path = s->path, .meta_json = s->meta_json,
-			.source_format = s->source_format, .fixes = s->fixes,
-			.text = res.set_text ? res.text : s->text,
-			.tags = res.set_tags ? res.tags : s->tags,
-			.ntags = res.set_tags ? res.ntags : s->ntags,
-			.scores = res.set_scores ? res.scores : s->scores,
-			.nscores = res.set_scores ? res.nscores : s->nscores,
-			.comp = s->comp,
-		};
-		rc = ts_dsw_sample(r->w, &ds, &r->e);
-		r->samples++;
+		rc = w->ops->work(w->user, s, it->in, it->nin, &it->res, &it->e);
+		it->ran = 1;
 	}
-	for (size_t i = 0; i < nin; i++)
-		free(data[i]);
+	it->rc = rc;
+}
+
+static void item_free(struct run *r, struct item *it, int written)
+{
+	if (!it)
+		return;
+	if (it->ran && r->ops->done)
+		r->ops->done(r->ops->user, it->s, &it->res, written);
+	for (size_t i = 0; i < it->nin; i++)
+		free(it->data[i]);
+	free(it->s);
+	free(it);
+}
+
+/* On this thread, in record order: the rejects before it, then the sample
+ * with the members and rows the work gave. */
+static int write_item(struct run *r, struct item *it)
+{
+	const struct ts_ds_sample *s = it->s;
+	const struct ts_rw_member *in = it->in;
+	const struct ts_rw_result *res = &it->res;
+	struct ts_dsw_member m[TS_DSW_MAX_MEMBERS];
+	size_t nm = 0;
+	int rc = TS_OK;
+
+	if (it->rc) {
+		r->e = it->e;
+		return -1;
+	}
+	if (rejects_before(r, s->record))
+		return -1;
+	for (size_t i = 0; i < it->nin; i++) {
+		int replaced = 0;
+		for (size_t k = 0; k < res->nadd; k++)
+			replaced |= !strcmp(in[i].ext, res->add[k].ext);
+		int kept = !res->keep_exts;
+		for (size_t k = 0; res->keep_exts && res->keep_exts[k]; k++)
+			kept |= !strcmp(in[i].ext, res->keep_exts[k]);
+		if (res->drop_suffix) {
+			size_t a = strlen(in[i].ext), b = strlen(res->drop_suffix);
+			kept &= !(a >= b && !strcmp(in[i].ext + a - b, res->drop_suffix));
+		}
+		if (!replaced && kept)
+			m[nm++] = (struct ts_dsw_member){ in[i].ext, in[i].data, in[i].len };
+	}
+	for (size_t k = 0; k < res->nadd; k++) {
+		if (nm == TS_DSW_MAX_MEMBERS)
+			return ts_err_set(&r->e, TS_ERR_INVALID, TS_R_NONE, "sample %s would have more than %d members",
+					  s->key, TS_DSW_MAX_MEMBERS);
+		m[nm++] = (struct ts_dsw_member){ res->add[k].ext, res->add[k].data, res->add[k].len };
+	}
+	struct ts_dsw_sample ds = {
+		.record = s->record, .members = m, .nmembers = nm,
+		.width = s->width, .height = s->height,
+		.orig_width = s->orig_width, .orig_height = s->orig_height,
+		.format = s->format, .content_hash = s->content_hash,
+		.image_hash = s->image_hash, .source = s->source,
+		.caption = s->caption, .captions_json = s->captions_json,
+		.path = s->path, .meta_json = s->meta_json,
+		.source_format = s->source_format, .fixes = s->fixes,
+		.text = res->set_text ? res->text : s->text,
+		.tags = res->set_tags ? res->tags : s->tags,
+		.ntags = res->set_tags ? res->ntags : s->ntags,
+		.scores = res->set_scores ? res->scores : s->scores,
+		.nscores = res->set_scores ? res->nscores : s->nscores,
+		.comp = s->comp,
+	};
+	rc = ts_dsw_sample(r->w, &ds, &r->e);
+	r->samples++;
 	return rc ? -1 : 0;
+}
+
+/* Take back the oldest sample and write it; -1 when it or the write failed
+ * (r->e says why). */
+static int take_one(struct run *r)
+{
+	struct item *it = ts_pool_next(r->pool, 1);
+	int rc = write_item(r, it);
+	item_free(r, it, rc == 0);
+	return rc;
+}
+
+/* Every sample in flight, written; after a failure, only freed. */
+static int drain(struct run *r, int write)
+{
+	int rc = 0;
+	while (ts_pool_inflight(r->pool) > 0) {
+		if (write && rc == 0) {
+			rc = take_one(r);
+		} else {
+			item_free(r, ts_pool_next(r->pool, 1), 0);
+		}
+	}
+	return rc;
+}
+
+/* One shard's samples: submitted in order, written in order as they come
+ * back, all of them before the shard closes. */
+static int rewrite_shard(struct run *r, unsigned idx)
+{
+	struct ts_ds_iter *si = NULL;
+	const struct ts_ds_sample *s;
+	int n, rc = 0;
+	if (ts_ds_iter_samples(r->ds, (long)idx, &si, &r->e))
+		return -1;
+	while ((n = ts_ds_next_sample(si, &s, &r->e)) == 1) {
+		struct item *it = calloc(1, sizeof(*it));
+		if (it && !(it->s = ts_ds_sample_dup(s))) {
+			free(it);
+			it = NULL;
+		}
+		if (!it) {
+			ts_err_set(&r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+			rc = -1;
+			break;
+		}
+		it->e = (struct ts_err)TS_ERR_INIT;
+		ts_dataset_shard_path(r->ds, s->shard_name, it->path, sizeof(it->path));
+		if (ts_pool_inflight(r->pool) >= r->depth && (rc = take_one(r))) {
+			item_free(r, it, 0);
+			break;
+		}
+		ts_pool_submit(r->pool, it);
+	}
+	ts_ds_iter_free(si);
+	if (n < 0)
+		rc = -1;
+	/* the rest of the shard, or (after a failure) what is still in flight */
+	if (drain(r, rc == 0))
+		rc = -1;
+	return rc;
 }
 
 struct shard_list {
@@ -249,14 +353,15 @@ static int collect_shard(const struct ts_ds_shard *s, void *user)
 	return 0;
 }
 
-static int lock_dir(const char *dir)
+static int lock_dir(const char *dir, struct ts_err *err)
 {
 	char p[PATH_MAX + 32];
 	snprintf(p, sizeof(p), "%s/.tessera.lock", dir);
 	int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB)) {
-		ts_error("'%s' is in use by another tessera process (or cannot be locked: %s)", dir,
-			 strerror(errno));
+		ts_err_set(err, TS_ERR_EXISTS, TS_R_NONE,
+			   "'%s' is in use by another tessera process (or cannot be locked: %s)", dir,
+			   strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
@@ -264,7 +369,7 @@ static int lock_dir(const char *dir)
 	return fd;
 }
 
-int ts_rewrite_recover(const char *dir)
+int ts_rewrite_recover(const char *dir, struct ts_err *err)
 {
 	char work[PATH_MAX], a[PATH_MAX + 64], b[PATH_MAX + 64];
 	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, dir);
@@ -272,7 +377,7 @@ int ts_rewrite_recover(const char *dir)
 	snprintf(b, sizeof(b), "%s/INDEX", work);
 	if (access(a, F_OK) == 0 || access(b, F_OK) == 0) {
 		ts_info("finishing an interrupted rewrite of '%s'", dir);
-		return roll_forward(dir);
+		return roll_forward(dir, err);
 	}
 	if (access(work, F_OK) == 0)
 		remove_tmp(work);     /* an interrupted rewrite that had not decided */
@@ -299,14 +404,18 @@ static int same_rewrite(const char *dir, const struct ts_rw_opts *o, const char 
 	return same;
 }
 
-int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw_stats *st)
+int ts_rewrite(const struct ts_rw_opts *o, const struct ts_rw_ops *ops, struct ts_rw_stats *st,
+	       struct ts_err *err)
 {
-	struct run r = { .fn = fn, .user = user, .e = TS_ERR_INIT };
+	struct run r = { .ops = ops, .e = TS_ERR_INIT };
+	struct wctx *wc = NULL;
+	void **wv = NULL;
+	int threads = ops->threads > 1 ? ops->threads : 0;
 	struct shard_list sl = { 0 };
 	struct ts_catalog *cat = NULL;
 	const char *indir = o->indir, *out = o->outdir;
 	char work[PATH_MAX], path[PATH_MAX + 64], *opts_meta = NULL;
-	int rc = TS_EXIT_FAIL, lock_in = -1, lock_out = -1, store = TS_STORE_TAR;
+	int rc = TS_ERR_IO, lock_in = -1, lock_out = -1, store = TS_STORE_TAR;
 	int64_t run_id = 0;
 	double t0 = ts_now();
 	struct stat sb;
@@ -314,19 +423,17 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	memset(st, 0, sizeof(*st));
 	snprintf(path, sizeof(path), "%s/catalog.sqlite", indir);
 	if (stat(path, &sb)) {
-		ts_error("'%s' is not a tessera dataset (no catalog.sqlite)", indir);
-		return TS_EXIT_FAIL;
+		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "'%s' is not a tessera dataset (no catalog.sqlite)",
+				  indir);
 	}
-	if ((lock_in = lock_dir(indir)) < 0)
-		return TS_EXIT_FAIL;
-	if (ts_rewrite_recover(indir))
+	if ((lock_in = lock_dir(indir, err)) < 0)
+		return TS_ERR_EXISTS;
+	if (ts_rewrite_recover(indir, &r.e))
 		goto done;
 	/* checkpoint the catalog (and upgrade an old schema) before reading it */
 	if (ts_catalog_open(&cat, path, &r.e) ||
-	    ts_catalog_meta_get(cat, "ingest_options", &opts_meta, &r.e)) {
-		ts_error("%s", r.e.msg);
+	    ts_catalog_meta_get(cat, "ingest_options", &opts_meta, &r.e))
 		goto done;
-	}
 	ts_catalog_close(cat);
 	cat = NULL;
 	if (opts_meta) {
@@ -340,41 +447,43 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		if (stat(path, &sb) == 0) {
 			/* finish a move a killed run left (its sidecars), then: the
 			 * same rewrite of the same input, finished, is nothing to do */
-			if ((lock_out = lock_dir(out)) < 0 || ts_rewrite_recover(out))
+			if ((lock_out = lock_dir(out, &r.e)) < 0 || ts_rewrite_recover(out, &r.e))
 				goto done;
 			if (same_rewrite(out, o, opts_meta)) {
 				ts_info("'%s' already holds this %s of '%s'", out, o->what, indir);
-				rc = TS_EXIT_OK;
+				st->already = 1;
+				rc = TS_OK;
 			} else {
-				ts_error("'%s' already holds a dataset; write into a new directory", out);
+				rc = ts_err_set(&r.e, TS_ERR_EXISTS, TS_R_NONE,
+						"'%s' already holds a dataset; write into a new directory", out);
 			}
 			goto done;
 		}
 		/* a killed rewrite's .rewrite.tmp is ours; anything else is not */
-		if (ts_out_check_dir(out, &r.e)) {
-			ts_error("%s", r.e.msg);
+		if (ts_out_check_dir(out, &r.e))
 			goto done;
-		}
 		if (ts_mkdirs(out, 0755)) {
-			ts_error("cannot create '%s': %s", out, strerror(errno));
+			ts_err_set(&r.e, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", out, strerror(errno));
 			goto done;
 		}
-		if ((lock_out = lock_dir(out)) < 0 || ts_rewrite_recover(out))
+		if ((lock_out = lock_dir(out, &r.e)) < 0 || ts_rewrite_recover(out, &r.e))
 			goto done;
 		/* finished by the recovery (an earlier run was killed after READY):
 		 * done, when that run was this same command */
 		if (stat(path, &sb) == 0) {
 			if (same_rewrite(out, o, opts_meta)) {
 				ts_info("'%s': finished the interrupted %s", out, o->what);
-				rc = TS_EXIT_OK;
+				st->already = 1;
+				rc = TS_OK;
 			} else {
-				ts_error("'%s' already holds a dataset; write into a new directory", out);
+				rc = ts_err_set(&r.e, TS_ERR_EXISTS, TS_R_NONE,
+						"'%s' already holds a dataset; write into a new directory", out);
 			}
 			goto done;
 		}
 		snprintf(path, sizeof(path), "%s/shards", out);
 		if (ts_mkdirs(path, 0755)) {
-			ts_error("cannot create '%s': %s", path, strerror(errno));
+			ts_err_set(&r.e, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", path, strerror(errno));
 			goto done;
 		}
 	}
@@ -384,12 +493,13 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, out ? out : indir);
 	if (ts_dataset_open_flags(&r.ds, indir, TS_DS_NOLOCK, &r.e) ||
 	    ts_dataset_foreach_shard(r.ds, collect_shard, &sl, &r.e)) {
-		ts_error("%s", r.e.msg[0] ? r.e.msg : "out of memory");
+		if (!r.e.msg[0])
+			ts_err_set(&r.e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		goto done;
 	}
 	snprintf(path, sizeof(path), "%s/shards", work);
 	if (ts_mkdirs(path, 0755)) {
-		ts_error("cannot create '%s': %s", path, strerror(errno));
+		ts_err_set(&r.e, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", path, strerror(errno));
 		goto done;
 	}
 	snprintf(path, sizeof(path), "%s/catalog.sqlite", work);
@@ -397,47 +507,45 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		/* the meta rows of the input carry over */
 		struct ts_dataset *ds = r.ds;
 		static const char *const keep[] = { "ingest_options", "split", "tags" };
-		if (ts_catalog_open(&cat, path, &r.e)) {
-			ts_error("%s", r.e.msg);
+		if (ts_catalog_open(&cat, path, &r.e))
 			goto done;
-		}
 		for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
 			char *v = ts_dataset_meta(ds, keep[k]);
 			int bad = v && ts_catalog_meta_set(cat, keep[k], v, &r.e);
 			free(v);
-			if (bad) {
-				ts_error("%s", r.e.msg);
+			if (bad)
 				goto done;
-			}
 		}
 	}
 	if ((o->meta_name && ts_catalog_meta_set(cat, o->meta_name, o->meta_json, &r.e)) ||
-	    ts_catalog_run_begin(cat, o->command, TS_VERSION, o->meta_json ? o->meta_json : "{}", &run_id, &r.e)) {
-		ts_error("%s", r.e.msg);
+	    ts_catalog_run_begin(cat, o->command, TS_VERSION, o->meta_json ? o->meta_json : "{}", &run_id, &r.e))
 		goto done;
-	}
 	snprintf(path, sizeof(path), "%s/shards", work);
 	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = UINT64_MAX,
 				     .shard_bytes = UINT64_MAX, .store = store,
 				     .hook = ts_crash_hook };
 	if (ts_dsw_new(&r.w, &dopts, &r.e) || ts_ds_iter_rejects(r.ds, &r.ri, &r.e) || next_reject(&r))
 		goto fail;
+	/* one pool for the run; -j 1: every sample on this thread */
+	r.depth = threads ? 4 * (size_t)threads + 4 : 1;
+	wc = calloc(threads ? (size_t)threads : 1, sizeof(*wc));
+	wv = calloc(threads ? (size_t)threads : 1, sizeof(*wv));
+	for (int t = 0; wc && wv && t < (threads ? threads : 1); t++) {
+		wc[t] = (struct wctx){ ops, ops->workers ? ops->workers[t] : NULL };
+		wv[t] = &wc[t];
+	}
+	if (!wc || !wv || ts_pool_new(&r.pool, threads, r.depth, work_item, wv)) {
+		ts_err_set(&r.e, TS_ERR_NOMEM, TS_R_NONE, "cannot start worker threads");
+		goto fail;
+	}
 	uint64_t end = 0;
 	int tty = ts_verbosity >= 1 && isatty(2);
 	ts_signals_catch();
 	for (size_t k = 0; k < sl.n; k++) {
 		if (ts_stop_requested)
 			goto fail;
-		struct ts_ds_iter *si = NULL;
-		const struct ts_ds_sample *s;
-		int n;
-		if (ts_ds_iter_samples(r.ds, (long)sl.v[k].idx, &si, &r.e))
-			goto fail;
-		while ((n = ts_ds_next_sample(si, &s, &r.e)) == 1)
-			if (rewrite_sample(&r, s))
-				break;
-		ts_ds_iter_free(si);
-		if (n != 0 || rejects_before(&r, sl.v[k].end) || ts_dsw_finish(r.w, sl.v[k].end, &r.e))
+		if (rewrite_shard(&r, sl.v[k].idx) || rejects_before(&r, sl.v[k].end) ||
+		    ts_dsw_finish(r.w, sl.v[k].end, &r.e))
 			goto fail;
 		end = sl.v[k].end;
 		if (tty)
@@ -460,7 +568,6 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 	cat = NULL;
 	if (crc) {
 		/* the new catalog is not whole without its -wal: start over next time */
-		ts_error("%s", r.e.msg);
 		remove_tmp(work);
 		goto done;
 	}
@@ -474,7 +581,7 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		snprintf(path, sizeof(path), "%s/READY", work);
 		int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 		if (fd < 0 || fsync(fd)) {
-			ts_error("cannot create '%s': %s", path, strerror(errno));
+			ts_err_set(&r.e, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", path, strerror(errno));
 			if (fd >= 0)
 				close(fd);
 			goto done;
@@ -482,26 +589,30 @@ int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw
 		close(fd);
 		fsync_path(work, 1);
 		ts_crash_hook(NULL, "rewrite-ready");
-		if (roll_forward(out ? out : indir))
+		if (roll_forward(out ? out : indir, &r.e))
 			goto done;
 	}
 	st->samples = r.samples;
 	st->rejects = r.rejects;
 	st->shards = ds.shards;
 	st->seconds = ts_now() - t0;
-	rc = TS_EXIT_OK;
+	rc = TS_OK;
 	goto done;
 fail:
+	if (r.pool)
+		drain(&r, 0);
 	if (ts_stop_requested && !r.e.msg[0]) {
 		/* nothing was decided: the dataset stays as it was */
 		ts_info("%s interrupted: '%s' is unchanged", o->what, out ? out : indir);
-		rc = 130;
-	} else {
-		ts_error("%s", r.e.msg[0] ? r.e.msg : "rewrite failed");
+		rc = TS_RW_INTERRUPTED;
+	} else if (!r.e.msg[0]) {
+		ts_err_set(&r.e, TS_ERR_INTERNAL, TS_R_NONE, "rewrite failed");
 	}
 	ts_dsw_discard(r.w);
-	if (cat)
-		ts_catalog_run_end(cat, run_id, ts_stop_requested ? "interrupted" : "failed", "{}", &r.e);
+	if (cat) {
+		struct ts_err e2 = TS_ERR_INIT;      /* r.e says why it failed */
+		ts_catalog_run_end(cat, run_id, ts_stop_requested ? "interrupted" : "failed", "{}", &e2);
+	}
 	ts_dsw_free(r.w);
 	r.w = NULL;
 	ts_catalog_close(cat);
@@ -509,6 +620,9 @@ fail:
 	remove_tmp(work);
 done:
 	ts_signals_restore();
+	ts_pool_free(r.pool);     /* before the workers' contexts go */
+	free(wc);
+	free(wv);
 	ts_dsw_free(r.w);
 	ts_ds_iter_free(r.ri);
 	ts_catalog_close(cat);
@@ -519,5 +633,11 @@ done:
 		close(lock_out);
 	if (lock_in >= 0)
 		close(lock_in);
+	if (rc < 0) {
+		if (!r.e.msg[0])
+			ts_err_set(&r.e, rc, TS_R_NONE, "rewrite failed");
+		*err = r.e;
+		rc = err->status < 0 ? err->status : TS_ERR_IO;
+	}
 	return rc;
 }

@@ -1,7 +1,9 @@
 /*
  * rewrite.h - rewrite every sample of a dataset, adding or replacing
  * members and setting catalog columns, in place (atomically) or into a new
- * directory.  Used by `tessera captions split` and `tessera tags`.
+ * directory.  Used by `tessera captions split` and `tessera tags`
+ * (pipeline/drivers/tags.c).  The work of each sample runs on the ordered
+ * pool; what is written never depends on the number of threads.
  *
  * Shards keep their names, boundaries and record ranges; rejects stay
  * with their shards.  The new dataset is built in TARGET/.rewrite.tmp
@@ -51,13 +53,26 @@ struct ts_rw_result {
 	 * extension is listed (NULL-terminated) */
 	const char *const *keep_exts;
 	const char *drop_suffix;         /* also drop members whose extension ends so */
+	void *priv;                      /* the work's own, for its done */
 };
 
-/* Called once per sample, in record order, with the sample's members (and
- * their bytes).  What res points to must stay valid until the next call.
- * Non-zero stops the rewrite (err says why). */
-typedef int (*ts_rw_fn)(void *user, const struct ts_ds_sample *s, const struct ts_rw_member *members,
-			size_t nmembers, struct ts_rw_result *res, struct ts_err *err);
+/* The per-sample work, on the ordered pool (pipeline/pool.h): `work` runs
+ * on a worker thread (several samples at once, each with its own res and
+ * err), with the thread's context (ts_rw_ops.workers[i]) and the sample's
+ * members (and their bytes); what res points to stays valid until `done`
+ * for that sample.  Non-zero stops the rewrite (err says why).  `done`
+ * runs on the writing thread, strictly in record order, once for every
+ * sample whose work ran (written: the sample went into the new dataset;
+ * 0 when the rewrite stops first): the place to count, to say what was
+ * found, and to free what work made for res (res->priv is the work's own). */
+struct ts_rw_ops {
+	int (*work)(void *worker, const struct ts_ds_sample *s, const struct ts_rw_member *members,
+		    size_t nmembers, struct ts_rw_result *res, struct ts_err *err);
+	void (*done)(void *user, const struct ts_ds_sample *s, struct ts_rw_result *res, int written);
+	void *user;                /* done's */
+	void **workers;            /* threads contexts (one when threads <= 1), or NULL */
+	int threads;               /* worker threads; 0 or 1: all on the calling thread */
+};
 
 struct ts_rw_opts {
 	const char *indir;
@@ -71,14 +86,23 @@ struct ts_rw_opts {
 struct ts_rw_stats {
 	uint64_t samples, rejects, shards;
 	double seconds;
+	int already;               /* -o already held this rewrite: nothing done */
 };
 
-/* Finish an interrupted in-place rewrite of dir, if there is one; 0 when
- * there was none or it was finished, -1 (message printed) on error.  Call
- * with dir locked. */
-int ts_rewrite_recover(const char *dir);
+/* ts_rewrite's result when SIGINT or SIGTERM stopped it before anything
+ * was decided (the dataset is as it was). */
+#define TS_RW_INTERRUPTED 1
 
-/* Run the rewrite.  Returns an exit code (TS_EXIT_*; errors are printed). */
-int ts_rewrite(const struct ts_rw_opts *o, ts_rw_fn fn, void *user, struct ts_rw_stats *st);
+/* Finish an interrupted in-place rewrite of dir, if there is one; 0 when
+ * there was none or it was finished, negative with err set on error.  Call
+ * with dir locked. */
+int ts_rewrite_recover(const char *dir, struct ts_err *err);
+
+/* Run the rewrite: TS_OK (st filled; st->already when -o held it done),
+ * TS_RW_INTERRUPTED, or negative with err set.  Prints only the progress
+ * line on a terminal and (ts_info) what it finishes, finds done or leaves
+ * unchanged when interrupted. */
+int ts_rewrite(const struct ts_rw_opts *o, const struct ts_rw_ops *ops, struct ts_rw_stats *st,
+	       struct ts_err *err);
 
 #endif

@@ -358,6 +358,38 @@ PYEOF
 	cmp "$TMP/tb.pipe.out" "$TMP/tb.file.out" || { echo "a pipe read in pieces gave other bytes than the file"; return 1; }
 }
 
+# split -j 1, 2 and 4 (in place and into -o, both rules, a dataset with
+# rejects between its samples): every shard, sidecar and catalog row the same
+split_threads() {
+	long_dataset || return 1
+	rm -rf "$TMP/sj"; mkdir -p "$TMP/sj" || return 1
+	# a missing image and a file that is not one, among the records
+	"$PY" - "$TMP/long/list.jsonl" "$TMP/sj/list.jsonl" <<'PYEOF' || return 1
+import json, sys
+lines = open(sys.argv[1]).read().splitlines()
+lines.insert(7, json.dumps({"image": "img/no-such.jpg", "caption": "A missing photo. Of a dog."}))
+lines.insert(30, json.dumps({"image": "list.jsonl", "caption": "Not an image. At all."}))
+open(sys.argv[2], "w").write("\n".join(lines) + "\n")
+PYEOF
+	cp "$TMP/sj/list.jsonl" "$TMP/long/sj.jsonl" || return 1
+	"$TESSERA" ingest -q --shard-samples 9 "$TMP/long/sj.jsonl" -o "$TMP/sj/ds" 2>/dev/null
+	check "$(sqlite3 "$TMP/sj/ds/catalog.sqlite" 'select count(*) from rejects')" -eq 2 || return 1
+	for j in 1 2 4; do
+		ts captions split -q -j $j "$TMP/sj/ds" -o "$TMP/sj/s$j" || return 1
+		ts captions split -q -j $j --rule longclip --short-max 20 "$TMP/sj/ds" -o "$TMP/sj/l$j" || return 1
+		cp -a "$TMP/sj/ds" "$TMP/sj/ip$j" && ts captions split -q --threads $j "$TMP/sj/ip$j" || return 1
+	done
+	for j in 2 4; do
+		for d in s l ip; do
+			same_dataset "$TMP/sj/${d}1" "$TMP/sj/$d$j" || { echo "split $d -j $j differs from -j 1"; return 1; }
+		done
+	done
+	# the in-place split is the -o one; a -j out of range is a usage error
+	same_dataset "$TMP/sj/s1" "$TMP/sj/ip1" || return 1
+	"$TESSERA" captions split -j -1 "$TMP/sj/ds" 2> "$TMP/err"; check $? -eq 2 || return 1
+	grep -q "invalid value '-1' for --threads" "$TMP/err"
+}
+
 if [ ! -f "$VEC/bpe_simple_vocab_16e6.txt.gz" ]; then
 	skip all "$VEC not found (../shared is absent)"
 elif [ -z "$PY" ]; then
@@ -369,6 +401,7 @@ else
 	t split_longclip split_longclip
 	t split_sentence split_sentence
 	t split_in_place split_in_place
+	t split_threads split_threads
 	t ingest_tokens ingest_tokens
 	if [ -f "$SHARED/data/captions/flickr8k.jsonl" ]; then
 		t threads_bytes threads_bytes

@@ -315,6 +315,40 @@ extract() {
 	check $? -eq 1 && has '"lemma":"cat"' "$TMP/y.out"
 }
 
+# tags, import-scores and select at -j 1, 2 and 4, into -o and in place,
+# on ordinary images and on cutmix composites (region maps): the same
+# shards, sidecars, catalog rows (tags and tag_scores too) and warnings
+same_tag_rows() {  # A B
+	for q in "select * from tags order by key, caption, idx" "select * from tag_scores order by key, tag" \
+		 "select name, value from meta order by name"; do
+		[ "$(sqlite3 "$1/catalog.sqlite" "$q")" = "$(sqlite3 "$2/catalog.sqlite" "$q")" ] ||
+			{ echo "rows differ between $1 and $2: $q"; return 1; }
+	done
+}
+threads_same_bytes() {
+	[ -f "$TMP/scores.jsonl" ] || scores_select_mask || return 1
+	[ -d "$TMP/jc" ] || ts compose -q --rate 1 --mode cutmix "$TMP/ds" -o "$TMP/jc" || return 1
+	for j in 1 2 4; do
+		ts tags -q -j $j "$TMP/ds" -o "$TMP/j$j" || return 1
+		ts tags -q --threads $j "$TMP/jc" -o "$TMP/jc$j" || return 1
+		ts tags import-scores -j $j "$TMP/j$j" "$TMP/scores.jsonl" -o "$TMP/ji$j" 2> "$TMP/ji$j.err" || return 1
+		sed "s|$TMP/j$j|DS|g" "$TMP/ji$j.err" > "$TMP/ji$j.msg"
+		ts tags select -q -j $j --threshold 0.5 "$TMP/ji$j" -o "$TMP/js$j" || return 1
+		rm -rf "$TMP/jp$j"; cp -a "$TMP/ds" "$TMP/jp$j" && ts tags -q -j $j "$TMP/jp$j" || return 1
+	done
+	check "$(grep -c 'warning:' "$TMP/ji1.msg")" -ge 3 || return 1
+	for j in 2 4; do
+		for d in j jc ji js jp; do
+			same_dataset "$TMP/${d}1" "$TMP/$d$j" && same_tag_rows "$TMP/${d}1" "$TMP/$d$j" ||
+				{ echo "$d at -j $j differs from -j 1"; return 1; }
+		done
+		cmp "$TMP/ji1.msg" "$TMP/ji$j.msg" || { echo "import-scores -j $j said other things than -j 1"; diff "$TMP/ji1.msg" "$TMP/ji$j.msg"; return 1; }
+	done
+	# the composites got their region maps; in place is the -o dataset
+	check "$(sqlite3 "$TMP/jc4/catalog.sqlite" "select count(*) from members where name like '%.mask.png'")" -eq 40 || return 1
+	same_dataset "$TMP/j1" "$TMP/jp1"
+}
+
 cli() {
 	ts tags --help | has 'tessera tags stats' || return 1
 	ts tags 2>/dev/null; check $? -eq 2 || return 1
@@ -338,6 +372,7 @@ else
 	t in_place in_place
 	t scores_select_mask scores_select_mask
 	t composite_masks composite_masks
+	t threads_same_bytes threads_same_bytes
 	t extract extract
 	t cli cli
 fi

@@ -23,6 +23,7 @@
 #include <sqlite3.h>
 
 #include "shards/shards.h"
+#include "shards/dataset.h"
 
 /* ---- helpers ---- */
 
@@ -1179,6 +1180,71 @@ static void catalog_bad_files(void)
 	       "%s", e.msg);
 }
 
+/* ts_ds_sample_dup: every string and row copied (none points into the
+ * original, which the cursor reuses), NULL columns kept NULL. */
+static void sample_dup(void)
+{
+	char key[] = "000000042", cap[] = "a dog on a beach", lemma[] = "dog", text[] = "dog";
+	char tag[] = "dog", mask[] = "000000042.0.tagmask.png", mode[] = "cutmix", mname[] = "000000042.jpg";
+	struct ts_tag_row tags[2] = {
+		{ .caption = 0, .idx = 0, .lemma = lemma, .text = text, .byte_start = 2, .byte_end = 5, .region = 1 },
+		{ .caption = 1, .idx = 0, .lemma = "beach", .text = "beach", .truncated = 1, .region = 2 },
+	};
+	struct ts_score_row scores[1] = { { tag, 0.75, mask } };
+	struct ts_comp_row comp = { mode, "[\"a\",\"b\"]", "[]", 3, 7, NULL };
+	struct ts_ds_member members[2] = { { mname, 512, 4096, "h1" }, { "000000042.txt", 5120, 16, "h2" } };
+	struct ts_ds_sample s = {
+		.key = key, .record = 42, .shard = 3, .shard_name = "000003.tar", .width = 224, .height = 160,
+		.format = "jpeg", .caption = cap, .captions_json = NULL, .text = { 9, "a dog", 4, "sentence", NULL },
+		.tags = tags, .ntags = 2, .scores = scores, .nscores = 1, .comp = &comp,
+		.members = members, .nmembers = 2,
+	};
+	struct ts_ds_sample *d = ts_ds_sample_dup(&s);
+	CHECK(d != NULL);
+	if (!d)
+		return;
+	/* the original's buffers change, as a cursor's do */
+	memset(key, 'x', sizeof(key) - 1);
+	memset(cap, 'x', sizeof(cap) - 1);
+	memset(lemma, 'x', sizeof(lemma) - 1);
+	memset(mask, 'x', sizeof(mask) - 1);
+	memset(mode, 'x', sizeof(mode) - 1);
+	memset(mname, 'x', sizeof(mname) - 1);
+	tags[0].byte_end = 99;
+	CHECK_EQ_STR(d->key, "000000042");
+	CHECK_EQ_INT(d->record, 42);
+	CHECK_EQ_INT(d->shard, 3);
+	CHECK_EQ_STR(d->shard_name, "000003.tar");
+	CHECK_EQ_INT(d->width, 224);
+	CHECK_EQ_STR(d->caption, "a dog on a beach");
+	CHECK(d->captions_json == NULL && d->path == NULL && d->text.split_fallback == NULL);
+	CHECK_EQ_STR(d->text.short_caption, "a dog");
+	CHECK_EQ_INT(d->text.tokens, 9);
+	CHECK_EQ_INT(d->ntags, 2);
+	CHECK(d->tags != tags);
+	CHECK_EQ_STR(d->tags[0].lemma, "dog");
+	CHECK_EQ_INT(d->tags[0].byte_end, 5);
+	CHECK_EQ_STR(d->tags[1].text, "beach");
+	CHECK_EQ_INT(d->tags[1].truncated, 1);
+	CHECK_EQ_STR(d->scores[0].mask, "000000042.0.tagmask.png");
+	CHECK(d->scores[0].score == 0.75);
+	CHECK(d->comp && d->comp != &comp);
+	CHECK_EQ_STR(d->comp->mode, "cutmix");
+	CHECK(d->comp->path == NULL);
+	CHECK_EQ_INT(d->comp->seed, 7);
+	CHECK_EQ_STR(d->members[0].name, "000000042.jpg");
+	CHECK_EQ_INT(d->members[0].offset, 512);
+	CHECK_EQ_STR(d->members[1].hash, "h2");
+	free(d);
+	/* a sample without rows */
+	struct ts_ds_sample bare = { .key = "k", .shard_name = "000000.tar" };
+	d = ts_ds_sample_dup(&bare);
+	CHECK(d && d->ntags == 0 && d->comp == NULL && d->nmembers == 0);
+	if (d)
+		CHECK_EQ_STR(d->key, "k");
+	free(d);
+}
+
 static const struct t_case cases[] = {
 	{ "hash_known", hash_known },
 	{ "hash_xxhsum", hash_xxhsum },
@@ -1196,6 +1262,7 @@ static const struct t_case cases[] = {
 	{ "catalog_basics", catalog_basics },
 	{ "catalog_resume", catalog_resume },
 	{ "catalog_bad_files", catalog_bad_files },
+	{ "sample_dup", sample_dup },
 	{ NULL, NULL },
 };
 
