@@ -14,6 +14,7 @@
 
 #include "captions/bpe.h"
 #include "pipeline/drivers/captions_cmds.h"
+#include "pipeline/drivers/captions_split.h"
 #include "pipeline/drivers/captions_stats.h"
 #include "pipeline/drivers/captions_tokenize.h"
 #include "pipeline/cmd.h"
@@ -260,4 +261,84 @@ int captions_stats(int argc, char **argv)
 	int unreadable = jint(j, "unreadable") > 0;
 	json_decref(j);
 	return unreadable ? TS_EXIT_FAIL : TS_EXIT_OK;
+}
+
+/* ---- split: options, the summary, the exit code ---- */
+
+int captions_split(int argc, char **argv)
+{
+	enum { O_RULE = 256, O_SHORT_MAX, O_VOCAB };
+	static const struct option opts[] = {
+		{ "rule", required_argument, NULL, O_RULE },
+		{ "short-max", required_argument, NULL, O_SHORT_MAX },
+		{ "vocab", required_argument, NULL, O_VOCAB },
+		TS_OPT_REWRITE_LONGOPTS,
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ts_split_opts o = { .rule = TS_SPLIT_SENTENCE, .short_max = 77 };
+	struct ts_opt_rw rw = { 0 };
+	const char *vocab = NULL;
+	int c;
+	long v;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, TS_OPT_REWRITE_SHORTOPTS "h", opts, NULL)) != -1) {
+		int g = ts_opt_rewrite(c, optarg, &rw);
+		if (g == TS_OPT_TAKEN)
+			continue;
+		if (g != TS_OPT_NOT_MINE)
+			return g;
+		switch (c) {
+		case O_RULE:
+			if (!strcmp(optarg, "sentence"))
+				o.rule = TS_SPLIT_SENTENCE;
+			else if (!strcmp(optarg, "longclip"))
+				o.rule = TS_SPLIT_LONGCLIP;
+			else
+				return ts_opt_bad("captions", "--rule", optarg, "expected sentence or longclip");
+			break;
+		case O_SHORT_MAX:
+			if (ts_opt_int("short-max", optarg, 3, 1 << 20, "3 or more", &v))
+				return TS_EXIT_USAGE;
+			o.short_max = (size_t)v;
+			break;
+		case O_VOCAB: vocab = optarg; break;
+		case 'h': usage_captions(stdout); return TS_EXIT_OK;
+		default: return ts_usage_hint();
+		}
+	}
+	if (argc - optind != 1)
+		return ts_usage_error("captions", "captions split takes one OUTDIR (a tessera dataset)");
+	o.indir = argv[optind];
+	o.outdir = rw.out;
+	o.threads = ts_opt_threads(rw.threads);
+
+	struct ts_bpe *bpe = NULL;
+	struct ts_split_result r;
+	struct ts_err e = TS_ERR_INIT;
+	int rc = ts_vocab_load(&bpe, vocab, &e);
+	if (rc == TS_OK) {
+		o.bpe = bpe;
+		rc = ts_split_run(&o, &r, &e);
+	}
+	ts_bpe_free(bpe);
+	if (rc) {
+		ts_error("%s", e.msg[0] ? e.msg : "out of memory");
+		return TS_EXIT_FAIL;
+	}
+	if (r.interrupted)
+		return TS_EXIT_INTERRUPTED;
+	const char *rule = o.rule == TS_SPLIT_LONGCLIP ? "longclip" : "sentence";
+	if (rw.json)
+		ts_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
+					"command", "captions split", "outdir", rw.out ? rw.out : o.indir,
+					"rule", rule, "short_max", (json_int_t)o.short_max,
+					"samples", (json_int_t)r.samples, "rejects", (json_int_t)r.rejects,
+					"fallbacks", (json_int_t)r.fallbacks, "short_tokens_mean", r.short_tokens_mean,
+					"long_tokens_mean", r.long_tokens_mean, "seconds", r.seconds));
+	else if (ts_verbosity >= 1)
+		fprintf(stderr, "split done: %" PRIu64 " samples (%" PRIu64 " with a fallback), mean tokens short %.1f, long %.1f, %.1f s\n",
+			r.samples, r.fallbacks, r.short_tokens_mean, r.long_tokens_mean, r.seconds);
+	return TS_EXIT_OK;
 }

@@ -1,5 +1,5 @@
 /*
- * captions_split.c - `tessera captions split`: a short and a long caption
+ * captions_split.c - the work of `tessera captions split`: a short and a long caption
  * for every sample (captions/sentence.h has the rules), written as members
  * KEY.short.txt and KEY.long.txt after the sample's others, with the short
  * caption and token counts in the catalog.  The dataset is rewritten by
@@ -7,7 +7,6 @@
  * sample's split on a worker of its pool (-j).  Running split twice gives
  * the same bytes as once, at any -j.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -16,12 +15,9 @@
 
 #include "captions/bpe.h"
 #include "captions/sentence.h"
-#include "pipeline/drivers/captions_cmds.h"
-#include "pipeline/cmd.h"
-#include "pipeline/opt.h"
+#include "pipeline/drivers/captions_split.h"
 #include "pipeline/drivers/rewrite.h"
 #include "pipeline/util.h"
-#include "pipeline/vocab.h"
 
 struct split_run {
 	const struct ts_sentences *sp;
@@ -80,107 +76,55 @@ static void split_done(void *user, const struct ts_ds_sample *s, struct ts_rw_re
 	free(cur);
 }
 
-int captions_split(int argc, char **argv)
+int ts_split_run(const struct ts_split_opts *o, struct ts_split_result *res, struct ts_err *err)
 {
-	enum { O_RULE = 256, O_SHORT_MAX, O_VOCAB };
-	static const struct option opts[] = {
-		{ "rule", required_argument, NULL, O_RULE },
-		{ "short-max", required_argument, NULL, O_SHORT_MAX },
-		{ "vocab", required_argument, NULL, O_VOCAB },
-		TS_OPT_REWRITE_LONGOPTS,
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct split_run r = { .rule = TS_SPLIT_SENTENCE, .short_max = 77 };
-	struct ts_opt_rw rw = { 0 };
+	struct split_run r = { .rule = o->rule, .short_max = o->short_max };
 	struct ts_sentences *sp = NULL;
 	struct split_worker *ws = NULL;
 	void **wv = NULL;
-	struct ts_bpe *bpe = NULL;
 	char *meta = NULL;
-	struct ts_err e = TS_ERR_INIT;
 	struct ts_rw_stats st;
-	const char *vocab = NULL;
-	int c, nw = 0, rc = TS_EXIT_FAIL;
-	long v;
+	int threads = o->threads > 0 ? o->threads : 1, nw = 0, rc;
 
-	optind = 1;
-	while ((c = getopt_long(argc, argv, TS_OPT_REWRITE_SHORTOPTS "h", opts, NULL)) != -1) {
-		int g = ts_opt_rewrite(c, optarg, &rw);
-		if (g == TS_OPT_TAKEN)
-			continue;
-		if (g != TS_OPT_NOT_MINE)
-			return g;
-		switch (c) {
-		case O_RULE:
-			if (!strcmp(optarg, "sentence")) {
-				r.rule = TS_SPLIT_SENTENCE;
-			} else if (!strcmp(optarg, "longclip")) {
-				r.rule = TS_SPLIT_LONGCLIP;
-			} else {
-				ts_error("invalid value '%s' for --rule: expected sentence or longclip", optarg);
-				return TS_EXIT_USAGE;
-			}
-			break;
-		case O_SHORT_MAX:
-			if (ts_opt_int("short-max", optarg, 3, 1 << 20, "3 or more", &v))
-				return TS_EXIT_USAGE;
-			r.short_max = (size_t)v;
-			break;
-		case O_VOCAB: vocab = optarg; break;
-		case 'h': usage_captions(stdout); return TS_EXIT_OK;
-		default: fputs("see 'tessera captions --help'\n", stderr); return TS_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1) {
-		ts_error("captions split takes one OUTDIR (a tessera dataset)");
-		return TS_EXIT_USAGE;
-	}
-	int threads = ts_opt_threads(rw.threads);
-	if (ts_vocab_load(&bpe, vocab, &e) || ts_sentences_new(&sp, &e))
-		goto fail;
+	memset(res, 0, sizeof(*res));
+	if ((rc = ts_sentences_new(&sp, err)))
+		goto done;
 	r.sp = sp;
 	ws = calloc((size_t)threads, sizeof(*ws));
 	wv = calloc((size_t)threads, sizeof(*wv));
 	for (nw = 0; ws && wv && nw < threads; nw++) {
-		ws[nw] = (struct split_worker){ &r, ts_bpe_ctx_new(bpe) };
+		ws[nw] = (struct split_worker){ &r, ts_bpe_ctx_new(o->bpe) };
 		wv[nw] = &ws[nw];
 		if (!ws[nw].bpe)
 			break;
 	}
-	if (nw < threads)
-		goto fail;
 	const char *rule = r.rule == TS_SPLIT_LONGCLIP ? "longclip" : "sentence";
-	meta = ts_json_canonical(json_pack("{s:s, s:I}", "rule", rule, "short_max", (json_int_t)r.short_max));
-	if (!meta)
-		goto fail;
-	struct ts_rw_opts ro = { .indir = argv[optind], .outdir = rw.out, .command = "tessera captions split",
+	if (nw < threads ||
+	    !(meta = ts_json_canonical(json_pack("{s:s, s:I}", "rule", rule, "short_max", (json_int_t)r.short_max)))) {
+		rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		goto done;
+	}
+	struct ts_rw_opts ro = { .indir = o->indir, .outdir = o->outdir, .command = "tessera captions split",
 				 .meta_name = "split", .meta_json = meta, .what = "split" };
 	struct ts_rw_ops ops = { .work = split_one, .done = split_done, .user = &r, .workers = wv,
 				 .threads = threads };
-	int k = ts_rewrite(&ro, &ops, &st, &e);
+	int k = ts_rewrite(&ro, &ops, &st, err);
 	if (k == TS_RW_INTERRUPTED) {
-		rc = TS_EXIT_INTERRUPTED;
+		res->interrupted = 1;
+		rc = TS_OK;
 		goto done;
 	}
-	if (k)
-		goto fail;
-	double ms = st.samples ? (double)r.short_tokens / (double)st.samples : 0.0;
-	double ml = st.samples ? (double)r.long_tokens / (double)st.samples : 0.0;
-	if (rw.json)
-		ts_print_json(json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:f}",
-					"command", "captions split", "outdir", rw.out ? rw.out : argv[optind],
-					"rule", rule, "short_max", (json_int_t)r.short_max,
-					"samples", (json_int_t)st.samples, "rejects", (json_int_t)st.rejects,
-					"fallbacks", (json_int_t)r.fallbacks, "short_tokens_mean", ms,
-					"long_tokens_mean", ml, "seconds", st.seconds));
-	else if (ts_verbosity >= 1)
-		fprintf(stderr, "split done: %" PRIu64 " samples (%" PRIu64 " with a fallback), mean tokens short %.1f, long %.1f, %.1f s\n",
-			st.samples, r.fallbacks, ms, ml, st.seconds);
-	rc = TS_EXIT_OK;
-	goto done;
-fail:
-	ts_error("%s", e.msg[0] ? e.msg : "out of memory");
+	if (k) {
+		rc = err->status ? err->status : ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "captions split failed");
+		goto done;
+	}
+	res->samples = st.samples;
+	res->rejects = st.rejects;
+	res->fallbacks = r.fallbacks;
+	res->short_tokens_mean = st.samples ? (double)r.short_tokens / (double)st.samples : 0.0;
+	res->long_tokens_mean = st.samples ? (double)r.long_tokens / (double)st.samples : 0.0;
+	res->seconds = st.seconds;
+	rc = TS_OK;
 done:
 	free(meta);
 	for (int i = 0; ws && i < nw; i++)
@@ -188,6 +132,5 @@ done:
 	free(ws);
 	free(wv);
 	ts_sentences_free(sp);
-	ts_bpe_free(bpe);
 	return rc;
 }
