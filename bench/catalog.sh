@@ -24,7 +24,7 @@ TESSERA=${TESSERA:-./build/tessera}
 [ -x /usr/bin/time ] || sh tests/install-deps.sh time
 rm -rf "$OUT"
 mkdir -p "$OUT/img"
-cc -O2 -o "$OUT/catalog_insert" bench/catalog_insert.c build/libtessera.a \
+cc -O2 -I. -o "$OUT/catalog_insert" bench/catalog_insert.c build/libtessera.a \
 	$(pkg-config --libs sqlite3 libxxhash libmd libarchive) -lpthread
 
 # a few tiny JPEGs, made by tessera from the sample photos
