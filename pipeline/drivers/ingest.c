@@ -756,6 +756,8 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			.command_line = o->command_line, .version = TS_VERSION,
 			.hook = ts_crash_hook,
 			.retry = o->hooks && o->hooks->only,
+			/* the writer thread hands rows to a catalog thread */
+			.catalog_thread = 1,
 		};
 		if (ts_out_open(&in->out, &oo, &e)) {
 			ts_error("%s", e.msg);
@@ -923,12 +925,15 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	if (getenv("TESSERA_PROFILE")) {
 		/* where the writer thread's time went (docs/performance.md) */
 		fprintf(stderr, "tessera: profile: %" PRIu64 " records, %" PRIu64 " samples in %.2f s;"
-			" writer CPU: catalog %.2f s (%.0f sample rows/s), shards %.2f s, the rest %.2f s;"
-			" writer waiting for workers %.2f s; producer waiting for ring space %.2f s\n",
+			" CPU: catalog %.2f s (%.0f sample rows/s; %.2f s off the writer thread),"
+			" writer: shards %.2f s, the rest %.2f s;"
+			" writer waiting for workers %.2f s, for row inserts %.2f s;"
+			" producer waiting for ring space %.2f s\n",
 			in->written, ds.samples, secs, ds.catalog_seconds,
 			ds.catalog_seconds > 0 ? (double)ds.samples / ds.catalog_seconds : 0.0,
-			ds.shard_seconds, in->writer_cpu - ds.catalog_seconds - ds.shard_seconds,
-			in->writer_wait_s, in->producer_wait_s);
+			ds.catalog_thread_seconds, ds.shard_seconds,
+			in->writer_cpu - (ds.catalog_seconds - ds.catalog_thread_seconds) - ds.shard_seconds,
+			in->writer_wait_s, ds.catalog_wait_seconds, in->producer_wait_s);
 	}
 	{
 		json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "samples", (json_int_t)in->n_samples,
