@@ -66,7 +66,9 @@ struct ts_dsw_opts {
 	 * the same; the caller's thread still makes the shard's intent and
 	 * commit calls, after every row before them is in.  The thread takes
 	 * no signals.  An insert that fails is reported by a later call
-	 * (the next that hands a batch over, the shard's close, finish). */
+	 * (the next that hands a batch over, the shard's close, finish).
+	 * ts_dsw_finish (when it succeeds) and ts_dsw_discard end the
+	 * thread: calls after them run on the caller's thread. */
 	int catalog_thread;
 	/* Called at "shard-open" (a shard row with complete = 0 was committed),
 	 * "sample" (a sample's members were appended), "shard-renamed" (the
