@@ -24,7 +24,7 @@ TESSERA=${TESSERA:-./build/tessera}
 [ -x /usr/bin/time ] || sh tests/install-deps.sh time
 rm -rf "$OUT"
 mkdir -p "$OUT/img"
-cc -O2 -o "$OUT/catalog_insert" bench/catalog_insert.c build/libtessera.a \
+cc -O2 -I. -o "$OUT/catalog_insert" bench/catalog_insert.c build/libtessera.a \
 	$(pkg-config --libs sqlite3 libxxhash libmd libarchive) -lpthread
 
 # a few tiny JPEGs, made by tessera from the sample photos
@@ -79,10 +79,12 @@ cpu_ing=$(awk '{ print $3 + $4 }' "$OUT/time.ingest")
 echo
 echo "bench catalog: $N tiny records (24 px JPEGs, --encode keep), $THREADS threads"
 echo "$prof" | awk -v n="$N" -v t="$t_ing" -v cpu="$cpu_ing" '
-  { for (i = 1; i <= NF; i++) { if ($i == "catalog") c = $(i + 1); if ($i == "shards") s = $(i + 1) } }
+  { for (i = 1; i <= NF; i++) { if ($i == "catalog") c = $(i + 1); if ($i == "shards") s = $(i + 1)
+      if ($i == "off") off = $(i - 2); if ($i == "inserts") w = $(i + 1) } }
   END {
     printf "  ingest:  %.1f s, %.0f records/s; %.1f s of CPU (%.0f us a record)\n", t, n / t, cpu, cpu / n * 1e6
-    printf "  catalog: %.0f sample rows/s during the ingest (%.1f s inside catalog calls; shard files %.1f s)\n", n / c, c, s
+    printf "  catalog: %.0f sample rows/s of CPU during the ingest (%.1f s of CPU in catalog work, %.1f s of it on the catalog thread; shard files %.1f s)\n", n / c, c, off, s
+    printf "           the writer thread: %.1f s of CPU in catalog work (%.0f rows/s), %.1f s waiting for row inserts\n", c - off, n / (c - off), w
   }'
 echo "  catalog alone (bench/catalog_insert): $(cat "$OUT/alone.txt")"
 awk -v b="$cat_bytes" -v n="$samples" 'BEGIN {

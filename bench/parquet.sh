@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 [ -d tests/data/parquet/node_modules/hyparquet-writer ] ||
 	(cd tests/data/parquet && npm install --no-audit --no-fund --silent) ||
 	{ echo "bench parquet: SKIPPED: npm install failed"; exit 0; }
-cc -O2 -o "$OUT/parquet_read" bench/parquet_read.c build/libtessera.a \
+cc -O2 -I. -o "$OUT/parquet_read" bench/parquet_read.c build/libtessera.a \
 	$(pkg-config --libs jansson snappy libzstd zlib)
 F="$OUT/laion-like-$ROWS.parquet"
 [ -f "$F" ] || node tests/data/parquet/big.mjs "$F" "$ROWS"

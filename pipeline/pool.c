@@ -6,6 +6,13 @@
  * head <= work <= tail and tail - head <= depth.  A slot is given back only
  * when it is done and it is the oldest, which is what keeps the order.
  * One mutex guards the indexes; workers run items without it.
+ *
+ * Hand-overs signal only a thread that sleeps, and only when it can go
+ * on: an idle worker when an item comes, the consumer when the oldest item
+ * is done (not when any item is), a producer blocked on a full ring when
+ * half of it is free again (it then refills in a burst instead of waking
+ * for every slot).  With small items and more threads than cores, waking
+ * for nothing costs more than the items.
  */
 #include "pipeline/pool.h"
 
@@ -28,6 +35,8 @@ struct ts_pool {
 	size_t depth;
 	uint64_t head, work, tail;
 	int closed, quit;
+	/* who sleeps: a hand-over signals only when someone waits */
+	int idle_workers, consumer_waiting, producer_waiting;
 	pthread_mutex_t mu;
 	pthread_cond_t cv_work, cv_done, cv_space;
 };
@@ -37,6 +46,13 @@ struct arg {
 	void *worker;
 };
 
+/* s is done: wake the consumer if it waits for s (the oldest item). */
+static void wake_consumer(struct ts_pool *p, const struct slot *s)
+{
+	if (p->consumer_waiting && s == &p->ring[p->head % p->depth])
+		pthread_cond_signal(&p->cv_done);
+}
+
 static void *worker_main(void *v)
 {
 	struct arg *a = v;
@@ -45,8 +61,11 @@ static void *worker_main(void *v)
 	free(a);
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (p->work == p->tail && !p->quit)
+		while (p->work == p->tail && !p->quit) {
+			p->idle_workers++;
 			pthread_cond_wait(&p->cv_work, &p->mu);
+			p->idle_workers--;
+		}
 		if (p->work == p->tail)
 			break;
 		struct slot *s = &p->ring[p->work % p->depth];
@@ -55,7 +74,7 @@ static void *worker_main(void *v)
 		p->fn(ctx, s->item);
 		pthread_mutex_lock(&p->mu);
 		s->done = 1;
-		pthread_cond_broadcast(&p->cv_done);
+		wake_consumer(p, s);
 	}
 	pthread_mutex_unlock(&p->mu);
 	return NULL;
@@ -102,8 +121,11 @@ int ts_pool_new(struct ts_pool **out, int threads, size_t depth, ts_pool_fn fn, 
 void ts_pool_submit(struct ts_pool *p, void *item)
 {
 	pthread_mutex_lock(&p->mu);
-	while (p->tail - p->head >= p->depth)
+	while (p->tail - p->head >= p->depth) {
+		p->producer_waiting = 1;
 		pthread_cond_wait(&p->cv_space, &p->mu);
+		p->producer_waiting = 0;
+	}
 	struct slot *s = &p->ring[p->tail % p->depth];
 	s->item = item;
 	s->done = 0;
@@ -115,7 +137,8 @@ void ts_pool_submit(struct ts_pool *p, void *item)
 		p->fn(p->inline_worker, item);
 		pthread_mutex_lock(&p->mu);
 		s->done = 1;
-	} else {
+		wake_consumer(p, s);   /* a consumer on another thread */
+	} else if (p->idle_workers) {
 		pthread_cond_signal(&p->cv_work);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -138,11 +161,14 @@ void *ts_pool_next(struct ts_pool *p, int wait)
 			break;
 		if (p->head == p->tail && (p->closed || !wait))
 			goto out;
+		p->consumer_waiting = 1;
 		pthread_cond_wait(&p->cv_done, &p->mu);
+		p->consumer_waiting = 0;
 	}
 	item = p->ring[p->head % p->depth].item;
 	p->head++;
-	pthread_cond_signal(&p->cv_space);
+	if (p->producer_waiting && p->tail - p->head <= p->depth / 2)
+		pthread_cond_signal(&p->cv_space);
 out:
 	pthread_mutex_unlock(&p->mu);
 	return item;

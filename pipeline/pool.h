@@ -29,7 +29,10 @@ typedef void (*ts_pool_fn)(void *worker, void *item);
  * started (nothing is left running then). */
 int ts_pool_new(struct ts_pool **out, int threads, size_t depth, ts_pool_fn fn, void **workers);
 
-/* Submit the next item; blocks while `depth` items are in flight. */
+/* Submit the next item; blocks while `depth` items are in flight (once
+ * blocked, until at most depth / 2 are: a producer on its own thread then
+ * refills in a burst).  The item must not be touched again until
+ * ts_pool_next gives it back. */
 void ts_pool_submit(struct ts_pool *p, void *item);
 
 /* No more items will be submitted (ts_pool_next then returns NULL once

@@ -131,9 +131,14 @@ static const char *const stmt_sql[Q__COUNT] = {
 		      " (?1, ?2, ?11, ?12, ?13, ?14)",
 };
 
+/* SQLite's default: a commit that leaves this many pages in the
+ * write-ahead log checkpoints it */
+#define WAL_AUTOCHECKPOINT 1000
+
 struct ts_catalog {
 	sqlite3 *db;
 	sqlite3_stmt *q[Q__COUNT];
+	int wal_frames;            /* pages in the log after the last commit (deferred checkpoints) */
 	char path[PATH_MAX];
 };
 
@@ -944,6 +949,36 @@ int ts_catalog_shard_intent(struct ts_catalog *cat, unsigned idx, const char *na
 	bind_text(q, 2, name);
 	rc = run(cat, q, err, "write to");
 	return tx_end(cat, rc, err);
+}
+
+/* The commit hook while checkpoints are deferred: note the log's size. */
+static int wal_note(void *user, sqlite3 *db, const char *name, int frames)
+{
+	(void)db;
+	(void)name;
+	((struct ts_catalog *)user)->wal_frames = frames;
+	return SQLITE_OK;
+}
+
+void ts_catalog_defer_checkpoints(struct ts_catalog *cat, int defer)
+{
+	if (defer) {
+		cat->wal_frames = 0;
+		sqlite3_wal_hook(cat->db, wal_note, cat);
+	} else {
+		sqlite3_wal_autocheckpoint(cat->db, WAL_AUTOCHECKPOINT);
+	}
+}
+
+int ts_catalog_checkpoint(struct ts_catalog *cat, struct ts_err *err)
+{
+	if (cat->wal_frames < WAL_AUTOCHECKPOINT)
+		return TS_OK;
+	int r = sqlite3_wal_checkpoint_v2(cat->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	cat->wal_frames = 0;
+	if (r != SQLITE_OK && r != SQLITE_BUSY)   /* busy: a reader; the next one goes further */
+		return db_err(cat, err, "checkpoint");
+	return TS_OK;
 }
 
 void ts_catalog_stream_rollback(struct ts_catalog *cat)

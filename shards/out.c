@@ -400,7 +400,7 @@ int ts_out_open(struct ts_out **out, const struct ts_out_opts *opt, struct ts_er
 		.shard_samples = opt->shard_samples, .shard_bytes = opt->shard_bytes,
 		.store = opt->store, .name_digits = opt->name_digits,
 		.hook = opt->hook, .hook_user = opt->hook_user,
-		.retry = opt->retry,
+		.retry = opt->retry, .catalog_thread = opt->catalog_thread,
 	};
 	if ((rc = ts_dsw_new(&o->w, &dopts, err)))
 		goto fail;

@@ -41,6 +41,7 @@ struct ts_out_opts {
 	void (*hook)(void *user, const char *point);   /* writer moments, plus "catalog-created", "run-begun" */
 	void *hook_user;
 	int retry;                     /* tessera fetch --retry-failed: see struct ts_dsw_opts */
+	int catalog_thread;            /* rows inserted by a catalog thread: see struct ts_dsw_opts */
 };
 
 struct ts_out;

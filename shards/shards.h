@@ -340,6 +340,15 @@ int ts_catalog_stream_reject(struct ts_catalog *cat, const struct ts_reject_row 
 int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *shard,
 			     struct ts_err *err);
 void ts_catalog_stream_rollback(struct ts_catalog *cat);   /* accepts NULL */
+/* Write-ahead log checkpoints.  By default SQLite's: a commit that leaves
+ * 1000 pages or more in the log copies them into the database file (on the
+ * committing thread).  Deferred (defer = 1), a commit only notes the log's
+ * size and ts_catalog_checkpoint() does what that commit would have done
+ * (a passive checkpoint, when the log had reached 1000 pages), on the
+ * thread and at the moment the caller chooses; defer = 0 goes back to the
+ * default.  The connection still needs one thread at a time. */
+void ts_catalog_defer_checkpoints(struct ts_catalog *cat, int defer);
+int ts_catalog_checkpoint(struct ts_catalog *cat, struct ts_err *err);
 /* Delete the rejects of record inside the open transaction (tessera fetch
  * --retry-failed: a record fetched again replaces its earlier reject). */
 int ts_catalog_stream_forget_rejects(struct ts_catalog *cat, uint64_t record,

@@ -4,7 +4,8 @@
  * shard-closing and commit rules of docs/formats.md.  Every command that
  * writes a dataset goes through it (through the output dataset, out.h), so
  * all of them close shards at the same points and give the same bytes for
- * the same sample sequence.  One thread only.  It prints nothing: named
+ * the same sample sequence.  Called from one thread only (which may start
+ * a catalog thread of its own: opts.catalog_thread).  It prints nothing: named
  * moments are reported to an optional hook (the crash tests use it).
  */
 #ifndef TS_WRITER_H
@@ -59,6 +60,16 @@ struct ts_dsw_opts {
 	                               records before first_record; each replaces the record's
 	                               earlier rejects, and shards get the empty range
 	                               [first_record, first_record) */
+	/* 1: a catalog thread inserts the sample and reject rows, so the
+	 * caller's thread does not wait on SQLite while it writes a shard
+	 * (ignored with retry).  The commit rules and the statements are
+	 * the same; the caller's thread still makes the shard's intent and
+	 * commit calls, after every row before them is in.  The thread takes
+	 * no signals.  An insert that fails is reported by a later call
+	 * (the next that hands a batch over, the shard's close, finish).
+	 * ts_dsw_finish (when it succeeds) and ts_dsw_discard end the
+	 * thread: calls after them run on the caller's thread. */
+	int catalog_thread;
 	/* Called at "shard-open" (a shard row with complete = 0 was committed),
 	 * "sample" (a sample's members were appended), "shard-renamed" (the
 	 * file got its final name, before the commit) and "shard-committed";
@@ -94,6 +105,9 @@ struct ts_dsw_stats {
 	/* with TESSERA_PROFILE set (else 0): CPU time of the writer's thread
 	 * inside catalog calls (rows, commits) and writing shard files */
 	double catalog_seconds, shard_seconds;
+	/* of catalog_seconds, the catalog thread's share; and the wall time
+	 * the caller's thread waited for that thread (opts.catalog_thread) */
+	double catalog_thread_seconds, catalog_wait_seconds;
 };
 void ts_dsw_stats(const struct ts_dsw *w, struct ts_dsw_stats *st);
 

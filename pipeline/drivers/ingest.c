@@ -2,12 +2,17 @@
  * ingest.c - the ingest driver.
  *
  * One producer (the calling thread) reads records from the sources in input
- * order and puts them into a ring of slots; N workers take slots in order,
- * do all per-sample work (read the file, check captions, decode, resize,
- * encode, hash, build KEY.json) and mark them done; one writer thread
- * consumes slots strictly in record order, appends members to the current
- * tar shard and writes the catalog.  The ring is the bounded queue: the
- * producer waits when it is full, so memory does not grow with the input.
+ * order and submits them, each in a slot, to the ordered pool (pool.h); N
+ * workers do all per-sample work on them (read the file, check captions,
+ * decode, resize, encode, hash, build KEY.json); one writer thread takes
+ * the slots back strictly in record order, appends members to the current
+ * tar shard and writes the catalog.  The pool is the bounded queue: the
+ * producer waits when `depth` slots are in flight, so memory does not grow
+ * with the input.  There are depth + 2 slots, so the producer fills slot
+ * (n mod depth + 2) for its n-th record, before ts_pool_submit may block,
+ * and never one still in use: at that moment the pool holds at most the
+ * depth slots before it and the writer the one before those (taken back,
+ * not yet written and cleared).
  *
  * What must always hold:
  * - output bytes and keys depend only on the inputs and the options, never
@@ -40,6 +45,7 @@
 #include "shards/out.h"
 #include "shards/writer.h"
 #include "pipeline/cmd.h"
+#include "pipeline/pool.h"
 #include "pipeline/progress.h"
 #include "pipeline/drivers/seen.h"
 #include "shards/dataset.h"
@@ -51,7 +57,6 @@
 
 struct slot {
 	struct ts_record rec;
-	int done;
 	/* result */
 	int rejected;
 	enum ts_reason reason;
@@ -75,7 +80,6 @@ struct slot {
 };
 
 struct worker {
-	pthread_t th;
 	struct ingest *in;
 	struct ts_pixctx *px;
 	struct ts_bpe_ctx *tok;   /* NULL without a vocabulary */
@@ -85,14 +89,12 @@ struct worker {
 
 struct ingest {
 	const struct ts_ingest_opts *o;
-	struct slot *slots;
+	struct slot *slots;        /* nslots = the pool's depth + 2 (see above) */
 	size_t nslots;
-	pthread_mutex_t mu;
-	pthread_cond_t cv_work, cv_done, cv_space;
-	uint64_t produced, taken, written;
-	int eof;
-	/* who sleeps, so that a hand-over signals only when someone waits */
-	int idle_workers, writer_waiting, producer_waiting;
+	struct ts_pool *pool;
+	uint64_t produced;         /* producer only */
+	uint64_t written;          /* writer only until it is joined */
+	int profile;               /* TESSERA_PROFILE: time the waits */
 	double writer_wait_s, producer_wait_s;   /* TESSERA_PROFILE */
 	double writer_cpu;                       /* CPU seconds of the writer thread */
 
@@ -206,8 +208,11 @@ static int check_captions(const struct ingest *in, struct slot *s, json_t *caps)
 	return 0;
 }
 
-static void process_slot(struct worker *w, struct slot *s)
+/* The pool's work function: worker is this thread's struct worker. */
+static void process_slot(void *worker, void *item)
 {
+	struct worker *w = worker;
+	struct slot *s = item;
 	struct ingest *in = w->in;
 	struct ts_record *r = &s->rec;
 	struct ts_err e = TS_ERR_INIT;
@@ -322,38 +327,6 @@ out:
 	json_decref(caps);
 }
 
-static void *worker_main(void *arg)
-{
-	struct worker *w = arg;
-	struct ingest *in = w->in;
-
-	for (;;) {
-		pthread_mutex_lock(&in->mu);
-		while (in->taken == in->produced && !in->eof) {
-			in->idle_workers++;
-			pthread_cond_wait(&in->cv_work, &in->mu);
-			in->idle_workers--;
-		}
-		if (in->taken == in->produced) {
-			pthread_mutex_unlock(&in->mu);
-			break;
-		}
-		struct slot *s = &in->slots[in->taken % in->nslots];
-		in->taken++;
-		pthread_mutex_unlock(&in->mu);
-
-		process_slot(w, s);
-
-		pthread_mutex_lock(&in->mu);
-		s->done = 1;
-		/* wake the writer only for the slot it waits for */
-		if (in->writer_waiting && s == &in->slots[in->written % in->nslots])
-			pthread_cond_signal(&in->cv_done);
-		pthread_mutex_unlock(&in->mu);
-	}
-	return NULL;
-}
-
 static void slot_clear(struct slot *s)
 {
 	ts_record_release(&s->rec);
@@ -361,7 +334,6 @@ static void slot_clear(struct slot *s)
 	free(s->captions_json);
 	free(s->meta_json);
 	s->caption = s->captions_json = s->meta_json = NULL;
-	s->done = 0;
 	s->rejected = 0;
 	s->fatal = 0;
 	s->img_len = 0;
@@ -472,50 +444,27 @@ static void *writer_main(void *arg)
 	struct ingest *in = arg;
 
 	for (;;) {
-		pthread_mutex_lock(&in->mu);
-		while (!(in->written < in->produced && in->slots[in->written % in->nslots].done) &&
-		       !(in->eof && in->written == in->produced)) {
-			double t0 = ts_now();
-			in->writer_waiting = 1;
-			pthread_cond_wait(&in->cv_done, &in->mu);
-			in->writer_waiting = 0;
+		double t0 = in->profile ? ts_now() : 0;
+		struct slot *s = ts_pool_next(in->pool, 1);   /* NULL: closed and drained */
+		if (in->profile)
 			in->writer_wait_s += ts_now() - t0;
-		}
-		if (in->eof && in->written == in->produced) {
-			pthread_mutex_unlock(&in->mu);
+		if (!s)
 			break;
+		if (!in->fatal) {
+			if (s->fatal)
+				writer_fail(in, &s->fatal_err);
+			else if (s->rejected)
+				write_reject(in, s);
+			else
+				write_sample(in, s);
 		}
-		/* every finished slot in a row from here, taken with one lock:
-		 * they are the writer's until written moves past them */
-		uint64_t first = in->written, k = 0;
-		while (first + k < in->produced && in->slots[(first + k) % in->nslots].done)
-			k++;
-		pthread_mutex_unlock(&in->mu);
-
-		for (uint64_t i = 0; i < k; i++) {
-			struct slot *s = &in->slots[(first + i) % in->nslots];
-			if (!in->fatal) {
-				if (s->fatal)
-					writer_fail(in, &s->fatal_err);
-				else if (s->rejected)
-					write_reject(in, s);
-				else
-					write_sample(in, s);
-			}
-			ts_progress_update(in->progress, in->resumed_record + first + i + 1,
-					   in->bytes_in, in->n_rejects);
-			slot_clear(s);
-		}
-
-		pthread_mutex_lock(&in->mu);
-		in->written += k;
-		/* the producer refills in bursts: wake it when half the ring is free */
-		if (in->producer_waiting && in->produced - in->written <= in->nslots / 2)
-			pthread_cond_signal(&in->cv_space);
-		pthread_mutex_unlock(&in->mu);
+		in->written++;
+		ts_progress_update(in->progress, in->resumed_record + in->written,
+				   in->bytes_in, in->n_rejects);
+		slot_clear(s);
 	}
 	struct timespec ct;
-	if (getenv("TESSERA_PROFILE") && !clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ct))
+	if (in->profile && !clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ct))
 		in->writer_cpu = (double)ct.tv_sec + (double)ct.tv_nsec * 1e-9;
 	return NULL;
 }
@@ -780,10 +729,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 
 	memset(in, 0, sizeof(*in));
 	in->o = o;
-	pthread_mutex_init(&in->mu, NULL);
-	pthread_cond_init(&in->cv_work, NULL);
-	pthread_cond_init(&in->cv_done, NULL);
-	pthread_cond_init(&in->cv_space, NULL);
+	in->profile = getenv("TESSERA_PROFILE") != NULL;
 
 	if (o->tokens) {
 		/* token counts when a vocabulary is found; --vocab must be found */
@@ -810,6 +756,8 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			.command_line = o->command_line, .version = TS_VERSION,
 			.hook = ts_crash_hook,
 			.retry = o->hooks && o->hooks->only,
+			/* the writer thread hands rows to a catalog thread */
+			.catalog_thread = 1,
 		};
 		if (ts_out_open(&in->out, &oo, &e)) {
 			ts_error("%s", e.msg);
@@ -836,10 +784,13 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	sigaction(SIGTERM, &sa, &old_term);
 	stop_requested = 0;
 
-	in->nslots = (size_t)o->threads * 8 + 16;
+	size_t depth = (size_t)o->threads * 8 + 16;
+	in->nslots = depth + 2;
 	in->slots = calloc(in->nslots, sizeof(*in->slots));
 	workers = calloc((size_t)o->threads, sizeof(*workers));
-	if (!in->slots || !workers) {
+	void **wctx = calloc((size_t)o->threads, sizeof(*wctx));
+	if (!in->slots || !workers || !wctx) {
+		free(wctx);
 		ts_error("out of memory");
 		goto out;
 	}
@@ -863,15 +814,20 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		if (w->px)
 			ts_pixctx_set_subsampling(w->px, o->subsampling);
 		w->tok = in->bpe ? ts_bpe_ctx_new(in->bpe) : NULL;
-		if (!w->px || (in->bpe && !w->tok) || pthread_create(&w->th, NULL, worker_main, w)) {
+		if (!w->px || (in->bpe && !w->tok)) {
 			ts_pixctx_free(w->px);
 			ts_bpe_ctx_free(w->tok);
-			ts_error("cannot start worker threads");
 			break;
 		}
+		wctx[nworkers] = w;
 	}
-	if (nworkers == o->threads && pthread_create(&writer_th, NULL, writer_main, in) == 0)
+	if (nworkers == o->threads &&
+	    ts_pool_new(&in->pool, o->threads, depth, process_slot, wctx) == 0 &&
+	    pthread_create(&writer_th, NULL, writer_main, in) == 0)
 		writer_started = 1;
+	else
+		ts_error("cannot start worker threads");
+	free(wctx);
 	pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
 
 	/* producer */
@@ -908,21 +864,16 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 				ts_record_release(&rec);
 				continue;
 			}
-			pthread_mutex_lock(&in->mu);
-			while (in->produced - in->written >= in->nslots) {
-				double tw = ts_now();
-				in->producer_waiting = 1;
-				pthread_cond_wait(&in->cv_space, &in->mu);
-				in->producer_waiting = 0;
-				in->producer_wait_s += ts_now() - tw;
-			}
+			/* free: the pool holds at most the depth slots
+			 * before it and the writer the one before those */
 			struct slot *s = &in->slots[in->produced % in->nslots];
 			s->rec = rec;
 			memset(&rec, 0, sizeof(rec));
 			in->produced++;
-			if (in->idle_workers)
-				pthread_cond_signal(&in->cv_work);
-			pthread_mutex_unlock(&in->mu);
+			double tw = in->profile ? ts_now() : 0;
+			ts_pool_submit(in->pool, s);
+			if (in->profile)
+				in->producer_wait_s += ts_now() - tw;
 		}
 		ts_record_release(&rec);
 		if (r < 0 && !stop_requested) {
@@ -933,13 +884,13 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		if (fatal_input)
 			break;
 	}
-	pthread_mutex_lock(&in->mu);
-	in->eof = 1;
-	pthread_cond_broadcast(&in->cv_work);
-	pthread_cond_broadcast(&in->cv_done);
-	pthread_mutex_unlock(&in->mu);
+	if (in->pool)
+		ts_pool_close(in->pool);
+	if (writer_started)
+		pthread_join(writer_th, NULL);
+	ts_pool_free(in->pool);    /* joins the workers: every slot was written */
+	in->pool = NULL;
 	for (int i = 0; i < nworkers; i++) {
-		pthread_join(workers[i].th, NULL);
 		/* the codec buffers are not needed for the end of the run */
 		ts_pixctx_free(workers[i].px);
 		ts_bpe_ctx_free(workers[i].tok);
@@ -948,8 +899,6 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		workers[i].tok = NULL;
 		workers[i].buf = NULL;
 	}
-	if (writer_started)
-		pthread_join(writer_th, NULL);
 	ts_progress_done(in->progress);
 
 	int interrupted = stop_requested && !in->fatal;
@@ -976,12 +925,15 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	if (getenv("TESSERA_PROFILE")) {
 		/* where the writer thread's time went (docs/performance.md) */
 		fprintf(stderr, "tessera: profile: %" PRIu64 " records, %" PRIu64 " samples in %.2f s;"
-			" writer CPU: catalog %.2f s (%.0f sample rows/s), shards %.2f s, the rest %.2f s;"
-			" writer waiting for workers %.2f s; producer waiting for ring space %.2f s\n",
+			" CPU: catalog %.2f s (%.0f sample rows/s; %.2f s off the writer thread),"
+			" writer: shards %.2f s, the rest %.2f s;"
+			" writer waiting for workers %.2f s, for row inserts %.2f s;"
+			" producer waiting for ring space %.2f s\n",
 			in->written, ds.samples, secs, ds.catalog_seconds,
 			ds.catalog_seconds > 0 ? (double)ds.samples / ds.catalog_seconds : 0.0,
-			ds.shard_seconds, in->writer_cpu - ds.catalog_seconds - ds.shard_seconds,
-			in->writer_wait_s, in->producer_wait_s);
+			ds.catalog_thread_seconds, ds.shard_seconds,
+			in->writer_cpu - (ds.catalog_seconds - ds.catalog_thread_seconds) - ds.shard_seconds,
+			in->writer_wait_s, ds.catalog_wait_seconds, in->producer_wait_s);
 	}
 	{
 		json_t *sj = json_pack("{s:I, s:I, s:I, s:f}", "samples", (json_int_t)in->n_samples,
@@ -1026,9 +978,5 @@ out:
 	ts_seen_free(in->seen);
 	ts_progress_free(in->progress);
 	free(fp);
-	pthread_mutex_destroy(&in->mu);
-	pthread_cond_destroy(&in->cv_work);
-	pthread_cond_destroy(&in->cv_done);
-	pthread_cond_destroy(&in->cv_space);
 	return rc;
 }

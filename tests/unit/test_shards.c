@@ -24,6 +24,7 @@
 
 #include "shards/shards.h"
 #include "shards/dataset.h"
+#include "shards/writer.h"
 
 /* ---- helpers ---- */
 
@@ -1245,6 +1246,137 @@ static void sample_dup(void)
 	free(d);
 }
 
+/* Every row of a query, columns and rows separated, as one malloc'd string. */
+static char *dump(const char *db, const char *sql)
+{
+	sqlite3 *h = NULL;
+	sqlite3_stmt *q = NULL;
+	size_t len = 0, cap = 1 << 16;
+	char *out = malloc(cap);
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+	    sqlite3_prepare_v2(h, sql, -1, &q, NULL) == SQLITE_OK) {
+		while (sqlite3_step(q) == SQLITE_ROW) {
+			for (int c = 0; c < sqlite3_column_count(q); c++) {
+				const char *t = (const char *)sqlite3_column_text(q, c);
+				size_t n = strlen(t ? t : "NULL") + 2;
+				if (len + n + 1 > cap) {
+					char *nb = realloc(out, cap = (len + n + 1) * 2);
+					if (!nb)
+						break;
+					out = nb;
+				}
+				len += (size_t)snprintf(out + len, cap - len, "%s%c", t ? t : "NULL",
+							c + 1 < sqlite3_column_count(q) ? '|' : '\n');
+			}
+		}
+	} else {
+		fprintf(stderr, "  sql '%s': %s\n", sql, sqlite3_errmsg(h));
+	}
+	sqlite3_finalize(q);
+	sqlite3_close(h);
+	return out;
+}
+
+/* 1500 records through the shard writer into dir: a sample (3 members,
+ * one of 3000 bytes every 5th record, so shards also close on bytes) or a
+ * reject (every 7th record), shards of 600 samples or 400 KB; with
+ * dup, record 1000 comes twice.  0, or the first failing call's status. */
+static int dsw_sequence(const char *dir, int catalog_thread, int dup, struct ts_err *e)
+{
+	char db[300], shards_dir[300];
+	struct ts_catalog *cat = NULL;
+	struct ts_dsw *w = NULL;
+	static char img[3000];
+	int rc;
+
+	snprintf(db, sizeof(db), "%s/catalog.sqlite", dir);
+	snprintf(shards_dir, sizeof(shards_dir), "%s/shards", dir);
+	mkdir(shards_dir, 0755);
+	if ((rc = ts_catalog_open(&cat, db, e)))
+		return rc;
+	struct ts_dsw_opts o = {
+		.shards_dir = shards_dir, .cat = cat, .shard_samples = 600, .shard_bytes = 400000,
+		.catalog_thread = catalog_thread,
+	};
+	if ((rc = ts_dsw_new(&w, &o, e))) {
+		ts_catalog_close(cat);
+		return rc;
+	}
+	for (uint64_t r = 0; rc == 0 && r < 1500; r++) {
+		uint64_t rec = dup && r > 1000 ? r - 1 : r;
+		char caption[64], source[32];
+		snprintf(caption, sizeof(caption), "caption of record %llu", (unsigned long long)rec);
+		snprintf(source, sizeof(source), "list.csv:%llu", (unsigned long long)rec + 2);
+		if (rec % 7 == 3) {
+			struct ts_reject_row rj = { rec, source, "image", "image.corrupt", "corrupt",
+						    rec % 2 ? "/data/x.jpg" : NULL, NULL };
+			rc = ts_dsw_reject_row(w, &rj, e);
+			continue;
+		}
+		struct ts_dsw_member m[3] = {
+			{ "jpg", img, rec % 5 ? 100 + rec % 300 : sizeof(img) },
+			{ "txt", caption, strlen(caption) },
+			{ "json", "{}", 2 },
+		};
+		struct ts_dsw_sample ds = {
+			.record = rec, .members = m, .nmembers = 3, .width = 24, .height = 24,
+			.orig_width = 48, .orig_height = 48, .format = "jpeg",
+			.content_hash = "00112233445566778899aabbccddeeff",
+			.image_hash = "ffeeddccbbaa99887766554433221100", .source = source,
+			.caption = caption, .captions_json = "[\"x\"]",
+			.path = rec % 3 ? "/data/x.jpg" : NULL, .meta_json = rec % 4 ? NULL : "{\"uid\":1}",
+			.fixes = "", .text = { .tokens = (long long)(rec % 20) - 1 },
+		};
+		rc = ts_dsw_sample(w, &ds, e);
+	}
+	if (rc == 0)
+		rc = ts_dsw_finish(w, 1500, e);
+	ts_dsw_free(w);
+	ts_catalog_close(cat);
+	return rc;
+}
+
+static void dsw_catalog_thread(void)
+{
+	const char *a = subdir("dsw-one"), *b = subdir("dsw-two");
+	struct ts_err e = TS_ERR_INIT;
+	char da[300], dbb[300];
+	CHECKF(dsw_sequence(a, 0, 0, &e) == 0, "%s", e.msg);
+	CHECKF(dsw_sequence(b, 1, 0, &e) == 0, "%s", e.msg);
+	snprintf(da, sizeof(da), "%s/catalog.sqlite", a);
+	snprintf(dbb, sizeof(dbb), "%s/catalog.sqlite", b);
+	CHECK(count(da, "select count(*) from shards") >= 4);
+	CHECK_EQ_INT(count(dbb, "select count(*) from rejects"), 214);
+	static const char *const q[] = {
+		"select * from shards order by idx",
+		"select * from samples order by record",
+		"select * from members order by key, name",
+		"select * from rejects order by rowid",
+	};
+	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
+		char *x = dump(da, q[i]), *y = dump(dbb, q[i]);
+		CHECKF(x && y && strlen(x) > 0 && !strcmp(x, y), "'%s' differs with a catalog thread", q[i]);
+		free(x);
+		free(y);
+	}
+	/* a failed insert on the catalog thread (record 1000 twice: unique)
+	 * is the error of a later call, and nothing of its shard is kept */
+	const char *c = subdir("dsw-dup");
+	char dc[300];
+	snprintf(dc, sizeof(dc), "%s/catalog.sqlite", c);
+	e = (struct ts_err)TS_ERR_INIT;
+	CHECK(dsw_sequence(c, 1, 1, &e) < 0);
+	CHECKF(strstr(e.msg, "catalog.sqlite") && strstr(e.msg, "UNIQUE"), "%s", e.msg);
+	CHECK_EQ_INT(count(dc, "select count(*) from samples where record >= 1000"), 0);
+	CHECK_EQ_INT(count(dc, "select count(*) from shards where complete = 1 and end_record > 1000"), 0);
+	char ic[64];
+	text(dc, "pragma integrity_check", ic, sizeof(ic));
+	CHECK_EQ_STR(ic, "ok");
+}
+
 static const struct t_case cases[] = {
 	{ "hash_known", hash_known },
 	{ "hash_xxhsum", hash_xxhsum },
@@ -1263,6 +1395,7 @@ static const struct t_case cases[] = {
 	{ "catalog_resume", catalog_resume },
 	{ "catalog_bad_files", catalog_bad_files },
 	{ "sample_dup", sample_dup },
+	{ "dsw_catalog_thread", dsw_catalog_thread },
 	{ NULL, NULL },
 };
 
