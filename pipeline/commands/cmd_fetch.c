@@ -808,7 +808,11 @@ int cmd_fetch(int argc, char **argv)
 
 	cmdline = ts_opt_command_line(argc, argv);
 	o.command_line = cmdline ? cmdline : "tessera fetch";
-	rc = ts_ingest_run(&o);
+	{
+		struct ts_ingest_result res;
+		struct ts_err re = TS_ERR_INIT;
+		rc = ts_ingest_exit(ts_ingest_run(&o, &res, &re), &res, &re);
+	}
 out:
 	ts_fetch_ctx_free(fr.ctx);
 	free(resolve);

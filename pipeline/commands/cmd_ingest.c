@@ -230,7 +230,11 @@ int cmd_ingest(int argc, char **argv)
 			o.tokens = 0;
 		}
 	}
-	rc = ts_ingest_run(&o);
+	{
+		struct ts_ingest_result res;
+		struct ts_err e = TS_ERR_INIT;
+		rc = ts_ingest_exit(ts_ingest_run(&o, &res, &e), &res, &e);
+	}
 out:
 	ts_opt_cli_release(&cli);
 	free(cmdline);

@@ -44,7 +44,6 @@
 #include "shards/shards.h"
 #include "shards/out.h"
 #include "shards/writer.h"
-#include "pipeline/cmd.h"
 #include "pipeline/pool.h"
 #include "pipeline/progress.h"
 #include "pipeline/drivers/seen.h"
@@ -118,7 +117,6 @@ struct ingest {
 	struct ts_progress *progress;
 };
 
-static volatile sig_atomic_t stop_requested;
 
 /* x is in the sorted array a[0..n) */
 static int in_sorted(const uint64_t *a, size_t n, uint64_t x)
@@ -132,12 +130,6 @@ static int in_sorted(const uint64_t *a, size_t n, uint64_t x)
 			hi = mid;
 	}
 	return lo < n && a[lo] == x;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_requested = 1;
 }
 
 /* ---- worker -------------------------------------------------------------- */
@@ -347,7 +339,7 @@ static int writer_fail(struct ingest *in, const struct ts_err *e)
 		in->fatal = 1;
 		in->fatal_err = *e;
 	}
-	stop_requested = 1;
+	ts_stop_requested = 1;
 	return -1;
 }
 
@@ -713,21 +705,21 @@ static void print_summary(struct ingest *in, double secs, int interrupted)
 		print_all_rejected(in);
 }
 
-int ts_ingest_run(const struct ts_ingest_opts *o)
+int ts_ingest_run(const struct ts_ingest_opts *o, struct ts_ingest_result *res, struct ts_err *err)
 {
 	struct ingest in_s, *in = &in_s;
 	struct ts_err e = TS_ERR_INIT;
 	struct worker *workers = NULL;
 	char *fp = NULL;
-	int rc = 1, nworkers = 0, writer_started = 0;
+	int rc = TS_ERR_INTERNAL, nworkers = 0, writer_started = 0;
 	int64_t total = 0;
 	uint64_t next_record = 0;
 	unsigned next_shard = 0;
 	double t0 = ts_now();
-	struct sigaction sa, old_int, old_term;
 	pthread_t writer_th;
 
 	memset(in, 0, sizeof(*in));
+	memset(res, 0, sizeof(*res));
 	in->o = o;
 	in->profile = getenv("TESSERA_PROFILE") != NULL;
 
@@ -736,7 +728,8 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		struct ts_err ve = TS_ERR_INIT;
 		int vrc = ts_vocab_load(&in->bpe, o->vocab, &ve);   /* 1: none found */
 		if (vrc < 0) {
-			ts_error("%s", ve.msg);
+			*err = ve;
+			rc = ve.status ? ve.status : TS_ERR_IO;
 			goto out;
 		}
 		if (vrc == 1)
@@ -744,7 +737,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	}
 	fp = options_fingerprint(o);
 	if (!fp) {
-		ts_error("out of memory");
+		rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		goto out;
 	}
 	{
@@ -759,30 +752,22 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			/* the writer thread hands rows to a catalog thread */
 			.catalog_thread = 1,
 		};
-		if (ts_out_open(&in->out, &oo, &e)) {
-			ts_error("%s", e.msg);
+		if ((rc = ts_out_open(&in->out, &oo, err)))
 			goto out;
-		}
 	}
 	in->cat = ts_out_catalog(in->out);
 	in->dsw = ts_out_writer(in->out);
 	next_shard = ts_out_resume_shards(in->out);
 	next_record = ts_out_resume_record(in->out);
-	if (o->dedup && load_seen(in, o->outdir, &e)) {
-		ts_error("%s", e.msg);
+	if (o->dedup && (rc = load_seen(in, o->outdir, err)))
 		goto out;
-	}
 	in->resumed_record = next_record;
 	in->resumed_shards = next_shard;
 	if (next_record)
 		ts_info("resuming '%s' at record %" PRIu64 " (%u complete shards kept)",
 			o->outdir, next_record, next_shard);
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, &old_int);
-	sigaction(SIGTERM, &sa, &old_term);
-	stop_requested = 0;
+	ts_signals_catch();
 
 	size_t depth = (size_t)o->threads * 8 + 16;
 	in->nslots = depth + 2;
@@ -791,7 +776,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	void **wctx = calloc((size_t)o->threads, sizeof(*wctx));
 	if (!in->slots || !workers || !wctx) {
 		free(wctx);
-		ts_error("out of memory");
+		rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		goto out;
 	}
 	total = 0;
@@ -826,25 +811,23 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	    pthread_create(&writer_th, NULL, writer_main, in) == 0)
 		writer_started = 1;
 	else
-		ts_error("cannot start worker threads");
+		ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "cannot start worker threads");
 	free(wctx);
 	pthread_sigmask(SIG_SETMASK, &oldsigs, NULL);
 
 	/* producer */
 	uint64_t index = 0;
 	int fatal_input = 0;
-	for (int i = 0; writer_started && i < o->ninputs && !stop_requested; i++) {
+	for (int i = 0; writer_started && i < o->ninputs && !ts_stop_requested; i++) {
 		struct ts_source *src = NULL;
 		struct ts_record rec;
 		int r = 0;
-		if (ts_source_open(&src, o->inputs[i], &o->src, index, &e)) {
-			ts_error("%s", e.msg);
+		if (ts_source_open(&src, o->inputs[i], &o->src, index, err)) {
 			fatal_input = 1;
 			break;
 		}
-		if (o->hooks && o->hooks->wrap && o->hooks->wrap(&src, o->hooks->user, next_record, &e)) {
+		if (o->hooks && o->hooks->wrap && o->hooks->wrap(&src, o->hooks->user, next_record, err)) {
 			ts_source_close(src);
-			ts_error("%s", e.msg);
 			fatal_input = 1;
 			break;
 		}
@@ -855,7 +838,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 			total = cnt >= 0 ? total + cnt : -1;
 		ts_progress_total(in->progress, total >= 0 ? (uint64_t)total : 0);
 		memset(&rec, 0, sizeof(rec));
-		while (!stop_requested && (r = ts_source_next(src, &rec, &e)) == 1) {
+		while (!ts_stop_requested && (r = ts_source_next(src, &rec, &e)) == 1) {
 			index = rec.index + 1;
 			int skip = o->hooks && o->hooks->only
 				? !in_sorted(o->hooks->only, o->hooks->nonly, rec.index)
@@ -876,8 +859,8 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 				in->producer_wait_s += ts_now() - tw;
 		}
 		ts_record_release(&rec);
-		if (r < 0 && !stop_requested) {
-			ts_error("%s", e.msg);
+		if (r < 0 && !ts_stop_requested) {
+			*err = e;
 			fatal_input = 1;
 		}
 		ts_source_close(src);
@@ -901,7 +884,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 	}
 	ts_progress_done(in->progress);
 
-	int interrupted = stop_requested && !in->fatal;
+	int interrupted = ts_stop_requested && !in->fatal;
 	int failed = in->fatal || !writer_started || fatal_input;
 	/* An interrupted run drops its partial shard: it would not match an
 	 * uninterrupted run.  Otherwise the last shard takes every record up
@@ -910,7 +893,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		writer_fail(in, &e);
 	if (in->fatal) {
 		failed = 1;
-		ts_error("%s", in->fatal_err.msg);
+		*err = in->fatal_err;
 	}
 	if (failed || interrupted)
 		ts_dsw_discard(in->dsw);   /* before run_end, which needs no open transaction */
@@ -946,17 +929,18 @@ int ts_ingest_run(const struct ts_ingest_opts *o)
 		in->dsw = NULL;
 		if (ts_out_close(od, failed ? "failed" : interrupted ? "interrupted" : "ok",
 				 ss ? ss : "{}", &e) && !failed) {
-			ts_error("%s", e.msg);
+			*err = e;
 			failed = 1;
 		}
 		free(ss);
 		json_decref(sj);
 	}
-	rc = failed ? TS_EXIT_FAIL : interrupted ? TS_EXIT_INTERRUPTED
-		: all_rejected(in) ? TS_EXIT_ALL_REJECTED : TS_EXIT_OK;
-	sigaction(SIGINT, &old_int, NULL);
-	sigaction(SIGTERM, &old_term, NULL);
+	res->interrupted = interrupted;
+	res->all_rejected = !failed && !interrupted && all_rejected(in);
+	rc = !failed ? TS_OK : err->status ? err->status
+		: ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "ingest failed");
 out:
+	ts_signals_restore();
 	for (int i = 0; i < nworkers; i++) {
 		ts_pixctx_free(workers[i].px);
 		ts_bpe_ctx_free(workers[i].tok);

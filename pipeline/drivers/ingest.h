@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "base/ts_error.h"
 #include "compose/compose.h"
 #include "pipeline/sources/source.h"
 
@@ -58,8 +59,16 @@ struct ts_ingest_hooks {
 	size_t nonly;
 };
 
-/* Run an ingest.  Returns the process exit code: 0 done (rejects are not
- * failures), 1 fatal error (message already printed), 130 interrupted. */
-int ts_ingest_run(const struct ts_ingest_opts *o);
+struct ts_ingest_result {
+	int interrupted;             /* stopped by a signal; the same command resumes */
+	int all_rejected;            /* records were read and every one was rejected */
+};
+
+/* Run an ingest.  TS_OK when the run ended (rejects are not failures;
+ * res says whether it was interrupted or rejected everything), else the
+ * failure in err.  The run's account (progress, reject lines, the
+ * summary and, when every record was rejected, the hint) is printed here:
+ * it needs the per-reason tallies. */
+int ts_ingest_run(const struct ts_ingest_opts *o, struct ts_ingest_result *res, struct ts_err *err);
 
 #endif
