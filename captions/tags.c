@@ -30,6 +30,7 @@
  *    building material neither.
  */
 #include "tags.h"
+#include "../base/buf.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -325,14 +326,8 @@ static int split_words(const char *s, size_t len, struct word **ws, size_t *nw, 
 			ci++;
 		}
 		low[o] = 0;
-		if (*nw == *cap) {
-			size_t nc = *cap ? *cap * 2 : 32;
-			struct word *n = realloc(*ws, nc * sizeof(*n));
-			if (!n)
-				return -1;
-			*ws = n;
-			*cap = nc;
-		}
+		if (TS_ALLOC_GROW(*ws, *cap, *nw + 1))
+			return -1;
 		struct word *w = &(*ws)[(*nw)++];
 		memset(w, 0, sizeof(*w));
 		w->b0 = b0;

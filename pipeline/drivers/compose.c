@@ -40,6 +40,7 @@
 #include "shards/writer.h"
 #include "pipeline/progress.h"
 #include "pipeline/drivers/compose.h"
+#include "base/buf.h"
 #include "pipeline/drivers/shards_ops.h"
 #include "base/rng.h"
 #include "pipeline/pool.h"
@@ -744,14 +745,12 @@ static int run_window(struct ctx *c, struct out_state *os, struct ts_pool *pool,
 			size_t k = (size_t)whole + (ts_rng_unit(&r) < frac);
 			for (size_t q = 0; q < k; q++) {
 				if (nj == cap) {
-					struct job *n = realloc(jobs, cap * 2 * sizeof(*n));
-					if (!n) {
+					size_t old = cap;
+					if (TS_ALLOC_GROW(jobs, cap, nj + 1)) {
 						free(jobs);
 						return ts_err_set(&os->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 					}
-					memset(n + cap, 0, cap * sizeof(*n));
-					jobs = n;
-					cap *= 2;
+					memset(jobs + old, 0, (cap - old) * sizeof(*jobs));
 				}
 				int over = 0;
 				long b = c->win[i].usable ? plan_partner(c, &r, i, tok, &over) : (long)i;

@@ -12,6 +12,7 @@
  * region's JSON is here.
  */
 #include "pipeline/drivers/tags.h"
+#include "base/buf.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -116,25 +117,10 @@ static void tag_item_free(struct tag_item *it)
 
 static int add_row(struct tag_item *r, const struct ts_tag_row *row, const char *surface, size_t n)
 {
-	if (r->nrows == r->rows_cap) {
-		size_t nc = r->rows_cap ? r->rows_cap * 2 : 32;
-		struct ts_tag_row *p = realloc(r->rows, nc * sizeof(*p));
-		if (!p)
-			return -1;
-		r->rows = p;
-		r->rows_cap = nc;
-	}
 	size_t ll = strlen(row->lemma) + 1;
-	if (r->text_len + n + 1 + ll > r->text_cap) {
-		size_t nc = r->text_cap ? r->text_cap : 4096;
-		while (nc < r->text_len + n + 1 + ll)
-			nc *= 2;
-		char *p = realloc(r->text, nc);
-		if (!p)
-			return -1;
-		r->text = p;
-		r->text_cap = nc;
-	}
+	if (TS_ALLOC_GROW(r->rows, r->rows_cap, r->nrows + 1) ||
+	    TS_ALLOC_GROW(r->text, r->text_cap, r->text_len + n + 1 + ll))
+		return -1;
 	/* offsets for now; pointers once every row is in (text may move) */
 	r->rows[r->nrows] = *row;
 	r->rows[r->nrows].text = (const char *)(uintptr_t)r->text_len;
@@ -520,28 +506,16 @@ static int read_scores(struct import_run *r, const char *path, struct ts_err *er
 		if (idx) {
 			k = (size_t)json_integer_value(idx);
 		} else {
-			if (r->nkeys == r->cap) {
-				size_t nc = r->cap ? r->cap * 2 : 256;
-				struct key_scores *nk = realloc(r->keys, nc * sizeof(*nk));
-				if (!nk)
-					goto nomem;
-				r->keys = nk;
-				r->cap = nc;
-			}
+			if (TS_ALLOC_GROW(r->keys, r->cap, r->nkeys + 1))
+				goto nomem;
 			k = r->nkeys++;
 			memset(&r->keys[k], 0, sizeof(r->keys[k]));
 			r->keys[k].key = strdup(key);
 			json_object_set_new(r->index, key, json_integer((json_int_t)k));
 		}
 		struct key_scores *ks = &r->keys[k];
-		if (ks->n == ks->cap) {
-			size_t nc = ks->cap ? ks->cap * 2 : 8;
-			struct score_in *ns = realloc(ks->s, nc * sizeof(*ns));
-			if (!ns)
-				goto nomem;
-			ks->s = ns;
-			ks->cap = nc;
-		}
+		if (TS_ALLOC_GROW(ks->s, ks->cap, ks->n + 1))
+			goto nomem;
 		ks->s[ks->n++] = (struct score_in){ strdup(tag), json_is_string(mk) ? strdup(json_string_value(mk)) : NULL,
 						    json_number_value(sc), lineno };
 		json_decref(j);
