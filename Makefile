@@ -176,7 +176,7 @@ tsan: deps
 	@TESSERA=$(CURDIR)/build-tsan/tessera UNIT_DIR=$(CURDIR)/build-tsan/tests \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 		UNIT_BINS="$(addprefix $(CURDIR)/,$(UNIT_BIN:$(BUILD)/%=build-tsan/%))" \
-		E2E_SUITES="ingest compose captions fetch" sh tests/run.sh
+		E2E_SUITES="ingest compose captions fetch str" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory tessera
