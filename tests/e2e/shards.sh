@@ -139,6 +139,11 @@ index_regenerates() {
 
 cli() {
 	ts shards --help | grep -q 'tessera shards verify' || return 1
+	# each subcommand has its own usage and options
+	ts shards cat --help | head -1 | grep -q '^usage: tessera shards cat' || return 1
+	ts shards merge -h | grep -q -- '--output' || return 1
+	ts shards verify --help | grep -q -- '--member' && return 1
+	ts shards verify -m json "$TMP" 2>/dev/null; [ $? -eq 2 ] || return 1
 	ts help shards | grep -q 'merge' || return 1
 	ts shards 2>/dev/null; [ $? -eq 2 ] || return 1
 	ts shards frob "$TMP" 2>/dev/null; [ $? -eq 2 ] || return 1
