@@ -3,12 +3,13 @@
  * crops for CLIP4STR (docs/str.md).
  *
  * An INPUT is a gt list (`relpath<whitespace>label` per line, split once),
- * an LMDB environment (a folder with data.mdb), or a tree searched for
- * environments; every environment found is its own dataset and keeps its
- * relative path as its name, in the output too.  This file wires the three
- * layers: labels go through captions/strlabel, pixels through compose/,
- * bytes into shards/lmdb_store or, with --store wds, through the dataset
- * writer (dsw.h) into the same contract `tessera ingest` writes.
+ * an LMDB environment (a folder with data.mdb), a tessera dataset, or a
+ * tree searched for those; every one found is its own dataset and keeps its
+ * relative path as its name, in the output too.  The records come from the
+ * sources of pipeline/sources/ (gtlist, lmdb, tessera).  This file wires
+ * the three layers: labels go through captions/strlabel, pixels through
+ * compose/, bytes into shards/lmdb_store or, with --store wds, through the
+ * shard writer into the same contract `tessera ingest` writes.
  *
  * What must always hold:
  * - one bad sample (unreadable, undecodable, label dropped by the filter)
@@ -17,7 +18,11 @@
  *   from 1 over the kept samples, `num-samples` in decimal ASCII, image
  *   values byte-identical to the input unless --resize was asked;
  * - a damaged data.mdb is a clear error for its dataset, never a crash.
- * One thread: crops are small and LMDB writes are serial anyway.
+ * - the output does not depend on -j: ingest reads and writes on the
+ *   calling thread, strictly in record order; workers of the shared ordered
+ *   pool (pool.c) only check labels and decode/resize, into the job's own
+ *   buffers.  str stats runs on one thread.
+ * Why not ts_ingest_run: docs/design.md, "The path of a word crop".
  */
 #define _GNU_SOURCE
 #include "base/buf.h"
@@ -27,7 +32,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +54,6 @@
 
 #define LMDB_COMMIT_EVERY 1000     /* the reference writer's cache size */
 #define STR_MAX_DEPTH 32
-#define STR_MAX_LINE (1 << 20)
 #define STR_MAX_LABEL (1 << 16)   /* bytes; a word label is far shorter */
 
 /* ---- datasets: what an INPUT holds ---------------------------------------- */
