@@ -72,6 +72,7 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c p
 	pipeline/sources/source.c pipeline/sources/source_folder.c pipeline/sources/source_csv.c \
 	pipeline/sources/source_jsonl.c pipeline/sources/source_coco.c pipeline/sources/source_sharegpt4v.c \
 	pipeline/sources/source_urban1k.c pipeline/sources/source_wds.c pipeline/sources/source_count.c pipeline/sources/source_json.c \
+	pipeline/sources/source_gtlist.c pipeline/sources/source_lmdb.c pipeline/sources/source_tessera.c \
 	pipeline/commands/cmd_str.c pipeline/drivers/str.c pipeline/vocab.c \
 	pipeline/commands/cmd_report.c pipeline/drivers/report.c pipeline/drivers/report_svg.c \
 	pipeline/commands/cmd_parquet.c pipeline/sources/source_parquet.c \
@@ -176,7 +177,7 @@ tsan: deps
 	@TESSERA=$(CURDIR)/build-tsan/tessera UNIT_DIR=$(CURDIR)/build-tsan/tests \
 		TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1" \
 		UNIT_BINS="$(addprefix $(CURDIR)/,$(UNIT_BIN:$(BUILD)/%=build-tsan/%))" \
-		E2E_SUITES="ingest compose captions fetch tags" sh tests/run.sh
+		E2E_SUITES="ingest compose captions fetch tags str" sh tests/run.sh
 
 demo: deps
 	@$(MAKE) --no-print-directory tessera

@@ -1070,11 +1070,24 @@ int ts_lmdb_create(struct ts_lmdb **out, const char *dir, uint64_t map_size, int
 			goto fail;
 		}
 	}
-	if ((rc = mdb_env_create(&db->env)) ||
-	    (rc = mdb_env_set_mapsize(db->env, map_size ? map_size : (size_t)1 << 40)) ||
-	    (rc = mdb_env_open(db->env, dir, MDB_NOTLS, 0644))) {
-		rc = lmdb_fail(db, rc, "create", err);
-		goto fail;
+	/* The default map is 1 TiB of address space, not of memory.  Where no
+	 * such hole is left (ThreadSanitizer's smaller address space with
+	 * worker stacks in it, a ulimit -v) mmap fails with ENOMEM: halve it,
+	 * down to 1 GiB, rather than fail.  Only then does the meta page's map
+	 * size (and so data.mdb's bytes) differ. */
+	for (uint64_t size = map_size ? map_size : (uint64_t)1 << 40;; size /= 2) {
+		if ((rc = mdb_env_create(&db->env)) ||
+		    (rc = mdb_env_set_mapsize(db->env, (size_t)size)) ||
+		    (rc = mdb_env_open(db->env, dir, MDB_NOTLS, 0644))) {
+			if (rc == ENOMEM && !map_size && size > ((uint64_t)1 << 30) && db->env) {
+				mdb_env_close(db->env);
+				db->env = NULL;
+				continue;
+			}
+			rc = lmdb_fail(db, rc, "create", err);
+			goto fail;
+		}
+		break;
 	}
 	*out = db;
 	return TS_OK;

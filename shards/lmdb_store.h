@@ -117,7 +117,8 @@ int ts_lmdb_foreach(struct ts_lmdb *db,
 /* Create dir (mkdir -p) and a new environment in it.  Refuses a dir that
  * already holds data.mdb (TS_ERR_EXISTS) unless overwrite is set, in which
  * case data.mdb and lock.mdb are removed first.  map_size 0 means 1 TiB
- * (the address space is reserved, the file grows as data arrives). */
+ * (the address space is reserved, the file grows as data arrives), halved
+ * down to 1 GiB where the address space cannot hold it. */
 int ts_lmdb_create(struct ts_lmdb **out, const char *dir, uint64_t map_size, int overwrite,
 		   struct ts_err *err);
 

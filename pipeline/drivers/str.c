@@ -3,12 +3,13 @@
  * crops for CLIP4STR (docs/str.md).
  *
  * An INPUT is a gt list (`relpath<whitespace>label` per line, split once),
- * an LMDB environment (a folder with data.mdb), or a tree searched for
- * environments; every environment found is its own dataset and keeps its
- * relative path as its name, in the output too.  This file wires the three
- * layers: labels go through captions/strlabel, pixels through compose/,
- * bytes into shards/lmdb_store or, with --store wds, through the dataset
- * writer (dsw.h) into the same contract `tessera ingest` writes.
+ * an LMDB environment (a folder with data.mdb), a tessera dataset, or a
+ * tree searched for those; every one found is its own dataset and keeps its
+ * relative path as its name, in the output too.  The records come from the
+ * sources of pipeline/sources/ (gtlist, lmdb, tessera).  This file wires
+ * the three layers: labels go through captions/strlabel, pixels through
+ * compose/, bytes into shards/lmdb_store or, with --store wds, through the
+ * shard writer into the same contract `tessera ingest` writes.
  *
  * What must always hold:
  * - one bad sample (unreadable, undecodable, label dropped by the filter)
@@ -17,7 +18,11 @@
  *   from 1 over the kept samples, `num-samples` in decimal ASCII, image
  *   values byte-identical to the input unless --resize was asked;
  * - a damaged data.mdb is a clear error for its dataset, never a crash.
- * One thread: crops are small and LMDB writes are serial anyway.
+ * - the output does not depend on -j: ingest reads and writes on the
+ *   calling thread, strictly in record order; workers of the shared ordered
+ *   pool (pool.c) only check labels and decode/resize, into the job's own
+ *   buffers.  str stats runs on one thread.
+ * Why not ts_ingest_run: docs/design.md, "The path of a word crop".
  */
 #define _GNU_SOURCE
 #include "base/buf.h"
@@ -27,7 +32,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +46,7 @@
 #include "shards/shards.h"
 #include "shards/out.h"
 #include "shards/writer.h"
+#include "pipeline/pool.h"
 #include "pipeline/progress.h"
 #include "pipeline/drivers/shards_ops.h"
 #include "pipeline/sources/source.h"
@@ -49,7 +54,6 @@
 
 #define LMDB_COMMIT_EVERY 1000     /* the reference writer's cache size */
 #define STR_MAX_DEPTH 32
-#define STR_MAX_LINE (1 << 20)
 #define STR_MAX_LABEL (1 << 16)   /* bytes; a word label is far shorter */
 
 /* ---- datasets: what an INPUT holds ---------------------------------------- */
@@ -186,234 +190,41 @@ static int filter_on(const struct ts_str_opts *o, const struct str_ds *d)
 	return !is_eval_path(o->input) && !is_eval_path(d->name);
 }
 
-/* ---- reading one dataset ------------------------------------------------- */
+/* ---- reading one dataset: the sources of pipeline/sources/ ---------------- */
 
-struct str_reader {
-	const struct str_ds *ds;
-	const struct ts_str_opts *o;
-	/* gt list */
-	FILE *f;
-	char *line, *root;
-	size_t cap;
-	uint64_t lineno;
-	/* LMDB */
-	struct ts_lmdb_reader *lr;
-	uint64_t num;
-	uint64_t record;
-	/* a tessera dataset (shards + catalog) */
-	struct ts_dataset *tds;
-	struct ts_ds_iter *tit;
-};
-
-struct str_item {
-	uint64_t record;
-	char source[4200];
-	const char *label;          /* into the reader's line or the LMDB map */
-	size_t label_len;
-	const uint8_t *img;         /* LMDB value, or NULL: read image_path */
-	size_t img_len;
-	char *image_path;           /* malloc'ed */
-	uint8_t *owned;             /* malloc'ed image and label (tessera datasets) */
-	char *owned_label;
-	const char *image_ref;
-	enum ts_reason reject;
-	char msg[TS_ERR_MSG_MAX];
-};
-
-static void item_release(struct str_item *it)
-{
-	free(it->image_path);
-	free(it->owned);
-	free(it->owned_label);
-	memset(it, 0, sizeof(*it));
-}
-
-static int reader_open(struct str_reader *r, const struct str_ds *ds, const struct ts_str_opts *o,
+static int source_open(struct ts_source **src, const struct str_ds *ds, const struct ts_str_opts *o,
 		       struct ts_err *e)
 {
-	int rc;
-	memset(r, 0, sizeof(*r));
-	r->ds = ds;
-	r->o = o;
-	if (ds->kind == DS_LMDB) {
-		uint64_t declared;
-		if ((rc = ts_lmdb_reader_open(&r->lr, ds->path, NULL, e)))
-			return rc;
-		ts_lmdb_reader_counts(r->lr, &declared, &r->num);
-		if (ts_lmdb_reader_note(r->lr))
-			ts_warning("%s", ts_lmdb_reader_note(r->lr));
-		return TS_OK;
-	}
-	if (ds->kind == DS_TESSERA) {
-		if ((rc = ts_dataset_open(&r->tds, ds->path, e)) ||
-		    (rc = ts_ds_iter_samples(r->tds, -1, &r->tit, e)))
-			return rc;
-		return TS_OK;
-	}
-	if (!(r->f = fopen(ds->path, "rb")))
-		return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot open '%s': %s", ds->path, strerror(errno));
-	if (o->image_root)
-		r->root = strdup(o->image_root);
-	else {
-		const char *slash = strrchr(ds->path, '/');
-		r->root = slash ? strndup(ds->path, (size_t)(slash - ds->path) + (slash == ds->path))
-				: strdup(".");
-	}
-	if (!r->root)
-		return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	return TS_OK;
+	struct ts_source_opts so = {
+		.format = ds->kind == DS_LMDB ? TS_INPUT_LMDB : ds->kind == DS_TESSERA ? TS_INPUT_TESSERA
+			: TS_INPUT_GTLIST,
+		.image_root = ds->kind == DS_LIST ? o->image_root : NULL,
+	};
+	return ts_source_open(src, ds->path, &so, 0, e);
 }
 
-static void reader_close(struct str_reader *r)
+/* The label as read (captions[0]); a rejected record may have none. */
+static const char *rec_label(const struct ts_record *r, size_t *len)
 {
-	if (r->f)
-		fclose(r->f);
-	free(r->line);
-	free(r->root);
-	ts_lmdb_reader_close(r->lr);
-	ts_ds_iter_free(r->tit);
-	ts_dataset_close(r->tds);
-	memset(r, 0, sizeof(*r));
-}
-
-static int list_space(char c)
-{
-	return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
-}
-
-static void item_reject(struct str_item *it, enum ts_reason reason, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void item_reject(struct str_item *it, enum ts_reason reason, const char *fmt, ...)
-{
-	va_list ap;
-	it->reject = reason;
-	va_start(ap, fmt);
-	vsnprintf(it->msg, sizeof(it->msg), fmt, ap);
-	va_end(ap);
-}
-
-/* 1 with an item (perhaps rejected), 0 at the end, negative on a fatal
- * error (a damaged environment, an unreadable list). */
-static int reader_next(struct str_reader *r, struct str_item *it, struct ts_err *e)
-{
-	memset(it, 0, sizeof(*it));
-	if (r->tds) {
-		const struct ts_ds_sample *s;
-		json_error_t je;
-		json_t *caps;
-		size_t len;
-		int rc = ts_ds_next_sample(r->tit, &s, e);
-		struct ts_err re = TS_ERR_INIT;
-		if (rc <= 0)
-			return rc;
-		it->record = s->record;
-		snprintf(it->source, sizeof(it->source), "%s:%s", r->ds->path, s->key);
-		/* the original label when the filter changed it (captions[1]) */
-		caps = json_loads(s->captions_json ? s->captions_json : "[]", 0, &je);
-		json_t *lab = json_array_get(caps, json_array_size(caps) > 1 ? 1 : 0);
-		it->owned_label = json_is_string(lab) ?
-			strndup(json_string_value(lab), json_string_length(lab)) :
-			strdup(s->caption ? s->caption : "");
-		json_decref(caps);
-		if (!it->owned_label)
-			return ts_err_set(e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-		it->label = it->owned_label;
-		it->label_len = strlen(it->owned_label);
-		if (ts_dataset_read_member(r->tds, s->key, NULL, &it->owned, &len, &re))
-			item_reject(it, re.status == TS_ERR_NOMEM ? TS_R_SOURCE_UNREADABLE : TS_R_SOURCE_MISSING,
-				    "%s", re.msg);
-		it->img = it->owned;
-		it->img_len = len;
-		return 1;
-	}
-	if (r->lr) {
-		struct ts_lmdb_rec rec;
-		int rc = ts_lmdb_reader_next(r->lr, &rec, e);
-		if (rc <= 0)
-			return rc;
-		it->record = rec.index - 1;
-		snprintf(it->source, sizeof(it->source), "%s:%09" PRIu64, r->ds->path, rec.index);
-		if (rec.damaged)
-			item_reject(it, TS_R_LMDB_CORRUPT, "%s", rec.msg);
-		else if (rec.too_large)
-			item_reject(it, TS_R_SOURCE_TOO_LARGE, "a value of %zu bytes", rec.image_len > rec.label_len ?
-				    rec.image_len : rec.label_len);
-		else if (!rec.has_label)
-			item_reject(it, TS_R_RECORD_MISSING_FIELD, "no key label-%09" PRIu64, rec.index);
-		else if (!rec.has_image)
-			item_reject(it, TS_R_SOURCE_MISSING, "no key image-%09" PRIu64, rec.index);
-		it->label = rec.label;
-		it->label_len = rec.label_len;
-		it->img = rec.image;
-		it->img_len = rec.image_len;
-		return 1;
-	}
-	for (;;) {
-		ssize_t n = getline(&r->line, &r->cap, r->f);
-		char *p, *end, *path;
-		struct ts_err re = TS_ERR_INIT;
-		if (n < 0) {
-			if (ferror(r->f))
-				return ts_err_set(e, TS_ERR_IO, TS_R_NONE, "cannot read '%s': %s",
-						  r->ds->path, strerror(errno));
-			return 0;
-		}
-		r->lineno++;
-		end = r->line + n;
-		while (end > r->line && (end[-1] == '\n' || end[-1] == '\r'))
-			end--;
-		*end = '\0';
-		p = r->line;
-		if (r->lineno == 1)
-			p += ts_bom_len(p, (size_t)(end - p));   /* a byte-order mark */
-		while (p < end && list_space(*p))
-			p++;
-		if (p == end)
-			continue;                  /* blank lines are not records */
-		it->record = r->record++;
-		snprintf(it->source, sizeof(it->source), "%s:%" PRIu64, r->ds->path, r->lineno);
-		if ((size_t)n > STR_MAX_LINE) {
-			item_reject(it, TS_R_RECORD_BAD_ROW, "line longer than %d bytes", STR_MAX_LINE);
-			return 1;
-		}
-		it->image_ref = p;
-		while (p < end && !list_space(*p))
-			p++;
-		if (p == end) {
-			item_reject(it, TS_R_RECORD_BAD_ROW, "no label after the image path");
-			return 1;
-		}
-		*p++ = '\0';
-		while (p < end && list_space(*p))
-			p++;
-		it->label = p;
-		it->label_len = (size_t)(end - p);
-		if (ts_resolve_under(r->root, it->image_ref, 0, &path, &re)) {
-			item_reject(it, re.reason != TS_R_NONE ? re.reason : TS_R_SOURCE_MISSING, "%s", re.msg);
-			return 1;
-		}
-		it->image_path = path;
-		return 1;
-	}
+	*len = r->ncaptions ? r->caption_lens[0] : 0;
+	return r->ncaptions ? r->captions[0] : NULL;
 }
 
 /* ---- one sample: label filter, image checks, output bytes ---------------- */
 
-struct str_ctx {
-	const struct ts_str_opts *o;
+/* A worker thread's own context. */
+struct str_worker {
 	struct ts_pixctx *px;
 	struct ts_image img;
-	uint8_t *buf;               /* image file bytes (gt lists) */
-	size_t cap;
 };
 
 struct str_out {
 	char *label;                /* malloc'ed stored label */
 	size_t label_len;
 	int changed;                /* the filter changed the label */
-	const uint8_t *data;        /* stored image bytes */
+	const uint8_t *data;        /* stored image bytes (the job's) */
 	size_t len;
-	const uint8_t *src;         /* source image bytes */
+	const uint8_t *src;         /* source image bytes (the job's) */
 	size_t src_len;
 	struct ts_image_info info;  /* of the source */
 	int width, height;          /* stored size */
@@ -422,6 +233,27 @@ struct str_out {
 	enum ts_reason reason;      /* set when rejected */
 	const char *stage;
 	char msg[TS_ERR_MSG_MAX];
+};
+
+/* What the workers share for one dataset (read-only while jobs are in
+ * flight: it changes only between datasets, with the pool drained). */
+struct str_run {
+	const struct ts_str_opts *o;
+	int filter;
+	int want_jpeg;              /* the wds store keeps JPEGs, encodes the rest */
+};
+
+/* One record on its way through the pool: everything a worker writes is
+ * the job's, so the consumer may take it after the worker moved on. */
+struct str_job {
+	const struct str_run *run;
+	struct ts_record rec;
+	int skip;                   /* below the resume point: counted, not processed */
+	struct str_out so;
+	uint8_t *buf;               /* image file bytes (gt lists), kept across jobs */
+	size_t cap;
+	uint8_t *out;               /* resized/encoded bytes, kept across jobs */
+	size_t out_cap;
 };
 
 static int out_reject(struct str_out *so, const char *stage, const struct ts_err *e)
@@ -434,62 +266,66 @@ static int out_reject(struct str_out *so, const char *stage, const struct ts_err
 
 /* The label as stored: the filter's result, or (filter off) the label
  * unchanged once known to be UTF-8.  1 when rejected. */
-static int do_label(const struct ts_str_opts *o, int filter, const struct str_item *it,
+static int do_label(const struct ts_str_opts *o, int filter, const struct ts_record *r,
 		    struct str_out *so)
 {
 	struct ts_err e = TS_ERR_INIT;
-	if (it->label_len > STR_MAX_LABEL) {
+	size_t label_len;
+	const char *label = rec_label(r, &label_len);
+	if (label_len > STR_MAX_LABEL) {
 		ts_err_set(&e, TS_ERR_LIMIT, TS_R_CAPTION_TOO_LONG, "label of %zu bytes, more than %d",
-			   it->label_len, STR_MAX_LABEL);
+			   label_len, STR_MAX_LABEL);
 		return out_reject(so, "caption", &e);
 	}
 	if (filter) {
-		if (ts_strlabel_filter(o->cs, o->max_label_len, it->label, it->label_len,
+		if (ts_strlabel_filter(o->cs, o->max_label_len, label, label_len,
 				       &so->label, &so->label_len, &e))
 			return out_reject(so, "caption", &e);
-		so->changed = so->label_len != it->label_len ||
-			      memcmp(so->label, it->label, it->label_len) != 0;
+		so->changed = so->label_len != label_len ||
+			      memcmp(so->label, label, label_len) != 0;
 		return 0;
 	}
 	size_t st, n;
-	if (ts_caption_check(it->label, it->label_len, 0, &st, &n, &e))
+	if (ts_caption_check(label, label_len, 0, &st, &n, &e))
 		return out_reject(so, "caption", &e);
-	if (!(so->label = strndup(it->label, it->label_len))) {
+	if (!(so->label = strndup(label, label_len))) {
 		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		return out_reject(so, "caption", &e);
 	}
-	so->label_len = it->label_len;
+	so->label_len = label_len;
 	return 0;
 }
 
 /* Read and decode the image (a crop that does not decode is rejected with
  * the decoder's reason), check --min-image-dim on the stored size as the
- * reference filter does, then pick the bytes to store.  want_jpeg: the
- * wds store keeps JPEGs and encodes other formats as JPEG. */
-static int do_image(struct str_ctx *c, const struct str_item *it, int want_jpeg, struct str_out *so)
+ * reference filter does, then pick the bytes to store. */
+static int do_image(struct str_worker *w, struct str_job *j)
 {
-	const struct ts_str_opts *o = c->o;
+	const struct ts_str_opts *o = j->run->o;
+	const struct ts_record *r = &j->rec;
+	struct str_out *so = &j->so;
+	int want_jpeg = j->run->want_jpeg;
 	struct ts_err e = TS_ERR_INIT;
 	size_t len;
 
-	if (it->img) {
-		if (it->img_len > o->max_file_bytes) {
+	if (!r->image_path) {
+		if (r->image_len > o->max_file_bytes) {
 			ts_err_set(&e, TS_ERR_LIMIT, TS_R_SOURCE_TOO_LARGE, "image of %zu bytes, more than "
-				   "--max-file-bytes %" PRIu64, it->img_len, o->max_file_bytes);
+				   "--max-file-bytes %" PRIu64, r->image_len, o->max_file_bytes);
 			return out_reject(so, "read", &e);
 		}
-		so->src = it->img;
-		so->src_len = it->img_len;
+		so->src = r->image_data;
+		so->src_len = r->image_len;
 	} else {
-		if (ts_read_file(it->image_path, o->max_file_bytes, &c->buf, &c->cap, &len, &e))
+		if (ts_read_file(r->image_path, o->max_file_bytes, &j->buf, &j->cap, &len, &e))
 			return out_reject(so, "read", &e);
-		so->src = c->buf;
+		so->src = j->buf;
 		so->src_len = len;
 	}
-	if (ts_decode(c->px, so->src, so->src_len, o->max_pixels, 0, 0, &c->img, &so->info, &e))
+	if (ts_decode(w->px, so->src, so->src_len, o->max_pixels, 0, 0, &w->img, &so->info, &e))
 		return out_reject(so, "image", &e);
-	so->orig_w = c->img.width;
-	so->orig_h = c->img.height;
+	so->orig_w = w->img.width;
+	so->orig_h = w->img.height;
 	if (o->min_image_dim > 0 &&
 	    (so->info.width < o->min_image_dim || so->info.height < o->min_image_dim)) {
 		ts_err_set(&e, TS_ERR_INVALID, TS_R_IMAGE_TOO_SMALL, "%dx%d, a side below --min-image-dim %d",
@@ -510,14 +346,46 @@ static int do_image(struct str_ctx *c, const struct str_item *it, int want_jpeg,
 		.encode = want_jpeg ? TS_ENCODE_JPEG : TS_ENCODE_KEEP, .quality = 95,
 	};
 	struct ts_processed p;
-	if (ts_process_image(c->px, so->src, so->src_len, &po, &p, &e))
+	if (ts_process_image(w->px, so->src, so->src_len, &po, &p, &e))
 		return out_reject(so, "image", &e);
-	so->data = p.data;
+	if (p.data == so->src) {       /* kept as it is */
+		so->data = so->src;
+	} else {                       /* the pixel context's buffer: copy it out */
+		if (p.len > j->out_cap) {
+			uint8_t *nb = realloc(j->out, p.len);
+			if (!nb) {
+				ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+				return out_reject(so, "image", &e);
+			}
+			j->out = nb;
+			j->out_cap = p.len;
+		}
+		memcpy(j->out, p.data, p.len);
+		so->data = j->out;
+	}
 	so->len = p.len;
 	so->width = p.width;
 	so->height = p.height;
 	so->out_fmt = p.out_format;
 	return 0;
+}
+
+/* The pool's work for one job: label check and filter, then the image. */
+static void job_run(void *worker, void *item)
+{
+	struct str_job *j = item;
+	if (j->skip || j->rec.reject != TS_R_NONE)
+		return;
+	if (!do_label(j->run->o, j->run->filter, &j->rec, &j->so))
+		do_image(worker, j);
+}
+
+static void job_reset(struct str_job *j)
+{
+	ts_record_release(&j->rec);
+	free(j->so.label);
+	memset(&j->so, 0, sizeof(j->so));
+	j->skip = 0;
 }
 
 /* ---- ingest -------------------------------------------------------------- */
@@ -607,21 +475,23 @@ static void report_line(struct writer *w, json_t *j)
 	json_decref(j);
 }
 
-static int writer_reject(struct writer *w, const struct str_item *it, const char *stage,
+static int writer_reject(struct writer *w, const struct ts_record *it, const char *stage,
 			 enum ts_reason reason, const char *msg, struct ts_err *e)
 {
 	if (w->db) {
 		report_line(w, json_pack("{s:s, s:I, s:s, s:s, s:s, s:s}", "type", "reject",
-					 "record", (json_int_t)it->record, "source", it->source,
+					 "record", (json_int_t)it->index, "source", it->source,
 					 "stage", stage, "reason", ts_reason_name(reason), "message", msg));
 		return TS_OK;
 	}
-	return ts_dsw_reject(w->dsw, it->record, it->source, stage, ts_reason_name(reason), msg, e);
+	return ts_dsw_reject(w->dsw, it->index, it->source, stage, ts_reason_name(reason), msg, e);
 }
 
-static int writer_sample(struct writer *w, const struct str_item *it, const struct str_out *so,
+static int writer_sample(struct writer *w, const struct ts_record *it, const struct str_out *so,
 			 uint64_t nkept, struct ts_err *e)
 {
+	size_t label_len;
+	const char *label = rec_label(it, &label_len);
 	char k[32];
 	int rc;
 	if (w->db) {
@@ -634,19 +504,19 @@ static int writer_sample(struct writer *w, const struct str_item *it, const stru
 			return rc;
 		if (so->changed)
 			report_line(w, json_pack("{s:s, s:s, s:I, s:s, s:s, s:s%}", "type", "changed",
-						 "key", k, "record", (json_int_t)it->record,
+						 "key", k, "record", (json_int_t)it->index,
 						 "source", it->source, "label", so->label,
-						 "original_label", it->label, it->label_len));
+						 "original_label", label, label_len));
 		return TS_OK;
 	}
 	char key[24], chash[TS_HASH_HEX_LEN + 1], shash[TS_HASH_HEX_LEN + 1], *meta = NULL, *caps = NULL;
 	json_t *cj = json_array(), *mj = NULL;
-	snprintf(key, sizeof(key), "%09" PRIu64, it->record);
+	snprintf(key, sizeof(key), "%09" PRIu64, it->index);
 	ts_hash_hex(so->data, so->len, chash);
 	ts_hash_hex(so->src, so->src_len, shash);
 	json_array_append_new(cj, json_stringn(so->label, so->label_len));
 	if (so->changed)
-		json_array_append_new(cj, json_stringn(it->label, it->label_len));
+		json_array_append_new(cj, json_stringn(label, label_len));
 	mj = json_pack("{s:s, s:s, s:s?, s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:s, s:O, s:s%}",
 		       "key", key, "source", it->source, "image", it->image_ref,
 		       "format", ts_imgfmt_name(so->out_fmt),
@@ -656,7 +526,7 @@ static int writer_sample(struct writer *w, const struct str_item *it, const stru
 		       "content_hash", chash, "source_hash", shash, "captions", cj,
 		       "label", so->label, so->label_len);
 	if (mj && so->changed)
-		json_object_set_new(mj, "original_label", json_stringn(it->label, it->label_len));
+		json_object_set_new(mj, "original_label", json_stringn(label, label_len));
 	if (mj)
 		meta = json_dumps(mj, JSON_COMPACT);
 	caps = json_dumps(cj, JSON_COMPACT | JSON_ENSURE_ASCII);
@@ -673,7 +543,7 @@ static int writer_sample(struct writer *w, const struct str_item *it, const stru
 		{ "json", meta, strlen(meta) },
 	};
 	struct ts_dsw_sample ds = {
-		.record = it->record, .members = m, .nmembers = 3,
+		.record = it->index, .members = m, .nmembers = 3,
 		.width = so->width, .height = so->height,
 		.orig_width = so->orig_w, .orig_height = so->orig_h,
 		.format = ts_imgfmt_name(so->out_fmt), .content_hash = chash,
@@ -735,82 +605,117 @@ static int writer_close(struct writer *w, int ok, uint64_t nkept, uint64_t end_r
 	return rc;
 }
 
-static int ingest_one(struct str_ctx *c, const struct str_ds *d, struct ds_result *res)
+/* What one dataset's ingest run carries between reading and writing. */
+struct ingest {
+	const struct ts_str_opts *o;
+	struct ds_result *res;
+	struct writer *w;
+	struct ts_progress *pg;
+	uint64_t end_record, bytes;
+	int failed;                 /* a write failed: the rest is only released */
+	struct ts_err e;            /* ... and why */
+};
+
+/* Take one job back from the pool, in record order, into the writer. */
+static void consume(struct ingest *g, struct str_job *j)
 {
-	const struct ts_str_opts *o = c->o;
+	struct ds_result *res = g->res;
+	struct str_out *so = &j->so;
+	const struct ts_record *r = &j->rec;
+	int rc;
+
+	if (g->failed)
+		goto out;
+	res->records++;
+	g->end_record = r->index + 1;
+	if (j->skip)                         /* written by the run that was resumed */
+		goto out;
+	if (r->reject != TS_R_NONE) {
+		so->reason = r->reject;
+		so->stage = "read";
+		snprintf(so->msg, sizeof(so->msg), "%s", r->reject_msg ? r->reject_msg : "");
+	}
+	if (so->reason != TS_R_NONE) {
+		res->rejects++;
+		res->by_reason[so->reason]++;
+		ts_progress_clear(g->pg);
+		if (ts_verbosity >= 1)
+			fprintf(stderr, "tessera: rejected '%s' (%s): %s\n", r->source,
+				ts_reason_name(so->reason), so->msg);
+		rc = writer_reject(g->w, r, so->stage, so->reason, so->msg, &g->e);
+	} else {
+		rc = writer_sample(g->w, r, so, res->samples, &g->e);
+		res->samples++;
+		res->changed += so->changed;
+		g->bytes += so->src_len;
+	}
+	ts_progress_update(g->pg, res->records, g->bytes, res->rejects);
+	if (rc)
+		g->failed = 1;
+out:
+	job_reset(j);
+}
+
+/* One dataset: the producer (this thread) reads records from its source
+ * and submits them; workers check labels and decode; this thread takes
+ * them back strictly in record order into the writer, so the output does
+ * not depend on -j.  The pool is drained (not closed) at the end, for the
+ * next dataset. */
+static int ingest_one(const struct ts_str_opts *o, struct ts_pool *pool, struct str_job *jobs,
+		      size_t depth, const struct str_ds *d, struct ds_result *res)
+{
 	struct ts_err e = TS_ERR_INIT;
-	struct str_reader r;
+	struct ts_source *src = NULL;
 	struct writer w;
-	struct str_item it;
+	struct ingest g = { .o = o, .res = res, .w = &w, .e = TS_ERR_INIT };
+	struct str_run run = { .o = o, .filter = filter_on(o, d), .want_jpeg = o->store == TS_STR_STORE_WDS };
 	char *outdir = NULL;
-	int filter = filter_on(o, d), rc, ok = 0;
-	uint64_t end_record = 0, bytes = 0;
+	int rc = 0, ok = 0;
+	uint64_t n = 0;
 	char damage[TS_ERR_MSG_MAX] = "";
-	struct ts_progress *pg = NULL;
 
 	memset(&w, 0, sizeof(w));
-	memset(&it, 0, sizeof(it));
 	if (asprintf(&outdir, "%s%s%s", o->outdir, *d->name ? "/" : "", d->name) < 0) {
 		ts_error("out of memory");
 		res->failed = 1;
 		return -1;
 	}
-	if (!filter && o->filter == TS_STR_FILTER_AUTO && ts_verbosity >= 1)
+	if (!run.filter && o->filter == TS_STR_FILTER_AUTO && ts_verbosity >= 1)
 		ts_warning("'%s' looks like an evaluation set: labels kept as they are "
 			   "(--filter clip4str to filter them)", d->path);
-	if ((rc = reader_open(&r, d, o, &e)) || (rc = writer_open(&w, o, d, filter, outdir, &e)))
+	if ((rc = source_open(&src, d, o, &e)) || (rc = writer_open(&w, o, d, run.filter, outdir, &e)))
 		goto out;
-	pg = ts_progress_new(*d->name ? d->name : "str ingest", -1);   /* only on a terminal */
-	ts_progress_total(pg, r.lr ? r.num : 0);
-	while (!ts_stop_requested && (rc = reader_next(&r, &it, &e)) == 1) {
-		struct str_out so;
-		memset(&so, 0, sizeof(so));
-		res->records++;
-		end_record = it.record + 1;
-		if (it.record < w.resume) {          /* written by the run that was resumed */
-			item_release(&it);
-			continue;
-		}
-		if (it.reject != TS_R_NONE) {
-			so.reason = it.reject;
-			so.stage = "read";
-			snprintf(so.msg, sizeof(so.msg), "%s", it.msg);
-		} else if (!do_label(o, filter, &it, &so)) {
-			do_image(c, &it, o->store == TS_STR_STORE_WDS, &so);
-		}
-		if (so.reason != TS_R_NONE) {
-			res->rejects++;
-			res->by_reason[so.reason]++;
-			ts_progress_clear(pg);
-			if (ts_verbosity >= 1)
-				fprintf(stderr, "tessera: rejected '%s' (%s): %s\n", it.source,
-					ts_reason_name(so.reason), so.msg);
-			rc = writer_reject(&w, &it, so.stage, so.reason, so.msg, &e);
-		} else {
-			rc = writer_sample(&w, &it, &so, res->samples, &e);
-			res->samples++;
-			res->changed += so.changed;
-			bytes += so.src_len;
-		}
-		ts_progress_update(pg, res->records, bytes, res->rejects);
-		free(so.label);
-		item_release(&it);
-		if (rc)
-			goto out;
+	g.pg = ts_progress_new(*d->name ? d->name : "str ingest", -1);   /* only on a terminal */
+	ts_progress_total(g.pg, d->kind == DS_LMDB ? ts_source_count(src) : 0);
+	while (!ts_stop_requested && !g.failed) {
+		struct str_job *j = &jobs[n % depth];   /* free: at most depth in flight */
+		if ((rc = ts_source_next(src, &j->rec, &e)) != 1)
+			break;
+		j->run = &run;
+		j->skip = j->rec.index < w.resume;
+		ts_pool_submit(pool, j);
+		n++;
+		while (ts_pool_inflight(pool) >= depth)
+			consume(&g, ts_pool_next(pool, 1));
+	}
+	while (ts_pool_inflight(pool))
+		consume(&g, ts_pool_next(pool, 1));
+	if (g.failed) {                      /* a write error comes first: it happened first */
+		rc = -1;
+		e = g.e;
 	}
 	if (rc == 0 && !ts_stop_requested)
 		ok = 1;
 	/* a damaged environment: what was read is kept, the dataset fails */
-	if (ok && r.lr && ts_lmdb_reader_damage(r.lr))
-		snprintf(damage, sizeof(damage), "%s", ts_lmdb_reader_damage(r.lr));
+	if (ok && ts_source_damage(src))
+		snprintf(damage, sizeof(damage), "%s", ts_source_damage(src));
 out:
-	ts_progress_done(pg);
-	ts_progress_free(pg);
-	item_release(&it);
-	reader_close(&r);
+	ts_progress_done(g.pg);
+	ts_progress_free(g.pg);
+	ts_source_close(src);
 	{
 		struct ts_err e2 = TS_ERR_INIT;
-		int crc = writer_close(&w, ok, res->samples, end_record, res, &e2);
+		int crc = writer_close(&w, ok, res->samples, g.end_record, res, &e2);
 		if (ok && crc) {
 			ok = 0;
 			e = e2;
@@ -843,26 +748,46 @@ int ts_str_ingest(const struct ts_str_opts *o)
 {
 	struct ts_err e = TS_ERR_INIT;
 	struct str_dslist l = { 0 };
-	struct str_ctx c = { .o = o };
 	struct ds_result *res = NULL;
+	struct str_worker *ws = NULL;
+	struct str_job *jobs = NULL;
+	struct ts_pool *pool = NULL;
+	void **ctxs = NULL;
 	json_t *arr = NULL;
-	int failed = 0;
+	int failed = 0, threads = o->threads > 0 ? o->threads : 1, nw = 0;
+	size_t depth = threads > 1 ? 2 * (size_t)threads + 2 : 1;
 
 	if (find_datasets(o->input, &l, &e)) {
 		ts_error("%s", e.msg);
 		return 1;
 	}
 	res = calloc(l.n, sizeof(*res));
-	c.px = ts_pixctx_new();
+	ws = calloc((size_t)threads, sizeof(*ws));
+	ctxs = calloc((size_t)threads, sizeof(*ctxs));
+	jobs = calloc(depth, sizeof(*jobs));
 	arr = json_array();
-	if (!res || !c.px || !arr) {
+	if (!res || !ws || !ctxs || !jobs || !arr) {
 		ts_error("out of memory");
+		failed = 1;
+		goto out;
+	}
+	for (; nw < threads; nw++) {
+		if (!(ws[nw].px = ts_pixctx_new())) {
+			ts_error("out of memory");
+			failed = 1;
+			goto out;
+		}
+		ctxs[nw] = &ws[nw];
+	}
+	/* -j 1: no worker thread, every job runs on this one */
+	if (ts_pool_new(&pool, threads > 1 ? threads : 0, depth, job_run, ctxs)) {
+		ts_error("cannot start worker threads");
 		failed = 1;
 		goto out;
 	}
 	ts_signals_catch();
 	for (size_t i = 0; i < l.n && !ts_stop_requested; i++) {
-		if (ingest_one(&c, &l.v[i], &res[i]))
+		if (ingest_one(o, pool, jobs, depth, &l.v[i], &res[i]))
 			failed = 1;
 		if (o->json) {
 			json_array_append_new(arr, json_pack(
@@ -897,10 +822,25 @@ int ts_str_ingest(const struct ts_str_opts *o)
 		json_decref(j);
 	}
 out:
+	if (pool) {
+		ts_pool_close(pool);
+		while (ts_pool_next(pool, 1))
+			;
+	}
+	ts_pool_free(pool);      /* before the workers' contexts and the jobs go */
+	for (size_t i = 0; jobs && i < depth; i++) {
+		job_reset(&jobs[i]);
+		free(jobs[i].buf);
+		free(jobs[i].out);
+	}
+	free(jobs);
+	for (int t = 0; ws && t < nw; t++) {
+		ts_pixctx_free(ws[t].px);
+		ts_image_release(&ws[t].img);
+	}
+	free(ws);
+	free(ctxs);
 	json_decref(arr);
-	ts_pixctx_free(c.px);
-	ts_image_release(&c.img);
-	free(c.buf);
 	free(res);
 	dslist_free(&l);
 	ts_signals_restore();
@@ -974,9 +914,18 @@ static int cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void stats_item(struct str_ctx *c, struct stats *s, const struct str_item *it)
+/* Stats read one record at a time on this thread: the reading buffer. */
+struct stats_ctx {
+	const struct ts_str_opts *o;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static void stats_item(struct stats_ctx *c, struct stats *s, const struct ts_record *it)
 {
 	const struct ts_str_opts *o = c->o;
+	size_t label_len;
+	const char *label = rec_label(it, &label_len);
 	struct ts_err e = TS_ERR_INIT;
 	struct ts_image_info info;
 	char *out = NULL;
@@ -991,21 +940,21 @@ static void stats_item(struct str_ctx *c, struct stats *s, const struct str_item
 	}
 	/* length in characters as stored */
 	size_t nchars = 0;
-	for (size_t i = 0; i < it->label_len; i++)
-		nchars += ((unsigned char)it->label[i] & 0xc0) != 0x80;
+	for (size_t i = 0; i < label_len; i++)
+		nchars += ((unsigned char)label[i] & 0xc0) != 0x80;
 	s->len_hist[nchars < LEN_BUCKETS - 1 ? nchars : LEN_BUCKETS - 1]++;
-	ts_strlabel_outside(o->cs, it->label, it->label_len, count_outside, s, &e);
-	if (ts_strlabel_filter(o->cs, o->max_label_len, it->label, it->label_len, &out, &out_len, &e)) {
+	ts_strlabel_outside(o->cs, label, label_len, count_outside, s, &e);
+	if (ts_strlabel_filter(o->cs, o->max_label_len, label, label_len, &out, &out_len, &e)) {
 		s->by_reason[e.reason != TS_R_NONE ? e.reason : TS_R_CAPTION_INVALID_UTF8]++;
 		s->dropped++;
 		return;
 	}
-	int changed = out_len != it->label_len || memcmp(out, it->label, out_len) != 0;
+	int changed = out_len != label_len || memcmp(out, label, out_len) != 0;
 	free(out);
 	/* the image: its header is enough for sizes */
-	if (it->img) {
-		img = it->img;
-		len = it->img_len;
+	if (!it->image_path) {
+		img = it->image_data;
+		len = it->image_len;
 	} else if (ts_read_file(it->image_path, o->max_file_bytes, &c->buf, &c->cap, &len, &e)) {
 		s->by_reason[e.reason != TS_R_NONE ? e.reason : TS_R_SOURCE_UNREADABLE]++;
 		s->images_bad++;
@@ -1154,11 +1103,22 @@ static int stats_reject(const struct ts_ds_reject *r, void *user)
 	return 0;
 }
 
+/* The rejects of a tessera dataset, which its source does not yield. */
+static int tessera_rejects(const char *path, struct stats *s, struct ts_err *e)
+{
+	struct ts_dataset *ds = NULL;
+	int rc = ts_dataset_open(&ds, path, e);
+	if (rc == 0)
+		rc = ts_dataset_foreach_reject(ds, stats_reject, s, e);
+	ts_dataset_close(ds);
+	return rc;
+}
+
 int ts_str_stats(const struct ts_str_opts *o)
 {
 	struct ts_err e = TS_ERR_INIT;
 	struct str_dslist l = { 0 };
-	struct str_ctx c = { .o = o };
+	struct stats_ctx c = { .o = o };
 	struct stats s;
 	json_t *datasets = json_array();
 	int failed = 0;
@@ -1170,24 +1130,23 @@ int ts_str_stats(const struct ts_str_opts *o)
 		return 1;
 	}
 	for (size_t i = 0; i < l.n; i++) {
-		struct str_reader r;
-		struct str_item it;
+		struct ts_source *src = NULL;
+		struct ts_record it;
 		uint64_t before = s.records;
 		int rc;
-		if ((rc = reader_open(&r, &l.v[i], o, &e)) == 0) {
-			while ((rc = reader_next(&r, &it, &e)) == 1) {
+		if ((rc = source_open(&src, &l.v[i], o, &e)) == 0) {
+			while ((rc = ts_source_next(src, &it, &e)) == 1) {
 				stats_item(&c, &s, &it);
-				item_release(&it);
+				ts_record_release(&it);
 			}
-			item_release(&it);
-			if (rc == 0 && r.tds)
-				rc = ts_dataset_foreach_reject(r.tds, stats_reject, &s, &e);
-			if (rc == 0 && r.lr && ts_lmdb_reader_damage(r.lr)) {
+			if (rc == 0 && l.v[i].kind == DS_TESSERA)
+				rc = tessera_rejects(l.v[i].path, &s, &e);
+			if (rc == 0 && ts_source_damage(src)) {
 				rc = TS_ERR_INVALID;
-				snprintf(e.msg, sizeof(e.msg), "%s", ts_lmdb_reader_damage(r.lr));
+				snprintf(e.msg, sizeof(e.msg), "%s", ts_source_damage(src));
 			}
 		}
-		reader_close(&r);
+		ts_source_close(src);
 		if (rc) {
 			ts_error("%s", e.msg);
 			failed = 1;

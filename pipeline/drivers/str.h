@@ -30,6 +30,7 @@ struct ts_str_opts {
 	uint64_t shard_samples, shard_bytes;   /* --store wds */
 	int overwrite;
 	int json;
+	int threads;                 /* ingest: worker threads (-j, resolved: >= 1) */
 	const char *command_line;
 };
 

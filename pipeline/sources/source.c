@@ -37,6 +37,9 @@ static const char *const format_names[] = {
 	[TS_INPUT_WDS] = "wds",
 	[TS_INPUT_PARQUET] = "parquet",
 	[TS_INPUT_JSON] = "json",
+	[TS_INPUT_GTLIST] = "gtlist",
+	[TS_INPUT_LMDB] = "lmdb",
+	[TS_INPUT_TESSERA] = "tessera",
 };
 
 #define NFORMATS (sizeof(format_names) / sizeof(format_names[0]))
@@ -50,7 +53,7 @@ const char *ts_input_format_name(enum ts_input_format f)
 
 int ts_input_format_parse(const char *name)
 {
-	for (size_t i = 0; name && i < NFORMATS; i++)
+	for (size_t i = 0; name && i < TS_INPUT_GTLIST; i++)
 		if (!strcmp(name, format_names[i]))
 			return (int)i;
 	return -1;
@@ -685,6 +688,9 @@ static const struct ts_source_ops *ops_for(enum ts_input_format f)
 	case TS_INPUT_WDS: return &ts_source_wds_ops;
 	case TS_INPUT_PARQUET: return &ts_source_parquet_ops;
 	case TS_INPUT_JSON: return &ts_source_json_ops;
+	case TS_INPUT_GTLIST: return &ts_source_gtlist_ops;
+	case TS_INPUT_LMDB: return &ts_source_lmdb_ops;
+	case TS_INPUT_TESSERA: return &ts_source_tessera_ops;
 	default: return NULL;
 	}
 }
@@ -713,7 +719,8 @@ int ts_source_open(struct ts_source **out, const char *input,
 	if (!ops)
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
 				  "unknown input format %d for '%s'", (int)f, input);
-	int want_dir = f == TS_INPUT_FOLDER || f == TS_INPUT_URBAN1K;
+	int want_dir = f == TS_INPUT_FOLDER || f == TS_INPUT_URBAN1K || f == TS_INPUT_LMDB ||
+		       f == TS_INPUT_TESSERA;
 	if (want_dir != !!S_ISDIR(st.st_mode))
 		return ts_err_set(err, TS_ERR_USAGE, TS_R_NONE,
 				  "cannot read '%s' as %s: %s", input, ts_input_format_name(f),
@@ -753,7 +760,7 @@ int ts_source_open(struct ts_source **out, const char *input,
 		    (opts->json_path && !(src->json_path = strdup(opts->json_path))))
 			goto nomem;
 	}
-	if (want_dir)
+	if (f == TS_INPUT_FOLDER || f == TS_INPUT_URBAN1K)
 		src->root = strdup(input);
 	else if (opts && opts->image_root)
 		src->root = strdup(opts->image_root);
@@ -761,7 +768,8 @@ int ts_source_open(struct ts_source **out, const char *input,
 		src->root = ts_src_dirname(input);
 	if (!src->root)
 		goto nomem;
-	if (!(src->real_root = realpath(src->root, NULL))) {
+	/* a gt list's lines are each rejected when its root is missing */
+	if (!(src->real_root = realpath(src->root, NULL)) && f != TS_INPUT_GTLIST) {
 		rc = ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot use image root '%s': %s",
 				src->root, strerror(errno));
 		goto fail;
@@ -797,6 +805,8 @@ int ts_source_next(struct ts_source *src, struct ts_record *rec,
 	rec->index = src->next_index;
 	int r = src->groups ? group_next(src, rec, err) : src->ops->next(src, rec, err);
 	if (r == 1) {
+		if (src->own_index)
+			src->next_index = rec->index;
 		rec->index = src->next_index++;
 		return 1;
 	}
@@ -816,6 +826,11 @@ int64_t ts_source_count(struct ts_source *src)
 		src->count = ts_src_count_cheap(src);
 	}
 	return src->count;
+}
+
+const char *ts_source_damage(struct ts_source *src)
+{
+	return src ? src->damage : NULL;
 }
 
 const char *ts_source_root(const struct ts_source *src)

@@ -31,9 +31,15 @@ enum ts_input_format {
 	TS_INPUT_WDS,
 	TS_INPUT_PARQUET,
 	TS_INPUT_JSON,         /* records in one JSON document: an array at --json-path, or parallel arrays */
+	/* scene-text inputs of `tessera str`: opened by format, never detected,
+	 * not names --format accepts */
+	TS_INPUT_GTLIST,       /* relpath<whitespace>label lines */
+	TS_INPUT_LMDB,         /* an LMDB environment (image-%09d, label-%09d) */
+	TS_INPUT_TESSERA,      /* a tessera dataset (catalog.sqlite + shards) */
 };
 
-/* "folder", "csv", ...; parse returns -1 for unknown names. */
+/* "folder", "csv", ...; parse returns -1 for unknown names (and for the
+ * scene-text formats, which only `tessera str` opens). */
 const char *ts_input_format_name(enum ts_input_format f);
 int ts_input_format_parse(const char *name);
 
@@ -149,6 +155,11 @@ int ts_source_next(struct ts_source *src, struct ts_record *rec,
  * CSV/TSV lines, ShareGPT4V array elements, tar samples; an estimate when
  * CSV fields hold newlines), else -1.  Never reads a pipe. */
 int64_t ts_source_count(struct ts_source *src);
+
+/* After the end (next() returned 0): NULL when the input was read to its
+ * end, else why the reading stopped early and what was not read (an LMDB
+ * environment too damaged to go on).  The records read are good. */
+const char *ts_source_damage(struct ts_source *src);
 
 void ts_source_close(struct ts_source *src);   /* accepts NULL */
 

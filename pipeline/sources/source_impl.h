@@ -6,7 +6,9 @@
  * Contract for a reader's next(): rec arrives zeroed with rec->index set;
  * return 1 with a record (accepted or rejected), 0 at the end, or a negative
  * status with err set on a fatal error (the dispatcher then releases rec).
- * Index bookkeeping lives in source.c, so a reader never counts indexes.
+ * Index bookkeeping lives in source.c, so a reader never counts indexes
+ * (a reader whose input numbers its records sets own_index at open and
+ * copies that number into rec->index).
  */
 #ifndef TS_SOURCE_IMPL_H
 #define TS_SOURCE_IMPL_H
@@ -33,6 +35,11 @@ struct ts_source {
 	struct ts_source_opts opts;   /* as given to open (strings borrowed: the
 				       * caller keeps them until close) */
 	uint64_t next_index;
+	const char *damage;       /* set by next() at the end: see ts_source_damage()
+				   * (the reader's memory, valid until close) */
+	int own_index;            /* set by open: next() sets rec->index to the
+				   * record number the input carries (LMDB keys, a
+				   * dataset's records; rising, maybe with gaps) */
 	int64_t count;            /* -1 unknown */
 	int counted;              /* ts_source_count tried the cheap count */
 	void *priv;               /* the reader's state, freed by ops->close */
@@ -57,6 +64,9 @@ extern const struct ts_source_ops ts_source_sharegpt4v_ops;
 extern const struct ts_source_ops ts_source_wds_ops;
 extern const struct ts_source_ops ts_source_parquet_ops;
 extern const struct ts_source_ops ts_source_json_ops;
+extern const struct ts_source_ops ts_source_gtlist_ops;
+extern const struct ts_source_ops ts_source_lmdb_ops;
+extern const struct ts_source_ops ts_source_tessera_ops;
 
 /* Mark rec rejected with a malloc'ed message.  Returns 1 (a record was
  * produced) so readers can `return ts_src_reject(...)`, or TS_ERR_NOMEM. */

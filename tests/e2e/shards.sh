@@ -152,6 +152,11 @@ index_regenerates() {
 
 cli() {
 	ts shards --help | has 'tessera shards verify' || return 1
+	# each subcommand has its own usage and options
+	ts shards cat --help | head -1 | has '^usage: tessera shards cat' || return 1
+	ts shards merge -h | has -- '--output' || return 1
+	ts shards verify --help | lacks -- '--member' || return 1
+	ts shards verify -m json "$TMP" 2>/dev/null; check $? -eq 2 || return 1
 	ts help shards | has 'merge' || return 1
 	ts shards 2>/dev/null; check $? -eq 2 || return 1
 	ts shards frob "$TMP" 2>/dev/null; check $? -eq 2 || return 1

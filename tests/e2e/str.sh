@@ -14,6 +14,13 @@ PY=$(command -v python3 || true)
 
 cli() {
 	ts str --help | has 'tessera str ingest' || return 1
+	# each subcommand has its own usage and options
+	ts str ingest --help | head -1 | has '^usage: tessera str ingest' || return 1
+	ts str ingest --help | has -- '--threads' || return 1
+	ts str stats --help | head -1 | has '^usage: tessera str stats' || return 1
+	ts str stats --help | lacks -- '--store' || return 1
+	ts str ids -h | head -1 | has '^usage: tessera str ids' || return 1
+	ts str stats --store wds x 2>/dev/null; check $? -eq 2 || return 1
 	ts help str | has -- '--max-label-length' || return 1
 	ts --help | has '^  str ' || return 1
 	ts str 2>/dev/null; check $? -eq 2 || return 1
@@ -313,6 +320,47 @@ PYEOF
 	check "$bad" -eq 0
 }
 
+# -j 1, 2 and 4 give the same bytes: every LMDB key and value, the
+# report, the wds shards and catalog rows (a gt list with rejects, resized
+# crops, a tree of environments with a damaged record, a tessera dataset)
+threads() {
+	root=$($CHK gtlist "$SHARED" "$TMP/gtj.txt") || return 1
+	printf 'x/missing.jpg LOST\n\n' >> "$TMP/gtj.txt"
+	$CHK write-env "$TMP/jt/train/setA" "$SHARED" 0 12 || return 1
+	$CHK write-env "$TMP/jt/test/setB" "$SHARED" 12 20 raw || return 1
+	mkdir -p "$TMP/jt/train/crafted" && cp tests/data/lmdb/overflow_size.mdb "$TMP/jt/train/crafted/data.mdb" || return 1
+	for j in 1 2 4; do
+		ts str ingest -q -j $j --resize stretch --size 32 --image-root "$root" "$TMP/gtj.txt" -o "$TMP/j$j-gt" || return 1
+		ts str ingest -q -j $j "$TMP/jt" -o "$TMP/j$j-tree" || return 1
+		ts str ingest -q -j $j --store wds --shard-samples 8 --image-root "$root" "$TMP/gtj.txt" -o "$TMP/j$j-w" || return 1
+		ts str ingest -q -j $j --store wds --resize stretch "$TMP/j1-w" -o "$TMP/j$j-ww" || return 1
+		ts str ingest --json -j $j --image-root "$root" "$TMP/gtj.txt" -o "$TMP/j$j-sum" > "$TMP/j$j-sum.json" 2> "$TMP/j$j-err" || return 1
+		for d in j$j-gt j$j-tree/train/setA j$j-tree/test/setB j$j-tree/train/crafted j$j-sum; do
+			$PYL -c "
+import hashlib, lmdb, sys
+t = lmdb.open(sys.argv[1], readonly=True, lock=False).begin()
+for k, v in t.cursor():
+    print(k.decode(), hashlib.sha256(v).hexdigest())
+" "$TMP/$d" > "$TMP/$d.kv" || return 1
+		done
+	done
+	check "$(grep -c '^image-' "$TMP/j1-gt.kv")" -gt 50 || return 1
+	has '"reason":"lmdb.corrupt"' "$TMP/j1-tree/train/crafted/str-report.jsonl" || return 1
+	has "gtj.txt:.*(source.missing)" "$TMP/j1-err" || return 1
+	for j in 2 4; do
+		for d in gt tree/train/setA tree/test/setB tree/train/crafted sum; do
+			cmp "$TMP/j1-$d.kv" "$TMP/j$j-$d.kv" || { echo "-j $j: $d differs"; return 1; }
+			cmp "$TMP/j1-$d/str-report.jsonl" "$TMP/j$j-$d/str-report.jsonl" || return 1
+		done
+		check "$(sed "s/j$j-sum/j1-sum/" "$TMP/j$j-sum.json")" = "$(cat "$TMP/j1-sum.json")" || return 1
+		cmp "$TMP/j1-err" "$TMP/j$j-err" || return 1
+		same_dataset "$TMP/j1-w" "$TMP/j$j-w" || { echo "-j $j: wds differs"; return 1; }
+		same_dataset "$TMP/j1-ww" "$TMP/j$j-ww" || { echo "-j $j: wds from a dataset differs"; return 1; }
+	done
+	ts str ingest -j x "$TMP/gtj.txt" -o "$TMP/jx" 2> "$TMP/err"; check $? -eq 2 || return 1
+	grep -q "threads" "$TMP/err"
+}
+
 stats() {
 	root=$($CHK gtlist "$SHARED" "$TMP/gts.txt") || return 1
 	ts str ingest -q --image-root "$root" "$TMP/gts.txt" -o "$TMP/s" || return 1
@@ -362,5 +410,6 @@ else
 	t wds_resume wds_resume
 	t corrupt corrupt
 	t stats stats
+	t threads threads
 fi
 finish

@@ -1,6 +1,7 @@
 /*
  * test_source.c - the input readers: folder, CSV/TSV, JSONL, COCO,
- * ShareGPT4V, Urban1k, format detection and ts_resolve_under().
+ * ShareGPT4V, Urban1k, the scene-text gt lists and LMDB environments,
+ * format detection and ts_resolve_under().
  *
  * Fixtures are written at test time into a mkdtemp directory (and a few are
  * kept in tests/data/inputs/); realistic captions come from ../shared when
@@ -19,6 +20,7 @@
 #include <jansson.h>
 
 #include "pipeline/sources/source.h"
+#include "shards/lmdb_store.h"
 
 /* ---- fixture helpers ---- */
 
@@ -172,6 +174,11 @@ static void format_names(void)
 	CHECK_EQ_INT(ts_input_format_parse("parquet"), TS_INPUT_PARQUET);
 	CHECK_EQ_INT(ts_input_format_parse("avro"), -1);
 	CHECK_EQ_INT(ts_input_format_parse("CSV"), -1);
+	/* the scene-text formats are opened by `tessera str` only */
+	CHECK_EQ_STR(ts_input_format_name(TS_INPUT_GTLIST), "gtlist");
+	CHECK_EQ_INT(ts_input_format_parse("gtlist"), -1);
+	CHECK_EQ_INT(ts_input_format_parse("lmdb"), -1);
+	CHECK_EQ_INT(ts_input_format_parse("tessera"), -1);
 }
 
 static void detect(void)
@@ -1438,6 +1445,106 @@ static void folder_unlistable(void)
 	CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %d", st);
 }
 
+/* ---- the scene-text readers of `tessera str` ---- */
+
+/* gt lists: split once at the first run of white space, blank lines are
+ * not records, a BOM opens the file, bad lines are rejects that keep
+ * their index; sources are LIST:LINE. */
+static void gtlist(void)
+{
+	static const char jpg[] = "\xff\xd8\xff\xe0 not really a JPEG";
+	put_bytes(tpath("gt/img/a.jpg"), jpg, sizeof(jpg) - 1);
+	put_bytes(tpath("gt/img/b c.jpg"), jpg, sizeof(jpg) - 1);
+	put(tpath("gt/gt.txt"), "\xef\xbb\xbfimg/a.jpg SALMON\n\n \t\nimg/a.jpg  two  words \r\n"
+	    "img/missing.jpg x\nimg/a.jpg\n../../etc/passwd root\nimg/a.jpg\x1f" "caf\xc3\xa9\n");
+	struct ts_source_opts o = { .format = TS_INPUT_GTLIST };
+	struct recs r = read_all(tpath("gt/gt.txt"), &o, 0);
+	CHECKF(r.open_rc == 0, "%s", r.err.msg);
+	CHECK_EQ_INT(r.rc, 0);
+	CHECK_EQ_INT(r.n, 6);
+	if (r.n == 6) {
+		for (size_t i = 0; i < r.n; i++)
+			CHECK_EQ_INT(r.r[i].index, i);
+		CHECK_EQ_INT(r.r[0].reject, TS_R_NONE);
+		CHECK_EQ_STR(r.r[0].captions[0], "SALMON");
+		CHECK_EQ_STR(r.r[0].image_ref, "img/a.jpg");
+		CHECK(r.r[0].image_path && strstr(r.r[0].image_path, "/gt/img/a.jpg"));
+		CHECK(strstr(r.r[0].source, "gt.txt:1") != NULL);
+		CHECK_EQ_STR(r.r[1].captions[0], "two  words ");   /* CR/LF go, inner and trailing spaces stay */
+		CHECK(strstr(r.r[1].source, "gt.txt:4") != NULL);
+		CHECK_EQ_INT(r.r[2].reject, TS_R_SOURCE_MISSING);
+		CHECK_EQ_INT(r.r[3].reject, TS_R_RECORD_BAD_ROW);
+		CHECK_EQ_STR(r.r[3].reject_msg, "no label after the image path");
+		CHECK_EQ_INT(r.r[4].reject, TS_R_SOURCE_ESCAPES_ROOT);
+		CHECK_EQ_STR(r.r[5].captions[0], "caf\xc3\xa9");   /* \x1f is white space */
+		CHECK(strstr(r.r[5].source, "gt.txt:8") != NULL);
+	}
+	recs_free(&r);
+	/* a missing --image-root rejects every line, not the list */
+	o.image_root = tpath("gt/nowhere");
+	r = read_all(tpath("gt/gt.txt"), &o, 0);
+	CHECKF(r.open_rc == 0, "%s", r.err.msg);
+	CHECK_EQ_INT(r.n, 6);
+	if (r.n)
+		CHECK_EQ_INT(r.r[0].reject, TS_R_SOURCE_MISSING);
+	recs_free(&r);
+	/* not detected: a .txt list is no format of ingest's */
+	CHECK_EQ_INT(ts_source_detect(tpath("gt/gt.txt")), TS_INPUT_AUTO);
+}
+
+/* LMDB environments: index = key number - 1, the bytes copied out of the
+ * reader, missing keys rejected with their reason, no damage after a
+ * clean read. */
+static void lmdb_env(void)
+{
+	struct ts_err e = TS_ERR_INIT;
+	struct ts_lmdb *db = NULL;
+	char k[32];
+	const char *dir = tpath("env");
+	mkdir(dir, 0755);
+	CHECKF(ts_lmdb_create(&db, dir, 64 << 20, 1, &e) == 0, "%s", e.msg);
+	if (!db)
+		return;
+	CHECK(ts_lmdb_put(db, ts_lmdb_key("image", 1, k, sizeof(k)), "\xff\xd8img1", 6, &e) == 0);
+	CHECK(ts_lmdb_put(db, ts_lmdb_key("label", 1, k, sizeof(k)), "Hello", 5, &e) == 0);
+	CHECK(ts_lmdb_put(db, ts_lmdb_key("label", 2, k, sizeof(k)), "nolabel", 7, &e) == 0);
+	CHECK(ts_lmdb_put(db, ts_lmdb_key("image", 3, k, sizeof(k)), "x", 1, &e) == 0);
+	CHECK(ts_lmdb_put(db, "num-samples", "3", 1, &e) == 0);
+	CHECK(ts_lmdb_commit(db, &e) == 0);
+	ts_lmdb_close(db);
+
+	struct ts_source *src = NULL;
+	struct ts_source_opts o = { .format = TS_INPUT_LMDB };
+	CHECKF(ts_source_open(&src, dir, &o, 0, &e) == 0, "%s", e.msg);
+	if (!src)
+		return;
+	CHECK_EQ_INT(ts_source_count(src), 3);
+	struct ts_record rec;
+	CHECK_EQ_INT(ts_source_next(src, &rec, &e), 1);
+	CHECK_EQ_INT(rec.index, 0);
+	CHECK_EQ_INT(rec.reject, TS_R_NONE);
+	CHECK(rec.image_len == 6 && rec.image_data && !memcmp(rec.image_data, "\xff\xd8img1", 6));
+	CHECK(rec.ncaptions == 1 && rec.caption_lens[0] == 5 && !strcmp(rec.captions[0], "Hello"));
+	CHECK(rec.image_path == NULL);
+	CHECK(strstr(rec.source, "env:000000001") != NULL);
+	ts_record_release(&rec);
+	CHECK_EQ_INT(ts_source_next(src, &rec, &e), 1);
+	CHECK_EQ_INT(rec.index, 1);
+	CHECK_EQ_INT(rec.reject, TS_R_SOURCE_MISSING);
+	CHECK_EQ_STR(rec.reject_msg, "no key image-000000002");
+	ts_record_release(&rec);
+	CHECK_EQ_INT(ts_source_next(src, &rec, &e), 1);
+	CHECK_EQ_INT(rec.index, 2);
+	CHECK_EQ_INT(rec.reject, TS_R_RECORD_MISSING_FIELD);
+	ts_record_release(&rec);
+	CHECK_EQ_INT(ts_source_next(src, &rec, &e), 0);
+	CHECK(ts_source_damage(src) == NULL);
+	ts_source_close(src);
+	/* a gt list is not a folder, an environment is not a file */
+	CHECK(ts_source_open(&src, dir, &(struct ts_source_opts){ .format = TS_INPUT_GTLIST }, 0, &e) != 0);
+	CHECK(ts_source_open(&src, tpath("gt/gt.txt"), &o, 0, &e) != 0);
+}
+
 static const struct t_case cases[] = {
 	{ "format_names", format_names },
 	{ "detect", detect },
@@ -1463,6 +1570,8 @@ static const struct t_case cases[] = {
 	{ "group_by", group_by },
 	{ "coco_damaged", coco_damaged },
 	{ "folder_unlistable", folder_unlistable },
+	{ "gtlist", gtlist },
+	{ "lmdb_env", lmdb_env },
 	{ NULL, NULL },
 };
 
