@@ -360,7 +360,9 @@ static int str_ingest_main(int argc, char **argv)
 		fclose(m);
 	}
 	o->command_line = cmdline ? cmdline : "tessera str ingest";
-	rc = ts_str_ingest(o);
+	struct ts_str_result res = { 0 };
+	ts_str_ingest(o, &res);
+	rc = res.interrupted ? TS_EXIT_INTERRUPTED : res.failed ? TS_EXIT_FAIL : TS_EXIT_OK;
 	free(cmdline);
 	ts_charset_free(cs);
 	return rc;
@@ -387,7 +389,9 @@ static int str_stats_main(int argc, char **argv)
 	}
 	if ((rc = str_finish(&cli, "stats", "SOURCE", argc, argv, &cs)))
 		return rc;
-	rc = ts_str_stats(&cli.o);
+	struct ts_str_result res = { 0 };
+	ts_str_stats(&cli.o, &res);
+	rc = res.failed ? TS_EXIT_FAIL : TS_EXIT_OK;
 	ts_charset_free(cs);
 	return rc;
 }

@@ -744,7 +744,7 @@ static json_t *reasons_json(const uint64_t *by)
 	return j;
 }
 
-int ts_str_ingest(const struct ts_str_opts *o)
+int ts_str_ingest(const struct ts_str_opts *o, struct ts_str_result *out)
 {
 	struct ts_err e = TS_ERR_INIT;
 	struct str_dslist l = { 0 };
@@ -759,7 +759,8 @@ int ts_str_ingest(const struct ts_str_opts *o)
 
 	if (find_datasets(o->input, &l, &e)) {
 		ts_error("%s", e.msg);
-		return 1;
+		out->failed = 1;
+		return TS_ERR_INVALID;
 	}
 	res = calloc(l.n, sizeof(*res));
 	ws = calloc((size_t)threads, sizeof(*ws));
@@ -844,7 +845,9 @@ out:
 	free(res);
 	dslist_free(&l);
 	ts_signals_restore();
-	return ts_stop_requested ? 130 : failed ? 1 : 0;
+	out->interrupted = ts_stop_requested != 0;
+	out->failed = failed;
+	return failed ? TS_ERR_INVALID : TS_OK;
 }
 
 /* ---- stats --------------------------------------------------------------- */
@@ -1114,7 +1117,7 @@ static int tessera_rejects(const char *path, struct stats *s, struct ts_err *e)
 	return rc;
 }
 
-int ts_str_stats(const struct ts_str_opts *o)
+int ts_str_stats(const struct ts_str_opts *o, struct ts_str_result *res)
 {
 	struct ts_err e = TS_ERR_INIT;
 	struct str_dslist l = { 0 };
@@ -1127,7 +1130,8 @@ int ts_str_stats(const struct ts_str_opts *o)
 	if (find_datasets(o->input, &l, &e)) {
 		ts_error("%s", e.msg);
 		json_decref(datasets);
-		return 1;
+		res->failed = 1;
+		return TS_ERR_INVALID;
 	}
 	for (size_t i = 0; i < l.n; i++) {
 		struct ts_source *src = NULL;
@@ -1168,5 +1172,7 @@ int ts_str_stats(const struct ts_str_opts *o)
 	free(s.h);
 	free(c.buf);
 	dslist_free(&l);
-	return failed ? 1 : 0;
+	res->interrupted = 0;
+	res->failed = failed;
+	return failed ? TS_ERR_INVALID : TS_OK;
 }

@@ -34,8 +34,15 @@ struct ts_str_opts {
 	const char *command_line;
 };
 
-/* Both return a process exit code (0 ok, 1 fatal error, message printed). */
-int ts_str_ingest(const struct ts_str_opts *o);
-int ts_str_stats(const struct ts_str_opts *o);
+struct ts_str_result {
+	int failed;                  /* a dataset (or the input) failed; its message is printed */
+	int interrupted;             /* stopped by a signal */
+};
+
+/* Each INPUT's datasets in turn; a dataset that fails is reported (on
+ * stderr, as the run goes) and the others still run.  TS_OK, or a negative
+ * status when one failed (res says more). */
+int ts_str_ingest(const struct ts_str_opts *o, struct ts_str_result *res);
+int ts_str_stats(const struct ts_str_opts *o, struct ts_str_result *res);
 
 #endif
