@@ -241,7 +241,7 @@ static int bad_name(struct ts_dataset *ds, const char *name, struct ts_err *err)
 }
 
 int ts_dataset_foreach_shard(struct ts_dataset *ds,
-			     int (*fn)(const struct ts_ds_shard *s, void *user),
+			     int (*fn)(const struct ts_dataset_shard *s, void *user),
 			     void *user, struct ts_err *err)
 {
 	sqlite3_stmt *q = NULL;
@@ -256,7 +256,7 @@ int ts_dataset_foreach_shard(struct ts_dataset *ds,
 			       -1, &q, NULL) != SQLITE_OK)
 		return db_err(ds, err, "read");
 	while ((st = sqlite3_step(q)) == SQLITE_ROW) {
-		struct ts_ds_shard s = {
+		struct ts_dataset_shard s = {
 			.idx = (unsigned)sqlite3_column_int64(q, 0), .name = col_text(q, 1),
 			.samples = (uint64_t)sqlite3_column_int64(q, 2),
 			.bytes = (uint64_t)sqlite3_column_int64(q, 3), .hash = col_text(q, 4),
@@ -278,7 +278,7 @@ int ts_dataset_foreach_shard(struct ts_dataset *ds,
 	return rc;
 }
 
-struct ts_ds_iter {
+struct ts_dataset_iter {
 	struct ts_dataset *ds;
 	sqlite3_stmt *q, *m, *t, *sc, *cp;
 	struct ts_comp_row comp;
@@ -292,15 +292,15 @@ struct ts_ds_iter {
 	size_t ntags, tags_cap;
 	char *tag_text;
 	size_t tag_text_cap;
-	struct ts_ds_member *mem;
+	struct ts_dataset_member *mem;
 	char (*names)[64];
 	char (*hashes)[TS_HASH_HEX_LEN + 1];
 	size_t cap;
-	struct ts_ds_sample s;
-	struct ts_ds_reject r;
+	struct ts_dataset_sample s;
+	struct ts_dataset_reject r;
 };
 
-void ts_ds_iter_free(struct ts_ds_iter *it)
+void ts_dataset_iter_free(struct ts_dataset_iter *it)
 {
 	if (!it)
 		return;
@@ -320,10 +320,10 @@ void ts_ds_iter_free(struct ts_ds_iter *it)
 	free(it);
 }
 
-int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **out,
+int ts_dataset_iter_samples(struct ts_dataset *ds, long shard, struct ts_dataset_iter **out,
 		       struct ts_err *err)
 {
-	struct ts_ds_iter *it = calloc(1, sizeof(*it));
+	struct ts_dataset_iter *it = calloc(1, sizeof(*it));
 	if (!it)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->ds = ds;
@@ -369,7 +369,7 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 				: "select mode, sources, regions, epoch, seed, null from compositions where key = ?1",
 				-1, &it->cp, NULL) != SQLITE_OK)) {
 		int rc = db_err(ds, err, "read");
-		ts_ds_iter_free(it);
+		ts_dataset_iter_free(it);
 		return rc;
 	}
 	sqlite3_bind_int64(it->q, 1, shard);
@@ -378,7 +378,7 @@ int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **ou
 }
 
 /* The tags rows of key into it->tags (strings copied into it->tag_text). */
-static int load_tags(struct ts_ds_iter *it, const char *key)
+static int load_tags(struct ts_dataset_iter *it, const char *key)
 {
 	size_t used = 0;
 	it->ntags = 0;
@@ -415,7 +415,7 @@ static int load_tags(struct ts_ds_iter *it, const char *key)
 }
 
 /* The compositions row of key, if any, into it->comp. */
-static int load_comp(struct ts_ds_iter *it, const char *key)
+static int load_comp(struct ts_dataset_iter *it, const char *key)
 {
 	it->has_comp = 0;
 	if (!it->cp)
@@ -445,7 +445,7 @@ static int load_comp(struct ts_ds_iter *it, const char *key)
 }
 
 /* The tag_scores rows of key into it->scores. */
-static int load_scores(struct ts_ds_iter *it, const char *key)
+static int load_scores(struct ts_dataset_iter *it, const char *key)
 {
 	size_t used = 0;
 	it->nscores = 0;
@@ -477,7 +477,7 @@ static int load_scores(struct ts_ds_iter *it, const char *key)
 	return 0;
 }
 
-int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, struct ts_err *err)
+int ts_dataset_next_sample(struct ts_dataset_iter *it, const struct ts_dataset_sample **out, struct ts_err *err)
 {
 	sqlite3_stmt *q = it->q, *m = it->m;
 	size_t n = 0;
@@ -512,7 +512,7 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 	}
 	if (load_tags(it, col_text(q, 0)) || load_scores(it, col_text(q, 0)) || load_comp(it, col_text(q, 0)))
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	it->s = (struct ts_ds_sample){
+	it->s = (struct ts_dataset_sample){
 		.key = col_text(q, 0), .record = (uint64_t)sqlite3_column_int64(q, 1),
 		.shard = (unsigned)sqlite3_column_int64(q, 2),
 		.shard_name = col_text(q, 13),
@@ -541,9 +541,9 @@ int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, st
 	return 1;
 }
 
-int ts_ds_iter_rejects(struct ts_dataset *ds, struct ts_ds_iter **out, struct ts_err *err)
+int ts_dataset_iter_rejects(struct ts_dataset *ds, struct ts_dataset_iter **out, struct ts_err *err)
 {
-	struct ts_ds_iter *it = calloc(1, sizeof(*it));
+	struct ts_dataset_iter *it = calloc(1, sizeof(*it));
 	if (!it)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	it->ds = ds;
@@ -553,14 +553,14 @@ int ts_ds_iter_rejects(struct ts_dataset *ds, struct ts_ds_iter **out, struct ts
 			       : "select record, source, stage, reason, message, null, null"
 				 " from rejects order by record", -1, &it->q, NULL) != SQLITE_OK) {
 		int rc = db_err(ds, err, "read");
-		ts_ds_iter_free(it);
+		ts_dataset_iter_free(it);
 		return rc;
 	}
 	*out = it;
 	return TS_OK;
 }
 
-int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, struct ts_err *err)
+int ts_dataset_next_reject(struct ts_dataset_iter *it, const struct ts_dataset_reject **out, struct ts_err *err)
 {
 	sqlite3_stmt *q = it->q;
 	int st = sqlite3_step(q);
@@ -568,7 +568,7 @@ int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, st
 		return 0;
 	if (st != SQLITE_ROW)
 		return db_err(it->ds, err, "read");
-	it->r = (struct ts_ds_reject){
+	it->r = (struct ts_dataset_reject){
 		.record = (uint64_t)sqlite3_column_int64(q, 0), .source = col_text(q, 1),
 		.stage = col_text(q, 2), .reason = col_text(q, 3), .message = col_text(q, 4),
 		.path = sqlite3_column_type(q, 5) == SQLITE_NULL ? NULL : col_text(q, 5),
@@ -578,7 +578,7 @@ int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, st
 	return 1;
 }
 
-/* ts_ds_sample_dup in two passes over the same walk: the first (base
+/* ts_dataset_sample_dup in two passes over the same walk: the first (base
  * NULL) only adds up the sizes, the second copies into the block. */
 struct dup {
 	char *base;
@@ -604,22 +604,22 @@ static const char *dup_str(struct dup *d, const char *s)
 	return p;
 }
 
-static void dup_walk(struct dup *d, const struct ts_ds_sample *s)
+static void dup_walk(struct dup *d, const struct ts_dataset_sample *s)
 {
 	const size_t al = _Alignof(max_align_t);
-	struct ts_ds_sample *c = dup_take(d, sizeof(*c), al);
-	struct ts_ds_sample tmp;
+	struct ts_dataset_sample *c = dup_take(d, sizeof(*c), al);
+	struct ts_dataset_sample tmp;
 	if (!c)
 		c = &tmp;
 	*c = *s;
 	struct ts_tag_row *tags = dup_take(d, s->ntags * sizeof(*tags), al);
 	struct ts_score_row *scores = dup_take(d, s->nscores * sizeof(*scores), al);
 	struct ts_comp_row *comp = s->comp ? dup_take(d, sizeof(*comp), al) : NULL;
-	struct ts_ds_member *members = dup_take(d, s->nmembers * sizeof(*members), al);
+	struct ts_dataset_member *members = dup_take(d, s->nmembers * sizeof(*members), al);
 	struct ts_tag_row tr;
 	struct ts_score_row sr;
 	struct ts_comp_row cr;
-	struct ts_ds_member mr;
+	struct ts_dataset_member mr;
 	c->key = dup_str(d, s->key);
 	c->shard_name = dup_str(d, s->shard_name);
 	c->format = dup_str(d, s->format);
@@ -656,7 +656,7 @@ static void dup_walk(struct dup *d, const struct ts_ds_sample *s)
 		t->path = dup_str(d, s->comp->path);
 	}
 	for (size_t i = 0; i < s->nmembers; i++) {
-		struct ts_ds_member *t = members ? &members[i] : &mr;
+		struct ts_dataset_member *t = members ? &members[i] : &mr;
 		*t = s->members[i];
 		t->name = dup_str(d, s->members[i].name);
 		t->hash = dup_str(d, s->members[i].hash);
@@ -667,7 +667,7 @@ static void dup_walk(struct dup *d, const struct ts_ds_sample *s)
 	c->members = s->nmembers ? members : NULL;
 }
 
-struct ts_ds_sample *ts_ds_sample_dup(const struct ts_ds_sample *s)
+struct ts_dataset_sample *ts_dataset_sample_dup(const struct ts_dataset_sample *s)
 {
 	struct dup d = { NULL, 0 };
 	dup_walk(&d, s);
@@ -675,38 +675,38 @@ struct ts_ds_sample *ts_ds_sample_dup(const struct ts_ds_sample *s)
 		return NULL;
 	d.at = 0;
 	dup_walk(&d, s);
-	return (struct ts_ds_sample *)d.base;    /* the copy is the block's start */
+	return (struct ts_dataset_sample *)d.base;    /* the copy is the block's start */
 }
 
 int ts_dataset_foreach_sample(struct ts_dataset *ds, long shard,
-			      int (*fn)(const struct ts_ds_sample *s, void *user),
+			      int (*fn)(const struct ts_dataset_sample *s, void *user),
 			      void *user, struct ts_err *err)
 {
-	struct ts_ds_iter *it;
-	const struct ts_ds_sample *s;
-	int rc = ts_ds_iter_samples(ds, shard, &it, err);
+	struct ts_dataset_iter *it;
+	const struct ts_dataset_sample *s;
+	int rc = ts_dataset_iter_samples(ds, shard, &it, err);
 	if (rc)
 		return rc;
-	while ((rc = ts_ds_next_sample(it, &s, err)) == 1)
+	while ((rc = ts_dataset_next_sample(it, &s, err)) == 1)
 		if ((rc = fn(s, user)))
 			break;
-	ts_ds_iter_free(it);
+	ts_dataset_iter_free(it);
 	return rc;
 }
 
 int ts_dataset_foreach_reject(struct ts_dataset *ds,
-			      int (*fn)(const struct ts_ds_reject *r, void *user),
+			      int (*fn)(const struct ts_dataset_reject *r, void *user),
 			      void *user, struct ts_err *err)
 {
-	struct ts_ds_iter *it;
-	const struct ts_ds_reject *r;
-	int rc = ts_ds_iter_rejects(ds, &it, err);
+	struct ts_dataset_iter *it;
+	const struct ts_dataset_reject *r;
+	int rc = ts_dataset_iter_rejects(ds, &it, err);
 	if (rc)
 		return rc;
-	while ((rc = ts_ds_next_reject(it, &r, err)) == 1)
+	while ((rc = ts_dataset_next_reject(it, &r, err)) == 1)
 		if ((rc = fn(r, user)))
 			break;
-	ts_ds_iter_free(it);
+	ts_dataset_iter_free(it);
 	return rc;
 }
 
@@ -779,36 +779,36 @@ int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *e
 
 /* ---- read-only queries (tessera report) ---- */
 
-struct ts_ds_row {
+struct ts_dataset_row {
 	sqlite3_stmt *q;
 };
 
-int ts_ds_row_columns(const struct ts_ds_row *r)
+int ts_dataset_row_columns(const struct ts_dataset_row *r)
 {
 	return sqlite3_column_count(r->q);
 }
 
-const char *ts_ds_row_text(const struct ts_ds_row *r, int i)
+const char *ts_dataset_row_text(const struct ts_dataset_row *r, int i)
 {
 	return (const char *)sqlite3_column_text(r->q, i);
 }
 
-size_t ts_ds_row_bytes(const struct ts_ds_row *r, int i)
+size_t ts_dataset_row_bytes(const struct ts_dataset_row *r, int i)
 {
 	return (size_t)sqlite3_column_bytes(r->q, i);
 }
 
-int64_t ts_ds_row_int(const struct ts_ds_row *r, int i)
+int64_t ts_dataset_row_int(const struct ts_dataset_row *r, int i)
 {
 	return sqlite3_column_int64(r->q, i);
 }
 
-double ts_ds_row_real(const struct ts_ds_row *r, int i)
+double ts_dataset_row_real(const struct ts_dataset_row *r, int i)
 {
 	return sqlite3_column_double(r->q, i);
 }
 
-int ts_ds_row_type(const struct ts_ds_row *r, int i)
+int ts_dataset_row_type(const struct ts_dataset_row *r, int i)
 {
 	switch (sqlite3_column_type(r->q, i)) {
 	case SQLITE_NULL: return 'n';
@@ -818,15 +818,15 @@ int ts_ds_row_type(const struct ts_ds_row *r, int i)
 	}
 }
 
-int ts_ds_row_is_null(const struct ts_ds_row *r, int i)
+int ts_dataset_row_is_null(const struct ts_dataset_row *r, int i)
 {
 	return sqlite3_column_type(r->q, i) == SQLITE_NULL;
 }
 
 int ts_dataset_query(struct ts_dataset *ds, const char *sql, const char *const *params, int nparams,
-		     int (*fn)(const struct ts_ds_row *r, void *user), void *user, struct ts_err *err)
+		     int (*fn)(const struct ts_dataset_row *r, void *user), void *user, struct ts_err *err)
 {
-	struct ts_ds_row row = { NULL };
+	struct ts_dataset_row row = { NULL };
 	int rc = 0, st;
 	if (sqlite3_prepare_v2(ds->db, sql, -1, &row.q, NULL) != SQLITE_OK)
 		return db_err(ds, err, "query");

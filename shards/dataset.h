@@ -16,7 +16,7 @@
 
 struct ts_dataset;
 
-struct ts_ds_shard {
+struct ts_dataset_shard {
 	unsigned idx;
 	const char *name;          /* "000000.tar" */
 	uint64_t samples, bytes;
@@ -26,13 +26,13 @@ struct ts_ds_shard {
 	const char *md5;           /* MD5 of the file as the writer streamed it, or NULL */
 };
 
-struct ts_ds_member {
+struct ts_dataset_member {
 	const char *name;          /* "000000042.jpg" */
 	uint64_t offset, size;
 	const char *hash;          /* XXH3-128 of the data */
 };
 
-struct ts_ds_sample {
+struct ts_dataset_sample {
 	const char *key;
 	uint64_t record;
 	unsigned shard;
@@ -47,16 +47,16 @@ struct ts_ds_sample {
 	const struct ts_score_row *scores;    /* its rows of tag_scores, by tag */
 	size_t nscores;
 	const struct ts_comp_row *comp;       /* its compositions row, or NULL */
-	const struct ts_ds_member *members;   /* in tar order */
+	const struct ts_dataset_member *members;   /* in tar order */
 	size_t nmembers;
 };
 
 /* A copy of s that outlives the cursor it came from (for work handed to
  * other threads): one malloc'ed block, freed with free(); NULL when out of
  * memory. */
-struct ts_ds_sample *ts_ds_sample_dup(const struct ts_ds_sample *s);
+struct ts_dataset_sample *ts_dataset_sample_dup(const struct ts_dataset_sample *s);
 
-struct ts_ds_reject {
+struct ts_dataset_reject {
 	uint64_t record;
 	const char *source, *stage, *reason, *message;
 	const char *path, *detail_json;       /* version 3 columns, NULL when absent */
@@ -85,26 +85,26 @@ char *ts_dataset_meta(struct ts_dataset *ds, const char *name);
 /* Callbacks return 0 to go on, non-zero to stop (returned as is).
  * Pointers are valid only during the call. */
 int ts_dataset_foreach_shard(struct ts_dataset *ds,
-			     int (*fn)(const struct ts_ds_shard *s, void *user),
+			     int (*fn)(const struct ts_dataset_shard *s, void *user),
 			     void *user, struct ts_err *err);
 /* Samples in record order; shard < 0 for all shards. */
 int ts_dataset_foreach_sample(struct ts_dataset *ds, long shard,
-			      int (*fn)(const struct ts_ds_sample *s, void *user),
+			      int (*fn)(const struct ts_dataset_sample *s, void *user),
 			      void *user, struct ts_err *err);
 int ts_dataset_foreach_reject(struct ts_dataset *ds,
-			      int (*fn)(const struct ts_ds_reject *r, void *user),
+			      int (*fn)(const struct ts_dataset_reject *r, void *user),
 			      void *user, struct ts_err *err);
 
 /* Pull-style cursors, for merging several datasets in record order.
  * next returns 1 with *out valid until the next call, 0 at the end,
  * negative on error. */
-struct ts_ds_iter;
-int ts_ds_iter_samples(struct ts_dataset *ds, long shard, struct ts_ds_iter **out,
+struct ts_dataset_iter;
+int ts_dataset_iter_samples(struct ts_dataset *ds, long shard, struct ts_dataset_iter **out,
 		       struct ts_err *err);
-int ts_ds_iter_rejects(struct ts_dataset *ds, struct ts_ds_iter **out, struct ts_err *err);
-int ts_ds_next_sample(struct ts_ds_iter *it, const struct ts_ds_sample **out, struct ts_err *err);
-int ts_ds_next_reject(struct ts_ds_iter *it, const struct ts_ds_reject **out, struct ts_err *err);
-void ts_ds_iter_free(struct ts_ds_iter *it);   /* accepts NULL */
+int ts_dataset_iter_rejects(struct ts_dataset *ds, struct ts_dataset_iter **out, struct ts_err *err);
+int ts_dataset_next_sample(struct ts_dataset_iter *it, const struct ts_dataset_sample **out, struct ts_err *err);
+int ts_dataset_next_reject(struct ts_dataset_iter *it, const struct ts_dataset_reject **out, struct ts_err *err);
+void ts_dataset_iter_free(struct ts_dataset_iter *it);   /* accepts NULL */
 
 /* Read one member's bytes (by key and member extension, e.g. "txt", or NULL
  * for the image member) into a malloc'ed buffer. */
@@ -115,17 +115,17 @@ int ts_dataset_read_member(struct ts_dataset *ds, const char *key, const char *e
  * aggregates: fn is called once per row (0 to go on, non-zero to stop and
  * return that value); params are bound as text to ?1..?n.  A statement
  * that would write is refused. */
-struct ts_ds_row;
+struct ts_dataset_row;
 int ts_dataset_query(struct ts_dataset *ds, const char *sql, const char *const *params, int nparams,
-		     int (*fn)(const struct ts_ds_row *r, void *user), void *user, struct ts_err *err);
-int ts_ds_row_columns(const struct ts_ds_row *r);
-const char *ts_ds_row_text(const struct ts_ds_row *r, int i);   /* NULL for NULL */
-size_t ts_ds_row_bytes(const struct ts_ds_row *r, int i);
-int64_t ts_ds_row_int(const struct ts_ds_row *r, int i);
-double ts_ds_row_real(const struct ts_ds_row *r, int i);
-int ts_ds_row_is_null(const struct ts_ds_row *r, int i);
+		     int (*fn)(const struct ts_dataset_row *r, void *user), void *user, struct ts_err *err);
+int ts_dataset_row_columns(const struct ts_dataset_row *r);
+const char *ts_dataset_row_text(const struct ts_dataset_row *r, int i);   /* NULL for NULL */
+size_t ts_dataset_row_bytes(const struct ts_dataset_row *r, int i);
+int64_t ts_dataset_row_int(const struct ts_dataset_row *r, int i);
+double ts_dataset_row_real(const struct ts_dataset_row *r, int i);
+int ts_dataset_row_is_null(const struct ts_dataset_row *r, int i);
 /* 'n' NULL, 'i' integer, 'r' real, 't' text or blob */
-int ts_ds_row_type(const struct ts_ds_row *r, int i);
+int ts_dataset_row_type(const struct ts_dataset_row *r, int i);
 /* 1 when the catalog has that column of table (column NULL: the table). */
 int ts_dataset_has_column(struct ts_dataset *ds, const char *table, const char *column);
 /* PRAGMA user_version of the catalog. */

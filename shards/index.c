@@ -27,8 +27,8 @@
 struct idx_state {
 	struct ts_dataset *ds;
 	json_t *sizes, *shardlist;
-	struct ts_ds_iter *ri;              /* rejects, in record order */
-	const struct ts_ds_reject *r;
+	struct ts_dataset_iter *ri;              /* rejects, in record order */
+	const struct ts_dataset_reject *r;
 	struct ts_err *e;
 	int rehash;
 };
@@ -90,10 +90,10 @@ struct dali {
 	int any;
 };
 
-static int dali_member(const struct ts_ds_row *r, void *user)
+static int dali_member(const struct ts_dataset_row *r, void *user)
 {
 	struct dali *d = user;
-	const char *key = ts_ds_row_text(r, 0), *name = ts_ds_row_text(r, 1);
+	const char *key = ts_dataset_row_text(r, 0), *name = ts_dataset_row_text(r, 1);
 	if (!key || !name)
 		return 0;
 	const char *dot = strchr(name, '.');
@@ -101,13 +101,13 @@ static int dali_member(const struct ts_ds_row *r, void *user)
 	if (d->any && !same)
 		fputc('\n', d->f);
 	fprintf(d->f, "%s%s %" PRId64 " %" PRId64 " %s", same ? " " : "", dot ? dot + 1 : "",
-		ts_ds_row_int(r, 2), ts_ds_row_int(r, 3), name);
+		ts_dataset_row_int(r, 2), ts_dataset_row_int(r, 3), name);
 	snprintf(d->key, sizeof(d->key), "%s", key);
 	d->any = 1;
 	return 0;
 }
 
-static int index_shard(const struct ts_ds_shard *sh, void *user)
+static int index_shard(const struct ts_dataset_shard *sh, void *user)
 {
 	struct idx_state *st = user;
 	char path[PATH_MAX + 64], md5[33], base[32], *text = NULL;
@@ -169,7 +169,7 @@ stats:;
 			else
 				failed_other++;
 		}
-		if (ts_ds_next_reject(st->ri, &st->r, st->e) <= 0)
+		if (ts_dataset_next_reject(st->ri, &st->r, st->e) <= 0)
 			st->r = NULL;
 	}
 	if (sh->samples)
@@ -211,9 +211,9 @@ int ts_dataset_write_index_flags(const char *outdir, int flags, struct ts_err *e
 		rc = ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		goto out;
 	}
-	if (ts_ds_iter_rejects(st.ds, &st.ri, &e))
+	if (ts_dataset_iter_rejects(st.ds, &st.ri, &e))
 		goto out;
-	if (ts_ds_next_reject(st.ri, &st.r, &e) <= 0)
+	if (ts_dataset_next_reject(st.ri, &st.r, &e) <= 0)
 		st.r = NULL;
 	if (ts_dataset_foreach_shard(st.ds, index_shard, &st, &e))
 		goto out;
@@ -237,7 +237,7 @@ out:
 	}
 	json_decref(st.sizes);
 	json_decref(st.shardlist);
-	ts_ds_iter_free(st.ri);
+	ts_dataset_iter_free(st.ri);
 	ts_dataset_close(st.ds);
 	return rc;
 }

@@ -232,7 +232,7 @@ struct retry_sel {
 	size_t n, cap;
 };
 
-static int sel_shard(const struct ts_ds_shard *sh, void *user)
+static int sel_shard(const struct ts_dataset_shard *sh, void *user)
 {
 	struct retry_sel *r = user;
 	if (r->prefix_broken || sh->idx != r->next_idx || !sh->complete || sh->end_record < r->end) {
@@ -265,7 +265,7 @@ static int reason_selected(const char *set, const char *reason)
 	return 0;
 }
 
-static int sel_reject(const struct ts_ds_reject *rj, void *user)
+static int sel_reject(const struct ts_dataset_reject *rj, void *user)
 {
 	struct retry_sel *r = user;
 	if (rj->record >= r->end || !reason_selected(r->reasons, rj->reason))

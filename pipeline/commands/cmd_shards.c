@@ -125,7 +125,7 @@ struct ls_state {
 	uint64_t samples, bytes, shards;
 };
 
-static int ls_one(const struct ts_ds_shard *s, void *user)
+static int ls_one(const struct ts_dataset_shard *s, void *user)
 {
 	struct ls_state *st = user;
 	st->samples += s->samples;

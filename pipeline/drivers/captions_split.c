@@ -33,7 +33,7 @@ struct split_worker {
 };
 
 /* On a worker: the pair, malloc'ed in res->priv until split_done. */
-static int split_one(void *worker, const struct ts_ds_sample *s, const struct ts_rw_member *members,
+static int split_one(void *worker, const struct ts_dataset_sample *s, const struct ts_rw_member *members,
 		     size_t nmembers, struct ts_rw_result *res, struct ts_err *err)
 {
 	struct split_worker *w = worker;
@@ -61,7 +61,7 @@ static int split_one(void *worker, const struct ts_ds_sample *s, const struct ts
 }
 
 /* In record order, once the sample is written (or dropped). */
-static void split_done(void *user, const struct ts_ds_sample *s, struct ts_rw_result *res, int written)
+static void split_done(void *user, const struct ts_dataset_sample *s, struct ts_rw_result *res, int written)
 {
 	struct split_run *r = user;
 	struct ts_split *cur = res->priv;

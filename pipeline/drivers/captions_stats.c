@@ -283,7 +283,7 @@ static void flush_shard(struct ts_cstats *st)
 	acc_reset(&st->shard);
 }
 
-static int ds_sample(const struct ts_ds_sample *s, void *user)
+static int ds_sample(const struct ts_dataset_sample *s, void *user)
 {
 	struct ts_cstats *st = user;
 	if ((long)s->shard != st->cur_shard) {

@@ -788,7 +788,7 @@ static int run_window(struct ctx *c, struct out_state *os, struct ts_pool *pool,
 	return TS_OK;
 }
 
-static int load_src(struct src *d, const struct ts_ds_sample *s, struct ts_dataset *ds, struct ts_err *e)
+static int load_src(struct src *d, const struct ts_dataset_sample *s, struct ts_dataset *ds, struct ts_err *e)
 {
 	memset(d, 0, sizeof(*d));
 	snprintf(d->key, sizeof(d->key), "%s", s->key);
@@ -841,13 +841,13 @@ static int load_src(struct src *d, const struct ts_ds_sample *s, struct ts_datas
 	return TS_OK;
 }
 
-static int shard_hash(const struct ts_ds_shard *s, void *user)
+static int shard_hash(const struct ts_dataset_shard *s, void *user)
 {
 	json_array_append_new(user, json_string(s->hash ? s->hash : ""));
 	return 0;
 }
 
-static int count_shard(const struct ts_ds_shard *s, void *user)
+static int count_shard(const struct ts_dataset_shard *s, void *user)
 {
 	*(uint64_t *)user += s->samples;
 	return 0;
@@ -873,7 +873,7 @@ int ts_compose_run(const struct ts_compose_opts *o, struct ts_compose_result *re
 	struct worker *ws = NULL;
 	struct ts_pool *pool = NULL;
 	size_t depth = 0;
-	struct ts_ds_iter *it = NULL;
+	struct ts_dataset_iter *it = NULL;
 	struct ts_bpe_ctx *tok = NULL;
 	struct ts_progress *prog = NULL;
 	int rc = TS_ERR_INTERNAL;
@@ -984,26 +984,26 @@ int ts_compose_run(const struct ts_compose_opts *o, struct ts_compose_result *re
 	}
 	tok = cx.bpe ? ts_bpe_ctx_new(cx.bpe) : NULL;
 	cx.win = calloc((size_t)o->window + 1, sizeof(*cx.win));
-	if (!cx.win || ts_ds_iter_samples(cx.ds, -1, &it, &os.e))
+	if (!cx.win || ts_dataset_iter_samples(cx.ds, -1, &it, &os.e))
 		goto fail;
 	prog = ts_progress_new("compose", -1);
 	ts_progress_total(prog, (uint64_t)((double)total * (o->rate + o->include_originals) * o->epochs));
 	/* windows of `window` samples; a lone last sample joins the one before */
-	const struct ts_ds_sample *s;
-	int n = ts_ds_next_sample(it, &s, &os.e);
+	const struct ts_dataset_sample *s;
+	int n = ts_dataset_next_sample(it, &s, &os.e);
 	cx.nwin = 0;
 	while (n == 1 && !ts_stop_requested) {
 		while (n == 1 && cx.nwin < o->window) {
 			if (load_src(&cx.win[cx.nwin++], s, cx.ds, &os.e))
 				goto fail;
-			n = ts_ds_next_sample(it, &s, &os.e);
+			n = ts_dataset_next_sample(it, &s, &os.e);
 		}
 		if (n == 1) {
 			/* peek: is this the last sample? */
 			struct src tmp;
 			if (load_src(&tmp, s, cx.ds, &os.e))
 				goto fail;
-			n = ts_ds_next_sample(it, &s, &os.e);
+			n = ts_dataset_next_sample(it, &s, &os.e);
 			if (n == 0) {
 				cx.win[cx.nwin++] = tmp;
 			} else {
@@ -1075,7 +1075,7 @@ out:
 	ts_signals_restore();
 	ts_progress_free(prog);
 	ts_out_free(od);
-	ts_ds_iter_free(it);
+	ts_dataset_iter_free(it);
 	for (size_t i = 0; cx.win && i < cx.nwin; i++)
 		src_free(&cx.win[i]);
 	free(cx.win);

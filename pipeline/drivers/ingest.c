@@ -463,7 +463,7 @@ static void *writer_main(void *arg)
 
 /* ---- set-up: OUTDIR, lock, options fingerprint, resume ------------------- */
 
-static int seen_add(const struct ts_ds_sample *s, void *user)
+static int seen_add(const struct ts_dataset_sample *s, void *user)
 {
 	struct ingest *in = user;
 	uint64_t first;
@@ -606,7 +606,7 @@ static void print_all_rejected(const struct ingest *in)
 }
 
 /* Samples in the complete shards of outdir (what a resume keeps). */
-static int add_shard(const struct ts_ds_shard *s, void *user)
+static int add_shard(const struct ts_dataset_shard *s, void *user)
 {
 	if (s->complete)
 		*(uint64_t *)user += s->samples;

@@ -127,16 +127,16 @@ static json_t *json_lossy(const char *s, size_t n)
 	return v ? v : json_null();
 }
 
-static json_t *col_json(const struct ts_ds_row *r, int i)
+static json_t *col_json(const struct ts_dataset_row *r, int i)
 {
-	switch (ts_ds_row_type(r, i)) {
+	switch (ts_dataset_row_type(r, i)) {
 	case 'n': return json_null();
-	case 'i': return json_integer((json_int_t)ts_ds_row_int(r, i));
-	case 'r': return json_real(ts_ds_row_real(r, i));
+	case 'i': return json_integer((json_int_t)ts_dataset_row_int(r, i));
+	case 'r': return json_real(ts_dataset_row_real(r, i));
 	default: break;
 	}
-	const char *t = ts_ds_row_text(r, i);
-	size_t n = ts_ds_row_bytes(r, i);
+	const char *t = ts_dataset_row_text(r, i);
+	size_t n = ts_dataset_row_bytes(r, i);
 	return json_lossy(t, n);
 }
 
@@ -146,11 +146,11 @@ struct objs {
 	int nkeys;
 };
 
-static int obj_row(const struct ts_ds_row *r, void *user)
+static int obj_row(const struct ts_dataset_row *r, void *user)
 {
 	struct objs *o = user;
 	json_t *j = json_object();
-	for (int i = 0; i < o->nkeys && i < ts_ds_row_columns(r); i++)
+	for (int i = 0; i < o->nkeys && i < ts_dataset_row_columns(r); i++)
 		json_object_set_new(j, o->keys[i], col_json(r, i));
 	json_array_append_new(o->arr, j);
 	return 0;
@@ -172,11 +172,11 @@ static json_t *q_objs(struct rp *r, const char *sql, const char *keys, const cha
 	return o.arr;
 }
 
-static int int_row(const struct ts_ds_row *r, void *user)
+static int int_row(const struct ts_dataset_row *r, void *user)
 {
 	int64_t *v = user;
-	for (int i = 0; i < ts_ds_row_columns(r); i++)
-		v[i] = ts_ds_row_int(r, i);
+	for (int i = 0; i < ts_dataset_row_columns(r); i++)
+		v[i] = ts_dataset_row_int(r, i);
 	return 0;
 }
 
@@ -305,33 +305,33 @@ static void sheet_offer(struct rp *r, const char *key, int64_t record)
 	r->sheet[slot].record = record;
 }
 
-static int caption_row(const struct ts_ds_row *row, void *user)
+static int caption_row(const struct ts_dataset_row *row, void *user)
 {
 	struct rp *r = user;
-	const char *key = ts_ds_row_text(row, 0), *cap = ts_ds_row_text(row, 1);
+	const char *key = ts_dataset_row_text(row, 0), *cap = ts_dataset_row_text(row, 1);
 	struct ts_cstats_one one;
 	if (!key)
 		return 0;
-	int64_t record = ts_ds_row_int(row, 3);
-	if (ts_ds_row_int(row, 4) > r->max_orig)
-		r->max_orig = ts_ds_row_int(row, 4);
-	if (ts_ds_row_int(row, 5) > r->max_orig)
-		r->max_orig = ts_ds_row_int(row, 5);
+	int64_t record = ts_dataset_row_int(row, 3);
+	if (ts_dataset_row_int(row, 4) > r->max_orig)
+		r->max_orig = ts_dataset_row_int(row, 4);
+	if (ts_dataset_row_int(row, 5) > r->max_orig)
+		r->max_orig = ts_dataset_row_int(row, 5);
 	if (r->all) {
-		int rc = ts_cstats_add(r->all, cap ? cap : "", cap ? ts_ds_row_bytes(row, 1) : 0, key, &one);
+		int rc = ts_cstats_add(r->all, cap ? cap : "", cap ? ts_dataset_row_bytes(row, 1) : 0, key, &one);
 		if (rc < 0)
 			return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		if (rc == 0) {
 			keep_longest(r, key, &one);
-			if (!ts_ds_row_is_null(row, 6)) {
+			if (!ts_dataset_row_is_null(row, 6)) {
 				r->tok_checked++;
-				r->tok_differ += (size_t)ts_ds_row_int(row, 6) != one.tokens;
+				r->tok_differ += (size_t)ts_dataset_row_int(row, 6) != one.tokens;
 			}
 		}
-		const char *sh = r->has_split ? ts_ds_row_text(row, 2) : NULL;
+		const char *sh = r->has_split ? ts_dataset_row_text(row, 2) : NULL;
 		if (sh) {
-			if (ts_cstats_add(r->shrt, sh, ts_ds_row_bytes(row, 2), key, NULL) < 0 ||
-			    ts_cstats_add(r->lng, cap ? cap : "", cap ? ts_ds_row_bytes(row, 1) : 0, key, NULL) < 0)
+			if (ts_cstats_add(r->shrt, sh, ts_dataset_row_bytes(row, 2), key, NULL) < 0 ||
+			    ts_cstats_add(r->lng, cap ? cap : "", cap ? ts_dataset_row_bytes(row, 1) : 0, key, NULL) < 0)
 				return ts_err_set(r->e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		}
 	}
@@ -515,17 +515,17 @@ static void bump(json_t *o, const char *k, int64_t n)
 	json_object_set_new(o, k, json_integer((v ? json_integer_value(v) : 0) + n));
 }
 
-static int img_row(const struct ts_ds_row *row, void *user)
+static int img_row(const struct ts_dataset_row *row, void *user)
 {
 	struct imgacc *a = user;
-	int64_t n = ts_ds_row_int(row, 6);
+	int64_t n = ts_dataset_row_int(row, 6);
 	char k[64];
-	const char *fmt = ts_ds_row_text(row, 0);
+	const char *fmt = ts_dataset_row_text(row, 0);
 	bump(a->formats, fmt ? fmt : "(none)", n);
-	snprintf(k, sizeof(k), "%" PRId64 "x%" PRId64, ts_ds_row_int(row, 1), ts_ds_row_int(row, 2));
+	snprintf(k, sizeof(k), "%" PRId64 "x%" PRId64, ts_dataset_row_int(row, 1), ts_dataset_row_int(row, 2));
 	bump(a->sizes, k, n);
-	if (!ts_ds_row_is_null(row, 3)) {
-		int64_t x = ts_ds_row_int(row, 3), y = ts_ds_row_int(row, 4), q = ts_ds_row_int(row, 5);
+	if (!ts_dataset_row_is_null(row, 3)) {
+		int64_t x = ts_dataset_row_int(row, 3), y = ts_dataset_row_int(row, 4), q = ts_dataset_row_int(row, 5);
 		if (x >= 0 && x < 24 && y >= 0 && y < 24)
 			a->cells[y * 24 + x] += (uint64_t)n;
 		if (q >= 0 && q < 8)
@@ -769,7 +769,7 @@ static char *thumb_uri(struct rp *r, const uint8_t *data, size_t len, int size, 
 	return uri;
 }
 
-static int first_row(const struct ts_ds_row *row, void *user)
+static int first_row(const struct ts_dataset_row *row, void *user)
 {
 	json_t **o = user;
 	*o = json_object();

@@ -38,8 +38,8 @@
 struct run {
 	struct ts_dataset *ds;
 	struct ts_dsw *w;
-	struct ts_ds_iter *ri;
-	const struct ts_ds_reject *r;
+	struct ts_dataset_iter *ri;
+	const struct ts_dataset_reject *r;
 	const struct ts_rw_ops *ops;
 	struct ts_pool *pool;
 	size_t depth;              /* samples in flight at most */
@@ -49,7 +49,7 @@ struct run {
 
 /* One sample on the pool: the copy, its members' bytes, the work's result. */
 struct item {
-	struct ts_ds_sample *s;
+	struct ts_dataset_sample *s;
 	char path[PATH_MAX + 64];  /* its shard */
 	struct ts_rw_member in[TS_DSW_MAX_MEMBERS];
 	uint8_t *data[TS_DSW_MAX_MEMBERS];
@@ -156,7 +156,7 @@ static int roll_forward(const char *outdir, struct ts_err *err)
 
 static int next_reject(struct run *r)
 {
-	int k = ts_ds_next_reject(r->ri, &r->r, &r->e);
+	int k = ts_dataset_next_reject(r->ri, &r->r, &r->e);
 	if (k <= 0)
 		r->r = NULL;
 	return k < 0 ? -1 : 0;
@@ -184,7 +184,7 @@ static void work_item(void *worker, void *v)
 {
 	struct wctx *w = worker;
 	struct item *it = v;
-	const struct ts_ds_sample *s = it->s;
+	const struct ts_dataset_sample *s = it->s;
 	int rc = TS_OK;
 
 	if (s->nmembers > TS_DSW_MAX_MEMBERS) {
@@ -223,7 +223,7 @@ static void item_free(struct run *r, struct item *it, int written)
  * with the members and rows the work gave. */
 static int write_item(struct run *r, struct item *it)
 {
-	const struct ts_ds_sample *s = it->s;
+	const struct ts_dataset_sample *s = it->s;
 	const struct ts_rw_member *in = it->in;
 	const struct ts_rw_result *res = &it->res;
 	struct ts_dsw_member m[TS_DSW_MAX_MEMBERS];
@@ -305,14 +305,14 @@ static int drain(struct run *r, int write)
  * back, all of them before the shard closes. */
 static int rewrite_shard(struct run *r, unsigned idx)
 {
-	struct ts_ds_iter *si = NULL;
-	const struct ts_ds_sample *s;
+	struct ts_dataset_iter *si = NULL;
+	const struct ts_dataset_sample *s;
 	int n, rc = 0;
-	if (ts_ds_iter_samples(r->ds, (long)idx, &si, &r->e))
+	if (ts_dataset_iter_samples(r->ds, (long)idx, &si, &r->e))
 		return -1;
-	while ((n = ts_ds_next_sample(si, &s, &r->e)) == 1) {
+	while ((n = ts_dataset_next_sample(si, &s, &r->e)) == 1) {
 		struct item *it = calloc(1, sizeof(*it));
-		if (it && !(it->s = ts_ds_sample_dup(s))) {
+		if (it && !(it->s = ts_dataset_sample_dup(s))) {
 			free(it);
 			it = NULL;
 		}
@@ -329,7 +329,7 @@ static int rewrite_shard(struct run *r, unsigned idx)
 		}
 		ts_pool_submit(r->pool, it);
 	}
-	ts_ds_iter_free(si);
+	ts_dataset_iter_free(si);
 	if (n < 0)
 		rc = -1;
 	/* the rest of the shard, or (after a failure) what is still in flight */
@@ -343,7 +343,7 @@ struct shard_list {
 	size_t n, alloc;
 };
 
-static int collect_shard(const struct ts_ds_shard *s, void *user)
+static int collect_shard(const struct ts_dataset_shard *s, void *user)
 {
 	struct shard_list *l = user;
 	if (TS_ALLOC_GROW(l->v, l->alloc, l->n + 1))
@@ -524,7 +524,7 @@ int ts_rewrite(const struct ts_rw_opts *o, const struct ts_rw_ops *ops, struct t
 	struct ts_dsw_opts dopts = { .shards_dir = path, .cat = cat, .shard_samples = UINT64_MAX,
 				     .shard_bytes = UINT64_MAX, .store = store,
 				     .hook = ts_crash_hook };
-	if (ts_dsw_new(&r.w, &dopts, &r.e) || ts_ds_iter_rejects(r.ds, &r.ri, &r.e) || next_reject(&r))
+	if (ts_dsw_new(&r.w, &dopts, &r.e) || ts_dataset_iter_rejects(r.ds, &r.ri, &r.e) || next_reject(&r))
 		goto fail;
 	/* one pool for the run; -j 1: every sample on this thread */
 	r.depth = threads ? 4 * (size_t)threads + 4 : 1;
@@ -571,7 +571,7 @@ int ts_rewrite(const struct ts_rw_opts *o, const struct ts_rw_ops *ops, struct t
 		remove_tmp(work);
 		goto done;
 	}
-	ts_ds_iter_free(r.ri);
+	ts_dataset_iter_free(r.ri);
 	r.ri = NULL;
 	ts_dataset_close(r.ds);
 	r.ds = NULL;
@@ -624,7 +624,7 @@ done:
 	free(wc);
 	free(wv);
 	ts_dsw_free(r.w);
-	ts_ds_iter_free(r.ri);
+	ts_dataset_iter_free(r.ri);
 	ts_catalog_close(cat);
 	ts_dataset_close(r.ds);
 	free(sl.v);

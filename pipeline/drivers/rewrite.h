@@ -66,9 +66,9 @@ struct ts_rw_result {
  * 0 when the rewrite stops first): the place to count, to say what was
  * found, and to free what work made for res (res->priv is the work's own). */
 struct ts_rw_ops {
-	int (*work)(void *worker, const struct ts_ds_sample *s, const struct ts_rw_member *members,
+	int (*work)(void *worker, const struct ts_dataset_sample *s, const struct ts_rw_member *members,
 		    size_t nmembers, struct ts_rw_result *res, struct ts_err *err);
-	void (*done)(void *user, const struct ts_ds_sample *s, struct ts_rw_result *res, int written);
+	void (*done)(void *user, const struct ts_dataset_sample *s, struct ts_rw_result *res, int written);
 	void *user;                /* done's */
 	void **workers;            /* threads contexts (one when threads <= 1), or NULL */
 	int threads;               /* worker threads; 0 or 1: all on the calling thread */

@@ -33,9 +33,9 @@
 struct part {
 	const char *dir;
 	struct ts_dataset *ds;
-	struct ts_ds_iter *si, *ri;
-	const struct ts_ds_sample *s;   /* current sample, NULL at end */
-	const struct ts_ds_reject *r;   /* current reject, NULL at end */
+	struct ts_dataset_iter *si, *ri;
+	const struct ts_dataset_sample *s;   /* current sample, NULL at end */
+	const struct ts_dataset_reject *r;   /* current reject, NULL at end */
 	uint64_t end_record;            /* end of the input as this part saw it */
 	unsigned index, count;
 	int fd;                         /* the tar shard being read, kept open */
@@ -44,7 +44,7 @@ struct part {
 	size_t cap;
 };
 
-static int part_end_record(const struct ts_ds_shard *s, void *user)
+static int part_end_record(const struct ts_dataset_shard *s, void *user)
 {
 	struct part *p = user;
 	if (s->end_record > p->end_record)
@@ -71,7 +71,7 @@ static char *options_without_part(const char *opts, unsigned *index, unsigned *c
 
 static int advance_sample(struct part *p, struct ts_err *e)
 {
-	int r = ts_ds_next_sample(p->si, &p->s, e);
+	int r = ts_dataset_next_sample(p->si, &p->s, e);
 	if (r <= 0)
 		p->s = NULL;
 	return r < 0 ? r : 0;
@@ -79,7 +79,7 @@ static int advance_sample(struct part *p, struct ts_err *e)
 
 static int advance_reject(struct part *p, struct ts_err *e)
 {
-	int r = ts_ds_next_reject(p->ri, &p->r, e);
+	int r = ts_dataset_next_reject(p->ri, &p->r, e);
 	if (r <= 0)
 		p->r = NULL;
 	return r < 0 ? r : 0;
@@ -88,12 +88,12 @@ static int advance_reject(struct part *p, struct ts_err *e)
 /* A tar sample's members lie together in their shard (data, the next
  * header, data...): one pread of that span from the shard file, kept open
  * while the part's samples are in it, instead of an open per member. */
-static int read_tar_members(struct part *p, const struct ts_ds_sample *s, const char *path,
+static int read_tar_members(struct part *p, const struct ts_dataset_sample *s, const char *path,
 			    struct ts_dsw_member *m, struct ts_err *e)
 {
 	uint64_t lo = UINT64_MAX, hi = 0;
 	for (size_t i = 0; i < s->nmembers; i++) {
-		const struct ts_ds_member *x = &s->members[i];
+		const struct ts_dataset_member *x = &s->members[i];
 		if (x->offset > UINT64_MAX - x->size)
 			return ts_err_set(e, TS_ERR_INVALID, TS_R_NONE, "'%s': member '%s' has a bad offset",
 					  p->dir, x->name);
@@ -138,7 +138,7 @@ static int read_tar_members(struct part *p, const struct ts_ds_sample *s, const 
 
 static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 {
-	const struct ts_ds_sample *s = p->s;
+	const struct ts_dataset_sample *s = p->s;
 	struct ts_dsw_member m[TS_DSW_MAX_MEMBERS];
 	uint8_t *data[TS_DSW_MAX_MEMBERS] = { 0 };
 	char path[PATH_MAX + 64];
@@ -292,8 +292,8 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, struct ts_merg
 		ts_info("resuming the merge into '%s' at record %" PRIu64, outdir, resume);
 	ts_signals_catch();
 	for (int i = 0; i < n; i++) {
-		if (ts_ds_iter_samples(parts[i].ds, -1, &parts[i].si, err) ||
-		    ts_ds_iter_rejects(parts[i].ds, &parts[i].ri, err) ||
+		if (ts_dataset_iter_samples(parts[i].ds, -1, &parts[i].si, err) ||
+		    ts_dataset_iter_rejects(parts[i].ds, &parts[i].ri, err) ||
 		    advance_sample(&parts[i], err) || advance_reject(&parts[i], err))
 			goto fail;
 	}
@@ -330,7 +330,7 @@ int ts_shards_merge(const char **dirs, int n, const char *outdir, struct ts_merg
 			if (merge_sample(best, w, err) || advance_sample(best, err))
 				goto fail;
 		} else {
-			const struct ts_ds_reject *r = best->r;
+			const struct ts_dataset_reject *r = best->r;
 			struct ts_reject_row rr = {
 				.record = r->record, .source = r->source, .stage = r->stage,
 				.reason = r->reason, .message = r->message,
@@ -369,8 +369,8 @@ out:
 	ts_signals_restore();
 	ts_out_free(od);
 	for (int i = 0; i < n; i++) {
-		ts_ds_iter_free(parts[i].si);
-		ts_ds_iter_free(parts[i].ri);
+		ts_dataset_iter_free(parts[i].si);
+		ts_dataset_iter_free(parts[i].ri);
 		ts_dataset_close(parts[i].ds);
 		if (parts[i].fd >= 0)
 			close(parts[i].fd);
@@ -461,12 +461,12 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(((const struct tar_entry *)a)->name, ((const struct tar_entry *)b)->name);
 }
 
-static int verify_sample(const struct ts_ds_sample *s, void *user)
+static int verify_sample(const struct ts_dataset_sample *s, void *user)
 {
 	struct verify_state *v = user;
 	v->samples++;
 	for (size_t i = 0; i < s->nmembers; i++) {
-		const struct ts_ds_member *m = &s->members[i];
+		const struct ts_dataset_member *m = &s->members[i];
 		struct tar_entry key = { .name = (char *)m->name }, *t;
 		t = bsearch(&key, v->ent, v->nent, sizeof(*v->ent), cmp_entry);
 		if (!t) {
@@ -493,7 +493,7 @@ static int verify_sample(const struct ts_ds_sample *s, void *user)
 	return 0;
 }
 
-static int verify_shard(const struct ts_ds_shard *sh, void *user)
+static int verify_shard(const struct ts_dataset_shard *sh, void *user)
 {
 	struct verify_state *v = user;
 	char path[PATH_MAX + 64], hash[TS_HASH_HEX_LEN + 1];

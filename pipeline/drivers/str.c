@@ -1096,7 +1096,7 @@ static void print_stats(const struct ts_str_opts *o, struct stats *s, json_t *da
 }
 
 /* A tessera dataset's rejects were records too: count them as drops. */
-static int stats_reject(const struct ts_ds_reject *r, void *user)
+static int stats_reject(const struct ts_dataset_reject *r, void *user)
 {
 	struct stats *s = user;
 	enum ts_reason why = ts_reason_from_name(r->reason);

@@ -153,7 +153,7 @@ static int region_map(const json_t *regions, int w, int h, uint8_t **png, size_t
 	return rc;
 }
 
-static int tag_work(void *worker, const struct ts_ds_sample *s, const struct ts_rw_member *members,
+static int tag_work(void *worker, const struct ts_dataset_sample *s, const struct ts_rw_member *members,
 		    size_t nmembers, struct ts_rw_result *res, struct ts_err *err)
 {
 	struct tag_worker *w = worker;
@@ -274,7 +274,7 @@ static int tag_work(void *worker, const struct ts_ds_sample *s, const struct ts_
 	return 0;
 }
 
-static void tag_done(void *user, const struct ts_ds_sample *s, struct ts_rw_result *res, int written)
+static void tag_done(void *user, const struct ts_dataset_sample *s, struct ts_rw_result *res, int written)
 {
 	struct ts_tags_stats *st = user;
 	struct tag_item *r = res->priv;
@@ -531,7 +531,7 @@ nomem:
 	return nomem(err);
 }
 
-static int import_work(void *worker, const struct ts_ds_sample *s, const struct ts_rw_member *members,
+static int import_work(void *worker, const struct ts_dataset_sample *s, const struct ts_rw_member *members,
 		       size_t nmembers, struct ts_rw_result *res, struct ts_err *err)
 {
 	const struct import_run *r = worker;
@@ -606,7 +606,7 @@ static int import_work(void *worker, const struct ts_ds_sample *s, const struct 
 	return it->nomem ? nomem(err) : 0;
 }
 
-static void import_done(void *user, const struct ts_ds_sample *s, struct ts_rw_result *res, int written)
+static void import_done(void *user, const struct ts_dataset_sample *s, struct ts_rw_result *res, int written)
 {
 	struct import_run *r = user;
 	struct import_item *it = res->priv;
@@ -688,7 +688,7 @@ struct select_item {
 	uint64_t kept, dropped;
 };
 
-static int selected(const struct ts_ds_sample *s, const char *lemma, double t)
+static int selected(const struct ts_dataset_sample *s, const char *lemma, double t)
 {
 	for (size_t i = 0; i < s->nscores; i++)
 		if (!strcmp(s->scores[i].tag, lemma))
@@ -696,7 +696,7 @@ static int selected(const struct ts_ds_sample *s, const char *lemma, double t)
 	return 0;
 }
 
-static int select_work(void *worker, const struct ts_ds_sample *s, const struct ts_rw_member *members,
+static int select_work(void *worker, const struct ts_dataset_sample *s, const struct ts_rw_member *members,
 		       size_t nmembers, struct ts_rw_result *res, struct ts_err *err)
 {
 	const double threshold = *(const double *)worker;
@@ -781,7 +781,7 @@ static int select_work(void *worker, const struct ts_ds_sample *s, const struct 
 	return 0;
 }
 
-static void select_done(void *user, const struct ts_ds_sample *s, struct ts_rw_result *res, int written)
+static void select_done(void *user, const struct ts_dataset_sample *s, struct ts_rw_result *res, int written)
 {
 	struct ts_tags_select_stats *st = user;
 	struct select_item *r = res->priv;
@@ -797,7 +797,7 @@ static void select_done(void *user, const struct ts_ds_sample *s, struct ts_rw_r
 	free(r);
 }
 
-static int has_scores(const struct ts_ds_sample *s, void *user)
+static int has_scores(const struct ts_dataset_sample *s, void *user)
 {
 	return s->nscores > 0;
 }
@@ -953,7 +953,7 @@ struct tstats {
 	struct ts_tags_summary *sum;
 };
 
-static int stat_sample(const struct ts_ds_sample *s, void *user)
+static int stat_sample(const struct ts_dataset_sample *s, void *user)
 {
 	struct tstats *t = user;
 	struct ts_tags_summary *sum = t->sum;

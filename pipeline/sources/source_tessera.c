@@ -21,7 +21,7 @@
 
 struct tsds {
 	struct ts_dataset *ds;
-	struct ts_ds_iter *it;
+	struct ts_dataset_iter *it;
 };
 
 static void tsds_close(struct ts_source *src)
@@ -29,7 +29,7 @@ static void tsds_close(struct ts_source *src)
 	struct tsds *t = src->priv;
 	if (!t)
 		return;
-	ts_ds_iter_free(t->it);
+	ts_dataset_iter_free(t->it);
 	ts_dataset_close(t->ds);
 	free(t);
 	src->priv = NULL;
@@ -43,7 +43,7 @@ static int tsds_open(struct ts_source *src, struct ts_err *err)
 		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 	src->own_index = 1;
 	if ((rc = ts_dataset_open(&t->ds, src->input, err)) ||
-	    (rc = ts_ds_iter_samples(t->ds, -1, &t->it, err)))
+	    (rc = ts_dataset_iter_samples(t->ds, -1, &t->it, err)))
 		return rc;
 	return TS_OK;
 }
@@ -51,11 +51,11 @@ static int tsds_open(struct ts_source *src, struct ts_err *err)
 static int tsds_next(struct ts_source *src, struct ts_record *rec, struct ts_err *err)
 {
 	struct tsds *t = src->priv;
-	const struct ts_ds_sample *s;
+	const struct ts_dataset_sample *s;
 	struct ts_err re = TS_ERR_INIT;
 	json_error_t je;
 	size_t len = 0;
-	int rc = ts_ds_next_sample(t->it, &s, err);
+	int rc = ts_dataset_next_sample(t->it, &s, err);
 	if (rc <= 0)
 		return rc;
 	rec->index = s->record;

@@ -1181,7 +1181,7 @@ static void catalog_bad_files(void)
 	       "%s", e.msg);
 }
 
-/* ts_ds_sample_dup: every string and row copied (none points into the
+/* ts_dataset_sample_dup: every string and row copied (none points into the
  * original, which the cursor reuses), NULL columns kept NULL. */
 static void sample_dup(void)
 {
@@ -1193,14 +1193,14 @@ static void sample_dup(void)
 	};
 	struct ts_score_row scores[1] = { { tag, 0.75, mask } };
 	struct ts_comp_row comp = { mode, "[\"a\",\"b\"]", "[]", 3, 7, NULL };
-	struct ts_ds_member members[2] = { { mname, 512, 4096, "h1" }, { "000000042.txt", 5120, 16, "h2" } };
-	struct ts_ds_sample s = {
+	struct ts_dataset_member members[2] = { { mname, 512, 4096, "h1" }, { "000000042.txt", 5120, 16, "h2" } };
+	struct ts_dataset_sample s = {
 		.key = key, .record = 42, .shard = 3, .shard_name = "000003.tar", .width = 224, .height = 160,
 		.format = "jpeg", .caption = cap, .captions_json = NULL, .text = { 9, "a dog", 4, "sentence", NULL },
 		.tags = tags, .ntags = 2, .scores = scores, .nscores = 1, .comp = &comp,
 		.members = members, .nmembers = 2,
 	};
-	struct ts_ds_sample *d = ts_ds_sample_dup(&s);
+	struct ts_dataset_sample *d = ts_dataset_sample_dup(&s);
 	CHECK(d != NULL);
 	if (!d)
 		return;
@@ -1238,8 +1238,8 @@ static void sample_dup(void)
 	CHECK_EQ_STR(d->members[1].hash, "h2");
 	free(d);
 	/* a sample without rows */
-	struct ts_ds_sample bare = { .key = "k", .shard_name = "000000.tar" };
-	d = ts_ds_sample_dup(&bare);
+	struct ts_dataset_sample bare = { .key = "k", .shard_name = "000000.tar" };
+	d = ts_dataset_sample_dup(&bare);
 	CHECK(d && d->ntags == 0 && d->comp == NULL && d->nmembers == 0);
 	if (d)
 		CHECK_EQ_STR(d->key, "k");
