@@ -368,6 +368,26 @@ static int str_ingest_main(int argc, char **argv)
 	return rc;
 }
 
+/* The options of a subcommand that has only the common ones and those
+ * str_common knows: 1 when parsing ended the command (--help, a usage
+ * error; *rc is its exit code), 0 to run it. */
+static int str_parse(int argc, char **argv, const struct option *opts, void (*usage)(FILE *f),
+		     const char *sub, const char *what, struct str_cli *cli, struct ts_charset **cs, int *rc)
+{
+	int c, done = 0;
+	str_defaults(cli, usage);
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
+		if ((*rc = str_common(c, optarg, cli, &done)) == TS_OPT_NOT_MINE) {
+			*rc = unknown_opt();
+			return 1;
+		}
+		if (*rc || done)
+			return 1;
+	}
+	return (*rc = str_finish(cli, sub, what, argc, argv, cs)) != 0;
+}
+
 static int str_stats_main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -377,23 +397,13 @@ static int str_stats_main(int argc, char **argv)
 	};
 	struct str_cli cli;
 	struct ts_charset *cs = NULL;
-	int c, rc, done = 0;
-
-	str_defaults(&cli, usage_str_stats);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
-		if ((rc = str_common(c, optarg, &cli, &done)) == TS_OPT_NOT_MINE)
-			return unknown_opt();
-		if (rc || done)
-			return rc;
-	}
-	if ((rc = str_finish(&cli, "stats", "SOURCE", argc, argv, &cs)))
-		return rc;
 	struct ts_str_result res = { 0 };
+	int rc;
+	if (str_parse(argc, argv, opts, usage_str_stats, "stats", "SOURCE", &cli, &cs, &rc))
+		return rc;
 	ts_str_stats(&cli.o, &res);
-	rc = res.failed ? TS_EXIT_FAIL : TS_EXIT_OK;
 	ts_charset_free(cs);
-	return rc;
+	return res.failed ? TS_EXIT_FAIL : TS_EXIT_OK;
 }
 
 static int run_ids(const struct ts_str_opts *o, const char *label)
@@ -452,17 +462,8 @@ static int str_ids_main(int argc, char **argv)
 	};
 	struct str_cli cli;
 	struct ts_charset *cs = NULL;
-	int c, rc, done = 0;
-
-	str_defaults(&cli, usage_str_ids);
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "qvh", opts, NULL)) != -1) {
-		if ((rc = str_common(c, optarg, &cli, &done)) == TS_OPT_NOT_MINE)
-			return unknown_opt();
-		if (rc || done)
-			return rc;
-	}
-	if ((rc = str_finish(&cli, "ids", "LABEL", argc, argv, &cs)))
+	int rc;
+	if (str_parse(argc, argv, opts, usage_str_ids, "ids", "LABEL", &cli, &cs, &rc))
 		return rc;
 	rc = run_ids(&cli.o, cli.o.input);
 	ts_charset_free(cs);

@@ -25,6 +25,7 @@
 #include "shards/shards.h"
 #include "shards/out.h"
 #include "shards/writer.h"
+#include "pipeline/drivers/rewrite.h"
 #include "pipeline/drivers/shards_ops.h"
 #include "pipeline/util.h"
 
@@ -162,20 +163,8 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 		m[i].data = data[i];
 	}
 	if (!rc) {
-		struct ts_dsw_sample ds = {
-			.record = s->record, .members = m, .nmembers = s->nmembers,
-			.width = s->width, .height = s->height,
-			.orig_width = s->orig_width, .orig_height = s->orig_height,
-			.format = s->format, .content_hash = s->content_hash,
-			.image_hash = s->image_hash, .source = s->source,
-			.caption = s->caption, .captions_json = s->captions_json,
-			.path = s->path, .meta_json = s->meta_json,
-			.source_format = s->source_format, .fixes = s->fixes,
-			.text = s->text,
-			.tags = s->tags, .ntags = s->ntags,
-			.scores = s->scores, .nscores = s->nscores,
-			.comp = s->comp,
-		};
+		struct ts_dsw_sample ds;
+		ts_rw_dsw_sample(s, m, s->nmembers, &ds);
 		rc = ts_dsw_sample(w, &ds, e);
 	}
 	for (size_t i = 0; i < s->nmembers; i++)
