@@ -26,7 +26,7 @@ void usage_captions(FILE *f)
 "      --pad          pad with 0 to the context length\n"
 "      --count        print only the token count (with SOT and EOT)\n"
 "      --jsonl        input lines are JSON objects with a caption (or text) field\n"
-"  -j, --threads N    worker threads (default: 1; 0 = all cores); the output\n"
+"  -j, --threads N    worker threads (default: all cores); the output\n"
 "                     is in input order whatever N is\n"
 "\n"
 "stats: caption lengths in CLIP tokens and what truncation loses.  SOURCE is\n"

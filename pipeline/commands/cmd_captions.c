@@ -50,7 +50,7 @@ int captions_tokenize(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct ts_tokenize_opts o = { .context = 77, .in_name = "-", .out = stdout, .err = stderr };
-	long threads = 1;
+	long threads = 0;   /* all cores, like every other -j */
 	int c, failed = 0;
 	const char *vocab = NULL;
 	struct ts_bpe *bpe = NULL;
