@@ -11,6 +11,7 @@
  * (ts_region_fill, ts_encode_gray_png, ts_decode); only reading a
  * region's JSON is here.
  */
+#define _GNU_SOURCE
 #include "pipeline/drivers/tags.h"
 #include "base/buf.h"
 
@@ -585,12 +586,11 @@ static int import_work(void *worker, const struct ts_dataset_sample *s, const st
 				free(buf);
 			} else {
 				/* the member's full name, as the members table has it */
-				char *full = malloc(strlen(s->key) + 32);
-				if (!full) {
+				char *full = NULL;
+				if (asprintf(&full, "%s.%zu.tagmask.png", s->key, nr) < 0) {
 					free(buf);
 					return nomem(err);
 				}
-				sprintf(full, "%s.%zu.tagmask.png", s->key, nr);
 				snprintf(it->names[it->nmasks], sizeof(it->names[0]), "%zu.tagmask.png", nr);
 				res->add[res->nadd++] = (struct ts_rw_member){ it->names[it->nmasks], buf, blen };
 				it->masks[it->nmasks] = buf;
