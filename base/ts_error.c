@@ -91,14 +91,16 @@ void ts_err_clear(struct ts_err *err)
 int ts_err_is_reject(const struct ts_err *err)
 {
 	switch (err->status) {
+	case TS_ERR_NOMEM:
+		return 0;
 	case TS_ERR_INVALID:
 	case TS_ERR_LIMIT:
 	case TS_ERR_UNSUPPORTED:
 		return 1;
-	case TS_ERR_IO:
-		return err->reason != TS_R_NONE;
 	default:
-		return 0;
+		/* an I/O or codec failure that names what was wrong with the
+		 * input (source.unreadable, image.encode_failed) */
+		return err->reason != TS_R_NONE;
 	}
 }
 

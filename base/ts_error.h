@@ -97,10 +97,10 @@ void ts_err_clear(struct ts_err *err);
 
 /* The one rule for what a failure means (docs/formats.md, "Rejects"): it
  * says something about the input -- invalid, unsupported, over a limit, or
- * an input that cannot be read (an I/O error that carries a reject reason)
- * -- and that input becomes a reject while the run goes on; or it is ours
- * -- no memory, an internal error, an output I/O error, anything else --
- * and it ends the run. */
+ * any other failure that carries a reject reason (an input that cannot be
+ * read, an image the encoder refuses) -- and that input becomes a reject
+ * while the run goes on; or it is ours -- no memory (whatever the reason),
+ * an internal or output I/O error without a reason -- and it ends the run. */
 int ts_err_is_reject(const struct ts_err *err);
 
 /* "image.truncated", ...; "none" for TS_R_NONE, "unknown" out of range. */

@@ -140,10 +140,10 @@ static int in_sorted(const uint64_t *a, size_t n, uint64_t x)
  * the sample, so it must never become a content reject. */
 static int slot_reject(struct slot *s, const char *stage, const struct ts_err *e)
 {
-	if (e->status == TS_ERR_NOMEM) {
+	if (!ts_err_is_reject(e)) {
 		s->fatal = 1;
-		ts_err_set(&s->fatal_err, TS_ERR_NOMEM, TS_R_NONE,
-			   "out of memory processing '%.200s' (%s stage): %.200s",
+		ts_err_set(&s->fatal_err, e->status, TS_R_NONE, "%s processing '%.200s' (%s stage): %.200s",
+			   e->status == TS_ERR_NOMEM ? "out of memory" : "failure",
 			   s->rec.source ? s->rec.source : "?", stage,
 			   e->msg[0] ? e->msg : ts_status_name(e->status));
 		return -1;

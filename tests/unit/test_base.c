@@ -162,6 +162,7 @@ static void reject_or_fatal(void)
 		{ TS_ERR_NOMEM, TS_R_NONE, 0 },
 		{ TS_ERR_NOMEM, TS_R_IMAGE_TOO_LARGE, 0 },  /* no memory is never the sample's fault */
 		{ TS_ERR_INTERNAL, TS_R_NONE, 0 },
+		{ TS_ERR_INTERNAL, TS_R_IMAGE_ENCODE_FAILED, 1 },  /* an image the encoder refuses */
 		{ TS_ERR_USAGE, TS_R_NONE, 0 },
 		{ TS_ERR_EXISTS, TS_R_NONE, 0 },
 	};
