@@ -491,7 +491,7 @@ static size_t bpe_merge(struct ts_bpe_ctx *c, const char *w, size_t n)
 {
 	const struct ts_bpe *b = c->bpe;
 	size_t ns = n;
-	if (ts_alloc_grow(&c->sym, &c->cap_sym, n, sizeof(*c->sym)))
+	if (n > c->cap_sym && ts_alloc_grow(&c->sym, &c->cap_sym, n, sizeof(*c->sym)))
 		return 0;
 	int32_t *s = c->sym;
 	for (size_t i = 0; i < n; i++)
