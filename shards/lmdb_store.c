@@ -318,8 +318,21 @@ int ts_lmdb_open(struct ts_lmdb **out, const char *dir, struct ts_err *err)
 		return TS_ERR_NOMEM;
 	if ((rc = ts_lmdb_check(dir, NULL, err)))
 		goto fail;
-	if ((rc = mdb_env_create(&db->env)) ||
-	    (rc = mdb_env_open(db->env, dir, MDB_RDONLY | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS, 0444))) {
+	const unsigned flags = MDB_RDONLY | MDB_NOLOCK | MDB_NORDAHEAD | MDB_NOTLS;
+	if (!(rc = mdb_env_create(&db->env)))
+		rc = mdb_env_open(db->env, dir, flags, 0444);
+	if (rc == ENOMEM) {
+		/* no room for the writer's map size (often 1 TiB) in this address
+		 * space (a ulimit -v, a sanitizer's reserved ranges): map what the
+		 * file holds, which is all a reader needs */
+		struct stat st;
+		mdb_env_close(db->env);
+		db->env = NULL;
+		if (stat(db->path, &st) == 0 && st.st_size > 0 && !(rc = mdb_env_create(&db->env)) &&
+		    !(rc = mdb_env_set_mapsize(db->env, (size_t)st.st_size)))
+			rc = mdb_env_open(db->env, dir, flags, 0444);
+	}
+	if (rc) {
 		rc = lmdb_fail(db, rc, "open", err);
 		goto fail;
 	}
