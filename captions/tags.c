@@ -668,22 +668,11 @@ static int pair_kind(const struct ts_tagger *t, const struct word *ws, const str
 	return kind == 1 || (kind == 2 && ts_wordnet_noun_senses(t->wn, head->lemma) >= 10);
 }
 
-int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const char *caption,
-		    size_t len, struct ts_tag **tags, size_t *n, struct ts_err *err)
+/* What the whole caption decides about its words: whether capitalised
+ * words are names in it (the return value), which words make up a name,
+ * and which "can" is a noun. */
+static int mark_words(struct word *ws, size_t nw)
 {
-	const struct ts_wordnet *wn = t->wn;
-	struct word *ws = NULL;
-	struct cand *cs = NULL;
-	size_t nw = 0, cap = 0, nc = 0;
-	int rc = TS_OK;
-
-	*tags = NULL;
-	*n = 0;
-	if (split_words(caption, len, &ws, &nw, &cap) ||
-	    (nw && !(cs = calloc(nw, sizeof(*cs))))) {
-		free(ws);
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	}
 	/* A capitalised word inside a sentence, not where a noun phrase
 	 * begun by a determiner is still open and not joined to a noun by
 	 * "and" ("a shirt and Rollerblades"), is a name ("on Broadway", "in
@@ -725,20 +714,273 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		if (j > i)
 			i = j - 1;
 	}
-	/* context of each position: the class of the previous unit */
-	int prev_cls = C_PUNCT, prev_pos = P_NONE;
-	int np_open = 0;           /* after a determiner, number or possessive and adjectives only */
-	int noun_before_conj = 0;  /* the word before the conjunction just passed was a noun */
+	return names;
+}
+
+/* Do words i and i + 1 make two words that WordNet has as an adjective
+ * or adverb and not as a noun ("upside down", "close up")?  They are
+ * neither tags nor context for one. */
+static int adverb_pair(const struct ts_wordnet *wn, const struct word *ws, size_t nw, size_t i)
+{
+	const struct word *w = &ws[i];
+	char key[96];
+	size_t m0 = strlen(w->low), m1 = i + 1 < nw ? strlen(ws[i + 1].low) : 0;
+	if (i + 1 < nw && !w->punct_after && m0 + m1 + 2 <= sizeof(key)) {
+		memcpy(key, w->low, m0);
+		key[m0] = '_';
+		memcpy(key + m0 + 1, ws[i + 1].low, m1 + 1);
+		return !ts_wordnet_has(wn, key, TS_POS_NOUN) &&
+		       (ts_wordnet_has(wn, key, TS_POS_ADJ) || ts_wordnet_has(wn, key, TS_POS_ADV));
+	}
+	return 0;
+}
+
+/* The noun compound of two to four words starting at word i, longest
+ * first, or two words WordNet writes as one, into *c: the number of
+ * words it takes, 0 when there is none. */
+static size_t compound_at(const struct ts_tagger *t, const struct word *ws, size_t nw, size_t i,
+			  struct cand *c)
+{
+	const struct ts_wordnet *wn = t->wn;
+	const struct word *w = &ws[i];
+	char key[96], last[96];
+
+	/* compounds, longest first */
+	for (size_t k = 4; k >= 2; k--) {
+		if (i + k > nw)
+			continue;
+		int ok = 1;
+		size_t o = 0;
+		for (size_t j = i; j < i + k && ok; j++) {
+			ok = ws[j].c == C_OPEN && (j == i + k - 1 || !ws[j].punct_after);
+			if (ok && j < i + k - 1) {
+				size_t l = strlen(ws[j].low);
+				ok = o + l + 1 < sizeof(key);
+				if (ok) {
+					memcpy(key + o, ws[j].low, l);
+					o += l;
+					key[o++] = '_';
+				}
+			}
+		}
+		if (!ok)
+			continue;
+		const char *lw = ws[i + k - 1].low;
+		size_t l = strlen(lw);
+		if (o + l + 1 >= sizeof(key))
+			continue;
+		memcpy(key + o, lw, l + 1);
+		if (!ts_wordnet_morphy(wn, key, TS_POS_NOUN, last, sizeof(last))) {
+			/* lemmatise the last word alone */
+			char ll[MAXW];
+			if (!ts_wordnet_morphy(wn, lw, TS_POS_NOUN, ll, sizeof(ll)) || o + strlen(ll) + 1 >= sizeof(key))
+				continue;
+			memcpy(key + o, ll, strlen(ll) + 1);
+			if (!ts_wordnet_has(wn, key, TS_POS_NOUN))
+				continue;
+			snprintf(last, sizeof(last), "%s", key);
+		}
+		/* led by an adjective, the compound is its head noun ("young
+		 * man" is a man); not when an -ing word leads it ("dining
+		 * table", "living room") */
+		if (adjective_led(wn, ws[i].low) && !ends_with(ws[i].low, "ing"))
+			continue;
+		/* a compound that is not a thing to see, or whose last word is
+		 * its first noun's verb ("cat sleeps" is not the catnap), does
+		 * not swallow its words: they are taken one by one; a scene
+		 * compound does, and goes with the scene words ("takes center
+		 * stage", "the focal point") */
+		if (agreeing_verb(wn, ws, i + k - 1, nw) || (!is_scene(last) && !visible(t, last, ws, i + k - 1, nw)))
+			continue;
+		c->first = i;
+		c->last = i + k - 1;
+		c->pos = P_N;
+		snprintf(c->lemma, sizeof(c->lemma), "%s", last);
+		return k;
+	}
+	/* two words WordNet writes as one ("sand castle" -> sandcastle,
+	 * "drain pipe" -> drainpipe) */
+	if (i + 1 < nw && ws[i + 1].c == C_OPEN && !w->punct_after &&
+	    strlen(w->low) + strlen(ws[i + 1].low) + 1 < sizeof(key)) {
+		char ll[MAXW];
+		size_t l0 = strlen(w->low), l1 = strlen(ws[i + 1].low);
+		memcpy(key, w->low, l0);
+		memcpy(key + l0, ws[i + 1].low, l1 + 1);
+		if (ts_wordnet_morphy(wn, key, TS_POS_NOUN, ll, sizeof(ll)) && strlen(ll) > strlen(w->low) + 2 &&
+		    !adjective_led(wn, w->low) && !agreeing_verb(wn, ws, i + 1, nw) &&
+		    (is_scene(ll) ? t->o.keep_scene_words : visible(t, ll, ws, i + 1, nw))) {
+			c->first = i;
+			c->last = i + 1;
+			c->pos = P_N;
+			snprintf(c->lemma, sizeof(c->lemma), "%s", ll);
+			return 2;
+		}
+	}
+	return 0;
+}
+
+/* The left context of the word being classified. */
+struct scan {
+	int prev_cls, prev_pos;     /* the class of the previous unit, and its part of speech */
+	int np_open;                /* after a determiner, number or possessive and adjectives only */
+	int noun_before_conj;       /* the word before the conjunction just passed was a noun */
+};
+
+/* One word, i: the best-scoring part of speech in its context (P_*,
+ * P_NONE for none), and as a noun its lemma in ln. */
+static int word_pos(const struct ts_wordnet *wn, const struct word *ws, size_t nw, size_t i,
+		    const struct scan *sc, char ln[MAXW])
+{
+	const struct word *w = &ws[i];
+	char lx[MAXW];
+	double s[4];
+	s[P_N] = pos_score(wn, w->low, TS_POS_NOUN, ln, MAXW);
+	s[P_V] = pos_score(wn, w->low, TS_POS_VERB, lx, sizeof(lx));
+	s[P_A] = pos_score(wn, w->low, TS_POS_ADJ, lx, sizeof(lx));
+	s[P_R] = pos_score(wn, w->low, TS_POS_ADV, lx, sizeof(lx));
+	if (sc->prev_cls == C_DET || sc->prev_cls == C_NUM || sc->prev_cls == C_POSS) {
+		s[P_N] *= 4;
+		s[P_A] *= 2;
+		s[P_V] *= 0.1;
+		s[P_R] *= 0.1;          /* "the well" */
+	} else if (sc->prev_cls == C_PREP) {
+		s[P_N] *= 3;
+		s[P_V] *= 0.3;
+	} else if (sc->prev_cls == C_TO) {
+		s[P_V] *= 2;
+	} else if (sc->prev_cls == C_CONJ && sc->noun_before_conj && !adjective_led(wn, w->low)) {
+		/* "a jacket and pants", "buttons, dials, and knobs": the same
+		 * kind as before "and" or the comma, unless mostly an adjective,
+		 * or a bare word after the comma that a preposition follows: a
+		 * participle opening a phrase (", set against a backdrop") */
+		if (!(ws[i - 1].comma_after && i + 1 < nw && !w->punct_after && ws[i + 1].c == C_PREP))
+			s[P_N] *= 3;
+	} else if (sc->prev_cls == C_AUX) {
+		if (ends_with(w->low, "ing") || ends_with(w->low, "ed"))
+			s[P_N] *= 0.05;
+	} else if (sc->prev_cls == C_OPEN && sc->prev_pos == P_A) {
+		s[P_N] *= 3;
+		/* "the large brown bear": a noun phrase begun by a determiner
+		 * and only adjectives since has its noun still to come */
+		s[P_V] *= sc->np_open ? 0.01 : 0.05;
+	} else if (sc->prev_cls == C_OPEN && sc->prev_pos == P_V) {
+		/* the object of the verb before ("enjoying drinks"); an
+		 * adverb ending the phrase ("pulled back,") */
+		s[P_N] *= 3;
+		s[P_V] *= 0.3;
+		if (i + 1 == nw || w->punct_after || ws[i + 1].c == C_CONJ)
+			s[P_R] *= 3;
+		/* an -ing word after a verb is its complement ("seen
+		 * standing", "is seen snorkeling") */
+		if (ends_with(w->low, "ing"))
+			s[P_N] *= 0.05;
+	} else if (sc->prev_cls == C_OPEN && sc->prev_pos == P_R) {
+		/* after an adverb, an adjective or a verb ("slightly open",
+		 * "waves that gently lap") */
+		s[P_N] *= 0.1;
+	} else if (sc->prev_cls == C_OPEN && sc->prev_pos == P_N) {
+		s[P_V] *= agreeing_verb(wn, ws, i, nw) ? 8 : bare_after_singular(wn, ws, i) ? 0.1 : 2;
+		/* an -s form ending the object of a preposition is its plural
+		 * noun, not a verb ("with red maple leaves,") */
+		if (ends_with(w->low, "s") && after_prep(ws, i - 1) && (i + 1 == nw || w->punct_after))
+			s[P_V] *= 0.01;
+	}
+	/* an -ing word that is a noun in its own right ("building",
+	 * "clothing"), not only a verb form */
+	if (ends_with(w->low, "ing") && !strcmp(ln, w->low) && sc->prev_cls != C_AUX &&
+	    ts_wordnet_count(wn, ln, TS_POS_NOUN) >= 5)
+		s[P_N] *= 4;
+	int end = i + 1 == nw || w->punct_after;
+	enum cls next = end ? C_PUNCT : ws[i + 1].c;
+	/* "that", "which" after a noun begin a clause about it, no object */
+	if (next == C_DET && (!strcmp(ws[i + 1].low, "that") || !strcmp(ws[i + 1].low, "which") ||
+			      !strcmp(ws[i + 1].low, "what") || !strcmp(ws[i + 1].low, "whose")))
+		next = C_PRON;
+	if (!end && (next == C_DET || next == C_NUM || next == C_POSS))
+		s[P_V] *= 3;
+	if (end || next == C_PREP || next == C_CONJ || next == C_AUX)
+		s[P_N] *= 1.5;
+	/* an auxiliary does not follow a verb ("the stop sign is") */
+	if (!end && next == C_AUX)
+		s[P_V] *= 0.1;
+	/* an -s form right before a determiner or possessive is a verb
+	 * taking its object ("the backdrop features a fence"): a plural
+	 * noun is not followed by one */
+	if (!end && (next == C_DET || next == C_POSS) && ends_with(w->low, "s") &&
+	    ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) && strcmp(lx, w->low))
+		s[P_V] *= 10;
+	/* an adjective after an adjective needs a noun after it: at the
+	 * end of the phrase the word is that noun ("white soles and") */
+	if (sc->prev_cls == C_OPEN && sc->prev_pos == P_A && (end || (next != C_OPEN && next != C_MOD)))
+		s[P_A] *= 0.1;
+	/* before a colour word, an adjective ("a lush green", "glossy red") */
+	if (!end && next == C_MOD && s[P_A] > 0)
+		s[P_N] *= 0.1;
+	/* before a comma, an adjective or a past participle that WordNet
+	 * has as no noun and another word: one of two adjectives of the
+	 * noun to come ("dark, charred dirt", "a thick, creamy sauce") */
+	if (w->comma_after && s[P_A] > 0 && i + 2 < nw && !ws[i + 1].punct_after &&
+	    (ws[i + 2].c == C_OPEN || ws[i + 2].c == C_MOD) &&
+	    (ws[i + 1].c == C_MOD ||
+	     (ws[i + 1].c == C_OPEN && !ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)) &&
+	      (ts_wordnet_has(wn, ws[i + 1].low, TS_POS_ADJ) ||
+	       (ends_with(ws[i + 1].low, "ed") && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_VERB, lx, sizeof(lx)))))))
+		s[P_N] *= 0.1;
+	if (w->noun && s[P_N] > 0)
+		s[P_V] = s[P_A] = s[P_R] = 0;
+	int best = P_NONE;
+	for (int p = 0; p < 4; p++)
+		if (s[p] > 0 && (best == P_NONE || s[p] > s[best]))
+			best = p;
+	/* a past participle right before a noun describes it ("fallen
+	 * leaves", "parked cars"); not after an auxiliary, where it is
+	 * the verb ("can be seen standing") */
+	if (best == P_V && !end && ws[i + 1].c == C_OPEN && !ends_with(w->low, "s") && sc->prev_cls != C_AUX &&
+	    !ends_with(w->low, "ing") && ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) &&
+	    strcmp(lx, w->low) && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)))
+		best = P_A;
+	/* a word WordNet does not have at all, where a noun phrase still
+	 * needs its noun ("a biker", "the Dreamliner"): a noun, its plural
+	 * -s dropped; not a hyphenated one, which is a made-up modifier
+	 * ("a high-angle shot", "a fair-skinned man") unless a verb
+	 * follows it, or a word that is no word of a noun phrase ("a gold
+	 * rolls-royce parked") */
+	size_t wl = strlen(w->low);
+	char nx[MAXW];
+	int hyphen_ok = !strchr(w->low, '-') ||
+			(!w->comma_after && (end || (ws[i + 1].c != C_OPEN && ws[i + 1].c != C_MOD) ||
+					     (ws[i + 1].c == C_OPEN && !ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, nx, sizeof(nx)) &&
+					      ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_VERB, nx, sizeof(nx)) && strcmp(nx, ws[i + 1].low))));
+	if (best == P_NONE && sc->np_open && wl >= 3 && isalpha((unsigned char)w->low[0]) && hyphen_ok &&
+	    !ts_wordnet_has(wn, w->low, TS_POS_VERB) && !ts_wordnet_has(wn, w->low, TS_POS_ADJ)) {
+		snprintf(ln, MAXW, "%s", w->low);
+		if (wl > 3 && ln[wl - 1] == 's' && ln[wl - 2] != 's')
+			ln[wl - 1] = 0;
+		best = P_N;
+	}
+	return best;
+}
+
+/* The candidates of a caption of nw words, in order, into cs (room for
+ * nw): compounds, then single nouns by their part of speech in context.
+ * Returns their number. */
+static size_t scan_candidates(const struct ts_tagger *t, struct word *ws, size_t nw, int names,
+			      struct cand *cs)
+{
+	const struct ts_wordnet *wn = t->wn;
+	size_t nc = 0;
+	/* the context of each position */
+	struct scan sc = { C_PUNCT, P_NONE, 0, 0 };
 	for (size_t i = 0; i < nw;) {
 		struct word *w = &ws[i];
 		int boundary_before = i == 0 || ws[i - 1].punct_after;
 		if (boundary_before) {
 			/* a list: "buttons, dials, and knobs" */
-			noun_before_conj = i > 0 && ws[i - 1].comma_after && prev_cls == C_OPEN && prev_pos == P_N &&
-					   nc > 0 && cs[nc - 1].last == i - 1;
-			prev_cls = noun_before_conj ? C_CONJ : C_PUNCT;
-			prev_pos = P_NONE;
-			np_open = 0;
+			sc.noun_before_conj = i > 0 && ws[i - 1].comma_after && sc.prev_cls == C_OPEN && sc.prev_pos == P_N &&
+					      nc > 0 && cs[nc - 1].last == i - 1;
+			sc.prev_cls = sc.noun_before_conj ? C_CONJ : C_PUNCT;
+			sc.prev_pos = P_NONE;
+			sc.np_open = 0;
 		}
 		/* a colour word or direction: an adjective for the context, except
 		 * a colour that is a thing right after "a"/"an" and alone ("an
@@ -746,126 +988,44 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		if (w->c == C_MOD && !(i > 0 && !ws[i - 1].punct_after &&
 				       (!strcmp(ws[i - 1].low, "a") || !strcmp(ws[i - 1].low, "an")) &&
 				       (i + 1 == nw || w->punct_after || ws[i + 1].c != C_OPEN))) {
-			prev_cls = C_OPEN;
-			prev_pos = P_A;
+			sc.prev_cls = C_OPEN;
+			sc.prev_pos = P_A;
 			i++;
 			continue;
 		}
 		if (w->c != C_OPEN && w->c != C_MOD) {
 			/* "that" or "which" right after a noun begins a clause about
 			 * it: what follows is its verb ("lines that form a pattern") */
-			int rel = i > 0 && !ws[i - 1].punct_after && prev_cls == C_OPEN && prev_pos == P_N &&
+			int rel = i > 0 && !ws[i - 1].punct_after && sc.prev_cls == C_OPEN && sc.prev_pos == P_N &&
 				  (!strcmp(w->low, "that") || !strcmp(w->low, "which"));
-			np_open = !rel && (w->c == C_DET || w->c == C_NUM || w->c == C_POSS);
-			noun_before_conj = w->c == C_CONJ &&
-					   ((prev_cls == C_OPEN && prev_pos == P_N && nc > 0 && cs[nc - 1].last == i - 1) ||
-					    (prev_cls == C_CONJ && noun_before_conj));
-			prev_cls = rel ? C_PRON : (int)w->c;
-			prev_pos = P_NONE;
+			sc.np_open = !rel && (w->c == C_DET || w->c == C_NUM || w->c == C_POSS);
+			sc.noun_before_conj = w->c == C_CONJ &&
+					      ((sc.prev_cls == C_OPEN && sc.prev_pos == P_N && nc > 0 && cs[nc - 1].last == i - 1) ||
+					       (sc.prev_cls == C_CONJ && sc.noun_before_conj));
+			sc.prev_cls = rel ? C_PRON : (int)w->c;
+			sc.prev_pos = P_NONE;
 			i++;
 			continue;
 		}
 		if (w->in_name) {
-			prev_cls = C_OPEN;
-			prev_pos = P_N;
-			np_open = 0;
+			sc.prev_cls = C_OPEN;
+			sc.prev_pos = P_N;
+			sc.np_open = 0;
 			i++;
 			continue;
 		}
-		/* two words that WordNet has as an adjective or adverb and not as a
-		 * noun ("upside down", "close up") are neither tags nor context for one */
-		char key[96], last[96];
-		size_t m0 = strlen(w->low), m1 = i + 1 < nw ? strlen(ws[i + 1].low) : 0;
-		if (i + 1 < nw && !w->punct_after && m0 + m1 + 2 <= sizeof(key)) {
-			memcpy(key, w->low, m0);
-			key[m0] = '_';
-			memcpy(key + m0 + 1, ws[i + 1].low, m1 + 1);
-			if (!ts_wordnet_has(wn, key, TS_POS_NOUN) &&
-			    (ts_wordnet_has(wn, key, TS_POS_ADJ) || ts_wordnet_has(wn, key, TS_POS_ADV))) {
-				prev_cls = C_OPEN;
-				prev_pos = P_A;
-				i += 2;
-				continue;
-			}
+		if (adverb_pair(wn, ws, nw, i)) {
+			sc.prev_cls = C_OPEN;
+			sc.prev_pos = P_A;
+			i += 2;
+			continue;
 		}
-		/* compounds, longest first */
-		size_t got = 0;
-		for (size_t k = 4; k >= 2 && !got; k--) {
-			if (i + k > nw)
-				continue;
-			int ok = 1;
-			size_t o = 0;
-			for (size_t j = i; j < i + k && ok; j++) {
-				ok = ws[j].c == C_OPEN && (j == i + k - 1 || !ws[j].punct_after);
-				if (ok && j < i + k - 1) {
-					size_t l = strlen(ws[j].low);
-					ok = o + l + 1 < sizeof(key);
-					if (ok) {
-						memcpy(key + o, ws[j].low, l);
-						o += l;
-						key[o++] = '_';
-					}
-				}
-			}
-			if (!ok)
-				continue;
-			const char *lw = ws[i + k - 1].low;
-			size_t l = strlen(lw);
-			if (o + l + 1 >= sizeof(key))
-				continue;
-			memcpy(key + o, lw, l + 1);
-			if (!ts_wordnet_morphy(wn, key, TS_POS_NOUN, last, sizeof(last))) {
-				/* lemmatise the last word alone */
-				char ll[MAXW];
-				if (!ts_wordnet_morphy(wn, lw, TS_POS_NOUN, ll, sizeof(ll)) || o + strlen(ll) + 1 >= sizeof(key))
-					continue;
-				memcpy(key + o, ll, strlen(ll) + 1);
-				if (!ts_wordnet_has(wn, key, TS_POS_NOUN))
-					continue;
-				snprintf(last, sizeof(last), "%s", key);
-			}
-			/* led by an adjective, the compound is its head noun ("young
-			 * man" is a man); not when an -ing word leads it ("dining
-			 * table", "living room") */
-			if (adjective_led(wn, ws[i].low) && !ends_with(ws[i].low, "ing"))
-				continue;
-			/* a compound that is not a thing to see, or whose last word is
-			 * its first noun's verb ("cat sleeps" is not the catnap), does
-			 * not swallow its words: they are taken one by one; a scene
-			 * compound does, and goes with the scene words ("takes center
-			 * stage", "the focal point") */
-			if (agreeing_verb(wn, ws, i + k - 1, nw) || (!is_scene(last) && !visible(t, last, ws, i + k - 1, nw)))
-				continue;
-			struct cand *c = &cs[nc++];
-			c->first = i;
-			c->last = i + k - 1;
-			c->pos = P_N;
-			snprintf(c->lemma, sizeof(c->lemma), "%s", last);
-			got = k;
-		}
-		/* two words WordNet writes as one ("sand castle" -> sandcastle,
-		 * "drain pipe" -> drainpipe) */
-		if (!got && i + 1 < nw && ws[i + 1].c == C_OPEN && !w->punct_after &&
-		    strlen(w->low) + strlen(ws[i + 1].low) + 1 < sizeof(key)) {
-			char ll[MAXW];
-			size_t l0 = strlen(w->low), l1 = strlen(ws[i + 1].low);
-			memcpy(key, w->low, l0);
-			memcpy(key + l0, ws[i + 1].low, l1 + 1);
-			if (ts_wordnet_morphy(wn, key, TS_POS_NOUN, ll, sizeof(ll)) && strlen(ll) > strlen(w->low) + 2 &&
-			    !adjective_led(wn, w->low) && !agreeing_verb(wn, ws, i + 1, nw) &&
-			    (is_scene(ll) ? t->o.keep_scene_words : visible(t, ll, ws, i + 1, nw))) {
-				struct cand *c = &cs[nc++];
-				c->first = i;
-				c->last = i + 1;
-				c->pos = P_N;
-				snprintf(c->lemma, sizeof(c->lemma), "%s", ll);
-				got = 2;
-			}
-		}
+		size_t got = compound_at(t, ws, nw, i, &cs[nc]);
+		nc += got > 0;
 		if (got) {
-			prev_cls = C_OPEN;
-			prev_pos = P_N;
-			np_open = 0;
+			sc.prev_cls = C_OPEN;
+			sc.prev_pos = P_N;
+			sc.np_open = 0;
 			i += got;
 			continue;
 		}
@@ -877,165 +1037,41 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 		int name_before = names && w->capital && i + 1 < nw && !w->punct_after &&
 				  (ws[i + 1].c == C_NUM ||
 				   (ws[i + 1].c == C_OPEN && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, nl, sizeof(nl))));
-		if (names && w->capital && i > 0 && !ws[i - 1].stop_after && (!np_open || name_before) &&
-		    !(prev_cls == C_CONJ && noun_before_conj)) {
-			prev_cls = C_OPEN;
-			prev_pos = P_N;
+		if (names && w->capital && i > 0 && !ws[i - 1].stop_after && (!sc.np_open || name_before) &&
+		    !(sc.prev_cls == C_CONJ && sc.noun_before_conj)) {
+			sc.prev_cls = C_OPEN;
+			sc.prev_pos = P_N;
 			i++;
 			continue;
 		}
 		/* one word: the best-scoring part of speech in context */
-		char ln[MAXW], lx[MAXW];
-		double s[4];
-		s[P_N] = pos_score(wn, w->low, TS_POS_NOUN, ln, sizeof(ln));
-		s[P_V] = pos_score(wn, w->low, TS_POS_VERB, lx, sizeof(lx));
-		s[P_A] = pos_score(wn, w->low, TS_POS_ADJ, lx, sizeof(lx));
-		s[P_R] = pos_score(wn, w->low, TS_POS_ADV, lx, sizeof(lx));
-		if (prev_cls == C_DET || prev_cls == C_NUM || prev_cls == C_POSS) {
-			s[P_N] *= 4;
-			s[P_A] *= 2;
-			s[P_V] *= 0.1;
-			s[P_R] *= 0.1;          /* "the well" */
-		} else if (prev_cls == C_PREP) {
-			s[P_N] *= 3;
-			s[P_V] *= 0.3;
-		} else if (prev_cls == C_TO) {
-			s[P_V] *= 2;
-		} else if (prev_cls == C_CONJ && noun_before_conj && !adjective_led(wn, w->low)) {
-			/* "a jacket and pants", "buttons, dials, and knobs": the same
-			 * kind as before "and" or the comma, unless mostly an adjective,
-			 * or a bare word after the comma that a preposition follows: a
-			 * participle opening a phrase (", set against a backdrop") */
-			if (!(ws[i - 1].comma_after && i + 1 < nw && !w->punct_after && ws[i + 1].c == C_PREP))
-				s[P_N] *= 3;
-		} else if (prev_cls == C_AUX) {
-			if (ends_with(w->low, "ing") || ends_with(w->low, "ed"))
-				s[P_N] *= 0.05;
-		} else if (prev_cls == C_OPEN && prev_pos == P_A) {
-			s[P_N] *= 3;
-			/* "the large brown bear": a noun phrase begun by a determiner
-			 * and only adjectives since has its noun still to come */
-			s[P_V] *= np_open ? 0.01 : 0.05;
-		} else if (prev_cls == C_OPEN && prev_pos == P_V) {
-			/* the object of the verb before ("enjoying drinks"); an
-			 * adverb ending the phrase ("pulled back,") */
-			s[P_N] *= 3;
-			s[P_V] *= 0.3;
-			if (i + 1 == nw || w->punct_after || ws[i + 1].c == C_CONJ)
-				s[P_R] *= 3;
-			/* an -ing word after a verb is its complement ("seen
-			 * standing", "is seen snorkeling") */
-			if (ends_with(w->low, "ing"))
-				s[P_N] *= 0.05;
-		} else if (prev_cls == C_OPEN && prev_pos == P_R) {
-			/* after an adverb, an adjective or a verb ("slightly open",
-			 * "waves that gently lap") */
-			s[P_N] *= 0.1;
-		} else if (prev_cls == C_OPEN && prev_pos == P_N) {
-			s[P_V] *= agreeing_verb(wn, ws, i, nw) ? 8 : bare_after_singular(wn, ws, i) ? 0.1 : 2;
-			/* an -s form ending the object of a preposition is its plural
-			 * noun, not a verb ("with red maple leaves,") */
-			if (ends_with(w->low, "s") && after_prep(ws, i - 1) && (i + 1 == nw || w->punct_after))
-				s[P_V] *= 0.01;
-		}
-		/* an -ing word that is a noun in its own right ("building",
-		 * "clothing"), not only a verb form */
-		if (ends_with(w->low, "ing") && !strcmp(ln, w->low) && prev_cls != C_AUX &&
-		    ts_wordnet_count(wn, ln, TS_POS_NOUN) >= 5)
-			s[P_N] *= 4;
-		int end = i + 1 == nw || w->punct_after;
-		enum cls next = end ? C_PUNCT : ws[i + 1].c;
-		/* "that", "which" after a noun begin a clause about it, no object */
-		if (next == C_DET && (!strcmp(ws[i + 1].low, "that") || !strcmp(ws[i + 1].low, "which") ||
-				      !strcmp(ws[i + 1].low, "what") || !strcmp(ws[i + 1].low, "whose")))
-			next = C_PRON;
-		if (!end && (next == C_DET || next == C_NUM || next == C_POSS))
-			s[P_V] *= 3;
-		if (end || next == C_PREP || next == C_CONJ || next == C_AUX)
-			s[P_N] *= 1.5;
-		/* an auxiliary does not follow a verb ("the stop sign is") */
-		if (!end && next == C_AUX)
-			s[P_V] *= 0.1;
-		/* an -s form right before a determiner or possessive is a verb
-		 * taking its object ("the backdrop features a fence"): a plural
-		 * noun is not followed by one */
-		if (!end && (next == C_DET || next == C_POSS) && ends_with(w->low, "s") &&
-		    ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) && strcmp(lx, w->low))
-			s[P_V] *= 10;
-		/* an adjective after an adjective needs a noun after it: at the
-		 * end of the phrase the word is that noun ("white soles and") */
-		if (prev_cls == C_OPEN && prev_pos == P_A && (end || (next != C_OPEN && next != C_MOD)))
-			s[P_A] *= 0.1;
-		/* before a colour word, an adjective ("a lush green", "glossy red") */
-		if (!end && next == C_MOD && s[P_A] > 0)
-			s[P_N] *= 0.1;
-		/* before a comma, an adjective or a past participle that WordNet
-		 * has as no noun and another word: one of two adjectives of the
-		 * noun to come ("dark, charred dirt", "a thick, creamy sauce") */
-		if (w->comma_after && s[P_A] > 0 && i + 2 < nw && !ws[i + 1].punct_after &&
-		    (ws[i + 2].c == C_OPEN || ws[i + 2].c == C_MOD) &&
-		    (ws[i + 1].c == C_MOD ||
-		     (ws[i + 1].c == C_OPEN && !ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)) &&
-		      (ts_wordnet_has(wn, ws[i + 1].low, TS_POS_ADJ) ||
-		       (ends_with(ws[i + 1].low, "ed") && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_VERB, lx, sizeof(lx)))))))
-			s[P_N] *= 0.1;
-		if (w->noun && s[P_N] > 0)
-			s[P_V] = s[P_A] = s[P_R] = 0;
-		int best = P_NONE;
-		for (int p = 0; p < 4; p++)
-			if (s[p] > 0 && (best == P_NONE || s[p] > s[best]))
-				best = p;
-		/* a past participle right before a noun describes it ("fallen
-		 * leaves", "parked cars"); not after an auxiliary, where it is
-		 * the verb ("can be seen standing") */
-		if (best == P_V && !end && ws[i + 1].c == C_OPEN && !ends_with(w->low, "s") && prev_cls != C_AUX &&
-		    !ends_with(w->low, "ing") && ts_wordnet_morphy(wn, w->low, TS_POS_VERB, lx, sizeof(lx)) &&
-		    strcmp(lx, w->low) && ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, lx, sizeof(lx)))
-			best = P_A;
-		/* a word WordNet does not have at all, where a noun phrase still
-		 * needs its noun ("a biker", "the Dreamliner"): a noun, its plural
-		 * -s dropped; not a hyphenated one, which is a made-up modifier
-		 * ("a high-angle shot", "a fair-skinned man") unless a verb
-		 * follows it, or a word that is no word of a noun phrase ("a gold
-		 * rolls-royce parked") */
-		size_t wl = strlen(w->low);
-		char nx[MAXW];
-		int hyphen_ok = !strchr(w->low, '-') ||
-				(!w->comma_after && (end || (ws[i + 1].c != C_OPEN && ws[i + 1].c != C_MOD) ||
-						     (ws[i + 1].c == C_OPEN && !ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_NOUN, nx, sizeof(nx)) &&
-						      ts_wordnet_morphy(wn, ws[i + 1].low, TS_POS_VERB, nx, sizeof(nx)) && strcmp(nx, ws[i + 1].low))));
-		if (best == P_NONE && np_open && wl >= 3 && isalpha((unsigned char)w->low[0]) && hyphen_ok &&
-		    !ts_wordnet_has(wn, w->low, TS_POS_VERB) && !ts_wordnet_has(wn, w->low, TS_POS_ADJ)) {
-			snprintf(ln, sizeof(ln), "%s", w->low);
-			if (wl > 3 && ln[wl - 1] == 's' && ln[wl - 2] != 's')
-				ln[wl - 1] = 0;
-			best = P_N;
-		}
+		char ln[MAXW];
+		int best = word_pos(wn, ws, nw, i, &sc, ln);
 		if (best == P_N) {
 			struct cand *c = &cs[nc++];
 			c->first = c->last = i;
 			c->pos = P_N;
 			snprintf(c->lemma, sizeof(c->lemma), "%s", ln);
 		}
-		np_open = np_open && best == P_A;
-		prev_cls = C_OPEN;
-		prev_pos = best;
+		sc.np_open = sc.np_open && best == P_A;
+		sc.prev_cls = C_OPEN;
+		sc.prev_pos = best;
 		i++;
 	}
-	/* scene words and abstract nouns go first; then a noun measuring what
-	 * follows "of" when that is not a thing ("a touch of elegance", "a pop
-	 * of green", "the corner of the frame"); then, of adjacent nouns that
-	 * are left, the last is the head */
-	int *ok = nc ? malloc(nc * sizeof(*ok)) : NULL;
-	if (nc && !ok) {
-		free(ws);
-		free(cs);
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	}
+	return nc;
+}
+
+/* Judge each candidate: ok[k] is 1 for a thing to see, 2 for a noun
+ * joined by "and" or "or" to one, 0 for the rest (scene words, abstract
+ * nouns, places within a thing, things said to be absent). */
+static void judge_candidates(const struct ts_tagger *t, const char *caption, size_t len,
+			     const struct word *ws, size_t nw, const struct cand *cs, size_t nc, int *ok)
+{
+	const struct ts_wordnet *wn = t->wn;
 	size_t ap0 = 0, ap1 = 0;
 	int appos = !t->o.all_nouns && apposition(wn, ws, nw, &ap0, &ap1);
 	for (size_t k = 0; k < nc; k++) {
-		struct cand *c = &cs[k];
+		const struct cand *c = &cs[k];
 		int scene = is_scene(c->lemma);
 		ok[k] = scene ? t->o.keep_scene_words : visible(t, c->lemma, ws, c->last, nw);
 		if (ok[k] && !t->o.keep_scene_words && place_within(c->lemma, ws, c->first, c->last, nw))
@@ -1066,6 +1102,15 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 				ok[k] = 2;
 		}
 	}
+}
+
+/* Keep, in place, the judged candidates that are tags: not a modifier
+ * left alone, not a collection or measure of what follows "of", not of a
+ * colour.  Returns how many are kept. */
+static size_t keep_candidates(const struct ts_tagger *t, const struct word *ws, size_t nw,
+			      struct cand *cs, size_t nc, const int *ok)
+{
+	const struct ts_wordnet *wn = t->wn;
 	size_t keep = 0;
 	for (size_t k = 0; k < nc; k++) {
 		struct cand *c = &cs[k];
@@ -1123,24 +1168,27 @@ int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const cha
 keep_it:
 		cs[keep++] = *c;
 	}
-	free(ok);
-	nc = keep;
-	/* Adjacent nouns: the last is the head and a tag.  A noun before it
-	 * that names a thing of its own (an animal, object, body part, food,
-	 * place, plant: "city street", "sprinkler mat") is a tag too, and the
-	 * two together are a candidate compound WordNet does not list ("train
-	 * track", "stop sign", "game controller"), also from an act ("stop",
-	 * "game") or a communication ("graffiti"); not from a material ("brick
-	 * building") or a word that is mostly an adjective. */
+	return keep;
+}
+
+/* Adjacent nouns: the last is the head and a tag.  A noun before it
+ * that names a thing of its own (an animal, object, body part, food,
+ * place, plant: "city street", "sprinkler mat") is a tag too, and the
+ * two together are a candidate compound WordNet does not list ("train
+ * track", "stop sign", "game controller"), also from an act ("stop",
+ * "game") or a communication ("graffiti"); not from a material ("brick
+ * building") or a word that is mostly an adjective.
+ * The candidates that remain, into a new array of *no; NULL when out of
+ * memory. */
+static struct cand *head_pairs(const struct ts_tagger *t, const struct word *ws, const struct cand *cs,
+			       size_t nc, size_t *no_out)
+{
 	struct cand *out = calloc(3 * nc + 1, sizeof(*out));
-	if (!out) {
-		free(ws);
-		free(cs);
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-	}
 	size_t no = 0;
+	if (!out)
+		return NULL;
 	for (size_t k = 0; k < nc; k++) {
-		struct cand *c = &cs[k];
+		const struct cand *c = &cs[k];
 		int modifier = k + 1 < nc && cs[k + 1].first == c->last + 1 && !ws[c->last].punct_after;
 		if (k > 0 && cs[k - 1].last + 1 == c->first && !ws[cs[k - 1].last].punct_after &&
 		    !modifier && pair_kind(t, ws, &cs[k - 1], c)) {
@@ -1159,22 +1207,22 @@ keep_it:
 			continue;
 		out[no++] = *c;
 	}
-	free(cs);
-	cs = out;
-	nc = no;
-	if (nc) {
-		*tags = calloc(nc, sizeof(**tags));
-		if (!*tags) {
-			rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
-			goto out;
-		}
-	}
-	/* Token spans.  For a caption of ASCII without '&' (most), cleaning is
-	 * only dropping control characters, collapsing white space and
-	 * lower-casing, so each caption byte has a known place in the cleaned
-	 * text, and one tokenization with the pieces' offsets gives every span:
-	 * the tokens whose piece starts before the tag's cleaned start or end.
-	 * Otherwise the prefixes up to each tag's ends are tokenized. */
+	*no_out = no;
+	return out;
+}
+
+/* The tags of the candidates cs into tags: lemma, spans in code points
+ * and bytes and, with bpe, in CLIP tokens.  For a caption of ASCII without '&' (most), cleaning is
+ * only dropping control characters, collapsing white space and
+ * lower-casing, so each caption byte has a known place in the cleaned
+ * text, and one tokenization with the pieces' offsets gives every span:
+ * the tokens whose piece starts before the tag's cleaned start or end.
+ * Otherwise the prefixes up to each tag's ends are tokenized. */
+static int tag_spans(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const char *caption, size_t len,
+		     const struct word *ws, const struct cand *cs, size_t nc, struct ts_tag *tags,
+		     struct ts_err *err)
+{
+	int rc;
 	const uint32_t *piece = NULL;
 	size_t *cpos = NULL, ntok = 0;
 	int plain = bpe && nc > 0;
@@ -1201,9 +1249,7 @@ keep_it:
 		size_t cl;
 		if ((rc = ts_bpe_encode(bpe, caption, len, &ids, &ntok, err))) {
 			free(cpos);
-			free(*tags);
-			*tags = NULL;
-			goto out;
+			return rc;
 		}
 		ts_bpe_last_pieces(bpe, &clean, &cl, &piece);
 		if (cl != o) {                 /* not the cleaning assumed: the slow way */
@@ -1212,7 +1258,7 @@ keep_it:
 		}
 	}
 	for (size_t k = 0; k < nc; k++) {
-		struct ts_tag *g = &(*tags)[k];
+		struct ts_tag *g = &tags[k];
 		const struct cand *c = &cs[k];
 		snprintf(g->lemma, sizeof(g->lemma), "%s", c->lemma);
 		for (char *p = g->lemma; *p; p++)
@@ -1239,20 +1285,57 @@ keep_it:
 			const int32_t *ids;
 			size_t a, b;
 			if ((rc = ts_bpe_encode(bpe, caption, g->byte_start, &ids, &a, err)) ||
-			    (rc = ts_bpe_encode(bpe, caption, g->byte_end, &ids, &b, err))) {
-				free(*tags);
-				*tags = NULL;
-				goto out;
-			}
+			    (rc = ts_bpe_encode(bpe, caption, g->byte_end, &ids, &b, err)))
+				return rc;
 			g->tok_start = 1 + a;
 			g->tok_end = 1 + b;
 			g->truncated = g->tok_end > t->o.context - 1;
 		}
 	}
 	free(cpos);
+	return TS_OK;
+}
+
+int ts_tags_extract(const struct ts_tagger *t, struct ts_bpe_ctx *bpe, const char *caption,
+		    size_t len, struct ts_tag **tags, size_t *n, struct ts_err *err)
+{
+	struct word *ws = NULL;
+	struct cand *cs = NULL, *pairs = NULL;
+	int *ok = NULL;
+	size_t nw = 0, cap = 0, nc = 0;
+	int rc = TS_OK;
+
+	*tags = NULL;
+	*n = 0;
+	if (split_words(caption, len, &ws, &nw, &cap) ||
+	    (nw && !(cs = calloc(nw, sizeof(*cs)))))
+		goto nomem;
+	int names = mark_words(ws, nw);
+	nc = scan_candidates(t, ws, nw, names, cs);
+	/* scene words and abstract nouns go first; then a noun measuring what
+	 * follows "of" when that is not a thing ("a touch of elegance", "a pop
+	 * of green", "the corner of the frame"); then, of adjacent nouns that
+	 * are left, the last is the head */
+	if (nc && !(ok = malloc(nc * sizeof(*ok))))
+		goto nomem;
+	judge_candidates(t, caption, len, ws, nw, cs, nc, ok);
+	nc = keep_candidates(t, ws, nw, cs, nc, ok);
+	if (!(pairs = head_pairs(t, ws, cs, nc, &nc)) ||
+	    (nc && !(*tags = calloc(nc, sizeof(**tags)))))
+		goto nomem;
+	if ((rc = tag_spans(t, bpe, caption, len, ws, pairs, nc, *tags, err))) {
+		free(*tags);
+		*tags = NULL;
+		goto out;
+	}
 	*n = nc;
+	goto out;
+nomem:
+	rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 out:
 	free(ws);
 	free(cs);
+	free(ok);
+	free(pairs);
 	return rc;
 }
