@@ -16,7 +16,9 @@ BUILD ?= build
 CC ?= cc
 PKGS := libturbojpeg libjpeg libwebp libwebpdemux spng libarchive sqlite3 \
 	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd libsodium \
-	snappy libzstd libcurl
+	snappy libzstd
+# libcurl: headers only; fetch opens it at run time (pipeline/drivers/fetch.c)
+PKGS_HEADERS := libcurl
 
 # Debian packages needed to build and test (pkg-config names above come from these).
 DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
@@ -26,7 +28,7 @@ DEBS := build-essential pkg-config libturbojpeg0-dev libjpeg62-turbo-dev \
 	libsodium-dev chromium fonts-dejavu-core libsnappy-dev libzstd-dev libcurl4-openssl-dev openssl \
 	xxhash libjpeg-turbo-progs
 
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) $(PKGS_HEADERS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter

@@ -31,6 +31,7 @@
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <ctype.h>
+#include <dlfcn.h>
 #include <stdarg.h>
 #include <math.h>
 #include <netinet/in.h>
@@ -40,6 +41,50 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
+
+/* libcurl is opened when fetch starts (dlopen), not linked: with the 30
+ * libraries it brings (TLS, Kerberos, LDAP, IDN...) every process of
+ * every other command paid about 20 ms of start-up for it, the largest
+ * serial part of a `captions tokenize` run.  The soname is the one the
+ * headers were built for (Debian's libcurl4 package). */
+#define CURL_SYMBOLS(X) \
+	X(curl_easy_cleanup) X(curl_easy_getinfo) X(curl_easy_init) X(curl_easy_reset) \
+	X(curl_easy_setopt) X(curl_easy_strerror) X(curl_free) X(curl_getdate) X(curl_global_init) \
+	X(curl_multi_add_handle) X(curl_multi_cleanup) X(curl_multi_info_read) X(curl_multi_init) \
+	X(curl_multi_perform) X(curl_multi_poll) X(curl_multi_remove_handle) X(curl_multi_setopt) \
+	X(curl_multi_wakeup) X(curl_slist_append) X(curl_slist_free_all) X(curl_url) \
+	X(curl_url_cleanup) X(curl_url_get) X(curl_url_set)
+#define CURL_DECLARE(f) static __typeof__(f) *sym_##f;
+CURL_SYMBOLS(CURL_DECLARE)
+#define LIBCURL_SONAME "libcurl.so.4"
+
+/* Open libcurl and find every function above; once, before any thread
+ * uses it.  $TESSERA_LIBCURL names another file (the tests use it to see
+ * the error of a machine without libcurl). */
+static int curl_load(struct ts_err *err)
+{
+	static void *lib;
+	const char *name = getenv("TESSERA_LIBCURL");
+	if (lib)
+		return 0;
+	if (!name || !*name)
+		name = LIBCURL_SONAME;
+	void *h = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!h)
+		return ts_err_set(err, TS_ERR_UNSUPPORTED, TS_R_NONE,
+				  "fetch needs libcurl, which cannot be loaded (%s); on Debian: apt install libcurl4",
+				  dlerror());
+#define CURL_FIND(f) \
+	if (!(sym_##f = (__typeof__(f) *)dlsym(h, #f))) { \
+		dlclose(h); \
+		return ts_err_set(err, TS_ERR_UNSUPPORTED, TS_R_NONE, \
+				  "fetch needs libcurl 7.68 or later: '%s' has no %s", name, #f); \
+	}
+	CURL_SYMBOLS(CURL_FIND)
+#undef CURL_FIND
+	lib = h;
+	return 0;
+}
 
 enum job_state { J_QUEUED, J_RUNNING, J_DONE };
 
@@ -358,7 +403,7 @@ static double parse_retry_after(const char *v, size_t n)
 	double s = strtod(tmp, &end);
 	if (end != tmp && *end == '\0' && s >= 0)
 		return s;
-	time_t t = curl_getdate(tmp, NULL);
+	time_t t = sym_curl_getdate(tmp, NULL);
 	if (t == (time_t)-1)
 		return -1;
 	double d = difftime(t, time(NULL));
@@ -557,10 +602,10 @@ static void deliver(struct ts_fetch *f, struct job *j, enum ts_reason reason,
 	if (j->easy) {
 		char *u = NULL;
 		long rc = 0;
-		curl_easy_getinfo(j->easy, CURLINFO_EFFECTIVE_URL, &u);
+		sym_curl_easy_getinfo(j->easy, CURLINFO_EFFECTIVE_URL, &u);
 		if (u)
 			r.final_url = strdup(u);
-		curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_COUNT, &rc);
+		sym_curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_COUNT, &rc);
 		r.redirects = rc;
 	}
 	if (!r.final_url && j->url)
@@ -584,22 +629,22 @@ static void deliver(struct ts_fetch *f, struct job *j, enum ts_reason reason,
 
 static int host_of(const char *url, char **host, char *why, size_t whyn)
 {
-	CURLU *u = curl_url();
+	CURLU *u = sym_curl_url();
 	char *scheme = NULL, *h = NULL;
 	int ok = 0;
 	*host = NULL;
 	if (!u)
 		return -1;
-	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)) {
+	if (sym_curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)) {
 		snprintf(why, whyn, "cannot parse the URL");
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
+	if (sym_curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
 	    (strcasecmp(scheme, "http") && strcasecmp(scheme, "https"))) {
 		snprintf(why, whyn, "scheme '%s' is not http or https", scheme ? scheme : "");
 		goto out;
 	}
-	if (curl_url_get(u, CURLUPART_HOST, &h, 0) || !h || !h[0]) {
+	if (sym_curl_url_get(u, CURLUPART_HOST, &h, 0) || !h || !h[0]) {
 		snprintf(why, whyn, "no host");
 		goto out;
 	}
@@ -608,9 +653,9 @@ static int host_of(const char *url, char **host, char *why, size_t whyn)
 	*host = strdup(h);
 	ok = *host ? 1 : -1;
 out:
-	curl_free(scheme);
-	curl_free(h);
-	curl_url_cleanup(u);
+	sym_curl_free(scheme);
+	sym_curl_free(h);
+	sym_curl_url_cleanup(u);
 	return ok;
 }
 
@@ -690,7 +735,7 @@ static CURL *easy_get(struct ts_fetch *f)
 {
 	if (f->npool)
 		return f->pool[--f->npool];
-	return curl_easy_init();
+	return sym_curl_easy_init();
 }
 
 static void easy_put(struct ts_fetch *f, CURL *e)
@@ -698,10 +743,10 @@ static void easy_put(struct ts_fetch *f, CURL *e)
 	if (!e)
 		return;
 	if (TS_ALLOC_GROW(f->pool, f->cappool, f->npool + 1)) {
-		curl_easy_cleanup(e);
+		sym_curl_easy_cleanup(e);
 		return;
 	}
-	curl_easy_reset(e);
+	sym_curl_easy_reset(e);
 	f->pool[f->npool++] = e;
 }
 
@@ -724,37 +769,37 @@ static int job_start(struct ts_fetch *f, struct job *j, double now)
 	j->errbuf[0] = '\0';
 	j->attempts++;
 	j->started = now;
-	curl_easy_setopt(e, CURLOPT_URL, j->url);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, j);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
-	curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-	curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)o->max_redirects);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
+	sym_curl_easy_setopt(e, CURLOPT_URL, j->url);
+	sym_curl_easy_setopt(e, CURLOPT_PRIVATE, j);
+	sym_curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	sym_curl_easy_setopt(e, CURLOPT_QUICK_EXIT, 1L);
+	sym_curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+	sym_curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	sym_curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+	sym_curl_easy_setopt(e, CURLOPT_MAXREDIRS, (long)o->max_redirects);
+	sym_curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
+	sym_curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, o->connect_timeout_ms);
 	if (o->low_speed_secs > 0) {
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_bytes);
-		curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_secs);
+		sym_curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_bytes);
+		sym_curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, o->low_speed_secs);
 	}
-	curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
-	curl_easy_setopt(e, CURLOPT_PROXY, "");
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
-	curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
-	curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
+	sym_curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o->max_bytes);
+	sym_curl_easy_setopt(e, CURLOPT_USERAGENT, o->user_agent);
+	sym_curl_easy_setopt(e, CURLOPT_PROXY, "");
+	sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, o->insecure ? 0L : 1L);
+	sym_curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, o->insecure ? 0L : 2L);
+	sym_curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->errbuf);
+	sym_curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+	sym_curl_easy_setopt(e, CURLOPT_HEADERDATA, j);
+	sym_curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	sym_curl_easy_setopt(e, CURLOPT_WRITEDATA, j);
+	sym_curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+	sym_curl_easy_setopt(e, CURLOPT_OPENSOCKETDATA, j);
 	if (f->resolve)
-		curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve);
+		sym_curl_easy_setopt(e, CURLOPT_RESOLVE, f->resolve);
 	if (f->connect_to)
-		curl_easy_setopt(e, CURLOPT_CONNECT_TO, f->connect_to);
-	if (curl_multi_add_handle(f->multi, e) != CURLM_OK) {
+		sym_curl_easy_setopt(e, CURLOPT_CONNECT_TO, f->connect_to);
+	if (sym_curl_multi_add_handle(f->multi, e) != CURLM_OK) {
 		easy_put(f, e);
 		j->easy = NULL;
 		return -1;
@@ -825,11 +870,11 @@ static enum ts_reason classify(struct job *j, CURLcode code, char *msg, size_t n
 {
 	long st = 0, redirects = 0;
 	double tconn = 0;
-	curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &st);
-	curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_COUNT, &redirects);
+	sym_curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &st);
+	sym_curl_easy_getinfo(j->easy, CURLINFO_REDIRECT_COUNT, &redirects);
 	j->last_status = st;
 	j->last_code = (int)code;
-	const char *cm = j->errbuf[0] ? j->errbuf : curl_easy_strerror(code);
+	const char *cm = j->errbuf[0] ? j->errbuf : sym_curl_easy_strerror(code);
 
 	if (j->private_refused) {
 		snprintf(msg, n, "address %s is not public (use --allow-private to allow it)",
@@ -859,7 +904,7 @@ static enum ts_reason classify(struct job *j, CURLcode code, char *msg, size_t n
 		return TS_R_FETCH_CONNECT;
 	case CURLE_OPERATION_TIMEDOUT:
 		snprintf(msg, n, "%s", cm);
-		curl_easy_getinfo(j->easy, CURLINFO_CONNECT_TIME, &tconn);
+		sym_curl_easy_getinfo(j->easy, CURLINFO_CONNECT_TIME, &tconn);
 		if (tconn <= 0)
 			return TS_R_FETCH_CONNECT;
 		if (strstr(cm, "too slow"))
@@ -901,7 +946,7 @@ static void job_finished(struct ts_fetch *f, struct job *j, CURLcode code, doubl
 	struct host *h = j->host;
 	double wait = -1;
 
-	curl_multi_remove_handle(f->multi, j->easy);
+	sym_curl_multi_remove_handle(f->multi, j->easy);
 	h->active--;
 	f->running--;
 
@@ -973,16 +1018,16 @@ int ts_fetch_poll(struct ts_fetch *f, int wait_ms, struct ts_err *err)
 	/* wake in time for the next retry or paused host */
 	if (f->queued && wait_ms > 50)
 		wait_ms = 50;
-	if (curl_multi_poll(f->multi, NULL, 0, wait_ms, NULL) != CURLM_OK)
+	if (sym_curl_multi_poll(f->multi, NULL, 0, wait_ms, NULL) != CURLM_OK)
 		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "curl_multi_poll failed");
-	if (curl_multi_perform(f->multi, &still) != CURLM_OK)
+	if (sym_curl_multi_perform(f->multi, &still) != CURLM_OK)
 		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "curl_multi_perform failed");
 	now = now_s();
-	while ((m = curl_multi_info_read(f->multi, &nq))) {
+	while ((m = sym_curl_multi_info_read(f->multi, &nq))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
 		struct job *j = NULL;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
+		sym_curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&j);
 		CURLcode code = m->data.result;
 		if (j)
 			job_finished(f, j, code, now);
@@ -1003,7 +1048,7 @@ void ts_fetch_cancel(struct ts_fetch *f, enum ts_reason reason, const char *msg)
 		struct job *j = f->head;
 		q_unlink(f, j);
 		if (j->state == J_RUNNING) {
-			curl_multi_remove_handle(f->multi, j->easy);
+			sym_curl_multi_remove_handle(f->multi, j->easy);
 			j->host->active--;
 			f->running--;
 		} else {
@@ -1019,7 +1064,7 @@ void ts_fetch_cancel(struct ts_fetch *f, enum ts_reason reason, const char *msg)
 void ts_fetch_wakeup(struct ts_fetch *f)
 {
 	if (f)
-		curl_multi_wakeup(f->multi);
+		sym_curl_multi_wakeup(f->multi);
 }
 
 void ts_fetch_get_stats(const struct ts_fetch *f, struct ts_fetch_stats *st)
@@ -1046,7 +1091,10 @@ size_t ts_fetch_pending(const struct ts_fetch *f)
 
 int ts_fetch_global_init(struct ts_err *err)
 {
-	if (curl_global_init(CURL_GLOBAL_DEFAULT))
+	int rc = curl_load(err);
+	if (rc)
+		return rc;
+	if (sym_curl_global_init(CURL_GLOBAL_DEFAULT))
 		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "cannot initialise libcurl");
 	return 0;
 }
@@ -1061,21 +1109,21 @@ int ts_fetch_new(struct ts_fetch **out, const struct ts_fetch_opts *o,
 	f->o = *o;
 	f->done = done;
 	f->user = user;
-	if (!(f->multi = curl_multi_init())) {
+	if (!(f->multi = sym_curl_multi_init())) {
 		free(f);
 		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "cannot create a libcurl multi handle");
 	}
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->per_host);
-	curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->concurrency);
-	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)o->concurrency * 2);
+	sym_curl_multi_setopt(f->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)o->per_host);
+	sym_curl_multi_setopt(f->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)o->concurrency);
+	sym_curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, (long)o->concurrency * 2);
 	for (int i = 0; i < o->nresolve; i++) {
-		struct curl_slist *nl = curl_slist_append(f->resolve, o->resolve[i]);
+		struct curl_slist *nl = sym_curl_slist_append(f->resolve, o->resolve[i]);
 		if (!nl)
 			goto nomem;
 		f->resolve = nl;
 	}
 	for (int i = 0; i < o->nconnect_to; i++) {
-		struct curl_slist *nl = curl_slist_append(f->connect_to, o->connect_to[i]);
+		struct curl_slist *nl = sym_curl_slist_append(f->connect_to, o->connect_to[i]);
 		if (!nl)
 			goto nomem;
 		f->connect_to = nl;
@@ -1111,8 +1159,8 @@ void ts_fetch_free(struct ts_fetch *f)
 		struct job *j = f->head;
 		q_unlink(f, j);
 		if (j->easy) {
-			curl_multi_remove_handle(f->multi, j->easy);
-			curl_easy_cleanup(j->easy);
+			sym_curl_multi_remove_handle(f->multi, j->easy);
+			sym_curl_easy_cleanup(j->easy);
 		}
 		job_free(j);
 	}
@@ -1120,7 +1168,7 @@ void ts_fetch_free(struct ts_fetch *f)
 		job_free(f->finished[i]);
 	free(f->finished);
 	for (size_t i = 0; i < f->npool; i++)
-		curl_easy_cleanup(f->pool[i]);
+		sym_curl_easy_cleanup(f->pool[i]);
 	free(f->pool);
 	for (size_t i = 0; i < f->hcap; i++) {
 		struct host *h = f->htab[i], *nx;
@@ -1134,8 +1182,8 @@ void ts_fetch_free(struct ts_fetch *f)
 	for (size_t i = 0; i < f->nallow; i++)
 		free(f->allow[i]);
 	free(f->allow);
-	curl_slist_free_all(f->resolve);
-	curl_slist_free_all(f->connect_to);
-	curl_multi_cleanup(f->multi);
+	sym_curl_slist_free_all(f->resolve);
+	sym_curl_slist_free_all(f->connect_to);
+	sym_curl_multi_cleanup(f->multi);
 	free(f);
 }

@@ -528,4 +528,17 @@ cli() {
 }
 t command_line cli
 
+# libcurl is opened when fetch starts: without it, fetch says so and what to
+# install, exits 1 and leaves no output behind; other commands never need it
+without_libcurl() {
+	printf 'url,caption\n%s/img/%s,a photo\n' "$A" "$I" > "$TMP/nolib.csv"
+	TESSERA_LIBCURL=/nonexistent/libcurl.so.4 ts fetch $RES "$TMP/nolib.csv" -o "$TMP/nolib" 2> "$TMP/nolib.err"
+	check $? -eq 1 || return 1
+	has 'fetch needs libcurl, which cannot be loaded' < "$TMP/nolib.err" || return 1
+	has 'apt install libcurl4' < "$TMP/nolib.err" || return 1
+	absent "$TMP/nolib" || return 1
+	TESSERA_LIBCURL=/nonexistent/libcurl.so.4 ts ingest -q "$IMGS" -o "$TMP/nolib-ingest"; check $? -eq 0
+}
+t without_libcurl without_libcurl
+
 finish
