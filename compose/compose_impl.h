@@ -81,6 +81,10 @@ void ts_resample_span(int in, int out, int x0, int n, int *lo, int *hi);
 /* ts_resample_window on a source given as a region: src holds the pixels
  * [ox, ox+src->width) x [oy, oy+src->height) of an image of full_w x
  * full_h (the region must cover every span the window reads). */
+/* 0: the resampler uses its portable loops only (the unit tests compare
+ * them with the SIMD ones); 1, the default: SIMD where the CPU has it. */
+extern int ts_resample_simd;
+
 int ts_resample_region(struct ts_pixctx *c, const struct ts_image *src, int ox, int oy, int full_w,
 		       int full_h, int scaled_w, int scaled_h, int x0, int y0, int out_w, int out_h,
 		       struct ts_image *dst, int dx, int dy, struct ts_err *err);

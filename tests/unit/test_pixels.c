@@ -19,6 +19,7 @@
 #include <zlib.h>
 
 #include "compose/compose.h"
+#include "compose/compose_impl.h"   /* ts_resample_simd, ts_resample_window */
 #include "tests/unit/t_img.h"
 
 #define BIG 100000000ULL   /* max_pixels for cases that do not test the cap */
@@ -1410,6 +1411,60 @@ static void min_size_sample(void)
 	ts_pixctx_free(c);
 }
 
+/* The SIMD horizontal pass gives the bytes of the portable loops: noise
+ * (every value, signed weights at edges) down- and upscaled, whole frames
+ * and windows (a center crop), sizes from 1 pixel up. */
+static void resampler_simd(void)
+{
+	struct ts_pixctx *c = ts_pixctx_new();
+	struct ts_err e = TS_ERR_INIT;
+	static const int srcs[][2] = { { 333, 211 }, { 640, 480 }, { 7, 5 }, { 1, 1 }, { 449, 300 } };
+	static const int outs[][2] = { { 224, 224 }, { 111, 70 }, { 700, 500 }, { 1, 1 }, { 3, 2 }, { 331, 209 } };
+	uint32_t seed = 12345;
+	size_t cases = 0;
+	CHECK(c != NULL);
+	for (size_t a = 0; c && a < sizeof(srcs) / sizeof(srcs[0]); a++) {
+		struct ts_image src = { 0 };
+		src.width = srcs[a][0];
+		src.height = srcs[a][1];
+		src.cap = (size_t)src.width * src.height * 3;
+		src.pixels = malloc(src.cap);
+		CHECK(src.pixels != NULL);
+		for (size_t k = 0; src.pixels && k < src.cap; k++) {
+			seed = seed * 1103515245u + 12345u;
+			src.pixels[k] = (uint8_t)(seed >> 16);
+		}
+		for (size_t b = 0; src.pixels && b < sizeof(outs) / sizeof(outs[0]); b++) {
+			/* the whole frame scaled to outs[b], and its center half as a window */
+			int sw = outs[b][0], sh = outs[b][1];
+			for (int win = 0; win < 2; win++) {
+				int ow = win ? (sw + 1) / 2 : sw, oh = win ? (sh + 1) / 2 : sh;
+				int x0 = win ? sw / 4 : 0, y0 = win ? sh / 4 : 0;
+				struct ts_image out[2];
+				for (int simd = 0; simd < 2; simd++) {
+					out[simd] = (struct ts_image){ .width = ow, .height = oh, .cap = (size_t)ow * oh * 3 };
+					out[simd].pixels = calloc(1, out[simd].cap);
+					ts_resample_simd = simd;
+					CHECK(out[simd].pixels && ts_resample_window(c, &src, sw, sh, x0, y0, ow, oh, &out[simd],
+										      0, 0, &e) == 0);
+				}
+				size_t diff = 0;
+				for (size_t k = 0; out[0].pixels && out[1].pixels && k < out[0].cap; k++)
+					diff += out[0].pixels[k] != out[1].pixels[k];
+				CHECKF(diff == 0, "%dx%d to %dx%d%s: %zu of %zu bytes differ between the SIMD and the portable pass",
+				       src.width, src.height, sw, sh, win ? " (center window)" : "", diff, out[0].cap);
+				free(out[0].pixels);
+				free(out[1].pixels);
+				cases++;
+			}
+		}
+		free(src.pixels);
+	}
+	ts_resample_simd = 1;
+	CHECKF(cases == 60, "expected 60 comparisons, made %zu", cases);
+	ts_pixctx_free(c);
+}
+
 static void resampler_flat(void)
 {
 	struct ts_image src = { 0 }, dst = { 0 };
@@ -1507,6 +1562,7 @@ int main(void)
 		{ "deterministic_sample", deterministic_sample },
 		{ "min_size_sample", min_size_sample },
 		{ "resampler_flat", resampler_flat },
+		{ "resampler_simd", resampler_simd },
 		{ "encoders_sample", encoders_sample },
 		{ NULL, NULL },
 	};
