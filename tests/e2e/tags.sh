@@ -376,6 +376,9 @@ composite_old_catalog() {
 	dataset || return 1
 	[ -d "$TMP/cr" ] || ts compose -q --rate 1 --mode cutmix "$TMP/ds" -o "$TMP/cr" || return 1
 	rm -rf "$TMP/crt" && ts tags -q "$TMP/cr" -o "$TMP/crt" || return 1
+	# the rewrite carries the rows over, join_spans included
+	check_eq "compositions rows after tags" "$(sqlite3 "$TMP/crt/catalog.sqlite" "select * from compositions order by key")" \
+		"$(sqlite3 "$TMP/cr/catalog.sqlite" "select * from compositions order by key")" || return 1
 	# join_spans NULL
 	rm -rf "$TMP/cn" "$TMP/cnt" && cp -a "$TMP/cr" "$TMP/cn" || return 1
 	sqlite3 "$TMP/cn/catalog.sqlite" "update compositions set join_spans = null" || return 1
