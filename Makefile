@@ -59,7 +59,7 @@ LIBS = $(PKG_LIBS) -lcsv -lpthread -lm
 # Sources are listed, not globbed (like git's Makefile): a half-written file
 # in the tree never breaks the build, and adding a file is a visible change.
 LIB_SRC := base/ts_error.c base/ts_io.c base/buf.c base/rng.c \
-	compose/codec.c compose/resize.c compose/process.c compose/composite.c compose/dct.c compose/jpeg_region.c \
+	compose/codec.c compose/resize.c compose/process.c compose/composite.c compose/dct.c compose/jpeg_region.c compose/regions.c \
 	captions/caption.c captions/clean.c captions/bpe.c captions/sentence.c captions/strlabel.c \
 	captions/wordnet.c captions/tags.c captions/merge.c \
 	shards/hash.c shards/tar_writer.c shards/tar_reader.c shards/catalog.c \

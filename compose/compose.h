@@ -214,13 +214,34 @@ int ts_composite_mixup(const struct ts_image *a, const struct ts_image *b, doubl
 /* A composite's region as KEY.json's "regions" and the compositions row
  * record it: the rectangle [x0, y0, x1, y1) of the output, less the inner
  * rectangle minus when has_minus (CutMix's first source: the frame without
- * the box). */
+ * the box), or, for mixup, no rectangle but the source's blend weight. */
 struct ts_region {
 	int index;            /* 1, 2, ... (0 is no region) */
 	int rect[4];
 	int has_minus;
 	int minus[4];
+	int has_weight;       /* mixup: weight instead of rect */
+	double weight;
+	const char *source;   /* the source sample's key, or NULL (not recorded) */
 };
+
+/* ---- regions as text (regions.c): the one codec of a composite's regions ----
+ *
+ * The text is a JSON array with one object per region, keys in this order:
+ * "source" (when not NULL), "region" (index), then "weight" (has_weight) or
+ * "rect" and, when has_minus, "minus".  Compact, ASCII, weights to 9
+ * significant digits: what KEY.json's "regions" and compositions.regions
+ * hold, byte for byte.
+ *
+ * ts_regions_encode: *json receives the malloc'ed text (the caller frees
+ * it); TS_ERR_NOMEM on failure.  ts_regions_decode reads such text back:
+ * *out receives one malloc'ed block with the n regions and their source
+ * strings (free(*out); NULL when n is 0); text that is not an array of
+ * regions (an index outside 1..255, a rectangle not of four integers,
+ * neither rect nor weight) is TS_ERR_INVALID, saying which element. */
+int ts_regions_encode(const struct ts_region *r, size_t n, char **json, struct ts_err *err);
+int ts_regions_decode(const char *json, size_t len, struct ts_region **out, size_t *n,
+		      struct ts_err *err);
 
 /* Set map[y * w + x] = value for every pixel of r inside the w x h map
  * (the one rasteriser of region masks: KEY.mask.png, tags mask). */

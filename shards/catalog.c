@@ -2,12 +2,13 @@
  * catalog.c - the SQLite catalog (schema in shards.h and docs/formats.md).
  *
  * Written by one thread.  WAL journal while open (DELETE again at close, so
- * a finished catalog is one self-contained file), synchronous=NORMAL, schema version 5
- * in PRAGMA user_version (version 1 to 4 catalogs are upgraded in place:
+ * a finished catalog is one self-contained file), synchronous=NORMAL, schema version 6
+ * in PRAGMA user_version (version 1 to 5 catalogs are upgraded in place:
  * version 2 added the samples' caption columns, version 3 the image path
  * and extra metadata of samples and rejects, version 4 the source format
  * and what decoding fixed, version 5 the path that made each composite,
- * compositions.path); a file with a newer version, or a
+ * compositions.path, version 6 where each source's caption sits in a
+ * composite's caption, compositions.join_spans); a file with a newer version, or a
  * non-empty database without one, is refused rather than touched.  Every statement
  * is prepared once at open and kept in the struct.  A shard, its samples,
  * members and rejects go in one transaction, so after a crash the catalog
@@ -35,7 +36,7 @@
 #include <string.h>
 #include <time.h>
 
-#define CATALOG_VERSION 5
+#define CATALOG_VERSION 6
 
 /* Version 2: the tags table (created by the upgrade from version 1 too). */
 #define TAGS_SQL \
@@ -49,7 +50,7 @@
 	" primary key(key, tag));\n" \
 	"create index if not exists tag_scores_shard on tag_scores(shard);\n" \
 	"create table if not exists compositions(key text primary key, shard integer, mode text, sources text," \
-	" regions text, epoch integer, seed integer, path text);\n" \
+	" regions text, epoch integer, seed integer, path text, join_spans text);\n" \
 	"create index if not exists compositions_shard on compositions(shard);\n"
 
 static const char schema_sql[] =
@@ -120,8 +121,8 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_DEL_TAGS] = "delete from tags where shard >= ?1",
 	[Q_SCORE] = "insert into tag_scores(key, shard, tag, score, mask) values(?1, ?2, ?3, ?4, ?5)",
 	[Q_DEL_SCORES] = "delete from tag_scores where shard >= ?1",
-	[Q_COMP] = "insert into compositions(key, shard, mode, sources, regions, epoch, seed, path)"
-		   " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[Q_COMP] = "insert into compositions(key, shard, mode, sources, regions, epoch, seed, path, join_spans)"
+		   " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 	[Q_DEL_COMPS] = "delete from compositions where shard >= ?1",
 	[Q_DEL_REJECT_ONE] = "delete from rejects where record = ?1",
 	/* three members in one statement (an image, KEY.txt, KEY.json): the
@@ -252,6 +253,23 @@ static int ensure_md5_column(struct ts_catalog *cat, struct ts_err *err)
 	return exec(cat, "alter table shards add column md5 text", err, "upgrade the schema of");
 }
 
+/* Add the text column name to a compositions table that lacks it (one
+ * made by an older version); nothing when there is no such table yet. */
+static int ensure_comp_column(struct ts_catalog *cat, const char *name, struct ts_err *err)
+{
+	sqlite3_int64 has_comp = 0, has = 0;
+	char sql[128];
+	int rc = query_int(cat, "select count(*) from sqlite_master where type = 'table'"
+			   " and name = 'compositions'", &has_comp, err, "upgrade the schema of");
+	if (rc || !has_comp)
+		return rc;
+	snprintf(sql, sizeof(sql), "select count(*) from pragma_table_info('compositions') where name = '%s'", name);
+	if ((rc = query_int(cat, sql, &has, err, "upgrade the schema of")) || has)
+		return rc;
+	snprintf(sql, sizeof(sql), "alter table compositions add column %s text", name);
+	return exec(cat, sql, err, "upgrade the schema of");
+}
+
 static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 {
 	sqlite3_int64 version = 0, objects = 0;
@@ -269,11 +287,11 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 			return rc;
 		return ensure_md5_column(cat, err);
 	}
-	if (version >= 1 && version <= 4) {
+	if (version >= 1 && version <= 5) {
 		/* version 2 added the caption columns of the text layer, version
 		 * 3 the image path and extra metadata of samples and rejects,
 		 * version 4 the source format and what decoding fixed, version 5
-		 * compositions.path */
+		 * compositions.path, version 6 compositions.join_spans */
 		if ((rc = exec(cat, "begin immediate", err, "upgrade the schema of")))
 			return rc;
 		if (version == 1)
@@ -292,20 +310,15 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		if (rc == TS_OK && version <= 3)
 			rc = exec(cat, "alter table samples add column source_format text;"
 				  " alter table samples add column fixes text;", err, "upgrade the schema of");
-		/* a compositions table made before version 5 lacks the column;
-		 * one created just now by TAGS_SQL has it */
-		sqlite3_int64 has_comp = 0, has_path = 0;
+		/* a compositions table made before version 5 lacks path, one
+		 * made before version 6 join_spans; one created just now by
+		 * TAGS_SQL has both */
 		if (rc == TS_OK)
-			rc = query_int(cat, "select count(*) from sqlite_master where type = 'table'"
-				       " and name = 'compositions'", &has_comp, err, "upgrade the schema of");
-		if (rc == TS_OK && has_comp)
-			rc = query_int(cat, "select count(*) from pragma_table_info('compositions')"
-				       " where name = 'path'", &has_path, err, "upgrade the schema of");
-		if (rc == TS_OK && has_comp && !has_path)
-			rc = exec(cat, "alter table compositions add column path text", err,
-				  "upgrade the schema of");
+			rc = ensure_comp_column(cat, "path", err);
 		if (rc == TS_OK)
-			rc = exec(cat, TAGS_SQL " pragma user_version = 5", err, "upgrade the schema of");
+			rc = ensure_comp_column(cat, "join_spans", err);
+		if (rc == TS_OK)
+			rc = exec(cat, TAGS_SQL " pragma user_version = 6", err, "upgrade the schema of");
 		if (rc == TS_OK)
 			rc = ensure_md5_column(cat, err);
 		if (rc == TS_OK)
@@ -324,7 +337,7 @@ static int setup_schema(struct ts_catalog *cat, struct ts_err *err)
 		return rc;
 	rc = exec(cat, schema_sql, err, "create the schema in");
 	if (rc == TS_OK)
-		rc = exec(cat, "pragma user_version = 5", err, "create the schema in");
+		rc = exec(cat, "pragma user_version = 6", err, "create the schema in");
 	if (rc == TS_OK)
 		rc = exec(cat, "commit", err, "create the schema in");
 	if (rc != TS_OK)
@@ -766,6 +779,7 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 		sqlite3_bind_int64(q, 6, s->comp->epoch);
 		sqlite3_bind_int64(q, 7, s->comp->seed);
 		bind_text(q, 8, s->comp->path);
+		bind_text(q, 9, s->comp->join_json);
 		if ((rc = run(cat, q, err, "write to")))
 			return rc;
 	}

@@ -364,9 +364,11 @@ int ts_dataset_iter_samples(struct ts_dataset *ds, long shard, struct ts_dataset
 	     sqlite3_prepare_v2(ds->db, "select tag, score, mask from tag_scores where key = ?1 order by tag",
 				-1, &it->sc, NULL) != SQLITE_OK) ||
 	    (ds->extra_tables &&
-	     sqlite3_prepare_v2(ds->db, ds->version >= 5
-				? "select mode, sources, regions, epoch, seed, path from compositions where key = ?1"
-				: "select mode, sources, regions, epoch, seed, null from compositions where key = ?1",
+	     sqlite3_prepare_v2(ds->db, ds->version >= 6
+				? "select mode, sources, regions, epoch, seed, path, join_spans from compositions where key = ?1"
+				: ds->version == 5
+				? "select mode, sources, regions, epoch, seed, path, null from compositions where key = ?1"
+				: "select mode, sources, regions, epoch, seed, null, null from compositions where key = ?1",
 				-1, &it->cp, NULL) != SQLITE_OK)) {
 		int rc = db_err(ds, err, "read");
 		ts_dataset_iter_free(it);
@@ -426,8 +428,10 @@ static int load_comp(struct ts_dataset_iter *it, const char *key)
 		return 0;
 	const char *m = col_text(it->cp, 0), *s = col_text(it->cp, 1), *r = col_text(it->cp, 2);
 	const char *p = (const char *)sqlite3_column_text(it->cp, 5);
+	const char *j = (const char *)sqlite3_column_text(it->cp, 6);
 	size_t a = strlen(m) + 1, b = strlen(s) + 1, c = strlen(r) + 1, d = p ? strlen(p) + 1 : 0;
-	char *t = realloc(it->comp_text, a + b + c + d);
+	size_t e = j ? strlen(j) + 1 : 0;
+	char *t = realloc(it->comp_text, a + b + c + d + e);
 	if (!t)
 		return -1;
 	it->comp_text = t;
@@ -436,10 +440,13 @@ static int load_comp(struct ts_dataset_iter *it, const char *key)
 	memcpy(t + a + b, r, c);
 	if (p)
 		memcpy(t + a + b + c, p, d);
+	if (j)
+		memcpy(t + a + b + c + d, j, e);
 	it->comp = (struct ts_comp_row){ .mode = t, .sources_json = t + a, .regions_json = t + a + b,
 					 .epoch = sqlite3_column_int64(it->cp, 3),
 					 .seed = sqlite3_column_int64(it->cp, 4),
-					 .path = p ? t + a + b + c : NULL };
+					 .path = p ? t + a + b + c : NULL,
+					 .join_json = j ? t + a + b + c + d : NULL };
 	it->has_comp = 1;
 	return 0;
 }
@@ -654,6 +661,7 @@ static void dup_walk(struct dup *d, const struct ts_dataset_sample *s)
 		t->sources_json = dup_str(d, s->comp->sources_json);
 		t->regions_json = dup_str(d, s->comp->regions_json);
 		t->path = dup_str(d, s->comp->path);
+		t->join_json = dup_str(d, s->comp->join_json);
 	}
 	for (size_t i = 0; i < s->nmembers; i++) {
 		struct ts_dataset_member *t = members ? &members[i] : &mr;

@@ -168,7 +168,8 @@ void ts_tar_close(struct ts_tar_reader *t);   /* accepts NULL */
  *        byte_start, byte_end, tok_start, tok_end, truncated, region)
  *   tag_scores(key, shard, tag, score, mask)         -- version 2
  *   compositions(key, shard, mode, sources, regions, epoch, seed,  -- version 2
- *                path)                                            -- version 4
+ *                path,                                            -- version 5
+ *                join_spans)                                      -- version 6
  */
 
 struct ts_catalog;
@@ -274,7 +275,9 @@ struct ts_comp_row {
 	const char *sources_json;   /* ["KEY_A", "KEY_B"] */
 	const char *regions_json;   /* per source its rectangle or weight */
 	long long epoch, seed;
-	const char *path;           /* "dct" or "pixels"; NULL before version 4 */
+	const char *path;           /* "dct" or "pixels"; NULL before version 5 */
+	const char *join_json;      /* [[a, b], ...]: each source's caption, the byte span
+				     * of it in the merged caption; NULL before version 6 */
 };
 
 struct ts_sample_row {

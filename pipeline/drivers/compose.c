@@ -97,7 +97,7 @@ struct job {
 	char reason[48], msg[TS_ERR_MSG_MAX], reject_source[64];
 	uint8_t *img;
 	size_t img_len;
-	char *caption, *short_cap, *long_cap, *json, *sources_json, *regions_json;
+	char *caption, *short_cap, *long_cap, *json, *sources_json, *regions_json, *join_json;
 	char content_hash[TS_HASH_HEX_LEN + 1];
 	long long tokens, short_tokens;
 	size_t partner;              /* the partner used */
@@ -118,6 +118,7 @@ static void job_clear(struct job *j)
 	free(j->json);
 	free(j->sources_json);
 	free(j->regions_json);
+	free(j->join_json);
 	for (size_t i = 0; i < j->nm; i++)
 		free(j->mdata[i]);
 	free(j->mdata);
@@ -354,13 +355,14 @@ static void do_grid(struct worker *w, struct job *j)
 	j->partner = idx[1];
 	int rects[4][4];
 	rc = ts_composite_grid(q, &w->out, rects, &e);
-	json_t *regions = json_array(), *srcs = json_array(), *caps = json_array();
+	struct ts_region regions[4];
+	json_t *srcs = json_array(), *caps = json_array();
 	const char *ctext[4];
 	size_t clen[4], st[4], en[4];
 	for (int k = 0; k < 4 && !rc; k++) {
 		const struct src *sk = &c->win[idx[k]];
-		json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", sk->key, "region", k + 1,
-							 "rect", rects[k][0], rects[k][1], rects[k][2], rects[k][3]));
+		regions[k] = (struct ts_region){ .index = k + 1, .source = sk->key };
+		memcpy(regions[k].rect, rects[k], sizeof(rects[k]));
 		json_array_append_new(srcs, json_string(sk->key));
 		json_array_append_new(caps, json_string(sk->caption));
 		ctext[k] = sk->caption;
@@ -381,8 +383,9 @@ static void do_grid(struct worker *w, struct job *j)
 		ts_hash_hex(j->img, j->img_len, j->content_hash);
 		rc = ts_caption_merge(ctext, clen, 4, &j->caption, st, en, &e);
 	}
+	if (!rc)
+		rc = ts_regions_encode(regions, 4, &j->regions_json, &e);
 	if (rc) {
-		json_decref(regions);
 		json_decref(srcs);
 		json_decref(caps);
 		job_reject(j, A->key, &e);
@@ -396,18 +399,20 @@ static void do_grid(struct worker *w, struct job *j)
 	json_t *join = json_array();
 	for (int k = 0; k < 4; k++)
 		json_array_append_new(join, json_pack("[I,I]", (json_int_t)st[k], (json_int_t)en[k]));
-	json_t *meta = json_pack("{s:s, s:s, s:s, s:O, s:O, s:I, s:i, s:i, s:i, s:O, s:o}", "key", key, "mode", "grid",
+	/* KEY.json's regions are the row's text (ts_regions_encode), parsed in */
+	json_t *meta = json_pack("{s:s, s:s, s:s, s:O, s:o, s:I, s:i, s:i, s:i, s:O, s:O}", "key", key, "mode", "grid",
 				 "path", "pixels",
-				 "sources", srcs, "regions", regions, "seed", (json_int_t)o->seed, "epoch", j->epoch,
+				 "sources", srcs, "regions", json_loads(j->regions_json, 0, NULL),
+				 "seed", (json_int_t)o->seed, "epoch", j->epoch,
 				 "width", S, "height", S, "captions", caps, "join", join);
 	j->json = meta ? json_dumps(meta, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	j->sources_json = json_dumps(srcs, JSON_COMPACT | JSON_ENSURE_ASCII);
-	j->regions_json = json_dumps(regions, JSON_COMPACT | JSON_ENSURE_ASCII);
+	j->join_json = json_dumps(join, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(meta);
 	json_decref(srcs);
-	json_decref(regions);
+	json_decref(join);
 	json_decref(caps);
-	if (!j->json || !j->sources_json || !j->regions_json) {
+	if (!j->json || !j->sources_json || !j->join_json) {
 		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		job_reject(j, A->key, &e);
 	}
@@ -486,7 +491,8 @@ static void do_composite(struct worker *w, struct job *j)
 	snprintf(j->source, sizeof(j->source), "compose:%s+%s", A->key, B->key);
 
 	/* pixels */
-	json_t *regions = json_array(), *meta = json_object();
+	struct ts_region regions[2] = { { .index = 1, .source = A->key }, { .index = 2, .source = B->key } };
+	json_t *meta = json_object();
 	double lambda = 0;
 	int rc = 0;
 	if (o->mode == TS_COMPOSE_HALVES) {
@@ -496,10 +502,8 @@ static void do_composite(struct worker *w, struct job *j)
 		int h1 = S / 2;
 		int rv[2][4] = { { 0, 0, S, h1 }, { 0, h1, S, S } }, rh[2][4] = { { 0, 0, h1, S }, { h1, 0, S, S } };
 		memcpy(rects, o->vertical ? rv : rh, sizeof(rv));
-		for (int k = 0; k < 2 && !rc; k++)
-			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", k ? B->key : A->key,
-								 "region", k + 1, "rect", rects[k][0], rects[k][1],
-								 rects[k][2], rects[k][3]));
+		for (int k = 0; k < 2; k++)
+			memcpy(regions[k].rect, rects[k], sizeof(rects[k]));
 		json_object_set_new(meta, "axis", json_string(o->vertical ? "vertical" : "horizontal"));
 	} else {
 		struct ts_rng mr;
@@ -512,19 +516,18 @@ static void do_composite(struct worker *w, struct job *j)
 			ts_cutmix_box(S, lambda, cx, cy, box);
 			rc = ts_composite_cutmix(&w->a, &w->b, box, &w->out, &e);
 			double area = (double)(box[2] - box[0]) * (box[3] - box[1]) / ((double)S * S);
-			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i], s:[i,i,i,i]}", "source", A->key,
-								 "region", 1, "rect", 0, 0, S, S, "minus", box[0],
-								 box[1], box[2], box[3]));
-			json_array_append_new(regions, json_pack("{s:s, s:i, s:[i,i,i,i]}", "source", B->key, "region", 2,
-								 "rect", box[0], box[1], box[2], box[3]));
+			/* A: the whole frame less the box; B: the box */
+			regions[0].rect[2] = regions[0].rect[3] = S;
+			regions[0].has_minus = 1;
+			memcpy(regions[0].minus, box, sizeof(box));
+			memcpy(regions[1].rect, box, sizeof(box));
 			json_object_set_new(meta, "box", json_pack("[i,i,i,i]", box[0], box[1], box[2], box[3]));
 			json_object_set_new(meta, "area_ratio", json_real(area));
 		} else {
 			rc = ts_composite_mixup(&w->a, &w->b, lambda, &w->out, &e);
-			json_array_append_new(regions, json_pack("{s:s, s:i, s:f}", "source", A->key, "region", 1,
-								 "weight", lambda));
-			json_array_append_new(regions, json_pack("{s:s, s:i, s:f}", "source", B->key, "region", 2,
-								 "weight", 1 - lambda));
+			regions[0].has_weight = regions[1].has_weight = 1;
+			regions[0].weight = lambda;
+			regions[1].weight = 1 - lambda;
 			json_object_set_new(meta, "lambda", json_real(lambda));
 			json_object_set_new(meta, "soft", json_true());
 		}
@@ -546,8 +549,9 @@ static void do_composite(struct worker *w, struct job *j)
 		rc = merge2(A->short_cap, B->short_cap, &j->short_cap, NULL, &e);
 	if (!rc && A->long_cap && B->long_cap)
 		rc = merge2(A->long_cap, B->long_cap, &j->long_cap, NULL, &e);
+	if (!rc)
+		rc = ts_regions_encode(regions, 2, &j->regions_json, &e);
 	if (rc) {
-		json_decref(regions);
 		json_decref(meta);
 		job_reject(j, A->key, &e);
 		return;
@@ -561,23 +565,25 @@ static void do_composite(struct worker *w, struct job *j)
 	json_object_set_new(meta, "mode", json_string(mode_names[o->mode]));
 	json_object_set_new(meta, "path", json_string(j->dct ? "dct" : "pixels"));
 	json_object_set_new(meta, "sources", json_copy(srcs));
-	json_object_set_new(meta, "regions", json_copy(regions));
+	/* KEY.json's regions are the row's text (ts_regions_encode), parsed in */
+	json_object_set_new(meta, "regions", json_loads(j->regions_json, 0, NULL));
 	json_object_set_new(meta, "seed", json_integer((json_int_t)o->seed));
 	json_object_set_new(meta, "epoch", json_integer(j->epoch));
 	json_object_set_new(meta, "width", json_integer(S));
 	json_object_set_new(meta, "height", json_integer(S));
 	json_object_set_new(meta, "captions", json_pack("[s,s]", A->caption, B->caption));
-	json_object_set_new(meta, "join", json_pack("[[I,I],[I,I]]", (json_int_t)spans[0][0], (json_int_t)spans[0][1],
-						    (json_int_t)spans[1][0], (json_int_t)spans[1][1]));
+	json_t *join = json_pack("[[I,I],[I,I]]", (json_int_t)spans[0][0], (json_int_t)spans[0][1],
+				 (json_int_t)spans[1][0], (json_int_t)spans[1][1]);
+	json_object_set(meta, "join", join);
 	if (o->max_tokens > 0)
 		json_object_set_new(meta, "over_budget", json_boolean(j->over_budget));
 	j->json = json_dumps(meta, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
 	j->sources_json = json_dumps(srcs, JSON_COMPACT | JSON_ENSURE_ASCII);
-	j->regions_json = json_dumps(regions, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(9));
+	j->join_json = join ? json_dumps(join, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
 	json_decref(srcs);
-	json_decref(regions);
+	json_decref(join);
 	json_decref(meta);
-	if (!j->json || !j->sources_json || !j->regions_json) {
+	if (!j->json || !j->sources_json || !j->join_json) {
 		ts_err_set(&e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		job_reject(j, A->key, &e);
 	}
@@ -670,8 +676,9 @@ static int write_job(struct ctx *c, struct out_state *os, struct job *j)
 	json_t *cj = json_pack("[s]", j->caption);
 	caps = json_dumps(cj, JSON_COMPACT | JSON_ENSURE_ASCII);
 	json_decref(cj);
-	struct ts_comp_row comp = { mode_names[c->o->mode], j->sources_json, j->regions_json, j->epoch,
-				    (long long)c->o->seed, j->dct ? "dct" : "pixels" };
+	struct ts_comp_row comp = { .mode = mode_names[c->o->mode], .sources_json = j->sources_json,
+				    .regions_json = j->regions_json, .epoch = j->epoch, .seed = (long long)c->o->seed,
+				    .path = j->dct ? "dct" : "pixels", .join_json = j->join_json };
 	struct ts_dsw_sample ds = {
 		.record = j->record, .members = m, .nmembers = nm,
 		.width = c->o->size, .height = c->o->size, .orig_width = c->o->size, .orig_height = c->o->size,

@@ -66,7 +66,7 @@ struct rp {
 	struct ts_bpe_ctx *bctx;
 	struct ts_sentences *sp;
 	struct ts_cstats *all, *shrt, *lng;
-	int has_split, has_tags, has_scores, has_comp, is_str;
+	int has_split, has_tags, has_scores, has_comp, has_join, is_str;
 	struct longest top[TOP_LONGEST];
 	size_t ntop;
 	struct sheet_item *sheet;
@@ -680,6 +680,7 @@ static int gather_tags(struct rp *r)
 	r->has_tags = ts_dataset_has_column(r->ds, "tags", NULL);
 	r->has_scores = ts_dataset_has_column(r->ds, "tag_scores", NULL);
 	r->has_comp = ts_dataset_has_column(r->ds, "compositions", NULL);
+	r->has_join = r->has_comp && ts_dataset_has_column(r->ds, "compositions", "join_spans");
 	if (r->has_comp) {
 		json_t *c = q_objs(r, "select mode, count(*) from compositions group by 1 order by 2 desc", "mode,count", NULL);
 		if (!c)
@@ -789,23 +790,31 @@ static json_t *sheet_sample(struct rp *r, const char *key, int with_images)
 			     " where key = ?1", p, 1, first_row, &s, r->e) < 0 || !s)
 		return NULL;
 	if (r->has_comp) {
-		json_t *c = q_objs(r, "select mode, regions from compositions where key = ?1", "mode,regions", key);
+		json_t *c = q_objs(r, r->has_join ? "select mode, regions, join_spans from compositions where key = ?1"
+					  : "select mode, regions, null from compositions where key = ?1",
+				   "mode,regions,join_spans", key);
 		if (c && json_array_size(c)) {
 			json_t *row = json_array_get(c, 0);
 			json_t *regions = json_loads(json_string_value(json_object_get(row, "regions")) ?
 						     json_string_value(json_object_get(row, "regions")) : "[]", 0, NULL);
+			const char *spans = json_string_value(json_object_get(row, "join_spans"));
+			json_t *join = spans ? json_loads(spans, 0, NULL) : NULL;
 			json_object_set(s, "mode", json_object_get(row, "mode"));
 			json_object_set_new(s, "regions", regions ? regions : json_array());
-			/* the caption join spans live in KEY.json */
+			/* the caption join spans: the row's, or in a catalog before
+			 * version 6 (no join_spans) KEY.json's */
 			uint8_t *data = NULL;
 			size_t len = 0;
 			struct ts_err le = TS_ERR_INIT;
-			if (ts_dataset_read_member(r->ds, key, "json", &data, &len, &le) == 0) {
+			if (json_is_array(join))
+				json_object_set(s, "join", join);
+			else if (ts_dataset_read_member(r->ds, key, "json", &data, &len, &le) == 0) {
 				json_t *kj = json_loadb((const char *)data, len, 0, NULL);
 				if (kj && json_is_array(json_object_get(kj, "join")))
 					json_object_set(s, "join", json_object_get(kj, "join"));
 				json_decref(kj);
 			}
+			json_decref(join);
 			free(data);
 		}
 		json_decref(c);

@@ -8,8 +8,10 @@
  * made for the sample in its own item) and count and report it on the
  * writing thread in record order (the *_done functions), so counts,
  * warnings and bytes are those of one thread.  Pixels are compose/'s
- * (ts_region_fill, ts_encode_gray_png, ts_decode); only reading a
- * region's JSON is here.
+ * (ts_region_fill, ts_encode_gray_png, ts_decode), and so is the text of
+ * regions (ts_regions_encode/_decode).  A composite's mode, regions and
+ * caption spans come from its compositions row; only a row without spans
+ * (a catalog before version 6) sends tags to the KEY.json member.
  */
 #define _GNU_SOURCE
 #include "pipeline/drivers/tags.h"
@@ -65,23 +67,71 @@ static int tagger_load(struct tagger *t, const struct ts_tags_tagger_opts *o, st
 	return 0;
 }
 
-/* One element of a composite's "regions" (KEY.json, KEY.tags.json):
- * {"region": n, "rect": [x0, y0, x1, y1], "minus": [...]?}; -1 when it is
- * not one (the region number outside 1..255, a rect not of four numbers). */
-static int region_from_json(const json_t *j, struct ts_region *r)
+/* ---- a composite's record ----------------------------------------------------- */
+
+/* What `tessera compose` recorded of a composite: its mode, its regions
+ * (as text, and decoded) and where each source's caption sits in the
+ * merged caption. */
+struct comp_rec {
+	char *mode, *regions_json;
+	json_t *join;                  /* [[a, b], ...] */
+	struct ts_region *reg;
+	size_t nreg;
+};
+
+static void comp_rec_release(struct comp_rec *c)
 {
-	const json_t *rect = json_object_get(j, "rect"), *minus = json_object_get(j, "minus");
-	json_int_t idx = json_integer_value(json_object_get(j, "region"));
-	memset(r, 0, sizeof(*r));
-	if (idx <= 0 || idx >= 256 || json_array_size(rect) != 4 || (minus && json_array_size(minus) != 4))
-		return -1;
-	r->index = (int)idx;
-	for (size_t k = 0; k < 4; k++) {
-		r->rect[k] = (int)json_integer_value(json_array_get(rect, k));
-		if (minus)
-			r->minus[k] = (int)json_integer_value(json_array_get(minus, k));
+	free(c->mode);
+	free(c->regions_json);
+	json_decref(c->join);
+	free(c->reg);
+	memset(c, 0, sizeof(*c));
+}
+
+/* The record of composite s: from its compositions row, or, when the row
+ * has no join spans (written before catalog version 6), from its KEY.json
+ * member.  1 when s is not a composite or its record is not whole (no
+ * mode, no spans, regions that do not decode): then it is tagged as an
+ * ordinary image; -1 when out of memory. */
+static int comp_record(const struct ts_dataset_sample *s, const struct ts_rw_member *members, size_t nmembers,
+		       struct comp_rec *c)
+{
+	struct ts_err de = TS_ERR_INIT;
+	memset(c, 0, sizeof(*c));
+	if (!s->comp)
+		return 1;
+	if (s->comp->join_json) {
+		if (!s->comp->mode || !s->comp->mode[0])
+			return 1;
+		c->mode = strdup(s->comp->mode);
+		c->regions_json = strdup(s->comp->regions_json ? s->comp->regions_json : "");
+		c->join = json_loads(s->comp->join_json, 0, NULL);
+	} else {
+		json_t *kj = NULL;
+		for (size_t i = 0; i < nmembers; i++)
+			if (!strcmp(members[i].ext, "json"))
+				kj = json_loadb(members[i].data, members[i].len, 0, NULL);
+		const char *mode = json_string_value(json_object_get(kj, "mode"));
+		json_t *regions = json_object_get(kj, "regions");
+		c->mode = mode ? strdup(mode) : NULL;
+		c->regions_json = json_is_array(regions) ? json_dumps(regions, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+		c->join = json_incref(json_object_get(kj, "join"));
+		json_decref(kj);
+		if (!c->mode || !c->regions_json) {
+			comp_rec_release(c);
+			return 1;
+		}
 	}
-	r->has_minus = minus != NULL;
+	if (!c->mode || !c->regions_json) {
+		comp_rec_release(c);
+		return -1;
+	}
+	if (!json_is_array(c->join) ||
+	    ts_regions_decode(c->regions_json, strlen(c->regions_json), &c->reg, &c->nreg, &de)) {
+		int oom = de.status == TS_ERR_NOMEM;
+		comp_rec_release(c);
+		return oom ? -1 : 1;
+	}
 	return 0;
 }
 
@@ -137,18 +187,15 @@ static int add_row(struct tag_item *r, const struct ts_tag_row *row, const char 
 
 /* A composite's region map: each pixel the number of the region (source)
  * it shows, as a gray PNG. */
-static int region_map(const json_t *regions, int w, int h, uint8_t **png, size_t *len, struct ts_err *err)
+static int region_map(const struct ts_region *reg, size_t n, int w, int h, uint8_t **png, size_t *len,
+		      struct ts_err *err)
 {
 	uint8_t *map = w > 0 && h > 0 ? calloc((size_t)w * h, 1) : NULL;
-	const json_t *rg;
-	size_t ri;
 	if (!map)
 		return nomem(err);
-	json_array_foreach(regions, ri, rg) {
-		struct ts_region one;
-		if (region_from_json(rg, &one) == 0)
-			ts_region_fill(map, w, h, &one, (uint8_t)one.index);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (!reg[i].has_weight)
+			ts_region_fill(map, w, h, &reg[i], (uint8_t)reg[i].index);
 	int rc = ts_encode_gray_png(map, w, h, png, len, err);
 	free(map);
 	return rc;
@@ -163,34 +210,35 @@ static int tag_work(void *worker, const struct ts_dataset_sample *s, const struc
 		return nomem(err);
 	res->priv = r;
 	json_t *caps = json_loads(s->captions_json ? s->captions_json : "[]", 0, NULL);
-	json_t *out = json_object(), *clist = json_array(), *regions = json_array(), *reg = json_object();
-	int rc = TS_OK;
+	json_t *out = json_object(), *clist = json_array();
+	struct comp_rec comp;
+	int rc = TS_OK, is_comp = comp_record(s, members, nmembers, &comp);
 
 	if (!json_is_array(caps) || json_array_size(caps) == 0) {
 		json_decref(caps);
 		caps = json_pack("[s]", s->caption ? s->caption : "");
 	}
-	/* a composite of `tessera compose`: its KEY.json has the sources'
-	 * regions and where each source's caption sits in the merged one */
-	json_t *comp = NULL;
-	for (size_t i = 0; i < nmembers && s->comp; i++)
-		if (!strcmp(members[i].ext, "json"))
-			comp = json_loadb(members[i].data, members[i].len, 0, NULL);
-	json_t *join = comp ? json_object_get(comp, "join") : NULL;
-	const char *mode = comp ? json_string_value(json_object_get(comp, "mode")) : NULL;
+	if (is_comp < 0) {
+		json_decref(caps);
+		json_decref(out);
+		json_decref(clist);
+		return nomem(err);
+	}
 	json_object_set_new(out, "key", json_string(s->key));
 	json_object_set_new(out, "width", json_integer(s->width));
 	json_object_set_new(out, "height", json_integer(s->height));
-	if (comp && mode && json_is_array(join) && json_is_array(json_object_get(comp, "regions"))) {
-		/* exact pixel-tag annotation: each pixel's source, each tag's source */
-		json_decref(regions);
-		json_decref(reg);
-		regions = json_deep_copy(json_object_get(comp, "regions"));
+	/* a composite of `tessera compose` has its sources' regions and where
+	 * each source's caption sits in the merged one (join) */
+	const json_t *join = is_comp == 0 ? comp.join : NULL;
+	if (is_comp == 0) {
+		/* exact pixel-tag annotation: each pixel's source, each tag's
+		 * source; the regions as the composite recorded them */
 		json_object_set_new(out, "weak", json_false());
-		json_object_set_new(out, "regions", regions);
-		if (!strcmp(mode, "mixup")) {
+		json_object_set_new(out, "regions", json_loads(comp.regions_json, 0, NULL));
+		if (!strcmp(comp.mode, "mixup")) {
 			json_object_set_new(out, "soft", json_true());
-		} else if ((rc = region_map(regions, s->width, s->height, &r->mask, &r->mask_len, err)) == 0) {
+		} else if ((rc = region_map(comp.reg, comp.nreg, s->width, s->height, &r->mask, &r->mask_len,
+					    err)) == 0) {
 			char name[48];
 			snprintf(name, sizeof(name), "%s.mask.png", s->key);
 			json_object_set_new(out, "mask", json_string(name));
@@ -198,12 +246,12 @@ static int tag_work(void *worker, const struct ts_dataset_sample *s, const struc
 		r->composite = 1;
 	} else {
 		/* an ordinary image: one region, the whole frame, holding every tag */
-		json_object_set_new(reg, "region", json_integer(1));
-		json_object_set_new(reg, "rect", json_pack("[i,i,i,i]", 0, 0, s->width, s->height));
-		json_array_append_new(regions, reg);
+		struct ts_region whole = { .index = 1, .rect = { 0, 0, s->width, s->height } };
+		char *text = NULL;
 		json_object_set_new(out, "weak", json_true());
-		json_object_set_new(out, "regions", regions);
-		join = NULL;
+		if ((rc = ts_regions_encode(&whole, 1, &text, err)) == 0)
+			json_object_set_new(out, "regions", json_loads(text, 0, NULL));
+		free(text);
 	}
 	for (size_t ci = 0; ci < json_array_size(caps) && rc == TS_OK; ci++) {
 		const char *cap = json_string_value(json_array_get(caps, ci));
@@ -254,7 +302,8 @@ static int tag_work(void *worker, const struct ts_dataset_sample *s, const struc
 		r->empty += n == 0;
 	}
 	json_object_set_new(out, "captions", clist);
-	json_decref(comp);
+	if (is_comp == 0)
+		comp_rec_release(&comp);
 	if (rc == TS_OK && !(r->json = json_dumps(out, JSON_COMPACT | JSON_ENSURE_ASCII)))
 		rc = nomem(err);
 	json_decref(out);
@@ -847,7 +896,8 @@ int ts_tags_mask(const char *dataset, const char *key, const char *tag, uint8_t 
 {
 	struct ts_dataset *ds = NULL;
 	uint8_t *tj = NULL, *mask = NULL, *regmap = NULL;
-	size_t tjl = 0, regl = 0;
+	size_t tjl = 0, regl = 0, nreg = 0;
+	struct ts_region *rg = NULL;
 	json_t *j = NULL;
 	int rc;
 
@@ -875,13 +925,23 @@ int ts_tags_mask(const char *dataset, const char *key, const char *tag, uint8_t 
 		rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "sample %s has no tag '%s'", key, tag);
 		goto done;
 	}
-	json_t *regs = json_object_get(j, "regions"), *r;
+	/* the regions, with the codec that wrote them (none: no regions) */
+	json_t *regs = json_object_get(j, "regions");
+	char *rtext = regs ? json_dumps(regs, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+	struct ts_err re = TS_ERR_INIT;
+	if (regs && (!rtext || ts_regions_decode(rtext, strlen(rtext), &rg, &nreg, &re))) {
+		rc = rtext ? ts_err_set(err, re.status, TS_R_NONE, "sample %s: KEY.tags.json: %s", key, re.msg)
+			   : nomem(err);
+		free(rtext);
+		goto done;
+	}
+	free(rtext);
 	int w = 0, h = 0;
-	json_array_foreach(regs, i1, r) {
-		json_t *rect = json_object_get(r, "rect");
-		int x1 = (int)json_integer_value(json_array_get(rect, 2)), y1 = (int)json_integer_value(json_array_get(rect, 3));
-		w = x1 > w ? x1 : w;
-		h = y1 > h ? y1 : h;
+	for (size_t k = 0; k < nreg; k++) {
+		if (rg[k].has_weight)
+			continue;
+		w = rg[k].rect[2] > w ? rg[k].rect[2] : w;
+		h = rg[k].rect[3] > h ? rg[k].rect[3] : h;
 	}
 	if (json_is_integer(json_object_get(j, "width"))) {
 		w = (int)json_integer_value(json_object_get(j, "width"));
@@ -899,14 +959,11 @@ int ts_tags_mask(const char *dataset, const char *key, const char *tag, uint8_t 
 	if (json_is_true(json_object_get(j, "soft"))) {
 		double wsum = 0;
 		int weighted = 0;
-		json_array_foreach(regs, i1, r) {
-			json_int_t reg = json_integer_value(json_object_get(r, "region"));
-			json_t *wt = json_object_get(r, "weight");
-			if (reg > 0 && reg < 256 && want[reg] && json_is_number(wt)) {
-				wsum += json_number_value(wt);
+		for (size_t k = 0; k < nreg; k++)
+			if (rg[k].has_weight && want[rg[k].index]) {
+				wsum += rg[k].weight;
 				weighted = 1;
 			}
-		}
 		if (!weighted || wsum < 0) {
 			rc = ts_err_set(err, TS_ERR_INVALID, TS_R_NONE,
 					"sample %s: a soft (mixup) composite whose regions carry no blend weight", key);
@@ -930,11 +987,9 @@ int ts_tags_mask(const char *dataset, const char *key, const char *tag, uint8_t 
 		ts_image_release(&img);
 		ts_pixctx_free(px);
 	} else {
-		json_array_foreach(regs, i1, r) {
-			struct ts_region reg;
-			if (region_from_json(r, &reg) == 0 && want[reg.index])
-				ts_region_fill(mask, w, h, &reg, 255);
-		}
+		for (size_t k = 0; k < nreg; k++)
+			if (!rg[k].has_weight && want[rg[k].index])
+				ts_region_fill(mask, w, h, &rg[k], 255);
 	}
 	rc = ts_encode_gray_png(mask, w, h, png, len, err);
 done:
@@ -942,6 +997,7 @@ done:
 	free(tj);
 	free(regmap);
 	free(mask);
+	free(rg);
 	ts_dataset_close(ds);
 	return rc;
 }

@@ -305,6 +305,104 @@ for r in range(h):
 PYEOF
 }
 
+# tags reads a composite's mode, regions and caption spans from its
+# compositions row: every row carries KEY.json's join as join_spans, and a
+# row edited by hand (regions of halves on a cutmix image) is what the
+# annotation and the region map follow
+composite_from_catalog() {
+	dataset || return 1
+	[ -d "$TMP/cr" ] || ts compose -q --rate 1 --mode cutmix "$TMP/ds" -o "$TMP/cr" || return 1
+	check "$(sqlite3 "$TMP/cr/catalog.sqlite" "pragma user_version")" = 6 || return 1
+	"$PY" - "$TMP/cr" <<'PYEOF' || return 1
+import glob, json, sqlite3, sys, tarfile
+d = sys.argv[1]
+rows = {k: (r, j) for k, r, j in sqlite3.connect(d + "/catalog.sqlite").execute(
+    "select key, regions, join_spans from compositions")}
+n = 0
+for f in sorted(glob.glob(d + "/shards/*.tar")):
+    with tarfile.open(f) as tf:
+        for m in tf.getmembers():
+            if m.name.count(".") == 1 and m.name.endswith(".json"):
+                raw = tf.extractfile(m).read().decode()
+                r, j = rows[m.name.split(".")[0]]
+                assert j is not None and json.loads(j) == json.loads(raw)["join"], ("join_spans", m.name, j)
+                assert '"regions":' + r + ',' in raw, ("regions not KEY.json's bytes", m.name, r)
+                n += 1
+assert n == len(rows) == 40, ("expected 40 composites with rows", n, len(rows))
+PYEOF
+	rm -rf "$TMP/ce" "$TMP/cet" && cp -a "$TMP/cr" "$TMP/ce" || return 1
+	sqlite3 "$TMP/ce/catalog.sqlite" "update compositions set regions = '[{\"source\":\"a\",\"region\":1,\"rect\":[0,0,224,112]},{\"source\":\"b\",\"region\":2,\"rect\":[0,112,224,224]}]' where key = '000000000'" || return 1
+	ts tags -q "$TMP/ce" -o "$TMP/cet" || return 1
+	"$PY" - "$TMP/cet" <<'PYEOF'
+import glob, json, struct, sys, tarfile, zlib
+d = sys.argv[1]
+with tarfile.open(sorted(glob.glob(d + "/shards/*.tar"))[0]) as tf:
+    m = {x.name: tf.extractfile(x).read() for x in tf.getmembers()}
+tj, kj = json.loads(m["000000000.tags.json"]), json.loads(m["000000000.json"])
+want = [{"source": "a", "region": 1, "rect": [0, 0, 224, 112]}, {"source": "b", "region": 2, "rect": [0, 112, 224, 224]}]
+assert tj["regions"] == want, ("expected the row's regions", want, "got", tj["regions"])
+assert kj["regions"] != want, "KEY.json was edited too"
+data = m["000000000.mask.png"]
+w, h = struct.unpack(">II", data[16:24])
+idat, p = b"", 8
+while p < len(data):
+    n, t = struct.unpack(">I4s", data[p:p + 8])
+    if t == b"IDAT":
+        idat += data[p + 8:p + 8 + n]
+    p += 12 + n
+raw = zlib.decompress(idat)
+for r in range(h):
+    row = raw[r * (w + 1) + 1:(r + 1) * (w + 1)]
+    assert row == bytes([1 if r < 112 else 2]) * w, ("expected the row's halves in the region map", r, row[:8])
+PYEOF
+}
+
+# a dataset composed before catalog version 6 (no join_spans, or NULL):
+# tags reads its KEY.json instead and writes the same bytes.  A version 5
+# catalog opens read-only as it is (shards verify, captions stats); tags,
+# which checkpoints its input for writing, adds the column in place.
+same_shards() {  # A B
+	(cd "$1/shards" && ls) > "$TMP/sa" && (cd "$2/shards" && ls) > "$TMP/sb" || return 1
+	cmp "$TMP/sa" "$TMP/sb" > /dev/null || { echo "shard lists differ: $(cat "$TMP/sa") vs $(cat "$TMP/sb")"; return 1; }
+	for f in $(cat "$TMP/sa"); do
+		cmp "$1/shards/$f" "$2/shards/$f" || return 1
+	done
+	for q in "select * from tags order by key, caption, idx" "select * from samples order by key"; do
+		[ "$(sqlite3 "$1/catalog.sqlite" "$q")" = "$(sqlite3 "$2/catalog.sqlite" "$q")" ] ||
+			{ echo "rows differ between $1 and $2: $q"; return 1; }
+	done
+}
+composite_old_catalog() {
+	dataset || return 1
+	[ -d "$TMP/cr" ] || ts compose -q --rate 1 --mode cutmix "$TMP/ds" -o "$TMP/cr" || return 1
+	rm -rf "$TMP/crt" && ts tags -q "$TMP/cr" -o "$TMP/crt" || return 1
+	# the rewrite carries the rows over, join_spans included
+	check_eq "compositions rows after tags" "$(sqlite3 "$TMP/crt/catalog.sqlite" "select * from compositions order by key")" \
+		"$(sqlite3 "$TMP/cr/catalog.sqlite" "select * from compositions order by key")" || return 1
+	# join_spans NULL
+	rm -rf "$TMP/cn" "$TMP/cnt" && cp -a "$TMP/cr" "$TMP/cn" || return 1
+	sqlite3 "$TMP/cn/catalog.sqlite" "update compositions set join_spans = null" || return 1
+	ts tags -q "$TMP/cn" -o "$TMP/cnt" || return 1
+	same_shards "$TMP/crt" "$TMP/cnt" || return 1
+	# a version 5 catalog: no column at all
+	rm -rf "$TMP/c5" "$TMP/c5t" && cp -a "$TMP/cr" "$TMP/c5" || return 1
+	sqlite3 "$TMP/c5/catalog.sqlite" "alter table compositions drop column join_spans; pragma user_version = 5" || return 1
+	before=$(sha256sum < "$TMP/c5/catalog.sqlite")
+	ts shards verify -q "$TMP/c5" > /dev/null || return 1
+	ts captions stats "$TMP/c5" > /dev/null || return 1
+	check_eq "version 5 catalog after reading it" "$(sha256sum < "$TMP/c5/catalog.sqlite")" "$before" || return 1
+	check "$(sqlite3 "$TMP/c5/catalog.sqlite" "pragma user_version")" = 5 || return 1
+	ts tags -q "$TMP/c5" -o "$TMP/c5t" || return 1
+	same_shards "$TMP/crt" "$TMP/c5t" || return 1
+	check "$(sqlite3 "$TMP/c5t/catalog.sqlite" "select count(*) from compositions where join_spans is null")" = 40 || return 1
+	# the input upgraded in place: the column added, the rows kept
+	check "$(sqlite3 "$TMP/c5/catalog.sqlite" "pragma user_version")" = 6 || return 1
+	check "$(sqlite3 "$TMP/c5/catalog.sqlite" "select count(*) from compositions where join_spans is null")" = 40 || return 1
+	check_eq "rows after the upgrade" \
+		"$(sqlite3 "$TMP/c5/catalog.sqlite" "select key, shard, mode, sources, regions, epoch, seed, path from compositions order by key")" \
+		"$(sqlite3 "$TMP/cr/catalog.sqlite" "select key, shard, mode, sources, regions, epoch, seed, path from compositions order by key")"
+}
+
 extract() {
 	printf 'A black dog is running through the grass .\nTwo dogs play near a fire hydrant.\nis and the of\n{"caption": "x"}\n' |
 		ts tags extract > "$TMP/x.out" || return 1
@@ -372,6 +470,8 @@ else
 	t in_place in_place
 	t scores_select_mask scores_select_mask
 	t composite_masks composite_masks
+	t composite_from_catalog composite_from_catalog
+	t composite_old_catalog composite_old_catalog
 	t threads_same_bytes threads_same_bytes
 	t extract extract
 	t cli cli

@@ -347,6 +347,81 @@ done:
 	ts_image_release(&out);
 }
 
+/* The regions codec: the text compose writes (KEY.json and the row) for
+ * each kind of region, read back to the same regions; what is not a region
+ * is refused, naming the element. */
+static void regions_codec(void)
+{
+	static const struct {
+		struct ts_region r[2];
+		size_t n;
+		const char *text;
+	} cases[] = {
+		{ { { .index = 1, .rect = { 0, 0, 224, 112 }, .source = "000000003" },
+		    { .index = 2, .rect = { 0, 112, 224, 224 }, .source = "000000017" } }, 2,
+		  "[{\"source\":\"000000003\",\"region\":1,\"rect\":[0,0,224,112]},"
+		  "{\"source\":\"000000017\",\"region\":2,\"rect\":[0,112,224,224]}]" },
+		{ { { .index = 1, .rect = { 0, 0, 224, 224 }, .has_minus = 1, .minus = { 12, 40, 131, 159 }, .source = "a" },
+		    { .index = 2, .rect = { 12, 40, 131, 159 }, .source = "b" } }, 2,
+		  "[{\"source\":\"a\",\"region\":1,\"rect\":[0,0,224,224],\"minus\":[12,40,131,159]},"
+		  "{\"source\":\"b\",\"region\":2,\"rect\":[12,40,131,159]}]" },
+		{ { { .index = 1, .has_weight = 1, .weight = 0.397980173, .source = "000000000" },
+		    { .index = 2, .has_weight = 1, .weight = 1 - 0.397980173, .source = "000000010" } }, 2,
+		  "[{\"source\":\"000000000\",\"region\":1,\"weight\":0.397980173},"
+		  "{\"source\":\"000000010\",\"region\":2,\"weight\":0.602019827}]" },
+		{ { { .index = 1, .rect = { 0, 0, 640, 480 } } }, 1, "[{\"region\":1,\"rect\":[0,0,640,480]}]" },
+		{ { { 0 } }, 0, "[]" },
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		struct ts_err e = TS_ERR_INIT;
+		char *text = NULL;
+		struct ts_region *back = NULL;
+		size_t n = 99;
+		CHECKF(ts_regions_encode(cases[c].r, cases[c].n, &text, &e) == 0, "case %zu: %s", c, e.msg);
+		CHECK_EQ_STR(text, cases[c].text);
+		CHECKF(ts_regions_decode(cases[c].text, strlen(cases[c].text), &back, &n, &e) == 0, "case %zu: %s", c,
+		       e.msg);
+		CHECK_EQ_INT(n, cases[c].n);
+		for (size_t i = 0; i < n && i < cases[c].n; i++) {
+			const struct ts_region *a = &cases[c].r[i], *b = &back[i];
+			CHECKF(a->index == b->index && !memcmp(a->rect, b->rect, sizeof(a->rect)) &&
+			       a->has_minus == b->has_minus && !memcmp(a->minus, b->minus, sizeof(a->minus)) &&
+			       a->has_weight == b->has_weight && fabs(a->weight - b->weight) < 1e-9 &&
+			       (a->source ? b->source && !strcmp(a->source, b->source) : !b->source),
+			       "case %zu region %zu: decoded differently from what was encoded (index %d, source %s)", c, i,
+			       b->index, b->source ? b->source : "(none)");
+		}
+		/* decoded and encoded again: the same bytes */
+		char *again = NULL;
+		CHECK(ts_regions_encode(back, n, &again, &e) == 0);
+		CHECK_EQ_STR(again, cases[c].text);
+		free(again);
+		free(text);
+		free(back);
+	}
+	static const struct { const char *text, *msg; } bad[] = {
+		{ "{\"region\":1}", "regions: not a JSON array" },
+		{ "[{\"region\":1,\"rect\":[0,0,1,1]},{\"region\":0,\"rect\":[0,0,1,1]}]",
+		  "regions[1]: \"region\" is not an integer in 1..255" },
+		{ "[{\"region\":1,\"rect\":[0,0,1]}]", "regions[0]: \"rect\" is not four integers" },
+		{ "[{\"region\":1,\"rect\":[0,0,1,1.5]}]", "regions[0]: \"rect\" is not four integers" },
+		{ "[{\"region\":1,\"rect\":[0,0,4,4],\"minus\":[1,1]}]", "regions[0]: \"minus\" is not four integers" },
+		{ "[{\"region\":2}]", "regions[0]: \"rect\" is not four integers" },
+		{ "[{\"region\":1,\"weight\":\"half\"}]", "regions[0]: \"weight\" is not a number alone" },
+		{ "[{\"region\":1,\"source\":7,\"weight\":0.5}]", "regions[0]: \"source\" is not a string" },
+		{ "[3]", "regions[0]: not an object" },
+	};
+	for (size_t c = 0; c < sizeof(bad) / sizeof(bad[0]); c++) {
+		struct ts_err e = TS_ERR_INIT;
+		struct ts_region *back = NULL;
+		size_t n = 99;
+		CHECKF(ts_regions_decode(bad[c].text, strlen(bad[c].text), &back, &n, &e) == TS_ERR_INVALID,
+		       "expected %s to be refused", bad[c].text);
+		CHECK_EQ_STR(e.msg, bad[c].msg);
+		CHECK(back == NULL && n == 0);
+	}
+}
+
 /* ts_fit_window gives exactly the pixels of ts_fit_square's frame in its
  * window, on real files of every kind (JPEG baseline, progressive, gray,
  * EXIF-rotated, larger and smaller than the frame; PNG; WebP). */
@@ -497,6 +572,7 @@ int main(void)
 		{ "halves", halves },
 		{ "cutmix_mixup", cutmix_mixup },
 		{ "grid_and_box", grid_and_box },
+		{ "regions_codec", regions_codec },
 		{ "caption_rule", caption_rule },
 		{ "real_captions", real_captions },
 		{ "fit_window_exact", fit_window_exact },

@@ -910,7 +910,7 @@ static void catalog_basics(void)
 	CHECKF(ts_catalog_open(&cat, db, &e) == 0, "%s", e.msg);
 	if (!cat)
 		return;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 5);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 6);
 	text(db, "pragma journal_mode", v, sizeof(v));
 	CHECK_EQ_STR(v, "wal");
 	CHECK_EQ_INT(count(db, "select count(*) from sqlite_master where type = 'table' and name in"
@@ -1105,9 +1105,9 @@ static void catalog_bad_files(void)
 
 	/* a newer schema version is refused */
 	snprintf(db, sizeof(db), "%s/newer.sqlite", d);
-	CHECK(exec_sql(db, "pragma user_version = 6; create table meta(name, value)") == 0);
+	CHECK(exec_sql(db, "pragma user_version = 7; create table meta(name, value)") == 0);
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), TS_ERR_UNSUPPORTED);
-	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 6"), "%s", e.msg);
+	CHECKF(strstr(e.msg, "newer.sqlite") && strstr(e.msg, "version 7"), "%s", e.msg);
 
 	/* a version 1 catalog (before the caption columns) is upgraded in place,
 	 * its rows kept */
@@ -1131,13 +1131,14 @@ static void catalog_bad_files(void)
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
 	ts_catalog_close(cat);
 	cat = NULL;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 5);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 6);
 	CHECK_EQ_INT(count(db, "select count(*) from samples where caption = 'A dog.' and tokens is null"
 			   " and short_caption is null and split_rule is null and path is null"
 			   " and meta is null and source_format is null and fixes is null"), 1);
 	CHECK_EQ_INT(count(db, "select count(*) from pragma_table_info('rejects')"
 			   " where name in ('path', 'detail')"), 2);
-	CHECK_EQ_INT(count(db, "select count(*) from pragma_table_info('compositions') where name = 'path'"), 1);
+	CHECK_EQ_INT(count(db, "select count(*) from pragma_table_info('compositions')"
+			   " where name in ('path', 'join_spans')"), 2);
 
 	/* a version 3 catalog with compositions (before their path column):
 	 * the column is added, the rows kept with no path */
@@ -1165,8 +1166,46 @@ static void catalog_bad_files(void)
 	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
 	ts_catalog_close(cat);
 	cat = NULL;
-	CHECK_EQ_INT(count(db, "pragma user_version"), 5);
-	CHECK_EQ_INT(count(db, "select count(*) from compositions where seed = 7 and path is null"), 1);
+	CHECK_EQ_INT(count(db, "pragma user_version"), 6);
+	CHECK_EQ_INT(count(db, "select count(*) from compositions where seed = 7 and path is null"
+			   " and join_spans is null"), 1);
+
+	/* a version 5 catalog (compositions before join_spans): the column is
+	 * added, the rows kept with no spans, the other columns as they were */
+	snprintf(db, sizeof(db), "%s/v5.sqlite", d);
+	CHECK(exec_sql(db, "create table meta(name text primary key, value text);"
+		       " create table runs(id integer primary key, command text, version text,"
+		       " options text, started text, ended text, status text, summary text);"
+		       " create table shards(idx integer primary key, name text unique,"
+		       " samples integer, bytes integer, hash text, complete integer,"
+		       " first_record integer, end_record integer, md5 text);"
+		       " create table samples(key text primary key, record integer unique,"
+		       " shard integer, width integer, height integer, orig_width integer,"
+		       " orig_height integer, format text, content_hash text, image_hash text,"
+		       " source text, caption text, captions text, tokens integer,"
+		       " short_caption text, short_tokens integer, split_rule text,"
+		       " split_fallback text, path text, meta text, source_format text, fixes text);"
+		       " create table members(key text, shard integer, name text,"
+		       " offset integer, size integer, hash text, primary key(key, name));"
+		       " create table rejects(record integer, source text, stage text,"
+		       " reason text, message text, path text, detail text);"
+		       " create table compositions(key text primary key, shard integer, mode text,"
+		       " sources text, regions text, epoch integer, seed integer, path text);"
+		       " insert into compositions values('000000003', 0, 'cutmix', '[\"a\",\"b\"]',"
+		       " '[{\"source\":\"a\",\"region\":1,\"rect\":[0,0,8,8]}]', 1, 9, 'pixels');"
+		       " pragma user_version = 5") == 0);
+	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
+	ts_catalog_close(cat);
+	cat = NULL;
+	CHECK_EQ_INT(count(db, "pragma user_version"), 6);
+	CHECK_EQ_INT(count(db, "select count(*) from compositions where key = '000000003' and mode = 'cutmix'"
+			   " and regions = '[{\"source\":\"a\",\"region\":1,\"rect\":[0,0,8,8]}]' and epoch = 1"
+			   " and seed = 9 and path = 'pixels' and join_spans is null"), 1);
+	/* opened again: nothing more to do */
+	CHECK_EQ_INT(ts_catalog_open(&cat, db, &e), 0);
+	ts_catalog_close(cat);
+	cat = NULL;
+	CHECK_EQ_INT(count(db, "select count(*) from pragma_table_info('compositions') where name = 'join_spans'"), 1);
 
 	/* somebody else's SQLite database */
 	snprintf(db, sizeof(db), "%s/other.sqlite", d);
@@ -1192,7 +1231,9 @@ static void sample_dup(void)
 		{ .caption = 1, .idx = 0, .lemma = "beach", .text = "beach", .truncated = 1, .region = 2 },
 	};
 	struct ts_score_row scores[1] = { { tag, 0.75, mask } };
-	struct ts_comp_row comp = { mode, "[\"a\",\"b\"]", "[]", 3, 7, NULL };
+	char join[] = "[[0,5],[10,16]]";
+	struct ts_comp_row comp = { .mode = mode, .sources_json = "[\"a\",\"b\"]", .regions_json = "[]", .epoch = 3,
+				    .seed = 7, .path = NULL, .join_json = join };
 	struct ts_dataset_member members[2] = { { mname, 512, 4096, "h1" }, { "000000042.txt", 5120, 16, "h2" } };
 	struct ts_dataset_sample s = {
 		.key = key, .record = 42, .shard = 3, .shard_name = "000003.tar", .width = 224, .height = 160,
@@ -1210,6 +1251,7 @@ static void sample_dup(void)
 	memset(lemma, 'x', sizeof(lemma) - 1);
 	memset(mask, 'x', sizeof(mask) - 1);
 	memset(mode, 'x', sizeof(mode) - 1);
+	memset(join, 'x', sizeof(join) - 1);
 	memset(mname, 'x', sizeof(mname) - 1);
 	tags[0].byte_end = 99;
 	CHECK_EQ_STR(d->key, "000000042");
@@ -1232,6 +1274,7 @@ static void sample_dup(void)
 	CHECK(d->comp && d->comp != &comp);
 	CHECK_EQ_STR(d->comp->mode, "cutmix");
 	CHECK(d->comp->path == NULL);
+	CHECK_EQ_STR(d->comp->join_json, "[[0,5],[10,16]]");
 	CHECK_EQ_INT(d->comp->seed, 7);
 	CHECK_EQ_STR(d->members[0].name, "000000042.jpg");
 	CHECK_EQ_INT(d->members[0].offset, 512);
