@@ -385,13 +385,21 @@ static int lock_dir(const char *dir, struct ts_err *err)
 	return fd;
 }
 
+/* Did a killed in-place rewrite of dir get past its decision (READY or
+ * INDEX in its work directory), so that ts_rewrite_recover must finish it? */
+static int rewrite_pending(const char *dir)
+{
+	char a[PATH_MAX + 64], b[PATH_MAX + 64];
+	snprintf(a, sizeof(a), "%s/" TMPDIR_NAME "/READY", dir);
+	snprintf(b, sizeof(b), "%s/" TMPDIR_NAME "/INDEX", dir);
+	return access(a, F_OK) == 0 || access(b, F_OK) == 0;
+}
+
 int ts_rewrite_recover(const char *dir, struct ts_err *err)
 {
-	char work[PATH_MAX], a[PATH_MAX + 64], b[PATH_MAX + 64];
+	char work[PATH_MAX];
 	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, dir);
-	snprintf(a, sizeof(a), "%s/READY", work);
-	snprintf(b, sizeof(b), "%s/INDEX", work);
-	if (access(a, F_OK) == 0 || access(b, F_OK) == 0) {
+	if (rewrite_pending(dir)) {
 		ts_info("finishing an interrupted rewrite of '%s'", dir);
 		return roll_forward(dir, err);
 	}
@@ -442,16 +450,25 @@ int ts_rewrite(const struct ts_rw_opts *o, const struct ts_rw_ops *ops, struct t
 		return ts_err_set(err, TS_ERR_INVALID, TS_R_NONE, "'%s' is not a tessera dataset (no catalog.sqlite)",
 				  indir);
 	}
-	if ((lock_in = lock_dir(indir, err)) < 0)
-		return TS_ERR_EXISTS;
-	if (ts_rewrite_recover(indir, &r.e))
+	if (!out || rewrite_pending(indir)) {
+		/* in place (or an in-place rewrite a kill left, finished first):
+		 * INDIR is ours to write; its catalog is checkpointed (and an old
+		 * schema upgraded) before it is read */
+		if ((lock_in = lock_dir(indir, err)) < 0)
+			return TS_ERR_EXISTS;
+		if (ts_rewrite_recover(indir, &r.e) || ts_catalog_open(&cat, path, &r.e))
+			goto done;
+		ts_catalog_close(cat);
+		cat = NULL;
+	} else if ((lock_in = ts_dataset_lock(indir, 0, err)) == -1) {
+		/* with -o, INDIR is only read, as by any reader: a shared lock
+		 * (none on read-only storage), nothing written, so a dataset on a
+		 * read-only mount can be rewritten into a new one */
+		return err->status ? err->status : TS_ERR_EXISTS;
+	}
+	if (ts_dataset_open_flags(&r.ds, indir, TS_DS_NOLOCK, &r.e))
 		goto done;
-	/* checkpoint the catalog (and upgrade an old schema) before reading it */
-	if (ts_catalog_open(&cat, path, &r.e) ||
-	    ts_catalog_meta_get(cat, "ingest_options", &opts_meta, &r.e))
-		goto done;
-	ts_catalog_close(cat);
-	cat = NULL;
+	opts_meta = ts_dataset_meta(r.ds, "ingest_options");
 	if (opts_meta) {
 		json_t *j = json_loads(opts_meta, 0, NULL);
 		const char *sto = json_string_value(json_object_get(j, "store"));
@@ -507,8 +524,7 @@ int ts_rewrite(const struct ts_rw_opts *o, const struct ts_rw_ops *ops, struct t
 	 * once complete, also for -o: a killed run never leaves a dataset
 	 * that looks whole */
 	snprintf(work, sizeof(work), "%s/" TMPDIR_NAME, out ? out : indir);
-	if (ts_dataset_open_flags(&r.ds, indir, TS_DS_NOLOCK, &r.e) ||
-	    ts_dataset_foreach_shard(r.ds, collect_shard, &sl, &r.e)) {
+	if (ts_dataset_foreach_shard(r.ds, collect_shard, &sl, &r.e)) {
 		if (!r.e.msg[0])
 			ts_err_set(&r.e, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
 		goto done;

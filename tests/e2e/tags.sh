@@ -395,9 +395,13 @@ composite_old_catalog() {
 	ts tags -q "$TMP/c5" -o "$TMP/c5t" || return 1
 	same_shards "$TMP/crt" "$TMP/c5t" || return 1
 	check "$(sqlite3 "$TMP/c5t/catalog.sqlite" "select count(*) from compositions where join_spans is null")" = 40 || return 1
-	# the input upgraded in place: the column added, the rows kept
+	# with -o the input is only read: still version 5, byte for byte
+	check_eq "version 5 input after tags -o" "$(sha256sum < "$TMP/c5/catalog.sqlite")" "$before" || return 1
+	# tags in place upgrades it: the column added, the rows kept
+	ts tags -q "$TMP/c5" || return 1
 	check "$(sqlite3 "$TMP/c5/catalog.sqlite" "pragma user_version")" = 6 || return 1
 	check "$(sqlite3 "$TMP/c5/catalog.sqlite" "select count(*) from compositions where join_spans is null")" = 40 || return 1
+	same_shards "$TMP/crt" "$TMP/c5" || return 1
 	check_eq "rows after the upgrade" \
 		"$(sqlite3 "$TMP/c5/catalog.sqlite" "select key, shard, mode, sources, regions, epoch, seed, path from compositions order by key")" \
 		"$(sqlite3 "$TMP/cr/catalog.sqlite" "select key, shard, mode, sources, regions, epoch, seed, path from compositions order by key")"
