@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
-#include "ts_error.h"
+#include "base/buf.h"
+#include "base/ts_error.h"
 
 int ts_alloc_grow(void *ptr, size_t *alloc, size_t need, size_t elem)
 {

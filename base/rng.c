@@ -5,7 +5,7 @@
  * log/sqrt/cos/pow only, so a seed gives the same draws on every platform
  * tessera builds on (IEEE doubles, glibc or musl).
  */
-#include "rng.h"
+#include "base/rng.h"
 
 #include <math.h>
 

@@ -4,7 +4,7 @@
  * The reason table is indexed by enum ts_reason and must stay in the same
  * order; tests/unit/test_base.c checks that every reason has a unique name.
  */
-#include "ts_error.h"
+#include "base/ts_error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

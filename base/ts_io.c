@@ -4,7 +4,7 @@
  * are atomic because several threads may write (shards on the writer
  * thread, sidecars at the end, SQLite on the writer thread).
  */
-#include "ts_io.h"
+#include "base/ts_io.h"
 
 #include <errno.h>
 #include <fcntl.h>

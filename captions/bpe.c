@@ -16,9 +16,9 @@
  * path and the general one give the same ids (ts_bpe_ctx_general; the
  * tests and the fuzz target compare them).
  */
-#include "bpe.h"
-#include "../base/buf.h"
-#include "clean.h"
+#include "captions/bpe.h"
+#include "base/buf.h"
+#include "captions/clean.h"
 
 #include <errno.h>
 #include <limits.h>

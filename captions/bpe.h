@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 #define TS_BPE_SOT 49406
 #define TS_BPE_EOT 49407

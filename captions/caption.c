@@ -5,7 +5,7 @@
  * sequence; whitespace is what Unicode calls White_Space (utf8proc's
  * category Zs/Zl/Zp plus the ASCII controls TAB LF VT FF CR and NEL).
  */
-#include "caption.h"
+#include "captions/caption.h"
 
 #include <utf8proc.h>
 

@@ -8,7 +8,7 @@
 
 #include <stddef.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 /* Check that s[0..len) is valid UTF-8 (no NUL bytes, no overlong forms or
  * surrogates) and not empty after trimming Unicode whitespace at both ends.

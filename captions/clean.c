@@ -8,8 +8,8 @@
  * categories), Windows-1252 from iconv, the entities from
  * html5_entities.inc; nothing here is a hand-written Unicode table.
  */
-#include "clean.h"
-#include "../base/buf.h"
+#include "captions/clean.h"
+#include "base/buf.h"
 
 #include <ctype.h>
 #include <iconv.h>
@@ -45,7 +45,7 @@ static int py_space(utf8proc_int32_t cp)
 	return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
 }
 
-#include "html5_entities.inc"
+#include "captions/html5_entities.inc"
 
 static int cmp_entity(const void *k, const void *e)
 {

@@ -15,7 +15,7 @@
 
 #include <stddef.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 /* Scratch buffers, owned by the struct; zero-initialise it (or
  * ts_clean_init) before the first use. */

@@ -7,7 +7,7 @@
  * the first (lowered only for a plain capitalised word, never for "I",
  * acronyms or name-like words).
  */
-#include "merge.h"
+#include "captions/merge.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 /* Join n captions (n >= 1) into a malloc'ed string.  starts (n entries,
  * may be NULL) receives the byte offset where each caption's text begins

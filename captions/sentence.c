@@ -3,7 +3,7 @@
  * sentence.h and docs/captions.md for the rules).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "sentence.h"
+#include "captions/sentence.h"
 
 #include <pcre2.h>
 #include <stdint.h>
@@ -12,7 +12,7 @@
 #include <strings.h>
 #include <utf8proc.h>
 
-#include "bpe.h"
+#include "captions/bpe.h"
 
 /* group 1: the end punctuation, 2: closing quotes/brackets, 3: white space
  * after them; group 4: a blank line (a paragraph break ends a sentence too). */

@@ -17,7 +17,7 @@
 
 #include <stddef.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 struct ts_sentences;
 struct ts_bpe_ctx;

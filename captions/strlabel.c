@@ -8,7 +8,7 @@
  * (NFKD, case mappings, categories, bidirectional classes) comes from
  * utf8proc; nothing here is a hand-written Unicode table.
  */
-#include "strlabel.h"
+#include "captions/strlabel.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 #define TS_STRLABEL_MAX_LEN 25        /* CLIP4STR's max_label_length */
 #define TS_CHARSET_MAX_BYTES (1 << 20)

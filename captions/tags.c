@@ -29,8 +29,8 @@
  *    senses), one that says which kind makes a candidate compound, a
  *    building material neither.
  */
-#include "tags.h"
-#include "../base/buf.h"
+#include "captions/tags.h"
+#include "base/buf.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -40,8 +40,8 @@
 #include <string.h>
 #include <utf8proc.h>
 
-#include "bpe.h"
-#include "wordnet.h"
+#include "captions/bpe.h"
+#include "captions/wordnet.h"
 
 enum cls { C_OPEN, C_DET, C_NUM, C_POSS, C_PRON, C_PREP, C_TO, C_CONJ, C_AUX, C_STOP, C_MOD, C_PUNCT };
 

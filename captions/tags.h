@@ -12,7 +12,7 @@
 
 #include <stddef.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 struct ts_wordnet;
 struct ts_bpe_ctx;

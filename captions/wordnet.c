@@ -7,7 +7,7 @@
  * concrete noun count and its first noun sense's lexicographer file.
  * Exception lists go in a second table (inflected form -> base).
  */
-#include "wordnet.h"
+#include "captions/wordnet.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -13,7 +13,7 @@
 
 #include <stddef.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 #define TS_WORDNET_DEFAULT_DIR "/usr/share/wordnet"
 

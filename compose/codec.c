@@ -35,7 +35,7 @@
  *   of them is bounded by the file) and WebP chunks through the demuxer
  *   point into the input (nothing is copied or inflated).
  */
-#include "compose_impl.h"
+#include "compose/compose_impl.h"
 
 #include <libexif/exif-data.h>
 #include <spng.h>

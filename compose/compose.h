@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 enum ts_imgfmt {
 	TS_FMT_UNKNOWN = 0,

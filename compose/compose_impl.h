@@ -7,8 +7,8 @@
 
 #include <turbojpeg.h>
 
-#include "compose.h"
-#include "../base/buf.h"
+#include "compose/compose.h"
+#include "base/buf.h"
 
 struct ts_pixctx {
 	tjhandle tjd, tjc;

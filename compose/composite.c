@@ -5,7 +5,7 @@
  * decodes only the part of a JPEG source the window reads (jpeg_region.c),
  * giving the pixels a whole decode would.
  */
-#include "compose_impl.h"
+#include "compose/compose_impl.h"
 
 #include <stdlib.h>
 #include <math.h>

@@ -20,7 +20,7 @@
  * - libjpeg's longjmp never crosses a frame that owns anything but the
  *   three libjpeg objects, which are destroyed on every way out.
  */
-#include "compose_impl.h"
+#include "compose/compose_impl.h"
 
 #include <setjmp.h>
 #include <stdio.h>

@@ -18,7 +18,7 @@
  * - libjpeg's longjmp crosses only this frame, whose one resource is the
  *   decompressor, destroyed on every way out.
  */
-#include "compose_impl.h"
+#include "compose/compose_impl.h"
 
 #include <setjmp.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
  * (jpeg_region.c); the pixels, and so the output bytes, are those of a
  * whole decode.
  */
-#include "compose_impl.h"
+#include "compose/compose_impl.h"
 
 #include <string.h>
 

@@ -13,7 +13,7 @@
  * Coefficient tables and the intermediate buffer live in the per-thread
  * context and are reused from sample to sample.
  */
-#include "compose_impl.h"
+#include "compose/compose_impl.h"
 
 #include <limits.h>
 #include <math.h>

@@ -23,9 +23,9 @@
  * instead of seeking), and one that has them keeps them up to date.
  * The connection is used by one thread at a time (SQLITE_OPEN_NOMUTEX).
  */
-#include "shards.h"
+#include "shards/shards.h"
 
-#include "../base/ts_io.h"
+#include "base/ts_io.h"
 
 #include <errno.h>
 #include <limits.h>

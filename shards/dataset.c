@@ -9,8 +9,8 @@
  * order so callers can merge several datasets with a simple k-way merge.
  * Names read from the catalog are checked before they become paths.
  */
-#include "../base/buf.h"
-#include "dataset.h"
+#include "base/buf.h"
+#include "shards/dataset.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/file.h>
 #include <unistd.h>
 
-#include "out.h"
-#include "shards.h"
+#include "shards/shards.h"
 
 
 struct ts_dataset {
@@ -880,4 +880,28 @@ int ts_dataset_has_column(struct ts_dataset *ds, const char *table, const char *
 int ts_dataset_version(const struct ts_dataset *ds)
 {
 	return ds->version;
+}
+
+int ts_dataset_lock(const char *dir, int exclusive, struct ts_err *err)
+{
+	char path[PATH_MAX + 32];
+	snprintf(path, sizeof(path), "%s/.tessera.lock", dir);
+	int fd = open(path, exclusive ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0644);
+	if (fd < 0 && !exclusive)
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		if (!exclusive && (errno == EROFS || errno == EACCES || errno == ENOENT))
+			return -2;   /* read-only media: nobody can be writing it */
+		ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB)) {
+		close(fd);
+		ts_err_set(err, TS_ERR_EXISTS, TS_R_NONE,
+			   exclusive ? "'%s' is in use by another tessera process"
+				     : "'%s' is being written by another tessera process; try again when it is done",
+			   dir);
+		return -1;
+	}
+	return fd;
 }

@@ -11,8 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/ts_error.h"
-#include "shards.h"
+#include "base/ts_error.h"
+#include "shards/shards.h"
 
 struct ts_dataset;
 
@@ -143,5 +143,11 @@ int ts_dataset_write_index_flags(const char *outdir, int flags, struct ts_err *e
 
 /* Read len bytes at offset of a file into buf (pread, exact). */
 int ts_read_at(const char *path, uint64_t offset, void *buf, size_t len, struct ts_err *err);
+
+/* Shared (readers) or exclusive lock on OUTDIR/.tessera.lock without
+ * waiting; returns an fd to close, -1 with err set when another process
+ * holds a conflicting lock.  A directory that cannot be written (read-only
+ * media) needs no lock: returns -2 without error. */
+int ts_dataset_lock(const char *dir, int exclusive, struct ts_err *err);
 
 #endif

@@ -6,9 +6,9 @@
  * checked with stock tools.  One-shot and streaming give the same digits.
  * MD5 (libmd) only for the wids shard index, which names its field md5sum.
  */
-#include "shards.h"
+#include "shards/shards.h"
 
-#include "../base/ts_io.h"
+#include "base/ts_io.h"
 
 #include <errno.h>
 #include <md5.h>

@@ -18,9 +18,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../base/ts_io.h"
-#include "dataset.h"
-#include "shards.h"
+#include "base/ts_io.h"
+#include "shards/dataset.h"
+#include "shards/shards.h"
 
 /* ---- index: the sidecars loaders read ------------------------------------------ */
 

@@ -25,7 +25,7 @@
  * process-wide handlers stay the caller's.
  */
 #define _GNU_SOURCE
-#include "lmdb_store.h"
+#include "shards/lmdb_store.h"
 
 #include <errno.h>
 #include <fcntl.h>

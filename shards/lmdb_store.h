@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 struct ts_lmdb;
 

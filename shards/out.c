@@ -12,7 +12,7 @@
  *   holds only what tessera creates (lock, empty shards/, a catalog with
  *   no run finished) is ours to go on with.
  */
-#include "out.h"
+#include "shards/out.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "dataset.h"
+#include "shards/dataset.h"
 
 struct ts_out {
 	struct ts_out_opts o;
@@ -65,30 +65,6 @@ static int mkdirs(const char *path, mode_t mode)
 	if (mkdir(buf, mode) && errno != EEXIST)
 		return -1;
 	return 0;
-}
-
-int ts_dataset_lock(const char *dir, int exclusive, struct ts_err *err)
-{
-	char path[PATH_MAX + 32];
-	snprintf(path, sizeof(path), "%s/.tessera.lock", dir);
-	int fd = open(path, exclusive ? O_RDWR | O_CREAT | O_CLOEXEC : O_RDONLY | O_CLOEXEC, 0644);
-	if (fd < 0 && !exclusive)
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		if (!exclusive && (errno == EROFS || errno == EACCES || errno == ENOENT))
-			return -2;   /* read-only media: nobody can be writing it */
-		ts_err_set(err, TS_ERR_IO, TS_R_NONE, "cannot create '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	if (flock(fd, (exclusive ? LOCK_EX : LOCK_SH) | LOCK_NB)) {
-		close(fd);
-		ts_err_set(err, TS_ERR_EXISTS, TS_R_NONE,
-			   exclusive ? "'%s' is in use by another tessera process"
-				     : "'%s' is being written by another tessera process; try again when it is done",
-			   dir);
-		return -1;
-	}
-	return fd;
 }
 
 /* The names tessera creates at the top of OUTDIR. */

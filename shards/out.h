@@ -22,9 +22,9 @@
 
 #include <stdint.h>
 
-#include "../base/ts_error.h"
-#include "shards.h"
-#include "writer.h"
+#include "base/ts_error.h"
+#include "shards/shards.h"
+#include "shards/writer.h"
 
 struct ts_out_opts {
 	const char *dir;               /* OUTDIR */
@@ -73,12 +73,6 @@ int ts_out_close(struct ts_out *o, const char *status, const char *summary_json,
 
 /* Drop everything (as a failed run) and free; accepts NULL. */
 void ts_out_free(struct ts_out *o);
-
-/* Shared (readers) or exclusive lock on OUTDIR/.tessera.lock without
- * waiting; returns an fd to close, -1 with err set when another process
- * holds a conflicting lock.  A directory that cannot be written (read-only
- * media) needs no lock: returns -2 without error. */
-int ts_dataset_lock(const char *dir, int exclusive, struct ts_err *err);
 
 /* 0 when dir is missing, empty or holds only names tessera creates (the
  * lock, an empty shards/, catalog files); else TS_ERR_EXISTS naming one

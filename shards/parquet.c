@@ -18,9 +18,9 @@
  * next row group is read.
  */
 #define _GNU_SOURCE
-#include "parquet.h"
-#include "thrift.h"
-#include "../base/buf.h"
+#include "shards/parquet.h"
+#include "shards/thrift.h"
+#include "base/buf.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -29,7 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 struct json_t;
 

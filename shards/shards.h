@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/ts_error.h"
+#include "base/ts_error.h"
 
 /* ---- content hashes ---------------------------------------------------- */
 

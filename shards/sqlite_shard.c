@@ -13,8 +13,8 @@
  * name always means a complete file.  Identical calls give identical bytes
  * with the same SQLite library.
  */
-#include "../base/ts_io.h"
-#include "shards.h"
+#include "base/ts_io.h"
+#include "shards/shards.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sqlite_shard.h"
+#include "shards/sqlite_shard.h"
 
 
 struct ts_sqlshard {

@@ -6,7 +6,7 @@
 #ifndef TS_SQLITE_SHARD_H
 #define TS_SQLITE_SHARD_H
 
-#include "shards.h"
+#include "shards/shards.h"
 
 struct ts_sqlshard;
 int ts_sqlshard_open(struct ts_sqlshard **out, const char *dir, unsigned index, int digits,

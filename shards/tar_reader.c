@@ -10,7 +10,7 @@
  * what is left of the file, so a corrupt header cannot ask for gigabytes.
  * A file that ends without the two zero blocks is reported as truncated.
  */
-#include "shards.h"
+#include "shards/shards.h"
 
 #include <archive.h>
 #include <archive_entry.h>

@@ -32,8 +32,8 @@
  * blocks, fsyncs, renames to NNNNNN.tar and fsyncs the directory, so a
  * final name always means a complete file.
  */
-#include "../base/ts_io.h"
-#include "shards.h"
+#include "base/ts_io.h"
+#include "shards/shards.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -47,7 +47,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "sqlite_shard.h"
+#include "shards/sqlite_shard.h"
 
 #define TAR_MTIME 0
 #define TAR_MODE 0444

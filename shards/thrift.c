@@ -7,7 +7,7 @@
  * an element type.  What must always hold: no read leaves [p, end), and
  * recursion is bounded by TS_TC_MAX_DEPTH.
  */
-#include "thrift.h"
+#include "shards/thrift.h"
 
 #define TS_TC_MAX_DEPTH 32
 

@@ -20,7 +20,8 @@
  * "the catalog thread" below); the statements and their order are the
  * same, only the thread that runs the row inserts differs.
  */
-#include "writer.h"
+#include "shards/writer.h"
+#include "shards/dataset.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -30,8 +31,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "shards.h"
-#include "../base/buf.h"
+#include "shards/shards.h"
+#include "base/buf.h"
 
 /* CPU seconds of the calling thread (the writer's), for the time spent in
  * the catalog and the shards: ts_dsw_stats, printed by the ingest with
@@ -662,4 +663,23 @@ void ts_dsw_free(struct ts_dsw *w)
 {
 	ts_dsw_discard(w);
 	free(w);
+}
+
+void ts_dsw_sample_from(const struct ts_dataset_sample *s, const struct ts_dsw_member *m, size_t nm,
+			struct ts_dsw_sample *ds)
+{
+	*ds = (struct ts_dsw_sample){
+		.record = s->record, .members = m, .nmembers = nm,
+		.width = s->width, .height = s->height,
+		.orig_width = s->orig_width, .orig_height = s->orig_height,
+		.format = s->format, .content_hash = s->content_hash,
+		.image_hash = s->image_hash, .source = s->source,
+		.caption = s->caption, .captions_json = s->captions_json,
+		.path = s->path, .meta_json = s->meta_json,
+		.source_format = s->source_format, .fixes = s->fixes,
+		.text = s->text,
+		.tags = s->tags, .ntags = s->ntags,
+		.scores = s->scores, .nscores = s->nscores,
+		.comp = s->comp,
+	};
 }

@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/ts_error.h"
-#include "shards.h"
+#include "base/ts_error.h"
+#include "shards/shards.h"
 
 struct ts_catalog;
 
@@ -84,6 +84,13 @@ int ts_dsw_new(struct ts_dsw **out, const struct ts_dsw_opts *o, struct ts_err *
 /* Append a sample: may close the open shard first (byte limit) or after
  * (sample limit). */
 int ts_dsw_sample(struct ts_dsw *w, const struct ts_dsw_sample *s, struct ts_err *err);
+
+/* The writer's sample for dataset sample s (shards/dataset.h), every
+ * column carried, with members m[0..nm): a rewrite or a merge then changes
+ * what it changes.  Pointers into s, nothing copied. */
+struct ts_dataset_sample;
+void ts_dsw_sample_from(const struct ts_dataset_sample *s, const struct ts_dsw_member *m, size_t nm,
+			struct ts_dsw_sample *ds);
 /* Record a reject; stored with the shard whose record range holds it. */
 int ts_dsw_reject(struct ts_dsw *w, uint64_t record, const char *source,
 		  const char *stage, const char *reason, const char *message,
