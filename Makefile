@@ -17,7 +17,7 @@ CC ?= cc
 PKGS := libturbojpeg libjpeg libwebp libwebpdemux spng libarchive sqlite3 \
 	libpcre2-8 libutf8proc jansson lmdb libxxhash zlib libexif libmd libsodium \
 	snappy libzstd
-# libcurl: headers only; fetch opens it at run time (pipeline/drivers/fetch.c)
+# libcurl: headers only; fetch opens it at run time (pipeline/sources/fetch.c)
 PKGS_HEADERS := libcurl
 
 # Debian packages needed to build and test (pkg-config names above come from these).
@@ -78,7 +78,7 @@ CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c p
 	pipeline/commands/cmd_str.c pipeline/drivers/str.c pipeline/vocab.c \
 	pipeline/commands/cmd_report.c pipeline/drivers/report.c pipeline/drivers/report_svg.c \
 	pipeline/commands/cmd_parquet.c pipeline/sources/source_parquet.c \
-	pipeline/drivers/fetch.c pipeline/sources/source_fetch.c pipeline/commands/cmd_fetch.c
+	pipeline/sources/fetch.c pipeline/sources/source_fetch.c pipeline/commands/cmd_fetch.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 UNIT_SRC := tests/unit/test_base.c tests/unit/test_util.c tests/unit/test_pixels.c \

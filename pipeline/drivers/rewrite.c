@@ -66,25 +66,6 @@ struct wctx {
 };
 
 
-void ts_rw_dsw_sample(const struct ts_dataset_sample *s, const struct ts_dsw_member *m, size_t nm,
-		      struct ts_dsw_sample *ds)
-{
-	*ds = (struct ts_dsw_sample){
-		.record = s->record, .members = m, .nmembers = nm,
-		.width = s->width, .height = s->height,
-		.orig_width = s->orig_width, .orig_height = s->orig_height,
-		.format = s->format, .content_hash = s->content_hash,
-		.image_hash = s->image_hash, .source = s->source,
-		.caption = s->caption, .captions_json = s->captions_json,
-		.path = s->path, .meta_json = s->meta_json,
-		.source_format = s->source_format, .fixes = s->fixes,
-		.text = s->text,
-		.tags = s->tags, .ntags = s->ntags,
-		.scores = s->scores, .nscores = s->nscores,
-		.comp = s->comp,
-	};
-}
-
 static int fsync_path(const char *path, int dir)
 {
 	int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
@@ -277,7 +258,7 @@ static int write_item(struct run *r, struct item *it)
 		m[nm++] = (struct ts_dsw_member){ res->add[k].ext, res->add[k].data, res->add[k].len };
 	}
 	struct ts_dsw_sample ds;
-	ts_rw_dsw_sample(s, m, nm, &ds);
+	ts_dsw_sample_from(s, m, nm, &ds);
 	if (res->set_text)
 		ds.text = res->text;
 	if (res->set_tags) {

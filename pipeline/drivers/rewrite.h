@@ -105,11 +105,4 @@ int ts_rewrite_recover(const char *dir, struct ts_err *err);
 int ts_rewrite(const struct ts_rw_opts *o, const struct ts_rw_ops *ops, struct ts_rw_stats *st,
 	       struct ts_err *err);
 
-/* The writer's sample for dataset sample s, every column carried, with
- * members m[0..nm) (a rewrite or a merge then changes what it changes). */
-struct ts_dsw_member;
-struct ts_dsw_sample;
-void ts_rw_dsw_sample(const struct ts_dataset_sample *s, const struct ts_dsw_member *m, size_t nm,
-		      struct ts_dsw_sample *ds);
-
 #endif

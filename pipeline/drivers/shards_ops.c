@@ -25,7 +25,6 @@
 #include "shards/shards.h"
 #include "shards/out.h"
 #include "shards/writer.h"
-#include "pipeline/drivers/rewrite.h"
 #include "pipeline/drivers/shards_ops.h"
 #include "pipeline/util.h"
 
@@ -164,7 +163,7 @@ static int merge_sample(struct part *p, struct ts_dsw *w, struct ts_err *e)
 	}
 	if (!rc) {
 		struct ts_dsw_sample ds;
-		ts_rw_dsw_sample(s, m, s->nmembers, &ds);
+		ts_dsw_sample_from(s, m, s->nmembers, &ds);
 		rc = ts_dsw_sample(w, &ds, e);
 	}
 	for (size_t i = 0; i < s->nmembers; i++)

@@ -25,7 +25,7 @@
  * - every id added is delivered exactly once to the done callback.
  */
 #define _GNU_SOURCE
-#include "pipeline/drivers/fetch.h"
+#include "pipeline/sources/fetch.h"
 #include "base/buf.h"
 
 #include <arpa/inet.h>

@@ -1,6 +1,6 @@
 /*
  * source_fetch.h - the fetch source: wraps a list reader whose image fields
- * are URLs, downloads them concurrently (pipeline/drivers/fetch.c) and hands the
+ * are URLs, downloads them concurrently (pipeline/sources/fetch.c) and hands the
  * records on strictly in record order, with image_data filled or a fetch.*
  * reject.  Downstream (decode, resize, shards, catalog) sees an ordinary
  * source.
@@ -10,7 +10,7 @@
 
 #include <stdint.h>
 
-#include "pipeline/drivers/fetch.h"
+#include "pipeline/sources/fetch.h"
 #include "pipeline/sources/source.h"
 
 struct ts_fetch_ctx;

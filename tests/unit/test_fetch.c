@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "base/ts_error.h"
-#include "pipeline/drivers/fetch.h"
+#include "pipeline/sources/fetch.h"
 
 static int priv(const char *a)
 {
