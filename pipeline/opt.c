@@ -39,15 +39,6 @@ int ts_opt_bad(const char *cmd, const char *opt, const char *val, const char *wa
 	return ts_usage_error(cmd, "invalid value '%s' for %s: %s", val, opt, want);
 }
 
-int ts_ingest_exit(int status, const struct ts_ingest_result *res, const struct ts_err *err)
-{
-	if (status) {
-		ts_error("%s", err->msg[0] ? err->msg : ts_status_name(status));
-		return TS_EXIT_FAIL;
-	}
-	return res->interrupted ? TS_EXIT_INTERRUPTED : res->all_rejected ? TS_EXIT_ALL_REJECTED : TS_EXIT_OK;
-}
-
 int ts_opt_threads(int n)
 {
 	if (n > 0)

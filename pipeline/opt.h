@@ -59,10 +59,6 @@ int ts_subcmd_run(const char *cmd, const struct ts_subcmd *subs, int (*dflt)(int
 int ts_subcmd_pick(const char *cmd, const char *const *names, void (*usage)(FILE *f),
 		   int argc, char **argv, int *rc);
 
-/* The exit code of an ingest run (ingest and fetch), after printing its
- * failure: 0, 1 (failed), 3 (every record rejected), 130 (interrupted). */
-int ts_ingest_exit(int status, const struct ts_ingest_result *res, const struct ts_err *err);
-
 /* --threads: 0 means every online core. */
 int ts_opt_threads(int n);
 

@@ -18,6 +18,7 @@
 #include "base/buf.h"
 #include "shards/dataset.h"
 #include "shards/shards.h"
+#include "pipeline/commands/ingest_summary.h"
 #include "pipeline/drivers/ingest.h"
 #include "pipeline/opt.h"
 #include "pipeline/sources/source_fetch.h"
@@ -430,37 +431,41 @@ static void hook_progress(void *user, char *buf, size_t n)
 	ts_fetch_ctx_progress(fr->ctx, buf, n);
 }
 
-static void hook_summary_json(void *user, void *obj)
+/* The summary of the run with fetch's download figures: a "fetch" object
+ * in the JSON one, lines after the text one. */
+static void fetch_summary(struct fetch_run *fr, const struct ts_ingest_opts *o,
+			  const struct ts_ingest_result *res)
 {
-	struct fetch_run *fr = user;
 	struct ts_fetch_summary s;
+	char *text = NULL;
+	size_t len = 0;
 	ts_fetch_ctx_summary(fr->ctx, &s);
-	json_t *j = obj;
-	json_object_set_new(j, "fetch", json_pack("{s:I, s:I, s:I, s:I, s:b, s:i, s:f}",
+	json_t *j = json_pack("{s:{s:I, s:I, s:I, s:I, s:b, s:i, s:f}}", "fetch",
 		"downloads", (json_int_t)s.net.finished,
 		"downloaded", (json_int_t)s.fetched_ok,
 		"bytes_downloaded", (json_int_t)s.net.bytes,
 		"dns_failures", (json_int_t)s.net.dns_failures,
 		"deadline_reached", s.deadline_hit,
 		"hosts_down", (int)s.net.hosts_down,
-		"success_ratio", s.net.finished ? (double)s.fetched_ok / (double)s.net.finished : 1.0));
-}
-
-static void hook_summary_text(void *user, FILE *f)
-{
-	struct fetch_run *fr = user;
-	struct ts_fetch_summary s;
-	ts_fetch_ctx_summary(fr->ctx, &s);
-	fprintf(f, "  downloads: %llu finished, %llu arrived (%.1f%%), %.1f MB",
-		(unsigned long long)s.net.finished, (unsigned long long)s.fetched_ok,
-		s.net.finished ? 100.0 * (double)s.fetched_ok / (double)s.net.finished : 100.0,
-		(double)s.net.bytes / 1e6);
-	if (s.net.hosts_down)
-		fprintf(f, ", %u hosts down", s.net.hosts_down);
-	fputc('\n', f);
-	if (s.deadline_hit)
-		fprintf(f, "  --deadline reached: unfinished records are fetch.deferred; run the same "
-			"command again to go on, and 'tessera fetch --retry-failed' for the deferred ones\n");
+		"success_ratio", s.net.finished ? (double)s.fetched_ok / (double)s.net.finished : 1.0);
+	FILE *f = open_memstream(&text, &len);
+	if (f) {
+		fprintf(f, "  downloads: %llu finished, %llu arrived (%.1f%%), %.1f MB",
+			(unsigned long long)s.net.finished, (unsigned long long)s.fetched_ok,
+			s.net.finished ? 100.0 * (double)s.fetched_ok / (double)s.net.finished : 100.0,
+			(double)s.net.bytes / 1e6);
+		if (s.net.hosts_down)
+			fprintf(f, ", %u hosts down", s.net.hosts_down);
+		fputc('\n', f);
+		if (s.deadline_hit)
+			fprintf(f, "  --deadline reached: unfinished records are fetch.deferred; run the same "
+				"command again to go on, and 'tessera fetch --retry-failed' for the deferred ones\n");
+		if (fclose(f))
+			text = (free(text), NULL);
+	}
+	ts_ingest_summary("fetch", o, res, j, text);
+	json_decref(j);
+	free(text);
 }
 
 int cmd_fetch(int argc, char **argv)
@@ -802,8 +807,6 @@ int cmd_fetch(int argc, char **argv)
 	hooks.wrap = hook_wrap;
 	hooks.fingerprint = fp;
 	hooks.progress = hook_progress;
-	hooks.summary_json = hook_summary_json;
-	hooks.summary_text = hook_summary_text;
 	o.hooks = &hooks;
 
 	cmdline = ts_opt_command_line(argc, argv);
@@ -811,7 +814,11 @@ int cmd_fetch(int argc, char **argv)
 	{
 		struct ts_ingest_result res;
 		struct ts_err re = TS_ERR_INIT;
-		rc = ts_ingest_exit(ts_ingest_run(&o, &res, &re), &res, &re);
+		int st = ts_ingest_run(&o, &res, &re);
+		if (res.summary)
+			fetch_summary(&fr, &o, &res);
+		rc = ts_ingest_exit(st, &res, &re);
+		ts_ingest_result_release(&res);
 	}
 out:
 	ts_fetch_ctx_free(fr.ctx);

@@ -11,6 +11,7 @@
 
 #include "pipeline/cmd.h"
 #include "shards/shards.h"
+#include "pipeline/commands/ingest_summary.h"
 #include "pipeline/drivers/ingest.h"
 #include "pipeline/opt.h"
 #include "pipeline/util.h"
@@ -233,7 +234,10 @@ int cmd_ingest(int argc, char **argv)
 	{
 		struct ts_ingest_result res;
 		struct ts_err e = TS_ERR_INIT;
-		rc = ts_ingest_exit(ts_ingest_run(&o, &res, &e), &res, &e);
+		int st = ts_ingest_run(&o, &res, &e);
+		ts_ingest_summary("ingest", &o, &res, NULL, NULL);
+		rc = ts_ingest_exit(st, &res, &e);
+		ts_ingest_result_release(&res);
 	}
 out:
 	ts_opt_cli_release(&cli);

@@ -555,54 +555,11 @@ static char *options_fingerprint(const struct ts_ingest_opts *o)
 	return s;
 }
 
-/* The likeliest cause of a run in which every record has this reason. */
-static const char *reason_hint(enum ts_reason r)
-{
-	switch (r) {
-	case TS_R_SOURCE_MISSING: return "is --image-root right?";
-	case TS_R_SOURCE_ESCAPES_ROOT: return "the paths climb out of the image root: is --image-root right?";
-	case TS_R_SOURCE_UNREADABLE: return "can this user read the images (permissions, directories)?";
-	case TS_R_SOURCE_TOO_LARGE: return "are the files larger than --max-file-bytes allows?";
-	case TS_R_RECORD_BAD_JSON: return "is --format right for this input?";
-	case TS_R_RECORD_BAD_ROW: return "is --format right (CSV or TSV)?";
-	case TS_R_RECORD_MISSING_FIELD: return "is --image-col right?";
-	case TS_R_IMAGE_EMPTY: case TS_R_IMAGE_NOT_IMAGE:
-		return "are these image files (not HTML pages or placeholders)?";
-	case TS_R_IMAGE_TOO_LARGE: return "are the images larger than --max-pixels allows?";
-	case TS_R_IMAGE_TOO_SMALL: return "is --min-size too high?";
-	case TS_R_CAPTION_MISSING: return "is --caption-col right (folders: are there .txt or .json sidecars)?";
-	case TS_R_CAPTION_INVALID_UTF8: return "is the input in another encoding than UTF-8 (convert it with iconv)?";
-	case TS_R_CAPTION_TOO_LONG: return "are the captions longer than --max-caption-bytes allows?";
-	case TS_R_CAPTION_EMPTY: return "is --caption-col the caption column?";
-	default: return "see the rejects table of the catalog";
-	}
-}
-
 /* Every record read was rejected and nothing from an earlier run is kept. */
 static int all_rejected(const struct ingest *in)
 {
 	return in->written > 0 && in->n_samples == 0 && in->n_rejects == in->written &&
 	       in->resumed_record == 0;
-}
-
-/* One line: "all 239 records rejected, 239 source.missing: is --image-root
- * right? first: 'img/1.jpg' under '/data'".  Printed even with -q. */
-static void print_all_rejected(const struct ingest *in)
-{
-	int top = 1;
-	for (int i = 1; i < TS_R__COUNT; i++)
-		if (in->by_reason[i] > in->by_reason[top])
-			top = i;
-	char others[64] = "";
-	if (in->by_reason[top] < in->n_rejects)
-		snprintf(others, sizeof(others), " (and %" PRIu64 " other)", in->n_rejects - in->by_reason[top]);
-	char where[4200] = "";
-	if (top == TS_R_SOURCE_MISSING || top == TS_R_SOURCE_ESCAPES_ROOT || top == TS_R_SOURCE_UNREADABLE)
-		snprintf(where, sizeof(where), " under '%s'", in->root0 ? in->root0 : "?");
-	ts_error("all %" PRIu64 " records rejected, %" PRIu64 " %s%s: %s first: '%s'%s",
-		 in->n_rejects, in->by_reason[top], ts_reason_name((enum ts_reason)top), others,
-		 reason_hint((enum ts_reason)top),
-		 in->first_ref[top] ? in->first_ref[top] : "?", where);
 }
 
 /* Samples in the complete shards of outdir (what a resume keeps). */
@@ -625,84 +582,41 @@ static uint64_t kept_samples(const char *outdir)
 	return n;
 }
 
-static void print_summary(struct ingest *in, double secs, int interrupted)
+/* The account of a run that reached its end, for the command's summary;
+ * the first references and the image root move to res. */
+static void fill_result(struct ingest *in, struct ts_ingest_result *res, double secs, int interrupted)
 {
 	const struct ts_ingest_opts *o = in->o;
-	uint64_t kept = interrupted ? kept_samples(o->outdir) : 0;
-	if (o->json) {
-		json_t *by = json_object();
-		for (int i = 1; i < TS_R__COUNT; i++)
-			if (in->by_reason[i])
-				json_object_set_new(by, ts_reason_name((enum ts_reason)i),
-						    json_integer((json_int_t)in->by_reason[i]));
-		json_t *j = json_pack("{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:I, s:f, s:i}",
-				      "command", o->hooks && o->hooks->title ? o->hooks->title : "ingest",
-				      "status", interrupted ? "interrupted" : "ok",
-				      "outdir", o->outdir,
-				      "records", (json_int_t)in->written,
-				      "samples", (json_int_t)in->n_samples,
-				      "shards", (json_int_t)(in->resumed_shards + in->n_shards),
-				      "rejects", (json_int_t)in->n_rejects,
-				      "rejects_by_reason", by,
-				      "shards_written", (json_int_t)in->n_shards,
-				      "bytes_written", (json_int_t)in->bytes_out,
-				      "resumed_from_record", (json_int_t)in->resumed_record,
-				      "resumed_shards", (json_int_t)in->resumed_shards,
-				      "seconds", secs,
-				      "threads", o->threads);
-		if (interrupted) {
-			json_object_set_new(j, "samples_kept", json_integer((json_int_t)kept));
-			json_object_set_new(j, "resume_command", json_string(o->command_line));
-		}
-		if (all_rejected(in))
-			json_object_set_new(j, "all_rejected", json_true());
-		if (o->part_count > 1)
-			json_object_set_new(j, "partition",
-					    json_pack("{s:i, s:i, s:s}", "index", (int)o->part_index,
-						      "count", (int)o->part_count,
-						      "source", o->part_source ? o->part_source : "--part"));
-		if (o->hooks && o->hooks->summary_json)
-			o->hooks->summary_json(o->hooks->user, j);
-		char *s = json_dumps(j, JSON_INDENT(2));
-		if (s)
-			puts(s);
-		free(s);
-		json_decref(j);
-		if (all_rejected(in))
-			print_all_rejected(in);
-		return;
+	res->summary = 1;
+	res->interrupted = interrupted;
+	res->all_rejected = all_rejected(in);
+	res->records = in->written;
+	res->samples = in->n_samples;
+	res->rejects = in->n_rejects;
+	res->shards_written = in->n_shards;
+	res->bytes_written = in->bytes_out;
+	res->resumed_record = in->resumed_record;
+	res->resumed_shards = in->resumed_shards;
+	res->samples_kept = interrupted ? kept_samples(o->outdir) : 0;
+	res->seconds = secs;
+	res->threads = o->threads;
+	for (int i = 0; i < TS_R__COUNT; i++) {
+		res->by_reason[i] = in->by_reason[i];
+		res->first_ref[i] = in->first_ref[i];
+		in->first_ref[i] = NULL;
 	}
-	if (ts_verbosity < 1) {
-		if (all_rejected(in))
-			print_all_rejected(in);
+	res->image_root = in->root0;
+	in->root0 = NULL;
+}
+
+void ts_ingest_result_release(struct ts_ingest_result *res)
+{
+	if (!res)
 		return;
-	}
-	FILE *f = stderr;
-	fprintf(f, "%s %s: %" PRIu64 " records, %" PRIu64 " samples written, %" PRIu64
-		" rejected, %.1f s (%.1f records/s)\n",
-		o->hooks && o->hooks->title ? o->hooks->title : "ingest", interrupted ? "interrupted" : "done", in->written, in->n_samples,
-		in->n_rejects, secs, secs > 0 ? (double)in->written / secs : 0.0);
-	fprintf(f, "  shards: %" PRIu64 " written (%.1f MB)", in->n_shards,
-		(double)in->bytes_out / 1e6);
-	if (in->resumed_shards || in->resumed_record)
-		fprintf(f, ", %u kept from an earlier run (resumed at record %" PRIu64 ")",
-			in->resumed_shards, in->resumed_record);
-	fprintf(f, "\n  output: %s/shards/, %s/catalog.sqlite\n", o->outdir, o->outdir);
-	if (interrupted)
-		fprintf(f, "  interrupted: %" PRIu64 " samples in complete shards are kept; "
-			"the same command resumes the run:\n    %s\n", kept, o->command_line);
-	if (o->part_count > 1)
-		fprintf(f, "  partition %u of %u (from %s): records whose number %% %u == %u\n",
-			o->part_index, o->part_count, o->part_source ? o->part_source : "--part",
-			o->part_count, o->part_index);
-	for (int i = 1; i < TS_R__COUNT; i++)
-		if (in->by_reason[i])
-			fprintf(f, "  rejected %-22s %" PRIu64 "\n",
-				ts_reason_name((enum ts_reason)i), in->by_reason[i]);
-	if (o->hooks && o->hooks->summary_text)
-		o->hooks->summary_text(o->hooks->user, f);
-	if (all_rejected(in))
-		print_all_rejected(in);
+	for (int i = 0; i < TS_R__COUNT; i++)
+		free(res->first_ref[i]);
+	free(res->image_root);
+	memset(res, 0, sizeof(*res));
 }
 
 int ts_ingest_run(const struct ts_ingest_opts *o, struct ts_ingest_result *res, struct ts_err *err)
@@ -904,7 +818,7 @@ int ts_ingest_run(const struct ts_ingest_opts *o, struct ts_ingest_result *res, 
 	in->bytes_out = ds.bytes;
 	double secs = ts_now() - t0;
 	if (!failed)
-		print_summary(in, secs, interrupted);
+		fill_result(in, res, secs, interrupted);
 	if (getenv("TESSERA_PROFILE")) {
 		/* where the writer thread's time went (docs/performance.md) */
 		fprintf(stderr, "tessera: profile: %" PRIu64 " records, %" PRIu64 " samples in %.2f s;"
@@ -935,8 +849,6 @@ int ts_ingest_run(const struct ts_ingest_opts *o, struct ts_ingest_result *res, 
 		free(ss);
 		json_decref(sj);
 	}
-	res->interrupted = interrupted;
-	res->all_rejected = !failed && !interrupted && all_rejected(in);
 	rc = !failed ? TS_OK : err->status ? err->status
 		: ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "ingest failed");
 out:
