@@ -66,7 +66,7 @@ LIB_SRC := base/ts_error.c base/ts_io.c base/buf.c base/rng.c \
 	shards/dataset.c shards/sqlite_shard.c shards/lmdb_store.c \
 	shards/writer.c shards/out.c shards/index.c \
 	shards/thrift.c shards/parquet.c
-CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c pipeline/opt.c \
+CLI_SRC := pipeline/main.c pipeline/util.c pipeline/progress.c pipeline/pool.c pipeline/commands/opt.c \
 	pipeline/commands/cmd_ingest.c pipeline/commands/ingest_summary.c pipeline/drivers/ingest.c pipeline/drivers/seen.c \
 	pipeline/commands/cmd_shards.c pipeline/drivers/shards_ops.c pipeline/commands/cmd_captions.c pipeline/commands/captions_usage.c \
 	pipeline/drivers/captions_stats.c pipeline/drivers/captions_split.c pipeline/drivers/captions_tokenize.c pipeline/drivers/rewrite.c \

@@ -18,7 +18,7 @@
 #include "pipeline/drivers/captions_stats.h"
 #include "pipeline/drivers/captions_tokenize.h"
 #include "pipeline/cmd.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/util.h"
 #include "pipeline/vocab.h"
 

@@ -11,7 +11,7 @@
 
 #include "pipeline/cmd.h"
 #include "pipeline/drivers/compose.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/util.h"
 
 void usage_compose(FILE *f)

@@ -13,7 +13,7 @@
 #include "shards/shards.h"
 #include "pipeline/commands/ingest_summary.h"
 #include "pipeline/drivers/ingest.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/util.h"
 #include "pipeline/vocab.h"
 

@@ -17,7 +17,7 @@
 
 #include "shards/parquet.h"
 #include "pipeline/cmd.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/util.h"
 
 void usage_parquet(FILE *f)

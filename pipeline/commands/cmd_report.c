@@ -8,7 +8,7 @@
 
 #include "pipeline/cmd.h"
 #include "pipeline/drivers/report.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/util.h"
 
 void usage_report(FILE *f)

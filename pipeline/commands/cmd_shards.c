@@ -17,7 +17,7 @@
 #include "shards/out.h"
 #include "shards/shards.h"
 #include "pipeline/cmd.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/drivers/shards_ops.h"
 #include "pipeline/util.h"
 

@@ -14,7 +14,7 @@
 
 #include "captions/strlabel.h"
 #include "pipeline/cmd.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/drivers/str.h"
 #include "pipeline/util.h"
 

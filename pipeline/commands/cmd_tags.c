@@ -14,7 +14,7 @@
 
 #include "pipeline/cmd.h"
 #include "pipeline/drivers/tags.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/util.h"
 
 void usage_tags(FILE *f)

@@ -7,7 +7,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/pool.h"
 
 struct item {

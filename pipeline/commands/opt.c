@@ -12,7 +12,7 @@
 
 #include "pipeline/cmd.h"
 #include "shards/shards.h"
-#include "pipeline/opt.h"
+#include "pipeline/commands/opt.h"
 #include "pipeline/sources/source.h"
 #include "pipeline/util.h"
 
