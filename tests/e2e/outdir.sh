@@ -283,6 +283,18 @@ readonly_open() {
 	[ $rc = 0 ] && { "$TESSERA" shards verify -q "$ro" || { echo "verify on read-only storage failed"; rc=1; }; }
 	[ $rc = 0 ] && { "$TESSERA" shards ls "$ro" > /dev/null || { echo "ls failed"; rc=1; }; }
 	[ $rc = 0 ] && { "$TESSERA" captions stats "$ro" > /dev/null 2>&1 || { echo "captions stats failed"; rc=1; }; }
+	# a rewrite with -o only reads its input: from read-only storage it
+	# makes the same dataset as from the writable original
+	for c in "captions split" tags; do
+		[ $rc = 0 ] || break
+		n=$(echo "$c" | tr ' ' _)
+		rm -rf "$TMP/ro-$n" "$TMP/rw-$n"
+		"$TESSERA" $c -q "$ro" -o "$TMP/ro-$n" || { echo "$c -o from read-only storage failed"; rc=1; break; }
+		"$TESSERA" $c -q "$TMP/base" -o "$TMP/rw-$n" || { echo "$c -o from the original failed"; rc=1; break; }
+		for f in $(cd "$TMP/rw-$n/shards" && ls); do
+			cmp "$TMP/rw-$n/shards/$f" "$TMP/ro-$n/shards/$f" || { echo "$c -o: $f differs"; rc=1; }
+		done
+	done
 	[ $rc = 0 ] && { n=$(sqlite3 "file:$ro/catalog.sqlite?mode=ro" 'select count(*) from samples' 2>&1); check_eq "sqlite3 on read-only storage" "$n" "$(sqlite3 "$TMP/base/catalog.sqlite" 'select count(*) from samples')" || rc=1; }
 	# a catalog left in WAL mode (a killed run) still opens, immutable
 	if [ $rc = 0 ]; then
