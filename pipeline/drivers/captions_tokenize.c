@@ -42,8 +42,14 @@ static size_t put_int(char *o, long long v)
 	return k;
 }
 
+/* Workers write their context and their block on every line: each one on
+ * cache lines of its own (two: the adjacent-line prefetch), or two threads
+ * keep taking the same line from each other and -j 2 is no faster than
+ * -j 1 (it was 1.05x, with 60% more CPU). */
+#define TOK_ALIGN 128
+
 /* one worker thread's context */
-struct tok_worker {
+struct __attribute__((aligned(TOK_ALIGN))) tok_worker {
 	struct ts_bpe_ctx *ctx;
 	struct ts_err e;          /* reset per line (not the whole message) */
 	const struct ts_tokenize_opts *o;
@@ -51,7 +57,7 @@ struct tok_worker {
 };
 
 /* one block of input lines and what they became */
-struct tok_block {
+struct __attribute__((aligned(TOK_ALIGN))) tok_block {
 	struct ts_buf in;            /* whole lines; the input's last one may lack '\n' */
 	size_t lineno0;           /* line number of the block's first line; 0 when not
 				   * known yet (blocks read ahead of the writing) */
@@ -307,11 +313,13 @@ int ts_tokenize_run(const struct ts_tokenize_opts *o, int *failed, struct ts_err
 		goto nomem;
 	/* -j 1: no worker thread, every block is tokenized on this one */
 	depth = threads > 1 ? 2 * (size_t)threads + 2 : 1;
-	w = calloc((size_t)threads, sizeof(*w));
+	w = aligned_alloc(TOK_ALIGN, (size_t)threads * sizeof(*w));
 	wctx = calloc((size_t)threads, sizeof(*wctx));
-	blocks = calloc(depth, sizeof(*blocks));
+	blocks = aligned_alloc(TOK_ALIGN, depth * sizeof(*blocks));
 	if (!w || !wctx || !blocks)
 		goto nomem;
+	memset(w, 0, (size_t)threads * sizeof(*w));
+	memset(blocks, 0, depth * sizeof(*blocks));
 	for (nw = 0; nw < threads; nw++) {
 		w[nw].o = o;
 		wctx[nw] = &w[nw];
