@@ -289,18 +289,13 @@ PYEOF
 	lemma=$(sqlite3 "$TMP/co/catalog.sqlite" "select lemma from tags where key = '$key' and region = 2 limit 1")
 	ts tags mask "$TMP/co" $key "$lemma" -o "$TMP/cm.png" || return 1
 	"$PY" - "$TMP/cm.png" <<'PYEOF'
-import struct, sys, zlib
+import sys
+sys.path.insert(0, "tests/e2e")
+import gray_png
 data = open(sys.argv[1], "rb").read()
-w, h = struct.unpack(">II", data[16:24])
-idat, p = b"", 8
-while p < len(data):
-    n, t = struct.unpack(">I4s", data[p:p + 8])
-    if t == b"IDAT":
-        idat += data[p + 8:p + 8 + n]
-    p += 12 + n
-raw = zlib.decompress(idat)
+w, h, rows = gray_png.rows(data)
 for r in range(h):
-    row = raw[r * (w + 1) + 1:(r + 1) * (w + 1)]
+    row = rows[r]
     assert row == (b"\xff" * w if r >= 112 else b"\0" * w), r
 PYEOF
 }
@@ -334,7 +329,9 @@ PYEOF
 	sqlite3 "$TMP/ce/catalog.sqlite" "update compositions set regions = '[{\"source\":\"a\",\"region\":1,\"rect\":[0,0,224,112]},{\"source\":\"b\",\"region\":2,\"rect\":[0,112,224,224]}]' where key = '000000000'" || return 1
 	ts tags -q "$TMP/ce" -o "$TMP/cet" || return 1
 	"$PY" - "$TMP/cet" <<'PYEOF'
-import glob, json, struct, sys, tarfile, zlib
+import glob, json, sys, tarfile
+sys.path.insert(0, "tests/e2e")
+import gray_png
 d = sys.argv[1]
 with tarfile.open(sorted(glob.glob(d + "/shards/*.tar"))[0]) as tf:
     m = {x.name: tf.extractfile(x).read() for x in tf.getmembers()}
@@ -343,16 +340,9 @@ want = [{"source": "a", "region": 1, "rect": [0, 0, 224, 112]}, {"source": "b", 
 assert tj["regions"] == want, ("expected the row's regions", want, "got", tj["regions"])
 assert kj["regions"] != want, "KEY.json was edited too"
 data = m["000000000.mask.png"]
-w, h = struct.unpack(">II", data[16:24])
-idat, p = b"", 8
-while p < len(data):
-    n, t = struct.unpack(">I4s", data[p:p + 8])
-    if t == b"IDAT":
-        idat += data[p + 8:p + 8 + n]
-    p += 12 + n
-raw = zlib.decompress(idat)
+w, h, rows = gray_png.rows(data)
 for r in range(h):
-    row = raw[r * (w + 1) + 1:(r + 1) * (w + 1)]
+    row = rows[r]
     assert row == bytes([1 if r < 112 else 2]) * w, ("expected the row's halves in the region map", r, row[:8])
 PYEOF
 }
