@@ -23,12 +23,17 @@
 #define PREC 22
 
 /* x86-64 with GCC or Clang: the horizontal pass in SSE4.1 where the CPU
- * has it (chosen at run time; the build stays baseline x86-64) */
+ * has it (chosen at run time; the build stays baseline x86-64).
+ * -DTS_HROW_SSE41=0 builds the portable loops only. */
+#ifndef TS_HROW_SSE41
 #if defined(__x86_64__) && defined(__GNUC__)
 #define TS_HROW_SSE41 1
-#include <smmintrin.h>
 #else
 #define TS_HROW_SSE41 0
+#endif
+#endif
+#if TS_HROW_SSE41
+#include <smmintrin.h>
 #endif
 
 int ts_resample_simd = 1;
@@ -201,11 +206,11 @@ static inline uint8_t clamp8(int32_t v)
 }
 
 /* One output pixel of the horizontal pass: the taps t (first source pixel,
- * count, weights) over the row whose pixel 0 is at s.  int32 is enough:
- * |sum of weights| <= 1.3 * 2^22 * 255 < 2^31. */
-static inline void hpixel(const uint8_t *s, uint8_t *o, const int32_t *t)
+ * count, weights) over the row at s, whose first pixel is source pixel ox.
+ * int32 is enough: |sum of weights| <= 1.3 * 2^22 * 255 < 2^31. */
+static inline void hpixel(const uint8_t *s, int ox, uint8_t *o, const int32_t *t)
 {
-	const uint8_t *p = s + (size_t)t[0] * 3;
+	const uint8_t *p = s + (size_t)(t[0] - ox) * 3;
 	const int32_t *k = t + 2;
 	int32_t r0 = 1 << (PREC - 1), g0 = r0, b0 = r0;
 	for (int n = t[1]; n > 0; n--, p += 3, k++) {
@@ -225,14 +230,15 @@ static inline void hpixel(const uint8_t *s, uint8_t *o, const int32_t *t)
  * pixel whose last tap would read the byte after the image (end) goes
  * through hpixel. */
 __attribute__((target("sse4.1")))
-static void hrow_sse41(const uint8_t *s, const uint8_t *end, uint8_t *o, const int32_t *hc, int hs, int out_w)
+static void hrow_sse41(const uint8_t *s, int ox, const uint8_t *end, uint8_t *o, const int32_t *hc, int hs,
+		       int out_w)
 {
 	const __m128i half = _mm_set1_epi32(1 << (PREC - 1));
 	for (int i = 0; i < out_w; i++, hc += hs, o += 3) {
-		const uint8_t *p = s + (size_t)hc[0] * 3;
+		const uint8_t *p = s + (size_t)(hc[0] - ox) * 3;
 		int n = hc[1];
 		if (p + (size_t)n * 3 + 1 > end) {
-			hpixel(s, o, hc);
+			hpixel(s, ox, o, hc);
 			continue;
 		}
 		__m128i acc = half;
@@ -331,21 +337,21 @@ int ts_resample_region(struct ts_pixctx *c, const struct ts_image *src, int ox, 
 		goto nomem;
 
 	/* horizontal pass */
-	const uint8_t *end = src->pixels + (size_t)rw * (size_t)src->height * 3;
 #if TS_HROW_SSE41
+	const uint8_t *end = src->pixels + (size_t)rw * (size_t)src->height * 3;
 	int sse41 = ts_resample_simd && __builtin_cpu_supports("sse4.1");
 #endif
 	for (size_t r = 0; r < rows; r++) {
-		const uint8_t *s = src->pixels + (size_t)(ylo + (int)r - oy) * rw * 3 - (size_t)ox * 3;
+		const uint8_t *s = src->pixels + (size_t)(ylo + (int)r - oy) * rw * 3;
 		uint8_t *o = c->hbuf + r * hstride;
 #if TS_HROW_SSE41
 		if (sse41) {
-			hrow_sse41(s, end, o, hc, hs, out_w);
+			hrow_sse41(s, ox, end, o, hc, hs, out_w);
 			continue;
 		}
 #endif
 		for (int i = 0; i < out_w; i++, o += 3)
-			hpixel(s, o, hc + (size_t)i * hs);
+			hpixel(s, ox, o, hc + (size_t)i * hs);
 	}
 	/* vertical pass: a row of accumulators, taps outer, so the inner loop
 	 * runs along contiguous memory */
