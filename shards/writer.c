@@ -24,6 +24,7 @@
 #include "shards/dataset.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -131,6 +132,41 @@ static const char *get_str(const struct batch *b, const char *tag)
 	return tag ? b->arena.data + ((uintptr_t)tag - 1) : NULL;
 }
 
+/* The string columns of a sample row (tags, scores and a composition are
+ * not batched) and of a reject row: put_sample and put_reject move them
+ * into the batch's arena, apply_batch takes them back. */
+#define NSTRS(a) (sizeof(a) / sizeof((a)[0]))
+static const size_t sample_strs[] = {
+	offsetof(struct ts_sample_row, key), offsetof(struct ts_sample_row, format),
+	offsetof(struct ts_sample_row, content_hash), offsetof(struct ts_sample_row, image_hash),
+	offsetof(struct ts_sample_row, source), offsetof(struct ts_sample_row, caption),
+	offsetof(struct ts_sample_row, captions_json), offsetof(struct ts_sample_row, path),
+	offsetof(struct ts_sample_row, meta_json), offsetof(struct ts_sample_row, source_format),
+	offsetof(struct ts_sample_row, fixes), offsetof(struct ts_sample_row, text.short_caption),
+	offsetof(struct ts_sample_row, text.split_rule), offsetof(struct ts_sample_row, text.split_fallback),
+};
+static const size_t reject_strs[] = {
+	offsetof(struct ts_reject_row, source), offsetof(struct ts_reject_row, stage),
+	offsetof(struct ts_reject_row, reason), offsetof(struct ts_reject_row, message),
+	offsetof(struct ts_reject_row, path), offsetof(struct ts_reject_row, detail_json),
+};
+
+static void strs_put(struct batch *b, void *row, const size_t *offs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char **f = (const char **)(void *)((char *)row + offs[i]);
+		*f = put_str(b, *f);
+	}
+}
+
+static void strs_get(const struct batch *b, void *row, const size_t *offs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char **f = (const char **)(void *)((char *)row + offs[i]);
+		*f = get_str(b, *f);
+	}
+}
+
 static struct job *new_job(struct batch *b, int kind)
 {
 	if (TS_ALLOC_GROW(b->jobs, b->alloc, b->n + 1)) {
@@ -167,20 +203,7 @@ static void put_sample(struct batch *b, const struct ts_sample_row *r)
 	}
 	struct ts_sample_row *c = &j->s;
 	*c = *r;
-	c->key = put_str(b, r->key);
-	c->format = put_str(b, r->format);
-	c->content_hash = put_str(b, r->content_hash);
-	c->image_hash = put_str(b, r->image_hash);
-	c->source = put_str(b, r->source);
-	c->caption = put_str(b, r->caption);
-	c->captions_json = put_str(b, r->captions_json);
-	c->path = put_str(b, r->path);
-	c->meta_json = put_str(b, r->meta_json);
-	c->source_format = put_str(b, r->source_format);
-	c->fixes = put_str(b, r->fixes);
-	c->text.short_caption = put_str(b, r->text.short_caption);
-	c->text.split_rule = put_str(b, r->text.split_rule);
-	c->text.split_fallback = put_str(b, r->text.split_fallback);
+	strs_put(b, c, sample_strs, NSTRS(sample_strs));
 	c->members = NULL;
 	j->mem0 = b->nmem;
 	for (size_t i = 0; i < r->nmembers; i++) {
@@ -196,13 +219,8 @@ static void put_reject(struct batch *b, const struct ts_reject_row *r)
 	struct job *j = new_job(b, JOB_REJECT);
 	if (!j)
 		return;
-	j->r.record = r->record;
-	j->r.source = put_str(b, r->source);
-	j->r.stage = put_str(b, r->stage);
-	j->r.reason = put_str(b, r->reason);
-	j->r.message = put_str(b, r->message);
-	j->r.path = put_str(b, r->path);
-	j->r.detail_json = put_str(b, r->detail_json);
+	j->r = *r;
+	strs_put(b, &j->r, reject_strs, NSTRS(reject_strs));
 }
 
 /* Insert a batch's rows (catalog thread). */
@@ -215,29 +233,11 @@ static int apply_batch(struct ts_catalog *cat, struct batch *b, struct ts_err *e
 			rc = ts_catalog_checkpoint(cat, err);
 		} else if (j->kind == JOB_REJECT) {
 			struct ts_reject_row r = j->r;
-			r.source = get_str(b, r.source);
-			r.stage = get_str(b, r.stage);
-			r.reason = get_str(b, r.reason);
-			r.message = get_str(b, r.message);
-			r.path = get_str(b, r.path);
-			r.detail_json = get_str(b, r.detail_json);
+			strs_get(b, &r, reject_strs, NSTRS(reject_strs));
 			rc = ts_catalog_stream_reject(cat, &r, err);
 		} else {
 			struct ts_sample_row s = j->s;
-			s.key = get_str(b, s.key);
-			s.format = get_str(b, s.format);
-			s.content_hash = get_str(b, s.content_hash);
-			s.image_hash = get_str(b, s.image_hash);
-			s.source = get_str(b, s.source);
-			s.caption = get_str(b, s.caption);
-			s.captions_json = get_str(b, s.captions_json);
-			s.path = get_str(b, s.path);
-			s.meta_json = get_str(b, s.meta_json);
-			s.source_format = get_str(b, s.source_format);
-			s.fixes = get_str(b, s.fixes);
-			s.text.short_caption = get_str(b, s.text.short_caption);
-			s.text.split_rule = get_str(b, s.text.split_rule);
-			s.text.split_fallback = get_str(b, s.text.split_fallback);
+			strs_get(b, &s, sample_strs, NSTRS(sample_strs));
 			struct ts_member_row *m = &b->mem[j->mem0];
 			for (size_t k = 0; k < s.nmembers; k++) {
 				m[k].name = get_str(b, m[k].name);
