@@ -18,6 +18,24 @@
 #include "pipeline/drivers/str.h"
 #include "pipeline/util.h"
 
+/* the options of str ingest, in both usages */
+#define STR_INGEST_OPTIONS \
+	"      --store STORE         lmdb (default) or wds (KEY.jpg, KEY.txt, KEY.json\n" \
+	"                            shards and catalog.sqlite, as tessera ingest writes)\n" \
+	"      --image-root DIR      gt list image paths are under DIR (default: the\n" \
+	"                            list's folder); paths escaping it are rejected\n" \
+	"      --resize MODE         no (default: the crop as is) or stretch\n" \
+	"  -s, --size N              stretch to N x N, bicubic (default: 224)\n" \
+	"      --filter MODE         clip4str or none (default: clip4str, except for\n" \
+	"                            datasets under a test, val or evaluation folder)\n" \
+	"      --charset C           94 (default), 36, 62 or a file of characters\n" \
+	"      --max-label-length N  drop labels longer than N (default: 25)\n" \
+	"      --min-image-dim N     drop images with a side below N (default: 0, off)\n" \
+	"      --max-pixels N        reject images with more pixels (default: 100M)\n" \
+	"      --max-file-bytes N    reject image files larger than N (default: 256MiB)\n" \
+	"      --shard-samples N     --store wds: samples per shard (default: 10000)\n" \
+	"      --overwrite           replace an existing output\n"
+
 void usage_str(FILE *f)
 {
 	fputs(
@@ -41,21 +59,7 @@ void usage_str(FILE *f)
 "\n"
 "Options:\n"
 "  -o, --output OUT          where ingest writes (required for ingest)\n"
-"      --store STORE         lmdb (default) or wds (KEY.jpg, KEY.txt, KEY.json\n"
-"                            shards and catalog.sqlite, as tessera ingest writes)\n"
-"      --image-root DIR      gt list image paths are under DIR (default: the\n"
-"                            list's folder); paths escaping it are rejected\n"
-"      --resize MODE         no (default: the crop as is) or stretch\n"
-"  -s, --size N              stretch to N x N, bicubic (default: 224)\n"
-"      --filter MODE         clip4str or none (default: clip4str, except for\n"
-"                            datasets under a test, val or evaluation folder)\n"
-"      --charset C           94 (default), 36, 62 or a file of characters\n"
-"      --max-label-length N  drop labels longer than N (default: 25)\n"
-"      --min-image-dim N     drop images with a side below N (default: 0, off)\n"
-"      --max-pixels N        reject images with more pixels (default: 100M)\n"
-"      --max-file-bytes N    reject image files larger than N (default: 256MiB)\n"
-"      --shard-samples N     --store wds: samples per shard (default: 10000)\n"
-"      --overwrite           replace an existing output\n"
+STR_INGEST_OPTIONS
 "      --json                print the summary (ingest, stats) or ids as JSON\n"
 "  -j, --threads N           ingest: worker threads (default: all cores)\n"
 "  -q, --quiet               no per-reject messages, no summary\n"
@@ -81,21 +85,7 @@ static void usage_str_ingest(FILE *f)
 "\n"
 "Options:\n"
 "  -o, --output OUT          where to write (required)\n"
-"      --store STORE         lmdb (default) or wds (KEY.jpg, KEY.txt, KEY.json\n"
-"                            shards and catalog.sqlite, as tessera ingest writes)\n"
-"      --image-root DIR      gt list image paths are under DIR (default: the\n"
-"                            list's folder); paths escaping it are rejected\n"
-"      --resize MODE         no (default: the crop as is) or stretch\n"
-"  -s, --size N              stretch to N x N, bicubic (default: 224)\n"
-"      --filter MODE         clip4str or none (default: clip4str, except for\n"
-"                            datasets under a test, val or evaluation folder)\n"
-"      --charset C           94 (default), 36, 62 or a file of characters\n"
-"      --max-label-length N  drop labels longer than N (default: 25)\n"
-"      --min-image-dim N     drop images with a side below N (default: 0, off)\n"
-"      --max-pixels N        reject images with more pixels (default: 100M)\n"
-"      --max-file-bytes N    reject image files larger than N (default: 256MiB)\n"
-"      --shard-samples N     --store wds: samples per shard (default: 10000)\n"
-"      --overwrite           replace an existing output\n"
+STR_INGEST_OPTIONS
 "  -j, --threads N           worker threads (default: all cores)\n"
 "      --json                print the summary as JSON\n"
 "  -q, --quiet               no per-reject messages, no summary\n"
