@@ -14,4 +14,5 @@ def rows(data):
             idat += data[p + 8:p + 8 + n]
         p += 12 + n
     raw = zlib.decompress(idat)
+    assert all(raw[r * (w + 1)] == 0 for r in range(h)), "a row with a PNG filter other than none"
     return w, h, [raw[r * (w + 1) + 1:(r + 1) * (w + 1)] for r in range(h)]

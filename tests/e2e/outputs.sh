@@ -97,22 +97,17 @@ mask_mixup() {
 		ts tags mask "$TMP/mx" "$key" "$tag" -o "$TMP/mx$reg.png" || return 1
 		ts shards cat "$TMP/mx" "$key" --member json > "$TMP/mx.json" || return 1
 		"$PY" - "$TMP/mx$reg.png" "$TMP/mx.json" $reg <<'PYEOF' || return 1
-import json, struct, sys, zlib
+import json, sys
+sys.path.insert(0, "tests/e2e")
+import gray_png
 data = open(sys.argv[1], "rb").read()
 meta = json.load(open(sys.argv[2]))
 reg = int(sys.argv[3])
-w, h = struct.unpack(">II", data[16:24])
+w, h, rows = gray_png.rows(data)
 assert (w, h) == (meta["width"], meta["height"]), (w, h)
-idat, p = b"", 8
-while p < len(data):
-    n, t = struct.unpack(">I4s", data[p:p + 8])
-    if t == b"IDAT":
-        idat += data[p + 8:p + 8 + n]
-    p += 12 + n
-raw = zlib.decompress(idat)
 weight = [r["weight"] for r in meta["regions"] if r["region"] == reg][0]
 want = round(255 * weight)
-vals = set(raw[r * (w + 1) + 1:(r + 1) * (w + 1)][x] for r in range(h) for x in range(w))
+vals = set(v for row in rows for v in row)
 assert vals == {want}, "region %d weight %g: want every pixel %d, got %s" % (reg, weight, want, sorted(vals)[:5])
 assert 0 < want < 255
 PYEOF

@@ -210,20 +210,15 @@ PYEOF
 	# a per-tag mask: the image's size, 255 over the tag's region (the whole
 	# image for an ordinary one)
 	"$PY" - "$TMP/m.png" "$(sqlite3 "$TMP/sc/catalog.sqlite" "select width, height from samples where key = '000000000'")" <<'PYEOF' || return 1
-import struct, sys, zlib
+import sys
+sys.path.insert(0, "tests/e2e")
+import gray_png
 data = open(sys.argv[1], "rb").read()
-w, h = struct.unpack(">II", data[16:24])
 assert data[24] == 8 and data[25] == 0, "8-bit grey"
+w, h, rows = gray_png.rows(data)
 want_w, want_h = map(int, sys.argv[2].split("|"))
 assert (w, h) == (want_w, want_h), (w, h, want_w, want_h)
-idat, p = b"", 8
-while p < len(data):
-    n, t = struct.unpack(">I4s", data[p:p + 8])
-    if t == b"IDAT":
-        idat += data[p + 8:p + 8 + n]
-    p += 12 + n
-raw = zlib.decompress(idat)
-assert all(raw[r * (w + 1) + 1:(r + 1) * (w + 1)] == b"\xff" * w for r in range(h))
+assert all(row == b"\xff" * w for row in rows)
 PYEOF
 	"$TESSERA" tags mask "$TMP/sc" 000000000 no-such-tag -o "$TMP/x.png" 2>/dev/null; [ $? -eq 1 ]
 }
@@ -236,19 +231,10 @@ composite_masks() {
 	ts tags -q "$TMP/co" && "$TESSERA" tags -q "$TMP/cc" || return 1
 	for d in "$TMP/co" "$TMP/cc"; do
 	"$PY" - "$d" <<'PYEOF' || return 1
-import glob, json, struct, sys, tarfile, zlib
+import glob, json, sys, tarfile
+sys.path.insert(0, "tests/e2e")
+import gray_png
 d = sys.argv[1]
-def gray(data):
-    w, h = struct.unpack(">II", data[16:24])
-    idat, p = b"", 8
-    while p < len(data):
-        n, t = struct.unpack(">I4s", data[p:p + 8])
-        if t == b"IDAT":
-            idat += data[p + 8:p + 8 + n]
-        p += 12 + n
-    raw = zlib.decompress(idat)
-    assert all(raw[r * (w + 1)] == 0 for r in range(h))
-    return w, h, [raw[r * (w + 1) + 1:(r + 1) * (w + 1)] for r in range(h)]
 n = 0
 for f in sorted(glob.glob(d + "/shards/*.tar")):
     with tarfile.open(f) as tf:
@@ -260,7 +246,7 @@ for f in sorted(glob.glob(d + "/shards/*.tar")):
         tj, kj = json.loads(m[name]), json.loads(m[key + ".json"])
         cap = m[key + ".txt"].decode()
         assert tj["weak"] is False and tj["regions"] == kj["regions"] and tj["mask"] == key + ".mask.png"
-        w, h, rows = gray(m[key + ".mask.png"])
+        w, h, rows = gray_png.rows(m[key + ".mask.png"])
         assert (w, h) == (kj["width"], kj["height"]) == (224, 224)
         # every pixel: the region whose rectangle holds it (cutmix: B's box wins)
         for y in range(0, h, 7):
