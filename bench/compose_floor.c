@@ -9,10 +9,12 @@
  *           jpeg_write_coefficients into memory with the standard Huffman
  *           tables (no optimize_coding: tessera's choice);
  *   pixels  the floor of the pixel path: only each source's kept center
- *           half decoded (jpeg_skip_scanlines and jpeg_crop_scanline; the
- *           rows below it skipped, so still entropy-decoded) into one
- *           RGB frame, encoded as JPEG q95 4:2:0 with TurboJPEG as
- *           tessera's encoder does.
+ *           half decoded (--axis vertical: its rows, jpeg_skip_scanlines
+ *           to the first, which is on an iMCU row, and the rows below not
+ *           entropy-decoded, as decode_floor's job; horizontal: its
+ *           columns and 16 more on each side with jpeg_crop_scanline, the
+ *           margin tessera decodes) into one RGB frame, encoded as JPEG
+ *           q95 4:2:0 with TurboJPEG as tessera's encoder does.
  * No container, no catalog, no hashing, no captions; the libjpeg and
  * TurboJPEG objects are made once and reused, and glibc keeps libjpeg's
  * per-image buffers in the heap as in tessera compose (mallopt; with the
@@ -190,7 +192,9 @@ static int decode_half(const unsigned char *buf, size_t len, int k, int vertical
 			jpeg_read_scanlines(d, &p, 1);
 		}
 	} else {
-		JDIMENSION x0 = (JDIMENSION)from, cw = (JDIMENSION)n;
+		/* a margin of 16 columns, as tessera: libjpeg's upsampling at a
+		 * cut column has no neighbour and would give other pixels */
+		JDIMENSION x0 = (JDIMENSION)(from - 16), cw = (JDIMENSION)(n + 32);
 		jpeg_crop_scanline(d, &x0, &cw);   /* x0 and cw widened to iMCU columns */
 		for (int y = 0; y < S; y++) {
 			JSAMPROW p = row;
