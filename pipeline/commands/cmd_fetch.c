@@ -440,14 +440,20 @@ static void fetch_summary(struct fetch_run *fr, const struct ts_ingest_opts *o,
 	char *text = NULL;
 	size_t len = 0;
 	ts_fetch_ctx_summary(fr->ctx, &s);
-	json_t *j = json_pack("{s:{s:I, s:I, s:I, s:I, s:b, s:i, s:f}}", "fetch",
+	/* most of the downloading spent with transfers held back by
+	 * --per-host while --concurrency had room: a list of few hosts */
+	int host_bound = s.net.host_bound_seconds >= 1.0 &&
+			 s.net.host_bound_seconds >= 0.5 * s.net.busy_seconds;
+	json_t *j = json_pack("{s:{s:I, s:I, s:I, s:I, s:b, s:i, s:f, s:f, s:f}}", "fetch",
 		"downloads", (json_int_t)s.net.finished,
 		"downloaded", (json_int_t)s.fetched_ok,
 		"bytes_downloaded", (json_int_t)s.net.bytes,
 		"dns_failures", (json_int_t)s.net.dns_failures,
 		"deadline_reached", s.deadline_hit,
 		"hosts_down", (int)s.net.hosts_down,
-		"success_ratio", s.net.finished ? (double)s.fetched_ok / (double)s.net.finished : 1.0);
+		"success_ratio", s.net.finished ? (double)s.fetched_ok / (double)s.net.finished : 1.0,
+		"download_seconds", s.net.busy_seconds,
+		"per_host_bound_seconds", s.net.host_bound_seconds);
 	FILE *f = open_memstream(&text, &len);
 	if (f) {
 		fprintf(f, "  downloads: %llu finished, %llu arrived (%.1f%%), %.1f MB",
@@ -457,6 +463,12 @@ static void fetch_summary(struct fetch_run *fr, const struct ts_ingest_opts *o,
 		if (s.net.hosts_down)
 			fprintf(f, ", %u hosts down", s.net.hosts_down);
 		fputc('\n', f);
+		if (host_bound)
+			fprintf(f, "  transfers waited for a free slot on their host (--per-host %d) for %.0f%% "
+				"of the %.1f s of downloading while fewer than %d ran: the list names few hosts; "
+				"if they allow more connections, raise --per-host\n",
+				fr->co.net.per_host, 100.0 * s.net.host_bound_seconds / s.net.busy_seconds,
+				s.net.busy_seconds, fr->co.net.concurrency);
 		if (s.deadline_hit)
 			fprintf(f, "  --deadline reached: unfinished records are fetch.deferred; run the same "
 				"command again to go on, and 'tessera fetch --retry-failed' for the deferred ones\n");

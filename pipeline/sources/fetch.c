@@ -147,6 +147,9 @@ struct ts_fetch {
 	size_t nfin, capfin;
 	uint64_t bytes, nfinished, nok, ndns;
 	unsigned hosts_paused, hosts_down;   /* hosts in H_PAUSED, H_DOWN */
+	int host_bound;           /* the last schedule() left a job waiting only for a
+				   * --per-host slot while fewer than --concurrency ran */
+	double busy_s, host_bound_s;   /* poll time with transfers pending; of it, host-bound */
 	CURL **pool;              /* idle easy handles */
 	size_t npool, cappool;
 };
@@ -820,6 +823,7 @@ static unsigned host_limit(const struct ts_fetch *f, const struct host *h)
 
 static void schedule(struct ts_fetch *f, double now)
 {
+	int held = 0;
 	for (struct job *j = f->head, *nx; j && f->running < (unsigned)f->o.concurrency; j = nx) {
 		nx = j->next;
 		if (j->state != J_QUEUED)
@@ -830,11 +834,14 @@ static void schedule(struct ts_fetch *f, double now)
 			f->hosts_paused--;
 		}
 		if (h->state == H_PAUSED || h->active >= host_limit(f, h) ||
-		    j->not_before > now || (f->o.host_rate > 0 && h->next_start > now))
+		    j->not_before > now || (f->o.host_rate > 0 && h->next_start > now)) {
+			held |= h->state == H_OK && h->active >= host_limit(f, h) && j->not_before <= now;
 			continue;
+		}
 		if (job_start(f, j, now))
 			break;
 	}
+	f->host_bound = held && f->running < (unsigned)f->o.concurrency;
 }
 
 /* jitter in [0.5, 1.5), the same for the same (seed, id, attempt) */
@@ -1018,11 +1025,17 @@ int ts_fetch_poll(struct ts_fetch *f, int wait_ms, struct ts_err *err)
 	/* wake in time for the next retry or paused host */
 	if (f->queued && wait_ms > 50)
 		wait_ms = 50;
+	int pending = f->running || f->queued, bound = f->host_bound;
 	if (sym_curl_multi_poll(f->multi, NULL, 0, wait_ms, NULL) != CURLM_OK)
 		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "curl_multi_poll failed");
 	if (sym_curl_multi_perform(f->multi, &still) != CURLM_OK)
 		return ts_err_set(err, TS_ERR_INTERNAL, TS_R_NONE, "curl_multi_perform failed");
-	now = now_s();
+	double t = now_s();
+	if (pending)
+		f->busy_s += t - now;
+	if (pending && bound)
+		f->host_bound_s += t - now;
+	now = t;
 	while ((m = sym_curl_multi_info_read(f->multi, &nq))) {
 		if (m->msg != CURLMSG_DONE)
 			continue;
@@ -1082,6 +1095,8 @@ void ts_fetch_get_stats(const struct ts_fetch *f, struct ts_fetch_stats *st)
 			st->oldest_age = now - j->started;
 	st->hosts_backoff = f->hosts_paused;
 	st->hosts_down = f->hosts_down;
+	st->busy_seconds = f->busy_s;
+	st->host_bound_seconds = f->host_bound_s;
 }
 
 size_t ts_fetch_pending(const struct ts_fetch *f)

@@ -100,6 +100,9 @@ struct ts_fetch_stats {
 	double oldest_age;          /* seconds the oldest running transfer has run */
 	uint64_t bytes;             /* body bytes received */
 	uint64_t finished, ok, dns_failures;
+	double busy_seconds;        /* time with transfers queued or running */
+	double host_bound_seconds;  /* of it, with a transfer waiting only for a
+				     * --per-host slot while fewer than --concurrency ran */
 };
 void ts_fetch_get_stats(const struct ts_fetch *f, struct ts_fetch_stats *st);
 size_t ts_fetch_pending(const struct ts_fetch *f);   /* queued + running */

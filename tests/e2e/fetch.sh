@@ -356,12 +356,25 @@ t deadline_commits_everything deadline_ends
 per_host_limit() {
 	{ echo url,caption; for i in $(seq 0 23); do echo "$C/delay/300/$I?$i,slow $i"; done; } > "$TMP/ph.csv"
 	# shellcheck disable=SC2086
-	timeout 60 "$TESSERA" fetch -q $RES --per-host 3 -j 32 --no-tokens "$TMP/ph.csv" -o "$TMP/ph" || return 1
+	timeout 60 "$TESSERA" fetch --no-progress $RES --per-host 3 -j 32 --no-tokens "$TMP/ph.csv" -o "$TMP/ph" \
+		> "$TMP/ph.out" 2>&1 || return 1
 	n=$(sqlite3 "$TMP/ph/catalog.sqlite" "select count(*) from samples")
 	[ "$n" = 24 ] || { echo "expected 24 samples, got $n"; return 1; }
 	m=$(stats | "$PY" -c "import json,sys; print(json.load(sys.stdin)['max_open'].get('127.0.0.5', 0))")
 	[ "$m" -le 3 ] || { echo "server saw $m connections at once to c.test, --per-host 3"; return 1; }
 	[ "$m" -ge 2 ] || { echo "server saw only $m connection at a time: no concurrency"; return 1; }
+	# one host, 8 rounds of 300 ms held back by --per-host: the summary says so
+	grep -q "waited for a free slot on their host (--per-host 3) for .* raise --per-host" "$TMP/ph.out" ||
+		{ echo "no --per-host hint in the summary:"; cat "$TMP/ph.out"; return 1; }
+	# room for all 24 at once: no hint, and the JSON figures say why
+	# shellcheck disable=SC2086
+	timeout 60 "$TESSERA" fetch --json $RES --per-host 24 -j 32 --no-tokens "$TMP/ph.csv" -o "$TMP/ph2" \
+		> "$TMP/ph2.json" || return 1
+	"$PY" - "$TMP/ph2.json" <<'PYEOF'
+import json, sys
+f = json.load(open(sys.argv[1]))["fetch"]
+assert f["download_seconds"] > 0.25 and f["per_host_bound_seconds"] < 0.5 * f["download_seconds"], f
+PYEOF
 }
 t per_host_never_exceeded per_host_limit
 
