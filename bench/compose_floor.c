@@ -39,21 +39,7 @@
 
 #define S 256
 
-struct err {
-	struct jpeg_error_mgr pub;
-	jmp_buf jb;
-};
-
-static void on_error(j_common_ptr ci)
-{
-	longjmp(((struct err *)ci->err)->jb, 1);
-}
-
-static void on_message(j_common_ptr ci, int level)
-{
-	(void)ci;
-	(void)level;
-}
+#include "jpeg_err.h"
 
 /* the shards, each opened once */
 static struct {

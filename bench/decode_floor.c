@@ -19,21 +19,7 @@
 #include <jpeglib.h>
 #include <turbojpeg.h>
 
-struct err {
-	struct jpeg_error_mgr pub;
-	jmp_buf jb;
-};
-
-static void on_error(j_common_ptr ci)
-{
-	longjmp(((struct err *)ci->err)->jb, 1);
-}
-
-static void on_message(j_common_ptr ci, int level)
-{
-	(void)ci;
-	(void)level;
-}
+#include "jpeg_err.h"
 
 /* The kept region at num/denom: rows and columns of the center square. */
 static int job(const unsigned char *buf, size_t len, int num, int denom, unsigned char **pix, size_t *pcap,
