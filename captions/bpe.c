@@ -66,41 +66,51 @@ struct pmap {
 };
 
 struct ts_bpe {
-	char *vocab[TS_BPE_VOCAB];      /* utf-8 strings; the merges' point into text */
+	char **vocab;                   /* TS_BPE_VOCAB utf-8 strings: the first 512
+					 * and SOT/EOT in bases, the merges' in text */
+	char *bases;
 	char *text;                     /* the merges file's lines, rewritten in place */
 	struct smap enc;
 	struct pmap ranks;
 	int32_t byte_id[256];           /* id of the single-byte symbol */
 	pcre2_code *re;
-	void *map;                      /* the mapping that holds all of the above */
+	void *map;                      /* the mapping of the tables and strings */
 	size_t map_len;
 };
 
 /*
- * A loaded vocabulary is one anonymous mapping: this struct, the rank
- * table, the string map of the load and the merges' text (up to TEXT_MAX,
+ * A loaded vocabulary's tables and strings are one anonymous mapping: the
+ * id-to-string array, the rank table, the string map of the load, the 514
+ * strings that are not merges, and the merges' text (up to TEXT_MAX,
  * reserved, not touched).  The kernel gives it zeroed pages, so nothing is
  * cleared twice, the text grows in place without a copy, and with
  * transparent huge pages (where the system allows them for regions that
  * ask) the ~2 MB a load touches take a few faults instead of ~500.  Each
  * process loads it once and every thread reads it, so the TLB reach helps
- * the encoder's rank lookups too.
+ * the encoder's rank lookups too.  Nothing in it points to the heap (leak
+ * checkers do not look inside anonymous mappings); the struct, which holds
+ * the compiled regex, is malloc'd.
  */
 #define ALIGN_UP(n, a) (((n) + (a) - 1) & ~(size_t)((a) - 1))
 #define MAP_ALIGN ((size_t)2 << 20)
 #define RANK_SLOTS ((size_t)1 << 16)    /* 48,894 pairs */
 #define ENC_SLOTS ((size_t)1 << 16)     /* 49,408 strings at most */
+#define BASE_LEN 32                     /* a slot of bases: "<|startoftext|>" and less */
 
 static struct ts_bpe *bpe_map(void)
 {
-	size_t o_ranks = ALIGN_UP(sizeof(struct ts_bpe), 4096);
+	size_t o_ranks = ALIGN_UP(TS_BPE_VOCAB * sizeof(char *), 4096);
 	size_t o_enc = o_ranks + RANK_SLOTS * sizeof(struct pslot);
-	size_t o_text = o_enc + ENC_SLOTS * sizeof(struct sslot);
+	size_t o_bases = o_enc + ENC_SLOTS * sizeof(struct sslot);
+	size_t o_text = o_bases + 514 * BASE_LEN;
 	size_t len = ALIGN_UP(o_text + TEXT_MAX + 1, 4096);
-	uint8_t *raw = mmap(NULL, len + MAP_ALIGN, PROT_READ | PROT_WRITE,
-			    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (raw == MAP_FAILED)
+	struct ts_bpe *b = calloc(1, sizeof(*b));
+	uint8_t *raw = b ? mmap(NULL, len + MAP_ALIGN, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) : MAP_FAILED;
+	if (raw == MAP_FAILED) {
+		free(b);
 		return NULL;
+	}
 	/* keep the 2 MiB-aligned part: huge pages need aligned extents */
 	uint8_t *m = (uint8_t *)ALIGN_UP((uintptr_t)raw, MAP_ALIGN);
 	if (m > raw)
@@ -110,9 +120,10 @@ static struct ts_bpe *bpe_map(void)
 #ifdef MADV_HUGEPAGE
 	madvise(m, len, MADV_HUGEPAGE);   /* a hint: ignored where not allowed */
 #endif
-	struct ts_bpe *b = (struct ts_bpe *)m;
 	b->map = m;
 	b->map_len = len;
+	b->vocab = (char **)m;
+	b->bases = (char *)(m + o_bases);
 	b->ranks.s = (struct pslot *)(m + o_ranks);
 	b->ranks.cap = RANK_SLOTS;
 	b->enc.s = (struct sslot *)(m + o_enc);
@@ -239,12 +250,9 @@ void ts_bpe_free(struct ts_bpe *b)
 {
 	if (!b)
 		return;
-	for (int i = 0; i < 512; i++)
-		free(b->vocab[i]);
-	free(b->vocab[TS_BPE_SOT]);
-	free(b->vocab[TS_BPE_EOT]);
 	pcre2_code_free(b->re);
-	munmap(b->map, b->map_len);   /* the struct, the tables, the merges' text */
+	munmap(b->map, b->map_len);   /* the tables and every string */
+	free(b);
 }
 
 int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
@@ -258,7 +266,7 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 	PCRE2_SIZE eoff;
 
 	if (!b)
-		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory");
+		return ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory loading the vocabulary");
 	if (!path) {
 		rc = ts_err_set(err, TS_ERR_USAGE, TS_R_NONE, "no CLIP vocabulary path given");
 		goto fail;
@@ -292,11 +300,11 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 	memset(b->ranks.s, 0xff, b->ranks.cap * sizeof(*b->ranks.s));   /* PKEY_EMPTY */
 	for (int i = 0; i < 256; i++) {
 		char w[16];
-		b->vocab[i] = strdup(utf8_of(cs[i], tmp));
+		b->vocab[i] = b->bases + (size_t)i * BASE_LEN;
+		b->vocab[256 + i] = b->bases + (size_t)(256 + i) * BASE_LEN;
+		snprintf(b->vocab[i], BASE_LEN, "%s", utf8_of(cs[i], tmp));
 		snprintf(w, sizeof(w), "%s</w>", tmp);
-		b->vocab[256 + i] = strdup(w);
-		if (!b->vocab[i] || !b->vocab[256 + i])
-			goto nomem;
+		snprintf(b->vocab[256 + i], BASE_LEN, "%s", w);
 		b->byte_id[bs[i]] = i;
 	}
 	for (int i = 0; i < 512; i++)
@@ -361,10 +369,10 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 				used, k + 1);
 		goto fail;
 	}
-	b->vocab[TS_BPE_SOT] = strdup("<|startoftext|>");
-	b->vocab[TS_BPE_EOT] = strdup("<|endoftext|>");
-	if (!b->vocab[TS_BPE_SOT] || !b->vocab[TS_BPE_EOT])
-		goto nomem;
+	b->vocab[TS_BPE_SOT] = b->bases + (size_t)512 * BASE_LEN;
+	b->vocab[TS_BPE_EOT] = b->bases + (size_t)513 * BASE_LEN;
+	snprintf(b->vocab[TS_BPE_SOT], BASE_LEN, "%s", "<|startoftext|>");
+	snprintf(b->vocab[TS_BPE_EOT], BASE_LEN, "%s", "<|endoftext|>");
 	b->re = pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED,
 			      PCRE2_UTF | PCRE2_UCP | PCRE2_CASELESS, &ecode, &eoff, NULL);
 	if (!b->re) {
@@ -378,8 +386,6 @@ int ts_bpe_load(struct ts_bpe **out, const char *path, struct ts_err *err)
 	gzclose(f);
 	*out = b;
 	return TS_OK;
-nomem:
-	rc = ts_err_set(err, TS_ERR_NOMEM, TS_R_NONE, "out of memory loading the vocabulary");
 fail:
 	if (f)
 		gzclose(f);
