@@ -82,8 +82,16 @@ enum {
 	Q_INTENT, Q_DROPPED,
 	Q_DEL_SHARDS, Q_DEL_SAMPLES, Q_DEL_MEMBERS, Q_DEL_REJECTS, Q_TAG, Q_DEL_TAGS, Q_SCORE, Q_DEL_SCORES, Q_COMP, Q_DEL_COMPS,
 	Q_DEL_REJECT_ONE, Q_MEMBER3,
+	Q_SAMPLES, Q_MEMBERS,       /* GROUP_ROWS samples, their 3 * GROUP_ROWS members */
 	Q__COUNT
 };
+
+/* Samples inserted GROUP_ROWS to a statement (ts_catalog_stream_samples):
+ * the same rows in the same order as one statement each, with the cursors
+ * on the table and its indexes opened once per group. */
+#define GROUP_ROWS 8
+#define SAMPLE_COLS 22
+#define MEMBER_COLS 6
 
 static const char *const stmt_sql[Q__COUNT] = {
 	[Q_BEGIN] = "begin immediate",
@@ -130,7 +138,19 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_MEMBER3] = "insert into members(key, shard, name, offset, size, hash)"
 		      " values(?1, ?2, ?3, ?4, ?5, ?6), (?1, ?2, ?7, ?8, ?9, ?10),"
 		      " (?1, ?2, ?11, ?12, ?13, ?14)",
+	/* Q_SAMPLES and Q_MEMBERS: made by group_sql() */
 };
+
+/* "HEAD values(?, ...), (...), ..." with rows rows of cols parameters. */
+static const char *group_sql(char *buf, size_t n, const char *head, int cols, int rows)
+{
+	size_t k = (size_t)snprintf(buf, n, "%s values", head);
+	for (int r = 0; r < rows && k < n; r++)
+		for (int c = 0; c < cols && k < n; c++)
+			k += (size_t)snprintf(buf + k, n - k, "%s?%s", c ? "" : r ? ", (" : "(",
+					      c == cols - 1 ? ")" : ", ");
+	return k < n ? buf : NULL;
+}
 
 /* SQLite's default: a commit that leaves this many pages in the
  * write-ahead log checkpoints it */
@@ -480,8 +500,18 @@ int ts_catalog_open(struct ts_catalog **out, const char *path,
 	 * before any pragma could write to it */
 	if ((rc = setup_schema(cat, err)) || (rc = set_pragmas(cat, err)))
 		goto fail;
+	char gs[4096], gm[4096];
+	const char *group[Q__COUNT] = {
+		[Q_SAMPLES] = group_sql(gs, sizeof(gs), "insert into samples(key, record, shard, width, height,"
+			" orig_width, orig_height, format, content_hash, image_hash, source, caption, captions,"
+			" tokens, short_caption, short_tokens, split_rule, split_fallback, path, meta,"
+			" source_format, fixes)", SAMPLE_COLS, GROUP_ROWS),
+		[Q_MEMBERS] = group_sql(gm, sizeof(gm), "insert into members(key, shard, name, offset, size, hash)",
+			MEMBER_COLS, 3 * GROUP_ROWS),
+	};
 	for (int i = 0; i < Q__COUNT; i++) {
-		if (sqlite3_prepare_v3(cat->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+		const char *sql = stmt_sql[i] ? stmt_sql[i] : group[i];
+		if (!sql || sqlite3_prepare_v3(cat->db, sql, -1, SQLITE_PREPARE_PERSISTENT,
 				       &cat->q[i], NULL) != SQLITE_OK) {
 			rc = db_err(cat, err, "prepare a statement for");
 			goto fail;
@@ -683,38 +713,37 @@ static int insert_reject(struct ts_catalog *cat, const struct ts_reject_row *r,
 	return run(cat, q, err, "write to");
 }
 
-static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
-			 struct ts_err *err)
+/* The 22 columns of a samples row, from parameter o + 1. */
+static void bind_sample(sqlite3_stmt *q, int o, const struct ts_sample_row *s)
 {
-	sqlite3_stmt *q = cat->q[Q_SAMPLE];
-	int rc;
-
-	bind_text(q, 1, s->key);
-	bind_u64(q, 2, s->record);
-	sqlite3_bind_int64(q, 3, s->shard);
-	sqlite3_bind_int(q, 4, s->width);
-	sqlite3_bind_int(q, 5, s->height);
-	sqlite3_bind_int(q, 6, s->orig_width);
-	sqlite3_bind_int(q, 7, s->orig_height);
-	bind_text(q, 8, s->format);
-	bind_text(q, 9, s->content_hash);
-	bind_text(q, 10, s->image_hash);
-	bind_text(q, 11, s->source);
-	bind_text(q, 12, s->caption);
-	bind_text(q, 13, s->captions_json);
+	bind_text(q, o + 1, s->key);
+	bind_u64(q, o + 2, s->record);
+	sqlite3_bind_int64(q, o + 3, s->shard);
+	sqlite3_bind_int(q, o + 4, s->width);
+	sqlite3_bind_int(q, o + 5, s->height);
+	sqlite3_bind_int(q, o + 6, s->orig_width);
+	sqlite3_bind_int(q, o + 7, s->orig_height);
+	bind_text(q, o + 8, s->format);
+	bind_text(q, o + 9, s->content_hash);
+	bind_text(q, o + 10, s->image_hash);
+	bind_text(q, o + 11, s->source);
+	bind_text(q, o + 12, s->caption);
+	bind_text(q, o + 13, s->captions_json);
 	if (s->text.tokens > 0)
-		sqlite3_bind_int64(q, 14, s->text.tokens);
-	bind_text(q, 15, s->text.short_caption);
+		sqlite3_bind_int64(q, o + 14, s->text.tokens);
+	bind_text(q, o + 15, s->text.short_caption);
 	if (s->text.short_tokens > 0)
-		sqlite3_bind_int64(q, 16, s->text.short_tokens);
-	bind_text(q, 17, s->text.split_rule);
-	bind_text(q, 18, s->text.split_fallback);
-	bind_text(q, 19, s->path);
-	bind_text(q, 20, s->meta_json);
-	bind_text(q, 21, s->source_format);
-	bind_text(q, 22, s->fixes);
-	if ((rc = run(cat, q, err, "write to")))
-		return rc;
+		sqlite3_bind_int64(q, o + 16, s->text.short_tokens);
+	bind_text(q, o + 17, s->text.split_rule);
+	bind_text(q, o + 18, s->text.split_fallback);
+	bind_text(q, o + 19, s->path);
+	bind_text(q, o + 20, s->meta_json);
+	bind_text(q, o + 21, s->source_format);
+	bind_text(q, o + 22, s->fixes);
+}
+
+static int check_members(struct ts_catalog *cat, const struct ts_sample_row *s, struct ts_err *err)
+{
 	for (size_t i = 0; i < s->nmembers; i++) {
 		const struct ts_member_row *m = &s->members[i];
 		if (!fits_i64(m->offset) || !fits_i64(m->size))
@@ -722,6 +751,20 @@ static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 					  "cannot write to '%s': member '%s' out of range",
 					  cat->path, m->name ? m->name : "");
 	}
+	return TS_OK;
+}
+
+static int insert_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
+			 struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_SAMPLE];
+	int rc;
+
+	bind_sample(q, 0, s);
+	if ((rc = run(cat, q, err, "write to")))
+		return rc;
+	if ((rc = check_members(cat, s, err)))
+		return rc;
 	for (size_t i = 0; i < s->nmembers;) {
 		size_t k = s->nmembers - i >= 3 ? 3 : 1;
 		q = cat->q[k == 3 ? Q_MEMBER3 : Q_MEMBER];
@@ -885,6 +928,58 @@ int ts_catalog_stream_sample(struct ts_catalog *cat, const struct ts_sample_row 
 {
 	int rc = ts_catalog_stream_begin(cat, err);
 	return rc ? rc : insert_sample(cat, s, err);
+}
+
+/* A row the grouped statements take: three members and nothing else. */
+static int plain_row(const struct ts_sample_row *s)
+{
+	return s->nmembers == 3 && !s->ntags && !s->nscores && !s->comp;
+}
+
+/* GROUP_ROWS plain rows: the samples in one statement, then their members
+ * in another (each table gets its rows in the order one at a time gives). */
+static int insert_group(struct ts_catalog *cat, const struct ts_sample_row *s, struct ts_err *err)
+{
+	sqlite3_stmt *q = cat->q[Q_SAMPLES];
+	int rc;
+	for (int i = 0; i < GROUP_ROWS; i++)
+		if ((rc = check_members(cat, &s[i], err)))
+			return rc;
+	for (int i = 0; i < GROUP_ROWS; i++)
+		bind_sample(q, i * SAMPLE_COLS, &s[i]);
+	if ((rc = run(cat, q, err, "write to")))
+		return rc;
+	q = cat->q[Q_MEMBERS];
+	for (int i = 0, p = 0; i < GROUP_ROWS; i++)
+		for (int k = 0; k < 3; k++, p += MEMBER_COLS) {
+			const struct ts_member_row *m = &s[i].members[k];
+			bind_text(q, p + 1, s[i].key);
+			sqlite3_bind_int64(q, p + 2, s[i].shard);
+			bind_text(q, p + 3, m->name);
+			bind_u64(q, p + 4, m->offset);
+			bind_u64(q, p + 5, m->size);
+			bind_text(q, p + 6, m->hash);
+		}
+	return run(cat, q, err, "write to");
+}
+
+int ts_catalog_stream_samples(struct ts_catalog *cat, const struct ts_sample_row *s, size_t n,
+			      struct ts_err *err)
+{
+	int rc = ts_catalog_stream_begin(cat, err);
+	for (size_t i = 0; rc == TS_OK && i < n;) {
+		size_t k = 0;
+		while (k < GROUP_ROWS && i + k < n && plain_row(&s[i + k]))
+			k++;
+		if (k == GROUP_ROWS) {
+			rc = insert_group(cat, &s[i], err);
+			i += k;
+		} else {
+			rc = insert_sample(cat, &s[i], err);
+			i++;
+		}
+	}
+	return rc;
 }
 
 int ts_catalog_stream_reject(struct ts_catalog *cat, const struct ts_reject_row *r,

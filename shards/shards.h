@@ -338,6 +338,10 @@ int ts_catalog_commit_shard(struct ts_catalog *cat,
  * everything since the last commit. */
 int ts_catalog_stream_sample(struct ts_catalog *cat, const struct ts_sample_row *s,
 			     struct ts_err *err);
+/* n samples, as n ts_catalog_stream_sample calls give them (the same rows
+ * in each table, in the same order), with fewer statements. */
+int ts_catalog_stream_samples(struct ts_catalog *cat, const struct ts_sample_row *s, size_t n,
+			      struct ts_err *err);
 int ts_catalog_stream_reject(struct ts_catalog *cat, const struct ts_reject_row *r,
 			     struct ts_err *err);
 int ts_catalog_stream_commit(struct ts_catalog *cat, const struct ts_shard_row *shard,

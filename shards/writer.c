@@ -112,6 +112,7 @@ struct catq {
 	struct ts_err err;         /* the first failure */
 	int profile;
 	double cpu;                /* CPU seconds of the thread inserting (profile) */
+	struct ts_sample_row rows[BATCH_JOBS];   /* a batch's samples, with their strings */
 };
 
 /* str copied into the arena: its offset + 1 as a pointer (NULL for NULL). */
@@ -223,29 +224,47 @@ static void put_reject(struct batch *b, const struct ts_reject_row *r)
 	strs_put(b, &j->r, reject_strs, NSTRS(reject_strs));
 }
 
-/* Insert a batch's rows (catalog thread). */
-static int apply_batch(struct ts_catalog *cat, struct batch *b, struct ts_err *err)
+/* Insert a batch's rows (catalog thread).  Its samples go in together,
+ * which groups their statements, after the rejects that came with them:
+ * each table gets its rows in the batch's order (samples and rejects are
+ * independent tables; the shard's commit is the writer's, after the
+ * batch), and a checkpoint job still comes between the rows before it and
+ * those after. */
+static int apply_batch(struct ts_catalog *cat, struct batch *b, struct ts_sample_row *rows,
+		       struct ts_err *err)
 {
 	int rc = TS_OK;
-	for (size_t i = 0; rc == TS_OK && i < b->n; i++) {
-		struct job *j = &b->jobs[i];
-		if (j->kind == JOB_CHECKPOINT) {
-			rc = ts_catalog_checkpoint(cat, err);
-		} else if (j->kind == JOB_REJECT) {
+	size_t nrows = 0;
+	for (size_t i = 0; rc == TS_OK && i <= b->n; i++) {
+		struct job *j = i < b->n ? &b->jobs[i] : NULL;
+		if (j && j->kind == JOB_REJECT) {
 			struct ts_reject_row r = j->r;
 			strs_get(b, &r, reject_strs, NSTRS(reject_strs));
 			rc = ts_catalog_stream_reject(cat, &r, err);
-		} else {
-			struct ts_sample_row s = j->s;
-			strs_get(b, &s, sample_strs, NSTRS(sample_strs));
+			continue;
+		}
+		if (j && j->kind == JOB_SAMPLE && nrows < BATCH_JOBS) {
+			struct ts_sample_row *s = &rows[nrows++];
+			*s = j->s;
+			strs_get(b, s, sample_strs, NSTRS(sample_strs));
 			struct ts_member_row *m = &b->mem[j->mem0];
-			for (size_t k = 0; k < s.nmembers; k++) {
+			for (size_t k = 0; k < s->nmembers; k++) {
 				m[k].name = get_str(b, m[k].name);
 				m[k].hash = get_str(b, m[k].hash);
 			}
-			s.members = m;
-			rc = ts_catalog_stream_sample(cat, &s, err);
+			s->members = m;
+			continue;
 		}
+		/* the end, a checkpoint, or rows full */
+		if (nrows && (rc = ts_catalog_stream_samples(cat, rows, nrows, err)))
+			break;
+		nrows = 0;
+		if (!j)
+			break;
+		if (j->kind == JOB_CHECKPOINT)
+			rc = ts_catalog_checkpoint(cat, err);
+		else
+			i--;               /* rows was full: this sample starts the next run */
 	}
 	return rc;
 }
@@ -264,7 +283,7 @@ static void *catq_main(void *arg)
 		pthread_mutex_unlock(&q->mu);
 		struct ts_err e = TS_ERR_INIT;
 		double t0 = q->profile ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
-		int rc = skip ? TS_OK : apply_batch(q->cat, b, &e);
+		int rc = skip ? TS_OK : apply_batch(q->cat, b, q->rows, &e);
 		double t1 = q->profile ? clock_s(CLOCK_THREAD_CPUTIME_ID) : 0;
 		batch_reset(b);
 		pthread_mutex_lock(&q->mu);

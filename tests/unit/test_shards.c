@@ -1365,7 +1365,9 @@ static int dsw_sequence(const char *dir, int catalog_thread, int dup, struct ts_
 			{ "json", "{}", 2 },
 		};
 		struct ts_dsw_sample ds = {
-			.record = rec, .members = m, .nmembers = 3, .width = 24, .height = 24,
+			/* every 11th with two members: the catalog thread's groups of
+			 * samples are broken by rows they do not take */
+			.record = rec, .members = m, .nmembers = rec % 11 ? 3 : 2, .width = 24, .height = 24,
 			.orig_width = 48, .orig_height = 48, .format = "jpeg",
 			.content_hash = "00112233445566778899aabbccddeeff",
 			.image_hash = "ffeeddccbbaa99887766554433221100", .source = source,
@@ -1398,6 +1400,9 @@ static void dsw_catalog_thread(void)
 		"select * from samples order by record",
 		"select * from members order by key, name",
 		"select * from rejects order by rowid",
+		/* the order the rows went in (grouped statements keep it) */
+		"select rowid, key, record from samples order by rowid",
+		"select rowid, key, name, offset from members order by rowid",
 	};
 	for (size_t i = 0; i < sizeof(q) / sizeof(q[0]); i++) {
 		char *x = dump(da, q[i]), *y = dump(dbb, q[i]);
