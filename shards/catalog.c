@@ -93,6 +93,13 @@ enum {
 #define SAMPLE_COLS 22
 #define MEMBER_COLS 6
 
+/* the column lists of the row inserts, one and grouped */
+#define SAMPLE_INSERT "insert into samples(key, record, shard, width, height," \
+	" orig_width, orig_height, format, content_hash, image_hash," \
+	" source, caption, captions, tokens, short_caption, short_tokens," \
+	" split_rule, split_fallback, path, meta, source_format, fixes)"
+#define MEMBER_INSERT "insert into members(key, shard, name, offset, size, hash)"
+
 static const char *const stmt_sql[Q__COUNT] = {
 	[Q_BEGIN] = "begin immediate",
 	[Q_COMMIT] = "commit",
@@ -105,14 +112,9 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_RUN_END] = "update runs set ended = ?2, status = ?3, summary = ?4 where id = ?1",
 	[Q_SHARD] = "insert or replace into shards(idx, name, samples, bytes, hash,"
 		    " complete, first_record, end_record, md5) values(?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)",
-	[Q_SAMPLE] = "insert into samples(key, record, shard, width, height,"
-		     " orig_width, orig_height, format, content_hash, image_hash,"
-		     " source, caption, captions, tokens, short_caption, short_tokens,"
-		     " split_rule, split_fallback, path, meta, source_format, fixes)"
-		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
+	[Q_SAMPLE] = SAMPLE_INSERT " values(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13,"
 		     " ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-	[Q_MEMBER] = "insert into members(key, shard, name, offset, size, hash)"
-		     " values(?1, ?2, ?3, ?4, ?5, ?6)",
+	[Q_MEMBER] = MEMBER_INSERT " values(?1, ?2, ?3, ?4, ?5, ?6)",
 	[Q_REJECT] = "insert into rejects(record, source, stage, reason, message, path, detail)"
 		     " values(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[Q_SHARD_LIST] = "select idx, complete, end_record from shards order by idx",
@@ -135,8 +137,7 @@ static const char *const stmt_sql[Q__COUNT] = {
 	[Q_DEL_REJECT_ONE] = "delete from rejects where record = ?1",
 	/* three members in one statement (an image, KEY.txt, KEY.json): the
 	 * same rows in the same order, a third of the statement overhead */
-	[Q_MEMBER3] = "insert into members(key, shard, name, offset, size, hash)"
-		      " values(?1, ?2, ?3, ?4, ?5, ?6), (?1, ?2, ?7, ?8, ?9, ?10),"
+	[Q_MEMBER3] = MEMBER_INSERT " values(?1, ?2, ?3, ?4, ?5, ?6), (?1, ?2, ?7, ?8, ?9, ?10),"
 		      " (?1, ?2, ?11, ?12, ?13, ?14)",
 	/* Q_SAMPLES and Q_MEMBERS: made by group_sql() */
 };
@@ -502,12 +503,8 @@ int ts_catalog_open(struct ts_catalog **out, const char *path,
 		goto fail;
 	char gs[4096], gm[4096];
 	const char *group[Q__COUNT] = {
-		[Q_SAMPLES] = group_sql(gs, sizeof(gs), "insert into samples(key, record, shard, width, height,"
-			" orig_width, orig_height, format, content_hash, image_hash, source, caption, captions,"
-			" tokens, short_caption, short_tokens, split_rule, split_fallback, path, meta,"
-			" source_format, fixes)", SAMPLE_COLS, GROUP_ROWS),
-		[Q_MEMBERS] = group_sql(gm, sizeof(gm), "insert into members(key, shard, name, offset, size, hash)",
-			MEMBER_COLS, 3 * GROUP_ROWS),
+		[Q_SAMPLES] = group_sql(gs, sizeof(gs), SAMPLE_INSERT, SAMPLE_COLS, GROUP_ROWS),
+		[Q_MEMBERS] = group_sql(gm, sizeof(gm), MEMBER_INSERT, MEMBER_COLS, 3 * GROUP_ROWS),
 	};
 	for (int i = 0; i < Q__COUNT; i++) {
 		const char *sql = stmt_sql[i] ? stmt_sql[i] : group[i];
